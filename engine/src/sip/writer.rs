@@ -1,0 +1,103 @@
+//! Writing new messages straight into one byte buffer.
+
+use std::fmt::Display;
+use std::io::Write;
+
+use super::header_name::HeaderName;
+use super::message::Message;
+
+/// Builds a message: start line, headers, then `body` or `finish` adds Content-Length.
+#[derive(Debug, Default)]
+pub struct MessageWriter {
+    buf: Vec<u8>,
+}
+
+impl MessageWriter {
+    pub fn request(method: &str, uri: &str) -> Self {
+        let mut buf = Vec::with_capacity(512);
+        buf.extend_from_slice(method.as_bytes());
+        buf.push(b' ');
+        buf.extend_from_slice(uri.as_bytes());
+        buf.extend_from_slice(b" SIP/2.0\r\n");
+        MessageWriter { buf }
+    }
+
+    pub fn response(code: u16, reason: &str) -> Self {
+        let mut buf = Vec::with_capacity(512);
+        let _ = write!(buf, "SIP/2.0 {code} {reason}\r\n");
+        MessageWriter { buf }
+    }
+
+    /// A response to `req` with Via, From, To, Call-ID and CSeq copied (RFC 3261
+    /// §8.2.6.2); `to_tag` is added to To when it has none.
+    pub fn response_to(req: &Message, code: u16, reason: &str, to_tag: Option<&str>) -> Self {
+        let mut w = Self::response(code, reason);
+        for (kind, _, value) in req.header_lines() {
+            match kind {
+                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
+                    w.header(kind.as_str(), value);
+                }
+                HeaderName::To => {
+                    let has_tag = req.to().is_some_and(|t| t.tag().is_some());
+                    match to_tag {
+                        Some(tag) if !has_tag && code > 100 => {
+                            w.header_fmt("To", format_args!("{value};tag={tag}"));
+                        }
+                        _ => {
+                            w.header("To", value);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        w
+    }
+
+    pub fn header(&mut self, name: &str, value: &str) -> &mut Self {
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b": ");
+        self.buf.extend_from_slice(value.as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+        self
+    }
+
+    pub fn header_fmt(&mut self, name: &str, value: impl Display) -> &mut Self {
+        self.buf.extend_from_slice(name.as_bytes());
+        let _ = write!(self.buf, ": {value}\r\n");
+        self
+    }
+
+    /// Ends the header section with Content-Length and appends the body.
+    pub fn body(mut self, content_type: &str, body: &[u8]) -> Vec<u8> {
+        self.header("Content-Type", content_type);
+        let _ = write!(self.buf, "Content-Length: {}\r\n\r\n", body.len());
+        self.buf.extend_from_slice(body);
+        self.buf
+    }
+
+    /// Ends a message without body.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_copies_dialog_headers_and_adds_tag() {
+        let req = Message::parse(
+            &b"REGISTER sip:h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nTo: <sip:1@h>\r\nFrom: <sip:1@h>;tag=f\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\nl: 0\r\n\r\n"[..],
+        )
+        .unwrap();
+        let bytes = MessageWriter::response_to(&req, 200, "OK", Some("t1")).finish();
+        let resp = Message::parse(bytes).unwrap();
+        assert_eq!(resp.code(), Some(200));
+        assert_eq!(resp.to().unwrap().tag(), Some("t1"));
+        assert_eq!(resp.top_via().unwrap().branch(), Some("z9hG4bK1"));
+        assert_eq!(resp.cseq().unwrap().seq, 1);
+    }
+}
