@@ -1,1 +1,11 @@
+//! The registrar of one address of record (RFC 3261 §10.3), sans-IO: a REGISTER and
+//! the wall-clock time go in; the response and the binding changes to persist come out.
 
+mod binding;
+mod register;
+
+pub use binding::{Binding, BindingChange};
+pub use register::{LineCredentials, Policy, RegisterOutcome, Registrar};
+
+#[cfg(test)]
+mod tests;

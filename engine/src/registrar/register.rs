@@ -1,0 +1,292 @@
+//! Handling REGISTER: authentication, expiry negotiation, adding, refreshing,
+//! removing and fetching bindings.
+
+use std::fmt::Write;
+
+use super::{Binding, BindingChange};
+use crate::auth::{challenge, verify, Algorithm, Credentials, NonceCheck, Nonces};
+use crate::sip::{HeaderName, Message, MessageWriter};
+
+/// Limits of the registrar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    pub max_contacts: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_contacts: 10,
+        }
+    }
+}
+
+/// What the line's owner knows of its secret: user name, realm and HA1 per algorithm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineCredentials {
+    pub username: String,
+    pub realm: String,
+    pub ha1_md5: String,
+    pub ha1_sha256: String,
+    /// The order in which challenges are offered (the first is the preferred one).
+    pub offer: Vec<Algorithm>,
+}
+
+impl LineCredentials {
+    fn ha1(&self, alg: Algorithm) -> &str {
+        match alg {
+            Algorithm::Md5 => &self.ha1_md5,
+            Algorithm::Sha256 => &self.ha1_sha256,
+        }
+    }
+}
+
+/// The outcome of one REGISTER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterOutcome {
+    pub code: u16,
+    pub response: Vec<u8>,
+    pub changes: Vec<BindingChange>,
+    /// True when the credentials were checked and wrong (to be throttled).
+    pub auth_failed: bool,
+}
+
+/// The bindings of one address of record.
+#[derive(Debug, Clone, Default)]
+pub struct Registrar {
+    bindings: Vec<Binding>,
+    pub policy: Policy,
+}
+
+impl Registrar {
+    pub fn new(policy: Policy, bindings: Vec<Binding>) -> Self {
+        Registrar { bindings, policy }
+    }
+
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// The earliest expiry, for the owner's timer.
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.bindings.iter().map(|b| b.expires_at).min()
+    }
+
+    /// Drops bindings that ran out; returns their removal for the store.
+    pub fn expire(&mut self, now_unix: u64) -> Vec<BindingChange> {
+        let mut out = Vec::new();
+        self.bindings.retain(|b| {
+            let live = b.expires_at > now_unix;
+            if !live {
+                out.push(BindingChange::Remove {
+                    contact: b.contact.clone(),
+                });
+            }
+            live
+        });
+        out
+    }
+
+    /// Handles a REGISTER whose To user is this line. `flow` names where it came from.
+    pub fn handle(
+        &mut self,
+        req: &Message,
+        creds: &LineCredentials,
+        nonces: &Nonces,
+        flow: &str,
+        now_unix: u64,
+    ) -> RegisterOutcome {
+        match self.authenticate(req, creds, nonces, now_unix) {
+            Ok(()) => {}
+            Err(AuthFailure::Challenge { stale }) => {
+                let mut w = MessageWriter::response_to(req, 401, "Unauthorized", Some(&tag_for(req)));
+                let nonce = nonces.issue(now_unix, &creds.realm);
+                for alg in &creds.offer {
+                    w.header("WWW-Authenticate", &challenge(&creds.realm, &nonce, *alg, stale));
+                }
+                return outcome(401, w.finish(), Vec::new(), false);
+            }
+            Err(AuthFailure::Forbidden(reason)) => {
+                let w = MessageWriter::response_to(req, 403, reason, Some(&tag_for(req)));
+                return outcome(403, w.finish(), Vec::new(), true);
+            }
+        }
+        match self.update(req, flow, now_unix) {
+            Ok(changes) => {
+                let mut w = MessageWriter::response_to(req, 200, "OK", Some(&tag_for(req)));
+                for b in &self.bindings {
+                    let mut v = String::with_capacity(b.contact.len() + 20);
+                    let _ = write!(v, "<{}>;expires={}", b.contact, b.remaining(now_unix));
+                    w.header("Contact", &v);
+                }
+                w.header("Allow", crate::ALLOW);
+                outcome(200, w.finish(), changes, false)
+            }
+            Err(Reject::TooBrief) => {
+                let mut w = MessageWriter::response_to(req, 423, "Interval Too Brief", Some(&tag_for(req)));
+                w.header_fmt("Min-Expires", self.policy.min_expires);
+                outcome(423, w.finish(), Vec::new(), false)
+            }
+            Err(Reject::Other(code, reason)) => {
+                let w = MessageWriter::response_to(req, code, reason, Some(&tag_for(req)));
+                outcome(code, w.finish(), Vec::new(), false)
+            }
+        }
+    }
+
+    fn authenticate(
+        &self,
+        req: &Message,
+        creds: &LineCredentials,
+        nonces: &Nonces,
+        now_unix: u64,
+    ) -> Result<(), AuthFailure> {
+        // A phone may send credentials for several realms; take the one for ours.
+        let mut found = None;
+        for v in req.values(HeaderName::Authorization) {
+            match Credentials::parse(v) {
+                Ok(c) if c.realm == creds.realm => {
+                    found = Some(c);
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => return Err(AuthFailure::Forbidden("Malformed Credentials")),
+            }
+        }
+        let Some(c) = found else {
+            return Err(AuthFailure::Challenge { stale: false });
+        };
+        let Some(alg) = Algorithm::parse(c.algorithm) else {
+            return Err(AuthFailure::Challenge { stale: false });
+        };
+        if c.qop.is_some_and(|q| !q.eq_ignore_ascii_case("auth")) {
+            return Err(AuthFailure::Challenge { stale: false });
+        }
+        match nonces.check(c.nonce, &creds.realm, now_unix) {
+            NonceCheck::Valid => {}
+            NonceCheck::Stale => return Err(AuthFailure::Challenge { stale: true }),
+            NonceCheck::Invalid => return Err(AuthFailure::Challenge { stale: false }),
+        }
+        if c.username != creds.username {
+            return Err(AuthFailure::Forbidden("Forbidden"));
+        }
+        let method = req.method().map(|m| m.as_str()).unwrap_or("REGISTER");
+        if verify(alg, creds.ha1(alg), method, &c) {
+            Ok(())
+        } else {
+            Err(AuthFailure::Forbidden("Forbidden"))
+        }
+    }
+
+    fn update(&mut self, req: &Message, flow: &str, now_unix: u64) -> Result<Vec<BindingChange>, Reject> {
+        let call_id = req.call_id().unwrap_or("");
+        let cseq = req.cseq().map(|c| c.seq).unwrap_or(0);
+        let header_expires = req.expires();
+        if req.is_contact_star() {
+            if header_expires != Some(0) || req.count(HeaderName::Contact) != 1 {
+                return Err(Reject::Other(400, "Contact * needs Expires 0 and no other contact"));
+            }
+            let changes = self
+                .bindings
+                .drain(..)
+                .map(|b| BindingChange::Remove { contact: b.contact })
+                .collect();
+            return Ok(changes);
+        }
+        let Some(contacts) = req.contacts() else {
+            return Err(Reject::Other(400, "Bad Contact"));
+        };
+        // Validate everything before changing anything (§10.3 steps 6–8).
+        let mut plan = Vec::with_capacity(contacts.len());
+        for c in &contacts {
+            let expires = match c.params.get("expires") {
+                Some(e) => e.parse::<u32>().map_err(|_| Reject::Other(400, "Bad expires"))?,
+                None => header_expires.unwrap_or(self.policy.default_expires),
+            };
+            if expires != 0 && expires < self.policy.min_expires {
+                return Err(Reject::TooBrief);
+            }
+            let instance = c.params.get("+sip.instance").map(|i| i.trim_matches('"').to_owned());
+            if let Some(existing) = self.bindings.iter().find(|b| b.matches(c.uri.raw, instance.as_deref())) {
+                if existing.call_id == call_id && existing.cseq >= cseq {
+                    return Err(Reject::Other(400, "Out of order REGISTER"));
+                }
+            }
+            plan.push((c.uri.raw.to_owned(), instance, c.params.get("q").map(str::to_owned), expires.min(self.policy.max_expires)));
+        }
+        let mut changes = Vec::with_capacity(plan.len());
+        let user_agent = req.header(HeaderName::UserAgent).map(str::to_owned);
+        for (contact, instance, q, expires) in plan {
+            let pos = self.bindings.iter().position(|b| b.matches(&contact, instance.as_deref()));
+            if expires == 0 {
+                if let Some(i) = pos {
+                    let b = self.bindings.remove(i);
+                    changes.push(BindingChange::Remove { contact: b.contact });
+                }
+                continue;
+            }
+            let binding = Binding {
+                contact,
+                instance,
+                q,
+                call_id: call_id.to_owned(),
+                cseq,
+                expires_at: now_unix + expires as u64,
+                flow: flow.to_owned(),
+                user_agent: user_agent.clone(),
+            };
+            match pos {
+                Some(i) => {
+                    if self.bindings[i].contact != binding.contact {
+                        changes.push(BindingChange::Remove {
+                            contact: self.bindings[i].contact.clone(),
+                        });
+                    }
+                    self.bindings[i] = binding.clone();
+                }
+                None => {
+                    if self.bindings.len() >= self.policy.max_contacts {
+                        return Err(Reject::Other(403, "Too Many Contacts"));
+                    }
+                    self.bindings.push(binding.clone());
+                }
+            }
+            changes.push(BindingChange::Upsert(binding));
+        }
+        Ok(changes)
+    }
+}
+
+enum AuthFailure {
+    Challenge { stale: bool },
+    Forbidden(&'static str),
+}
+
+enum Reject {
+    TooBrief,
+    Other(u16, &'static str),
+}
+
+fn outcome(code: u16, response: Vec<u8>, changes: Vec<BindingChange>, auth_failed: bool) -> RegisterOutcome {
+    RegisterOutcome {
+        code,
+        response,
+        changes,
+        auth_failed,
+    }
+}
+
+/// A To tag stable for one registration dialog (FNV-1a of the Call-ID).
+fn tag_for(req: &Message) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in req.call_id().unwrap_or("").bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+}
