@@ -1,1 +1,19 @@
-//! actors
+//! The switch's runtime: every line, tenant and transport is a supervised `ractor`
+//! actor; SQLite lives behind the store's own thread.
+//!
+//! Architecture invariant: the signalling logic lives in `engine`; handlers here feed
+//! it, drain what it returns and do the IO.
+
+pub mod clock;
+pub mod config;
+pub mod directory;
+mod error;
+pub mod line;
+pub mod sip;
+pub mod store;
+pub mod switch;
+pub mod tenant;
+
+pub use config::SwitchConfig;
+pub use error::{Error, Result};
+pub use switch::Switch;

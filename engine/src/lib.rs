@@ -12,6 +12,3 @@ pub mod timer;
 pub mod transaction;
 
 pub use error::{Error, Result};
-
-/// The methods the switch accepts, for Allow headers.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, REFER, NOTIFY, SUBSCRIBE, MESSAGE";

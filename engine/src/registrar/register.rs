@@ -125,7 +125,6 @@ impl Registrar {
                     let _ = write!(v, "<{}>;expires={}", b.contact, b.remaining(now_unix));
                     w.header("Contact", &v);
                 }
-                w.header("Allow", crate::ALLOW);
                 outcome(200, w.finish(), changes, false)
             }
             Err(Reject::TooBrief) => {

@@ -235,6 +235,14 @@ impl<'a> Via<'a> {
         })
     }
 
+    /// The sent-by host without IPv6 brackets.
+    pub fn host_bare(&self) -> &'a str {
+        self.host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(self.host)
+    }
+
     pub fn branch(&self) -> Option<&'a str> {
         self.params.get("branch")
     }

@@ -14,7 +14,7 @@ use super::uri::Uri;
 use crate::error::{Error, Result};
 
 /// The default limit on the size of one message (a request over it gets 513).
-pub const MAX_MESSAGE_SIZE: usize = 65_535;
+pub const MAX_MESSAGE_SIZE: usize = 32_768;
 
 type Span = (u32, u32);
 

@@ -11,16 +11,23 @@ use crate::sip::{Message, Method};
 use crate::timer::{TimerConfig, TimerTable};
 
 #[derive(Debug)]
-enum Entry {
+enum Txn {
     Invite(ServerInvite),
     NonInvite(ServerNonInvite),
 }
 
-impl Entry {
+/// A transaction and where its responses go (`D`: an address, a connection …).
+#[derive(Debug)]
+struct Entry<D> {
+    txn: Txn,
+    dest: D,
+}
+
+impl<D> Entry<D> {
     fn next_timeout(&self) -> Option<Instant> {
-        match self {
-            Entry::Invite(t) => t.next_timeout(),
-            Entry::NonInvite(t) => t.next_timeout(),
+        match &self.txn {
+            Txn::Invite(t) => t.next_timeout(),
+            Txn::NonInvite(t) => t.next_timeout(),
         }
     }
 }
@@ -40,18 +47,19 @@ pub enum IncomingRequest {
     Unmatchable,
 }
 
-#[derive(Debug, Default)]
-pub struct ServerTransactions {
-    map: HashMap<TransactionKey, Entry>,
+#[derive(Debug)]
+pub struct ServerTransactions<D> {
+    map: HashMap<TransactionKey, Entry<D>>,
     timers: TimerTable<TransactionKey>,
     cfg: TimerConfig,
 }
 
-impl ServerTransactions {
+impl<D: Clone> ServerTransactions<D> {
     pub fn new(cfg: TimerConfig) -> Self {
         ServerTransactions {
+            map: HashMap::new(),
+            timers: TimerTable::default(),
             cfg,
-            ..Default::default()
         }
     }
 
@@ -67,13 +75,14 @@ impl ServerTransactions {
         self.map.contains_key(key)
     }
 
-    pub fn on_request(&mut self, req: &Message, reliable: bool, now: Instant) -> IncomingRequest {
+    /// A request arrived; `dest` is where responses to it go.
+    pub fn on_request(&mut self, req: &Message, reliable: bool, now: Instant, dest: D) -> IncomingRequest {
         let Some(key) = TransactionKey::of_request(req) else {
             return IncomingRequest::Unmatchable;
         };
         let is_ack = req.method() == Some(&Method::Ack);
-        match self.map.get_mut(&key) {
-            Some(Entry::Invite(t)) if is_ack => {
+        match self.map.get_mut(&key).map(|e| &mut e.txn) {
+            Some(Txn::Invite(t)) if is_ack => {
                 if t.state() == State::Completed || t.state() == State::Confirmed {
                     let events = t.on_ack(now);
                     self.apply(&key, events);
@@ -82,16 +91,16 @@ impl ServerTransactions {
                     IncomingRequest::DialogAck
                 }
             }
-            Some(Entry::Invite(t)) => IncomingRequest::Retransmission(transmits(t.on_retransmission())),
-            Some(Entry::NonInvite(t)) => IncomingRequest::Retransmission(transmits(t.on_retransmission())),
+            Some(Txn::Invite(t)) => IncomingRequest::Retransmission(transmits(t.on_retransmission())),
+            Some(Txn::NonInvite(t)) => IncomingRequest::Retransmission(transmits(t.on_retransmission())),
             None if is_ack => IncomingRequest::DialogAck,
             None => {
-                let entry = if req.method() == Some(&Method::Invite) {
-                    Entry::Invite(ServerInvite::new(reliable, self.cfg))
+                let txn = if req.method() == Some(&Method::Invite) {
+                    Txn::Invite(ServerInvite::new(reliable, self.cfg))
                 } else {
-                    Entry::NonInvite(ServerNonInvite::new(reliable, self.cfg))
+                    Txn::NonInvite(ServerNonInvite::new(reliable, self.cfg))
                 };
-                self.map.insert(key.clone(), entry);
+                self.map.insert(key.clone(), Entry { txn, dest });
                 IncomingRequest::New(key)
             }
         }
@@ -101,9 +110,9 @@ impl ServerTransactions {
     /// response for a transaction that is gone (a 2xx retransmitted by a dialog) is
     /// sent as it is.
     pub fn on_response(&mut self, key: &TransactionKey, code: u16, bytes: Bytes, now: Instant) -> Vec<Bytes> {
-        let events = match self.map.get_mut(key) {
-            Some(Entry::Invite(t)) => t.send_response(code, bytes, now),
-            Some(Entry::NonInvite(t)) => t.send_response(code, bytes, now),
+        let events = match self.map.get_mut(key).map(|e| &mut e.txn) {
+            Some(Txn::Invite(t)) => t.send_response(code, bytes, now),
+            Some(Txn::NonInvite(t)) => t.send_response(code, bytes, now),
             None => return vec![bytes],
         };
         self.apply(key, events)
@@ -113,16 +122,16 @@ impl ServerTransactions {
         self.timers.next_timeout()
     }
 
-    /// Runs every timer due at `now`; returns the bytes to retransmit.
-    pub fn on_timeout(&mut self, now: Instant) -> Vec<Bytes> {
+    /// Runs every timer due at `now`; returns what to retransmit, and where.
+    pub fn on_timeout(&mut self, now: Instant) -> Vec<(D, Bytes)> {
         let mut out = Vec::new();
         while let Some(key) = self.timers.pop_expired(now) {
-            let events = match self.map.get_mut(&key) {
-                Some(Entry::Invite(t)) => t.on_timeout(now),
-                Some(Entry::NonInvite(t)) => t.on_timeout(now),
+            let (events, dest) = match self.map.get_mut(&key) {
+                Some(Entry { txn: Txn::Invite(t), dest }) => (t.on_timeout(now), dest.clone()),
+                Some(Entry { txn: Txn::NonInvite(t), dest }) => (t.on_timeout(now), dest.clone()),
                 None => continue,
             };
-            out.extend(self.apply(&key, events));
+            out.extend(self.apply(&key, events).into_iter().map(|b| (dest.clone(), b)));
         }
         out
     }
@@ -173,26 +182,26 @@ mod tests {
         let t0 = Instant::now();
         let mut table = ServerTransactions::new(TimerConfig::default());
         let r = req("REGISTER");
-        let IncomingRequest::New(key) = table.on_request(&r, false, t0) else { panic!() };
-        assert_eq!(table.on_request(&r, false, t0), IncomingRequest::Retransmission(vec![]));
+        let IncomingRequest::New(key) = table.on_request(&r, false, t0, ()) else { panic!() };
+        assert_eq!(table.on_request(&r, false, t0, ()), IncomingRequest::Retransmission(vec![]));
         let out = table.on_response(&key, 401, Bytes::from_static(b"401"), t0);
         assert_eq!(out.len(), 1);
-        assert_eq!(table.on_request(&r, false, t0), IncomingRequest::Retransmission(vec![Bytes::from_static(b"401")]));
+        assert_eq!(table.on_request(&r, false, t0, ()), IncomingRequest::Retransmission(vec![Bytes::from_static(b"401")]));
         assert!(table.on_timeout(t0 + Duration::from_secs(31)).is_empty());
         assert_eq!(table.len(), 1);
         table.on_timeout(t0 + Duration::from_secs(32));
         assert!(table.is_empty());
-        assert!(matches!(table.on_request(&r, false, t0), IncomingRequest::New(_)));
+        assert!(matches!(table.on_request(&r, false, t0, ()), IncomingRequest::New(_)));
     }
 
     #[test]
     fn invite_failure_ack_is_absorbed_and_response_retransmitted() {
         let t0 = Instant::now();
         let mut table = ServerTransactions::new(TimerConfig::default());
-        let IncomingRequest::New(key) = table.on_request(&req("INVITE"), false, t0) else { panic!() };
+        let IncomingRequest::New(key) = table.on_request(&req("INVITE"), false, t0, 7u8) else { panic!() };
         table.on_response(&key, 486, Bytes::from_static(b"486"), t0);
-        assert_eq!(table.on_timeout(t0 + Duration::from_millis(500)), vec![Bytes::from_static(b"486")]);
-        assert_eq!(table.on_request(&req("ACK"), false, t0), IncomingRequest::AckAbsorbed);
+        assert_eq!(table.on_timeout(t0 + Duration::from_millis(500)), vec![(7u8, Bytes::from_static(b"486"))]);
+        assert_eq!(table.on_request(&req("ACK"), false, t0, 7u8), IncomingRequest::AckAbsorbed);
         assert!(table.on_timeout(t0 + Duration::from_secs(2)).is_empty(), "no more G after ACK");
         table.on_timeout(t0 + Duration::from_secs(10));
         assert!(table.is_empty());

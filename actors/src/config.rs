@@ -1,0 +1,34 @@
+//! How a switch is started.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use engine::registrar::Policy;
+
+#[derive(Debug, Clone)]
+pub struct SwitchConfig {
+    pub data_dir: PathBuf,
+    /// Where SIP listens, on UDP and TCP alike.
+    pub sip_addrs: Vec<SocketAddr>,
+    /// The tenant for requests addressed to one of the switch's own IP addresses when no
+    /// tenant lists that address as a domain.
+    pub default_tenant: Option<String>,
+    pub registrar: Policy,
+    /// Largest SIP message accepted (a larger request gets 513 or is dropped).
+    pub max_message_size: usize,
+    /// Nonce lifetime in seconds.
+    pub nonce_lifetime: u64,
+}
+
+impl SwitchConfig {
+    pub fn new(data_dir: PathBuf, sip_addrs: Vec<SocketAddr>) -> Self {
+        SwitchConfig {
+            data_dir,
+            sip_addrs,
+            default_tenant: None,
+            registrar: Policy::default(),
+            max_message_size: engine::sip::MAX_MESSAGE_SIZE,
+            nonce_lifetime: 300,
+        }
+    }
+}

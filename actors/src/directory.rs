@@ -1,0 +1,97 @@
+//! Who handles what: tenants by domain, and the running line actors. Read on every
+//! request (a read lock and a hash lookup), written when tenants or lines start and stop.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+
+use ractor::ActorRef;
+
+use crate::line::LineMsg;
+use crate::store::TenantId;
+use crate::tenant::TenantMsg;
+
+/// What a request needs to know of its tenant.
+#[derive(Debug, Clone)]
+pub struct TenantEntry {
+    pub id: TenantId,
+    pub name: Arc<str>,
+    pub realm: Arc<str>,
+    pub supervisor: ActorRef<TenantMsg>,
+}
+
+#[derive(Default)]
+pub struct Directory {
+    domains: RwLock<HashMap<String, TenantEntry>>,
+    lines: RwLock<HashMap<(TenantId, Box<str>), ActorRef<LineMsg>>>,
+    /// The tenant for requests addressed to one of the switch's own IP addresses.
+    default_tenant: RwLock<Option<TenantEntry>>,
+    local_ips: RwLock<Vec<IpAddr>>,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Directory")
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Directory {
+    pub fn add_tenant(&self, domains: &[String], entry: TenantEntry) {
+        let mut map = write(&self.domains);
+        for d in domains {
+            map.insert(d.to_ascii_lowercase(), entry.clone());
+        }
+    }
+
+    pub fn set_default_tenant(&self, entry: Option<TenantEntry>) {
+        *write(&self.default_tenant) = entry;
+    }
+
+    pub fn set_local_ips(&self, ips: Vec<IpAddr>) {
+        *write(&self.local_ips) = ips;
+    }
+
+    /// The tenant a request for `host` belongs to.
+    pub fn tenant_for(&self, host: &str) -> Option<TenantEntry> {
+        let map = read(&self.domains);
+        if let Some(t) = map.get(host) {
+            return Some(t.clone());
+        }
+        if host.bytes().any(|c| c.is_ascii_uppercase()) {
+            if let Some(t) = map.get(&host.to_ascii_lowercase()) {
+                return Some(t.clone());
+            }
+        }
+        drop(map);
+        let ip: IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+        let local = read(&self.local_ips);
+        if local.contains(&ip) || local.iter().any(|l| l.is_unspecified()) {
+            return read(&self.default_tenant).clone();
+        }
+        None
+    }
+
+    pub fn line(&self, tenant: TenantId, ext: &str) -> Option<ActorRef<LineMsg>> {
+        read(&self.lines).get(&(tenant, Box::from(ext))).cloned()
+    }
+
+    pub fn set_line(&self, tenant: TenantId, ext: &str, actor: ActorRef<LineMsg>) {
+        write(&self.lines).insert((tenant, Box::from(ext)), actor);
+    }
+
+    pub fn remove_line(&self, tenant: TenantId, ext: &str) {
+        write(&self.lines).remove(&(tenant, Box::from(ext)));
+    }
+
+    pub fn line_count(&self) -> usize {
+        read(&self.lines).len()
+    }
+}

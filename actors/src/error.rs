@@ -1,0 +1,21 @@
+/// Everything that can go wrong in the runtime and the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Input an administrator gave that cannot be accepted; the text says why.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("unknown tenant {0:?}")]
+    UnknownTenant(String),
+    #[error("tenant {tenant:?} has no extension {ext}")]
+    UnknownLine { tenant: String, ext: String },
+    #[error("the store has stopped")]
+    StoreGone,
+    #[error("actor: {0}")]
+    Actor(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,78 @@
+//! A request as it reaches its handler, with the way back to the sender.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use engine::sip::Message;
+use engine::transaction::TransactionKey;
+use tokio::sync::mpsc;
+
+/// What the UDP task is asked to send.
+#[derive(Debug)]
+pub struct UdpOut {
+    pub dest: SocketAddr,
+    pub bytes: Bytes,
+    /// The server transaction the response belongs to, and its status code.
+    pub txn: Option<(TransactionKey, u16)>,
+}
+
+/// The way back to whoever sent a request.
+#[derive(Debug, Clone)]
+pub enum Replier {
+    /// Through the UDP task, so that its transaction table keeps the response for
+    /// retransmissions.
+    Udp {
+        tx: mpsc::UnboundedSender<UdpOut>,
+        dest: SocketAddr,
+        key: Option<TransactionKey>,
+    },
+    /// On the TCP connection the request came in on.
+    Tcp {
+        tx: mpsc::UnboundedSender<Bytes>,
+        conn: u64,
+        peer: SocketAddr,
+    },
+}
+
+impl Replier {
+    pub fn send(&self, code: u16, bytes: Vec<u8>) {
+        let bytes = Bytes::from(bytes);
+        let sent = match self {
+            Replier::Udp { tx, dest, key } => tx
+                .send(UdpOut {
+                    dest: *dest,
+                    bytes,
+                    txn: key.clone().map(|k| (k, code)),
+                })
+                .is_ok(),
+            Replier::Tcp { tx, .. } => tx.send(bytes).is_ok(),
+        };
+        if !sent {
+            tracing::debug!(code, "reply dropped: transport gone");
+        }
+    }
+
+    /// The flow a registration came over (RFC 5626 terms): how to reach the phone.
+    pub fn flow(&self) -> String {
+        match self {
+            Replier::Udp { dest, .. } => format!("udp:{dest}"),
+            Replier::Tcp { conn, peer, .. } => format!("tcp:{peer}#{conn}"),
+        }
+    }
+}
+
+/// A request for a handler.
+#[derive(Debug)]
+pub struct Incoming {
+    pub msg: Message,
+    pub source: SocketAddr,
+    pub reply: Replier,
+}
+
+impl Incoming {
+    /// Answers with a bare response (no extra headers).
+    pub fn respond(&self, code: u16, reason: &str) {
+        let bytes = engine::sip::MessageWriter::response_to(&self.msg, code, reason, Some("pbx")).finish();
+        self.reply.send(code, bytes);
+    }
+}

@@ -1,0 +1,14 @@
+//! SIP over sockets: the transport actor with its UDP and TCP tasks, the replies they
+//! carry back, and the dispatcher that hands requests to tenants and lines.
+
+pub mod dispatch;
+pub mod incoming;
+pub mod malformed;
+pub mod tcp;
+pub mod transport;
+pub mod udp;
+pub mod via_stamp;
+
+pub use dispatch::Dispatcher;
+pub use incoming::{Incoming, Replier};
+pub use transport::{Transport, TransportArgs};

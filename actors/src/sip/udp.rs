@@ -1,0 +1,150 @@
+//! The UDP task: receives datagrams in batches, absorbs retransmissions through the
+//! server transaction table, and sends every response (so the table can replay it).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use engine::sip::Message;
+use engine::timer::TimerConfig;
+use engine::transaction::{IncomingRequest, ServerTransactions};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::incoming::UdpOut;
+use super::{malformed, via_stamp, Dispatcher, Incoming, Replier};
+
+/// How many datagrams are taken per wake-up before yielding.
+const BATCH: usize = 64;
+
+pub async fn run(sock: Arc<UdpSocket>, dispatcher: Arc<Dispatcher>, max_size: usize) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<UdpOut>();
+    let mut txns = ServerTransactions::new(TimerConfig::default());
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let deadline = txns.next_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            biased;
+            Some(out) = rx.recv() => {
+                send_out(&sock, &mut txns, out).await;
+                for _ in 0..BATCH {
+                    match rx.try_recv() {
+                        Ok(out) => send_out(&sock, &mut txns, out).await,
+                        Err(_) => break,
+                    }
+                }
+            }
+            r = sock.recv_from(&mut buf) => {
+                match r {
+                    Ok((n, src)) => on_datagram(&sock, &mut txns, &dispatcher, &tx, &buf[..n], src, max_size).await,
+                    Err(e) => tracing::debug!(error = %e, "udp receive error"),
+                }
+                for _ in 0..BATCH {
+                    match sock.try_recv_from(&mut buf) {
+                        Ok((n, src)) => on_datagram(&sock, &mut txns, &dispatcher, &tx, &buf[..n], src, max_size).await,
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = sleep_until(deadline), if deadline.is_some() => {
+                let now = tokio::time::Instant::now().into_std();
+                for (dest, bytes) in txns.on_timeout(now) {
+                    send(&sock, &bytes, dest).await;
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn send(sock: &UdpSocket, bytes: &[u8], dest: SocketAddr) {
+    if let Err(e) = sock.send_to(bytes, dest).await {
+        tracing::debug!(%dest, error = %e, "udp send failed");
+    }
+}
+
+async fn send_out(sock: &UdpSocket, txns: &mut ServerTransactions<SocketAddr>, out: UdpOut) {
+    let now = tokio::time::Instant::now().into_std();
+    match out.txn {
+        Some((key, code)) => {
+            for b in txns.on_response(&key, code, out.bytes, now) {
+                send(sock, &b, out.dest).await;
+            }
+        }
+        None => send(sock, &out.bytes, out.dest).await,
+    }
+}
+
+async fn on_datagram(
+    sock: &UdpSocket,
+    txns: &mut ServerTransactions<SocketAddr>,
+    dispatcher: &Dispatcher,
+    tx: &mpsc::UnboundedSender<UdpOut>,
+    data: &[u8],
+    src: SocketAddr,
+    max_size: usize,
+) {
+    if data.iter().all(|&c| c == b'\r' || c == b'\n' || c == 0) {
+        return; // keep-alive
+    }
+    let msg = match Message::parse_with_limit(Bytes::copy_from_slice(data), max_size) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::debug!(%src, error = %e, "malformed datagram");
+            if let Some(resp) = malformed::error_response(data, &e) {
+                send(sock, &resp, src).await;
+            }
+            return;
+        }
+    };
+    if !msg.is_request() {
+        // No client transactions yet: stray responses are dropped.
+        return;
+    }
+    let msg = match via_stamp::stamp(&msg, src) {
+        Some(bytes) => match Message::parse_with_limit(bytes, max_size + 128) {
+            Ok(m) => m,
+            Err(_) => return,
+        },
+        None => msg,
+    };
+    let dest = via_stamp::response_destination(&msg, src);
+    let now = tokio::time::Instant::now().into_std();
+    match txns.on_request(&msg, false, now, dest) {
+        IncomingRequest::New(key) => dispatcher.on_request(Incoming {
+            msg,
+            source: src,
+            reply: Replier::Udp {
+                tx: tx.clone(),
+                dest,
+                key: Some(key),
+            },
+        }),
+        IncomingRequest::DialogAck => dispatcher.on_request(Incoming {
+            msg,
+            source: src,
+            reply: Replier::Udp {
+                tx: tx.clone(),
+                dest,
+                key: None,
+            },
+        }),
+        IncomingRequest::Retransmission(resend) => {
+            for b in resend {
+                send(sock, &b, dest).await;
+            }
+        }
+        IncomingRequest::AckAbsorbed => {}
+        IncomingRequest::Unmatchable => {
+            if let Some(resp) = malformed::error_response(data, &engine::Error::Missing("Via or CSeq")) {
+                send(sock, &resp, dest).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The store's own thread: the running switch sends it queries and binding changes;
+//! changes are written in batches, one transaction per burst.
+
+use std::sync::mpsc;
+use std::thread;
+
+use engine::registrar::BindingChange;
+use tokio::sync::oneshot;
+
+use super::{Store, TenantId};
+use crate::{Error, Result};
+
+type Job = Box<dyn FnOnce(&mut Store) + Send>;
+
+enum Cmd {
+    Query(Job),
+    Changes(TenantId, String, Vec<BindingChange>),
+    Stop,
+}
+
+/// A cheap, cloneable handle to the store thread.
+#[derive(Clone)]
+pub struct StoreHandle {
+    tx: mpsc::Sender<Cmd>,
+}
+
+impl std::fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreHandle")
+    }
+}
+
+impl StoreHandle {
+    /// Moves `store` onto its own thread.
+    pub fn spawn(store: Store) -> (StoreHandle, thread::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel();
+        let join = thread::Builder::new()
+            .name("pbx-store".into())
+            .spawn(move || run(store, rx))
+            .expect("spawning the store thread");
+        (StoreHandle { tx }, join)
+    }
+
+    /// Runs `f` on the store thread and returns its result.
+    pub async fn call<T: Send + 'static>(&self, f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static) -> Result<T> {
+        let (reply, rx) = oneshot::channel();
+        let job: Job = Box::new(move |s| {
+            let _ = reply.send(f(s));
+        });
+        self.tx.send(Cmd::Query(job)).map_err(|_| Error::StoreGone)?;
+        rx.await.map_err(|_| Error::StoreGone)?
+    }
+
+    /// Queues binding changes; they are written with the next batch.
+    pub fn save_bindings(&self, tenant: TenantId, ext: &str, changes: Vec<BindingChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        if self.tx.send(Cmd::Changes(tenant, ext.to_owned(), changes)).is_err() {
+            tracing::error!("store thread is gone; binding changes lost");
+        }
+    }
+
+    /// Waits until everything queued before this call is written.
+    pub async fn flush(&self) -> Result<()> {
+        self.call(|_| Ok(())).await
+    }
+
+    /// Writes what is queued and ends the thread.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Cmd::Stop);
+    }
+}
+
+fn run(mut store: Store, rx: mpsc::Receiver<Cmd>) {
+    let mut batch: Vec<(TenantId, String, BindingChange)> = Vec::new();
+    let write = |store: &mut Store, batch: &mut Vec<(TenantId, String, BindingChange)>| {
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = store.apply_binding_changes(batch) {
+            tracing::error!(error = %e, n = batch.len(), "writing bindings failed");
+        }
+        batch.clear();
+    };
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        // Take everything already queued: one transaction for a burst of changes.
+        while let Some(cmd) = next.take() {
+            match cmd {
+                Cmd::Changes(t, ext, changes) => {
+                    batch.extend(changes.into_iter().map(|c| (t, ext.clone(), c)));
+                }
+                Cmd::Query(job) => {
+                    // Queries see every change queued before them.
+                    write(&mut store, &mut batch);
+                    job(&mut store);
+                }
+                Cmd::Stop => {
+                    write(&mut store, &mut batch);
+                    return;
+                }
+            }
+            if batch.len() < 4096 {
+                next = rx.try_recv().ok();
+            }
+        }
+        write(&mut store, &mut batch);
+    }
+    write(&mut store, &mut batch);
+}

@@ -1,0 +1,53 @@
+//! The SQLite store: tenants, lines (with digest hashes only), bindings. `Store` is
+//! the synchronous API used by the admin commands and by the store thread that the
+//! running switch talks to through `StoreHandle`.
+
+mod bindings;
+mod handle;
+mod lines;
+mod schema;
+mod tenants;
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+pub use handle::StoreHandle;
+pub use lines::{LineRecord, NewLine};
+pub use tenants::{Tenant, TenantId};
+
+use crate::Result;
+
+/// The file name of the database inside the data directory.
+pub const DB_FILE: &str = "pbx.sqlite3";
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir` and migrates it.
+    pub fn open(data_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(data_dir)?;
+        let conn = Connection::open(data_dir.join(DB_FILE))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn };
+        schema::migrate(&mut store.conn)?;
+        Ok(store)
+    }
+
+    /// An in-memory store, for tests.
+    pub fn in_memory() -> Result<Store> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    pub fn schema_version(&self) -> Result<u32> {
+        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+}

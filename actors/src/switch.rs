@@ -1,0 +1,228 @@
+//! The root of the supervision tree: it opens the store, starts one supervisor per
+//! tenant and the transport, and restarts them when they fail.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use engine::auth::{AuthThrottle, Nonces};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use rand::RngCore;
+
+use crate::clock::unix_now;
+use crate::config::SwitchConfig;
+use crate::directory::{Directory, TenantEntry};
+use crate::line::{LineMsg, LineShared};
+use crate::sip::tcp::Flows;
+use crate::sip::transport::{Transport, TransportArgs, TransportMsg};
+use crate::sip::Dispatcher;
+use crate::store::{Store, StoreHandle, Tenant};
+use crate::tenant::{TenantArgs, TenantMsg, TenantSupervisor};
+use crate::{Error, Result};
+
+pub enum SwitchMsg {
+    LocalAddrs(RpcReplyPort<Vec<(&'static str, SocketAddr)>>),
+}
+
+pub struct SwitchState {
+    config: SwitchConfig,
+    shared: LineShared,
+    directory: Arc<Directory>,
+    flows: Arc<Flows>,
+    transport: Option<ActorRef<TransportMsg>>,
+    tenants: HashMap<ActorId, Tenant>,
+    bound: Vec<(&'static str, SocketAddr)>,
+}
+
+pub struct SwitchActor;
+
+/// Arguments of the root actor: the configuration and the already opened store.
+pub struct SwitchArgs {
+    pub config: SwitchConfig,
+    pub store: StoreHandle,
+    pub tenants: Vec<Tenant>,
+    pub registered: Vec<(i64, String)>,
+    pub directory: Arc<Directory>,
+}
+
+impl SwitchActor {
+    async fn start_tenant(myself: &ActorRef<SwitchMsg>, state: &mut SwitchState, t: Tenant, registered: Vec<String>) -> Result<()> {
+        let args = TenantArgs {
+            id: t.id,
+            directory: state.directory.clone(),
+            shared: state.shared.clone(),
+        };
+        let (sup, _) = Actor::spawn_linked(None, TenantSupervisor, args, myself.get_cell())
+            .await
+            .map_err(|e| Error::Actor(e.to_string()))?;
+        let entry = TenantEntry {
+            id: t.id,
+            name: Arc::from(t.name.as_str()),
+            realm: Arc::from(t.realm.as_str()),
+            supervisor: sup.clone(),
+        };
+        let _ = sup.send_message(TenantMsg::SetEntry(entry.clone()));
+        if !registered.is_empty() {
+            let _ = sup.send_message(TenantMsg::StartRegistered(registered));
+        }
+        state.directory.add_tenant(&t.domains, entry.clone());
+        if state.config.default_tenant.as_deref() == Some(t.name.as_str()) {
+            state.directory.set_default_tenant(Some(entry));
+        }
+        state.tenants.insert(sup.get_id(), t);
+        Ok(())
+    }
+
+    async fn start_transport(myself: &ActorRef<SwitchMsg>, state: &mut SwitchState) -> Result<()> {
+        let args = TransportArgs {
+            addrs: state.config.sip_addrs.clone(),
+            dispatcher: Arc::new(Dispatcher::new(state.directory.clone())),
+            max_size: state.config.max_message_size,
+            flows: state.flows.clone(),
+        };
+        let (t, _) = Actor::spawn_linked(None, Transport, args, myself.get_cell())
+            .await
+            .map_err(|e| Error::Actor(e.to_string()))?;
+        let bound = ractor::call!(t, TransportMsg::LocalAddrs).map_err(|e| Error::Actor(e.to_string()))?;
+        state.directory.set_local_ips(bound.iter().map(|(_, a)| a.ip()).collect());
+        // Later restarts bind the very ports the first start got.
+        state.config.sip_addrs = bound.iter().filter(|(p, _)| *p == "udp").map(|(_, a)| *a).collect();
+        state.bound = bound;
+        state.transport = Some(t);
+        Ok(())
+    }
+}
+
+impl Actor for SwitchActor {
+    type Msg = SwitchMsg;
+    type State = SwitchState;
+    type Arguments = SwitchArgs;
+
+    async fn pre_start(&self, myself: ActorRef<SwitchMsg>, args: SwitchArgs) -> Result<SwitchState, ActorProcessingErr> {
+        let mut secret = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut secret);
+        let shared = LineShared {
+            store: args.store,
+            nonces: Arc::new(Nonces::new(secret, args.config.nonce_lifetime)),
+            throttle: Arc::new(Mutex::new(AuthThrottle::default())),
+            policy: args.config.registrar,
+        };
+        let mut state = SwitchState {
+            config: args.config,
+            shared,
+            directory: args.directory,
+            flows: Arc::new(Flows::default()),
+            transport: None,
+            tenants: HashMap::new(),
+            bound: Vec::new(),
+        };
+        for t in args.tenants {
+            let regs = args
+                .registered
+                .iter()
+                .filter(|(tid, _)| *tid == t.id)
+                .map(|(_, e)| e.clone())
+                .collect();
+            Self::start_tenant(&myself, &mut state, t, regs).await?;
+        }
+        Self::start_transport(&myself, &mut state).await?;
+        Ok(state)
+    }
+
+    async fn handle(&self, _: ActorRef<SwitchMsg>, msg: SwitchMsg, state: &mut SwitchState) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SwitchMsg::LocalAddrs(reply) => {
+                let _ = reply.send(state.bound.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(&self, myself: ActorRef<SwitchMsg>, evt: SupervisionEvent, state: &mut SwitchState) -> Result<(), ActorProcessingErr> {
+        let (cell, why) = match evt {
+            SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => (cell, reason.unwrap_or_default()),
+            _ => return Ok(()),
+        };
+        let id = cell.get_id();
+        if state.transport.as_ref().is_some_and(|t| t.get_id() == id) {
+            tracing::error!(reason = %why, "transport ended; restarting it");
+            state.transport = None;
+            Self::start_transport(&myself, state).await?;
+        } else if let Some(t) = state.tenants.remove(&id) {
+            tracing::error!(tenant = %t.name, reason = %why, "tenant supervisor ended; restarting it");
+            let (tid, store) = (t.id, state.shared.store.clone());
+            let registered = store
+                .call(move |s| Ok(s.registered_lines()?.into_iter().filter(|(x, _)| *x == tid).map(|(_, e)| e).collect()))
+                .await
+                .unwrap_or_default();
+            Self::start_tenant(&myself, state, t, registered).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A running switch.
+pub struct Switch {
+    pub actor: ActorRef<SwitchMsg>,
+    join: tokio::task::JoinHandle<()>,
+    pub store: StoreHandle,
+    store_thread: Option<std::thread::JoinHandle<()>>,
+    pub directory: Arc<Directory>,
+    pub local_addrs: Vec<(&'static str, SocketAddr)>,
+}
+
+impl Switch {
+    /// Opens the data directory and starts everything.
+    pub async fn start(config: SwitchConfig) -> Result<Switch> {
+        let mut store = Store::open(&config.data_dir)?;
+        let purged = store.purge_expired_bindings(unix_now())?;
+        let tenants = store.tenants()?;
+        let registered = store.registered_lines()?;
+        tracing::info!(tenants = tenants.len(), restored = registered.len(), purged, "store opened");
+        let (handle, thread) = StoreHandle::spawn(store);
+        let directory = Arc::new(Directory::default());
+        let args = SwitchArgs {
+            config,
+            store: handle.clone(),
+            tenants,
+            registered,
+            directory: directory.clone(),
+        };
+        let (actor, join) = match Actor::spawn(Some("switch".into()), SwitchActor, args).await {
+            Ok(x) => x,
+            Err(e) => {
+                handle.stop();
+                let _ = thread.join();
+                return Err(Error::Actor(e.to_string()));
+            }
+        };
+        let local_addrs = ractor::call!(actor, SwitchMsg::LocalAddrs).map_err(|e| Error::Actor(e.to_string()))?;
+        Ok(Switch {
+            actor,
+            join,
+            store: handle,
+            store_thread: Some(thread),
+            directory,
+            local_addrs,
+        })
+    }
+
+    /// The bindings a line holds right now (starting its actor if needed).
+    pub async fn bindings(&self, tenant: &str, ext: &str) -> Option<Vec<engine::registrar::Binding>> {
+        let entry = self.directory.tenant_for(tenant)?;
+        let line: ActorRef<LineMsg> = self.directory.line(entry.id, ext)?;
+        ractor::call!(line, LineMsg::Bindings).ok()
+    }
+
+    /// Stops every actor, then writes what the store has queued and closes it.
+    pub async fn shutdown(mut self) {
+        self.actor.stop(Some("shutdown".into()));
+        let _ = (&mut self.join).await;
+        let _ = self.store.flush().await;
+        self.store.stop();
+        if let Some(t) = self.store_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}

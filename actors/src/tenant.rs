@@ -1,0 +1,159 @@
+//! One supervisor per tenant: it starts line actors when their first request comes
+//! (or at start when they have stored registrations) and restarts a line that fails,
+//! from the store, so its registrations survive.
+
+use std::collections::HashMap;
+
+use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use std::sync::Arc;
+
+use crate::directory::{Directory, TenantEntry};
+use crate::line::{LineActor, LineArgs, LineMsg, LineShared};
+use crate::sip::Incoming;
+use crate::store::TenantId;
+
+pub enum TenantMsg {
+    /// A request for a line that may not have an actor yet.
+    RouteNew(String, Box<Incoming>),
+    /// A request whose line actor was just gone.
+    Route(Box<Incoming>),
+    /// Start the actors of lines with stored registrations.
+    StartRegistered(Vec<String>),
+    /// Filled in by the switch once the supervisor's own entry exists.
+    SetEntry(TenantEntry),
+}
+
+impl std::fmt::Debug for TenantMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TenantMsg::RouteNew(..) => "RouteNew",
+            TenantMsg::Route(_) => "Route",
+            TenantMsg::StartRegistered(_) => "StartRegistered",
+            TenantMsg::SetEntry(_) => "SetEntry",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantArgs {
+    pub id: TenantId,
+    pub directory: Arc<Directory>,
+    pub shared: LineShared,
+}
+
+pub struct TenantState {
+    args: TenantArgs,
+    entry: Option<TenantEntry>,
+    by_actor: HashMap<ActorId, String>,
+    restarts: HashMap<String, u32>,
+}
+
+pub struct TenantSupervisor;
+
+impl TenantSupervisor {
+    async fn ensure_line(myself: &ActorRef<TenantMsg>, state: &mut TenantState, ext: &str) -> Option<ActorRef<LineMsg>> {
+        let entry = state.entry.clone()?;
+        if let Some(l) = state.args.directory.line(entry.id, ext) {
+            return Some(l);
+        }
+        let (tid, e) = (entry.id, ext.to_owned());
+        let exists = state.args.shared.store.call(move |s| Ok(s.line(tid, &e)?.is_some())).await.ok()?;
+        if !exists {
+            return None;
+        }
+        Self::spawn_line(myself, state, entry, ext).await
+    }
+
+    async fn spawn_line(myself: &ActorRef<TenantMsg>, state: &mut TenantState, entry: TenantEntry, ext: &str) -> Option<ActorRef<LineMsg>> {
+        let args = LineArgs {
+            tenant: entry.clone(),
+            ext: ext.to_owned(),
+            shared: state.args.shared.clone(),
+        };
+        match Actor::spawn_linked(None, LineActor, args, myself.get_cell()).await {
+            Ok((actor, _)) => {
+                state.by_actor.insert(actor.get_id(), ext.to_owned());
+                state.args.directory.set_line(entry.id, ext, actor.clone());
+                Some(actor)
+            }
+            Err(e) => {
+                tracing::error!(ext, error = %e, "line actor failed to start");
+                None
+            }
+        }
+    }
+}
+
+impl Actor for TenantSupervisor {
+    type Msg = TenantMsg;
+    type State = TenantState;
+    type Arguments = TenantArgs;
+
+    async fn pre_start(&self, _: ActorRef<TenantMsg>, args: TenantArgs) -> Result<TenantState, ActorProcessingErr> {
+        Ok(TenantState {
+            args,
+            entry: None,
+            by_actor: HashMap::new(),
+            restarts: HashMap::new(),
+        })
+    }
+
+    async fn handle(&self, myself: ActorRef<TenantMsg>, msg: TenantMsg, state: &mut TenantState) -> Result<(), ActorProcessingErr> {
+        match msg {
+            TenantMsg::SetEntry(e) => state.entry = Some(e),
+            TenantMsg::RouteNew(ext, inc) => match Self::ensure_line(&myself, state, &ext).await {
+                Some(line) => {
+                    let _ = line.send_message(LineMsg::Register(inc));
+                }
+                None => inc.respond(404, "Not Found"),
+            },
+            TenantMsg::Route(inc) => {
+                let ext = inc.msg.to().and_then(|t| t.uri.user_unescaped().map(|u| u.into_owned()));
+                match ext {
+                    Some(ext) => {
+                        let _ = myself.send_message(TenantMsg::RouteNew(ext, inc));
+                    }
+                    None => inc.respond(404, "Not Found"),
+                }
+            }
+            TenantMsg::StartRegistered(exts) => {
+                if let Some(entry) = state.entry.clone() {
+                    for ext in exts {
+                        Self::spawn_line(&myself, state, entry.clone(), &ext).await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(&self, myself: ActorRef<TenantMsg>, evt: SupervisionEvent, state: &mut TenantState) -> Result<(), ActorProcessingErr> {
+        match evt {
+            SupervisionEvent::ActorFailed(cell, err) => {
+                let Some(ext) = state.by_actor.remove(&cell.get_id()) else {
+                    return Ok(());
+                };
+                let Some(entry) = state.entry.clone() else {
+                    return Ok(());
+                };
+                state.args.directory.remove_line(entry.id, &ext);
+                let n = state.restarts.entry(ext.clone()).or_insert(0);
+                *n += 1;
+                tracing::error!(tenant = %entry.name, %ext, error = %err, restarts = *n, "line actor failed; restarting from the store");
+                Self::spawn_line(&myself, state, entry, &ext).await;
+            }
+            SupervisionEvent::ActorTerminated(cell, _, _) => {
+                if let (Some(ext), Some(entry)) = (state.by_actor.remove(&cell.get_id()), &state.entry) {
+                    state.args.directory.remove_line(entry.id, &ext);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The cell of a tenant supervisor, for linking.
+pub fn cell(r: &ActorRef<TenantMsg>) -> ActorCell {
+    r.get_cell()
+}

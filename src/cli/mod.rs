@@ -1,0 +1,87 @@
+//! The command line.
+
+mod admin;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "pbx", version, about = "A multi-tenant SIP switch (PBX core) with a load simulator")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DataDir {
+    /// Where the switch keeps its SQLite database.
+    #[arg(long, default_value = "./pbx-data", global = true)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the switch (the default command).
+    Serve(serve::ServeArgs),
+    /// Tenants: add, list.
+    Tenant {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: admin::TenantCmd,
+    },
+    /// Users and their extensions: add, add-range, list, passwd.
+    User {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: admin::UserCmd,
+    },
+}
+
+/// A failure of a command, with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The input was refused (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The command could not do its work (exit code 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Failed(_) => 1,
+        }
+    }
+}
+
+impl From<actors::Error> for CliError {
+    fn from(e: actors::Error) -> Self {
+        match e {
+            actors::Error::Invalid(_) | actors::Error::UnknownTenant(_) | actors::Error::UnknownLine { .. } => {
+                CliError::Usage(e.to_string())
+            }
+            other => CliError::Failed(other.to_string()),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        None => serve::run(serve::ServeArgs::default()),
+        Some(Command::Serve(a)) => serve::run(a),
+        Some(Command::Tenant { data, cmd }) => admin::tenant(&data.data_dir, cmd),
+        Some(Command::User { data, cmd }) => admin::user(&data.data_dir, cmd),
+    }
+}
+
+pub fn default_sip_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5060))
+}

@@ -1,0 +1,100 @@
+//! `pbx serve`: runs the switch until SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use actors::store::Store;
+use actors::{Switch, SwitchConfig};
+use clap::Args;
+
+use super::CliError;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where the switch keeps its SQLite database (created on first start).
+    #[arg(long, default_value = "./pbx-data")]
+    pub data_dir: PathBuf,
+    /// Address for SIP over UDP and TCP; repeat for more (IPv6 as [::1]:5060). Port 0
+    /// picks a free port.
+    #[arg(long = "sip-addr", default_values_t = vec![super::default_sip_addr()])]
+    pub sip_addrs: Vec<SocketAddr>,
+    /// Tenant for requests addressed to the switch's own IP address.
+    #[arg(long)]
+    pub default_tenant: Option<String>,
+    /// Shortest registration accepted, in seconds (shorter ones get 423).
+    #[arg(long, default_value_t = 60)]
+    pub min_expires: u32,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs {
+            data_dir: PathBuf::from("./pbx-data"),
+            sip_addrs: vec![super::default_sip_addr()],
+            default_tenant: None,
+            min_expires: 60,
+        }
+    }
+}
+
+pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    {
+        let mut store = Store::open(&args.data_dir)?;
+        if let Some(made) = crate::demo::ensure(&mut store)? {
+            println!("pbx: {made}");
+        }
+        if let Some(t) = &args.default_tenant {
+            store.tenant(t)?;
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("pbx")
+        .build()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let mut config = SwitchConfig::new(args.data_dir, args.sip_addrs);
+    config.default_tenant = args.default_tenant;
+    config.registrar.min_expires = args.min_expires;
+    let switch = Switch::start(config).await.map_err(|e| CliError::Failed(e.to_string()))?;
+    let listening: Vec<String> = switch.local_addrs.iter().map(|(p, a)| format!("{p} {a}")).collect();
+    println!("pbx: listening on {}", listening.join(", "));
+    let _ = std::io::stdout().flush();
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    switch.shutdown().await;
+    println!("pbx: stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

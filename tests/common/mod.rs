@@ -1,0 +1,100 @@
+//! Shared pieces of the black-box tests: the real `pbx` binary on a free loopback
+//! port, a small SIP client for assertions, and SIPp runs.
+
+#![allow(dead_code)]
+
+pub mod sip_client;
+pub mod sipp;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `pbx serve`.
+pub struct Pbx {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+impl Pbx {
+    /// Starts the switch on a free loopback port over `data_dir`.
+    pub fn start(data_dir: &Path) -> Pbx {
+        Self::start_on(data_dir, "127.0.0.1:0")
+    }
+
+    pub fn start_on(data_dir: &Path, sip_addr: &str) -> Pbx {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pbx"))
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--sip-addr", sip_addr])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("pbx binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            assert!(Instant::now() < deadline, "pbx did not report its address");
+            let line = lines.next().expect("pbx printed its address").unwrap();
+            if let Some(rest) = line.strip_prefix("pbx: listening on udp ") {
+                break rest.split(',').next().unwrap().trim().parse().unwrap();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Pbx {
+            child: Some(child),
+            addr,
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let status = child.wait().unwrap();
+            assert!(status.success(), "pbx exited with {status}");
+        }
+    }
+
+    /// Stops and starts again on the same port and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        let again = Pbx::start_on(&self.data_dir.clone(), &self.addr.to_string());
+        *self = again;
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+}
+
+impl Drop for Pbx {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// A free UDP+TCP port on loopback for a peer (SIPp) to bind.
+pub fn free_port() -> u16 {
+    loop {
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = u.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! A minimal SIP user agent for the tests' own checks, built on the engine's codec and
+//! digest code (so a wrong answer from the switch fails the test, not the client).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use engine::auth::{ha1, response_for, Algorithm, Credentials};
+use engine::sip::framing::Frame;
+use engine::sip::{frame_stream, HeaderName, Message};
+
+pub enum Conn {
+    Udp(UdpSocket),
+    Tcp(TcpStream, Vec<u8>),
+}
+
+pub struct SipClient {
+    pub conn: Conn,
+    pub server: SocketAddr,
+    pub local: SocketAddr,
+    cseq: u32,
+    pub call_id: String,
+}
+
+impl SipClient {
+    pub fn udp(server: SocketAddr) -> SipClient {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let local = sock.local_addr().unwrap();
+        SipClient { conn: Conn::Udp(sock), server, local, cseq: 0, call_id: format!("t-{}", local.port()) }
+    }
+
+    pub fn tcp(server: SocketAddr) -> SipClient {
+        let s = TcpStream::connect(server).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let local = s.local_addr().unwrap();
+        SipClient { conn: Conn::Tcp(s, Vec::new()), server, local, cseq: 0, call_id: format!("tt-{}", local.port()) }
+    }
+
+    pub fn transport(&self) -> &'static str {
+        match self.conn {
+            Conn::Udp(_) => "UDP",
+            Conn::Tcp(..) => "TCP",
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        match &mut self.conn {
+            Conn::Udp(s) => {
+                s.send_to(bytes, self.server).unwrap();
+            }
+            Conn::Tcp(s, _) => s.write_all(bytes).unwrap(),
+        }
+    }
+
+    /// The next message, or `None` after the read timeout.
+    pub fn recv(&mut self) -> Option<Message> {
+        match &mut self.conn {
+            Conn::Udp(s) => {
+                let mut buf = vec![0u8; 65536];
+                let (n, _) = s.recv_from(&mut buf).ok()?;
+                Some(Message::parse(buf[..n].to_vec()).expect("the switch sends valid SIP"))
+            }
+            Conn::Tcp(s, pending) => loop {
+                match frame_stream(pending, 65535).unwrap() {
+                    Frame::KeepAlive(n) => {
+                        pending.drain(..n);
+                        continue;
+                    }
+                    Frame::Message(n) => {
+                        let bytes: Vec<u8> = pending.drain(..n).collect();
+                        return Some(Message::parse(bytes).expect("the switch sends valid SIP"));
+                    }
+                    Frame::Incomplete => {}
+                }
+                let mut buf = [0u8; 8192];
+                let n = s.read(&mut buf).ok()?;
+                if n == 0 {
+                    return None;
+                }
+                pending.extend_from_slice(&buf[..n]);
+            },
+        }
+    }
+
+    pub fn set_timeout(&self, d: Duration) {
+        match &self.conn {
+            Conn::Udp(s) => s.set_read_timeout(Some(d)).unwrap(),
+            Conn::Tcp(s, _) => s.set_read_timeout(Some(d)).unwrap(),
+        }
+    }
+
+    /// A REGISTER for `user@domain`, with optional Contact, Expires, extra headers.
+    pub fn register_text(&mut self, user: &str, domain: &str, contact: Option<&str>, expires: Option<u32>, extra: &str) -> String {
+        self.cseq += 1;
+        let mut s = format!(
+            "REGISTER sip:{domain} SIP/2.0\r\nVia: SIP/2.0/{} {};branch=z9hG4bK{}x{};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{domain}>;tag=ft{}\r\nTo: <sip:{user}@{domain}>\r\nCall-ID: {}\r\nCSeq: {} REGISTER\r\n",
+            self.transport(), self.local, self.call_id, self.cseq, self.cseq, self.call_id, self.cseq
+        );
+        if let Some(c) = contact {
+            s.push_str(&format!("Contact: {c}\r\n"));
+        }
+        if let Some(e) = expires {
+            s.push_str(&format!("Expires: {e}\r\n"));
+        }
+        s.push_str(extra);
+        s.push_str("Content-Length: 0\r\n\r\n");
+        s
+    }
+
+    /// Registers with digest auth, answering the challenge for `alg`; returns the final
+    /// response.
+    pub fn register(&mut self, user: &str, password: &str, domain: &str, contact: Option<&str>, expires: Option<u32>, alg: Algorithm) -> Message {
+        self.register_with(user, password, domain, contact, expires, alg, "")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn register_with(&mut self, user: &str, password: &str, domain: &str, contact: Option<&str>, expires: Option<u32>, alg: Algorithm, extra: &str) -> Message {
+        let first = self.register_text(user, domain, contact, expires, "");
+        self.send_raw(first.as_bytes());
+        let challenge = self.recv().expect("a challenge");
+        assert_eq!(challenge.code(), Some(401), "first REGISTER is challenged");
+        let auth = authorization(&challenge, alg, user, password, &format!("sip:{domain}"), "REGISTER");
+        let second = self.register_text(user, domain, contact, expires, &format!("Authorization: {auth}\r\n{extra}"));
+        self.send_raw(second.as_bytes());
+        self.recv().expect("a final response")
+    }
+}
+
+/// The Authorization value answering `challenge`'s offer for `alg`.
+pub fn authorization(challenge: &Message, alg: Algorithm, user: &str, password: &str, uri: &str, method: &str) -> String {
+    let offer = challenge
+        .values(HeaderName::WwwAuthenticate)
+        .find(|v| v.contains(&format!("algorithm={}", alg.as_str())))
+        .expect("the challenge offers the algorithm");
+    let field = |name: &str| -> String {
+        offer
+            .split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_owned()
+    };
+    let (realm, nonce) = (field("realm"), field("nonce"));
+    let h = ha1(alg, user, &realm, password);
+    let c = Credentials {
+        username: user,
+        realm: &realm,
+        nonce: &nonce,
+        uri,
+        response: "",
+        algorithm: Some(alg.as_str()),
+        cnonce: Some("0a4f113b"),
+        nc: Some("00000001"),
+        qop: Some("auth"),
+        opaque: None,
+    };
+    let r = response_for(alg, &h, method, &c);
+    format!(
+        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{r}\", algorithm={}, cnonce=\"0a4f113b\", nc=00000001, qop=auth",
+        alg.as_str()
+    )
+}
+
+/// The Contact URIs a 200 to REGISTER lists.
+pub fn contacts(resp: &Message) -> Vec<String> {
+    resp.contacts().unwrap_or_default().iter().map(|c| c.uri.raw.to_owned()).collect()
+}
