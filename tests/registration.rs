@@ -178,3 +178,16 @@ fn a_panicking_line_is_restarted_from_the_store_with_its_bindings() {
     assert!(pbx.is_running());
     assert_eq!(fetch(&pbx, "102"), vec!["sip:102@127.0.0.1:7002".to_string()]);
 }
+
+#[test]
+fn ipv6_listener_registers_over_udp_and_tcp() {
+    let dir = temp_dir();
+    let pbx = Pbx::start_on(dir.path(), "[::1]:0");
+    assert!(pbx.addr.is_ipv6());
+    let mut udp = SipClient::udp(pbx.addr);
+    let contact = format!("<sip:100@{}>", udp.local);
+    assert_eq!(udp.register("100", "secret100", "localhost", Some(&contact), None, Algorithm::Md5).code(), Some(200));
+    let mut tcp = SipClient::tcp(pbx.addr);
+    let contact = format!("<sip:101@{};transport=tcp>", tcp.local);
+    assert_eq!(tcp.register("101", "secret101", "localhost", Some(&contact), None, Algorithm::Sha256).code(), Some(200));
+}

@@ -24,7 +24,8 @@ pub struct SipClient {
 
 impl SipClient {
     pub fn udp(server: SocketAddr) -> SipClient {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let any = if server.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" };
+        let sock = UdpSocket::bind(any).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         let local = sock.local_addr().unwrap();
         SipClient { conn: Conn::Udp(sock), server, local, cseq: 0, call_id: format!("t-{}", local.port()) }

@@ -123,7 +123,10 @@ fn on_message(dispatcher: &Dispatcher, tx: &mpsc::UnboundedSender<Bytes>, data: 
     let msg = match via_stamp::stamp(&msg, peer) {
         Some(b) => match Message::parse_with_limit(b, max_size + 128) {
             Ok(m) => m,
-            Err(_) => return,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "request unreadable after stamping its Via");
+                return;
+            }
         },
         None => msg,
     };

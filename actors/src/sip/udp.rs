@@ -110,7 +110,10 @@ async fn on_datagram(
     let msg = match via_stamp::stamp(&msg, src) {
         Some(bytes) => match Message::parse_with_limit(bytes, max_size + 128) {
             Ok(m) => m,
-            Err(_) => return,
+            Err(e) => {
+                tracing::warn!(%src, error = %e, "request unreadable after stamping its Via");
+                return;
+            }
         },
         None => msg,
     };

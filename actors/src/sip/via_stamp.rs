@@ -93,6 +93,14 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_received_is_readable() {
+        let src: SocketAddr = "[2001:db8::7]:40000".parse().unwrap();
+        let m = req("SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bKa;rport");
+        let stamped = Message::parse(stamp(&m, src).unwrap()).unwrap();
+        assert_eq!(stamped.top_via().unwrap().params.get("received"), Some("2001:db8::7"));
+    }
+
+    #[test]
     fn matching_host_without_rport_is_left_alone() {
         let src: SocketAddr = "127.0.0.1:5062".parse().unwrap();
         let m = req("SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKa");

@@ -154,7 +154,16 @@ impl<'a> Scanner<'a> {
                 }
                 Ok(self.slice(start))
             }
-            _ => self.token(),
+            _ => {
+                // token, host, or a bare IPv6 address (`received=2001:db8::1`, RFC 3261
+                // §20.42).
+                let t = self.take_while(|c| is_token(c) || c == b':');
+                if t.is_empty() {
+                    Err(self.err("expected a parameter value"))
+                } else {
+                    Ok(t)
+                }
+            }
         }
     }
 }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the switch and its tests need, when they are missing:
+# libopus-dev + pkg-config (Opus codec), sip-tester (SIPp) and baresip (real peers in
+# the tests). Idempotent; quiet when everything is there.
+set -euo pipefail
+packages=(pkg-config libopus-dev sip-tester baresip)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
