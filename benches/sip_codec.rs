@@ -56,12 +56,20 @@ fn codec(c: &mut Criterion) {
             b.iter(|| Message::parse(bytes.clone()).unwrap())
         });
         let msg = Message::parse(bytes.clone()).unwrap();
-        g.bench_with_input(BenchmarkId::new("parse+read_typed", name), &bytes, |b, bytes| {
-            b.iter(|| {
-                let m = Message::parse(bytes.clone()).unwrap();
-                (m.top_via().unwrap().branch().map(str::len), m.cseq().unwrap().seq, m.to().unwrap().uri.user.map(str::len))
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("parse+read_typed", name),
+            &bytes,
+            |b, bytes| {
+                b.iter(|| {
+                    let m = Message::parse(bytes.clone()).unwrap();
+                    (
+                        m.top_via().unwrap().branch().map(str::len),
+                        m.cseq().unwrap().seq,
+                        m.to().unwrap().uri.user.map(str::len),
+                    )
+                })
+            },
+        );
         g.bench_with_input(BenchmarkId::new("print", name), &msg, |b, msg| {
             let mut out = Vec::with_capacity(2048);
             b.iter(|| {

@@ -26,7 +26,8 @@ fn rfc4475_messages_over_udp_never_stop_the_switch() {
     let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/engine/tests/data/rfc4475");
     let manifest = std::fs::read_to_string(format!("{corpus}/MANIFEST.tsv")).unwrap();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let mut answered_400 = 0;
     for line in manifest.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
@@ -57,12 +58,19 @@ fn malformed_request_with_a_usable_via_gets_400_with_the_reason() {
     c.send_raw(bad.as_bytes());
     let resp = c.recv().unwrap();
     assert_eq!(resp.code(), Some(400));
-    assert!(resp.reason().unwrap().contains("CSeq"), "{:?}", resp.reason());
+    assert!(
+        resp.reason().unwrap().contains("CSeq"),
+        "{:?}",
+        resp.reason()
+    );
     // Missing mandatory headers: 400 naming the header.
     let bad = format!("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKnofrom;rport\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: nofrom\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
     c.send_raw(bad.as_bytes());
     let resp = c.recv().unwrap();
-    assert_eq!((resp.code(), resp.reason()), (Some(400), Some("Missing From")));
+    assert_eq!(
+        (resp.code(), resp.reason()),
+        (Some(400), Some("Missing From"))
+    );
     // An oversized datagram gets 513.
     let big = format!("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKbig;rport\r\nFrom: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: big\r\nCSeq: 1 OPTIONS\r\nX-Pad: {}\r\nContent-Length: 0\r\n\r\n", "a".repeat(40_000));
     c.send_raw(big.as_bytes());

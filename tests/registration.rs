@@ -12,7 +12,14 @@ use engine::sip::HeaderName;
 
 fn fetch(pbx: &Pbx, user: &str) -> Vec<String> {
     let mut c = SipClient::udp(pbx.addr);
-    let resp = c.register(user, &format!("secret{user}"), "127.0.0.1", None, None, Algorithm::Md5);
+    let resp = c.register(
+        user,
+        &format!("secret{user}"),
+        "127.0.0.1",
+        None,
+        None,
+        Algorithm::Md5,
+    );
     assert_eq!(resp.code(), Some(200));
     contacts(&resp)
 }
@@ -26,19 +33,46 @@ fn sipp_registers_with_digest_over_udp_and_tcp() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
     let (pu, pt) = (free_port(), free_port());
-    let udp = sipp::run(pbx.addr, "register_auth.xml", &inject("100", "secret100", 600), 1, 10, "u1", pu, dir.path());
+    let udp = sipp::run(
+        pbx.addr,
+        "register_auth.xml",
+        &inject("100", "secret100", 600),
+        "u1",
+        pu,
+        dir.path(),
+    );
     assert!(udp.success, "SIPp REGISTER over UDP");
-    let tcp = sipp::run(pbx.addr, "register_auth.xml", &inject("101", "secret101", 600), 1, 10, "t1", pt, dir.path());
+    let tcp = sipp::run(
+        pbx.addr,
+        "register_auth.xml",
+        &inject("101", "secret101", 600),
+        "t1",
+        pt,
+        dir.path(),
+    );
     assert!(tcp.success, "SIPp REGISTER over TCP");
-    assert_eq!(fetch(&pbx, "100"), vec![format!("sip:100@127.0.0.1:{pu};transport=UDP")]);
-    assert_eq!(fetch(&pbx, "101"), vec![format!("sip:101@127.0.0.1:{pt};transport=TCP")]);
+    assert_eq!(
+        fetch(&pbx, "100"),
+        vec![format!("sip:100@127.0.0.1:{pu};transport=UDP")]
+    );
+    assert_eq!(
+        fetch(&pbx, "101"),
+        vec![format!("sip:101@127.0.0.1:{pt};transport=TCP")]
+    );
 }
 
 #[test]
 fn sipp_wrong_password_is_refused_and_nothing_is_bound() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
-    let run = sipp::run(pbx.addr, "register_badpass.xml", &inject("103", "not-the-password", 600), 1, 10, "u1", free_port(), dir.path());
+    let run = sipp::run(
+        pbx.addr,
+        "register_badpass.xml",
+        &inject("103", "not-the-password", 600),
+        "u1",
+        free_port(),
+        dir.path(),
+    );
     assert!(run.success, "wrong password gets 403");
     assert!(fetch(&pbx, "103").is_empty());
 }
@@ -48,9 +82,29 @@ fn sipp_unregisters_with_expires_zero() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
     let port = free_port();
-    assert!(sipp::run(pbx.addr, "register_auth.xml", &inject("104", "secret104", 600), 1, 10, "u1", port, dir.path()).success);
+    assert!(
+        sipp::run(
+            pbx.addr,
+            "register_auth.xml",
+            &inject("104", "secret104", 600),
+            "u1",
+            port,
+            dir.path()
+        )
+        .success
+    );
     assert_eq!(fetch(&pbx, "104").len(), 1);
-    assert!(sipp::run(pbx.addr, "unregister.xml", &inject("104", "secret104", 0), 1, 10, "u1", port, dir.path()).success);
+    assert!(
+        sipp::run(
+            pbx.addr,
+            "unregister.xml",
+            &inject("104", "secret104", 0),
+            "u1",
+            port,
+            dir.path()
+        )
+        .success
+    );
     assert!(fetch(&pbx, "104").is_empty());
 }
 
@@ -59,11 +113,34 @@ fn several_contacts_on_one_number_all_stay_bound() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
     let (a, b) = (free_port(), free_port());
-    assert!(sipp::run(pbx.addr, "register_auth.xml", &inject("105", "secret105", 600), 1, 10, "u1", a, dir.path()).success);
-    assert!(sipp::run(pbx.addr, "register_auth.xml", &inject("105", "secret105", 600), 1, 10, "t1", b, dir.path()).success);
+    assert!(
+        sipp::run(
+            pbx.addr,
+            "register_auth.xml",
+            &inject("105", "secret105", 600),
+            "u1",
+            a,
+            dir.path()
+        )
+        .success
+    );
+    assert!(
+        sipp::run(
+            pbx.addr,
+            "register_auth.xml",
+            &inject("105", "secret105", 600),
+            "t1",
+            b,
+            dir.path()
+        )
+        .success
+    );
     let mut got = fetch(&pbx, "105");
     got.sort();
-    let mut want = vec![format!("sip:105@127.0.0.1:{a};transport=UDP"), format!("sip:105@127.0.0.1:{b};transport=TCP")];
+    let mut want = vec![
+        format!("sip:105@127.0.0.1:{a};transport=UDP"),
+        format!("sip:105@127.0.0.1:{b};transport=TCP"),
+    ];
     want.sort();
     assert_eq!(got, want);
 }
@@ -73,9 +150,22 @@ fn bindings_survive_a_restart() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
     let port = free_port();
-    assert!(sipp::run(pbx.addr, "register_auth.xml", &inject("106", "secret106", 3600), 1, 10, "u1", port, dir.path()).success);
+    assert!(
+        sipp::run(
+            pbx.addr,
+            "register_auth.xml",
+            &inject("106", "secret106", 3600),
+            "u1",
+            port,
+            dir.path()
+        )
+        .success
+    );
     pbx.restart();
-    assert_eq!(fetch(&pbx, "106"), vec![format!("sip:106@127.0.0.1:{port};transport=UDP")]);
+    assert_eq!(
+        fetch(&pbx, "106"),
+        vec![format!("sip:106@127.0.0.1:{port};transport=UDP")]
+    );
 }
 
 #[test]
@@ -84,9 +174,19 @@ fn sha256_digest_registers() {
     let pbx = Pbx::start(dir.path());
     let mut c = SipClient::udp(pbx.addr);
     let contact = format!("<sip:107@{}>", c.local);
-    let resp = c.register("107", "secret107", "localhost", Some(&contact), Some(300), Algorithm::Sha256);
+    let resp = c.register(
+        "107",
+        "secret107",
+        "localhost",
+        Some(&contact),
+        Some(300),
+        Algorithm::Sha256,
+    );
     assert_eq!(resp.code(), Some(200));
-    assert_eq!(resp.header(HeaderName::Contact), Some(format!("{contact};expires=300").as_str()));
+    assert_eq!(
+        resp.header(HeaderName::Contact),
+        Some(format!("{contact};expires=300").as_str())
+    );
 }
 
 #[test]
@@ -94,13 +194,39 @@ fn expiry_negotiation_and_contact_star() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
     let mut c = SipClient::tcp(pbx.addr);
-    let resp = c.register("108", "secret108", "127.0.0.1", Some("<sip:108@127.0.0.1:7000>"), Some(5), Algorithm::Md5);
+    let resp = c.register(
+        "108",
+        "secret108",
+        "127.0.0.1",
+        Some("<sip:108@127.0.0.1:7000>"),
+        Some(5),
+        Algorithm::Md5,
+    );
     assert_eq!(resp.code(), Some(423));
     assert_eq!(resp.header(HeaderName::MinExpires), Some("60"));
-    let resp = c.register("108", "secret108", "127.0.0.1", Some("<sip:108@127.0.0.1:7000>"), Some(99_999), Algorithm::Md5);
+    let resp = c.register(
+        "108",
+        "secret108",
+        "127.0.0.1",
+        Some("<sip:108@127.0.0.1:7000>"),
+        Some(99_999),
+        Algorithm::Md5,
+    );
     assert_eq!(resp.code(), Some(200));
-    assert!(resp.header(HeaderName::Contact).unwrap().ends_with(";expires=3600"), "clamped to the maximum");
-    let resp = c.register("108", "secret108", "127.0.0.1", Some("*"), Some(0), Algorithm::Md5);
+    assert!(
+        resp.header(HeaderName::Contact)
+            .unwrap()
+            .ends_with(";expires=3600"),
+        "clamped to the maximum"
+    );
+    let resp = c.register(
+        "108",
+        "secret108",
+        "127.0.0.1",
+        Some("*"),
+        Some(0),
+        Algorithm::Md5,
+    );
     assert_eq!(resp.code(), Some(200));
     assert!(contacts(&resp).is_empty());
 }
@@ -110,10 +236,22 @@ fn wrong_domain_unknown_number_options_and_unknown_methods() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
     let mut c = SipClient::udp(pbx.addr);
-    let text = c.register_text("100", "elsewhere.example", Some("<sip:100@127.0.0.1:7000>"), None, "");
+    let text = c.register_text(
+        "100",
+        "elsewhere.example",
+        Some("<sip:100@127.0.0.1:7000>"),
+        None,
+        "",
+    );
     c.send_raw(text.as_bytes());
     assert_eq!(c.recv().unwrap().code(), Some(403));
-    let text = c.register_text("555", "127.0.0.1", Some("<sip:555@127.0.0.1:7000>"), None, "");
+    let text = c.register_text(
+        "555",
+        "127.0.0.1",
+        Some("<sip:555@127.0.0.1:7000>"),
+        None,
+        "",
+    );
     c.send_raw(text.as_bytes());
     assert_eq!(c.recv().unwrap().code(), Some(404));
     let local = c.local;
@@ -135,12 +273,22 @@ fn a_retransmitted_register_gets_the_same_answer() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
     let mut c = SipClient::udp(pbx.addr);
-    let text = c.register_text("100", "127.0.0.1", Some("<sip:100@127.0.0.1:7000>"), None, "");
+    let text = c.register_text(
+        "100",
+        "127.0.0.1",
+        Some("<sip:100@127.0.0.1:7000>"),
+        None,
+        "",
+    );
     c.send_raw(text.as_bytes());
     let first = c.recv().unwrap();
     c.send_raw(text.as_bytes());
     let again = c.recv().unwrap();
-    assert_eq!(first.as_bytes(), again.as_bytes(), "the transaction replays its response, same nonce");
+    assert_eq!(
+        first.as_bytes(),
+        again.as_bytes(),
+        "the transaction replays its response, same nonce"
+    );
 }
 
 #[test]
@@ -151,14 +299,31 @@ fn repeated_wrong_passwords_are_slowed_down() {
     let mut last = Duration::ZERO;
     for _ in 0..4 {
         let t = Instant::now();
-        let resp = c.register("109", "wrong-password", "127.0.0.1", Some("<sip:109@127.0.0.1:7000>"), None, Algorithm::Md5);
+        let resp = c.register(
+            "109",
+            "wrong-password",
+            "127.0.0.1",
+            Some("<sip:109@127.0.0.1:7000>"),
+            None,
+            Algorithm::Md5,
+        );
         assert_eq!(resp.code(), Some(403));
         last = t.elapsed();
     }
     // The first three failures are answered at once, the fourth after 500 ms.
-    assert!(last >= Duration::from_millis(450), "fourth failure answered after {last:?}");
+    assert!(
+        last >= Duration::from_millis(450),
+        "fourth failure answered after {last:?}"
+    );
     // The right password still works afterwards.
-    let resp = c.register("109", "secret109", "127.0.0.1", Some("<sip:109@127.0.0.1:7000>"), None, Algorithm::Md5);
+    let resp = c.register(
+        "109",
+        "secret109",
+        "127.0.0.1",
+        Some("<sip:109@127.0.0.1:7000>"),
+        None,
+        Algorithm::Md5,
+    );
     assert_eq!(resp.code(), Some(200));
 }
 
@@ -168,15 +333,35 @@ fn a_panicking_line_is_restarted_from_the_store_with_its_bindings() {
     let mut pbx = Pbx::start(dir.path());
     let mut c = SipClient::udp(pbx.addr);
     let contact = "<sip:102@127.0.0.1:7002>";
-    assert_eq!(c.register("102", "secret102", "127.0.0.1", Some(contact), Some(600), Algorithm::Md5).code(), Some(200));
+    assert_eq!(
+        c.register(
+            "102",
+            "secret102",
+            "127.0.0.1",
+            Some(contact),
+            Some(600),
+            Algorithm::Md5
+        )
+        .code(),
+        Some(200)
+    );
     // The test hook (debug builds only) makes the line actor panic on this request.
-    let text = c.register_text("102", "127.0.0.1", Some(contact), None, "X-Pbx-Test: panic-line\r\n");
+    let text = c.register_text(
+        "102",
+        "127.0.0.1",
+        Some(contact),
+        None,
+        "X-Pbx-Test: panic-line\r\n",
+    );
     c.set_timeout(Duration::from_millis(500));
     c.send_raw(text.as_bytes());
     assert!(c.recv().is_none(), "the panicking line answers nothing");
     c.set_timeout(Duration::from_secs(3));
     assert!(pbx.is_running());
-    assert_eq!(fetch(&pbx, "102"), vec!["sip:102@127.0.0.1:7002".to_string()]);
+    assert_eq!(
+        fetch(&pbx, "102"),
+        vec!["sip:102@127.0.0.1:7002".to_string()]
+    );
 }
 
 #[test]
@@ -186,8 +371,30 @@ fn ipv6_listener_registers_over_udp_and_tcp() {
     assert!(pbx.addr.is_ipv6());
     let mut udp = SipClient::udp(pbx.addr);
     let contact = format!("<sip:100@{}>", udp.local);
-    assert_eq!(udp.register("100", "secret100", "localhost", Some(&contact), None, Algorithm::Md5).code(), Some(200));
+    assert_eq!(
+        udp.register(
+            "100",
+            "secret100",
+            "localhost",
+            Some(&contact),
+            None,
+            Algorithm::Md5
+        )
+        .code(),
+        Some(200)
+    );
     let mut tcp = SipClient::tcp(pbx.addr);
     let contact = format!("<sip:101@{};transport=tcp>", tcp.local);
-    assert_eq!(tcp.register("101", "secret101", "localhost", Some(&contact), None, Algorithm::Sha256).code(), Some(200));
+    assert_eq!(
+        tcp.register(
+            "101",
+            "secret101",
+            "localhost",
+            Some(&contact),
+            None,
+            Algorithm::Sha256
+        )
+        .code(),
+        Some(200)
+    );
 }

@@ -20,10 +20,13 @@ pub struct TenantEntry {
     pub supervisor: ActorRef<TenantMsg>,
 }
 
+/// Running line actors by tenant and extension.
+type LineMap = HashMap<(TenantId, Box<str>), ActorRef<LineMsg>>;
+
 #[derive(Default)]
 pub struct Directory {
     domains: RwLock<HashMap<String, TenantEntry>>,
-    lines: RwLock<HashMap<(TenantId, Box<str>), ActorRef<LineMsg>>>,
+    lines: RwLock<LineMap>,
     /// The tenant for requests addressed to one of the switch's own IP addresses.
     default_tenant: RwLock<Option<TenantEntry>>,
     local_ips: RwLock<Vec<IpAddr>>,
@@ -71,7 +74,11 @@ impl Directory {
             }
         }
         drop(map);
-        let ip: IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+        let ip: IpAddr = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok()?;
         let local = read(&self.local_ips);
         if local.contains(&ip) || local.iter().any(|l| l.is_unspecified()) {
             return read(&self.default_tenant).clone();

@@ -63,7 +63,11 @@ impl Actor for LineActor {
     type State = LineState;
     type Arguments = LineArgs;
 
-    async fn pre_start(&self, myself: ActorRef<LineMsg>, args: LineArgs) -> Result<LineState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<LineMsg>,
+        args: LineArgs,
+    ) -> Result<LineState, ActorProcessingErr> {
         let (tid, ext) = (args.tenant.id, args.ext.clone());
         let (record, bindings) = args
             .shared
@@ -76,7 +80,10 @@ impl Actor for LineActor {
             realm: args.tenant.realm.to_string(),
             ha1_md5: record.ha1_md5,
             ha1_sha256: record.ha1_sha256,
-            offer: vec![engine::auth::Algorithm::Md5, engine::auth::Algorithm::Sha256],
+            offer: vec![
+                engine::auth::Algorithm::Md5,
+                engine::auth::Algorithm::Sha256,
+            ],
         };
         let mut state = LineState {
             registrar: Registrar::new(args.shared.policy, bindings),
@@ -88,26 +95,45 @@ impl Actor for LineActor {
         Ok(state)
     }
 
-    async fn handle(&self, myself: ActorRef<LineMsg>, msg: LineMsg, state: &mut LineState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<LineMsg>,
+        msg: LineMsg,
+        state: &mut LineState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             LineMsg::Register(inc) => {
                 #[cfg(debug_assertions)]
-                if inc.msg.values_named("X-Pbx-Test").any(|v| v == "panic-line") {
+                if inc
+                    .msg
+                    .values_named("X-Pbx-Test")
+                    .any(|v| v == "panic-line")
+                {
                     panic!("test hook: line {} told to panic", state.args.ext);
                 }
                 let flow = inc.reply.flow();
-                let out = state
-                    .registrar
-                    .handle(&inc.msg, &state.creds, &state.args.shared.nonces, &flow, unix_now());
+                let out = state.registrar.handle(
+                    &inc.msg,
+                    &state.creds,
+                    &state.args.shared.nonces,
+                    &flow,
+                    unix_now(),
+                );
                 if !out.changes.is_empty() {
-                    state
-                        .args
-                        .shared
-                        .store
-                        .save_bindings(state.args.tenant.id, &state.args.ext, out.changes);
+                    state.args.shared.store.save_bindings(
+                        state.args.tenant.id,
+                        &state.args.ext,
+                        out.changes,
+                    );
                     expire_and_rearm(&myself, state);
                 }
-                answer(&state.args.shared.throttle, inc, out.code, out.response, out.auth_failed);
+                answer(
+                    &state.args.shared.throttle,
+                    inc,
+                    out.code,
+                    out.response,
+                    out.auth_failed,
+                );
             }
             LineMsg::Expire => expire_and_rearm(&myself, state),
             LineMsg::Bindings(reply) => {
@@ -117,7 +143,11 @@ impl Actor for LineActor {
         Ok(())
     }
 
-    async fn post_stop(&self, _: ActorRef<LineMsg>, state: &mut LineState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _: ActorRef<LineMsg>,
+        state: &mut LineState,
+    ) -> Result<(), ActorProcessingErr> {
         if let Some(t) = state.expiry_timer.take() {
             t.abort();
         }
@@ -126,7 +156,13 @@ impl Actor for LineActor {
 }
 
 /// Sends the answer, late when this source keeps failing to authenticate.
-fn answer(throttle: &Mutex<AuthThrottle>, inc: Box<Incoming>, code: u16, response: Vec<u8>, auth_failed: bool) {
+fn answer(
+    throttle: &Mutex<AuthThrottle>,
+    inc: Box<Incoming>,
+    code: u16,
+    response: Vec<u8>,
+    auth_failed: bool,
+) {
     let ip: IpAddr = inc.source.ip();
     let now = tokio::time::Instant::now().into_std();
     let delay = {
@@ -156,7 +192,11 @@ fn expire_and_rearm(myself: &ActorRef<LineMsg>, state: &mut LineState) {
     let removed = state.registrar.expire(now);
     if !removed.is_empty() {
         tracing::debug!(ext = %state.args.ext, n = removed.len(), "bindings expired");
-        state.args.shared.store.save_bindings(state.args.tenant.id, &state.args.ext, removed);
+        state
+            .args
+            .shared
+            .store
+            .save_bindings(state.args.tenant.id, &state.args.ext, removed);
     }
     if let Some(t) = state.expiry_timer.take() {
         t.abort();

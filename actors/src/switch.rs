@@ -46,7 +46,12 @@ pub struct SwitchArgs {
 }
 
 impl SwitchActor {
-    async fn start_tenant(myself: &ActorRef<SwitchMsg>, state: &mut SwitchState, t: Tenant, registered: Vec<String>) -> Result<()> {
+    async fn start_tenant(
+        myself: &ActorRef<SwitchMsg>,
+        state: &mut SwitchState,
+        t: Tenant,
+        registered: Vec<String>,
+    ) -> Result<()> {
         let args = TenantArgs {
             id: t.id,
             directory: state.directory.clone(),
@@ -83,10 +88,17 @@ impl SwitchActor {
         let (t, _) = Actor::spawn_linked(None, Transport, args, myself.get_cell())
             .await
             .map_err(|e| Error::Actor(e.to_string()))?;
-        let bound = ractor::call!(t, TransportMsg::LocalAddrs).map_err(|e| Error::Actor(e.to_string()))?;
-        state.directory.set_local_ips(bound.iter().map(|(_, a)| a.ip()).collect());
+        let bound =
+            ractor::call!(t, TransportMsg::LocalAddrs).map_err(|e| Error::Actor(e.to_string()))?;
+        state
+            .directory
+            .set_local_ips(bound.iter().map(|(_, a)| a.ip()).collect());
         // Later restarts bind the very ports the first start got.
-        state.config.sip_addrs = bound.iter().filter(|(p, _)| *p == "udp").map(|(_, a)| *a).collect();
+        state.config.sip_addrs = bound
+            .iter()
+            .filter(|(p, _)| *p == "udp")
+            .map(|(_, a)| *a)
+            .collect();
         state.bound = bound;
         state.transport = Some(t);
         Ok(())
@@ -98,7 +110,11 @@ impl Actor for SwitchActor {
     type State = SwitchState;
     type Arguments = SwitchArgs;
 
-    async fn pre_start(&self, myself: ActorRef<SwitchMsg>, args: SwitchArgs) -> Result<SwitchState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SwitchMsg>,
+        args: SwitchArgs,
+    ) -> Result<SwitchState, ActorProcessingErr> {
         let mut secret = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
         let shared = LineShared {
@@ -129,7 +145,12 @@ impl Actor for SwitchActor {
         Ok(state)
     }
 
-    async fn handle(&self, _: ActorRef<SwitchMsg>, msg: SwitchMsg, state: &mut SwitchState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _: ActorRef<SwitchMsg>,
+        msg: SwitchMsg,
+        state: &mut SwitchState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             SwitchMsg::LocalAddrs(reply) => {
                 let _ = reply.send(state.bound.clone());
@@ -138,10 +159,17 @@ impl Actor for SwitchActor {
         Ok(())
     }
 
-    async fn handle_supervisor_evt(&self, myself: ActorRef<SwitchMsg>, evt: SupervisionEvent, state: &mut SwitchState) -> Result<(), ActorProcessingErr> {
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<SwitchMsg>,
+        evt: SupervisionEvent,
+        state: &mut SwitchState,
+    ) -> Result<(), ActorProcessingErr> {
         let (cell, why) = match evt {
             SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (cell, reason.unwrap_or_default()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_default())
+            }
             _ => return Ok(()),
         };
         let id = cell.get_id();
@@ -153,7 +181,13 @@ impl Actor for SwitchActor {
             tracing::error!(tenant = %t.name, reason = %why, "tenant supervisor ended; restarting it");
             let (tid, store) = (t.id, state.shared.store.clone());
             let registered = store
-                .call(move |s| Ok(s.registered_lines()?.into_iter().filter(|(x, _)| *x == tid).map(|(_, e)| e).collect()))
+                .call(move |s| {
+                    Ok(s.registered_lines()?
+                        .into_iter()
+                        .filter(|(x, _)| *x == tid)
+                        .map(|(_, e)| e)
+                        .collect())
+                })
                 .await
                 .unwrap_or_default();
             Self::start_tenant(&myself, state, t, registered).await?;
@@ -179,7 +213,12 @@ impl Switch {
         let purged = store.purge_expired_bindings(unix_now())?;
         let tenants = store.tenants()?;
         let registered = store.registered_lines()?;
-        tracing::info!(tenants = tenants.len(), restored = registered.len(), purged, "store opened");
+        tracing::info!(
+            tenants = tenants.len(),
+            restored = registered.len(),
+            purged,
+            "store opened"
+        );
         let (handle, thread) = StoreHandle::spawn(store);
         let directory = Arc::new(Directory::default());
         let args = SwitchArgs {
@@ -197,7 +236,8 @@ impl Switch {
                 return Err(Error::Actor(e.to_string()));
             }
         };
-        let local_addrs = ractor::call!(actor, SwitchMsg::LocalAddrs).map_err(|e| Error::Actor(e.to_string()))?;
+        let local_addrs =
+            ractor::call!(actor, SwitchMsg::LocalAddrs).map_err(|e| Error::Actor(e.to_string()))?;
         Ok(Switch {
             actor,
             join,
@@ -209,7 +249,11 @@ impl Switch {
     }
 
     /// The bindings a line holds right now (starting its actor if needed).
-    pub async fn bindings(&self, tenant: &str, ext: &str) -> Option<Vec<engine::registrar::Binding>> {
+    pub async fn bindings(
+        &self,
+        tenant: &str,
+        ext: &str,
+    ) -> Option<Vec<engine::registrar::Binding>> {
         let entry = self.directory.tenant_for(tenant)?;
         let line: ActorRef<LineMsg> = self.directory.line(entry.id, ext)?;
         ractor::call!(line, LineMsg::Bindings).ok()

@@ -51,20 +51,35 @@ pub struct TenantState {
 pub struct TenantSupervisor;
 
 impl TenantSupervisor {
-    async fn ensure_line(myself: &ActorRef<TenantMsg>, state: &mut TenantState, ext: &str) -> Option<ActorRef<LineMsg>> {
+    async fn ensure_line(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        ext: &str,
+    ) -> Option<ActorRef<LineMsg>> {
         let entry = state.entry.clone()?;
         if let Some(l) = state.args.directory.line(entry.id, ext) {
             return Some(l);
         }
         let (tid, e) = (entry.id, ext.to_owned());
-        let exists = state.args.shared.store.call(move |s| Ok(s.line(tid, &e)?.is_some())).await.ok()?;
+        let exists = state
+            .args
+            .shared
+            .store
+            .call(move |s| Ok(s.line(tid, &e)?.is_some()))
+            .await
+            .ok()?;
         if !exists {
             return None;
         }
         Self::spawn_line(myself, state, entry, ext).await
     }
 
-    async fn spawn_line(myself: &ActorRef<TenantMsg>, state: &mut TenantState, entry: TenantEntry, ext: &str) -> Option<ActorRef<LineMsg>> {
+    async fn spawn_line(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        entry: TenantEntry,
+        ext: &str,
+    ) -> Option<ActorRef<LineMsg>> {
         let args = LineArgs {
             tenant: entry.clone(),
             ext: ext.to_owned(),
@@ -89,7 +104,11 @@ impl Actor for TenantSupervisor {
     type State = TenantState;
     type Arguments = TenantArgs;
 
-    async fn pre_start(&self, _: ActorRef<TenantMsg>, args: TenantArgs) -> Result<TenantState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _: ActorRef<TenantMsg>,
+        args: TenantArgs,
+    ) -> Result<TenantState, ActorProcessingErr> {
         Ok(TenantState {
             args,
             entry: None,
@@ -98,7 +117,12 @@ impl Actor for TenantSupervisor {
         })
     }
 
-    async fn handle(&self, myself: ActorRef<TenantMsg>, msg: TenantMsg, state: &mut TenantState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<TenantMsg>,
+        msg: TenantMsg,
+        state: &mut TenantState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             TenantMsg::SetEntry(e) => state.entry = Some(e),
             TenantMsg::RouteNew(ext, inc) => match Self::ensure_line(&myself, state, &ext).await {
@@ -108,7 +132,10 @@ impl Actor for TenantSupervisor {
                 None => inc.respond(404, "Not Found"),
             },
             TenantMsg::Route(inc) => {
-                let ext = inc.msg.to().and_then(|t| t.uri.user_unescaped().map(|u| u.into_owned()));
+                let ext = inc
+                    .msg
+                    .to()
+                    .and_then(|t| t.uri.user_unescaped().map(|u| u.into_owned()));
                 match ext {
                     Some(ext) => {
                         let _ = myself.send_message(TenantMsg::RouteNew(ext, inc));
@@ -127,7 +154,12 @@ impl Actor for TenantSupervisor {
         Ok(())
     }
 
-    async fn handle_supervisor_evt(&self, myself: ActorRef<TenantMsg>, evt: SupervisionEvent, state: &mut TenantState) -> Result<(), ActorProcessingErr> {
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<TenantMsg>,
+        evt: SupervisionEvent,
+        state: &mut TenantState,
+    ) -> Result<(), ActorProcessingErr> {
         match evt {
             SupervisionEvent::ActorFailed(cell, err) => {
                 let Some(ext) = state.by_actor.remove(&cell.get_id()) else {
@@ -143,7 +175,9 @@ impl Actor for TenantSupervisor {
                 Self::spawn_line(&myself, state, entry, &ext).await;
             }
             SupervisionEvent::ActorTerminated(cell, _, _) => {
-                if let (Some(ext), Some(entry)) = (state.by_actor.remove(&cell.get_id()), &state.entry) {
+                if let (Some(ext), Some(entry)) =
+                    (state.by_actor.remove(&cell.get_id()), &state.entry)
+                {
                     state.args.directory.remove_line(entry.id, &ext);
                 }
             }

@@ -16,7 +16,8 @@ fn user() -> impl Strategy<Value = String> {
 fn host() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z][a-z0-9-]{0,10}(\\.[a-z][a-z0-9-]{0,8}){0,3}",
-        (0u8..=255, 0u8..=255, 0u8..=255, 1u8..=254).prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+        (0u8..=255, 0u8..=255, 0u8..=255, 1u8..=254)
+            .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
         "[0-9a-f]{1,4}(:[0-9a-f]{1,4}){2,7}".prop_map(|h| format!("[{h}]")),
     ]
 }
@@ -30,11 +31,18 @@ fn display() -> impl Strategy<Value = String> {
 }
 
 fn name_addr() -> impl Strategy<Value = String> {
-    (display(), user(), host(), proptest::option::of(1u16..65535), proptest::option::of(token())).prop_map(|(d, u, h, p, tag)| {
-        let port = p.map(|p| format!(":{p}")).unwrap_or_default();
-        let tag = tag.map(|t| format!(";tag={t}")).unwrap_or_default();
-        format!("{d}<sip:{u}@{h}{port};transport=udp>{tag}")
-    })
+    (
+        display(),
+        user(),
+        host(),
+        proptest::option::of(1u16..65535),
+        proptest::option::of(token()),
+    )
+        .prop_map(|(d, u, h, p, tag)| {
+            let port = p.map(|p| format!(":{p}")).unwrap_or_default();
+            let tag = tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+            format!("{d}<sip:{u}@{h}{port};transport=udp>{tag}")
+        })
 }
 
 /// Separators a phone might put between a header name and its value, folding included.

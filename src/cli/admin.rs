@@ -83,12 +83,29 @@ pub fn tenant(dir: &Path, cmd: TenantCmd) -> Result<(), CliError> {
 pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
     let mut store = open(dir)?;
     match cmd {
-        UserCmd::Add { tenant, ext, password, name } => {
+        UserCmd::Add {
+            tenant,
+            ext,
+            password,
+            name,
+        } => {
             let t = store.tenant(&tenant)?;
-            store.add_line(&t, &NewLine { ext: ext.clone(), display_name: name, password })?;
+            store.add_line(
+                &t,
+                &NewLine {
+                    ext: ext.clone(),
+                    display_name: name,
+                    password,
+                },
+            )?;
             println!("added extension {ext} to tenant {}", t.name);
         }
-        UserCmd::AddRange { tenant, from, to, password } => {
+        UserCmd::AddRange {
+            tenant,
+            from,
+            to,
+            password,
+        } => {
             let t = store.tenant(&tenant)?;
             let n = store.add_line_range(&t, from, to, &password)?;
             println!("added {n} extensions ({from}-{to}) to tenant {}", t.name);
@@ -99,7 +116,11 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
                 println!("{}\t{}", l.ext, l.display_name.unwrap_or_default());
             }
         }
-        UserCmd::Passwd { tenant, ext, password } => {
+        UserCmd::Passwd {
+            tenant,
+            ext,
+            password,
+        } => {
             let t = store.tenant(&tenant)?;
             store.set_password(&t, &ext, &password)?;
             println!("password of {ext} changed");

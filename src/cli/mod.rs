@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "pbx", version, about = "A multi-tenant SIP switch (PBX core) with a load simulator")]
+#[command(
+    name = "pbx",
+    version,
+    about = "A multi-tenant SIP switch (PBX core) with a load simulator"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -65,9 +69,9 @@ impl CliError {
 impl From<actors::Error> for CliError {
     fn from(e: actors::Error) -> Self {
         match e {
-            actors::Error::Invalid(_) | actors::Error::UnknownTenant(_) | actors::Error::UnknownLine { .. } => {
-                CliError::Usage(e.to_string())
-            }
+            actors::Error::Invalid(_)
+            | actors::Error::UnknownTenant(_)
+            | actors::Error::UnknownLine { .. } => CliError::Usage(e.to_string()),
             other => CliError::Failed(other.to_string()),
         }
     }

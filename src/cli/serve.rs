@@ -66,8 +66,14 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let mut config = SwitchConfig::new(args.data_dir, args.sip_addrs);
     config.default_tenant = args.default_tenant;
     config.registrar.min_expires = args.min_expires;
-    let switch = Switch::start(config).await.map_err(|e| CliError::Failed(e.to_string()))?;
-    let listening: Vec<String> = switch.local_addrs.iter().map(|(p, a)| format!("{p} {a}")).collect();
+    let switch = Switch::start(config)
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let listening: Vec<String> = switch
+        .local_addrs
+        .iter()
+        .map(|(p, a)| format!("{p} {a}"))
+        .collect();
     println!("pbx: listening on {}", listening.join(", "));
     let _ = std::io::stdout().flush();
     wait_for_signal().await;

@@ -57,7 +57,9 @@ impl Pbx {
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let status = child.wait().unwrap();
             assert!(status.success(), "pbx exited with {status}");
         }

@@ -24,18 +24,34 @@ pub struct SipClient {
 
 impl SipClient {
     pub fn udp(server: SocketAddr) -> SipClient {
-        let any = if server.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" };
+        let any = if server.is_ipv6() {
+            "[::1]:0"
+        } else {
+            "127.0.0.1:0"
+        };
         let sock = UdpSocket::bind(any).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         let local = sock.local_addr().unwrap();
-        SipClient { conn: Conn::Udp(sock), server, local, cseq: 0, call_id: format!("t-{}", local.port()) }
+        SipClient {
+            conn: Conn::Udp(sock),
+            server,
+            local,
+            cseq: 0,
+            call_id: format!("t-{}", local.port()),
+        }
     }
 
     pub fn tcp(server: SocketAddr) -> SipClient {
         let s = TcpStream::connect(server).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         let local = s.local_addr().unwrap();
-        SipClient { conn: Conn::Tcp(s, Vec::new()), server, local, cseq: 0, call_id: format!("tt-{}", local.port()) }
+        SipClient {
+            conn: Conn::Tcp(s, Vec::new()),
+            server,
+            local,
+            cseq: 0,
+            call_id: format!("tt-{}", local.port()),
+        }
     }
 
     pub fn transport(&self) -> &'static str {
@@ -92,7 +108,14 @@ impl SipClient {
     }
 
     /// A REGISTER for `user@domain`, with optional Contact, Expires, extra headers.
-    pub fn register_text(&mut self, user: &str, domain: &str, contact: Option<&str>, expires: Option<u32>, extra: &str) -> String {
+    pub fn register_text(
+        &mut self,
+        user: &str,
+        domain: &str,
+        contact: Option<&str>,
+        expires: Option<u32>,
+        extra: &str,
+    ) -> String {
         self.cseq += 1;
         let mut s = format!(
             "REGISTER sip:{domain} SIP/2.0\r\nVia: SIP/2.0/{} {};branch=z9hG4bK{}x{};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{domain}>;tag=ft{}\r\nTo: <sip:{user}@{domain}>\r\nCall-ID: {}\r\nCSeq: {} REGISTER\r\n",
@@ -111,25 +134,62 @@ impl SipClient {
 
     /// Registers with digest auth, answering the challenge for `alg`; returns the final
     /// response.
-    pub fn register(&mut self, user: &str, password: &str, domain: &str, contact: Option<&str>, expires: Option<u32>, alg: Algorithm) -> Message {
+    pub fn register(
+        &mut self,
+        user: &str,
+        password: &str,
+        domain: &str,
+        contact: Option<&str>,
+        expires: Option<u32>,
+        alg: Algorithm,
+    ) -> Message {
         self.register_with(user, password, domain, contact, expires, alg, "")
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn register_with(&mut self, user: &str, password: &str, domain: &str, contact: Option<&str>, expires: Option<u32>, alg: Algorithm, extra: &str) -> Message {
+    pub fn register_with(
+        &mut self,
+        user: &str,
+        password: &str,
+        domain: &str,
+        contact: Option<&str>,
+        expires: Option<u32>,
+        alg: Algorithm,
+        extra: &str,
+    ) -> Message {
         let first = self.register_text(user, domain, contact, expires, "");
         self.send_raw(first.as_bytes());
         let challenge = self.recv().expect("a challenge");
         assert_eq!(challenge.code(), Some(401), "first REGISTER is challenged");
-        let auth = authorization(&challenge, alg, user, password, &format!("sip:{domain}"), "REGISTER");
-        let second = self.register_text(user, domain, contact, expires, &format!("Authorization: {auth}\r\n{extra}"));
+        let auth = authorization(
+            &challenge,
+            alg,
+            user,
+            password,
+            &format!("sip:{domain}"),
+            "REGISTER",
+        );
+        let second = self.register_text(
+            user,
+            domain,
+            contact,
+            expires,
+            &format!("Authorization: {auth}\r\n{extra}"),
+        );
         self.send_raw(second.as_bytes());
         self.recv().expect("a final response")
     }
 }
 
 /// The Authorization value answering `challenge`'s offer for `alg`.
-pub fn authorization(challenge: &Message, alg: Algorithm, user: &str, password: &str, uri: &str, method: &str) -> String {
+pub fn authorization(
+    challenge: &Message,
+    alg: Algorithm,
+    user: &str,
+    password: &str,
+    uri: &str,
+    method: &str,
+) -> String {
     let offer = challenge
         .values(HeaderName::WwwAuthenticate)
         .find(|v| v.contains(&format!("algorithm={}", alg.as_str())))
@@ -165,5 +225,9 @@ pub fn authorization(challenge: &Message, alg: Algorithm, user: &str, password: 
 
 /// The Contact URIs a 200 to REGISTER lists.
 pub fn contacts(resp: &Message) -> Vec<String> {
-    resp.contacts().unwrap_or_default().iter().map(|c| c.uri.raw.to_owned()).collect()
+    resp.contacts()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.uri.raw.to_owned())
+        .collect()
 }

@@ -12,10 +12,20 @@ pub struct SippRun {
     pub stderr: String,
 }
 
-/// Runs SIPp as a UAC with `scenario` (a file under tests/sipp/), an injection file
-/// whose lines are given, `calls` calls at `rate`/s, over `transport` ("u1" or "t1").
-pub fn run(target: SocketAddr, scenario: &str, inject: &[String], calls: u32, rate: u32, transport: &str, local_port: u16, work: &Path) -> SippRun {
-    let scen = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(scenario);
+/// Runs SIPp as a UAC with `scenario` (a file under tests/sipp/): one call per line
+/// of the injection file, over `transport` ("u1" or "t1") from `local_port`.
+pub fn run(
+    target: SocketAddr,
+    scenario: &str,
+    inject: &[String],
+    transport: &str,
+    local_port: u16,
+    work: &Path,
+) -> SippRun {
+    let calls = inject.len();
+    let scen = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(scenario);
     let csv = work.join(format!("inject-{local_port}.csv"));
     let mut body = String::from("SEQUENTIAL\n");
     for l in inject {
@@ -29,9 +39,15 @@ pub fn run(target: SocketAddr, scenario: &str, inject: &[String], calls: u32, ra
         .arg(&scen)
         .arg("-inf")
         .arg(&csv)
-        .args(["-m", &calls.to_string(), "-r", &rate.to_string(), "-t", transport])
+        .args(["-m", &calls.to_string(), "-r", "10", "-t", transport])
         .args(["-i", "127.0.0.1", "-p", &local_port.to_string()])
-        .args(["-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err"])
+        .args([
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
         .arg("-error_file")
         .arg(work.join(format!("sipp-{local_port}-errors.log")))
         .current_dir(work)
@@ -43,8 +59,18 @@ pub fn run(target: SocketAddr, scenario: &str, inject: &[String], calls: u32, ra
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
     if !run.success {
-        let errors = std::fs::read_to_string(work.join(format!("sipp-{local_port}-errors.log"))).unwrap_or_default();
-        eprintln!("sipp failed: {}\n{}\n{errors}", run.stderr, run.stdout.lines().rev().take(30).collect::<Vec<_>>().join("\n"));
+        let errors = std::fs::read_to_string(work.join(format!("sipp-{local_port}-errors.log")))
+            .unwrap_or_default();
+        eprintln!(
+            "sipp failed: {}\n{}\n{errors}",
+            run.stderr,
+            run.stdout
+                .lines()
+                .rev()
+                .take(30)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     }
     run
 }

@@ -51,7 +51,8 @@ impl Dispatcher {
             .filter(|o| !o.is_empty())
             .collect();
         if !required.is_empty() {
-            let mut w = engine::sip::MessageWriter::response_to(msg, 420, "Bad Extension", Some("pbx"));
+            let mut w =
+                engine::sip::MessageWriter::response_to(msg, 420, "Bad Extension", Some("pbx"));
             w.header("Unsupported", &required.join(", "));
             return inc.reply.send(420, w.finish());
         }
@@ -68,7 +69,12 @@ impl Dispatcher {
             }
             Method::Bye | Method::Cancel => inc.respond(481, "Call/Transaction Does Not Exist"),
             _ => {
-                let mut w = engine::sip::MessageWriter::response_to(msg, 501, "Not Implemented", Some("pbx"));
+                let mut w = engine::sip::MessageWriter::response_to(
+                    msg,
+                    501,
+                    "Not Implemented",
+                    Some("pbx"),
+                );
                 w.header("Allow", ALLOW);
                 let bytes = w.finish();
                 inc.reply.send(501, bytes);
@@ -99,7 +105,10 @@ impl Dispatcher {
             }
         }
         let user = user.into_owned();
-        if let Err(e) = tenant.supervisor.send_message(TenantMsg::RouteNew(user, Box::new(inc))) {
+        if let Err(e) = tenant
+            .supervisor
+            .send_message(TenantMsg::RouteNew(user, Box::new(inc)))
+        {
             tracing::warn!(error = %e, "tenant supervisor unavailable");
         }
     }

@@ -72,7 +72,8 @@ pub struct Incoming {
 impl Incoming {
     /// Answers with a bare response (no extra headers).
     pub fn respond(&self, code: u16, reason: &str) {
-        let bytes = engine::sip::MessageWriter::response_to(&self.msg, code, reason, Some("pbx")).finish();
+        let bytes =
+            engine::sip::MessageWriter::response_to(&self.msg, code, reason, Some("pbx")).finish();
         self.reply.send(code, bytes);
     }
 }

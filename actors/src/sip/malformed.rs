@@ -10,7 +10,10 @@ pub fn error_response(bytes: &[u8], err: &engine::Error) -> Option<Vec<u8>> {
     let mut lines = head.split('\n').map(|l| l.trim_end_matches('\r'));
     let first = lines.next()?;
     let method = first.split(' ').next()?;
-    if first.starts_with("SIP/") || method.is_empty() || !method.bytes().all(|c| c.is_ascii_uppercase()) {
+    if first.starts_with("SIP/")
+        || method.is_empty()
+        || !method.bytes().all(|c| c.is_ascii_uppercase())
+    {
         return None;
     }
     let (code, reason) = match err {
@@ -37,7 +40,9 @@ pub fn error_response(bytes: &[u8], err: &engine::Error) -> Option<Vec<u8>> {
             }
             "from" | "f" if NameAddr::parse(value, "From").is_ok() => "From",
             "to" | "t" if NameAddr::parse(value, "To").is_ok() => "To",
-            "call-id" | "i" if !value.is_empty() && !value.contains(char::is_whitespace) => "Call-ID",
+            "call-id" | "i" if !value.is_empty() && !value.contains(char::is_whitespace) => {
+                "Call-ID"
+            }
             "cseq" if CSeq::parse(value).is_ok() => "CSeq",
             _ => continue,
         };
@@ -56,7 +61,13 @@ fn memchr_head_end(b: &[u8]) -> usize {
 fn sanitize(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
         .take(120)
         .collect();
     if out.is_empty() {
@@ -81,7 +92,10 @@ mod tests {
         let text = String::from_utf8(resp).unwrap();
         assert!(text.starts_with("SIP/2.0 400 Bad CSeq header"), "{text}");
         assert!(text.contains("Via: SIP/2.0/UDP h;branch=z9hG4bK1"));
-        assert!(!text.contains("99999999999"), "the invalid CSeq is not echoed");
+        assert!(
+            !text.contains("99999999999"),
+            "the invalid CSeq is not echoed"
+        );
         assert!(engine::sip::Message::parse(text.into_bytes()).is_ok());
     }
 

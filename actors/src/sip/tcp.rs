@@ -23,7 +23,11 @@ pub struct Flows {
 
 impl Flows {
     pub fn sender(&self, id: u64) -> Option<mpsc::UnboundedSender<Bytes>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
     }
 
     pub fn len(&self) -> usize {
@@ -35,15 +39,26 @@ impl Flows {
     }
 
     fn insert(&self, id: u64, tx: mpsc::UnboundedSender<Bytes>) {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx);
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, tx);
     }
 
     fn remove(&self, id: u64) {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
     }
 }
 
-pub async fn accept_loop(listener: TcpListener, dispatcher: Arc<Dispatcher>, max_size: usize, flows: Arc<Flows>) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    dispatcher: Arc<Dispatcher>,
+    max_size: usize,
+    flows: Arc<Flows>,
+) {
     let mut next_id: u64 = 1;
     loop {
         match listener.accept().await {
@@ -51,7 +66,14 @@ pub async fn accept_loop(listener: TcpListener, dispatcher: Arc<Dispatcher>, max
                 let _ = stream.set_nodelay(true);
                 let id = next_id;
                 next_id += 1;
-                tokio::spawn(connection(stream, peer, id, dispatcher.clone(), max_size, flows.clone()));
+                tokio::spawn(connection(
+                    stream,
+                    peer,
+                    id,
+                    dispatcher.clone(),
+                    max_size,
+                    flows.clone(),
+                ));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "tcp accept failed");
@@ -61,7 +83,14 @@ pub async fn accept_loop(listener: TcpListener, dispatcher: Arc<Dispatcher>, max
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, id: u64, dispatcher: Arc<Dispatcher>, max_size: usize, flows: Arc<Flows>) {
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    dispatcher: Arc<Dispatcher>,
+    max_size: usize,
+    flows: Arc<Flows>,
+) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
     flows.insert(id, tx.clone());
@@ -107,7 +136,14 @@ async fn connection(stream: TcpStream, peer: SocketAddr, id: u64, dispatcher: Ar
     let _ = writer.await;
 }
 
-fn on_message(dispatcher: &Dispatcher, tx: &mpsc::UnboundedSender<Bytes>, data: Bytes, peer: SocketAddr, id: u64, max_size: usize) {
+fn on_message(
+    dispatcher: &Dispatcher,
+    tx: &mpsc::UnboundedSender<Bytes>,
+    data: Bytes,
+    peer: SocketAddr,
+    id: u64,
+    max_size: usize,
+) {
     let msg = match Message::parse_with_limit(data.clone(), max_size) {
         Ok(m) => m,
         Err(e) => {

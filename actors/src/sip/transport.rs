@@ -52,7 +52,11 @@ fn bind_pair(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
         let udp = udp_socket(addr)?;
         let port = udp.local_addr()?.port();
         let tcp_addr = SocketAddr::new(addr.ip(), port);
-        let s = Socket::new(Domain::for_address(tcp_addr), Type::STREAM, Some(Protocol::TCP))?;
+        let s = Socket::new(
+            Domain::for_address(tcp_addr),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )?;
         if tcp_addr.is_ipv6() {
             s.set_only_v6(true)?;
         }
@@ -75,15 +79,29 @@ impl Actor for Transport {
     type State = TransportState;
     type Arguments = TransportArgs;
 
-    async fn pre_start(&self, _: ActorRef<TransportMsg>, args: TransportArgs) -> Result<TransportState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _: ActorRef<TransportMsg>,
+        args: TransportArgs,
+    ) -> Result<TransportState, ActorProcessingErr> {
         let mut tasks = Vec::new();
         let mut bound = Vec::new();
         for addr in &args.addrs {
-            let (udp_sock, listener) = bind_pair(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let (udp_sock, listener) =
+                bind_pair(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             bound.push(("udp", udp_sock.local_addr()?));
             bound.push(("tcp", listener.local_addr()?));
-            tasks.push(tokio::spawn(udp::run(Arc::new(udp_sock), args.dispatcher.clone(), args.max_size)));
-            tasks.push(tokio::spawn(tcp::accept_loop(listener, args.dispatcher.clone(), args.max_size, args.flows.clone())));
+            tasks.push(tokio::spawn(udp::run(
+                Arc::new(udp_sock),
+                args.dispatcher.clone(),
+                args.max_size,
+            )));
+            tasks.push(tokio::spawn(tcp::accept_loop(
+                listener,
+                args.dispatcher.clone(),
+                args.max_size,
+                args.flows.clone(),
+            )));
         }
         for (proto, a) in &bound {
             tracing::info!(%proto, addr = %a, "SIP listening");
@@ -91,7 +109,12 @@ impl Actor for Transport {
         Ok(TransportState { tasks, bound })
     }
 
-    async fn handle(&self, _: ActorRef<TransportMsg>, msg: TransportMsg, state: &mut TransportState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _: ActorRef<TransportMsg>,
+        msg: TransportMsg,
+        state: &mut TransportState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             TransportMsg::LocalAddrs(reply) => {
                 let _ = reply.send(state.bound.clone());
@@ -100,7 +123,11 @@ impl Actor for Transport {
         Ok(())
     }
 
-    async fn post_stop(&self, _: ActorRef<TransportMsg>, state: &mut TransportState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _: ActorRef<TransportMsg>,
+        state: &mut TransportState,
+    ) -> Result<(), ActorProcessingErr> {
         for t in state.tasks.drain(..) {
             t.abort();
         }

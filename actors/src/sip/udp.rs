@@ -145,7 +145,9 @@ async fn on_datagram(
         }
         IncomingRequest::AckAbsorbed => {}
         IncomingRequest::Unmatchable => {
-            if let Some(resp) = malformed::error_response(data, &engine::Error::Missing("Via or CSeq")) {
+            if let Some(resp) =
+                malformed::error_response(data, &engine::Error::Missing("Via or CSeq"))
+            {
                 send(sock, &resp, dest).await;
             }
         }

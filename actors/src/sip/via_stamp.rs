@@ -97,7 +97,10 @@ mod tests {
         let src: SocketAddr = "[2001:db8::7]:40000".parse().unwrap();
         let m = req("SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bKa;rport");
         let stamped = Message::parse(stamp(&m, src).unwrap()).unwrap();
-        assert_eq!(stamped.top_via().unwrap().params.get("received"), Some("2001:db8::7"));
+        assert_eq!(
+            stamped.top_via().unwrap().params.get("received"),
+            Some("2001:db8::7")
+        );
     }
 
     #[test]

@@ -28,7 +28,10 @@ impl Store {
     }
 
     /// Applies a batch of changes in one transaction.
-    pub fn apply_binding_changes(&mut self, batch: &[(TenantId, String, BindingChange)]) -> Result<()> {
+    pub fn apply_binding_changes(
+        &mut self,
+        batch: &[(TenantId, String, BindingChange)],
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut upsert = tx.prepare_cached(
@@ -38,7 +41,9 @@ impl Store {
                    call_id = excluded.call_id, cseq = excluded.cseq, expires_at = excluded.expires_at,
                    flow = excluded.flow, user_agent = excluded.user_agent",
             )?;
-            let mut remove = tx.prepare_cached("DELETE FROM bindings WHERE tenant_id = ?1 AND ext = ?2 AND contact = ?3")?;
+            let mut remove = tx.prepare_cached(
+                "DELETE FROM bindings WHERE tenant_id = ?1 AND ext = ?2 AND contact = ?3",
+            )?;
             for (tenant, ext, change) in batch {
                 match change {
                     BindingChange::Upsert(b) => {
@@ -67,9 +72,10 @@ impl Store {
 
     /// Deletes bindings that ran out before `now_unix`; returns how many.
     pub fn purge_expired_bindings(&mut self, now_unix: u64) -> Result<usize> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM bindings WHERE expires_at <= ?1", [now_unix as i64])?)
+        Ok(self.conn.execute(
+            "DELETE FROM bindings WHERE expires_at <= ?1",
+            [now_unix as i64],
+        )?)
     }
 
     /// Every line that has a live binding: these get their actors at start.
@@ -91,7 +97,15 @@ mod tests {
     fn bindings_round_trip_and_expire() {
         let mut s = Store::in_memory().unwrap();
         let t = s.add_tenant("demo", &["127.0.0.1".into()]).unwrap();
-        s.add_line(&t, &NewLine { ext: "100".into(), display_name: None, password: "secret100".into() }).unwrap();
+        s.add_line(
+            &t,
+            &NewLine {
+                ext: "100".into(),
+                display_name: None,
+                password: "secret100".into(),
+            },
+        )
+        .unwrap();
         let b = Binding {
             contact: "sip:100@127.0.0.1:5062".into(),
             instance: None,
@@ -102,13 +116,18 @@ mod tests {
             flow: "udp:127.0.0.1:5062".into(),
             user_agent: Some("ua".into()),
         };
-        s.apply_binding_changes(&[(t.id, "100".into(), BindingChange::Upsert(b.clone()))]).unwrap();
+        s.apply_binding_changes(&[(t.id, "100".into(), BindingChange::Upsert(b.clone()))])
+            .unwrap();
         let mut b2 = b.clone();
         b2.cseq = 3;
         b2.expires_at = 2_000;
-        s.apply_binding_changes(&[(t.id, "100".into(), BindingChange::Upsert(b2.clone()))]).unwrap();
+        s.apply_binding_changes(&[(t.id, "100".into(), BindingChange::Upsert(b2.clone()))])
+            .unwrap();
         assert_eq!(s.bindings(t.id, "100").unwrap(), vec![b2]);
-        assert_eq!(s.registered_lines().unwrap(), vec![(t.id, "100".to_string())]);
+        assert_eq!(
+            s.registered_lines().unwrap(),
+            vec![(t.id, "100".to_string())]
+        );
         assert_eq!(s.purge_expired_bindings(1_999).unwrap(), 0);
         assert_eq!(s.purge_expired_bindings(2_000).unwrap(), 1);
         assert!(s.bindings(t.id, "100").unwrap().is_empty());

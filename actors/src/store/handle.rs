@@ -42,12 +42,17 @@ impl StoreHandle {
     }
 
     /// Runs `f` on the store thread and returns its result.
-    pub async fn call<T: Send + 'static>(&self, f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static) -> Result<T> {
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (reply, rx) = oneshot::channel();
         let job: Job = Box::new(move |s| {
             let _ = reply.send(f(s));
         });
-        self.tx.send(Cmd::Query(job)).map_err(|_| Error::StoreGone)?;
+        self.tx
+            .send(Cmd::Query(job))
+            .map_err(|_| Error::StoreGone)?;
         rx.await.map_err(|_| Error::StoreGone)?
     }
 
@@ -56,7 +61,11 @@ impl StoreHandle {
         if changes.is_empty() {
             return;
         }
-        if self.tx.send(Cmd::Changes(tenant, ext.to_owned(), changes)).is_err() {
+        if self
+            .tx
+            .send(Cmd::Changes(tenant, ext.to_owned(), changes))
+            .is_err()
+        {
             tracing::error!("store thread is gone; binding changes lost");
         }
     }

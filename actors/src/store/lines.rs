@@ -7,7 +7,9 @@ use super::{Store, Tenant, TenantId};
 use crate::{Error, Result};
 
 /// Numbers that are reserved for emergency calls and can never be extensions.
-pub const EMERGENCY_NUMBERS: &[&str] = &["110", "112", "911", "999", "000", "118", "144", "117", "15", "17", "18"];
+pub const EMERGENCY_NUMBERS: &[&str] = &[
+    "110", "112", "911", "999", "000", "118", "144", "117", "15", "17", "18",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineRecord {
@@ -32,14 +34,18 @@ fn check_ext(ext: &str) -> Result<()> {
         )));
     }
     if EMERGENCY_NUMBERS.contains(&ext) {
-        return Err(Error::Invalid(format!("{ext} is an emergency number and cannot be an extension")));
+        return Err(Error::Invalid(format!(
+            "{ext} is an emergency number and cannot be an extension"
+        )));
     }
     Ok(())
 }
 
 fn check_password(p: &str) -> Result<()> {
     if p.len() < 6 {
-        return Err(Error::Invalid("a password needs at least 6 characters".into()));
+        return Err(Error::Invalid(
+            "a password needs at least 6 characters".into(),
+        ));
     }
     Ok(())
 }
@@ -58,17 +64,27 @@ impl Store {
         }
         let tx = self.conn.transaction()?;
         {
-            let mut exists = tx.prepare_cached("SELECT 1 FROM lines WHERE tenant_id = ?1 AND ext = ?2")?;
+            let mut exists =
+                tx.prepare_cached("SELECT 1 FROM lines WHERE tenant_id = ?1 AND ext = ?2")?;
             let mut taken = Vec::new();
             let mut seen = std::collections::HashSet::new();
             for l in lines {
-                if !seen.insert(l.ext.as_str()) || exists.query_row(params![tenant.id, l.ext], |_| Ok(())).optional()?.is_some() {
+                if !seen.insert(l.ext.as_str())
+                    || exists
+                        .query_row(params![tenant.id, l.ext], |_| Ok(()))
+                        .optional()?
+                        .is_some()
+                {
                     taken.push(l.ext.clone());
                 }
             }
             if !taken.is_empty() {
                 let shown: Vec<_> = taken.iter().take(10).cloned().collect();
-                let more = if taken.len() > 10 { format!(" and {} more", taken.len() - 10) } else { String::new() };
+                let more = if taken.len() > 10 {
+                    format!(" and {} more", taken.len() - 10)
+                } else {
+                    String::new()
+                };
                 return Err(Error::Invalid(format!(
                     "tenant {:?} has extension {}{more} already",
                     tenant.name,
@@ -93,12 +109,20 @@ impl Store {
     }
 
     /// Lines `from..=to` with passwords from a template where `{ext}` is the number.
-    pub fn add_line_range(&mut self, tenant: &Tenant, from: u64, to: u64, password: &str) -> Result<usize> {
+    pub fn add_line_range(
+        &mut self,
+        tenant: &Tenant,
+        from: u64,
+        to: u64,
+        password: &str,
+    ) -> Result<usize> {
         if from > to {
             return Err(Error::Invalid(format!("range {from}-{to} is empty")));
         }
         if to - from >= 200_000 {
-            return Err(Error::Invalid("a range may hold at most 200000 extensions".into()));
+            return Err(Error::Invalid(
+                "a range may hold at most 200000 extensions".into(),
+            ));
         }
         let lines: Vec<NewLine> = (from..=to)
             .map(|n| {
@@ -194,7 +218,11 @@ mod tests {
         assert_eq!(l.ha1_sha256.len(), 64);
         let dump: String = s
             .conn
-            .query_row("SELECT group_concat(ha1_md5 || ha1_sha256) FROM lines", [], |r| r.get(0))
+            .query_row(
+                "SELECT group_concat(ha1_md5 || ha1_sha256) FROM lines",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert!(!dump.contains("secret1"));
     }
@@ -203,10 +231,22 @@ mod tests {
     fn invalid_and_duplicate_numbers_are_refused() {
         let (mut s, t) = setup();
         s.add_line(&t, &nl("100")).unwrap();
-        assert!(s.add_line(&t, &nl("100")).unwrap_err().to_string().contains("has extension 100 already"));
-        assert!(s.add_line(&t, &nl("7")).unwrap_err().to_string().contains("2 to 15 digits"));
+        assert!(s
+            .add_line(&t, &nl("100"))
+            .unwrap_err()
+            .to_string()
+            .contains("has extension 100 already"));
+        assert!(s
+            .add_line(&t, &nl("7"))
+            .unwrap_err()
+            .to_string()
+            .contains("2 to 15 digits"));
         assert!(s.add_line(&t, &nl("12a")).is_err());
-        assert!(s.add_line(&t, &nl("112")).unwrap_err().to_string().contains("emergency"));
+        assert!(s
+            .add_line(&t, &nl("112"))
+            .unwrap_err()
+            .to_string()
+            .contains("emergency"));
     }
 
     #[test]

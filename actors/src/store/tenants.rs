@@ -27,8 +27,7 @@ fn valid_name(name: &str) -> bool {
 fn valid_domain(d: &str) -> bool {
     !d.is_empty()
         && d.len() <= 253
-        && d
-            .bytes()
+        && d.bytes()
             .all(|c| c.is_ascii_alphanumeric() || b"-.:[]".contains(&c))
 }
 
@@ -64,7 +63,9 @@ impl Store {
                 )
                 .optional()?;
             if let Some(owner) = owner {
-                return Err(Error::Invalid(format!("domain {d:?} belongs to tenant {owner:?} already")));
+                return Err(Error::Invalid(format!(
+                    "domain {d:?} belongs to tenant {owner:?} already"
+                )));
             }
             if !clean.contains(&d) {
                 clean.push(d);
@@ -76,7 +77,10 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         for d in &clean {
-            tx.execute("INSERT INTO tenant_domains (domain, tenant_id) VALUES (?1, ?2)", params![d, id])?;
+            tx.execute(
+                "INSERT INTO tenant_domains (domain, tenant_id) VALUES (?1, ?2)",
+                params![d, id],
+            )?;
         }
         tx.commit()?;
         Ok(Tenant {
@@ -88,7 +92,9 @@ impl Store {
     }
 
     pub fn tenants(&self) -> Result<Vec<Tenant>> {
-        let mut stmt = self.conn.prepare("SELECT id, name, realm FROM tenants ORDER BY name")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, realm FROM tenants ORDER BY name")?;
         let rows = stmt.query_map([], |r| {
             Ok(Tenant {
                 id: r.get(0)?,
@@ -107,9 +113,9 @@ impl Store {
     }
 
     fn domains_of(&self, id: TenantId) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT domain FROM tenant_domains WHERE tenant_id = ?1 ORDER BY domain")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT domain FROM tenant_domains WHERE tenant_id = ?1 ORDER BY domain",
+        )?;
         let rows = stmt.query_map([id], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -126,7 +132,8 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let (id, name, realm) = found.ok_or_else(|| Error::UnknownTenant(name_or_domain.to_owned()))?;
+        let (id, name, realm) =
+            found.ok_or_else(|| Error::UnknownTenant(name_or_domain.to_owned()))?;
         Ok(Tenant {
             id,
             name,
@@ -138,14 +145,20 @@ impl Store {
     pub fn dialplan_json(&self, tenant: TenantId) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT dialplan FROM tenants WHERE id = ?1", [tenant], |r| r.get(0))
+            .query_row(
+                "SELECT dialplan FROM tenants WHERE id = ?1",
+                [tenant],
+                |r| r.get(0),
+            )
             .optional()?
             .flatten())
     }
 
     pub fn set_dialplan_json(&mut self, tenant: TenantId, json: &str) -> Result<()> {
-        self.conn
-            .execute("UPDATE tenants SET dialplan = ?2 WHERE id = ?1", params![tenant, json])?;
+        self.conn.execute(
+            "UPDATE tenants SET dialplan = ?2 WHERE id = ?1",
+            params![tenant, json],
+        )?;
         Ok(())
     }
 }
@@ -157,7 +170,9 @@ mod tests {
     #[test]
     fn tenants_and_domains() {
         let mut s = Store::in_memory().unwrap();
-        let t = s.add_tenant("acme", &["Acme.Example".into(), "10.0.0.1".into()]).unwrap();
+        let t = s
+            .add_tenant("acme", &["Acme.Example".into(), "10.0.0.1".into()])
+            .unwrap();
         assert_eq!(t.domains, vec!["acme.example", "10.0.0.1"]);
         assert_eq!(s.tenant("ACME.example").unwrap().id, t.id);
         assert_eq!(s.tenant("acme").unwrap().id, t.id);

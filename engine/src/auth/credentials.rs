@@ -70,7 +70,9 @@ impl<'a> Credentials<'a> {
             return Err(Error::BadCredentials("unexpected text"));
         }
         if !(have_user && have_nonce && have_response) {
-            return Err(Error::BadCredentials("username, nonce and response are required"));
+            return Err(Error::BadCredentials(
+                "username, nonce and response are required",
+            ));
         }
         if c.qop.is_some() && (c.cnonce.is_none() || c.nc.is_none()) {
             return Err(Error::BadCredentials("qop needs cnonce and nc"));

@@ -119,7 +119,12 @@ mod tests {
     #[test]
     fn rfc2617_style_example() {
         // The RFC 2617 §3.5 example, with method GET and qop=auth.
-        let ha1 = ha1(Algorithm::Md5, "Mufasa", "testrealm@host.com", "Circle Of Life");
+        let ha1 = ha1(
+            Algorithm::Md5,
+            "Mufasa",
+            "testrealm@host.com",
+            "Circle Of Life",
+        );
         assert_eq!(ha1, "939e7578ed9e3c518a452acee763bce9");
         let c = Credentials {
             username: "Mufasa",

@@ -48,7 +48,8 @@ impl AuthThrottle {
     /// Forgets sources quiet for longer than the window.
     pub fn prune(&mut self, now: Instant) {
         let window = self.window;
-        self.failures.retain(|_, (_, last)| now.duration_since(*last) <= window);
+        self.failures
+            .retain(|_, (_, last)| now.duration_since(*last) <= window);
     }
 }
 
@@ -63,7 +64,10 @@ mod tests {
         let mut t = AuthThrottle::default();
         let delays: Vec<_> = (0..7).map(|_| t.on_failure(ip, t0).as_millis()).collect();
         assert_eq!(delays, vec![0, 0, 0, 500, 1000, 2000, 4000]);
-        assert_eq!(t.on_failure(ip, t0 + Duration::from_secs(120)), Duration::ZERO);
+        assert_eq!(
+            t.on_failure(ip, t0 + Duration::from_secs(120)),
+            Duration::ZERO
+        );
         t.on_success(ip);
         assert_eq!(t.on_failure(ip, t0), Duration::ZERO);
     }

@@ -105,10 +105,14 @@ impl Registrar {
         match self.authenticate(req, creds, nonces, now_unix) {
             Ok(()) => {}
             Err(AuthFailure::Challenge { stale }) => {
-                let mut w = MessageWriter::response_to(req, 401, "Unauthorized", Some(&tag_for(req)));
+                let mut w =
+                    MessageWriter::response_to(req, 401, "Unauthorized", Some(&tag_for(req)));
                 let nonce = nonces.issue(now_unix, &creds.realm);
                 for alg in &creds.offer {
-                    w.header("WWW-Authenticate", &challenge(&creds.realm, &nonce, *alg, stale));
+                    w.header(
+                        "WWW-Authenticate",
+                        &challenge(&creds.realm, &nonce, *alg, stale),
+                    );
                 }
                 return outcome(401, w.finish(), Vec::new(), false);
             }
@@ -128,7 +132,8 @@ impl Registrar {
                 outcome(200, w.finish(), changes, false)
             }
             Err(Reject::TooBrief) => {
-                let mut w = MessageWriter::response_to(req, 423, "Interval Too Brief", Some(&tag_for(req)));
+                let mut w =
+                    MessageWriter::response_to(req, 423, "Interval Too Brief", Some(&tag_for(req)));
                 w.header_fmt("Min-Expires", self.policy.min_expires);
                 outcome(423, w.finish(), Vec::new(), false)
             }
@@ -183,13 +188,21 @@ impl Registrar {
         }
     }
 
-    fn update(&mut self, req: &Message, flow: &str, now_unix: u64) -> Result<Vec<BindingChange>, Reject> {
+    fn update(
+        &mut self,
+        req: &Message,
+        flow: &str,
+        now_unix: u64,
+    ) -> Result<Vec<BindingChange>, Reject> {
         let call_id = req.call_id().unwrap_or("");
         let cseq = req.cseq().map(|c| c.seq).unwrap_or(0);
         let header_expires = req.expires();
         if req.is_contact_star() {
             if header_expires != Some(0) || req.count(HeaderName::Contact) != 1 {
-                return Err(Reject::Other(400, "Contact * needs Expires 0 and no other contact"));
+                return Err(Reject::Other(
+                    400,
+                    "Contact * needs Expires 0 and no other contact",
+                ));
             }
             let changes = self
                 .bindings
@@ -205,24 +218,41 @@ impl Registrar {
         let mut plan = Vec::with_capacity(contacts.len());
         for c in &contacts {
             let expires = match c.params.get("expires") {
-                Some(e) => e.parse::<u32>().map_err(|_| Reject::Other(400, "Bad expires"))?,
+                Some(e) => e
+                    .parse::<u32>()
+                    .map_err(|_| Reject::Other(400, "Bad expires"))?,
                 None => header_expires.unwrap_or(self.policy.default_expires),
             };
             if expires != 0 && expires < self.policy.min_expires {
                 return Err(Reject::TooBrief);
             }
-            let instance = c.params.get("+sip.instance").map(|i| i.trim_matches('"').to_owned());
-            if let Some(existing) = self.bindings.iter().find(|b| b.matches(c.uri.raw, instance.as_deref())) {
+            let instance = c
+                .params
+                .get("+sip.instance")
+                .map(|i| i.trim_matches('"').to_owned());
+            if let Some(existing) = self
+                .bindings
+                .iter()
+                .find(|b| b.matches(c.uri.raw, instance.as_deref()))
+            {
                 if existing.call_id == call_id && existing.cseq >= cseq {
                     return Err(Reject::Other(400, "Out of order REGISTER"));
                 }
             }
-            plan.push((c.uri.raw.to_owned(), instance, c.params.get("q").map(str::to_owned), expires.min(self.policy.max_expires)));
+            plan.push((
+                c.uri.raw.to_owned(),
+                instance,
+                c.params.get("q").map(str::to_owned),
+                expires.min(self.policy.max_expires),
+            ));
         }
         let mut changes = Vec::with_capacity(plan.len());
         let user_agent = req.header(HeaderName::UserAgent).map(str::to_owned);
         for (contact, instance, q, expires) in plan {
-            let pos = self.bindings.iter().position(|b| b.matches(&contact, instance.as_deref()));
+            let pos = self
+                .bindings
+                .iter()
+                .position(|b| b.matches(&contact, instance.as_deref()));
             if expires == 0 {
                 if let Some(i) = pos {
                     let b = self.bindings.remove(i);
@@ -272,7 +302,12 @@ enum Reject {
     Other(u16, &'static str),
 }
 
-fn outcome(code: u16, response: Vec<u8>, changes: Vec<BindingChange>, auth_failed: bool) -> RegisterOutcome {
+fn outcome(
+    code: u16,
+    response: Vec<u8>,
+    changes: Vec<BindingChange>,
+    auth_failed: bool,
+) -> RegisterOutcome {
     RegisterOutcome {
         code,
         response,

@@ -17,7 +17,10 @@ pub enum Frame {
 /// Finds the first message in `buf`. A stream whose header section or declared body
 /// exceeds `limit` is an error: the connection cannot be resynchronised.
 pub fn frame_stream(buf: &[u8], limit: usize) -> Result<Frame> {
-    let crlfs = buf.iter().take_while(|&&c| c == b'\r' || c == b'\n').count();
+    let crlfs = buf
+        .iter()
+        .take_while(|&&c| c == b'\r' || c == b'\n')
+        .count();
     if crlfs > 0 {
         return Ok(Frame::KeepAlive(crlfs));
     }
@@ -76,9 +79,15 @@ mod tests {
         buf.extend_from_slice(b"\r\n\r\n");
         buf.extend_from_slice(one);
         assert_eq!(frame_stream(&buf, 65535), Ok(Frame::Message(one.len())));
-        assert_eq!(frame_stream(&buf[one.len()..], 65535), Ok(Frame::KeepAlive(4)));
+        assert_eq!(
+            frame_stream(&buf[one.len()..], 65535),
+            Ok(Frame::KeepAlive(4))
+        );
         assert_eq!(frame_stream(&one[..20], 65535), Ok(Frame::Incomplete));
-        assert_eq!(frame_stream(&one[..one.len() - 1], 65535), Ok(Frame::Incomplete));
+        assert_eq!(
+            frame_stream(&one[..one.len() - 1], 65535),
+            Ok(Frame::Incomplete)
+        );
     }
 
     #[test]

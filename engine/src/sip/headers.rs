@@ -330,13 +330,10 @@ pub fn check_date(value: &str) -> Result<(), Error> {
 
 /// Checks each Warning value starts with a three-digit code.
 pub fn check_warning(value: &str) -> Result<(), Error> {
-    for w in value.split(',') {
-        let code = w.split_whitespace().next().unwrap_or("");
-        if code.len() != 3 || !code.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(bad("Warning", "warn-code must have three digits"));
-        }
-        // Only the code is checked; texts may contain commas inside quotes.
-        break;
+    // Only the first code is checked; warning texts may hold commas inside quotes.
+    let code = value.split_whitespace().next().unwrap_or("");
+    if code.len() != 3 || !code.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad("Warning", "warn-code must have three digits"));
     }
     Ok(())
 }
@@ -347,7 +344,8 @@ mod tests {
 
     #[test]
     fn name_addr_forms() {
-        let na = NameAddr::parse("\"Alice \\\"A\\\"\" <sip:alice@a.example>;tag=1", "From").unwrap();
+        let na =
+            NameAddr::parse("\"Alice \\\"A\\\"\" <sip:alice@a.example>;tag=1", "From").unwrap();
         assert_eq!(na.display, Some("\"Alice \\\"A\\\"\""));
         assert_eq!(na.uri.user, Some("alice"));
         assert_eq!(na.tag(), Some("1"));
@@ -372,7 +370,10 @@ mod tests {
 
     #[test]
     fn via_list_with_lws() {
-        let v = Via::parse_list("SIP / 2.0 / UDP 10.0.0.1 : 5062 ; branch = z9hG4bKx , SIP/2.0/TCP [::1];rport").unwrap();
+        let v = Via::parse_list(
+            "SIP / 2.0 / UDP 10.0.0.1 : 5062 ; branch = z9hG4bKx , SIP/2.0/TCP [::1];rport",
+        )
+        .unwrap();
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].port, Some(5062));
         assert_eq!(v[0].branch(), Some("z9hG4bKx"));

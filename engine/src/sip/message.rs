@@ -81,7 +81,8 @@ impl Message {
         let mut headers: Vec<RawHeader> = Vec::with_capacity(16);
         let head_end;
         loop {
-            let (line, next) = next_line(b, pos).ok_or(Error::Malformed("headers not terminated"))?;
+            let (line, next) =
+                next_line(b, pos).ok_or(Error::Malformed("headers not terminated"))?;
             if line.is_empty() {
                 head_end = next;
                 break;
@@ -101,7 +102,8 @@ impl Message {
                 pos = next;
                 continue;
             }
-            let colon = memchr::memchr(b':', line).ok_or(Error::Malformed("header line without colon"))?;
+            let colon =
+                memchr::memchr(b':', line).ok_or(Error::Malformed("header line without colon"))?;
             let name = trim_ws(&line[..colon]);
             if name.is_empty() || !name.iter().all(|&c| is_token(c)) {
                 return Err(Error::Malformed("invalid header name"));
@@ -177,7 +179,11 @@ impl Message {
                     Via::validate(&mut sc)?;
                 }
                 HeaderName::From | HeaderName::To => {
-                    let name = if h.kind == HeaderName::From { "From" } else { "To" };
+                    let name = if h.kind == HeaderName::From {
+                        "From"
+                    } else {
+                        "To"
+                    };
                     NameAddr::parse(v, name)?;
                 }
                 HeaderName::Contact => {
@@ -197,13 +203,13 @@ impl Message {
                     let c = CSeq::parse(v)?;
                     cseq_method.get_or_insert(c.method);
                 }
-                HeaderName::CallId => {
-                    if v.is_empty() || !v.bytes().all(|c| is_word(c) || c == b'@') {
-                        return Err(Error::BadHeader {
-                            header: "Call-ID",
-                            reason: "invalid Call-ID",
-                        });
-                    }
+                HeaderName::CallId
+                    if v.is_empty() || !v.bytes().all(|c| is_word(c) || c == b'@') =>
+                {
+                    return Err(Error::BadHeader {
+                        header: "Call-ID",
+                        reason: "invalid Call-ID",
+                    });
                 }
                 HeaderName::MaxForwards => {
                     parse_bounded(v, 255, "Max-Forwards")?;
@@ -466,12 +472,17 @@ fn next_line(b: &[u8], pos: usize) -> Option<(&[u8], usize)> {
         return None;
     }
     let nl = memchr::memchr(b'\n', &b[pos..])? + pos;
-    let end = if nl > pos && b[nl - 1] == b'\r' { nl - 1 } else { nl };
+    let end = if nl > pos && b[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
     Some((&b[pos..end], nl + 1))
 }
 
 fn parse_start_line(base: &[u8], line: &[u8]) -> Result<StartLine> {
-    let text = std::str::from_utf8(line).map_err(|_| Error::Malformed("start line is not UTF-8"))?;
+    let text =
+        std::str::from_utf8(line).map_err(|_| Error::Malformed("start line is not UTF-8"))?;
     if text.len() >= 4 && text[..4].eq_ignore_ascii_case("SIP/") {
         let mut parts = text.splitn(3, ' ');
         let version = parts.next().unwrap_or("");
@@ -482,7 +493,9 @@ fn parse_start_line(base: &[u8], line: &[u8]) -> Result<StartLine> {
         if code_text.len() != 3 || !code_text.bytes().all(|c| c.is_ascii_digit()) {
             return Err(Error::Malformed("status code must have three digits"));
         }
-        let code: u16 = code_text.parse().map_err(|_| Error::Malformed("bad status code"))?;
+        let code: u16 = code_text
+            .parse()
+            .map_err(|_| Error::Malformed("bad status code"))?;
         if !(100..=699).contains(&code) {
             return Err(Error::Malformed("status code out of range"));
         }
@@ -497,7 +510,9 @@ fn parse_start_line(base: &[u8], line: &[u8]) -> Result<StartLine> {
     let (Some(method), Some(uri), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(Error::Malformed("request line must be METHOD SP URI SP SIP/2.0"));
+        return Err(Error::Malformed(
+            "request line must be METHOD SP URI SP SIP/2.0",
+        ));
     };
     if method.is_empty() || !method.bytes().all(is_token) {
         return Err(Error::Malformed("invalid method"));

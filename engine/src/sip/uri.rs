@@ -293,7 +293,14 @@ mod tests {
 
     #[test]
     fn bad_uris_fail() {
-        for s in ["sip:", "sip:user@", "sip:a b@c", "sip:host:99999", "sip:h;;x", "1:x"] {
+        for s in [
+            "sip:",
+            "sip:user@",
+            "sip:a b@c",
+            "sip:host:99999",
+            "sip:h;;x",
+            "1:x",
+        ] {
             assert!(Uri::parse(s, "t").is_err(), "{s}");
         }
     }

@@ -21,7 +21,12 @@ pub struct ClientInvite {
 }
 
 impl ClientInvite {
-    pub fn start(request: Message, reliable: bool, now: Instant, cfg: TimerConfig) -> (Self, Vec<Event>) {
+    pub fn start(
+        request: Message,
+        reliable: bool,
+        now: Instant,
+        cfg: TimerConfig,
+    ) -> (Self, Vec<Event>) {
         let bytes = request.bytes().clone();
         let t = ClientInvite {
             state: State::Calling,
@@ -41,7 +46,10 @@ impl ClientInvite {
     }
 
     pub fn next_timeout(&self) -> Option<Instant> {
-        [self.timer_a, self.timer_b, self.timer_d].into_iter().flatten().min()
+        [self.timer_a, self.timer_b, self.timer_d]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Feeds a response; for 300–699 the ACK is generated here (§17.1.1.3).
@@ -66,7 +74,11 @@ impl ClientInvite {
                     self.ack = Some(ack.clone());
                     if self.reliable {
                         self.state = State::Terminated;
-                        vec![Event::Transmit(ack), Event::Response(code), Event::Terminated]
+                        vec![
+                            Event::Transmit(ack),
+                            Event::Response(code),
+                            Event::Terminated,
+                        ]
                     } else {
                         self.state = State::Completed;
                         self.timer_d = Some(now + Duration::from_secs(32));
@@ -74,7 +86,9 @@ impl ClientInvite {
                     }
                 }
             }
-            State::Completed if code >= 300 => self.ack.clone().map(Event::Transmit).into_iter().collect(),
+            State::Completed if code >= 300 => {
+                self.ack.clone().map(Event::Transmit).into_iter().collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -139,7 +153,12 @@ mod tests {
     #[test]
     fn timer_a_doubles_without_cap_and_b_times_out() {
         let t0 = Instant::now();
-        let (mut t, _) = ClientInvite::start(Message::parse(INVITE).unwrap(), false, t0, TimerConfig::default());
+        let (mut t, _) = ClientInvite::start(
+            Message::parse(INVITE).unwrap(),
+            false,
+            t0,
+            TimerConfig::default(),
+        );
         let mut sends = Vec::new();
         while let Some(now) = t.next_timeout() {
             for e in t.on_timeout(now) {
@@ -158,23 +177,44 @@ mod tests {
     #[test]
     fn non_2xx_is_acked_and_retransmissions_reacked() {
         let t0 = Instant::now();
-        let (mut t, _) = ClientInvite::start(Message::parse(INVITE).unwrap(), false, t0, TimerConfig::default());
+        let (mut t, _) = ClientInvite::start(
+            Message::parse(INVITE).unwrap(),
+            false,
+            t0,
+            TimerConfig::default(),
+        );
         assert_eq!(t.on_response(&resp(180), t0), vec![Event::Response(180)]);
         let ev = t.on_response(&resp(486), t0);
-        let Event::Transmit(ack) = &ev[0] else { panic!() };
+        let Event::Transmit(ack) = &ev[0] else {
+            panic!()
+        };
         let ack = Message::parse(ack.clone()).unwrap();
         assert_eq!(ack.cseq().unwrap().method, "ACK");
         assert_eq!(ack.to().unwrap().tag(), Some("2"));
         assert_eq!(ack.top_via().unwrap().branch(), Some("z9hG4bKa"));
         assert_eq!(t.state(), State::Completed);
-        assert!(matches!(t.on_response(&resp(486), t0)[..], [Event::Transmit(_)]));
-        assert_eq!(t.on_timeout(t0 + Duration::from_secs(32)), vec![Event::Terminated]);
+        assert!(matches!(
+            t.on_response(&resp(486), t0)[..],
+            [Event::Transmit(_)]
+        ));
+        assert_eq!(
+            t.on_timeout(t0 + Duration::from_secs(32)),
+            vec![Event::Terminated]
+        );
     }
 
     #[test]
     fn two_hundred_terminates_for_the_tu() {
         let t0 = Instant::now();
-        let (mut t, _) = ClientInvite::start(Message::parse(INVITE).unwrap(), true, t0, TimerConfig::default());
-        assert_eq!(t.on_response(&resp(200), t0), vec![Event::Response(200), Event::Terminated]);
+        let (mut t, _) = ClientInvite::start(
+            Message::parse(INVITE).unwrap(),
+            true,
+            t0,
+            TimerConfig::default(),
+        );
+        assert_eq!(
+            t.on_response(&resp(200), t0),
+            vec![Event::Response(200), Event::Terminated]
+        );
     }
 }

@@ -21,7 +21,12 @@ pub struct ClientNonInvite {
 
 impl ClientNonInvite {
     /// Starts the transaction; the first event is the request to send.
-    pub fn start(request: Bytes, reliable: bool, now: Instant, cfg: TimerConfig) -> (Self, Vec<Event>) {
+    pub fn start(
+        request: Bytes,
+        reliable: bool,
+        now: Instant,
+        cfg: TimerConfig,
+    ) -> (Self, Vec<Event>) {
         let t = ClientNonInvite {
             state: State::Trying,
             request: request.clone(),
@@ -40,7 +45,10 @@ impl ClientNonInvite {
     }
 
     pub fn next_timeout(&self) -> Option<Instant> {
-        [self.timer_e, self.timer_f, self.timer_k].into_iter().flatten().min()
+        [self.timer_e, self.timer_f, self.timer_k]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn on_response(&mut self, code: u16, now: Instant) -> Vec<Event> {
@@ -103,7 +111,13 @@ mod tests {
         let cfg = TimerConfig::default();
         let (mut t, first) = ClientNonInvite::start(Bytes::from_static(b"REG"), false, t0, cfg);
         assert_eq!(first.len(), 1);
-        let events = run_until(&mut t, t0, t0 + Duration::from_secs(40), |t| t.next_timeout(), |t, now| t.on_timeout(now));
+        let events = run_until(
+            &mut t,
+            t0,
+            t0 + Duration::from_secs(40),
+            |t| t.next_timeout(),
+            |t, now| t.on_timeout(now),
+        );
         let sends: Vec<u64> = events
             .iter()
             .filter(|(_, e)| matches!(e, Event::Transmit(_)))
@@ -118,19 +132,30 @@ mod tests {
     #[test]
     fn final_response_completes_and_timer_k_ends() {
         let t0 = Instant::now();
-        let (mut t, _) = ClientNonInvite::start(Bytes::from_static(b"R"), false, t0, TimerConfig::default());
+        let (mut t, _) =
+            ClientNonInvite::start(Bytes::from_static(b"R"), false, t0, TimerConfig::default());
         assert_eq!(t.on_response(100, t0), vec![Event::Response(100)]);
         assert_eq!(t.on_response(200, t0), vec![Event::Response(200)]);
         assert!(t.on_response(200, t0).is_empty(), "retransmission absorbed");
         assert_eq!(t.next_timeout(), Some(t0 + Duration::from_secs(5)));
-        assert_eq!(t.on_timeout(t0 + Duration::from_secs(5)), vec![Event::Terminated]);
+        assert_eq!(
+            t.on_timeout(t0 + Duration::from_secs(5)),
+            vec![Event::Terminated]
+        );
     }
 
     #[test]
     fn reliable_transport_never_retransmits() {
         let t0 = Instant::now();
-        let (mut t, _) = ClientNonInvite::start(Bytes::from_static(b"R"), true, t0, TimerConfig::default());
-        let events = run_until(&mut t, t0, t0 + Duration::from_secs(40), |t| t.next_timeout(), |t, now| t.on_timeout(now));
+        let (mut t, _) =
+            ClientNonInvite::start(Bytes::from_static(b"R"), true, t0, TimerConfig::default());
+        let events = run_until(
+            &mut t,
+            t0,
+            t0 + Duration::from_secs(40),
+            |t| t.next_timeout(),
+            |t, now| t.on_timeout(now),
+        );
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].1, Event::Timeout);
     }

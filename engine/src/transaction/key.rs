@@ -92,11 +92,26 @@ mod tests {
 
     #[test]
     fn ack_matches_its_invite_by_branch() {
-        let inv = msg("INVITE sip:b@h SIP/2.0", "SIP/2.0/UDP 1.2.3.4:5060;branch=z9hG4bKx");
-        let ack = msg("ACK sip:b@h SIP/2.0", "SIP/2.0/UDP 1.2.3.4:5060;branch=z9hG4bKx");
-        assert_eq!(TransactionKey::of_request(&inv), TransactionKey::of_request(&ack));
-        let other = msg("INVITE sip:b@h SIP/2.0", "SIP/2.0/UDP 1.2.3.4:5061;branch=z9hG4bKx");
-        assert_ne!(TransactionKey::of_request(&inv), TransactionKey::of_request(&other));
+        let inv = msg(
+            "INVITE sip:b@h SIP/2.0",
+            "SIP/2.0/UDP 1.2.3.4:5060;branch=z9hG4bKx",
+        );
+        let ack = msg(
+            "ACK sip:b@h SIP/2.0",
+            "SIP/2.0/UDP 1.2.3.4:5060;branch=z9hG4bKx",
+        );
+        assert_eq!(
+            TransactionKey::of_request(&inv),
+            TransactionKey::of_request(&ack)
+        );
+        let other = msg(
+            "INVITE sip:b@h SIP/2.0",
+            "SIP/2.0/UDP 1.2.3.4:5061;branch=z9hG4bKx",
+        );
+        assert_ne!(
+            TransactionKey::of_request(&inv),
+            TransactionKey::of_request(&other)
+        );
     }
 
     #[test]

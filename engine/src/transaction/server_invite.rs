@@ -40,13 +40,21 @@ impl ServerInvite {
     }
 
     pub fn next_timeout(&self) -> Option<Instant> {
-        [self.timer_g, self.timer_h, self.timer_i, self.timer_l].into_iter().flatten().min()
+        [self.timer_g, self.timer_h, self.timer_i, self.timer_l]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// A retransmitted INVITE: resend the last provisional or final response.
     pub fn on_retransmission(&mut self) -> Vec<Event> {
         match self.state {
-            State::Proceeding | State::Completed => self.last_response.clone().map(Event::Transmit).into_iter().collect(),
+            State::Proceeding | State::Completed => self
+                .last_response
+                .clone()
+                .map(Event::Transmit)
+                .into_iter()
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -108,7 +116,12 @@ impl ServerInvite {
         if due(self.timer_g) {
             self.interval = (self.interval * 2).min(self.cfg.t2);
             self.timer_g = Some(now + self.interval);
-            return self.last_response.clone().map(Event::Transmit).into_iter().collect();
+            return self
+                .last_response
+                .clone()
+                .map(Event::Transmit)
+                .into_iter()
+                .collect();
         }
         Vec::new()
     }
@@ -123,7 +136,10 @@ mod tests {
         let t0 = Instant::now();
         let mut t = ServerInvite::new(false, TimerConfig::default());
         t.send_response(180, Bytes::from_static(b"180"), t0);
-        assert_eq!(t.on_retransmission(), vec![Event::Transmit(Bytes::from_static(b"180"))]);
+        assert_eq!(
+            t.on_retransmission(),
+            vec![Event::Transmit(Bytes::from_static(b"180"))]
+        );
         t.send_response(486, Bytes::from_static(b"486"), t0);
         let mut sends = Vec::new();
         let mut ended = None;
@@ -147,8 +163,14 @@ mod tests {
         t.send_response(603, Bytes::from_static(b"603"), t0);
         assert!(t.on_ack(t0).is_empty());
         assert_eq!(t.state(), State::Confirmed);
-        assert!(t.on_retransmission().is_empty(), "INVITE absorbed in Confirmed");
-        assert_eq!(t.on_timeout(t0 + Duration::from_secs(5)), vec![Event::Terminated]);
+        assert!(
+            t.on_retransmission().is_empty(),
+            "INVITE absorbed in Confirmed"
+        );
+        assert_eq!(
+            t.on_timeout(t0 + Duration::from_secs(5)),
+            vec![Event::Terminated]
+        );
     }
 
     #[test]
@@ -157,7 +179,13 @@ mod tests {
         let mut t = ServerInvite::new(false, TimerConfig::default());
         t.send_response(200, Bytes::from_static(b"200"), t0);
         assert_eq!(t.state(), State::Accepted);
-        assert!(t.on_retransmission().is_empty(), "the TU retransmits 2xx itself");
-        assert_eq!(t.on_timeout(t0 + Duration::from_secs(32)), vec![Event::Terminated]);
+        assert!(
+            t.on_retransmission().is_empty(),
+            "the TU retransmits 2xx itself"
+        );
+        assert_eq!(
+            t.on_timeout(t0 + Duration::from_secs(32)),
+            vec![Event::Terminated]
+        );
     }
 }

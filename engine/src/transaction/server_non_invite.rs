@@ -38,7 +38,12 @@ impl ServerNonInvite {
     /// A retransmission of the request arrived: resend the last response, if any.
     pub fn on_retransmission(&mut self) -> Vec<Event> {
         match self.state {
-            State::Proceeding | State::Completed => self.last_response.clone().map(Event::Transmit).into_iter().collect(),
+            State::Proceeding | State::Completed => self
+                .last_response
+                .clone()
+                .map(Event::Transmit)
+                .into_iter()
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -86,7 +91,10 @@ mod tests {
         t.send_response(200, ok.clone(), t0);
         assert_eq!(t.on_retransmission(), vec![Event::Transmit(ok)]);
         assert_eq!(t.next_timeout(), Some(t0 + Duration::from_secs(32)));
-        assert_eq!(t.on_timeout(t0 + Duration::from_secs(32)), vec![Event::Terminated]);
+        assert_eq!(
+            t.on_timeout(t0 + Duration::from_secs(32)),
+            vec![Event::Terminated]
+        );
     }
 
     #[test]

@@ -76,7 +76,13 @@ impl<D: Clone> ServerTransactions<D> {
     }
 
     /// A request arrived; `dest` is where responses to it go.
-    pub fn on_request(&mut self, req: &Message, reliable: bool, now: Instant, dest: D) -> IncomingRequest {
+    pub fn on_request(
+        &mut self,
+        req: &Message,
+        reliable: bool,
+        now: Instant,
+        dest: D,
+    ) -> IncomingRequest {
         let Some(key) = TransactionKey::of_request(req) else {
             return IncomingRequest::Unmatchable;
         };
@@ -91,8 +97,12 @@ impl<D: Clone> ServerTransactions<D> {
                     IncomingRequest::DialogAck
                 }
             }
-            Some(Txn::Invite(t)) => IncomingRequest::Retransmission(transmits(t.on_retransmission())),
-            Some(Txn::NonInvite(t)) => IncomingRequest::Retransmission(transmits(t.on_retransmission())),
+            Some(Txn::Invite(t)) => {
+                IncomingRequest::Retransmission(transmits(t.on_retransmission()))
+            }
+            Some(Txn::NonInvite(t)) => {
+                IncomingRequest::Retransmission(transmits(t.on_retransmission()))
+            }
             None if is_ack => IncomingRequest::DialogAck,
             None => {
                 let txn = if req.method() == Some(&Method::Invite) {
@@ -109,7 +119,13 @@ impl<D: Clone> ServerTransactions<D> {
     /// The transaction user sends a response; returns what to put on the wire. A
     /// response for a transaction that is gone (a 2xx retransmitted by a dialog) is
     /// sent as it is.
-    pub fn on_response(&mut self, key: &TransactionKey, code: u16, bytes: Bytes, now: Instant) -> Vec<Bytes> {
+    pub fn on_response(
+        &mut self,
+        key: &TransactionKey,
+        code: u16,
+        bytes: Bytes,
+        now: Instant,
+    ) -> Vec<Bytes> {
         let events = match self.map.get_mut(key).map(|e| &mut e.txn) {
             Some(Txn::Invite(t)) => t.send_response(code, bytes, now),
             Some(Txn::NonInvite(t)) => t.send_response(code, bytes, now),
@@ -127,11 +143,21 @@ impl<D: Clone> ServerTransactions<D> {
         let mut out = Vec::new();
         while let Some(key) = self.timers.pop_expired(now) {
             let (events, dest) = match self.map.get_mut(&key) {
-                Some(Entry { txn: Txn::Invite(t), dest }) => (t.on_timeout(now), dest.clone()),
-                Some(Entry { txn: Txn::NonInvite(t), dest }) => (t.on_timeout(now), dest.clone()),
+                Some(Entry {
+                    txn: Txn::Invite(t),
+                    dest,
+                }) => (t.on_timeout(now), dest.clone()),
+                Some(Entry {
+                    txn: Txn::NonInvite(t),
+                    dest,
+                }) => (t.on_timeout(now), dest.clone()),
                 None => continue,
             };
-            out.extend(self.apply(&key, events).into_iter().map(|b| (dest.clone(), b)));
+            out.extend(
+                self.apply(&key, events)
+                    .into_iter()
+                    .map(|b| (dest.clone(), b)),
+            );
         }
         out
     }
@@ -182,27 +208,49 @@ mod tests {
         let t0 = Instant::now();
         let mut table = ServerTransactions::new(TimerConfig::default());
         let r = req("REGISTER");
-        let IncomingRequest::New(key) = table.on_request(&r, false, t0, ()) else { panic!() };
-        assert_eq!(table.on_request(&r, false, t0, ()), IncomingRequest::Retransmission(vec![]));
+        let IncomingRequest::New(key) = table.on_request(&r, false, t0, ()) else {
+            panic!()
+        };
+        assert_eq!(
+            table.on_request(&r, false, t0, ()),
+            IncomingRequest::Retransmission(vec![])
+        );
         let out = table.on_response(&key, 401, Bytes::from_static(b"401"), t0);
         assert_eq!(out.len(), 1);
-        assert_eq!(table.on_request(&r, false, t0, ()), IncomingRequest::Retransmission(vec![Bytes::from_static(b"401")]));
+        assert_eq!(
+            table.on_request(&r, false, t0, ()),
+            IncomingRequest::Retransmission(vec![Bytes::from_static(b"401")])
+        );
         assert!(table.on_timeout(t0 + Duration::from_secs(31)).is_empty());
         assert_eq!(table.len(), 1);
         table.on_timeout(t0 + Duration::from_secs(32));
         assert!(table.is_empty());
-        assert!(matches!(table.on_request(&r, false, t0, ()), IncomingRequest::New(_)));
+        assert!(matches!(
+            table.on_request(&r, false, t0, ()),
+            IncomingRequest::New(_)
+        ));
     }
 
     #[test]
     fn invite_failure_ack_is_absorbed_and_response_retransmitted() {
         let t0 = Instant::now();
         let mut table = ServerTransactions::new(TimerConfig::default());
-        let IncomingRequest::New(key) = table.on_request(&req("INVITE"), false, t0, 7u8) else { panic!() };
+        let IncomingRequest::New(key) = table.on_request(&req("INVITE"), false, t0, 7u8) else {
+            panic!()
+        };
         table.on_response(&key, 486, Bytes::from_static(b"486"), t0);
-        assert_eq!(table.on_timeout(t0 + Duration::from_millis(500)), vec![(7u8, Bytes::from_static(b"486"))]);
-        assert_eq!(table.on_request(&req("ACK"), false, t0, 7u8), IncomingRequest::AckAbsorbed);
-        assert!(table.on_timeout(t0 + Duration::from_secs(2)).is_empty(), "no more G after ACK");
+        assert_eq!(
+            table.on_timeout(t0 + Duration::from_millis(500)),
+            vec![(7u8, Bytes::from_static(b"486"))]
+        );
+        assert_eq!(
+            table.on_request(&req("ACK"), false, t0, 7u8),
+            IncomingRequest::AckAbsorbed
+        );
+        assert!(
+            table.on_timeout(t0 + Duration::from_secs(2)).is_empty(),
+            "no more G after ACK"
+        );
         table.on_timeout(t0 + Duration::from_secs(10));
         assert!(table.is_empty());
     }
