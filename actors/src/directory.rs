@@ -20,8 +20,8 @@ pub struct TenantEntry {
     pub supervisor: ActorRef<TenantMsg>,
 }
 
-/// Running line actors by tenant and extension.
-type LineMap = HashMap<(TenantId, Box<str>), ActorRef<LineMsg>>;
+/// Running line actors by tenant, then extension (looked up by `&str`, no allocation).
+type LineMap = HashMap<TenantId, HashMap<Box<str>, ActorRef<LineMsg>>>;
 
 #[derive(Default)]
 pub struct Directory {
@@ -87,18 +87,20 @@ impl Directory {
     }
 
     pub fn line(&self, tenant: TenantId, ext: &str) -> Option<ActorRef<LineMsg>> {
-        read(&self.lines).get(&(tenant, Box::from(ext))).cloned()
+        read(&self.lines).get(&tenant)?.get(ext).cloned()
     }
 
     pub fn set_line(&self, tenant: TenantId, ext: &str, actor: ActorRef<LineMsg>) {
-        write(&self.lines).insert((tenant, Box::from(ext)), actor);
+        write(&self.lines).entry(tenant).or_default().insert(Box::from(ext), actor);
     }
 
     pub fn remove_line(&self, tenant: TenantId, ext: &str) {
-        write(&self.lines).remove(&(tenant, Box::from(ext)));
+        if let Some(m) = write(&self.lines).get_mut(&tenant) {
+            m.remove(ext);
+        }
     }
 
     pub fn line_count(&self) -> usize {
-        read(&self.lines).len()
+        read(&self.lines).values().map(HashMap::len).sum()
     }
 }

@@ -22,6 +22,12 @@ pub enum Error {
     /// Digest credentials could not be read.
     #[error("bad credentials: {0}")]
     BadCredentials(&'static str),
+    /// The bytes are not a session description (RFC 4566).
+    #[error("malformed SDP: {0}")]
+    BadSdp(&'static str),
+    /// A message cannot create or continue a dialog (no tag, no Contact …).
+    #[error("dialog: {0}")]
+    Dialog(&'static str),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

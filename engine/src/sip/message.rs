@@ -483,7 +483,7 @@ fn next_line(b: &[u8], pos: usize) -> Option<(&[u8], usize)> {
 fn parse_start_line(base: &[u8], line: &[u8]) -> Result<StartLine> {
     let text =
         std::str::from_utf8(line).map_err(|_| Error::Malformed("start line is not UTF-8"))?;
-    if text.len() >= 4 && text[..4].eq_ignore_ascii_case("SIP/") {
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         let mut parts = text.splitn(3, ' ');
         let version = parts.next().unwrap_or("");
         if !version.eq_ignore_ascii_case("SIP/2.0") {
