@@ -242,3 +242,98 @@ fn tenants_and_users_with_clear_errors() {
     c.send_raw(text.as_bytes());
     assert_eq!(c.recv().unwrap().code(), Some(403));
 }
+
+#[test]
+fn requests_to_the_switch_ip_go_to_the_default_tenant() {
+    let dir = temp_dir();
+    let d = dir.path();
+    ok(&pbx(
+        d,
+        &["tenant", "add", "acme", "--domain", "acme.example"],
+    ));
+    ok(&pbx(
+        d,
+        &[
+            "user",
+            "add",
+            "--tenant",
+            "acme",
+            "200",
+            "--password",
+            "acme-pw-200",
+        ],
+    ));
+    let server = Pbx::start_with(d, "127.0.0.1:0", &["--default-tenant", "acme"]);
+    let mut c = SipClient::udp(server.addr);
+    let contact = format!("<sip:200@{}>", c.local);
+    let resp = c.register(
+        "200",
+        "acme-pw-200",
+        "127.0.0.1",
+        Some(&contact),
+        None,
+        Algorithm::Md5,
+    );
+    assert_eq!(resp.code(), Some(200));
+    // An unknown default tenant is refused at start.
+    let out = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args([
+            "serve",
+            "--sip-addr",
+            "127.0.0.1:0",
+            "--default-tenant",
+            "nope",
+            "--data-dir",
+        ])
+        .arg(d)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown tenant"));
+}
+
+#[test]
+fn a_tenant_added_while_serving_is_picked_up() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let server = Pbx::start(d);
+    ok(&pbx(
+        d,
+        &["tenant", "add", "late", "--domain", "late.example"],
+    ));
+    ok(&pbx(
+        d,
+        &[
+            "user",
+            "add",
+            "--tenant",
+            "late",
+            "300",
+            "--password",
+            "late-pw-300",
+        ],
+    ));
+    // The switch looks for new tenants every few seconds; poll until it has.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let mut c = SipClient::udp(server.addr);
+        let text = c.register_text(
+            "300",
+            "late.example",
+            Some("<sip:300@127.0.0.1:7000>"),
+            None,
+            "",
+        );
+        c.send_raw(text.as_bytes());
+        match c.recv().and_then(|r| r.code()) {
+            Some(401) => break,
+            Some(403) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new tenant never served"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}

@@ -91,7 +91,10 @@ impl Directory {
     }
 
     pub fn set_line(&self, tenant: TenantId, ext: &str, actor: ActorRef<LineMsg>) {
-        write(&self.lines).entry(tenant).or_default().insert(Box::from(ext), actor);
+        write(&self.lines)
+            .entry(tenant)
+            .or_default()
+            .insert(Box::from(ext), actor);
     }
 
     pub fn remove_line(&self, tenant: TenantId, ext: &str) {

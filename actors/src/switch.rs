@@ -22,7 +22,12 @@ use crate::{Error, Result};
 
 pub enum SwitchMsg {
     LocalAddrs(RpcReplyPort<Vec<(&'static str, SocketAddr)>>),
+    /// Picks up tenants an administrator added while the switch runs.
+    SyncTenants,
 }
+
+/// How often the switch looks for tenants added by the admin commands.
+const TENANT_SYNC: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct SwitchState {
     config: SwitchConfig,
@@ -142,18 +147,28 @@ impl Actor for SwitchActor {
             Self::start_tenant(&myself, &mut state, t, regs).await?;
         }
         Self::start_transport(&myself, &mut state).await?;
+        myself.send_interval(TENANT_SYNC, || SwitchMsg::SyncTenants);
         Ok(state)
     }
 
     async fn handle(
         &self,
-        _: ActorRef<SwitchMsg>,
+        myself: ActorRef<SwitchMsg>,
         msg: SwitchMsg,
         state: &mut SwitchState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             SwitchMsg::LocalAddrs(reply) => {
                 let _ = reply.send(state.bound.clone());
+            }
+            SwitchMsg::SyncTenants => {
+                let stored = state.shared.store.call(|s| s.tenants()).await?;
+                for t in stored {
+                    if !state.tenants.values().any(|known| known.id == t.id) {
+                        tracing::info!(tenant = %t.name, "new tenant");
+                        Self::start_tenant(&myself, state, t, Vec::new()).await?;
+                    }
+                }
             }
         }
         Ok(())

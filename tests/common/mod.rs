@@ -26,10 +26,16 @@ impl Pbx {
     }
 
     pub fn start_on(data_dir: &Path, sip_addr: &str) -> Pbx {
+        Self::start_with(data_dir, sip_addr, &[])
+    }
+
+    /// Starts with extra `pbx serve` arguments.
+    pub fn start_with(data_dir: &Path, sip_addr: &str, extra: &[&str]) -> Pbx {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pbx"))
             .args(["serve", "--data-dir"])
             .arg(data_dir)
             .args(["--sip-addr", sip_addr])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
