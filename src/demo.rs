@@ -20,6 +20,9 @@ pub fn ensure(store: &mut Store) -> actors::Result<Option<String>> {
         })
         .collect();
     store.add_lines(&tenant, &lines)?;
+    let plan = serde_json::to_string(&dialplan::TenantPlan::demo())
+        .map_err(|e| actors::Error::Invalid(e.to_string()))?;
+    store.set_dialplan_json(tenant.id, &plan)?;
     Ok(Some(format!(
         "created demo tenant {DEMO_TENANT:?} (domains {}) with extensions 100-109, passwords secret100..secret109",
         DEMO_DOMAINS.join(", ")

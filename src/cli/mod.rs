@@ -1,6 +1,7 @@
 //! The command line.
 
 mod admin;
+mod route;
 mod serve;
 
 use std::net::SocketAddr;
@@ -44,6 +45,20 @@ enum Command {
         #[command(subcommand)]
         cmd: admin::UserCmd,
     },
+    /// A tenant's dialplan: set (from JSON, validated), show.
+    Plan {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: route::PlanCmd,
+    },
+    /// Show how a dialled number is detected, formatted and routed.
+    Route {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        args: route::RouteArgs,
+    },
 }
 
 /// A failure of a command, with the exit code it maps to.
@@ -83,9 +98,23 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Serve(a)) => serve::run(a),
         Some(Command::Tenant { data, cmd }) => admin::tenant(&data.data_dir, cmd),
         Some(Command::User { data, cmd }) => admin::user(&data.data_dir, cmd),
+        Some(Command::Plan { data, cmd }) => route::plan(&data.data_dir, cmd),
+        Some(Command::Route { data, args }) => route::route(&data.data_dir, args),
     }
 }
 
 pub fn default_sip_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 5060))
+}
+
+/// Prints a report to stdout, ending it with a newline; a closed pipe (`| head`) is
+/// not an error.
+pub fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
 }

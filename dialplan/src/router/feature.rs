@@ -1,0 +1,124 @@
+//! Feature codes dialled on a phone, turned into actions for the switch.
+
+use super::run::Run;
+use super::CallContext;
+use crate::decision::Target;
+use crate::error::Error;
+use crate::feature_code::{FeatureAction, FeatureKind, ForwardKind};
+use crate::number::classify::{Category, Detection};
+use crate::number::location::{Dialled, Source};
+use crate::route::outbound::{forbidden, PermissionClass};
+
+impl Run<'_> {
+    pub(super) fn feature(
+        &mut self,
+        call: &CallContext,
+        caller: Dialled,
+        to: &str,
+        class: PermissionClass,
+        premium: bool,
+    ) -> Result<(Dialled, Dialled, Vec<Target>), Error> {
+        let mut callee = Dialled {
+            input: call.to.clone(),
+            number: to.to_owned(),
+            detection: Detection::FeatureCode,
+            canonical: None,
+            category: None,
+            rule: None,
+            raw: false,
+            call_by_call: None,
+            steps: Vec::new(),
+        };
+        let matched = match self.plan().feature_codes.recognise(to) {
+            None => {
+                let reason = format!("Not Found: {to} is not a feature code of this tenant");
+                return Ok((caller, callee, vec![Target::Reject { code: 404, reason }]));
+            }
+            Some(Err(msg)) => {
+                return Ok((
+                    caller,
+                    callee,
+                    vec![Target::Reject {
+                        code: 484,
+                        reason: msg,
+                    }],
+                ));
+            }
+            Some(Ok(m)) => m,
+        };
+        callee.steps.push(format!(
+            "feature code {} ({:?})",
+            matched.code.code, matched.code.kind
+        ));
+        callee.rule = Some(matched.code.code.clone());
+        let arg = matched.argument.clone();
+        let kind = matched.code.kind;
+        let fwd = |kind: ForwardKind, to: Option<String>| FeatureAction::Forward { kind, to };
+        let action = match kind {
+            FeatureKind::DirectedPickup => {
+                let target = arg.unwrap_or_default();
+                if !self.r.is_assigned(&target) {
+                    let reason =
+                        format!("Not Found: directed pickup of unassigned number {target}");
+                    return Ok((caller, callee, vec![Target::Reject { code: 404, reason }]));
+                }
+                FeatureAction::DirectedPickup { target }
+            }
+            FeatureKind::GroupPickup => FeatureAction::GroupPickup,
+            FeatureKind::AgentLogin | FeatureKind::AgentLogout => {
+                if let Some(g) = arg
+                    .as_ref()
+                    .filter(|g| !self.plan().groups.iter().any(|x| &x.number == *g))
+                {
+                    let reason = format!("Not Found: {g} is not a hunt group");
+                    return Ok((caller, callee, vec![Target::Reject { code: 404, reason }]));
+                }
+                if kind == FeatureKind::AgentLogin {
+                    FeatureAction::AgentLogin { group: arg }
+                } else {
+                    FeatureAction::AgentLogout { group: arg }
+                }
+            }
+            FeatureKind::DndOn => FeatureAction::Dnd { on: true },
+            FeatureKind::DndOff => FeatureAction::Dnd { on: false },
+            FeatureKind::ForwardUnconditionalClear => fwd(ForwardKind::Unconditional, None),
+            FeatureKind::ForwardBusyClear => fwd(ForwardKind::Busy, None),
+            FeatureKind::ForwardNoAnswerClear => fwd(ForwardKind::NoAnswer, None),
+            FeatureKind::ForwardUnconditionalSet
+            | FeatureKind::ForwardBusySet
+            | FeatureKind::ForwardNoAnswerSet => {
+                let dest = arg.unwrap_or_default();
+                let to = if self.r.is_assigned(&dest) {
+                    dest
+                } else {
+                    let d = self.plan().location.normalise(
+                        &dest,
+                        Source::Phone,
+                        "forwarding destination",
+                    )?;
+                    if d.detection != Detection::Internal {
+                        let cat = d.category.unwrap_or(Category::International);
+                        if let Some(why) = forbidden(class, premium, cat) {
+                            let reason = format!("forwarding to {}: {why}", d.number);
+                            return Ok((
+                                caller,
+                                callee,
+                                vec![Target::Reject { code: 403, reason }],
+                            ));
+                        }
+                    }
+                    d.number
+                };
+                let k = match kind {
+                    FeatureKind::ForwardUnconditionalSet => ForwardKind::Unconditional,
+                    FeatureKind::ForwardBusySet => ForwardKind::Busy,
+                    _ => ForwardKind::NoAnswer,
+                };
+                fwd(k, Some(to))
+            }
+            FeatureKind::VoicemailAccess => FeatureAction::VoicemailAccess,
+            FeatureKind::RecordingToggle => FeatureAction::RecordingToggle,
+        };
+        Ok((caller, callee, vec![Target::Feature { action }]))
+    }
+}

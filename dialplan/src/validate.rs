@@ -1,0 +1,496 @@
+//! Validation of a tenant's numbering. Every error names the entries involved.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::emergency::Subnet;
+use crate::number::location::ExtensionSpace;
+use crate::plan::TenantPlan;
+use crate::schedule::parse_zone;
+
+/// First and last number reserved for IVR submenus.
+pub const SUBMENU_RANGE: (u32, u32) = (99990, 99999);
+
+/// One problem in a tenant plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum ValidationError {
+    /// Internal numbers need at least 2 digits, digits only.
+    BadInternalNumber {
+        /// The entry ("extension 7").
+        entry: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// One number assigned twice.
+    Duplicate {
+        /// The number.
+        number: String,
+        /// The entry that had it first.
+        first: String,
+        /// The entry that has it too.
+        second: String,
+    },
+    /// An emergency number used as an internal number.
+    ReservedEmergency {
+        /// The emergency number.
+        number: String,
+        /// The entry using it.
+        entry: String,
+    },
+    /// IVR submenus take 99990–99999, and only they do.
+    SubmenuRange {
+        /// The entry.
+        entry: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Two number ranges overlap.
+    Overlap {
+        /// One range.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// A range that is not `from <= to` with equal lengths.
+    BadRange {
+        /// The range.
+        entry: String,
+    },
+    /// A reference to something that does not exist.
+    UnknownReference {
+        /// The entry holding the reference.
+        entry: String,
+        /// What kind of thing is referenced.
+        kind: &'static str,
+        /// The missing name or number.
+        name: String,
+    },
+    /// One feature code is a prefix of another, or does not start with * or #.
+    FeatureCode {
+        /// The code.
+        code: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Any other bad setting (time zone, country, subnet).
+    Setting {
+        /// The setting.
+        entry: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadInternalNumber { entry, reason } => write!(f, "{entry}: {reason}"),
+            Self::Duplicate {
+                number,
+                first,
+                second,
+            } => {
+                write!(f, "number {number} is assigned twice: {first} and {second}")
+            }
+            Self::ReservedEmergency { number, entry } => {
+                write!(f, "{entry}: {number} is a reserved emergency number")
+            }
+            Self::SubmenuRange { entry, reason } => write!(f, "{entry}: {reason}"),
+            Self::Overlap { first, second } => write!(f, "ranges overlap: {first} and {second}"),
+            Self::BadRange { entry } => write!(
+                f,
+                "{entry}: from and to must have the same length and from <= to"
+            ),
+            Self::UnknownReference { entry, kind, name } => {
+                write!(f, "{entry}: unknown {kind} {name:?}")
+            }
+            Self::FeatureCode { code, reason } => write!(f, "feature code {code}: {reason}"),
+            Self::Setting { entry, reason } => write!(f, "{entry}: {reason}"),
+        }
+    }
+}
+
+fn in_submenu_range(n: &str) -> bool {
+    n.len() == 5
+        && n.parse::<u32>()
+            .is_ok_and(|v| (SUBMENU_RANGE.0..=SUBMENU_RANGE.1).contains(&v))
+}
+
+/// Every assigned internal number with a description of its owner.
+pub fn assigned_numbers(plan: &TenantPlan) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    v.extend(
+        plan.extensions
+            .iter()
+            .map(|e| (e.number.clone(), format!("extension {}", e.number))),
+    );
+    v.extend(
+        plan.groups
+            .iter()
+            .map(|g| (g.number.clone(), format!("hunt group {:?}", g.name))),
+    );
+    v.extend(
+        plan.queues
+            .iter()
+            .map(|q| (q.number.clone(), format!("queue {:?}", q.name))),
+    );
+    v.extend(
+        plan.ivrs
+            .iter()
+            .map(|i| (i.number.clone(), format!("IVR menu {:?}", i.name))),
+    );
+    v.extend(
+        plan.conferences
+            .iter()
+            .map(|c| (c.number.clone(), format!("conference {:?}", c.name))),
+    );
+    v
+}
+
+/// All problems of `plan` (empty when valid).
+pub fn validate(plan: &TenantPlan) -> Vec<ValidationError> {
+    let mut errs = Vec::new();
+    let assigned = assigned_numbers(plan);
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    let emergency = plan.emergency_numbers().unwrap_or_default();
+    for (number, entry) in &assigned {
+        if number.len() < 2 || !number.bytes().all(|b| b.is_ascii_digit()) {
+            errs.push(ValidationError::BadInternalNumber {
+                entry: entry.clone(),
+                reason: format!(
+                    "internal number {number:?} must be at least 2 digits, digits only"
+                ),
+            });
+        }
+        if let Some(first) = seen.insert(number, entry) {
+            errs.push(ValidationError::Duplicate {
+                number: number.clone(),
+                first: first.to_owned(),
+                second: entry.clone(),
+            });
+            seen.insert(number, first);
+        }
+        if emergency.contains(number) {
+            errs.push(ValidationError::ReservedEmergency {
+                number: number.clone(),
+                entry: entry.clone(),
+            });
+        }
+    }
+    check_submenus(plan, &assigned, &mut errs);
+    check_ranges(plan, &mut errs);
+    check_references(plan, &seen, &mut errs);
+    check_feature_codes(plan, &mut errs);
+    check_settings(plan, &mut errs);
+    errs
+}
+
+fn check_submenus(
+    plan: &TenantPlan,
+    assigned: &[(String, String)],
+    errs: &mut Vec<ValidationError>,
+) {
+    for ivr in &plan.ivrs {
+        let entry = format!("IVR menu {:?}", ivr.name);
+        match &ivr.parent {
+            Some(parent) => {
+                if !in_submenu_range(&ivr.number) {
+                    errs.push(ValidationError::SubmenuRange {
+                        entry: entry.clone(),
+                        reason: format!("submenu number {} is outside 99990–99999", ivr.number),
+                    });
+                }
+                if !plan
+                    .ivrs
+                    .iter()
+                    .any(|p| &p.number == parent && p.parent.is_none())
+                {
+                    errs.push(ValidationError::UnknownReference {
+                        entry,
+                        kind: "main menu",
+                        name: parent.clone(),
+                    });
+                }
+            }
+            None if in_submenu_range(&ivr.number) => errs.push(ValidationError::SubmenuRange {
+                entry,
+                reason: format!(
+                    "{} is reserved for submenus; give the menu a parent",
+                    ivr.number
+                ),
+            }),
+            None => {}
+        }
+    }
+    for (number, entry) in assigned {
+        if in_submenu_range(number) && !entry.starts_with("IVR") {
+            errs.push(ValidationError::SubmenuRange {
+                entry: entry.clone(),
+                reason: format!("{number} is reserved for IVR submenus (99990–99999)"),
+            });
+        }
+    }
+}
+
+fn check_ranges(plan: &TenantPlan, errs: &mut Vec<ValidationError>) {
+    let mut ranges: Vec<(String, String, String)> = Vec::new();
+    let loc = &plan.location;
+    match &loc.extensions {
+        ExtensionSpace::Range { from, to } => {
+            let ok = from.len() == to.len()
+                && from.len() >= 2
+                && from <= to
+                && from.bytes().chain(to.bytes()).all(|b| b.is_ascii_digit());
+            if ok {
+                let p = loc.ddi_prefix();
+                ranges.push((
+                    format!("{p}{from}"),
+                    format!("{p}{to}"),
+                    format!("location range {from}–{to}"),
+                ));
+            } else {
+                errs.push(ValidationError::BadRange {
+                    entry: format!("location extension range {from}–{to}"),
+                });
+            }
+        }
+        ExtensionSpace::Prefixes {
+            first_min,
+            first_max,
+            min_len,
+            max_len,
+        } => {
+            if first_min > first_max || *first_max > 9 || *min_len < 2 || min_len > max_len {
+                errs.push(ValidationError::BadRange {
+                    entry: format!("location extension prefixes {first_min}–{first_max}, length {min_len}–{max_len}"),
+                });
+            }
+        }
+    }
+    for r in &plan.ddi_ranges {
+        let entry = format!("DDI range {}{{{}–{}}}", r.prefix, r.from, r.to);
+        if r.from.len() != r.to.len()
+            || r.from > r.to
+            || !r
+                .from
+                .bytes()
+                .chain(r.to.bytes())
+                .all(|b| b.is_ascii_digit())
+        {
+            errs.push(ValidationError::BadRange { entry });
+            continue;
+        }
+        let (lo, hi) = r.bounds();
+        ranges.push((lo, hi, entry));
+    }
+    for (i, a) in ranges.iter().enumerate() {
+        for b in &ranges[i + 1..] {
+            // Equal lengths: the intervals meet. Different lengths: a number of one
+            // range starts a number of the other.
+            if prefix_overlap(a, b) {
+                errs.push(ValidationError::Overlap {
+                    first: a.2.clone(),
+                    second: b.2.clone(),
+                });
+            }
+        }
+    }
+    let mut external: HashMap<&str, usize> = HashMap::new();
+    for (i, d) in plan.ddi_numbers.iter().enumerate() {
+        if let Some(first) = external.insert(d.number.as_str(), i) {
+            errs.push(ValidationError::Duplicate {
+                number: d.number.to_string(),
+                first: format!("DDI number → {}", plan.ddi_numbers[first].target),
+                second: format!("DDI number → {}", d.target),
+            });
+        }
+        if let Some(r) = plan.ddi_ranges.iter().find(|r| r.map(&d.number).is_some()) {
+            errs.push(ValidationError::Overlap {
+                first: format!("DDI number {}", d.number),
+                second: format!("DDI range {}{{{}–{}}}", r.prefix, r.from, r.to),
+            });
+        }
+        if let Some(ext) = loc.canonical_to_internal(&d.number) {
+            errs.push(ValidationError::Overlap {
+                first: format!("DDI number {}", d.number),
+                second: format!("location range (it is extension {ext})"),
+            });
+        }
+    }
+}
+
+/// Do two ranges of canonical numbers overlap? Compared on the shorter length, so a
+/// range whose numbers start numbers of the other counts as overlapping.
+fn prefix_overlap(a: &(String, String, String), b: &(String, String, String)) -> bool {
+    let n = a.0.len().min(b.0.len());
+    let (a0, a1, b0, b1) = (&a.0[..n], &a.1[..n], &b.0[..n], &b.1[..n]);
+    a0 <= b1 && b0 <= a1
+}
+
+fn check_references(
+    plan: &TenantPlan,
+    numbers: &HashMap<&str, &str>,
+    errs: &mut Vec<ValidationError>,
+) {
+    let is_number = |n: &str| numbers.contains_key(n) || n.starts_with('+');
+    fn missing<'p>(plan: &TenantPlan, s: &'p Option<String>) -> Option<&'p String> {
+        s.as_ref()
+            .filter(|s| !plan.schedules.iter().any(|x| &x.name == *s))
+    }
+    let schedule = |s| missing(plan, s);
+    let mut refs = Vec::new();
+    let mut unknown = |entry: String, kind: &'static str, name: &str| {
+        refs.push(ValidationError::UnknownReference {
+            entry,
+            kind,
+            name: name.to_owned(),
+        })
+    };
+    for g in &plan.groups {
+        let entry = format!("hunt group {:?}", g.name);
+        for m in g
+            .members
+            .iter()
+            .filter(|m| !plan.extensions.iter().any(|e| &e.number == *m))
+        {
+            unknown(entry.clone(), "member extension", m);
+        }
+        if let Some(s) = schedule(&g.schedule) {
+            unknown(entry.clone(), "schedule", s);
+        }
+        for n in [&g.forward, &g.voicemail]
+            .into_iter()
+            .flatten()
+            .filter(|n| !is_number(n))
+        {
+            unknown(entry.clone(), "number", n);
+        }
+    }
+    for q in &plan.queues {
+        let entry = format!("queue {:?}", q.name);
+        if let Some(s) = schedule(&q.schedule) {
+            unknown(entry.clone(), "schedule", s);
+        }
+        if let Some(n) = q.overflow.as_ref().filter(|n| !is_number(n)) {
+            unknown(entry, "overflow number", n);
+        }
+    }
+    for i in &plan.ivrs {
+        let entry = format!("IVR menu {:?}", i.name);
+        if let Some(s) = schedule(&i.schedule) {
+            unknown(entry.clone(), "schedule", s);
+        }
+        for (digit, n) in &i.choices {
+            if digit.len() != 1 || !digit.as_bytes()[0].is_ascii_digit() {
+                unknown(entry.clone(), "choice digit", digit);
+            }
+            if !is_number(n) {
+                unknown(entry.clone(), "choice target", n);
+            }
+        }
+        if let Some(n) = i.drop_off.as_ref().filter(|n| !is_number(n)) {
+            unknown(entry, "drop-off number", n);
+        }
+    }
+    if let Some(s) = schedule(&plan.schedule) {
+        unknown("tenant".into(), "schedule", s);
+    }
+    if let Some(n) = plan.drop_off.as_ref().filter(|n| !is_number(n)) {
+        unknown("tenant".into(), "drop-off number", n);
+    }
+    for d in plan.ddi_numbers.iter().filter(|d| !is_number(&d.target)) {
+        unknown(format!("DDI number {}", d.number), "target", &d.target);
+    }
+    let trunk = |t: &str| plan.trunks.iter().any(|x| x.name == t);
+    for r in &plan.outbound {
+        for t in r.trunks.iter().filter(|t| !trunk(t)) {
+            unknown(format!("outbound route {:?}", r.name), "trunk", t);
+        }
+    }
+    if !trunk(&plan.emergency.trunk) {
+        unknown("emergency".into(), "trunk", &plan.emergency.trunk);
+    }
+    for p in &plan.lcr.providers {
+        if let Some(t) = p.trunk.as_ref().filter(|t| !trunk(t)) {
+            unknown(format!("LCR provider {:?}", p.name), "trunk", t);
+        }
+    }
+    for a in &plan.lcr.assignments {
+        let entry = format!("LCR assignment {} {:?}", a.zone, a.day);
+        if !plan.lcr.zones.iter().any(|z| z.name == a.zone) {
+            unknown(entry.clone(), "zone", &a.zone);
+        }
+        if !plan.lcr.providers.iter().any(|p| p.name == a.provider) {
+            unknown(entry.clone(), "provider", &a.provider);
+        }
+        if a.from_slot >= a.to_slot || a.to_slot > 48 {
+            let slots = format!("{}..{} (need from < to <= 48)", a.from_slot, a.to_slot);
+            unknown(entry, "slot range", &slots);
+        }
+    }
+    for s in &plan.schedules {
+        if let crate::schedule::ClosedAction::Voicemail { mailbox } = &s.when_closed {
+            if !is_number(mailbox) {
+                unknown(format!("schedule {:?}", s.name), "mailbox", mailbox);
+            }
+        }
+    }
+    errs.extend(refs);
+}
+
+fn check_feature_codes(plan: &TenantPlan, errs: &mut Vec<ValidationError>) {
+    let codes = &plan.feature_codes.codes;
+    for (i, a) in codes.iter().enumerate() {
+        if a.code.len() < 2
+            || !a.code.starts_with(['*', '#'])
+            || !a.code[1..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+        {
+            errs.push(ValidationError::FeatureCode {
+                code: a.code.clone(),
+                reason: "must be * or # followed by digits, * or #".into(),
+            });
+        }
+        for b in &codes[i + 1..] {
+            if a.code.starts_with(&b.code) || b.code.starts_with(&a.code) {
+                errs.push(ValidationError::FeatureCode {
+                    code: a.code.clone(),
+                    reason: format!("conflicts with {} ({:?} vs {:?})", b.code, a.kind, b.kind),
+                });
+            }
+        }
+    }
+}
+
+fn check_settings(plan: &TenantPlan, errs: &mut Vec<ValidationError>) {
+    if let Err(e) = parse_zone(&plan.time_zone) {
+        errs.push(ValidationError::Setting {
+            entry: "time zone".into(),
+            reason: e.to_string(),
+        });
+    }
+    if let Err(e) = plan.location.country() {
+        errs.push(ValidationError::Setting {
+            entry: "location".into(),
+            reason: e.to_string(),
+        });
+    }
+    for r in &plan.emergency.rules {
+        if let Err(e) = Subnet::parse(&r.subnet) {
+            errs.push(ValidationError::Setting {
+                entry: format!("emergency rule {:?}", r.description),
+                reason: e.to_string(),
+            });
+        }
+        if !r.description.chars().all(|c| c.is_ascii_alphanumeric()) {
+            errs.push(ValidationError::Setting {
+                entry: format!("emergency rule {:?}", r.description),
+                reason: "description may only hold letters and digits".into(),
+            });
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `pbx route` (how a number is detected, formatted and routed) and `pbx plan`
+//! (setting and showing a tenant's dialplan).
+
+use std::path::{Path, PathBuf};
+
+use actors::store::{Store, Tenant};
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use clap::{Args, Subcommand};
+use dialplan::plan::Extension;
+use dialplan::TenantPlan;
+
+use super::CliError;
+
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// The tenant, by name or any of its domains.
+    #[arg(long)]
+    tenant: String,
+    /// The caller: an extension of the tenant, or an external number (then the call
+    /// is treated as coming in over a trunk).
+    #[arg(long)]
+    from: String,
+    /// The number dialled.
+    #[arg(long)]
+    to: String,
+    /// When the call happens (RFC 3339); default: now, in the tenant's time zone.
+    #[arg(long)]
+    at: Option<String>,
+    /// Print the explanation as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCmd {
+    /// Replace a tenant's dialplan with a JSON file (validated first).
+    Set {
+        #[arg(long)]
+        tenant: String,
+        file: PathBuf,
+    },
+    /// Print a tenant's dialplan as JSON.
+    Show {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// The tenant's dialplan with every stored line present as an extension.
+pub fn load_plan(store: &Store, tenant: &Tenant) -> Result<TenantPlan, CliError> {
+    let json = store.dialplan_json(tenant.id)?.ok_or_else(|| {
+        CliError::Usage(format!(
+            "tenant {:?} has no dialplan yet; set one with `pbx plan set --tenant {} FILE.json`",
+            tenant.name, tenant.name
+        ))
+    })?;
+    let mut plan = TenantPlan::from_json(&json).map_err(|e| {
+        CliError::Failed(format!(
+            "stored dialplan of {:?} is unreadable: {e}",
+            tenant.name
+        ))
+    })?;
+    for line in store.lines(tenant.id)? {
+        if !plan.extensions.iter().any(|e| e.number == line.ext) {
+            plan.extensions.push(Extension {
+                name: line.display_name.unwrap_or_default(),
+                number: line.ext,
+                devices: Vec::new(),
+                voicemail: true,
+                class: Default::default(),
+                premium_allowed: false,
+            });
+        }
+    }
+    Ok(plan)
+}
+
+fn parse_at(at: Option<&str>, plan: &TenantPlan) -> Result<DateTime<FixedOffset>, CliError> {
+    match at {
+        Some(s) => DateTime::parse_from_rfc3339(s).map_err(|e| {
+            CliError::Usage(format!(
+                "--at {s:?} is not an RFC 3339 time ({e}), e.g. 2026-11-23T18:30:00+01:00"
+            ))
+        }),
+        None => {
+            let tz: chrono_tz::Tz = plan.time_zone.parse().map_err(|_| {
+                CliError::Failed(format!(
+                    "unknown time zone {:?} in the dialplan",
+                    plan.time_zone
+                ))
+            })?;
+            let now = tz.from_utc_datetime(&Utc::now().naive_utc());
+            Ok(now.fixed_offset())
+        }
+    }
+}
+
+pub fn route(dir: &Path, args: RouteArgs) -> Result<(), CliError> {
+    let store = Store::open(dir)?;
+    let tenant = store.tenant(&args.tenant)?;
+    let plan = load_plan(&store, &tenant)?;
+    let at = parse_at(args.at.as_deref(), &plan)?;
+    let explanation = dialplan::explain(&plan, &args.from, &args.to, at)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&explanation)
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+        super::print_out(&text);
+    } else {
+        super::print_out(&explanation.to_string());
+    }
+    Ok(())
+}
+
+pub fn plan(dir: &Path, cmd: PlanCmd) -> Result<(), CliError> {
+    let mut store = Store::open(dir)?;
+    match cmd {
+        PlanCmd::Set { tenant, file } => {
+            let t = store.tenant(&tenant)?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let plan = TenantPlan::from_json(&text)
+                .map_err(|e| CliError::Usage(format!("{}: not a dialplan: {e}", file.display())))?;
+            if let Err(errors) = plan.validate() {
+                let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                return Err(CliError::Usage(format!(
+                    "dialplan refused: {}",
+                    list.join("; ")
+                )));
+            }
+            store.set_dialplan_json(t.id, &text)?;
+            println!("dialplan of tenant {} set", t.name);
+        }
+        PlanCmd::Show { tenant } => {
+            let t = store.tenant(&tenant)?;
+            let plan = load_plan(&store, &t)?;
+            let text =
+                serde_json::to_string_pretty(&plan).map_err(|e| CliError::Failed(e.to_string()))?;
+            super::print_out(&text);
+        }
+    }
+    Ok(())
+}
