@@ -5,8 +5,13 @@
 //! woken up again are return values.
 
 pub mod auth;
+pub mod call;
+pub mod dialog;
 mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod registrar;
+pub mod sdp;
 pub mod sip;
 pub mod timer;
 pub mod transaction;

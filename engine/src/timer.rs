@@ -34,6 +34,14 @@ pub enum Timer {
     RegistrationExpiry,
     /// A delayed answer to a failed authentication (brute-force slow-down).
     AuthPenalty,
+    /// INVITE dialog, UAS: retransmit the 2xx until the ACK comes (RFC 3261 §13.3.1.4).
+    Retransmit2xx,
+    /// INVITE dialog, UAS: give up waiting for the ACK of a 2xx (64*T1), then BYE.
+    AckWait,
+    /// A call leg rang too long without an answer.
+    RingNoAnswer,
+    /// Re-send a re-INVITE that met glare (491), after the RFC 3261 §14.1 delay.
+    GlareRetry,
 }
 
 /// RFC 3261 timer values.

@@ -1,0 +1,395 @@
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::fixtures::{self, parse, SNOM_180, SNOM_200, YEALINK_INVITE};
+use crate::sdp::Sdp;
+use crate::sip::{HeaderName, Message, Method};
+use crate::timer::TimerConfig;
+
+fn cfg(seed: &str) -> LegConfig {
+    LegConfig {
+        timers: TimerConfig::default(),
+        reliable: false,
+        transport: "UDP".into(),
+        sent_by: "203.0.113.5:5060".into(),
+        contact: "<sip:pbx@203.0.113.5:5060>".into(),
+        branch_seed: seed.into(),
+        ring_timeout: Some(Duration::from_secs(30)),
+    }
+}
+
+fn drain(leg: &mut Leg) -> (Vec<Message>, Vec<LegEvent>) {
+    let (mut sent, mut events) = (Vec::new(), Vec::new());
+    while let Some(o) = leg.poll_output() {
+        match o {
+            Output::Send(b) => sent.push(Message::parse(b).expect("leg output parses")),
+            Output::Event(e) => events.push(e),
+        }
+    }
+    (sent, events)
+}
+
+fn summary(m: &Message) -> String {
+    match m.code() {
+        Some(c) => format!("{c} {}", m.cseq().unwrap().method),
+        None => format!("{} {}", m.method().unwrap(), m.uri_str().unwrap()),
+    }
+}
+
+fn invite_spec() -> OutgoingInvite {
+    OutgoingInvite {
+        request_uri: "sip:200@192.168.1.33:5060;line=k3x8f7v1".into(),
+        from: "\"Desk 100\" <sip:100@pbx.example.com>;tag=sw-a".into(),
+        to: "<sip:200@pbx.example.com>".into(),
+        call_id: "b2b-1@203.0.113.5".into(),
+        cseq: 1,
+        max_forwards: 69,
+        headers: vec![("Allow".into(), "INVITE, ACK, CANCEL, BYE".into())],
+        sdp: None,
+    }
+}
+
+fn trying(invite: &Message) -> Message {
+    fixtures::answer(
+        "SIP/2.0 100 Trying\r\nVia: {via}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n",
+        invite,
+    )
+}
+
+fn final_response(invite: &Message, code: u16, reason: &str) -> Message {
+    fixtures::answer(
+        &format!("SIP/2.0 {code} {reason}\r\nVia: {{via}}\r\nFrom: {{from}}\r\nTo: {{to}};tag=kqd4nqmz3w\r\nCall-ID: {{call_id}}\r\nCSeq: {{cseq}}\r\nContent-Length: 0\r\n\r\n"),
+        invite,
+    )
+}
+
+#[test]
+fn incoming_leg_rings_answers_and_waits_for_ack() {
+    let t0 = Instant::now();
+    let invite = parse(YEALINK_INVITE);
+    let mut a = Leg::incoming(cfg("a"), &invite, "sw-b").unwrap();
+    assert_eq!(a.remote_offer().unwrap().media()[0].port(), 11780);
+    let (sent, _) = drain(&mut a);
+    assert_eq!(sent[0].code(), Some(100));
+    assert_eq!(sent[0].to().unwrap().tag(), None);
+
+    a.ring(None);
+    let (sent, _) = drain(&mut a);
+    assert_eq!(sent[0].code(), Some(180));
+    assert_eq!(sent[0].to().unwrap().tag(), Some("sw-b"));
+    assert_eq!(
+        sent[0].header(HeaderName::Contact),
+        Some("<sip:pbx@203.0.113.5:5060>")
+    );
+    assert_eq!(a.state(), LegState::Ringing);
+
+    let sdp = Sdp::parse(b"v=0\r\no=pbx 1 1 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\n").unwrap();
+    a.answer(Some(&sdp), t0);
+    let (sent, _) = drain(&mut a);
+    assert_eq!(sent[0].code(), Some(200));
+    assert_eq!(sent[0].body(), sdp.to_bytes().as_slice());
+    assert_eq!(a.next_timeout(), Some(t0 + Duration::from_millis(500)));
+    a.on_timeout(t0 + Duration::from_millis(500));
+    let (sent, _) = drain(&mut a);
+    assert_eq!(sent.len(), 1, "2xx retransmitted");
+    let ack = parse("ACK sip:pbx@203.0.113.5:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.21:5062;branch=z9hG4bK99\r\nFrom: \"Desk 100\" <sip:100@pbx.example.com>;tag=2763148580\r\nTo: <sip:200@pbx.example.com>;tag=sw-b\r\nCall-ID: 0_3418497393@192.168.1.21\r\nCSeq: 2 ACK\r\nContent-Length: 0\r\n\r\n");
+    a.on_request(&ack, t0 + Duration::from_millis(600));
+    assert_eq!(a.next_timeout(), None);
+    assert_eq!(a.state(), LegState::Answered);
+}
+
+#[test]
+fn incoming_leg_without_ack_sends_bye() {
+    let t0 = Instant::now();
+    let mut a = Leg::incoming(cfg("a"), &parse(YEALINK_INVITE), "sw-b").unwrap();
+    a.answer(None, t0);
+    drain(&mut a);
+    let mut retransmits = 0;
+    let mut bye = None;
+    while let Some(at) = a.next_timeout() {
+        if at > t0 + Duration::from_secs(32) {
+            break;
+        }
+        a.on_timeout(at);
+        for m in drain(&mut a).0 {
+            match m.method() {
+                Some(Method::Bye) => bye = Some((at - t0, m)),
+                _ => retransmits += 1,
+            }
+        }
+    }
+    assert_eq!(retransmits, 10);
+    let (at, bye) = bye.unwrap();
+    assert_eq!(at, Duration::from_secs(32));
+    assert_eq!(bye.uri_str(), Some("sip:100@192.168.1.21:5062"));
+    assert_eq!(a.state(), LegState::Terminating);
+    let ok = fixtures::answer("SIP/2.0 200 OK\r\nVia: {via}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n", &bye);
+    a.on_response(&ok, t0 + Duration::from_secs(33));
+    let (_, ev) = drain(&mut a);
+    assert!(matches!(&ev[..], [LegEvent::Ended(c)] if c.code == 408 && c.side == Side::Local));
+}
+
+#[test]
+fn incoming_cancel_gets_200_and_487() {
+    let invite = parse(YEALINK_INVITE);
+    let mut a = Leg::incoming(cfg("a"), &invite, "sw-b").unwrap();
+    a.ring(None);
+    drain(&mut a);
+    let text = YEALINK_INVITE
+        .split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("CSeq: 2 INVITE", "CSeq: 2 CANCEL");
+    let head: String = text
+        .lines()
+        .filter(|l| !l.starts_with("Content-"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    let cancel = parse(&format!("{head}Content-Length: 0\r\n\r\n"));
+    a.on_request(&cancel, Instant::now());
+    let (sent, ev) = drain(&mut a);
+    assert_eq!(
+        sent.iter().map(summary).collect::<Vec<_>>(),
+        ["200 CANCEL", "487 INVITE"]
+    );
+    assert_eq!(sent[1].to().unwrap().tag(), Some("sw-b"));
+    assert!(matches!(&ev[..], [LegEvent::Ended(c)] if c.code == 487 && c.side == Side::Remote));
+    assert!(a.is_ended());
+}
+
+#[test]
+fn outgoing_leg_rings_and_answers() {
+    let t0 = Instant::now();
+    let mut b = Leg::outgoing(cfg("b"));
+    b.send_invite(&invite_spec(), t0);
+    let (sent, _) = drain(&mut b);
+    let invite = sent[0].clone();
+    assert_eq!(
+        summary(&invite),
+        "INVITE sip:200@192.168.1.33:5060;line=k3x8f7v1"
+    );
+    assert_eq!(invite.top_via().unwrap().branch(), Some("z9hG4bKb.1"));
+    assert_eq!(invite.max_forwards(), Some(69));
+    assert!(b.owns_response(&trying(&invite)));
+
+    // Retransmitted at T1 until a provisional response comes.
+    b.on_timeout(t0 + Duration::from_millis(500));
+    assert_eq!(drain(&mut b).0.len(), 1);
+    b.on_response(&trying(&invite), t0 + Duration::from_millis(600));
+    b.on_response(
+        &fixtures::answer(SNOM_180, &invite),
+        t0 + Duration::from_secs(1),
+    );
+    let (_, ev) = drain(&mut b);
+    assert!(matches!(&ev[..], [LegEvent::Ringing]));
+    assert_eq!(b.state(), LegState::Ringing);
+
+    let ok = fixtures::answer(SNOM_200, &invite);
+    b.on_response(&ok, t0 + Duration::from_secs(3));
+    let (sent, ev) = drain(&mut b);
+    assert_eq!(
+        summary(&sent[0]),
+        "ACK sip:200@192.168.1.33:5060;line=k3x8f7v1"
+    );
+    assert_eq!(sent[0].cseq().unwrap().seq, 1);
+    assert_eq!(sent[0].top_via().unwrap().branch(), Some("z9hG4bKb.2"));
+    assert_eq!(sent[0].to().unwrap().tag(), Some("kqd4nqmz3w"));
+    let [LegEvent::Answered(Some(sdp))] = &ev[..] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(sdp.media()[0].port(), 62418);
+    // The 2xx again: the same ACK again.
+    b.on_response(&ok, t0 + Duration::from_secs(4));
+    assert_eq!(
+        drain(&mut b).0[0].top_via().unwrap().branch(),
+        Some("z9hG4bKb.2")
+    );
+    assert_eq!(b.next_timeout(), None, "ring timer stopped");
+
+    // The callee hangs up.
+    let bye = parse("BYE sip:pbx@203.0.113.5:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.33:5060;branch=z9hG4bKsnom1\r\nFrom: <sip:200@pbx.example.com>;tag=kqd4nqmz3w\r\nTo: \"Desk 100\" <sip:100@pbx.example.com>;tag=sw-a\r\nCall-ID: b2b-1@203.0.113.5\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n");
+    assert!(b.owns_request(&bye));
+    b.on_request(&bye, t0 + Duration::from_secs(60));
+    let (sent, ev) = drain(&mut b);
+    assert_eq!(summary(&sent[0]), "200 BYE");
+    assert!(matches!(&ev[..], [LegEvent::Ended(c)] if *c == Cause::bye(Side::Remote)));
+}
+
+#[test]
+fn cancel_waits_for_a_provisional_response() {
+    let t0 = Instant::now();
+    let mut b = Leg::outgoing(cfg("b"));
+    b.send_invite(&invite_spec(), t0);
+    let invite = drain(&mut b).0.remove(0);
+    b.hangup(487, "Request Terminated", t0);
+    assert!(drain(&mut b).0.is_empty(), "no CANCEL before a provisional");
+    b.on_response(&trying(&invite), t0 + Duration::from_millis(100));
+    let (sent, _) = drain(&mut b);
+    let cancel = &sent[0];
+    assert_eq!(
+        summary(cancel),
+        "CANCEL sip:200@192.168.1.33:5060;line=k3x8f7v1"
+    );
+    assert_eq!(cancel.top_via().unwrap().branch(), Some("z9hG4bKb.1"));
+    assert_eq!(cancel.cseq().unwrap().seq, 1);
+    assert_eq!(
+        cancel.values_named("Reason").next(),
+        Some("SIP;cause=487;text=\"Request Terminated\"")
+    );
+    b.on_response(
+        &final_response(cancel, 200, "OK"),
+        t0 + Duration::from_millis(200),
+    );
+    b.on_response(
+        &final_response(&invite, 487, "Request Terminated"),
+        t0 + Duration::from_millis(200),
+    );
+    let (sent, ev) = drain(&mut b);
+    assert_eq!(
+        sent.iter().map(summary).collect::<Vec<_>>(),
+        ["ACK sip:200@192.168.1.33:5060;line=k3x8f7v1"]
+    );
+    assert!(matches!(&ev[..], [LegEvent::Ended(c)] if c.code == 487 && c.side == Side::Local));
+}
+
+#[test]
+fn late_2xx_after_cancel_gets_ack_then_bye() {
+    let t0 = Instant::now();
+    let mut b = Leg::outgoing(cfg("b"));
+    b.send_invite(&invite_spec(), t0);
+    let invite = drain(&mut b).0.remove(0);
+    b.on_response(&fixtures::answer(SNOM_180, &invite), t0);
+    b.hangup(200, "Call completed elsewhere", t0);
+    assert_eq!(
+        summary(&drain(&mut b).0[0]),
+        "CANCEL sip:200@192.168.1.33:5060;line=k3x8f7v1"
+    );
+    b.on_response(
+        &fixtures::answer(SNOM_200, &invite),
+        t0 + Duration::from_millis(50),
+    );
+    let (sent, ev) = drain(&mut b);
+    let methods: Vec<_> = sent
+        .iter()
+        .map(|m| (m.method().unwrap().clone(), m.cseq().unwrap().seq))
+        .collect();
+    assert_eq!(methods, [(Method::Ack, 1), (Method::Bye, 2)]);
+    assert!(ev.is_empty());
+    assert_eq!(b.state(), LegState::Terminating);
+    b.on_response(
+        &final_response(&sent[1], 200, "OK"),
+        t0 + Duration::from_millis(80),
+    );
+    let (_, ev) = drain(&mut b);
+    assert!(matches!(&ev[..], [LegEvent::Ended(c)] if *c == Cause::answered_elsewhere()));
+}
+
+#[test]
+fn ring_timer_cancels_and_timer_b_ends() {
+    let t0 = Instant::now();
+    let mut b = Leg::outgoing(cfg("b"));
+    b.send_invite(&invite_spec(), t0);
+    let invite = drain(&mut b).0.remove(0);
+    b.on_response(&fixtures::answer(SNOM_180, &invite), t0);
+    drain(&mut b);
+    b.on_timeout(t0 + Duration::from_secs(30));
+    let (sent, _) = drain(&mut b);
+    assert_eq!(sent[0].method(), Some(&Method::Cancel));
+    // Nobody answers the CANCEL nor the INVITE: Timer B (64*T1 from the INVITE) ends it.
+    let mut ended = None;
+    while let Some(at) = b.next_timeout() {
+        b.on_timeout(at);
+        if let Some(LegEvent::Ended(c)) = drain(&mut b).1.pop() {
+            ended = Some(c);
+        }
+    }
+    assert_eq!(ended, Some(Cause::no_answer()));
+}
+
+#[test]
+fn in_dialog_requests_are_passed_up_or_refused() {
+    let t0 = Instant::now();
+    let invite = parse(YEALINK_INVITE);
+    let mut a = Leg::incoming(cfg("a"), &invite, "sw-b").unwrap();
+    a.answer(None, t0);
+    drain(&mut a);
+    let info = |seq: u32| {
+        parse(&format!("INFO sip:pbx@203.0.113.5:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.21:5062;branch=z9hG4bKi{seq}\r\nFrom: <sip:100@pbx.example.com>;tag=2763148580\r\nTo: <sip:200@pbx.example.com>;tag=sw-b\r\nCall-ID: 0_3418497393@192.168.1.21\r\nCSeq: {seq} INFO\r\nContent-Length: 0\r\n\r\n"))
+    };
+    a.on_request(&info(3), t0);
+    let (_, ev) = drain(&mut a);
+    assert!(matches!(&ev[..], [LegEvent::Request(m)] if m.method() == Some(&Method::Info)));
+    a.on_request(&info(3), t0);
+    let (sent, _) = drain(&mut a);
+    assert_eq!(sent[0].code(), Some(500));
+    // The call sends a re-INVITE in the leg's dialog.
+    let reinvite = Message::parse(a.request(&Method::Invite).unwrap().finish()).unwrap();
+    assert_eq!(reinvite.cseq().unwrap().seq, 1);
+    assert_eq!(reinvite.uri_str(), Some("sip:100@192.168.1.21:5062"));
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Response(u16, bool),
+        Hangup,
+        Wait(u64),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (100u16..700, any::<bool>()).prop_map(|(c, t)| Step::Response(c, t)),
+            Just(Step::Hangup),
+            (0u64..40_000).prop_map(Step::Wait),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the device answers, whenever the call hangs up: no panic, one
+        /// Ended at most, and every timer runs out.
+        #[test]
+        fn outgoing_leg_survives_any_response_order(steps in proptest::collection::vec(step(), 0..12)) {
+            let t0 = Instant::now();
+            let mut now = t0;
+            let mut b = Leg::outgoing(cfg("b"));
+            b.send_invite(&invite_spec(), now);
+            let invite = drain(&mut b).0.remove(0);
+            let mut ended = 0;
+            for s in steps {
+                match s {
+                    Step::Response(code, tag) => {
+                        let r = if tag {
+                            final_response(&invite, code, "X")
+                        } else {
+                            fixtures::answer(&format!("SIP/2.0 {code} X\r\nVia: {{via}}\r\nFrom: {{from}}\r\nTo: {{to}}\r\nCall-ID: {{call_id}}\r\nCSeq: {{cseq}}\r\nContent-Length: 0\r\n\r\n"), &invite)
+                        };
+                        b.on_response(&r, now);
+                    }
+                    Step::Hangup => b.hangup(487, "Request Terminated", now),
+                    Step::Wait(ms) => {
+                        now += Duration::from_millis(ms);
+                        while let Some(at) = b.next_timeout().filter(|t| *t <= now) {
+                            b.on_timeout(at);
+                        }
+                    }
+                }
+                ended += drain(&mut b).1.iter().filter(|e| matches!(e, LegEvent::Ended(_))).count();
+            }
+            b.hangup(487, "Request Terminated", now);
+            let mut spins = 0;
+            while let Some(at) = b.next_timeout() {
+                b.on_timeout(at);
+                spins += 1;
+                prop_assert!(spins < 1000, "timers never run out");
+            }
+            ended += drain(&mut b).1.iter().filter(|e| matches!(e, LegEvent::Ended(_))).count();
+            prop_assert!(ended <= 1);
+            prop_assert!(b.is_ended(), "{:?}", b.state());
+            prop_assert_eq!(ended, 1);
+        }
+    }
+}

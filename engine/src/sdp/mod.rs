@@ -1,0 +1,18 @@
+//! Session descriptions (RFC 4566) and offer/answer (RFC 3264) for a B2BUA that
+//! anchors media: parse and print byte-exact, read the fields that matter, rewrite
+//! addresses and ports, hold, and negotiate codecs.
+
+mod codec;
+mod fields;
+mod media;
+mod negotiate;
+mod session;
+
+pub use codec::{static_codec, Codec, CodecSpec, RtpMap, TELEPHONE_EVENT};
+pub use fields::{addrtype_of, Connection, Direction, MediaLine, Origin};
+pub use media::MediaSection;
+pub use negotiate::{answer, common_codecs, AnswerOptions};
+pub use session::{Line, Sdp, MAX_SDP_SIZE};
+
+#[cfg(test)]
+mod tests;
