@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Registrations per second with digest auth: SIPp (UAC, one REGISTER challenged then
-# authenticated per "call") against `pbx serve` (release build) on loopback, with the
-# CPU seconds the pbx process used. Not run in CI.
+# Registrations per second with digest auth: SIPp as UAC (one REGISTER challenged, then
+# authenticated, per "call") against `pbx serve` (release build) on loopback, and, when
+# Kamailio is installed (Debian: kamailio kamailio-sqlite-modules sqlite3), the same
+# load against Kamailio with auth_db on SQLite as the yardstick. CPU seconds are read
+# from /proc for the server's processes. Not run in CI.
 #
 #   benches/register_load.sh [RATE ...]      (default: 2000 4000 6000 8000 10000)
 #
-# Each rate runs for DURATION seconds (default 10) over USERS extensions (default 5000).
+# Each rate runs DURATION seconds (default 10) over USERS extensions (default 5000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rates=("$@")
 [ ${#rates[@]} -eq 0 ] && rates=(2000 4000 6000 8000 10000)
 duration=${DURATION:-10}
 users=${USERS:-5000}
-port=${PORT:-5090}
 work=$(mktemp -d)
-trap 'kill $pbx_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; pkill -f "kamailio -f $work" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build --release -q
 bin=target/release/pbx
@@ -25,29 +27,59 @@ $bin user add-range --tenant load --from 10000 --to $((10000 + users - 1)) --pas
   for ((i = 0; i < users; i++)); do echo "$((10000 + i));pw$((10000 + i))pw;load.test;3600"; done
 } > "$work/users.csv"
 
-RUST_LOG=warn $bin serve --data-dir "$work/data" --sip-addr 127.0.0.1:$port > "$work/pbx.out" 2>&1 &
+RUST_LOG=warn $bin serve --data-dir "$work/data" --sip-addr 127.0.0.1:5090 > "$work/pbx.out" 2>&1 &
+pids+=($!)
 pbx_pid=$!
+
+have_kamailio=no
+if command -v kamailio >/dev/null && command -v sqlite3 >/dev/null; then
+  have_kamailio=yes
+  sqlite3 "$work/kam.db" <<SQL
+CREATE TABLE version (table_name VARCHAR(32) NOT NULL PRIMARY KEY, table_version INTEGER DEFAULT 0 NOT NULL);
+INSERT INTO version VALUES ('subscriber', 7);
+CREATE TABLE subscriber (id INTEGER PRIMARY KEY NOT NULL, username VARCHAR(64) DEFAULT '' NOT NULL,
+  domain VARCHAR(64) DEFAULT '' NOT NULL, password VARCHAR(64) DEFAULT '' NOT NULL,
+  ha1 VARCHAR(128) DEFAULT '' NOT NULL, ha1b VARCHAR(128) DEFAULT '' NOT NULL);
+CREATE UNIQUE INDEX account_idx ON subscriber (username, domain);
+SQL
+  for ((i = 0; i < users; i++)); do echo "INSERT INTO subscriber (username, domain, password) VALUES ('$((10000 + i))', 'load.test', 'pw$((10000 + i))pw');"; done | sqlite3 "$work/kam.db"
+  sed "s|DBPATH|$work/kam.db|" benches/kamailio/register.cfg > "$work/kamailio.cfg"
+  kamailio -f "$work/kamailio.cfg" -P "$work/kam.pid" -w "$work" -m 512 -M 32 > "$work/kam.out" 2>&1
+fi
 sleep 1
 ticks=$(getconf CLK_TCK)
-cpu() { awk -v t="$ticks" '{print ($14 + $15) / t}' /proc/$pbx_pid/stat; }
+cpu_of() { # total CPU seconds of the given pids
+  local t=0
+  for p in "$@"; do t=$(awk -v t="$t" '{print t + $14 + $15}' /proc/$p/stat); done
+  echo "$t / $ticks" | bc -l
+}
 
-printf '| offered REGISTER/s | completed/s | failed | pbx CPU s | pbx CPU per registration | SIPp CPU s |\n'
-printf '|---|---|---|---|---|---|\n'
-for rate in "${rates[@]}"; do
-  calls=$((rate * duration))
-  before=$(cpu)
+run() { # label port rate pids...
+  local label=$1 port=$2 rate=$3; shift 3
+  local calls=$((rate * duration))
+  local before after start end
+  before=$(cpu_of "$@")
   start=$(date +%s.%N)
   /usr/bin/time -f '%U %S' -o "$work/sipp.time" sipp 127.0.0.1:$port -sf tests/sipp/register_auth.xml \
     -inf "$work/users.csv" -m $calls -r $rate -t u1 -i 127.0.0.1 -p 5190 -nostdin \
-    -buff_size 8388608 -timeout $((duration * 3))s -trace_stat -stf "$work/stat.csv" \
-    > "$work/sipp.out" 2>&1 || true
+    -buff_size 8388608 -timeout $((duration * 3))s > "$work/sipp.out" 2>&1 || true
   end=$(date +%s.%N)
-  after=$(cpu)
+  after=$(cpu_of "$@")
+  local ok failed elapsed used
   ok=$(grep -E '^\s+Successful call' "$work/sipp.out" | awk '{print $NF}')
   failed=$(grep -E '^\s+Failed call' "$work/sipp.out" | awk '{print $NF}')
   elapsed=$(echo "$end - $start" | bc -l)
   used=$(echo "$after - $before" | bc -l)
-  sipp_cpu=$(awk '{print $1 + $2}' "$work/sipp.time")
-  printf '| %d | %.0f | %s | %.2f | %.1f µs | %.2f |\n' "$rate" "$(echo "$ok / $elapsed" | bc -l)" "${failed:-?}" \
-    "$used" "$(echo "$used / ($ok + 0.0001) * 1000000" | bc -l)" "$sipp_cpu"
+  printf '| %s | %d | %.0f | %s | %.2f | %.1f µs | %.2f |\n' "$label" "$rate" "$(echo "$ok / $elapsed" | bc -l)" \
+    "${failed:-?}" "$used" "$(echo "$used / ($ok + 0.0001) * 1000000" | bc -l)" "$(awk '{print $1 + $2}' "$work/sipp.time")"
+}
+
+printf '| server | offered reg/s | completed reg/s | failed | server CPU s | CPU per registration | SIPp CPU s |\n'
+printf '|---|---|---|---|---|---|---|\n'
+for rate in "${rates[@]}"; do
+  run pbx 5090 "$rate" $pbx_pid
+  if [ $have_kamailio = yes ]; then
+    mapfile -t kpids < <(pgrep -f "kamailio -f $work")
+    run kamailio 5092 "$rate" "${kpids[@]}"
+  fi
 done

@@ -1,1 +1,165 @@
-//! sounds
+//! The switch's spoken prompts, embedded in the binary so it needs no sound files at
+//! run time.
+//!
+//! Each prompt is a mono 8 kHz 16-bit PCM WAV made by `make-prompts.sh` (espeak-ng and
+//! sox) from `prompts.txt`; this catalogue maps its name to those bytes, and
+//! [`load`] turns it into a [`media::wav::Announcement`] ready to play.
+
+use media::wav::Announcement;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum SoundsError {
+    /// No prompt has that name.
+    #[error("no prompt named {0:?}")]
+    Unknown(String),
+    /// The embedded WAV did not load (a build defect).
+    #[error(transparent)]
+    Media(#[from] media::MediaError),
+}
+
+/// One catalogued prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prompt {
+    /// Its name, as dialplans and applications refer to it.
+    pub name: &'static str,
+    /// What it says.
+    pub text: &'static str,
+    /// The WAV file's bytes.
+    pub wav: &'static [u8],
+}
+
+macro_rules! prompt {
+    ($name:literal, $text:literal) => {
+        Prompt {
+            name: $name,
+            text: $text,
+            wav: include_bytes!(concat!("../prompts/", $name, ".wav")),
+        }
+    };
+}
+
+/// Every prompt, in `prompts.txt` order.
+pub static CATALOGUE: &[Prompt] = &[
+    prompt!(
+        "vm_greeting",
+        "The person you are calling is not available. Please leave a message after the tone."
+    ),
+    prompt!(
+        "vm_record_after_tone",
+        "Please record your message after the tone. When you are finished, hang up."
+    ),
+    prompt!(
+        "vm_enter_pin",
+        "Please enter your PIN, followed by the pound key."
+    ),
+    prompt!("vm_new_messages", "You have new messages."),
+    prompt!("vm_no_messages", "You have no new messages."),
+    prompt!("vm_goodbye", "Goodbye."),
+    prompt!(
+        "ivr_invalid_choice",
+        "That is not a valid choice. Please try again."
+    ),
+    prompt!("ivr_no_input", "We did not receive your selection."),
+    prompt!("queue_you_are_caller", "You are caller number"),
+    prompt!(
+        "queue_please_hold",
+        "Please hold. Your call is important to us."
+    ),
+    prompt!("queue_transfer", "Please hold while we transfer your call."),
+    prompt!(
+        "after_hours",
+        "Our office is now closed. Please call again during business hours."
+    ),
+    prompt!(
+        "number_unavailable",
+        "The number you have dialed is not available."
+    ),
+    prompt!("digit_0", "zero"),
+    prompt!("digit_1", "one"),
+    prompt!("digit_2", "two"),
+    prompt!("digit_3", "three"),
+    prompt!("digit_4", "four"),
+    prompt!("digit_5", "five"),
+    prompt!("digit_6", "six"),
+    prompt!("digit_7", "seven"),
+    prompt!("digit_8", "eight"),
+    prompt!("digit_9", "nine"),
+];
+
+/// The prompt named `name`.
+pub fn get(name: &str) -> Option<&'static Prompt> {
+    CATALOGUE.iter().find(|p| p.name == name)
+}
+
+/// Loads the prompt named `name` for playing.
+pub fn load(name: &str) -> Result<Announcement, SoundsError> {
+    let prompt = get(name).ok_or_else(|| SoundsError::Unknown(name.to_owned()))?;
+    let announcement = Announcement::from_bytes(prompt.name, prompt.wav)?;
+    tracing::debug!(name, ms = announcement.duration_ms(), "prompt loaded");
+    Ok(announcement)
+}
+
+/// The prompt that speaks digit `d` (0–9), for queue positions and numbers.
+pub fn digit(d: u8) -> Option<&'static Prompt> {
+    const NAMES: [&str; 10] = [
+        "digit_0", "digit_1", "digit_2", "digit_3", "digit_4", "digit_5", "digit_6", "digit_7",
+        "digit_8", "digit_9",
+    ];
+    NAMES.get(d as usize).and_then(|n| get(n))
+}
+
+/// "You are caller number" followed by the digits of `position`.
+pub fn queue_position(position: u32) -> Result<Vec<Announcement>, SoundsError> {
+    let mut list = vec![load("queue_you_are_caller")?];
+    for c in position.to_string().bytes() {
+        let p = digit(c - b'0').ok_or_else(|| SoundsError::Unknown(format!("digit {c}")))?;
+        list.push(load(p.name)?);
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media::wav::Player;
+
+    #[test]
+    fn every_prompt_loads_through_the_player() {
+        for p in CATALOGUE {
+            let a = load(p.name).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            // A few seconds at most, and not silent.
+            assert!(
+                a.duration_ms() > 200 && a.duration_ms() < 8000,
+                "{}",
+                p.name
+            );
+            let mut player = Player::new(vec![a], false);
+            let mut frame = [0i16; 160];
+            let mut peak = 0u16;
+            while player.fill(&mut frame) {
+                peak = peak.max(frame.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0));
+            }
+            assert!(peak > 8000, "{} is too quiet: {peak}", p.name);
+        }
+    }
+
+    #[test]
+    fn catalogue_matches_the_script_input() {
+        let listed: Vec<(&str, &str)> = include_str!("../prompts.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split_once('|'))
+            .collect();
+        let catalogued: Vec<(&str, &str)> = CATALOGUE.iter().map(|p| (p.name, p.text)).collect();
+        assert_eq!(listed, catalogued);
+    }
+
+    #[test]
+    fn lookups() {
+        assert!(get("ivr_invalid_choice").is_some());
+        assert!(matches!(load("nope"), Err(SoundsError::Unknown(_))));
+        assert_eq!(queue_position(12).unwrap().len(), 3);
+        assert_eq!(digit(7).unwrap().text, "seven");
+    }
+}

@@ -63,6 +63,10 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    // Signal handlers go in before the switch says it is listening, so that a SIGTERM
+    // right after that line still stops it cleanly.
+    let stop =
+        StopSignals::install().map_err(|e| CliError::Failed(format!("signal handlers: {e}")))?;
     let mut config = SwitchConfig::new(args.data_dir, args.sip_addrs);
     config.default_tenant = args.default_tenant;
     config.registrar.min_expires = args.min_expires;
@@ -76,31 +80,42 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .collect();
     println!("pbx: listening on {}", listening.join(", "));
     let _ = std::io::stdout().flush();
-    wait_for_signal().await;
+    stop.wait().await;
     tracing::info!("shutting down");
     switch.shutdown().await;
     println!("pbx: stopped");
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, registered up front.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignals {
+                int: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     }
 }
