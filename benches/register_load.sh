@@ -71,7 +71,7 @@ run() { # label port rate pids...
   elapsed=$(echo "$end - $start" | bc -l)
   used=$(echo "$after - $before" | bc -l)
   printf '| %s | %d | %.0f | %s | %.2f | %.1f µs | %.2f |\n' "$label" "$rate" "$(echo "$ok / $elapsed" | bc -l)" \
-    "${failed:-?}" "$used" "$(echo "$used / ($ok + 0.0001) * 1000000" | bc -l)" "$(awk '{print $1 + $2}' "$work/sipp.time")"
+    "${failed:-?}" "$used" "$(echo "$used / ($ok + 0.0001) * 1000000" | bc -l)" "$(tail -1 "$work/sipp.time" | awk '{print $1 + $2}')"
 }
 
 printf '| server | offered reg/s | completed reg/s | failed | server CPU s | CPU per registration | SIPp CPU s |\n'

@@ -287,7 +287,17 @@ pub enum ContactList<'a> {
 }
 
 impl<'a> ContactList<'a> {
+    /// Appends the contacts of one Contact line to `out`; `Ok(true)` for `*`.
     pub fn parse_into(value: &'a str, out: &mut Vec<Contact<'a>>) -> Result<bool, Error> {
+        Self::for_each(value, |c| out.push(c))
+    }
+
+    /// Checks one Contact line without keeping what it reads.
+    pub fn validate(value: &'a str) -> Result<(), Error> {
+        Self::for_each(value, |_| {}).map(|_| ())
+    }
+
+    fn for_each(value: &'a str, mut f: impl FnMut(Contact<'a>)) -> Result<bool, Error> {
         if value.trim() == "*" {
             return Ok(true);
         }
@@ -297,7 +307,7 @@ impl<'a> ContactList<'a> {
             if let Some(e) = c.params.get("expires") {
                 parse_bounded(e, u32::MAX as u64, "Contact")?;
             }
-            out.push(c);
+            f(c);
             if !sc.eat_sep(b',') {
                 break;
             }

@@ -186,10 +186,7 @@ impl Message {
                     };
                     NameAddr::parse(v, name)?;
                 }
-                HeaderName::Contact => {
-                    let mut scratch = Vec::new();
-                    ContactList::parse_into(v, &mut scratch)?;
-                }
+                HeaderName::Contact => ContactList::validate(v)?,
                 HeaderName::Route | HeaderName::RecordRoute => {
                     let mut sc = Scanner::new(v, "Route");
                     loop {
