@@ -4,8 +4,9 @@
 mod binding;
 mod register;
 
+pub use crate::auth::LineCredentials;
 pub use binding::{Binding, BindingChange};
-pub use register::{LineCredentials, Policy, RegisterOutcome, Registrar};
+pub use register::{Policy, RegisterOutcome, Registrar};
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::{Binding, BindingChange};
-use crate::auth::{challenge, verify, Algorithm, Credentials, NonceCheck, Nonces};
+use crate::auth::{challenge_response, check, AuthFailure, AuthKind, LineCredentials, Nonces};
 use crate::sip::{HeaderName, Message, MessageWriter};
 
 /// Limits of the registrar.
@@ -23,26 +23,6 @@ impl Default for Policy {
             max_expires: 3600,
             default_expires: 3600,
             max_contacts: 10,
-        }
-    }
-}
-
-/// What the line's owner knows of its secret: user name, realm and HA1 per algorithm.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineCredentials {
-    pub username: String,
-    pub realm: String,
-    pub ha1_md5: String,
-    pub ha1_sha256: String,
-    /// The order in which challenges are offered (the first is the preferred one).
-    pub offer: Vec<Algorithm>,
-}
-
-impl LineCredentials {
-    fn ha1(&self, alg: Algorithm) -> &str {
-        match alg {
-            Algorithm::Md5 => &self.ha1_md5,
-            Algorithm::Sha256 => &self.ha1_sha256,
         }
     }
 }
@@ -102,19 +82,19 @@ impl Registrar {
         flow: &str,
         now_unix: u64,
     ) -> RegisterOutcome {
-        match self.authenticate(req, creds, nonces, now_unix) {
+        match check(req, AuthKind::Www, creds, nonces, now_unix) {
             Ok(()) => {}
             Err(AuthFailure::Challenge { stale }) => {
-                let mut w =
-                    MessageWriter::response_to(req, 401, "Unauthorized", Some(&tag_for(req)));
-                let nonce = nonces.issue(now_unix, &creds.realm);
-                for alg in &creds.offer {
-                    w.header(
-                        "WWW-Authenticate",
-                        &challenge(&creds.realm, &nonce, *alg, stale),
-                    );
-                }
-                return outcome(401, w.finish(), Vec::new(), false);
+                let bytes = challenge_response(
+                    req,
+                    AuthKind::Www,
+                    creds,
+                    nonces,
+                    stale,
+                    &tag_for(req),
+                    now_unix,
+                );
+                return outcome(401, bytes, Vec::new(), false);
             }
             Err(AuthFailure::Forbidden(reason)) => {
                 let w = MessageWriter::response_to(req, 403, reason, Some(&tag_for(req)));
@@ -141,50 +121,6 @@ impl Registrar {
                 let w = MessageWriter::response_to(req, code, reason, Some(&tag_for(req)));
                 outcome(code, w.finish(), Vec::new(), false)
             }
-        }
-    }
-
-    fn authenticate(
-        &self,
-        req: &Message,
-        creds: &LineCredentials,
-        nonces: &Nonces,
-        now_unix: u64,
-    ) -> Result<(), AuthFailure> {
-        // A phone may send credentials for several realms; take the one for ours.
-        let mut found = None;
-        for v in req.values(HeaderName::Authorization) {
-            match Credentials::parse(v) {
-                Ok(c) if c.realm == creds.realm => {
-                    found = Some(c);
-                    break;
-                }
-                Ok(_) => {}
-                Err(_) => return Err(AuthFailure::Forbidden("Malformed Credentials")),
-            }
-        }
-        let Some(c) = found else {
-            return Err(AuthFailure::Challenge { stale: false });
-        };
-        let Some(alg) = Algorithm::parse(c.algorithm) else {
-            return Err(AuthFailure::Challenge { stale: false });
-        };
-        if c.qop.is_some_and(|q| !q.eq_ignore_ascii_case("auth")) {
-            return Err(AuthFailure::Challenge { stale: false });
-        }
-        match nonces.check(c.nonce, &creds.realm, now_unix) {
-            NonceCheck::Valid => {}
-            NonceCheck::Stale => return Err(AuthFailure::Challenge { stale: true }),
-            NonceCheck::Invalid => return Err(AuthFailure::Challenge { stale: false }),
-        }
-        if c.username != creds.username {
-            return Err(AuthFailure::Forbidden("Forbidden"));
-        }
-        let method = req.method().map(|m| m.as_str()).unwrap_or("REGISTER");
-        if verify(alg, creds.ha1(alg), method, &c) {
-            Ok(())
-        } else {
-            Err(AuthFailure::Forbidden("Forbidden"))
         }
     }
 
@@ -290,11 +226,6 @@ impl Registrar {
         }
         Ok(changes)
     }
-}
-
-enum AuthFailure {
-    Challenge { stale: bool },
-    Forbidden(&'static str),
 }
 
 enum Reject {
