@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use ractor::ActorRef;
 
+use crate::call::CallMsg;
 use crate::line::LineMsg;
 use crate::store::TenantId;
 use crate::tenant::TenantMsg;
@@ -25,6 +26,8 @@ type LineMap = HashMap<TenantId, HashMap<Box<str>, ActorRef<LineMsg>>>;
 
 #[derive(Default)]
 pub struct Directory {
+    /// Running calls by the Call-ID of each of their legs.
+    calls: RwLock<HashMap<String, ActorRef<CallMsg>>>,
     domains: RwLock<HashMap<String, TenantEntry>>,
     lines: RwLock<LineMap>,
     /// The tenant for requests addressed to one of the switch's own IP addresses.
@@ -101,6 +104,22 @@ impl Directory {
         if let Some(m) = write(&self.lines).get_mut(&tenant) {
             m.remove(ext);
         }
+    }
+
+    pub fn call(&self, call_id: &str) -> Option<ActorRef<CallMsg>> {
+        read(&self.calls).get(call_id).cloned()
+    }
+
+    pub fn add_call(&self, call_id: &str, actor: ActorRef<CallMsg>) {
+        write(&self.calls).insert(call_id.to_owned(), actor);
+    }
+
+    pub fn remove_call(&self, call_id: &str) {
+        write(&self.calls).remove(call_id);
+    }
+
+    pub fn call_count(&self) -> usize {
+        read(&self.calls).values().map(|a| a.get_id()).collect::<std::collections::HashSet<_>>().len()
     }
 
     pub fn line_count(&self) -> usize {

@@ -16,6 +16,9 @@ pub enum Error {
     StoreGone,
     #[error("actor: {0}")]
     Actor(String),
+    /// Every RTP/RTCP port pair of the media range is taken (or refused by the OS).
+    #[error("no free media port pair")]
+    PortsExhausted,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

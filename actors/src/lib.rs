@@ -4,10 +4,12 @@
 //! Architecture invariant: the signalling logic lives in `engine`; handlers here feed
 //! it, drain what it returns and do the IO.
 
+pub mod call;
 pub mod clock;
 pub mod config;
 pub mod directory;
 mod error;
+pub mod journal;
 pub mod line;
 pub mod sip;
 pub mod store;

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use engine::auth::{AuthThrottle, Nonces};
+use engine::auth::{challenge_response, check, AuthFailure, AuthKind, AuthThrottle, Nonces};
 use engine::registrar::{Binding, LineCredentials, Policy, Registrar};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
@@ -15,9 +15,11 @@ use crate::clock::unix_now;
 use crate::directory::TenantEntry;
 use crate::sip::Incoming;
 use crate::store::StoreHandle;
+use crate::tenant::TenantMsg;
 
 pub enum LineMsg {
-    Register(Box<Incoming>),
+    /// A REGISTER for this line, or a new call (INVITE) from it.
+    Request(Box<Incoming>),
     /// The earliest binding may have run out.
     Expire,
     Bindings(RpcReplyPort<Vec<Binding>>),
@@ -26,7 +28,7 @@ pub enum LineMsg {
 impl std::fmt::Debug for LineMsg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LineMsg::Register(_) => f.write_str("Register"),
+            LineMsg::Request(_) => f.write_str("Request"),
             LineMsg::Expire => f.write_str("Expire"),
             LineMsg::Bindings(_) => f.write_str("Bindings"),
         }
@@ -40,6 +42,7 @@ pub struct LineShared {
     pub nonces: Arc<Nonces>,
     pub throttle: Arc<Mutex<AuthThrottle>>,
     pub policy: Policy,
+    pub out: Arc<crate::sip::SipOut>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,38 +105,16 @@ impl Actor for LineActor {
         state: &mut LineState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            LineMsg::Register(inc) => {
+            LineMsg::Request(inc) => {
                 #[cfg(debug_assertions)]
-                if inc
-                    .msg
-                    .values_named("X-Pbx-Test")
-                    .any(|v| v == "panic-line")
-                {
+                if inc.msg.values_named("X-Pbx-Test").any(|v| v == "panic-line") {
                     panic!("test hook: line {} told to panic", state.args.ext);
                 }
-                let flow = inc.reply.flow();
-                let out = state.registrar.handle(
-                    &inc.msg,
-                    &state.creds,
-                    &state.args.shared.nonces,
-                    &flow,
-                    unix_now(),
-                );
-                if !out.changes.is_empty() {
-                    state.args.shared.store.save_bindings(
-                        state.args.tenant.id,
-                        &state.args.ext,
-                        out.changes,
-                    );
-                    expire_and_rearm(&myself, state);
+                match inc.msg.method() {
+                    Some(engine::sip::Method::Register) => register(&myself, state, inc),
+                    Some(engine::sip::Method::Invite) => call_from(state, inc),
+                    _ => inc.respond(405, "Method Not Allowed"),
                 }
-                answer(
-                    &state.args.shared.throttle,
-                    inc,
-                    out.code,
-                    out.response,
-                    out.auth_failed,
-                );
             }
             LineMsg::Expire => expire_and_rearm(&myself, state),
             LineMsg::Bindings(reply) => {
@@ -152,6 +133,51 @@ impl Actor for LineActor {
             t.abort();
         }
         Ok(())
+    }
+}
+
+fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming>) {
+    let flow = inc.reply.flow();
+    let out = state
+        .registrar
+        .handle(&inc.msg, &state.creds, &state.args.shared.nonces, &flow, unix_now());
+    if !out.changes.is_empty() {
+        state
+            .args
+            .shared
+            .store
+            .save_bindings(state.args.tenant.id, &state.args.ext, out.changes);
+        expire_and_rearm(myself, state);
+    }
+    answer(&state.args.shared.throttle, inc, out.code, out.response, out.auth_failed);
+}
+
+/// A new call from this line: challenged (407) until its credentials are right, then
+/// handed to the tenant, which starts the call.
+fn call_from(state: &mut LineState, inc: Box<Incoming>) {
+    let now = unix_now();
+    let nonces = &state.args.shared.nonces;
+    match check(&inc.msg, AuthKind::Proxy, &state.creds, nonces, now) {
+        Ok(()) => {
+            let ext = state.args.ext.clone();
+            if let Err(e) = state
+                .args
+                .tenant
+                .supervisor
+                .send_message(TenantMsg::StartCall { caller: ext, inc })
+            {
+                tracing::warn!(error = %e, "tenant supervisor gone; call dropped");
+            }
+        }
+        Err(AuthFailure::Challenge { stale }) => {
+            let tag = format!("{:016x}", rand::random::<u64>());
+            let bytes = challenge_response(&inc.msg, AuthKind::Proxy, &state.creds, nonces, stale, &tag, now);
+            inc.reply.send(407, bytes);
+        }
+        Err(AuthFailure::Forbidden(reason)) => {
+            let bytes = engine::sip::MessageWriter::response_to(&inc.msg, 403, reason, Some("pbx")).finish();
+            answer(&state.args.shared.throttle, inc, 403, bytes, true);
+        }
     }
 }
 

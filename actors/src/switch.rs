@@ -15,7 +15,7 @@ use crate::directory::{Directory, TenantEntry};
 use crate::line::{LineMsg, LineShared};
 use crate::sip::tcp::Flows;
 use crate::sip::transport::{Transport, TransportArgs, TransportMsg};
-use crate::sip::Dispatcher;
+use crate::sip::{Dispatcher, SipOut};
 use crate::store::{Store, StoreHandle, Tenant};
 use crate::tenant::{TenantArgs, TenantMsg, TenantSupervisor};
 use crate::{Error, Result};
@@ -33,7 +33,6 @@ pub struct SwitchState {
     config: SwitchConfig,
     shared: LineShared,
     directory: Arc<Directory>,
-    flows: Arc<Flows>,
     transport: Option<ActorRef<TransportMsg>>,
     tenants: HashMap<ActorId, Tenant>,
     bound: Vec<(&'static str, SocketAddr)>,
@@ -86,9 +85,9 @@ impl SwitchActor {
     async fn start_transport(myself: &ActorRef<SwitchMsg>, state: &mut SwitchState) -> Result<()> {
         let args = TransportArgs {
             addrs: state.config.sip_addrs.clone(),
-            dispatcher: Arc::new(Dispatcher::new(state.directory.clone())),
+            dispatcher: Arc::new(Dispatcher::new(state.directory.clone(), state.shared.out.clone())),
             max_size: state.config.max_message_size,
-            flows: state.flows.clone(),
+            flows: state.shared.out.flows.clone(),
         };
         let (t, _) = Actor::spawn_linked(None, Transport, args, myself.get_cell())
             .await
@@ -127,12 +126,12 @@ impl Actor for SwitchActor {
             nonces: Arc::new(Nonces::new(secret, args.config.nonce_lifetime)),
             throttle: Arc::new(Mutex::new(AuthThrottle::default())),
             policy: args.config.registrar,
+            out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
         };
         let mut state = SwitchState {
             config: args.config,
             shared,
             directory: args.directory,
-            flows: Arc::new(Flows::default()),
             transport: None,
             tenants: HashMap::new(),
             bound: Vec::new(),

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::sync::Arc;
 
+use crate::call::{CallActor, CallArgs, CallTarget};
 use crate::directory::{Directory, TenantEntry};
+use crate::sip::Flow;
 use crate::line::{LineActor, LineArgs, LineMsg, LineShared};
 use crate::sip::Incoming;
 use crate::store::TenantId;
@@ -21,6 +23,8 @@ pub enum TenantMsg {
     StartRegistered(Vec<String>),
     /// Filled in by the switch once the supervisor's own entry exists.
     SetEntry(TenantEntry),
+    /// An authenticated INVITE from `caller`: find the callee and start the call.
+    StartCall { caller: String, inc: Box<Incoming> },
 }
 
 impl std::fmt::Debug for TenantMsg {
@@ -30,6 +34,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::Route(_) => "Route",
             TenantMsg::StartRegistered(_) => "StartRegistered",
             TenantMsg::SetEntry(_) => "SetEntry",
+            TenantMsg::StartCall { .. } => "StartCall",
         })
     }
 }
@@ -99,6 +104,41 @@ impl TenantSupervisor {
     }
 }
 
+impl TenantSupervisor {
+    /// Routes a call to an extension of this tenant: every registered contact rings.
+    async fn start_call(myself: &ActorRef<TenantMsg>, state: &mut TenantState, caller: String, inc: Box<Incoming>) {
+        let Some(entry) = state.entry.clone() else {
+            return inc.respond(503, "Service Unavailable");
+        };
+        let Some(callee) = inc.msg.uri().and_then(|u| u.user_unescaped().map(|u| u.into_owned())) else {
+            return inc.respond(404, "Not Found");
+        };
+        let Some(line) = Self::ensure_line(myself, state, &callee).await else {
+            return inc.respond(404, "Not Found");
+        };
+        let bindings = ractor::call!(line, LineMsg::Bindings).unwrap_or_default();
+        let targets: Vec<CallTarget> = bindings
+            .into_iter()
+            .filter_map(|b| Some(CallTarget { flow: Flow::parse(&b.flow)?, contact: b.contact }))
+            .collect();
+        if targets.is_empty() {
+            return inc.respond(480, "Temporarily Unavailable");
+        }
+        let args = CallArgs {
+            tenant: entry,
+            caller,
+            callee,
+            inc,
+            targets,
+            out: state.args.shared.out.clone(),
+            directory: state.args.directory.clone(),
+        };
+        if let Err(e) = Actor::spawn_linked(None, CallActor, args, myself.get_cell()).await {
+            tracing::error!(error = %e, "call actor failed to start");
+        }
+    }
+}
+
 impl Actor for TenantSupervisor {
     type Msg = TenantMsg;
     type State = TenantState;
@@ -127,7 +167,7 @@ impl Actor for TenantSupervisor {
             TenantMsg::SetEntry(e) => state.entry = Some(e),
             TenantMsg::RouteNew(ext, inc) => match Self::ensure_line(&myself, state, &ext).await {
                 Some(line) => {
-                    let _ = line.send_message(LineMsg::Register(inc));
+                    let _ = line.send_message(LineMsg::Request(inc));
                 }
                 None => inc.respond(404, "Not Found"),
             },
@@ -143,6 +183,7 @@ impl Actor for TenantSupervisor {
                     None => inc.respond(404, "Not Found"),
                 }
             }
+            TenantMsg::StartCall { caller, inc } => Self::start_call(&myself, state, caller, inc).await,
             TenantMsg::StartRegistered(exts) => {
                 if let Some(entry) = state.entry.clone() {
                     for ext in exts {

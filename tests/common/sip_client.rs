@@ -41,6 +41,15 @@ impl SipClient {
         }
     }
 
+    /// A UDP client on a chosen local port (to register a contact another program
+    /// will then serve on that port).
+    pub fn udp_on(server: SocketAddr, port: u16) -> SipClient {
+        let sock = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let local = sock.local_addr().unwrap();
+        SipClient { conn: Conn::Udp(sock), server, local, cseq: 0, call_id: format!("t-{}", local.port()) }
+    }
+
     pub fn tcp(server: SocketAddr) -> SipClient {
         let s = TcpStream::connect(server).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
@@ -221,6 +230,13 @@ pub fn authorization(
         "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{r}\", algorithm={}, cnonce=\"0a4f113b\", nc=00000001, qop=auth",
         alg.as_str()
     )
+}
+
+/// The Proxy-Authorization value answering a 407's offer for `alg`.
+pub fn proxy_authorization(challenge: &Message, alg: Algorithm, user: &str, password: &str, uri: &str, method: &str) -> String {
+    let text = String::from_utf8_lossy(challenge.as_bytes()).replace("Proxy-Authenticate:", "WWW-Authenticate:");
+    let as_www = Message::parse(text.into_bytes()).unwrap();
+    authorization(&as_www, alg, user, password, uri, method)
 }
 
 /// The Contact URIs a 200 to REGISTER lists.

@@ -6,22 +6,33 @@ use std::sync::Arc;
 
 use engine::sip::{HeaderName, Method, UriScheme};
 
-use super::Incoming;
+use super::{Incoming, SipOut};
 use crate::directory::Directory;
+use crate::call::CallMsg;
 use crate::line::LineMsg;
 use crate::tenant::TenantMsg;
 
 /// Methods the switch implements today (advertised in Allow).
-pub const ALLOW: &str = "REGISTER, OPTIONS, ACK, CANCEL, BYE";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS";
 
 #[derive(Debug)]
 pub struct Dispatcher {
     pub directory: Arc<Directory>,
+    pub out: Arc<SipOut>,
 }
 
 impl Dispatcher {
-    pub fn new(directory: Arc<Directory>) -> Self {
-        Dispatcher { directory }
+    pub fn new(directory: Arc<Directory>, out: Arc<SipOut>) -> Self {
+        Dispatcher { directory, out }
+    }
+
+    /// A response: it belongs to a call's client transaction, found by Call-ID.
+    pub fn on_response(&self, msg: engine::sip::Message, _source: std::net::SocketAddr) {
+        let Some(call) = msg.call_id().and_then(|c| self.directory.call(c)) else {
+            tracing::debug!("response for no call dropped");
+            return;
+        };
+        let _ = call.send_message(CallMsg::Response(msg));
     }
 
     pub fn on_request(&self, inc: Incoming) {
@@ -32,6 +43,17 @@ impl Dispatcher {
         let Some(method) = msg.method().cloned() else {
             return;
         };
+        // Anything inside a call (ACK, BYE, CANCEL, re-INVITE …) goes to its actor.
+        if let Some(call) = msg.call_id().and_then(|c| self.directory.call(c)) {
+            if let Err(ractor::MessagingErr::SendErr(CallMsg::Request(inc))) =
+                call.send_message(CallMsg::Request(Box::new(inc)))
+            {
+                if method != Method::Ack {
+                    inc.respond(481, "Call/Transaction Does Not Exist");
+                }
+            }
+            return;
+        }
         if method == Method::Ack {
             // An ACK for a 2xx of a dialog we do not have: nothing to do.
             return;
@@ -58,6 +80,7 @@ impl Dispatcher {
         }
         match method {
             Method::Register => self.register(inc),
+            Method::Invite if msg.to().is_some_and(|t| t.tag().is_none()) => self.invite(inc),
             Method::Options => {
                 let mut w = engine::sip::MessageWriter::response_to(msg, 200, "OK", Some("pbx"));
                 w.header("Allow", ALLOW)
@@ -82,6 +105,38 @@ impl Dispatcher {
         }
     }
 
+    /// A new call: the caller's line authenticates it, then its tenant starts the call.
+    fn invite(&self, inc: Incoming) {
+        let msg = &inc.msg;
+        let (Some(uri), Some(from)) = (msg.uri(), msg.from()) else {
+            return inc.respond(400, "Bad Request-URI or From");
+        };
+        let Some(tenant) = self.directory.tenant_for(uri.host_bare()) else {
+            return inc.respond(404, "Domain Not Served");
+        };
+        let Some(caller) = from.uri.user_unescaped().map(|u| u.into_owned()) else {
+            return inc.respond(403, "Forbidden");
+        };
+        self.to_line(tenant, caller, inc);
+    }
+
+    /// Hands a request to the line it is for, starting the line's actor if needed.
+    fn to_line(&self, tenant: crate::directory::TenantEntry, ext: String, inc: Incoming) {
+        if let Some(line) = self.directory.line(tenant.id, &ext) {
+            match line.send_message(LineMsg::Request(Box::new(inc))) {
+                Ok(()) => return,
+                Err(ractor::MessagingErr::SendErr(LineMsg::Request(inc))) => {
+                    let _ = tenant.supervisor.send_message(TenantMsg::RouteNew(ext, inc));
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+        if let Err(e) = tenant.supervisor.send_message(TenantMsg::RouteNew(ext, Box::new(inc))) {
+            tracing::warn!(error = %e, "tenant supervisor unavailable");
+        }
+    }
+
     fn register(&self, inc: Incoming) {
         let msg = &inc.msg;
         let (Some(uri), Some(to)) = (msg.uri(), msg.to()) else {
@@ -90,26 +145,9 @@ impl Dispatcher {
         let Some(tenant) = self.directory.tenant_for(uri.host_bare()) else {
             return inc.respond(403, "Domain Not Served");
         };
-        let Some(user) = to.uri.user_unescaped() else {
+        let Some(user) = to.uri.user_unescaped().map(|u| u.into_owned()) else {
             return inc.respond(404, "Not Found");
         };
-        if let Some(line) = self.directory.line(tenant.id, &user) {
-            match line.send_message(LineMsg::Register(Box::new(inc))) {
-                Ok(()) => return,
-                Err(ractor::MessagingErr::SendErr(LineMsg::Register(inc))) => {
-                    // The line is restarting; its tenant will route it.
-                    let _ = tenant.supervisor.send_message(TenantMsg::Route(inc));
-                    return;
-                }
-                Err(_) => return,
-            }
-        }
-        let user = user.into_owned();
-        if let Err(e) = tenant
-            .supervisor
-            .send_message(TenantMsg::RouteNew(user, Box::new(inc)))
-        {
-            tracing::warn!(error = %e, "tenant supervisor unavailable");
-        }
+        self.to_line(tenant, user, inc);
     }
 }

@@ -4,6 +4,7 @@
 pub mod dispatch;
 pub mod incoming;
 pub mod malformed;
+pub mod out;
 pub mod tcp;
 pub mod transport;
 pub mod udp;
@@ -11,4 +12,5 @@ pub mod via_stamp;
 
 pub use dispatch::Dispatcher;
 pub use incoming::{Incoming, Replier};
+pub use out::{Flow, SipOut};
 pub use transport::{Transport, TransportArgs};

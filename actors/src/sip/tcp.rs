@@ -154,6 +154,7 @@ fn on_message(
         }
     };
     if !msg.is_request() {
+        dispatcher.on_response(msg, peer);
         return;
     }
     let msg = match via_stamp::stamp(&msg, peer) {

@@ -91,10 +91,14 @@ impl Actor for Transport {
                 bind_pair(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             bound.push(("udp", udp_sock.local_addr()?));
             bound.push(("tcp", listener.local_addr()?));
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            args.dispatcher.out.add_udp(udp_sock.local_addr()?, tx.clone());
             tasks.push(tokio::spawn(udp::run(
                 Arc::new(udp_sock),
                 args.dispatcher.clone(),
                 args.max_size,
+                tx,
+                rx,
             )));
             tasks.push(tokio::spawn(tcp::accept_loop(
                 listener,

@@ -17,8 +17,15 @@ use super::{malformed, via_stamp, Dispatcher, Incoming, Replier};
 /// How many datagrams are taken per wake-up before yielding.
 const BATCH: usize = 64;
 
-pub async fn run(sock: Arc<UdpSocket>, dispatcher: Arc<Dispatcher>, max_size: usize) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<UdpOut>();
+/// Serves one UDP socket; `tx`/`rx` is its queue of things to send (the transport
+/// hands `tx` to the dispatcher's `SipOut` as well).
+pub async fn run(
+    sock: Arc<UdpSocket>,
+    dispatcher: Arc<Dispatcher>,
+    max_size: usize,
+    tx: mpsc::UnboundedSender<UdpOut>,
+    mut rx: mpsc::UnboundedReceiver<UdpOut>,
+) {
     let mut txns = ServerTransactions::new(TimerConfig::default());
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -104,7 +111,8 @@ async fn on_datagram(
         }
     };
     if !msg.is_request() {
-        // No client transactions yet: stray responses are dropped.
+        // Responses belong to client transactions, which live in the call actors.
+        dispatcher.on_response(msg, src);
         return;
     }
     let msg = match via_stamp::stamp(&msg, src) {

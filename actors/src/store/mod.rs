@@ -1,9 +1,10 @@
-//! The SQLite store: tenants, lines (with digest hashes only), bindings. `Store` is
-//! the synchronous API used by the admin commands and by the store thread that the
-//! running switch talks to through `StoreHandle`.
+//! The SQLite store: tenants, lines (with digest hashes only), bindings, the call
+//! journal. `Store` is the synchronous API used by the admin commands and by the store
+//! thread that the running switch talks to through `StoreHandle`.
 
 mod bindings;
 mod handle;
+mod journal;
 mod lines;
 mod schema;
 mod tenants;
@@ -13,6 +14,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 pub use handle::StoreHandle;
+pub use journal::{CallRecord, LegRecord};
 pub use lines::{LineRecord, NewLine};
 pub use tenants::{Tenant, TenantId};
 

@@ -40,6 +40,46 @@ const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (tenant_id, ext) REFERENCES lines(tenant_id, ext) ON DELETE CASCADE
     );
     CREATE INDEX bindings_expiry ON bindings(expires_at);",
+    // 2: the call journal (`store/journal.rs`). Times are unix milliseconds. No foreign
+    // key to tenants: the journal outlives a deleted tenant until retention removes it.
+    "CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL,
+        call_id INTEGER NOT NULL UNIQUE,
+        from_number TEXT NOT NULL,
+        to_number TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('internal', 'inbound', 'outbound')),
+        caller_line TEXT,
+        started_at INTEGER NOT NULL,
+        ring_at INTEGER,
+        answered_at INTEGER,
+        ended_at INTEGER,
+        disposition TEXT,
+        hangup_side TEXT,
+        cause_code INTEGER,
+        cause_text TEXT,
+        duration_ms INTEGER,
+        answered_by TEXT,
+        transferred_to TEXT,
+        state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'done', 'unfinished')),
+        repaired_at INTEGER
+    );
+    CREATE INDEX calls_tenant_started ON calls(tenant_id, started_at);
+    CREATE INDEX calls_active ON calls(state) WHERE state = 'active';
+    CREATE TABLE call_legs (
+        call_id INTEGER NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+        leg INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        ring_at INTEGER,
+        answered_at INTEGER,
+        answered_by TEXT,
+        ended_at INTEGER,
+        code INTEGER,
+        reason TEXT,
+        side TEXT,
+        PRIMARY KEY (call_id, leg)
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

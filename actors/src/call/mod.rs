@@ -1,0 +1,277 @@
+//! One actor per call. It owns the caller's leg and the fork of legs to the callee's
+//! devices (the state machines of `engine::call`), feeds them what arrives, passes
+//! ringing, answer and hang-up across, and sends what they return.
+
+mod route;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use engine::call::{Fork, Leg, LegConfig, LegEvent, OutgoingInvite, Output};
+use engine::sip::{HeaderName, Message};
+use engine::timer::TimerConfig;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+
+use crate::directory::{Directory, TenantEntry};
+use crate::sip::{Flow, Incoming, SipOut};
+use route::Pending;
+
+/// How long a callee's devices ring before the caller gets 480.
+pub const RING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+pub enum CallMsg {
+    /// A request inside the call (from the caller or from a callee device).
+    Request(Box<Incoming>),
+    /// A response to one of the call's own requests.
+    Response(Message),
+    /// The earliest deadline of the legs may have come (ignored unless current).
+    Wake(u64),
+}
+
+impl std::fmt::Debug for CallMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallMsg::Request(i) => write!(f, "Request({:?})", i.msg.method()),
+            CallMsg::Response(m) => write!(f, "Response({:?})", m.code()),
+            CallMsg::Wake(g) => write!(f, "Wake({g})"),
+        }
+    }
+}
+
+/// A device of the callee: where its binding says to send the INVITE.
+#[derive(Debug, Clone)]
+pub struct CallTarget {
+    pub contact: String,
+    pub flow: Flow,
+}
+
+pub struct CallArgs {
+    pub tenant: TenantEntry,
+    pub caller: String,
+    pub callee: String,
+    pub inc: Box<Incoming>,
+    pub targets: Vec<CallTarget>,
+    pub out: Arc<SipOut>,
+    pub directory: Arc<Directory>,
+}
+
+pub struct CallState {
+    a: Leg,
+    a_call_id: String,
+    a_flow: Flow,
+    b: Fork,
+    b_flows: Vec<Flow>,
+    b_call_ids: Vec<String>,
+    pending: Pending,
+    out: Arc<SipOut>,
+    directory: Arc<Directory>,
+    timer_gen: u64,
+}
+
+pub struct CallActor;
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+fn random_token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+fn leg_config(out: &SipOut, flow: Flow, user: &str) -> LegConfig {
+    let local = out
+        .local_for(flow.peer())
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "127.0.0.1:5060".into());
+    let transport_param = match flow {
+        Flow::Tcp { .. } => ";transport=tcp",
+        Flow::Udp(_) => "",
+    };
+    LegConfig {
+        timers: TimerConfig::default(),
+        reliable: matches!(flow, Flow::Tcp { .. }),
+        transport: flow.transport().into(),
+        sent_by: local.clone(),
+        contact: format!("<sip:{user}@{local}{transport_param}>"),
+        branch_seed: random_token(),
+        ring_timeout: Some(RING_TIMEOUT),
+    }
+}
+
+impl Actor for CallActor {
+    type Msg = CallMsg;
+    type State = CallState;
+    type Arguments = CallArgs;
+
+    async fn pre_start(&self, myself: ActorRef<CallMsg>, args: CallArgs) -> Result<CallState, ActorProcessingErr> {
+        let inc = args.inc;
+        let a_flow = route::flow_of(&inc);
+        let a = match Leg::incoming(leg_config(&args.out, a_flow, &args.callee), &inc.msg, &random_token()) {
+            Ok(leg) => leg,
+            Err(e) => {
+                inc.respond(400, "Bad Request");
+                return Err(format!("cannot start the caller's leg: {e}").into());
+            }
+        };
+        let a_call_id = inc.msg.call_id().unwrap_or_default().to_owned();
+        let domain = inc.msg.uri().map(|u| u.host.to_owned()).unwrap_or_default();
+        let from = inc.msg.from();
+        let display = from.as_ref().and_then(|f| f.display).map(|d| format!("{d} ")).unwrap_or_default();
+        let max_forwards = inc.msg.max_forwards().unwrap_or(70).saturating_sub(1) as u8;
+        let offer = a.remote_offer();
+        let t0 = now();
+        let mut b_flows = Vec::new();
+        let mut b_call_ids = Vec::new();
+        let legs = args
+            .targets
+            .iter()
+            .map(|t| {
+                let call_id = format!("{}@pbx", random_token());
+                let mut leg = Leg::outgoing(leg_config(&args.out, t.flow, &args.caller));
+                leg.send_invite(
+                    &OutgoingInvite {
+                        request_uri: t.contact.clone(),
+                        from: format!("{display}<sip:{}@{domain}>;tag={}", args.caller, random_token()),
+                        to: format!("<sip:{}@{domain}>", args.callee),
+                        call_id: call_id.clone(),
+                        cseq: 1,
+                        max_forwards,
+                        headers: Vec::new(),
+                        sdp: offer.clone(),
+                    },
+                    t0,
+                );
+                b_flows.push(t.flow);
+                b_call_ids.push(call_id);
+                leg
+            })
+            .collect();
+        args.directory.add_call(&a_call_id, myself.clone());
+        for id in &b_call_ids {
+            args.directory.add_call(id, myself.clone());
+        }
+        let mut pending = Pending::default();
+        pending.push(&inc.msg, inc.reply.clone());
+        tracing::debug!(tenant = %args.tenant.name, caller = %args.caller, callee = %args.callee, devices = b_flows.len(), "call started");
+        let mut state = CallState {
+            a,
+            a_call_id,
+            a_flow,
+            b: Fork::new(legs, t0),
+            b_flows,
+            b_call_ids,
+            pending,
+            out: args.out,
+            directory: args.directory,
+            timer_gen: 0,
+        };
+        settle(&myself, &mut state);
+        Ok(state)
+    }
+
+    async fn handle(&self, myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallState) -> Result<(), ActorProcessingErr> {
+        let t = now();
+        match msg {
+            CallMsg::Request(inc) => {
+                state.pending.push(&inc.msg, inc.reply.clone());
+                if inc.msg.call_id() == Some(state.a_call_id.as_str()) {
+                    state.a.on_request(&inc.msg, t);
+                } else if !state.b.on_request(&inc.msg, t) && inc.msg.method() != Some(&engine::sip::Method::Ack) {
+                    inc.respond(481, "Call/Transaction Does Not Exist");
+                }
+            }
+            CallMsg::Response(m) => {
+                if m.call_id() == Some(state.a_call_id.as_str()) {
+                    state.a.on_response(&m, t);
+                } else {
+                    state.b.on_response(&m, t);
+                }
+            }
+            CallMsg::Wake(gen) => {
+                if gen != state.timer_gen {
+                    return Ok(());
+                }
+                state.a.on_timeout(t);
+                state.b.on_timeout(t);
+            }
+        }
+        settle(&myself, state);
+        Ok(())
+    }
+
+    async fn post_stop(&self, _: ActorRef<CallMsg>, state: &mut CallState) -> Result<(), ActorProcessingErr> {
+        state.directory.remove_call(&state.a_call_id);
+        for id in &state.b_call_ids {
+            state.directory.remove_call(id);
+        }
+        Ok(())
+    }
+}
+
+/// Passes events between the legs until nothing moves, sends what they produced,
+/// then arms the next wake-up or ends the call.
+fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
+    let t = now();
+    loop {
+        let mut moved = false;
+        while let Some(o) = s.a.poll_output() {
+            moved = true;
+            match o {
+                Output::Send(bytes) => send(s, None, bytes),
+                // The caller is gone (CANCEL, BYE, failure): every callee leg ends.
+                Output::Event(LegEvent::Ended(_)) => s.b.hangup(487, "Request Terminated", t),
+                Output::Event(_) => {}
+            }
+        }
+        while let Some((i, o)) = s.b.poll_output() {
+            moved = true;
+            match o {
+                Output::Send(bytes) => send(s, Some(i), bytes),
+                Output::Event(LegEvent::Ringing) => s.a.ring(None),
+                Output::Event(LegEvent::EarlyMedia(sdp)) => s.a.ring(Some(&sdp)),
+                Output::Event(LegEvent::Answered(sdp)) => s.a.answer(sdp.as_ref(), t),
+                Output::Event(LegEvent::Ended(c)) => s.a.hangup(c.code, &c.reason, t),
+                Output::Event(_) => {}
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    let next = [s.a.next_timeout(), s.b.next_timeout()].into_iter().flatten().min();
+    match next {
+        Some(at) => {
+            s.timer_gen += 1;
+            let gen = s.timer_gen;
+            myself.send_after(at.saturating_duration_since(t), move || CallMsg::Wake(gen));
+        }
+        None if s.a.is_ended() && s.b.is_ended() => myself.stop(None),
+        None => {}
+    }
+}
+
+/// Sends bytes a leg produced: a response to a request we received goes back through
+/// that request's transaction; anything else goes along the leg's flow.
+fn send(s: &mut CallState, leg: Option<usize>, bytes: Bytes) {
+    if let Some(reply) = s.pending.take_for(&bytes) {
+        let code = route::status_code(&bytes).unwrap_or(500);
+        reply.send(code, bytes.to_vec());
+        return;
+    }
+    let flow = match leg {
+        None => s.a_flow,
+        Some(i) => match s.b_flows.get(i) {
+            Some(f) => *f,
+            None => return,
+        },
+    };
+    if !s.out.send(flow, bytes) {
+        tracing::debug!(?flow, "no way to a call leg's device");
+    }
+}
+
+/// The header a response is matched by, for tests and logs.
+pub fn describe(m: &Message) -> String {
+    format!("{:?} {:?}", m.code(), m.header(HeaderName::CSeq))
+}

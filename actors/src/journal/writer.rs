@@ -1,0 +1,155 @@
+//! The journal actor: subscribed to the event bus, it turns call events into journal
+//! rows through the store thread, a batch per burst.
+//!
+//! Events reach its mailbox straight from `EventBus::publish` (an unbounded ractor
+//! mailbox, so publishing never waits). The first event of a burst queues a `Write`
+//! behind itself; by the time `Write` is handled, the whole burst is pending and goes
+//! to the store in one transaction. While a batch is being written, new events queue
+//! in the mailbox and form the next batch.
+//!
+//! Shutdown: the switch calls `JournalActor::flush` once call actors have published
+//! their last events, then stops the actor (or `drain_and_wait`s it, which writes
+//! everything still in the mailbox; a plain `stop` drops what is queued). A crash leaves at most the unwritten events
+//! missing; the rows they belonged to stay 'active' and `Store::repair_unfinished_calls`
+//! (run here at start) marks them 'unfinished'.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use super::bus::EventBus;
+use super::event::{CallEvent, UnixMillis};
+use crate::store::StoreHandle;
+use crate::Result;
+
+/// A batch is written once this many events are pending, even mid-burst.
+const MAX_BATCH: usize = 1024;
+
+pub enum JournalMsg {
+    Event(CallEvent),
+    /// Writes what is pending (queued by the actor itself).
+    Write,
+    /// Writes everything received so far and answers when it is in the database.
+    Flush(RpcReplyPort<Result<()>>),
+}
+
+impl std::fmt::Debug for JournalMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JournalMsg::Event(e) => write!(f, "Event({}, {})", e.call, e.kind.name()),
+            JournalMsg::Write => f.write_str("Write"),
+            JournalMsg::Flush(_) => f.write_str("Flush"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JournalArgs {
+    pub bus: EventBus,
+    pub store: StoreHandle,
+    /// The wall clock at start, recorded on the rows repaired from an earlier run.
+    pub now: UnixMillis,
+}
+
+pub struct JournalState {
+    store: StoreHandle,
+    pending: Vec<CallEvent>,
+}
+
+/// Start it before any call actor, so that it sees every event:
+/// `Actor::spawn(Some("journal".into()), JournalActor, args)`.
+pub struct JournalActor;
+
+impl JournalActor {
+    /// Asks `journal` to write everything it got and waits until it is written.
+    pub async fn flush(journal: &ActorRef<JournalMsg>) -> Result<()> {
+        ractor::call!(journal, JournalMsg::Flush)
+            .map_err(|e| crate::Error::Actor(format!("journal flush: {e}")))?
+    }
+}
+
+impl Actor for JournalActor {
+    type Msg = JournalMsg;
+    type State = JournalState;
+    type Arguments = JournalArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<JournalMsg>,
+        args: JournalArgs,
+    ) -> Result<JournalState, ActorProcessingErr> {
+        let now = args.now;
+        let repaired = args
+            .store
+            .call(move |s| s.repair_unfinished_calls(now))
+            .await?;
+        if repaired > 0 {
+            tracing::warn!(
+                repaired,
+                "journal: calls left active by an earlier run marked unfinished"
+            );
+        }
+        // Subscribed only now: rows from this run are never taken for stale ones.
+        args.bus
+            .subscribe_with(move |e| myself.cast(JournalMsg::Event(e.clone())).is_ok());
+        Ok(JournalState {
+            store: args.store,
+            pending: Vec::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<JournalMsg>,
+        msg: JournalMsg,
+        state: &mut JournalState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            JournalMsg::Event(e) => {
+                if state.pending.is_empty() {
+                    // Refused only while draining for a stop; `post_stop` writes then.
+                    let _ = myself.cast(JournalMsg::Write);
+                }
+                state.pending.push(e);
+                if state.pending.len() >= MAX_BATCH {
+                    let _ = state.write().await;
+                }
+            }
+            JournalMsg::Write => {
+                let _ = state.write().await;
+            }
+            JournalMsg::Flush(reply) => {
+                let _ = reply.send(state.write().await);
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<JournalMsg>,
+        state: &mut JournalState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.write().await?;
+        Ok(())
+    }
+}
+
+impl JournalState {
+    /// Sends the pending events to the store thread and waits for the transaction.
+    async fn write(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let n = batch.len();
+        match self.store.call(move |s| s.record_call_events(&batch)).await {
+            Ok(applied) => {
+                tracing::trace!(n, applied, "journal batch written");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(n, error = %e, "journal: writing call events failed; events lost");
+                Err(e)
+            }
+        }
+    }
+}
