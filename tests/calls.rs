@@ -15,8 +15,23 @@ use engine::sip::HeaderName;
 fn register_device(pbx: &Pbx, user: &str, port: u16) {
     let mut c = SipClient::udp_on(pbx.addr, port);
     let contact = format!("<sip:{user}@127.0.0.1:{port}>");
-    let resp = c.register(user, &format!("secret{user}"), "127.0.0.1", Some(&contact), Some(600), Algorithm::Md5);
+    let resp = c.register(
+        user,
+        &format!("secret{user}"),
+        "127.0.0.1",
+        Some(&contact),
+        Some(600),
+        Algorithm::Md5,
+    );
     assert_eq!(resp.code(), Some(200));
+}
+
+/// The journal rows of the demo tenant, newest first, after the switch stopped.
+fn journal(pbx: &mut Pbx) -> Vec<actors::store::CallRecord> {
+    pbx.stop();
+    let store = actors::store::Store::open(&pbx.data_dir).unwrap();
+    let t = store.tenant("demo").unwrap();
+    store.calls(t.id, 10).unwrap()
 }
 
 /// Waits until a device (SIPp) has bound `port`.
@@ -60,16 +75,31 @@ impl Caller {
         };
         let ack = format!("ACK sip:{callee}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKc1;rport\r\nFrom: <sip:{user}@127.0.0.1>;tag=caller1\r\nTo: {}\r\nCall-ID: call-{local}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", challenge.header(HeaderName::To).unwrap());
         c.send_raw(ack.as_bytes());
-        let auth = common::sip_client::proxy_authorization(&challenge, Algorithm::Md5, user, &format!("secret{user}"), &format!("sip:{callee}@127.0.0.1"), "INVITE");
+        let auth = common::sip_client::proxy_authorization(
+            &challenge,
+            Algorithm::Md5,
+            user,
+            &format!("secret{user}"),
+            &format!("sip:{callee}@127.0.0.1"),
+            "INVITE",
+        );
         let text = invite("z9hG4bKc2", 2, &format!("Proxy-Authorization: {auth}\r\n"));
         c.send_raw(text.as_bytes());
-        Caller { c, invite: text, branch: "z9hG4bKc2".into(), to_tag: None }
+        Caller {
+            c,
+            invite: text,
+            branch: "z9hG4bKc2".into(),
+            to_tag: None,
+        }
     }
 
     /// Reads responses until one with `code` (or a final one) arrives.
     fn expect(&mut self, code: u16) -> u16 {
         loop {
-            let m = self.c.recv().unwrap_or_else(|| panic!("no response while waiting for {code}"));
+            let m = self
+                .c
+                .recv()
+                .unwrap_or_else(|| panic!("no response while waiting for {code}"));
             let got = m.code().unwrap_or(0);
             if m.cseq().map(|c| c.method) != Some("INVITE") {
                 continue; // e.g. the 200 to our CANCEL
@@ -86,7 +116,12 @@ impl Caller {
     /// CANCELs the INVITE.
     fn cancel(&mut self) {
         let local = self.c.local;
-        let first = self.invite.lines().next().unwrap().replace("INVITE", "CANCEL");
+        let first = self
+            .invite
+            .lines()
+            .next()
+            .unwrap()
+            .replace("INVITE", "CANCEL");
         let text = format!("{first}\r\nVia: SIP/2.0/UDP {local};branch={};rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: {}\r\nCall-ID: call-{local}\r\nCSeq: 2 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", self.branch, self.invite.lines().find(|l| l.starts_with("To:")).unwrap().trim_start_matches("To: "));
         self.c.send_raw(text.as_bytes());
     }
@@ -95,21 +130,36 @@ impl Caller {
 #[test]
 fn basic_call_with_407_ringing_answer_and_bye() {
     let dir = temp_dir();
-    let pbx = Pbx::start(dir.path());
+    let mut pbx = Pbx::start(dir.path());
     let callee_port = free_port();
     register_device(&pbx, "101", callee_port);
     let uas = sipp::spawn_uas("call_callee.xml", 1, "u1", callee_port, dir.path());
     wait_bound(callee_port);
-    let caller = sipp::run(pbx.addr, "call_caller.xml", &["100;secret100;101;127.0.0.1".into()], "u1", free_port(), dir.path());
+    let caller = sipp::run(
+        pbx.addr,
+        "call_caller.xml",
+        &["100;secret100;101;127.0.0.1".into()],
+        "u1",
+        free_port(),
+        dir.path(),
+    );
     let callee = sipp::wait(uas, callee_port, dir.path());
     assert!(caller.success, "caller side of the call");
     assert!(callee.success, "callee side of the call");
+    let rows = journal(&mut pbx);
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!((r.from.as_str(), r.to.as_str()), ("100", "101"));
+    assert_eq!(r.disposition, Some(actors::journal::Disposition::Answered));
+    assert_eq!(r.answered_by.as_deref(), Some("101"));
+    assert_eq!(r.hangup_side, Some(actors::journal::Side::Caller));
+    assert!(r.answered_at.is_some() && r.ended_at >= r.answered_at);
 }
 
 #[test]
 fn callee_busy_gives_486() {
     let dir = temp_dir();
-    let pbx = Pbx::start(dir.path());
+    let mut pbx = Pbx::start(dir.path());
     let port = free_port();
     register_device(&pbx, "102", port);
     let uas = sipp::spawn_uas("callee_busy.xml", 1, "u1", port, dir.path());
@@ -117,12 +167,18 @@ fn callee_busy_gives_486() {
     let mut caller = Caller::call(&pbx, "100", "102");
     assert_eq!(caller.expect(486), 486);
     assert!(sipp::wait(uas, port, dir.path()).success);
+    let rows = journal(&mut pbx);
+    assert_eq!(
+        rows[0].disposition,
+        Some(actors::journal::Disposition::Busy)
+    );
+    assert_eq!(rows[0].cause_code, Some(486));
 }
 
 #[test]
 fn cancel_before_answer_gives_487_and_cancels_the_device() {
     let dir = temp_dir();
-    let pbx = Pbx::start(dir.path());
+    let mut pbx = Pbx::start(dir.path());
     let port = free_port();
     register_device(&pbx, "103", port);
     let uas = sipp::spawn_uas("callee_cancel.xml", 1, "u1", port, dir.path());
@@ -131,7 +187,16 @@ fn cancel_before_answer_gives_487_and_cancels_the_device() {
     assert_eq!(caller.expect(180), 180);
     caller.cancel();
     assert_eq!(caller.expect(487), 487);
-    assert!(sipp::wait(uas, port, dir.path()).success, "the device got CANCEL and its 487 was ACKed");
+    assert!(
+        sipp::wait(uas, port, dir.path()).success,
+        "the device got CANCEL and its 487 was ACKed"
+    );
+    let rows = journal(&mut pbx);
+    assert_eq!(
+        rows[0].disposition,
+        Some(actors::journal::Disposition::Cancelled)
+    );
+    assert!(rows[0].ring_at.is_some());
 }
 
 #[test]
@@ -145,10 +210,23 @@ fn fork_rings_every_device_first_answer_wins_others_cancelled() {
     let answering = sipp::spawn_uas("call_callee.xml", 1, "u1", p2, dir.path());
     wait_bound(p1);
     wait_bound(p2);
-    let caller = sipp::run(pbx.addr, "call_caller.xml", &["100;secret100;104;127.0.0.1".into()], "u1", free_port(), dir.path());
+    let caller = sipp::run(
+        pbx.addr,
+        "call_caller.xml",
+        &["100;secret100;104;127.0.0.1".into()],
+        "u1",
+        free_port(),
+        dir.path(),
+    );
     assert!(caller.success);
-    assert!(sipp::wait(answering, p2, dir.path()).success, "the answering device");
-    assert!(sipp::wait(ringing, p1, dir.path()).success, "the other device was cancelled");
+    assert!(
+        sipp::wait(answering, p2, dir.path()).success,
+        "the answering device"
+    );
+    assert!(
+        sipp::wait(ringing, p1, dir.path()).success,
+        "the other device was cancelled"
+    );
 }
 
 #[test]

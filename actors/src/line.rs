@@ -43,6 +43,8 @@ pub struct LineShared {
     pub throttle: Arc<Mutex<AuthThrottle>>,
     pub policy: Policy,
     pub out: Arc<crate::sip::SipOut>,
+    /// Where calls publish their events (the journal listens).
+    pub bus: crate::journal::EventBus,
 }
 
 #[derive(Debug, Clone)]
@@ -107,7 +109,11 @@ impl Actor for LineActor {
         match msg {
             LineMsg::Request(inc) => {
                 #[cfg(debug_assertions)]
-                if inc.msg.values_named("X-Pbx-Test").any(|v| v == "panic-line") {
+                if inc
+                    .msg
+                    .values_named("X-Pbx-Test")
+                    .any(|v| v == "panic-line")
+                {
                     panic!("test hook: line {} told to panic", state.args.ext);
                 }
                 match inc.msg.method() {
@@ -138,9 +144,13 @@ impl Actor for LineActor {
 
 fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming>) {
     let flow = inc.reply.flow();
-    let out = state
-        .registrar
-        .handle(&inc.msg, &state.creds, &state.args.shared.nonces, &flow, unix_now());
+    let out = state.registrar.handle(
+        &inc.msg,
+        &state.creds,
+        &state.args.shared.nonces,
+        &flow,
+        unix_now(),
+    );
     if !out.changes.is_empty() {
         state
             .args
@@ -149,7 +159,13 @@ fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming
             .save_bindings(state.args.tenant.id, &state.args.ext, out.changes);
         expire_and_rearm(myself, state);
     }
-    answer(&state.args.shared.throttle, inc, out.code, out.response, out.auth_failed);
+    answer(
+        &state.args.shared.throttle,
+        inc,
+        out.code,
+        out.response,
+        out.auth_failed,
+    );
 }
 
 /// A new call from this line: challenged (407) until its credentials are right, then
@@ -171,11 +187,20 @@ fn call_from(state: &mut LineState, inc: Box<Incoming>) {
         }
         Err(AuthFailure::Challenge { stale }) => {
             let tag = format!("{:016x}", rand::random::<u64>());
-            let bytes = challenge_response(&inc.msg, AuthKind::Proxy, &state.creds, nonces, stale, &tag, now);
+            let bytes = challenge_response(
+                &inc.msg,
+                AuthKind::Proxy,
+                &state.creds,
+                nonces,
+                stale,
+                &tag,
+                now,
+            );
             inc.reply.send(407, bytes);
         }
         Err(AuthFailure::Forbidden(reason)) => {
-            let bytes = engine::sip::MessageWriter::response_to(&inc.msg, 403, reason, Some("pbx")).finish();
+            let bytes = engine::sip::MessageWriter::response_to(&inc.msg, 403, reason, Some("pbx"))
+                .finish();
             answer(&state.args.shared.throttle, inc, 403, bytes, true);
         }
     }

@@ -12,6 +12,7 @@ use rand::RngCore;
 use crate::clock::unix_now;
 use crate::config::SwitchConfig;
 use crate::directory::{Directory, TenantEntry};
+use crate::journal::{EventBus, JournalActor, JournalArgs, JournalMsg};
 use crate::line::{LineMsg, LineShared};
 use crate::sip::tcp::Flows;
 use crate::sip::transport::{Transport, TransportArgs, TransportMsg};
@@ -22,6 +23,7 @@ use crate::{Error, Result};
 
 pub enum SwitchMsg {
     LocalAddrs(RpcReplyPort<Vec<(&'static str, SocketAddr)>>),
+    Journal(RpcReplyPort<Option<ActorRef<JournalMsg>>>),
     /// Picks up tenants an administrator added while the switch runs.
     SyncTenants,
 }
@@ -34,6 +36,7 @@ pub struct SwitchState {
     shared: LineShared,
     directory: Arc<Directory>,
     transport: Option<ActorRef<TransportMsg>>,
+    journal: Option<ActorRef<JournalMsg>>,
     tenants: HashMap<ActorId, Tenant>,
     bound: Vec<(&'static str, SocketAddr)>,
 }
@@ -82,10 +85,26 @@ impl SwitchActor {
         Ok(())
     }
 
+    async fn start_journal(myself: &ActorRef<SwitchMsg>, state: &mut SwitchState) -> Result<()> {
+        let args = JournalArgs {
+            bus: state.shared.bus.clone(),
+            store: state.shared.store.clone(),
+            now: crate::clock::unix_now() * 1000,
+        };
+        let (j, _) = Actor::spawn_linked(None, JournalActor, args, myself.get_cell())
+            .await
+            .map_err(|e| Error::Actor(e.to_string()))?;
+        state.journal = Some(j);
+        Ok(())
+    }
+
     async fn start_transport(myself: &ActorRef<SwitchMsg>, state: &mut SwitchState) -> Result<()> {
         let args = TransportArgs {
             addrs: state.config.sip_addrs.clone(),
-            dispatcher: Arc::new(Dispatcher::new(state.directory.clone(), state.shared.out.clone())),
+            dispatcher: Arc::new(Dispatcher::new(
+                state.directory.clone(),
+                state.shared.out.clone(),
+            )),
             max_size: state.config.max_message_size,
             flows: state.shared.out.flows.clone(),
         };
@@ -127,15 +146,19 @@ impl Actor for SwitchActor {
             throttle: Arc::new(Mutex::new(AuthThrottle::default())),
             policy: args.config.registrar,
             out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
+            bus: EventBus::new(),
         };
         let mut state = SwitchState {
             config: args.config,
             shared,
             directory: args.directory,
             transport: None,
+            journal: None,
             tenants: HashMap::new(),
             bound: Vec::new(),
         };
+        // The journal first, so that it hears every call.
+        Self::start_journal(&myself, &mut state).await?;
         for t in args.tenants {
             let regs = args
                 .registered
@@ -159,6 +182,9 @@ impl Actor for SwitchActor {
         match msg {
             SwitchMsg::LocalAddrs(reply) => {
                 let _ = reply.send(state.bound.clone());
+            }
+            SwitchMsg::Journal(reply) => {
+                let _ = reply.send(state.journal.clone());
             }
             SwitchMsg::SyncTenants => {
                 let stored = state.shared.store.call(|s| s.tenants()).await?;
@@ -187,7 +213,11 @@ impl Actor for SwitchActor {
             _ => return Ok(()),
         };
         let id = cell.get_id();
-        if state.transport.as_ref().is_some_and(|t| t.get_id() == id) {
+        if state.journal.as_ref().is_some_and(|j| j.get_id() == id) {
+            tracing::error!(reason = %why, "journal ended; restarting it");
+            state.journal = None;
+            Self::start_journal(&myself, state).await?;
+        } else if state.transport.as_ref().is_some_and(|t| t.get_id() == id) {
             tracing::error!(reason = %why, "transport ended; restarting it");
             state.transport = None;
             Self::start_transport(&myself, state).await?;
@@ -275,6 +305,12 @@ impl Switch {
 
     /// Stops every actor, then writes what the store has queued and closes it.
     pub async fn shutdown(mut self) {
+        // Every journal row is written before the store closes.
+        if let Ok(Some(journal)) = ractor::call!(self.actor, SwitchMsg::Journal) {
+            if let Err(e) = JournalActor::flush(&journal).await {
+                tracing::error!(error = %e, "journal flush at shutdown failed");
+            }
+        }
         self.actor.stop(Some("shutdown".into()));
         let _ = (&mut self.join).await;
         let _ = self.store.flush().await;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use crate::call::{CallActor, CallArgs, CallTarget};
 use crate::directory::{Directory, TenantEntry};
-use crate::sip::Flow;
 use crate::line::{LineActor, LineArgs, LineMsg, LineShared};
+use crate::sip::Flow;
 use crate::sip::Incoming;
 use crate::store::TenantId;
 
@@ -106,11 +106,20 @@ impl TenantSupervisor {
 
 impl TenantSupervisor {
     /// Routes a call to an extension of this tenant: every registered contact rings.
-    async fn start_call(myself: &ActorRef<TenantMsg>, state: &mut TenantState, caller: String, inc: Box<Incoming>) {
+    async fn start_call(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        caller: String,
+        inc: Box<Incoming>,
+    ) {
         let Some(entry) = state.entry.clone() else {
             return inc.respond(503, "Service Unavailable");
         };
-        let Some(callee) = inc.msg.uri().and_then(|u| u.user_unescaped().map(|u| u.into_owned())) else {
+        let Some(callee) = inc
+            .msg
+            .uri()
+            .and_then(|u| u.user_unescaped().map(|u| u.into_owned()))
+        else {
             return inc.respond(404, "Not Found");
         };
         let Some(line) = Self::ensure_line(myself, state, &callee).await else {
@@ -119,12 +128,18 @@ impl TenantSupervisor {
         let bindings = ractor::call!(line, LineMsg::Bindings).unwrap_or_default();
         let targets: Vec<CallTarget> = bindings
             .into_iter()
-            .filter_map(|b| Some(CallTarget { flow: Flow::parse(&b.flow)?, contact: b.contact }))
+            .filter_map(|b| {
+                Some(CallTarget {
+                    flow: Flow::parse(&b.flow)?,
+                    contact: b.contact,
+                })
+            })
             .collect();
         if targets.is_empty() {
             return inc.respond(480, "Temporarily Unavailable");
         }
         let args = CallArgs {
+            bus: state.args.shared.bus.clone(),
             tenant: entry,
             caller,
             callee,
@@ -183,7 +198,9 @@ impl Actor for TenantSupervisor {
                     None => inc.respond(404, "Not Found"),
                 }
             }
-            TenantMsg::StartCall { caller, inc } => Self::start_call(&myself, state, caller, inc).await,
+            TenantMsg::StartCall { caller, inc } => {
+                Self::start_call(&myself, state, caller, inc).await
+            }
             TenantMsg::StartRegistered(exts) => {
                 if let Some(entry) = state.entry.clone() {
                     for ext in exts {

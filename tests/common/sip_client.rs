@@ -47,7 +47,13 @@ impl SipClient {
         let sock = UdpSocket::bind(("127.0.0.1", port)).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         let local = sock.local_addr().unwrap();
-        SipClient { conn: Conn::Udp(sock), server, local, cseq: 0, call_id: format!("t-{}", local.port()) }
+        SipClient {
+            conn: Conn::Udp(sock),
+            server,
+            local,
+            cseq: 0,
+            call_id: format!("t-{}", local.port()),
+        }
     }
 
     pub fn tcp(server: SocketAddr) -> SipClient {
@@ -233,8 +239,16 @@ pub fn authorization(
 }
 
 /// The Proxy-Authorization value answering a 407's offer for `alg`.
-pub fn proxy_authorization(challenge: &Message, alg: Algorithm, user: &str, password: &str, uri: &str, method: &str) -> String {
-    let text = String::from_utf8_lossy(challenge.as_bytes()).replace("Proxy-Authenticate:", "WWW-Authenticate:");
+pub fn proxy_authorization(
+    challenge: &Message,
+    alg: Algorithm,
+    user: &str,
+    password: &str,
+    uri: &str,
+    method: &str,
+) -> String {
+    let text = String::from_utf8_lossy(challenge.as_bytes())
+        .replace("Proxy-Authenticate:", "WWW-Authenticate:");
     let as_www = Message::parse(text.into_bytes()).unwrap();
     authorization(&as_www, alg, user, password, uri, method)
 }

@@ -76,14 +76,28 @@ pub fn run(
 }
 
 /// Starts SIPp as a UAS with `scenario` on `local_port` for `calls` calls.
-pub fn spawn_uas(scenario: &str, calls: u32, transport: &str, local_port: u16, work: &Path) -> std::process::Child {
-    let scen = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(scenario);
+pub fn spawn_uas(
+    scenario: &str,
+    calls: u32,
+    transport: &str,
+    local_port: u16,
+    work: &Path,
+) -> std::process::Child {
+    let scen = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(scenario);
     Command::new("sipp")
         .arg("-sf")
         .arg(&scen)
         .args(["-m", &calls.to_string(), "-t", transport])
         .args(["-i", "127.0.0.1", "-p", &local_port.to_string()])
-        .args(["-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err"])
+        .args([
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
         .arg("-error_file")
         .arg(work.join(format!("sipp-uas-{local_port}-errors.log")))
         .current_dir(work)
@@ -102,7 +116,9 @@ pub fn wait(child: std::process::Child, local_port: u16, work: &Path) -> SippRun
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
     if !run.success {
-        let errors = std::fs::read_to_string(work.join(format!("sipp-uas-{local_port}-errors.log"))).unwrap_or_default();
+        let errors =
+            std::fs::read_to_string(work.join(format!("sipp-uas-{local_port}-errors.log")))
+                .unwrap_or_default();
         eprintln!("sipp UAS failed: {}\n{errors}", run.stderr);
     }
     run

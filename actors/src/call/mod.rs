@@ -14,6 +14,7 @@ use engine::timer::TimerConfig;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::directory::{Directory, TenantEntry};
+use crate::journal::{CallEventKind, CallId, Direction, Disposition, EventBus, Side};
 use crate::sip::{Flow, Incoming, SipOut};
 use route::Pending;
 
@@ -47,6 +48,7 @@ pub struct CallTarget {
 }
 
 pub struct CallArgs {
+    pub bus: EventBus,
     pub tenant: TenantEntry,
     pub caller: String,
     pub callee: String,
@@ -57,6 +59,7 @@ pub struct CallArgs {
 }
 
 pub struct CallState {
+    journal: Journal,
     a: Leg,
     a_call_id: String,
     a_flow: Flow,
@@ -104,10 +107,18 @@ impl Actor for CallActor {
     type State = CallState;
     type Arguments = CallArgs;
 
-    async fn pre_start(&self, myself: ActorRef<CallMsg>, args: CallArgs) -> Result<CallState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<CallMsg>,
+        args: CallArgs,
+    ) -> Result<CallState, ActorProcessingErr> {
         let inc = args.inc;
         let a_flow = route::flow_of(&inc);
-        let a = match Leg::incoming(leg_config(&args.out, a_flow, &args.callee), &inc.msg, &random_token()) {
+        let a = match Leg::incoming(
+            leg_config(&args.out, a_flow, &args.callee),
+            &inc.msg,
+            &random_token(),
+        ) {
             Ok(leg) => leg,
             Err(e) => {
                 inc.respond(400, "Bad Request");
@@ -117,7 +128,11 @@ impl Actor for CallActor {
         let a_call_id = inc.msg.call_id().unwrap_or_default().to_owned();
         let domain = inc.msg.uri().map(|u| u.host.to_owned()).unwrap_or_default();
         let from = inc.msg.from();
-        let display = from.as_ref().and_then(|f| f.display).map(|d| format!("{d} ")).unwrap_or_default();
+        let display = from
+            .as_ref()
+            .and_then(|f| f.display)
+            .map(|d| format!("{d} "))
+            .unwrap_or_default();
         let max_forwards = inc.msg.max_forwards().unwrap_or(70).saturating_sub(1) as u8;
         let offer = a.remote_offer();
         let t0 = now();
@@ -132,7 +147,11 @@ impl Actor for CallActor {
                 leg.send_invite(
                     &OutgoingInvite {
                         request_uri: t.contact.clone(),
-                        from: format!("{display}<sip:{}@{domain}>;tag={}", args.caller, random_token()),
+                        from: format!(
+                            "{display}<sip:{}@{domain}>;tag={}",
+                            args.caller,
+                            random_token()
+                        ),
                         to: format!("<sip:{}@{domain}>", args.callee),
                         call_id: call_id.clone(),
                         cseq: 1,
@@ -153,8 +172,30 @@ impl Actor for CallActor {
         }
         let mut pending = Pending::default();
         pending.push(&inc.msg, inc.reply.clone());
+        let journal = Journal {
+            bus: args.bus,
+            call: CallId::random(),
+            tenant: args.tenant.id,
+            callee: args.callee.clone(),
+            answered: false,
+            end: None,
+            closed: false,
+        };
+        journal.publish(CallEventKind::CallStarted {
+            from: args.caller.clone(),
+            to: args.callee.clone(),
+            direction: Direction::Internal,
+            caller_line: Some(args.caller.clone()),
+        });
+        for (i, t) in args.targets.iter().enumerate() {
+            journal.publish(CallEventKind::LegCreated {
+                leg: i as u32,
+                target: t.contact.clone(),
+            });
+        }
         tracing::debug!(tenant = %args.tenant.name, caller = %args.caller, callee = %args.callee, devices = b_flows.len(), "call started");
         let mut state = CallState {
+            journal,
             a,
             a_call_id,
             a_flow,
@@ -170,14 +211,21 @@ impl Actor for CallActor {
         Ok(state)
     }
 
-    async fn handle(&self, myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<CallMsg>,
+        msg: CallMsg,
+        state: &mut CallState,
+    ) -> Result<(), ActorProcessingErr> {
         let t = now();
         match msg {
             CallMsg::Request(inc) => {
                 state.pending.push(&inc.msg, inc.reply.clone());
                 if inc.msg.call_id() == Some(state.a_call_id.as_str()) {
                     state.a.on_request(&inc.msg, t);
-                } else if !state.b.on_request(&inc.msg, t) && inc.msg.method() != Some(&engine::sip::Method::Ack) {
+                } else if !state.b.on_request(&inc.msg, t)
+                    && inc.msg.method() != Some(&engine::sip::Method::Ack)
+                {
                     inc.respond(481, "Call/Transaction Does Not Exist");
                 }
             }
@@ -200,7 +248,12 @@ impl Actor for CallActor {
         Ok(())
     }
 
-    async fn post_stop(&self, _: ActorRef<CallMsg>, state: &mut CallState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _: ActorRef<CallMsg>,
+        state: &mut CallState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.journal.close();
         state.directory.remove_call(&state.a_call_id);
         for id in &state.b_call_ids {
             state.directory.remove_call(id);
@@ -220,7 +273,10 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
             match o {
                 Output::Send(bytes) => send(s, None, bytes),
                 // The caller is gone (CANCEL, BYE, failure): every callee leg ends.
-                Output::Event(LegEvent::Ended(_)) => s.b.hangup(487, "Request Terminated", t),
+                Output::Event(LegEvent::Ended(c)) => {
+                    s.journal.ended(&c, Side::Caller);
+                    s.b.hangup(487, "Request Terminated", t)
+                }
                 Output::Event(_) => {}
             }
         }
@@ -228,10 +284,30 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
             moved = true;
             match o {
                 Output::Send(bytes) => send(s, Some(i), bytes),
-                Output::Event(LegEvent::Ringing) => s.a.ring(None),
-                Output::Event(LegEvent::EarlyMedia(sdp)) => s.a.ring(Some(&sdp)),
-                Output::Event(LegEvent::Answered(sdp)) => s.a.answer(sdp.as_ref(), t),
-                Output::Event(LegEvent::Ended(c)) => s.a.hangup(c.code, &c.reason, t),
+                Output::Event(LegEvent::Ringing) => {
+                    s.journal
+                        .publish(CallEventKind::LegRinging { leg: i as u32 });
+                    s.a.ring(None)
+                }
+                Output::Event(LegEvent::EarlyMedia(sdp)) => {
+                    s.journal
+                        .publish(CallEventKind::LegRinging { leg: i as u32 });
+                    s.a.ring(Some(&sdp))
+                }
+                Output::Event(LegEvent::Answered(sdp)) => {
+                    s.journal.answered(i as u32);
+                    s.a.answer(sdp.as_ref(), t)
+                }
+                Output::Event(LegEvent::Ended(c)) => {
+                    s.journal.publish(CallEventKind::LegEnded {
+                        leg: i as u32,
+                        code: c.code,
+                        reason: c.reason.clone(),
+                        side: side_of(&c, Side::Callee),
+                    });
+                    s.journal.ended(&c, Side::Callee);
+                    s.a.hangup(c.code, &c.reason, t)
+                }
                 Output::Event(_) => {}
             }
         }
@@ -239,7 +315,14 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
             break;
         }
     }
-    let next = [s.a.next_timeout(), s.b.next_timeout()].into_iter().flatten().min();
+    // The call is over once both sides ended; retransmission timers may still run.
+    if s.a.is_ended() && s.b.is_ended() {
+        s.journal.close();
+    }
+    let next = [s.a.next_timeout(), s.b.next_timeout()]
+        .into_iter()
+        .flatten()
+        .min();
     match next {
         Some(at) => {
             s.timer_gen += 1;
@@ -268,6 +351,81 @@ fn send(s: &mut CallState, leg: Option<usize>, bytes: Bytes) {
     };
     if !s.out.send(flow, bytes) {
         tracing::debug!(?flow, "no way to a call leg's device");
+    }
+}
+
+fn side_of(c: &engine::call::Cause, remote: Side) -> Side {
+    match c.side {
+        engine::call::Side::Remote => remote,
+        engine::call::Side::Local => Side::Switch,
+    }
+}
+
+/// What the journal hears of this call.
+struct Journal {
+    bus: EventBus,
+    call: CallId,
+    tenant: crate::store::TenantId,
+    callee: String,
+    answered: bool,
+    /// The first end: who ended the call and why.
+    end: Option<(u16, String, Side)>,
+    closed: bool,
+}
+
+impl Journal {
+    fn publish(&self, kind: CallEventKind) {
+        self.bus.publish_now(self.call, self.tenant, kind);
+    }
+
+    fn answered(&mut self, leg: u32) {
+        if self.answered {
+            return;
+        }
+        self.answered = true;
+        self.publish(CallEventKind::LegAnswered {
+            leg,
+            answered_by: self.callee.clone(),
+        });
+        self.publish(CallEventKind::CallAnswered {
+            answered_by: self.callee.clone(),
+        });
+    }
+
+    fn ended(&mut self, c: &engine::call::Cause, remote: Side) {
+        if self.end.is_none() {
+            self.end = Some((c.code, c.reason.clone(), side_of(c, remote)));
+        }
+    }
+
+    /// The call's last event, once.
+    fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let (code, reason, side) =
+            self.end
+                .clone()
+                .unwrap_or((500, "Call Ended By The Switch".into(), Side::Switch));
+        let disposition = if self.answered {
+            Disposition::Answered
+        } else {
+            match (code, side) {
+                (486 | 600, _) => Disposition::Busy,
+                (487, Side::Caller) => Disposition::Cancelled,
+                (480 | 408, _) => Disposition::NoAnswer,
+                (403 | 404 | 603, _) => Disposition::Rejected,
+                _ => Disposition::Failed,
+            }
+        };
+        let code = if self.answered { 200 } else { code };
+        self.publish(CallEventKind::CallEnded {
+            disposition,
+            hangup_side: side,
+            code,
+            reason,
+        });
     }
 }
 

@@ -10,7 +10,10 @@ use crate::sip::{Flow, Replier};
 pub fn flow_of(inc: &crate::sip::Incoming) -> Flow {
     match &inc.reply {
         Replier::Udp { dest, .. } => Flow::Udp(*dest),
-        Replier::Tcp { conn, peer, .. } => Flow::Tcp { peer: *peer, conn: *conn },
+        Replier::Tcp { conn, peer, .. } => Flow::Tcp {
+            peer: *peer,
+            conn: *conn,
+        },
     }
 }
 
@@ -36,7 +39,8 @@ impl Pending {
         if cseq.method == "ACK" {
             return;
         }
-        self.items.push((call_id.to_owned(), cseq.seq, cseq.method.to_owned(), reply));
+        self.items
+            .push((call_id.to_owned(), cseq.seq, cseq.method.to_owned(), reply));
     }
 
     /// The replier for a response's request; taken away with the final response.
