@@ -51,15 +51,22 @@ struct Caller {
     invite: String,
     branch: String,
     to_tag: Option<String>,
+    /// The last final response to the INVITE.
+    last: Option<engine::sip::Message>,
 }
 
 impl Caller {
     /// Sends the INVITE (answering the 407) and returns the responses up to `until`
     /// (a status code) or the first final one.
     fn call(pbx: &Pbx, user: &str, callee: &str) -> Caller {
+        Self::call_with_media(pbx, user, callee, 40000)
+    }
+
+    /// Like `call`, with the caller's RTP on `rtp_port`.
+    fn call_with_media(pbx: &Pbx, user: &str, callee: &str, rtp_port: u16) -> Caller {
         let mut c = SipClient::udp(pbx.addr);
         let local = c.local;
-        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        let sdp = format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n");
         let invite = |branch: &str, seq: u32, auth: &str| {
             format!(
                 "INVITE sip:{callee}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nFrom: <sip:{user}@127.0.0.1>;tag=caller1\r\nTo: <sip:{callee}@127.0.0.1>\r\nCall-ID: call-{local}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\nMax-Forwards: 70\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
@@ -90,6 +97,7 @@ impl Caller {
             invite: text,
             branch: "z9hG4bKc2".into(),
             to_tag: None,
+            last: None,
         }
     }
 
@@ -108,7 +116,46 @@ impl Caller {
                 self.to_tag = Some(t);
             }
             if got == code || got >= 200 {
+                if got >= 200 {
+                    self.last = Some(m);
+                }
                 return got;
+            }
+        }
+    }
+
+    /// ACKs the 2xx (a new transaction in the dialog).
+    fn ack(&mut self) {
+        let local = self.c.local;
+        let to_tag = self.to_tag.clone().unwrap();
+        let text = format!("ACK sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKack2;rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: <sip:x@127.0.0.1>;tag={to_tag}\r\nCall-ID: call-{local}\r\nCSeq: 2 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+        self.c.send_raw(text.as_bytes());
+    }
+
+    /// Hangs up an answered call.
+    fn bye(&mut self) {
+        let local = self.c.local;
+        let to_tag = self.to_tag.clone().unwrap();
+        let text = format!("BYE sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKbye3;rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: <sip:x@127.0.0.1>;tag={to_tag}\r\nCall-ID: call-{local}\r\nCSeq: 3 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+        self.c.send_raw(text.as_bytes());
+        loop {
+            let m = self.c.recv().expect("an answer to BYE");
+            if m.cseq().map(|c| c.method) == Some("BYE") {
+                assert_eq!(m.code(), Some(200));
+                return;
+            }
+        }
+    }
+
+    /// Waits for a request from the switch (skipping retransmitted responses) and
+    /// answers it 200.
+    fn answer_request(&mut self, method: &str) {
+        loop {
+            let m = self.c.recv().unwrap_or_else(|| panic!("no {method} came"));
+            if m.method().map(|x| x.as_str()) == Some(method) {
+                let ok = engine::sip::MessageWriter::response_to(&m, 200, "OK", None).finish();
+                self.c.send_raw(&ok);
+                return;
             }
         }
     }
@@ -236,4 +283,81 @@ fn unknown_number_404_and_no_device_480() {
     // 105 exists but has no device: 480; 555 is no extension: 404.
     assert_eq!(Caller::call(&pbx, "100", "105").expect(480), 480);
     assert_eq!(Caller::call(&pbx, "100", "555").expect(404), 404);
+}
+
+#[test]
+fn callee_hangs_up_first_and_the_caller_gets_bye() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let port = free_port();
+    register_device(&pbx, "106", port);
+    let uas = sipp::spawn_uas("callee_hangs_up.xml", 1, "u1", port, dir.path());
+    wait_bound(port);
+    let mut caller = Caller::call(&pbx, "100", "106");
+    assert_eq!(caller.expect(200), 200);
+    caller.ack();
+    caller.answer_request("BYE");
+    assert!(
+        sipp::wait(uas, port, dir.path()).success,
+        "the device's BYE was answered"
+    );
+    let rows = journal(&mut pbx);
+    assert_eq!(
+        rows[0].disposition,
+        Some(actors::journal::Disposition::Answered)
+    );
+    assert_eq!(rows[0].hangup_side, Some(actors::journal::Side::Callee));
+}
+
+#[test]
+fn media_is_anchored_and_relayed_both_ways() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let (port, media_port) = (free_port(), free_port());
+    register_device(&pbx, "107", port);
+    // SIPp echoes the RTP it gets back to where it came from (the switch).
+    let mp = media_port.to_string();
+    let uas = sipp::spawn_uas_with(
+        "call_callee.xml",
+        1,
+        "u1",
+        port,
+        dir.path(),
+        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
+    );
+    wait_bound(port);
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut caller = Caller::call_with_media(&pbx, "100", "107", rtp.local_addr().unwrap().port());
+    assert_eq!(caller.expect(200), 200);
+    caller.ack();
+    // The answer points the caller at the switch, not at the device.
+    let answer = engine::sdp::Sdp::parse(caller.last.as_ref().unwrap().body()).unwrap();
+    let switch_port = answer.media()[0].port();
+    assert_ne!(switch_port, media_port, "media is anchored at the switch");
+    let target = std::net::SocketAddr::new(
+        answer.media_connection(0).unwrap().address.parse().unwrap(),
+        switch_port,
+    );
+    let mut echoed = 0;
+    for seq in 0u16..50 {
+        let mut pkt = vec![0x80, 0x00];
+        pkt.extend_from_slice(&seq.to_be_bytes());
+        pkt.extend_from_slice(&(seq as u32 * 160).to_be_bytes());
+        pkt.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+        pkt.extend(std::iter::repeat_n(seq as u8, 160));
+        rtp.send_to(&pkt, target).unwrap();
+        let mut buf = [0u8; 2048];
+        if let Ok((n, _)) = rtp.recv_from(&mut buf) {
+            if n == pkt.len() && buf[12..n] == pkt[12..] {
+                echoed += 1;
+            }
+        }
+    }
+    assert!(
+        echoed >= 45,
+        "only {echoed} of 50 packets came back through the relay"
+    );
+    caller.bye();
+    assert!(sipp::wait(uas, port, dir.path()).success);
 }

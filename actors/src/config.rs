@@ -18,6 +18,8 @@ pub struct SwitchConfig {
     pub max_message_size: usize,
     /// Nonce lifetime in seconds.
     pub nonce_lifetime: u64,
+    /// RTP ports for anchored media (even ports; RTCP on the next one).
+    pub rtp_ports: std::ops::RangeInclusive<u16>,
 }
 
 impl SwitchConfig {
@@ -29,6 +31,7 @@ impl SwitchConfig {
             registrar: Policy::default(),
             max_message_size: engine::sip::MAX_MESSAGE_SIZE,
             nonce_lifetime: 300,
+            rtp_ports: crate::media_relay::DEFAULT_PORTS,
         }
     }
 }

@@ -119,7 +119,11 @@ impl Directory {
     }
 
     pub fn call_count(&self) -> usize {
-        read(&self.calls).values().map(|a| a.get_id()).collect::<std::collections::HashSet<_>>().len()
+        read(&self.calls)
+            .values()
+            .map(|a| a.get_id())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
     }
 
     pub fn line_count(&self) -> usize {

@@ -11,6 +11,7 @@ pub mod directory;
 mod error;
 pub mod journal;
 pub mod line;
+pub mod media_relay;
 pub mod sip;
 pub mod store;
 pub mod switch;

@@ -45,6 +45,8 @@ pub struct LineShared {
     pub out: Arc<crate::sip::SipOut>,
     /// Where calls publish their events (the journal listens).
     pub bus: crate::journal::EventBus,
+    /// RTP ports for the calls' media relays.
+    pub ports: Arc<crate::media_relay::PortPool>,
 }
 
 #[derive(Debug, Clone)]

@@ -14,6 +14,7 @@ use crate::config::SwitchConfig;
 use crate::directory::{Directory, TenantEntry};
 use crate::journal::{EventBus, JournalActor, JournalArgs, JournalMsg};
 use crate::line::{LineMsg, LineShared};
+use crate::media_relay::PortPool;
 use crate::sip::tcp::Flows;
 use crate::sip::transport::{Transport, TransportArgs, TransportMsg};
 use crate::sip::{Dispatcher, SipOut};
@@ -147,6 +148,7 @@ impl Actor for SwitchActor {
             policy: args.config.registrar,
             out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
             bus: EventBus::new(),
+            ports: Arc::new(PortPool::new(args.config.rtp_ports.clone())?),
         };
         let mut state = SwitchState {
             config: args.config,

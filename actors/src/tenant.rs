@@ -140,6 +140,7 @@ impl TenantSupervisor {
         }
         let args = CallArgs {
             bus: state.args.shared.bus.clone(),
+            ports: state.args.shared.ports.clone(),
             tenant: entry,
             caller,
             callee,

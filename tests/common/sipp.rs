@@ -83,10 +83,23 @@ pub fn spawn_uas(
     local_port: u16,
     work: &Path,
 ) -> std::process::Child {
+    spawn_uas_with(scenario, calls, transport, local_port, work, &[])
+}
+
+/// `spawn_uas` with extra SIPp arguments (e.g. `-rtp_echo -mp PORT`).
+pub fn spawn_uas_with(
+    scenario: &str,
+    calls: u32,
+    transport: &str,
+    local_port: u16,
+    work: &Path,
+    extra: &[&str],
+) -> std::process::Child {
     let scen = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sipp")
         .join(scenario);
     Command::new("sipp")
+        .args(extra)
         .arg("-sf")
         .arg(&scen)
         .args(["-m", &calls.to_string(), "-t", transport])

@@ -4,6 +4,7 @@
 
 mod route;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +16,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::directory::{Directory, TenantEntry};
 use crate::journal::{CallEventKind, CallId, Direction, Disposition, EventBus, Side};
+use crate::media_relay::{MediaRelay, PortPool, RelayHandle, Side as RelaySide};
 use crate::sip::{Flow, Incoming, SipOut};
 use route::Pending;
 
@@ -49,6 +51,8 @@ pub struct CallTarget {
 
 pub struct CallArgs {
     pub bus: EventBus,
+    /// RTP ports for anchoring the call's media at the switch.
+    pub ports: Arc<PortPool>,
     pub tenant: TenantEntry,
     pub caller: String,
     pub callee: String,
@@ -60,6 +64,9 @@ pub struct CallArgs {
 
 pub struct CallState {
     journal: Journal,
+    /// The media relay with the IP written into both legs' SDP; none for a call
+    /// without SDP offer (late offer is not anchored yet).
+    media: Option<(RelayHandle, IpAddr)>,
     a: Leg,
     a_call_id: String,
     a_flow: Flow,
@@ -134,7 +141,32 @@ impl Actor for CallActor {
             .map(|d| format!("{d} "))
             .unwrap_or_default();
         let max_forwards = inc.msg.max_forwards().unwrap_or(70).saturating_sub(1) as u8;
-        let offer = a.remote_offer();
+        let mut offer = a.remote_offer();
+        // Anchor the media: the callee sees the switch's side B, the caller side A.
+        let media = match &mut offer {
+            Some(sdp) => {
+                let ip = args
+                    .out
+                    .local_for(inc.source)
+                    .map(|a| a.ip())
+                    .unwrap_or(inc.source.ip());
+                match MediaRelay::start(ip, &args.ports) {
+                    Ok(relay) => {
+                        if let Some(remote) = rtp_target(sdp) {
+                            relay.set_remote(RelaySide::A, remote);
+                        }
+                        sdp.anchor(ip, &[relay.ports().1.port()]);
+                        Some((relay, ip))
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no RTP ports: call refused");
+                        inc.respond(503, "Service Unavailable");
+                        return Err(e.into());
+                    }
+                }
+            }
+            None => None,
+        };
         let t0 = now();
         let mut b_flows = Vec::new();
         let mut b_call_ids = Vec::new();
@@ -196,6 +228,7 @@ impl Actor for CallActor {
         tracing::debug!(tenant = %args.tenant.name, caller = %args.caller, callee = %args.callee, devices = b_flows.len(), "call started");
         let mut state = CallState {
             journal,
+            media,
             a,
             a_call_id,
             a_flow,
@@ -289,13 +322,17 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
                         .publish(CallEventKind::LegRinging { leg: i as u32 });
                     s.a.ring(None)
                 }
-                Output::Event(LegEvent::EarlyMedia(sdp)) => {
+                Output::Event(LegEvent::EarlyMedia(mut sdp)) => {
                     s.journal
                         .publish(CallEventKind::LegRinging { leg: i as u32 });
+                    anchor_answer(&s.media, &mut sdp);
                     s.a.ring(Some(&sdp))
                 }
-                Output::Event(LegEvent::Answered(sdp)) => {
+                Output::Event(LegEvent::Answered(mut sdp)) => {
                     s.journal.answered(i as u32);
+                    if let Some(sdp) = sdp.as_mut() {
+                        anchor_answer(&s.media, sdp);
+                    }
                     s.a.answer(sdp.as_ref(), t)
                 }
                 Output::Event(LegEvent::Ended(c)) => {
@@ -352,6 +389,26 @@ fn send(s: &mut CallState, leg: Option<usize>, bytes: Bytes) {
     if !s.out.send(flow, bytes) {
         tracing::debug!(?flow, "no way to a call leg's device");
     }
+}
+
+/// Where an SDP wants its (first) audio stream sent.
+fn rtp_target(sdp: &engine::sdp::Sdp) -> Option<SocketAddr> {
+    let i = sdp.media().iter().position(|m| m.kind() == "audio")?;
+    let port = sdp.media()[i].port();
+    let ip: IpAddr = sdp.media_connection(i)?.address.parse().ok()?;
+    (port != 0).then_some(SocketAddr::new(ip, port))
+}
+
+/// Points the relay's side B at the callee's media, and rewrites the callee's SDP so
+/// the caller sends to the switch's side A.
+fn anchor_answer(media: &Option<(RelayHandle, IpAddr)>, sdp: &mut engine::sdp::Sdp) {
+    let Some((relay, ip)) = media else {
+        return;
+    };
+    if let Some(remote) = rtp_target(sdp) {
+        relay.set_remote(RelaySide::B, remote);
+    }
+    sdp.anchor(*ip, &[relay.ports().0.port()]);
 }
 
 fn side_of(c: &engine::call::Cause, remote: Side) -> Side {

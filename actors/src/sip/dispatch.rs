@@ -7,8 +7,8 @@ use std::sync::Arc;
 use engine::sip::{HeaderName, Method, UriScheme};
 
 use super::{Incoming, SipOut};
-use crate::directory::Directory;
 use crate::call::CallMsg;
+use crate::directory::Directory;
 use crate::line::LineMsg;
 use crate::tenant::TenantMsg;
 
@@ -126,13 +126,18 @@ impl Dispatcher {
             match line.send_message(LineMsg::Request(Box::new(inc))) {
                 Ok(()) => return,
                 Err(ractor::MessagingErr::SendErr(LineMsg::Request(inc))) => {
-                    let _ = tenant.supervisor.send_message(TenantMsg::RouteNew(ext, inc));
+                    let _ = tenant
+                        .supervisor
+                        .send_message(TenantMsg::RouteNew(ext, inc));
                     return;
                 }
                 Err(_) => return,
             }
         }
-        if let Err(e) = tenant.supervisor.send_message(TenantMsg::RouteNew(ext, Box::new(inc))) {
+        if let Err(e) = tenant
+            .supervisor
+            .send_message(TenantMsg::RouteNew(ext, Box::new(inc)))
+        {
             tracing::warn!(error = %e, "tenant supervisor unavailable");
         }
     }

@@ -104,10 +104,16 @@ mod tests {
 
     #[test]
     fn flows_parse_from_bindings() {
-        assert_eq!(Flow::parse("udp:127.0.0.1:5062"), Some(Flow::Udp("127.0.0.1:5062".parse().unwrap())));
+        assert_eq!(
+            Flow::parse("udp:127.0.0.1:5062"),
+            Some(Flow::Udp("127.0.0.1:5062".parse().unwrap()))
+        );
         assert_eq!(
             Flow::parse("tcp:[::1]:40000#7"),
-            Some(Flow::Tcp { peer: "[::1]:40000".parse().unwrap(), conn: 7 })
+            Some(Flow::Tcp {
+                peer: "[::1]:40000".parse().unwrap(),
+                conn: 7
+            })
         );
         assert_eq!(Flow::parse("sctp:x"), None);
     }

@@ -92,7 +92,9 @@ impl Actor for Transport {
             bound.push(("udp", udp_sock.local_addr()?));
             bound.push(("tcp", listener.local_addr()?));
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            args.dispatcher.out.add_udp(udp_sock.local_addr()?, tx.clone());
+            args.dispatcher
+                .out
+                .add_udp(udp_sock.local_addr()?, tx.clone());
             tasks.push(tokio::spawn(udp::run(
                 Arc::new(udp_sock),
                 args.dispatcher.clone(),

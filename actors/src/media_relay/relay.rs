@@ -1,0 +1,540 @@
+//! The relay task and its handle.
+//!
+//! One tokio task per relay owns four sockets (RTP and RTCP on side A, the same on
+//! side B). It sleeps until one of them is readable or a control message arrives, then
+//! drains each readable socket with `try_recv_from` and forwards with `try_send_to`
+//! from the other side's socket. The per-packet path takes no lock and allocates
+//! nothing: one receive buffer, rewritten in place when transcoding; counters are
+//! plain integers published to the handle once per wake-up.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::latch::{Latch, Verdict};
+use super::packet::{inspect, Datagram, G711Convert, PT_PCMA, PT_PCMU};
+use super::port_pool::{PortLease, PortPool};
+use crate::{Error, Result};
+
+/// Datagrams taken from one socket per wake-up before the others get their turn.
+const BATCH: usize = 64;
+/// Receive buffer size. A datagram that fills it may have been cut and is dropped.
+const BUF_SIZE: usize = 4096;
+
+/// A side of the relay: `A` faces leg A, `B` faces leg B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    fn index(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
+
+    /// The side facing the other leg.
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+}
+
+/// Counters of one direction (packets received on one side, sent from the other).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectionStats {
+    pub rtp_packets: u64,
+    pub rtp_bytes: u64,
+    pub rtcp_packets: u64,
+    pub rtcp_bytes: u64,
+    /// Received but not forwarded: malformed, from a source other than the latched
+    /// one, towards a held side, with no destination known yet, or refused by the OS.
+    pub dropped: u64,
+}
+
+/// What a relay has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayStats {
+    pub a_to_b: DirectionStats,
+    pub b_to_a: DirectionStats,
+    /// The RTP source latched on side A (leg A's real address), if any.
+    pub latched_a: Option<SocketAddr>,
+    /// The RTP source latched on side B.
+    pub latched_b: Option<SocketAddr>,
+}
+
+/// Requests from the handle to the task.
+#[derive(Debug)]
+enum Control {
+    Remote {
+        side: Side,
+        rtp: SocketAddr,
+    },
+    RemoteRtcp {
+        side: Side,
+        rtcp: SocketAddr,
+    },
+    /// Payload types of leg A and leg B; `None` stops transcoding.
+    Transcode(Option<(u8, u8)>),
+    Hold {
+        side: Side,
+        held: bool,
+    },
+}
+
+/// Counters the task publishes and the handle reads.
+#[derive(Debug, Default)]
+struct Shared {
+    dirs: [SharedDirection; 2],
+    latched: Mutex<[Option<SocketAddr>; 2]>,
+}
+
+#[derive(Debug, Default)]
+struct SharedDirection {
+    rtp_packets: AtomicU64,
+    rtp_bytes: AtomicU64,
+    rtcp_packets: AtomicU64,
+    rtcp_bytes: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl SharedDirection {
+    fn store(&self, d: &DirectionStats) {
+        self.rtp_packets.store(d.rtp_packets, Ordering::Relaxed);
+        self.rtp_bytes.store(d.rtp_bytes, Ordering::Relaxed);
+        self.rtcp_packets.store(d.rtcp_packets, Ordering::Relaxed);
+        self.rtcp_bytes.store(d.rtcp_bytes, Ordering::Relaxed);
+        self.dropped.store(d.dropped, Ordering::Relaxed);
+    }
+
+    fn load(&self) -> DirectionStats {
+        DirectionStats {
+            rtp_packets: self.rtp_packets.load(Ordering::Relaxed),
+            rtp_bytes: self.rtp_bytes.load(Ordering::Relaxed),
+            rtcp_packets: self.rtcp_packets.load(Ordering::Relaxed),
+            rtcp_bytes: self.rtcp_bytes.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The handle a call keeps on its relay. Dropping it ends the relay too (the task
+/// sees its control channel close), returning the ports once the task has ended.
+#[derive(Debug)]
+pub struct RelayHandle {
+    ctl: mpsc::UnboundedSender<Control>,
+    shared: Arc<Shared>,
+    local: (SocketAddr, SocketAddr),
+    task: JoinHandle<()>,
+}
+
+impl RelayHandle {
+    /// The local RTP addresses of side A and side B (RTCP on the next port each), to
+    /// write into the SDP sent to leg A and leg B.
+    pub fn ports(&self) -> (SocketAddr, SocketAddr) {
+        self.local
+    }
+
+    /// Where `side`'s leg said (in its SDP) it receives RTP. RTCP goes to the next
+    /// port unless [`RelayHandle::set_remote_rtcp`] says otherwise afterwards. Forgets
+    /// what the side had latched: its next valid packet latches again.
+    pub fn set_remote(&self, side: Side, rtp: SocketAddr) {
+        self.send(Control::Remote { side, rtp });
+    }
+
+    /// Where `side`'s leg receives RTCP (SDP `a=rtcp`); the RTP address itself means
+    /// RTCP multiplexed on the RTP port (RFC 5761).
+    pub fn set_remote_rtcp(&self, side: Side, rtcp: SocketAddr) {
+        self.send(Control::RemoteRtcp { side, rtcp });
+    }
+
+    /// Leg A sends and receives payload type `a_pt`, leg B `b_pt`; each is PCMU (0) or
+    /// PCMA (8). When they differ, G.711 payloads are converted both ways (sequence
+    /// numbers and timestamps kept); other payload types pass unchanged.
+    pub fn set_transcode(&self, a_pt: u8, b_pt: u8) -> Result<()> {
+        for pt in [a_pt, b_pt] {
+            if pt != PT_PCMU && pt != PT_PCMA {
+                return Err(Error::Invalid(format!(
+                    "the relay transcodes PCMU (0) and PCMA (8) only, not payload type {pt}"
+                )));
+            }
+        }
+        self.send(Control::Transcode((a_pt != b_pt).then_some((a_pt, b_pt))));
+        Ok(())
+    }
+
+    /// Stops transcoding.
+    pub fn clear_transcode(&self) {
+        self.send(Control::Transcode(None));
+    }
+
+    /// Holds (or resumes) `side`: RTP towards it is dropped while held. RTCP still
+    /// flows, so the session stays alive; what the held side sends is still relayed.
+    pub fn set_hold(&self, side: Side, held: bool) {
+        self.send(Control::Hold { side, held });
+    }
+
+    /// Counters as of the task's last wake-up.
+    pub fn stats(&self) -> RelayStats {
+        let latched = *self
+            .shared
+            .latched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        RelayStats {
+            a_to_b: self.shared.dirs[0].load(),
+            b_to_a: self.shared.dirs[1].load(),
+            latched_a: latched[0],
+            latched_b: latched[1],
+        }
+    }
+
+    /// Ends the relay and waits for its task to finish: when this returns, the
+    /// sockets are closed and the ports are back in the pool.
+    pub async fn stop(self) {
+        let Self { ctl, task, .. } = self;
+        drop(ctl);
+        if let Err(e) = task.await {
+            tracing::warn!(error = %e, "media relay task failed");
+        }
+    }
+
+    fn send(&self, c: Control) {
+        if self.ctl.send(c).is_err() {
+            tracing::debug!("media relay already ended");
+        }
+    }
+}
+
+/// The sockets of one side. The lease is declared last so it drops last: the sockets
+/// are closed before their ports return to the pool.
+#[derive(Debug)]
+struct SideIo {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    _lease: PortLease,
+}
+
+/// What the relay knows of one leg.
+#[derive(Debug, Default)]
+struct SideState {
+    remote_rtp: Option<SocketAddr>,
+    remote_rtcp: Option<SocketAddr>,
+    rtp_latch: Latch,
+    rtcp_latch: Latch,
+    /// RTCP towards this leg goes to its RTP address from our RTP socket.
+    mux: bool,
+    held: bool,
+    /// Conversion of the RTP this leg sends, before it goes to the other leg.
+    convert: Option<G711Convert>,
+}
+
+impl SideState {
+    fn rtp_dst(&self) -> Option<SocketAddr> {
+        self.rtp_latch.addr().or(self.remote_rtp)
+    }
+
+    /// Where RTCP towards this leg goes, and whether from our RTP socket.
+    fn rtcp_dst(&self) -> Option<(SocketAddr, bool)> {
+        if self.mux {
+            return self.rtcp_latch.addr().or(self.rtp_dst()).map(|a| (a, true));
+        }
+        if let Some(a) = self.rtcp_latch.addr() {
+            return Some((a, false));
+        }
+        let rtp = self.rtp_dst()?;
+        // The SDP's RTCP address holds unless the RTP source turned out elsewhere
+        // (NAT): then the best guess is the port after the latched one.
+        if Some(rtp) == self.remote_rtp {
+            if let Some(a) = self.remote_rtcp {
+                return Some((a, false));
+            }
+        }
+        let port = rtp.port().checked_add(1)?;
+        Some((SocketAddr::new(rtp.ip(), port), false))
+    }
+}
+
+/// An anchored-media relay between two legs: the task's state. Start one with
+/// [`MediaRelay::start`] and drive it through the returned [`RelayHandle`].
+#[derive(Debug)]
+pub struct MediaRelay {
+    io: [SideIo; 2],
+    sides: [SideState; 2],
+    counters: [DirectionStats; 2],
+    latch_dirty: bool,
+    buf: Box<[u8]>,
+    ctl: mpsc::UnboundedReceiver<Control>,
+    shared: Arc<Shared>,
+}
+
+/// Why the task woke up.
+struct Wake {
+    /// Bit `2 * side + k` is set when side's RTP (k = 0) or RTCP (k = 1) socket is
+    /// readable.
+    ready: u8,
+    /// A control message, `Some(None)` when the handle is gone.
+    control: Option<Option<Control>>,
+}
+
+impl MediaRelay {
+    /// Takes two port pairs from `pool` on `local_ip` and spawns the relay's task.
+    /// Must be called within a tokio runtime.
+    pub fn start(local_ip: IpAddr, pool: &Arc<PortPool>) -> Result<RelayHandle> {
+        let a = pool.allocate(local_ip)?;
+        let b = pool.allocate(local_ip)?;
+        let a = SideIo {
+            rtp: UdpSocket::from_std(a.rtp)?,
+            rtcp: UdpSocket::from_std(a.rtcp)?,
+            _lease: a.lease,
+        };
+        let b = SideIo {
+            rtp: UdpSocket::from_std(b.rtp)?,
+            rtcp: UdpSocket::from_std(b.rtcp)?,
+            _lease: b.lease,
+        };
+        let local = (a.rtp.local_addr()?, b.rtp.local_addr()?);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::default());
+        let relay = MediaRelay {
+            io: [a, b],
+            sides: Default::default(),
+            counters: Default::default(),
+            latch_dirty: false,
+            buf: vec![0; BUF_SIZE].into_boxed_slice(),
+            ctl: rx,
+            shared: Arc::clone(&shared),
+        };
+        tracing::debug!(a = %local.0, b = %local.1, "media relay started");
+        let task = tokio::spawn(relay.run());
+        Ok(RelayHandle {
+            ctl: tx,
+            shared,
+            local,
+            task,
+        })
+    }
+
+    async fn run(mut self) {
+        'run: loop {
+            let wake = poll_fn(|cx| self.poll_wake(cx)).await;
+            match wake.control {
+                Some(Some(c)) => {
+                    self.on_control(c);
+                    // Apply every queued change before the next packet.
+                    loop {
+                        match self.ctl.try_recv() {
+                            Ok(c) => self.on_control(c),
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                            Err(mpsc::error::TryRecvError::Disconnected) => break 'run,
+                        }
+                    }
+                }
+                Some(None) => break 'run,
+                None => {}
+            }
+            if wake.ready != 0 {
+                let now = Instant::now();
+                for side in [Side::A, Side::B] {
+                    for rtcp_port in [false, true] {
+                        let bit = 1 << (2 * side.index() + usize::from(rtcp_port));
+                        if wake.ready & bit != 0 {
+                            self.drain(side, rtcp_port, now);
+                        }
+                    }
+                }
+            }
+            self.publish();
+        }
+        tracing::debug!(a = ?self.io[0].rtp.local_addr().ok(), "media relay ended");
+    }
+
+    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        let mut ready = 0u8;
+        let socks = self.io.iter().flat_map(|io| [&io.rtp, &io.rtcp]);
+        for (bit, sock) in socks.enumerate() {
+            match sock.poll_recv_ready(cx) {
+                Poll::Ready(Ok(())) => ready |= 1 << bit,
+                // The IO driver is gone (runtime shutting down): end as if stopped.
+                Poll::Ready(Err(_)) => {
+                    return Poll::Ready(Wake {
+                        ready: 0,
+                        control: Some(None),
+                    })
+                }
+                Poll::Pending => {}
+            }
+        }
+        let control = match self.ctl.poll_recv(cx) {
+            Poll::Ready(c) => Some(c),
+            Poll::Pending => None,
+        };
+        if ready == 0 && control.is_none() {
+            return Poll::Pending;
+        }
+        Poll::Ready(Wake { ready, control })
+    }
+
+    fn on_control(&mut self, c: Control) {
+        match c {
+            Control::Remote { side, rtp } => {
+                let s = &mut self.sides[side.index()];
+                s.remote_rtp = Some(rtp);
+                s.remote_rtcp = None;
+                s.mux = false;
+                s.rtp_latch.reset();
+                s.rtcp_latch.reset();
+                self.latch_dirty = true;
+            }
+            Control::RemoteRtcp { side, rtcp } => {
+                let s = &mut self.sides[side.index()];
+                s.remote_rtcp = Some(rtcp);
+                s.mux = s.remote_rtp == Some(rtcp);
+            }
+            Control::Transcode(pts) => {
+                let (a, b) = match pts {
+                    Some((a, b)) => (G711Convert::new(a, b), G711Convert::new(b, a)),
+                    None => (None, None),
+                };
+                self.sides[0].convert = a;
+                self.sides[1].convert = b;
+            }
+            Control::Hold { side, held } => self.sides[side.index()].held = held,
+        }
+    }
+
+    /// Takes up to [`BATCH`] datagrams from one socket.
+    fn drain(&mut self, side: Side, rtcp_port: bool, now: Instant) {
+        let io = &self.io[side.index()];
+        let sock = if rtcp_port { &io.rtcp } else { &io.rtp };
+        for _ in 0..BATCH {
+            match sock.try_recv_from(&mut self.buf) {
+                Ok((n, src)) => {
+                    if n >= self.buf.len() {
+                        self.counters[side.index()].dropped += 1;
+                        continue;
+                    }
+                    let (io, buf) = (&self.io, &mut self.buf[..n]);
+                    relay_one(
+                        io,
+                        &mut self.sides,
+                        &mut self.counters[side.index()],
+                        &mut self.latch_dirty,
+                        Incoming {
+                            side,
+                            rtcp_port,
+                            src,
+                            now,
+                        },
+                        buf,
+                    );
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // Errors queued on the socket (ICMP reports): consumed, go on.
+                Err(e) => tracing::trace!(error = %e, "media receive error"),
+            }
+        }
+    }
+
+    /// Makes the counters and latched addresses visible to the handle.
+    fn publish(&mut self) {
+        self.shared.dirs[0].store(&self.counters[0]);
+        self.shared.dirs[1].store(&self.counters[1]);
+        if self.latch_dirty {
+            self.latch_dirty = false;
+            let mut latched = self
+                .shared
+                .latched
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *latched = [
+                self.sides[0].rtp_latch.addr(),
+                self.sides[1].rtp_latch.addr(),
+            ];
+        }
+    }
+}
+
+/// Where a datagram arrived.
+#[derive(Debug, Clone, Copy)]
+struct Incoming {
+    side: Side,
+    rtcp_port: bool,
+    src: SocketAddr,
+    now: Instant,
+}
+
+/// Forwards one datagram received on `at.side` to the other leg, or drops it.
+fn relay_one(
+    io: &[SideIo; 2],
+    sides: &mut [SideState; 2],
+    counters: &mut DirectionStats,
+    latch_dirty: &mut bool,
+    at: Incoming,
+    buf: &mut [u8],
+) {
+    let (from, to) = (at.side.index(), at.side.other().index());
+    let sent = match inspect(buf) {
+        Some(Datagram::Rtp {
+            payload_type,
+            ssrc,
+            payload,
+        }) if !at.rtcp_port => {
+            let verdict = sides[from].rtp_latch.on_packet(at.src, ssrc, at.now);
+            if verdict == Verdict::Latched {
+                *latch_dirty = true;
+                tracing::debug!(side = ?at.side, src = %at.src, "rtp latched");
+            }
+            let target = &sides[to];
+            match target.rtp_dst() {
+                Some(dst) if verdict != Verdict::Reject && !target.held => {
+                    if let Some(c) = sides[from].convert {
+                        if c.from_pt == payload_type {
+                            c.apply(buf, payload);
+                        }
+                    }
+                    io[to].rtp.try_send_to(buf, dst).ok().map(|n| (n, false))
+                }
+                _ => None,
+            }
+        }
+        Some(Datagram::Rtcp { ssrc }) => {
+            let verdict = sides[from].rtcp_latch.on_packet(at.src, ssrc, at.now);
+            if verdict != Verdict::Reject && !at.rtcp_port {
+                sides[from].mux = true;
+            }
+            match sides[to].rtcp_dst() {
+                Some((dst, via_rtp)) if verdict != Verdict::Reject => {
+                    let sock = if via_rtp { &io[to].rtp } else { &io[to].rtcp };
+                    sock.try_send_to(buf, dst).ok().map(|n| (n, true))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match sent {
+        Some((n, false)) => {
+            counters.rtp_packets += 1;
+            counters.rtp_bytes += n as u64;
+        }
+        Some((n, true)) => {
+            counters.rtcp_packets += 1;
+            counters.rtcp_bytes += n as u64;
+        }
+        None => counters.dropped += 1,
+    }
+}

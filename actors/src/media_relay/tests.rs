@@ -1,0 +1,490 @@
+//! The relay over real UDP sockets on 127.0.0.1: two fake phones, one relay.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::time::Duration;
+
+use media::codec::g711::{alaw_decode, ulaw_decode, ulaw_encode};
+use media::rtp::RtpPacket;
+use tokio::net::UdpSocket;
+
+use super::*;
+
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// How long a test waits for a datagram that should come (IO, not a timer).
+const PATIENCE: Duration = Duration::from_secs(2);
+
+/// Each test takes its own slice of ports so tests running at once never share a pool.
+fn pool(range: RangeInclusive<u16>) -> Arc<PortPool> {
+    Arc::new(PortPool::new(range).unwrap())
+}
+
+/// A fake phone: an RTP and an RTCP socket.
+struct Phone {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+}
+
+impl Phone {
+    async fn new() -> Self {
+        Self {
+            rtp: UdpSocket::bind((LOCAL, 0)).await.unwrap(),
+            rtcp: UdpSocket::bind((LOCAL, 0)).await.unwrap(),
+        }
+    }
+
+    fn rtp_addr(&self) -> SocketAddr {
+        self.rtp.local_addr().unwrap()
+    }
+
+    fn rtcp_addr(&self) -> SocketAddr {
+        self.rtcp.local_addr().unwrap()
+    }
+
+    /// Tells the relay where this phone is, as its SDP would.
+    fn announce(&self, relay: &RelayHandle, side: Side) {
+        relay.set_remote(side, self.rtp_addr());
+        relay.set_remote_rtcp(side, self.rtcp_addr());
+    }
+}
+
+fn rtcp_of(rtp: SocketAddr) -> SocketAddr {
+    SocketAddr::new(rtp.ip(), rtp.port() + 1)
+}
+
+fn rtp(pt: u8, sequence: u16, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    RtpPacket {
+        marker: false,
+        payload_type: pt,
+        sequence,
+        timestamp: u32::from(sequence) * 160,
+        ssrc,
+        csrc: vec![],
+        payload: payload.to_vec(),
+    }
+    .to_bytes()
+    .unwrap()
+}
+
+/// A receiver report without report blocks from `ssrc`.
+fn rtcp_rr(ssrc: u32) -> Vec<u8> {
+    let mut p = vec![0x80, 201, 0, 1];
+    p.extend(ssrc.to_be_bytes());
+    p
+}
+
+async fn recv(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+    let mut buf = [0u8; 2048];
+    let (n, from) = tokio::time::timeout(PATIENCE, sock.recv_from(&mut buf))
+        .await
+        .expect("a datagram in time")
+        .unwrap();
+    (buf[..n].to_vec(), from)
+}
+
+async fn send(sock: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    sock.send_to(bytes, to).await.unwrap();
+}
+
+/// The stats once the relay task has caught up with `done` (a bounded number of
+/// yields: the task runs whenever this one yields).
+async fn stats_when(relay: &RelayHandle, done: impl Fn(&RelayStats) -> bool) -> RelayStats {
+    for _ in 0..1000 {
+        let s = relay.stats();
+        if done(&s) {
+            return s;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("stats never got there: {:?}", relay.stats());
+}
+
+#[tokio::test]
+async fn relays_rtp_and_rtcp_both_ways() {
+    let pool = pool(42000..=42099);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let (ra, rb) = relay.ports();
+    assert_eq!((ra.port() % 2, rb.port() % 2), (0, 0));
+    let (a, b) = (Phone::new().await, Phone::new().await);
+    a.announce(&relay, Side::A);
+    b.announce(&relay, Side::B);
+
+    let pa = rtp(0, 1, 0xA, &[0x55; 160]);
+    send(&a.rtp, &pa, ra).await;
+    assert_eq!(recv(&b.rtp).await, (pa.clone(), rb));
+
+    let pb = rtp(0, 7, 0xB, &[0x11; 160]);
+    send(&b.rtp, &pb, rb).await;
+    assert_eq!(recv(&a.rtp).await, (pb.clone(), ra));
+
+    // RTCP port to RTCP port, both ways.
+    send(&a.rtcp, &rtcp_rr(0xA), rtcp_of(ra)).await;
+    assert_eq!(recv(&b.rtcp).await, (rtcp_rr(0xA), rtcp_of(rb)));
+    send(&b.rtcp, &rtcp_rr(0xB), rtcp_of(rb)).await;
+    assert_eq!(recv(&a.rtcp).await, (rtcp_rr(0xB), rtcp_of(ra)));
+
+    let s = stats_when(&relay, |s| s.b_to_a.rtcp_packets == 1).await;
+    assert_eq!(s.a_to_b.rtp_packets, 1);
+    assert_eq!(s.a_to_b.rtp_bytes, pa.len() as u64);
+    assert_eq!(s.b_to_a.rtp_packets, 1);
+    assert_eq!(s.a_to_b.rtcp_packets, 1);
+    assert_eq!((s.a_to_b.dropped, s.b_to_a.dropped), (0, 0));
+    assert_eq!(s.latched_a, Some(a.rtp_addr()));
+    assert_eq!(s.latched_b, Some(b.rtp_addr()));
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn rtcp_multiplexed_on_the_rtp_port_goes_to_the_other_rtcp_port() {
+    let pool = pool(42100..=42199);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let (ra, rb) = relay.ports();
+    let (a, b) = (Phone::new().await, Phone::new().await);
+    a.announce(&relay, Side::A);
+    b.announce(&relay, Side::B);
+
+    // B multiplexes (RFC 5761): its RTCP on the RTP port reaches A's RTCP port.
+    send(&b.rtp, &rtcp_rr(0xB), rb).await;
+    assert_eq!(recv(&a.rtcp).await, (rtcp_rr(0xB), rtcp_of(ra)));
+    // From then on RTCP towards B goes to its RTP address from the relay's RTP port.
+    send(&a.rtcp, &rtcp_rr(0xA), rtcp_of(ra)).await;
+    assert_eq!(recv(&b.rtp).await, (rtcp_rr(0xA), rb));
+    // RTP still flows on the same ports.
+    let pa = rtp(8, 1, 0xA, &[0xD5; 80]);
+    send(&a.rtp, &pa, ra).await;
+    assert_eq!(recv(&b.rtp).await, (pa, rb));
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn latches_to_the_port_packets_really_come_from() {
+    let pool = pool(42200..=42299);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let (ra, rb) = relay.ports();
+    // A's SDP names `announced`; behind its NAT it really sends from `real`.
+    let announced = Phone::new().await;
+    let real = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    let b = Phone::new().await;
+    announced.announce(&relay, Side::A);
+    b.announce(&relay, Side::B);
+
+    // Before A has spoken, B's media goes where A's SDP said.
+    send(&b.rtp, &rtp(0, 1, 0xB, &[1; 160]), rb).await;
+    assert_eq!(recv(&announced.rtp).await.0, rtp(0, 1, 0xB, &[1; 160]));
+
+    let pa = rtp(0, 1, 0xA, &[2; 160]);
+    send(&real, &pa, ra).await;
+    assert_eq!(recv(&b.rtp).await.0, pa);
+    let s = stats_when(&relay, |s| s.latched_a.is_some()).await;
+    assert_eq!(s.latched_a, Some(real.local_addr().unwrap()));
+
+    // Now B's media follows A to the real port.
+    send(&b.rtp, &rtp(0, 2, 0xB, &[3; 160]), rb).await;
+    assert_eq!(recv(&real).await, (rtp(0, 2, 0xB, &[3; 160]), ra));
+
+    // A stranger with A's SSRC inside the quiet period is dropped: B gets the next
+    // packet from the latched source first.
+    let stranger = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    send(&stranger, &rtp(0, 99, 0xA, &[9; 160]), ra).await;
+    send(&real, &rtp(0, 2, 0xA, &[4; 160]), ra).await;
+    assert_eq!(recv(&b.rtp).await.0, rtp(0, 2, 0xA, &[4; 160]));
+
+    // A new SSRC from a new source (the phone restarted its stream) re-latches.
+    send(&stranger, &rtp(0, 1, 0xAA, &[5; 160]), ra).await;
+    assert_eq!(recv(&b.rtp).await.0, rtp(0, 1, 0xAA, &[5; 160]));
+    let s = stats_when(&relay, |s| s.latched_a == stranger.local_addr().ok()).await;
+    assert_eq!(s.a_to_b.dropped, 1);
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn transcodes_pcmu_to_pcma_and_back() {
+    let pool = pool(42300..=42399);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let (ra, rb) = relay.ports();
+    let (a, b) = (Phone::new().await, Phone::new().await);
+    a.announce(&relay, Side::A);
+    b.announce(&relay, Side::B);
+    assert!(relay.set_transcode(0, 9).is_err());
+    relay.set_transcode(0, 8).unwrap();
+
+    // 20 ms of a 1 kHz tone at 8 kHz, µ-law, from A.
+    let pcm: Vec<i16> = (0..160)
+        .map(|i| (8000.0 * (f64::from(i) * std::f64::consts::TAU / 8.0).sin()) as i16)
+        .collect();
+    let ulaw: Vec<u8> = pcm.iter().map(|&s| ulaw_encode(s)).collect();
+    send(&a.rtp, &rtp(0, 42, 0xA, &ulaw), ra).await;
+    let got = RtpPacket::parse(&recv(&b.rtp).await.0).unwrap();
+    assert_eq!(got.payload_type, 8);
+    assert_eq!((got.sequence, got.timestamp, got.ssrc), (42, 42 * 160, 0xA));
+    assert_eq!(got.payload.len(), 160);
+    for ((&alaw, &u), &orig) in got.payload.iter().zip(&ulaw).zip(&pcm) {
+        let (out, sent) = (i32::from(alaw_decode(alaw)), i32::from(ulaw_decode(u)));
+        // Within one A-law step of what the µ-law packet carried.
+        assert!(
+            (out - sent).abs() <= sent.abs() / 16 + 16,
+            "{out} vs {sent}"
+        );
+        assert!((out - i32::from(orig)).abs() <= i32::from(orig).abs() / 8 + 32);
+    }
+
+    // B → A: A-law becomes µ-law; a telephone-event (PT 101) passes unchanged.
+    send(&b.rtp, &rtp(8, 5, 0xB, &[0xD5; 160]), rb).await;
+    let got = RtpPacket::parse(&recv(&a.rtp).await.0).unwrap();
+    assert_eq!(got.payload_type, 0);
+    assert!(got.payload.iter().all(|&c| ulaw_decode(c).abs() <= 16));
+    let dtmf = rtp(101, 6, 0xB, &[1, 0x0A, 0, 160]);
+    send(&b.rtp, &dtmf, rb).await;
+    assert_eq!(recv(&a.rtp).await.0, dtmf);
+
+    // Same codec both sides: bytes pass untouched.
+    relay.set_transcode(8, 8).unwrap();
+    let p = rtp(8, 7, 0xB, &[0x2A; 160]);
+    send(&b.rtp, &p, rb).await;
+    assert_eq!(recv(&a.rtp).await.0, p);
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn hold_stops_media_towards_the_held_side_only() {
+    let pool = pool(42400..=42499);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let (ra, rb) = relay.ports();
+    let (a, b) = (Phone::new().await, Phone::new().await);
+    a.announce(&relay, Side::A);
+    b.announce(&relay, Side::B);
+
+    relay.set_hold(Side::B, true);
+    send(&a.rtp, &rtp(0, 1, 0xA, &[1; 160]), ra).await;
+    // B still reaches A (music on hold, say).
+    send(&b.rtp, &rtp(0, 1, 0xB, &[2; 160]), rb).await;
+    assert_eq!(recv(&a.rtp).await.0, rtp(0, 1, 0xB, &[2; 160]));
+    let s = stats_when(&relay, |s| s.a_to_b.dropped == 1).await;
+    assert_eq!(s.a_to_b.rtp_packets, 0);
+
+    relay.set_hold(Side::B, false);
+    send(&a.rtp, &rtp(0, 2, 0xA, &[3; 160]), ra).await;
+    // The first packet B ever gets is the one sent after the resume.
+    assert_eq!(recv(&b.rtp).await.0, rtp(0, 2, 0xA, &[3; 160]));
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn stop_and_drop_return_the_ports() {
+    let pool = pool(42500..=42599);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let other = MediaRelay::start(LOCAL, &pool).unwrap();
+    assert_eq!(pool.ports_in_use(), 8);
+    relay.stop().await;
+    assert_eq!(pool.ports_in_use(), 4);
+    drop(other);
+    for _ in 0..1000 {
+        if pool.ports_in_use() == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(pool.ports_in_use(), 0);
+}
+
+#[tokio::test]
+async fn garbage_is_dropped_and_the_relay_goes_on() {
+    let pool = pool(42600..=42699);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let (ra, _) = relay.ports();
+    let (a, b) = (Phone::new().await, Phone::new().await);
+    a.announce(&relay, Side::A);
+    b.announce(&relay, Side::B);
+
+    let garbage: [&[u8]; 7] = [
+        &[],
+        &[0x80],
+        &[0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42], // STUN-ish
+        &[0x8F, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],          // CSRCs past the end
+        &[0xA0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 200],     // padding past the end
+        &[0x80, 201, 0, 40, 0, 0, 0, 1],                   // RTCP longer than sent
+        &[0xFF; 5000],                                     // larger than the buffer
+    ];
+    for g in garbage {
+        send(&a.rtp, g, ra).await;
+        send(&a.rtcp, g, rtcp_of(ra)).await;
+    }
+    // RTP on the RTCP port is not relayed either.
+    send(&a.rtcp, &rtp(0, 1, 0xA, &[1; 160]), rtcp_of(ra)).await;
+    let good = rtp(0, 2, 0xA, &[2; 160]);
+    send(&a.rtp, &good, ra).await;
+    assert_eq!(recv(&b.rtp).await.0, good);
+    let s = stats_when(&relay, |s| s.a_to_b.rtp_packets == 1).await;
+    assert_eq!(s.a_to_b.dropped, 2 * garbage.len() as u64 + 1);
+    relay.stop().await;
+}
+
+mod cpu {
+    //! CPU per relayed packet, against a bare blocking `recv_from`/`send_to` loop.
+
+    use std::net::UdpSocket as StdUdpSocket;
+    use std::thread;
+    use std::time::Instant;
+
+    use super::*;
+
+    const PACKETS: usize = 200_000;
+    /// Packets in flight at most (keeps the relay's receive buffer from overflowing).
+    const WINDOW: usize = 32;
+    /// Clock ticks per second of /proc's utime and stime (`getconf CLK_TCK`).
+    const TICKS: f64 = 100.0;
+
+    /// utime + stime, in ticks, of /proc/{what}/stat.
+    fn cpu_ticks(what: &str) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{what}/stat")).unwrap();
+        // Fields after the command's closing parenthesis start at field 3 (state);
+        // utime and stime are fields 14 and 15.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    }
+
+    struct Run {
+        name: &'static str,
+        wall: Duration,
+        process_ticks: u64,
+        forwarder_ticks: u64,
+        lost: usize,
+    }
+
+    impl Run {
+        fn print(&self) {
+            let per = |ticks: u64| ticks as f64 / TICKS / PACKETS as f64 * 1e9;
+            println!(
+                "{:>5}: {:>8.0} packets/s, process CPU {:>6.0} ns/packet, forwarding thread {:>6.0} ns/packet, lost {}",
+                self.name,
+                PACKETS as f64 / self.wall.as_secs_f64(),
+                per(self.process_ticks),
+                per(self.forwarder_ticks),
+                self.lost,
+            );
+        }
+    }
+
+    /// Phone A sends `PACKETS` RTP packets to `to`, phone B receives them, with at
+    /// most `WINDOW` in flight. Returns the wall time, process CPU ticks and losses.
+    fn drive(a: &StdUdpSocket, b: &StdUdpSocket, to: SocketAddr) -> (Duration, u64, usize) {
+        b.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut packet = rtp(0, 0, 0xA, &[0x55; 160]);
+        let mut buf = [0u8; 2048];
+        let (mut sent, mut done, mut lost) = (0usize, 0usize, 0usize);
+        let (t0, c0) = (Instant::now(), cpu_ticks("self"));
+        while done < PACKETS {
+            while sent < PACKETS && sent - done < WINDOW {
+                packet[2..4].copy_from_slice(&(sent as u16).to_be_bytes());
+                a.send_to(&packet, to).unwrap();
+                sent += 1;
+            }
+            match b.recv(&mut buf) {
+                Ok(_) => done += 1,
+                Err(_) => {
+                    lost += sent - done;
+                    done = sent;
+                }
+            }
+        }
+        (t0.elapsed(), cpu_ticks("self") - c0, lost)
+    }
+
+    fn relay_run(pool: &Arc<PortPool>) -> Run {
+        let (a, b) = (
+            StdUdpSocket::bind((LOCAL, 0)).unwrap(),
+            StdUdpSocket::bind((LOCAL, 0)).unwrap(),
+        );
+        let b_addr = b.local_addr().unwrap();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let pool = Arc::clone(pool);
+        let relay_thread = thread::spawn(move || {
+            let c0 = cpu_ticks("thread-self");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+                relay.set_remote(Side::B, b_addr);
+                ready_tx.send(relay.ports().0).unwrap();
+                done_rx.await.unwrap();
+                let s = relay.stats();
+                relay.stop().await;
+                s
+            });
+            cpu_ticks("thread-self") - c0
+        });
+        let to = ready_rx.recv().unwrap();
+        let (wall, process_ticks, lost) = drive(&a, &b, to);
+        done_tx.send(()).unwrap();
+        Run {
+            name: "relay",
+            wall,
+            process_ticks,
+            forwarder_ticks: relay_thread.join().unwrap(),
+            lost,
+        }
+    }
+
+    fn bare_run(pool: &Arc<PortPool>) -> Run {
+        let (a, b) = (
+            StdUdpSocket::bind((LOCAL, 0)).unwrap(),
+            StdUdpSocket::bind((LOCAL, 0)).unwrap(),
+        );
+        let b_addr = b.local_addr().unwrap();
+        // The same kind of sockets the relay gets: a pair from the pool per side.
+        let side_a = pool.allocate(LOCAL).unwrap();
+        let side_b = pool.allocate(LOCAL).unwrap();
+        let to = side_a.rtp.local_addr().unwrap();
+        let bare_thread = thread::spawn(move || {
+            let c0 = cpu_ticks("thread-self");
+            let (inp, out) = (&side_a.rtp, &side_b.rtp);
+            inp.set_nonblocking(false).unwrap();
+            out.set_nonblocking(false).unwrap();
+            let mut buf = [0u8; 4096];
+            loop {
+                let Ok((n, _)) = inp.recv_from(&mut buf) else {
+                    continue;
+                };
+                if n == 1 {
+                    break;
+                }
+                let _ = out.send_to(&buf[..n], b_addr);
+            }
+            cpu_ticks("thread-self") - c0
+        });
+        let (wall, process_ticks, lost) = drive(&a, &b, to);
+        StdUdpSocket::bind((LOCAL, 0))
+            .unwrap()
+            .send_to(&[0], to)
+            .unwrap();
+        Run {
+            name: "bare",
+            wall,
+            process_ticks,
+            forwarder_ticks: bare_thread.join().unwrap(),
+            lost,
+        }
+    }
+
+    #[test]
+    #[ignore = "a measurement: run with --release --ignored --nocapture"]
+    fn relay_cpu_per_packet() {
+        let pool = pool(43000..=43099);
+        let bare = bare_run(&pool);
+        let relay = relay_run(&pool);
+        bare.print();
+        relay.print();
+        println!(
+            "relay / bare, forwarding thread CPU: {:.2}; process CPU: {:.2}",
+            relay.forwarder_ticks as f64 / bare.forwarder_ticks.max(1) as f64,
+            relay.process_ticks as f64 / bare.process_ticks.max(1) as f64,
+        );
+        assert_eq!(pool.ports_in_use(), 0);
+    }
+}
