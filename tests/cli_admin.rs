@@ -232,15 +232,7 @@ fn tenants_and_users_with_clear_errors() {
     );
     // No demo tenant was made: the data directory already had a tenant.
     let mut c = SipClient::udp(server.addr);
-    let text = c.register_text(
-        "100",
-        "127.0.0.1",
-        Some("<sip:100@127.0.0.1:7000>"),
-        None,
-        "",
-    );
-    c.send_raw(text.as_bytes());
-    assert_eq!(c.recv().unwrap().code(), Some(403));
+    assert_eq!(c.register_unauthenticated("100", "127.0.0.1"), Some(403));
 }
 
 #[test]
@@ -317,15 +309,7 @@ fn a_tenant_added_while_serving_is_picked_up() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let mut c = SipClient::udp(server.addr);
-        let text = c.register_text(
-            "300",
-            "late.example",
-            Some("<sip:300@127.0.0.1:7000>"),
-            None,
-            "",
-        );
-        c.send_raw(text.as_bytes());
-        match c.recv().and_then(|r| r.code()) {
+        match c.register_unauthenticated("300", "late.example") {
             Some(401) => break,
             Some(403) => {}
             other => panic!("unexpected {other:?}"),

@@ -236,24 +236,11 @@ fn wrong_domain_unknown_number_options_and_unknown_methods() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
     let mut c = SipClient::udp(pbx.addr);
-    let text = c.register_text(
-        "100",
-        "elsewhere.example",
-        Some("<sip:100@127.0.0.1:7000>"),
-        None,
-        "",
+    assert_eq!(
+        c.register_unauthenticated("100", "elsewhere.example"),
+        Some(403)
     );
-    c.send_raw(text.as_bytes());
-    assert_eq!(c.recv().unwrap().code(), Some(403));
-    let text = c.register_text(
-        "555",
-        "127.0.0.1",
-        Some("<sip:555@127.0.0.1:7000>"),
-        None,
-        "",
-    );
-    c.send_raw(text.as_bytes());
-    assert_eq!(c.recv().unwrap().code(), Some(404));
+    assert_eq!(c.register_unauthenticated("555", "127.0.0.1"), Some(404));
     let local = c.local;
     for (method, code) in [("OPTIONS", 200), ("FROBNICATE", 501), ("BYE", 481)] {
         let text = format!("{method} sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{method};rport\r\nFrom: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: m-{method}\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");

@@ -147,6 +147,15 @@ impl SipClient {
         s
     }
 
+    /// Sends a REGISTER without credentials and returns the status it gets (401 for a
+    /// line that exists, 403/404 otherwise).
+    pub fn register_unauthenticated(&mut self, user: &str, domain: &str) -> Option<u16> {
+        let contact = format!("<sip:{user}@127.0.0.1:7000>");
+        let text = self.register_text(user, domain, Some(&contact), None, "");
+        self.send_raw(text.as_bytes());
+        self.recv().and_then(|m| m.code())
+    }
+
     /// Registers with digest auth, answering the challenge for `alg`; returns the final
     /// response.
     pub fn register(
