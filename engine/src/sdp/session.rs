@@ -131,12 +131,18 @@ impl Sdp {
     }
 
     pub fn print(&self, out: &mut Vec<u8>) {
-        for l in self
+        let mut lines = self
             .session
             .iter()
             .chain(self.media.iter().flat_map(|m| &m.lines))
-        {
+            .peekable();
+        while let Some(l) = lines.next() {
             l.print(out);
+            // A line that ended the input without a line ending is no longer last once
+            // lines were added after it.
+            if l.eol.is_empty() && lines.peek().is_some() {
+                out.extend_from_slice(self.eol.as_bytes());
+            }
         }
         out.extend_from_slice(self.trailer.as_bytes());
     }
