@@ -64,9 +64,34 @@ impl Caller {
 
     /// Like `call`, with the caller's RTP on `rtp_port`.
     fn call_with_media(pbx: &Pbx, user: &str, callee: &str, rtp_port: u16) -> Caller {
+        Self::call_with_codec(pbx, user, callee, rtp_port, (0, "PCMU"))
+    }
+
+    /// Like `call_with_media`, offering only `codec` (payload type, name).
+    fn call_with_codec(
+        pbx: &Pbx,
+        user: &str,
+        callee: &str,
+        rtp_port: u16,
+        codec: (u8, &str),
+    ) -> Caller {
+        Self::call_full(pbx, user, callee, rtp_port, codec, "")
+    }
+
+    /// Like `call_with_codec`, with `extra` header lines (each ending in CRLF) in the
+    /// authenticated INVITE.
+    fn call_full(
+        pbx: &Pbx,
+        user: &str,
+        callee: &str,
+        rtp_port: u16,
+        codec: (u8, &str),
+        extra: &str,
+    ) -> Caller {
         let mut c = SipClient::udp(pbx.addr);
         let local = c.local;
-        let sdp = format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n");
+        let (pt, name) = codec;
+        let sdp = format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP {pt}\r\na=rtpmap:{pt} {name}/8000\r\n");
         let invite = |branch: &str, seq: u32, auth: &str| {
             format!(
                 "INVITE sip:{callee}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nFrom: <sip:{user}@127.0.0.1>;tag=caller1\r\nTo: <sip:{callee}@127.0.0.1>\r\nCall-ID: call-{local}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\nMax-Forwards: 70\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
@@ -90,7 +115,11 @@ impl Caller {
             &format!("sip:{callee}@127.0.0.1"),
             "INVITE",
         );
-        let text = invite("z9hG4bKc2", 2, &format!("Proxy-Authorization: {auth}\r\n"));
+        let text = invite(
+            "z9hG4bKc2",
+            2,
+            &format!("Proxy-Authorization: {auth}\r\n{extra}"),
+        );
         c.send_raw(text.as_bytes());
         Caller {
             c,
@@ -360,4 +389,240 @@ fn media_is_anchored_and_relayed_both_ways() {
     );
     caller.bye();
     assert!(sipp::wait(uas, port, dir.path()).success);
+}
+
+#[test]
+fn reinvite_hold_and_resume_pass_through_the_call() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let port = free_port();
+    register_device(&pbx, "108", port);
+    let uas = sipp::spawn_uas("call_hold_callee.xml", 1, "u1", port, dir.path());
+    wait_bound(port);
+    let caller = sipp::run(
+        pbx.addr,
+        "call_hold_caller.xml",
+        &["100;secret100;108;127.0.0.1".into()],
+        "u1",
+        free_port(),
+        dir.path(),
+    );
+    let callee = sipp::wait(uas, port, dir.path());
+    assert!(
+        caller.success,
+        "caller: hold (recvonly answer), resume, BYE"
+    );
+    assert!(callee.success, "callee: got sendonly then sendrecv offers");
+    let rows = journal(&mut pbx);
+    assert_eq!(
+        rows[0].disposition,
+        Some(actors::journal::Disposition::Answered)
+    );
+}
+
+#[test]
+fn ring_timeout_gives_480_and_cancels_the_device() {
+    let dir = temp_dir();
+    let pbx = Pbx::start_with(dir.path(), "127.0.0.1:0", &["--ring-timeout", "1"]);
+    let port = free_port();
+    register_device(&pbx, "109", port);
+    // The device rings until the switch cancels it.
+    let uas = sipp::spawn_uas("callee_cancel.xml", 1, "u1", port, dir.path());
+    wait_bound(port);
+    let mut caller = Caller::call(&pbx, "100", "109");
+    assert_eq!(caller.expect(180), 180);
+    assert_eq!(caller.expect(480), 480);
+    assert!(
+        sipp::wait(uas, port, dir.path()).success,
+        "the device got CANCEL"
+    );
+}
+
+#[test]
+fn calls_over_the_limit_get_503_with_retry_after() {
+    let dir = temp_dir();
+    let pbx = Pbx::start_with(dir.path(), "127.0.0.1:0", &["--max-calls", "1"]);
+    let port = free_port();
+    register_device(&pbx, "103", port);
+    let uas = sipp::spawn_uas("callee_cancel.xml", 1, "u1", port, dir.path());
+    wait_bound(port);
+    let mut first = Caller::call(&pbx, "100", "103");
+    assert_eq!(first.expect(180), 180);
+    let mut second = Caller::call(&pbx, "101", "103");
+    assert_eq!(second.expect(503), 503);
+    let refusal = second.last.as_ref().unwrap();
+    assert!(
+        refusal
+            .header_lines()
+            .any(|(_, name, _)| name.eq_ignore_ascii_case("Retry-After")),
+        "503 says when to retry"
+    );
+    first.cancel();
+    assert_eq!(first.expect(487), 487);
+    assert!(sipp::wait(uas, port, dir.path()).success);
+}
+
+#[test]
+fn pcma_caller_and_pcmu_callee_are_transcoded() {
+    use media::codec::g711::{alaw_decode, alaw_encode};
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let (port, media_port) = (free_port(), free_port());
+    register_device(&pbx, "107", port);
+    // The device answers PCMU only and echoes the RTP it gets.
+    let mp = media_port.to_string();
+    let uas = sipp::spawn_uas_with(
+        "call_callee.xml",
+        1,
+        "u1",
+        port,
+        dir.path(),
+        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
+    );
+    wait_bound(port);
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let rtp_port = rtp.local_addr().unwrap().port();
+    let mut caller = Caller::call_with_codec(&pbx, "100", "107", rtp_port, (8, "PCMA"));
+    assert_eq!(caller.expect(200), 200);
+    caller.ack();
+    let answer = engine::sdp::Sdp::parse(caller.last.as_ref().unwrap().body()).unwrap();
+    assert_eq!(
+        answer.media()[0].payload_types(),
+        vec![8],
+        "the caller is answered with its own codec"
+    );
+    let target = std::net::SocketAddr::new(
+        answer.media_connection(0).unwrap().address.parse().unwrap(),
+        answer.media()[0].port(),
+    );
+    // A 1 kHz tone at 8 kHz, 20 ms a packet.
+    let tone: Vec<i16> = (0..160)
+        .map(|n| (8000.0 * (2.0 * std::f64::consts::PI * n as f64 / 8.0).sin()) as i16)
+        .collect();
+    let payload: Vec<u8> = tone.iter().map(|&s| alaw_encode(s)).collect();
+    let (mut good, mut converted) = (0, 0);
+    for seq in 0u16..50 {
+        let mut pkt = vec![0x80, 8];
+        pkt.extend_from_slice(&seq.to_be_bytes());
+        pkt.extend_from_slice(&(seq as u32 * 160).to_be_bytes());
+        pkt.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+        pkt.extend_from_slice(&payload);
+        rtp.send_to(&pkt, target).unwrap();
+        let mut buf = [0u8; 2048];
+        let Ok((n, _)) = rtp.recv_from(&mut buf) else {
+            continue;
+        };
+        if n != pkt.len() || buf[1] & 0x7f != 8 {
+            continue;
+        }
+        // PCMA → PCMU → PCMA: the tone comes back within a few quantisation steps.
+        let close = buf[12..n]
+            .iter()
+            .zip(&tone)
+            .all(|(&c, &s)| (alaw_decode(c) as i32 - s as i32).abs() <= 512);
+        if close {
+            good += 1;
+        }
+        // Untouched bytes would mean no conversion happened on the way.
+        if buf[12..n] != payload[..] {
+            converted += 1;
+        }
+    }
+    assert!(
+        good >= 45,
+        "only {good} of 50 packets came back as PCMA with the tone"
+    );
+    assert!(converted >= 45, "the tone went through PCMU and back");
+    caller.bye();
+    assert!(sipp::wait(uas, port, dir.path()).success);
+}
+
+/// Sends 50 RTP packets (PCMU, known payloads) to `target` and counts those that come
+/// back unchanged (an echoing device behind the relay).
+fn echoed(rtp: &std::net::UdpSocket, target: std::net::SocketAddr) -> usize {
+    let mut echoed = 0;
+    for seq in 0u16..50 {
+        let mut pkt = vec![0x80, 0x00];
+        pkt.extend_from_slice(&seq.to_be_bytes());
+        pkt.extend_from_slice(&(seq as u32 * 160).to_be_bytes());
+        pkt.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+        pkt.extend(std::iter::repeat_n(seq as u8, 160));
+        rtp.send_to(&pkt, target).unwrap();
+        let mut buf = [0u8; 2048];
+        if let Ok((n, _)) = rtp.recv_from(&mut buf) {
+            if n == pkt.len() && buf[12..n] == pkt[12..] {
+                echoed += 1;
+            }
+        }
+    }
+    echoed
+}
+
+/// Where the switch's answer to `caller` wants its RTP.
+fn media_target(caller: &Caller) -> std::net::SocketAddr {
+    let answer = engine::sdp::Sdp::parse(caller.last.as_ref().unwrap().body()).unwrap();
+    std::net::SocketAddr::new(
+        answer.media_connection(0).unwrap().address.parse().unwrap(),
+        answer.media()[0].port(),
+    )
+}
+
+#[test]
+fn a_failed_call_ends_alone_and_the_other_call_keeps_its_media() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    // A call that stays up, to an echoing device.
+    let (port1, media_port) = (free_port(), free_port());
+    register_device(&pbx, "107", port1);
+    let mp = media_port.to_string();
+    let uas1 = sipp::spawn_uas_with(
+        "call_callee.xml",
+        1,
+        "u1",
+        port1,
+        dir.path(),
+        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
+    );
+    wait_bound(port1);
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut up = Caller::call_with_media(&pbx, "100", "107", rtp.local_addr().unwrap().port());
+    assert_eq!(up.expect(200), 200);
+    up.ack();
+    // A call whose actor panics once answered (test builds only).
+    let port2 = free_port();
+    register_device(&pbx, "106", port2);
+    let uas2 = sipp::spawn_uas("call_callee.xml", 1, "u1", port2, dir.path());
+    wait_bound(port2);
+    let mut doomed = Caller::call_full(
+        &pbx,
+        "101",
+        "106",
+        free_port(),
+        (0, "PCMU"),
+        "X-Pbx-Test: panic-call\r\n",
+    );
+    assert_eq!(doomed.expect(200), 200);
+    doomed.ack();
+    doomed.answer_request("BYE");
+    assert!(
+        sipp::wait(uas2, port2, dir.path()).success,
+        "the failed call's device got BYE"
+    );
+    // The other call still relays its media, and ends normally.
+    let n = echoed(&rtp, media_target(&up));
+    assert!(
+        n >= 45,
+        "only {n} of 50 packets came back after the other call failed"
+    );
+    up.bye();
+    assert!(sipp::wait(uas1, port1, dir.path()).success);
+    let rows = journal(&mut pbx);
+    let by_callee = |to: &str| rows.iter().find(|r| r.to == to).unwrap().disposition;
+    assert_eq!(by_callee("106"), Some(actors::journal::Disposition::Failed));
+    assert_eq!(
+        by_callee("107"),
+        Some(actors::journal::Disposition::Answered)
+    );
 }

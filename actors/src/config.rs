@@ -20,6 +20,12 @@ pub struct SwitchConfig {
     pub nonce_lifetime: u64,
     /// RTP ports for anchored media (even ports; RTCP on the next one).
     pub rtp_ports: std::ops::RangeInclusive<u16>,
+    /// How long a callee's devices ring before the caller gets 480.
+    pub ring_timeout: std::time::Duration,
+    /// Calls at once; a new call over it gets 503 with Retry-After.
+    pub max_calls: Option<usize>,
+    /// New calls per second; a call over it gets 503 with Retry-After.
+    pub max_cps: Option<u32>,
 }
 
 impl SwitchConfig {
@@ -32,6 +38,9 @@ impl SwitchConfig {
             max_message_size: engine::sip::MAX_MESSAGE_SIZE,
             nonce_lifetime: 300,
             rtp_ports: crate::media_relay::DEFAULT_PORTS,
+            ring_timeout: crate::call::RING_TIMEOUT,
+            max_calls: None,
+            max_cps: None,
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct LineShared {
     pub bus: crate::journal::EventBus,
     /// RTP ports for the calls' media relays.
     pub ports: Arc<crate::media_relay::PortPool>,
+    /// Ring time and capacity for calls, shared by every tenant.
+    pub calls: Arc<crate::call::CallLimits>,
 }
 
 #[derive(Debug, Clone)]

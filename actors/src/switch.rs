@@ -149,6 +149,11 @@ impl Actor for SwitchActor {
             out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
             bus: EventBus::new(),
             ports: Arc::new(PortPool::new(args.config.rtp_ports.clone())?),
+            calls: Arc::new(crate::call::CallLimits::new(
+                args.config.ring_timeout,
+                args.config.max_calls,
+                args.config.max_cps,
+            )),
         };
         let mut state = SwitchState {
             config: args.config,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::sync::Arc;
 
-use crate::call::{CallActor, CallArgs, CallTarget};
+use crate::call::{CallActor, CallArgs, CallPermit, CallTarget, SharedRecord};
 use crate::directory::{Directory, TenantEntry};
 use crate::line::{LineActor, LineArgs, LineMsg, LineShared};
 use crate::sip::Flow;
@@ -51,6 +51,16 @@ pub struct TenantState {
     entry: Option<TenantEntry>,
     by_actor: HashMap<ActorId, String>,
     restarts: HashMap<String, u32>,
+    /// The calls this supervisor started, by actor.
+    calls: HashMap<ActorId, CallEntry>,
+}
+
+/// What the supervisor keeps of a running call: its place in the switch's capacity,
+/// given back when the call's actor ends (however it ends), and the record it ends
+/// the call from if the actor fails.
+struct CallEntry {
+    _permit: CallPermit,
+    record: SharedRecord,
 }
 
 pub struct TenantSupervisor;
@@ -115,6 +125,21 @@ impl TenantSupervisor {
         let Some(entry) = state.entry.clone() else {
             return inc.respond(503, "Service Unavailable");
         };
+        let calls = state.args.shared.calls.clone();
+        let permit = match calls.admit(tokio::time::Instant::now()) {
+            Ok(p) => p,
+            Err(refusal) => {
+                tracing::warn!(tenant = %entry.name, active = calls.active(), "call refused: switch at capacity");
+                let mut w = engine::sip::MessageWriter::response_to(
+                    &inc.msg,
+                    503,
+                    "Service Unavailable",
+                    Some("pbx"),
+                );
+                w.header_fmt("Retry-After", refusal.retry_after);
+                return inc.reply.send(503, w.finish());
+            }
+        };
         let Some(callee) = inc
             .msg
             .uri()
@@ -138,6 +163,7 @@ impl TenantSupervisor {
         if targets.is_empty() {
             return inc.respond(480, "Temporarily Unavailable");
         }
+        let record = SharedRecord::default();
         let args = CallArgs {
             bus: state.args.shared.bus.clone(),
             ports: state.args.shared.ports.clone(),
@@ -148,9 +174,20 @@ impl TenantSupervisor {
             targets,
             out: state.args.shared.out.clone(),
             directory: state.args.directory.clone(),
+            ring_timeout: calls.ring_timeout,
+            record: record.clone(),
         };
-        if let Err(e) = Actor::spawn_linked(None, CallActor, args, myself.get_cell()).await {
-            tracing::error!(error = %e, "call actor failed to start");
+        match Actor::spawn_linked(None, CallActor, args, myself.get_cell()).await {
+            Ok((call, _)) => {
+                state.calls.insert(
+                    call.get_id(),
+                    CallEntry {
+                        _permit: permit,
+                        record,
+                    },
+                );
+            }
+            Err(e) => tracing::error!(error = %e, "call actor failed to start"),
         }
     }
 }
@@ -170,6 +207,7 @@ impl Actor for TenantSupervisor {
             entry: None,
             by_actor: HashMap::new(),
             restarts: HashMap::new(),
+            calls: HashMap::new(),
         })
     }
 
@@ -220,6 +258,25 @@ impl Actor for TenantSupervisor {
         state: &mut TenantState,
     ) -> Result<(), ActorProcessingErr> {
         match evt {
+            SupervisionEvent::ActorFailed(cell, err)
+                if state.calls.contains_key(&cell.get_id()) =>
+            {
+                if let Some(call) = state.calls.remove(&cell.get_id()) {
+                    tracing::error!(error = %err, "call actor failed; ending its call");
+                    let shared = &state.args.shared;
+                    crate::call::supervision::end_failed_call(
+                        &call.record,
+                        &shared.out,
+                        &state.args.directory,
+                        &shared.bus,
+                    );
+                }
+            }
+            SupervisionEvent::ActorTerminated(cell, ..)
+                if state.calls.contains_key(&cell.get_id()) =>
+            {
+                state.calls.remove(&cell.get_id());
+            }
             SupervisionEvent::ActorFailed(cell, err) => {
                 let Some(ext) = state.by_actor.remove(&cell.get_id()) else {
                     return Ok(());

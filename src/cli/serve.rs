@@ -25,6 +25,15 @@ pub struct ServeArgs {
     /// Shortest registration accepted, in seconds (shorter ones get 423).
     #[arg(long, default_value_t = 60)]
     pub min_expires: u32,
+    /// Seconds a callee's devices ring before the caller gets 480.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ring_timeout: u64,
+    /// Calls at once; further INVITEs get 503 with Retry-After.
+    #[arg(long)]
+    pub max_calls: Option<usize>,
+    /// New calls per second; further INVITEs get 503 with Retry-After.
+    #[arg(long)]
+    pub max_cps: Option<u32>,
 }
 
 impl Default for ServeArgs {
@@ -34,6 +43,9 @@ impl Default for ServeArgs {
             sip_addrs: vec![super::default_sip_addr()],
             default_tenant: None,
             min_expires: 60,
+            ring_timeout: 30,
+            max_calls: None,
+            max_cps: None,
         }
     }
 }
@@ -70,6 +82,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let mut config = SwitchConfig::new(args.data_dir, args.sip_addrs);
     config.default_tenant = args.default_tenant;
     config.registrar.min_expires = args.min_expires;
+    config.ring_timeout = std::time::Duration::from_secs(args.ring_timeout);
+    config.max_calls = args.max_calls;
+    config.max_cps = args.max_cps;
     let switch = Switch::start(config)
         .await
         .map_err(|e| CliError::Failed(e.to_string()))?;

@@ -2,7 +2,11 @@
 //! devices (the state machines of `engine::call`), feeds them what arrives, passes
 //! ringing, answer and hang-up across, and sends what they return.
 
+mod codecs;
+mod in_dialog;
+pub mod limits;
 mod route;
+pub mod supervision;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -18,7 +22,9 @@ use crate::directory::{Directory, TenantEntry};
 use crate::journal::{CallEventKind, CallId, Direction, Disposition, EventBus, Side};
 use crate::media_relay::{MediaRelay, PortPool, RelayHandle, Side as RelaySide};
 use crate::sip::{Flow, Incoming, SipOut};
+pub use limits::{CallLimits, CallPermit, Refusal};
 use route::Pending;
+pub use supervision::{CallRecord, SharedRecord};
 
 /// How long a callee's devices ring before the caller gets 480.
 pub const RING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -60,6 +66,10 @@ pub struct CallArgs {
     pub targets: Vec<CallTarget>,
     pub out: Arc<SipOut>,
     pub directory: Arc<Directory>,
+    /// How long the callee's devices ring.
+    pub ring_timeout: std::time::Duration,
+    /// The record the supervisor ends the call from if this actor fails.
+    pub record: SharedRecord,
 }
 
 pub struct CallState {
@@ -67,6 +77,11 @@ pub struct CallState {
     /// The media relay with the IP written into both legs' SDP; none for a call
     /// without SDP offer (late offer is not anchored yet).
     media: Option<(RelayHandle, IpAddr)>,
+    /// The caller's SDP offer, answered by the switch when a device answers; none
+    /// when the caller's offer goes to the devices as it is (no G.711 in it).
+    a_offer: Option<engine::sdp::Sdp>,
+    /// The `o=` session id of the switch's own descriptions.
+    session_id: String,
     a: Leg,
     a_call_id: String,
     a_flow: Flow,
@@ -74,9 +89,16 @@ pub struct CallState {
     b_flows: Vec<Flow>,
     b_call_ids: Vec<String>,
     pending: Pending,
+    /// Requests of one side relayed to the other, awaiting their final response.
+    relayed: Vec<in_dialog::Relayed>,
     out: Arc<SipOut>,
     directory: Arc<Directory>,
     timer_gen: u64,
+    record: SharedRecord,
+    /// Test builds: the INVITE asked the call to panic once answered
+    /// (`X-Pbx-Test: panic-call`), to exercise the supervisor.
+    #[cfg(debug_assertions)]
+    test_panic: bool,
 }
 
 pub struct CallActor;
@@ -89,7 +111,7 @@ fn random_token() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
-fn leg_config(out: &SipOut, flow: Flow, user: &str) -> LegConfig {
+fn leg_config(out: &SipOut, flow: Flow, user: &str, ring: std::time::Duration) -> LegConfig {
     let local = out
         .local_for(flow.peer())
         .map(|a| a.to_string())
@@ -105,7 +127,7 @@ fn leg_config(out: &SipOut, flow: Flow, user: &str) -> LegConfig {
         sent_by: local.clone(),
         contact: format!("<sip:{user}@{local}{transport_param}>"),
         branch_seed: random_token(),
-        ring_timeout: Some(RING_TIMEOUT),
+        ring_timeout: Some(ring),
     }
 }
 
@@ -122,7 +144,7 @@ impl Actor for CallActor {
         let inc = args.inc;
         let a_flow = route::flow_of(&inc);
         let a = match Leg::incoming(
-            leg_config(&args.out, a_flow, &args.callee),
+            leg_config(&args.out, a_flow, &args.callee, args.ring_timeout),
             &inc.msg,
             &random_token(),
         ) {
@@ -141,7 +163,10 @@ impl Actor for CallActor {
             .map(|d| format!("{d} "))
             .unwrap_or_default();
         let max_forwards = inc.msg.max_forwards().unwrap_or(70).saturating_sub(1) as u8;
-        let mut offer = a.remote_offer();
+        let a_offer = a.remote_offer();
+        let mut offer = a_offer.clone();
+        let session_id = (rand::random::<u32>() >> 1).to_string();
+        let mut own_offer = false;
         // Anchor the media: the callee sees the switch's side B, the caller side A.
         let media = match &mut offer {
             Some(sdp) => {
@@ -155,7 +180,14 @@ impl Actor for CallActor {
                         if let Some(remote) = rtp_target(sdp) {
                             relay.set_remote(RelaySide::A, remote);
                         }
-                        sdp.anchor(ip, &[relay.ports().1.port()]);
+                        let b_port = relay.ports().1.port();
+                        match codecs::callee_offer(sdp, ip, b_port, &session_id) {
+                            Some(own) => {
+                                *sdp = own;
+                                own_offer = true;
+                            }
+                            None => sdp.anchor(ip, &[b_port]),
+                        }
                         Some((relay, ip))
                     }
                     Err(e) => {
@@ -175,7 +207,12 @@ impl Actor for CallActor {
             .iter()
             .map(|t| {
                 let call_id = format!("{}@pbx", random_token());
-                let mut leg = Leg::outgoing(leg_config(&args.out, t.flow, &args.caller));
+                let mut leg = Leg::outgoing(leg_config(
+                    &args.out,
+                    t.flow,
+                    &args.caller,
+                    args.ring_timeout,
+                ));
                 leg.send_invite(
                     &OutgoingInvite {
                         request_uri: t.contact.clone(),
@@ -202,6 +239,15 @@ impl Actor for CallActor {
         for id in &b_call_ids {
             args.directory.add_call(id, myself.clone());
         }
+        {
+            let mut rec = args.record.lock().unwrap_or_else(|e| e.into_inner());
+            rec.call_ids.push(a_call_id.clone());
+            rec.call_ids.extend(b_call_ids.iter().cloned());
+        }
+        #[cfg(debug_assertions)]
+        let test_panic = inc.msg.header_lines().any(|(_, name, value)| {
+            name.eq_ignore_ascii_case("X-Pbx-Test") && value.trim() == "panic-call"
+        });
         let mut pending = Pending::default();
         pending.push(&inc.msg, inc.reply.clone());
         let journal = Journal {
@@ -213,6 +259,10 @@ impl Actor for CallActor {
             end: None,
             closed: false,
         };
+        args.record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .journal = Some((journal.call, journal.tenant));
         journal.publish(CallEventKind::CallStarted {
             from: args.caller.clone(),
             to: args.callee.clone(),
@@ -229,6 +279,8 @@ impl Actor for CallActor {
         let mut state = CallState {
             journal,
             media,
+            a_offer: a_offer.filter(|_| own_offer),
+            session_id,
             a,
             a_call_id,
             a_flow,
@@ -236,9 +288,13 @@ impl Actor for CallActor {
             b_flows,
             b_call_ids,
             pending,
+            relayed: Vec::new(),
             out: args.out,
             directory: args.directory,
             timer_gen: 0,
+            record: args.record,
+            #[cfg(debug_assertions)]
+            test_panic,
         };
         settle(&myself, &mut state);
         Ok(state)
@@ -251,6 +307,10 @@ impl Actor for CallActor {
         state: &mut CallState,
     ) -> Result<(), ActorProcessingErr> {
         let t = now();
+        #[cfg(debug_assertions)]
+        if state.test_panic && state.a.state() == engine::call::LegState::Answered {
+            panic!("X-Pbx-Test: panic-call");
+        }
         match msg {
             CallMsg::Request(inc) => {
                 state.pending.push(&inc.msg, inc.reply.clone());
@@ -310,6 +370,8 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
                     s.journal.ended(&c, Side::Caller);
                     s.b.hangup(487, "Request Terminated", t)
                 }
+                Output::Event(LegEvent::Request(req)) => in_dialog::request(s, None, req, t),
+                Output::Event(LegEvent::Response(resp)) => in_dialog::response(s, None, resp, t),
                 Output::Event(_) => {}
             }
         }
@@ -322,17 +384,15 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
                         .publish(CallEventKind::LegRinging { leg: i as u32 });
                     s.a.ring(None)
                 }
-                Output::Event(LegEvent::EarlyMedia(mut sdp)) => {
+                Output::Event(LegEvent::EarlyMedia(sdp)) => {
                     s.journal
                         .publish(CallEventKind::LegRinging { leg: i as u32 });
-                    anchor_answer(&s.media, &mut sdp);
+                    let sdp = answer_caller(s, sdp);
                     s.a.ring(Some(&sdp))
                 }
-                Output::Event(LegEvent::Answered(mut sdp)) => {
+                Output::Event(LegEvent::Answered(sdp)) => {
                     s.journal.answered(i as u32);
-                    if let Some(sdp) = sdp.as_mut() {
-                        anchor_answer(&s.media, sdp);
-                    }
+                    let sdp = sdp.map(|sdp| answer_caller(s, sdp));
                     s.a.answer(sdp.as_ref(), t)
                 }
                 Output::Event(LegEvent::Ended(c)) => {
@@ -345,7 +405,8 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
                     s.journal.ended(&c, Side::Callee);
                     s.a.hangup(c.code, &c.reason, t)
                 }
-                Output::Event(_) => {}
+                Output::Event(LegEvent::Request(req)) => in_dialog::request(s, Some(i), req, t),
+                Output::Event(LegEvent::Response(resp)) => in_dialog::response(s, Some(i), resp, t),
             }
         }
         if !moved {
@@ -356,6 +417,7 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     if s.a.is_ended() && s.b.is_ended() {
         s.journal.close();
     }
+    update_record(s);
     let next = [s.a.next_timeout(), s.b.next_timeout()]
         .into_iter()
         .flatten()
@@ -369,6 +431,29 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         None if s.a.is_ended() && s.b.is_ended() => myself.stop(None),
         None => {}
     }
+}
+
+/// Brings the supervisor's record up to date: the dialogs still up, and whether the
+/// journal row is closed.
+fn update_record(s: &CallState) {
+    let snapshot = |leg: &Leg, flow: Flow| {
+        let d = leg.dialog().filter(|_| !leg.is_ended())?;
+        Some(supervision::LegSnapshot {
+            dialog: d.clone(),
+            flow,
+            transport: leg.config().transport.clone(),
+            sent_by: leg.config().sent_by.clone(),
+        })
+    };
+    let mut legs: Vec<_> = snapshot(&s.a, s.a_flow).into_iter().collect();
+    if let Some(w) = s.b.winner() {
+        if let (Some(leg), Some(flow)) = (s.b.legs().get(w), s.b_flows.get(w)) {
+            legs.extend(snapshot(leg, *flow));
+        }
+    }
+    let mut rec = s.record.lock().unwrap_or_else(|e| e.into_inner());
+    rec.legs = legs;
+    rec.closed = s.journal.closed;
 }
 
 /// Sends bytes a leg produced: a response to a request we received goes back through
@@ -399,16 +484,34 @@ fn rtp_target(sdp: &engine::sdp::Sdp) -> Option<SocketAddr> {
     (port != 0).then_some(SocketAddr::new(ip, port))
 }
 
-/// Points the relay's side B at the callee's media, and rewrites the callee's SDP so
-/// the caller sends to the switch's side A.
-fn anchor_answer(media: &Option<(RelayHandle, IpAddr)>, sdp: &mut engine::sdp::Sdp) {
-    let Some((relay, ip)) = media else {
-        return;
+/// Points the relay's side B at the callee's media and returns the SDP for the
+/// caller: the switch's answer to the caller's offer (the relay transcoding when the
+/// two legs chose different G.711 laws), or the callee's SDP anchored at side A when
+/// the caller's offer went through as it was.
+fn answer_caller(s: &CallState, mut sdp: engine::sdp::Sdp) -> engine::sdp::Sdp {
+    let Some((relay, ip)) = &s.media else {
+        return sdp;
     };
-    if let Some(remote) = rtp_target(sdp) {
+    if let Some(remote) = rtp_target(&sdp) {
         relay.set_remote(RelaySide::B, remote);
     }
-    sdp.anchor(*ip, &[relay.ports().0.port()]);
+    let a_port = relay.ports().0.port();
+    let own = s
+        .a_offer
+        .as_ref()
+        .and_then(|offer| codecs::caller_answer(offer, &sdp, *ip, a_port, &s.session_id));
+    let Some(own) = own else {
+        sdp.anchor(*ip, &[a_port]);
+        return sdp;
+    };
+    if let (Some(a_pt), Some(b_pt)) = (own.a_pt, own.b_pt) {
+        match relay.set_transcode(a_pt, b_pt) {
+            Ok(()) if a_pt != b_pt => tracing::debug!(a_pt, b_pt, "call transcodes"),
+            Ok(()) => {}
+            Err(e) => tracing::debug!(error = %e, "no transcoding"),
+        }
+    }
+    own.sdp
 }
 
 fn side_of(c: &engine::call::Cause, remote: Side) -> Side {

@@ -51,6 +51,20 @@ impl Fork {
         self.winner
     }
 
+    /// Runs `f` on leg `i` (to relay a request to it or answer one of its requests),
+    /// then drains the legs' output through the forking rules.
+    pub fn with_leg<R>(
+        &mut self,
+        i: usize,
+        now: Instant,
+        f: impl FnOnce(&mut Leg) -> R,
+    ) -> Option<R> {
+        let leg = self.legs.get_mut(i)?;
+        let r = f(leg);
+        self.collect(now);
+        Some(r)
+    }
+
     /// True once every leg has ended.
     pub fn is_ended(&self) -> bool {
         self.legs.iter().all(Leg::is_ended)

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::event::{Cause, LegEvent, LegState, Output, Side};
+use super::in_dialog::Reinvite;
 use crate::dialog::{AckWait, AckWaitOutput, Dialog, LocalVia};
 use crate::sip::{Message, MessageWriter, Method};
 use crate::timer::{Timer, TimerConfig, TimerTable};
@@ -63,6 +64,8 @@ pub struct Leg {
     pub(crate) invite_txn: Option<ClientInvite>,
     pub(crate) requests: Vec<Pending>,
     pub(crate) ack_wait: Option<AckWait>,
+    /// The call's re-INVITE in this dialog (`send_request`).
+    pub(crate) reinvite: Option<Reinvite>,
     /// The ACK we sent for the 2xx (resent when the 2xx is).
     pub(crate) ack: Option<Bytes>,
     pub(crate) timers: TimerTable<Timer>,
@@ -90,6 +93,7 @@ impl Leg {
             invite_txn: None,
             requests: Vec::new(),
             ack_wait: None,
+            reinvite: None,
             ack: None,
             timers: TimerTable::default(),
             cause: None,
@@ -106,6 +110,10 @@ impl Leg {
 
     pub fn state(&self) -> LegState {
         self.state
+    }
+
+    pub fn config(&self) -> &LegConfig {
+        &self.cfg
     }
 
     pub fn is_ended(&self) -> bool {
@@ -161,6 +169,7 @@ impl Leg {
                 .as_ref()
                 .and_then(ClientInvite::next_timeout),
             self.ack_wait.as_ref().and_then(AckWait::next_timeout),
+            self.reinvite_timeout(),
         ]
         .into_iter()
         .chain(self.requests.iter().map(|p| p.txn.next_timeout()))
@@ -184,6 +193,9 @@ impl Leg {
             && Some(cseq.seq) == initial_seq
         {
             self.on_invite_response(resp, now);
+            return;
+        }
+        if cseq.method == "INVITE" && self.on_reinvite_response(resp, now) {
             return;
         }
         let branch = resp.top_via().and_then(|v| v.branch()).unwrap_or("");
@@ -253,6 +265,7 @@ impl Leg {
                 self.invite_txn = None;
             }
         }
+        self.on_reinvite_timeout(now);
         let mut i = 0;
         while i < self.requests.len() {
             let events = self.requests[i].txn.on_timeout(now);

@@ -5,12 +5,14 @@
 
 mod event;
 mod fork;
+mod in_dialog;
 mod incoming;
 mod leg;
 mod outgoing;
 
 pub use event::{Cause, LegEvent, LegState, Output, Side};
 pub use fork::Fork;
+pub use in_dialog::Body;
 pub use leg::{Leg, LegConfig};
 pub use outgoing::{cancel_for, OutgoingInvite};
 

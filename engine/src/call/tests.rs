@@ -329,6 +329,88 @@ fn in_dialog_requests_are_passed_up_or_refused() {
     assert_eq!(reinvite.uri_str(), Some("sip:100@192.168.1.21:5062"));
 }
 
+#[test]
+fn relayed_reinvite_runs_its_transaction_and_acks_the_2xx() {
+    let t0 = Instant::now();
+    let invite = parse(YEALINK_INVITE);
+    let mut a = Leg::incoming(cfg("a"), &invite, "sw-b").unwrap();
+    a.answer(None, t0);
+    drain(&mut a);
+    let ack = parse("ACK sip:pbx@203.0.113.5:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.21:5062;branch=z9hG4bK99\r\nFrom: \"Desk 100\" <sip:100@pbx.example.com>;tag=2763148580\r\nTo: <sip:200@pbx.example.com>;tag=sw-b\r\nCall-ID: 0_3418497393@192.168.1.21\r\nCSeq: 2 ACK\r\nContent-Length: 0\r\n\r\n");
+    a.on_request(&ack, t0);
+    let sdp = b"v=0\r\no=pbx 1 2 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\na=sendonly\r\n";
+    let seq = a.send_request(&Method::Invite, Some(("application/sdp", sdp)), t0);
+    assert_eq!(seq, Some(1));
+    let (sent, _) = drain(&mut a);
+    let reinvite = sent[0].clone();
+    assert_eq!(summary(&reinvite), "INVITE sip:100@192.168.1.21:5062");
+    assert_eq!(reinvite.body(), sdp);
+    // A second re-INVITE while ours is pending: refused (the call answers 491).
+    assert_eq!(a.send_request(&Method::Invite, None, t0), None);
+    // Retransmitted over UDP until a response.
+    a.on_timeout(t0 + Duration::from_millis(500));
+    assert_eq!(drain(&mut a).0.len(), 1);
+    let ok = fixtures::answer("SIP/2.0 200 OK\r\nVia: {via}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nContact: <sip:100@192.168.1.21:5062>\r\nContent-Length: 0\r\n\r\n", &reinvite);
+    a.on_response(&ok, t0 + Duration::from_secs(1));
+    let (sent, ev) = drain(&mut a);
+    assert_eq!(summary(&sent[0]), "ACK sip:100@192.168.1.21:5062");
+    assert_eq!(sent[0].cseq().unwrap().seq, 1);
+    assert!(matches!(&ev[..], [LegEvent::Response(m)] if m.code() == Some(200)));
+    // The 2xx again: the same ACK, nothing reported.
+    a.on_response(&ok, t0 + Duration::from_secs(2));
+    let (again, ev) = drain(&mut a);
+    assert_eq!(again[0].bytes(), sent[0].bytes());
+    assert!(ev.is_empty());
+    assert_eq!(a.next_timeout(), None);
+    // A 491 (glare) is reported and ACKed by the transaction.
+    a.send_request(&Method::Invite, None, t0 + Duration::from_secs(3));
+    let reinvite = drain(&mut a).0.remove(0);
+    a.on_response(
+        &final_response(&reinvite, 491, "Request Pending"),
+        t0 + Duration::from_secs(3),
+    );
+    let (sent, ev) = drain(&mut a);
+    assert_eq!(summary(&sent[0]), "ACK sip:100@192.168.1.21:5062");
+    assert!(matches!(&ev[..], [LegEvent::Response(m)] if m.code() == Some(491)));
+}
+
+#[test]
+fn answered_reinvite_is_retransmitted_until_its_ack() {
+    let t0 = Instant::now();
+    let mut a = Leg::incoming(cfg("a"), &parse(YEALINK_INVITE), "sw-b").unwrap();
+    a.answer(None, t0);
+    drain(&mut a);
+    let ack2 = parse("ACK sip:pbx@203.0.113.5:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.21:5062;branch=z9hG4bK99\r\nFrom: \"Desk 100\" <sip:100@pbx.example.com>;tag=2763148580\r\nTo: <sip:200@pbx.example.com>;tag=sw-b\r\nCall-ID: 0_3418497393@192.168.1.21\r\nCSeq: 2 ACK\r\nContent-Length: 0\r\n\r\n");
+    a.on_request(&ack2, t0);
+    let reinvite = parse("INVITE sip:pbx@203.0.113.5:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.21:5062;branch=z9hG4bKr3\r\nFrom: \"Desk 100\" <sip:100@pbx.example.com>;tag=2763148580\r\nTo: <sip:200@pbx.example.com>;tag=sw-b\r\nCall-ID: 0_3418497393@192.168.1.21\r\nCSeq: 3 INVITE\r\nContact: <sip:100@192.168.1.21:5062>\r\nContent-Length: 0\r\n\r\n");
+    a.on_request(&reinvite, t0);
+    let (_, ev) = drain(&mut a);
+    assert!(matches!(&ev[..], [LegEvent::Request(_)]));
+    a.respond(
+        &reinvite,
+        200,
+        "OK",
+        Some(("application/sdp", b"v=0\r\n")),
+        t0,
+    );
+    let (sent, _) = drain(&mut a);
+    assert_eq!(summary(&sent[0]), "200 INVITE");
+    assert_eq!(
+        sent[0].header(HeaderName::Contact),
+        Some("<sip:pbx@203.0.113.5:5060>")
+    );
+    assert_eq!(sent[0].body(), b"v=0\r\n");
+    a.on_timeout(t0 + Duration::from_millis(500));
+    assert_eq!(summary(&drain(&mut a).0[0]), "200 INVITE");
+    let ack3 = parse(&String::from_utf8_lossy(ack2.bytes()).replace("2 ACK", "3 ACK"));
+    a.on_request(&ack3, t0 + Duration::from_millis(600));
+    assert_eq!(a.next_timeout(), None);
+    // The next re-INVITE of the device is accepted: the previous one was answered.
+    let next = parse(&String::from_utf8_lossy(reinvite.bytes()).replace("3 INVITE", "4 INVITE"));
+    a.on_request(&next, t0 + Duration::from_secs(1));
+    assert!(matches!(&drain(&mut a).1[..], [LegEvent::Request(_)]));
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;

@@ -1,0 +1,114 @@
+//! The switch's capacity for calls: at most so many at once and so many new ones per
+//! second. A call over either limit is refused (503 with Retry-After) before any leg
+//! exists, so the calls already up keep their quality.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// How calls are run, switch-wide: ring time and capacity.
+#[derive(Debug)]
+pub struct CallLimits {
+    /// How long a callee's devices ring before the caller gets 480.
+    pub ring_timeout: Duration,
+    max_calls: Option<usize>,
+    max_cps: Option<u32>,
+    active: AtomicUsize,
+    /// The current one-second window and the calls admitted in it.
+    window: Mutex<(Option<Instant>, u32)>,
+}
+
+/// Why a call was refused, and when to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub retry_after: u32,
+}
+
+/// One admitted call; the place is given back when it drops.
+#[derive(Debug)]
+pub struct CallPermit(Arc<CallLimits>);
+
+impl Drop for CallPermit {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl CallLimits {
+    pub fn new(ring_timeout: Duration, max_calls: Option<usize>, max_cps: Option<u32>) -> Self {
+        CallLimits {
+            ring_timeout,
+            max_calls,
+            max_cps,
+            active: AtomicUsize::new(0),
+            window: Mutex::new((None, 0)),
+        }
+    }
+
+    /// Calls admitted and not yet over.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Admits a new call at `now`, or says why not.
+    pub fn admit(self: &Arc<Self>, now: Instant) -> Result<CallPermit, Refusal> {
+        if let Some(max) = self.max_calls {
+            let taken = self
+                .active
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < max).then_some(n + 1)
+                });
+            if taken.is_err() {
+                return Err(Refusal { retry_after: 5 });
+            }
+        } else {
+            self.active.fetch_add(1, Ordering::AcqRel);
+        }
+        let permit = CallPermit(Arc::clone(self));
+        if let Some(max) = self.max_cps {
+            let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+            let fresh = w
+                .0
+                .is_none_or(|start| now.saturating_duration_since(start) >= Duration::from_secs(1));
+            if fresh {
+                *w = (Some(now), 0);
+            }
+            if w.1 >= max {
+                return Err(Refusal { retry_after: 1 });
+            }
+            w.1 += 1;
+        }
+        Ok(permit)
+    }
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits::new(super::RING_TIMEOUT, None, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_and_per_second_limits() {
+        let l = Arc::new(CallLimits::new(Duration::from_secs(30), Some(2), Some(3)));
+        let t0 = Instant::now();
+        let a = l.admit(t0).unwrap();
+        let _b = l.admit(t0).unwrap();
+        assert_eq!(l.admit(t0).unwrap_err().retry_after, 5);
+        assert_eq!(l.active(), 2);
+        drop(a);
+        // The third of this second: still under 3 per second.
+        let c = l.admit(t0).unwrap();
+        drop(c);
+        assert_eq!(l.admit(t0).unwrap_err().retry_after, 1);
+        assert_eq!(l.active(), 1, "a refused call holds no place");
+        let _d = l.admit(t0 + Duration::from_secs(1)).unwrap();
+        assert_eq!(l.active(), 2);
+    }
+}
