@@ -3,6 +3,7 @@
 mod admin;
 mod route;
 mod serve;
+mod sim;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +60,8 @@ enum Command {
         #[command(flatten)]
         args: route::RouteArgs,
     },
+    /// The load simulator: simulated phones register and call through a switch.
+    Sim(sim::SimArgs),
 }
 
 /// A failure of a command, with the exit code it maps to.
@@ -100,6 +103,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::User { data, cmd }) => admin::user(&data.data_dir, cmd),
         Some(Command::Plan { data, cmd }) => route::plan(&data.data_dir, cmd),
         Some(Command::Route { data, args }) => route::route(&data.data_dir, args),
+        Some(Command::Sim(a)) => sim::run(a),
     }
 }
 

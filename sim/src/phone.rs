@@ -1,0 +1,311 @@
+//! A simulated phone: one UDP socket for SIP, a task reading it that hands each
+//! message to the dialog (registration or call leg) its Call-ID belongs to, and the
+//! registration with digest auth.
+//!
+//! Every phone sends to the switch (its outbound proxy); in-dialog requests carry the
+//! remote Contact as Request-URI.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use engine::sip::{HeaderName, Message, MessageWriter};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::digest::Challenge;
+use crate::report::Cause;
+use crate::run::Ctx;
+
+/// RFC 3261's T1 and T2.
+pub const T1: Duration = Duration::from_millis(500);
+pub const T2: Duration = Duration::from_secs(4);
+
+/// Messages of one dialog (by Call-ID).
+pub type Inbox = mpsc::UnboundedReceiver<Message>;
+
+/// How many ended Call-IDs a phone remembers, to drop their late retransmissions.
+const ENDED_MEMORY: usize = 32;
+
+pub struct Phone {
+    pub index: usize,
+    pub ext: u32,
+    pub password: String,
+    pub sock: UdpSocket,
+    pub local: SocketAddr,
+    routes: Mutex<HashMap<String, mpsc::UnboundedSender<Message>>>,
+    ended: Mutex<VecDeque<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A branch, tag or Call-ID part no other message of the run has.
+pub fn unique(ctx: &Ctx) -> String {
+    format!(
+        "{:x}",
+        ctx.ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed) ^ ctx.salt
+    )
+}
+
+impl Phone {
+    pub async fn bind(
+        index: usize,
+        ext: u32,
+        password: String,
+        ip: std::net::IpAddr,
+    ) -> std::io::Result<Phone> {
+        let sock = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        let local = sock.local_addr()?;
+        Ok(Phone {
+            index,
+            ext,
+            password,
+            sock,
+            local,
+            routes: Mutex::new(HashMap::new()),
+            ended: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// Sends to the switch.
+    pub async fn send(&self, ctx: &Ctx, bytes: &[u8]) -> bool {
+        self.sock.send_to(bytes, ctx.scenario.target).await.is_ok()
+    }
+
+    /// Routes the messages of `call_id` to the returned inbox until `close`.
+    pub fn open(&self, call_id: &str) -> Inbox {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.routes).insert(call_id.to_owned(), tx);
+        rx
+    }
+
+    pub fn close(&self, call_id: &str) {
+        lock(&self.routes).remove(call_id);
+        let mut ended = lock(&self.ended);
+        if ended.len() == ENDED_MEMORY {
+            ended.pop_front();
+        }
+        ended.push_back(call_id.to_owned());
+    }
+
+    /// Reads the socket until the task is aborted.
+    pub async fn receive(self: Arc<Self>, ctx: Arc<Ctx>) {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = match self.sock.recv_from(&mut buf).await {
+                Ok((n, _)) => n,
+                Err(_) => {
+                    // ICMP port unreachable and the like: keep reading, but do not spin.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let Ok(msg) = Message::parse(buf[..n].to_vec()) else {
+                continue;
+            };
+            let Some(call_id) = msg.call_id().map(str::to_owned) else {
+                continue;
+            };
+            let route = lock(&self.routes).get(&call_id).cloned();
+            if let Some(tx) = route {
+                let _ = tx.send(msg);
+                continue;
+            }
+            if lock(&self.ended).contains(&call_id) {
+                continue;
+            }
+            let is_new_invite = msg.method().map(|m| m.as_str()) == Some("INVITE")
+                && msg.to().is_some_and(|t| t.tag().is_none());
+            if is_new_invite {
+                let inbox = self.open(&call_id);
+                tokio::spawn(crate::call::answer(ctx.clone(), self.clone(), msg, inbox));
+            } else if msg.is_request() && msg.method().map(|m| m.as_str()) != Some("ACK") {
+                let resp = MessageWriter::response_to(
+                    &msg,
+                    481,
+                    "Call/Transaction Does Not Exist",
+                    Some("sim"),
+                )
+                .finish();
+                self.send(&ctx, &resp).await;
+            }
+        }
+    }
+
+    /// The REGISTER request (`auth`: an Authorization value).
+    fn register_request(
+        &self,
+        ctx: &Ctx,
+        call_id: &str,
+        cseq: u32,
+        expires: u32,
+        auth: Option<&str>,
+    ) -> Vec<u8> {
+        let domain = &ctx.scenario.domain;
+        let mut w = MessageWriter::request("REGISTER", &format!("sip:{domain}"));
+        w.header_fmt(
+            "Via",
+            format_args!(
+                "SIP/2.0/UDP {};branch=z9hG4bK{};rport",
+                self.local,
+                unique(ctx)
+            ),
+        )
+        .header("Max-Forwards", "70")
+        .header_fmt(
+            "From",
+            format_args!("<sip:{}@{domain}>;tag=r{}", self.ext, self.index),
+        )
+        .header_fmt("To", format_args!("<sip:{}@{domain}>", self.ext))
+        .header("Call-ID", call_id)
+        .header_fmt("CSeq", format_args!("{cseq} REGISTER"))
+        .header_fmt("Contact", format_args!("<sip:{}@{}>", self.ext, self.local))
+        .header_fmt("Expires", expires)
+        .header("User-Agent", "pbx-sim");
+        if let Some(a) = auth {
+            w.header("Authorization", a);
+        }
+        w.finish()
+    }
+
+    /// Registers (or, with `expires` 0, unregisters), answering the 401; `Ok` on 2xx.
+    pub async fn register(
+        &self,
+        ctx: &Ctx,
+        inbox: &mut Inbox,
+        call_id: &str,
+        cseq: &mut u32,
+        expires: u32,
+    ) -> Result<(), Cause> {
+        let deadline = Instant::now() + ctx.scenario.timeout;
+        *cseq += 1;
+        let req = self.register_request(ctx, call_id, *cseq, expires, None);
+        let mut resp = self
+            .transact(ctx, inbox, &req, "REGISTER", *cseq, deadline)
+            .await?;
+        if resp.code() == Some(401) {
+            let challenge = Challenge::from_response(&resp).ok_or(Cause::RegisterCode(401))?;
+            let uri = format!("sip:{}", ctx.scenario.domain);
+            let auth = challenge.answer(
+                &self.ext.to_string(),
+                &self.password,
+                "REGISTER",
+                &uri,
+                &unique(ctx),
+            );
+            *cseq += 1;
+            let req = self.register_request(ctx, call_id, *cseq, expires, Some(&auth));
+            resp = self
+                .transact(ctx, inbox, &req, "REGISTER", *cseq, deadline)
+                .await?;
+        }
+        match resp.code() {
+            Some(200..=299) => Ok(()),
+            Some(c) => Err(Cause::RegisterCode(c)),
+            None => Err(Cause::RegisterTimeout),
+        }
+    }
+
+    /// A non-INVITE client transaction (RFC 3261 §17.1.2): sends `req`, resends it at
+    /// T1, 2·T1, … T2 until a final response to (`method`, `cseq`) or `deadline`.
+    pub async fn transact(
+        &self,
+        ctx: &Ctx,
+        inbox: &mut Inbox,
+        req: &[u8],
+        method: &str,
+        cseq: u32,
+        deadline: Instant,
+    ) -> Result<Message, Cause> {
+        let timeout_cause = if method == "REGISTER" {
+            Cause::RegisterTimeout
+        } else {
+            Cause::ByeTimeout
+        };
+        if !self.send(ctx, req).await {
+            return Err(Cause::SendError);
+        }
+        let mut wait = T1;
+        let mut resend_at = Instant::now() + wait;
+        loop {
+            let until = resend_at.min(deadline);
+            match tokio::time::timeout_at(until, inbox.recv()).await {
+                Ok(Some(m)) => {
+                    let matches = m
+                        .cseq()
+                        .is_some_and(|c| c.seq == cseq && c.method == method);
+                    match m.code() {
+                        Some(code) if matches && code >= 200 => return Ok(m),
+                        Some(_) => {}
+                        None => self.answer_stray(ctx, &m).await,
+                    }
+                }
+                Ok(None) => return Err(timeout_cause),
+                Err(_) if Instant::now() >= deadline => return Err(timeout_cause),
+                Err(_) => {
+                    self.send(ctx, req).await;
+                    wait = (wait * 2).min(T2);
+                    resend_at = Instant::now() + wait;
+                }
+            }
+        }
+    }
+
+    /// Answers a request that arrived in a dialog that does not expect one now.
+    pub async fn answer_stray(&self, ctx: &Ctx, m: &Message) {
+        if m.method().map(|x| x.as_str()) != Some("ACK") {
+            let resp = MessageWriter::response_to(m, 200, "OK", None).finish();
+            self.send(ctx, &resp).await;
+        }
+    }
+}
+
+/// Keeps a phone registered: registers, then refreshes at half the expiry until the
+/// task is aborted. Reports the first attempt's outcome through `first`.
+pub async fn keep_registered(
+    ctx: Arc<Ctx>,
+    phone: Arc<Phone>,
+    first: tokio::sync::oneshot::Sender<Result<(), Cause>>,
+) {
+    let call_id = format!("reg-{}-{}", phone.ext, unique(&ctx));
+    let mut inbox = phone.open(&call_id);
+    let mut cseq = 0;
+    let expires = ctx.scenario.register_expires;
+    let r = phone
+        .register(&ctx, &mut inbox, &call_id, &mut cseq, expires)
+        .await;
+    let ok = r.is_ok();
+    let _ = first.send(r);
+    if !ok {
+        phone.close(&call_id);
+        return;
+    }
+    loop {
+        tokio::time::sleep(Duration::from_secs(u64::from(expires) / 2)).await;
+        // A failed refresh is retried at the next one (the binding is still valid).
+        let _ = phone
+            .register(&ctx, &mut inbox, &call_id, &mut cseq, expires)
+            .await;
+    }
+}
+
+/// Removes a phone's binding at the end of a run (best effort, one timeout).
+pub async fn unregister(ctx: Arc<Ctx>, phone: Arc<Phone>) -> bool {
+    let call_id = format!("unreg-{}-{}", phone.ext, unique(&ctx));
+    let mut inbox = phone.open(&call_id);
+    let mut cseq = 0;
+    let r = phone
+        .register(&ctx, &mut inbox, &call_id, &mut cseq, 0)
+        .await;
+    phone.close(&call_id);
+    r.is_ok()
+}
+
+/// The value of a header of `m`, or "".
+pub fn header(m: &Message, name: HeaderName) -> &str {
+    m.header(name).unwrap_or("")
+}

@@ -1,0 +1,627 @@
+//! What a run does: read from a TOML file, every field optional, each error naming its
+//! field. The defaults are the demo tenant (domain `127.0.0.1`, extensions 100–109,
+//! passwords `secret{ext}`).
+//!
+//! ```toml
+//! target = "127.0.0.1:5060"
+//! domain = "127.0.0.1"
+//! extensions = "1000-1199"
+//! password = "pw{ext}"
+//! rate = 20                     # calls per second, or:
+//! # ramp = { from = 5, to = 50, over = "20s" }
+//! duration = "30s"
+//! hold = "2s"                   # or { min = "1s", max = "3s" } (uniform)
+//! answer_delay = "100ms"
+//! dtmf = 0.1                    # share of calls that send RFC 4733 digits
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A field of a scenario that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    /// A field has a wrong value.
+    #[error("scenario field `{field}`: {message}")]
+    Field { field: String, message: String },
+    /// The file is not TOML.
+    #[error("scenario file is not valid TOML (line {line}): {message}")]
+    Syntax { line: usize, message: String },
+    /// The file could not be read.
+    #[error("cannot read scenario {path}: {message}")]
+    Read { path: String, message: String },
+}
+
+fn field_err(field: &str, message: impl Into<String>) -> ScenarioError {
+    ScenarioError::Field {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// How fast calls are placed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rate {
+    /// A fixed number of calls per second.
+    Fixed(f64),
+    /// A straight line from `from` to `to` calls per second over `over`, then `to`.
+    Ramp {
+        from: f64,
+        to: f64,
+        #[serde(with = "secs")]
+        over: Duration,
+    },
+}
+
+impl Rate {
+    /// The rate `elapsed` into the run.
+    pub fn at(&self, elapsed: Duration) -> f64 {
+        match *self {
+            Rate::Fixed(r) => r,
+            Rate::Ramp { from, to, over } => {
+                if over.is_zero() {
+                    return to;
+                }
+                let f = (elapsed.as_secs_f64() / over.as_secs_f64()).min(1.0);
+                from + (to - from) * f
+            }
+        }
+    }
+
+    /// The highest rate of the run.
+    pub fn peak(&self) -> f64 {
+        match *self {
+            Rate::Fixed(r) => r,
+            Rate::Ramp { from, to, .. } => from.max(to),
+        }
+    }
+}
+
+/// How long an answered call lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hold {
+    Fixed(#[serde(with = "secs")] Duration),
+    /// Uniformly distributed between the two bounds.
+    Uniform {
+        #[serde(with = "secs")]
+        min: Duration,
+        #[serde(with = "secs")]
+        max: Duration,
+    },
+}
+
+impl Hold {
+    /// A hold time; `unit` is a uniform draw in `[0, 1)`.
+    pub fn pick(&self, unit: f64) -> Duration {
+        match *self {
+            Hold::Fixed(d) => d,
+            Hold::Uniform { min, max } => min + (max - min).mul_f64(unit.clamp(0.0, 1.0)),
+        }
+    }
+
+    pub fn max(&self) -> Duration {
+        match *self {
+            Hold::Fixed(d) => d,
+            Hold::Uniform { max, .. } => max,
+        }
+    }
+}
+
+/// How long each side of an answered call sends RTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RtpMode {
+    /// For the whole call (the default).
+    Call,
+    /// For the first stretch of the call only (lighter on the machine at high rates).
+    First(#[serde(with = "secs")] Duration),
+    /// No RTP and no audio check.
+    Off,
+}
+
+/// One run of the simulator.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    /// The switch's SIP address (UDP).
+    pub target: SocketAddr,
+    /// The tenant's domain (Request-URI host, From/To host, digest realm's tenant).
+    pub domain: String,
+    /// First and last extension of the simulated phones (one phone per extension).
+    pub extensions: (u32, u32),
+    /// The password of each extension; `{ext}` stands for the extension.
+    pub password: String,
+    pub rate: Rate,
+    /// How long new calls are placed.
+    #[serde(with = "secs")]
+    pub duration: Duration,
+    pub hold: Hold,
+    /// How long a called phone rings before it answers.
+    #[serde(with = "secs")]
+    pub answer_delay: Duration,
+    /// Share (0–1) of calls in which the caller sends DTMF digits (RFC 4733).
+    pub dtmf: f64,
+    /// How long a request waits for its final response (and a phone for its
+    /// registration) before it counts as a timeout.
+    #[serde(with = "secs")]
+    pub timeout: Duration,
+    /// Registrations per second at the start (they are paced, not sent all at once).
+    pub register_rate: f64,
+    /// The `Expires` the phones ask for; they refresh at half of it.
+    pub register_expires: u32,
+    pub rtp: RtpMode,
+    /// Seed of the random choices (callers, callees, hold times, DTMF calls).
+    pub seed: u64,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            target: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            domain: "127.0.0.1".into(),
+            extensions: (100, 109),
+            password: "secret{ext}".into(),
+            rate: Rate::Fixed(2.0),
+            duration: Duration::from_secs(10),
+            hold: Hold::Fixed(Duration::from_secs(2)),
+            answer_delay: Duration::ZERO,
+            dtmf: 0.0,
+            timeout: Duration::from_secs(8),
+            register_rate: 200.0,
+            register_expires: 600,
+            rtp: RtpMode::Call,
+            seed: 1,
+        }
+    }
+}
+
+const FIELDS: &[&str] = &[
+    "target",
+    "domain",
+    "extensions",
+    "password",
+    "rate",
+    "ramp",
+    "duration",
+    "hold",
+    "answer_delay",
+    "dtmf",
+    "timeout",
+    "register_rate",
+    "register_expires",
+    "rtp",
+    "seed",
+];
+
+impl Scenario {
+    /// Reads a scenario file.
+    pub fn load(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Scenario::parse(&text)
+    }
+
+    /// Reads a scenario from TOML text; absent fields keep their defaults.
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .unwrap_or(0);
+            ScenarioError::Syntax {
+                line,
+                message: e.message().trim().replace('\n', " "),
+            }
+        })?;
+        let mut s = Scenario::default();
+        let fields: BTreeMap<&str, &toml::Value> =
+            table.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        for key in fields.keys() {
+            if !FIELDS.contains(key) {
+                return Err(field_err(
+                    key,
+                    format!("unknown field (known: {})", FIELDS.join(", ")),
+                ));
+            }
+        }
+        if fields.contains_key("rate") && fields.contains_key("ramp") {
+            return Err(field_err("ramp", "give either `rate` or `ramp`, not both"));
+        }
+        for (key, v) in fields {
+            match key {
+                "target" => {
+                    s.target = parse_target(str_of(key, v)?).map_err(|m| field_err(key, m))?
+                }
+                "domain" => {
+                    let d = str_of(key, v)?;
+                    if d.is_empty() || d.contains(char::is_whitespace) {
+                        return Err(field_err(key, "expected a domain such as \"127.0.0.1\""));
+                    }
+                    s.domain = d.to_owned();
+                }
+                "extensions" => {
+                    s.extensions =
+                        parse_extensions(str_of(key, v)?).map_err(|m| field_err(key, m))?
+                }
+                "password" => s.password = str_of(key, v)?.to_owned(),
+                "rate" => s.rate = Rate::Fixed(positive(key, number_of(key, v)?)?),
+                "ramp" => s.rate = parse_ramp(v)?,
+                "duration" => s.duration = duration_of(key, v)?,
+                "hold" => s.hold = parse_hold(v)?,
+                "answer_delay" => s.answer_delay = duration_of(key, v)?,
+                "dtmf" => {
+                    let share = number_of(key, v)?;
+                    if !(0.0..=1.0).contains(&share) {
+                        return Err(field_err(
+                            key,
+                            format!("expected a share between 0 and 1, got {share}"),
+                        ));
+                    }
+                    s.dtmf = share;
+                }
+                "timeout" => {
+                    s.timeout = duration_of(key, v)?;
+                    if s.timeout.is_zero() {
+                        return Err(field_err(key, "must be longer than 0s"));
+                    }
+                }
+                "register_rate" => s.register_rate = positive(key, number_of(key, v)?)?,
+                "register_expires" => {
+                    let n = number_of(key, v)?;
+                    if !(10.0..=86_400.0).contains(&n) || n.fract() != 0.0 {
+                        return Err(field_err(
+                            key,
+                            "expected whole seconds between 10 and 86400",
+                        ));
+                    }
+                    s.register_expires = n as u32;
+                }
+                "rtp" => s.rtp = parse_rtp(v)?,
+                "seed" => match v {
+                    toml::Value::Integer(n) if *n >= 0 => s.seed = *n as u64,
+                    _ => return Err(field_err(key, "expected a whole number ≥ 0")),
+                },
+                _ => unreachable!("checked against FIELDS"),
+            }
+        }
+        s.check()?;
+        Ok(s)
+    }
+
+    /// Checks the relations between fields (also after command-line overrides).
+    pub fn check(&self) -> Result<(), ScenarioError> {
+        if self.phones() < 2 {
+            return Err(field_err(
+                "extensions",
+                "need at least 2 extensions to place calls",
+            ));
+        }
+        if let Hold::Uniform { min, max } = self.hold {
+            if min > max {
+                return Err(field_err("hold", "`min` is longer than `max`"));
+            }
+        }
+        Ok(())
+    }
+
+    /// How many phones the run simulates.
+    pub fn phones(&self) -> usize {
+        (self.extensions.1 - self.extensions.0 + 1) as usize
+    }
+
+    /// The password of `ext`.
+    pub fn password_of(&self, ext: u32) -> String {
+        self.password.replace("{ext}", &ext.to_string())
+    }
+}
+
+fn str_of<'v>(field: &str, v: &'v toml::Value) -> Result<&'v str, ScenarioError> {
+    v.as_str()
+        .ok_or_else(|| field_err(field, format!("expected a string, got {}", v.type_str())))
+}
+
+fn number_of(field: &str, v: &toml::Value) -> Result<f64, ScenarioError> {
+    match v {
+        toml::Value::Integer(n) => Ok(*n as f64),
+        toml::Value::Float(f) if f.is_finite() => Ok(*f),
+        other => Err(field_err(
+            field,
+            format!("expected a number, got {}", describe(other)),
+        )),
+    }
+}
+
+fn describe(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("\"{s}\""),
+        other => other.type_str().to_owned(),
+    }
+}
+
+fn positive(field: &str, n: f64) -> Result<f64, ScenarioError> {
+    if n > 0.0 {
+        Ok(n)
+    } else {
+        Err(field_err(field, format!("expected a number > 0, got {n}")))
+    }
+}
+
+fn duration_of(field: &str, v: &toml::Value) -> Result<Duration, ScenarioError> {
+    match v {
+        toml::Value::String(s) => parse_duration(s).map_err(|m| field_err(field, m)),
+        toml::Value::Integer(n) if *n >= 0 => Ok(Duration::from_secs(*n as u64)),
+        toml::Value::Float(f) if f.is_finite() && *f >= 0.0 => Ok(Duration::from_secs_f64(*f)),
+        other => Err(field_err(
+            field,
+            format!(
+                "expected a duration such as \"2s\" or \"500ms\", got {}",
+                describe(other)
+            ),
+        )),
+    }
+}
+
+/// Reads `"30s"`, `"500ms"`, `"1.5s"`, `"2m"`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&t[..i], t[i..].trim()),
+        None => (t, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration such as \"2s\" or \"500ms\", got \"{s}\""))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit \"{unit}\" in \"{s}\" (use ms, s, m or h)"
+            ))
+        }
+    };
+    if !secs.is_finite() || secs > 1e9 {
+        return Err(format!("duration \"{s}\" is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Reads `"1000-1199"` (or a single extension).
+pub fn parse_extensions(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("expected a range such as \"1000-1199\", got \"{s}\"");
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (a.trim(), b.trim()),
+        None => (s.trim(), s.trim()),
+    };
+    let from: u32 = a.parse().map_err(|_| bad())?;
+    let to: u32 = b.parse().map_err(|_| bad())?;
+    if from > to {
+        return Err(format!("range \"{s}\" ends before it starts"));
+    }
+    if to - from >= 100_000 {
+        return Err(format!("range \"{s}\" has more than 100000 extensions"));
+    }
+    Ok((from, to))
+}
+
+/// Reads `"127.0.0.1:5060"`, `"[::1]:5060"` or a bare IP (port 5060).
+pub fn parse_target(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, 5060));
+    }
+    Err(format!(
+        "expected an IP address and port such as \"127.0.0.1:5060\", got \"{s}\""
+    ))
+}
+
+fn sub<'v>(parent: &str, t: &'v toml::Table, key: &str) -> Result<&'v toml::Value, ScenarioError> {
+    t.get(key)
+        .ok_or_else(|| field_err(&format!("{parent}.{key}"), "missing"))
+}
+
+fn only_keys(parent: &str, t: &toml::Table, keys: &[&str]) -> Result<(), ScenarioError> {
+    match t.keys().find(|k| !keys.contains(&k.as_str())) {
+        Some(k) => Err(field_err(
+            &format!("{parent}.{k}"),
+            format!("unknown field (known: {})", keys.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn parse_ramp(v: &toml::Value) -> Result<Rate, ScenarioError> {
+    let t = v.as_table().ok_or_else(|| {
+        field_err(
+            "ramp",
+            "expected a table such as { from = 5, to = 50, over = \"20s\" }",
+        )
+    })?;
+    only_keys("ramp", t, &["from", "to", "over"])?;
+    let from = number_of("ramp.from", sub("ramp", t, "from")?)?;
+    if from < 0.0 {
+        return Err(field_err("ramp.from", "expected a number ≥ 0"));
+    }
+    let to = positive("ramp.to", number_of("ramp.to", sub("ramp", t, "to")?)?)?;
+    let over = duration_of("ramp.over", sub("ramp", t, "over")?)?;
+    Ok(Rate::Ramp { from, to, over })
+}
+
+fn parse_hold(v: &toml::Value) -> Result<Hold, ScenarioError> {
+    match v {
+        toml::Value::Table(t) => {
+            only_keys("hold", t, &["min", "max"])?;
+            let min = duration_of("hold.min", sub("hold", t, "min")?)?;
+            let max = duration_of("hold.max", sub("hold", t, "max")?)?;
+            Ok(Hold::Uniform { min, max })
+        }
+        other => Ok(Hold::Fixed(duration_of("hold", other)?)),
+    }
+}
+
+fn parse_rtp(v: &toml::Value) -> Result<RtpMode, ScenarioError> {
+    match v.as_str() {
+        Some("call") => Ok(RtpMode::Call),
+        Some("off") => Ok(RtpMode::Off),
+        Some(s) => parse_duration(s).map(RtpMode::First).map_err(|_| {
+            field_err(
+                "rtp",
+                format!("expected \"call\", \"off\" or a duration such as \"1s\", got \"{s}\""),
+            )
+        }),
+        None => Err(field_err(
+            "rtp",
+            format!("expected a string, got {}", describe(v)),
+        )),
+    }
+}
+
+/// Serialises durations as (fractional) seconds.
+mod secs {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(text: &str) -> String {
+        match Scenario::parse(text) {
+            Err(ScenarioError::Field { field, .. }) => field,
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_file_is_the_demo_tenant() {
+        let s = Scenario::parse("").unwrap();
+        assert_eq!(s, Scenario::default());
+        assert_eq!(s.extensions, (100, 109));
+        assert_eq!(s.password_of(103), "secret103");
+        assert_eq!(s.phones(), 10);
+    }
+
+    #[test]
+    fn full_scenario() {
+        let s = Scenario::parse(
+            r#"
+            target = "10.0.0.5:5070"
+            domain = "acme.example"
+            extensions = "1000-1199"
+            password = "pw{ext}"
+            ramp = { from = 5, to = 50, over = "20s" }
+            duration = "1m"
+            hold = { min = "1s", max = "3.5s" }
+            answer_delay = "250ms"
+            dtmf = 0.25
+            timeout = 4
+            register_rate = 100
+            register_expires = 300
+            rtp = "1s"
+            seed = 42
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.target, "10.0.0.5:5070".parse().unwrap());
+        assert_eq!(s.extensions, (1000, 1199));
+        assert_eq!(s.phones(), 200);
+        assert_eq!(s.password_of(1005), "pw1005");
+        assert_eq!(
+            s.rate,
+            Rate::Ramp {
+                from: 5.0,
+                to: 50.0,
+                over: Duration::from_secs(20)
+            }
+        );
+        assert_eq!(s.rate.at(Duration::from_secs(10)), 27.5);
+        assert_eq!(s.rate.at(Duration::from_secs(40)), 50.0);
+        assert_eq!(s.duration, Duration::from_secs(60));
+        assert_eq!(
+            s.hold,
+            Hold::Uniform {
+                min: Duration::from_secs(1),
+                max: Duration::from_millis(3500)
+            }
+        );
+        assert_eq!(s.hold.pick(0.5), Duration::from_millis(2250));
+        assert_eq!(s.answer_delay, Duration::from_millis(250));
+        assert_eq!(s.timeout, Duration::from_secs(4));
+        assert_eq!(s.rtp, RtpMode::First(Duration::from_secs(1)));
+        assert_eq!(s.seed, 42);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field_of("rate = \"fast\""), "rate");
+        assert_eq!(field_of("rate = 0"), "rate");
+        assert_eq!(field_of("hold = \"2 parsecs\""), "hold");
+        assert_eq!(field_of("hold = { min = \"3s\", max = \"1s\" }"), "hold");
+        assert_eq!(field_of("hold = { min = \"1s\" }"), "hold.max");
+        assert_eq!(field_of("extensions = \"200-100\""), "extensions");
+        assert_eq!(field_of("extensions = \"100\""), "extensions");
+        assert_eq!(field_of("target = \"nowhere\""), "target");
+        assert_eq!(field_of("dtmf = 2"), "dtmf");
+        assert_eq!(field_of("ramp = { from = 1, to = 5 }"), "ramp.over");
+        assert_eq!(
+            field_of("ramp = { from = 1, to = 5, over = 3, x = 1 }"),
+            "ramp.x"
+        );
+        assert_eq!(
+            field_of("rate = 1\nramp = { from = 1, to = 5, over = 3 }"),
+            "ramp"
+        );
+        assert_eq!(field_of("rtp = \"sometimes\""), "rtp");
+        assert_eq!(field_of("speed = 3"), "speed");
+        let msg = Scenario::parse("rate = \"fast\"").unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "scenario field `rate`: expected a number, got \"fast\""
+        );
+        assert!(!msg.contains('\n'));
+    }
+
+    #[test]
+    fn syntax_errors_give_the_line_on_one_line() {
+        let e = Scenario::parse("domain = \"a\"\nrate = = 3\n").unwrap_err();
+        match &e {
+            ScenarioError::Syntax { line, .. } => assert_eq!(*line, 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("3 weeks").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn shipped_scenarios_parse() {
+        for name in ["demo.toml", "load-1000.toml"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios")
+                .join(name);
+            Scenario::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! `pbx sim` against the real `pbx serve`, black-box: short runs judged on the JSON
+//! report, a switch that is not there, and bad scenario files.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{free_port, temp_dir, Pbx};
+
+/// Runs `pbx sim` with `args`; kills it if it has not ended after `limit` (counted in
+/// sleeps, so a hang fails the test instead of blocking it).
+fn sim(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .arg("sim")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pbx sim starts");
+    let step = Duration::from_millis(100);
+    let mut waited = Duration::ZERO;
+    while child.try_wait().unwrap().is_none() {
+        if waited >= limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "pbx sim did not end within {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn report(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("the JSON report was written");
+    serde_json::from_str(&text).expect("the report is JSON")
+}
+
+fn n(v: &serde_json::Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("report key {key} missing in {v}"))
+}
+
+/// Everything registered, (nearly) every call answered, every audio check passed.
+fn assert_clean(r: &serde_json::Value, phones: u64) {
+    assert_eq!(n(r, "phones"), phones);
+    assert_eq!(n(r, "registered"), phones, "100% registered: {r}");
+    let (attempted, answered) = (n(r, "attempted"), n(r, "answered"));
+    assert!(attempted > 0, "calls were placed: {r}");
+    assert!(answered * 1000 >= attempted * 999, "≥ 99.9% answered: {r}");
+    assert_eq!(
+        n(r, "audio_checked"),
+        answered,
+        "every answered call checked: {r}"
+    );
+    assert_eq!(
+        n(r, "audio_ok"),
+        n(r, "audio_checked"),
+        "every audio check passed: {r}"
+    );
+    assert!(
+        r["failed"].as_object().unwrap().is_empty(),
+        "no failures: {r}"
+    );
+    assert!(r["cps"].as_f64().unwrap() > 0.0);
+    for p in ["p50", "p95", "p99"] {
+        assert!(
+            r["setup_ms"][p].as_f64().unwrap() > 0.0,
+            "setup_ms.{p}: {r}"
+        );
+    }
+}
+
+#[test]
+fn demo_tenant_short_run_registers_answers_and_checks_audio() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let json = dir.path().join("report.json");
+    let target = pbx.addr.to_string();
+    let out = sim(
+        &[
+            "--target",
+            &target,
+            "--rate",
+            "5",
+            "--duration",
+            "3s",
+            "--hold",
+            "0.5s",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "pbx sim failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&json);
+    assert_clean(&r, 10);
+    assert!(n(&r, "attempted") >= 10, "about 5 calls/s for 3 s: {r}");
+    assert!(stdout.contains("INVITE→200"), "human summary: {stdout}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("active"),
+        "a progress line"
+    );
+}
+
+#[test]
+fn scenario_file_with_ramp_and_created_extensions() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    let added = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args(["user", "add-range", "--data-dir"])
+        .arg(dir.path())
+        .args([
+            "--tenant",
+            "demo",
+            "--from",
+            "1000",
+            "--to",
+            "1019",
+            "--password",
+            "pw{ext}",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    pbx.restart();
+    let scenario = dir.path().join("ramp.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "target = \"{}\"\nextensions = \"1000-1019\"\npassword = \"pw{{ext}}\"\nramp = {{ from = 2, to = 8, over = \"2s\" }}\nduration = \"3s\"\nhold = {{ min = \"300ms\", max = \"700ms\" }}\nanswer_delay = \"50ms\"\ndtmf = 0.5\n",
+            pbx.addr
+        ),
+    )
+    .unwrap();
+    let json = dir.path().join("report.json");
+    let plot = dir.path().join("run.svg");
+    let out = sim(
+        &[
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--plot",
+            plot.to_str().unwrap(),
+            "--quiet",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let r = report(&json);
+    assert_clean(&r, 20);
+    assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
+}
+
+#[test]
+fn a_switch_that_is_not_there_gives_registration_timeouts_not_a_hang() {
+    let dir = temp_dir();
+    let json = dir.path().join("report.json");
+    let target = format!("127.0.0.1:{}", free_port());
+    let out = sim(
+        &[
+            "--target",
+            &target,
+            "--timeout",
+            "2s",
+            "--duration",
+            "2s",
+            "--json",
+            json.to_str().unwrap(),
+            "--quiet",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(1), "failures give exit code 1");
+    let r = report(&json);
+    assert_eq!(n(&r, "registered"), 0);
+    assert_eq!(n(&r, "attempted"), 0);
+    assert_eq!(r["failed"]["register timeout"].as_u64(), Some(10), "{r}");
+}
+
+#[test]
+fn bad_scenario_files_name_the_field() {
+    let dir = temp_dir();
+    for (text, field) in [
+        ("rate = \"fast\"\n", "`rate`"),
+        ("hold = { min = \"1s\" }\n", "`hold.max`"),
+        ("extensions = \"1000-\"\n", "`extensions`"),
+        ("speed = 3\n", "`speed`"),
+    ] {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = sim(
+            &["--scenario", path.to_str().unwrap()],
+            Duration::from_secs(20),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(field), "{text}: {err}");
+    }
+    let out = sim(
+        &[
+            "--scenario",
+            dir.path().join("missing.toml").to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+}
