@@ -169,9 +169,26 @@ fn bindings_survive_a_restart() {
 }
 
 #[test]
-fn sha256_digest_registers() {
+fn sha256_digest_registers_when_offered() {
     let dir = temp_dir();
-    let pbx = Pbx::start(dir.path());
+    // By default only MD5 is offered (phones that know no SHA-256 refuse the whole
+    // challenge otherwise); --digest adds SHA-256.
+    let plain = Pbx::start(dir.path());
+    let mut c = SipClient::udp(plain.addr);
+    let text = c.register_text(
+        "107",
+        "127.0.0.1",
+        Some("<sip:107@127.0.0.1:7000>"),
+        None,
+        "",
+    );
+    c.send_raw(text.as_bytes());
+    let challenge = c.recv().unwrap();
+    let offers: Vec<&str> = challenge.values(HeaderName::WwwAuthenticate).collect();
+    assert_eq!(offers.len(), 1);
+    assert!(offers[0].contains("algorithm=MD5"));
+    drop(plain);
+    let pbx = Pbx::start_with(dir.path(), "127.0.0.1:0", &["--digest", "sha-256,md5"]);
     let mut c = SipClient::udp(pbx.addr);
     let contact = format!("<sip:107@{}>", c.local);
     let resp = c.register(
@@ -354,7 +371,7 @@ fn a_panicking_line_is_restarted_from_the_store_with_its_bindings() {
 #[test]
 fn ipv6_listener_registers_over_udp_and_tcp() {
     let dir = temp_dir();
-    let pbx = Pbx::start_on(dir.path(), "[::1]:0");
+    let pbx = Pbx::start_with(dir.path(), "[::1]:0", &["--digest", "md5,sha-256"]);
     assert!(pbx.addr.is_ipv6());
     let mut udp = SipClient::udp(pbx.addr);
     let contact = format!("<sip:100@{}>", udp.local);

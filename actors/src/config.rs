@@ -14,6 +14,10 @@ pub struct SwitchConfig {
     /// tenant lists that address as a domain.
     pub default_tenant: Option<String>,
     pub registrar: Policy,
+    /// The digest algorithms 401/407 challenges offer, in order. MD5 alone by default:
+    /// many deployed phones (baresip 1.0's libre among them) refuse a whole challenge
+    /// once any header names an algorithm they lack, even when MD5 is offered too.
+    pub digest_offer: Vec<engine::auth::Algorithm>,
     /// Largest SIP message accepted (a larger request gets 513 or is dropped).
     pub max_message_size: usize,
     /// Nonce lifetime in seconds.
@@ -35,6 +39,7 @@ impl SwitchConfig {
             sip_addrs,
             default_tenant: None,
             registrar: Policy::default(),
+            digest_offer: vec![engine::auth::Algorithm::Md5],
             max_message_size: engine::sip::MAX_MESSAGE_SIZE,
             nonce_lifetime: 300,
             rtp_ports: crate::media_relay::DEFAULT_PORTS,

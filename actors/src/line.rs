@@ -43,6 +43,8 @@ pub struct LineShared {
     pub throttle: Arc<Mutex<AuthThrottle>>,
     pub policy: Policy,
     pub out: Arc<crate::sip::SipOut>,
+    /// The digest algorithms challenges offer, in order (the first is preferred).
+    pub digest_offer: Vec<engine::auth::Algorithm>,
     /// Where calls publish their events (the journal listens).
     pub bus: crate::journal::EventBus,
     /// RTP ports for the calls' media relays.
@@ -89,10 +91,7 @@ impl Actor for LineActor {
             realm: args.tenant.realm.to_string(),
             ha1_md5: record.ha1_md5,
             ha1_sha256: record.ha1_sha256,
-            offer: vec![
-                engine::auth::Algorithm::Md5,
-                engine::auth::Algorithm::Sha256,
-            ],
+            offer: args.shared.digest_offer.clone(),
         };
         let mut state = LineState {
             registrar: Registrar::new(args.shared.policy, bindings),

@@ -148,6 +148,7 @@ impl Actor for SwitchActor {
             policy: args.config.registrar,
             out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
             bus: EventBus::new(),
+            digest_offer: args.config.digest_offer.clone(),
             ports: Arc::new(PortPool::new(args.config.rtp_ports.clone())?),
             calls: Arc::new(crate::call::CallLimits::new(
                 args.config.ring_timeout,

@@ -34,6 +34,15 @@ pub struct ServeArgs {
     /// New calls per second; further INVITEs get 503 with Retry-After.
     #[arg(long)]
     pub max_cps: Option<u32>,
+    /// Digest algorithms offered in challenges, in order: `md5`, `sha-256`, or both
+    /// (`md5,sha-256`). Credentials of either are accepted when offered.
+    #[arg(long, value_delimiter = ',', default_value = "md5", value_parser = parse_algorithm)]
+    pub digest: Vec<engine::auth::Algorithm>,
+}
+
+fn parse_algorithm(s: &str) -> Result<engine::auth::Algorithm, String> {
+    engine::auth::Algorithm::parse(Some(s.trim()))
+        .ok_or_else(|| format!("{s:?} is not a digest algorithm (md5, sha-256)"))
 }
 
 impl Default for ServeArgs {
@@ -46,6 +55,7 @@ impl Default for ServeArgs {
             ring_timeout: 30,
             max_calls: None,
             max_cps: None,
+            digest: vec![engine::auth::Algorithm::Md5],
         }
     }
 }
@@ -82,6 +92,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let mut config = SwitchConfig::new(args.data_dir, args.sip_addrs);
     config.default_tenant = args.default_tenant;
     config.registrar.min_expires = args.min_expires;
+    config.digest_offer = args.digest;
     config.ring_timeout = std::time::Duration::from_secs(args.ring_timeout);
     config.max_calls = args.max_calls;
     config.max_cps = args.max_cps;
