@@ -626,3 +626,448 @@ fn a_failed_call_ends_alone_and_the_other_call_keeps_its_media() {
         Some(actors::journal::Disposition::Answered)
     );
 }
+
+#[test]
+fn blind_transfer_by_the_callee_connects_the_caller_to_the_target() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let (b_port, c_port, c_media) = (free_port(), free_port(), free_port());
+    register_device(&pbx, "102", b_port);
+    register_device(&pbx, "103", c_port);
+    // The target echoes the RTP it gets; the transferor sends REFER once answered.
+    let mp = c_media.to_string();
+    let target = sipp::spawn_uas_with(
+        "call_callee.xml",
+        1,
+        "u1",
+        c_port,
+        dir.path(),
+        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
+    );
+    let transferor = sipp::spawn_uas_with(
+        "transfer_referrer.xml",
+        1,
+        "u1",
+        b_port,
+        dir.path(),
+        &["-key", "target", "103"],
+    );
+    wait_bound(b_port);
+    wait_bound(c_port);
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut caller = Caller::call_with_media(&pbx, "100", "102", rtp.local_addr().unwrap().port());
+    assert_eq!(caller.expect(200), 200);
+    caller.ack();
+    assert!(
+        sipp::wait(transferor, b_port, dir.path()).success,
+        "the transferor got 202, NOTIFY 100 and 200, then BYE"
+    );
+    // The caller's media now reaches the target, at the same switch port as before.
+    let n = echoed(&rtp, media_target(&caller));
+    assert!(n >= 45, "only {n} of 50 packets came back from the target");
+    caller.bye();
+    assert!(
+        sipp::wait(target, c_port, dir.path()).success,
+        "the target answered and got the caller's BYE"
+    );
+    let rows = journal(&mut pbx);
+    assert_eq!(rows[0].transferred_to.as_deref(), Some("103"));
+    assert_eq!(
+        rows[0].disposition,
+        Some(actors::journal::Disposition::Answered)
+    );
+}
+
+#[test]
+fn blind_transfer_to_an_unknown_number_fails_and_the_call_goes_on() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let b_port = free_port();
+    register_device(&pbx, "102", b_port);
+    let transferor = sipp::spawn_uas_with(
+        "transfer_fails.xml",
+        1,
+        "u1",
+        b_port,
+        dir.path(),
+        &["-key", "target", "555"],
+    );
+    wait_bound(b_port);
+    let mut caller = Caller::call(&pbx, "100", "102");
+    assert_eq!(caller.expect(200), 200);
+    caller.ack();
+    // The transferor hears 404 in a NOTIFY, then hangs up the call that went on.
+    caller.answer_request("BYE");
+    assert!(sipp::wait(transferor, b_port, dir.path()).success);
+    let rows = journal(&mut pbx);
+    assert_eq!(rows[0].transferred_to, None);
+    assert_eq!(rows[0].hangup_side, Some(actors::journal::Side::Callee));
+}
+
+/// A registered phone of the tests' own that answers one call and can then send
+/// requests in that call's dialog (as the called party).
+struct Device {
+    c: SipClient,
+    invite: Option<engine::sip::Message>,
+    cseq: u32,
+}
+
+impl Device {
+    /// Registers `user` from a fresh port and keeps the socket.
+    fn register(pbx: &Pbx, user: &str) -> Device {
+        let mut c = SipClient::udp_on(pbx.addr, free_port());
+        let contact = format!("<sip:{user}@{}>", c.local);
+        let resp = c.register(
+            user,
+            &format!("secret{user}"),
+            "127.0.0.1",
+            Some(&contact),
+            Some(600),
+            Algorithm::Md5,
+        );
+        assert_eq!(resp.code(), Some(200));
+        Device {
+            c,
+            invite: None,
+            cseq: 0,
+        }
+    }
+
+    /// Answers the INVITE that comes with 200 (RTP on `rtp_port`) and takes the ACK.
+    fn answer(&mut self, rtp_port: u16) {
+        let invite = loop {
+            let m = self.c.recv().expect("an INVITE for the device");
+            if m.method().map(|x| x.as_str()) == Some("INVITE") {
+                break m;
+            }
+        };
+        let sdp = format!("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n");
+        let mut w = engine::sip::MessageWriter::response_to(&invite, 200, "OK", Some("dev1"));
+        w.header("Contact", &format!("<sip:dev@{}>", self.c.local));
+        self.c.send_raw(&w.body("application/sdp", sdp.as_bytes()));
+        loop {
+            let m = self.c.recv().expect("the ACK");
+            if m.method().map(|x| x.as_str()) == Some("ACK") {
+                break;
+            }
+        }
+        self.invite = Some(invite);
+    }
+
+    /// Sends `method` in the answered call's dialog with `extra` header lines and
+    /// returns the final response's code.
+    fn request(&mut self, method: &str, extra: &str) -> u16 {
+        self.request_with(method, extra, None)
+    }
+
+    /// `request` with an SDP body; a 2xx to an INVITE is ACKed.
+    fn request_with(&mut self, method: &str, extra: &str, sdp: Option<&str>) -> u16 {
+        let inv = self.invite.clone().unwrap();
+        self.cseq += 1;
+        let target = inv.contacts().unwrap()[0].uri.raw.to_owned();
+        let local = self.c.local;
+        let (from, to, call_id) = (
+            inv.header(HeaderName::To).unwrap().to_owned(),
+            inv.header(HeaderName::From).unwrap().to_owned(),
+            inv.call_id().unwrap().to_owned(),
+        );
+        let seq = self.cseq;
+        let start = |method: &str, branch: &str| {
+            format!("{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKdev{branch}{seq};rport\r\nFrom: {from};tag=dev1\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {seq} {method}\r\nContact: <sip:dev@{local}>\r\nMax-Forwards: 70\r\n")
+        };
+        let mut text = start(method, method);
+        text.push_str(extra);
+        match sdp {
+            Some(b) => text.push_str(&format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
+                b.len()
+            )),
+            None => text.push_str("Content-Length: 0\r\n\r\n"),
+        }
+        self.c.send_raw(text.as_bytes());
+        loop {
+            let m = self
+                .c
+                .recv()
+                .unwrap_or_else(|| panic!("no answer to {method}"));
+            if m.cseq().map(|c| c.method) == Some(method) && m.code() >= Some(200) {
+                let code = m.code().unwrap();
+                if method == "INVITE" && code < 300 {
+                    let ack = format!("{}Content-Length: 0\r\n\r\n", start("ACK", "ack"));
+                    self.c.send_raw(ack.as_bytes());
+                }
+                return code;
+            }
+        }
+    }
+
+    /// Answers the next request of `method` with 200 and returns it.
+    fn answer_request(&mut self, method: &str) -> engine::sip::Message {
+        loop {
+            let m = self.c.recv().unwrap_or_else(|| panic!("no {method} came"));
+            if m.method().map(|x| x.as_str()) == Some(method) {
+                let ok = engine::sip::MessageWriter::response_to(&m, 200, "OK", None).finish();
+                self.c.send_raw(&ok);
+                return m;
+            }
+        }
+    }
+}
+
+#[test]
+fn attended_transfer_joins_the_two_remaining_parties() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    // Call 1: 100 (this test) calls 102 (the transferor, this test's device).
+    let mut b = Device::register(&pbx, "102");
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut a = Caller::call_with_media(&pbx, "100", "102", rtp.local_addr().unwrap().port());
+    b.answer(free_port());
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    // Call 2: the transferor (as 102) consults 103, an echoing SIPp device.
+    let (c_port, c_media) = (free_port(), free_port());
+    register_device(&pbx, "103", c_port);
+    let mp = c_media.to_string();
+    let c = sipp::spawn_uas_with(
+        "call_callee.xml",
+        1,
+        "u1",
+        c_port,
+        dir.path(),
+        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
+    );
+    wait_bound(c_port);
+    let mut b2 = Caller::call(&pbx, "102", "103");
+    assert_eq!(b2.expect(200), 200);
+    b2.ack();
+    // REFER in call 1, replacing the transferor's dialog of call 2.
+    let replaces = format!(
+        "call-{}%3Bto-tag%3D{}%3Bfrom-tag%3Dcaller1",
+        b2.c.local,
+        b2.to_tag.clone().unwrap()
+    );
+    let code = b.request(
+        "REFER",
+        &format!("Refer-To: <sip:103@127.0.0.1?Replaces={replaces}>\r\n"),
+    );
+    assert_eq!(code, 202);
+    let trying = b.answer_request("NOTIFY");
+    assert!(String::from_utf8_lossy(trying.body()).contains("100 Trying"));
+    let done = b.answer_request("NOTIFY");
+    assert!(
+        String::from_utf8_lossy(done.body()).contains("200 OK"),
+        "the transfer succeeded"
+    );
+    // The transferor's two legs get BYE.
+    b.answer_request("BYE");
+    b2.answer_request("BYE");
+    // 100 and 103 talk: the caller's RTP crosses both relays to the echo and back.
+    let n = echoed(&rtp, media_target(&a));
+    assert!(n >= 45, "only {n} of 50 packets came back from 103");
+    a.bye();
+    assert!(
+        sipp::wait(c, c_port, dir.path()).success,
+        "103 got the BYE of the caller it was joined to"
+    );
+    let rows = journal(&mut pbx);
+    let call1 = rows.iter().find(|r| r.from == "100").unwrap();
+    assert_eq!(call1.transferred_to.as_deref(), Some("103"));
+    assert_eq!(rows.len(), 2);
+}
+
+impl Caller {
+    /// Sends `method` in the answered call's dialog with `extra` header lines and
+    /// returns the final response's code.
+    fn request(&mut self, method: &str, extra: &str) -> u16 {
+        let local = self.c.local;
+        let to_tag = self.to_tag.clone().unwrap();
+        let text = format!("{method} sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKreq{method};rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: <sip:x@127.0.0.1>;tag={to_tag}\r\nCall-ID: call-{local}\r\nCSeq: 10 {method}\r\nContact: <sip:100@{local}>\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n");
+        self.c.send_raw(text.as_bytes());
+        loop {
+            let m = self
+                .c
+                .recv()
+                .unwrap_or_else(|| panic!("no answer to {method}"));
+            if m.cseq().map(|c| c.method) == Some(method) && m.code() >= Some(200) {
+                return m.code().unwrap();
+            }
+        }
+    }
+}
+
+/// Echoes the RTP that reaches `sock` back to its sender until it stays quiet.
+fn echo_thread(sock: std::net::UdpSocket) -> std::thread::JoinHandle<usize> {
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    std::thread::spawn(move || {
+        let mut n = 0;
+        let mut buf = [0u8; 2048];
+        while let Ok((len, from)) = sock.recv_from(&mut buf) {
+            let _ = sock.send_to(&buf[..len], from);
+            n += 1;
+        }
+        n
+    })
+}
+
+/// Where the SDP of `m` wants its RTP.
+fn sdp_target(m: &engine::sip::Message) -> std::net::SocketAddr {
+    let sdp = engine::sdp::Sdp::parse(m.body()).unwrap();
+    std::net::SocketAddr::new(
+        sdp.media_connection(0).unwrap().address.parse().unwrap(),
+        sdp.media()[0].port(),
+    )
+}
+
+#[test]
+fn blind_transfer_by_the_caller_connects_the_callee_to_the_target() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "102");
+    let b_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    b_rtp
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut a = Caller::call(&pbx, "100", "102");
+    b.answer(b_rtp.local_addr().unwrap().port());
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    let (c_port, c_media) = (free_port(), free_port());
+    register_device(&pbx, "103", c_port);
+    let mp = c_media.to_string();
+    let c = sipp::spawn_uas_with(
+        "call_callee.xml",
+        1,
+        "u1",
+        c_port,
+        dir.path(),
+        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
+    );
+    wait_bound(c_port);
+    assert_eq!(a.request("REFER", "Refer-To: <sip:103@127.0.0.1>\r\n"), 202);
+    a.answer_request("NOTIFY");
+    a.answer_request("NOTIFY");
+    a.answer_request("BYE");
+    // 102 keeps the switch port it had and now hears 103.
+    let target = sdp_target(b.invite.as_ref().unwrap());
+    let n = echoed(&b_rtp, target);
+    assert!(n >= 45, "only {n} of 50 packets came back from the target");
+    assert_eq!(b.request("BYE", ""), 200);
+    assert!(sipp::wait(c, c_port, dir.path()).success, "103 got BYE");
+    let rows = journal(&mut pbx);
+    assert_eq!(rows[0].transferred_to.as_deref(), Some("103"));
+}
+
+#[test]
+fn invite_with_replaces_takes_over_a_leg() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "102");
+    let b_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b_rtp_port = b_rtp.local_addr().unwrap().port();
+    let mut a = Caller::call(&pbx, "100", "102");
+    b.answer(b_rtp_port);
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    let echo = echo_thread(b_rtp);
+    // 101 replaces 100's dialog with the switch.
+    let replaces = format!(
+        "Replaces: call-{};to-tag={};from-tag=caller1\r\n",
+        a.c.local,
+        a.to_tag.clone().unwrap()
+    );
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut n = Caller::call_full(
+        &pbx,
+        "101",
+        "102",
+        rtp.local_addr().unwrap().port(),
+        (0, "PCMU"),
+        &replaces,
+    );
+    assert_eq!(n.expect(200), 200);
+    n.ack();
+    a.answer_request("BYE");
+    let echoed_back = echoed(&rtp, media_target(&n));
+    assert!(
+        echoed_back >= 45,
+        "only {echoed_back} of 50 packets came back from 102"
+    );
+    n.bye();
+    b.answer_request("BYE");
+    assert!(echo.join().unwrap() >= 45);
+    let rows = journal(&mut pbx);
+    assert_eq!(rows.len(), 1, "no second call: the INVITE joined the first");
+    assert_eq!(rows[0].transferred_to.as_deref(), Some("101"));
+}
+
+impl Caller {
+    /// Waits for a re-INVITE from the switch, answers it 200 with an SDP of
+    /// `direction` on `rtp_port`, and returns it.
+    fn answer_reinvite(&mut self, rtp_port: u16, direction: &str) -> engine::sip::Message {
+        loop {
+            let m = self.c.recv().expect("a re-INVITE came");
+            if m.method().map(|x| x.as_str()) != Some("INVITE") {
+                continue;
+            }
+            let sdp = format!("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na={direction}\r\n");
+            let mut w = engine::sip::MessageWriter::response_to(&m, 200, "OK", None);
+            w.header("Contact", &format!("<sip:100@{}>", self.c.local));
+            self.c.send_raw(&w.body("application/sdp", sdp.as_bytes()));
+            return m;
+        }
+    }
+}
+
+#[test]
+fn a_caller_left_on_hold_is_resumed_after_a_blind_transfer() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "102");
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let rtp_port = rtp.local_addr().unwrap().port();
+    let mut a = Caller::call_with_media(&pbx, "100", "102", rtp_port);
+    let b_rtp = free_port();
+    b.answer(b_rtp);
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    // 102 holds 100 first, as desk phones do before transferring.
+    let hold = format!("v=0\r\no=- 2 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {b_rtp} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n");
+    let held = std::thread::scope(|sc| {
+        let h = sc.spawn(|| a.answer_reinvite(rtp_port, "recvonly"));
+        assert_eq!(b.request_with("INVITE", "", Some(&hold)), 200);
+        h.join().unwrap()
+    });
+    assert!(String::from_utf8_lossy(held.body()).contains("a=sendonly"));
+    let (c_port, c_media) = (free_port(), free_port());
+    register_device(&pbx, "103", c_port);
+    let mp = c_media.to_string();
+    let c = sipp::spawn_uas_with(
+        "call_callee.xml",
+        1,
+        "u1",
+        c_port,
+        dir.path(),
+        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
+    );
+    wait_bound(c_port);
+    assert_eq!(b.request("REFER", "Refer-To: <sip:103@127.0.0.1>\r\n"), 202);
+    b.answer_request("NOTIFY");
+    b.answer_request("NOTIFY");
+    b.answer_request("BYE");
+    // The switch takes 100 off hold towards its new peer.
+    let resume = a.answer_reinvite(rtp_port, "sendrecv");
+    let body = String::from_utf8_lossy(resume.body()).into_owned();
+    assert!(body.contains("a=sendrecv"), "resume offer: {body}");
+    assert_eq!(sdp_target(&resume), media_target(&a), "same switch port");
+    let n = echoed(&rtp, media_target(&a));
+    assert!(n >= 45, "only {n} of 50 packets came back from 103");
+    a.bye();
+    assert!(sipp::wait(c, c_port, dir.path()).success);
+    let rows = journal(&mut pbx);
+    assert_eq!(rows[0].transferred_to.as_deref(), Some("103"));
+}

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{
+    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
+};
 use std::sync::Arc;
 
 use crate::call::{CallActor, CallArgs, CallPermit, CallTarget, SharedRecord};
@@ -25,6 +27,12 @@ pub enum TenantMsg {
     SetEntry(TenantEntry),
     /// An authenticated INVITE from `caller`: find the callee and start the call.
     StartCall { caller: String, inc: Box<Incoming> },
+    /// The registered devices of extension `ext` (a call transferring to it), or the
+    /// status code and reason to fail with.
+    Targets {
+        ext: String,
+        reply: RpcReplyPort<Result<Vec<CallTarget>, (u16, &'static str)>>,
+    },
 }
 
 impl std::fmt::Debug for TenantMsg {
@@ -35,6 +43,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::StartRegistered(_) => "StartRegistered",
             TenantMsg::SetEntry(_) => "SetEntry",
             TenantMsg::StartCall { .. } => "StartCall",
+            TenantMsg::Targets { .. } => "Targets",
         })
     }
 }
@@ -115,6 +124,32 @@ impl TenantSupervisor {
 }
 
 impl TenantSupervisor {
+    /// The registered devices of extension `ext`: 404 when there is no such line, 480
+    /// when it has no device.
+    async fn targets(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        ext: &str,
+    ) -> Result<Vec<CallTarget>, (u16, &'static str)> {
+        let Some(line) = Self::ensure_line(myself, state, ext).await else {
+            return Err((404, "Not Found"));
+        };
+        let bindings = ractor::call!(line, LineMsg::Bindings).unwrap_or_default();
+        let targets: Vec<CallTarget> = bindings
+            .into_iter()
+            .filter_map(|b| {
+                Some(CallTarget {
+                    flow: Flow::parse(&b.flow)?,
+                    contact: b.contact,
+                })
+            })
+            .collect();
+        if targets.is_empty() {
+            return Err((480, "Temporarily Unavailable"));
+        }
+        Ok(targets)
+    }
+
     /// Routes a call to an extension of this tenant: every registered contact rings.
     async fn start_call(
         myself: &ActorRef<TenantMsg>,
@@ -125,6 +160,21 @@ impl TenantSupervisor {
         let Some(entry) = state.entry.clone() else {
             return inc.respond(503, "Service Unavailable");
         };
+        // An INVITE with Replaces (RFC 3891) goes to the call owning that dialog.
+        if let Some(replaces) = inc.msg.replaces() {
+            let call = replaces
+                .ok()
+                .and_then(|r| state.args.directory.call(&r.call_id));
+            let Some(call) = call else {
+                return inc.respond(481, "Call/Transaction Does Not Exist");
+            };
+            if let Err(ractor::MessagingErr::SendErr(crate::call::CallMsg::Replace(_, inc))) =
+                call.send_message(crate::call::CallMsg::Replace(entry.id, inc))
+            {
+                inc.respond(481, "Call/Transaction Does Not Exist");
+            }
+            return;
+        }
         let calls = state.args.shared.calls.clone();
         let permit = match calls.admit(tokio::time::Instant::now()) {
             Ok(p) => p,
@@ -147,22 +197,10 @@ impl TenantSupervisor {
         else {
             return inc.respond(404, "Not Found");
         };
-        let Some(line) = Self::ensure_line(myself, state, &callee).await else {
-            return inc.respond(404, "Not Found");
+        let targets = match Self::targets(myself, state, &callee).await {
+            Ok(t) => t,
+            Err((code, reason)) => return inc.respond(code, reason),
         };
-        let bindings = ractor::call!(line, LineMsg::Bindings).unwrap_or_default();
-        let targets: Vec<CallTarget> = bindings
-            .into_iter()
-            .filter_map(|b| {
-                Some(CallTarget {
-                    flow: Flow::parse(&b.flow)?,
-                    contact: b.contact,
-                })
-            })
-            .collect();
-        if targets.is_empty() {
-            return inc.respond(480, "Temporarily Unavailable");
-        }
         let record = SharedRecord::default();
         let args = CallArgs {
             bus: state.args.shared.bus.clone(),
@@ -239,6 +277,9 @@ impl Actor for TenantSupervisor {
             }
             TenantMsg::StartCall { caller, inc } => {
                 Self::start_call(&myself, state, caller, inc).await
+            }
+            TenantMsg::Targets { ext, reply } => {
+                let _ = reply.send(Self::targets(&myself, state, &ext).await);
             }
             TenantMsg::StartRegistered(exts) => {
                 if let Some(entry) = state.entry.clone() {

@@ -4,14 +4,13 @@
 //! response comes back to the side that asked. The relay follows each SDP: where the
 //! sender now wants its RTP, and whether it wants any (hold).
 
-use std::net::IpAddr;
 use std::time::Instant;
 
 use engine::call::Leg;
 use engine::sip::{HeaderName, Message, Method};
 
+use super::transfer::{endpoint, Endpoint};
 use super::{rtp_target, CallState};
-use crate::media_relay::{RelayHandle, Side as RelaySide};
 
 /// A request of one side sent on to the other, awaiting its final response. A side is
 /// `None` for the caller's leg, `Some(i)` for callee leg `i`.
@@ -23,15 +22,8 @@ pub struct Relayed {
     req: Message,
 }
 
-fn relay_side(leg: Option<usize>) -> RelaySide {
-    match leg {
-        None => RelaySide::A,
-        Some(_) => RelaySide::B,
-    }
-}
-
 /// Runs `f` on the caller's leg or on callee leg `i` (its output drained by the fork).
-fn with_leg<R>(
+pub(super) fn with_leg<R>(
     s: &mut CallState,
     leg: Option<usize>,
     t: Instant,
@@ -56,7 +48,8 @@ pub fn request(s: &mut CallState, from: Option<usize>, req: Message, t: Instant)
         _ => None,
     };
     let sent = to.and_then(|to| {
-        let body = rewrite_body(&s.media, relay_side(from), &req);
+        let body = rewrite_body(endpoint(s, from), endpoint(s, to), &req);
+        remember(s, to, body.as_ref());
         let body = body.as_ref().map(|(ct, b)| (ct.as_str(), b.as_slice()));
         with_leg(s, to, t, |leg| leg.send_request(&method, body, t))
             .flatten()
@@ -92,10 +85,17 @@ pub fn response(s: &mut CallState, from: Option<usize>, resp: Message, t: Instan
         .iter()
         .position(|r| r.to == from && r.seq == cseq.seq && r.method.as_str() == cseq.method)
     else {
+        // The answer to a re-INVITE of the switch's own (a resume after a transfer).
+        if (200..300).contains(&code) && cseq.method == "INVITE" {
+            if let (Some(ep), Some(sdp)) = (endpoint(s, from), sdp_of(&resp)) {
+                follow(&ep, &sdp);
+            }
+        }
         return;
     };
     let r = s.relayed.remove(pos);
-    let body = rewrite_body(&s.media, relay_side(from), &resp);
+    let body = rewrite_body(endpoint(s, from), endpoint(s, r.from), &resp);
+    remember(s, r.from, body.as_ref());
     let body = body.as_ref().map(|(ct, b)| (ct.as_str(), b.as_slice()));
     let reason = resp.reason().unwrap_or("").to_owned();
     with_leg(s, r.from, t, |leg| {
@@ -103,12 +103,12 @@ pub fn response(s: &mut CallState, from: Option<usize>, resp: Message, t: Instan
     });
 }
 
-/// The body of `m` (sent by the device on relay side `sender`) with its Content-Type,
-/// for the other side: an SDP anchored at the switch's port facing the other side,
-/// after pointing the relay at the sender's new address and hold state.
+/// The body of `m` (sent by the device at media endpoint `sender`) with its
+/// Content-Type, for the other side: an SDP anchored at the switch's port facing the
+/// `receiver`, after pointing the relay at the sender's new address and hold state.
 fn rewrite_body(
-    media: &Option<(RelayHandle, IpAddr)>,
-    sender: RelaySide,
+    sender: Option<Endpoint<'_>>,
+    receiver: Option<Endpoint<'_>>,
     m: &Message,
 ) -> Option<(String, Vec<u8>)> {
     let body = m.body();
@@ -123,23 +123,52 @@ fn rewrite_body(
         .split(';')
         .next()
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"));
-    let (Some((relay, ip)), true) = (media, is_sdp) else {
+    let (Some(sender), Some(receiver), true) = (sender, receiver, is_sdp) else {
         return Some((ct, body.to_vec()));
     };
     let Ok(mut sdp) = engine::sdp::Sdp::parse(body) else {
         return Some((ct, body.to_vec()));
     };
-    if let Some(remote) = rtp_target(&sdp) {
-        relay.set_remote(sender, remote);
+    follow(&sender, &sdp);
+    sdp.anchor(receiver.ip, &[receiver.port()]);
+    Some((ct, sdp.to_bytes()))
+}
+
+/// Points the relay at where a party's SDP wants RTP, and holds the party's side
+/// when it does not want to receive (sendonly, inactive): it gets no RTP.
+fn follow(party: &Endpoint<'_>, sdp: &engine::sdp::Sdp) {
+    if let Some(remote) = rtp_target(sdp) {
+        party.relay.set_remote(party.side, remote);
     }
     if let Some(i) = sdp.media().iter().position(|m| m.kind() == "audio") {
-        // A side that does not want to receive (sendonly, inactive) gets no RTP.
-        relay.set_hold(sender, !sdp.direction(i).receives());
+        party
+            .relay
+            .set_hold(party.side, !sdp.direction(i).receives());
     }
-    let port = match sender.other() {
-        RelaySide::A => relay.ports().0.port(),
-        RelaySide::B => relay.ports().1.port(),
-    };
-    sdp.anchor(*ip, &[port]);
-    Some((ct, sdp.to_bytes()))
+}
+
+/// The SDP body of a message, if it has one that parses.
+fn sdp_of(m: &Message) -> Option<engine::sdp::Sdp> {
+    let is_sdp = m
+        .header(HeaderName::ContentType)
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"));
+    if !is_sdp || m.body().is_empty() {
+        return None;
+    }
+    engine::sdp::Sdp::parse(m.body()).ok()
+}
+
+/// Keeps the SDP the switch is sending to party `to` (see `CallState::sent_sdp`).
+fn remember(s: &mut CallState, to: Option<usize>, body: Option<&(String, Vec<u8>)>) {
+    let Some((ct, bytes)) = body else { return };
+    let is_sdp = ct
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"));
+    if is_sdp {
+        if let Ok(sdp) = engine::sdp::Sdp::parse(bytes) {
+            s.sent_sdp[usize::from(to.is_some())] = Some(sdp);
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod in_dialog;
 pub mod limits;
 mod route;
 pub mod supervision;
+mod transfer;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -36,6 +37,20 @@ pub enum CallMsg {
     Response(Message),
     /// The earliest deadline of the legs may have come (ignored unless current).
     Wake(u64),
+    /// The devices of a blind transfer's target, or why there are none.
+    TransferTargets(Result<Vec<CallTarget>, (u16, &'static str)>),
+    /// Another call gives up its remaining party to this one (attended transfer).
+    Joined(Option<Box<transfer::Handover>>),
+    /// Another call asks for the party on the far side of the dialog a Replaces
+    /// names (attended transfer); the reply carries it away from this call.
+    GiveUp(
+        crate::store::TenantId,
+        engine::sip::Replaces,
+        ActorRef<CallMsg>,
+        ractor::RpcReplyPort<Option<Box<transfer::Handover>>>,
+    ),
+    /// An INVITE with Replaces (RFC 3891) naming one of this call's dialogs.
+    Replace(crate::store::TenantId, Box<Incoming>),
 }
 
 impl std::fmt::Debug for CallMsg {
@@ -44,6 +59,10 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Request(i) => write!(f, "Request({:?})", i.msg.method()),
             CallMsg::Response(m) => write!(f, "Response({:?})", m.code()),
             CallMsg::Wake(g) => write!(f, "Wake({g})"),
+            CallMsg::TransferTargets(r) => write!(f, "TransferTargets({})", r.is_ok()),
+            CallMsg::Joined(h) => write!(f, "Joined({})", h.is_some()),
+            CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),
+            CallMsg::Replace(..) => f.write_str("Replace"),
         }
     }
 }
@@ -74,6 +93,26 @@ pub struct CallArgs {
 
 pub struct CallState {
     journal: Journal,
+    tenant: TenantEntry,
+    parties: Parties,
+    /// The offer the callee's devices got (anchored at side B); a transfer target
+    /// gets it too, anchored at the side it will face.
+    b_offer: Option<engine::sdp::Sdp>,
+    /// The voice payload types of relay sides A and B once answered (transcoding).
+    pts: (Option<u8>, Option<u8>),
+    /// The last SDP the switch sent to the caller's leg and to the callee's: a party
+    /// left on hold by a transferor is resumed from it.
+    sent_sdp: [Option<engine::sdp::Sdp>; 2],
+    /// A blind transfer in progress (REFER accepted, target not answered yet).
+    transfer: Option<transfer::Transfer>,
+    /// Legs the call no longer talks through (a transferor's, a transfer target's
+    /// losing devices), driven until their BYE or CANCEL is done.
+    retired: Vec<transfer::Retired>,
+    /// The media relay of another call joined into this one (attended transfer), and
+    /// the party that talks through it.
+    joined: Option<transfer::JoinedMedia>,
+    /// Every Call-ID the call registered in the directory.
+    call_ids: Vec<String>,
     /// The media relay with the IP written into both legs' SDP; none for a call
     /// without SDP offer (late offer is not anchored yet).
     media: Option<(RelayHandle, IpAddr)>,
@@ -87,7 +126,6 @@ pub struct CallState {
     a_flow: Flow,
     b: Fork,
     b_flows: Vec<Flow>,
-    b_call_ids: Vec<String>,
     pending: Pending,
     /// Requests of one side relayed to the other, awaiting their final response.
     relayed: Vec<in_dialog::Relayed>,
@@ -102,6 +140,68 @@ pub struct CallState {
 }
 
 pub struct CallActor;
+
+/// Who the call is between, for the INVITEs a transfer sends.
+struct Parties {
+    caller: String,
+    callee: String,
+    domain: String,
+    /// The caller's display name with a trailing space, or empty.
+    display: String,
+    max_forwards: u8,
+    ring_timeout: std::time::Duration,
+}
+
+/// Outgoing legs to some devices, their INVITEs sent.
+struct NewLegs {
+    legs: Vec<Leg>,
+    flows: Vec<Flow>,
+    call_ids: Vec<String>,
+}
+
+/// Legs from the switch to every device in `targets`, calling from `from_user` to
+/// `to_user` with `sdp`.
+fn outgoing_legs(
+    out: &SipOut,
+    p: &Parties,
+    targets: &[CallTarget],
+    from_user: &str,
+    to_user: &str,
+    sdp: Option<&engine::sdp::Sdp>,
+    t0: Instant,
+) -> NewLegs {
+    let mut new = NewLegs {
+        legs: Vec::new(),
+        flows: Vec::new(),
+        call_ids: Vec::new(),
+    };
+    for t in targets {
+        let call_id = format!("{}@pbx", random_token());
+        let mut leg = Leg::outgoing(leg_config(out, t.flow, from_user, p.ring_timeout));
+        leg.send_invite(
+            &OutgoingInvite {
+                request_uri: t.contact.clone(),
+                from: format!(
+                    "{}<sip:{from_user}@{}>;tag={}",
+                    p.display,
+                    p.domain,
+                    random_token()
+                ),
+                to: format!("<sip:{to_user}@{}>", p.domain),
+                call_id: call_id.clone(),
+                cseq: 1,
+                max_forwards: p.max_forwards,
+                headers: Vec::new(),
+                sdp: sdp.cloned(),
+            },
+            t0,
+        );
+        new.legs.push(leg);
+        new.flows.push(t.flow);
+        new.call_ids.push(call_id);
+    }
+    new
+}
 
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -200,50 +300,37 @@ impl Actor for CallActor {
             None => None,
         };
         let t0 = now();
-        let mut b_flows = Vec::new();
-        let mut b_call_ids = Vec::new();
-        let legs = args
-            .targets
-            .iter()
-            .map(|t| {
-                let call_id = format!("{}@pbx", random_token());
-                let mut leg = Leg::outgoing(leg_config(
-                    &args.out,
-                    t.flow,
-                    &args.caller,
-                    args.ring_timeout,
-                ));
-                leg.send_invite(
-                    &OutgoingInvite {
-                        request_uri: t.contact.clone(),
-                        from: format!(
-                            "{display}<sip:{}@{domain}>;tag={}",
-                            args.caller,
-                            random_token()
-                        ),
-                        to: format!("<sip:{}@{domain}>", args.callee),
-                        call_id: call_id.clone(),
-                        cseq: 1,
-                        max_forwards,
-                        headers: Vec::new(),
-                        sdp: offer.clone(),
-                    },
-                    t0,
-                );
-                b_flows.push(t.flow);
-                b_call_ids.push(call_id);
-                leg
-            })
-            .collect();
-        args.directory.add_call(&a_call_id, myself.clone());
-        for id in &b_call_ids {
+        let parties = Parties {
+            caller: args.caller.clone(),
+            callee: args.callee.clone(),
+            domain,
+            display,
+            max_forwards,
+            ring_timeout: args.ring_timeout,
+        };
+        let NewLegs {
+            legs,
+            flows: b_flows,
+            call_ids: b_call_ids,
+        } = outgoing_legs(
+            &args.out,
+            &parties,
+            &args.targets,
+            &args.caller,
+            &args.callee,
+            offer.as_ref(),
+            t0,
+        );
+        let mut call_ids = vec![a_call_id.clone()];
+        call_ids.extend(b_call_ids.iter().cloned());
+        for id in &call_ids {
             args.directory.add_call(id, myself.clone());
         }
-        {
-            let mut rec = args.record.lock().unwrap_or_else(|e| e.into_inner());
-            rec.call_ids.push(a_call_id.clone());
-            rec.call_ids.extend(b_call_ids.iter().cloned());
-        }
+        args.record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .call_ids
+            .extend(call_ids.iter().cloned());
         #[cfg(debug_assertions)]
         let test_panic = inc.msg.header_lines().any(|(_, name, value)| {
             name.eq_ignore_ascii_case("X-Pbx-Test") && value.trim() == "panic-call"
@@ -278,6 +365,15 @@ impl Actor for CallActor {
         tracing::debug!(tenant = %args.tenant.name, caller = %args.caller, callee = %args.callee, devices = b_flows.len(), "call started");
         let mut state = CallState {
             journal,
+            tenant: args.tenant,
+            parties,
+            sent_sdp: [None, offer.clone()],
+            b_offer: offer,
+            pts: (None, None),
+            transfer: None,
+            retired: Vec::new(),
+            joined: None,
+            call_ids,
             media,
             a_offer: a_offer.filter(|_| own_offer),
             session_id,
@@ -286,7 +382,6 @@ impl Actor for CallActor {
             a_flow,
             b: Fork::new(legs, t0),
             b_flows,
-            b_call_ids,
             pending,
             relayed: Vec::new(),
             out: args.out,
@@ -317,6 +412,7 @@ impl Actor for CallActor {
                 if inc.msg.call_id() == Some(state.a_call_id.as_str()) {
                     state.a.on_request(&inc.msg, t);
                 } else if !state.b.on_request(&inc.msg, t)
+                    && !transfer::on_request(state, &inc.msg, t)
                     && inc.msg.method() != Some(&engine::sip::Method::Ack)
                 {
                     inc.respond(481, "Call/Transaction Does Not Exist");
@@ -325,8 +421,8 @@ impl Actor for CallActor {
             CallMsg::Response(m) => {
                 if m.call_id() == Some(state.a_call_id.as_str()) {
                     state.a.on_response(&m, t);
-                } else {
-                    state.b.on_response(&m, t);
+                } else if !state.b.on_response(&m, t) {
+                    transfer::on_response(state, &m, t);
                 }
             }
             CallMsg::Wake(gen) => {
@@ -335,7 +431,20 @@ impl Actor for CallActor {
                 }
                 state.a.on_timeout(t);
                 state.b.on_timeout(t);
+                transfer::on_timeout(state, t);
             }
+            CallMsg::TransferTargets(r) => transfer::targets(&myself, state, r, t),
+            CallMsg::Joined(h) => transfer::joined(&myself, state, h, t),
+            CallMsg::GiveUp(tenant, replaces, to, reply) => {
+                let h = (tenant == state.tenant.id)
+                    .then(|| transfer::give_up(state, &replaces, &to, t))
+                    .flatten();
+                let _ = reply.send(h);
+            }
+            CallMsg::Replace(tenant, inc) if tenant == state.tenant.id => {
+                transfer::replace(&myself, state, inc, t)
+            }
+            CallMsg::Replace(_, inc) => inc.respond(481, "Call/Transaction Does Not Exist"),
         }
         settle(&myself, state);
         Ok(())
@@ -347,8 +456,7 @@ impl Actor for CallActor {
         state: &mut CallState,
     ) -> Result<(), ActorProcessingErr> {
         state.journal.close();
-        state.directory.remove_call(&state.a_call_id);
-        for id in &state.b_call_ids {
+        for id in &state.call_ids {
             state.directory.remove_call(id);
         }
         Ok(())
@@ -365,10 +473,16 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
             moved = true;
             match o {
                 Output::Send(bytes) => send(s, None, bytes),
+                // A transferor gone while its transfer runs: the other party waits.
+                Output::Event(LegEvent::Ended(_)) if transfer::referrer_left(s, None) => {}
                 // The caller is gone (CANCEL, BYE, failure): every callee leg ends.
                 Output::Event(LegEvent::Ended(c)) => {
                     s.journal.ended(&c, Side::Caller);
+                    transfer::abort(s, t);
                     s.b.hangup(487, "Request Terminated", t)
+                }
+                Output::Event(LegEvent::Request(req)) if transfer::is_refer(&req) => {
+                    transfer::refer(myself, s, None, req, t)
                 }
                 Output::Event(LegEvent::Request(req)) => in_dialog::request(s, None, req, t),
                 Output::Event(LegEvent::Response(resp)) => in_dialog::response(s, None, resp, t),
@@ -393,9 +507,12 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
                 Output::Event(LegEvent::Answered(sdp)) => {
                     s.journal.answered(i as u32);
                     let sdp = sdp.map(|sdp| answer_caller(s, sdp));
+                    s.sent_sdp[0].clone_from(&sdp);
                     s.a.answer(sdp.as_ref(), t)
                 }
+                Output::Event(LegEvent::Ended(_)) if transfer::referrer_left(s, Some(i)) => {}
                 Output::Event(LegEvent::Ended(c)) => {
+                    transfer::abort(s, t);
                     s.journal.publish(CallEventKind::LegEnded {
                         leg: i as u32,
                         code: c.code,
@@ -405,10 +522,14 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
                     s.journal.ended(&c, Side::Callee);
                     s.a.hangup(c.code, &c.reason, t)
                 }
+                Output::Event(LegEvent::Request(req)) if transfer::is_refer(&req) => {
+                    transfer::refer(myself, s, Some(i), req, t)
+                }
                 Output::Event(LegEvent::Request(req)) => in_dialog::request(s, Some(i), req, t),
                 Output::Event(LegEvent::Response(resp)) => in_dialog::response(s, Some(i), resp, t),
             }
         }
+        moved |= transfer::poll(s, t);
         if !moved {
             break;
         }
@@ -418,17 +539,21 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         s.journal.close();
     }
     update_record(s);
-    let next = [s.a.next_timeout(), s.b.next_timeout()]
-        .into_iter()
-        .flatten()
-        .min();
+    let next = [
+        s.a.next_timeout(),
+        s.b.next_timeout(),
+        transfer::next_timeout(s),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     match next {
         Some(at) => {
             s.timer_gen += 1;
             let gen = s.timer_gen;
             myself.send_after(at.saturating_duration_since(t), move || CallMsg::Wake(gen));
         }
-        None if s.a.is_ended() && s.b.is_ended() => myself.stop(None),
+        None if s.a.is_ended() && s.b.is_ended() && s.transfer.is_none() => myself.stop(None),
         None => {}
     }
 }
@@ -459,18 +584,21 @@ fn update_record(s: &CallState) {
 /// Sends bytes a leg produced: a response to a request we received goes back through
 /// that request's transaction; anything else goes along the leg's flow.
 fn send(s: &mut CallState, leg: Option<usize>, bytes: Bytes) {
+    let flow = match leg {
+        None => Some(s.a_flow),
+        Some(i) => s.b_flows.get(i).copied(),
+    };
+    send_on(s, flow, bytes)
+}
+
+/// Sends bytes of a leg whose device is reached over `flow`.
+fn send_on(s: &mut CallState, flow: Option<Flow>, bytes: Bytes) {
     if let Some(reply) = s.pending.take_for(&bytes) {
         let code = route::status_code(&bytes).unwrap_or(500);
         reply.send(code, bytes.to_vec());
         return;
     }
-    let flow = match leg {
-        None => s.a_flow,
-        Some(i) => match s.b_flows.get(i) {
-            Some(f) => *f,
-            None => return,
-        },
-    };
+    let Some(flow) = flow else { return };
     if !s.out.send(flow, bytes) {
         tracing::debug!(?flow, "no way to a call leg's device");
     }
@@ -488,7 +616,7 @@ fn rtp_target(sdp: &engine::sdp::Sdp) -> Option<SocketAddr> {
 /// caller: the switch's answer to the caller's offer (the relay transcoding when the
 /// two legs chose different G.711 laws), or the callee's SDP anchored at side A when
 /// the caller's offer went through as it was.
-fn answer_caller(s: &CallState, mut sdp: engine::sdp::Sdp) -> engine::sdp::Sdp {
+fn answer_caller(s: &mut CallState, mut sdp: engine::sdp::Sdp) -> engine::sdp::Sdp {
     let Some((relay, ip)) = &s.media else {
         return sdp;
     };
@@ -504,6 +632,7 @@ fn answer_caller(s: &CallState, mut sdp: engine::sdp::Sdp) -> engine::sdp::Sdp {
         sdp.anchor(*ip, &[a_port]);
         return sdp;
     };
+    s.pts = (own.a_pt, own.b_pt);
     if let (Some(a_pt), Some(b_pt)) = (own.a_pt, own.b_pt) {
         match relay.set_transcode(a_pt, b_pt) {
             Ok(()) if a_pt != b_pt => tracing::debug!(a_pt, b_pt, "call transcodes"),

@@ -13,7 +13,7 @@ use crate::line::LineMsg;
 use crate::tenant::TenantMsg;
 
 /// Methods the switch implements today (advertised in Allow).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, REGISTER, OPTIONS";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, REFER, NOTIFY, REGISTER, OPTIONS";
 
 #[derive(Debug)]
 pub struct Dispatcher {

@@ -38,6 +38,28 @@ impl Fork {
         f
     }
 
+    /// A fork of one leg that has already answered (a leg moved in from elsewhere).
+    pub fn answered(leg: Leg, now: Instant) -> Fork {
+        let mut f = Fork {
+            legs: vec![leg],
+            winner: Some(0),
+            ringing_reported: true,
+            causes: vec![None],
+            ended: false,
+            out: VecDeque::new(),
+        };
+        f.collect(now);
+        f
+    }
+
+    /// Takes the answering leg out (a transfer moves it elsewhere); an ended leg that
+    /// sends nothing stays in its place and the other legs go on being cancelled.
+    pub fn take_winner(&mut self) -> Option<Leg> {
+        let w = self.winner?;
+        let cfg = self.legs.get(w)?.config().clone();
+        Some(std::mem::replace(&mut self.legs[w], Leg::detached(cfg)))
+    }
+
     pub fn legs(&self) -> &[Leg] {
         &self.legs
     }

@@ -37,6 +37,17 @@ impl Leg {
         body: Option<Body<'_>>,
         now: Instant,
     ) -> Option<u32> {
+        self.send_request_with(method, &[], body, now)
+    }
+
+    /// `send_request` with further header lines (Event, Subscription-State …).
+    pub fn send_request_with(
+        &mut self,
+        method: &Method,
+        headers: &[(&str, &str)],
+        body: Option<Body<'_>>,
+        now: Instant,
+    ) -> Option<u32> {
         let invite = *method == Method::Invite;
         if invite && self.dialog()?.local_invite_pending() {
             return None;
@@ -48,6 +59,10 @@ impl Leg {
             let via = crate::dialog::LocalVia { transport, sent_by };
             self.dialog.as_mut()?.request(method, via, &branch)
         };
+        let mut w = w;
+        for (name, value) in headers {
+            w.header(name, value);
+        }
         let bytes = match body {
             Some((ct, b)) => w.body(ct, b),
             None => w.finish(),

@@ -106,6 +106,14 @@ impl Leg {
         }
     }
 
+    /// A leg that is already over and sends nothing: what stays in a fork's place
+    /// when its answering leg moves to another owner (a transfer).
+    pub fn detached(cfg: LegConfig) -> Leg {
+        let mut leg = Leg::new(cfg, Direction::Outgoing);
+        leg.state = LegState::Ended;
+        leg
+    }
+
     // ----- getters -----
 
     pub fn state(&self) -> LegState {

@@ -475,3 +475,90 @@ mod props {
         }
     }
 }
+
+#[test]
+fn notify_carries_its_headers_and_sipfrag() {
+    let t0 = Instant::now();
+    let invite = parse(YEALINK_INVITE);
+    let mut a = Leg::incoming(cfg("a"), &invite, "sw-b").unwrap();
+    a.answer(None, t0);
+    drain(&mut a);
+    let seq = a.send_request_with(
+        &Method::Notify,
+        &[
+            ("Event", "refer"),
+            ("Subscription-State", "active;expires=60"),
+        ],
+        Some(("message/sipfrag;version=2.0", b"SIP/2.0 100 Trying\r\n")),
+        t0,
+    );
+    assert_eq!(seq, Some(1));
+    let (sent, _) = drain(&mut a);
+    let notify = &sent[0];
+    assert_eq!(summary(notify), "NOTIFY sip:100@192.168.1.21:5062");
+    assert_eq!(notify.values_named("Event").next(), Some("refer"));
+    assert_eq!(
+        notify.values_named("Subscription-State").next(),
+        Some("active;expires=60")
+    );
+    assert!(notify.header(HeaderName::Contact).is_some());
+    assert_eq!(notify.body(), b"SIP/2.0 100 Trying\r\n");
+    // Its 200 comes back to the call.
+    let ok = fixtures::answer("SIP/2.0 200 OK\r\nVia: {via}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n", notify);
+    a.on_response(&ok, t0);
+    let (_, ev) = drain(&mut a);
+    assert!(matches!(&ev[..], [LegEvent::Response(m)] if m.code() == Some(200)));
+}
+
+#[test]
+fn a_forks_winner_moves_to_another_fork() {
+    let t0 = Instant::now();
+    let legs: Vec<Leg> = ["x", "y"]
+        .iter()
+        .map(|seed| {
+            let mut l = Leg::outgoing(cfg(seed));
+            let mut spec = invite_spec();
+            spec.call_id = format!("b2b-{seed}@203.0.113.5");
+            l.send_invite(&spec, t0);
+            l
+        })
+        .collect();
+    let mut fork = Fork::new(legs, t0);
+    let mut invites = Vec::new();
+    while let Some((i, o)) = fork.poll_output() {
+        if let Output::Send(b) = o {
+            invites.push((i, Message::parse(b).unwrap()));
+        }
+    }
+    let (_, inv_y) = invites.iter().find(|(i, _)| *i == 1).unwrap().clone();
+    let (_, inv_x) = invites.iter().find(|(i, _)| *i == 0).unwrap().clone();
+    fork.on_response(&trying(&inv_x), t0);
+    fork.on_response(&fixtures::answer(SNOM_200, &inv_y), t0);
+    while fork.poll_output().is_some() {}
+    assert_eq!(fork.winner(), Some(1));
+    assert!(fork
+        .take_winner()
+        .is_some_and(|l| l.state() == LegState::Answered));
+    // What stays is an ended leg; the loser is still being cancelled.
+    assert!(fork.legs()[1].is_ended());
+    assert_eq!(fork.legs()[0].state(), LegState::Terminating);
+    assert!(fork.take_winner().is_some_and(|l| l.is_ended()));
+
+    // A fork around a leg that already answered: hanging it up sends BYE.
+    let mut b = Leg::outgoing(cfg("z"));
+    b.send_invite(&invite_spec(), t0);
+    let (sent, _) = drain(&mut b);
+    b.on_response(&fixtures::answer(SNOM_200, &sent[0]), t0);
+    drain(&mut b);
+    let mut moved = Fork::answered(b, t0);
+    assert_eq!(moved.winner(), Some(0));
+    moved.hangup(200, "Call Transferred", t0);
+    let (i, Output::Send(bye)) = moved.poll_output().unwrap() else {
+        panic!("a BYE first")
+    };
+    assert_eq!(i, 0);
+    assert_eq!(
+        summary(&Message::parse(bye).unwrap()),
+        "BYE sip:200@192.168.1.33:5060;line=k3x8f7v1"
+    );
+}
