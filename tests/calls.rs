@@ -306,11 +306,12 @@ fn fork_rings_every_device_first_answer_wins_others_cancelled() {
 }
 
 #[test]
-fn unknown_number_404_and_no_device_480() {
+fn unknown_number_404_and_no_device_486() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
-    // 105 exists but has no device: 480; 555 is no extension: 404.
-    assert_eq!(Caller::call(&pbx, "100", "105").expect(480), 480);
+    // 105 exists but has no device: the tenant's decline code, 486 by default (SPEC
+    // F-CALL); 555 is no extension: 404.
+    assert_eq!(Caller::call(&pbx, "100", "105").expect(486), 486);
     assert_eq!(Caller::call(&pbx, "100", "555").expect(404), 404);
 }
 
@@ -1070,4 +1071,176 @@ fn a_caller_left_on_hold_is_resumed_after_a_blind_transfer() {
     assert!(sipp::wait(c, c_port, dir.path()).success);
     let rows = journal(&mut pbx);
     assert_eq!(rows[0].transferred_to.as_deref(), Some("103"));
+}
+
+/// Reads messages until one satisfies `pred`, answering nothing.
+fn recv_until(
+    c: &mut SipClient,
+    what: &str,
+    pred: impl Fn(&engine::sip::Message) -> bool,
+) -> engine::sip::Message {
+    loop {
+        let m = c.recv().unwrap_or_else(|| panic!("no {what} came"));
+        if pred(&m) {
+            return m;
+        }
+    }
+}
+
+fn is_request(m: &engine::sip::Message, method: &str) -> bool {
+    m.method().map(|x| x.as_str()) == Some(method)
+}
+
+fn is_response(m: &engine::sip::Message, code: u16, method: &str) -> bool {
+    m.code() == Some(code) && m.cseq().map(|c| c.method) == Some(method)
+}
+
+#[test]
+fn reliable_18x_both_ways_and_session_timer_refresh_relayed() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "102");
+    let mut a = Caller::call_full(
+        &pbx,
+        "100",
+        "102",
+        40010,
+        (0, "PCMU"),
+        "Require: 100rel\r\nSupported: timer\r\nSession-Expires: 90;refresher=uac\r\nMin-SE: 90\r\n",
+    );
+    // The callee's device gets the INVITE one hop further on, offered 100rel and
+    // timers, and rings reliably: the switch PRACKs.
+    let invite = recv_until(&mut b.c, "INVITE", |m| is_request(m, "INVITE"));
+    assert_eq!(invite.max_forwards(), Some(69));
+    let supported = invite.header(HeaderName::Supported).unwrap_or("");
+    assert!(supported.contains("100rel") && supported.contains("timer"));
+    let mut ringing =
+        engine::sip::MessageWriter::response_to(&invite, 180, "Ringing", Some("dev1"));
+    ringing
+        .header("Contact", &format!("<sip:dev@{}>", b.c.local))
+        .header("Require", "100rel")
+        .header("RSeq", "1");
+    b.c.send_raw(&ringing.finish());
+    let prack = recv_until(&mut b.c, "PRACK", |m| is_request(m, "PRACK"));
+    assert_eq!(prack.header(HeaderName::Rack), Some("1 1 INVITE"));
+    let ok = engine::sip::MessageWriter::response_to(&prack, 200, "OK", None).finish();
+    b.c.send_raw(&ok);
+
+    // The caller required 100rel: its 180 is reliable, and its PRACK gets 200.
+    let r180 = recv_until(&mut a.c, "180", |m| is_response(m, 180, "INVITE"));
+    assert_eq!(r180.header(HeaderName::Require), Some("100rel"));
+    assert_eq!(r180.header(HeaderName::Rseq), Some("1"));
+    let to_tag = r180.to().unwrap().tag().unwrap().to_owned();
+    let local = a.c.local;
+    let in_dialog = |method: &str, seq: u32, extra: &str| {
+        format!("{method} sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{method}{seq};rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: <sip:102@127.0.0.1>;tag={to_tag}\r\nCall-ID: call-{local}\r\nCSeq: {seq} {method}\r\nContact: <sip:100@{local}>\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n")
+    };
+    a.c.send_raw(in_dialog("PRACK", 3, "RAck: 1 2 INVITE\r\n").as_bytes());
+    recv_until(&mut a.c, "200 PRACK", |m| is_response(m, 200, "PRACK"));
+
+    // The device answers; the caller's 200 carries the session timer it asked for.
+    let sdp = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40012 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let mut w = engine::sip::MessageWriter::response_to(&invite, 200, "OK", Some("dev1"));
+    w.header("Contact", &format!("<sip:dev@{}>", b.c.local));
+    b.c.send_raw(&w.body("application/sdp", sdp.as_bytes()));
+    recv_until(&mut b.c, "ACK", |m| is_request(m, "ACK"));
+    b.invite = Some(invite);
+    b.cseq = 1;
+    assert_eq!(a.expect(200), 200);
+    let ok = a.last.clone().unwrap();
+    assert_eq!(
+        ok.header(HeaderName::SessionExpires),
+        Some("90;refresher=uac")
+    );
+    assert_eq!(ok.header(HeaderName::Require), Some("timer"));
+    a.ack();
+
+    // The caller refreshes with UPDATE: relayed to the device, answered back with the
+    // session timer.
+    a.c.send_raw(
+        in_dialog(
+            "UPDATE",
+            4,
+            "Supported: timer\r\nSession-Expires: 90;refresher=uac\r\n",
+        )
+        .as_bytes(),
+    );
+    b.answer_request("UPDATE");
+    let ok = recv_until(&mut a.c, "200 UPDATE", |m| {
+        m.cseq().map(|c| c.method) == Some("UPDATE")
+    });
+    assert_eq!(ok.code(), Some(200));
+    assert_eq!(
+        ok.header(HeaderName::SessionExpires),
+        Some("90;refresher=uac")
+    );
+    a.c.send_raw(in_dialog("BYE", 5, "").as_bytes());
+    b.answer_request("BYE");
+    recv_until(&mut a.c, "200 BYE", |m| is_response(m, 200, "BYE"));
+    let rows = journal(&mut pbx);
+    assert_eq!(
+        rows[0].disposition,
+        Some(actors::journal::Disposition::Answered)
+    );
+}
+
+#[test]
+fn session_interval_too_small_gets_422_with_min_se() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let _b = Device::register(&pbx, "102");
+    let mut a = Caller::call_full(
+        &pbx,
+        "100",
+        "102",
+        40020,
+        (0, "PCMU"),
+        "Session-Expires: 30\r\n",
+    );
+    assert_eq!(a.expect(422), 422);
+    assert_eq!(
+        a.last.as_ref().unwrap().header(HeaderName::MinSe),
+        Some("90")
+    );
+}
+
+#[test]
+fn invite_with_a_b_legs_call_id_is_a_loop_482() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "102");
+    let mut a = Caller::call(&pbx, "100", "102");
+    b.answer(40030);
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    // The switch's own INVITE to 102 comes back (a forwarding loop elsewhere).
+    let looped = b.invite.clone().unwrap();
+    let mut other = SipClient::udp(pbx.addr);
+    let text = String::from_utf8_lossy(looped.bytes()).replacen(
+        "Via: ",
+        &format!(
+            "Via: SIP/2.0/UDP {};branch=z9hG4bKloop1;rport\r\nVia: ",
+            other.local
+        ),
+        1,
+    );
+    other.send_raw(text.as_bytes());
+    let resp = recv_until(&mut other, "482", |m| m.code().is_some_and(|c| c >= 200));
+    assert_eq!(resp.code(), Some(482));
+    // The call itself goes on.
+    a.bye();
+    b.answer_request("BYE");
+}
+
+#[test]
+fn invite_carrying_the_switchs_own_via_is_a_loop_482() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let _b = Device::register(&pbx, "102");
+    let via = format!(
+        "Via: SIP/2.0/UDP {};branch=z9hG4bK0123456789abcdef.1;rport\r\n",
+        pbx.addr
+    );
+    let mut a = Caller::call_full(&pbx, "100", "102", 40040, (0, "PCMU"), &via);
+    assert_eq!(a.expect(482), 482);
 }

@@ -321,3 +321,89 @@ fn a_tenant_added_while_serving_is_picked_up() {
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
 }
+
+#[test]
+fn tenant_set_changes_call_outcomes_and_refuses_bad_values() {
+    let dir = temp_dir();
+    let d = dir.path();
+    ok(&pbx(
+        d,
+        &["tenant", "add", "acme", "--domain", "acme.example"],
+    ));
+    ok(&pbx(
+        d,
+        &[
+            "user",
+            "add",
+            "--tenant",
+            "acme",
+            "20",
+            "--password",
+            "secret-20",
+        ],
+    ));
+    let shown = ok(&pbx(d, &["tenant", "show", "acme"]));
+    assert_eq!(
+        shown.trim(),
+        "acme\tdecline=486 reject=device drop-off=none busy-on-busy=off"
+    );
+    let out = ok(&pbx(
+        d,
+        &[
+            "tenant",
+            "set",
+            "acme",
+            "--decline",
+            "ring",
+            "--reject",
+            "603",
+            "--drop-off",
+            "20",
+            "--busy-on-busy",
+            "on",
+        ],
+    ));
+    assert_eq!(
+        out.trim(),
+        "acme\tdecline=ring reject=603 drop-off=20 busy-on-busy=on"
+    );
+    // A change keeps what it does not name; by domain too.
+    let out = ok(&pbx(
+        d,
+        &[
+            "tenant",
+            "set",
+            "acme.example",
+            "--decline",
+            "480",
+            "--drop-off",
+            "none",
+        ],
+    ));
+    assert_eq!(
+        out.trim(),
+        "acme\tdecline=480 reject=603 drop-off=none busy-on-busy=on"
+    );
+    for (args, needle) in [
+        (&["--decline", "404"][..], "486, 480, 603 or ring"),
+        (&["--decline", "busy"][..], "486, 480, 603 or ring"),
+        (&["--reject", "480"][..], "486 or 603"),
+        (&["--drop-off", "21"][..], "not an extension of this tenant"),
+        (&["--busy-on-busy", "yes"][..], "on or off"),
+        (&[][..], "nothing to set"),
+    ] {
+        let mut all = vec!["tenant", "set", "acme"];
+        all.extend_from_slice(args);
+        refused(&pbx(d, &all), needle);
+    }
+    refused(
+        &pbx(d, &["tenant", "set", "nope", "--decline", "603"]),
+        "nope",
+    );
+    // Nothing refused was stored.
+    let shown = ok(&pbx(d, &["tenant", "show", "acme"]));
+    assert_eq!(
+        shown.trim(),
+        "acme\tdecline=480 reject=603 drop-off=none busy-on-busy=on"
+    );
+}

@@ -1,8 +1,20 @@
 //! One supervisor per tenant: it starts line actors when their first request comes
 //! (or at start when they have stored registrations) and restarts a line that fails,
 //! from the store, so its registrations survive.
+//!
+//! It also decides a call's outcome before any device rings (SPEC F-CALL), from the
+//! tenant's settings (`store/settings.rs`, `pbx tenant set`): an unknown number goes to
+//! the drop-off extension or gets 404; a callee already in a call gets 486 when
+//! busy-on-busy is on; a line without a registered device goes to the drop-off
+//! extension, or gets the decline code (486 by default, 480, 603) or keeps ringing
+//! (`ringer.rs`). The settings are read from the store on a call when the copy the
+//! supervisor holds is older than `SETTINGS_TTL`, so a change made while the switch
+//! runs is in force within two seconds, and a burst of calls costs one query.
+
+mod ringer;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use ractor::{
     Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
@@ -12,9 +24,14 @@ use std::sync::Arc;
 use crate::call::{CallActor, CallArgs, CallPermit, CallTarget, SharedRecord};
 use crate::directory::{Directory, TenantEntry};
 use crate::line::{LineActor, LineArgs, LineMsg, LineShared};
+use crate::sip::incoming::UdpOut;
 use crate::sip::Flow;
-use crate::sip::Incoming;
-use crate::store::TenantId;
+use crate::sip::{Incoming, Replier};
+use crate::store::{Reject, TenantId, TenantSettings};
+
+/// How long the supervisor's copy of the tenant's settings serves calls before the
+/// next call reads them again.
+pub const SETTINGS_TTL: Duration = Duration::from_secs(2);
 
 pub enum TenantMsg {
     /// A request for a line that may not have an actor yet.
@@ -62,6 +79,8 @@ pub struct TenantState {
     restarts: HashMap<String, u32>,
     /// The calls this supervisor started, by actor.
     calls: HashMap<ActorId, CallEntry>,
+    /// The tenant's settings and when they were read.
+    settings: Option<(TenantSettings, tokio::time::Instant)>,
 }
 
 /// What the supervisor keeps of a running call: its place in the switch's capacity,
@@ -70,6 +89,20 @@ pub struct TenantState {
 struct CallEntry {
     _permit: CallPermit,
     record: SharedRecord,
+    /// The caller's and the dialled extension: both are in a call until the call's
+    /// journal row is closed (busy-on-busy).
+    parties: [String; 2],
+}
+
+/// Where a call goes.
+enum Outcome {
+    /// These devices ring.
+    Ring(Vec<CallTarget>),
+    /// The caller gets this final response.
+    Refuse(u16, &'static str),
+    /// Nobody to ring: the caller hears ringing until it gives up or the ring time
+    /// is over.
+    KeepRinging,
 }
 
 pub struct TenantSupervisor;
@@ -134,20 +167,92 @@ impl TenantSupervisor {
         let Some(line) = Self::ensure_line(myself, state, ext).await else {
             return Err((404, "Not Found"));
         };
-        let bindings = ractor::call!(line, LineMsg::Bindings).unwrap_or_default();
-        let targets: Vec<CallTarget> = bindings
-            .into_iter()
-            .filter_map(|b| {
-                Some(CallTarget {
-                    flow: Flow::parse(&b.flow)?,
-                    contact: b.contact,
-                })
-            })
-            .collect();
+        let targets = devices(&line).await;
         if targets.is_empty() {
             return Err((480, "Temporarily Unavailable"));
         }
         Ok(targets)
+    }
+
+    /// The tenant's settings, read again when the copy held is older than
+    /// `SETTINGS_TTL` (the last copy, or the defaults, when the store fails).
+    async fn settings(state: &mut TenantState, tenant: TenantId) -> TenantSettings {
+        let now = tokio::time::Instant::now();
+        if let Some((s, at)) = &state.settings {
+            if now.duration_since(*at) < SETTINGS_TTL {
+                return s.clone();
+            }
+        }
+        match state
+            .args
+            .shared
+            .store
+            .call(move |s| s.tenant_settings(tenant))
+            .await
+        {
+            Ok(s) => {
+                state.settings = Some((s.clone(), now));
+                s
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "tenant settings not read; using the last ones");
+                state.settings.clone().map(|(s, _)| s).unwrap_or_default()
+            }
+        }
+    }
+
+    /// True while `ext` is the caller or the dialled number of a call whose journal
+    /// row is still open.
+    fn in_call(state: &TenantState, ext: &str) -> bool {
+        state.calls.values().any(|c| {
+            c.parties.iter().any(|p| p == ext)
+                && !c.record.lock().unwrap_or_else(|e| e.into_inner()).closed
+        })
+    }
+
+    /// Where a call to `callee` goes under `settings`.
+    async fn outcome(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        settings: &TenantSettings,
+        callee: &str,
+    ) -> Outcome {
+        let drop_off = settings.drop_off.as_deref().filter(|d| *d != callee);
+        let Some(line) = Self::ensure_line(myself, state, callee).await else {
+            return match drop_off {
+                Some(d) => Self::drop_off(myself, state, settings, d).await,
+                None => Outcome::Refuse(404, "Not Found"),
+            };
+        };
+        if settings.busy_on_busy && Self::in_call(state, callee) {
+            return Outcome::Refuse(486, "Busy Here");
+        }
+        let targets = devices(&line).await;
+        if !targets.is_empty() {
+            return Outcome::Ring(targets);
+        }
+        match drop_off {
+            Some(d) => Self::drop_off(myself, state, settings, d).await,
+            None => declined(settings),
+        }
+    }
+
+    /// The drop-off extension's devices, or the decline code when it has none (or
+    /// is no longer an extension).
+    async fn drop_off(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        settings: &TenantSettings,
+        ext: &str,
+    ) -> Outcome {
+        let targets = match Self::ensure_line(myself, state, ext).await {
+            Some(line) => devices(&line).await,
+            None => Vec::new(),
+        };
+        if targets.is_empty() {
+            return declined(settings);
+        }
+        Outcome::Ring(targets)
     }
 
     /// Routes a call to an extension of this tenant: every registered contact rings.
@@ -197,11 +302,46 @@ impl TenantSupervisor {
         else {
             return inc.respond(404, "Not Found");
         };
-        let targets = match Self::targets(myself, state, &callee).await {
-            Ok(t) => t,
-            Err((code, reason)) => return inc.respond(code, reason),
+        let settings = Self::settings(state, entry.id).await;
+        let targets = match Self::outcome(myself, state, &settings, &callee).await {
+            Outcome::Ring(t) => t,
+            Outcome::Refuse(code, reason) => return inc.respond(code, reason),
+            Outcome::KeepRinging => {
+                let record = SharedRecord::default();
+                let parties = [caller.clone(), callee.clone()];
+                let args = ringer::RingerArgs {
+                    tenant: entry,
+                    caller,
+                    callee,
+                    inc,
+                    ring_timeout: calls.ring_timeout,
+                    directory: state.args.directory.clone(),
+                    bus: state.args.shared.bus.clone(),
+                    out: state.args.shared.out.clone(),
+                    record: record.clone(),
+                };
+                match Actor::spawn_linked(None, ringer::Ringer, args, myself.get_cell()).await {
+                    Ok((r, _)) => {
+                        state.calls.insert(
+                            r.get_id(),
+                            CallEntry {
+                                _permit: permit,
+                                record,
+                                parties,
+                            },
+                        );
+                    }
+                    Err(e) => tracing::error!(error = %e, "ringing call failed to start"),
+                }
+                return;
+            }
         };
+        let mut inc = inc;
+        if let Some(reject) = settings.reject {
+            inc.reply = mapped_rejects(inc.reply.clone(), reject);
+        }
         let record = SharedRecord::default();
+        let parties = [caller.clone(), callee.clone()];
         let args = CallArgs {
             bus: state.args.shared.bus.clone(),
             ports: state.args.shared.ports.clone(),
@@ -222,6 +362,7 @@ impl TenantSupervisor {
                     CallEntry {
                         _permit: permit,
                         record,
+                        parties,
                     },
                 );
             }
@@ -246,6 +387,7 @@ impl Actor for TenantSupervisor {
             by_actor: HashMap::new(),
             restarts: HashMap::new(),
             calls: HashMap::new(),
+            settings: None,
         })
     }
 
@@ -347,4 +489,121 @@ impl Actor for TenantSupervisor {
 /// The cell of a tenant supervisor, for linking.
 pub fn cell(r: &ActorRef<TenantMsg>) -> ActorCell {
     r.get_cell()
+}
+
+/// The registered devices of a line.
+async fn devices(line: &ActorRef<LineMsg>) -> Vec<CallTarget> {
+    let bindings = ractor::call!(line, LineMsg::Bindings).unwrap_or_default();
+    bindings
+        .into_iter()
+        .filter_map(|b| {
+            Some(CallTarget {
+                flow: Flow::parse(&b.flow)?,
+                contact: b.contact,
+            })
+        })
+        .collect()
+}
+
+/// The outcome for a line nobody is logged in on.
+fn declined(settings: &TenantSettings) -> Outcome {
+    match settings.decline.response() {
+        Some((code, reason)) => Outcome::Refuse(code, reason),
+        None => Outcome::KeepRinging,
+    }
+}
+
+/// The status code of a response's bytes.
+pub(crate) fn status_code(bytes: &[u8]) -> Option<u16> {
+    if !bytes.starts_with(b"SIP/2.0 ") || bytes.len() < 11 {
+        return None;
+    }
+    std::str::from_utf8(&bytes[8..11]).ok()?.parse().ok()
+}
+
+/// A device's reject (486, 600, 603) as the tenant's `reject` setting passes it on:
+/// the status line rewritten; anything else unchanged.
+fn map_reject(bytes: bytes::Bytes, reject: Reject) -> (u16, bytes::Bytes) {
+    let code = status_code(&bytes).unwrap_or(0);
+    let (to, reason) = reject.response();
+    if !matches!(code, 486 | 600 | 603) || code == to {
+        return (code, bytes);
+    }
+    let Some(eol) = bytes.iter().position(|&b| b == b'\r' || b == b'\n') else {
+        return (code, bytes);
+    };
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    out.extend_from_slice(format!("SIP/2.0 {to} {reason}").as_bytes());
+    out.extend_from_slice(&bytes[eol..]);
+    (to, bytes::Bytes::from(out))
+}
+
+/// A way back to the caller that passes a device's reject on as `reject` says: the
+/// call actor answers the caller through it like through the original. One small
+/// task per call, only in tenants that set `reject`; it ends when the call drops
+/// the replier.
+fn mapped_rejects(reply: Replier, reject: Reject) -> Replier {
+    match reply {
+        Replier::Udp { tx, dest, key } => {
+            let (mine, mut rx) = tokio::sync::mpsc::unbounded_channel::<UdpOut>();
+            tokio::spawn(async move {
+                while let Some(mut o) = rx.recv().await {
+                    let (code, bytes) = map_reject(o.bytes, reject);
+                    o.bytes = bytes;
+                    if let Some((_, c)) = &mut o.txn {
+                        *c = code;
+                    }
+                    if tx.send(o).is_err() {
+                        return;
+                    }
+                }
+            });
+            Replier::Udp {
+                tx: mine,
+                dest,
+                key,
+            }
+        }
+        Replier::Tcp { tx, conn, peer } => {
+            let (mine, mut rx) = tokio::sync::mpsc::unbounded_channel::<bytes::Bytes>();
+            tokio::spawn(async move {
+                while let Some(b) = rx.recv().await {
+                    if tx.send(map_reject(b, reject).1).is_err() {
+                        return;
+                    }
+                }
+            });
+            Replier::Tcp {
+                tx: mine,
+                conn,
+                peer,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_are_mapped_and_nothing_else() {
+        let b = |s: &str| bytes::Bytes::from(s.to_owned());
+        let (code, out) = map_reject(
+            b("SIP/2.0 603 Decline\r\nCSeq: 1 INVITE\r\n\r\n"),
+            Reject::Busy,
+        );
+        assert_eq!(code, 486);
+        assert_eq!(&out[..], b"SIP/2.0 486 Busy Here\r\nCSeq: 1 INVITE\r\n\r\n");
+        let (code, out) = map_reject(b("SIP/2.0 486 Busy Here\r\nX: y\r\n\r\n"), Reject::Decline);
+        assert_eq!(code, 603);
+        assert!(out.starts_with(b"SIP/2.0 603 Decline\r\nX: y"));
+        for keep in [
+            "SIP/2.0 180 Ringing\r\n\r\n",
+            "SIP/2.0 487 Request Terminated\r\n\r\n",
+            "SIP/2.0 200 OK\r\n\r\n",
+        ] {
+            assert_eq!(map_reject(b(keep), Reject::Busy).1, b(keep));
+        }
+    }
 }

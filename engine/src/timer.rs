@@ -42,6 +42,14 @@ pub enum Timer {
     RingNoAnswer,
     /// Re-send a re-INVITE that met glare (491), after the RFC 3261 §14.1 delay.
     GlareRetry,
+    /// INVITE dialog, UAS: retransmit a reliable provisional response until its PRACK
+    /// (RFC 3262 §3: T1 doubling), giving up after 64*T1.
+    ReliableProvisional,
+    /// Session timer (RFC 4028): the switch is the refresher and refreshes now (half
+    /// the session interval).
+    SessionRefresh,
+    /// Session timer (RFC 4028 §10): no refresh came in time; the session is over.
+    SessionExpiry,
 }
 
 /// RFC 3261 timer values.

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use actors::store::{NewLine, Store};
+use actors::store::{Decline, NewLine, Reject, SettingsChange, Store};
 use clap::Subcommand;
 
 use super::CliError;
@@ -18,6 +18,31 @@ pub enum TenantCmd {
     },
     /// List tenants with their domains and line counts.
     List,
+    /// Change a tenant's call outcome settings (SPEC F-CALL); prints them all.
+    Set {
+        /// The tenant's name or one of its domains.
+        tenant: String,
+        /// The callee has no registered device: 486 (default), 480, 603, or ring
+        /// (180 until the caller gives up or the ring time is over, then 480).
+        #[arg(long, value_name = "486|480|603|ring")]
+        decline: Option<String>,
+        /// A device's own reject (486/600/603) reaches the caller as: 486, 603, or
+        /// device (as the device sent it, the default).
+        #[arg(long, value_name = "486|603|device")]
+        reject: Option<String>,
+        /// The extension taking calls to unknown numbers and to lines without a
+        /// device; none to clear.
+        #[arg(long, value_name = "EXT|none")]
+        drop_off: Option<String>,
+        /// A callee already in a call gets 486 at once (no call waiting).
+        #[arg(long, value_name = "on|off")]
+        busy_on_busy: Option<String>,
+    },
+    /// Show a tenant's call outcome settings.
+    Show {
+        /// The tenant's name or one of its domains.
+        tenant: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +100,54 @@ pub fn tenant(dir: &Path, cmd: TenantCmd) -> Result<(), CliError> {
                 let n = store.lines(t.id)?.len();
                 println!("{}\tdomains={}\tlines={n}", t.name, t.domains.join(","));
             }
+        }
+        TenantCmd::Set {
+            tenant,
+            decline,
+            reject,
+            drop_off,
+            busy_on_busy,
+        } => {
+            let change = SettingsChange {
+                decline: decline.as_deref().map(Decline::parse).transpose()?,
+                reject: reject
+                    .as_deref()
+                    .map(|r| match r.trim() {
+                        "device" => Ok(None),
+                        r => Reject::parse(r).map(Some),
+                    })
+                    .transpose()?,
+                drop_off: drop_off.map(|d| match d.trim() {
+                    "none" | "" => None,
+                    d => Some(d.to_owned()),
+                }),
+                busy_on_busy: busy_on_busy
+                    .as_deref()
+                    .map(|b| match b.trim() {
+                        "on" => Ok(true),
+                        "off" => Ok(false),
+                        other => Err(CliError::Usage(format!(
+                            "busy-on-busy {other:?} must be on or off"
+                        ))),
+                    })
+                    .transpose()?,
+            };
+            if change.decline.is_none()
+                && change.reject.is_none()
+                && change.drop_off.is_none()
+                && change.busy_on_busy.is_none()
+            {
+                return Err(CliError::Usage(
+                    "nothing to set: give --decline, --reject, --drop-off or --busy-on-busy".into(),
+                ));
+            }
+            let t = store.tenant(&tenant)?;
+            let s = store.set_tenant_settings(t.id, &change)?;
+            println!("{}\t{s}", t.name);
+        }
+        TenantCmd::Show { tenant } => {
+            let t = store.tenant(&tenant)?;
+            println!("{}\t{}", t.name, store.tenant_settings(t.id)?);
         }
     }
     Ok(())

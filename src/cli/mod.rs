@@ -32,7 +32,7 @@ pub struct DataDir {
 enum Command {
     /// Run the switch (the default command).
     Serve(serve::ServeArgs),
-    /// Tenants: add, list.
+    /// Tenants: add, list, set (call settings), show.
     Tenant {
         #[command(flatten)]
         data: DataDir,

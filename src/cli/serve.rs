@@ -34,10 +34,31 @@ pub struct ServeArgs {
     /// New calls per second; further INVITEs get 503 with Retry-After.
     #[arg(long)]
     pub max_cps: Option<u32>,
+    /// RTP ports for anchored media, `FROM-TO` (even ports; RTCP on the next one).
+    #[arg(long, default_value = "20000-29999", value_parser = parse_ports)]
+    pub rtp_ports: std::ops::RangeInclusive<u16>,
     /// Digest algorithms offered in challenges, in order: `md5`, `sha-256`, or both
     /// (`md5,sha-256`). Credentials of either are accepted when offered.
     #[arg(long, value_delimiter = ',', default_value = "md5", value_parser = parse_algorithm)]
     pub digest: Vec<engine::auth::Algorithm>,
+}
+
+fn parse_ports(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("{s:?}: expected FROM-TO, e.g. 20000-29999"))?;
+    let (a, b): (u16, u16) = (
+        a.trim()
+            .parse()
+            .map_err(|_| format!("{a:?} is not a port"))?,
+        b.trim()
+            .parse()
+            .map_err(|_| format!("{b:?} is not a port"))?,
+    );
+    if a < 1024 || b <= a {
+        return Err(format!("{s:?}: need 1024 <= FROM < TO"));
+    }
+    Ok(a..=b)
 }
 
 fn parse_algorithm(s: &str) -> Result<engine::auth::Algorithm, String> {
@@ -56,6 +77,7 @@ impl Default for ServeArgs {
             max_calls: None,
             max_cps: None,
             digest: vec![engine::auth::Algorithm::Md5],
+            rtp_ports: 20000..=29999,
         }
     }
 }
@@ -93,6 +115,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     config.default_tenant = args.default_tenant;
     config.registrar.min_expires = args.min_expires;
     config.digest_offer = args.digest;
+    config.rtp_ports = args.rtp_ports;
     config.ring_timeout = std::time::Duration::from_secs(args.ring_timeout);
     config.max_calls = args.max_calls;
     config.max_cps = args.max_cps;

@@ -191,7 +191,15 @@ fn outgoing_legs(
                 call_id: call_id.clone(),
                 cseq: 1,
                 max_forwards: p.max_forwards,
-                headers: Vec::new(),
+                headers: vec![
+                    ("Allow".into(), crate::sip::dispatch::ALLOW.into()),
+                    ("Supported".into(), "100rel, timer, replaces".into()),
+                    (
+                        "Session-Expires".into(),
+                        engine::call::DEFAULT_SE.to_string(),
+                    ),
+                    ("Min-SE".into(), engine::call::MIN_SE.to_string()),
+                ],
                 sdp: sdp.cloned(),
             },
             t0,
@@ -242,6 +250,16 @@ impl Actor for CallActor {
         args: CallArgs,
     ) -> Result<CallState, ActorProcessingErr> {
         let inc = args.inc;
+        // RFC 4028 §8.1: a session interval below the switch's minimum gets 422.
+        if let Some(bytes) = engine::call::interval_too_small(&inc.msg, engine::call::MIN_SE) {
+            inc.reply.send(422, bytes);
+            return Err("session interval too small".into());
+        }
+        if looped_via(&inc.msg, args.out.local_for(inc.source)) {
+            tracing::debug!("INVITE with the switch's own Via came back: 482");
+            inc.respond(482, "Loop Detected");
+            return Err("loop detected".into());
+        }
         let a_flow = route::flow_of(&inc);
         let a = match Leg::incoming(
             leg_config(&args.out, a_flow, &args.callee, args.ring_timeout),
@@ -262,7 +280,9 @@ impl Actor for CallActor {
             .and_then(|f| f.display)
             .map(|d| format!("{d} "))
             .unwrap_or_default();
-        let max_forwards = inc.msg.max_forwards().unwrap_or(70).saturating_sub(1) as u8;
+        // The hop the switch takes counts (RFC 3261 §16.6 step 3, kept by the B2BUA).
+        let max_forwards = inc.msg.max_forwards().unwrap_or(70).clamp(1, 256) - 1;
+        let max_forwards = u8::try_from(max_forwards).unwrap_or(u8::MAX);
         let a_offer = a.remote_offer();
         let mut offer = a_offer.clone();
         let session_id = (rand::random::<u32>() >> 1).to_string();
@@ -407,6 +427,14 @@ impl Actor for CallActor {
             panic!("X-Pbx-Test: panic-call");
         }
         match msg {
+            CallMsg::Request(inc)
+                if is_loop(state, &inc.msg)
+                    || (inc.msg.to().is_some_and(|t| t.tag().is_none())
+                        && looped_via(&inc.msg, state.out.local_for(inc.source))) =>
+            {
+                tracing::debug!(call_id = ?inc.msg.call_id(), "INVITE looped back: 482");
+                inc.respond(482, "Loop Detected");
+            }
             CallMsg::Request(inc) => {
                 state.pending.push(&inc.msg, inc.reply.clone());
                 if inc.msg.call_id() == Some(state.a_call_id.as_str()) {
@@ -496,13 +524,13 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
                 Output::Event(LegEvent::Ringing) => {
                     s.journal
                         .publish(CallEventKind::LegRinging { leg: i as u32 });
-                    s.a.ring(None)
+                    s.a.ring_at(None, t)
                 }
                 Output::Event(LegEvent::EarlyMedia(sdp)) => {
                     s.journal
                         .publish(CallEventKind::LegRinging { leg: i as u32 });
                     let sdp = answer_caller(s, sdp);
-                    s.a.ring(Some(&sdp))
+                    s.a.ring_at(Some(&sdp), t)
                 }
                 Output::Event(LegEvent::Answered(sdp)) => {
                     s.journal.answered(i as u32);
@@ -556,6 +584,45 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         None if s.a.is_ended() && s.b.is_ended() && s.transfer.is_none() => myself.stop(None),
         None => {}
     }
+}
+
+/// An INVITE that starts no dialog of this call yet reaches it: it is one of the
+/// switch's own INVITEs come back (its Call-ID is one the switch made for a callee's
+/// leg), or a second INVITE with the caller's Call-ID on another branch (RFC 3261
+/// §8.2.2.2). 482 either way.
+fn is_loop(s: &CallState, req: &Message) -> bool {
+    if req.method() != Some(&engine::sip::Method::Invite)
+        || req.to().is_none_or(|t| t.tag().is_some())
+    {
+        return false;
+    }
+    let branch_of = |m: &Message| m.top_via().and_then(|v| v.branch().map(str::to_owned));
+    if req.call_id() == Some(s.a_call_id.as_str()) {
+        // The caller's INVITE itself (retransmitted) is not a loop.
+        return s.a.invite().and_then(branch_of) != branch_of(req);
+    }
+    s.call_ids.iter().any(|c| Some(c.as_str()) == req.call_id())
+}
+
+/// True when a request's Via list holds the switch's own sent-by (`local`) with a
+/// branch of the form the switch's legs write (`z9hG4bK<16 hex>.<n>`): a request the
+/// switch sent has come back to it (RFC 3261 §16.3 step 4, as a B2BUA sees it).
+fn looped_via(req: &Message, local: Option<SocketAddr>) -> bool {
+    let Some(local) = local else { return false };
+    let switch_branch = |b: &str| {
+        let Some((seed, n)) = b.strip_prefix("z9hG4bK").and_then(|r| r.split_once('.')) else {
+            return false;
+        };
+        seed.len() == 16
+            && seed.bytes().all(|c| c.is_ascii_hexdigit())
+            && !n.is_empty()
+            && n.bytes().all(|c| c.is_ascii_digit())
+    };
+    req.vias().iter().any(|v| {
+        let at_switch = v.host_bare().parse::<IpAddr>().ok() == Some(local.ip())
+            && v.port.unwrap_or(5060) == local.port();
+        at_switch && v.branch().is_some_and(switch_branch)
+    })
 }
 
 /// Brings the supervisor's record up to date: the dialogs still up, and whether the
@@ -708,7 +775,12 @@ impl Journal {
                 _ => Disposition::Failed,
             }
         };
-        let code = if self.answered { 200 } else { code };
+        // An answered call ended normally is a 200; a session that expired says so.
+        let code = if self.answered && !(code == 408 && reason == "Session Expired") {
+            200
+        } else {
+            code
+        };
         self.publish(CallEventKind::CallEnded {
             disposition,
             hangup_side: side,

@@ -13,7 +13,11 @@ use crate::line::LineMsg;
 use crate::tenant::TenantMsg;
 
 /// Methods the switch implements today (advertised in Allow).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, REFER, NOTIFY, REGISTER, OPTIONS";
+pub const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, REFER, NOTIFY, REGISTER, OPTIONS";
+
+/// Option tags a Require may name (the rest get 420).
+const SUPPORTED_OPTIONS: [&str; 3] = ["100rel", "timer", "replaces"];
 
 #[derive(Debug)]
 pub struct Dispatcher {
@@ -71,6 +75,8 @@ impl Dispatcher {
             .flat_map(|v| v.split(','))
             .map(str::trim)
             .filter(|o| !o.is_empty())
+            // Reliable provisional responses (RFC 3262) and session timers (RFC 4028).
+            .filter(|o| !SUPPORTED_OPTIONS.iter().any(|s| s.eq_ignore_ascii_case(o)))
             .collect();
         if !required.is_empty() {
             let mut w =
@@ -85,7 +91,7 @@ impl Dispatcher {
                 let mut w = engine::sip::MessageWriter::response_to(msg, 200, "OK", Some("pbx"));
                 w.header("Allow", ALLOW)
                     .header("Accept", "application/sdp")
-                    .header("Supported", "")
+                    .header("Supported", "100rel, timer, replaces")
                     .header("Accept-Language", "en");
                 let bytes = w.finish();
                 inc.reply.send(200, bytes);

@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn migration_2_runs() {
         let store = Store::in_memory().unwrap();
-        assert_eq!(store.schema_version().unwrap(), 2);
+        assert!(store.schema_version().unwrap() >= 2);
     }
 
     #[test]

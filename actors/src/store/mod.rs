@@ -7,6 +7,7 @@ mod handle;
 mod journal;
 mod lines;
 mod schema;
+mod settings;
 mod tenants;
 
 use std::path::Path;
@@ -16,6 +17,7 @@ use rusqlite::Connection;
 pub use handle::StoreHandle;
 pub use journal::{CallRecord, LegRecord};
 pub use lines::{LineRecord, NewLine};
+pub use settings::{Decline, Reject, SettingsChange, TenantSettings};
 pub use tenants::{Tenant, TenantId};
 
 use crate::Result;

@@ -80,6 +80,17 @@ const MIGRATIONS: &[&str] = &[
         side TEXT,
         PRIMARY KEY (call_id, leg)
     );",
+    // 3: per-tenant call outcome settings (`store/settings.rs`). `decline` is '486',
+    // '480', '603' or 'ring'; `reject` 486 or 603 (NULL: as the device sent it);
+    // `drop_off` an extension of the tenant (checked when set; a line removed later
+    // makes it count as unset).
+    "CREATE TABLE tenant_settings (
+        tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        decline TEXT NOT NULL DEFAULT '486',
+        reject INTEGER,
+        drop_off TEXT,
+        busy_on_busy INTEGER NOT NULL DEFAULT 0
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

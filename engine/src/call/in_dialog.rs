@@ -63,6 +63,9 @@ impl Leg {
         for (name, value) in headers {
             w.header(name, value);
         }
+        if let Some((_, b)) = body.filter(|(ct, _)| is_sdp(ct)) {
+            self.local_sdp = Some(Bytes::copy_from_slice(b));
+        }
         let bytes = match body {
             Some((ct, b)) => w.body(ct, b),
             None => w.finish(),
@@ -106,6 +109,14 @@ impl Leg {
         let refresh = matches!(method, Some(Method::Invite | Method::Update));
         if refresh && (200..300).contains(&code) {
             w.header("Contact", &self.cfg.contact);
+            // The device refreshed the session (RFC 4028): the 2xx says how it goes on.
+            self.on_peer_refresh(req, now);
+            for (name, value) in self.session_headers() {
+                w.header(name, &value);
+            }
+            if let Some((_, b)) = body.filter(|(ct, _)| is_sdp(ct)) {
+                self.local_sdp = Some(Bytes::copy_from_slice(b));
+            }
         }
         let bytes = Bytes::from(match body {
             Some((ct, b)) => w.body(ct, b),
@@ -216,4 +227,11 @@ impl Leg {
     fn via_owned(&self) -> (String, String) {
         (self.cfg.transport.clone(), self.cfg.sent_by.clone())
     }
+}
+
+/// True for an `application/sdp` Content-Type.
+fn is_sdp(ct: &str) -> bool {
+    ct.split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"))
 }

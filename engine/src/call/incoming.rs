@@ -25,6 +25,7 @@ impl Leg {
         leg.local_tag = local_tag.into();
         leg.dialog = Some(dialog);
         leg.invite = Some(invite.clone());
+        leg.rel.required = Leg::reliable_required(invite);
         leg.state = LegState::Calling;
         let trying = MessageWriter::response_to(invite, 100, "Trying", None).finish();
         leg.out.push_back(Output::Send(Bytes::from(trying)));
@@ -37,33 +38,63 @@ impl Leg {
     }
 
     /// Tells the caller its call rings: 180, or 183 with early media when `sdp` is
-    /// given.
+    /// given, unreliably (even when the INVITE required 100rel: use `ring_at`).
     pub fn ring(&mut self, sdp: Option<&Sdp>) {
-        if self.dir != Direction::Incoming
-            || !matches!(self.state, LegState::Calling | LegState::Ringing)
-        {
+        if !self.may_ring() {
             return;
         }
-        let (code, reason) = match sdp {
-            Some(_) => (183, "Session Progress"),
-            None => (180, "Ringing"),
-        };
+        let (code, reason) = ring_status(sdp);
         if let Some(bytes) = self.invite_response(code, reason, sdp) {
             self.out.push_back(Output::Send(bytes));
             self.state = LegState::Ringing;
         }
     }
 
-    /// Answers the caller with 200 and `sdp`, and retransmits it until the ACK.
+    /// `ring`, reliably (RFC 3262) when the caller's INVITE requires 100rel.
+    pub fn ring_at(&mut self, sdp: Option<&Sdp>, now: Instant) {
+        if !self.rel.required {
+            return self.ring(sdp);
+        }
+        if !self.may_ring() {
+            return;
+        }
+        let (code, reason) = ring_status(sdp);
+        self.ring_reliably(code, reason, sdp, now);
+        self.state = LegState::Ringing;
+    }
+
+    fn may_ring(&self) -> bool {
+        self.dir == Direction::Incoming
+            && matches!(self.state, LegState::Calling | LegState::Ringing)
+    }
+
+    /// Answers the caller with 200 and `sdp` (with the session timer it sets up),
+    /// and retransmits it until the ACK. It waits for the PRACK of a reliable 18x
+    /// that carried SDP (RFC 3262 §3).
     pub fn answer(&mut self, sdp: Option<&Sdp>, now: Instant) {
         if self.dir != Direction::Incoming
             || !matches!(self.state, LegState::Calling | LegState::Ringing)
         {
             return;
         }
-        let Some(bytes) = self.invite_response(200, "OK", sdp) else {
+        if self.answer_must_wait() {
+            self.rel.answer = Some(sdp.cloned());
+            return;
+        }
+        self.rel.unacked = None;
+        self.rel.queued = None;
+        self.timers
+            .cancel(&crate::timer::Timer::ReliableProvisional);
+        if let Some(invite) = self.invite.clone() {
+            self.negotiate_as_uas(&invite);
+        }
+        let session = self.session_headers();
+        let headers: Vec<(&str, &str)> = session.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let Some(bytes) = self.invite_response_with(200, "OK", sdp, &headers) else {
             return;
         };
+        self.local_sdp = sdp.map(|s| Bytes::from(s.to_bytes()));
+        self.arm_session(now);
         let seq = self
             .invite
             .as_ref()
@@ -123,15 +154,14 @@ impl Leg {
 
     /// A response to the caller's INVITE with our tag, and Contact and SDP when given.
     fn invite_response(&self, code: u16, reason: &str, sdp: Option<&Sdp>) -> Option<Bytes> {
-        let invite = self.invite.as_ref()?;
-        let mut w = MessageWriter::response_to(invite, code, reason, Some(&self.local_tag));
-        if code < 300 {
-            w.header("Contact", &self.cfg.contact);
-        }
-        let bytes = match sdp {
-            Some(s) => w.body("application/sdp", &s.to_bytes()),
-            None => w.finish(),
-        };
-        Some(Bytes::from(bytes))
+        self.invite_response_with(code, reason, sdp, &[])
+    }
+}
+
+/// 183 with early media, else 180.
+fn ring_status(sdp: Option<&Sdp>) -> (u16, &'static str) {
+    match sdp {
+        Some(_) => (183, "Session Progress"),
+        None => (180, "Ringing"),
     }
 }

@@ -11,6 +11,8 @@ use bytes::Bytes;
 
 use super::event::{Cause, LegEvent, LegState, Output, Side};
 use super::in_dialog::Reinvite;
+use super::reliable::Rel;
+use super::session::Session;
 use crate::dialog::{AckWait, AckWaitOutput, Dialog, LocalVia};
 use crate::sip::{Message, MessageWriter, Method};
 use crate::timer::{Timer, TimerConfig, TimerTable};
@@ -79,6 +81,12 @@ pub struct Leg {
     /// Our tag (incoming legs).
     pub(crate) local_tag: String,
     pub(crate) branches: u32,
+    /// Reliable provisional responses (RFC 3262), both directions.
+    pub(crate) rel: Rel,
+    /// The session timer negotiated with the device (RFC 4028), once answered.
+    pub(crate) session: Option<Session>,
+    /// The last SDP the leg sent its device (a refreshing re-INVITE repeats it).
+    pub(crate) local_sdp: Option<Bytes>,
     pub(crate) out: VecDeque<Output>,
 }
 
@@ -102,6 +110,9 @@ impl Leg {
             ringing_reported: false,
             local_tag: String::new(),
             branches: 0,
+            rel: Rel::default(),
+            session: None,
+            local_sdp: None,
             out: VecDeque::new(),
         }
     }
@@ -203,11 +214,20 @@ impl Leg {
             self.on_invite_response(resp, now);
             return;
         }
+        let code = resp.code().unwrap_or(0);
+        let own_refresh = self.on_refresh_response(resp, now);
+        if !own_refresh
+            && (200..300).contains(&code)
+            && matches!(cseq.method, "INVITE" | "UPDATE")
+            && self.state == LegState::Answered
+        {
+            // Any 2xx to a re-INVITE or UPDATE of ours refreshes the session.
+            self.arm_session(now);
+        }
         if cseq.method == "INVITE" && self.on_reinvite_response(resp, now) {
             return;
         }
         let branch = resp.top_via().and_then(|v| v.branch()).unwrap_or("");
-        let code = resp.code().unwrap_or(0);
         if let Some(i) = self.requests.iter().position(|p| p.branch == branch) {
             let events = self.requests[i].txn.on_response(code, now);
             self.transmit(&events);
@@ -217,7 +237,12 @@ impl Leg {
             }
             match method {
                 Method::Bye if code >= 200 && ends_leg => self.end(Cause::bye(Side::Local)),
-                Method::Cancel | Method::Bye => {}
+                Method::Cancel | Method::Bye | Method::Prack => {}
+                _ if own_refresh => {
+                    if let Some(d) = &mut self.dialog {
+                        d.on_response(resp);
+                    }
+                }
                 _ => self.report_response(resp),
             }
             return;
@@ -226,11 +251,11 @@ impl Leg {
         self.report_response(resp);
     }
 
-    /// A request from the device. (`now` is for the requests the leg will handle
-    /// itself later: session refresh, PRACK.)
-    pub fn on_request(&mut self, req: &Message, _now: Instant) {
+    /// A request from the device.
+    pub fn on_request(&mut self, req: &Message, now: Instant) {
         match req.method() {
             Some(Method::Cancel) => self.on_cancel(req),
+            Some(Method::Prack) => self.on_prack(req, now),
             Some(Method::Ack) => self.on_ack(req),
             Some(Method::Bye) => self.on_bye(req),
             Some(_) => self.on_dialog_request(req),
@@ -301,10 +326,18 @@ impl Leg {
             }
         }
         while let Some(t) = self.timers.pop_expired(now) {
-            if t == Timer::RingNoAnswer
-                && matches!(self.state, LegState::Calling | LegState::Ringing)
-            {
-                self.cancel(Cause::no_answer(), now);
+            match t {
+                Timer::RingNoAnswer
+                    if matches!(self.state, LegState::Calling | LegState::Ringing) =>
+                {
+                    self.cancel(Cause::no_answer(), now)
+                }
+                Timer::ReliableProvisional => self.on_reliable_timeout(now),
+                Timer::SessionRefresh if self.state == LegState::Answered => self.send_refresh(now),
+                Timer::SessionExpiry if self.state == LegState::Answered => {
+                    self.session_expired(now)
+                }
+                _ => {}
             }
         }
     }
@@ -435,7 +468,16 @@ impl Leg {
         };
         // Any Retry-After in 0–10 s will do: the CSeq stands in for a random draw.
         match d.accept_request(req, req.cseq().map_or(0, |c| c.seq)) {
-            Ok(()) => self.event(LegEvent::Request(req.clone())),
+            Ok(()) => match super::session::interval_too_small(req, super::session::MIN_SE) {
+                // A refresh asking for less than the switch's Min-SE (RFC 4028 §8.1).
+                Some(bytes) => {
+                    if req.method() == Some(&Method::Invite) {
+                        d.remote_invite_answered();
+                    }
+                    self.out.push_back(Output::Send(Bytes::from(bytes)));
+                }
+                None => self.event(LegEvent::Request(req.clone())),
+            },
             Err(r) => self
                 .out
                 .push_back(Output::Send(Bytes::from(r.response(req)))),

@@ -9,12 +9,19 @@ mod in_dialog;
 mod incoming;
 mod leg;
 mod outgoing;
+mod reliable;
+mod session;
 
 pub use event::{Cause, LegEvent, LegState, Output, Side};
 pub use fork::Fork;
 pub use in_dialog::Body;
 pub use leg::{Leg, LegConfig};
 pub use outgoing::{cancel_for, OutgoingInvite};
+pub use session::{
+    has_option, interval_too_small, min_se, requires, Refresher, SessionExpires, DEFAULT_SE, MIN_SE,
+};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rfc3262_4028;

@@ -52,6 +52,7 @@ impl Leg {
         for (name, value) in &spec.headers {
             w.header(name, value);
         }
+        self.local_sdp = spec.sdp.as_ref().map(|s| Bytes::from(s.to_bytes()));
         let bytes = match &spec.sdp {
             Some(sdp) => w.body("application/sdp", &sdp.to_bytes()),
             None => w.finish(),
@@ -114,6 +115,9 @@ impl Leg {
         if resp.to().and_then(|t| t.tag().map(str::to_owned)).is_some() {
             self.update_dialog(resp);
         }
+        if !self.prack(resp, now) {
+            return;
+        }
         self.state = LegState::Ringing;
         match parse_sdp(resp) {
             Some(sdp) => self.event(LegEvent::EarlyMedia(sdp)),
@@ -143,6 +147,8 @@ impl Leg {
                 self.out.push_back(Output::Send(ack));
                 self.timers.cancel(&Timer::RingNoAnswer);
                 self.state = LegState::Answered;
+                self.negotiate_as_uac(resp);
+                self.arm_session(now);
                 self.event(LegEvent::Answered(parse_sdp(resp)));
             }
             LegState::Answered | LegState::Terminating if same_dialog && self.ack.is_some() => {

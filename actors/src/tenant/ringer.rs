@@ -1,0 +1,236 @@
+//! A call to a line with no registered device in a tenant whose decline setting is
+//! "ring" (SPEC F-CALL: keep ringing): the caller hears 180 until it gives up
+//! (CANCEL → 487) or the ring time is over (480). No device is called and no media is
+//! anchored. It takes the place of a call actor: registered in the directory under
+//! the caller's Call-ID (so its CANCEL comes here), journalled, and supervised by the
+//! tenant like a call.
+
+use std::time::Instant;
+
+use engine::call::{Leg, LegConfig, LegEvent, Output};
+use engine::timer::TimerConfig;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::sync::Arc;
+
+use crate::call::{CallMsg, SharedRecord};
+use crate::directory::{Directory, TenantEntry};
+use crate::journal::{CallEventKind, CallId, Direction, Disposition, EventBus, Side};
+use crate::sip::{Flow, Incoming, Replier, SipOut};
+
+pub struct RingerArgs {
+    pub tenant: TenantEntry,
+    pub caller: String,
+    pub callee: String,
+    pub inc: Box<Incoming>,
+    pub ring_timeout: std::time::Duration,
+    pub directory: Arc<Directory>,
+    pub bus: EventBus,
+    pub out: Arc<SipOut>,
+    pub record: SharedRecord,
+}
+
+pub struct RingerState {
+    leg: Leg,
+    invite_reply: Replier,
+    /// The way back for the request being handled (a CANCEL, a stray BYE).
+    request_reply: Option<Replier>,
+    call_id: String,
+    directory: Arc<Directory>,
+    bus: EventBus,
+    call: CallId,
+    tenant: crate::store::TenantId,
+    /// The first end: code, reason and side.
+    end: Option<(u16, String, Side)>,
+    closed: bool,
+    record: SharedRecord,
+}
+
+pub struct Ringer;
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl RingerState {
+    fn publish(&self, kind: CallEventKind) {
+        self.bus.publish_now(self.call, self.tenant, kind);
+    }
+
+    fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let (code, reason, side) =
+            self.end
+                .clone()
+                .unwrap_or((500, "Call Ended By The Switch".into(), Side::Switch));
+        let disposition = match (code, side) {
+            (487, Side::Caller) => Disposition::Cancelled,
+            (480 | 408, _) => Disposition::NoAnswer,
+            _ => Disposition::Failed,
+        };
+        self.publish(CallEventKind::CallEnded {
+            disposition,
+            hangup_side: side,
+            code,
+            reason,
+        });
+        self.record.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+    }
+
+    /// Sends what the leg produced and notes how it ended; stops once it has.
+    fn settle(&mut self, myself: &ActorRef<CallMsg>) {
+        while let Some(o) = self.leg.poll_output() {
+            match o {
+                Output::Send(bytes) => {
+                    let invite = std::str::from_utf8(&bytes[..bytes.len().min(2048)])
+                        .ok()
+                        .and_then(|t| {
+                            t.lines()
+                                .find(|l| l.len() > 5 && l[..5].eq_ignore_ascii_case("cseq:"))
+                        })
+                        .is_some_and(|l| l.trim_end().ends_with("INVITE"));
+                    let code = crate::tenant::status_code(&bytes).unwrap_or(500);
+                    let reply = if invite {
+                        Some(&self.invite_reply)
+                    } else {
+                        self.request_reply.as_ref()
+                    };
+                    if let Some(r) = reply {
+                        r.send(code, bytes.to_vec());
+                    }
+                }
+                Output::Event(LegEvent::Ended(c)) if self.end.is_none() => {
+                    let side = match c.side {
+                        engine::call::Side::Remote => Side::Caller,
+                        engine::call::Side::Local => Side::Switch,
+                    };
+                    self.end = Some((c.code, c.reason, side));
+                }
+                Output::Event(_) => {}
+            }
+        }
+        if self.leg.is_ended() {
+            self.close();
+            if self.leg.next_timeout().is_none() {
+                myself.stop(None);
+            }
+        }
+    }
+}
+
+impl Actor for Ringer {
+    type Msg = CallMsg;
+    type State = RingerState;
+    type Arguments = RingerArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<CallMsg>,
+        args: RingerArgs,
+    ) -> Result<RingerState, ActorProcessingErr> {
+        let inc = args.inc;
+        let flow = Flow::parse(&inc.reply.flow());
+        let local = flow
+            .and_then(|f| args.out.local_for(f.peer()))
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "127.0.0.1:5060".into());
+        let tcp = matches!(flow, Some(Flow::Tcp { .. }));
+        let cfg = LegConfig {
+            timers: TimerConfig::default(),
+            reliable: tcp,
+            transport: if tcp { "TCP" } else { "UDP" }.into(),
+            sent_by: local.clone(),
+            contact: format!(
+                "<sip:{}@{local}{}>",
+                args.callee,
+                if tcp { ";transport=tcp" } else { "" }
+            ),
+            branch_seed: format!("{:016x}", rand::random::<u64>()),
+            ring_timeout: None,
+        };
+        let tag = format!("{:016x}", rand::random::<u64>());
+        let mut leg = match Leg::incoming(cfg, &inc.msg, &tag) {
+            Ok(leg) => leg,
+            Err(e) => {
+                inc.respond(400, "Bad Request");
+                return Err(format!("cannot start the caller's leg: {e}").into());
+            }
+        };
+        leg.ring_at(None, now());
+        let call_id = inc.msg.call_id().unwrap_or_default().to_owned();
+        args.directory.add_call(&call_id, myself.clone());
+        let call = CallId::random();
+        {
+            let mut rec = args.record.lock().unwrap_or_else(|e| e.into_inner());
+            rec.call_ids.push(call_id.clone());
+            rec.journal = Some((call, args.tenant.id));
+        }
+        let mut state = RingerState {
+            leg,
+            invite_reply: inc.reply.clone(),
+            request_reply: None,
+            call_id,
+            directory: args.directory,
+            bus: args.bus,
+            call,
+            tenant: args.tenant.id,
+            end: None,
+            closed: false,
+            record: args.record,
+        };
+        state.publish(CallEventKind::CallStarted {
+            from: args.caller.clone(),
+            to: args.callee,
+            direction: Direction::Internal,
+            caller_line: Some(args.caller),
+        });
+        myself.send_after(args.ring_timeout, || CallMsg::Wake(0));
+        state.settle(&myself);
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<CallMsg>,
+        msg: CallMsg,
+        state: &mut RingerState,
+    ) -> Result<(), ActorProcessingErr> {
+        let t = now();
+        match msg {
+            CallMsg::Request(inc) => {
+                state.request_reply = Some(inc.reply.clone());
+                state.leg.on_request(&inc.msg, t);
+            }
+            CallMsg::Response(_) | CallMsg::TransferTargets(_) | CallMsg::Joined(_) => {}
+            // The ring time is over (or a retransmission timer of the leg is due).
+            CallMsg::Wake(_) => {
+                if !state.leg.is_ended() {
+                    state.leg.hangup(480, "Temporarily Unavailable", t);
+                } else {
+                    state.leg.on_timeout(t);
+                }
+            }
+            CallMsg::GiveUp(_, _, _, reply) => {
+                let _ = reply.send(None);
+            }
+            CallMsg::Replace(_, inc) => inc.respond(481, "Call/Transaction Does Not Exist"),
+        }
+        state.settle(&myself);
+        if let Some(at) = state.leg.next_timeout().filter(|_| state.leg.is_ended()) {
+            myself.send_after(at.saturating_duration_since(t), || CallMsg::Wake(1));
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _: ActorRef<CallMsg>,
+        state: &mut RingerState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.close();
+        state.directory.remove_call(&state.call_id);
+        Ok(())
+    }
+}
