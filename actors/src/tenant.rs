@@ -366,7 +366,9 @@ impl TenantSupervisor {
                     },
                 );
             }
-            Err(e) => tracing::error!(error = %e, "call actor failed to start"),
+            // The call refused itself in `pre_start` (400, 422, 482, 503 …) and has
+            // answered the caller already: not a fault of the switch.
+            Err(e) => tracing::debug!(error = %e, "call not started"),
         }
     }
 }

@@ -99,10 +99,24 @@ pub fn temp_dir() -> tempfile::TempDir {
 
 /// A free UDP+TCP port on loopback for a peer (SIPp) to bind.
 pub fn free_port() -> u16 {
+    // Handed out from 10000–19999, below the kernel's ephemeral range (32768+) and the
+    // switch's RTP ports (20000+): a port given to a test is never also picked by a
+    // `bind(…:0)` of a parallel test, SIPp or the switch in the moment before it is used.
+    // Every eighth port only: peers bind neighbours too (baresip TLS on +1, SIPp's
+    // `-mp` echo on +2 for video).
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        std::process::id() % 1250 * 8,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
     loop {
-        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = u.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let port = 10_000 + (NEXT.fetch_add(8, Ordering::Relaxed) % 10_000) as u16;
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        if udp.is_ok() && tcp.is_ok() {
             return port;
         }
     }
