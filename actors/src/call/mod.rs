@@ -6,6 +6,7 @@ mod codecs;
 mod in_dialog;
 pub mod limits;
 mod route;
+pub(crate) use route::flow_of;
 pub mod supervision;
 mod transfer;
 
@@ -177,7 +178,7 @@ fn outgoing_legs(
     };
     for t in targets {
         let call_id = format!("{}@pbx", random_token());
-        let mut leg = Leg::outgoing(leg_config(out, t.flow, from_user, p.ring_timeout));
+        let mut leg = Leg::outgoing(leg_config(out, t.flow, from_user, Some(p.ring_timeout)));
         leg.send_invite(
             &OutgoingInvite {
                 request_uri: t.contact.clone(),
@@ -219,7 +220,13 @@ fn random_token() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
-fn leg_config(out: &SipOut, flow: Flow, user: &str, ring: std::time::Duration) -> LegConfig {
+/// The configuration of a leg the switch runs towards `flow`, naming itself `user`.
+pub(crate) fn leg_config(
+    out: &SipOut,
+    flow: Flow,
+    user: &str,
+    ring: Option<std::time::Duration>,
+) -> LegConfig {
     let local = out
         .local_for(flow.peer())
         .map(|a| a.to_string())
@@ -235,7 +242,7 @@ fn leg_config(out: &SipOut, flow: Flow, user: &str, ring: std::time::Duration) -
         sent_by: local.clone(),
         contact: format!("<sip:{user}@{local}{transport_param}>"),
         branch_seed: random_token(),
-        ring_timeout: Some(ring),
+        ring_timeout: ring,
     }
 }
 
@@ -262,7 +269,7 @@ impl Actor for CallActor {
         }
         let a_flow = route::flow_of(&inc);
         let a = match Leg::incoming(
-            leg_config(&args.out, a_flow, &args.callee, args.ring_timeout),
+            leg_config(&args.out, a_flow, &args.callee, Some(args.ring_timeout)),
             &inc.msg,
             &random_token(),
         ) {

@@ -693,7 +693,7 @@ pub fn replace(myself: &ActorRef<CallMsg>, s: &mut CallState, inc: Box<Incoming>
         .from()
         .and_then(|f| f.uri.user_unescaped().map(|u| u.into_owned()))
         .unwrap_or_default();
-    let cfg = leg_config(&s.out, flow, &user, s.parties.ring_timeout);
+    let cfg = leg_config(&s.out, flow, &user, Some(s.parties.ring_timeout));
     let mut leg = match Leg::incoming(cfg, &inc.msg, &random_token()) {
         Ok(l) => l,
         Err(_) => return inc.respond(400, "Bad Request"),

@@ -7,15 +7,14 @@
 
 use std::time::Instant;
 
-use engine::call::{Leg, LegConfig, LegEvent, Output};
-use engine::timer::TimerConfig;
+use engine::call::{Leg, LegEvent, Output};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 
 use crate::call::{CallMsg, SharedRecord};
 use crate::directory::{Directory, TenantEntry};
 use crate::journal::{CallEventKind, CallId, Direction, Disposition, EventBus, Side};
-use crate::sip::{Flow, Incoming, Replier, SipOut};
+use crate::sip::{Incoming, Replier, SipOut};
 
 pub struct RingerArgs {
     pub tenant: TenantEntry,
@@ -131,25 +130,8 @@ impl Actor for Ringer {
         args: RingerArgs,
     ) -> Result<RingerState, ActorProcessingErr> {
         let inc = args.inc;
-        let flow = Flow::parse(&inc.reply.flow());
-        let local = flow
-            .and_then(|f| args.out.local_for(f.peer()))
-            .map(|a| a.to_string())
-            .unwrap_or_else(|| "127.0.0.1:5060".into());
-        let tcp = matches!(flow, Some(Flow::Tcp { .. }));
-        let cfg = LegConfig {
-            timers: TimerConfig::default(),
-            reliable: tcp,
-            transport: if tcp { "TCP" } else { "UDP" }.into(),
-            sent_by: local.clone(),
-            contact: format!(
-                "<sip:{}@{local}{}>",
-                args.callee,
-                if tcp { ";transport=tcp" } else { "" }
-            ),
-            branch_seed: format!("{:016x}", rand::random::<u64>()),
-            ring_timeout: None,
-        };
+        let flow = crate::call::flow_of(&inc);
+        let cfg = crate::call::leg_config(&args.out, flow, &args.callee, None);
         let tag = format!("{:016x}", rand::random::<u64>());
         let mut leg = match Leg::incoming(cfg, &inc.msg, &tag) {
             Ok(leg) => leg,
