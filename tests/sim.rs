@@ -36,6 +36,23 @@ fn sim(args: &[&str], limit: Duration) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Waits for `child` to end (killing it after `limit`) and returns its exit code.
+fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
+    let step = Duration::from_millis(100);
+    let mut waited = Duration::ZERO;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if waited >= limit {
+            let _ = child.kill();
+            panic!("pbx sim --uas did not end within {limit:?}");
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+}
+
 fn report(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).expect("the JSON report was written");
     serde_json::from_str(&text).expect("the report is JSON")
@@ -174,6 +191,51 @@ fn scenario_file_with_ramp_and_created_extensions() {
 }
 
 #[test]
+fn hold_and_transfer_shares_are_held_resumed_and_transferred() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let json = dir.path().join("report.json");
+    let target = pbx.addr.to_string();
+    // Signalling only (`--rtp off`): the audio checks are the other tests' business, and
+    // with RTP on, one call in a few runs was judged "rtp loss" under the parallel test
+    // load (to be investigated, see issue 6). The seed makes the draw of which calls hold
+    // and which transfer repeatable.
+    let out = sim(
+        &[
+            "--target",
+            &target,
+            "--rate",
+            "4",
+            "--duration",
+            "3s",
+            "--hold",
+            "1s",
+            "--hold-share",
+            "0.4",
+            "--transfer-share",
+            "0.3",
+            "--rtp",
+            "off",
+            "--seed",
+            "3",
+            "--json",
+            json.to_str().unwrap(),
+            "--quiet",
+        ],
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r = report(&json);
+    assert!(out.status.success(), "pbx sim failed: {stdout}\n{r}");
+    assert!(r["failed"].as_object().unwrap().is_empty(), "{r}");
+    assert_eq!(n(&r, "registered"), 10, "{r}");
+    assert_eq!(n(&r, "answered"), n(&r, "attempted"), "{r}");
+    assert!(n(&r, "held") > 0, "some calls held and resumed: {r}");
+    assert!(n(&r, "transferred") > 0, "some calls transferred: {r}");
+    assert!(stdout.contains("transferred"), "{stdout}");
+}
+
+#[test]
 fn a_switch_that_is_not_there_gives_registration_timeouts_not_a_hang() {
     let dir = temp_dir();
     let json = dir.path().join("report.json");
@@ -228,4 +290,112 @@ fn bad_scenario_files_name_the_field() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+}
+
+#[test]
+fn uac_only_sim_calls_a_uas_sim_with_audio_checks() {
+    use std::io::{BufRead, BufReader};
+    let dir = temp_dir();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let uas_json = dir.path().join("uas.json");
+    let mut uas = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args([
+            "sim",
+            "--uas",
+            "--listen",
+            &listen,
+            "--dids",
+            "4930123400-4930123499",
+            "--duration",
+            "6s",
+            "--quiet",
+            "--json",
+            uas_json.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pbx sim --uas starts");
+    let mut lines = BufReader::new(uas.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a line").unwrap();
+    assert!(first.contains("listening"), "{first}");
+    // Keep reading so the UAS never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+
+    let uac_json = dir.path().join("uac.json");
+    let out = sim(
+        &[
+            "--uac-only",
+            "--target",
+            &listen,
+            "--numbers",
+            "4930123400-4930123499",
+            "--rate",
+            "10",
+            "--duration",
+            "2s",
+            "--hold",
+            "0.5s",
+            "--quiet",
+            "--json",
+            uac_json.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    let r = report(&uac_json);
+    assert!(out.status.success(), "UAC failed: {r}");
+    let attempted = n(&r, "attempted");
+    assert!(attempted >= 15, "about 10 calls/s for 2 s: {r}");
+    assert_eq!(n(&r, "answered"), attempted, "{r}");
+    assert_eq!(n(&r, "registered"), 0, "no registration: {r}");
+    assert_eq!(n(&r, "audio_checked"), attempted, "{r}");
+    assert_eq!(n(&r, "audio_ok"), attempted, "{r}");
+    assert!(r["failed"].as_object().unwrap().is_empty(), "{r}");
+
+    // A number that is not a DID of the UAS: 404.
+    let miss_json = dir.path().join("miss.json");
+    let out = sim(
+        &[
+            "--uac-only",
+            "--target",
+            &listen,
+            "--numbers",
+            "5550000",
+            "--rate",
+            "2",
+            "--duration",
+            "1s",
+            "--quiet",
+            "--json",
+            miss_json.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let miss = report(&miss_json);
+    assert_eq!(
+        miss["failed"]["404"].as_u64(),
+        Some(n(&miss, "attempted")),
+        "{miss}"
+    );
+
+    assert_eq!(
+        wait_for(&mut uas, Duration::from_secs(30)),
+        Some(1),
+        "the UAS reports the 404s as failures"
+    );
+    let u = report(&uas_json);
+    assert_eq!(n(&u, "answered"), attempted, "{u}");
+    assert_eq!(n(&u, "attempted"), attempted + n(&miss, "attempted"), "{u}");
+    assert_eq!(
+        n(&u, "audio_ok"),
+        attempted,
+        "every leg heard its caller: {u}"
+    );
+    assert_eq!(
+        u["failed"]["404"].as_u64(),
+        Some(n(&miss, "attempted")),
+        "{u}"
+    );
 }

@@ -4,6 +4,7 @@
 //! check RTP through the media pool while the call is up.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,11 +13,11 @@ use engine::sip::{HeaderName, Message, MessageWriter};
 use tokio::time::Instant;
 
 use crate::digest::Challenge;
-use crate::media::{Side, StreamSpec};
+use crate::media::{Side, Slot, StreamSpec};
 use crate::phone::{header, unique, Inbox, Phone, T1, T2};
 use crate::report::Cause;
-use crate::run::Ctx;
-use crate::scenario::RtpMode;
+use crate::run::{Ctx, Expect};
+use crate::scenario::{Mode, RtpMode};
 
 /// The payload type the sim offers for telephone-event.
 const DTMF_PT: u8 = 101;
@@ -27,16 +28,37 @@ pub struct Plan {
     pub number: u32,
     /// The called phone's index and extension.
     pub callee: usize,
-    pub callee_ext: u32,
+    pub callee_ext: u64,
+    /// The phone the callee transfers the call to, if it does.
+    pub target: Option<usize>,
     pub hold: Duration,
     pub dtmf: bool,
+    /// Put the callee on hold and resume it during the call.
+    pub on_hold: bool,
 }
 
 fn sdp_offer(ip: IpAddr, port: u16, id: u32) -> String {
+    sdp_with(ip, port, id, 1, "sendrecv")
+}
+
+/// An SDP of version `version` with direction `dir` (sendrecv, sendonly, recvonly).
+fn sdp_with(ip: IpAddr, port: u16, id: u32, version: u32, dir: &str) -> String {
     let v = if ip.is_ipv6() { "IP6" } else { "IP4" };
     format!(
-        "v=0\r\no=sim {id} 1 IN {v} {ip}\r\ns=pbx-sim\r\nc=IN {v} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 {DTMF_PT}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:{DTMF_PT} telephone-event/8000\r\na=fmtp:{DTMF_PT} 0-15\r\na=ptime:20\r\na=sendrecv\r\n"
+        "v=0\r\no=sim {id} {version} IN {v} {ip}\r\ns=pbx-sim\r\nc=IN {v} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 {DTMF_PT}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:{DTMF_PT} telephone-event/8000\r\na=fmtp:{DTMF_PT} 0-15\r\na=ptime:20\r\na={dir}\r\n"
     )
+}
+
+/// Whether an SDP body does not want to receive (the sender holds us) or does not
+/// send (our hold offer was accepted): a=sendonly, a=recvonly or a=inactive.
+fn direction_of(body: &[u8]) -> &'static str {
+    let text = String::from_utf8_lossy(body);
+    for dir in ["sendonly", "recvonly", "inactive"] {
+        if text.contains(&format!("a={dir}")) {
+            return dir;
+        }
+    }
+    "sendrecv"
 }
 
 /// Where the SDP of `m` wants audio, and its telephone-event payload type.
@@ -68,7 +90,10 @@ pub async fn place(ctx: Arc<Ctx>, phone: Arc<Phone>, plan: Plan) {
         ctx.counters.fail(cause);
     }
     ctx.counters.call_ended();
-    ctx.board.release(phone.index, plan.callee, plan.number);
+    if ctx.scenario.mode == Mode::Phones {
+        ctx.board
+            .release(phone.index, plan.callee, plan.target, plan.number);
+    }
 }
 
 struct Dialog {
@@ -247,9 +272,10 @@ async fn caller_dialog(
     phone.send(ctx, &ack).await;
     let remote = remote_media(&answer);
     let media_on = ctx.scenario.rtp != RtpMode::Off;
+    let mut stream_id = 0;
     if media_on {
         if let Some((addr, dtmf_pt)) = remote {
-            ctx.media.start(
+            stream_id = ctx.media.start(
                 slot,
                 StreamSpec {
                     call: plan.number,
@@ -258,27 +284,75 @@ async fn caller_dialog(
                     send_for: send_for(ctx.scenario.rtp),
                     dtmf_pt: dtmf_pt.filter(|_| plan.dtmf),
                     dtmf_rx_pt: Some(DTMF_PT),
+                    echo_ok: ctx.scenario.mode == Mode::Uac,
                 },
             );
         }
     }
-    // Hold: answer the 200's retransmissions with ACK; a BYE from the switch ends early.
-    let hang_up_at = Instant::now() + plan.hold;
+    // The call: answer the 200's retransmissions with ACK; a BYE from the switch ends
+    // early. A hold call goes on hold a quarter in and resumes at half time.
+    let answered_at = Instant::now();
+    let hang_up_at = answered_at + plan.hold;
+    let mut hold_steps = if plan.on_hold {
+        vec![
+            (answered_at + plan.hold / 2, "sendrecv"),
+            (answered_at + plan.hold / 4, "sendonly"),
+        ]
+    } else {
+        Vec::new()
+    };
     let mut early_bye = false;
-    while let Ok(Some(m)) = tokio::time::timeout_at(hang_up_at, inbox.recv()).await {
-        if m.code().is_some_and(|c| (200..300).contains(&c))
-            && m.cseq().is_some_and(|c| c.method == "INVITE")
-        {
-            phone.send(ctx, &ack).await;
-        } else if m.method().map(|x| x.as_str()) == Some("BYE") {
-            phone.answer_stray(ctx, &m).await;
-            early_bye = true;
-            break;
-        } else if m.is_request() {
-            phone.answer_stray(ctx, &m).await;
+    let mut result = Ok(());
+    let mut sdp_version = 1;
+    loop {
+        let until = hold_steps
+            .last()
+            .map_or(hang_up_at, |s| s.0.min(hang_up_at));
+        match tokio::time::timeout_at(until, inbox.recv()).await {
+            Ok(None) => break,
+            Err(_) => {
+                let Some((_, dir)) = hold_steps.pop() else {
+                    break;
+                };
+                sdp_version += 1;
+                let sdp = sdp_with(phone.local.ip(), slot.port, plan.number, sdp_version, dir);
+                match reinvite(ctx, phone, &mut d, inbox, &sdp).await {
+                    Ok(answer) => {
+                        let got = direction_of(answer.body());
+                        let want_hold = dir == "sendonly";
+                        if want_hold != (got == "recvonly" || got == "inactive") {
+                            result = Err(Cause::HoldFailed);
+                            hold_steps.clear();
+                        } else if !want_hold {
+                            ctx.counters.held.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(Cause::EarlyBye) => {
+                        early_bye = true;
+                        break;
+                    }
+                    Err(_) => {
+                        result = Err(Cause::HoldFailed);
+                        hold_steps.clear();
+                    }
+                }
+            }
+            Ok(Some(m)) => {
+                if m.code().is_some_and(|c| (200..300).contains(&c))
+                    && m.cseq()
+                        .is_some_and(|c| c.method == "INVITE" && c.seq == invite_cseq)
+                {
+                    phone.send(ctx, &ack).await;
+                } else if m.method().map(|x| x.as_str()) == Some("BYE") {
+                    phone.answer_stray(ctx, &m).await;
+                    early_bye = true;
+                    break;
+                } else if m.is_request() {
+                    phone.answer_stray(ctx, &m).await;
+                }
+            }
         }
     }
-    let mut result = Ok(());
     if early_bye {
         result = Err(Cause::EarlyBye);
     } else {
@@ -298,14 +372,20 @@ async fn caller_dialog(
             .await
         {
             Ok(m) if m.code().is_some_and(|c| (200..300).contains(&c)) => {}
-            Ok(m) => result = Err(Cause::ByeCode(m.code().unwrap_or(0))),
-            Err(c) => result = Err(c),
+            Ok(m) => {
+                ctx.counters.fail_opt(result.err());
+                result = Err(Cause::ByeCode(m.code().unwrap_or(0)));
+            }
+            Err(c) => {
+                ctx.counters.fail_opt(result.err());
+                result = Err(c);
+            }
         }
     }
     if media_on {
         match remote {
             Some((addr, _)) => {
-                let m = ctx.media.stop(slot, addr);
+                let m = ctx.media.stop(slot, addr, stream_id);
                 ctx.counters
                     .leg_media(plan.number, Side::Caller, m, plan.dtmf);
             }
@@ -313,6 +393,78 @@ async fn caller_dialog(
         }
     }
     result
+}
+
+/// A re-INVITE in the caller's dialog with `sdp`: its 2xx answer (ACKed), or
+/// `EarlyBye` when the switch hangs up meanwhile, or another cause.
+async fn reinvite(
+    ctx: &Ctx,
+    phone: &Phone,
+    d: &mut Dialog,
+    inbox: &mut Inbox,
+    sdp: &str,
+) -> Result<Message, Cause> {
+    d.cseq += 1;
+    let branch = format!("z9hG4bK{}", unique(ctx));
+    let mut w = d.request(ctx, phone, "INVITE", &branch, d.cseq);
+    w.header_fmt(
+        "Contact",
+        format_args!("<sip:{}@{}>", phone.ext, phone.local),
+    );
+    let req = w.body("application/sdp", sdp.as_bytes());
+    if !phone.send(ctx, &req).await {
+        return Err(Cause::SendError);
+    }
+    let deadline = Instant::now() + ctx.scenario.timeout;
+    let mut wait = T1;
+    let mut resend_at = Some(Instant::now() + wait);
+    loop {
+        let until = resend_at.map_or(deadline, |r| r.min(deadline));
+        let m = match tokio::time::timeout_at(until, inbox.recv()).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(Cause::HoldFailed),
+            Err(_) if Instant::now() >= deadline => return Err(Cause::HoldFailed),
+            Err(_) => {
+                phone.send(ctx, &req).await;
+                wait = (wait * 2).min(T2);
+                resend_at = Some(Instant::now() + wait);
+                continue;
+            }
+        };
+        let Some(code) = m.code() else {
+            phone.answer_stray(ctx, &m).await;
+            if m.method().map(|x| x.as_str()) == Some("BYE") {
+                return Err(Cause::EarlyBye);
+            }
+            continue;
+        };
+        if !m
+            .cseq()
+            .is_some_and(|c| c.method == "INVITE" && c.seq == d.cseq)
+        {
+            continue;
+        }
+        match code {
+            100..=199 => resend_at = None,
+            200..=299 => {
+                let ack = d
+                    .request(
+                        ctx,
+                        phone,
+                        "ACK",
+                        &format!("z9hG4bK{}", unique(ctx)),
+                        d.cseq,
+                    )
+                    .finish();
+                phone.send(ctx, &ack).await;
+                return Ok(m);
+            }
+            _ => {
+                ack_failure(ctx, phone, d, &branch, &m).await;
+                return Err(Cause::HoldFailed);
+            }
+        }
+    }
 }
 
 /// ACKs a non-2xx final response (same branch, the response's To).
@@ -346,6 +498,11 @@ async fn cancel(ctx: &Ctx, phone: &Phone, d: &Dialog, branch: &str) {
 /// new INVITE.
 pub async fn answer(ctx: Arc<Ctx>, phone: Arc<Phone>, invite: Message, mut inbox: Inbox) {
     let call_id = invite.call_id().unwrap_or("").to_owned();
+    if ctx.scenario.mode == Mode::Uas {
+        uas_answer(&ctx, &phone, &invite, &mut inbox).await;
+        phone.close(&call_id);
+        return;
+    }
     match ctx.board.take_expected(phone.index) {
         None => {
             // Not called by the sim (or a retransmission of a finished call).
@@ -360,13 +517,57 @@ pub async fn answer(ctx: Arc<Ctx>, phone: Arc<Phone>, invite: Message, mut inbox
             ctx.counters.fail(Cause::Misrouted);
             linger(&ctx, &phone, &mut inbox, &resp).await;
         }
-        Some((number, dtmf)) => {
-            if let Err(cause) = callee(&ctx, &phone, &invite, &mut inbox, number, dtmf).await {
+        Some(expect) => {
+            if let Err(cause) = callee(&ctx, &phone, &invite, &mut inbox, expect).await {
                 ctx.counters.fail(cause);
             }
         }
     }
     phone.close(&call_id);
+}
+
+/// UAS mode: answers an INVITE for one of the DIDs (`extensions`), 404 otherwise.
+async fn uas_answer(ctx: &Ctx, phone: &Phone, invite: &Message, inbox: &mut Inbox) {
+    ctx.counters.call_started();
+    let (from, to) = ctx.scenario.numbers();
+    match invite.uri_str().and_then(uri_user) {
+        Some(did) if (from..=to).contains(&did) => {
+            ctx.counters.answered(ctx.scenario.answer_delay);
+            let expect = Expect {
+                number: sim_number(invite.body()).unwrap_or(0),
+                dtmf: false,
+                transfer: None,
+            };
+            if let Err(cause) = callee(ctx, phone, invite, inbox, expect).await {
+                ctx.counters.fail(cause);
+            }
+        }
+        _ => {
+            let resp =
+                MessageWriter::response_to(invite, 404, "Not Found", Some(&unique(ctx))).finish();
+            phone.send(ctx, &resp).await;
+            ctx.counters.fail(Cause::Code(404));
+            linger(ctx, phone, inbox, &resp).await;
+        }
+    }
+    ctx.counters.call_ended();
+}
+
+/// The numeric user part of a SIP URI (`sip:4930123400@host;…`).
+fn uri_user(uri: &str) -> Option<u64> {
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))
+        .or_else(|| uri.strip_prefix("tel:"))?;
+    let user = rest.split(['@', ';', '?']).next()?;
+    user.trim_start_matches('+').parse().ok()
+}
+
+/// The call number a simulated caller put in its SDP (`o=sim NUMBER …`).
+fn sim_number(body: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(body).ok()?;
+    let line = text.lines().find(|l| l.starts_with("o=sim "))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Answers retransmissions of an INVITE with `resp` for a while, ACKs ignored.
@@ -388,9 +589,9 @@ async fn callee(
     phone: &Phone,
     invite: &Message,
     inbox: &mut Inbox,
-    number: u32,
-    dtmf: bool,
+    expect: Expect,
 ) -> Result<(), Cause> {
+    let Expect { number, dtmf, .. } = expect;
     let tag = format!("e{}", unique(ctx));
     let contact = format!("<sip:{}@{}>", phone.ext, phone.local);
     let mut ringing = MessageWriter::response_to(invite, 180, "Ringing", Some(&tag));
@@ -431,8 +632,9 @@ async fn callee(
     );
     phone.send(ctx, &ok).await;
     let media_on = ctx.scenario.rtp != RtpMode::Off;
+    let mut stream_id = 0;
     if let (true, Some((addr, dtmf_pt))) = (media_on, remote) {
-        ctx.media.start(
+        stream_id = ctx.media.start(
             slot,
             StreamSpec {
                 call: number,
@@ -441,15 +643,28 @@ async fn callee(
                 send_for: send_for(ctx.scenario.rtp),
                 dtmf_pt: None,
                 dtmf_rx_pt: dtmf_pt.or(Some(DTMF_PT)),
+                echo_ok: false,
             },
         );
     }
-    let result = callee_until_bye(ctx, phone, inbox, &ok).await;
+    let leg = CalleeLeg {
+        invite,
+        tag: &tag,
+        contact: &contact,
+        slot,
+        remote: remote.filter(|_| media_on).map(|r| r.0),
+        number,
+        transfer: expect.transfer,
+    };
+    let result = callee_until_bye(ctx, phone, inbox, &ok, &leg).await;
     if media_on {
         match remote {
             Some((addr, _)) => {
-                let m = ctx.media.stop(slot, addr);
-                ctx.counters.leg_media(number, Side::Callee, m, dtmf);
+                let m = ctx.media.stop(slot, addr, stream_id);
+                // A UAS called by something other than the sim cannot check what it got.
+                if !(ctx.scenario.mode == Mode::Uas && number == 0) {
+                    ctx.counters.leg_media(number, Side::Callee, m, dtmf);
+                }
             }
             None => return Err(Cause::BadSdp),
         }
@@ -457,55 +672,220 @@ async fn callee(
     result
 }
 
-/// Resends the 200 until the ACK (T1 doubling to T2), then waits for the BYE.
+/// An answered callee leg, for what it does after the 200.
+struct CalleeLeg<'a> {
+    invite: &'a Message,
+    tag: &'a str,
+    contact: &'a str,
+    slot: Slot,
+    /// Where this leg sends RTP (none: no media).
+    remote: Option<SocketAddr>,
+    number: u32,
+    transfer: Option<(u32, Duration)>,
+}
+
+/// How far a blind transfer got.
+#[derive(Default)]
+struct Transfer {
+    refer: Option<Vec<u8>>,
+    accepted: bool,
+    notified_ok: bool,
+    failed: bool,
+}
+
+/// Resends the 200 until the ACK (T1 doubling to T2), then waits for the BYE: answers
+/// hold and resume re-INVITEs (pausing its RTP while held), and blind-transfers the
+/// call when asked to.
 async fn callee_until_bye(
     ctx: &Ctx,
     phone: &Phone,
     inbox: &mut Inbox,
     ok: &[u8],
+    leg: &CalleeLeg<'_>,
 ) -> Result<(), Cause> {
     let mut acked = false;
     let mut wait = T1;
     let mut resend_at = Instant::now() + wait;
     let ack_deadline = Instant::now() + ctx.scenario.timeout;
     let bye_deadline = Instant::now() + ctx.scenario.hold.max() + ctx.scenario.timeout * 3;
+    let invite_cseq = leg.invite.cseq().map_or(0, |c| c.seq);
+    let mut transfer_at = leg.transfer.map(|(_, after)| Instant::now() + after);
+    let mut tr = Transfer::default();
+    let mut refer_resend = Instant::now();
+    let mut refer_wait = T1;
+    // The last re-INVITE's CSeq and our answer to it (resent for its retransmissions).
+    let mut last_reinvite: Option<(u32, Vec<u8>)> = None;
+    let mut sdp_version = 1;
     let mut result = Ok(());
     loop {
-        let until = if acked {
+        let mut until = if acked {
             bye_deadline
         } else {
             resend_at.min(ack_deadline)
         };
+        if acked {
+            if let Some(t) = transfer_at {
+                until = until.min(t);
+            }
+            if tr.refer.is_some() && !tr.accepted && !tr.failed {
+                until = until.min(refer_resend);
+            }
+        }
         match tokio::time::timeout_at(until, inbox.recv()).await {
             Ok(None) => return result,
-            Err(_) if Instant::now() >= bye_deadline => return Err(Cause::ByeTimeout),
+            Err(_) if Instant::now() >= bye_deadline => {
+                if tr.refer.is_some() && !tr.failed && !tr.notified_ok {
+                    ctx.counters.fail(Cause::TransferFailed);
+                }
+                return Err(Cause::ByeTimeout);
+            }
             Err(_) if !acked && Instant::now() >= ack_deadline => {
                 // The call may still be up; count it and wait for the BYE.
                 acked = true;
                 result = Err(Cause::NoAck);
             }
+            Err(_) if !acked => {
+                phone.send(ctx, ok).await;
+                wait = (wait * 2).min(T2);
+                resend_at = Instant::now() + wait;
+            }
             Err(_) => {
-                if !acked {
-                    phone.send(ctx, ok).await;
-                    wait = (wait * 2).min(T2);
-                    resend_at = Instant::now() + wait;
+                if transfer_at.is_some_and(|t| Instant::now() >= t) {
+                    transfer_at = None;
+                    let (ext, _) = leg.transfer.unwrap_or_default();
+                    let refer = refer_request(ctx, phone, leg, ext);
+                    phone.send(ctx, &refer).await;
+                    tr.refer = Some(refer);
+                    refer_resend = Instant::now() + refer_wait;
+                } else if let Some(refer) = &tr.refer {
+                    if Instant::now() >= refer_resend && !tr.accepted {
+                        phone.send(ctx, refer).await;
+                        refer_wait = (refer_wait * 2).min(T2);
+                        refer_resend = Instant::now() + refer_wait;
+                    }
                 }
             }
-            Ok(Some(m)) => match m.method().map(|x| x.as_str()) {
-                Some("ACK") => acked = true,
-                Some("INVITE") if !acked => {
-                    phone.send(ctx, ok).await;
+            Ok(Some(m)) => {
+                if let Some(code) = m.code() {
+                    if m.cseq().is_some_and(|c| c.method == "REFER") && code >= 200 {
+                        if code < 300 {
+                            tr.accepted = true;
+                        } else if !tr.failed {
+                            tr.failed = true;
+                            ctx.counters.fail(Cause::TransferFailed);
+                        }
+                    }
+                    continue;
                 }
-                Some("BYE") => {
-                    let resp = MessageWriter::response_to(&m, 200, "OK", None).finish();
-                    phone.send(ctx, &resp).await;
-                    return result;
+                match m.method().map(|x| x.as_str()) {
+                    Some("ACK") => acked = true,
+                    Some("INVITE") => {
+                        let seq = m.cseq().map_or(0, |c| c.seq);
+                        if seq == invite_cseq {
+                            if !acked {
+                                phone.send(ctx, ok).await;
+                            }
+                        } else if let Some((_, resp)) =
+                            last_reinvite.as_ref().filter(|r| r.0 == seq)
+                        {
+                            phone.send(ctx, resp).await;
+                        } else {
+                            // Hold (sendonly or inactive offer) or resume.
+                            acked = true;
+                            let held = direction_of(m.body()) != "sendrecv";
+                            if let Some(r) = leg.remote {
+                                ctx.media.set_paused(leg.slot, r, held);
+                            }
+                            sdp_version += 1;
+                            let dir = if held { "recvonly" } else { "sendrecv" };
+                            let mut w = MessageWriter::response_to(&m, 200, "OK", None);
+                            w.header("Contact", leg.contact);
+                            let resp = w.body(
+                                "application/sdp",
+                                sdp_with(
+                                    phone.local.ip(),
+                                    leg.slot.port,
+                                    leg.number,
+                                    sdp_version,
+                                    dir,
+                                )
+                                .as_bytes(),
+                            );
+                            phone.send(ctx, &resp).await;
+                            last_reinvite = Some((seq, resp));
+                        }
+                    }
+                    Some("NOTIFY") => {
+                        phone.answer_stray(ctx, &m).await;
+                        match sipfrag_code(m.body()) {
+                            Some(200..=299) => tr.notified_ok = true,
+                            Some(300..) if !tr.failed => {
+                                tr.failed = true;
+                                ctx.counters.fail(Cause::TransferFailed);
+                            }
+                            _ => {}
+                        }
+                    }
+                    Some("BYE") => {
+                        let resp = MessageWriter::response_to(&m, 200, "OK", None).finish();
+                        phone.send(ctx, &resp).await;
+                        if tr.refer.is_some() && !tr.failed {
+                            if tr.notified_ok {
+                                ctx.counters.transferred.fetch_add(1, Ordering::Relaxed);
+                            } else {
+                                ctx.counters.fail(Cause::TransferFailed);
+                            }
+                        }
+                        return result;
+                    }
+                    Some(_) => phone.answer_stray(ctx, &m).await,
+                    None => {}
                 }
-                Some(_) => phone.answer_stray(ctx, &m).await,
-                None => {}
-            },
+            }
         }
     }
+}
+
+/// The status code of a NOTIFY's message/sipfrag body ("SIP/2.0 200 OK").
+fn sipfrag_code(body: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(body).ok()?;
+    let line = text.trim_start().lines().next()?;
+    let mut parts = line.split_whitespace();
+    if parts.next()? != "SIP/2.0" {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+/// A REFER from the callee's side of its dialog, transferring the call to `ext`.
+fn refer_request(ctx: &Ctx, phone: &Phone, leg: &CalleeLeg<'_>, ext: u32) -> Vec<u8> {
+    let invite = leg.invite;
+    let target = invite
+        .contacts()
+        .and_then(|c| c.first().map(|c| c.uri.raw.to_owned()))
+        .unwrap_or_else(|| format!("sip:{}", ctx.scenario.target));
+    let domain = &ctx.scenario.domain;
+    let mut w = MessageWriter::request("REFER", &target);
+    w.header_fmt(
+        "Via",
+        format_args!(
+            "SIP/2.0/UDP {};branch=z9hG4bK{};rport",
+            phone.local,
+            unique(ctx)
+        ),
+    )
+    .header("Max-Forwards", "70")
+    .header_fmt(
+        "From",
+        format_args!("{};tag={}", header(invite, HeaderName::To), leg.tag),
+    )
+    .header("To", header(invite, HeaderName::From))
+    .header("Call-ID", invite.call_id().unwrap_or(""))
+    .header("CSeq", "1 REFER")
+    .header("Contact", leg.contact)
+    .header_fmt("Refer-To", format_args!("<sip:{ext}@{domain}>"))
+    .header_fmt("Referred-By", format_args!("<sip:{}@{domain}>", phone.ext));
+    w.finish()
 }
 
 #[cfg(test)]
@@ -523,5 +903,30 @@ mod tests {
         let (addr, dtmf) = remote_media(&m).unwrap();
         assert_eq!(addr, "127.0.0.1:40000".parse().unwrap());
         assert_eq!(dtmf, Some(DTMF_PT));
+        assert_eq!(direction_of(text.as_bytes()), "sendrecv");
+        let hold = sdp_with("127.0.0.1".parse().unwrap(), 40000, 7, 2, "sendonly");
+        assert!(hold.contains("o=sim 7 2 IN IP4"));
+        assert_eq!(direction_of(hold.as_bytes()), "sendonly");
+    }
+
+    #[test]
+    fn uri_users_and_sim_numbers() {
+        assert_eq!(
+            uri_user("sip:4930123400@10.0.0.1;user=phone"),
+            Some(4930123400)
+        );
+        assert_eq!(uri_user("sip:+49301@h"), Some(49301));
+        assert_eq!(uri_user("sip:alice@h"), None);
+        let offer = sdp_offer("127.0.0.1".parse().unwrap(), 4000, 77);
+        assert_eq!(sim_number(offer.as_bytes()), Some(77));
+        assert_eq!(sim_number(b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\n"), None);
+    }
+
+    #[test]
+    fn sipfrag_status() {
+        assert_eq!(sipfrag_code(b"SIP/2.0 100 Trying\r\n"), Some(100));
+        assert_eq!(sipfrag_code(b"SIP/2.0 200 OK"), Some(200));
+        assert_eq!(sipfrag_code(b"SIP/2.0 486 Busy Here\r\n"), Some(486));
+        assert_eq!(sipfrag_code(b"garbage"), None);
     }
 }

@@ -2,7 +2,11 @@
 //! register with digest auth, call each other through the switch at a scenario's rate,
 //! send RTP with a per-call signature and check what they get back, and a report of
 //! what a capacity planner needs (registrations, answered and failed calls by cause,
-//! calls per second, concurrency, setup-time percentiles, audio checks).
+//! calls per second, concurrency, setup-time percentiles, audio checks). A share of
+//! calls is put on hold and resumed (re-INVITE sendonly/sendrecv) or blind-transferred
+//! by the callee (REFER) to a third phone. Besides phones (`Mode::Phones`) the sim
+//! plays a plain UAC that calls a range of numbers without registering (`Mode::Uac`)
+//! and a UAS or carrier trunk peer answering a range of DIDs (`Mode::Uas`).
 //!
 //! One tokio runtime; one SIP socket and one reader task per phone, one task per call
 //! leg while it lasts, and a pool of `run::RTP_SOCKETS` sockets for all RTP (see
@@ -20,5 +24,5 @@ pub mod timeline;
 
 pub use report::{Cause, Report};
 pub use run::{run, SimError};
-pub use scenario::{Hold, Rate, RtpMode, Scenario, ScenarioError};
+pub use scenario::{Hold, Mode, Rate, RtpMode, Scenario, ScenarioError};
 pub use timeline::Timeline;

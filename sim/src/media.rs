@@ -77,11 +77,18 @@ pub struct StreamSpec {
     pub dtmf_pt: Option<u8>,
     /// The telephone-event payload type this leg accepts.
     pub dtmf_rx_pt: Option<u8>,
+    /// Its own signature echoed back counts as good audio (a UAC against an echoing
+    /// UAS).
+    pub echo_ok: bool,
 }
 
 struct Stream {
+    /// Told apart from a later stream to the same address (see `Media::start`).
+    id: u64,
     spec: StreamSpec,
     until: Option<Instant>,
+    /// Not sending for now (on hold, recvonly).
+    paused: bool,
     seq: u16,
     ts: u32,
     ssrc: u32,
@@ -101,6 +108,9 @@ pub struct Media {
     /// Packets from addresses no active stream expects (late, early, or stray).
     pub unmatched: AtomicU64,
     tone: [u8; SAMPLES],
+    ids: AtomicU64,
+    /// What streams replaced by a newer one to the same address saw, until stopped.
+    replaced: Mutex<HashMap<u64, LegMedia>>,
 }
 
 impl Media {
@@ -121,6 +131,8 @@ impl Media {
             next: AtomicUsize::new(0),
             unmatched: AtomicU64::new(0),
             tone: tone(),
+            ids: AtomicU64::new(1),
+            replaced: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -146,24 +158,48 @@ impl Media {
     }
 
     /// Starts a leg's stream.
-    pub fn start(&self, slot: Slot, spec: StreamSpec) {
+    ///
+    /// Returns the stream's id for `stop`. A stream to the same address on the same
+    /// socket (a transfer target answered at the relay port that faced the transferor)
+    /// replaces the older one, whose counts are kept for its `stop`.
+    pub fn start(&self, slot: Slot, spec: StreamSpec) -> u64 {
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let stream = Stream {
+            id,
             until: spec.send_for.map(|d| Instant::now() + d),
+            paused: false,
             seq: (spec.call as u16).wrapping_mul(7),
             ts: spec.call.wrapping_mul(1000),
             ssrc: (spec.call << 1) | spec.side as u32,
             spec,
             media: LegMedia::default(),
         };
-        lock(&self.sockets[slot.socket].streams).insert(spec.remote, stream);
+        let old = lock(&self.sockets[slot.socket].streams).insert(spec.remote, stream);
+        if let Some(old) = old {
+            lock(&self.replaced).insert(old.id, old.media);
+        }
+        id
     }
 
-    /// Stops a leg's stream and returns what it saw.
-    pub fn stop(&self, slot: Slot, remote: SocketAddr) -> LegMedia {
-        lock(&self.sockets[slot.socket].streams)
-            .remove(&remote)
-            .map(|s| s.media)
-            .unwrap_or_default()
+    /// Pauses (recvonly, on hold) or resumes a leg's sending; false if it has no stream.
+    pub fn set_paused(&self, slot: Slot, remote: SocketAddr, paused: bool) -> bool {
+        match lock(&self.sockets[slot.socket].streams).get_mut(&remote) {
+            Some(s) => {
+                s.paused = paused;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops stream `id` and returns what it saw.
+    pub fn stop(&self, slot: Slot, remote: SocketAddr, id: u64) -> LegMedia {
+        let mut streams = lock(&self.sockets[slot.socket].streams);
+        if streams.get(&remote).is_some_and(|s| s.id == id) {
+            return streams.remove(&remote).map(|s| s.media).unwrap_or_default();
+        }
+        drop(streams);
+        lock(&self.replaced).remove(&id).unwrap_or_default()
     }
 
     async fn receive(&self, i: usize) {
@@ -183,6 +219,12 @@ impl Media {
             };
             match check(pkt, s.spec.call, s.spec.side.other(), s.spec.dtmf_rx_pt) {
                 Check::Ok => s.media.ok += 1,
+                Check::Bad
+                    if s.spec.echo_ok
+                        && check(pkt, s.spec.call, s.spec.side, None) == Check::Ok =>
+                {
+                    s.media.ok += 1
+                }
                 Check::Dtmf => s.media.dtmf_received += 1,
                 Check::Bad => s.media.bad += 1,
                 Check::Ignore => {}
@@ -201,7 +243,7 @@ impl Media {
                 {
                     let mut streams = lock(&ps.streams);
                     for s in streams.values_mut() {
-                        if s.until.is_some_and(|u| now >= u) {
+                        if s.paused || s.until.is_some_and(|u| now >= u) {
                             continue;
                         }
                         let mut pkt = [0u8; HEADER + SAMPLES];
@@ -319,8 +361,11 @@ mod tests {
                 send_for: None,
                 dtmf_pt: dtmf,
                 dtmf_rx_pt: dtmf,
+                echo_ok: false,
             },
+            id: 0,
             until: None,
+            paused: false,
             seq: 0,
             ts: 0,
             ssrc: 1,

@@ -36,6 +36,9 @@ pub struct Phone {
     pub sock: UdpSocket,
     pub local: SocketAddr,
     routes: Mutex<HashMap<String, mpsc::UnboundedSender<Message>>>,
+    /// UAS mode: where each dialog's messages come from (by Call-ID); what it sends
+    /// goes there, not to the target.
+    peers: Mutex<HashMap<String, SocketAddr>>,
     ended: Mutex<VecDeque<String>>,
 }
 
@@ -58,7 +61,17 @@ impl Phone {
         password: String,
         ip: std::net::IpAddr,
     ) -> std::io::Result<Phone> {
-        let sock = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        Phone::bind_addr(index, ext, password, SocketAddr::new(ip, 0)).await
+    }
+
+    /// A phone on the socket address `addr`.
+    pub async fn bind_addr(
+        index: usize,
+        ext: u32,
+        password: String,
+        addr: SocketAddr,
+    ) -> std::io::Result<Phone> {
+        let sock = UdpSocket::bind(addr).await?;
         let local = sock.local_addr()?;
         Ok(Phone {
             index,
@@ -67,13 +80,20 @@ impl Phone {
             sock,
             local,
             routes: Mutex::new(HashMap::new()),
+            peers: Mutex::new(HashMap::new()),
             ended: Mutex::new(VecDeque::new()),
         })
     }
 
     /// Sends to the switch.
     pub async fn send(&self, ctx: &Ctx, bytes: &[u8]) -> bool {
-        self.sock.send_to(bytes, ctx.scenario.target).await.is_ok()
+        let mut to = ctx.scenario.target;
+        if ctx.scenario.mode == crate::scenario::Mode::Uas {
+            if let Some(peer) = call_id_of(bytes).and_then(|c| lock(&self.peers).get(c).copied()) {
+                to = peer;
+            }
+        }
+        self.sock.send_to(bytes, to).await.is_ok()
     }
 
     /// Routes the messages of `call_id` to the returned inbox until `close`.
@@ -85,6 +105,7 @@ impl Phone {
 
     pub fn close(&self, call_id: &str) {
         lock(&self.routes).remove(call_id);
+        lock(&self.peers).remove(call_id);
         let mut ended = lock(&self.ended);
         if ended.len() == ENDED_MEMORY {
             ended.pop_front();
@@ -97,7 +118,14 @@ impl Phone {
         let mut buf = vec![0u8; 65536];
         loop {
             let n = match self.sock.recv_from(&mut buf).await {
-                Ok((n, _)) => n,
+                Ok((n, src)) => {
+                    if ctx.scenario.mode == crate::scenario::Mode::Uas {
+                        if let Some(c) = call_id_of(&buf[..n]) {
+                            lock(&self.peers).insert(c.to_owned(), src);
+                        }
+                    }
+                    n
+                }
                 Err(_) => {
                     // ICMP port unreachable and the like: keep reading, but do not spin.
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -305,7 +333,39 @@ pub async fn unregister(ctx: Arc<Ctx>, phone: Arc<Phone>) -> bool {
     r.is_ok()
 }
 
+/// The Call-ID of a SIP message's bytes (long or compact form), without parsing it.
+pub fn call_id_of(bytes: &[u8]) -> Option<&str> {
+    let head_end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(bytes.len());
+    let head = std::str::from_utf8(&bytes[..head_end]).ok()?;
+    head.split("\r\n").skip(1).find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        let name = name.trim();
+        (name.eq_ignore_ascii_case("call-id") || name.eq_ignore_ascii_case("i"))
+            .then(|| value.trim())
+    })
+}
+
 /// The value of a header of `m`, or "".
 pub fn header(m: &Message, name: HeaderName) -> &str {
     m.header(name).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_id_of_raw_messages() {
+        let m =
+            b"SIP/2.0 200 OK\r\nVia: x\r\nCall-ID: abc@h\r\nCSeq: 1 INVITE\r\n\r\nCall-ID: body";
+        assert_eq!(call_id_of(m), Some("abc@h"));
+        assert_eq!(
+            call_id_of(b"BYE sip:a SIP/2.0\r\ni: xyz\r\n\r\n"),
+            Some("xyz")
+        );
+        assert_eq!(call_id_of(b"BYE sip:a SIP/2.0\r\nTo: x\r\n\r\n"), None);
+    }
 }

@@ -45,6 +45,10 @@ pub enum Cause {
     BadSdp,
     /// The sim could not send (socket error).
     SendError,
+    /// A hold or resume re-INVITE was refused, unanswered or answered wrongly.
+    HoldFailed,
+    /// A blind transfer's REFER was refused, or its target did not answer.
+    TransferFailed,
 }
 
 impl Cause {
@@ -66,6 +70,8 @@ impl Cause {
             Cause::NoDtmf => "no dtmf".into(),
             Cause::BadSdp => "bad sdp".into(),
             Cause::SendError => "send error".into(),
+            Cause::HoldFailed => "hold failed".into(),
+            Cause::TransferFailed => "transfer failed".into(),
         }
     }
 }
@@ -78,9 +84,14 @@ pub struct Counters {
     pub answered: AtomicU64,
     /// Calls not placed because fewer than two registered phones were idle.
     pub skipped: AtomicU64,
+    /// Calls put on hold and resumed, and calls blind-transferred.
+    pub held: AtomicU64,
+    pub transferred: AtomicU64,
     pub active: AtomicU64,
     pub peak: AtomicU64,
     pub failures: AtomicU64,
+    /// Only one leg of each call is ours (UAC or UAS mode): each leg is judged alone.
+    pub one_leg: std::sync::atomic::AtomicBool,
     failed: Mutex<BTreeMap<Cause, u64>>,
     ringing_ms: Mutex<Vec<f64>>,
     answer_ms: Mutex<Vec<f64>>,
@@ -105,6 +116,13 @@ impl Counters {
     pub fn fail(&self, cause: Cause) {
         self.failures.fetch_add(1, Ordering::Relaxed);
         *lock(&self.failed).entry(cause).or_default() += 1;
+    }
+
+    /// Counts `cause` if there is one.
+    pub fn fail_opt(&self, cause: Option<Cause>) {
+        if let Some(c) = cause {
+            self.fail(c);
+        }
     }
 
     pub fn call_started(&self) {
@@ -141,7 +159,9 @@ impl Counters {
         let e = legs.entry(call).or_default();
         match side {
             Side::Caller => e.caller = Some(m),
-            Side::Callee => e.callee = Some(m),
+            // A transferred call has two callee legs (the transferor, then the
+            // target): their audio adds up.
+            Side::Callee => e.callee = Some(add(e.callee.unwrap_or_default(), m)),
         }
         e.dtmf |= dtmf;
     }
@@ -151,7 +171,18 @@ impl Counters {
     pub fn judge_audio(&self) -> AudioTally {
         let legs = std::mem::take(&mut *lock(&self.legs));
         let mut t = AudioTally::default();
+        let one_leg = self.one_leg.load(Ordering::Relaxed);
         for audio in legs.values() {
+            if one_leg {
+                if let Some(a) = audio.caller.or(audio.callee) {
+                    t.checked += 1;
+                    match judge_one(&a) {
+                        None => t.ok += 1,
+                        Some(cause) => self.fail(cause),
+                    }
+                }
+                continue;
+            }
             let (Some(a), Some(b)) = (audio.caller, audio.callee) else {
                 continue;
             };
@@ -176,6 +207,16 @@ impl Counters {
             .iter()
             .map(|(c, n)| (c.key(), *n))
             .collect()
+    }
+}
+
+fn add(a: LegMedia, b: LegMedia) -> LegMedia {
+    LegMedia {
+        sent: a.sent + b.sent,
+        ok: a.ok + b.ok,
+        bad: a.bad + b.bad,
+        dtmf_sent: a.dtmf_sent + b.dtmf_sent,
+        dtmf_received: a.dtmf_received + b.dtmf_received,
     }
 }
 
@@ -209,6 +250,22 @@ pub fn judge(caller: &LegMedia, callee: &LegMedia, dtmf: bool) -> Option<Cause> 
     None
 }
 
+/// What is wrong with a leg's audio when the far end is not ours: it must get the
+/// far side's signature (or its own echoed, for a UAC) for at least half as long as it
+/// sent, and nothing else.
+pub fn judge_one(leg: &LegMedia) -> Option<Cause> {
+    if leg.bad > 0 {
+        return Some(Cause::WrongRtp);
+    }
+    if leg.ok == 0 && leg.sent > 0 {
+        return Some(Cause::NoRtp);
+    }
+    if leg.ok * 2 < leg.sent {
+        return Some(Cause::RtpLoss);
+    }
+    None
+}
+
 /// The final report of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -219,6 +276,9 @@ pub struct Report {
     pub answered: u64,
     /// Calls not placed for want of two idle registered phones.
     pub skipped: u64,
+    /// Calls put on hold and resumed, and calls blind-transferred (both ways done).
+    pub held: u64,
+    pub transferred: u64,
     /// Failures by SIP status code or cause (registrations, calls and audio checks).
     pub failed: BTreeMap<String, u64>,
     /// Calls attempted per second over the calling period.
@@ -259,6 +319,8 @@ impl Report {
             attempted,
             answered: c.answered.load(Ordering::Relaxed),
             skipped: c.skipped.load(Ordering::Relaxed),
+            held: c.held.load(Ordering::Relaxed),
+            transferred: c.transferred.load(Ordering::Relaxed),
             failed: c.failed_map(),
             cps: if calling.is_zero() {
                 0.0
@@ -328,6 +390,12 @@ impl Report {
             self.audio_checked,
             pct(self.audio_ok, self.audio_checked)
         ));
+        if self.held + self.transferred > 0 {
+            s.push_str(&format!(
+                "  features    {} held and resumed, {} transferred\n",
+                self.held, self.transferred
+            ));
+        }
         if self.dtmf_sent > 0 {
             s.push_str(&format!(
                 "  dtmf        {} of {} digits received\n",

@@ -16,11 +16,15 @@ use crate::call::{place, Plan};
 use crate::media::Media;
 use crate::phone::{keep_registered, unregister, Phone};
 use crate::report::{Counters, Report};
-use crate::scenario::Scenario;
+use crate::scenario::{Mode, Scenario};
 use crate::timeline::{Sample, Timeline};
 
 /// How many sockets the RTP pool has.
 pub const RTP_SOCKETS: usize = 8;
+
+/// How many SIP sockets a UAC spreads its calls over (calls are told apart by
+/// Call-ID, not by socket).
+pub const UAC_SOCKETS: usize = 4;
 
 /// A run that could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +57,25 @@ pub struct Board {
 #[derive(Default)]
 struct BoardInner {
     idle: Vec<usize>,
-    /// Called phone → (call number, DTMF call).
-    expecting: HashMap<usize, (u32, bool)>,
+    /// Called phone → the call it expects.
+    expecting: HashMap<usize, Expect>,
+}
+
+/// The call a phone expects an INVITE for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    pub number: u32,
+    pub dtmf: bool,
+    /// Blind-transfer the call to this extension this long after answering.
+    pub transfer: Option<(u32, Duration)>,
+}
+
+/// The phones of a call: caller, callee, and the transfer target if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Picked {
+    pub caller: usize,
+    pub callee: usize,
+    pub target: Option<usize>,
 }
 
 impl Board {
@@ -67,7 +88,16 @@ impl Board {
     }
 
     /// Two distinct idle phones (caller, callee), now busy; the callee expects `number`.
-    pub fn pick(&self, rng: &mut StdRng, number: u32, dtmf: bool) -> Option<(usize, usize)> {
+    /// With `transfer` (the delay after answering) and a third idle phone, the callee
+    /// transfers the call to it (`first_ext`: the extension of phone 0); without a third
+    /// idle phone the call is not transferred.
+    pub fn pick(
+        &self,
+        rng: &mut StdRng,
+        number: u32,
+        dtmf: bool,
+        transfer: Option<(u32, Duration)>,
+    ) -> Option<Picked> {
         let mut b = self.lock();
         if b.idle.len() < 2 {
             return None;
@@ -76,23 +106,49 @@ impl Board {
         let caller = b.idle.swap_remove(i);
         let j = rng.gen_range(0..b.idle.len());
         let callee = b.idle.swap_remove(j);
-        b.expecting.insert(callee, (number, dtmf));
-        Some((caller, callee))
+        let mut target = None;
+        let mut expect = Expect {
+            number,
+            dtmf,
+            transfer: None,
+        };
+        if let (Some((first_ext, after)), false) = (transfer, b.idle.is_empty()) {
+            let k = rng.gen_range(0..b.idle.len());
+            let t = b.idle.swap_remove(k);
+            b.expecting.insert(
+                t,
+                Expect {
+                    number,
+                    dtmf: false,
+                    transfer: None,
+                },
+            );
+            expect.transfer = Some((first_ext + t as u32, after));
+            target = Some(t);
+        }
+        b.expecting.insert(callee, expect);
+        Some(Picked {
+            caller,
+            callee,
+            target,
+        })
     }
 
     /// The call a phone's new INVITE should be (taken once).
-    pub fn take_expected(&self, phone: usize) -> Option<(u32, bool)> {
+    pub fn take_expected(&self, phone: usize) -> Option<Expect> {
         self.lock().expecting.remove(&phone)
     }
 
-    /// Both phones of call `number` are idle again.
-    pub fn release(&self, caller: usize, callee: usize, number: u32) {
+    /// The phones of call `number` are idle again.
+    pub fn release(&self, caller: usize, callee: usize, target: Option<usize>, number: u32) {
         let mut b = self.lock();
-        if b.expecting.get(&callee).is_some_and(|e| e.0 == number) {
-            b.expecting.remove(&callee);
+        for p in std::iter::once(callee).chain(target) {
+            if b.expecting.get(&p).is_some_and(|e| e.number == number) {
+                b.expecting.remove(&p);
+            }
+            b.idle.push(p);
         }
         b.idle.push(caller);
-        b.idle.push(callee);
     }
 }
 
@@ -137,14 +193,41 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     });
     let mut tasks: Vec<JoinHandle<()>> = media.spawn();
     let mut phones = Vec::with_capacity(scenario.phones());
-    for (i, ext) in (scenario.extensions.0..=scenario.extensions.1).enumerate() {
-        let p = Arc::new(
-            Phone::bind(i, ext, scenario.password_of(ext), ip)
+    let mode = scenario.mode;
+    ctx.counters
+        .one_leg
+        .store(mode != Mode::Phones, Ordering::Relaxed);
+    match mode {
+        Mode::Phones => {
+            for (i, ext) in (scenario.extensions.0..=scenario.extensions.1).enumerate() {
+                phones.push(Arc::new(
+                    Phone::bind(i, ext, scenario.password_of(ext), ip)
+                        .await
+                        .map_err(bind_err)?,
+                ));
+            }
+        }
+        Mode::Uac => {
+            let ext = scenario.caller;
+            for i in 0..UAC_SOCKETS {
+                phones.push(Arc::new(
+                    Phone::bind(i, ext, scenario.password_of(ext), ip)
+                        .await
+                        .map_err(bind_err)?,
+                ));
+            }
+        }
+        Mode::Uas => {
+            let p = Phone::bind_addr(0, 0, String::new(), scenario.target)
                 .await
-                .map_err(bind_err)?,
-        );
+                .map_err(bind_err)?;
+            let (a, b) = scenario.numbers();
+            eprintln!("sim: UAS listening on {} for {a}-{b}", p.local);
+            phones.push(Arc::new(p));
+        }
+    }
+    for p in &phones {
         tasks.push(tokio::spawn(p.clone().receive(ctx.clone())));
-        phones.push(p);
     }
     let timeline = Arc::new(Mutex::new(Timeline::default()));
     let progress_task = tokio::spawn(report_progress(
@@ -157,7 +240,12 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     // Registration, paced at `register_rate`.
     let mut pending = Vec::with_capacity(phones.len());
     let reg_start = Instant::now();
-    for (i, p) in phones.iter().enumerate() {
+    let to_register = if mode == Mode::Phones {
+        &phones[..]
+    } else {
+        &[]
+    };
+    for (i, p) in to_register.iter().enumerate() {
         tokio::time::sleep_until(
             reg_start + Duration::from_secs_f64(i as f64 / scenario.register_rate),
         )
@@ -181,8 +269,11 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
 
     // Calls.
     let calling_start = Instant::now();
-    if registered.len() >= 2 {
-        place_calls(&ctx, &phones).await;
+    match mode {
+        Mode::Phones if registered.len() >= 2 => place_calls(&ctx, &phones).await,
+        Mode::Phones => {}
+        Mode::Uac => place_calls(&ctx, &phones).await,
+        Mode::Uas => tokio::time::sleep(scenario.duration).await,
     }
     let calling = calling_start.elapsed();
     // Drain: let the calls in progress end.
@@ -208,7 +299,11 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     }
     let report = Report::build(
         scenario.target.to_string(),
-        scenario.phones() as u64,
+        if mode == Mode::Phones {
+            scenario.phones() as u64
+        } else {
+            0
+        },
         &ctx.counters,
         calling,
         begun.elapsed(),
@@ -241,18 +336,41 @@ async fn place_calls(ctx: &Arc<Ctx>, phones: &[Arc<Phone>]) {
             credit -= 1.0;
             number += 1;
             let dtmf = s.dtmf > 0.0 && rng.gen_bool(s.dtmf);
-            let Some((caller, callee)) = ctx.board.pick(&mut rng, number, dtmf) else {
+            let hold = s.hold.pick(rng.gen::<f64>());
+            // One draw decides hold (first share) or transfer (the next).
+            let feature = rng.gen::<f64>();
+            let on_hold = feature < s.hold_share;
+            let transfer = (!on_hold && feature < s.hold_share + s.transfer_share)
+                .then_some((s.extensions.0, hold / 4));
+            if s.mode == Mode::Uac {
+                let (a, b) = s.numbers();
+                let plan = Plan {
+                    number,
+                    callee: usize::MAX,
+                    callee_ext: rng.gen_range(a..=b),
+                    target: None,
+                    hold,
+                    dtmf,
+                    on_hold,
+                };
+                let phone = phones[number as usize % phones.len()].clone();
+                tokio::spawn(place(ctx.clone(), phone, plan));
+                continue;
+            }
+            let Some(p) = ctx.board.pick(&mut rng, number, dtmf, transfer) else {
                 ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
             let plan = Plan {
                 number,
-                callee,
-                callee_ext: phones[callee].ext,
-                hold: s.hold.pick(rng.gen::<f64>()),
+                callee: p.callee,
+                callee_ext: u64::from(phones[p.callee].ext),
+                target: p.target,
+                hold,
                 dtmf,
+                on_hold,
             };
-            tokio::spawn(place(ctx.clone(), phones[caller].clone(), plan));
+            tokio::spawn(place(ctx.clone(), phones[p.caller].clone(), plan));
         }
     }
 }
@@ -309,12 +427,43 @@ mod tests {
         for i in 0..3 {
             b.add_idle(i);
         }
-        let (a, c) = b.pick(&mut rng, 1, false).unwrap();
+        let p = b.pick(&mut rng, 1, false, None).unwrap();
+        let (a, c) = (p.caller, p.callee);
         assert_ne!(a, c);
-        assert!(b.pick(&mut rng, 2, false).is_none(), "one idle phone left");
-        assert_eq!(b.take_expected(c), Some((1, false)));
+        assert_eq!(p.target, None);
+        assert!(
+            b.pick(&mut rng, 2, false, None).is_none(),
+            "one idle phone left"
+        );
+        assert_eq!(b.take_expected(c).map(|e| e.number), Some(1));
         assert_eq!(b.take_expected(c), None, "taken once");
-        b.release(a, c, 1);
-        assert!(b.pick(&mut rng, 3, false).is_some());
+        b.release(a, c, None, 1);
+        assert!(b.pick(&mut rng, 3, false, None).is_some());
+    }
+
+    #[test]
+    fn a_transfer_takes_a_third_idle_phone_when_there_is_one() {
+        let b = Board::default();
+        let mut rng = StdRng::seed_from_u64(5);
+        for i in 0..3 {
+            b.add_idle(i);
+        }
+        let after = Duration::from_millis(100);
+        let p = b.pick(&mut rng, 7, false, Some((1000, after))).unwrap();
+        let t = p.target.expect("a target");
+        assert!(t != p.caller && t != p.callee);
+        let e = b.take_expected(p.callee).unwrap();
+        assert_eq!(e.transfer, Some((1000 + t as u32, after)));
+        assert_eq!(b.take_expected(t).map(|e| e.number), Some(7));
+        b.release(p.caller, p.callee, p.target, 7);
+        let p = b.pick(&mut rng, 8, false, None).unwrap();
+        b.release(p.caller, p.callee, None, 8);
+        // Two idle phones only: the call goes ahead without a transfer.
+        let b = Board::default();
+        b.add_idle(0);
+        b.add_idle(1);
+        let p = b.pick(&mut rng, 9, false, Some((1000, after))).unwrap();
+        assert_eq!(p.target, None);
+        assert_eq!(b.take_expected(p.callee).unwrap().transfer, None);
     }
 }

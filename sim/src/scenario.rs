@@ -13,6 +13,8 @@
 //! hold = "2s"                   # or { min = "1s", max = "3s" } (uniform)
 //! answer_delay = "100ms"
 //! dtmf = 0.1                    # share of calls that send RFC 4733 digits
+//! hold_share = 0.1              # share of calls put on hold and resumed
+//! transfer_share = 0.05         # share of calls the callee blind-transfers
 //! ```
 
 use std::collections::BTreeMap;
@@ -124,9 +126,30 @@ pub enum RtpMode {
     Off,
 }
 
+/// What the simulator plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Phones of a tenant that register and call each other through the switch.
+    Phones,
+    /// A plain UAC ("direct" mode): calls the numbers of `extensions` at the target
+    /// without registering, from `caller`, answering a 401/407 with `caller` and its
+    /// password.
+    Uac,
+    /// A UAS or carrier trunk peer on `target`: answers INVITEs for the DIDs of
+    /// `extensions` (404 for others) for `duration`, then reports.
+    Uas,
+}
+
 /// One run of the simulator.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
+    pub mode: Mode,
+    /// The calling number in UAC mode (also its digest user name).
+    pub caller: u32,
+    /// UAC mode: the numbers called; UAS mode: the DIDs answered (default: the
+    /// extensions).
+    pub numbers: Option<(u64, u64)>,
     /// The switch's SIP address (UDP).
     pub target: SocketAddr,
     /// The tenant's domain (Request-URI host, From/To host, digest realm's tenant).
@@ -145,6 +168,11 @@ pub struct Scenario {
     pub answer_delay: Duration,
     /// Share (0–1) of calls in which the caller sends DTMF digits (RFC 4733).
     pub dtmf: f64,
+    /// Share (0–1) of calls in which the caller puts the callee on hold (re-INVITE
+    /// sendonly) and resumes it.
+    pub hold_share: f64,
+    /// Share (0–1) of calls the callee blind-transfers (REFER) to another idle phone.
+    pub transfer_share: f64,
     /// How long a request waits for its final response (and a phone for its
     /// registration) before it counts as a timeout.
     #[serde(with = "secs")]
@@ -161,6 +189,9 @@ pub struct Scenario {
 impl Default for Scenario {
     fn default() -> Self {
         Scenario {
+            mode: Mode::Phones,
+            caller: 1000,
+            numbers: None,
             target: SocketAddr::from(([127, 0, 0, 1], 5060)),
             domain: "127.0.0.1".into(),
             extensions: (100, 109),
@@ -170,6 +201,8 @@ impl Default for Scenario {
             hold: Hold::Fixed(Duration::from_secs(2)),
             answer_delay: Duration::ZERO,
             dtmf: 0.0,
+            hold_share: 0.0,
+            transfer_share: 0.0,
             timeout: Duration::from_secs(8),
             register_rate: 200.0,
             register_expires: 600,
@@ -190,6 +223,8 @@ const FIELDS: &[&str] = &[
     "hold",
     "answer_delay",
     "dtmf",
+    "hold_share",
+    "transfer_share",
     "timeout",
     "register_rate",
     "register_expires",
@@ -255,16 +290,9 @@ impl Scenario {
                 "duration" => s.duration = duration_of(key, v)?,
                 "hold" => s.hold = parse_hold(v)?,
                 "answer_delay" => s.answer_delay = duration_of(key, v)?,
-                "dtmf" => {
-                    let share = number_of(key, v)?;
-                    if !(0.0..=1.0).contains(&share) {
-                        return Err(field_err(
-                            key,
-                            format!("expected a share between 0 and 1, got {share}"),
-                        ));
-                    }
-                    s.dtmf = share;
-                }
+                "dtmf" => s.dtmf = share_of(key, v)?,
+                "hold_share" => s.hold_share = share_of(key, v)?,
+                "transfer_share" => s.transfer_share = share_of(key, v)?,
                 "timeout" => {
                     s.timeout = duration_of(key, v)?;
                     if s.timeout.is_zero() {
@@ -296,10 +324,27 @@ impl Scenario {
 
     /// Checks the relations between fields (also after command-line overrides).
     pub fn check(&self) -> Result<(), ScenarioError> {
-        if self.phones() < 2 {
+        if self.mode == Mode::Phones && self.phones() < 2 {
             return Err(field_err(
                 "extensions",
                 "need at least 2 extensions to place calls",
+            ));
+        }
+        for (field, share) in [
+            ("hold_share", self.hold_share),
+            ("transfer_share", self.transfer_share),
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(field_err(
+                    field,
+                    format!("expected a share between 0 and 1, got {share}"),
+                ));
+            }
+        }
+        if self.hold_share + self.transfer_share > 1.0 {
+            return Err(field_err(
+                "transfer_share",
+                "hold_share + transfer_share is more than 1",
             ));
         }
         if let Hold::Uniform { min, max } = self.hold {
@@ -308,6 +353,12 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// The numbers a UAC calls or a UAS answers.
+    pub fn numbers(&self) -> (u64, u64) {
+        self.numbers
+            .unwrap_or((u64::from(self.extensions.0), u64::from(self.extensions.1)))
     }
 
     /// How many phones the run simulates.
@@ -335,6 +386,17 @@ fn number_of(field: &str, v: &toml::Value) -> Result<f64, ScenarioError> {
             format!("expected a number, got {}", describe(other)),
         )),
     }
+}
+
+fn share_of(field: &str, v: &toml::Value) -> Result<f64, ScenarioError> {
+    let share = number_of(field, v)?;
+    if !(0.0..=1.0).contains(&share) {
+        return Err(field_err(
+            field,
+            format!("expected a share between 0 and 1, got {share}"),
+        ));
+    }
+    Ok(share)
 }
 
 fn describe(v: &toml::Value) -> String {
@@ -408,6 +470,21 @@ pub fn parse_extensions(s: &str) -> Result<(u32, u32), String> {
     }
     if to - from >= 100_000 {
         return Err(format!("range \"{s}\" has more than 100000 extensions"));
+    }
+    Ok((from, to))
+}
+
+/// Reads a range of numbers such as `"4930123400-4930123499"` (or a single one).
+pub fn parse_numbers(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("expected a range such as \"4930123400-4930123499\", got \"{s}\"");
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (a.trim(), b.trim()),
+        None => (s.trim(), s.trim()),
+    };
+    let from: u64 = a.parse().map_err(|_| bad())?;
+    let to: u64 = b.parse().map_err(|_| bad())?;
+    if from > to {
+        return Err(format!("range \"{s}\" ends before it starts"));
     }
     Ok((from, to))
 }
@@ -528,6 +605,8 @@ mod tests {
             hold = { min = "1s", max = "3.5s" }
             answer_delay = "250ms"
             dtmf = 0.25
+            hold_share = 0.1
+            transfer_share = 0.05
             timeout = 4
             register_rate = 100
             register_expires = 300
@@ -562,6 +641,7 @@ mod tests {
         assert_eq!(s.answer_delay, Duration::from_millis(250));
         assert_eq!(s.timeout, Duration::from_secs(4));
         assert_eq!(s.rtp, RtpMode::First(Duration::from_secs(1)));
+        assert_eq!((s.hold_share, s.transfer_share), (0.1, 0.05));
         assert_eq!(s.seed, 42);
     }
 
@@ -576,6 +656,12 @@ mod tests {
         assert_eq!(field_of("extensions = \"100\""), "extensions");
         assert_eq!(field_of("target = \"nowhere\""), "target");
         assert_eq!(field_of("dtmf = 2"), "dtmf");
+        assert_eq!(field_of("hold_share = -0.1"), "hold_share");
+        assert_eq!(field_of("transfer_share = \"a\""), "transfer_share");
+        assert_eq!(
+            field_of("hold_share = 0.7\ntransfer_share = 0.5"),
+            "transfer_share"
+        );
         assert_eq!(field_of("ramp = { from = 1, to = 5 }"), "ramp.over");
         assert_eq!(
             field_of("ramp = { from = 1, to = 5, over = 3, x = 1 }"),

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use sim::scenario::{parse_duration, parse_extensions, parse_target};
-use sim::{Hold, Rate, Scenario};
+use sim::scenario::{parse_duration, parse_extensions, parse_numbers, parse_target};
+use sim::{Hold, Mode, Rate, RtpMode, Scenario};
 
 use super::{print_out, CliError};
 
@@ -12,10 +12,17 @@ use super::{print_out, CliError};
 #[command(
     after_help = "With no scenario and no flags: the demo tenant (domain 127.0.0.1, \
 extensions 100-109, passwords secret{ext}) at 127.0.0.1:5060, 2 calls/s for 10 s, 2 s calls.\n\
+Direct mode: `--uac-only --target HOST:PORT --numbers A-B` calls the numbers at the \
+target without registering (answering a 401/407 as --caller with --password).\n\
+Carrier/UAS mode: `--uas --listen IP:PORT --dids A-B` answers INVITEs for those \
+numbers (404 otherwise) with RTP carrying its own signature, for --duration, then reports.\n\
 Exit code: 0 when nothing failed, 1 when a registration, call or audio check failed \
 (the report says which), 2 for a bad scenario or flag."
 )]
 pub struct SimArgs {
+    /// Direct (UAC-only) and carrier/UAS modes (boxed: `Command` stays small).
+    #[command(flatten)]
+    modes: Box<ModeArgs>,
     /// The switch's SIP address (UDP).
     #[arg(long)]
     target: Option<String>,
@@ -46,6 +53,12 @@ pub struct SimArgs {
     /// How long a request waits for its final response, e.g. 8s.
     #[arg(long)]
     timeout: Option<String>,
+    /// Share (0–1) of calls put on hold and resumed by the caller.
+    #[arg(long)]
+    hold_share: Option<f64>,
+    /// Share (0–1) of calls the callee blind-transfers to another idle phone.
+    #[arg(long)]
+    transfer_share: Option<f64>,
     /// Seed of the random choices.
     #[arg(long)]
     seed: Option<u64>,
@@ -58,6 +71,30 @@ pub struct SimArgs {
     /// No progress line.
     #[arg(long)]
     quiet: bool,
+}
+
+/// The flags of the direct (UAC-only) and carrier/UAS modes.
+#[derive(Debug, Args)]
+pub struct ModeArgs {
+    /// Direct mode: place calls without registering (a plain UAC or trunk client).
+    #[arg(long, conflicts_with = "uas")]
+    uac_only: bool,
+    /// Carrier/UAS mode: answer calls on --listen for --dids.
+    #[arg(long, requires = "listen")]
+    uas: bool,
+    /// UAS mode: the address to listen on, e.g. 127.0.0.1:5070.
+    #[arg(long, value_name = "IP:PORT")]
+    listen: Option<String>,
+    /// Direct mode: the numbers to call; UAS mode: the DIDs answered
+    /// (default: --extensions), e.g. 4930123400-4930123499.
+    #[arg(long, visible_alias = "dids", value_name = "A-B")]
+    numbers: Option<String>,
+    /// Direct mode: the calling number (and digest user name for a 401/407).
+    #[arg(long)]
+    caller: Option<u32>,
+    /// RTP: call (whole call, default), off, or a duration (the first stretch only).
+    #[arg(long)]
+    rtp: Option<String>,
 }
 
 fn usage(field: &str, message: String) -> CliError {
@@ -116,6 +153,37 @@ fn scenario(a: &SimArgs) -> Result<Scenario, CliError> {
             return Err(usage("timeout", "must be longer than 0s".into()));
         }
     }
+    if let Some(h) = a.hold_share {
+        s.hold_share = h;
+    }
+    if let Some(t) = a.transfer_share {
+        s.transfer_share = t;
+    }
+    if a.modes.uac_only {
+        s.mode = Mode::Uac;
+    }
+    if a.modes.uas {
+        s.mode = Mode::Uas;
+    }
+    if let Some(l) = &a.modes.listen {
+        if !a.modes.uas {
+            return Err(usage("listen", "only with --uas".into()));
+        }
+        s.target = parse_target(l).map_err(|m| usage("listen", m))?;
+    }
+    if let Some(n) = &a.modes.numbers {
+        s.numbers = Some(parse_numbers(n).map_err(|m| usage("numbers", m))?);
+    }
+    if let Some(c) = a.modes.caller {
+        s.caller = c;
+    }
+    if let Some(r) = &a.modes.rtp {
+        s.rtp = match r.as_str() {
+            "call" => RtpMode::Call,
+            "off" => RtpMode::Off,
+            d => RtpMode::First(duration_flag("rtp", d)?),
+        };
+    }
     if let Some(seed) = a.seed {
         s.seed = seed;
     }
@@ -129,7 +197,18 @@ pub fn run(a: SimArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
-    if !a.quiet {
+    if !a.quiet && s.mode != Mode::Phones {
+        let (from, to) = s.numbers();
+        eprintln!(
+            "sim: {} {from}-{to} at {}",
+            if s.mode == Mode::Uac {
+                "calling"
+            } else {
+                "answering"
+            },
+            s.target
+        );
+    } else if !a.quiet {
         eprintln!(
             "sim: {} phones ({}-{}@{}) against {}, {} for {:.0} s",
             s.phones(),
