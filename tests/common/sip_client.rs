@@ -29,22 +29,16 @@ impl SipClient {
         } else {
             "127.0.0.1:0"
         };
-        let sock = UdpSocket::bind(any).unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-        let local = sock.local_addr().unwrap();
-        SipClient {
-            conn: Conn::Udp(sock),
-            server,
-            local,
-            cseq: 0,
-            call_id: format!("t-{}", local.port()),
-        }
+        Self::on_socket(server, UdpSocket::bind(any).unwrap())
     }
 
     /// A UDP client on a chosen local port (to register a contact another program
     /// will then serve on that port).
     pub fn udp_on(server: SocketAddr, port: u16) -> SipClient {
-        let sock = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+        Self::on_socket(server, UdpSocket::bind(("127.0.0.1", port)).unwrap())
+    }
+
+    fn on_socket(server: SocketAddr, sock: UdpSocket) -> SipClient {
         sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         let local = sock.local_addr().unwrap();
         SipClient {
