@@ -4,6 +4,7 @@
 //! Architecture invariant: the signalling logic lives in `engine`; handlers here feed
 //! it, drain what it returns and do the IO.
 
+pub mod auth_guard;
 pub mod call;
 pub mod clock;
 pub mod config;

@@ -2,11 +2,12 @@
 //! REGISTERs through the engine's registrar, persists every change and expires
 //! bindings on time.
 
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use engine::auth::{challenge_response, check, AuthFailure, AuthKind, AuthThrottle, Nonces};
+use engine::auth::{
+    challenge_response, check, AuthFailure, AuthKind, AuthRequest, NonceCounts, Nonces,
+};
 use engine::registrar::{Binding, LineCredentials, Policy, Registrar};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
@@ -40,7 +41,8 @@ impl std::fmt::Debug for LineMsg {
 pub struct LineShared {
     pub store: StoreHandle,
     pub nonces: Arc<Nonces>,
-    pub throttle: Arc<Mutex<AuthThrottle>>,
+    /// Sources that keep failing to authenticate (password guessing).
+    pub guard: Arc<crate::auth_guard::AuthGuard>,
     pub policy: Policy,
     pub out: Arc<crate::sip::SipOut>,
     /// The digest algorithms challenges offer, in order (the first is preferred).
@@ -151,6 +153,7 @@ fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming
         &inc.msg,
         &state.creds,
         &state.args.shared.nonces,
+        inc.source.ip(),
         &flow,
         unix_now(),
     );
@@ -162,21 +165,25 @@ fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming
             .save_bindings(state.args.tenant.id, &state.args.ext, out.changes);
         expire_and_rearm(myself, state);
     }
-    answer(
-        &state.args.shared.throttle,
-        inc,
-        out.code,
-        out.response,
-        out.auth_failed,
-    );
+    if out.auth_failed {
+        state.args.shared.guard.failure(inc.source.ip());
+    } else if out.code == 200 {
+        state.args.shared.guard.success(inc.source.ip());
+    }
+    inc.reply.send(out.code, out.response);
 }
 
 /// A new call from this line: challenged (407) until its credentials are right, then
 /// handed to the tenant, which starts the call.
 fn call_from(state: &mut LineState, inc: Box<Incoming>) {
-    let now = unix_now();
-    let nonces = &state.args.shared.nonces;
-    match check(&inc.msg, AuthKind::Proxy, &state.creds, nonces, now) {
+    let shared = &state.args.shared;
+    match authenticate(
+        &inc,
+        &state.creds,
+        &shared.nonces,
+        &shared.guard,
+        &mut state.registrar.counts,
+    ) {
         Ok(()) => {
             let ext = state.args.ext.clone();
             if let Err(e) = state
@@ -188,56 +195,83 @@ fn call_from(state: &mut LineState, inc: Box<Incoming>) {
                 tracing::warn!(error = %e, "tenant supervisor gone; call dropped");
             }
         }
+        Err(()) => {}
+    }
+}
+
+/// Checks a call's Proxy-Authorization for `creds`: `Ok` when right; otherwise the
+/// request has been answered (407 challenge, or 403 counted against its source).
+pub(crate) fn authenticate(
+    inc: &Incoming,
+    creds: &LineCredentials,
+    nonces: &Nonces,
+    guard: &crate::auth_guard::AuthGuard,
+    counts: &mut NonceCounts,
+) -> Result<(), ()> {
+    let req = AuthRequest {
+        msg: &inc.msg,
+        kind: AuthKind::Proxy,
+        source: inc.source.ip(),
+        now_unix: unix_now(),
+    };
+    match check(&req, creds, nonces, counts) {
+        Ok(()) => {
+            guard.success(inc.source.ip());
+            Ok(())
+        }
         Err(AuthFailure::Challenge { stale }) => {
             let tag = format!("{:016x}", rand::random::<u64>());
-            let bytes = challenge_response(
-                &inc.msg,
-                AuthKind::Proxy,
-                &state.creds,
-                nonces,
-                stale,
-                &tag,
-                now,
-            );
-            inc.reply.send(407, bytes);
+            inc.reply
+                .send(407, challenge_response(&req, creds, nonces, stale, &tag));
+            Err(())
         }
         Err(AuthFailure::Forbidden(reason)) => {
-            let bytes = engine::sip::MessageWriter::response_to(&inc.msg, 403, reason, Some("pbx"))
-                .finish();
-            answer(&state.args.shared.throttle, inc, 403, bytes, true);
+            guard.failure(inc.source.ip());
+            inc.respond(403, reason);
+            Err(())
         }
     }
 }
 
-/// Sends the answer, late when this source keeps failing to authenticate.
-fn answer(
-    throttle: &Mutex<AuthThrottle>,
+/// A REGISTER or INVITE naming a user the tenant does not have. It gets exactly what
+/// a known user with a wrong password gets (a challenge, then 403 counted against the
+/// source), so that extensions cannot be listed by their answers. `phantom` stands in
+/// for the HA1s of a line that does not exist.
+pub(crate) fn answer_stranger(
+    shared: &LineShared,
+    tenant: &TenantEntry,
+    user: &str,
+    phantom: &str,
     inc: Box<Incoming>,
-    code: u16,
-    response: Vec<u8>,
-    auth_failed: bool,
 ) {
-    let ip: IpAddr = inc.source.ip();
-    let now = tokio::time::Instant::now().into_std();
-    let delay = {
-        let mut t = throttle.lock().unwrap_or_else(|p| p.into_inner());
-        if auth_failed {
-            t.on_failure(ip, now)
-        } else {
-            if code == 200 {
-                t.on_success(ip);
-            }
-            Duration::ZERO
-        }
+    let creds = LineCredentials {
+        username: user.to_owned(),
+        realm: tenant.realm.to_string(),
+        ha1_md5: phantom.to_owned(),
+        ha1_sha256: phantom.to_owned(),
+        offer: shared.digest_offer.clone(),
     };
-    if delay.is_zero() {
-        inc.reply.send(code, response);
-    } else {
-        tracing::info!(%ip, ?delay, "repeated authentication failure: answer delayed");
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            inc.reply.send(code, response);
-        });
+    let mut counts = NonceCounts::default();
+    match inc.msg.method() {
+        Some(engine::sip::Method::Register) => {
+            let mut registrar = Registrar::new(shared.policy, Vec::new());
+            let out = registrar.handle(
+                &inc.msg,
+                &creds,
+                &shared.nonces,
+                inc.source.ip(),
+                &inc.reply.flow(),
+                unix_now(),
+            );
+            if out.auth_failed {
+                shared.guard.failure(inc.source.ip());
+            }
+            inc.reply.send(out.code, out.response);
+        }
+        Some(engine::sip::Method::Invite) => {
+            let _ = authenticate(&inc, &creds, &shared.nonces, &shared.guard, &mut counts);
+        }
+        _ => inc.respond(404, "Not Found"),
     }
 }
 

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use engine::auth::{AuthThrottle, Nonces};
+use engine::auth::Nonces;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use rand::RngCore;
 
@@ -105,6 +105,7 @@ impl SwitchActor {
             dispatcher: Arc::new(Dispatcher::new(
                 state.directory.clone(),
                 state.shared.out.clone(),
+                state.shared.guard.clone(),
             )),
             max_size: state.config.max_message_size,
             flows: state.shared.out.flows.clone(),
@@ -144,7 +145,7 @@ impl Actor for SwitchActor {
         let shared = LineShared {
             store: args.store,
             nonces: Arc::new(Nonces::new(secret, args.config.nonce_lifetime)),
-            throttle: Arc::new(Mutex::new(AuthThrottle::default())),
+            guard: Arc::default(),
             policy: args.config.registrar,
             out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
             bus: EventBus::new(),

@@ -81,7 +81,23 @@ pub struct TenantState {
     calls: HashMap<ActorId, CallEntry>,
     /// The tenant's settings and when they were read.
     settings: Option<(TenantSettings, tokio::time::Instant)>,
+    /// The tenant's extensions, so that a request for an unknown one costs no query.
+    known: KnownLines,
+    /// Stands in for the HA1 of a line that does not exist (`line::answer_stranger`).
+    phantom_ha1: String,
 }
+
+/// The extensions of the tenant as last read from the store. A miss reads them again
+/// at most once per `KNOWN_LINES_TTL`, so lines added while the switch runs are found
+/// and a flood of requests for unknown users reaches SQLite once per period.
+#[derive(Default)]
+struct KnownLines {
+    exts: std::collections::HashSet<Box<str>>,
+    read_at: Option<tokio::time::Instant>,
+}
+
+/// How long the copy of the tenant's extension list answers misses.
+const KNOWN_LINES_TTL: Duration = Duration::from_secs(2);
 
 /// What the supervisor keeps of a running call: its place in the switch's capacity,
 /// given back when the call's actor ends (however it ends), and the record it ends
@@ -117,16 +133,30 @@ impl TenantSupervisor {
         if let Some(l) = state.args.directory.line(entry.id, ext) {
             return Some(l);
         }
-        let (tid, e) = (entry.id, ext.to_owned());
-        let exists = state
-            .args
-            .shared
-            .store
-            .call(move |s| Ok(s.line(tid, &e)?.is_some()))
-            .await
-            .ok()?;
-        if !exists {
-            return None;
+        if !state.known.exts.contains(ext) {
+            let now = tokio::time::Instant::now();
+            let fresh = state
+                .known
+                .read_at
+                .is_some_and(|at| now.duration_since(at) < KNOWN_LINES_TTL);
+            if fresh {
+                return None;
+            }
+            let tid = entry.id;
+            let exts = state
+                .args
+                .shared
+                .store
+                .call(move |s| s.extensions(tid))
+                .await
+                .ok()?;
+            state.known = KnownLines {
+                exts: exts.into_iter().map(String::into_boxed_str).collect(),
+                read_at: Some(now),
+            };
+            if !state.known.exts.contains(ext) {
+                return None;
+            }
         }
         Self::spawn_line(myself, state, entry, ext).await
     }
@@ -167,7 +197,7 @@ impl TenantSupervisor {
         let Some(line) = Self::ensure_line(myself, state, ext).await else {
             return Err((404, "Not Found"));
         };
-        let targets = devices(&line).await;
+        let targets = devices(&line, &state.args.shared.out).await;
         if targets.is_empty() {
             return Err((480, "Temporarily Unavailable"));
         }
@@ -227,7 +257,7 @@ impl TenantSupervisor {
         if settings.busy_on_busy && Self::in_call(state, callee) {
             return Outcome::Refuse(486, "Busy Here");
         }
-        let targets = devices(&line).await;
+        let targets = devices(&line, &state.args.shared.out).await;
         if !targets.is_empty() {
             return Outcome::Ring(targets);
         }
@@ -246,7 +276,7 @@ impl TenantSupervisor {
         ext: &str,
     ) -> Outcome {
         let targets = match Self::ensure_line(myself, state, ext).await {
-            Some(line) => devices(&line).await,
+            Some(line) => devices(&line, &state.args.shared.out).await,
             None => Vec::new(),
         };
         if targets.is_empty() {
@@ -390,6 +420,8 @@ impl Actor for TenantSupervisor {
             restarts: HashMap::new(),
             calls: HashMap::new(),
             settings: None,
+            known: KnownLines::default(),
+            phantom_ha1: format!("{:032x}", rand::random::<u128>()),
         })
     }
 
@@ -405,7 +437,16 @@ impl Actor for TenantSupervisor {
                 Some(line) => {
                     let _ = line.send_message(LineMsg::Request(inc));
                 }
-                None => inc.respond(404, "Not Found"),
+                None => match &state.entry {
+                    Some(entry) => crate::line::answer_stranger(
+                        &state.args.shared,
+                        entry,
+                        &ext,
+                        &state.phantom_ha1,
+                        inc,
+                    ),
+                    None => inc.respond(503, "Service Unavailable"),
+                },
             },
             TenantMsg::Route(inc) => {
                 let ext = inc
@@ -494,13 +535,16 @@ pub fn cell(r: &ActorRef<TenantMsg>) -> ActorCell {
 }
 
 /// The registered devices of a line.
-async fn devices(line: &ActorRef<LineMsg>) -> Vec<CallTarget> {
+/// The registered devices of a line that can be reached: a TCP binding whose
+/// connection is gone (or now belongs to another peer) is not used.
+async fn devices(line: &ActorRef<LineMsg>, out: &crate::sip::SipOut) -> Vec<CallTarget> {
     let bindings = ractor::call!(line, LineMsg::Bindings).unwrap_or_default();
     bindings
         .into_iter()
         .filter_map(|b| {
+            let flow = Flow::parse(&b.flow).filter(|f| out.is_usable(*f))?;
             Some(CallTarget {
-                flow: Flow::parse(&b.flow)?,
+                flow,
                 contact: b.contact,
             })
         })
@@ -567,10 +611,11 @@ fn mapped_rejects(reply: Replier, reject: Reject) -> Replier {
             }
         }
         Replier::Tcp { tx, conn, peer } => {
-            let (mine, mut rx) = tokio::sync::mpsc::unbounded_channel::<bytes::Bytes>();
+            let (mine, mut rx) =
+                tokio::sync::mpsc::channel::<bytes::Bytes>(crate::sip::tcp::WRITE_QUEUE);
             tokio::spawn(async move {
                 while let Some(b) = rx.recv().await {
-                    if tx.send(map_reject(b, reject).1).is_err() {
+                    if tx.try_send(map_reject(b, reject).1).is_err() {
                         return;
                     }
                 }

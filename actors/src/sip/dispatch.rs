@@ -7,6 +7,7 @@ use std::sync::Arc;
 use engine::sip::{HeaderName, Method, UriScheme};
 
 use super::{Incoming, SipOut};
+use crate::auth_guard::AuthGuard;
 use crate::call::CallMsg;
 use crate::directory::Directory;
 use crate::line::LineMsg;
@@ -23,11 +24,24 @@ const SUPPORTED_OPTIONS: [&str; 3] = ["100rel", "timer", "replaces"];
 pub struct Dispatcher {
     pub directory: Arc<Directory>,
     pub out: Arc<SipOut>,
+    pub guard: Arc<AuthGuard>,
 }
 
 impl Dispatcher {
-    pub fn new(directory: Arc<Directory>, out: Arc<SipOut>) -> Self {
-        Dispatcher { directory, out }
+    pub fn new(directory: Arc<Directory>, out: Arc<SipOut>, guard: Arc<AuthGuard>) -> Self {
+        Dispatcher {
+            directory,
+            out,
+            guard,
+        }
+    }
+
+    /// A request with credentials from a source penalised for guessing: dropped
+    /// unanswered, right or wrong, so that guessing gains nothing while it lasts.
+    fn from_penalised(&self, inc: &Incoming) -> bool {
+        let has_credentials = inc.msg.header(HeaderName::Authorization).is_some()
+            || inc.msg.header(HeaderName::ProxyAuthorization).is_some();
+        has_credentials && self.guard.is_penalised(inc.source.ip())
     }
 
     /// A response: it belongs to a call's client transaction, found by Call-ID.
@@ -83,6 +97,10 @@ impl Dispatcher {
                 engine::sip::MessageWriter::response_to(msg, 420, "Bad Extension", Some("pbx"));
             w.header("Unsupported", &required.join(", "));
             return inc.reply.send(420, w.finish());
+        }
+        if matches!(method, Method::Register | Method::Invite) && self.from_penalised(&inc) {
+            tracing::debug!(source = %inc.source, "credentials from a penalised source ignored");
+            return;
         }
         match method {
             Method::Register => self.register(inc),

@@ -28,7 +28,7 @@ pub enum Replier {
     },
     /// On the TCP connection the request came in on.
     Tcp {
-        tx: mpsc::UnboundedSender<Bytes>,
+        tx: super::tcp::TcpTx,
         conn: u64,
         peer: SocketAddr,
     },
@@ -45,7 +45,8 @@ impl Replier {
                     txn: key.clone().map(|k| (k, code)),
                 })
                 .is_ok(),
-            Replier::Tcp { tx, .. } => tx.send(bytes).is_ok(),
+            // A full queue: the peer does not read, and the writer is closing it.
+            Replier::Tcp { tx, .. } => tx.try_send(bytes).is_ok(),
         };
         if !sent {
             tracing::debug!(code, "reply dropped: transport gone");

@@ -74,6 +74,15 @@ impl SipOut {
             .map(|(a, _)| *a)
     }
 
+    /// True when a flow can be used: always for UDP; for TCP while the connection it
+    /// names is open to the same peer.
+    pub fn is_usable(&self, flow: Flow) -> bool {
+        match flow {
+            Flow::Udp(_) => true,
+            Flow::Tcp { conn, peer } => self.flows.is_open(conn, peer),
+        }
+    }
+
     /// Sends bytes along a flow; false when there is no way to it.
     pub fn send(&self, flow: Flow, bytes: Bytes) -> bool {
         match flow {
@@ -90,8 +99,8 @@ impl SipOut {
                     None => false,
                 }
             }
-            Flow::Tcp { conn, .. } => match self.flows.sender(conn) {
-                Some(tx) => tx.send(bytes).is_ok(),
+            Flow::Tcp { conn, peer } => match self.flows.sender(conn, peer) {
+                Some(tx) => tx.try_send(bytes).is_ok(),
                 None => false,
             },
         }

@@ -1,10 +1,20 @@
 //! TCP: one task per connection, framing by Content-Length. Every connection is a
-//! flow that can be found again by its id, so requests to a phone reuse the connection
-//! it registered over.
+//! flow that can be found again by its id and peer, so requests to a phone reuse the
+//! connection it registered over.
+//!
+//! Defences (SECURITY.md): flow ids start at a random value and never repeat, so a
+//! binding stored before a restart can never name someone else's new connection, and
+//! a flow is only used when its peer address matches too; connections are capped in
+//! total and per source address; a connection must deliver a whole message within
+//! `READ_TIMEOUT` of its first byte (and its first message that soon after opening),
+//! and is closed after `IDLE_TIMEOUT` without one; what the switch writes to a
+//! connection waits in a bounded queue, and a peer that stops reading is dropped.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use engine::sip::framing::Frame;
@@ -15,19 +25,81 @@ use tokio::sync::mpsc;
 
 use super::{malformed, via_stamp, Dispatcher, Incoming, Replier};
 
+/// The sending end of a connection's write queue.
+pub type TcpTx = mpsc::Sender<Bytes>;
+
+/// Messages waiting to be written to one connection at most.
+pub const WRITE_QUEUE: usize = 256;
+/// A message must arrive whole within this time of its first byte (and the first
+/// message within this time of the connection opening).
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection that carries no message for this long is closed: longer than the
+/// longest registration, so a phone that refreshes over it keeps it.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3_900);
+/// A write that does not finish in this time means the peer does not read.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many connections the switch holds open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpLimits {
+    pub total: usize,
+    pub per_source: usize,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            total: 16_384,
+            per_source: 128,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Open {
+    peer: SocketAddr,
+    tx: TcpTx,
+}
+
 /// Open connections by id.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Flows {
-    map: Mutex<HashMap<u64, mpsc::UnboundedSender<Bytes>>>,
+    map: Mutex<HashMap<u64, Open>>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    next_id: AtomicU64,
+    limits: TcpLimits,
+}
+
+impl Default for Flows {
+    fn default() -> Self {
+        Self::new(TcpLimits::default())
+    }
 }
 
 impl Flows {
-    pub fn sender(&self, id: u64) -> Option<mpsc::UnboundedSender<Bytes>> {
+    pub fn new(limits: TcpLimits) -> Self {
+        Flows {
+            map: Mutex::default(),
+            per_ip: Mutex::default(),
+            // A random start: ids never repeat across restarts of the switch.
+            next_id: AtomicU64::new(rand::random::<u64>() >> 2),
+            limits,
+        }
+    }
+
+    /// The write queue of connection `id`, when it is open and its peer is `peer`.
+    pub fn sender(&self, id: u64, peer: SocketAddr) -> Option<TcpTx> {
         self.map
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&id)
-            .cloned()
+            .filter(|o| o.peer == peer)
+            .map(|o| o.tx.clone())
+    }
+
+    /// True when connection `id` is open to `peer`.
+    pub fn is_open(&self, id: u64, peer: SocketAddr) -> bool {
+        self.sender(id, peer).is_some()
     }
 
     pub fn len(&self) -> usize {
@@ -38,11 +110,38 @@ impl Flows {
         self.len() == 0
     }
 
-    fn insert(&self, id: u64, tx: mpsc::UnboundedSender<Bytes>) {
+    /// Takes a place for a new connection from `peer`, or says which limit it hits.
+    fn admit(&self, peer: SocketAddr) -> Result<(), &'static str> {
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let total: usize = per_ip.values().sum();
+        if total >= self.limits.total {
+            return Err("total");
+        }
+        let n = per_ip.entry(peer.ip()).or_insert(0);
+        if *n >= self.limits.per_source {
+            return Err("per source");
+        }
+        *n += 1;
+        Ok(())
+    }
+
+    fn release(&self, peer: SocketAddr) {
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = per_ip.get_mut(&peer.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&peer.ip());
+            }
+        }
+    }
+
+    fn insert(&self, peer: SocketAddr, tx: TcpTx) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.map
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id, tx);
+            .insert(id, Open { peer, tx });
+        id
     }
 
     fn remove(&self, id: u64) {
@@ -59,17 +158,18 @@ pub async fn accept_loop(
     max_size: usize,
     flows: Arc<Flows>,
 ) {
-    let mut next_id: u64 = 1;
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                if let Err(limit) = flows.admit(peer) {
+                    tracing::debug!(%peer, limit, "tcp connection refused: limit reached");
+                    drop(stream);
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
-                let id = next_id;
-                next_id += 1;
                 tokio::spawn(connection(
                     stream,
                     peer,
-                    id,
                     dispatcher.clone(),
                     max_size,
                     flows.clone(),
@@ -86,25 +186,40 @@ pub async fn accept_loop(
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    id: u64,
     dispatcher: Arc<Dispatcher>,
     max_size: usize,
     flows: Arc<Flows>,
 ) {
     let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
-    flows.insert(id, tx.clone());
+    let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
+    let id = flows.insert(peer, tx.clone());
     let writer = tokio::spawn(async move {
         while let Some(b) = rx.recv().await {
-            if wr.write_all(&b).await.is_err() {
-                break;
+            match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&b)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    tracing::debug!(%peer, "tcp peer does not read; closing");
+                    break;
+                }
             }
         }
         let _ = wr.shutdown().await;
     });
     let mut buf = BytesMut::with_capacity(8192);
+    // No message yet: the first must come within the read timeout.
+    let mut deadline = tokio::time::Instant::now() + READ_TIMEOUT;
     'read: loop {
-        match rd.read_buf(&mut buf).await {
+        let read = tokio::select! {
+            r = rd.read_buf(&mut buf) => r,
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::debug!(%peer, partial = !buf.is_empty(), "tcp connection timed out");
+                break;
+            }
+            // The writer gave up on the peer.
+            _ = tx.closed() => break,
+        };
+        match read {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
@@ -112,7 +227,7 @@ async fn connection(
             match frame_stream(&buf, max_size) {
                 Ok(Frame::KeepAlive(n)) => {
                     if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                        let _ = tx.send(Bytes::from_static(b"\r\n"));
+                        let _ = tx.try_send(Bytes::from_static(b"\r\n"));
                     }
                     buf.advance(n);
                 }
@@ -124,21 +239,31 @@ async fn connection(
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "tcp stream cannot be framed; closing");
                     if let Some(resp) = malformed::error_response(&buf, &e) {
-                        let _ = tx.send(Bytes::from(resp));
+                        let _ = tx.try_send(Bytes::from(resp));
                     }
                     break 'read;
                 }
             }
         }
+        let now = tokio::time::Instant::now();
+        // A message under way must be finished soon; between messages the
+        // connection may idle (keep-alives count as traffic).
+        deadline = now
+            + if buf.is_empty() {
+                IDLE_TIMEOUT
+            } else {
+                READ_TIMEOUT
+            };
     }
     flows.remove(id);
+    flows.release(peer);
     drop(tx);
     let _ = writer.await;
 }
 
 fn on_message(
     dispatcher: &Dispatcher,
-    tx: &mpsc::UnboundedSender<Bytes>,
+    tx: &TcpTx,
     data: Bytes,
     peer: SocketAddr,
     id: u64,
@@ -148,7 +273,7 @@ fn on_message(
         Ok(m) => m,
         Err(e) => {
             if let Some(resp) = malformed::error_response(&data, &e) {
-                let _ = tx.send(Bytes::from(resp));
+                let _ = tx.try_send(Bytes::from(resp));
             }
             return;
         }

@@ -152,6 +152,16 @@ async fn on_datagram(
             }
         }
         IncomingRequest::AckAbsorbed => {}
+        IncomingRequest::Overloaded => {
+            tracing::warn!(%src, "server transaction table full: 503");
+            let w = engine::sip::MessageWriter::response_to(
+                &msg,
+                503,
+                "Service Unavailable",
+                Some("pbx"),
+            );
+            send(sock, &w.finish(), dest).await;
+        }
         IncomingRequest::Unmatchable => {
             if let Some(resp) =
                 malformed::error_response(data, &engine::Error::Missing("Via or CSeq"))

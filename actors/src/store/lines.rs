@@ -174,6 +174,16 @@ impl Store {
             .optional()?)
     }
 
+    /// The extensions of a tenant, no more (what the switch keeps in memory to tell a
+    /// known line from an unknown one without asking again).
+    pub fn extensions(&self, tenant: TenantId) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ext FROM lines WHERE tenant_id = ?1")?;
+        let rows = stmt.query_map([tenant], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn lines(&self, tenant: TenantId) -> Result<Vec<LineRecord>> {
         let mut stmt = self.conn.prepare(
             "SELECT ext, display_name, ha1_md5, ha1_sha256 FROM lines WHERE tenant_id = ?1 ORDER BY length(ext), ext",

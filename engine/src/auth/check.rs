@@ -1,8 +1,17 @@
 //! Checking a request's digest credentials against a line's stored hashes, for
 //! REGISTER (401 / WWW-Authenticate) and for calls (407 / Proxy-Authenticate).
+//!
+//! Replay is closed on every side: `qop=auth` is required with a count that rises per
+//! nonce (`NonceCounts`), the digest `uri` must be the Request-URI, the nonce is bound
+//! to the method and the source address, and only the algorithms offered are taken.
 
-use super::{challenge, verify, Algorithm, Credentials, NonceCheck, Nonces};
-use crate::sip::{HeaderName, Message, MessageWriter};
+use std::net::IpAddr;
+
+use super::{
+    challenge, constant_time_eq, verify, Algorithm, Credentials, NonceCheck, NonceCounts,
+    NonceScope, Nonces,
+};
+use crate::sip::{HeaderName, Message, MessageWriter, Uri};
 
 /// What a line knows of its secret: user name, realm and HA1 per algorithm.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +36,7 @@ impl LineCredentials {
 /// Why a request is not authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
-    /// No usable credentials (or an old nonce): challenge.
+    /// No usable credentials (or an old nonce, or one used already): challenge.
     Challenge { stale: bool },
     /// Credentials that are wrong: refuse (403), and count it against the source.
     Forbidden(&'static str),
@@ -51,17 +60,36 @@ impl AuthKind {
     }
 }
 
-/// Checks `req`'s credentials for `creds` at `now_unix`.
+/// The request being authenticated and where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthRequest<'a> {
+    pub msg: &'a Message,
+    pub kind: AuthKind,
+    pub source: IpAddr,
+    pub now_unix: u64,
+}
+
+impl AuthRequest<'_> {
+    fn scope<'b>(&'b self, realm: &'b str) -> NonceScope<'b> {
+        NonceScope {
+            realm,
+            method: self.msg.method().map(|m| m.as_str()).unwrap_or(""),
+            source: self.source,
+        }
+    }
+}
+
+/// Checks the request's credentials for `creds`; on success the nonce count is
+/// recorded in `counts`.
 pub fn check(
-    req: &Message,
-    kind: AuthKind,
+    req: &AuthRequest<'_>,
     creds: &LineCredentials,
     nonces: &Nonces,
-    now_unix: u64,
+    counts: &mut NonceCounts,
 ) -> Result<(), AuthFailure> {
     // A phone may send credentials for several realms; take the one for ours.
     let mut found = None;
-    for v in req.values(kind.credentials_header()) {
+    for v in req.msg.values(req.kind.credentials_header()) {
         match Credentials::parse(v) {
             Ok(c) if c.realm == creds.realm => {
                 found = Some(c);
@@ -74,44 +102,88 @@ pub fn check(
     let Some(c) = found else {
         return Err(AuthFailure::Challenge { stale: false });
     };
-    let Some(alg) = Algorithm::parse(c.algorithm) else {
-        return Err(AuthFailure::Challenge { stale: false });
+    let challenge_again = Err(AuthFailure::Challenge { stale: false });
+    let Some(alg) = Algorithm::parse(c.algorithm).filter(|a| creds.offer.contains(a)) else {
+        return challenge_again;
     };
-    if c.qop.is_some_and(|q| !q.eq_ignore_ascii_case("auth")) {
-        return Err(AuthFailure::Challenge { stale: false });
+    // qop=auth with a count is required: without it a response can be replayed.
+    if !c.qop.is_some_and(|q| q.eq_ignore_ascii_case("auth")) {
+        return challenge_again;
     }
-    match nonces.check(c.nonce, &creds.realm, now_unix) {
+    let Some(nc) = c.nc.and_then(|n| u32::from_str_radix(n, 16).ok()) else {
+        return Err(AuthFailure::Forbidden("Bad Nonce Count"));
+    };
+    match nonces.check(c.nonce, &req.scope(&creds.realm), req.now_unix) {
         NonceCheck::Valid => {}
         NonceCheck::Stale => return Err(AuthFailure::Challenge { stale: true }),
-        NonceCheck::Invalid => return Err(AuthFailure::Challenge { stale: false }),
+        NonceCheck::Invalid => return challenge_again,
     }
-    if c.username != creds.username {
+    if !req
+        .msg
+        .uri()
+        .is_some_and(|ruri| same_uri(c.uri, ruri.raw, &ruri))
+    {
+        return Err(AuthFailure::Forbidden("Digest URI Mismatch"));
+    }
+    if !constant_time_eq(c.username.as_bytes(), creds.username.as_bytes()) {
         return Err(AuthFailure::Forbidden("Forbidden"));
     }
-    let method = req.method().map(|m| m.as_str()).unwrap_or("");
-    if verify(alg, creds.ha1(alg), method, &c) {
-        Ok(())
-    } else {
-        Err(AuthFailure::Forbidden("Forbidden"))
+    let method = req.msg.method().map(|m| m.as_str()).unwrap_or("");
+    if !verify(alg, creds.ha1(alg), method, &c) {
+        return Err(AuthFailure::Forbidden("Forbidden"));
     }
+    // A right response on a count used before is a replay: ask for fresh credentials.
+    if !counts.is_fresh(c.nonce, nc) {
+        return challenge_again;
+    }
+    counts.record(c.nonce, nc, req.now_unix, nonces.lifetime_secs());
+    Ok(())
 }
 
-/// The challenge response (401 or 407) to `req`, offering every algorithm of `creds`.
+/// A number that differs between requests (FNV-1a of Call-ID, CSeq and branch).
+fn salt_of(msg: &Message) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let branch = msg.top_via().and_then(|v| v.branch()).unwrap_or("");
+    let cseq = msg.header(HeaderName::CSeq).unwrap_or("");
+    for part in [msg.call_id().unwrap_or(""), cseq, branch] {
+        for b in part.bytes().chain([0]) {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+    }
+    h
+}
+
+/// True when the digest `uri` names the Request-URI: the same text, or the same
+/// scheme, user, host and port (clients differ in how they print parameters).
+fn same_uri(digest_uri: &str, ruri_raw: &str, ruri: &Uri<'_>) -> bool {
+    if digest_uri == ruri_raw {
+        return true;
+    }
+    let Ok(d) = Uri::parse(digest_uri, "Authorization") else {
+        return false;
+    };
+    d.scheme == ruri.scheme
+        && d.user == ruri.user
+        && d.host.eq_ignore_ascii_case(ruri.host)
+        && d.port == ruri.port
+}
+
+/// The challenge response (401 or 407) to the request, offering every algorithm of
+/// `creds`, with a nonce bound to its method and source, and salted with the request
+/// itself so that two challenges in one second differ.
 pub fn challenge_response(
-    req: &Message,
-    kind: AuthKind,
+    req: &AuthRequest<'_>,
     creds: &LineCredentials,
     nonces: &Nonces,
     stale: bool,
     to_tag: &str,
-    now_unix: u64,
 ) -> Vec<u8> {
-    let (code, reason, header) = match kind {
+    let (code, reason, header) = match req.kind {
         AuthKind::Www => (401, "Unauthorized", "WWW-Authenticate"),
         AuthKind::Proxy => (407, "Proxy Authentication Required", "Proxy-Authenticate"),
     };
-    let mut w = MessageWriter::response_to(req, code, reason, Some(to_tag));
-    let nonce = nonces.issue(now_unix, &creds.realm);
+    let mut w = MessageWriter::response_to(req.msg, code, reason, Some(to_tag));
+    let nonce = nonces.issue(req.now_unix, salt_of(req.msg), &req.scope(&creds.realm));
     for alg in &creds.offer {
         w.header(header, &challenge(&creds.realm, &nonce, *alg, stale));
     }

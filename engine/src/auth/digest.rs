@@ -92,12 +92,7 @@ pub fn response_for(alg: Algorithm, ha1: &str, method: &str, c: &Credentials<'_>
 pub fn verify(alg: Algorithm, ha1: &str, method: &str, c: &Credentials<'_>) -> bool {
     let expected = response_for(alg, ha1, method, c);
     let got = c.response.to_ascii_lowercase();
-    expected.len() == got.len()
-        && expected
-            .bytes()
-            .zip(got.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    super::constant_time_eq(expected.as_bytes(), got.as_bytes())
 }
 
 /// A `WWW-Authenticate`/`Proxy-Authenticate` value.

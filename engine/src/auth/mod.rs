@@ -5,10 +5,12 @@ mod check;
 mod credentials;
 mod digest;
 mod nonce;
+mod replay;
 mod throttle;
 
-pub use check::{challenge_response, check, AuthFailure, AuthKind, LineCredentials};
+pub use check::{challenge_response, check, AuthFailure, AuthKind, AuthRequest, LineCredentials};
 pub use credentials::Credentials;
 pub use digest::{challenge, ha1, hex, response_for, verify, Algorithm};
-pub use nonce::{NonceCheck, Nonces};
+pub use nonce::{constant_time_eq, NonceCheck, NonceScope, Nonces};
+pub use replay::NonceCounts;
 pub use throttle::AuthThrottle;

@@ -4,7 +4,12 @@
 use std::fmt::Write;
 
 use super::{Binding, BindingChange};
-use crate::auth::{challenge_response, check, AuthFailure, AuthKind, LineCredentials, Nonces};
+use std::net::IpAddr;
+
+use crate::auth::{
+    challenge_response, check, AuthFailure, AuthKind, AuthRequest, LineCredentials, NonceCounts,
+    Nonces,
+};
 use crate::sip::{HeaderName, Message, MessageWriter};
 
 /// Limits of the registrar.
@@ -42,11 +47,18 @@ pub struct RegisterOutcome {
 pub struct Registrar {
     bindings: Vec<Binding>,
     pub policy: Policy,
+    /// The nonce counts accepted for this address of record (replay protection),
+    /// for REGISTER and for the calls it places alike.
+    pub counts: NonceCounts,
 }
 
 impl Registrar {
     pub fn new(policy: Policy, bindings: Vec<Binding>) -> Self {
-        Registrar { bindings, policy }
+        Registrar {
+            bindings,
+            policy,
+            counts: NonceCounts::default(),
+        }
     }
 
     pub fn bindings(&self) -> &[Binding] {
@@ -73,27 +85,27 @@ impl Registrar {
         out
     }
 
-    /// Handles a REGISTER whose To user is this line. `flow` names where it came from.
+    /// Handles a REGISTER whose To user is this line, from `source`. `flow` names
+    /// where it came from.
     pub fn handle(
         &mut self,
         req: &Message,
         creds: &LineCredentials,
         nonces: &Nonces,
+        source: IpAddr,
         flow: &str,
         now_unix: u64,
     ) -> RegisterOutcome {
-        match check(req, AuthKind::Www, creds, nonces, now_unix) {
+        let auth = AuthRequest {
+            msg: req,
+            kind: AuthKind::Www,
+            source,
+            now_unix,
+        };
+        match check(&auth, creds, nonces, &mut self.counts) {
             Ok(()) => {}
             Err(AuthFailure::Challenge { stale }) => {
-                let bytes = challenge_response(
-                    req,
-                    AuthKind::Www,
-                    creds,
-                    nonces,
-                    stale,
-                    &tag_for(req),
-                    now_unix,
-                );
+                let bytes = challenge_response(&auth, creds, nonces, stale, &tag_for(req));
                 return outcome(401, bytes, Vec::new(), false);
             }
             Err(AuthFailure::Forbidden(reason)) => {
@@ -182,6 +194,30 @@ impl Registrar {
                 expires.min(self.policy.max_expires),
             ));
         }
+        // The bindings there would be afterwards: refuse before changing any.
+        let added = plan
+            .iter()
+            .filter(|(contact, instance, _, expires)| {
+                *expires != 0
+                    && !self
+                        .bindings
+                        .iter()
+                        .any(|b| b.matches(contact, instance.as_deref()))
+            })
+            .count();
+        let removed = plan
+            .iter()
+            .filter(|(contact, instance, _, expires)| {
+                *expires == 0
+                    && self
+                        .bindings
+                        .iter()
+                        .any(|b| b.matches(contact, instance.as_deref()))
+            })
+            .count();
+        if (self.bindings.len() + added).saturating_sub(removed) > self.policy.max_contacts {
+            return Err(Reject::Other(403, "Too Many Contacts"));
+        }
         let mut changes = Vec::with_capacity(plan.len());
         let user_agent = req.header(HeaderName::UserAgent).map(str::to_owned);
         for (contact, instance, q, expires) in plan {
@@ -215,12 +251,7 @@ impl Registrar {
                     }
                     self.bindings[i] = binding.clone();
                 }
-                None => {
-                    if self.bindings.len() >= self.policy.max_contacts {
-                        return Err(Reject::Other(403, "Too Many Contacts"));
-                    }
-                    self.bindings.push(binding.clone());
-                }
+                None => self.bindings.push(binding.clone()),
             }
             changes.push(BindingChange::Upsert(binding));
         }

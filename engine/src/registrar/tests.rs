@@ -3,6 +3,7 @@ use crate::auth::{ha1, response_for, Algorithm, Credentials, Nonces};
 use crate::sip::{HeaderName, Message};
 
 const NOW: u64 = 1_800_000_000;
+const SRC: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
 fn creds() -> LineCredentials {
     LineCredentials {
@@ -86,6 +87,7 @@ fn authed(
         &register(cseq, contact, expires, None),
         &creds(),
         &n,
+        SRC,
         "udp:127.0.0.1:5062",
         NOW,
     );
@@ -95,6 +97,7 @@ fn authed(
         &register(cseq + 1, contact, expires, Some(auth)),
         &creds(),
         &n,
+        SRC,
         "udp:127.0.0.1:5062",
         NOW,
     )
@@ -124,6 +127,7 @@ fn challenge_offers_both_algorithms_md5_first() {
         &register(1, Some("<sip:100@h>"), None, None),
         &creds(),
         &nonces(),
+        SRC,
         "f",
         NOW,
     );
@@ -142,6 +146,7 @@ fn wrong_password_is_forbidden_and_flagged() {
         &register(1, Some("<sip:100@h>"), None, None),
         &creds(),
         &n,
+        SRC,
         "f",
         NOW,
     );
@@ -150,6 +155,7 @@ fn wrong_password_is_forbidden_and_flagged() {
         &register(2, Some("<sip:100@h>"), None, Some(auth)),
         &creds(),
         &n,
+        SRC,
         "f",
         NOW,
     );
@@ -166,6 +172,7 @@ fn expired_nonce_is_challenged_stale() {
         &register(1, Some("<sip:100@h>"), None, None),
         &creds(),
         &n,
+        SRC,
         "f",
         NOW,
     );
@@ -174,6 +181,7 @@ fn expired_nonce_is_challenged_stale() {
         &register(2, Some("<sip:100@h>"), None, Some(auth)),
         &creds(),
         &n,
+        SRC,
         "f",
         NOW + 301,
     );
@@ -259,4 +267,102 @@ fn bindings_expire() {
     assert!(r.expire(NOW + 59).is_empty());
     assert_eq!(r.expire(NOW + 60).len(), 1);
     assert!(r.bindings().is_empty());
+}
+
+/// The first REGISTER's challenge, and an answer to it built by `edit` from the
+/// phone's usual credentials.
+fn challenged_answer(r: &mut Registrar, edit: impl Fn(String) -> String) -> Message {
+    let first = r.handle(
+        &register(1, Some("<sip:100@h>"), None, None),
+        &creds(),
+        &nonces(),
+        SRC,
+        "f",
+        NOW,
+    );
+    let auth = edit(answer(&first.response, Algorithm::Md5, "secret100"));
+    register(2, Some("<sip:100@h>"), None, Some(auth))
+}
+
+#[test]
+fn a_replayed_authorization_is_challenged_again() {
+    let mut r = Registrar::default();
+    let req = challenged_answer(&mut r, |a| a);
+    let ok = r.handle(&req, &creds(), &nonces(), SRC, "f", NOW);
+    assert_eq!(ok.code, 200);
+    // The very same credentials again (a new transaction, as a replay would be).
+    let text = String::from_utf8_lossy(req.as_bytes()).replace("CSeq: 2", "CSeq: 3");
+    let replay = Message::parse(text.into_bytes()).unwrap();
+    let out = r.handle(&replay, &creds(), &nonces(), SRC, "f", NOW + 1);
+    assert_eq!(out.code, 401, "nc 1 was used on this nonce already");
+    assert!(!out.auth_failed);
+    assert_eq!(out.changes, vec![]);
+}
+
+#[test]
+fn credentials_without_qop_or_for_another_uri_or_source_are_refused() {
+    // No qop: the response cannot be bound to a count, so it is not taken.
+    let mut r = Registrar::default();
+    let req = challenged_answer(&mut r, |a| {
+        a.replace(", cnonce=\"abcd\", nc=00000001, qop=auth", "")
+    });
+    assert_eq!(r.handle(&req, &creds(), &nonces(), SRC, "f", NOW).code, 401);
+    // A digest uri that is not the Request-URI.
+    let mut r = Registrar::default();
+    let req = challenged_answer(&mut r, |a| {
+        a.replace("uri=\"sip:pbx.test\"", "uri=\"sip:other.test\"")
+    });
+    let out = r.handle(&req, &creds(), &nonces(), SRC, "f", NOW);
+    assert_eq!(out.code, 403);
+    assert!(r.bindings().is_empty());
+    // The nonce was issued to another address.
+    let mut r = Registrar::default();
+    let req = challenged_answer(&mut r, |a| a);
+    let elsewhere = "192.0.2.7".parse().unwrap();
+    let out = r.handle(&req, &creds(), &nonces(), elsewhere, "f", NOW);
+    assert_eq!(out.code, 401);
+    assert!(r.bindings().is_empty());
+}
+
+#[test]
+fn only_offered_algorithms_are_accepted() {
+    let mut sha_only = creds();
+    sha_only.offer = vec![Algorithm::Sha256];
+    let mut r = Registrar::default();
+    let first = r.handle(
+        &register(1, Some("<sip:100@h>"), None, None),
+        &sha_only,
+        &nonces(),
+        SRC,
+        "f",
+        NOW,
+    );
+    // An MD5 answer built on the SHA-256 challenge's nonce.
+    let text = String::from_utf8_lossy(&first.response).replace("SHA-256", "MD5");
+    let auth = answer(text.as_bytes(), Algorithm::Md5, "secret100");
+    let req = register(2, Some("<sip:100@h>"), None, Some(auth));
+    let out = r.handle(&req, &sha_only, &nonces(), SRC, "f", NOW);
+    assert_eq!(out.code, 401);
+    assert!(r.bindings().is_empty());
+}
+
+#[test]
+fn too_many_contacts_changes_nothing() {
+    let mut r = Registrar::default();
+    r.policy.max_contacts = 2;
+    assert_eq!(
+        authed(&mut r, 1, Some("<sip:100@10.0.0.1>"), None, Algorithm::Md5).code,
+        200
+    );
+    let out = authed(
+        &mut r,
+        3,
+        Some("<sip:100@10.0.0.1>;expires=0, <sip:100@10.0.0.2>, <sip:100@10.0.0.3>, <sip:100@10.0.0.4>"),
+        None,
+        Algorithm::Md5,
+    );
+    assert_eq!(out.code, 403);
+    assert!(out.changes.is_empty());
+    assert_eq!(r.bindings().len(), 1, "the first binding is still there");
+    assert_eq!(r.bindings()[0].contact, "sip:100@10.0.0.1");
 }

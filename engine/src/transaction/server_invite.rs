@@ -13,6 +13,11 @@ pub struct ServerInvite {
     reliable: bool,
     cfg: TimerConfig,
     last_response: Option<Bytes>,
+    /// A provisional response went out: the client stopped retransmitting, so a final
+    /// one must be retransmitted (Timer G). Without one, the client's retransmissions
+    /// fetch the final response again, and the switch never resends on its own to an
+    /// address nobody has shown to be real (no reflection of spoofed INVITEs).
+    provisional_sent: bool,
     interval: Duration,
     timer_g: Option<Instant>,
     timer_h: Option<Instant>,
@@ -27,12 +32,18 @@ impl ServerInvite {
             reliable,
             cfg,
             last_response: None,
+            provisional_sent: false,
             interval: cfg.t1,
             timer_g: None,
             timer_h: None,
             timer_i: None,
             timer_l: None,
         }
+    }
+
+    /// True once a final response was sent.
+    pub fn is_answered(&self) -> bool {
+        self.state != State::Proceeding
     }
 
     pub fn state(&self) -> State {
@@ -82,7 +93,10 @@ impl ServerInvite {
         }
         self.last_response = Some(bytes.clone());
         match code {
-            100..=199 => vec![Event::Transmit(bytes)],
+            100..=199 => {
+                self.provisional_sent = true;
+                vec![Event::Transmit(bytes)]
+            }
             200..=299 => {
                 self.state = State::Accepted;
                 self.timer_l = Some(now + self.cfg.t1 * 64);
@@ -90,7 +104,7 @@ impl ServerInvite {
             }
             _ => {
                 self.state = State::Completed;
-                if !self.reliable {
+                if !self.reliable && self.provisional_sent {
                     self.timer_g = Some(now + self.interval);
                 }
                 self.timer_h = Some(now + self.cfg.t1 * 64);

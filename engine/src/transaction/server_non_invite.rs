@@ -27,6 +27,11 @@ impl ServerNonInvite {
         }
     }
 
+    /// True once a final response was sent.
+    pub fn is_answered(&self) -> bool {
+        matches!(self.state, State::Completed | State::Terminated)
+    }
+
     pub fn state(&self) -> State {
         self.state
     }

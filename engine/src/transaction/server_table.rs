@@ -21,16 +21,39 @@ enum Txn {
 struct Entry<D> {
     txn: Txn,
     dest: D,
+    /// When a transaction still unanswered by then is forgotten (a request the switch
+    /// chose to ignore, or one whose handler vanished).
+    abandon_at: Instant,
 }
 
 impl<D> Entry<D> {
-    fn next_timeout(&self) -> Option<Instant> {
+    fn answered(&self) -> bool {
         match &self.txn {
+            Txn::Invite(t) => t.is_answered(),
+            Txn::NonInvite(t) => t.is_answered(),
+        }
+    }
+
+    fn next_timeout(&self) -> Option<Instant> {
+        let own = match &self.txn {
             Txn::Invite(t) => t.next_timeout(),
             Txn::NonInvite(t) => t.next_timeout(),
+        };
+        if self.answered() {
+            own
+        } else {
+            Some(own.map_or(self.abandon_at, |t| t.min(self.abandon_at)))
         }
     }
 }
+
+/// How long an INVITE transaction may wait for its final response (a call may ring
+/// this long at most), and a non-INVITE one (64·T1, RFC 3261 §17.1.2.2).
+pub const INVITE_UNANSWERED: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Transactions a table holds at most by default; past it new requests are refused
+/// (503) rather than remembered.
+pub const DEFAULT_CAPACITY: usize = 1_000_000;
 
 /// What the owner should do with a request that just arrived.
 #[derive(Debug, PartialEq, Eq)]
@@ -45,6 +68,8 @@ pub enum IncomingRequest {
     DialogAck,
     /// The request lacks Via/CSeq/Call-ID to be matched: answer 400.
     Unmatchable,
+    /// The table is full: answer 503 without remembering the request.
+    Overloaded,
 }
 
 #[derive(Debug)]
@@ -52,14 +77,21 @@ pub struct ServerTransactions<D> {
     map: HashMap<TransactionKey, Entry<D>>,
     timers: TimerTable<TransactionKey>,
     cfg: TimerConfig,
+    capacity: usize,
 }
 
 impl<D: Clone> ServerTransactions<D> {
     pub fn new(cfg: TimerConfig) -> Self {
+        Self::with_capacity(cfg, DEFAULT_CAPACITY)
+    }
+
+    /// A table that holds at most `capacity` transactions.
+    pub fn with_capacity(cfg: TimerConfig, capacity: usize) -> Self {
         ServerTransactions {
             map: HashMap::new(),
             timers: TimerTable::default(),
             cfg,
+            capacity,
         }
     }
 
@@ -87,6 +119,7 @@ impl<D: Clone> ServerTransactions<D> {
             return IncomingRequest::Unmatchable;
         };
         let is_ack = req.method() == Some(&Method::Ack);
+        let full = self.map.len() >= self.capacity;
         match self.map.get_mut(&key).map(|e| &mut e.txn) {
             Some(Txn::Invite(t)) if is_ack => {
                 if t.state() == State::Completed || t.state() == State::Confirmed {
@@ -104,13 +137,28 @@ impl<D: Clone> ServerTransactions<D> {
                 IncomingRequest::Retransmission(transmits(t.on_retransmission()))
             }
             None if is_ack => IncomingRequest::DialogAck,
+            None if full => IncomingRequest::Overloaded,
             None => {
-                let txn = if req.method() == Some(&Method::Invite) {
-                    Txn::Invite(ServerInvite::new(reliable, self.cfg))
+                let (txn, wait) = if req.method() == Some(&Method::Invite) {
+                    (
+                        Txn::Invite(ServerInvite::new(reliable, self.cfg)),
+                        INVITE_UNANSWERED,
+                    )
                 } else {
-                    Txn::NonInvite(ServerNonInvite::new(reliable, self.cfg))
+                    (
+                        Txn::NonInvite(ServerNonInvite::new(reliable, self.cfg)),
+                        self.cfg.t1 * 64,
+                    )
                 };
-                self.map.insert(key.clone(), Entry { txn, dest });
+                let entry = Entry {
+                    txn,
+                    dest,
+                    abandon_at: now + wait,
+                };
+                if let Some(at) = entry.next_timeout() {
+                    self.timers.set(key.clone(), at);
+                }
+                self.map.insert(key.clone(), entry);
                 IncomingRequest::New(key)
             }
         }
@@ -142,14 +190,24 @@ impl<D: Clone> ServerTransactions<D> {
     pub fn on_timeout(&mut self, now: Instant) -> Vec<(D, Bytes)> {
         let mut out = Vec::new();
         while let Some(key) = self.timers.pop_expired(now) {
+            if self
+                .map
+                .get(&key)
+                .is_some_and(|e| !e.answered() && e.abandon_at <= now)
+            {
+                self.map.remove(&key);
+                continue;
+            }
             let (events, dest) = match self.map.get_mut(&key) {
                 Some(Entry {
                     txn: Txn::Invite(t),
                     dest,
+                    ..
                 }) => (t.on_timeout(now), dest.clone()),
                 Some(Entry {
                     txn: Txn::NonInvite(t),
                     dest,
+                    ..
                 }) => (t.on_timeout(now), dest.clone()),
                 None => continue,
             };
@@ -232,12 +290,62 @@ mod tests {
     }
 
     #[test]
+    fn unanswered_transactions_are_forgotten_and_the_table_is_bounded() {
+        let t0 = Instant::now();
+        let mut table = ServerTransactions::with_capacity(TimerConfig::default(), 2);
+        assert!(matches!(
+            table.on_request(&req("REGISTER"), false, t0, ()),
+            IncomingRequest::New(_)
+        ));
+        assert!(matches!(
+            table.on_request(&req("INVITE"), false, t0, ()),
+            IncomingRequest::New(_)
+        ));
+        let mut third = req("OPTIONS");
+        third = Message::parse(
+            String::from_utf8_lossy(third.as_bytes())
+                .replace("branch=z9hG4bKq", "branch=z9hG4bKr")
+                .into_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            table.on_request(&third, false, t0, ()),
+            IncomingRequest::Overloaded
+        );
+        table.on_timeout(t0 + Duration::from_secs(32));
+        assert_eq!(table.len(), 1, "the unanswered REGISTER is gone");
+        table.on_timeout(t0 + INVITE_UNANSWERED);
+        assert!(table.is_empty(), "the unanswered INVITE is gone");
+        assert!(matches!(
+            table.on_request(&third, false, t0, ()),
+            IncomingRequest::New(_)
+        ));
+    }
+
+    #[test]
+    fn a_final_response_without_provisional_is_not_retransmitted() {
+        let t0 = Instant::now();
+        let mut table = ServerTransactions::new(TimerConfig::default());
+        let IncomingRequest::New(key) = table.on_request(&req("INVITE"), false, t0, 7u8) else {
+            panic!()
+        };
+        table.on_response(&key, 407, Bytes::from_static(b"407"), t0);
+        assert!(table.on_timeout(t0 + Duration::from_secs(10)).is_empty());
+        // The client's retransmission fetches it again.
+        assert_eq!(
+            table.on_request(&req("INVITE"), false, t0, 7u8),
+            IncomingRequest::Retransmission(vec![Bytes::from_static(b"407")])
+        );
+    }
+
+    #[test]
     fn invite_failure_ack_is_absorbed_and_response_retransmitted() {
         let t0 = Instant::now();
         let mut table = ServerTransactions::new(TimerConfig::default());
         let IncomingRequest::New(key) = table.on_request(&req("INVITE"), false, t0, 7u8) else {
             panic!()
         };
+        table.on_response(&key, 180, Bytes::from_static(b"180"), t0);
         table.on_response(&key, 486, Bytes::from_static(b"486"), t0);
         assert_eq!(
             table.on_timeout(t0 + Duration::from_millis(500)),

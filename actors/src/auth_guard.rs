@@ -1,0 +1,54 @@
+//! The switch-wide record of sources that fail to authenticate (`engine`'s
+//! `AuthThrottle` behind a lock). Lines report failures and successes; the dispatcher
+//! drops the credentials of a penalised source before any line sees them. With no
+//! source on record (the normal case) the check is one atomic load, no lock.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use engine::auth::AuthThrottle;
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+#[derive(Debug, Default)]
+pub struct AuthGuard {
+    table: Mutex<AuthThrottle>,
+    /// How many sources the table holds, read without the lock.
+    tracked: AtomicUsize,
+}
+
+impl AuthGuard {
+    fn with<T>(&self, f: impl FnOnce(&mut AuthThrottle) -> T) -> T {
+        let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let out = f(&mut t);
+        self.tracked.store(t.len(), Ordering::Relaxed);
+        out
+    }
+
+    /// True while `ip` is penalised for failing to authenticate.
+    pub fn is_penalised(&self, ip: IpAddr) -> bool {
+        if self.tracked.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        self.with(|t| t.is_penalised(ip, now()))
+    }
+
+    /// Wrong credentials from `ip`.
+    pub fn failure(&self, ip: IpAddr) {
+        let penalty = self.with(|t| t.on_failure(ip, now()));
+        if penalty > Duration::ZERO {
+            tracing::info!(%ip, ?penalty, "repeated authentication failures: source penalised");
+        }
+    }
+
+    /// Right credentials from `ip`.
+    pub fn success(&self, ip: IpAddr) {
+        if self.tracked.load(Ordering::Relaxed) > 0 {
+            self.with(|t| t.on_success(ip));
+        }
+    }
+}
