@@ -5,6 +5,12 @@ use actors::store::{NewLine, Store};
 pub const DEMO_TENANT: &str = "demo";
 pub const DEMO_DOMAINS: &[&str] = &["127.0.0.1", "localhost"];
 
+/// Whether `pbx serve` may make the demo tenant (its passwords are published): only
+/// when every listening address is loopback, or when asked for with `--demo`.
+pub fn wanted(sip_addrs: &[std::net::SocketAddr], asked: bool) -> bool {
+    asked || sip_addrs.iter().all(|a| a.ip().is_loopback())
+}
+
 /// Creates the demo tenant when the store has no tenant at all; says what it made.
 pub fn ensure(store: &mut Store) -> actors::Result<Option<String>> {
     if !store.tenants()?.is_empty() {
@@ -27,4 +33,21 @@ pub fn ensure(store: &mut Store) -> actors::Result<Option<String>> {
         "created demo tenant {DEMO_TENANT:?} (domains {}) with extensions 100-109, passwords secret100..secret109",
         DEMO_DOMAINS.join(", ")
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_is_made_on_loopback_only_unless_asked() {
+        let lo: std::net::SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let v6: std::net::SocketAddr = "[::1]:5060".parse().unwrap();
+        let any: std::net::SocketAddr = "0.0.0.0:5060".parse().unwrap();
+        let public: std::net::SocketAddr = "203.0.113.5:5060".parse().unwrap();
+        assert!(wanted(&[lo, v6], false));
+        assert!(!wanted(&[lo, any], false));
+        assert!(!wanted(&[public], false));
+        assert!(wanted(&[public], true));
+    }
 }

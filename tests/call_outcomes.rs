@@ -1,14 +1,12 @@
 //! Call outcomes by tenant setting (SPEC F-CALL), black-box: the real binary, the
 //! settings changed with `pbx tenant set` before the switch's first call reads them.
 
-#[path = "common/call_helpers.rs"]
-mod call_helpers;
 mod common;
 
 use std::time::Duration;
 
 use actors::journal::Disposition;
-use call_helpers::{journal, pbx_admin, Caller, Device};
+use common::call_helpers::{journal, pbx_admin, Caller, Device};
 use common::{temp_dir, Pbx};
 
 fn set(pbx: &Pbx, args: &[&str]) {

@@ -257,7 +257,8 @@ fn wrong_domain_unknown_number_options_and_unknown_methods() {
         c.register_unauthenticated("100", "elsewhere.example"),
         Some(403)
     );
-    assert_eq!(c.register_unauthenticated("555", "127.0.0.1"), Some(404));
+    // An unknown user is challenged like a known one (no enumeration).
+    assert_eq!(c.register_unauthenticated("555", "127.0.0.1"), Some(401));
     let local = c.local;
     for (method, code) in [("OPTIONS", 200), ("FROBNICATE", 501), ("BYE", 481)] {
         let text = format!("{method} sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{method};rport\r\nFrom: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: m-{method}\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
@@ -293,42 +294,6 @@ fn a_retransmitted_register_gets_the_same_answer() {
         again.as_bytes(),
         "the transaction replays its response, same nonce"
     );
-}
-
-#[test]
-fn repeated_wrong_passwords_are_slowed_down() {
-    let dir = temp_dir();
-    let pbx = Pbx::start(dir.path());
-    let mut c = SipClient::udp(pbx.addr);
-    let mut last = Duration::ZERO;
-    for _ in 0..4 {
-        let t = Instant::now();
-        let resp = c.register(
-            "109",
-            "wrong-password",
-            "127.0.0.1",
-            Some("<sip:109@127.0.0.1:7000>"),
-            None,
-            Algorithm::Md5,
-        );
-        assert_eq!(resp.code(), Some(403));
-        last = t.elapsed();
-    }
-    // The first three failures are answered at once, the fourth after 500 ms.
-    assert!(
-        last >= Duration::from_millis(450),
-        "fourth failure answered after {last:?}"
-    );
-    // The right password still works afterwards.
-    let resp = c.register(
-        "109",
-        "secret109",
-        "127.0.0.1",
-        Some("<sip:109@127.0.0.1:7000>"),
-        None,
-        Algorithm::Md5,
-    );
-    assert_eq!(resp.code(), Some(200));
 }
 
 #[test]

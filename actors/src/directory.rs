@@ -24,10 +24,14 @@ pub struct TenantEntry {
 /// Running line actors by tenant, then extension (looked up by `&str`, no allocation).
 type LineMap = HashMap<TenantId, HashMap<Box<str>, ActorRef<LineMsg>>>;
 
+/// Running calls by tenant, then Call-ID: a Call-ID is only looked for within the
+/// tenant a message names, so calls of two tenants never meet by their Call-IDs.
+type CallMap = HashMap<TenantId, HashMap<Box<str>, ActorRef<CallMsg>>>;
+
 #[derive(Default)]
 pub struct Directory {
-    /// Running calls by the Call-ID of each of their legs.
-    calls: RwLock<HashMap<String, ActorRef<CallMsg>>>,
+    /// Running calls by tenant, then the Call-ID of each of their legs.
+    calls: RwLock<CallMap>,
     domains: RwLock<HashMap<String, TenantEntry>>,
     lines: RwLock<LineMap>,
     /// The tenant for requests addressed to one of the switch's own IP addresses.
@@ -106,22 +110,49 @@ impl Directory {
         }
     }
 
-    pub fn call(&self, call_id: &str) -> Option<ActorRef<CallMsg>> {
-        read(&self.calls).get(call_id).cloned()
+    pub fn call(&self, tenant: TenantId, call_id: &str) -> Option<ActorRef<CallMsg>> {
+        read(&self.calls).get(&tenant)?.get(call_id).cloned()
     }
 
-    pub fn add_call(&self, call_id: &str, actor: ActorRef<CallMsg>) {
-        write(&self.calls).insert(call_id.to_owned(), actor);
+    /// The call a message inside a dialog belongs to: its Call-ID within the tenant of
+    /// its From host, or of its To host (a request from the switch's side of a leg
+    /// names the tenant's domain in one of them). The call then checks the dialog's
+    /// tags and the transaction's branch: a Call-ID alone never acts on a call.
+    pub fn call_of(&self, msg: &engine::sip::Message) -> Option<ActorRef<CallMsg>> {
+        let call_id = msg.call_id()?;
+        let calls = read(&self.calls);
+        if calls.is_empty() {
+            return None;
+        }
+        drop(calls);
+        [msg.from(), msg.to()]
+            .into_iter()
+            .flatten()
+            .filter_map(|h| self.tenant_for(h.uri.host_bare()))
+            .find_map(|t| self.call(t.id, call_id))
     }
 
-    pub fn remove_call(&self, call_id: &str) {
-        write(&self.calls).remove(call_id);
+    pub fn add_call(&self, tenant: TenantId, call_id: &str, actor: ActorRef<CallMsg>) {
+        write(&self.calls)
+            .entry(tenant)
+            .or_default()
+            .insert(Box::from(call_id), actor);
+    }
+
+    pub fn remove_call(&self, tenant: TenantId, call_id: &str) {
+        let mut calls = write(&self.calls);
+        if let Some(m) = calls.get_mut(&tenant) {
+            m.remove(call_id);
+            if m.is_empty() {
+                calls.remove(&tenant);
+            }
+        }
     }
 
     pub fn call_count(&self) -> usize {
         read(&self.calls)
             .values()
-            .map(|a| a.get_id())
+            .flat_map(|m| m.values().map(|a| a.get_id()))
             .collect::<std::collections::HashSet<_>>()
             .len()
     }

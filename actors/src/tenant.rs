@@ -11,6 +11,7 @@
 //! supervisor holds is older than `SETTINGS_TTL`, so a change made while the switch
 //! runs is in force within two seconds, and a burst of calls costs one query.
 
+mod quota;
 mod ringer;
 
 use std::collections::HashMap;
@@ -27,7 +28,7 @@ use crate::line::{LineActor, LineArgs, LineMsg, LineShared};
 use crate::sip::incoming::UdpOut;
 use crate::sip::Flow;
 use crate::sip::{Incoming, Replier};
-use crate::store::{Reject, TenantId, TenantSettings};
+use crate::store::{Reject, TenantId, TenantLimits, TenantSettings};
 
 /// How long the supervisor's copy of the tenant's settings serves calls before the
 /// next call reads them again.
@@ -79,8 +80,12 @@ pub struct TenantState {
     restarts: HashMap<String, u32>,
     /// The calls this supervisor started, by actor.
     calls: HashMap<ActorId, CallEntry>,
-    /// The tenant's settings and when they were read.
-    settings: Option<(TenantSettings, tokio::time::Instant)>,
+    /// The tenant's settings and quotas, and when they were read.
+    settings: Option<(TenantSettings, TenantLimits, tokio::time::Instant)>,
+    /// Calls started per second, by tenant and line.
+    quota: quota::Quota,
+    /// The start of the quota's seconds.
+    epoch: tokio::time::Instant,
     /// The tenant's extensions, so that a request for an unknown one costs no query.
     known: KnownLines,
     /// Stands in for the HA1 of a line that does not exist (`line::answer_stranger`).
@@ -204,31 +209,88 @@ impl TenantSupervisor {
         Ok(targets)
     }
 
-    /// The tenant's settings, read again when the copy held is older than
+    /// The tenant's settings and quotas, read again when the copy held is older than
     /// `SETTINGS_TTL` (the last copy, or the defaults, when the store fails).
-    async fn settings(state: &mut TenantState, tenant: TenantId) -> TenantSettings {
+    async fn settings(state: &mut TenantState, tenant: TenantId) -> (TenantSettings, TenantLimits) {
         let now = tokio::time::Instant::now();
-        if let Some((s, at)) = &state.settings {
+        if let Some((s, l, at)) = &state.settings {
             if now.duration_since(*at) < SETTINGS_TTL {
-                return s.clone();
+                return (s.clone(), *l);
             }
         }
         match state
             .args
             .shared
             .store
-            .call(move |s| s.tenant_settings(tenant))
+            .call(move |s| Ok((s.tenant_settings(tenant)?, s.tenant_limits(tenant)?)))
             .await
         {
-            Ok(s) => {
-                state.settings = Some((s.clone(), now));
-                s
+            Ok((s, l)) => {
+                state.settings = Some((s.clone(), l, now));
+                (s, l)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "tenant settings not read; using the last ones");
-                state.settings.clone().map(|(s, _)| s).unwrap_or_default()
+                state
+                    .settings
+                    .clone()
+                    .map(|(s, l, _)| (s, l))
+                    .unwrap_or_default()
             }
         }
+    }
+
+    /// How many calls with an open journal row `ext` is in.
+    fn calls_of(state: &TenantState, ext: &str) -> usize {
+        state
+            .calls
+            .values()
+            .filter(|c| {
+                c.parties.iter().any(|p| p == ext)
+                    && !c.record.lock().unwrap_or_else(|e| e.into_inner()).closed
+            })
+            .count()
+    }
+
+    /// Admits a new call (or an INVITE with Replaces) placed by `caller` against the
+    /// switch's capacity and the tenant's quotas; a refusal is answered 503 here.
+    fn admit(
+        state: &mut TenantState,
+        limits: &TenantLimits,
+        caller: &str,
+        inc: &Incoming,
+    ) -> Option<CallPermit> {
+        let calls = state.args.shared.calls.clone();
+        let retry = |why: &str, after: u32| {
+            let mut w = engine::sip::MessageWriter::response_to(
+                &inc.msg,
+                503,
+                "Service Unavailable",
+                Some("pbx"),
+            );
+            w.header_fmt("Retry-After", after);
+            w.header_fmt("Warning", format_args!("399 pbx \"{why}\""));
+            inc.reply.send(503, w.finish());
+        };
+        let permit = match calls.admit(tokio::time::Instant::now()) {
+            Ok(p) => p,
+            Err(refusal) => {
+                tracing::warn!(active = calls.active(), "call refused: switch at capacity");
+                retry("switch at capacity", refusal.retry_after);
+                return None;
+            }
+        };
+        let second = state.epoch.elapsed().as_secs();
+        let (tenant_calls, line_calls) = (state.calls.len(), Self::calls_of(state, caller));
+        if let Err(why) = state
+            .quota
+            .admit(limits, tenant_calls, caller, line_calls, second)
+        {
+            tracing::info!(caller, why, "call refused by the tenant's quota");
+            retry(why, 1);
+            return None;
+        }
+        Some(permit)
     }
 
     /// True while `ext` is the caller or the dialled number of a call whose journal
@@ -295,36 +357,34 @@ impl TenantSupervisor {
         let Some(entry) = state.entry.clone() else {
             return inc.respond(503, "Service Unavailable");
         };
-        // An INVITE with Replaces (RFC 3891) goes to the call owning that dialog.
+        let (settings, limits) = Self::settings(state, entry.id).await;
+        let Some(permit) = Self::admit(state, &limits, &caller, &inc) else {
+            return;
+        };
+        // An INVITE with Replaces (RFC 3891) goes to the call owning that dialog, which
+        // honours it only for one of its parties.
         if let Some(replaces) = inc.msg.replaces() {
+            drop(permit);
             let call = replaces
                 .ok()
-                .and_then(|r| state.args.directory.call(&r.call_id));
+                .and_then(|r| state.args.directory.call(entry.id, &r.call_id));
             let Some(call) = call else {
                 return inc.respond(481, "Call/Transaction Does Not Exist");
             };
-            if let Err(ractor::MessagingErr::SendErr(crate::call::CallMsg::Replace(_, inc))) =
-                call.send_message(crate::call::CallMsg::Replace(entry.id, inc))
+            let msg = crate::call::CallMsg::Replace {
+                tenant: entry.id,
+                by: caller,
+                inc,
+            };
+            if let Err(ractor::MessagingErr::SendErr(crate::call::CallMsg::Replace {
+                inc, ..
+            })) = call.send_message(msg)
             {
                 inc.respond(481, "Call/Transaction Does Not Exist");
             }
             return;
         }
         let calls = state.args.shared.calls.clone();
-        let permit = match calls.admit(tokio::time::Instant::now()) {
-            Ok(p) => p,
-            Err(refusal) => {
-                tracing::warn!(tenant = %entry.name, active = calls.active(), "call refused: switch at capacity");
-                let mut w = engine::sip::MessageWriter::response_to(
-                    &inc.msg,
-                    503,
-                    "Service Unavailable",
-                    Some("pbx"),
-                );
-                w.header_fmt("Retry-After", refusal.retry_after);
-                return inc.reply.send(503, w.finish());
-            }
-        };
         let Some(callee) = inc
             .msg
             .uri()
@@ -332,7 +392,6 @@ impl TenantSupervisor {
         else {
             return inc.respond(404, "Not Found");
         };
-        let settings = Self::settings(state, entry.id).await;
         let targets = match Self::outcome(myself, state, &settings, &callee).await {
             Outcome::Ring(t) => t,
             Outcome::Refuse(code, reason) => return inc.respond(code, reason),
@@ -420,6 +479,8 @@ impl Actor for TenantSupervisor {
             restarts: HashMap::new(),
             calls: HashMap::new(),
             settings: None,
+            quota: quota::Quota::default(),
+            epoch: tokio::time::Instant::now(),
             known: KnownLines::default(),
             phantom_ha1: format!("{:032x}", rand::random::<u128>()),
         })
@@ -495,6 +556,7 @@ impl Actor for TenantSupervisor {
                         &shared.out,
                         &state.args.directory,
                         &shared.bus,
+                        state.args.id,
                     );
                 }
             }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use actors::store::{Decline, NewLine, Reject, SettingsChange, Store};
+use actors::store::{Decline, LimitsChange, NewLine, Reject, SettingsChange, Store};
 use clap::Subcommand;
 
 use super::CliError;
@@ -37,6 +37,21 @@ pub enum TenantCmd {
         /// A callee already in a call gets 486 at once (no call waiting).
         #[arg(long, value_name = "on|off")]
         busy_on_busy: Option<String>,
+    },
+    /// Show or change a tenant's quotas: calls at once and calls started per second,
+    /// for the tenant and for each of its lines (over them a call gets 503). With no
+    /// option it prints them.
+    Limits {
+        /// The tenant's name or one of its domains.
+        tenant: String,
+        #[arg(long, value_name = "N|none")]
+        max_calls: Option<String>,
+        #[arg(long, value_name = "N|none")]
+        max_cps: Option<String>,
+        #[arg(long, value_name = "N|none")]
+        line_max_calls: Option<String>,
+        #[arg(long, value_name = "N|none")]
+        line_max_cps: Option<String>,
     },
     /// Show a tenant's call outcome settings.
     Show {
@@ -145,12 +160,47 @@ pub fn tenant(dir: &Path, cmd: TenantCmd) -> Result<(), CliError> {
             let s = store.set_tenant_settings(t.id, &change)?;
             println!("{}\t{s}", t.name);
         }
+        TenantCmd::Limits {
+            tenant,
+            max_calls,
+            max_cps,
+            line_max_calls,
+            line_max_cps,
+        } => {
+            let change = LimitsChange {
+                max_calls: limit("max-calls", max_calls)?,
+                max_cps: limit("max-cps", max_cps)?,
+                line_max_calls: limit("line-max-calls", line_max_calls)?,
+                line_max_cps: limit("line-max-cps", line_max_cps)?,
+            };
+            let t = store.tenant(&tenant)?;
+            let l = if change.is_empty() {
+                store.tenant_limits(t.id)?
+            } else {
+                store.set_tenant_limits(t.id, &change)?
+            };
+            println!("{}\t{l}", t.name);
+        }
         TenantCmd::Show { tenant } => {
             let t = store.tenant(&tenant)?;
             println!("{}\t{}", t.name, store.tenant_settings(t.id)?);
         }
     }
     Ok(())
+}
+
+/// A limit as given on the command line: a positive number, or `none`.
+fn limit(name: &str, value: Option<String>) -> Result<Option<Option<u32>>, CliError> {
+    let Some(v) = value else { return Ok(None) };
+    match v.trim() {
+        "none" => Ok(Some(None)),
+        n => match n.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(Some(Some(n))),
+            _ => Err(CliError::Usage(format!(
+                "--{name} {n:?} must be a positive number or none"
+            ))),
+        },
+    }
 }
 
 pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {

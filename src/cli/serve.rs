@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// (`md5,sha-256`). Credentials of either are accepted when offered.
     #[arg(long, value_delimiter = ',', default_value = "md5", value_parser = parse_algorithm)]
     pub digest: Vec<engine::auth::Algorithm>,
+    /// Create the demo tenant (published passwords) on an empty data directory even
+    /// when the switch listens beyond loopback.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 fn parse_ports(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
@@ -78,6 +82,7 @@ impl Default for ServeArgs {
             max_cps: None,
             digest: vec![engine::auth::Algorithm::Md5],
             rtp_ports: 20000..=29999,
+            demo: false,
         }
     }
 }
@@ -91,8 +96,17 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .init();
     {
         let mut store = Store::open(&args.data_dir)?;
-        if let Some(made) = crate::demo::ensure(&mut store)? {
-            println!("pbx: {made}");
+        // The demo's passwords are published: it is made only where nobody else can
+        // reach it, unless asked for.
+        if crate::demo::wanted(&args.sip_addrs, args.demo) {
+            if let Some(made) = crate::demo::ensure(&mut store)? {
+                println!("pbx: {made}");
+            }
+        } else if store.tenants()?.is_empty() {
+            println!(
+                "pbx: no tenant yet; the demo tenant (published passwords) is only made when \
+                 listening on loopback or with --demo; add one with `pbx tenant add`"
+            );
         }
         if let Some(t) = &args.default_tenant {
             store.tenant(t)?;

@@ -1,9 +1,11 @@
-//! Phones of the tests' own for call tests (copied from `tests/calls.rs` and cut
-//! down): a caller that places one call with digest auth, a registered device that
-//! sees the switch's INVITEs and answers them as told, and the `pbx` admin command.
+//! The tests' own phones for call tests: a caller that places one call with digest
+//! auth and can act in its dialog, a registered device that sees the switch's INVITEs
+//! and answers them as told (and sends requests in the answered dialog), RTP echo and
+//! check helpers, and the `pbx` admin command.
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use engine::auth::Algorithm;
 use engine::sip::{HeaderName, Message, MessageWriter};
@@ -35,19 +37,80 @@ pub fn journal(pbx: &mut Pbx) -> Vec<actors::store::CallRecord> {
     store.calls(t.id, 10).unwrap()
 }
 
-/// A phone placing one call (demo tenant, password `secret<user>`).
+/// Registers `user` with a contact on `port`, from `port`, then frees the port for the
+/// device (SIPp) that will answer there.
+pub fn register_device(pbx: &Pbx, user: &str, port: u16) {
+    let mut c = SipClient::udp_on(pbx.addr, port);
+    let contact = format!("<sip:{user}@127.0.0.1:{port}>");
+    let resp = c.register(
+        user,
+        &format!("secret{user}"),
+        "127.0.0.1",
+        Some(&contact),
+        Some(600),
+        Algorithm::Md5,
+    );
+    assert_eq!(resp.code(), Some(200));
+}
+
+/// Waits until a device (SIPp) has bound `port`.
+pub fn wait_bound(port: u16) {
+    for _ in 0..200 {
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("nothing bound port {port}");
+}
+
+/// A phone of the tests' own: places a call with digest auth and reports what came.
 pub struct Caller {
     pub c: SipClient,
-    invite: String,
-    branch: String,
+    pub invite: String,
+    pub branch: String,
+    pub to_tag: Option<String>,
+    /// The last final response to the INVITE.
+    pub last: Option<engine::sip::Message>,
 }
 
 impl Caller {
-    /// Sends the INVITE, answers the 407 and sends it again with credentials.
+    /// Sends the INVITE (answering the 407) and returns the responses up to `until`
+    /// (a status code) or the first final one.
     pub fn call(pbx: &Pbx, user: &str, callee: &str) -> Caller {
+        Self::call_with_media(pbx, user, callee, 40000)
+    }
+
+    /// Like `call`, with the caller's RTP on `rtp_port`.
+    pub fn call_with_media(pbx: &Pbx, user: &str, callee: &str, rtp_port: u16) -> Caller {
+        Self::call_with_codec(pbx, user, callee, rtp_port, (0, "PCMU"))
+    }
+
+    /// Like `call_with_media`, offering only `codec` (payload type, name).
+    pub fn call_with_codec(
+        pbx: &Pbx,
+        user: &str,
+        callee: &str,
+        rtp_port: u16,
+        codec: (u8, &str),
+    ) -> Caller {
+        Self::call_full(pbx, user, callee, rtp_port, codec, "")
+    }
+
+    /// Like `call_with_codec`, with `extra` header lines (each ending in CRLF) in the
+    /// authenticated INVITE.
+    pub fn call_full(
+        pbx: &Pbx,
+        user: &str,
+        callee: &str,
+        rtp_port: u16,
+        codec: (u8, &str),
+        extra: &str,
+    ) -> Caller {
         let mut c = SipClient::udp(pbx.addr);
         let local = c.local;
-        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        let (pt, name) = codec;
+        let sdp = format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP {pt}\r\na=rtpmap:{pt} {name}/8000\r\n");
         let invite = |branch: &str, seq: u32, auth: &str| {
             format!(
                 "INVITE sip:{callee}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nFrom: <sip:{user}@127.0.0.1>;tag=caller1\r\nTo: <sip:{callee}@127.0.0.1>\r\nCall-ID: call-{local}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\nMax-Forwards: 70\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
@@ -71,28 +134,76 @@ impl Caller {
             &format!("sip:{callee}@127.0.0.1"),
             "INVITE",
         );
-        let text = invite("z9hG4bKc2", 2, &format!("Proxy-Authorization: {auth}\r\n"));
+        let text = invite(
+            "z9hG4bKc2",
+            2,
+            &format!("Proxy-Authorization: {auth}\r\n{extra}"),
+        );
         c.send_raw(text.as_bytes());
         Caller {
             c,
             invite: text,
             branch: "z9hG4bKc2".into(),
+            to_tag: None,
+            last: None,
         }
     }
 
-    /// Reads responses to the INVITE until one with `code` or a final one arrives.
+    /// Reads responses until one with `code` (or a final one) arrives.
     pub fn expect(&mut self, code: u16) -> u16 {
         loop {
             let m = self
                 .c
                 .recv()
                 .unwrap_or_else(|| panic!("no response while waiting for {code}"));
+            let got = m.code().unwrap_or(0);
             if m.cseq().map(|c| c.method) != Some("INVITE") {
                 continue; // e.g. the 200 to our CANCEL
             }
-            let got = m.code().unwrap_or(0);
+            if let Some(t) = m.to().and_then(|t| t.tag().map(str::to_owned)) {
+                self.to_tag = Some(t);
+            }
             if got == code || got >= 200 {
+                if got >= 200 {
+                    self.last = Some(m);
+                }
                 return got;
+            }
+        }
+    }
+
+    /// ACKs the 2xx (a new transaction in the dialog).
+    pub fn ack(&mut self) {
+        let local = self.c.local;
+        let to_tag = self.to_tag.clone().unwrap();
+        let text = format!("ACK sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKack2;rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: <sip:x@127.0.0.1>;tag={to_tag}\r\nCall-ID: call-{local}\r\nCSeq: 2 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+        self.c.send_raw(text.as_bytes());
+    }
+
+    /// Hangs up an answered call.
+    pub fn bye(&mut self) {
+        let local = self.c.local;
+        let to_tag = self.to_tag.clone().unwrap();
+        let text = format!("BYE sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKbye3;rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: <sip:x@127.0.0.1>;tag={to_tag}\r\nCall-ID: call-{local}\r\nCSeq: 3 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+        self.c.send_raw(text.as_bytes());
+        loop {
+            let m = self.c.recv().expect("an answer to BYE");
+            if m.cseq().map(|c| c.method) == Some("BYE") {
+                assert_eq!(m.code(), Some(200));
+                return;
+            }
+        }
+    }
+
+    /// Waits for a request from the switch (skipping retransmitted responses) and
+    /// answers it 200.
+    pub fn answer_request(&mut self, method: &str) {
+        loop {
+            let m = self.c.recv().unwrap_or_else(|| panic!("no {method} came"));
+            if m.method().map(|x| x.as_str()) == Some(method) {
+                let ok = engine::sip::MessageWriter::response_to(&m, 200, "OK", None).finish();
+                self.c.send_raw(&ok);
+                return;
             }
         }
     }
@@ -106,39 +217,50 @@ impl Caller {
             .next()
             .unwrap()
             .replace("INVITE", "CANCEL");
-        let to = self
-            .invite
-            .lines()
-            .find(|l| l.starts_with("To:"))
-            .unwrap()
-            .trim_start_matches("To: ");
-        let text = format!("{first}\r\nVia: SIP/2.0/UDP {local};branch={};rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: {to}\r\nCall-ID: call-{local}\r\nCSeq: 2 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", self.branch);
+        let text = format!("{first}\r\nVia: SIP/2.0/UDP {local};branch={};rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: {}\r\nCall-ID: call-{local}\r\nCSeq: 2 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", self.branch, self.invite.lines().find(|l| l.starts_with("To:")).unwrap().trim_start_matches("To: "));
         self.c.send_raw(text.as_bytes());
     }
 }
 
-/// A registered phone of the tests' own that sees the INVITEs the switch sends it.
+/// Sends 50 RTP packets (PCMU, known payloads) to `target` and counts those that come
+/// back unchanged (an echoing device behind the relay).
+pub fn echoed(rtp: &std::net::UdpSocket, target: std::net::SocketAddr) -> usize {
+    let mut echoed = 0;
+    for seq in 0u16..50 {
+        let mut pkt = vec![0x80, 0x00];
+        pkt.extend_from_slice(&seq.to_be_bytes());
+        pkt.extend_from_slice(&(seq as u32 * 160).to_be_bytes());
+        pkt.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+        pkt.extend(std::iter::repeat_n(seq as u8, 160));
+        rtp.send_to(&pkt, target).unwrap();
+        let mut buf = [0u8; 2048];
+        if let Ok((n, _)) = rtp.recv_from(&mut buf) {
+            if n == pkt.len() && buf[12..n] == pkt[12..] {
+                echoed += 1;
+            }
+        }
+    }
+    echoed
+}
+
+/// Where the switch's answer to `caller` wants its RTP.
+pub fn media_target(caller: &Caller) -> std::net::SocketAddr {
+    let answer = engine::sdp::Sdp::parse(caller.last.as_ref().unwrap().body()).unwrap();
+    std::net::SocketAddr::new(
+        answer.media_connection(0).unwrap().address.parse().unwrap(),
+        answer.media()[0].port(),
+    )
+}
+
+/// A registered phone of the tests' own that answers one call and can then send
+/// requests in that call's dialog (as the called party).
 pub struct Device {
     pub c: SipClient,
+    pub invite: Option<engine::sip::Message>,
+    pub cseq: u32,
 }
 
 impl Device {
-    /// Registers `user` (demo tenant) from a fresh port and keeps the socket.
-    pub fn register(pbx: &Pbx, user: &str) -> Device {
-        let mut c = SipClient::udp_on(pbx.addr, free_port());
-        let contact = format!("<sip:{user}@{}>", c.local);
-        let resp = c.register(
-            user,
-            &format!("secret{user}"),
-            "127.0.0.1",
-            Some(&contact),
-            Some(600),
-            Algorithm::Md5,
-        );
-        assert_eq!(resp.code(), Some(200));
-        Device { c }
-    }
-
     /// The next new INVITE (skipping ACKs and retransmissions of one already seen),
     /// or none within the socket's timeout.
     pub fn next_invite(&mut self, seen: &[Message]) -> Option<Message> {
@@ -161,4 +283,187 @@ impl Device {
         let bytes = w.finish();
         self.c.send_raw(&bytes);
     }
+
+    /// Registers `user` from a fresh port and keeps the socket.
+    pub fn register(pbx: &Pbx, user: &str) -> Device {
+        let mut c = SipClient::udp_on(pbx.addr, free_port());
+        let contact = format!("<sip:{user}@{}>", c.local);
+        let resp = c.register(
+            user,
+            &format!("secret{user}"),
+            "127.0.0.1",
+            Some(&contact),
+            Some(600),
+            Algorithm::Md5,
+        );
+        assert_eq!(resp.code(), Some(200));
+        Device {
+            c,
+            invite: None,
+            cseq: 0,
+        }
+    }
+
+    /// Answers the INVITE that comes with 200 (RTP on `rtp_port`) and takes the ACK.
+    pub fn answer(&mut self, rtp_port: u16) {
+        let invite = loop {
+            let m = self.c.recv().expect("an INVITE for the device");
+            if m.method().map(|x| x.as_str()) == Some("INVITE") {
+                break m;
+            }
+        };
+        let sdp = format!("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n");
+        let mut w = engine::sip::MessageWriter::response_to(&invite, 200, "OK", Some("dev1"));
+        w.header("Contact", &format!("<sip:dev@{}>", self.c.local));
+        self.c.send_raw(&w.body("application/sdp", sdp.as_bytes()));
+        loop {
+            let m = self.c.recv().expect("the ACK");
+            if m.method().map(|x| x.as_str()) == Some("ACK") {
+                break;
+            }
+        }
+        self.invite = Some(invite);
+    }
+
+    /// Sends `method` in the answered call's dialog with `extra` header lines and
+    /// returns the final response's code.
+    pub fn request(&mut self, method: &str, extra: &str) -> u16 {
+        self.request_with(method, extra, None)
+    }
+
+    /// `request` with an SDP body; a 2xx to an INVITE is ACKed.
+    pub fn request_with(&mut self, method: &str, extra: &str, sdp: Option<&str>) -> u16 {
+        let inv = self.invite.clone().unwrap();
+        self.cseq += 1;
+        let target = inv.contacts().unwrap()[0].uri.raw.to_owned();
+        let local = self.c.local;
+        let (from, to, call_id) = (
+            inv.header(HeaderName::To).unwrap().to_owned(),
+            inv.header(HeaderName::From).unwrap().to_owned(),
+            inv.call_id().unwrap().to_owned(),
+        );
+        let seq = self.cseq;
+        let start = |method: &str, branch: &str| {
+            format!("{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKdev{branch}{seq};rport\r\nFrom: {from};tag=dev1\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {seq} {method}\r\nContact: <sip:dev@{local}>\r\nMax-Forwards: 70\r\n")
+        };
+        let mut text = start(method, method);
+        text.push_str(extra);
+        match sdp {
+            Some(b) => text.push_str(&format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
+                b.len()
+            )),
+            None => text.push_str("Content-Length: 0\r\n\r\n"),
+        }
+        self.c.send_raw(text.as_bytes());
+        loop {
+            let m = self
+                .c
+                .recv()
+                .unwrap_or_else(|| panic!("no answer to {method}"));
+            if m.cseq().map(|c| c.method) == Some(method) && m.code() >= Some(200) {
+                let code = m.code().unwrap();
+                if method == "INVITE" && code < 300 {
+                    let ack = format!("{}Content-Length: 0\r\n\r\n", start("ACK", "ack"));
+                    self.c.send_raw(ack.as_bytes());
+                }
+                return code;
+            }
+        }
+    }
+
+    /// Answers the next request of `method` with 200 and returns it.
+    pub fn answer_request(&mut self, method: &str) -> engine::sip::Message {
+        loop {
+            let m = self.c.recv().unwrap_or_else(|| panic!("no {method} came"));
+            if m.method().map(|x| x.as_str()) == Some(method) {
+                let ok = engine::sip::MessageWriter::response_to(&m, 200, "OK", None).finish();
+                self.c.send_raw(&ok);
+                return m;
+            }
+        }
+    }
+}
+
+impl Caller {
+    /// Sends `method` in the answered call's dialog with `extra` header lines and
+    /// returns the final response's code.
+    pub fn request(&mut self, method: &str, extra: &str) -> u16 {
+        let local = self.c.local;
+        let to_tag = self.to_tag.clone().unwrap();
+        let text = format!("{method} sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKreq{method};rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: <sip:x@127.0.0.1>;tag={to_tag}\r\nCall-ID: call-{local}\r\nCSeq: 10 {method}\r\nContact: <sip:100@{local}>\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n");
+        self.c.send_raw(text.as_bytes());
+        loop {
+            let m = self
+                .c
+                .recv()
+                .unwrap_or_else(|| panic!("no answer to {method}"));
+            if m.cseq().map(|c| c.method) == Some(method) && m.code() >= Some(200) {
+                return m.code().unwrap();
+            }
+        }
+    }
+}
+
+/// Echoes the RTP that reaches `sock` back to its sender until it stays quiet.
+pub fn echo_thread(sock: std::net::UdpSocket) -> std::thread::JoinHandle<usize> {
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    std::thread::spawn(move || {
+        let mut n = 0;
+        let mut buf = [0u8; 2048];
+        while let Ok((len, from)) = sock.recv_from(&mut buf) {
+            let _ = sock.send_to(&buf[..len], from);
+            n += 1;
+        }
+        n
+    })
+}
+
+/// Where the SDP of `m` wants its RTP.
+pub fn sdp_target(m: &engine::sip::Message) -> std::net::SocketAddr {
+    let sdp = engine::sdp::Sdp::parse(m.body()).unwrap();
+    std::net::SocketAddr::new(
+        sdp.media_connection(0).unwrap().address.parse().unwrap(),
+        sdp.media()[0].port(),
+    )
+}
+
+impl Caller {
+    /// Waits for a re-INVITE from the switch, answers it 200 with an SDP of
+    /// `direction` on `rtp_port`, and returns it.
+    pub fn answer_reinvite(&mut self, rtp_port: u16, direction: &str) -> engine::sip::Message {
+        loop {
+            let m = self.c.recv().expect("a re-INVITE came");
+            if m.method().map(|x| x.as_str()) != Some("INVITE") {
+                continue;
+            }
+            let sdp = format!("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na={direction}\r\n");
+            let mut w = engine::sip::MessageWriter::response_to(&m, 200, "OK", None);
+            w.header("Contact", &format!("<sip:100@{}>", self.c.local));
+            self.c.send_raw(&w.body("application/sdp", sdp.as_bytes()));
+            return m;
+        }
+    }
+}
+
+/// Reads messages until one satisfies `pred`, answering nothing.
+pub fn recv_until(
+    c: &mut SipClient,
+    what: &str,
+    pred: impl Fn(&engine::sip::Message) -> bool,
+) -> engine::sip::Message {
+    loop {
+        let m = c.recv().unwrap_or_else(|| panic!("no {what} came"));
+        if pred(&m) {
+            return m;
+        }
+    }
+}
+
+pub fn is_request(m: &engine::sip::Message, method: &str) -> bool {
+    m.method().map(|x| x.as_str()) == Some(method)
+}
+
+pub fn is_response(m: &engine::sip::Message, code: u16, method: &str) -> bool {
+    m.code() == Some(code) && m.cseq().map(|c| c.method) == Some(method)
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod baresip;
+pub mod call_helpers;
 pub mod sip_client;
 pub mod sipp;
 

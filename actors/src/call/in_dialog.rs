@@ -10,7 +10,7 @@ use engine::call::Leg;
 use engine::sip::{HeaderName, Message, Method};
 
 use super::transfer::{endpoint, Endpoint};
-use super::{rtp_target, CallState};
+use super::CallState;
 
 /// A request of one side sent on to the other, awaiting its final response. A side is
 /// `None` for the caller's leg, `Some(i)` for callee leg `i`.
@@ -48,7 +48,7 @@ pub fn request(s: &mut CallState, from: Option<usize>, req: Message, t: Instant)
         _ => None,
     };
     let sent = to.and_then(|to| {
-        let body = rewrite_body(endpoint(s, from), endpoint(s, to), &req);
+        let body = rewrite_body(endpoint(s, from), endpoint(s, to), &req, &s.ports);
         remember(s, to, body.as_ref());
         let body = body.as_ref().map(|(ct, b)| (ct.as_str(), b.as_slice()));
         with_leg(s, to, t, |leg| leg.send_request(&method, body, t))
@@ -88,13 +88,13 @@ pub fn response(s: &mut CallState, from: Option<usize>, resp: Message, t: Instan
         // The answer to a re-INVITE of the switch's own (a resume after a transfer).
         if (200..300).contains(&code) && cseq.method == "INVITE" {
             if let (Some(ep), Some(sdp)) = (endpoint(s, from), sdp_of(&resp)) {
-                follow(&ep, &sdp);
+                follow(&ep, &sdp, &s.ports);
             }
         }
         return;
     };
     let r = s.relayed.remove(pos);
-    let body = rewrite_body(endpoint(s, from), endpoint(s, r.from), &resp);
+    let body = rewrite_body(endpoint(s, from), endpoint(s, r.from), &resp, &s.ports);
     remember(s, r.from, body.as_ref());
     let body = body.as_ref().map(|(ct, b)| (ct.as_str(), b.as_slice()));
     let reason = resp.reason().unwrap_or("").to_owned();
@@ -110,6 +110,7 @@ fn rewrite_body(
     sender: Option<Endpoint<'_>>,
     receiver: Option<Endpoint<'_>>,
     m: &Message,
+    pool: &crate::media_relay::PortPool,
 ) -> Option<(String, Vec<u8>)> {
     let body = m.body();
     if body.is_empty() {
@@ -129,17 +130,15 @@ fn rewrite_body(
     let Ok(mut sdp) = engine::sdp::Sdp::parse(body) else {
         return Some((ct, body.to_vec()));
     };
-    follow(&sender, &sdp);
+    follow(&sender, &sdp, pool);
     sdp.anchor(receiver.ip, &[receiver.port()]);
     Some((ct, sdp.to_bytes()))
 }
 
 /// Points the relay at where a party's SDP wants RTP, and holds the party's side
 /// when it does not want to receive (sendonly, inactive): it gets no RTP.
-fn follow(party: &Endpoint<'_>, sdp: &engine::sdp::Sdp) {
-    if let Some(remote) = rtp_target(sdp) {
-        party.relay.set_remote(party.side, remote);
-    }
+fn follow(party: &Endpoint<'_>, sdp: &engine::sdp::Sdp, pool: &crate::media_relay::PortPool) {
+    party.follow_sdp(sdp, pool);
     if let Some(i) = sdp.media().iter().position(|m| m.kind() == "audio") {
         party
             .relay

@@ -50,8 +50,13 @@ pub enum CallMsg {
         ActorRef<CallMsg>,
         ractor::RpcReplyPort<Option<Box<transfer::Handover>>>,
     ),
-    /// An INVITE with Replaces (RFC 3891) naming one of this call's dialogs.
-    Replace(crate::store::TenantId, Box<Incoming>),
+    /// An INVITE with Replaces (RFC 3891) naming one of this call's dialogs, placed
+    /// (and authenticated) by line `by`.
+    Replace {
+        tenant: crate::store::TenantId,
+        by: String,
+        inc: Box<Incoming>,
+    },
 }
 
 impl std::fmt::Debug for CallMsg {
@@ -63,7 +68,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::TransferTargets(r) => write!(f, "TransferTargets({})", r.is_ok()),
             CallMsg::Joined(h) => write!(f, "Joined({})", h.is_some()),
             CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),
-            CallMsg::Replace(..) => f.write_str("Replace"),
+            CallMsg::Replace { .. } => f.write_str("Replace"),
         }
     }
 }
@@ -134,6 +139,8 @@ pub struct CallState {
     directory: Arc<Directory>,
     timer_gen: u64,
     record: SharedRecord,
+    /// The port pool the relays come from (to tell the switch's own ports).
+    ports: Arc<PortPool>,
     /// Test builds: the INVITE asked the call to panic once answered
     /// (`X-Pbx-Test: panic-call`), to exercise the supervisor.
     #[cfg(debug_assertions)]
@@ -304,9 +311,13 @@ impl Actor for CallActor {
                     .unwrap_or(inc.source.ip());
                 match MediaRelay::start(ip, &args.ports) {
                     Ok(relay) => {
-                        if let Some(remote) = rtp_target(sdp) {
-                            relay.set_remote(RelaySide::A, remote);
+                        transfer::Endpoint {
+                            relay: &relay,
+                            ip,
+                            side: RelaySide::A,
+                            peer: Some(inc.source.ip()),
                         }
+                        .follow_sdp(sdp, &args.ports);
                         let b_port = relay.ports().1.port();
                         match codecs::callee_offer(sdp, ip, b_port, &session_id) {
                             Some(own) => {
@@ -351,7 +362,7 @@ impl Actor for CallActor {
         let mut call_ids = vec![a_call_id.clone()];
         call_ids.extend(b_call_ids.iter().cloned());
         for id in &call_ids {
-            args.directory.add_call(id, myself.clone());
+            args.directory.add_call(args.tenant.id, id, myself.clone());
         }
         args.record
             .lock()
@@ -415,6 +426,7 @@ impl Actor for CallActor {
             directory: args.directory,
             timer_gen: 0,
             record: args.record,
+            ports: args.ports,
             #[cfg(debug_assertions)]
             test_panic,
         };
@@ -476,10 +488,10 @@ impl Actor for CallActor {
                     .flatten();
                 let _ = reply.send(h);
             }
-            CallMsg::Replace(tenant, inc) if tenant == state.tenant.id => {
-                transfer::replace(&myself, state, inc, t)
+            CallMsg::Replace { tenant, by, inc } if tenant == state.tenant.id => {
+                transfer::replace(&myself, state, &by, inc, t)
             }
-            CallMsg::Replace(_, inc) => inc.respond(481, "Call/Transaction Does Not Exist"),
+            CallMsg::Replace { inc, .. } => inc.respond(481, "Call/Transaction Does Not Exist"),
         }
         settle(&myself, state);
         Ok(())
@@ -492,7 +504,7 @@ impl Actor for CallActor {
     ) -> Result<(), ActorProcessingErr> {
         state.journal.close();
         for id in &state.call_ids {
-            state.directory.remove_call(id);
+            state.directory.remove_call(state.tenant.id, id);
         }
         Ok(())
     }
@@ -694,9 +706,17 @@ fn answer_caller(s: &mut CallState, mut sdp: engine::sdp::Sdp) -> engine::sdp::S
     let Some((relay, ip)) = &s.media else {
         return sdp;
     };
-    if let Some(remote) = rtp_target(&sdp) {
-        relay.set_remote(RelaySide::B, remote);
+    let peer =
+        s.b.winner()
+            .and_then(|w| s.b_flows.get(w))
+            .map(|f| f.peer().ip());
+    transfer::Endpoint {
+        relay,
+        ip: *ip,
+        side: RelaySide::B,
+        peer,
     }
+    .follow_sdp(&sdp, &s.ports);
     let a_port = relay.ports().0.port();
     let own = s
         .a_offer

@@ -42,10 +42,16 @@ pub type SharedRecord = Arc<Mutex<CallRecord>>;
 
 /// Ends a call whose actor failed: BYE to each device with a confirmed dialog, the
 /// Call-IDs out of the directory, the journal row closed as failed.
-pub fn end_failed_call(record: &SharedRecord, out: &SipOut, directory: &Directory, bus: &EventBus) {
+pub fn end_failed_call(
+    record: &SharedRecord,
+    out: &SipOut,
+    directory: &Directory,
+    bus: &EventBus,
+    tenant: TenantId,
+) {
     let rec = record.lock().unwrap_or_else(|e| e.into_inner());
     for id in &rec.call_ids {
-        directory.remove_call(id);
+        directory.remove_call(tenant, id);
     }
     for leg in &rec.legs {
         if leg.dialog.state() != DialogState::Confirmed {

@@ -50,9 +50,29 @@ pub struct Endpoint<'a> {
     pub relay: &'a RelayHandle,
     pub ip: IpAddr,
     pub side: RelaySide,
+    /// Where the party's SIP comes from (its media may latch from that address).
+    pub peer: Option<IpAddr>,
 }
 
 impl Endpoint<'_> {
+    /// Points the relay's side at what the party's SDP names, when the switch may
+    /// send there before hearing from it (`latch::sdp_target_allowed`), and lets the
+    /// party's signalling address latch.
+    pub fn follow_sdp(&self, sdp: &Sdp, pool: &crate::media_relay::PortPool) {
+        if let Some(peer) = self.peer {
+            self.relay.set_signalling(self.side, peer);
+        }
+        let Some(remote) = rtp_target(sdp) else {
+            return;
+        };
+        if crate::media_relay::sdp_target_allowed(remote, self.ip, |p| pool.owns(p)) {
+            self.relay.set_remote(self.side, remote);
+        } else {
+            tracing::debug!(%remote, "SDP names an address media is not sent to before latching");
+            self.relay.forget_remote(self.side);
+        }
+    }
+
     /// The switch's RTP port facing the party.
     pub fn port(&self) -> u16 {
         self.addr().port()
@@ -79,11 +99,17 @@ pub struct JoinedMedia {
 
 /// The media endpoint of the caller's leg (`None`) or the callee's (`Some`).
 pub fn endpoint(s: &CallState, leg: Option<usize>) -> Option<Endpoint<'_>> {
+    let peer = match leg {
+        None => Some(s.a_flow),
+        Some(i) => s.b_flows.get(i).copied(),
+    }
+    .map(|f| f.peer().ip());
     if let Some(j) = s.joined.as_ref().filter(|j| j.on_a == leg.is_none()) {
         return Some(Endpoint {
             relay: &j.relay,
             ip: j.ip,
             side: j.side,
+            peer,
         });
     }
     let (relay, ip) = s.media.as_ref()?;
@@ -95,6 +121,7 @@ pub fn endpoint(s: &CallState, leg: Option<usize>) -> Option<Endpoint<'_>> {
         relay,
         ip: *ip,
         side,
+        peer,
     })
 }
 
@@ -221,7 +248,7 @@ pub fn refer(
         Some(rep) => {
             let other = s
                 .directory
-                .call(&rep.call_id)
+                .call(s.tenant.id, &rep.call_id)
                 .filter(|c| c.get_id() != myself.get_id());
             let tenant = s.tenant.id;
             tokio::spawn(async move {
@@ -340,7 +367,7 @@ pub fn targets(
 /// Registers Call-IDs of new legs: directory, supervisor's record, the call's list.
 fn register(myself: &ActorRef<CallMsg>, s: &mut CallState, call_ids: &[String]) {
     for id in call_ids {
-        s.directory.add_call(id, myself.clone());
+        s.directory.add_call(s.tenant.id, id, myself.clone());
     }
     s.record
         .lock()
@@ -355,8 +382,8 @@ fn register(myself: &ActorRef<CallMsg>, s: &mut CallState, call_ids: &[String]) 
 fn repoint(s: &mut CallState, slot: Option<usize>, sdp: Option<&Sdp>) {
     let pt = sdp.and_then(codecs::voice_pt);
     if let Some(ep) = endpoint(s, slot) {
-        if let Some(r) = sdp.and_then(rtp_target) {
-            ep.relay.set_remote(ep.side, r);
+        if let Some(sdp) = sdp {
+            ep.follow_sdp(sdp, &s.ports);
         }
         ep.relay.set_hold(ep.side, false);
     }
@@ -592,7 +619,7 @@ pub fn give_up(
         .unwrap_or_else(|e| e.into_inner())
         .call_ids
         .retain(|c| *c != call_id);
-    s.directory.add_call(&call_id, to.clone());
+    s.directory.add_call(s.tenant.id, &call_id, to.clone());
     in_dialog::with_leg(s, referrer, t, |l| l.hangup(200, "Call Transferred", t));
     tracing::debug!(%user, "call gives up its party to an attended transfer");
     Some(Box::new(Handover {
@@ -632,6 +659,7 @@ pub fn joined(myself: &ActorRef<CallMsg>, s: &mut CallState, h: Option<Box<Hando
             relay: &h.relay,
             ip: h.ip,
             side: h.side.other(),
+            peer: None,
         };
         ep.relay.set_remote(ep.side, there.addr());
         there.relay.set_remote(there.side, ep.addr());
@@ -677,9 +705,17 @@ pub fn joined(myself: &ActorRef<CallMsg>, s: &mut CallState, h: Option<Box<Hando
         .publish(CallEventKind::CallTransferred { to: h.user });
 }
 
-/// An INVITE with Replaces naming one of this call's dialogs: the new device takes
-/// that leg's place and media, the replaced leg gets BYE.
-pub fn replace(myself: &ActorRef<CallMsg>, s: &mut CallState, inc: Box<Incoming>, t: Instant) {
+/// An INVITE with Replaces naming one of this call's dialogs, placed by line `by`:
+/// the new device takes that leg's place and media, the replaced leg gets BYE. Only a
+/// party of the call may do this (another device of the caller or of the callee);
+/// anyone else gets 403, and the call goes on untouched.
+pub fn replace(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    by: &str,
+    inc: Box<Incoming>,
+    t: Instant,
+) {
     let rep = match inc.msg.replaces() {
         Some(Ok(r)) => r,
         _ => return inc.respond(400, "Bad Replaces"),
@@ -687,6 +723,10 @@ pub fn replace(myself: &ActorRef<CallMsg>, s: &mut CallState, inc: Box<Incoming>
     let Some(slot) = named_leg(s, &rep).filter(|_| s.transfer.is_none()) else {
         return inc.respond(481, "Call/Transaction Does Not Exist");
     };
+    if by != s.parties.caller && by != s.parties.callee {
+        tracing::info!(by, "INVITE with Replaces from a line not in the call: 403");
+        return inc.respond(403, "Not A Party Of That Call");
+    }
     let flow = route::flow_of(&inc);
     let user = inc
         .msg

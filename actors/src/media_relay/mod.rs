@@ -11,6 +11,7 @@ mod packet;
 pub mod port_pool;
 pub mod relay;
 
+pub use latch::sdp_target_allowed;
 pub use port_pool::{PortLease, PortPair, PortPool, DEFAULT_PORTS};
 pub use relay::{DirectionStats, MediaRelay, RelayHandle, RelayStats, Side};
 

@@ -1,9 +1,9 @@
 //! Even RTP ports (RTCP on the next odd one) handed out from a configurable range.
 //!
 //! The pool is only touched when a relay starts or ends, never per packet: a `Mutex`
-//! guards the free list, an atomic counts what is out.
+//! guards the free list, an atomic counts what is out. Ports are handed out in random
+//! order, so that an outsider cannot tell which ports a new call got.
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,12 +17,12 @@ pub const DEFAULT_PORTS: RangeInclusive<u16> = 20000..=29999;
 /// A pool of RTP/RTCP port pairs. Share it as an `Arc<PortPool>`.
 #[derive(Debug)]
 pub struct PortPool {
-    /// Even RTP ports not handed out, oldest release first (a port just returned is
-    /// reused last, so late packets of an ended call rarely reach a new one).
-    free: Mutex<VecDeque<u16>>,
+    /// Even RTP ports not handed out.
+    free: Mutex<Vec<u16>>,
     /// Ports (RTP and RTCP each count) currently handed out.
     in_use: AtomicUsize,
     pairs: usize,
+    range: RangeInclusive<u16>,
 }
 
 impl Default for PortPool {
@@ -37,7 +37,7 @@ impl PortPool {
     pub fn new(range: RangeInclusive<u16>) -> Result<Self> {
         let (lo, hi) = (u32::from(*range.start()), u32::from(*range.end()));
         let first = lo + (lo % 2);
-        let free: VecDeque<u16> = (first..hi)
+        let free: Vec<u16> = (first..hi)
             .step_by(2)
             .filter_map(|p| u16::try_from(p).ok())
             .filter(|&p| p != 0)
@@ -48,11 +48,19 @@ impl PortPool {
             )));
         }
         let pairs = free.len();
+        let lo_port = u16::try_from(first).unwrap_or(u16::MAX);
         Ok(Self {
             free: Mutex::new(free),
             in_use: AtomicUsize::new(0),
             pairs,
+            range: lo_port..=u16::try_from(hi).unwrap_or(u16::MAX),
         })
+    }
+
+    /// True when `port` (RTP or RTCP) lies in the pool's range: one of the switch's
+    /// own media ports.
+    pub fn owns(&self, port: u16) -> bool {
+        self.range.contains(&port)
     }
 
     /// How many ports (RTP and RTCP each count) are handed out now.
@@ -70,32 +78,37 @@ impl PortPool {
     /// are skipped and put back at the end of the free list.
     pub fn allocate(self: &Arc<Self>, ip: IpAddr) -> Result<PortPair> {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        for _ in 0..free.len() {
-            let Some(port) = free.pop_front() else { break };
+        let mut refused = Vec::new();
+        let got = loop {
+            if free.is_empty() {
+                break None;
+            }
+            let pick = rand::random::<usize>() % free.len();
+            let port = free.swap_remove(pick);
             match bind_pair(ip, port) {
-                Ok((rtp, rtcp)) => {
-                    self.in_use.fetch_add(2, Ordering::Relaxed);
-                    return Ok(PortPair {
-                        rtp,
-                        rtcp,
-                        lease: PortLease {
-                            pool: Arc::clone(self),
-                            port,
-                        },
-                    });
-                }
+                Ok((rtp, rtcp)) => break Some((port, rtp, rtcp)),
                 Err(e) => {
                     tracing::debug!(%ip, port, error = %e, "media port refused, skipped");
-                    free.push_back(port);
+                    refused.push(port);
                 }
             }
-        }
-        Err(Error::PortsExhausted)
+        };
+        free.extend(refused);
+        let (port, rtp, rtcp) = got.ok_or(Error::PortsExhausted)?;
+        self.in_use.fetch_add(2, Ordering::Relaxed);
+        Ok(PortPair {
+            rtp,
+            rtcp,
+            lease: PortLease {
+                pool: Arc::clone(self),
+                port,
+            },
+        })
     }
 
     fn release(&self, port: u16) {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        free.push_back(port);
+        free.push(port);
         self.in_use.fetch_sub(2, Ordering::Relaxed);
     }
 }

@@ -81,7 +81,11 @@ pub struct RelayStats {
 enum Control {
     Remote {
         side: Side,
-        rtp: SocketAddr,
+        rtp: Option<SocketAddr>,
+    },
+    Signalling {
+        side: Side,
+        ip: IpAddr,
     },
     RemoteRtcp {
         side: Side,
@@ -150,9 +154,25 @@ impl RelayHandle {
 
     /// Where `side`'s leg said (in its SDP) it receives RTP. RTCP goes to the next
     /// port unless [`RelayHandle::set_remote_rtcp`] says otherwise afterwards. Forgets
-    /// what the side had latched: its next valid packet latches again.
+    /// what the side had latched: it latches again (see `latch.rs` for which sources
+    /// may).
     pub fn set_remote(&self, side: Side, rtp: SocketAddr) {
-        self.send(Control::Remote { side, rtp });
+        self.send(Control::Remote {
+            side,
+            rtp: Some(rtp),
+        });
+    }
+
+    /// `side`'s SDP named no address the switch sends to before hearing from it: its
+    /// media waits for the latch.
+    pub fn forget_remote(&self, side: Side) {
+        self.send(Control::Remote { side, rtp: None });
+    }
+
+    /// `side`'s SIP comes from `ip`: RTP from another port on that address may latch
+    /// (a NAT in front of the phone).
+    pub fn set_signalling(&self, side: Side, ip: IpAddr) {
+        self.send(Control::Signalling { side, ip });
     }
 
     /// Where `side`'s leg receives RTCP (SDP `a=rtcp`); the RTP address itself means
@@ -392,17 +412,25 @@ impl MediaRelay {
         match c {
             Control::Remote { side, rtp } => {
                 let s = &mut self.sides[side.index()];
-                s.remote_rtp = Some(rtp);
+                s.remote_rtp = rtp;
                 s.remote_rtcp = None;
                 s.mux = false;
-                s.rtp_latch.reset();
-                s.rtcp_latch.reset();
+                s.rtp_latch.expect(rtp);
+                let rtcp =
+                    rtp.and_then(|a| Some(SocketAddr::new(a.ip(), a.port().checked_add(1)?)));
+                s.rtcp_latch.expect(rtcp);
                 self.latch_dirty = true;
             }
             Control::RemoteRtcp { side, rtcp } => {
                 let s = &mut self.sides[side.index()];
                 s.remote_rtcp = Some(rtcp);
                 s.mux = s.remote_rtp == Some(rtcp);
+                s.rtcp_latch.expect(Some(rtcp));
+            }
+            Control::Signalling { side, ip } => {
+                let s = &mut self.sides[side.index()];
+                s.rtp_latch.set_signalling(ip);
+                s.rtcp_latch.set_signalling(ip);
             }
             Control::Transcode(pts) => {
                 let (a, b) = match pts {
@@ -490,10 +518,10 @@ fn relay_one(
     let sent = match inspect(buf) {
         Some(Datagram::Rtp {
             payload_type,
-            ssrc,
             payload,
+            ..
         }) if !at.rtcp_port => {
-            let verdict = sides[from].rtp_latch.on_packet(at.src, ssrc, at.now);
+            let verdict = sides[from].rtp_latch.on_packet(at.src, at.now);
             if verdict == Verdict::Latched {
                 *latch_dirty = true;
                 tracing::debug!(side = ?at.side, src = %at.src, "rtp latched");
@@ -511,8 +539,13 @@ fn relay_one(
                 _ => None,
             }
         }
-        Some(Datagram::Rtcp { ssrc }) => {
-            let verdict = sides[from].rtcp_latch.on_packet(at.src, ssrc, at.now);
+        Some(Datagram::Rtcp { .. }) => {
+            // RTCP multiplexed on the RTP port comes from the RTP source.
+            let verdict = if at.rtcp_port {
+                sides[from].rtcp_latch.on_packet(at.src, at.now)
+            } else {
+                sides[from].rtp_latch.on_packet(at.src, at.now)
+            };
             if verdict != Verdict::Reject && !at.rtcp_port {
                 sides[from].mux = true;
             }

@@ -46,7 +46,7 @@ impl Dispatcher {
 
     /// A response: it belongs to a call's client transaction, found by Call-ID.
     pub fn on_response(&self, msg: engine::sip::Message, _source: std::net::SocketAddr) {
-        let Some(call) = msg.call_id().and_then(|c| self.directory.call(c)) else {
+        let Some(call) = self.directory.call_of(&msg) else {
             tracing::debug!("response for no call dropped");
             return;
         };
@@ -62,7 +62,7 @@ impl Dispatcher {
             return;
         };
         // Anything inside a call (ACK, BYE, CANCEL, re-INVITE …) goes to its actor.
-        if let Some(call) = msg.call_id().and_then(|c| self.directory.call(c)) {
+        if let Some(call) = self.directory.call_of(msg) {
             if let Err(ractor::MessagingErr::SendErr(CallMsg::Request(inc))) =
                 call.send_message(CallMsg::Request(Box::new(inc)))
             {

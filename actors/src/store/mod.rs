@@ -5,6 +5,7 @@
 mod bindings;
 mod handle;
 mod journal;
+mod limits;
 mod lines;
 mod schema;
 mod settings;
@@ -16,6 +17,7 @@ use rusqlite::Connection;
 
 pub use handle::StoreHandle;
 pub use journal::{CallRecord, LegRecord};
+pub use limits::{LimitsChange, TenantLimits};
 pub use lines::{LineRecord, NewLine};
 pub use settings::{Decline, Reject, SettingsChange, TenantSettings};
 pub use tenants::{Tenant, TenantId};

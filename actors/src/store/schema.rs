@@ -91,6 +91,15 @@ const MIGRATIONS: &[&str] = &[
         drop_off TEXT,
         busy_on_busy INTEGER NOT NULL DEFAULT 0
     );",
+    // 4: per-tenant quotas (`store/limits.rs`); NULL is no limit. Lines get defaults
+    // (64 calls, 20 per second) until a row says otherwise.
+    "CREATE TABLE tenant_limits (
+        tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        max_calls INTEGER,
+        max_cps INTEGER,
+        line_max_calls INTEGER DEFAULT 64,
+        line_max_cps INTEGER DEFAULT 20
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -86,8 +86,9 @@ impl RingerState {
                     let invite = std::str::from_utf8(&bytes[..bytes.len().min(2048)])
                         .ok()
                         .and_then(|t| {
-                            t.lines()
-                                .find(|l| l.len() > 5 && l[..5].eq_ignore_ascii_case("cseq:"))
+                            t.lines().find(|l| {
+                                l.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("cseq:"))
+                            })
                         })
                         .is_some_and(|l| l.trim_end().ends_with("INVITE"));
                     let code = crate::tenant::status_code(&bytes).unwrap_or(500);
@@ -142,7 +143,8 @@ impl Actor for Ringer {
         };
         leg.ring_at(None, now());
         let call_id = inc.msg.call_id().unwrap_or_default().to_owned();
-        args.directory.add_call(&call_id, myself.clone());
+        args.directory
+            .add_call(args.tenant.id, &call_id, myself.clone());
         let call = CallId::random();
         {
             let mut rec = args.record.lock().unwrap_or_else(|e| e.into_inner());
@@ -197,7 +199,7 @@ impl Actor for Ringer {
             CallMsg::GiveUp(_, _, _, reply) => {
                 let _ = reply.send(None);
             }
-            CallMsg::Replace(_, inc) => inc.respond(481, "Call/Transaction Does Not Exist"),
+            CallMsg::Replace { inc, .. } => inc.respond(481, "Call/Transaction Does Not Exist"),
         }
         state.settle(&myself);
         if let Some(at) = state.leg.next_timeout().filter(|_| state.leg.is_ended()) {
@@ -212,7 +214,7 @@ impl Actor for Ringer {
         state: &mut RingerState,
     ) -> Result<(), ActorProcessingErr> {
         state.close();
-        state.directory.remove_call(&state.call_id);
+        state.directory.remove_call(state.tenant, &state.call_id);
         Ok(())
     }
 }

@@ -154,7 +154,10 @@ fn salt_of(msg: &Message) -> u32 {
 }
 
 /// True when the digest `uri` names the Request-URI: the same text, or the same
-/// scheme, user, host and port (clients differ in how they print parameters).
+/// scheme, host and user, with the port compared where both give one. A `uri`
+/// without a user part (SIPp writes the switch's address, `sip:host:port`) is taken
+/// when the host matches: the request's own user is then covered by the nonce
+/// binding and the nonce count, not by the URI.
 fn same_uri(digest_uri: &str, ruri_raw: &str, ruri: &Uri<'_>) -> bool {
     if digest_uri == ruri_raw {
         return true;
@@ -162,10 +165,14 @@ fn same_uri(digest_uri: &str, ruri_raw: &str, ruri: &Uri<'_>) -> bool {
     let Ok(d) = Uri::parse(digest_uri, "Authorization") else {
         return false;
     };
+    let port_ok = match (d.port, ruri.port) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
     d.scheme == ruri.scheme
-        && d.user == ruri.user
-        && d.host.eq_ignore_ascii_case(ruri.host)
-        && d.port == ruri.port
+        && d.host_bare().eq_ignore_ascii_case(ruri.host_bare())
+        && port_ok
+        && (d.user.is_none() || d.user == ruri.user)
 }
 
 /// The challenge response (401 or 407) to the request, offering every algorithm of

@@ -54,17 +54,26 @@ impl MessageWriter {
         w
     }
 
+    /// Appends a header line. Line breaks inside the value (folding, or a bare CR a
+    /// peer slipped into a display name) become spaces: a value never starts a new
+    /// header line (no header splitting).
     pub fn header(&mut self, name: &str, value: &str) -> &mut Self {
         self.buf.extend_from_slice(name.as_bytes());
         self.buf.extend_from_slice(b": ");
+        let start = self.buf.len();
         self.buf.extend_from_slice(value.as_bytes());
+        unbreak(&mut self.buf[start..]);
         self.buf.extend_from_slice(b"\r\n");
         self
     }
 
     pub fn header_fmt(&mut self, name: &str, value: impl Display) -> &mut Self {
         self.buf.extend_from_slice(name.as_bytes());
-        let _ = write!(self.buf, ": {value}\r\n");
+        self.buf.extend_from_slice(b": ");
+        let start = self.buf.len();
+        let _ = write!(self.buf, "{value}");
+        unbreak(&mut self.buf[start..]);
+        self.buf.extend_from_slice(b"\r\n");
         self
     }
 
@@ -83,9 +92,27 @@ impl MessageWriter {
     }
 }
 
+/// Turns CR and LF into spaces.
+fn unbreak(value: &mut [u8]) {
+    for b in value.iter_mut().filter(|b| matches!(**b, b'\r' | b'\n')) {
+        *b = b' ';
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_cannot_split_headers() {
+        let mut w = MessageWriter::request("INVITE", "sip:a@h");
+        w.header("From", "\"Eve\rInjected: yes\" <sip:e@h>;tag=1")
+            .header_fmt("To", format_args!("<sip:a@h>\r\nX: {}", 1));
+        let text = String::from_utf8(w.finish()).unwrap();
+        assert_eq!(text.matches('\r').count(), text.matches("\r\n").count());
+        assert!(!text.contains("\r\nInjected"));
+        assert!(!text.contains("\r\nX:"));
+    }
 
     #[test]
     fn response_copies_dialog_headers_and_adds_tag() {
