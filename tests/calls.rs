@@ -597,17 +597,20 @@ fn invite_with_replaces_takes_over_a_leg() {
     assert_eq!(a.expect(200), 200);
     a.ack();
     let echo = echo_thread(b_rtp);
-    // 101 replaces 100's dialog with the switch.
     let replaces = format!(
         "Replaces: call-{};to-tag={};from-tag=caller1\r\n",
         a.c.local,
         a.to_tag.clone().unwrap()
     );
+    // 101 is no party of that call: refused, and the call goes on.
+    let mut outsider = Caller::call_full(&pbx, "101", "102", 40000, (0, "PCMU"), &replaces);
+    assert_eq!(outsider.expect(403), 403);
+    // 100 takes the call over on another of its devices.
     let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut n = Caller::call_full(
         &pbx,
-        "101",
+        "100",
         "102",
         rtp.local_addr().unwrap().port(),
         (0, "PCMU"),
@@ -626,7 +629,7 @@ fn invite_with_replaces_takes_over_a_leg() {
     assert!(echo.join().unwrap() >= 45);
     let rows = journal(&mut pbx);
     assert_eq!(rows.len(), 1, "no second call: the INVITE joined the first");
-    assert_eq!(rows[0].transferred_to.as_deref(), Some("101"));
+    assert_eq!(rows[0].transferred_to.as_deref(), Some("100"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::sip_client::{contacts, SipClient};
 use common::{free_port, sipp, temp_dir, Pbx};

@@ -177,25 +177,23 @@ fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming
 /// handed to the tenant, which starts the call.
 fn call_from(state: &mut LineState, inc: Box<Incoming>) {
     let shared = &state.args.shared;
-    match authenticate(
+    let authenticated = authenticate(
         &inc,
         &state.creds,
         &shared.nonces,
         &shared.guard,
         &mut state.registrar.counts,
-    ) {
-        Ok(()) => {
-            let ext = state.args.ext.clone();
-            if let Err(e) = state
-                .args
-                .tenant
-                .supervisor
-                .send_message(TenantMsg::StartCall { caller: ext, inc })
-            {
-                tracing::warn!(error = %e, "tenant supervisor gone; call dropped");
-            }
+    );
+    if authenticated.is_ok() {
+        let ext = state.args.ext.clone();
+        if let Err(e) = state
+            .args
+            .tenant
+            .supervisor
+            .send_message(TenantMsg::StartCall { caller: ext, inc })
+        {
+            tracing::warn!(error = %e, "tenant supervisor gone; call dropped");
         }
-        Err(()) => {}
     }
 }
 

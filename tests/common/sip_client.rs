@@ -32,6 +32,21 @@ impl SipClient {
         Self::on_socket(server, UdpSocket::bind(any).unwrap())
     }
 
+    /// A UDP client on another loopback address (another host, as the switch sees it).
+    pub fn udp_from(server: SocketAddr, ip: &str) -> SipClient {
+        Self::on_socket(server, UdpSocket::bind((ip, 0)).unwrap())
+    }
+
+    /// A TCP client connecting from another loopback address.
+    pub fn tcp_from(server: SocketAddr, ip: &str) -> SipClient {
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let local: SocketAddr = format!("{ip}:0").parse().unwrap();
+        sock.bind(&local.into()).unwrap();
+        sock.connect(&server.into()).unwrap();
+        Self::on_stream(server, sock.into())
+    }
+
     /// A UDP client on a chosen local port (to register a contact another program
     /// will then serve on that port).
     pub fn udp_on(server: SocketAddr, port: u16) -> SipClient {
@@ -51,7 +66,10 @@ impl SipClient {
     }
 
     pub fn tcp(server: SocketAddr) -> SipClient {
-        let s = TcpStream::connect(server).unwrap();
+        Self::on_stream(server, TcpStream::connect(server).unwrap())
+    }
+
+    fn on_stream(server: SocketAddr, s: TcpStream) -> SipClient {
         s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         let local = s.local_addr().unwrap();
         SipClient {

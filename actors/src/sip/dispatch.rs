@@ -38,7 +38,7 @@ impl Dispatcher {
 
     /// A request with credentials from a source penalised for guessing: dropped
     /// unanswered, right or wrong, so that guessing gains nothing while it lasts.
-    fn from_penalised(&self, inc: &Incoming) -> bool {
+    fn is_from_penalised(&self, inc: &Incoming) -> bool {
         let has_credentials = inc.msg.header(HeaderName::Authorization).is_some()
             || inc.msg.header(HeaderName::ProxyAuthorization).is_some();
         has_credentials && self.guard.is_penalised(inc.source.ip())
@@ -98,7 +98,7 @@ impl Dispatcher {
             w.header("Unsupported", &required.join(", "));
             return inc.reply.send(420, w.finish());
         }
-        if matches!(method, Method::Register | Method::Invite) && self.from_penalised(&inc) {
+        if matches!(method, Method::Register | Method::Invite) && self.is_from_penalised(&inc) {
             tracing::debug!(source = %inc.source, "credentials from a penalised source ignored");
             return;
         }

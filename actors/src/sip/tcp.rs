@@ -302,3 +302,47 @@ fn on_message(
         },
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::SipOut;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn a_flow_answers_only_for_its_own_peer() {
+        let flows = Flows::default();
+        let (tx, _rx) = mpsc::channel(1);
+        let peer: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let id = flows.insert(peer, tx);
+        assert!(flows.is_open(id, peer));
+        assert!(!flows.is_open(id, "192.0.2.9:5060".parse().unwrap()));
+        assert!(!flows.is_open(id + 1, peer));
+        // Another switch start numbers its connections elsewhere.
+        let again = Flows::default();
+        let (tx, _rx) = mpsc::channel(1);
+        assert_ne!(again.insert(peer, tx), id);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn connections_without_a_whole_message_are_closed_on_time() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let flows = Arc::new(Flows::default());
+        let out = Arc::new(SipOut::new(flows.clone()));
+        let dispatcher = Arc::new(Dispatcher::new(Arc::default(), out, Arc::default()));
+        tokio::spawn(accept_loop(listener, dispatcher, 65_535, flows.clone()));
+        let mut idle = TcpStream::connect(addr).await.unwrap();
+        let mut partial = TcpStream::connect(addr).await.unwrap();
+        partial
+            .write_all(b"REGISTER sip:x SIP/2.0\r\nVia: ")
+            .await
+            .unwrap();
+        let t0 = tokio::time::Instant::now();
+        let mut buf = [0u8; 64];
+        assert_eq!(idle.read(&mut buf).await.unwrap(), 0);
+        assert_eq!(partial.read(&mut buf).await.unwrap(), 0);
+        assert!(t0.elapsed() >= READ_TIMEOUT);
+        assert!(t0.elapsed() < IDLE_TIMEOUT);
+    }
+}

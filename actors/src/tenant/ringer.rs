@@ -83,14 +83,7 @@ impl RingerState {
         while let Some(o) = self.leg.poll_output() {
             match o {
                 Output::Send(bytes) => {
-                    let invite = std::str::from_utf8(&bytes[..bytes.len().min(2048)])
-                        .ok()
-                        .and_then(|t| {
-                            t.lines().find(|l| {
-                                l.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("cseq:"))
-                            })
-                        })
-                        .is_some_and(|l| l.trim_end().ends_with("INVITE"));
+                    let invite = answers_invite(&bytes);
                     let code = crate::tenant::status_code(&bytes).unwrap_or(500);
                     let reply = if invite {
                         Some(&self.invite_reply)
@@ -118,6 +111,18 @@ impl RingerState {
             }
         }
     }
+}
+
+/// True when bytes the leg produced answer an INVITE (their CSeq names INVITE); a
+/// line of any text (multibyte characters too) is read without slicing into it.
+fn answers_invite(bytes: &[u8]) -> bool {
+    std::str::from_utf8(&bytes[..bytes.len().min(2048)])
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("cseq:")))
+        })
+        .is_some_and(|l| l.trim_end().ends_with("INVITE"))
 }
 
 impl Actor for Ringer {
@@ -216,5 +221,21 @@ impl Actor for Ringer {
         state.close();
         state.directory.remove_call(state.tenant, &state.call_id);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answers_invite;
+
+    #[test]
+    fn responses_are_read_whatever_their_characters() {
+        assert!(answers_invite(
+            "SIP/2.0 180 Ringing\r\nTo: é <sip:105@h>\r\nCSeq: 2 INVITE\r\n\r\n".as_bytes()
+        ));
+        assert!(!answers_invite(
+            "SIP/2.0 200 OK\r\nTo: ééé\r\nCSeq: 3 CANCEL\r\n\r\n".as_bytes()
+        ));
+        assert!(!answers_invite(b"SIP/2.0 200 OK\r\n\xff\xfe\r\n"));
     }
 }

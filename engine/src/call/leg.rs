@@ -203,13 +203,18 @@ impl Leg {
 
     // ----- inputs -----
 
-    /// A response from the device.
+    /// A response from the device. Only a response to a request this leg sent (same
+    /// branch) acts; anything else is stray or forged and is dropped (RFC 3261 §18.1.2).
     pub fn on_response(&mut self, resp: &Message, now: Instant) {
         let Some(cseq) = resp.cseq() else { return };
-        let initial_seq = self.invite.as_ref().and_then(|i| i.cseq()).map(|c| c.seq);
+        let branch = resp.top_via().and_then(|v| v.branch()).unwrap_or("");
+        let invite = self.invite.as_ref();
+        let initial_seq = invite.and_then(|i| i.cseq()).map(|c| c.seq);
+        let initial_branch = invite.and_then(|i| i.top_via()?.branch().map(str::to_owned));
         if self.dir == Direction::Outgoing
             && cseq.method == "INVITE"
             && Some(cseq.seq) == initial_seq
+            && initial_branch.as_deref() == Some(branch)
         {
             self.on_invite_response(resp, now);
             return;
@@ -227,7 +232,6 @@ impl Leg {
         if cseq.method == "INVITE" && self.on_reinvite_response(resp, now) {
             return;
         }
-        let branch = resp.top_via().and_then(|v| v.branch()).unwrap_or("");
         if let Some(i) = self.requests.iter().position(|p| p.branch == branch) {
             let events = self.requests[i].txn.on_response(code, now);
             self.transmit(&events);
@@ -247,8 +251,7 @@ impl Leg {
             }
             return;
         }
-        // A response to a re-INVITE (its client transaction is the call's).
-        self.report_response(resp);
+        tracing::debug!(branch, code, "response to no request of this leg dropped");
     }
 
     /// A request from the device.

@@ -572,3 +572,36 @@ fn a_forks_winner_moves_to_another_fork() {
         "BYE sip:200@192.168.1.33:5060;line=k3x8f7v1"
     );
 }
+
+#[test]
+fn forged_responses_with_another_branch_do_nothing() {
+    let t0 = Instant::now();
+    let mut b = Leg::outgoing(cfg("b"));
+    b.send_invite(&invite_spec(), t0);
+    let invite = drain(&mut b).0[0].clone();
+    let forge = |m: &Message| {
+        let text = String::from_utf8_lossy(m.as_bytes()).replace("z9hG4bKb.1", "z9hG4bKevil");
+        Message::parse(text.into_bytes()).unwrap()
+    };
+    // A forged 200 to the INVITE (same Call-ID and CSeq, another branch).
+    b.on_response(&forge(&fixtures::answer(SNOM_200, &invite)), t0);
+    let (sent, ev) = drain(&mut b);
+    assert!(sent.is_empty() && ev.is_empty(), "{ev:?}");
+    assert_eq!(b.state(), LegState::Calling);
+    // Answered for real; then a forged 481 and a forged 200 with SDP out of nowhere.
+    b.on_response(&fixtures::answer(SNOM_200, &invite), t0);
+    drain(&mut b);
+    b.on_response(&forge(&final_response(&invite, 481, "Gone")), t0);
+    let mut reinvite_ok = fixtures::answer(SNOM_200, &invite);
+    reinvite_ok = Message::parse(
+        String::from_utf8_lossy(reinvite_ok.as_bytes())
+            .replace("z9hG4bKb.1", "z9hG4bKevil")
+            .replace("CSeq: 1 INVITE", "CSeq: 7 INVITE")
+            .into_bytes(),
+    )
+    .unwrap();
+    b.on_response(&reinvite_ok, t0);
+    let (sent, ev) = drain(&mut b);
+    assert!(sent.is_empty() && ev.is_empty(), "{ev:?}");
+    assert_eq!(b.state(), LegState::Answered);
+}
