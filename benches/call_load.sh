@@ -33,7 +33,7 @@ RUST_LOG=warn $bin serve --data-dir "$work/data" --sip-addr 127.0.0.1:5096 > "$w
 pbx_pid=$!
 sleep 1
 # The callee: register its contact from the UAS port, then serve calls there.
-sipp 127.0.0.1:5096 -sf tests/sipp/register_auth.xml -inf "$work/callee.csv" -m 1 -t u1 -i 127.0.0.1 -p 5198 -nostdin > /dev/null 2>&1
+sipp 127.0.0.1:5096 -sf tests/sipp/register_auth.xml -auth_uri load.test -inf "$work/callee.csv" -m 1 -t u1 -i 127.0.0.1 -p 5198 -nostdin > /dev/null 2>&1
 
 have_kamailio=no
 if command -v kamailio >/dev/null && command -v sqlite3 >/dev/null; then
@@ -57,7 +57,7 @@ run() { # label port rate pids...
   sleep 0.5
   local before start end after
   before=$(cpu_of "$@"); start=$(date +%s.%N)
-  sipp 127.0.0.1:$port -sf tests/sipp/call_caller.xml -inf "$work/callers.csv" -m $calls -r $rate -d $hold -t u1 \
+  sipp 127.0.0.1:$port -sf tests/sipp/call_caller.xml -auth_uri load.test -inf "$work/callers.csv" -m $calls -r $rate -d $hold -t u1 \
     -i 127.0.0.1 -p 5199 -nostdin -buff_size 8388608 -timeout $((duration * 4 + hold / 1000 + 10))s > "$work/uac.out" 2>&1 || true
   end=$(date +%s.%N); after=$(cpu_of "$@")
   pkill -f "sipp -sf tests/sipp/call_callee.xml" || true

@@ -18,7 +18,7 @@ pid=$!
 sleep 1
 rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
 before=$(rss)
-sipp 127.0.0.1:5097 -sf tests/sipp/register_auth.xml -inf "$work/users.csv" -m $n -r 3000 -t u1 -i 127.0.0.1 -p 5197 \
+sipp 127.0.0.1:5097 -sf tests/sipp/register_auth.xml -auth_uri mem.test -inf "$work/users.csv" -m $n -r 3000 -t u1 -i 127.0.0.1 -p 5197 \
   -nostdin -buff_size 8388608 > "$work/sipp.out" 2>&1 || true
 ok=$(grep -E '^\s+Successful call' "$work/sipp.out" | awk '{print $NF}')
 sleep ${SETTLE:-40}  # let the transactions (Timer J, 32 s) end

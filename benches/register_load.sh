@@ -7,6 +7,9 @@
 #
 #   benches/register_load.sh [RATE ...]      (default: 2000 4000 6000 8000 10000)
 #
+# SIPp signs its digest with `-auth_uri DOMAIN`: by default it signs its own
+# target (`sip:IP:PORT`), which the switch refuses as not the Request-URI.
+#
 # Each rate runs DURATION seconds (default 10) over USERS extensions (default 5000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +63,7 @@ run() { # label port rate pids...
   local before after start end
   before=$(cpu_of "$@")
   start=$(date +%s.%N)
-  /usr/bin/time -f '%U %S' -o "$work/sipp.time" sipp 127.0.0.1:$port -sf tests/sipp/register_auth.xml \
+  /usr/bin/time -f '%U %S' -o "$work/sipp.time" sipp 127.0.0.1:$port -sf tests/sipp/register_auth.xml -auth_uri load.test \
     -inf "$work/users.csv" -m $calls -r $rate -t u1 -i 127.0.0.1 -p 5190 -nostdin \
     -buff_size 8388608 -timeout $((duration * 3))s > "$work/sipp.out" 2>&1 || true
   end=$(date +%s.%N)

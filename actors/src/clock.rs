@@ -9,3 +9,9 @@ pub fn unix_now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// The wall-clock time now, with its UTC offset: the instant routing decisions (office
+/// hours, holidays) are taken at.
+pub fn wall_now() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::Utc::now().fixed_offset()
+}

@@ -149,12 +149,24 @@ impl Actor for LineActor {
 
 fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming>) {
     let flow = inc.reply.flow();
+    let reliable = matches!(inc.reply, crate::sip::Replier::Tcp { .. });
+    let top_via = inc.msg.top_via();
+    // To the Contact unless a NAT is in between (or it asks for its flow).
+    let flow_for = |c: &engine::sip::Contact<'_>| match engine::registrar::contact_address(
+        c,
+        top_via.as_ref(),
+        inc.source,
+        reliable,
+    ) {
+        Some(addr) => format!("udp:{addr}"),
+        None => flow.clone(),
+    };
     let out = state.registrar.handle(
         &inc.msg,
         &state.creds,
         &state.args.shared.nonces,
         inc.source.ip(),
-        &flow,
+        &flow_for,
         unix_now(),
     );
     if !out.changes.is_empty() {
@@ -228,6 +240,10 @@ pub(crate) fn authenticate(
             inc.respond(403, reason);
             Err(())
         }
+        Err(AuthFailure::Refused(reason)) => {
+            inc.respond(403, reason);
+            Err(())
+        }
     }
 }
 
@@ -253,12 +269,13 @@ pub(crate) fn answer_stranger(
     match inc.msg.method() {
         Some(engine::sip::Method::Register) => {
             let mut registrar = Registrar::new(shared.policy, Vec::new());
+            let flow = inc.reply.flow();
             let out = registrar.handle(
                 &inc.msg,
                 &creds,
                 &shared.nonces,
                 inc.source.ip(),
-                &inc.reply.flow(),
+                &|_| flow.clone(),
                 unix_now(),
             );
             if out.auth_failed {

@@ -13,6 +13,7 @@
 
 mod quota;
 mod ringer;
+pub mod routing;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -86,6 +87,8 @@ pub struct TenantState {
     quota: quota::Quota,
     /// The start of the quota's seconds.
     epoch: tokio::time::Instant,
+    /// The tenant's dialplan, compiled.
+    plan: routing::PlanCache,
     /// The tenant's extensions, so that a request for an unknown one costs no query.
     known: KnownLines,
     /// Stands in for the HA1 of a line that does not exist (`line::answer_stranger`).
@@ -347,6 +350,61 @@ impl TenantSupervisor {
         Outcome::Ring(targets)
     }
 
+    /// Refuses a call the plan sends where the switch cannot take it (yet), or rejects:
+    /// the status with a `Warning` naming why; a target not built yet gets a journal
+    /// row as well.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse(
+        state: &TenantState,
+        tenant: TenantId,
+        caller: &str,
+        callee: &str,
+        inc: &Incoming,
+        code: u16,
+        reason: &str,
+        warning: Option<String>,
+    ) {
+        let mut w = engine::sip::MessageWriter::response_to(&inc.msg, code, reason, Some("pbx"));
+        if let Some(text) = &warning {
+            w.header_fmt(
+                "Warning",
+                format_args!("399 pbx \"{}\"", text.replace('"', "'")),
+            );
+        }
+        inc.reply.send(code, w.finish());
+        if !matches!(code, 480 | 501) {
+            return;
+        }
+        use crate::journal::{CallEventKind, CallId, Direction, Disposition, Side};
+        let (bus, call) = (&state.args.shared.bus, CallId::random());
+        bus.publish_now(
+            call,
+            tenant,
+            CallEventKind::CallStarted {
+                from: caller.to_owned(),
+                to: callee.to_owned(),
+                direction: Direction::Internal,
+                caller_line: Some(caller.to_owned()),
+            },
+        );
+        bus.publish_now(
+            call,
+            tenant,
+            CallEventKind::CallEnded {
+                disposition: Disposition::Failed,
+                hangup_side: Side::Switch,
+                code,
+                reason: warning.unwrap_or_default(),
+            },
+        );
+        tracing::info!(
+            caller,
+            callee,
+            code,
+            "call refused: its target is not available yet"
+        );
+    }
+
     /// Routes a call to an extension of this tenant: every registered contact rings.
     async fn start_call(
         myself: &ActorRef<TenantMsg>,
@@ -392,7 +450,42 @@ impl TenantSupervisor {
         else {
             return inc.respond(404, "Not Found");
         };
-        let targets = match Self::outcome(myself, state, &settings, &callee).await {
+        // The dialplan decides (the tenant's extensions alone when it has none).
+        let mut settings = settings;
+        let step = match state.plan.current(&state.args.shared.store, entry.id).await {
+            Some(router) => {
+                // One drop-off number: the plan's.
+                settings.drop_off.clone_from(&router.plan().drop_off);
+                let ctx = dialplan::CallContext {
+                    from: caller.clone(),
+                    to: callee.clone(),
+                    origin: dialplan::Origin::Internal,
+                    source_ip: Some(inc.source.ip()),
+                };
+                match router.route(&ctx, crate::clock::wall_now()) {
+                    Ok(decision) => routing::first_step(&decision),
+                    Err(e) => routing::Step::Refuse {
+                        code: 404,
+                        reason: "Not Found",
+                        warning: Some(e.to_string()),
+                    },
+                }
+            }
+            None => routing::Step::Ring(callee.clone()),
+        };
+        let ring = match step {
+            routing::Step::Ring(number) => number,
+            routing::Step::Refuse {
+                code,
+                reason,
+                warning,
+            } => {
+                return Self::refuse(
+                    state, entry.id, &caller, &callee, &inc, code, reason, warning,
+                )
+            }
+        };
+        let targets = match Self::outcome(myself, state, &settings, &ring).await {
             Outcome::Ring(t) => t,
             Outcome::Refuse(code, reason) => return inc.respond(code, reason),
             Outcome::KeepRinging => {
@@ -482,6 +575,7 @@ impl Actor for TenantSupervisor {
             quota: quota::Quota::default(),
             epoch: tokio::time::Instant::now(),
             known: KnownLines::default(),
+            plan: routing::PlanCache::default(),
             phantom_ha1: format!("{:032x}", rand::random::<u128>()),
         })
     }

@@ -183,7 +183,7 @@ pub fn tenant(dir: &Path, cmd: TenantCmd) -> Result<(), CliError> {
         }
         TenantCmd::Show { tenant } => {
             let t = store.tenant(&tenant)?;
-            println!("{}\t{}", t.name, store.tenant_settings(t.id)?);
+            println!("{}\t{}", t.name, store.effective_settings(t.id)?);
         }
     }
     Ok(())

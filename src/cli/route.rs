@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use actors::store::{Store, Tenant};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use clap::{Args, Subcommand};
-use dialplan::plan::Extension;
 use dialplan::TenantPlan;
 
 use super::CliError;
@@ -46,33 +45,15 @@ pub enum PlanCmd {
     },
 }
 
-/// The tenant's dialplan with every stored line present as an extension.
+/// The tenant's dialplan with every stored line present as an extension (the very
+/// plan the running switch routes on).
 pub fn load_plan(store: &Store, tenant: &Tenant) -> Result<TenantPlan, CliError> {
-    let json = store.dialplan_json(tenant.id)?.ok_or_else(|| {
+    store.tenant_plan(tenant.id)?.ok_or_else(|| {
         CliError::Usage(format!(
             "tenant {:?} has no dialplan yet; set one with `pbx plan set --tenant {} FILE.json`",
             tenant.name, tenant.name
         ))
-    })?;
-    let mut plan = TenantPlan::from_json(&json).map_err(|e| {
-        CliError::Failed(format!(
-            "stored dialplan of {:?} is unreadable: {e}",
-            tenant.name
-        ))
-    })?;
-    for line in store.lines(tenant.id)? {
-        if !plan.extensions.iter().any(|e| e.number == line.ext) {
-            plan.extensions.push(Extension {
-                name: line.display_name.unwrap_or_default(),
-                number: line.ext,
-                devices: Vec::new(),
-                voicemail: true,
-                class: Default::default(),
-                premium_allowed: false,
-            });
-        }
-    }
-    Ok(plan)
+    })
 }
 
 fn parse_at(at: Option<&str>, plan: &TenantPlan) -> Result<DateTime<FixedOffset>, CliError> {

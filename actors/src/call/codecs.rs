@@ -29,6 +29,16 @@ fn voice_codec(sdp: &Sdp, i: usize) -> Option<Codec> {
         .find(|c| !c.is_telephone_event())
 }
 
+/// The telephone-event (RFC 4733) payload type of the active audio section.
+pub fn event_pt(sdp: &Sdp) -> Option<u8> {
+    sdp.media()
+        .get(audio_index(sdp)?)?
+        .codecs()
+        .into_iter()
+        .find(|c| c.is_telephone_event())
+        .map(|c| c.pt)
+}
+
 /// The first voice payload type of the active audio section.
 pub fn voice_pt(sdp: &Sdp) -> Option<u8> {
     voice_codec(sdp, audio_index(sdp)?).map(|c| c.pt)
@@ -73,6 +83,9 @@ pub struct CallerAnswer {
     /// The voice payload types of the caller's and the callee's leg.
     pub a_pt: Option<u8>,
     pub b_pt: Option<u8>,
+    /// The telephone-event payload types of the caller's and the callee's leg.
+    pub a_event: Option<u8>,
+    pub b_event: Option<u8>,
 }
 
 /// The switch's answer to the caller's `offer`, anchored at `ip:port`, for the
@@ -105,6 +118,8 @@ pub fn caller_answer(
     }
     let a_pt = voice_pt(&sdp);
     Some(CallerAnswer {
+        a_event: event_pt(&sdp),
+        b_event: event_pt(callee),
         sdp,
         a_pt,
         b_pt: b_codec.map(|c| c.pt),
@@ -151,5 +166,15 @@ mod tests {
         // The caller offered both: it gets the callee's choice, nothing to convert.
         let a = caller_answer(&sdp("8 0", ""), &pcmu_only, ip, 20000, "7").unwrap();
         assert_eq!((a.a_pt, a.b_pt), (Some(0), Some(0)));
+    }
+
+    #[test]
+    fn each_leg_keeps_its_own_telephone_event_type() {
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        let caller = sdp("0 96", "a=rtpmap:96 telephone-event/8000\r\n");
+        let callee = sdp("0 101", "a=rtpmap:101 telephone-event/8000\r\n");
+        let a = caller_answer(&caller, &callee, ip, 20000, "7").unwrap();
+        assert_eq!((a.a_event, a.b_event), (Some(96), Some(101)));
+        assert_eq!(event_pt(&a.sdp), Some(96));
     }
 }

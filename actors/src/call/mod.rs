@@ -727,6 +727,9 @@ fn answer_caller(s: &mut CallState, mut sdp: engine::sdp::Sdp) -> engine::sdp::S
         return sdp;
     };
     s.pts = (own.a_pt, own.b_pt);
+    if let (Some(a_event), Some(b_event)) = (own.a_event, own.b_event) {
+        relay.set_event_pts(a_event, b_event);
+    }
     if let (Some(a_pt), Some(b_pt)) = (own.a_pt, own.b_pt) {
         match relay.set_transcode(a_pt, b_pt) {
             Ok(()) if a_pt != b_pt => tracing::debug!(a_pt, b_pt, "call transcodes"),

@@ -93,6 +93,8 @@ enum Control {
     },
     /// Payload types of leg A and leg B; `None` stops transcoding.
     Transcode(Option<(u8, u8)>),
+    /// Telephone-event payload types of leg A and leg B; `None` passes them as sent.
+    Events(Option<(u8, u8)>),
     Hold {
         side: Side,
         held: bool,
@@ -196,6 +198,12 @@ impl RelayHandle {
         Ok(())
     }
 
+    /// Leg A sends and receives telephone-events (RFC 4733) as payload type `a_pt`,
+    /// leg B as `b_pt`: each event packet is relabelled on its way across.
+    pub fn set_event_pts(&self, a_pt: u8, b_pt: u8) {
+        self.send(Control::Events((a_pt != b_pt).then_some((a_pt, b_pt))));
+    }
+
     /// Stops transcoding.
     pub fn clear_transcode(&self) {
         self.send(Control::Transcode(None));
@@ -260,6 +268,8 @@ struct SideState {
     held: bool,
     /// Conversion of the RTP this leg sends, before it goes to the other leg.
     convert: Option<G711Convert>,
+    /// The telephone-event payload type this leg sends, and the other leg's.
+    events: Option<(u8, u8)>,
 }
 
 impl SideState {
@@ -440,6 +450,10 @@ impl MediaRelay {
                 self.sides[0].convert = a;
                 self.sides[1].convert = b;
             }
+            Control::Events(pts) => {
+                self.sides[0].events = pts;
+                self.sides[1].events = pts.map(|(a, b)| (b, a));
+            }
             Control::Hold { side, held } => self.sides[side.index()].held = held,
         }
     }
@@ -532,6 +546,11 @@ fn relay_one(
                     if let Some(c) = sides[from].convert {
                         if c.from_pt == payload_type {
                             c.apply(buf, payload);
+                        }
+                    }
+                    if let Some((mine, theirs)) = sides[from].events {
+                        if payload_type == mine {
+                            buf[1] = (buf[1] & 0x80) | theirs;
                         }
                     }
                     io[to].rtp.try_send_to(buf, dst).ok().map(|n| (n, false))

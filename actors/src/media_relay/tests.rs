@@ -492,3 +492,24 @@ mod cpu {
         assert_eq!(pool.ports_in_use(), 0);
     }
 }
+
+#[tokio::test]
+async fn telephone_events_cross_with_each_legs_payload_type() {
+    let pool = pool(42900..=42999);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let (ra, rb) = relay.ports();
+    let (a, b) = (Phone::new().await, Phone::new().await);
+    a.announce(&relay, Side::A);
+    b.announce(&relay, Side::B);
+    relay.set_event_pts(96, 101);
+    // Digit 5, end bit, from A as 96: B hears 101; B's 101 reaches A as 96.
+    let event = [5u8, 0x80, 0x03, 0x20];
+    send(&a.rtp, &rtp(96, 1, 0xA, &event), ra).await;
+    assert_eq!(recv(&b.rtp).await.0, rtp(101, 1, 0xA, &event));
+    send(&b.rtp, &rtp(101, 1, 0xB, &event), rb).await;
+    assert_eq!(recv(&a.rtp).await.0, rtp(96, 1, 0xB, &event));
+    // Voice is not touched.
+    send(&a.rtp, &rtp(0, 2, 0xA, &[1; 160]), ra).await;
+    assert_eq!(recv(&b.rtp).await.0, rtp(0, 2, 0xA, &[1; 160]));
+    relay.stop().await;
+}

@@ -7,6 +7,7 @@ mod handle;
 mod journal;
 mod limits;
 mod lines;
+mod plan;
 mod schema;
 mod settings;
 mod tenants;
@@ -19,6 +20,7 @@ pub use handle::StoreHandle;
 pub use journal::{CallRecord, LegRecord};
 pub use limits::{LimitsChange, TenantLimits};
 pub use lines::{LineRecord, NewLine};
+pub use plan::{registered_devices, PlanVersion};
 pub use settings::{Decline, Reject, SettingsChange, TenantSettings};
 pub use tenants::{Tenant, TenantId};
 

@@ -100,6 +100,14 @@ const MIGRATIONS: &[&str] = &[
         line_max_calls INTEGER DEFAULT 64,
         line_max_cps INTEGER DEFAULT 20
     );",
+    // 5: one drop-off number: a tenant with a dialplan keeps it in the plan (what
+    // routing reads), so a drop-off set with `pbx tenant set` moves there.
+    "UPDATE tenants SET dialplan = json_set(dialplan, '$.drop_off',
+        (SELECT drop_off FROM tenant_settings WHERE tenant_id = tenants.id))
+     WHERE dialplan IS NOT NULL AND json_valid(dialplan) AND EXISTS
+        (SELECT 1 FROM tenant_settings WHERE tenant_id = tenants.id AND drop_off IS NOT NULL);
+     UPDATE tenant_settings SET drop_off = NULL WHERE tenant_id IN
+        (SELECT id FROM tenants WHERE dialplan IS NOT NULL AND json_valid(dialplan));",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -140,7 +140,29 @@ impl Store {
         })
     }
 
-    /// Applies `change`; a drop-off number must be an extension of the tenant.
+    /// The tenant's settings with the drop-off number routing uses: the dialplan's
+    /// when the tenant has one.
+    pub fn effective_settings(&self, tenant: TenantId) -> Result<TenantSettings> {
+        let mut s = self.tenant_settings(tenant)?;
+        if let Some(plan) = self.stored_plan(tenant)? {
+            s.drop_off = plan.drop_off;
+        }
+        Ok(s)
+    }
+
+    /// The stored dialplan as it was set (no lines added), if any.
+    fn stored_plan(&self, tenant: TenantId) -> Result<Option<dialplan::TenantPlan>> {
+        self.dialplan_json(tenant)?
+            .map(|json| {
+                dialplan::TenantPlan::from_json(&json)
+                    .map_err(|e| Error::Invalid(format!("stored dialplan is unreadable: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Applies `change`; a drop-off number must be an extension of the tenant. For a
+    /// tenant with a dialplan the drop-off number is written into the plan (the one
+    /// routing reads), checked like any plan change.
     pub fn set_tenant_settings(
         &mut self,
         tenant: TenantId,
@@ -152,6 +174,20 @@ impl Store {
                     "drop-off number {ext:?} is not an extension of this tenant"
                 )));
             }
+        }
+        let mut change = change.clone();
+        if let (Some(drop_off), Some(mut plan)) = (&change.drop_off, self.stored_plan(tenant)?) {
+            plan.drop_off.clone_from(drop_off);
+            if let Err(errors) = plan.validate() {
+                let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                return Err(Error::Invalid(format!(
+                    "dialplan refused: {}",
+                    list.join("; ")
+                )));
+            }
+            let json = serde_json::to_string(&plan).map_err(|e| Error::Invalid(e.to_string()))?;
+            self.set_dialplan_json(tenant, &json)?;
+            change.drop_off = None;
         }
         let mut s = self.tenant_settings(tenant)?;
         if let Some(d) = change.decline {
@@ -179,7 +215,7 @@ impl Store {
                 s.busy_on_busy
             ],
         )?;
-        Ok(s)
+        self.effective_settings(tenant)
     }
 }
 

@@ -40,6 +40,10 @@ pub enum AuthFailure {
     Challenge { stale: bool },
     /// Credentials that are wrong: refuse (403), and count it against the source.
     Forbidden(&'static str),
+    /// Credentials that cannot be checked (malformed, a URI other than the
+    /// Request-URI): refuse (403). No password was tried, so it does not count as a
+    /// guess.
+    Refused(&'static str),
 }
 
 /// Which pair of headers a check uses.
@@ -96,7 +100,7 @@ pub fn check(
                 break;
             }
             Ok(_) => {}
-            Err(_) => return Err(AuthFailure::Forbidden("Malformed Credentials")),
+            Err(_) => return Err(AuthFailure::Refused("Malformed Credentials")),
         }
     }
     let Some(c) = found else {
@@ -111,7 +115,7 @@ pub fn check(
         return challenge_again;
     }
     let Some(nc) = c.nc.and_then(|n| u32::from_str_radix(n, 16).ok()) else {
-        return Err(AuthFailure::Forbidden("Bad Nonce Count"));
+        return Err(AuthFailure::Refused("Bad Nonce Count"));
     };
     match nonces.check(c.nonce, &req.scope(&creds.realm), req.now_unix) {
         NonceCheck::Valid => {}
@@ -123,7 +127,7 @@ pub fn check(
         .uri()
         .is_some_and(|ruri| same_uri(c.uri, ruri.raw, &ruri))
     {
-        return Err(AuthFailure::Forbidden("Digest URI Mismatch"));
+        return Err(AuthFailure::Refused("Digest URI Mismatch"));
     }
     if !constant_time_eq(c.username.as_bytes(), creds.username.as_bytes()) {
         return Err(AuthFailure::Forbidden("Forbidden"));

@@ -10,7 +10,7 @@ use crate::auth::{
     challenge_response, check, AuthFailure, AuthKind, AuthRequest, LineCredentials, NonceCounts,
     Nonces,
 };
-use crate::sip::{HeaderName, Message, MessageWriter};
+use crate::sip::{Contact, HeaderName, Message, MessageWriter};
 
 /// Limits of the registrar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,15 +85,15 @@ impl Registrar {
         out
     }
 
-    /// Handles a REGISTER whose To user is this line, from `source`. `flow` names
-    /// where it came from.
+    /// Handles a REGISTER whose To user is this line, from `source`. `flow` says, per
+    /// Contact, how the device is reached (see `reach::contact_address`).
     pub fn handle(
         &mut self,
         req: &Message,
         creds: &LineCredentials,
         nonces: &Nonces,
         source: IpAddr,
-        flow: &str,
+        flow: &dyn Fn(&Contact<'_>) -> String,
         now_unix: u64,
     ) -> RegisterOutcome {
         let auth = AuthRequest {
@@ -111,6 +111,10 @@ impl Registrar {
             Err(AuthFailure::Forbidden(reason)) => {
                 let w = MessageWriter::response_to(req, 403, reason, Some(&tag_for(req)));
                 return outcome(403, w.finish(), Vec::new(), true);
+            }
+            Err(AuthFailure::Refused(reason)) => {
+                let w = MessageWriter::response_to(req, 403, reason, Some(&tag_for(req)));
+                return outcome(403, w.finish(), Vec::new(), false);
             }
         }
         match self.update(req, flow, now_unix) {
@@ -139,7 +143,7 @@ impl Registrar {
     fn update(
         &mut self,
         req: &Message,
-        flow: &str,
+        flow: &dyn Fn(&Contact<'_>) -> String,
         now_unix: u64,
     ) -> Result<Vec<BindingChange>, Reject> {
         let call_id = req.call_id().unwrap_or("");
@@ -192,12 +196,13 @@ impl Registrar {
                 instance,
                 c.params.get("q").map(str::to_owned),
                 expires.min(self.policy.max_expires),
+                flow(c),
             ));
         }
         // The bindings there would be afterwards: refuse before changing any.
         let added = plan
             .iter()
-            .filter(|(contact, instance, _, expires)| {
+            .filter(|(contact, instance, _, expires, _)| {
                 *expires != 0
                     && !self
                         .bindings
@@ -207,7 +212,7 @@ impl Registrar {
             .count();
         let removed = plan
             .iter()
-            .filter(|(contact, instance, _, expires)| {
+            .filter(|(contact, instance, _, expires, _)| {
                 *expires == 0
                     && self
                         .bindings
@@ -220,7 +225,7 @@ impl Registrar {
         }
         let mut changes = Vec::with_capacity(plan.len());
         let user_agent = req.header(HeaderName::UserAgent).map(str::to_owned);
-        for (contact, instance, q, expires) in plan {
+        for (contact, instance, q, expires, flow) in plan {
             let pos = self
                 .bindings
                 .iter()
@@ -239,7 +244,7 @@ impl Registrar {
                 call_id: call_id.to_owned(),
                 cseq,
                 expires_at: now_unix + expires as u64,
-                flow: flow.to_owned(),
+                flow,
                 user_agent: user_agent.clone(),
             };
             match pos {

@@ -88,7 +88,7 @@ fn authed(
         &creds(),
         &n,
         SRC,
-        "udp:127.0.0.1:5062",
+        &|_| "udp:127.0.0.1:5062".into(),
         NOW,
     );
     assert_eq!(first.code, 401);
@@ -98,7 +98,7 @@ fn authed(
         &creds(),
         &n,
         SRC,
-        "udp:127.0.0.1:5062",
+        &|_| "udp:127.0.0.1:5062".into(),
         NOW,
     )
 }
@@ -128,7 +128,7 @@ fn challenge_offers_both_algorithms_md5_first() {
         &creds(),
         &nonces(),
         SRC,
-        "f",
+        &|_| "f".into(),
         NOW,
     );
     let resp = Message::parse(out.response).unwrap();
@@ -147,7 +147,7 @@ fn wrong_password_is_forbidden_and_flagged() {
         &creds(),
         &n,
         SRC,
-        "f",
+        &|_| "f".into(),
         NOW,
     );
     let auth = answer(&first.response, Algorithm::Md5, "wrong");
@@ -156,7 +156,7 @@ fn wrong_password_is_forbidden_and_flagged() {
         &creds(),
         &n,
         SRC,
-        "f",
+        &|_| "f".into(),
         NOW,
     );
     assert_eq!(out.code, 403);
@@ -173,7 +173,7 @@ fn expired_nonce_is_challenged_stale() {
         &creds(),
         &n,
         SRC,
-        "f",
+        &|_| "f".into(),
         NOW,
     );
     let auth = answer(&first.response, Algorithm::Md5, "secret100");
@@ -182,7 +182,7 @@ fn expired_nonce_is_challenged_stale() {
         &creds(),
         &n,
         SRC,
-        "f",
+        &|_| "f".into(),
         NOW + 301,
     );
     assert_eq!(out.code, 401);
@@ -277,7 +277,7 @@ fn challenged_answer(r: &mut Registrar, edit: impl Fn(String) -> String) -> Mess
         &creds(),
         &nonces(),
         SRC,
-        "f",
+        &|_| "f".into(),
         NOW,
     );
     let auth = edit(answer(&first.response, Algorithm::Md5, "secret100"));
@@ -288,12 +288,12 @@ fn challenged_answer(r: &mut Registrar, edit: impl Fn(String) -> String) -> Mess
 fn a_replayed_authorization_is_challenged_again() {
     let mut r = Registrar::default();
     let req = challenged_answer(&mut r, |a| a);
-    let ok = r.handle(&req, &creds(), &nonces(), SRC, "f", NOW);
+    let ok = r.handle(&req, &creds(), &nonces(), SRC, &|_| "f".into(), NOW);
     assert_eq!(ok.code, 200);
     // The very same credentials again (a new transaction, as a replay would be).
     let text = String::from_utf8_lossy(req.as_bytes()).replace("CSeq: 2", "CSeq: 3");
     let replay = Message::parse(text.into_bytes()).unwrap();
-    let out = r.handle(&replay, &creds(), &nonces(), SRC, "f", NOW + 1);
+    let out = r.handle(&replay, &creds(), &nonces(), SRC, &|_| "f".into(), NOW + 1);
     assert_eq!(out.code, 401, "nc 1 was used on this nonce already");
     assert!(!out.auth_failed);
     assert_eq!(out.changes, vec![]);
@@ -306,20 +306,24 @@ fn credentials_without_qop_or_for_another_uri_or_source_are_refused() {
     let req = challenged_answer(&mut r, |a| {
         a.replace(", cnonce=\"abcd\", nc=00000001, qop=auth", "")
     });
-    assert_eq!(r.handle(&req, &creds(), &nonces(), SRC, "f", NOW).code, 401);
+    assert_eq!(
+        r.handle(&req, &creds(), &nonces(), SRC, &|_| "f".into(), NOW)
+            .code,
+        401
+    );
     // A digest uri that is not the Request-URI.
     let mut r = Registrar::default();
     let req = challenged_answer(&mut r, |a| {
         a.replace("uri=\"sip:pbx.test\"", "uri=\"sip:other.test\"")
     });
-    let out = r.handle(&req, &creds(), &nonces(), SRC, "f", NOW);
+    let out = r.handle(&req, &creds(), &nonces(), SRC, &|_| "f".into(), NOW);
     assert_eq!(out.code, 403);
     assert!(r.bindings().is_empty());
     // The nonce was issued to another address.
     let mut r = Registrar::default();
     let req = challenged_answer(&mut r, |a| a);
     let elsewhere = "192.0.2.7".parse().unwrap();
-    let out = r.handle(&req, &creds(), &nonces(), elsewhere, "f", NOW);
+    let out = r.handle(&req, &creds(), &nonces(), elsewhere, &|_| "f".into(), NOW);
     assert_eq!(out.code, 401);
     assert!(r.bindings().is_empty());
 }
@@ -334,14 +338,14 @@ fn only_offered_algorithms_are_accepted() {
         &sha_only,
         &nonces(),
         SRC,
-        "f",
+        &|_| "f".into(),
         NOW,
     );
     // An MD5 answer built on the SHA-256 challenge's nonce.
     let text = String::from_utf8_lossy(&first.response).replace("SHA-256", "MD5");
     let auth = answer(text.as_bytes(), Algorithm::Md5, "secret100");
     let req = register(2, Some("<sip:100@h>"), None, Some(auth));
-    let out = r.handle(&req, &sha_only, &nonces(), SRC, "f", NOW);
+    let out = r.handle(&req, &sha_only, &nonces(), SRC, &|_| "f".into(), NOW);
     assert_eq!(out.code, 401);
     assert!(r.bindings().is_empty());
 }

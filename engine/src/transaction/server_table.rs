@@ -22,7 +22,8 @@ struct Entry<D> {
     txn: Txn,
     dest: D,
     /// When a transaction still unanswered by then is forgotten (a request the switch
-    /// chose to ignore, or one whose handler vanished).
+    /// chose to ignore, or one whose handler vanished). Checked by a sweep of the
+    /// table, not by a timer per transaction.
     abandon_at: Instant,
 }
 
@@ -35,14 +36,9 @@ impl<D> Entry<D> {
     }
 
     fn next_timeout(&self) -> Option<Instant> {
-        let own = match &self.txn {
+        match &self.txn {
             Txn::Invite(t) => t.next_timeout(),
             Txn::NonInvite(t) => t.next_timeout(),
-        };
-        if self.answered() {
-            own
-        } else {
-            Some(own.map_or(self.abandon_at, |t| t.min(self.abandon_at)))
         }
     }
 }
@@ -50,6 +46,9 @@ impl<D> Entry<D> {
 /// How long an INVITE transaction may wait for its final response (a call may ring
 /// this long at most), and a non-INVITE one (64·T1, RFC 3261 §17.1.2.2).
 pub const INVITE_UNANSWERED: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// How often the table looks for unanswered transactions to forget.
+pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// Transactions a table holds at most by default; past it new requests are refused
 /// (503) rather than remembered.
@@ -78,6 +77,8 @@ pub struct ServerTransactions<D> {
     timers: TimerTable<TransactionKey>,
     cfg: TimerConfig,
     capacity: usize,
+    /// When the next sweep for unanswered transactions is due.
+    next_sweep: Option<Instant>,
 }
 
 impl<D: Clone> ServerTransactions<D> {
@@ -92,6 +93,7 @@ impl<D: Clone> ServerTransactions<D> {
             timers: TimerTable::default(),
             cfg,
             capacity,
+            next_sweep: None,
         }
     }
 
@@ -155,9 +157,7 @@ impl<D: Clone> ServerTransactions<D> {
                     dest,
                     abandon_at: now + wait,
                 };
-                if let Some(at) = entry.next_timeout() {
-                    self.timers.set(key.clone(), at);
-                }
+                self.next_sweep.get_or_insert(now + SWEEP_INTERVAL);
                 self.map.insert(key.clone(), entry);
                 IncomingRequest::New(key)
             }
@@ -183,21 +183,26 @@ impl<D: Clone> ServerTransactions<D> {
     }
 
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.timers.next_timeout()
+        match (self.timers.next_timeout(), self.next_sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Forgets transactions still unanswered past their time.
+    fn sweep(&mut self, now: Instant) {
+        if self.next_sweep.is_none_or(|at| at > now) {
+            return;
+        }
+        self.map.retain(|_, e| e.answered() || e.abandon_at > now);
+        self.next_sweep = (!self.map.is_empty()).then_some(now + SWEEP_INTERVAL);
     }
 
     /// Runs every timer due at `now`; returns what to retransmit, and where.
     pub fn on_timeout(&mut self, now: Instant) -> Vec<(D, Bytes)> {
         let mut out = Vec::new();
+        self.sweep(now);
         while let Some(key) = self.timers.pop_expired(now) {
-            if self
-                .map
-                .get(&key)
-                .is_some_and(|e| !e.answered() && e.abandon_at <= now)
-            {
-                self.map.remove(&key);
-                continue;
-            }
             let (events, dest) = match self.map.get_mut(&key) {
                 Some(Entry {
                     txn: Txn::Invite(t),
@@ -312,10 +317,19 @@ mod tests {
             table.on_request(&third, false, t0, ()),
             IncomingRequest::Overloaded
         );
-        table.on_timeout(t0 + Duration::from_secs(32));
+        // The table's owner runs it at its next deadline, as the UDP task does.
+        let run_until = |table: &mut ServerTransactions<()>, end: Instant| {
+            while let Some(at) = table.next_timeout().filter(|at| *at <= end) {
+                table.on_timeout(at);
+            }
+        };
+        run_until(&mut table, t0 + Duration::from_secs(31));
+        assert_eq!(table.len(), 2);
+        run_until(&mut table, t0 + Duration::from_secs(40));
         assert_eq!(table.len(), 1, "the unanswered REGISTER is gone");
-        table.on_timeout(t0 + INVITE_UNANSWERED);
+        run_until(&mut table, t0 + INVITE_UNANSWERED + SWEEP_INTERVAL);
         assert!(table.is_empty(), "the unanswered INVITE is gone");
+        assert_eq!(table.next_timeout(), None, "nothing left to sweep");
         assert!(matches!(
             table.on_request(&third, false, t0, ()),
             IncomingRequest::New(_)

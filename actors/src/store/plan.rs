@@ -1,0 +1,105 @@
+//! A tenant's dialplan as routing uses it: the stored plan (JSON, `pbx plan set`) with
+//! every stored line present as an extension whose devices are the line's registered
+//! ones. `pbx route` and the running switch both read it from here, so the
+//! administrator's check and a real call route on the same plan.
+
+use dialplan::plan::Extension;
+use dialplan::TenantPlan;
+use rusqlite::OptionalExtension;
+
+use super::{Store, TenantId};
+use crate::{Error, Result};
+
+/// What changes when the plan routing sees changes: the stored plan and the lines.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlanVersion {
+    json: Option<String>,
+    lines: i64,
+    last_line: i64,
+}
+
+impl Store {
+    /// The tenant's routing plan, or `None` when no plan was ever set.
+    pub fn tenant_plan(&self, tenant: TenantId) -> Result<Option<TenantPlan>> {
+        let Some(json) = self.dialplan_json(tenant)? else {
+            return Ok(None);
+        };
+        let mut plan = TenantPlan::from_json(&json)
+            .map_err(|e| Error::Invalid(format!("stored dialplan is unreadable: {e}")))?;
+        for line in self.lines(tenant)? {
+            if plan.extensions.iter().any(|e| e.number == line.ext) {
+                continue;
+            }
+            plan.extensions.push(Extension {
+                name: line.display_name.unwrap_or_default(),
+                devices: vec![registered_devices(&line.ext)],
+                number: line.ext,
+                voicemail: true,
+                class: Default::default(),
+                premium_allowed: false,
+            });
+        }
+        Ok(Some(plan))
+    }
+
+    /// A cheap fingerprint of what `tenant_plan` reads: when it is unchanged, the plan
+    /// compiled from it last time still holds.
+    pub fn plan_version(&self, tenant: TenantId) -> Result<PlanVersion> {
+        let json = self.dialplan_json(tenant)?;
+        let (lines, last_line) = self
+            .conn
+            .query_row(
+                "SELECT count(*), coalesce(max(rowid), 0) FROM lines WHERE tenant_id = ?1",
+                [tenant],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, 0));
+        Ok(PlanVersion {
+            json,
+            lines,
+            last_line,
+        })
+    }
+}
+
+/// How a stored line's devices appear in the plan: whatever is registered for it.
+pub fn registered_devices(ext: &str) -> String {
+    format!("registered devices of {ext}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewLine;
+
+    #[test]
+    fn stored_lines_join_the_plan_and_changes_show_in_the_version() {
+        let mut s = Store::in_memory().unwrap();
+        let t = s.add_tenant("acme", &["acme.example".into()]).unwrap();
+        assert!(s.tenant_plan(t.id).unwrap().is_none());
+        let v0 = s.plan_version(t.id).unwrap();
+        s.set_dialplan_json(t.id, &serde_json::to_string(&TenantPlan::demo()).unwrap())
+            .unwrap();
+        let v1 = s.plan_version(t.id).unwrap();
+        assert_ne!(v0, v1);
+        s.add_line(
+            &t,
+            &NewLine {
+                ext: "150".into(),
+                display_name: None,
+                password: "a-long-password".into(),
+            },
+        )
+        .unwrap();
+        assert_ne!(s.plan_version(t.id).unwrap(), v1);
+        let plan = s.tenant_plan(t.id).unwrap().unwrap();
+        let e = plan.extensions.iter().find(|e| e.number == "150").unwrap();
+        assert_eq!(e.devices, vec![registered_devices("150")]);
+        // The demo's own extensions keep their entries.
+        assert_eq!(
+            plan.extensions.iter().filter(|e| e.number == "100").count(),
+            1
+        );
+    }
+}
