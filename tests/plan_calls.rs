@@ -1,0 +1,235 @@
+//! The dialplan decides every call: each number of the demo plan, dialled through the
+//! running switch, lands where `pbx route --json` says it goes (or gets the named
+//! refusal for a target the switch does not carry out yet), and a Contact is reached
+//! where RFC 3261 says (third-party registration, NAT, a DECT base's handsets).
+
+mod common;
+
+use std::net::UdpSocket;
+use std::process::Command;
+use std::time::Duration;
+
+use common::call_helpers::*;
+use common::sip_client::SipClient;
+use common::{free_port, temp_dir, Pbx};
+use engine::auth::Algorithm;
+use serde_json::Value;
+
+fn pbx_json(dir: &std::path::Path, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pbx {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every number the demo plan names: extensions, groups, queues, menus, rooms,
+/// emergency numbers and feature codes, plus an unassigned and an external number.
+fn numbers_of(plan: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for list in ["extensions", "groups", "queues", "ivrs", "conferences"] {
+        for e in plan[list].as_array().unwrap() {
+            out.push(e["number"].as_str().unwrap().to_owned());
+        }
+    }
+    for n in plan["emergency"]["numbers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        out.push(n.as_str().unwrap().to_owned());
+    }
+    for c in plan["feature_codes"]["codes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let code = c["code"].as_str().unwrap();
+        // Bare, and followed by an extension (for the codes that take a number).
+        out.push(code.to_owned());
+        out.push(format!("{code}105"));
+    }
+    out.extend(["555".to_owned(), "0030123456".to_owned()]);
+    out
+}
+
+#[test]
+fn every_number_of_the_demo_plan_goes_where_pbx_route_says() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let plan = pbx_json(dir.path(), &["plan", "show", "--tenant", "demo"]);
+    let numbers = numbers_of(&plan);
+    assert!(numbers.len() >= 20, "{numbers:?}");
+    // 105 has a phone; the others have none.
+    let mut phone = Device::register(&pbx, "105");
+    phone.c.set_timeout(Duration::from_secs(2));
+    let mut refused_with_row = 0;
+    for (i, number) in numbers.iter().enumerate() {
+        // Callers take turns, so no line's own call rate is reached.
+        let caller = ["101", "102", "103", "104"][i % 4];
+        let route = pbx_json(
+            dir.path(),
+            &[
+                "route", "--tenant", "demo", "--from", caller, "--to", number, "--json",
+            ],
+        );
+        let first = &route["decision"]["targets"][0];
+        let kind = first["target"].as_str().unwrap_or("none").to_owned();
+        let ext = first["number"].as_str().unwrap_or("").to_owned();
+        let rings_105 = matches!(kind.as_str(), "extension" | "drop_off") && ext == "105";
+        let mut call = Caller::call(&pbx, caller, number);
+        if rings_105 {
+            let invite = phone.next_invite(&[]).expect("105's phone got the INVITE");
+            phone.respond(&invite, 180, "Ringing");
+            assert_eq!(call.expect(180), 180, "{number}: 105's phone rings");
+            phone.respond(&invite, 486, "Busy Here");
+            assert_eq!(call.expect(486), 486, "{number}");
+            continue;
+        }
+        let code = call.expect(180);
+        let warning = call
+            .last
+            .as_ref()
+            .and_then(|m| m.values_named("Warning").next().map(str::to_owned))
+            .unwrap_or_default();
+        match kind.as_str() {
+            "extension" | "drop_off" => {
+                // No phone registered there, and the drop-off (100) has none either.
+                assert_eq!(code, 486, "{number} → extension {ext} without a device");
+            }
+            "reject" => {
+                let want = first["code"].as_u64().unwrap() as u16;
+                assert_eq!(code, want, "{number}: {route}");
+            }
+            "feature" => {
+                assert_eq!(code, 501, "{number}");
+                assert!(warning.contains("feature code"), "{number}: {warning}");
+                refused_with_row += 1;
+            }
+            other => {
+                assert_eq!(code, 480, "{number} ({other}): {route}");
+                let named = other.split('_').next().unwrap();
+                let text = warning.to_ascii_lowercase();
+                assert!(
+                    text.contains(named) || text.contains(&other.replace('_', " ")),
+                    "{number}: the Warning names the {other}: {warning:?}"
+                );
+                refused_with_row += 1;
+            }
+        }
+    }
+    assert!(
+        refused_with_row >= 8,
+        "{refused_with_row} refusals of targets not built"
+    );
+    let rows = journal(&mut pbx);
+    assert!(
+        rows.len() >= refused_with_row.min(10),
+        "each refusal has a journal row: {} rows",
+        rows.len()
+    );
+}
+
+/// A phone's socket that only listens (the Contact it was registered with).
+fn listener() -> (UdpSocket, u16) {
+    let port = free_port();
+    let s = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    (s, port)
+}
+
+fn gets_invite(s: &UdpSocket) -> bool {
+    let mut buf = [0u8; 4096];
+    while let Ok((n, _)) = s.recv_from(&mut buf) {
+        if buf[..n].starts_with(b"INVITE ") {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn a_contact_is_reached_where_rfc_3261_says() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    // Third-party registration: a provisioning host registers 106 for a phone that
+    // listens elsewhere (another port than the REGISTER's source).
+    let (phone, port) = listener();
+    let mut host = SipClient::udp(pbx.addr);
+    let contact = format!("<sip:106@127.0.0.1:{port}>");
+    let resp = host.register(
+        "106",
+        "secret106",
+        "127.0.0.1",
+        Some(&contact),
+        Some(600),
+        Algorithm::Md5,
+    );
+    assert_eq!(resp.code(), Some(200));
+    let mut a = Caller::call(&pbx, "101", "106");
+    assert!(gets_invite(&phone), "the phone at its Contact rings");
+    a.cancel();
+    // Behind NAT: the Contact names a private address the switch cannot reach; the
+    // INVITE follows the REGISTER's source.
+    let mut natted = SipClient::udp(pbx.addr);
+    let resp = natted.register(
+        "107",
+        "secret107",
+        "127.0.0.1",
+        Some("<sip:107@192.168.7.7:5060>"),
+        Some(600),
+        Algorithm::Md5,
+    );
+    assert_eq!(resp.code(), Some(200));
+    let mut b = Caller::call(&pbx, "101", "107");
+    natted.set_timeout(Duration::from_secs(3));
+    let mut rang = false;
+    while let Some(m) = natted.recv() {
+        if m.method().map(|x| x.as_str()) == Some("INVITE") {
+            rang = true;
+            break;
+        }
+    }
+    assert!(rang, "the NATed phone got its INVITE at its source address");
+    b.cancel();
+    // A DECT base registers two handsets (two numbers) from one address and port;
+    // each rings alone.
+    let mut base = SipClient::udp(pbx.addr);
+    let base_contact = |n: &str| format!("<sip:{n}@{}>", base.local);
+    let (c103, c104) = (base_contact("103"), base_contact("104"));
+    for (n, c) in [("103", &c103), ("104", &c104)] {
+        let resp = base.register(
+            n,
+            &format!("secret{n}"),
+            "127.0.0.1",
+            Some(c),
+            Some(600),
+            Algorithm::Md5,
+        );
+        assert_eq!(resp.code(), Some(200));
+    }
+    base.set_timeout(Duration::from_secs(3));
+    for n in ["103", "104"] {
+        let mut call = Caller::call(&pbx, "102", n);
+        let invite = loop {
+            let m = base.recv().expect("the base gets an INVITE");
+            if m.method().map(|x| x.as_str()) == Some("INVITE") {
+                break m;
+            }
+        };
+        assert_eq!(
+            invite.to().unwrap().uri.user,
+            Some(n),
+            "the INVITE is for handset {n} alone"
+        );
+        call.cancel();
+        assert_eq!(call.expect(487), 487);
+    }
+}
