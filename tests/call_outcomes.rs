@@ -27,6 +27,8 @@ fn restart_with(pbx: &mut Pbx, args: &[&str]) {
 fn no_device_gets_486_by_default_then_the_decline_code_and_unknown_404() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
+    // No drop-off number (the demo plan has one): unknown numbers are not found.
+    set(&pbx, &["--drop-off", "none"]);
     assert_eq!(Caller::call(&pbx, "100", "105").expect(486), 486);
     assert_eq!(Caller::call(&pbx, "100", "555").expect(404), 404);
     restart_with(&mut pbx, &["--decline", "480"]);

@@ -113,13 +113,19 @@ fn fork_rings_every_device_first_answer_wins_others_cancelled() {
 }
 
 #[test]
-fn unknown_number_404_and_no_device_486() {
+fn unknown_number_goes_to_the_drop_off_else_404_and_no_device_486() {
     let dir = temp_dir();
-    let pbx = Pbx::start(dir.path());
+    let mut pbx = Pbx::start(dir.path());
     // 105 exists but has no device: the tenant's decline code, 486 by default (SPEC
-    // F-CALL); 555 is no extension: 404.
+    // F-CALL); 555 is no extension: the demo plan's drop-off (100), which has no
+    // device either.
     assert_eq!(Caller::call(&pbx, "100", "105").expect(486), 486);
-    assert_eq!(Caller::call(&pbx, "100", "555").expect(404), 404);
+    assert_eq!(Caller::call(&pbx, "101", "555").expect(486), 486);
+    // Without a drop-off number, 404.
+    pbx.stop();
+    pbx_admin(&pbx.data_dir, &["tenant", "set", "demo", "--drop-off", "none"]);
+    pbx.restart();
+    assert_eq!(Caller::call(&pbx, "101", "555").expect(404), 404);
 }
 
 #[test]
@@ -830,4 +836,76 @@ fn invite_carrying_the_switchs_own_via_is_a_loop_482() {
     );
     let mut a = Caller::call_full(&pbx, "100", "102", 40040, (0, "PCMU"), &via);
     assert_eq!(a.expect(482), 482);
+}
+
+/// An RTP packet carrying RFC 4733 digit `digit` (end bit set) as payload type `pt`.
+fn dtmf_packet(pt: u8, seq: u16, digit: u8) -> Vec<u8> {
+    let mut p = vec![0x80, pt];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&1000u32.to_be_bytes());
+    p.extend_from_slice(&0xD7D7_0001u32.to_be_bytes());
+    p.extend_from_slice(&[digit, 0x8a, 0x03, 0x20]);
+    p
+}
+
+/// The next RTP packet's payload type and first payload byte.
+fn next_rtp(sock: &std::net::UdpSocket) -> (u8, u8) {
+    let mut buf = [0u8; 2048];
+    let (n, _) = sock.recv_from(&mut buf).expect("an RTP packet");
+    assert!(n > 12);
+    (buf[1] & 0x7f, buf[12])
+}
+
+#[test]
+fn dtmf_crosses_legs_with_their_own_telephone_event_payload_types() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "102");
+    let caller_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    caller_rtp
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let callee_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    callee_rtp
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let callee_port = callee_rtp.local_addr().unwrap().port();
+    // The caller offers telephone-event as 96.
+    let mut a = Caller::call_with_events(
+        &pbx,
+        "100",
+        "102",
+        caller_rtp.local_addr().unwrap().port(),
+        96,
+    );
+    let invite = b.next_invite(&[]).expect("the callee's INVITE");
+    let offered = String::from_utf8_lossy(invite.body()).into_owned();
+    let te = offered
+        .lines()
+        .find_map(|l| l.strip_prefix("a=rtpmap:").filter(|r| r.contains("telephone-event")))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|pt| pt.parse::<u8>().ok())
+        .expect("the callee is offered telephone-event");
+    // The callee answers with the type it was offered (101 from the switch).
+    let sdp = format!("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {callee_port} RTP/AVP 0 {te}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:{te} telephone-event/8000\r\n");
+    let mut w = engine::sip::MessageWriter::response_to(&invite, 200, "OK", Some("dev1"));
+    w.header("Contact", &format!("<sip:dev@{}>", b.c.local));
+    b.c.send_raw(&w.body("application/sdp", sdp.as_bytes()));
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    assert_ne!(te, 96, "the legs use different types here");
+    // 1234# from the caller (96) reaches the callee as its own type, and back.
+    let to_switch_a = media_target(&a);
+    let to_switch_b = sdp_target(&invite);
+    for (i, digit) in [1u8, 2, 3, 4, 11].into_iter().enumerate() {
+        caller_rtp
+            .send_to(&dtmf_packet(96, i as u16, digit), to_switch_a)
+            .unwrap();
+        assert_eq!(next_rtp(&callee_rtp), (te, digit), "digit {digit} to the callee");
+        callee_rtp
+            .send_to(&dtmf_packet(te, i as u16, digit), to_switch_b)
+            .unwrap();
+        assert_eq!(next_rtp(&caller_rtp), (96, digit), "digit {digit} to the caller");
+    }
+    a.bye();
 }

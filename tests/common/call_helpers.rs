@@ -107,14 +107,26 @@ impl Caller {
         codec: (u8, &str),
         extra: &str,
     ) -> Caller {
-        Self::place(pbx, user, "", callee, rtp_port, codec, extra)
+        Self::place(pbx, user, "", callee, rtp_port, codec, None, extra)
+    }
+
+    /// Like `call_with_media` (PCMU), also offering telephone-event as `event_pt`.
+    pub fn call_with_events(
+        pbx: &Pbx,
+        user: &str,
+        callee: &str,
+        rtp_port: u16,
+        event_pt: u8,
+    ) -> Caller {
+        Self::place(pbx, user, "", callee, rtp_port, (0, "PCMU"), Some(event_pt), "")
     }
 
     /// `call` with a display name in From, written as given (quotes included).
     pub fn call_as(pbx: &Pbx, user: &str, display: &str, callee: &str) -> Caller {
-        Self::place(pbx, user, display, callee, 40000, (0, "PCMU"), "")
+        Self::place(pbx, user, display, callee, 40000, (0, "PCMU"), None, "")
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn place(
         pbx: &Pbx,
         user: &str,
@@ -122,12 +134,20 @@ impl Caller {
         callee: &str,
         rtp_port: u16,
         codec: (u8, &str),
+        events: Option<u8>,
         extra: &str,
     ) -> Caller {
         let mut c = SipClient::udp(pbx.addr);
         let local = c.local;
         let (pt, name) = codec;
-        let sdp = format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP {pt}\r\na=rtpmap:{pt} {name}/8000\r\n");
+        let (ev_fmt, ev_map) = match events {
+            Some(e) => (
+                format!(" {e}"),
+                format!("a=rtpmap:{e} telephone-event/8000\r\na=fmtp:{e} 0-16\r\n"),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let sdp = format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP {pt}{ev_fmt}\r\na=rtpmap:{pt} {name}/8000\r\n{ev_map}");
         let invite = |branch: &str, seq: u32, auth: &str| {
             format!(
                 "INVITE sip:{callee}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nFrom: {display}<sip:{user}@127.0.0.1>;tag=caller1\r\nTo: <sip:{callee}@127.0.0.1>\r\nCall-ID: call-{local}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\nMax-Forwards: 70\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
