@@ -123,7 +123,10 @@ fn unknown_number_goes_to_the_drop_off_else_404_and_no_device_486() {
     assert_eq!(Caller::call(&pbx, "101", "555").expect(486), 486);
     // Without a drop-off number, 404.
     pbx.stop();
-    pbx_admin(&pbx.data_dir, &["tenant", "set", "demo", "--drop-off", "none"]);
+    pbx_admin(
+        &pbx.data_dir,
+        &["tenant", "set", "demo", "--drop-off", "none"],
+    );
     pbx.restart();
     assert_eq!(Caller::call(&pbx, "101", "555").expect(404), 404);
 }
@@ -882,7 +885,10 @@ fn dtmf_crosses_legs_with_their_own_telephone_event_payload_types() {
     let offered = String::from_utf8_lossy(invite.body()).into_owned();
     let te = offered
         .lines()
-        .find_map(|l| l.strip_prefix("a=rtpmap:").filter(|r| r.contains("telephone-event")))
+        .find_map(|l| {
+            l.strip_prefix("a=rtpmap:")
+                .filter(|r| r.contains("telephone-event"))
+        })
         .and_then(|r| r.split(' ').next())
         .and_then(|pt| pt.parse::<u8>().ok())
         .expect("the callee is offered telephone-event");
@@ -901,11 +907,19 @@ fn dtmf_crosses_legs_with_their_own_telephone_event_payload_types() {
         caller_rtp
             .send_to(&dtmf_packet(96, i as u16, digit), to_switch_a)
             .unwrap();
-        assert_eq!(next_rtp(&callee_rtp), (te, digit), "digit {digit} to the callee");
+        assert_eq!(
+            next_rtp(&callee_rtp),
+            (te, digit),
+            "digit {digit} to the callee"
+        );
         callee_rtp
             .send_to(&dtmf_packet(te, i as u16, digit), to_switch_b)
             .unwrap();
-        assert_eq!(next_rtp(&caller_rtp), (96, digit), "digit {digit} to the caller");
+        assert_eq!(
+            next_rtp(&caller_rtp),
+            (96, digit),
+            "digit {digit} to the caller"
+        );
     }
     a.bye();
 }

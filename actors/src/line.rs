@@ -113,7 +113,7 @@ impl Actor for LineActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             LineMsg::Request(inc) => {
-                #[cfg(debug_assertions)]
+                #[cfg(feature = "test-hooks")]
                 if inc
                     .msg
                     .values_named("X-Pbx-Test")

@@ -118,7 +118,16 @@ impl Caller {
         rtp_port: u16,
         event_pt: u8,
     ) -> Caller {
-        Self::place(pbx, user, "", callee, rtp_port, (0, "PCMU"), Some(event_pt), "")
+        Self::place(
+            pbx,
+            user,
+            "",
+            callee,
+            rtp_port,
+            (0, "PCMU"),
+            Some(event_pt),
+            "",
+        )
     }
 
     /// `call` with a display name in From, written as given (quotes included).

@@ -141,9 +141,11 @@ pub struct CallState {
     record: SharedRecord,
     /// The port pool the relays come from (to tell the switch's own ports).
     ports: Arc<PortPool>,
+    /// The call's tracing span (its journal id and tenant).
+    span: tracing::Span,
     /// Test builds: the INVITE asked the call to panic once answered
     /// (`X-Pbx-Test: panic-call`), to exercise the supervisor.
-    #[cfg(debug_assertions)]
+    #[cfg(feature = "test-hooks")]
     test_panic: bool,
 }
 
@@ -263,6 +265,10 @@ impl Actor for CallActor {
         myself: ActorRef<CallMsg>,
         args: CallArgs,
     ) -> Result<CallState, ActorProcessingErr> {
+        // Every log line of the call carries its journal id.
+        let journal_id = CallId::random();
+        let span = tracing::info_span!("call", call = %journal_id, tenant = %args.tenant.name);
+        let _entered = span.clone().entered();
         let inc = args.inc;
         // RFC 4028 §8.1: a session interval below the switch's minimum gets 422.
         if let Some(bytes) = engine::call::interval_too_small(&inc.msg, engine::call::MIN_SE) {
@@ -369,7 +375,7 @@ impl Actor for CallActor {
             .unwrap_or_else(|e| e.into_inner())
             .call_ids
             .extend(call_ids.iter().cloned());
-        #[cfg(debug_assertions)]
+        #[cfg(feature = "test-hooks")]
         let test_panic = inc.msg.header_lines().any(|(_, name, value)| {
             name.eq_ignore_ascii_case("X-Pbx-Test") && value.trim() == "panic-call"
         });
@@ -377,7 +383,7 @@ impl Actor for CallActor {
         pending.push(&inc.msg, inc.reply.clone());
         let journal = Journal {
             bus: args.bus,
-            call: CallId::random(),
+            call: journal_id,
             tenant: args.tenant.id,
             callee: args.callee.clone(),
             answered: false,
@@ -427,7 +433,8 @@ impl Actor for CallActor {
             timer_gen: 0,
             record: args.record,
             ports: args.ports,
-            #[cfg(debug_assertions)]
+            span: span.clone(),
+            #[cfg(feature = "test-hooks")]
             test_panic,
         };
         settle(&myself, &mut state);
@@ -440,8 +447,9 @@ impl Actor for CallActor {
         msg: CallMsg,
         state: &mut CallState,
     ) -> Result<(), ActorProcessingErr> {
+        let _entered = state.span.clone().entered();
         let t = now();
-        #[cfg(debug_assertions)]
+        #[cfg(feature = "test-hooks")]
         if state.test_panic && state.a.state() == engine::call::LegState::Answered {
             panic!("X-Pbx-Test: panic-call");
         }
@@ -502,6 +510,7 @@ impl Actor for CallActor {
         _: ActorRef<CallMsg>,
         state: &mut CallState,
     ) -> Result<(), ActorProcessingErr> {
+        let _entered = state.span.clone().entered();
         state.journal.close();
         for id in &state.call_ids {
             state.directory.remove_call(state.tenant.id, id);

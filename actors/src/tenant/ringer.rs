@@ -42,6 +42,8 @@ pub struct RingerState {
     end: Option<(u16, String, Side)>,
     closed: bool,
     record: SharedRecord,
+    /// The call's tracing span (its journal id and tenant).
+    span: tracing::Span,
 }
 
 pub struct Ringer;
@@ -135,6 +137,9 @@ impl Actor for Ringer {
         myself: ActorRef<CallMsg>,
         args: RingerArgs,
     ) -> Result<RingerState, ActorProcessingErr> {
+        let call = CallId::random();
+        let span = tracing::info_span!("call", call = %call, tenant = %args.tenant.name);
+        let _entered = span.clone().entered();
         let inc = args.inc;
         let flow = crate::call::flow_of(&inc);
         let cfg = crate::call::leg_config(&args.out, flow, &args.callee, None);
@@ -150,7 +155,6 @@ impl Actor for Ringer {
         let call_id = inc.msg.call_id().unwrap_or_default().to_owned();
         args.directory
             .add_call(args.tenant.id, &call_id, myself.clone());
-        let call = CallId::random();
         {
             let mut rec = args.record.lock().unwrap_or_else(|e| e.into_inner());
             rec.call_ids.push(call_id.clone());
@@ -168,6 +172,7 @@ impl Actor for Ringer {
             end: None,
             closed: false,
             record: args.record,
+            span: span.clone(),
         };
         state.publish(CallEventKind::CallStarted {
             from: args.caller.clone(),
@@ -186,6 +191,7 @@ impl Actor for Ringer {
         msg: CallMsg,
         state: &mut RingerState,
     ) -> Result<(), ActorProcessingErr> {
+        let _entered = state.span.clone().entered();
         let t = now();
         match msg {
             CallMsg::Request(inc) => {

@@ -1,0 +1,161 @@
+//! Timer behaviour of calls on a paused tokio clock: the switch runs in-process on
+//! real loopback sockets, and time only moves when everything waits, so a 30-second
+//! ring timeout takes no real time and cannot flake.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use actors::store::{NewLine, Store};
+use actors::{Switch, SwitchConfig};
+use common::sip_client::{authorization, proxy_authorization};
+use engine::auth::Algorithm;
+use engine::sip::{HeaderName, Message, MessageWriter};
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+/// A phone of this test: one socket, messages in and out.
+struct Phone {
+    sock: UdpSocket,
+    switch: SocketAddr,
+}
+
+impl Phone {
+    async fn new(switch: SocketAddr) -> Phone {
+        Phone {
+            sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            switch,
+        }
+    }
+
+    fn local(&self) -> SocketAddr {
+        self.sock.local_addr().unwrap()
+    }
+
+    async fn send(&self, text: &[u8]) {
+        self.sock.send_to(text, self.switch).await.unwrap();
+    }
+
+    /// The next message (no timeout: on a paused clock time moves only while all wait).
+    async fn recv(&self) -> Message {
+        let mut buf = vec![0u8; 65536];
+        let (n, _) = self.sock.recv_from(&mut buf).await.unwrap();
+        Message::parse(buf[..n].to_vec()).unwrap()
+    }
+
+    /// The next request of `method` or response with `code`, skipping others.
+    async fn wait_for(&self, pred: impl Fn(&Message) -> bool) -> Message {
+        loop {
+            let m = self.recv().await;
+            if pred(&m) {
+                return m;
+            }
+        }
+    }
+
+    async fn register(&self, user: &str) {
+        let local = self.local();
+        let text = |cseq: u32, auth: &str| {
+            format!("REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKr{cseq};rport\r\nFrom: <sip:{user}@127.0.0.1>;tag=r\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: reg-{local}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{local}>\r\nExpires: 600\r\n{auth}Content-Length: 0\r\n\r\n")
+        };
+        self.send(text(1, "").as_bytes()).await;
+        let challenge = self.recv().await;
+        assert_eq!(challenge.code(), Some(401));
+        let auth = authorization(
+            &challenge,
+            Algorithm::Md5,
+            user,
+            &format!("secret{user}"),
+            "sip:127.0.0.1",
+            "REGISTER",
+        );
+        self.send(text(2, &format!("Authorization: {auth}\r\n")).as_bytes())
+            .await;
+        assert_eq!(self.recv().await.code(), Some(200));
+    }
+
+    /// Calls `callee` as `user`, answering the 407.
+    async fn call(&self, user: &str, callee: &str) {
+        let local = self.local();
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+        let invite = |branch: &str, seq: u32, auth: &str| {
+            format!("INVITE sip:{callee}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nFrom: <sip:{user}@127.0.0.1>;tag=c\r\nTo: <sip:{callee}@127.0.0.1>\r\nCall-ID: call-{local}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\nMax-Forwards: 70\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}", sdp.len())
+        };
+        self.send(invite("z9hG4bKi1", 1, "").as_bytes()).await;
+        let challenge = self.wait_for(|m| m.code() == Some(407)).await;
+        let ack = format!("ACK sip:{callee}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKi1;rport\r\nFrom: <sip:{user}@127.0.0.1>;tag=c\r\nTo: {}\r\nCall-ID: call-{local}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", challenge.header(HeaderName::To).unwrap());
+        self.send(ack.as_bytes()).await;
+        let auth = proxy_authorization(
+            &challenge,
+            Algorithm::Md5,
+            user,
+            &format!("secret{user}"),
+            &format!("sip:{callee}@127.0.0.1"),
+            "INVITE",
+        );
+        let text = invite("z9hG4bKi2", 2, &format!("Proxy-Authorization: {auth}\r\n"));
+        self.send(text.as_bytes()).await;
+    }
+
+    async fn respond(&self, req: &Message, code: u16, reason: &str) {
+        let mut w = MessageWriter::response_to(req, code, reason, Some("dev"));
+        w.header("Contact", &format!("<sip:dev@{}>", self.local()));
+        self.send(&w.finish()).await;
+    }
+}
+
+fn is_request(m: &Message, method: &str) -> bool {
+    m.method().map(|x| x.as_str()) == Some(method)
+}
+
+async fn switch(dir: &std::path::Path) -> Switch {
+    let mut store = Store::open(dir).unwrap();
+    let t = store.add_tenant("demo", &["127.0.0.1".into()]).unwrap();
+    let lines: Vec<NewLine> = ["100", "101"]
+        .iter()
+        .map(|n| NewLine {
+            ext: n.to_string(),
+            display_name: None,
+            password: format!("secret{n}"),
+        })
+        .collect();
+    store.add_lines(&t, &lines).unwrap();
+    drop(store);
+    let config = SwitchConfig::new(dir.to_owned(), vec!["127.0.0.1:0".parse().unwrap()]);
+    Switch::start(config).await.unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_call_rings_for_the_ring_time_then_480_and_cancel() {
+    let dir = common::temp_dir();
+    let switch = switch(dir.path()).await;
+    let addr = switch
+        .local_addrs
+        .iter()
+        .find(|(p, _)| *p == "udp")
+        .unwrap()
+        .1;
+    let device = Phone::new(addr).await;
+    device.register("101").await;
+    let caller = Phone::new(addr).await;
+    caller.call("100", "101").await;
+    let invite = device.wait_for(|m| is_request(m, "INVITE")).await;
+    device.respond(&invite, 180, "Ringing").await;
+    caller.wait_for(|m| m.code() == Some(180)).await;
+    let rang_at = Instant::now();
+    // Nobody answers: the ring time (30 s by default) runs out on the paused clock.
+    let end = caller
+        .wait_for(|m| m.code().is_some_and(|c| c >= 300))
+        .await;
+    assert_eq!(end.code(), Some(480));
+    let waited = rang_at.elapsed();
+    assert!(
+        waited >= actors::call::RING_TIMEOUT - std::time::Duration::from_secs(1),
+        "480 after {waited:?} of ringing"
+    );
+    assert!(waited < actors::call::RING_TIMEOUT * 2, "{waited:?}");
+    let cancel = device.wait_for(|m| is_request(m, "CANCEL")).await;
+    device.respond(&cancel, 200, "OK").await;
+    device.respond(&invite, 487, "Request Terminated").await;
+    switch.shutdown().await;
+}
