@@ -79,8 +79,11 @@ pub struct TenantState {
     entry: Option<TenantEntry>,
     by_actor: HashMap<ActorId, String>,
     restarts: HashMap<String, u32>,
-    /// The calls this supervisor started, by actor.
+    /// The calls this supervisor started, by actor (add and remove them with
+    /// `add_call` / `remove_call`, which keep `line_calls` in step).
     calls: HashMap<ActorId, CallEntry>,
+    /// How many of those calls each line is a party of (quotas).
+    line_calls: HashMap<String, usize>,
     /// The tenant's settings and quotas, and when they were read.
     settings: Option<(TenantSettings, TenantLimits, tokio::time::Instant)>,
     /// Calls started per second, by tenant and line.
@@ -194,6 +197,34 @@ impl TenantSupervisor {
     }
 }
 
+impl TenantState {
+    fn add_call(&mut self, id: ActorId, entry: CallEntry) {
+        for p in unique_parties(&entry.parties) {
+            *self.line_calls.entry(p.to_owned()).or_insert(0) += 1;
+        }
+        self.calls.insert(id, entry);
+    }
+
+    fn remove_call(&mut self, id: &ActorId) -> Option<CallEntry> {
+        let entry = self.calls.remove(id)?;
+        for p in unique_parties(&entry.parties) {
+            if let Some(n) = self.line_calls.get_mut(p) {
+                *n -= 1;
+                if *n == 0 {
+                    self.line_calls.remove(p);
+                }
+            }
+        }
+        Some(entry)
+    }
+}
+
+/// The parties of a call, each once (a line calling itself is in the call once).
+fn unique_parties(parties: &[String; 2]) -> impl Iterator<Item = &str> {
+    let second = (parties[1] != parties[0]).then_some(parties[1].as_str());
+    std::iter::once(parties[0].as_str()).chain(second)
+}
+
 impl TenantSupervisor {
     /// The registered devices of extension `ext`: 404 when there is no such line, 480
     /// when it has no device.
@@ -243,18 +274,6 @@ impl TenantSupervisor {
         }
     }
 
-    /// How many calls with an open journal row `ext` is in.
-    fn calls_of(state: &TenantState, ext: &str) -> usize {
-        state
-            .calls
-            .values()
-            .filter(|c| {
-                c.parties.iter().any(|p| p == ext)
-                    && !c.record.lock().unwrap_or_else(|e| e.into_inner()).closed
-            })
-            .count()
-    }
-
     /// Admits a new call (or an INVITE with Replaces) placed by `caller` against the
     /// switch's capacity and the tenant's quotas; a refusal is answered 503 here.
     fn admit(
@@ -284,7 +303,8 @@ impl TenantSupervisor {
             }
         };
         let second = state.epoch.elapsed().as_secs();
-        let (tenant_calls, line_calls) = (state.calls.len(), Self::calls_of(state, caller));
+        let tenant_calls = state.calls.len();
+        let line_calls = state.line_calls.get(caller).copied().unwrap_or(0);
         if let Err(why) = state
             .quota
             .admit(limits, tenant_calls, caller, line_calls, second)
@@ -504,7 +524,7 @@ impl TenantSupervisor {
                 };
                 match Actor::spawn_linked(None, ringer::Ringer, args, myself.get_cell()).await {
                     Ok((r, _)) => {
-                        state.calls.insert(
+                        state.add_call(
                             r.get_id(),
                             CallEntry {
                                 _permit: permit,
@@ -539,7 +559,7 @@ impl TenantSupervisor {
         };
         match Actor::spawn_linked(None, CallActor, args, myself.get_cell()).await {
             Ok((call, _)) => {
-                state.calls.insert(
+                state.add_call(
                     call.get_id(),
                     CallEntry {
                         _permit: permit,
@@ -571,6 +591,7 @@ impl Actor for TenantSupervisor {
             by_actor: HashMap::new(),
             restarts: HashMap::new(),
             calls: HashMap::new(),
+            line_calls: HashMap::new(),
             settings: None,
             quota: quota::Quota::default(),
             epoch: tokio::time::Instant::now(),
@@ -642,7 +663,7 @@ impl Actor for TenantSupervisor {
             SupervisionEvent::ActorFailed(cell, err)
                 if state.calls.contains_key(&cell.get_id()) =>
             {
-                if let Some(call) = state.calls.remove(&cell.get_id()) {
+                if let Some(call) = state.remove_call(&cell.get_id()) {
                     tracing::error!(error = %err, "call actor failed; ending its call");
                     let shared = &state.args.shared;
                     crate::call::supervision::end_failed_call(
@@ -657,7 +678,7 @@ impl Actor for TenantSupervisor {
             SupervisionEvent::ActorTerminated(cell, ..)
                 if state.calls.contains_key(&cell.get_id()) =>
             {
-                state.calls.remove(&cell.get_id());
+                state.remove_call(&cell.get_id());
             }
             SupervisionEvent::ActorFailed(cell, err) => {
                 let Some(ext) = state.by_actor.remove(&cell.get_id()) else {
