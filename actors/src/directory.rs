@@ -3,23 +3,12 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use ractor::ActorRef;
 
-use crate::call::CallMsg;
-use crate::line::LineMsg;
-use crate::store::TenantId;
-use crate::tenant::TenantMsg;
-
-/// What a request needs to know of its tenant.
-#[derive(Debug, Clone)]
-pub struct TenantEntry {
-    pub id: TenantId,
-    pub name: Arc<str>,
-    pub realm: Arc<str>,
-    pub supervisor: ActorRef<TenantMsg>,
-}
+use crate::proto::TenantId;
+use crate::proto::{CallMsg, LineMsg, TenantEntry};
 
 /// Running line actors by tenant, then extension (looked up by `&str`, no allocation).
 type LineMap = HashMap<TenantId, HashMap<Box<str>, ActorRef<LineMsg>>>;

@@ -13,6 +13,8 @@ mod error;
 pub mod journal;
 pub mod line;
 pub mod media_relay;
+pub mod proto;
+pub mod services;
 pub mod sip;
 pub mod store;
 pub mod switch;

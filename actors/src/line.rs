@@ -2,64 +2,24 @@
 //! REGISTERs through the engine's registrar, persists every change and expires
 //! bindings on time.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use engine::auth::{
     challenge_response, check, AuthFailure, AuthKind, AuthRequest, NonceCounts, Nonces,
 };
-use engine::registrar::{Binding, LineCredentials, Policy, Registrar};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use engine::registrar::{LineCredentials, Registrar};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::task::JoinHandle;
 
 use crate::clock::unix_now;
-use crate::directory::TenantEntry;
-use crate::sip::Incoming;
-use crate::store::StoreHandle;
-use crate::tenant::TenantMsg;
-
-pub enum LineMsg {
-    /// A REGISTER for this line, or a new call (INVITE) from it.
-    Request(Box<Incoming>),
-    /// The earliest binding may have run out.
-    Expire,
-    Bindings(RpcReplyPort<Vec<Binding>>),
-}
-
-impl std::fmt::Debug for LineMsg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LineMsg::Request(_) => f.write_str("Request"),
-            LineMsg::Expire => f.write_str("Expire"),
-            LineMsg::Bindings(_) => f.write_str("Bindings"),
-        }
-    }
-}
-
-/// Shared by all lines of a switch.
-#[derive(Debug, Clone)]
-pub struct LineShared {
-    pub store: StoreHandle,
-    pub nonces: Arc<Nonces>,
-    /// Sources that keep failing to authenticate (password guessing).
-    pub guard: Arc<crate::auth_guard::AuthGuard>,
-    pub policy: Policy,
-    pub out: Arc<crate::sip::SipOut>,
-    /// The digest algorithms challenges offer, in order (the first is preferred).
-    pub digest_offer: Vec<engine::auth::Algorithm>,
-    /// Where calls publish their events (the journal listens).
-    pub bus: crate::journal::EventBus,
-    /// RTP ports for the calls' media relays.
-    pub ports: Arc<crate::media_relay::PortPool>,
-    /// Ring time and capacity for calls, shared by every tenant.
-    pub calls: Arc<crate::call::CallLimits>,
-}
+use crate::proto::{Incoming, LineMsg, TenantEntry, TenantMsg};
+use crate::services::Services;
 
 #[derive(Debug, Clone)]
 pub struct LineArgs {
     pub tenant: TenantEntry,
     pub ext: String,
-    pub shared: LineShared,
+    pub shared: Services,
 }
 
 pub struct LineState {
@@ -149,7 +109,7 @@ impl Actor for LineActor {
 
 fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming>) {
     let flow = inc.reply.flow();
-    let reliable = matches!(inc.reply, crate::sip::Replier::Tcp { .. });
+    let reliable = matches!(inc.reply, crate::proto::Replier::Tcp { .. });
     let top_via = inc.msg.top_via();
     // To the Contact unless a NAT is in between (or it asks for its flow).
     let flow_for = |c: &engine::sip::Contact<'_>| match engine::registrar::contact_address(
@@ -252,7 +212,7 @@ pub(crate) fn authenticate(
 /// source), so that extensions cannot be listed by their answers. `phantom` stands in
 /// for the HA1s of a line that does not exist.
 pub(crate) fn answer_stranger(
-    shared: &LineShared,
+    shared: &Services,
     tenant: &TenantEntry,
     user: &str,
     phantom: &str,

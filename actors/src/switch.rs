@@ -11,15 +11,16 @@ use rand::RngCore;
 
 use crate::clock::unix_now;
 use crate::config::SwitchConfig;
-use crate::directory::{Directory, TenantEntry};
+use crate::directory::Directory;
 use crate::journal::{EventBus, JournalActor, JournalArgs, JournalMsg};
-use crate::line::{LineMsg, LineShared};
 use crate::media_relay::PortPool;
+use crate::proto::{LineMsg, TenantEntry, TenantMsg};
+use crate::services::Services;
 use crate::sip::tcp::Flows;
 use crate::sip::transport::{Transport, TransportArgs, TransportMsg};
 use crate::sip::{Dispatcher, SipOut};
 use crate::store::{Store, StoreHandle, Tenant};
-use crate::tenant::{TenantArgs, TenantMsg, TenantSupervisor};
+use crate::tenant::{TenantArgs, TenantSupervisor};
 use crate::{Error, Result};
 
 pub enum SwitchMsg {
@@ -34,7 +35,7 @@ const TENANT_SYNC: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct SwitchState {
     config: SwitchConfig,
-    shared: LineShared,
+    shared: Services,
     directory: Arc<Directory>,
     transport: Option<ActorRef<TransportMsg>>,
     journal: Option<ActorRef<JournalMsg>>,
@@ -142,7 +143,7 @@ impl Actor for SwitchActor {
     ) -> Result<SwitchState, ActorProcessingErr> {
         let mut secret = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
-        let shared = LineShared {
+        let shared = Services {
             store: args.store,
             nonces: Arc::new(Nonces::new(secret, args.config.nonce_lifetime)),
             guard: Arc::default(),

@@ -18,60 +18,27 @@ pub mod routing;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ractor::{
-    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
-};
+use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::sync::Arc;
 
-use crate::call::{CallActor, CallArgs, CallPermit, CallTarget, SharedRecord};
-use crate::directory::{Directory, TenantEntry};
-use crate::line::{LineActor, LineArgs, LineMsg, LineShared};
-use crate::sip::incoming::UdpOut;
-use crate::sip::Flow;
-use crate::sip::{Incoming, Replier};
+use crate::call::{CallActor, CallArgs, CallPermit, SharedRecord};
+use crate::directory::Directory;
+use crate::line::{LineActor, LineArgs};
+use crate::proto::Flow;
+use crate::proto::UdpOut;
+use crate::proto::{CallTarget, Incoming, LineMsg, Replier, TenantEntry, TenantMsg};
+use crate::services::Services;
 use crate::store::{Reject, TenantId, TenantLimits, TenantSettings};
 
 /// How long the supervisor's copy of the tenant's settings serves calls before the
 /// next call reads them again.
 pub const SETTINGS_TTL: Duration = Duration::from_secs(2);
 
-pub enum TenantMsg {
-    /// A request for a line that may not have an actor yet.
-    RouteNew(String, Box<Incoming>),
-    /// A request whose line actor was just gone.
-    Route(Box<Incoming>),
-    /// Start the actors of lines with stored registrations.
-    StartRegistered(Vec<String>),
-    /// Filled in by the switch once the supervisor's own entry exists.
-    SetEntry(TenantEntry),
-    /// An authenticated INVITE from `caller`: find the callee and start the call.
-    StartCall { caller: String, inc: Box<Incoming> },
-    /// The registered devices of extension `ext` (a call transferring to it), or the
-    /// status code and reason to fail with.
-    Targets {
-        ext: String,
-        reply: RpcReplyPort<Result<Vec<CallTarget>, (u16, &'static str)>>,
-    },
-}
-
-impl std::fmt::Debug for TenantMsg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            TenantMsg::RouteNew(..) => "RouteNew",
-            TenantMsg::Route(_) => "Route",
-            TenantMsg::StartRegistered(_) => "StartRegistered",
-            TenantMsg::SetEntry(_) => "SetEntry",
-            TenantMsg::StartCall { .. } => "StartCall",
-            TenantMsg::Targets { .. } => "Targets",
-        })
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct TenantArgs {
     pub id: TenantId,
     pub directory: Arc<Directory>,
-    pub shared: LineShared,
+    pub shared: Services,
 }
 
 pub struct TenantState {
@@ -449,12 +416,12 @@ impl TenantSupervisor {
             let Some(call) = call else {
                 return inc.respond(481, "Call/Transaction Does Not Exist");
             };
-            let msg = crate::call::CallMsg::Replace {
+            let msg = crate::proto::CallMsg::Replace {
                 tenant: entry.id,
                 by: caller,
                 inc,
             };
-            if let Err(ractor::MessagingErr::SendErr(crate::call::CallMsg::Replace {
+            if let Err(ractor::MessagingErr::SendErr(crate::proto::CallMsg::Replace {
                 inc, ..
             })) = call.send_message(msg)
             {
@@ -736,18 +703,10 @@ fn declined(settings: &TenantSettings) -> Outcome {
     }
 }
 
-/// The status code of a response's bytes.
-pub(crate) fn status_code(bytes: &[u8]) -> Option<u16> {
-    if !bytes.starts_with(b"SIP/2.0 ") || bytes.len() < 11 {
-        return None;
-    }
-    std::str::from_utf8(&bytes[8..11]).ok()?.parse().ok()
-}
-
 /// A device's reject (486, 600, 603) as the tenant's `reject` setting passes it on:
 /// the status line rewritten; anything else unchanged.
 fn map_reject(bytes: bytes::Bytes, reject: Reject) -> (u16, bytes::Bytes) {
-    let code = status_code(&bytes).unwrap_or(0);
+    let code = crate::proto::status_code(&bytes).unwrap_or(0);
     let (to, reason) = reject.response();
     if !matches!(code, 486 | 600 | 603) || code == to {
         return (code, bytes);

@@ -20,65 +20,18 @@ use engine::sip::{HeaderName, Message};
 use engine::timer::TimerConfig;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::directory::{Directory, TenantEntry};
+use crate::directory::Directory;
 use crate::journal::{CallEventKind, CallId, Direction, Disposition, EventBus, Side};
 use crate::media_relay::{MediaRelay, PortPool, RelayHandle, Side as RelaySide};
-use crate::sip::{Flow, Incoming, SipOut};
+use crate::proto::TenantEntry;
+use crate::proto::{CallMsg, CallTarget, Flow, Incoming};
+use crate::sip::SipOut;
 pub use limits::{CallLimits, CallPermit, Refusal};
 use route::Pending;
 pub use supervision::{CallRecord, SharedRecord};
 
 /// How long a callee's devices ring before the caller gets 480.
 pub const RING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-pub enum CallMsg {
-    /// A request inside the call (from the caller or from a callee device).
-    Request(Box<Incoming>),
-    /// A response to one of the call's own requests.
-    Response(Message),
-    /// The earliest deadline of the legs may have come (ignored unless current).
-    Wake(u64),
-    /// The devices of a blind transfer's target, or why there are none.
-    TransferTargets(Result<Vec<CallTarget>, (u16, &'static str)>),
-    /// Another call gives up its remaining party to this one (attended transfer).
-    Joined(Option<Box<transfer::Handover>>),
-    /// Another call asks for the party on the far side of the dialog a Replaces
-    /// names (attended transfer); the reply carries it away from this call.
-    GiveUp(
-        crate::store::TenantId,
-        engine::sip::Replaces,
-        ActorRef<CallMsg>,
-        ractor::RpcReplyPort<Option<Box<transfer::Handover>>>,
-    ),
-    /// An INVITE with Replaces (RFC 3891) naming one of this call's dialogs, placed
-    /// (and authenticated) by line `by`.
-    Replace {
-        tenant: crate::store::TenantId,
-        by: String,
-        inc: Box<Incoming>,
-    },
-}
-
-impl std::fmt::Debug for CallMsg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CallMsg::Request(i) => write!(f, "Request({:?})", i.msg.method()),
-            CallMsg::Response(m) => write!(f, "Response({:?})", m.code()),
-            CallMsg::Wake(g) => write!(f, "Wake({g})"),
-            CallMsg::TransferTargets(r) => write!(f, "TransferTargets({})", r.is_ok()),
-            CallMsg::Joined(h) => write!(f, "Joined({})", h.is_some()),
-            CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),
-            CallMsg::Replace { .. } => f.write_str("Replace"),
-        }
-    }
-}
-
-/// A device of the callee: where its binding says to send the INVITE.
-#[derive(Debug, Clone)]
-pub struct CallTarget {
-    pub contact: String,
-    pub flow: Flow,
-}
 
 pub struct CallArgs {
     pub bus: EventBus,
@@ -689,7 +642,7 @@ fn send(s: &mut CallState, leg: Option<usize>, bytes: Bytes) {
 /// Sends bytes of a leg whose device is reached over `flow`.
 fn send_on(s: &mut CallState, flow: Option<Flow>, bytes: Bytes) {
     if let Some(reply) = s.pending.take_for(&bytes) {
-        let code = route::status_code(&bytes).unwrap_or(500);
+        let code = crate::proto::status_code(&bytes).unwrap_or(500);
         reply.send(code, bytes.to_vec());
         return;
     }
@@ -760,7 +713,7 @@ fn side_of(c: &engine::call::Cause, remote: Side) -> Side {
 struct Journal {
     bus: EventBus,
     call: CallId,
-    tenant: crate::store::TenantId,
+    tenant: crate::proto::TenantId,
     callee: String,
     answered: bool,
     /// The first end: who ended the call and why.

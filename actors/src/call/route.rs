@@ -4,10 +4,10 @@
 use bytes::Bytes;
 use engine::sip::Message;
 
-use crate::sip::{Flow, Replier};
+use crate::proto::{Flow, Replier};
 
 /// The flow a request came in on.
-pub fn flow_of(inc: &crate::sip::Incoming) -> Flow {
+pub fn flow_of(inc: &crate::proto::Incoming) -> Flow {
     match &inc.reply {
         Replier::Udp { dest, .. } => Flow::Udp(*dest),
         Replier::Tcp { conn, peer, .. } => Flow::Tcp {
@@ -15,14 +15,6 @@ pub fn flow_of(inc: &crate::sip::Incoming) -> Flow {
             conn: *conn,
         },
     }
-}
-
-/// The status code of a response's bytes.
-pub fn status_code(bytes: &[u8]) -> Option<u16> {
-    if !bytes.starts_with(b"SIP/2.0 ") || bytes.len() < 11 {
-        return None;
-    }
-    std::str::from_utf8(&bytes[8..11]).ok()?.parse().ok()
 }
 
 /// Requests the call received that still await their final response.
@@ -45,7 +37,7 @@ impl Pending {
 
     /// The replier for a response's request; taken away with the final response.
     pub fn take_for(&mut self, bytes: &Bytes) -> Option<Replier> {
-        let code = status_code(bytes)?;
+        let code = crate::proto::status_code(bytes)?;
         let m = Message::parse(bytes.clone()).ok()?;
         let (call_id, cseq) = (m.call_id()?, m.cseq()?);
         let i = self

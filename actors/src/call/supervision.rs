@@ -13,8 +13,9 @@ use engine::sip::Method;
 
 use crate::directory::Directory;
 use crate::journal::{CallEventKind, CallId, Disposition, EventBus, Side};
-use crate::sip::{Flow, SipOut};
-use crate::store::TenantId;
+use crate::proto::Flow;
+use crate::proto::TenantId;
+use crate::sip::SipOut;
 
 /// One live dialog of the call, and how to reach its device.
 #[derive(Debug, Clone)]

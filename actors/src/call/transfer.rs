@@ -37,12 +37,12 @@ use ractor::ActorRef;
 
 use super::{
     codecs, in_dialog, leg_config, outgoing_legs, random_token, route, rtp_target, send_on,
-    CallMsg, CallState, CallTarget, NewLegs,
+    CallState, NewLegs,
 };
 use crate::journal::{CallEventKind, Side};
 use crate::media_relay::{RelayHandle, Side as RelaySide};
-use crate::sip::{Flow, Incoming};
-use crate::tenant::TenantMsg;
+use crate::proto::TenantMsg;
+use crate::proto::{CallMsg, CallTarget, ChannelHandover, Flow, Incoming};
 
 /// Where the switch meets one party's media: a relay, the switch's IP there, and the
 /// relay side facing the party.
@@ -143,22 +143,6 @@ pub struct Transfer {
     target: Option<Retired>,
     /// The offer the target's devices got.
     offer: Option<Sdp>,
-}
-
-/// What a call gives up to another in an attended transfer.
-pub struct Handover {
-    leg: Leg,
-    flow: Flow,
-    call_id: String,
-    user: String,
-    relay: RelayHandle,
-    ip: IpAddr,
-    /// The side of `relay` facing the party handed over.
-    side: RelaySide,
-    /// The voice payload types of `relay`'s sides A and B.
-    pts: (Option<u8>, Option<u8>),
-    /// The last SDP the party got from the switch.
-    sent_sdp: Option<Sdp>,
 }
 
 pub fn is_refer(req: &Message) -> bool {
@@ -591,7 +575,7 @@ pub fn give_up(
     rep: &Replaces,
     to: &ActorRef<CallMsg>,
     t: Instant,
-) -> Option<Box<Handover>> {
+) -> Option<Box<ChannelHandover>> {
     if s.joined.is_some() || s.transfer.is_some() || s.media.is_none() {
         return None;
     }
@@ -622,7 +606,7 @@ pub fn give_up(
     s.directory.add_call(s.tenant.id, &call_id, to.clone());
     in_dialog::with_leg(s, referrer, t, |l| l.hangup(200, "Call Transferred", t));
     tracing::debug!(%user, "call gives up its party to an attended transfer");
-    Some(Box::new(Handover {
+    Some(Box::new(ChannelHandover {
         leg,
         flow,
         call_id,
@@ -637,7 +621,12 @@ pub fn give_up(
 
 /// Call 1 of an attended transfer: the other call's party takes the transferor's
 /// place, the two relays bridged back to back.
-pub fn joined(myself: &ActorRef<CallMsg>, s: &mut CallState, h: Option<Box<Handover>>, t: Instant) {
+pub fn joined(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    h: Option<Box<ChannelHandover>>,
+    t: Instant,
+) {
     let Some(h) = h else {
         return fail(s, 481, "Call/Transaction Does Not Exist", t);
     };

@@ -11,8 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use super::event::{CallEvent, CallEventKind, CallId, UnixMillis};
-use crate::store::TenantId;
+use crate::proto::events::{CallEvent, CallEventKind, CallId, UnixMillis};
+use crate::proto::TenantId;
 
 /// Delivers one event; `false` means the subscriber is gone and is dropped.
 type Sink = Box<dyn Fn(&CallEvent) -> bool + Send + Sync>;

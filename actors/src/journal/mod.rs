@@ -6,14 +6,13 @@
 //! API) take their own `EventBus::subscribe`.
 
 mod bus;
-mod event;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
-pub use bus::{EventBus, Subscription};
-pub use event::{
+pub use crate::proto::events::{
     CallEvent, CallEventKind, CallId, CallState, Direction, Disposition, LegId, Side, UnixMillis,
 };
+pub use bus::{EventBus, Subscription};
 pub use writer::{JournalActor, JournalArgs, JournalMsg};

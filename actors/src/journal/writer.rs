@@ -16,7 +16,7 @@
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::bus::EventBus;
-use super::event::{CallEvent, UnixMillis};
+use crate::proto::events::{CallEvent, UnixMillis};
 use crate::store::StoreHandle;
 use crate::Result;
 

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use engine::sip::{HeaderName, Method, UriScheme};
 
-use super::{Incoming, SipOut};
+use super::SipOut;
 use crate::auth_guard::AuthGuard;
-use crate::call::CallMsg;
 use crate::directory::Directory;
-use crate::line::LineMsg;
-use crate::tenant::TenantMsg;
+use crate::proto::CallMsg;
+use crate::proto::Incoming;
+use crate::proto::LineMsg;
+use crate::proto::TenantMsg;
 
 /// Methods the switch implements today (advertised in Allow).
 pub const ALLOW: &str =
@@ -145,7 +146,7 @@ impl Dispatcher {
     }
 
     /// Hands a request to the line it is for, starting the line's actor if needed.
-    fn to_line(&self, tenant: crate::directory::TenantEntry, ext: String, inc: Incoming) {
+    fn to_line(&self, tenant: crate::proto::TenantEntry, ext: String, inc: Incoming) {
         if let Some(line) = self.directory.line(tenant.id, &ext) {
             match line.send_message(LineMsg::Request(Box::new(inc))) {
                 Ok(()) => return,

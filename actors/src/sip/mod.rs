@@ -2,7 +2,6 @@
 //! carry back, and the dispatcher that hands requests to tenants and lines.
 
 pub mod dispatch;
-pub mod incoming;
 pub mod malformed;
 pub mod out;
 pub mod tcp;
@@ -11,6 +10,5 @@ pub mod udp;
 pub mod via_stamp;
 
 pub use dispatch::Dispatcher;
-pub use incoming::{Incoming, Replier};
-pub use out::{Flow, SipOut};
+pub use out::SipOut;
 pub use transport::{Transport, TransportArgs};

@@ -23,10 +23,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use super::{malformed, via_stamp, Dispatcher, Incoming, Replier};
-
-/// The sending end of a connection's write queue.
-pub type TcpTx = mpsc::Sender<Bytes>;
+use super::{malformed, via_stamp, Dispatcher};
+pub use crate::proto::TcpTx;
+use crate::proto::{Incoming, Replier};
 
 /// Messages waiting to be written to one connection at most.
 pub const WRITE_QUEUE: usize = 256;

@@ -11,8 +11,8 @@ use engine::transaction::{IncomingRequest, ServerTransactions};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use super::incoming::UdpOut;
-use super::{malformed, via_stamp, Dispatcher, Incoming, Replier};
+use super::{malformed, via_stamp, Dispatcher};
+use crate::proto::{Incoming, Replier, UdpOut};
 
 /// How many datagrams are taken per wake-up before yielding.
 const BATCH: usize = 64;

@@ -5,7 +5,7 @@ use rusqlite::types::Type;
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::{Store, TenantId};
-use crate::journal::{
+use crate::proto::events::{
     CallEvent, CallEventKind, CallId, CallState, Direction, Disposition, LegId, Side, UnixMillis,
 };
 use crate::Result;

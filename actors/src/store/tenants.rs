@@ -5,7 +5,7 @@ use rusqlite::{params, OptionalExtension};
 use super::Store;
 use crate::{Error, Result};
 
-pub type TenantId = i64;
+pub use crate::proto::TenantId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {

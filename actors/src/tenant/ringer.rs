@@ -11,10 +11,13 @@ use engine::call::{Leg, LegEvent, Output};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 
-use crate::call::{CallMsg, SharedRecord};
-use crate::directory::{Directory, TenantEntry};
+use crate::call::SharedRecord;
+use crate::directory::Directory;
 use crate::journal::{CallEventKind, CallId, Direction, Disposition, EventBus, Side};
-use crate::sip::{Incoming, Replier, SipOut};
+use crate::proto::CallMsg;
+use crate::proto::TenantEntry;
+use crate::proto::{Incoming, Replier};
+use crate::sip::SipOut;
 
 pub struct RingerArgs {
     pub tenant: TenantEntry,
@@ -37,7 +40,7 @@ pub struct RingerState {
     directory: Arc<Directory>,
     bus: EventBus,
     call: CallId,
-    tenant: crate::store::TenantId,
+    tenant: crate::proto::TenantId,
     /// The first end: code, reason and side.
     end: Option<(u16, String, Side)>,
     closed: bool,
@@ -86,7 +89,7 @@ impl RingerState {
             match o {
                 Output::Send(bytes) => {
                     let invite = answers_invite(&bytes);
-                    let code = crate::tenant::status_code(&bytes).unwrap_or(500);
+                    let code = crate::proto::status_code(&bytes).unwrap_or(500);
                     let reply = if invite {
                         Some(&self.invite_reply)
                     } else {

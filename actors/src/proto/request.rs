@@ -16,6 +16,9 @@ pub struct UdpOut {
     pub txn: Option<(TransactionKey, u16)>,
 }
 
+/// The sending end of a TCP connection's write queue.
+pub type TcpTx = mpsc::Sender<Bytes>;
+
 /// The way back to whoever sent a request.
 #[derive(Debug, Clone)]
 pub enum Replier {
@@ -28,7 +31,7 @@ pub enum Replier {
     },
     /// On the TCP connection the request came in on.
     Tcp {
-        tx: super::tcp::TcpTx,
+        tx: TcpTx,
         conn: u64,
         peer: SocketAddr,
     },
@@ -77,4 +80,12 @@ impl Incoming {
             engine::sip::MessageWriter::response_to(&self.msg, code, reason, Some("pbx")).finish();
         self.reply.send(code, bytes);
     }
+}
+
+/// The status code of a response's bytes.
+pub fn status_code(bytes: &[u8]) -> Option<u16> {
+    if !bytes.starts_with(b"SIP/2.0 ") || bytes.len() < 11 {
+        return None;
+    }
+    std::str::from_utf8(&bytes[8..11]).ok()?.parse().ok()
 }

@@ -1,0 +1,76 @@
+//! What a call actor is told, the devices it rings, and what one call hands another.
+
+use std::net::IpAddr;
+
+use engine::call::Leg;
+use engine::sdp::Sdp;
+use engine::sip::Message;
+use ractor::ActorRef;
+
+use super::{Flow, Incoming, TenantId};
+use crate::media_relay::{RelayHandle, Side as RelaySide};
+
+pub enum CallMsg {
+    /// A request inside the call (from the caller or from a callee device).
+    Request(Box<Incoming>),
+    /// A response to one of the call's own requests.
+    Response(Message),
+    /// The earliest deadline of the legs may have come (ignored unless current).
+    Wake(u64),
+    /// The devices of a blind transfer's target, or why there are none.
+    TransferTargets(Result<Vec<CallTarget>, (u16, &'static str)>),
+    /// Another call gives up its remaining party to this one (attended transfer).
+    Joined(Option<Box<ChannelHandover>>),
+    /// Another call asks for the party on the far side of the dialog a Replaces
+    /// names (attended transfer); the reply carries it away from this call.
+    GiveUp(
+        TenantId,
+        engine::sip::Replaces,
+        ActorRef<CallMsg>,
+        ractor::RpcReplyPort<Option<Box<ChannelHandover>>>,
+    ),
+    /// An INVITE with Replaces (RFC 3891) naming one of this call's dialogs, placed
+    /// (and authenticated) by line `by`.
+    Replace {
+        tenant: TenantId,
+        by: String,
+        inc: Box<Incoming>,
+    },
+}
+
+impl std::fmt::Debug for CallMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallMsg::Request(i) => write!(f, "Request({:?})", i.msg.method()),
+            CallMsg::Response(m) => write!(f, "Response({:?})", m.code()),
+            CallMsg::Wake(g) => write!(f, "Wake({g})"),
+            CallMsg::TransferTargets(r) => write!(f, "TransferTargets({})", r.is_ok()),
+            CallMsg::Joined(h) => write!(f, "Joined({})", h.is_some()),
+            CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),
+            CallMsg::Replace { .. } => f.write_str("Replace"),
+        }
+    }
+}
+
+/// A device of the callee: where its binding says to send the INVITE.
+#[derive(Debug, Clone)]
+pub struct CallTarget {
+    pub contact: String,
+    pub flow: Flow,
+}
+
+/// What a call gives up to another in an attended transfer.
+pub struct ChannelHandover {
+    pub leg: Leg,
+    pub flow: Flow,
+    pub call_id: String,
+    pub user: String,
+    pub relay: RelayHandle,
+    pub ip: IpAddr,
+    /// The side of `relay` facing the party handed over.
+    pub side: RelaySide,
+    /// The voice payload types of `relay`'s sides A and B.
+    pub pts: (Option<u8>, Option<u8>),
+    /// The last SDP the party got from the switch.
+    pub sent_sdp: Option<Sdp>,
+}

@@ -1,0 +1,26 @@
+//! The actors' protocol: every actor's message enum and the handles and values those
+//! messages carry. Actor modules depend on this module, not on each other, so that no
+//! two actor modules import one another.
+//!
+//! - `request`: a request as it reaches its handler (`Incoming`) and the way back
+//!   (`Replier`); `flow`: where a device is reached.
+//! - `line`, `tenant`, `call`: `LineMsg`, `TenantMsg` with `TenantEntry`, `CallMsg`
+//!   with `CallTarget` and `ChannelHandover`.
+//! - `events`: what calls publish on the event bus (the journal and later subscribers
+//!   listen).
+
+pub mod call;
+pub mod events;
+pub mod flow;
+pub mod line;
+pub mod request;
+pub mod tenant;
+
+pub use call::{CallMsg, CallTarget, ChannelHandover};
+pub use flow::Flow;
+pub use line::LineMsg;
+pub use request::{status_code, Incoming, Replier, TcpTx, UdpOut};
+pub use tenant::{TenantEntry, TenantMsg};
+
+/// A tenant's id in the store.
+pub type TenantId = i64;

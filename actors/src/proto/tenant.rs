@@ -1,0 +1,48 @@
+//! What a tenant supervisor is asked, and the handle requests carry to it.
+
+use std::sync::Arc;
+
+use ractor::{ActorRef, RpcReplyPort};
+
+use super::{CallTarget, Incoming, TenantId};
+
+/// What a request needs to know of its tenant.
+#[derive(Debug, Clone)]
+pub struct TenantEntry {
+    pub id: TenantId,
+    pub name: Arc<str>,
+    pub realm: Arc<str>,
+    pub supervisor: ActorRef<TenantMsg>,
+}
+
+pub enum TenantMsg {
+    /// A request for a line that may not have an actor yet.
+    RouteNew(String, Box<Incoming>),
+    /// A request whose line actor was just gone.
+    Route(Box<Incoming>),
+    /// Start the actors of lines with stored registrations.
+    StartRegistered(Vec<String>),
+    /// Filled in by the switch once the supervisor's own entry exists.
+    SetEntry(TenantEntry),
+    /// An authenticated INVITE from `caller`: find the callee and start the call.
+    StartCall { caller: String, inc: Box<Incoming> },
+    /// The registered devices of extension `ext` (a call transferring to it), or the
+    /// status code and reason to fail with.
+    Targets {
+        ext: String,
+        reply: RpcReplyPort<Result<Vec<CallTarget>, (u16, &'static str)>>,
+    },
+}
+
+impl std::fmt::Debug for TenantMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TenantMsg::RouteNew(..) => "RouteNew",
+            TenantMsg::Route(_) => "Route",
+            TenantMsg::StartRegistered(_) => "StartRegistered",
+            TenantMsg::SetEntry(_) => "SetEntry",
+            TenantMsg::StartCall { .. } => "StartCall",
+            TenantMsg::Targets { .. } => "Targets",
+        })
+    }
+}

@@ -1,0 +1,29 @@
+//! The bag of switch-wide services, one named type handed to the actors that need it.
+
+use std::sync::Arc;
+
+use engine::auth::Nonces;
+use engine::registrar::Policy;
+
+use crate::store::StoreHandle;
+
+/// The switch-wide services every tenant, line and call draws on: the store, the
+/// nonces and the guessing guard, the registrar policy, the way out to the network,
+/// the event bus, the RTP port pool and the call limits.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub store: StoreHandle,
+    pub nonces: Arc<Nonces>,
+    /// Sources that keep failing to authenticate (password guessing).
+    pub guard: Arc<crate::auth_guard::AuthGuard>,
+    pub policy: Policy,
+    pub out: Arc<crate::sip::SipOut>,
+    /// The digest algorithms challenges offer, in order (the first is preferred).
+    pub digest_offer: Vec<engine::auth::Algorithm>,
+    /// Where calls publish their events (the journal listens).
+    pub bus: crate::journal::EventBus,
+    /// RTP ports for the calls' media relays.
+    pub ports: Arc<crate::media_relay::PortPool>,
+    /// Ring time and capacity for calls, shared by every tenant.
+    pub calls: Arc<crate::call::CallLimits>,
+}
