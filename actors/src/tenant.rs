@@ -25,10 +25,9 @@ use crate::call::{CallActor, CallArgs, CallPermit, SharedRecord};
 use crate::directory::Directory;
 use crate::line::{LineActor, LineArgs};
 use crate::proto::Flow;
-use crate::proto::UdpOut;
-use crate::proto::{CallTarget, Incoming, LineMsg, Replier, TenantEntry, TenantMsg};
+use crate::proto::{CallTarget, Incoming, LineMsg, TenantEntry, TenantMsg};
 use crate::services::Services;
-use crate::store::{Reject, TenantId, TenantLimits, TenantSettings};
+use crate::store::{TenantId, TenantLimits, TenantSettings};
 
 /// How long the supervisor's copy of the tenant's settings serves calls before the
 /// next call reads them again.
@@ -505,10 +504,6 @@ impl TenantSupervisor {
                 return;
             }
         };
-        let mut inc = inc;
-        if let Some(reject) = settings.reject {
-            inc.reply = mapped_rejects(inc.reply.clone(), reject);
-        }
         let record = SharedRecord::default();
         let parties = [caller.clone(), callee.clone()];
         let args = CallArgs {
@@ -523,6 +518,7 @@ impl TenantSupervisor {
             directory: state.args.directory.clone(),
             ring_timeout: calls.ring_timeout,
             record: record.clone(),
+            reject: settings.reject,
         };
         match Actor::spawn_linked(None, CallActor, args, myself.get_cell()).await {
             Ok((call, _)) => {
@@ -700,93 +696,5 @@ fn declined(settings: &TenantSettings) -> Outcome {
     match settings.decline.response() {
         Some((code, reason)) => Outcome::Refuse(code, reason),
         None => Outcome::KeepRinging,
-    }
-}
-
-/// A device's reject (486, 600, 603) as the tenant's `reject` setting passes it on:
-/// the status line rewritten; anything else unchanged.
-fn map_reject(bytes: bytes::Bytes, reject: Reject) -> (u16, bytes::Bytes) {
-    let code = crate::proto::status_code(&bytes).unwrap_or(0);
-    let (to, reason) = reject.response();
-    if !matches!(code, 486 | 600 | 603) || code == to {
-        return (code, bytes);
-    }
-    let Some(eol) = bytes.iter().position(|&b| b == b'\r' || b == b'\n') else {
-        return (code, bytes);
-    };
-    let mut out = Vec::with_capacity(bytes.len() + 8);
-    out.extend_from_slice(format!("SIP/2.0 {to} {reason}").as_bytes());
-    out.extend_from_slice(&bytes[eol..]);
-    (to, bytes::Bytes::from(out))
-}
-
-/// A way back to the caller that passes a device's reject on as `reject` says: the
-/// call actor answers the caller through it like through the original. One small
-/// task per call, only in tenants that set `reject`; it ends when the call drops
-/// the replier.
-fn mapped_rejects(reply: Replier, reject: Reject) -> Replier {
-    match reply {
-        Replier::Udp { tx, dest, key } => {
-            let (mine, mut rx) = tokio::sync::mpsc::unbounded_channel::<UdpOut>();
-            tokio::spawn(async move {
-                while let Some(mut o) = rx.recv().await {
-                    let (code, bytes) = map_reject(o.bytes, reject);
-                    o.bytes = bytes;
-                    if let Some((_, c)) = &mut o.txn {
-                        *c = code;
-                    }
-                    if tx.send(o).is_err() {
-                        return;
-                    }
-                }
-            });
-            Replier::Udp {
-                tx: mine,
-                dest,
-                key,
-            }
-        }
-        Replier::Tcp { tx, conn, peer } => {
-            let (mine, mut rx) =
-                tokio::sync::mpsc::channel::<bytes::Bytes>(crate::sip::tcp::WRITE_QUEUE);
-            tokio::spawn(async move {
-                while let Some(b) = rx.recv().await {
-                    if tx.try_send(map_reject(b, reject).1).is_err() {
-                        return;
-                    }
-                }
-            });
-            Replier::Tcp {
-                tx: mine,
-                conn,
-                peer,
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rejects_are_mapped_and_nothing_else() {
-        let b = |s: &str| bytes::Bytes::from(s.to_owned());
-        let (code, out) = map_reject(
-            b("SIP/2.0 603 Decline\r\nCSeq: 1 INVITE\r\n\r\n"),
-            Reject::Busy,
-        );
-        assert_eq!(code, 486);
-        assert_eq!(&out[..], b"SIP/2.0 486 Busy Here\r\nCSeq: 1 INVITE\r\n\r\n");
-        let (code, out) = map_reject(b("SIP/2.0 486 Busy Here\r\nX: y\r\n\r\n"), Reject::Decline);
-        assert_eq!(code, 603);
-        assert!(out.starts_with(b"SIP/2.0 603 Decline\r\nX: y"));
-        for keep in [
-            "SIP/2.0 180 Ringing\r\n\r\n",
-            "SIP/2.0 487 Request Terminated\r\n\r\n",
-            "SIP/2.0 200 OK\r\n\r\n",
-        ] {
-            assert_eq!(map_reject(b(keep), Reject::Busy).1, b(keep));
-        }
     }
 }

@@ -153,7 +153,9 @@ impl Call {
             while let Some(o) = self.a.poll_output() {
                 moved = true;
                 match o {
-                    Output::Send(b) => self.wire.push((To::Caller, Message::parse(b).unwrap())),
+                    Output::Send(b) | Output::Respond(engine::call::Response { bytes: b, .. }) => {
+                        self.wire.push((To::Caller, Message::parse(b).unwrap()))
+                    }
                     // The caller left: end every callee leg.
                     Output::Event(LegEvent::Ended(_)) => {
                         self.b.hangup(487, "Request Terminated", self.now)
@@ -164,7 +166,9 @@ impl Call {
             while let Some((i, o)) = self.b.poll_output() {
                 moved = true;
                 match o {
-                    Output::Send(b) => self.wire.push((To::Callee(i), Message::parse(b).unwrap())),
+                    Output::Send(b) | Output::Respond(engine::call::Response { bytes: b, .. }) => {
+                        self.wire.push((To::Callee(i), Message::parse(b).unwrap()))
+                    }
                     Output::Event(LegEvent::Ringing) => self.a.ring(None),
                     Output::Event(LegEvent::EarlyMedia(mut sdp)) => {
                         sdp.anchor(switch_ip(), &[PORT_TO_CALLER]);

@@ -14,7 +14,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use engine::call::{Fork, Leg, LegConfig, LegEvent, OutgoingInvite, Output};
 use engine::sip::{HeaderName, Message};
 use engine::timer::TimerConfig;
@@ -48,6 +47,8 @@ pub struct CallArgs {
     pub ring_timeout: std::time::Duration,
     /// The record the supervisor ends the call from if this actor fails.
     pub record: SharedRecord,
+    /// How a device's own reject reaches the caller (`None`: as the device sent it).
+    pub reject: Option<crate::store::Reject>,
 }
 
 pub struct CallState {
@@ -96,6 +97,8 @@ pub struct CallState {
     ports: Arc<PortPool>,
     /// The call's tracing span (its journal id and tenant).
     span: tracing::Span,
+    /// How a device's own reject reaches the caller.
+    reject: Option<crate::store::Reject>,
     /// Test builds: the INVITE asked the call to panic once answered
     /// (`X-Pbx-Test: panic-call`), to exercise the supervisor.
     #[cfg(feature = "test-hooks")]
@@ -387,6 +390,7 @@ impl Actor for CallActor {
             record: args.record,
             ports: args.ports,
             span: span.clone(),
+            reject: args.reject,
             #[cfg(feature = "test-hooks")]
             test_panic,
         };
@@ -481,7 +485,7 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         while let Some(o) = s.a.poll_output() {
             moved = true;
             match o {
-                Output::Send(bytes) => send(s, None, bytes),
+                o @ (Output::Send(_) | Output::Respond(_)) => send(s, None, o),
                 // A transferor gone while its transfer runs: the other party waits.
                 Output::Event(LegEvent::Ended(_)) if transfer::referrer_left(s, None) => {}
                 // The caller is gone (CANCEL, BYE, failure): every callee leg ends.
@@ -501,7 +505,7 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         while let Some((i, o)) = s.b.poll_output() {
             moved = true;
             match o {
-                Output::Send(bytes) => send(s, Some(i), bytes),
+                o @ (Output::Send(_) | Output::Respond(_)) => send(s, Some(i), o),
                 Output::Event(LegEvent::Ringing) => {
                     s.journal
                         .publish(CallEventKind::LegRinging { leg: i as u32 });
@@ -529,7 +533,8 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
                         side: side_of(&c, Side::Callee),
                     });
                     s.journal.ended(&c, Side::Callee);
-                    s.a.hangup(c.code, &c.reason, t)
+                    let (code, reason) = passed_on(s.reject, &c);
+                    s.a.hangup(code, reason, t)
                 }
                 Output::Event(LegEvent::Request(req)) if transfer::is_refer(&req) => {
                     transfer::refer(myself, s, Some(i), req, t)
@@ -629,23 +634,30 @@ fn update_record(s: &CallState) {
     rec.closed = s.journal.closed;
 }
 
-/// Sends bytes a leg produced: a response to a request we received goes back through
+/// Sends what a leg produced: a response to a request we received goes back through
 /// that request's transaction; anything else goes along the leg's flow.
-fn send(s: &mut CallState, leg: Option<usize>, bytes: Bytes) {
+fn send(s: &mut CallState, leg: Option<usize>, out: Output) {
     let flow = match leg {
         None => Some(s.a_flow),
         Some(i) => s.b_flows.get(i).copied(),
     };
-    send_on(s, flow, bytes)
+    send_on(s, flow, out)
 }
 
-/// Sends bytes of a leg whose device is reached over `flow`.
-fn send_on(s: &mut CallState, flow: Option<Flow>, bytes: Bytes) {
-    if let Some(reply) = s.pending.take_for(&bytes) {
-        let code = crate::proto::status_code(&bytes).unwrap_or(500);
-        reply.send(code, bytes.to_vec());
-        return;
-    }
+/// Sends a leg's request or response to the device reached over `flow`.
+fn send_on(s: &mut CallState, flow: Option<Flow>, out: Output) {
+    let bytes = match out {
+        Output::Send(bytes) => bytes,
+        Output::Respond(r) => {
+            let reply = r.request.as_ref().and_then(|k| s.pending.take(k, r.code));
+            if let Some(reply) = reply {
+                reply.send(r.code, r.bytes.to_vec());
+                return;
+            }
+            r.bytes
+        }
+        Output::Event(_) => return,
+    };
     let Some(flow) = flow else { return };
     if !s.out.send(flow, bytes) {
         tracing::debug!(?flow, "no way to a call leg's device");
@@ -700,6 +712,17 @@ fn answer_caller(s: &mut CallState, mut sdp: engine::sdp::Sdp) -> engine::sdp::S
         }
     }
     own.sdp
+}
+
+/// The status a callee's end gives the caller: a device's own reject (486, 600, 603)
+/// as the tenant's reject setting says; anything else as it came.
+fn passed_on(reject: Option<crate::store::Reject>, c: &engine::call::Cause) -> (u16, &str) {
+    match reject {
+        Some(r) if c.side == engine::call::Side::Remote && matches!(c.code, 486 | 600 | 603) => {
+            r.response()
+        }
+        _ => (c.code, c.reason.as_str()),
+    }
 }
 
 fn side_of(c: &engine::call::Cause, remote: Side) -> Side {

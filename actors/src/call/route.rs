@@ -1,7 +1,6 @@
 //! Where a call's messages go: the flow of the caller, and the transactions of the
 //! requests the call received (so their responses are kept for retransmissions).
 
-use bytes::Bytes;
 use engine::sip::Message;
 
 use crate::proto::{Flow, Replier};
@@ -35,15 +34,12 @@ impl Pending {
             .push((call_id.to_owned(), cseq.seq, cseq.method.to_owned(), reply));
     }
 
-    /// The replier for a response's request; taken away with the final response.
-    pub fn take_for(&mut self, bytes: &Bytes) -> Option<Replier> {
-        let code = crate::proto::status_code(bytes)?;
-        let m = Message::parse(bytes.clone()).ok()?;
-        let (call_id, cseq) = (m.call_id()?, m.cseq()?);
-        let i = self
-            .items
-            .iter()
-            .position(|(c, s, meth, _)| c == call_id && *s == cseq.seq && meth == cseq.method)?;
+    /// The replier for the request a response answers; taken away with the final
+    /// response. The key comes with the engine's output: nothing is parsed again.
+    pub fn take(&mut self, key: &engine::call::RequestKey, code: u16) -> Option<Replier> {
+        let i = self.items.iter().position(|(c, s, meth, _)| {
+            *c == key.call_id && *s == key.cseq && meth == key.method.as_str()
+        })?;
         if code >= 200 {
             Some(self.items.remove(i).3)
         } else {

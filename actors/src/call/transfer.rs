@@ -471,7 +471,7 @@ pub fn poll(s: &mut CallState, t: Instant) -> bool {
         let Some(((i, o), flows)) = next else { break };
         moved = true;
         match o {
-            Output::Send(bytes) => send_on(s, flows.get(i).copied(), bytes),
+            o @ (Output::Send(_) | Output::Respond(_)) => send_on(s, flows.get(i).copied(), o),
             Output::Event(LegEvent::Answered(sdp)) => complete(s, sdp, t),
             Output::Event(LegEvent::Ended(c)) => fail(s, c.code, &c.reason, t),
             Output::Event(_) => {}
@@ -482,9 +482,9 @@ pub fn poll(s: &mut CallState, t: Instant) -> bool {
         while let Some((i, o)) = s.retired[k].fork.poll_output() {
             moved = true;
             match o {
-                Output::Send(bytes) => {
+                o @ (Output::Send(_) | Output::Respond(_)) => {
                     let flow = s.retired[k].flows.get(i).copied();
-                    send_on(s, flow, bytes)
+                    send_on(s, flow, o)
                 }
                 Output::Event(LegEvent::Request(req)) => {
                     s.retired[k].fork.with_leg(i, t, |l| {

@@ -87,18 +87,22 @@ impl RingerState {
     fn settle(&mut self, myself: &ActorRef<CallMsg>) {
         while let Some(o) = self.leg.poll_output() {
             match o {
-                Output::Send(bytes) => {
-                    let invite = answers_invite(&bytes);
-                    let code = crate::proto::status_code(&bytes).unwrap_or(500);
+                Output::Respond(r) => {
+                    let invite = r
+                        .request
+                        .as_ref()
+                        .is_some_and(|k| k.method == engine::sip::Method::Invite);
                     let reply = if invite {
                         Some(&self.invite_reply)
                     } else {
                         self.request_reply.as_ref()
                     };
-                    if let Some(r) = reply {
-                        r.send(code, bytes.to_vec());
+                    if let Some(reply) = reply {
+                        reply.send(r.code, r.bytes.to_vec());
                     }
                 }
+                // The ringer sends no requests of its own.
+                Output::Send(_) => {}
                 Output::Event(LegEvent::Ended(c)) if self.end.is_none() => {
                     let side = match c.side {
                         engine::call::Side::Remote => Side::Caller,
@@ -116,18 +120,6 @@ impl RingerState {
             }
         }
     }
-}
-
-/// True when bytes the leg produced answer an INVITE (their CSeq names INVITE); a
-/// line of any text (multibyte characters too) is read without slicing into it.
-fn answers_invite(bytes: &[u8]) -> bool {
-    std::str::from_utf8(&bytes[..bytes.len().min(2048)])
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("cseq:")))
-        })
-        .is_some_and(|l| l.trim_end().ends_with("INVITE"))
 }
 
 impl Actor for Ringer {
@@ -230,21 +222,5 @@ impl Actor for Ringer {
         state.close();
         state.directory.remove_call(state.tenant, &state.call_id);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::answers_invite;
-
-    #[test]
-    fn responses_are_read_whatever_their_characters() {
-        assert!(answers_invite(
-            "SIP/2.0 180 Ringing\r\nTo: é <sip:105@h>\r\nCSeq: 2 INVITE\r\n\r\n".as_bytes()
-        ));
-        assert!(!answers_invite(
-            "SIP/2.0 200 OK\r\nTo: ééé\r\nCSeq: 3 CANCEL\r\n\r\n".as_bytes()
-        ));
-        assert!(!answers_invite(b"SIP/2.0 200 OK\r\n\xff\xfe\r\n"));
     }
 }

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::sdp::Sdp;
-use crate::sip::Message;
+use crate::sip::{Message, Method};
 
 /// Who ended a leg, seen from the leg: its device, or the switch (a hang-up by the
 /// call, a timer, a transaction that timed out).
@@ -65,12 +65,54 @@ pub enum LegEvent {
     Ended(Cause),
 }
 
+/// Which request of the device a response answers: the owner finds the server
+/// transaction (and the way back) by it, without reading the bytes again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey {
+    pub call_id: String,
+    pub cseq: u32,
+    pub method: Method,
+}
+
+impl RequestKey {
+    pub fn of(req: &Message) -> Option<RequestKey> {
+        let cseq = req.cseq()?;
+        Some(RequestKey {
+            call_id: req.call_id()?.to_owned(),
+            cseq: cseq.seq,
+            method: req.method()?.clone(),
+        })
+    }
+}
+
+/// A response the leg sends to its device.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The request it answers (`None` when that request could not be keyed).
+    pub request: Option<RequestKey>,
+    pub code: u16,
+    pub bytes: Bytes,
+}
+
 /// What the owner of a leg must do.
 #[derive(Debug, Clone)]
 pub enum Output {
-    /// Send these bytes to the leg's device.
+    /// Send this request (or ACK) to the leg's device.
     Send(Bytes),
+    /// Send this response to a request of the device.
+    Respond(Response),
     Event(LegEvent),
+}
+
+impl Output {
+    /// The bytes to put on the wire, for owners that do not care which kind.
+    pub fn bytes(&self) -> Option<&Bytes> {
+        match self {
+            Output::Send(b) => Some(b),
+            Output::Respond(r) => Some(&r.bytes),
+            Output::Event(_) => None,
+        }
+    }
 }
 
 /// The states of a leg.

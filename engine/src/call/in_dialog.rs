@@ -131,7 +131,7 @@ impl Leg {
                 self.ack_wait = Some(AckWait::new(bytes.clone(), seq, now, self.cfg.timers));
             }
         }
-        self.out.push_back(Output::Send(bytes));
+        self.respond_to(req, code, bytes);
     }
 
     /// True when `resp` answers our re-INVITE; handles it (ACK for a 2xx).

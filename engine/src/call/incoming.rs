@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::event::{Cause, LegState, Output, Side};
+use super::event::{Cause, LegState, Side};
 use super::leg::{Direction, Leg, LegConfig};
 use super::outgoing::parse_sdp;
 use crate::dialog::{AckWait, Dialog};
@@ -28,7 +28,7 @@ impl Leg {
         leg.rel.required = Leg::reliable_required(invite);
         leg.state = LegState::Calling;
         let trying = MessageWriter::response_to(invite, 100, "Trying", None).finish();
-        leg.out.push_back(Output::Send(Bytes::from(trying)));
+        leg.respond_to(invite, 100, trying);
         Ok(leg)
     }
 
@@ -45,7 +45,7 @@ impl Leg {
         }
         let (code, reason) = ring_status(sdp);
         if let Some(bytes) = self.invite_response(code, reason, sdp) {
-            self.out.push_back(Output::Send(bytes));
+            self.respond_to_invite(code, bytes);
             self.state = LegState::Ringing;
         }
     }
@@ -101,7 +101,7 @@ impl Leg {
             .and_then(|i| i.cseq())
             .map_or(0, |c| c.seq);
         self.ack_wait = Some(AckWait::new(bytes.clone(), seq, now, self.cfg.timers));
-        self.out.push_back(Output::Send(bytes));
+        self.respond_to_invite(200, bytes);
         if let Some(d) = &mut self.dialog {
             d.confirm();
         }
@@ -117,7 +117,7 @@ impl Leg {
 
     pub(crate) fn reject_invite(&mut self, code: u16, reason: &str) {
         if let Some(bytes) = self.invite_response(code, reason, None) {
-            self.out.push_back(Output::Send(bytes));
+            self.respond_to_invite(code, bytes);
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::event::{Cause, LegEvent, LegState, Output, Side};
+use super::event::{Cause, LegEvent, LegState, Output, RequestKey, Response, Side};
 use super::in_dialog::Reinvite;
 use super::reliable::Rel;
 use super::session::Session;
@@ -318,7 +318,12 @@ impl Leg {
         if let Some(w) = &mut self.ack_wait {
             while let Some(o) = w.on_timeout(now) {
                 match o {
-                    AckWaitOutput::Retransmit(b) => self.out.push_back(Output::Send(b)),
+                    // The 2xx again; its transaction is over (no request to name).
+                    AckWaitOutput::Retransmit(b) => self.out.push_back(Output::Respond(Response {
+                        request: None,
+                        code: 200,
+                        bytes: b,
+                    })),
                     AckWaitOutput::GiveUp => {
                         self.ack_wait = None;
                         self.cause = Some(Cause::new(408, "ACK Timeout", Side::Local));
@@ -450,8 +455,8 @@ impl Leg {
             return;
         };
         if let Err(r) = d.accept_request(req, 0) {
-            self.out
-                .push_back(Output::Send(Bytes::from(r.response(req))));
+            let bytes = r.response(req);
+            self.respond_to(req, r.code, bytes);
             return;
         }
         self.reply(req, 200, "OK");
@@ -477,13 +482,14 @@ impl Leg {
                     if req.method() == Some(&Method::Invite) {
                         d.remote_invite_answered();
                     }
-                    self.out.push_back(Output::Send(Bytes::from(bytes)));
+                    self.respond_to(req, 422, bytes);
                 }
                 None => self.event(LegEvent::Request(req.clone())),
             },
-            Err(r) => self
-                .out
-                .push_back(Output::Send(Bytes::from(r.response(req)))),
+            Err(r) => {
+                let bytes = r.response(req);
+                self.respond_to(req, r.code, bytes);
+            }
         }
     }
 
@@ -491,6 +497,25 @@ impl Leg {
     pub(crate) fn reply(&mut self, req: &Message, code: u16, reason: &str) {
         let tag = (!self.local_tag.is_empty()).then_some(self.local_tag.as_str());
         let bytes = MessageWriter::response_to(req, code, reason, tag).finish();
-        self.out.push_back(Output::Send(Bytes::from(bytes)));
+        self.respond_to(req, code, bytes);
+    }
+
+    /// Queues a response to `req` for the device, saying which request it answers.
+    pub(crate) fn respond_to(&mut self, req: &Message, code: u16, bytes: impl Into<Bytes>) {
+        self.out.push_back(Output::Respond(Response {
+            request: RequestKey::of(req),
+            code,
+            bytes: bytes.into(),
+        }));
+    }
+
+    /// Queues a response to the INVITE that started this (incoming) leg.
+    pub(crate) fn respond_to_invite(&mut self, code: u16, bytes: Bytes) {
+        let request = self.invite.as_ref().and_then(RequestKey::of);
+        self.out.push_back(Output::Respond(Response {
+            request,
+            code,
+            bytes,
+        }));
     }
 }

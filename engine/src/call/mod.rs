@@ -12,7 +12,7 @@ mod outgoing;
 mod reliable;
 mod session;
 
-pub use event::{Cause, LegEvent, LegState, Output, Side};
+pub use event::{Cause, LegEvent, LegState, Output, RequestKey, Response, Side};
 pub use fork::Fork;
 pub use in_dialog::Body;
 pub use leg::{Leg, LegConfig};

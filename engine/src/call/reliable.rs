@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::event::Output;
 use super::leg::Leg;
 use super::session::requires;
 use crate::dialog::LocalVia;
@@ -20,6 +19,8 @@ use crate::timer::Timer;
 /// The reliable 18x of ours waiting for its PRACK.
 #[derive(Debug, Clone)]
 pub(crate) struct Unacked {
+    /// The status code of the 18x.
+    pub(crate) code: u16,
     pub(crate) rseq: u32,
     pub(crate) bytes: Bytes,
     pub(crate) has_sdp: bool,
@@ -69,6 +70,7 @@ impl Leg {
         };
         let interval = self.cfg.timers.t1;
         self.rel.unacked = Some(Unacked {
+            code,
             rseq: self.rel.rseq,
             bytes: bytes.clone(),
             has_sdp: sdp.is_some(),
@@ -81,7 +83,7 @@ impl Leg {
             now + interval
         };
         self.timers.set(Timer::ReliableProvisional, first);
-        self.out.push_back(Output::Send(bytes));
+        self.respond_to_invite(code, bytes);
     }
 
     /// True when the 2xx must wait for the PRACK of an 18x that carried SDP.
@@ -101,7 +103,7 @@ impl Leg {
             self.reject(500, "Provisional Response Not Acknowledged");
             return;
         }
-        let bytes = u.bytes.clone();
+        let (bytes, code) = (u.bytes.clone(), u.code);
         u.interval *= 2;
         let next = if reliable {
             u.started + 64 * t1
@@ -110,7 +112,7 @@ impl Leg {
         };
         self.timers.set(Timer::ReliableProvisional, next);
         if !reliable {
-            self.out.push_back(Output::Send(bytes));
+            self.respond_to_invite(code, bytes);
         }
     }
 
@@ -122,8 +124,8 @@ impl Leg {
             return;
         };
         if let Err(r) = d.accept_request(req, 0) {
-            self.out
-                .push_back(Output::Send(Bytes::from(r.response(req))));
+            let bytes = r.response(req);
+            self.respond_to(req, r.code, bytes);
             return;
         }
         let invite_seq = self.invite.as_ref().and_then(|i| i.cseq()).map(|c| c.seq);

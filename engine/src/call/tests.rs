@@ -23,6 +23,15 @@ pub(super) fn drain(leg: &mut Leg) -> (Vec<Message>, Vec<LegEvent>) {
     while let Some(o) = leg.poll_output() {
         match o {
             Output::Send(b) => sent.push(Message::parse(b).expect("leg output parses")),
+            Output::Respond(r) => {
+                let m = Message::parse(r.bytes).expect("leg output parses");
+                assert_eq!(m.code(), Some(r.code), "a response says its own code");
+                if let Some(key) = &r.request {
+                    assert_eq!(m.call_id(), Some(key.call_id.as_str()));
+                    assert_eq!(m.cseq().map(|c| c.seq), Some(key.cseq));
+                }
+                sent.push(m)
+            }
             Output::Event(e) => events.push(e),
         }
     }
