@@ -16,7 +16,7 @@ fn set(pbx: &Pbx, args: &[&str]) {
 }
 
 /// The switch stopped and started again over the same data: the new settings are
-/// read at its first call.
+/// read as it starts (a running switch takes them within two seconds).
 fn restart_with(pbx: &mut Pbx, args: &[&str]) {
     pbx.stop();
     set(pbx, args);
@@ -28,7 +28,7 @@ fn no_device_gets_486_by_default_then_the_decline_code_and_unknown_404() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
     // No drop-off number (the demo plan has one): unknown numbers are not found.
-    set(&pbx, &["--drop-off", "none"]);
+    restart_with(&mut pbx, &["--drop-off", "none"]);
     assert_eq!(Caller::call(&pbx, "100", "105").expect(486), 486);
     assert_eq!(Caller::call(&pbx, "100", "555").expect(404), 404);
     restart_with(&mut pbx, &["--decline", "480"]);
@@ -46,7 +46,7 @@ fn no_device_gets_486_by_default_then_the_decline_code_and_unknown_404() {
 fn decline_ring_keeps_the_caller_ringing_until_it_cancels_or_the_ring_time_ends() {
     let dir = temp_dir();
     let mut pbx = Pbx::start_with(dir.path(), "127.0.0.1:0", &["--ring-timeout", "1"]);
-    set(&pbx, &["--decline", "ring"]);
+    restart_with(&mut pbx, &["--decline", "ring"]);
     let mut a = Caller::call(&pbx, "100", "105");
     assert_eq!(a.expect(180), 180);
     assert_eq!(a.expect(480), 480, "the ring time is over");
@@ -65,7 +65,7 @@ fn decline_ring_keeps_the_caller_ringing_until_it_cancels_or_the_ring_time_ends(
 fn drop_off_takes_unknown_numbers_and_lines_without_a_device() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
-    set(&pbx, &["--drop-off", "107"]);
+    restart_with(&mut pbx, &["--drop-off", "107"]);
     let mut reception = Device::register(&pbx, "107");
     let mut seen = Vec::new();
     for dialled in ["555", "105"] {
@@ -91,7 +91,7 @@ fn busy_on_busy_refuses_a_second_call_and_call_waiting_rings_it() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
     // 480 for a line without a device, so that a 486 says "busy".
-    set(&pbx, &["--busy-on-busy", "on", "--decline", "480"]);
+    restart_with(&mut pbx, &["--busy-on-busy", "on", "--decline", "480"]);
     let mut phone = Device::register(&pbx, "102");
     let mut first = Caller::call(&pbx, "100", "102");
     let invite = phone.next_invite(&[]).expect("the first call rings");
@@ -125,7 +125,7 @@ fn busy_on_busy_refuses_a_second_call_and_call_waiting_rings_it() {
 fn a_devices_reject_is_passed_on_as_the_reject_setting_says() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
-    set(&pbx, &["--reject", "486"]);
+    restart_with(&mut pbx, &["--reject", "486"]);
     let mut phone = Device::register(&pbx, "104");
     let mut caller = Caller::call(&pbx, "100", "104");
     let invite = phone.next_invite(&[]).expect("the call rings");

@@ -8,10 +8,10 @@ use std::sync::RwLock;
 use ractor::ActorRef;
 
 use crate::proto::TenantId;
-use crate::proto::{CallMsg, LineMsg, TenantEntry};
+use crate::proto::{BindingsView, CallMsg, LineMsg, TenantEntry};
 
 /// Running line actors by tenant, then extension (looked up by `&str`, no allocation).
-type LineMap = HashMap<TenantId, HashMap<Box<str>, ActorRef<LineMsg>>>;
+type LineMap = HashMap<TenantId, HashMap<Box<str>, (ActorRef<LineMsg>, BindingsView)>>;
 
 /// Running calls by tenant, then Call-ID: a Call-ID is only looked for within the
 /// tenant a message names, so calls of two tenants never meet by their Call-IDs.
@@ -83,14 +83,35 @@ impl Directory {
     }
 
     pub fn line(&self, tenant: TenantId, ext: &str) -> Option<ActorRef<LineMsg>> {
-        read(&self.lines).get(&tenant)?.get(ext).cloned()
+        read(&self.lines)
+            .get(&tenant)?
+            .get(ext)
+            .map(|(a, _)| a.clone())
     }
 
-    pub fn set_line(&self, tenant: TenantId, ext: &str, actor: ActorRef<LineMsg>) {
+    /// The bindings a running line published last.
+    pub fn bindings(
+        &self,
+        tenant: TenantId,
+        ext: &str,
+    ) -> Option<std::sync::Arc<[engine::registrar::Binding]>> {
+        read(&self.lines)
+            .get(&tenant)?
+            .get(ext)
+            .map(|(_, view)| view.get())
+    }
+
+    pub fn set_line(
+        &self,
+        tenant: TenantId,
+        ext: &str,
+        actor: ActorRef<LineMsg>,
+        bindings: BindingsView,
+    ) {
         write(&self.lines)
             .entry(tenant)
             .or_default()
-            .insert(Box::from(ext), actor);
+            .insert(Box::from(ext), (actor, bindings));
     }
 
     pub fn remove_line(&self, tenant: TenantId, ext: &str) {

@@ -12,7 +12,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::task::JoinHandle;
 
 use crate::clock::unix_now;
-use crate::proto::{Incoming, LineMsg, TenantEntry, TenantMsg};
+use crate::proto::{BindingsView, Incoming, LineMsg, TenantEntry, TenantMsg};
 use crate::services::Services;
 
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct LineArgs {
     pub tenant: TenantEntry,
     pub ext: String,
     pub shared: Services,
+    /// Where the line publishes its bindings for calls to read.
+    pub view: BindingsView,
 }
 
 pub struct LineState {
@@ -55,6 +57,7 @@ impl Actor for LineActor {
             ha1_sha256: record.ha1_sha256,
             offer: args.shared.digest_offer.clone(),
         };
+        args.view.publish(&bindings);
         let mut state = LineState {
             registrar: Registrar::new(args.shared.policy, bindings),
             args,
@@ -130,6 +133,7 @@ fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming
         unix_now(),
     );
     if !out.changes.is_empty() {
+        state.args.view.publish(state.registrar.bindings());
         state
             .args
             .shared
@@ -254,6 +258,7 @@ fn expire_and_rearm(myself: &ActorRef<LineMsg>, state: &mut LineState) {
     let now = unix_now();
     let removed = state.registrar.expire(now);
     if !removed.is_empty() {
+        state.args.view.publish(state.registrar.bindings());
         tracing::debug!(ext = %state.args.ext, n = removed.len(), "bindings expired");
         state
             .args

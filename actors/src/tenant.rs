@@ -7,9 +7,10 @@
 //! the drop-off extension or gets 404; a callee already in a call gets 486 when
 //! busy-on-busy is on; a line without a registered device goes to the drop-off
 //! extension, or gets the decline code (486 by default, 480, 603) or keeps ringing
-//! (`ringer.rs`). The settings are read from the store on a call when the copy the
-//! supervisor holds is older than `SETTINGS_TTL`, so a change made while the switch
-//! runs is in force within two seconds, and a burst of calls costs one query.
+//! (`ringer.rs`). Settings, quotas and the compiled dialplan are read by a task of
+//! their own when the supervisor starts and every two seconds after
+//! (`routing::refresh`), so a change made while the switch runs is in force within
+//! two seconds and no call waits on SQLite in the supervisor's mailbox.
 
 mod quota;
 mod ringer;
@@ -25,13 +26,9 @@ use crate::call::{CallActor, CallArgs, CallPermit, SharedRecord};
 use crate::directory::Directory;
 use crate::line::{LineActor, LineArgs};
 use crate::proto::Flow;
-use crate::proto::{CallTarget, Incoming, LineMsg, TenantEntry, TenantMsg};
+use crate::proto::{BindingsView, CallTarget, Incoming, LineMsg, TenantEntry, TenantMsg};
 use crate::services::Services;
 use crate::store::{TenantId, TenantLimits, TenantSettings};
-
-/// How long the supervisor's copy of the tenant's settings serves calls before the
-/// next call reads them again.
-pub const SETTINGS_TTL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct TenantArgs {
@@ -50,14 +47,14 @@ pub struct TenantState {
     calls: HashMap<ActorId, CallEntry>,
     /// How many of those calls each line is a party of (quotas).
     line_calls: HashMap<String, usize>,
-    /// The tenant's settings and quotas, and when they were read.
-    settings: Option<(TenantSettings, TenantLimits, tokio::time::Instant)>,
+    /// The tenant's settings, quotas and compiled plan, as last read.
+    view: tokio::sync::watch::Receiver<routing::TenantView>,
+    /// The task reading them (`routing::refresh`).
+    refresher: Option<tokio::task::JoinHandle<()>>,
     /// Calls started per second, by tenant and line.
     quota: quota::Quota,
     /// The start of the quota's seconds.
     epoch: tokio::time::Instant,
-    /// The tenant's dialplan, compiled.
-    plan: routing::PlanCache,
     /// The tenant's extensions, so that a request for an unknown one costs no query.
     known: KnownLines,
     /// Stands in for the HA1 of a line that does not exist (`line::answer_stranger`).
@@ -144,15 +141,20 @@ impl TenantSupervisor {
         entry: TenantEntry,
         ext: &str,
     ) -> Option<ActorRef<LineMsg>> {
+        let view = BindingsView::default();
         let args = LineArgs {
             tenant: entry.clone(),
             ext: ext.to_owned(),
             shared: state.args.shared.clone(),
+            view: view.clone(),
         };
         match Actor::spawn_linked(None, LineActor, args, myself.get_cell()).await {
             Ok((actor, _)) => {
                 state.by_actor.insert(actor.get_id(), ext.to_owned());
-                state.args.directory.set_line(entry.id, ext, actor.clone());
+                state
+                    .args
+                    .directory
+                    .set_line(entry.id, ext, actor.clone(), view);
                 Some(actor)
             }
             Err(e) => {
@@ -192,6 +194,31 @@ fn unique_parties(parties: &[String; 2]) -> impl Iterator<Item = &str> {
 }
 
 impl TenantSupervisor {
+    /// The registered devices of a running line that can be reached, from the
+    /// bindings it published (no round trip to its actor): a TCP binding whose
+    /// connection is gone (or now belongs to another peer) is not used.
+    fn devices(state: &TenantState, ext: &str) -> Vec<CallTarget> {
+        let Some(entry) = &state.entry else {
+            return Vec::new();
+        };
+        let out = &state.args.shared.out;
+        let bindings = state
+            .args
+            .directory
+            .bindings(entry.id, ext)
+            .unwrap_or_default();
+        bindings
+            .iter()
+            .filter_map(|b| {
+                let flow = Flow::parse(&b.flow).filter(|f| out.is_usable(*f))?;
+                Some(CallTarget {
+                    flow,
+                    contact: b.contact.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// The registered devices of extension `ext`: 404 when there is no such line, 480
     /// when it has no device.
     async fn targets(
@@ -199,45 +226,14 @@ impl TenantSupervisor {
         state: &mut TenantState,
         ext: &str,
     ) -> Result<Vec<CallTarget>, (u16, &'static str)> {
-        let Some(line) = Self::ensure_line(myself, state, ext).await else {
+        if Self::ensure_line(myself, state, ext).await.is_none() {
             return Err((404, "Not Found"));
-        };
-        let targets = devices(&line, &state.args.shared.out).await;
+        }
+        let targets = Self::devices(state, ext);
         if targets.is_empty() {
             return Err((480, "Temporarily Unavailable"));
         }
         Ok(targets)
-    }
-
-    /// The tenant's settings and quotas, read again when the copy held is older than
-    /// `SETTINGS_TTL` (the last copy, or the defaults, when the store fails).
-    async fn settings(state: &mut TenantState, tenant: TenantId) -> (TenantSettings, TenantLimits) {
-        let now = tokio::time::Instant::now();
-        if let Some((s, l, at)) = &state.settings {
-            if now.duration_since(*at) < SETTINGS_TTL {
-                return (s.clone(), *l);
-            }
-        }
-        match state
-            .args
-            .shared
-            .store
-            .call(move |s| Ok((s.tenant_settings(tenant)?, s.tenant_limits(tenant)?)))
-            .await
-        {
-            Ok((s, l)) => {
-                state.settings = Some((s.clone(), l, now));
-                (s, l)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "tenant settings not read; using the last ones");
-                state
-                    .settings
-                    .clone()
-                    .map(|(s, l, _)| (s, l))
-                    .unwrap_or_default()
-            }
-        }
     }
 
     /// Admits a new call (or an INVITE with Replaces) placed by `caller` against the
@@ -299,16 +295,16 @@ impl TenantSupervisor {
         callee: &str,
     ) -> Outcome {
         let drop_off = settings.drop_off.as_deref().filter(|d| *d != callee);
-        let Some(line) = Self::ensure_line(myself, state, callee).await else {
+        if Self::ensure_line(myself, state, callee).await.is_none() {
             return match drop_off {
                 Some(d) => Self::drop_off(myself, state, settings, d).await,
                 None => Outcome::Refuse(404, "Not Found"),
             };
-        };
+        }
         if settings.busy_on_busy && Self::in_call(state, callee) {
             return Outcome::Refuse(486, "Busy Here");
         }
-        let targets = devices(&line, &state.args.shared.out).await;
+        let targets = Self::devices(state, callee);
         if !targets.is_empty() {
             return Outcome::Ring(targets);
         }
@@ -327,7 +323,7 @@ impl TenantSupervisor {
         ext: &str,
     ) -> Outcome {
         let targets = match Self::ensure_line(myself, state, ext).await {
-            Some(line) => devices(&line, &state.args.shared.out).await,
+            Some(_) => Self::devices(state, ext),
             None => Vec::new(),
         };
         if targets.is_empty() {
@@ -401,7 +397,8 @@ impl TenantSupervisor {
         let Some(entry) = state.entry.clone() else {
             return inc.respond(503, "Service Unavailable");
         };
-        let (settings, limits) = Self::settings(state, entry.id).await;
+        let view = state.view.borrow().clone();
+        let (mut settings, limits) = (view.settings, view.limits);
         let Some(permit) = Self::admit(state, &limits, &caller, &inc) else {
             return;
         };
@@ -437,8 +434,7 @@ impl TenantSupervisor {
             return inc.respond(404, "Not Found");
         };
         // The dialplan decides (the tenant's extensions alone when it has none).
-        let mut settings = settings;
-        let step = match state.plan.current(&state.args.shared.store, entry.id).await {
+        let step = match view.router {
             Some(router) => {
                 // One drop-off number: the plan's.
                 settings.drop_off.clone_from(&router.plan().drop_off);
@@ -548,6 +544,11 @@ impl Actor for TenantSupervisor {
         _: ActorRef<TenantMsg>,
         args: TenantArgs,
     ) -> Result<TenantState, ActorProcessingErr> {
+        // The first view is read before the first call is taken; later ones arrive by
+        // themselves.
+        let (tx, mut view) = tokio::sync::watch::channel(routing::TenantView::default());
+        let refresher = tokio::spawn(routing::refresh(args.shared.store.clone(), args.id, tx));
+        let _ = view.changed().await;
         Ok(TenantState {
             args,
             entry: None,
@@ -555,11 +556,11 @@ impl Actor for TenantSupervisor {
             restarts: HashMap::new(),
             calls: HashMap::new(),
             line_calls: HashMap::new(),
-            settings: None,
+            view,
+            refresher: Some(refresher),
             quota: quota::Quota::default(),
             epoch: tokio::time::Instant::now(),
             known: KnownLines::default(),
-            plan: routing::PlanCache::default(),
             phantom_ha1: format!("{:032x}", rand::random::<u128>()),
         })
     }
@@ -612,6 +613,17 @@ impl Actor for TenantSupervisor {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _: ActorRef<TenantMsg>,
+        state: &mut TenantState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(r) = state.refresher.take() {
+            r.abort();
         }
         Ok(())
     }
@@ -675,22 +687,6 @@ pub fn cell(r: &ActorRef<TenantMsg>) -> ActorCell {
 }
 
 /// The registered devices of a line.
-/// The registered devices of a line that can be reached: a TCP binding whose
-/// connection is gone (or now belongs to another peer) is not used.
-async fn devices(line: &ActorRef<LineMsg>, out: &crate::sip::SipOut) -> Vec<CallTarget> {
-    let bindings = ractor::call!(line, LineMsg::Bindings).unwrap_or_default();
-    bindings
-        .into_iter()
-        .filter_map(|b| {
-            let flow = Flow::parse(&b.flow).filter(|f| out.is_usable(*f))?;
-            Some(CallTarget {
-                flow,
-                contact: b.contact,
-            })
-        })
-        .collect()
-}
-
 /// The outcome for a line nobody is logged in on.
 fn declined(settings: &TenantSettings) -> Outcome {
     match settings.decline.response() {

@@ -19,6 +19,8 @@ pub struct Pbx {
     child: Option<Child>,
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
+    /// The extra `pbx serve` arguments, kept for restarts.
+    extra: Vec<String>,
 }
 
 impl Pbx {
@@ -59,6 +61,7 @@ impl Pbx {
             child: Some(child),
             addr,
             data_dir: data_dir.to_owned(),
+            extra: extra.iter().map(|a| a.to_string()).collect(),
         }
     }
 
@@ -73,10 +76,11 @@ impl Pbx {
         }
     }
 
-    /// Stops and starts again on the same port and data.
+    /// Stops and starts again on the same port and data, with the same arguments.
     pub fn restart(&mut self) {
         self.stop();
-        let again = Pbx::start_on(&self.data_dir.clone(), &self.addr.to_string());
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let again = Pbx::start_with(&self.data_dir.clone(), &self.addr.to_string(), &extra);
         *self = again;
     }
 

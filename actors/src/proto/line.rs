@@ -1,5 +1,7 @@
 //! What a line actor is asked.
 
+use std::sync::{Arc, RwLock};
+
 use engine::registrar::Binding;
 use ractor::RpcReplyPort;
 
@@ -20,5 +22,22 @@ impl std::fmt::Debug for LineMsg {
             LineMsg::Expire => f.write_str("Expire"),
             LineMsg::Bindings(_) => f.write_str("Bindings"),
         }
+    }
+}
+
+/// A line's registered bindings as its actor last published them: calls read them
+/// without asking the actor (no round trip in the tenant's mailbox).
+#[derive(Debug, Clone, Default)]
+pub struct BindingsView(Arc<RwLock<Arc<[Binding]>>>);
+
+impl BindingsView {
+    /// The bindings now.
+    pub fn get(&self) -> Arc<[Binding]> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The line actor publishes its bindings after every change.
+    pub fn publish(&self, bindings: &[Binding]) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::from(bindings);
     }
 }

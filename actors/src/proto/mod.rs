@@ -18,7 +18,7 @@ pub mod tenant;
 
 pub use call::{CallMsg, CallTarget, ChannelHandover};
 pub use flow::Flow;
-pub use line::LineMsg;
+pub use line::{BindingsView, LineMsg};
 pub use request::{status_code, Incoming, Replier, TcpTx, UdpOut};
 pub use tenant::{TenantEntry, TenantMsg};
 

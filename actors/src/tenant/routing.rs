@@ -9,59 +9,76 @@ use std::time::Duration;
 
 use dialplan::{Decision, Router, Target};
 
-use crate::store::{PlanVersion, StoreHandle, TenantId};
+use crate::store::{PlanVersion, StoreHandle, TenantId, TenantLimits, TenantSettings};
 
-/// How long a checked plan serves calls before the next call checks the store again.
-pub const PLAN_TTL: Duration = Duration::from_secs(2);
+/// How often the tenant's settings, quotas and plan are read again.
+pub const REFRESH: Duration = Duration::from_secs(2);
 
-/// The tenant's compiled plan and what it was compiled from.
-#[derive(Default)]
-pub struct PlanCache {
-    router: Option<Arc<Router>>,
-    version: Option<PlanVersion>,
-    checked: Option<tokio::time::Instant>,
+/// What a tenant routes and admits calls with, read from the store off the
+/// supervisor's mailbox: calls never wait on SQLite.
+#[derive(Clone, Default)]
+pub struct TenantView {
+    pub settings: TenantSettings,
+    pub limits: TenantLimits,
+    /// The compiled plan (`None`: the tenant has no plan, or it does not compile).
+    pub router: Option<Arc<Router>>,
 }
 
-impl PlanCache {
-    /// The plan to route on now (`None`: the tenant has no plan, or it does not
-    /// compile). Asks the store at most once per `PLAN_TTL`, and compiles only when
-    /// the plan or the lines changed.
-    pub async fn current(&mut self, store: &StoreHandle, tenant: TenantId) -> Option<Arc<Router>> {
-        let now = tokio::time::Instant::now();
-        if self
-            .checked
-            .is_some_and(|at| now.duration_since(at) < PLAN_TTL)
-        {
-            return self.router.clone();
-        }
-        self.checked = Some(now);
-        let known = self.version.clone();
+/// Reads the tenant's view now and then every `REFRESH`, compiling the plan only when
+/// it or the lines changed, and publishes each new view until nobody watches.
+pub async fn refresh(
+    store: StoreHandle,
+    tenant: TenantId,
+    views: tokio::sync::watch::Sender<TenantView>,
+) {
+    let mut version: Option<PlanVersion> = None;
+    let mut router: Option<Arc<Router>> = None;
+    loop {
+        let known = version.clone();
         let read = store
             .call(move |s| {
-                let version = s.plan_version(tenant)?;
-                if Some(&version) == known.as_ref() {
-                    return Ok((version, None));
-                }
-                Ok((version, Some(s.tenant_plan(tenant)?)))
+                let v = s.plan_version(tenant)?;
+                let plan = (Some(&v) != known.as_ref())
+                    .then(|| s.tenant_plan(tenant))
+                    .transpose()?;
+                Ok((
+                    s.tenant_settings(tenant)?,
+                    s.tenant_limits(tenant)?,
+                    v,
+                    plan,
+                ))
             })
             .await;
         match read {
-            Ok((_, None)) => {}
-            Ok((version, Some(plan))) => {
-                self.router = match plan.map(|p| Router::new(&p)) {
-                    Some(Ok(r)) => Some(Arc::new(r)),
-                    Some(Err(e)) => {
-                        tracing::error!(error = %e, "stored dialplan does not compile; routing to extensions only");
-                        None
-                    }
-                    None => None,
+            Ok((settings, limits, v, plan)) => {
+                if let Some(plan) = plan {
+                    router = compile(plan);
+                    version = Some(v);
+                }
+                let view = TenantView {
+                    settings,
+                    limits,
+                    router: router.clone(),
                 };
-                self.version = Some(version);
-                tracing::debug!(plan = self.router.is_some(), "tenant plan loaded");
+                if views.send(view).is_err() {
+                    return;
+                }
             }
-            Err(e) => tracing::warn!(error = %e, "tenant plan not read; keeping the last one"),
+            Err(crate::Error::StoreGone) => return,
+            Err(e) => tracing::warn!(error = %e, "tenant settings not read; keeping the last ones"),
         }
-        self.router.clone()
+        tokio::time::sleep(REFRESH).await;
+    }
+}
+
+fn compile(plan: Option<dialplan::TenantPlan>) -> Option<Arc<Router>> {
+    match plan.map(|p| Router::new(&p)) {
+        Some(Ok(r)) => Some(Arc::new(r)),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "stored dialplan does not compile; routing to extensions only");
+            None
+        }
+        None => None,
     }
 }
 
