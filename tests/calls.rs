@@ -181,25 +181,7 @@ fn media_is_anchored_and_relayed_both_ways() {
     let answer = engine::sdp::Sdp::parse(caller.last.as_ref().unwrap().body()).unwrap();
     let switch_port = answer.media()[0].port();
     assert_ne!(switch_port, media_port, "media is anchored at the switch");
-    let target = std::net::SocketAddr::new(
-        answer.media_connection(0).unwrap().address.parse().unwrap(),
-        switch_port,
-    );
-    let mut echoed = 0;
-    for seq in 0u16..50 {
-        let mut pkt = vec![0x80, 0x00];
-        pkt.extend_from_slice(&seq.to_be_bytes());
-        pkt.extend_from_slice(&(seq as u32 * 160).to_be_bytes());
-        pkt.extend_from_slice(&0x1234_5678u32.to_be_bytes());
-        pkt.extend(std::iter::repeat_n(seq as u8, 160));
-        rtp.send_to(&pkt, target).unwrap();
-        let mut buf = [0u8; 2048];
-        if let Ok((n, _)) = rtp.recv_from(&mut buf) {
-            if n == pkt.len() && buf[12..n] == pkt[12..] {
-                echoed += 1;
-            }
-        }
-    }
+    let echoed = echoed(&rtp, media_target(&caller));
     assert!(
         echoed >= 45,
         "only {echoed} of 50 packets came back through the relay"

@@ -6,7 +6,6 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::process::Command;
 use std::time::Duration;
 
 use common::call_helpers::*;
@@ -16,18 +15,7 @@ use engine::auth::Algorithm;
 use serde_json::Value;
 
 fn pbx_json(dir: &std::path::Path, args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_pbx"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pbx {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&pbx_admin(dir, args).stdout).unwrap()
 }
 
 /// Every number the demo plan names: extensions, groups, queues, menus, rooms,

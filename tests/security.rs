@@ -440,8 +440,9 @@ fn a_spoofed_invite_is_answered_once_not_reflected() {
 #[test]
 fn tenant_quotas_refuse_calls_over_the_limit() {
     let dir = temp_dir();
-    let pbx = Pbx::start(dir.path());
-    // Set before the switch's first call reads them.
+    let mut pbx = Pbx::start(dir.path());
+    // Set while the switch is stopped; it reads them as it starts.
+    pbx.stop();
     let out = pbx_admin(
         dir.path(),
         &[
@@ -455,6 +456,7 @@ fn tenant_quotas_refuse_calls_over_the_limit() {
         ],
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("max-calls=1"));
+    pbx.restart();
     let mut b = Device::register(&pbx, "102");
     let mut first = Caller::call(&pbx, "100", "102");
     assert!(b.next_invite(&[]).is_some(), "the first call rings");

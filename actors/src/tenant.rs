@@ -357,7 +357,7 @@ impl TenantSupervisor {
         if !matches!(code, 480 | 501) {
             return;
         }
-        use crate::journal::{CallEventKind, CallId, Direction, Disposition, Side};
+        use crate::journal::{CallEventKind, CallId, Direction};
         let (bus, call) = (&state.args.shared.bus, CallId::random());
         bus.publish_now(
             call,
@@ -369,16 +369,7 @@ impl TenantSupervisor {
                 caller_line: Some(caller.to_owned()),
             },
         );
-        bus.publish_now(
-            call,
-            tenant,
-            CallEventKind::CallEnded {
-                disposition: Disposition::Failed,
-                hangup_side: Side::Switch,
-                code,
-                reason: warning.unwrap_or_default(),
-            },
-        );
+        bus.publish_failed(call, tenant, code, warning.unwrap_or_default());
         tracing::info!(
             caller,
             callee,

@@ -12,7 +12,7 @@ use engine::dialog::{Dialog, DialogState, LocalVia};
 use engine::sip::Method;
 
 use crate::directory::Directory;
-use crate::journal::{CallEventKind, CallId, Disposition, EventBus, Side};
+use crate::journal::{CallId, EventBus};
 use crate::proto::Flow;
 use crate::proto::TenantId;
 use crate::sip::SipOut;
@@ -71,16 +71,7 @@ pub fn end_failed_call(
         }
     }
     if let (Some((call, tenant)), false) = (rec.journal, rec.closed) {
-        bus.publish_now(
-            call,
-            tenant,
-            CallEventKind::CallEnded {
-                disposition: Disposition::Failed,
-                hangup_side: Side::Switch,
-                code: 500,
-                reason: "Call Failed".into(),
-            },
-        );
+        bus.publish_failed(call, tenant, 500, "Call Failed".into());
     }
     tracing::warn!(
         legs = rec.legs.len(),

@@ -71,6 +71,21 @@ impl EventBus {
         self.publish(CallEvent::new(call, tenant, unix_millis(), kind));
     }
 
+    /// The end of a call the switch failed or refused: `code` and `reason` as the
+    /// journal row keeps them, ended by the switch.
+    pub fn publish_failed(&self, call: CallId, tenant: TenantId, code: u16, reason: String) {
+        self.publish_now(
+            call,
+            tenant,
+            CallEventKind::CallEnded {
+                disposition: crate::proto::events::Disposition::Failed,
+                hangup_side: crate::proto::events::Side::Switch,
+                code,
+                reason,
+            },
+        );
+    }
+
     /// A new subscriber: every event published from now on, in order.
     pub fn subscribe(&self) -> Subscription {
         let (tx, rx) = mpsc::unbounded_channel();
