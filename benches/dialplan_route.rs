@@ -36,6 +36,7 @@ fn big_plan() -> TenantPlan {
             voicemail: true,
             class: PermissionClass::International,
             premium_allowed: false,
+            line_group: None,
         })
         .collect();
     plan.groups = (0..50)

@@ -221,3 +221,40 @@ fn a_contact_is_reached_where_rfc_3261_says() {
         assert_eq!(call.expect(487), 487);
     }
 }
+
+#[test]
+fn a_line_group_of_the_plan_decides_what_callers_of_its_lines_get() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    // 105 joins line group "sales", which declines with 603; the rest keep the
+    // default group (486), which `pbx tenant set` now edits inside the plan.
+    let mut plan = pbx_json(dir.path(), &["plan", "show", "--tenant", "demo"]);
+    plan["line_groups"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "sales", "decline": "603"}));
+    for e in plan["extensions"].as_array_mut().unwrap() {
+        if e["number"] == "105" {
+            e["line_group"] = "sales".into();
+        }
+    }
+    let file = dir.path().join("plan.json");
+    std::fs::write(&file, plan.to_string()).unwrap();
+    pbx_admin(
+        dir.path(),
+        &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
+    );
+    pbx_admin(dir.path(), &["tenant", "set", "demo", "--decline", "480"]);
+    let shown = pbx_json(dir.path(), &["plan", "show", "--tenant", "demo"]);
+    let default = shown["line_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "default")
+        .unwrap();
+    assert_eq!(default["decline"], "480", "pbx tenant set edits the plan");
+    pbx.restart();
+    assert_eq!(Caller::call(&pbx, "101", "105").expect(603), 603);
+    assert_eq!(Caller::call(&pbx, "101", "106").expect(480), 480);
+}

@@ -389,7 +389,7 @@ impl TenantSupervisor {
             return inc.respond(503, "Service Unavailable");
         };
         let view = state.view.borrow().clone();
-        let (mut settings, limits) = (view.settings, view.limits);
+        let (mut settings, limits) = (view.settings.clone(), view.limits);
         let Some(permit) = Self::admit(state, &limits, &caller, &inc) else {
             return;
         };
@@ -425,10 +425,8 @@ impl TenantSupervisor {
             return inc.respond(404, "Not Found");
         };
         // The dialplan decides (the tenant's extensions alone when it has none).
-        let step = match view.router {
+        let step = match view.router.clone() {
             Some(router) => {
-                // One drop-off number: the plan's.
-                settings.drop_off.clone_from(&router.plan().drop_off);
                 let ctx = dialplan::CallContext {
                     from: caller.clone(),
                     to: callee.clone(),
@@ -458,6 +456,12 @@ impl TenantSupervisor {
                 )
             }
         };
+        // The rung line's group decides decline, reject and busy-on-busy (one source:
+        // the plan, when the tenant has one).
+        if let Some(router) = &view.router {
+            let plan = router.plan();
+            settings = TenantSettings::of_group(&plan.line_group_of(&ring), plan.drop_off.clone());
+        }
         let targets = match Self::outcome(myself, state, &settings, &ring).await {
             Outcome::Ring(t) => t,
             Outcome::Refuse(code, reason) => return inc.respond(code, reason),

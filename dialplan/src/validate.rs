@@ -185,7 +185,32 @@ pub fn validate(plan: &TenantPlan) -> Vec<ValidationError> {
     check_references(plan, &seen, &mut errs);
     check_feature_codes(plan, &mut errs);
     check_settings(plan, &mut errs);
+    check_line_groups(plan, &mut errs);
     errs
+}
+
+/// Line group names are unique and every line names an existing one.
+fn check_line_groups(plan: &TenantPlan, errs: &mut Vec<ValidationError>) {
+    let mut names = std::collections::HashSet::new();
+    for g in &plan.line_groups {
+        if g.name.is_empty() || !names.insert(g.name.as_str()) {
+            errs.push(ValidationError::Setting {
+                entry: format!("line group {:?}", g.name),
+                reason: "line group names must be given and unique".into(),
+            });
+        }
+    }
+    for e in &plan.extensions {
+        if let Some(g) = &e.line_group {
+            if g != crate::plan::DEFAULT_GROUP && !names.contains(g.as_str()) {
+                errs.push(ValidationError::UnknownReference {
+                    entry: format!("extension {}", e.number),
+                    kind: "line group",
+                    name: g.clone(),
+                });
+            }
+        }
+    }
 }
 
 fn check_submenus(

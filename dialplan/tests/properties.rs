@@ -42,6 +42,22 @@ fn nsn_for(loc: &Location, area_local: bool, seed: &[u8]) -> String {
     s
 }
 
+/// A national number of country `cc` made valid as seen from `loc`: one that happens
+/// to start with `loc`'s own area code is in that area, so its subscriber part must
+/// not start with 0 or 1 (there are no such subscriber numbers; "+49 30 0000" would be
+/// dialled in Berlin as "0" + "0000").
+fn valid_in(loc: &Location, cc: &str, mut nsn: String) -> String {
+    let area = loc.area_code.len();
+    if cc == loc.country_code
+        && area > 0
+        && nsn.starts_with(&loc.area_code)
+        && matches!(nsn.as_bytes().get(area), Some(b'0' | b'1'))
+    {
+        nsn.replace_range(area..=area, "2");
+    }
+    nsn
+}
+
 fn canonical_for(loc: &Location, kind: u8, seed: &[u8]) -> Canonical {
     match kind % 4 {
         // An own DDI number.
@@ -58,12 +74,10 @@ fn canonical_for(loc: &Location, kind: u8, seed: &[u8]) -> Canonical {
         // Same area, same country.
         1 => Canonical::from_digits(&format!("{}{}", loc.country_code, nsn_for(loc, true, seed)))
             .unwrap(),
-        2 => Canonical::from_digits(&format!(
-            "{}{}",
-            loc.country_code,
-            nsn_for(loc, false, seed)
-        ))
-        .unwrap(),
+        2 => {
+            let nsn = valid_in(loc, &loc.country_code, nsn_for(loc, false, seed));
+            Canonical::from_digits(&format!("{}{nsn}", loc.country_code)).unwrap()
+        }
         // Another shipped country.
         _ => {
             let all = country::all().unwrap();
@@ -73,12 +87,8 @@ fn canonical_for(loc: &Location, kind: u8, seed: &[u8]) -> Canonical {
                 .find(|l| l.country_code == other.country_code)
                 .unwrap();
             there.area_code = String::new();
-            Canonical::from_digits(&format!(
-                "{}{}",
-                other.country_code,
-                nsn_for(&there, false, seed)
-            ))
-            .unwrap()
+            let nsn = valid_in(loc, &other.country_code, nsn_for(&there, false, seed));
+            Canonical::from_digits(&format!("{}{nsn}", other.country_code)).unwrap()
         }
     }
 }

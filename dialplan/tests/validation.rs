@@ -15,6 +15,7 @@ fn ext(n: &str) -> Extension {
         voicemail: true,
         class: PermissionClass::National,
         premium_allowed: false,
+        line_group: None,
     }
 }
 
@@ -67,6 +68,23 @@ fn table_of_numbering_errors() {
             "emergency as extension",
             |p| p.extensions.push(ext("112")),
             &["extension 112", "reserved emergency"],
+        ),
+        (
+            "unknown line group",
+            |p| {
+                let mut e = ext("150");
+                e.line_group = Some("sales".into());
+                p.extensions.push(e)
+            },
+            &["extension 150", "line group", "sales"],
+        ),
+        (
+            "line group twice",
+            |p| {
+                p.line_groups
+                    .push(dialplan::plan::LineGroup::named("default"))
+            },
+            &["line group \"default\"", "unique"],
         ),
         (
             "submenu outside 99990–99999",

@@ -37,6 +37,7 @@ impl Store {
                 voicemail: true,
                 class: Default::default(),
                 premium_allowed: false,
+                line_group: None,
             });
         }
         Ok(Some(plan))

@@ -108,11 +108,28 @@ const MIGRATIONS: &[&str] = &[
         (SELECT 1 FROM tenant_settings WHERE tenant_id = tenants.id AND drop_off IS NOT NULL);
      UPDATE tenant_settings SET drop_off = NULL WHERE tenant_id IN
         (SELECT id FROM tenants WHERE dialplan IS NOT NULL AND json_valid(dialplan));",
+    // 6: one source for call handling: a tenant with a dialplan keeps its decline and
+    // reject codes and busy-on-busy in the plan's `default` line group.
+    "UPDATE tenants SET dialplan = json_set(dialplan, '$.line_groups', json_array(json_object(
+        'name', 'default',
+        'decline', s.decline,
+        'reject', CASE WHEN s.reject IS NULL THEN 'device' ELSE CAST(s.reject AS TEXT) END,
+        'busy_on_busy', json(CASE s.busy_on_busy WHEN 1 THEN 'true' ELSE 'false' END))))
+     FROM tenant_settings s
+     WHERE s.tenant_id = tenants.id AND tenants.dialplan IS NOT NULL
+       AND json_valid(tenants.dialplan) AND json_type(tenants.dialplan, '$.line_groups') IS NULL;
+     DELETE FROM tenant_settings WHERE tenant_id IN
+        (SELECT id FROM tenants WHERE dialplan IS NOT NULL AND json_valid(dialplan));",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
+    migrate_to(conn, MIGRATIONS.len())
+}
+
+/// Runs the migrations up to version `target` (tests start from an old version).
+pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> Result<()> {
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i + 1)?;

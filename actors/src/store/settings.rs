@@ -102,6 +102,62 @@ pub struct SettingsChange {
     pub busy_on_busy: Option<bool>,
 }
 
+impl SettingsChange {
+    fn apply(&self, s: &mut TenantSettings) {
+        if let Some(d) = self.decline {
+            s.decline = d;
+        }
+        if let Some(r) = self.reject {
+            s.reject = r;
+        }
+        if let Some(d) = &self.drop_off {
+            s.drop_off.clone_from(d);
+        }
+        if let Some(b) = self.busy_on_busy {
+            s.busy_on_busy = b;
+        }
+    }
+}
+
+impl TenantSettings {
+    /// The settings of a line group of the dialplan, with the plan's drop-off number.
+    pub fn of_group(g: &dialplan::plan::LineGroup, drop_off: Option<String>) -> Self {
+        use dialplan::plan::{Decline as D, Reject as R};
+        TenantSettings {
+            decline: match g.decline {
+                D::Busy => Decline::Busy,
+                D::Unavailable => Decline::Unavailable,
+                D::Decline => Decline::Decline,
+                D::Ring => Decline::Ring,
+            },
+            reject: match g.reject {
+                R::AsSent => None,
+                R::Busy => Some(Reject::Busy),
+                R::Decline => Some(Reject::Decline),
+            },
+            drop_off,
+            busy_on_busy: g.busy_on_busy,
+        }
+    }
+
+    /// Writes the decline and reject codes and busy-on-busy into a line group.
+    pub fn apply_to(&self, g: &mut dialplan::plan::LineGroup) {
+        use dialplan::plan::{Decline as D, Reject as R};
+        g.decline = match self.decline {
+            Decline::Busy => D::Busy,
+            Decline::Unavailable => D::Unavailable,
+            Decline::Decline => D::Decline,
+            Decline::Ring => D::Ring,
+        };
+        g.reject = match self.reject {
+            None => R::AsSent,
+            Some(Reject::Busy) => R::Busy,
+            Some(Reject::Decline) => R::Decline,
+        };
+        g.busy_on_busy = self.busy_on_busy;
+    }
+}
+
 impl std::fmt::Display for TenantSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -140,14 +196,16 @@ impl Store {
         })
     }
 
-    /// The tenant's settings with the drop-off number routing uses: the dialplan's
-    /// when the tenant has one.
+    /// The settings routing uses for the tenant's lines: its dialplan's `default`
+    /// line group and drop-off number when it has a plan, else the settings table.
     pub fn effective_settings(&self, tenant: TenantId) -> Result<TenantSettings> {
-        let mut s = self.tenant_settings(tenant)?;
-        if let Some(plan) = self.stored_plan(tenant)? {
-            s.drop_off = plan.drop_off;
+        match self.stored_plan(tenant)? {
+            Some(plan) => Ok(TenantSettings::of_group(
+                &plan.line_group_of(""),
+                plan.drop_off.clone(),
+            )),
+            None => self.tenant_settings(tenant),
         }
-        Ok(s)
     }
 
     /// The stored dialplan as it was set (no lines added), if any.
@@ -175,9 +233,13 @@ impl Store {
                 )));
             }
         }
-        let mut change = change.clone();
-        if let (Some(drop_off), Some(mut plan)) = (&change.drop_off, self.stored_plan(tenant)?) {
-            plan.drop_off.clone_from(drop_off);
+        // A tenant with a dialplan keeps them there: the `default` line group and
+        // the plan's drop-off number (what routing reads).
+        if let Some(mut plan) = self.stored_plan(tenant)? {
+            let mut s = TenantSettings::of_group(&plan.line_group_of(""), plan.drop_off.clone());
+            change.apply(&mut s);
+            s.apply_to(plan.default_group_mut());
+            plan.drop_off.clone_from(&s.drop_off);
             if let Err(errors) = plan.validate() {
                 let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
                 return Err(Error::Invalid(format!(
@@ -187,21 +249,10 @@ impl Store {
             }
             let json = serde_json::to_string(&plan).map_err(|e| Error::Invalid(e.to_string()))?;
             self.set_dialplan_json(tenant, &json)?;
-            change.drop_off = None;
+            return Ok(s);
         }
         let mut s = self.tenant_settings(tenant)?;
-        if let Some(d) = change.decline {
-            s.decline = d;
-        }
-        if let Some(r) = change.reject {
-            s.reject = r;
-        }
-        if let Some(d) = &change.drop_off {
-            s.drop_off.clone_from(d);
-        }
-        if let Some(b) = change.busy_on_busy {
-            s.busy_on_busy = b;
-        }
+        change.apply(&mut s);
         self.conn.execute(
             "INSERT INTO tenant_settings (tenant_id, decline, reject, drop_off, busy_on_busy)
              VALUES (?1, ?2, ?3, ?4, ?5)
@@ -287,5 +338,49 @@ mod tests {
             got2.to_string(),
             "decline=ring reject=603 drop-off=20 busy-on-busy=on"
         );
+    }
+
+    #[test]
+    fn an_old_data_dir_moves_its_settings_into_the_plan() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate_to(&mut conn, 4).unwrap();
+        let mut old = Store { conn };
+        let t = old.add_tenant("acme", &["acme.example".into()]).unwrap();
+        let mut plan = serde_json::to_value(dialplan::TenantPlan::demo()).unwrap();
+        plan.as_object_mut().unwrap().remove("line_groups");
+        old.set_dialplan_json(t.id, &plan.to_string()).unwrap();
+        old.conn
+            .execute(
+                "INSERT INTO tenant_settings (tenant_id, decline, reject, drop_off, busy_on_busy) VALUES (?1, 'ring', 603, '105', 1)",
+                [t.id],
+            )
+            .unwrap();
+        crate::store::schema::migrate(&mut old.conn).unwrap();
+        let plan = old.stored_plan(t.id).unwrap().unwrap();
+        assert_eq!(plan.drop_off.as_deref(), Some("105"));
+        let g = plan.line_group_of("100");
+        assert_eq!(g.decline, dialplan::plan::Decline::Ring);
+        assert_eq!(g.reject, dialplan::plan::Reject::Decline);
+        assert!(g.busy_on_busy);
+        let s = old.effective_settings(t.id).unwrap();
+        assert_eq!(
+            s.to_string(),
+            "decline=ring reject=603 drop-off=105 busy-on-busy=on"
+        );
+        // A change goes into the plan too.
+        old.set_tenant_settings(
+            t.id,
+            &SettingsChange {
+                decline: Some(Decline::Unavailable),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let plan = old.stored_plan(t.id).unwrap().unwrap();
+        assert_eq!(
+            plan.line_group_of("100").decline,
+            dialplan::plan::Decline::Unavailable
+        );
+        assert_eq!(plan.line_groups.len(), 1);
     }
 }

@@ -36,6 +36,7 @@ impl TenantPlan {
                     PermissionClass::International
                 },
                 premium_allowed: false,
+                line_group: None,
             })
             .collect();
         let office = Schedule {
@@ -154,6 +155,7 @@ impl TenantPlan {
             },
             feature_codes: FeatureCodes::default(),
             drop_off: Some("100".into()),
+            line_groups: vec![LineGroup::named(DEFAULT_GROUP)],
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct Extension {
     /// May call premium-rate numbers.
     #[serde(default)]
     pub premium_allowed: bool,
+    /// The line group it belongs to (`default` when none is named).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_group: Option<String>,
 }
 
 /// Ringing strategy of a hunt group.

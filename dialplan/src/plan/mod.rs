@@ -2,6 +2,7 @@
 
 mod demo;
 pub mod entity;
+pub mod line_group;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,7 @@ use crate::schedule::Schedule;
 use crate::validate::ValidationError;
 
 pub use entity::{Conference, Extension, HuntGroup, IvrMenu, Queue, Strategy};
+pub use line_group::{Decline, LineGroup, Reject, DEFAULT_GROUP};
 
 /// One tenant's numbering and routing configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,9 +72,45 @@ pub struct TenantPlan {
     /// Where unassigned numbers go (internal number).
     #[serde(default)]
     pub drop_off: Option<String>,
+    /// Line groups: decline and reject codes and busy-on-busy for their lines.
+    #[serde(default)]
+    pub line_groups: Vec<LineGroup>,
 }
 
 impl TenantPlan {
+    /// The line group of extension `number`: the one it names, else `default`, else
+    /// a group with every property at its default.
+    pub fn line_group_of(&self, number: &str) -> LineGroup {
+        let named = self
+            .extensions
+            .iter()
+            .find(|e| e.number == number)
+            .and_then(|e| e.line_group.as_deref())
+            .unwrap_or(DEFAULT_GROUP);
+        self.line_groups
+            .iter()
+            .find(|g| g.name == named)
+            .or_else(|| self.line_groups.iter().find(|g| g.name == DEFAULT_GROUP))
+            .cloned()
+            .unwrap_or_else(|| LineGroup::named(DEFAULT_GROUP))
+    }
+
+    /// The `default` line group, made when missing, for changing it.
+    pub fn default_group_mut(&mut self) -> &mut LineGroup {
+        let i = match self
+            .line_groups
+            .iter()
+            .position(|g| g.name == DEFAULT_GROUP)
+        {
+            Some(i) => i,
+            None => {
+                self.line_groups.push(LineGroup::named(DEFAULT_GROUP));
+                self.line_groups.len() - 1
+            }
+        };
+        &mut self.line_groups[i]
+    }
+
     /// Checks the numbering: every problem found, each naming the entries involved.
     pub fn validate(&self) -> Result<(), Vec<ValidationError>> {
         let errors = crate::validate::validate(self);
