@@ -3,7 +3,8 @@
 //! from the store, so its registrations survive.
 //!
 //! It also decides a call's outcome before any device rings (SPEC F-CALL), from the
-//! tenant's settings (`store/settings.rs`, `pbx tenant set`): an unknown number goes to
+//! tenant's dialplan (`routing.rs`) and the rung line's line group (or, for a tenant
+//! without a plan, `store/settings.rs`, `pbx tenant set`): an unknown number goes to
 //! the drop-off extension or gets 404; a callee already in a call gets 486 when
 //! busy-on-busy is on; a line without a registered device goes to the drop-off
 //! extension, or gets the decline code (486 by default, 480, 603) or keeps ringing
