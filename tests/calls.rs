@@ -452,6 +452,11 @@ fn blind_transfer_by_the_callee_connects_the_caller_to_the_target() {
 fn blind_transfer_to_an_unknown_number_fails_and_the_call_goes_on() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
+    // A transfer is routed by the plan like a call: without a drop-off number, an
+    // unknown number is not found.
+    pbx.stop();
+    pbx_admin(dir.path(), &["tenant", "set", "demo", "--drop-off", "none"]);
+    pbx.restart();
     let b_port = free_port();
     register_device(&pbx, "102", b_port);
     let transferor = sipp::spawn_uas_with(

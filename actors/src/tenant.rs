@@ -220,13 +220,36 @@ impl TenantSupervisor {
             .collect()
     }
 
-    /// The registered devices of extension `ext`: 404 when there is no such line, 480
-    /// when it has no device.
+    /// Where a transfer from line `from` to `dialled` goes: routed by the plan like a
+    /// call (a target not built yet fails with its refusal), then the registered
+    /// devices of the extension it reaches: 404 when there is no such line, 480 when
+    /// it has no device.
     async fn targets(
         myself: &ActorRef<TenantMsg>,
         state: &mut TenantState,
-        ext: &str,
+        from: &str,
+        dialled: &str,
     ) -> Result<Vec<CallTarget>, (u16, &'static str)> {
+        let router = state.view.borrow().router.clone();
+        let ext = match router {
+            Some(router) => {
+                let ctx = dialplan::CallContext {
+                    from: from.to_owned(),
+                    to: dialled.to_owned(),
+                    origin: dialplan::Origin::Internal,
+                    source_ip: None,
+                };
+                let decision = router
+                    .route(&ctx, crate::clock::wall_now())
+                    .map_err(|_| (404, "Not Found"))?;
+                match routing::first_step(&decision) {
+                    routing::Step::Ring(n) => n,
+                    routing::Step::Refuse { code, reason, .. } => return Err((code, reason)),
+                }
+            }
+            None => dialled.to_owned(),
+        };
+        let ext = ext.as_str();
         if Self::ensure_line(myself, state, ext).await.is_none() {
             return Err((404, "Not Found"));
         }
@@ -599,8 +622,8 @@ impl Actor for TenantSupervisor {
             TenantMsg::StartCall { caller, inc } => {
                 Self::start_call(&myself, state, caller, inc).await
             }
-            TenantMsg::Targets { ext, reply } => {
-                let _ = reply.send(Self::targets(&myself, state, &ext).await);
+            TenantMsg::Targets { from, ext, reply } => {
+                let _ = reply.send(Self::targets(&myself, state, &from, &ext).await);
             }
             TenantMsg::StartRegistered(exts) => {
                 if let Some(entry) = state.entry.clone() {

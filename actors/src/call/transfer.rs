@@ -218,9 +218,20 @@ pub fn refer(
     match refer_to.replaces {
         None => {
             let sup = s.tenant.supervisor.clone();
+            let by = match from {
+                None => s.parties.caller.clone(),
+                Some(_) => s.parties.callee.clone(),
+            };
             tokio::spawn(async move {
                 let r = match sup
-                    .call(|reply| TenantMsg::Targets { ext: to, reply }, None)
+                    .call(
+                        |reply| TenantMsg::Targets {
+                            from: by,
+                            ext: to,
+                            reply,
+                        },
+                        None,
+                    )
                     .await
                 {
                     Ok(CallResult::Success(r)) => r,

@@ -26,9 +26,12 @@ pub enum TenantMsg {
     SetEntry(TenantEntry),
     /// An authenticated INVITE from `caller`: find the callee and start the call.
     StartCall { caller: String, inc: Box<Incoming> },
-    /// The registered devices of extension `ext` (a call transferring to it), or the
-    /// status code and reason to fail with.
+    /// Where a blind transfer to `ext` goes, routed by the tenant's plan: the
+    /// registered devices to ring, or the status code and reason to fail with.
     Targets {
+        /// The line transferring (routing sees the call as coming from it).
+        from: String,
+        /// The number it transfers to, as dialled.
         ext: String,
         reply: RpcReplyPort<Result<Vec<CallTarget>, (u16, &'static str)>>,
     },
