@@ -159,3 +159,55 @@ async fn an_unanswered_call_rings_for_the_ring_time_then_480_and_cancel() {
     device.respond(&invite, 487, "Request Terminated").await;
     switch.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_answered_call_is_refreshed_at_half_its_session_interval() {
+    let dir = common::temp_dir();
+    let switch = switch(dir.path()).await;
+    let addr = switch
+        .local_addrs
+        .iter()
+        .find(|(p, _)| *p == "udp")
+        .unwrap()
+        .1;
+    let device = Phone::new(addr).await;
+    device.register("101").await;
+    let caller = Phone::new(addr).await;
+    caller.call("100", "101").await;
+    let invite = device.wait_for(|m| is_request(m, "INVITE")).await;
+    let sdp = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n";
+    let mut w = MessageWriter::response_to(&invite, 200, "OK", Some("dev"));
+    w.header("Contact", &format!("<sip:dev@{}>", device.local()));
+    device
+        .send(&w.body("application/sdp", sdp.as_bytes()))
+        .await;
+    device.wait_for(|m| is_request(m, "ACK")).await;
+    let ok = caller.wait_for(|m| m.code() == Some(200)).await;
+    let local = caller.local();
+    let to = ok.header(HeaderName::To).unwrap();
+    let ack = format!("ACK sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKack;rport\r\nFrom: <sip:100@127.0.0.1>;tag=c\r\nTo: {to}\r\nCall-ID: call-{local}\r\nCSeq: 2 ACK\r\nContent-Length: 0\r\n\r\n");
+    caller.send(ack.as_bytes()).await;
+    let answered = Instant::now();
+    // The switch refreshes the session (RFC 4028) on one of the legs at half of the
+    // interval it negotiated (1,800 s by default): no real time passes.
+    let refresh = |m: &Message| is_request(m, "UPDATE") || is_request(m, "INVITE");
+    let first = tokio::select! {
+        m = caller.wait_for(refresh) => m,
+        m = device.wait_for(refresh) => m,
+    };
+    let after = answered.elapsed();
+    let half = std::time::Duration::from_secs(u64::from(engine::call::DEFAULT_SE) / 2);
+    assert!(
+        after >= half - std::time::Duration::from_secs(60),
+        "refreshed after {after:?}"
+    );
+    assert!(
+        after <= half + std::time::Duration::from_secs(60),
+        "refreshed after {after:?}"
+    );
+    assert!(
+        first.header(HeaderName::SessionExpires).is_some()
+            || first.values_named("Session-Expires").next().is_some()
+    );
+    switch.shutdown().await;
+}

@@ -282,7 +282,7 @@ impl Switch {
             registered,
             directory: directory.clone(),
         };
-        let (actor, join) = match Actor::spawn(Some("switch".into()), SwitchActor, args).await {
+        let (actor, join) = match Actor::spawn(None, SwitchActor, args).await {
             Ok(x) => x,
             Err(e) => {
                 handle.stop();
