@@ -125,10 +125,9 @@ async fn switch(dir: &std::path::Path) -> Switch {
     Switch::start(config).await.unwrap()
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_unanswered_call_rings_for_the_ring_time_then_480_and_cancel() {
-    let dir = common::temp_dir();
-    let switch = switch(dir.path()).await;
+/// A switch with 101 registered and 100 calling it; the INVITE 101's phone got.
+async fn call_101(dir: &std::path::Path) -> (Switch, Phone, Phone, Message) {
+    let switch = switch(dir).await;
     let addr = switch
         .local_addrs
         .iter()
@@ -140,6 +139,13 @@ async fn an_unanswered_call_rings_for_the_ring_time_then_480_and_cancel() {
     let caller = Phone::new(addr).await;
     caller.call("100", "101").await;
     let invite = device.wait_for(|m| is_request(m, "INVITE")).await;
+    (switch, device, caller, invite)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_call_rings_for_the_ring_time_then_480_and_cancel() {
+    let dir = common::temp_dir();
+    let (switch, device, caller, invite) = call_101(dir.path()).await;
     device.respond(&invite, 180, "Ringing").await;
     caller.wait_for(|m| m.code() == Some(180)).await;
     let rang_at = Instant::now();
@@ -163,18 +169,7 @@ async fn an_unanswered_call_rings_for_the_ring_time_then_480_and_cancel() {
 #[tokio::test(start_paused = true)]
 async fn an_answered_call_is_refreshed_at_half_its_session_interval() {
     let dir = common::temp_dir();
-    let switch = switch(dir.path()).await;
-    let addr = switch
-        .local_addrs
-        .iter()
-        .find(|(p, _)| *p == "udp")
-        .unwrap()
-        .1;
-    let device = Phone::new(addr).await;
-    device.register("101").await;
-    let caller = Phone::new(addr).await;
-    caller.call("100", "101").await;
-    let invite = device.wait_for(|m| is_request(m, "INVITE")).await;
+    let (switch, device, caller, invite) = call_101(dir.path()).await;
     let sdp = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n";
     let mut w = MessageWriter::response_to(&invite, 200, "OK", Some("dev"));
     w.header("Contact", &format!("<sip:dev@{}>", device.local()));
