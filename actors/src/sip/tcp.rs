@@ -64,7 +64,8 @@ struct Open {
 #[derive(Debug)]
 pub struct Flows {
     map: Mutex<HashMap<u64, Open>>,
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// Open connections per source address, and in all.
+    per_ip: Mutex<(HashMap<IpAddr, usize>, usize)>,
     next_id: AtomicU64,
     limits: TcpLimits,
 }
@@ -111,9 +112,9 @@ impl Flows {
 
     /// Takes a place for a new connection from `peer`, or says which limit it hits.
     fn admit(&self, peer: SocketAddr) -> Result<(), &'static str> {
-        let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        let total: usize = per_ip.values().sum();
-        if total >= self.limits.total {
+        let mut guard = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let (per_ip, total) = &mut *guard;
+        if *total >= self.limits.total {
             return Err("total");
         }
         let n = per_ip.entry(peer.ip()).or_insert(0);
@@ -121,13 +122,16 @@ impl Flows {
             return Err("per source");
         }
         *n += 1;
+        *total += 1;
         Ok(())
     }
 
     fn release(&self, peer: SocketAddr) {
-        let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let (per_ip, total) = &mut *guard;
         if let Some(n) = per_ip.get_mut(&peer.ip()) {
             *n -= 1;
+            *total -= 1;
             if *n == 0 {
                 per_ip.remove(&peer.ip());
             }
@@ -321,6 +325,29 @@ mod tests {
         let again = Flows::default();
         let (tx, _rx) = mpsc::channel(1);
         assert_ne!(again.insert(peer, tx), id);
+    }
+
+    #[test]
+    fn connections_are_counted_per_source_and_in_all() {
+        let flows = Flows::new(TcpLimits {
+            total: 3,
+            per_source: 2,
+        });
+        let a: SocketAddr = "192.0.2.1:1000".parse().unwrap();
+        let a2: SocketAddr = "192.0.2.1:1001".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:1000".parse().unwrap();
+        let c: SocketAddr = "192.0.2.3:1000".parse().unwrap();
+        assert!(flows.admit(a).is_ok());
+        assert!(flows.admit(a2).is_ok());
+        assert_eq!(flows.admit(a), Err("per source"));
+        assert!(flows.admit(b).is_ok());
+        assert_eq!(flows.admit(c), Err("total"));
+        flows.release(a);
+        assert!(flows.admit(c).is_ok());
+        for p in [a2, b, c] {
+            flows.release(p);
+        }
+        assert!(flows.admit(a).is_ok() && flows.admit(a2).is_ok());
     }
 
     #[tokio::test(start_paused = true)]
