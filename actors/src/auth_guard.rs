@@ -1,6 +1,8 @@
 //! The switch-wide record of sources that fail to authenticate (`engine`'s
-//! `AuthThrottle` behind a lock). Lines report failures and successes; the dispatcher
-//! drops the credentials of a penalised source before any line sees them. With no
+//! `AuthThrottle` behind a lock). Lines report failures; the dispatcher, and the lines
+//! again before checking, drop the credentials of a penalised source. A success does
+//! not wipe a source's failures (else a guesser with one valid account, or behind the
+//! same NAT as a phone, would reset its count); they fade with the window. With no
 //! source on record (the normal case) the check is one atomic load, no lock.
 
 use std::net::IpAddr;
@@ -42,13 +44,6 @@ impl AuthGuard {
         let penalty = self.with(|t| t.on_failure(ip, now()));
         if penalty > Duration::ZERO {
             tracing::info!(%ip, ?penalty, "repeated authentication failures: source penalised");
-        }
-    }
-
-    /// Right credentials from `ip`.
-    pub fn success(&self, ip: IpAddr) {
-        if self.tracked.load(Ordering::Relaxed) > 0 {
-            self.with(|t| t.on_success(ip));
         }
     }
 }

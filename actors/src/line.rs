@@ -110,7 +110,19 @@ impl Actor for LineActor {
     }
 }
 
+/// True for a request with credentials from a source penalised for guessing: it is
+/// dropped here too, so guesses queued before the penalty began are not checked.
+fn from_penalised(inc: &Incoming, guard: &crate::auth_guard::AuthGuard) -> bool {
+    use engine::sip::HeaderName;
+    (inc.msg.header(HeaderName::Authorization).is_some()
+        || inc.msg.header(HeaderName::ProxyAuthorization).is_some())
+        && guard.is_penalised(inc.source.ip())
+}
+
 fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming>) {
+    if from_penalised(&inc, &state.args.shared.guard) {
+        return inc.reply.forget();
+    }
     let flow = inc.reply.flow();
     let reliable = matches!(inc.reply, crate::proto::Replier::Tcp { .. });
     let top_via = inc.msg.top_via();
@@ -143,8 +155,6 @@ fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming
     }
     if out.auth_failed {
         state.args.shared.guard.failure(inc.source.ip());
-    } else if out.code == 200 {
-        state.args.shared.guard.success(inc.source.ip());
     }
     inc.reply.send(out.code, out.response);
 }
@@ -153,6 +163,9 @@ fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming
 /// handed to the tenant, which starts the call.
 fn call_from(state: &mut LineState, inc: Box<Incoming>) {
     let shared = &state.args.shared;
+    if from_penalised(&inc, &shared.guard) {
+        return inc.reply.forget();
+    }
     let authenticated = authenticate(
         &inc,
         &state.creds,
@@ -189,10 +202,7 @@ pub(crate) fn authenticate(
         now_unix: unix_now(),
     };
     match check(&req, creds, nonces, counts) {
-        Ok(()) => {
-            guard.success(inc.source.ip());
-            Ok(())
-        }
+        Ok(()) => Ok(()),
         Err(AuthFailure::Challenge { stale }) => {
             let tag = format!("{:016x}", rand::random::<u64>());
             inc.reply

@@ -491,7 +491,7 @@ impl TenantSupervisor {
             Outcome::Refuse(code, reason) => return inc.respond(code, reason),
             Outcome::KeepRinging => {
                 let record = SharedRecord::default();
-                let parties = [caller.clone(), callee.clone()];
+                let parties = [caller.clone(), ring.clone()];
                 let args = ringer::RingerArgs {
                     tenant: entry,
                     caller,
@@ -520,7 +520,8 @@ impl TenantSupervisor {
             }
         };
         let record = SharedRecord::default();
-        let parties = [caller.clone(), callee.clone()];
+        // The lines in the call: the caller and the extension rung (after routing).
+        let parties = [caller.clone(), ring.clone()];
         let args = CallArgs {
             bus: state.args.shared.bus.clone(),
             ports: state.args.shared.ports.clone(),

@@ -514,12 +514,12 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
                 Output::Event(LegEvent::EarlyMedia(sdp)) => {
                     s.journal
                         .publish(CallEventKind::LegRinging { leg: i as u32 });
-                    let sdp = answer_caller(s, sdp);
+                    let sdp = answer_caller(s, i, sdp);
                     s.a.ring_at(Some(&sdp), t)
                 }
                 Output::Event(LegEvent::Answered(sdp)) => {
                     s.journal.answered(i as u32);
-                    let sdp = sdp.map(|sdp| answer_caller(s, sdp));
+                    let sdp = sdp.map(|sdp| answer_caller(s, i, sdp));
                     s.sent_sdp[0].clone_from(&sdp);
                     s.a.answer(sdp.as_ref(), t)
                 }
@@ -676,14 +676,12 @@ fn rtp_target(sdp: &engine::sdp::Sdp) -> Option<SocketAddr> {
 /// caller: the switch's answer to the caller's offer (the relay transcoding when the
 /// two legs chose different G.711 laws), or the callee's SDP anchored at side A when
 /// the caller's offer went through as it was.
-fn answer_caller(s: &mut CallState, mut sdp: engine::sdp::Sdp) -> engine::sdp::Sdp {
+fn answer_caller(s: &mut CallState, leg: usize, mut sdp: engine::sdp::Sdp) -> engine::sdp::Sdp {
     let Some((relay, ip)) = &s.media else {
         return sdp;
     };
-    let peer =
-        s.b.winner()
-            .and_then(|w| s.b_flows.get(w))
-            .map(|f| f.peer().ip());
+    // The device that sent this SDP (early media comes before any winner).
+    let peer = s.b_flows.get(leg).map(|f| f.peer().ip());
     transfer::Endpoint {
         relay,
         ip: *ip,

@@ -372,11 +372,17 @@ fn register(myself: &ActorRef<CallMsg>, s: &mut CallState, call_ids: &[String]) 
     s.call_ids.extend(call_ids.iter().cloned());
 }
 
-/// Points the endpoint that faced leg `slot` at the party now there (its SDP), and
+/// Points the endpoint that faced leg `slot` at the party now there (its SDP; its
+/// SIP comes from `peer`, which alone may latch besides the SDP's address), and
 /// transcodes between the two parties' laws when they differ.
-fn repoint(s: &mut CallState, slot: Option<usize>, sdp: Option<&Sdp>) {
+fn repoint(s: &mut CallState, slot: Option<usize>, sdp: Option<&Sdp>, peer: Option<IpAddr>) {
     let pt = sdp.and_then(codecs::voice_pt);
-    if let Some(ep) = endpoint(s, slot) {
+    if let Some(mut ep) = endpoint(s, slot) {
+        // Not the party that left: the flows are swapped after this.
+        ep.peer = peer;
+        if peer.is_none() {
+            ep.relay.clear_signalling(ep.side);
+        }
         if let Some(sdp) = sdp {
             ep.follow_sdp(sdp, &s.ports);
         }
@@ -437,7 +443,12 @@ fn complete(s: &mut CallState, sdp: Option<Sdp>, t: Instant) {
     let Some(mut target) = tr.target.take() else {
         return;
     };
-    repoint(s, tr.referrer, sdp.as_ref());
+    let target_peer = target
+        .fork
+        .winner()
+        .and_then(|w| target.flows.get(w))
+        .map(|f| f.peer().ip());
+    repoint(s, tr.referrer, sdp.as_ref(), target_peer);
     if !tr.referrer_gone {
         notify(s, tr.referrer, "200 OK", true, t);
     }
@@ -661,6 +672,9 @@ pub fn joined(
             side: h.side.other(),
             peer: None,
         };
+        // Relay to relay: only the other relay's own port may latch.
+        ep.relay.clear_signalling(ep.side);
+        there.relay.clear_signalling(there.side);
         ep.relay.set_remote(ep.side, there.addr());
         there.relay.set_remote(there.side, ep.addr());
         ep.relay.set_hold(ep.side, false);
@@ -752,7 +766,7 @@ pub fn replace(
         if let Some(r) = rtp_target(offer) {
             chosen.anchor(r.ip(), &[r.port()]);
         }
-        repoint(s, slot, Some(&chosen));
+        repoint(s, slot, Some(&chosen), Some(flow.peer().ip()));
     }
     leg.answer(answer.as_ref().map(|a| &a.sdp), t);
     let call_id = leg.call_id().unwrap_or_default().to_owned();

@@ -54,9 +54,10 @@ impl Latch {
         self.current = None;
     }
 
-    /// The side's SIP comes from `ip`: sources on it may latch.
-    pub fn set_signalling(&mut self, ip: IpAddr) {
-        self.signalling = Some(ip);
+    /// The side's SIP comes from `ip` (sources on it may latch), or from nowhere the
+    /// latch should trust.
+    pub fn set_signalling(&mut self, ip: Option<IpAddr>) {
+        self.signalling = ip;
     }
 
     /// Accounts for a packet with a valid header from `src`.
@@ -149,7 +150,7 @@ mod tests {
         let t0 = Instant::now();
         let mut l = Latch::default();
         l.expect(Some(addr(PHONE, 4000)));
-        l.set_signalling(PHONE.into());
+        l.set_signalling(Some(PHONE.into()));
         // A stranger before the phone has spoken, and after: dropped either way.
         assert_eq!(l.on_packet(addr(ATTACKER, 4000), t0), Verdict::Reject);
         assert_eq!(l.addr(), None);
@@ -165,7 +166,7 @@ mod tests {
         let mut l = Latch::default();
         // The SDP names a private address; packets come from the phone's public IP.
         l.expect(None);
-        l.set_signalling(PHONE.into());
+        l.set_signalling(Some(PHONE.into()));
         assert_eq!(l.on_packet(addr(PHONE, 31000), t0), Verdict::Latched);
         let t1 = t0 + Duration::from_millis(20);
         assert_eq!(l.on_packet(addr(PHONE, 31000), t1), Verdict::Accept);

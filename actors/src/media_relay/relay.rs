@@ -85,7 +85,7 @@ enum Control {
     },
     Signalling {
         side: Side,
-        ip: IpAddr,
+        ip: Option<IpAddr>,
     },
     RemoteRtcp {
         side: Side,
@@ -174,7 +174,13 @@ impl RelayHandle {
     /// `side`'s SIP comes from `ip`: RTP from another port on that address may latch
     /// (a NAT in front of the phone).
     pub fn set_signalling(&self, side: Side, ip: IpAddr) {
-        self.send(Control::Signalling { side, ip });
+        self.send(Control::Signalling { side, ip: Some(ip) });
+    }
+
+    /// No signalling address for `side` (another relay, or a party that left): only
+    /// the SDP's address may latch.
+    pub fn clear_signalling(&self, side: Side) {
+        self.send(Control::Signalling { side, ip: None });
     }
 
     /// Where `side`'s leg receives RTCP (SDP `a=rtcp`); the RTP address itself means

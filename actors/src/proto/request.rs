@@ -56,6 +56,23 @@ impl Replier {
         }
     }
 
+    /// The request will not be answered (dropped on purpose): over UDP its server
+    /// transaction is forgotten at once rather than kept until the sweep.
+    pub fn forget(&self) {
+        if let Replier::Udp {
+            tx,
+            dest,
+            key: Some(key),
+        } = self
+        {
+            let _ = tx.send(UdpOut {
+                dest: *dest,
+                bytes: Bytes::new(),
+                txn: Some((key.clone(), FORGET)),
+            });
+        }
+    }
+
     /// The flow a registration came over (RFC 5626 terms): how to reach the phone.
     pub fn flow(&self) -> String {
         match self {
@@ -64,6 +81,9 @@ impl Replier {
         }
     }
 }
+
+/// The status "code" of a `UdpOut` that sends nothing and forgets its transaction.
+pub const FORGET: u16 = 0;
 
 /// A request for a handler.
 #[derive(Debug)]

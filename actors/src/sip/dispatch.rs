@@ -101,7 +101,7 @@ impl Dispatcher {
         }
         if matches!(method, Method::Register | Method::Invite) && self.is_from_penalised(&inc) {
             tracing::debug!(source = %inc.source, "credentials from a penalised source ignored");
-            return;
+            return inc.reply.forget();
         }
         match method {
             Method::Register => self.register(inc),

@@ -117,7 +117,7 @@ impl Flows {
         if *total >= self.limits.total {
             return Err("total");
         }
-        let n = per_ip.entry(peer.ip()).or_insert(0);
+        let n = per_ip.entry(source_key(peer.ip())).or_insert(0);
         if *n >= self.limits.per_source {
             return Err("per source");
         }
@@ -129,11 +129,12 @@ impl Flows {
     fn release(&self, peer: SocketAddr) {
         let mut guard = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         let (per_ip, total) = &mut *guard;
-        if let Some(n) = per_ip.get_mut(&peer.ip()) {
+        let key = source_key(peer.ip());
+        if let Some(n) = per_ip.get_mut(&key) {
             *n -= 1;
             *total -= 1;
             if *n == 0 {
-                per_ip.remove(&peer.ip());
+                per_ip.remove(&key);
             }
         }
     }
@@ -152,6 +153,18 @@ impl Flows {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
+    }
+}
+
+/// What counts as one source for the per-source cap: an IPv4 address, or an IPv6
+/// /64 (one host holds a whole /64).
+fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(a) => {
+            let s = a.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
     }
 }
 
@@ -196,8 +209,24 @@ async fn connection(
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
     let id = flows.insert(peer, tx.clone());
+    // The connection's place is given back however this task ends (a panic too).
+    let _place = Place {
+        flows: flows.clone(),
+        id,
+        peer,
+    };
+    // The reader says when the connection is over: the writer then stops even while
+    // repliers elsewhere (a call's pending response) still hold a sender.
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let writer = tokio::spawn(async move {
-        while let Some(b) = rx.recv().await {
+        loop {
+            let b = tokio::select! {
+                b = rx.recv() => match b {
+                    Some(b) => b,
+                    None => break,
+                },
+                _ = &mut stopped => break,
+            };
             match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&b)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => break,
@@ -210,8 +239,13 @@ async fn connection(
         let _ = wr.shutdown().await;
     });
     let mut buf = BytesMut::with_capacity(8192);
-    // No message yet: the first must come within the read timeout.
-    let mut deadline = tokio::time::Instant::now() + READ_TIMEOUT;
+    // No message yet: the first must come within the read timeout of connecting; a
+    // message must be whole within the read timeout of its first byte; between
+    // messages (after a first one) the connection may idle.
+    let opened = tokio::time::Instant::now();
+    let mut message_started: Option<tokio::time::Instant> = None;
+    let mut had_message = false;
+    let mut deadline = opened + READ_TIMEOUT;
     'read: loop {
         let read = tokio::select! {
             r = rd.read_buf(&mut buf) => r,
@@ -236,6 +270,8 @@ async fn connection(
                 }
                 Ok(Frame::Message(n)) => {
                     let data = buf.split_to(n).freeze();
+                    had_message = true;
+                    message_started = None;
                     on_message(&dispatcher, &tx, data, peer, id, max_size);
                 }
                 Ok(Frame::Incomplete) => break,
@@ -249,19 +285,35 @@ async fn connection(
             }
         }
         let now = tokio::time::Instant::now();
-        // A message under way must be finished soon; between messages the
-        // connection may idle (keep-alives count as traffic).
-        deadline = now
-            + if buf.is_empty() {
-                IDLE_TIMEOUT
-            } else {
-                READ_TIMEOUT
-            };
+        deadline = if !buf.is_empty() {
+            // A message under way: its clock started with its first byte, and more
+            // bytes do not restart it.
+            *message_started.get_or_insert(now) + READ_TIMEOUT
+        } else if had_message {
+            now + IDLE_TIMEOUT
+        } else {
+            // Keep-alives alone do not earn the idle time.
+            opened + READ_TIMEOUT
+        };
     }
     flows.remove(id);
-    flows.release(peer);
     drop(tx);
+    let _ = stop.send(());
     let _ = writer.await;
+}
+
+/// A connection's entry in `Flows` and its place under the limits, given back on drop.
+struct Place {
+    flows: Arc<Flows>,
+    id: u64,
+    peer: SocketAddr,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.flows.remove(self.id);
+        self.flows.release(self.peer);
+    }
 }
 
 fn on_message(
@@ -365,9 +417,20 @@ mod tests {
             .await
             .unwrap();
         let t0 = tokio::time::Instant::now();
+        // A byte now and then does not keep a half message open.
+        let trickle = tokio::spawn(async move {
+            for _ in 0..5 {
+                tokio::time::sleep(READ_TIMEOUT / 3).await;
+                if partial.write_all(b"x").await.is_err() {
+                    break;
+                }
+            }
+            let mut buf = [0u8; 64];
+            partial.read(&mut buf).await.unwrap_or(0)
+        });
         let mut buf = [0u8; 64];
         assert_eq!(idle.read(&mut buf).await.unwrap(), 0);
-        assert_eq!(partial.read(&mut buf).await.unwrap(), 0);
+        assert_eq!(trickle.await.unwrap(), 0);
         assert!(t0.elapsed() >= READ_TIMEOUT);
         assert!(t0.elapsed() < IDLE_TIMEOUT);
     }

@@ -79,6 +79,7 @@ async fn send(sock: &UdpSocket, bytes: &[u8], dest: SocketAddr) {
 async fn send_out(sock: &UdpSocket, txns: &mut ServerTransactions<SocketAddr>, out: UdpOut) {
     let now = tokio::time::Instant::now().into_std();
     match out.txn {
+        Some((key, crate::proto::request::FORGET)) => txns.forget(&key),
         Some((key, code)) => {
             for b in txns.on_response(&key, code, out.bytes, now) {
                 send(sock, &b, out.dest).await;

@@ -42,7 +42,7 @@ pub async fn refresh(
                     .then(|| s.tenant_plan(tenant))
                     .transpose()?;
                 Ok((
-                    s.tenant_settings(tenant)?,
+                    s.effective_settings(tenant)?,
                     s.tenant_limits(tenant)?,
                     v,
                     plan,

@@ -120,7 +120,9 @@ pub fn check(
     match nonces.check(c.nonce, &req.scope(&creds.realm), req.now_unix) {
         NonceCheck::Valid => {}
         NonceCheck::Stale => return Err(AuthFailure::Challenge { stale: true }),
-        NonceCheck::Invalid => return challenge_again,
+        // Not ours (another switch start, or forged): ask again without prompting the
+        // user (stale=true), as for an expired one.
+        NonceCheck::Invalid => return Err(AuthFailure::Challenge { stale: true }),
     }
     if !req
         .msg
@@ -134,11 +136,14 @@ pub fn check(
     }
     let method = req.msg.method().map(|m| m.as_str()).unwrap_or("");
     if !verify(alg, creds.ha1(alg), method, &c) {
+        // A wrong answer uses the nonce up: every guess needs a new challenge.
+        counts.record(c.nonce, u32::MAX, req.now_unix, nonces.lifetime_secs());
         return Err(AuthFailure::Forbidden("Forbidden"));
     }
-    // A right response on a count used before is a replay: ask for fresh credentials.
+    // A right response on a count used before is a replay (or a nonce used up by a
+    // wrong answer): ask for fresh credentials, without prompting the user.
     if !counts.is_fresh(c.nonce, nc) {
-        return challenge_again;
+        return Err(AuthFailure::Challenge { stale: true });
     }
     counts.record(c.nonce, nc, req.now_unix, nonces.lifetime_secs());
     Ok(())

@@ -221,12 +221,17 @@ impl Leg {
         }
         let code = resp.code().unwrap_or(0);
         let own_refresh = self.on_refresh_response(resp, now);
-        if !own_refresh
+        // A 2xx to a re-INVITE or UPDATE of ours (this leg's, matched by branch)
+        // refreshes the session; a forged one with another branch does nothing.
+        let ours = own_refresh
+            || self.reinvite.as_ref().is_some_and(|r| r.branch == branch)
+            || self.requests.iter().any(|p| p.branch == branch);
+        if ours
+            && !own_refresh
             && (200..300).contains(&code)
             && matches!(cseq.method, "INVITE" | "UPDATE")
             && self.state == LegState::Answered
         {
-            // Any 2xx to a re-INVITE or UPDATE of ours refreshes the session.
             self.arm_session(now);
         }
         if cseq.method == "INVITE" && self.on_reinvite_response(resp, now) {

@@ -41,6 +41,11 @@ pub fn contact_address(
     if ip.is_unspecified() || ip.is_multicast() || (is_private(ip) && ip != source.ip()) {
         return None;
     }
+    // The switch's own host (or a broadcast) only for a phone on that host itself.
+    let broadcast = matches!(ip, IpAddr::V4(a) if a.is_broadcast());
+    if broadcast || (ip.is_loopback() && !source.ip().is_loopback()) {
+        return None;
+    }
     Some(SocketAddr::new(ip, uri.port.unwrap_or(5060)))
 }
 

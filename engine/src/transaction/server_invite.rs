@@ -41,6 +41,11 @@ impl ServerInvite {
         }
     }
 
+    /// True once a provisional response was sent.
+    pub fn sent_provisional(&self) -> bool {
+        self.provisional_sent
+    }
+
     /// True once a final response was sent.
     pub fn is_answered(&self) -> bool {
         self.state != State::Proceeding

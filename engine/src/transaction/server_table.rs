@@ -21,10 +21,10 @@ enum Txn {
 struct Entry<D> {
     txn: Txn,
     dest: D,
-    /// When a transaction still unanswered by then is forgotten (a request the switch
-    /// chose to ignore, or one whose handler vanished). Checked by a sweep of the
-    /// table, not by a timer per transaction.
-    abandon_at: Instant,
+    /// When it began: a transaction still unanswered 64·T1 later (600 s for an
+    /// INVITE that got a provisional response: a call may ring that long) is
+    /// forgotten. Checked by a sweep of the table, not by a timer per transaction.
+    created: Instant,
 }
 
 impl<D> Entry<D> {
@@ -141,21 +141,15 @@ impl<D: Clone> ServerTransactions<D> {
             None if is_ack => IncomingRequest::DialogAck,
             None if full => IncomingRequest::Overloaded,
             None => {
-                let (txn, wait) = if req.method() == Some(&Method::Invite) {
-                    (
-                        Txn::Invite(ServerInvite::new(reliable, self.cfg)),
-                        INVITE_UNANSWERED,
-                    )
+                let txn = if req.method() == Some(&Method::Invite) {
+                    Txn::Invite(ServerInvite::new(reliable, self.cfg))
                 } else {
-                    (
-                        Txn::NonInvite(ServerNonInvite::new(reliable, self.cfg)),
-                        self.cfg.t1 * 64,
-                    )
+                    Txn::NonInvite(ServerNonInvite::new(reliable, self.cfg))
                 };
                 let entry = Entry {
                     txn,
                     dest,
-                    abandon_at: now + wait,
+                    created: now,
                 };
                 self.next_sweep.get_or_insert(now + SWEEP_INTERVAL);
                 self.map.insert(key.clone(), entry);
@@ -182,6 +176,15 @@ impl<D: Clone> ServerTransactions<D> {
         self.apply(key, events)
     }
 
+    /// Forgets a transaction whose request the switch chose not to answer (a
+    /// penalised source's): it takes no room until the sweep.
+    pub fn forget(&mut self, key: &TransactionKey) {
+        if self.map.get(key).is_some_and(|e| !e.answered()) {
+            self.map.remove(key);
+            self.timers.cancel(key);
+        }
+    }
+
     pub fn next_timeout(&self) -> Option<Instant> {
         match (self.timers.next_timeout(), self.next_sweep) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -194,7 +197,14 @@ impl<D: Clone> ServerTransactions<D> {
         if self.next_sweep.is_none_or(|at| at > now) {
             return;
         }
-        self.map.retain(|_, e| e.answered() || e.abandon_at > now);
+        let short = self.cfg.t1 * 64;
+        self.map.retain(|_, e| {
+            let wait = match &e.txn {
+                Txn::Invite(t) if t.sent_provisional() => INVITE_UNANSWERED,
+                _ => short,
+            };
+            e.answered() || now.saturating_duration_since(e.created) < wait
+        });
         self.next_sweep = (!self.map.is_empty()).then_some(now + SWEEP_INTERVAL);
     }
 
@@ -302,10 +312,11 @@ mod tests {
             table.on_request(&req("REGISTER"), false, t0, ()),
             IncomingRequest::New(_)
         ));
-        assert!(matches!(
-            table.on_request(&req("INVITE"), false, t0, ()),
-            IncomingRequest::New(_)
-        ));
+        // An INVITE that is ringing (a provisional went out) may wait long.
+        let IncomingRequest::New(invite) = table.on_request(&req("INVITE"), false, t0, ()) else {
+            panic!()
+        };
+        table.on_response(&invite, 180, Bytes::from_static(b"180"), t0);
         let mut third = req("OPTIONS");
         third = Message::parse(
             String::from_utf8_lossy(third.as_bytes())
@@ -330,10 +341,12 @@ mod tests {
         run_until(&mut table, t0 + INVITE_UNANSWERED + SWEEP_INTERVAL);
         assert!(table.is_empty(), "the unanswered INVITE is gone");
         assert_eq!(table.next_timeout(), None, "nothing left to sweep");
-        assert!(matches!(
-            table.on_request(&third, false, t0, ()),
-            IncomingRequest::New(_)
-        ));
+        // A request the switch chose to drop is forgotten at once.
+        let IncomingRequest::New(k) = table.on_request(&third, false, t0, ()) else {
+            panic!()
+        };
+        table.forget(&k);
+        assert!(table.is_empty());
     }
 
     #[test]
