@@ -402,7 +402,7 @@ mod cpu {
             StdUdpSocket::bind((LOCAL, 0)).unwrap(),
             StdUdpSocket::bind((LOCAL, 0)).unwrap(),
         );
-        let b_addr = b.local_addr().unwrap();
+        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
         let pool = Arc::clone(pool);
@@ -414,6 +414,8 @@ mod cpu {
                 .unwrap();
             rt.block_on(async {
                 let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+                // As the SDPs would: A sends from its announced address.
+                relay.set_remote(Side::A, a_addr);
                 relay.set_remote(Side::B, b_addr);
                 ready_tx.send(relay.ports().0).unwrap();
                 done_rx.await.unwrap();
