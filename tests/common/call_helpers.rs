@@ -40,8 +40,13 @@ pub fn journal(pbx: &mut Pbx) -> Vec<actors::store::CallRecord> {
 /// Registers `user` with a contact on `port`, from `port`, then frees the port for the
 /// device (SIPp) that will answer there.
 pub fn register_device(pbx: &Pbx, user: &str, port: u16) {
+    registered_client(pbx, user, port);
+}
+
+/// A client on `port` that registered `user` (demo password) with its own address.
+fn registered_client(pbx: &Pbx, user: &str, port: u16) -> SipClient {
     let mut c = SipClient::udp_on(pbx.addr, port);
-    let contact = format!("<sip:{user}@127.0.0.1:{port}>");
+    let contact = format!("<sip:{user}@{}>", c.local);
     let resp = c.register(
         user,
         &format!("secret{user}"),
@@ -51,6 +56,7 @@ pub fn register_device(pbx: &Pbx, user: &str, port: u16) {
         Algorithm::Md5,
     );
     assert_eq!(resp.code(), Some(200));
+    c
 }
 
 /// Waits until a device (SIPp) has bound `port`.
@@ -332,19 +338,8 @@ impl Device {
 
     /// Registers `user` from a fresh port and keeps the socket.
     pub fn register(pbx: &Pbx, user: &str) -> Device {
-        let mut c = SipClient::udp_on(pbx.addr, free_port());
-        let contact = format!("<sip:{user}@{}>", c.local);
-        let resp = c.register(
-            user,
-            &format!("secret{user}"),
-            "127.0.0.1",
-            Some(&contact),
-            Some(600),
-            Algorithm::Md5,
-        );
-        assert_eq!(resp.code(), Some(200));
         Device {
-            c,
+            c: registered_client(pbx, user, free_port()),
             invite: None,
             cseq: 0,
         }
