@@ -263,6 +263,23 @@ fn a_line_group_of_the_plan_decides_what_callers_of_its_lines_get() {
         &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
     );
     pbx_admin(dir.path(), &["tenant", "set", "demo", "--decline", "480"]);
+    // A line added later joins the group from the command line.
+    pbx_admin(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--tenant",
+            "demo",
+            "150",
+            "--password",
+            "secret150",
+        ],
+    );
+    pbx_admin(
+        dir.path(),
+        &["user", "set-group", "--tenant", "demo", "150", "sales"],
+    );
     let shown = pbx_json(dir.path(), &["plan", "show", "--tenant", "demo"]);
     let default = shown["line_groups"]
         .as_array()
@@ -274,4 +291,5 @@ fn a_line_group_of_the_plan_decides_what_callers_of_its_lines_get() {
     pbx.restart();
     assert_eq!(Caller::call(&pbx, "101", "105").expect(603), 603);
     assert_eq!(Caller::call(&pbx, "101", "106").expect(480), 480);
+    assert_eq!(Caller::call(&pbx, "102", "150").expect(603), 603);
 }

@@ -89,6 +89,14 @@ pub enum UserCmd {
         #[arg(long)]
         tenant: String,
     },
+    /// Put an extension in a line group of the tenant's dialplan (`default` for none).
+    SetGroup {
+        #[arg(long)]
+        tenant: String,
+        ext: String,
+        /// The line group's name.
+        group: String,
+    },
     /// Set a new password.
     Passwd {
         #[arg(long)]
@@ -232,6 +240,14 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             let t = store.tenant(&tenant)?;
             let n = store.add_line_range(&t, from, to, &password)?;
             println!("added {n} extensions ({from}-{to}) to tenant {}", t.name);
+        }
+        UserCmd::SetGroup { tenant, ext, group } => {
+            let t = store.tenant(&tenant)?;
+            store.set_line_group(t.id, &ext, &group)?;
+            println!(
+                "extension {ext} of tenant {} is in line group {group}",
+                t.name
+            );
         }
         UserCmd::List { tenant } => {
             let t = store.tenant(&tenant)?;

@@ -64,6 +64,46 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Puts line `ext` in line group `group` (`default` takes it out of any other).
+    /// Line groups live in the tenant's dialplan, so the tenant must have one; a line
+    /// the plan does not list yet is added to it as an extension.
+    pub fn set_line_group(&mut self, tenant: TenantId, ext: &str, group: &str) -> Result<()> {
+        let Some(mut plan) = self.stored_plan(tenant)? else {
+            return Err(Error::Invalid(
+                "the tenant has no dialplan: line groups live in it (pbx plan set)".into(),
+            ));
+        };
+        let group = (group != dialplan::plan::DEFAULT_GROUP).then(|| group.to_owned());
+        match plan.extensions.iter_mut().find(|e| e.number == ext) {
+            Some(e) => e.line_group = group,
+            None => {
+                let line = self.line(tenant, ext)?.ok_or_else(|| {
+                    Error::Invalid(format!("{ext:?} is not an extension of this tenant"))
+                })?;
+                plan.extensions.push(Extension {
+                    name: line.display_name.unwrap_or_default(),
+                    devices: vec![registered_devices(ext)],
+                    number: line.ext,
+                    voicemail: true,
+                    class: Default::default(),
+                    premium_allowed: false,
+                    line_group: group,
+                });
+            }
+        }
+        if let Err(errors) = plan.validate() {
+            let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            return Err(Error::Invalid(format!(
+                "dialplan refused: {}",
+                list.join("; ")
+            )));
+        }
+        let json = serde_json::to_string(&plan).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.set_dialplan_json(tenant, &json)
+    }
+}
+
 /// How a stored line's devices appear in the plan: whatever is registered for it.
 pub fn registered_devices(ext: &str) -> String {
     format!("registered devices of {ext}")

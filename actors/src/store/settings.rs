@@ -209,7 +209,7 @@ impl Store {
     }
 
     /// The stored dialplan as it was set (no lines added), if any.
-    fn stored_plan(&self, tenant: TenantId) -> Result<Option<dialplan::TenantPlan>> {
+    pub(crate) fn stored_plan(&self, tenant: TenantId) -> Result<Option<dialplan::TenantPlan>> {
         self.dialplan_json(tenant)?
             .map(|json| {
                 dialplan::TenantPlan::from_json(&json)
