@@ -21,26 +21,38 @@ pub struct PlanVersion {
 impl Store {
     /// The tenant's routing plan, or `None` when no plan was ever set.
     pub fn tenant_plan(&self, tenant: TenantId) -> Result<Option<TenantPlan>> {
-        let Some(json) = self.dialplan_json(tenant)? else {
+        let Some(mut plan) = self.stored_plan(tenant)? else {
             return Ok(None);
         };
-        let mut plan = TenantPlan::from_json(&json)
-            .map_err(|e| Error::Invalid(format!("stored dialplan is unreadable: {e}")))?;
         for line in self.lines(tenant)? {
-            if plan.extensions.iter().any(|e| e.number == line.ext) {
-                continue;
+            if !plan.extensions.iter().any(|e| e.number == line.ext) {
+                plan.extensions.push(line_extension(line, None));
             }
-            plan.extensions.push(Extension {
-                name: line.display_name.unwrap_or_default(),
-                devices: vec![registered_devices(&line.ext)],
-                number: line.ext,
-                voicemail: true,
-                class: Default::default(),
-                premium_allowed: false,
-                line_group: None,
-            });
         }
         Ok(Some(plan))
+    }
+
+    /// The stored dialplan as it was set (no lines added), if any.
+    pub(crate) fn stored_plan(&self, tenant: TenantId) -> Result<Option<TenantPlan>> {
+        self.dialplan_json(tenant)?
+            .map(|json| {
+                TenantPlan::from_json(&json)
+                    .map_err(|e| Error::Invalid(format!("stored dialplan is unreadable: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Stores a changed plan, checked like `pbx plan set` checks one.
+    pub(crate) fn save_plan(&mut self, tenant: TenantId, plan: &TenantPlan) -> Result<()> {
+        if let Err(errors) = plan.validate() {
+            let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            return Err(Error::Invalid(format!(
+                "dialplan refused: {}",
+                list.join("; ")
+            )));
+        }
+        let json = serde_json::to_string(plan).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.set_dialplan_json(tenant, &json)
     }
 
     /// A cheap fingerprint of what `tenant_plan` reads: when it is unchanged, the plan
@@ -81,26 +93,23 @@ impl Store {
                 let line = self.line(tenant, ext)?.ok_or_else(|| {
                     Error::Invalid(format!("{ext:?} is not an extension of this tenant"))
                 })?;
-                plan.extensions.push(Extension {
-                    name: line.display_name.unwrap_or_default(),
-                    devices: vec![registered_devices(ext)],
-                    number: line.ext,
-                    voicemail: true,
-                    class: Default::default(),
-                    premium_allowed: false,
-                    line_group: group,
-                });
+                plan.extensions.push(line_extension(line, group));
             }
         }
-        if let Err(errors) = plan.validate() {
-            let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-            return Err(Error::Invalid(format!(
-                "dialplan refused: {}",
-                list.join("; ")
-            )));
-        }
-        let json = serde_json::to_string(&plan).map_err(|e| Error::Invalid(e.to_string()))?;
-        self.set_dialplan_json(tenant, &json)
+        self.save_plan(tenant, &plan)
+    }
+}
+
+/// A stored line as an extension of the plan: it rings its registered devices.
+fn line_extension(line: super::LineRecord, line_group: Option<String>) -> Extension {
+    Extension {
+        name: line.display_name.unwrap_or_default(),
+        devices: vec![registered_devices(&line.ext)],
+        number: line.ext,
+        voicemail: true,
+        class: Default::default(),
+        premium_allowed: false,
+        line_group,
     }
 }
 

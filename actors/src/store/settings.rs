@@ -208,16 +208,6 @@ impl Store {
         }
     }
 
-    /// The stored dialplan as it was set (no lines added), if any.
-    pub(crate) fn stored_plan(&self, tenant: TenantId) -> Result<Option<dialplan::TenantPlan>> {
-        self.dialplan_json(tenant)?
-            .map(|json| {
-                dialplan::TenantPlan::from_json(&json)
-                    .map_err(|e| Error::Invalid(format!("stored dialplan is unreadable: {e}")))
-            })
-            .transpose()
-    }
-
     /// Applies `change`; a drop-off number must be an extension of the tenant. For a
     /// tenant with a dialplan the drop-off number is written into the plan (the one
     /// routing reads), checked like any plan change.
@@ -240,15 +230,7 @@ impl Store {
             change.apply(&mut s);
             s.apply_to(plan.default_group_mut());
             plan.drop_off.clone_from(&s.drop_off);
-            if let Err(errors) = plan.validate() {
-                let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                return Err(Error::Invalid(format!(
-                    "dialplan refused: {}",
-                    list.join("; ")
-                )));
-            }
-            let json = serde_json::to_string(&plan).map_err(|e| Error::Invalid(e.to_string()))?;
-            self.set_dialplan_json(tenant, &json)?;
+            self.save_plan(tenant, &plan)?;
             return Ok(s);
         }
         let mut s = self.tenant_settings(tenant)?;
