@@ -250,14 +250,7 @@ impl Caller {
     /// Waits for a request from the switch (skipping retransmitted responses) and
     /// answers it 200.
     pub fn answer_request(&mut self, method: &str) {
-        loop {
-            let m = self.c.recv().unwrap_or_else(|| panic!("no {method} came"));
-            if m.method().map(|x| x.as_str()) == Some(method) {
-                let ok = engine::sip::MessageWriter::response_to(&m, 200, "OK", None).finish();
-                self.c.send_raw(&ok);
-                return;
-            }
-        }
+        answer_request(&mut self.c, method);
     }
 
     /// CANCELs the INVITE.
@@ -397,32 +390,17 @@ impl Device {
             None => text.push_str("Content-Length: 0\r\n\r\n"),
         }
         self.c.send_raw(text.as_bytes());
-        loop {
-            let m = self
-                .c
-                .recv()
-                .unwrap_or_else(|| panic!("no answer to {method}"));
-            if m.cseq().map(|c| c.method) == Some(method) && m.code() >= Some(200) {
-                let code = m.code().unwrap();
-                if method == "INVITE" && code < 300 {
-                    let ack = format!("{}Content-Length: 0\r\n\r\n", start("ACK", "ack"));
-                    self.c.send_raw(ack.as_bytes());
-                }
-                return code;
-            }
+        let code = final_response(&mut self.c, method);
+        if method == "INVITE" && code < 300 {
+            let ack = format!("{}Content-Length: 0\r\n\r\n", start("ACK", "ack"));
+            self.c.send_raw(ack.as_bytes());
         }
+        code
     }
 
     /// Answers the next request of `method` with 200 and returns it.
     pub fn answer_request(&mut self, method: &str) -> engine::sip::Message {
-        loop {
-            let m = self.c.recv().unwrap_or_else(|| panic!("no {method} came"));
-            if m.method().map(|x| x.as_str()) == Some(method) {
-                let ok = engine::sip::MessageWriter::response_to(&m, 200, "OK", None).finish();
-                self.c.send_raw(&ok);
-                return m;
-            }
-        }
+        answer_request(&mut self.c, method)
     }
 }
 
@@ -434,15 +412,7 @@ impl Caller {
         let to_tag = self.to_tag.clone().unwrap();
         let text = format!("{method} sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKreq{method};rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: <sip:x@127.0.0.1>;tag={to_tag}\r\nCall-ID: call-{local}\r\nCSeq: 10 {method}\r\nContact: <sip:100@{local}>\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n");
         self.c.send_raw(text.as_bytes());
-        loop {
-            let m = self
-                .c
-                .recv()
-                .unwrap_or_else(|| panic!("no answer to {method}"));
-            if m.cseq().map(|c| c.method) == Some(method) && m.code() >= Some(200) {
-                return m.code().unwrap();
-            }
-        }
+        final_response(&mut self.c, method)
     }
 }
 
@@ -507,4 +477,25 @@ pub fn is_request(m: &engine::sip::Message, method: &str) -> bool {
 
 pub fn is_response(m: &engine::sip::Message, code: u16, method: &str) -> bool {
     m.code() == Some(code) && m.cseq().map(|c| c.method) == Some(method)
+}
+
+/// Waits for the next request of `method`, answers it 200 and returns it.
+fn answer_request(c: &mut SipClient, method: &str) -> Message {
+    loop {
+        let m = c.recv().unwrap_or_else(|| panic!("no {method} came"));
+        if m.method().map(|x| x.as_str()) == Some(method) {
+            c.send_raw(&MessageWriter::response_to(&m, 200, "OK", None).finish());
+            return m;
+        }
+    }
+}
+
+/// The code of the final response to our request of `method`, skipping the rest.
+fn final_response(c: &mut SipClient, method: &str) -> u16 {
+    loop {
+        let m = c.recv().unwrap_or_else(|| panic!("no answer to {method}"));
+        if m.cseq().map(|c| c.method) == Some(method) && m.code() >= Some(200) {
+            return m.code().unwrap_or(0);
+        }
+    }
 }
