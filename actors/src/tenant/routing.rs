@@ -141,24 +141,6 @@ pub fn first_step(decision: &Decision) -> Step {
     }
 }
 
-/// The name of a target's kind, as the tests and logs name it.
-pub fn kind(target: &Target) -> &'static str {
-    match target {
-        Target::Extension { .. } => "extension",
-        Target::HuntGroup { .. } => "hunt_group",
-        Target::Queue { .. } => "queue",
-        Target::IvrMenu { .. } => "ivr_menu",
-        Target::Voicemail { .. } => "voicemail",
-        Target::Conference { .. } => "conference",
-        Target::Announcement { .. } => "announcement",
-        Target::Outbound { .. } => "outbound",
-        Target::Emergency { .. } => "emergency",
-        Target::Feature { .. } => "feature",
-        Target::DropOff { .. } => "drop_off",
-        Target::Reject { .. } => "reject",
-    }
-}
-
 fn reason_phrase(code: u16) -> &'static str {
     match code {
         403 => "Forbidden",

@@ -87,11 +87,6 @@ impl AuthThrottle {
         penalty
     }
 
-    /// A source authenticated: its failures are forgotten.
-    pub fn on_success(&mut self, ip: IpAddr) {
-        self.sources.remove(&ip);
-    }
-
     /// Forgets sources quiet for longer than the window and no longer penalised.
     pub fn prune(&mut self, now: Instant) {
         let window = self.window;
@@ -139,9 +134,6 @@ mod tests {
         assert!(t.is_penalised(ip, t0 + Duration::from_secs(7)));
         assert!(!t.is_penalised(ip, t0 + Duration::from_secs(8)));
         assert!(!t.is_penalised("127.0.0.8".parse().unwrap(), t0));
-        t.on_success(ip);
-        assert!(!t.is_penalised(ip, t0));
-        assert_eq!(t.on_failure(ip, t0), Duration::ZERO);
     }
 
     #[test]

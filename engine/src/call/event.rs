@@ -104,17 +104,6 @@ pub enum Output {
     Event(LegEvent),
 }
 
-impl Output {
-    /// The bytes to put on the wire, for owners that do not care which kind.
-    pub fn bytes(&self) -> Option<&Bytes> {
-        match self {
-            Output::Send(b) => Some(b),
-            Output::Respond(r) => Some(&r.bytes),
-            Output::Event(_) => None,
-        }
-    }
-}
-
 /// The states of a leg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegState {
