@@ -46,4 +46,13 @@ impl AuthGuard {
             tracing::info!(%ip, ?penalty, "repeated authentication failures: source penalised");
         }
     }
+
+    /// True for a request carrying credentials from a penalised source: it is to be
+    /// dropped unanswered (`Replier::forget`), right or wrong.
+    pub fn refuses(&self, inc: &crate::proto::Incoming) -> bool {
+        use engine::sip::HeaderName;
+        (inc.msg.header(HeaderName::Authorization).is_some()
+            || inc.msg.header(HeaderName::ProxyAuthorization).is_some())
+            && self.is_penalised(inc.source.ip())
+    }
 }

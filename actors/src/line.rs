@@ -110,17 +110,10 @@ impl Actor for LineActor {
     }
 }
 
-/// True for a request with credentials from a source penalised for guessing: it is
-/// dropped here too, so guesses queued before the penalty began are not checked.
-fn from_penalised(inc: &Incoming, guard: &crate::auth_guard::AuthGuard) -> bool {
-    use engine::sip::HeaderName;
-    (inc.msg.header(HeaderName::Authorization).is_some()
-        || inc.msg.header(HeaderName::ProxyAuthorization).is_some())
-        && guard.is_penalised(inc.source.ip())
-}
-
+// A penalised source's credentials are dropped here too, so guesses queued before
+// the penalty began are not checked.
 fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming>) {
-    if from_penalised(&inc, &state.args.shared.guard) {
+    if state.args.shared.guard.refuses(&inc) {
         return inc.reply.forget();
     }
     let flow = inc.reply.flow();
@@ -163,7 +156,7 @@ fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming
 /// handed to the tenant, which starts the call.
 fn call_from(state: &mut LineState, inc: Box<Incoming>) {
     let shared = &state.args.shared;
-    if from_penalised(&inc, &shared.guard) {
+    if shared.guard.refuses(&inc) {
         return inc.reply.forget();
     }
     let authenticated = authenticate(

@@ -37,14 +37,6 @@ impl Dispatcher {
         }
     }
 
-    /// A request with credentials from a source penalised for guessing: dropped
-    /// unanswered, right or wrong, so that guessing gains nothing while it lasts.
-    fn is_from_penalised(&self, inc: &Incoming) -> bool {
-        let has_credentials = inc.msg.header(HeaderName::Authorization).is_some()
-            || inc.msg.header(HeaderName::ProxyAuthorization).is_some();
-        has_credentials && self.guard.is_penalised(inc.source.ip())
-    }
-
     /// A response: it belongs to a call's client transaction, found by Call-ID.
     pub fn on_response(&self, msg: engine::sip::Message, _source: std::net::SocketAddr) {
         let Some(call) = self.directory.call_of(&msg) else {
@@ -99,7 +91,7 @@ impl Dispatcher {
             w.header("Unsupported", &required.join(", "));
             return inc.reply.send(420, w.finish());
         }
-        if matches!(method, Method::Register | Method::Invite) && self.is_from_penalised(&inc) {
+        if matches!(method, Method::Register | Method::Invite) && self.guard.refuses(&inc) {
             tracing::debug!(source = %inc.source, "credentials from a penalised source ignored");
             return inc.reply.forget();
         }
