@@ -110,9 +110,8 @@ impl Actor for LineActor {
     }
 }
 
-// A penalised source's credentials are dropped here too, so guesses queued before
-// the penalty began are not checked.
 fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming>) {
+    // Dropped here too: guesses queued before the penalty began are not checked.
     if state.args.shared.guard.refuses(&inc) {
         return inc.reply.forget();
     }
