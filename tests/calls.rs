@@ -479,32 +479,33 @@ fn blind_transfer_to_an_unknown_number_fails_and_the_call_goes_on() {
     assert_eq!(rows[0].hangup_side, Some(actors::journal::Side::Callee));
 }
 
-#[test]
-fn attended_transfer_joins_the_two_remaining_parties() {
-    let dir = temp_dir();
-    let mut pbx = Pbx::start(dir.path());
-    // Call 1: 100 (this test) calls 102 (the transferor, this test's device).
-    let mut b = Device::register(&pbx, "102");
+/// Call 1: 100 (`a`, RTP on the returned socket) calls 102, the transferor; call 2:
+/// 102 consults 103 (an echoing SIPp device, spawned in `dir`), then transfers 100 to
+/// it with REFER/Replaces. Returns 100's caller, its RTP socket, 103's SIPp and port.
+fn attended_transfer_to_an_echo(
+    pbx: &Pbx,
+    dir: &std::path::Path,
+) -> (Caller, std::net::UdpSocket, std::process::Child, u16) {
+    let mut b = Device::register(pbx, "102");
     let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let mut a = Caller::call_with_media(&pbx, "100", "102", rtp.local_addr().unwrap().port());
+    let mut a = Caller::call_with_media(pbx, "100", "102", rtp.local_addr().unwrap().port());
     b.answer(free_port());
     assert_eq!(a.expect(200), 200);
     a.ack();
-    // Call 2: the transferor (as 102) consults 103, an echoing SIPp device.
     let (c_port, c_media) = (free_port(), free_port());
-    register_device(&pbx, "103", c_port);
+    register_device(pbx, "103", c_port);
     let mp = c_media.to_string();
     let c = sipp::spawn_uas_with(
         "call_callee.xml",
         1,
         "u1",
         c_port,
-        dir.path(),
+        dir,
         &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
     );
     wait_bound(c_port);
-    let mut b2 = Caller::call(&pbx, "102", "103");
+    let mut b2 = Caller::call(pbx, "102", "103");
     assert_eq!(b2.expect(200), 200);
     b2.ack();
     // REFER in call 1, replacing the transferor's dialog of call 2.
@@ -531,6 +532,14 @@ fn attended_transfer_joins_the_two_remaining_parties() {
     // 100 and 103 talk: the caller's RTP crosses both relays to the echo and back.
     let n = echoed(&rtp, media_target(&a));
     assert!(n >= 45, "only {n} of 50 packets came back from 103");
+    (a, rtp, c, c_port)
+}
+
+#[test]
+fn attended_transfer_joins_the_two_remaining_parties() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let (mut a, _rtp, c, c_port) = attended_transfer_to_an_echo(&pbx, dir.path());
     a.bye();
     assert!(
         sipp::wait(c, c_port, dir.path()).success,
@@ -540,6 +549,48 @@ fn attended_transfer_joins_the_two_remaining_parties() {
     let call1 = rows.iter().find(|r| r.from == "100").unwrap();
     assert_eq!(call1.transferred_to.as_deref(), Some("103"));
     assert_eq!(rows.len(), 2);
+}
+
+#[test]
+fn a_joined_call_is_transferred_again_attended() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let (mut a, _rtp, c, c_port) = attended_transfer_to_an_echo(&pbx, dir.path());
+    // 100, now talking to 103, consults 104 and transfers 103 to it (call 3).
+    let mut d = Device::register(&pbx, "104");
+    let d_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    d_rtp
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut a3 = Caller::call(&pbx, "100", "104");
+    d.answer(d_rtp.local_addr().unwrap().port());
+    assert_eq!(a3.expect(200), 200);
+    a3.ack();
+    let replaces = format!(
+        "call-{}%3Bto-tag%3D{}%3Bfrom-tag%3Dcaller1",
+        a3.c.local,
+        a3.to_tag.clone().unwrap()
+    );
+    let code = a.request(
+        "REFER",
+        &format!("Refer-To: <sip:104@127.0.0.1?Replaces={replaces}>\r\n"),
+    );
+    assert_eq!(code, 202, "a joined call takes a second attended transfer");
+    a.answer_request("NOTIFY");
+    a.answer_request("NOTIFY");
+    a.answer_request("BYE");
+    a3.answer_request("BYE");
+    // 104 and 103 talk through the relays of all three calls.
+    let target = sdp_target(d.invite.as_ref().unwrap());
+    let n = echoed(&d_rtp, target);
+    assert!(n >= 45, "only {n} of 50 packets came back from 103 to 104");
+    assert_eq!(d.request("BYE", ""), 200);
+    assert!(
+        sipp::wait(c, c_port, dir.path()).success,
+        "103 got the BYE of 104, the party it was joined to last"
+    );
+    let rows = journal(&mut pbx);
+    assert_eq!(rows.len(), 3, "{rows:?}");
 }
 
 #[test]

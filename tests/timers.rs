@@ -109,9 +109,19 @@ fn is_request(m: &Message, method: &str) -> bool {
 }
 
 async fn switch(dir: &std::path::Path) -> Switch {
+    switch_with(dir, None).await
+}
+
+/// A switch with lines 100–102 and, when given, the tenant's dialplan.
+async fn switch_with(dir: &std::path::Path, plan: Option<&dialplan::TenantPlan>) -> Switch {
     let mut store = Store::open(dir).unwrap();
     let t = store.add_tenant("demo", &["127.0.0.1".into()]).unwrap();
-    let lines: Vec<NewLine> = ["100", "101"]
+    if let Some(plan) = plan {
+        store
+            .set_dialplan_json(t.id, &serde_json::to_string(plan).unwrap())
+            .unwrap();
+    }
+    let lines: Vec<NewLine> = ["100", "101", "102"]
         .iter()
         .map(|n| NewLine {
             ext: n.to_string(),
@@ -204,5 +214,83 @@ async fn an_answered_call_is_refreshed_at_half_its_session_interval() {
         first.header(HeaderName::SessionExpires).is_some()
             || first.values_named("Session-Expires").next().is_some()
     );
+    switch.shutdown().await;
+}
+
+/// The demo plan with group 200 open at all hours, ringing 101 then 102 for 15 s each.
+fn sequential_group() -> dialplan::TenantPlan {
+    let mut plan = dialplan::TenantPlan::demo();
+    let g = &mut plan.groups[0];
+    g.schedule = None;
+    g.voicemail = None;
+    g.members = vec!["101".into(), "102".into()];
+    g.strategy = dialplan::plan::Strategy::Sequential { ring_seconds: 15 };
+    plan
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sequential_group_rings_each_member_for_its_time_then_the_next() {
+    let dir = common::temp_dir();
+    let switch = switch_with(dir.path(), Some(&sequential_group())).await;
+    let addr = switch
+        .local_addrs
+        .iter()
+        .find(|(p, _)| *p == "udp")
+        .unwrap()
+        .1;
+    let (first, second) = (Phone::new(addr).await, Phone::new(addr).await);
+    first.register("101").await;
+    second.register("102").await;
+    let caller = Phone::new(addr).await;
+    caller.call("100", "200").await;
+    let invite = first.wait_for(|m| is_request(m, "INVITE")).await;
+    first.respond(&invite, 180, "Ringing").await;
+    caller.wait_for(|m| m.code() == Some(180)).await;
+    let rang_at = Instant::now();
+    // 101 does not answer: after its 15 s the switch cancels it and rings 102.
+    let cancel = first.wait_for(|m| is_request(m, "CANCEL")).await;
+    let waited = rang_at.elapsed();
+    assert!(
+        (14..=16).contains(&waited.as_secs()),
+        "101 rang for {waited:?}"
+    );
+    first.respond(&cancel, 200, "OK").await;
+    first.respond(&invite, 487, "Request Terminated").await;
+    let invite = second.wait_for(|m| is_request(m, "INVITE")).await;
+    // 102 is busy: the group is exhausted and the caller hears the last status.
+    second.respond(&invite, 486, "Busy Here").await;
+    let end = caller
+        .wait_for(|m| m.code().is_some_and(|c| c >= 300))
+        .await;
+    assert_eq!(end.code(), Some(486));
+    switch.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sequential_group_member_answering_gets_the_call() {
+    let dir = common::temp_dir();
+    let switch = switch_with(dir.path(), Some(&sequential_group())).await;
+    let addr = switch
+        .local_addrs
+        .iter()
+        .find(|(p, _)| *p == "udp")
+        .unwrap()
+        .1;
+    // 101 has no device: its hop fails at once and 102 rings.
+    let second = Phone::new(addr).await;
+    second.register("102").await;
+    let caller = Phone::new(addr).await;
+    caller.call("100", "200").await;
+    let invite = second.wait_for(|m| is_request(m, "INVITE")).await;
+    let sdp = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n";
+    let mut w = MessageWriter::response_to(&invite, 200, "OK", Some("dev"));
+    w.header("Contact", &format!("<sip:dev@{}>", second.local()));
+    second
+        .send(&w.body("application/sdp", sdp.as_bytes()))
+        .await;
+    let ok = caller
+        .wait_for(|m| m.code().is_some_and(|c| c >= 200))
+        .await;
+    assert_eq!(ok.code(), Some(200));
     switch.shutdown().await;
 }

@@ -23,13 +23,17 @@ use std::time::Duration;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::sync::Arc;
 
-use crate::call::{CallActor, CallArgs, CallPermit, SharedRecord};
+use crate::call::refusal::{served, Refusal};
+use crate::call::{CallActor, CallArgs, CallPermit, FirstHop, SharedRecord};
 use crate::directory::Directory;
 use crate::line::{LineActor, LineArgs};
 use crate::proto::Flow;
-use crate::proto::{BindingsView, CallTarget, Incoming, LineMsg, TenantEntry, TenantMsg};
+use crate::proto::{
+    BindingsView, CallTarget, HopDevices, Incoming, LineMsg, TenantEntry, TenantMsg,
+};
 use crate::services::Services;
 use crate::store::{TenantId, TenantLimits, TenantSettings};
+use dialplan::WalkStep;
 
 #[derive(Debug, Clone)]
 pub struct TenantArgs {
@@ -85,10 +89,10 @@ struct CallEntry {
     parties: [String; 2],
 }
 
-/// Where a call goes.
-enum Outcome {
+/// Where a call to a line goes.
+enum Outcome<T = Vec<CallTarget>> {
     /// These devices ring.
-    Ring(Vec<CallTarget>),
+    Ring(T),
     /// The caller gets this final response.
     Refuse(u16, &'static str),
     /// Nobody to ring: the caller hears ringing until it gives up or the ring time
@@ -213,6 +217,7 @@ impl TenantSupervisor {
             .filter_map(|b| {
                 let flow = Flow::parse(&b.flow).filter(|f| out.is_usable(*f))?;
                 Some(CallTarget {
+                    line: ext.to_owned(),
                     flow,
                     contact: b.contact.clone(),
                 })
@@ -220,44 +225,114 @@ impl TenantSupervisor {
             .collect()
     }
 
+    /// The routing walk of a call from line `from` to `dialled` (a tenant without a
+    /// plan rings the extension dialled).
+    fn walk(
+        view: &routing::TenantView,
+        from: &str,
+        dialled: &str,
+        source: Option<std::net::IpAddr>,
+        ring: Duration,
+    ) -> Result<dialplan::Walk, String> {
+        let decision = match &view.router {
+            Some(router) => {
+                let ctx = dialplan::CallContext {
+                    from: from.to_owned(),
+                    to: dialled.to_owned(),
+                    origin: dialplan::Origin::Internal,
+                    source_ip: source,
+                };
+                router
+                    .route(&ctx, crate::clock::wall_now())
+                    .map_err(|e| e.to_string())?
+            }
+            None => dialplan::Decision::single(dialplan::Target::Extension {
+                number: dialled.to_owned(),
+                devices: Vec::new(),
+            }),
+        };
+        Ok(dialplan::Walk::new(decision, ring))
+    }
+
+    /// The devices a hop of a routing walk rings: every registered device of each of
+    /// its lines, under the line's group rules (busy-on-busy, drop-off, decline).
+    /// `alone`: the hop is the walk's first and rings one line, so a line group that
+    /// keeps ringing a line with no device may do so.
+    async fn hop_devices(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        lines: &[String],
+        alone: bool,
+    ) -> Outcome<HopDevices> {
+        let view = state.view.borrow().clone();
+        let mut found = HopDevices {
+            targets: Vec::new(),
+            reject: None,
+        };
+        let mut first_refusal = None;
+        for (k, line) in lines.iter().enumerate() {
+            // The rung line's group decides decline, reject and busy-on-busy (one
+            // source: the plan, when the tenant has one).
+            let settings = match &view.router {
+                Some(router) => {
+                    let plan = router.plan();
+                    TenantSettings::of_group(&plan.line_group_of(line), plan.drop_off.clone())
+                }
+                None => view.settings.clone(),
+            };
+            if k == 0 {
+                found.reject = settings.reject;
+            }
+            match Self::outcome(myself, state, &settings, line).await {
+                Outcome::Ring(t) => found.targets.extend(t),
+                Outcome::KeepRinging if alone => return Outcome::KeepRinging,
+                Outcome::KeepRinging => {
+                    first_refusal.get_or_insert((480, "Temporarily Unavailable"));
+                }
+                Outcome::Refuse(code, reason) => {
+                    first_refusal.get_or_insert((code, reason));
+                }
+            }
+        }
+        if !found.targets.is_empty() {
+            return Outcome::Ring(found);
+        }
+        let (code, reason) = first_refusal.unwrap_or((480, "Temporarily Unavailable"));
+        Outcome::Refuse(code, reason)
+    }
+
     /// Where a transfer from line `from` to `dialled` goes: routed by the plan like a
-    /// call (a target not built yet fails with its refusal), then the registered
-    /// devices of the extension it reaches: 404 when there is no such line, 480 when
-    /// it has no device.
+    /// call, to the devices of the first hop that has any (a target the switch does
+    /// not ring fails the transfer with its refusal).
     async fn targets(
         myself: &ActorRef<TenantMsg>,
         state: &mut TenantState,
         from: &str,
         dialled: &str,
     ) -> Result<Vec<CallTarget>, (u16, &'static str)> {
-        let router = state.view.borrow().router.clone();
-        let ext = match router {
-            Some(router) => {
-                let ctx = dialplan::CallContext {
-                    from: from.to_owned(),
-                    to: dialled.to_owned(),
-                    origin: dialplan::Origin::Internal,
-                    source_ip: None,
-                };
-                let decision = router
-                    .route(&ctx, crate::clock::wall_now())
-                    .map_err(|_| (404, "Not Found"))?;
-                match routing::first_step(&decision) {
-                    routing::Step::Ring(n) => n,
-                    routing::Step::Refuse { code, reason, .. } => return Err((code, reason)),
+        let view = state.view.borrow().clone();
+        let ring = state.args.shared.calls.ring_timeout;
+        let mut walk =
+            Self::walk(&view, from, dialled, None, ring).map_err(|_| (404, "Not Found"))?;
+        loop {
+            match walk.next_step() {
+                WalkStep::Ring { lines, .. } => {
+                    match Self::hop_devices(myself, state, &lines, false).await {
+                        Outcome::Ring(d) => return Ok(d.targets),
+                        Outcome::Refuse(code, reason) => walk.failed(code, reason),
+                        Outcome::KeepRinging => walk.failed(480, "Temporarily Unavailable"),
+                    }
+                }
+                WalkStep::Serve(t) => {
+                    let r = served(&t, walk.last_failure());
+                    return Err((r.code, r.reason));
+                }
+                WalkStep::Exhausted { code, .. } => {
+                    let r = Refusal::exhausted(code, String::new());
+                    return Err((r.code, r.reason));
                 }
             }
-            None => dialled.to_owned(),
-        };
-        let ext = ext.as_str();
-        if Self::ensure_line(myself, state, ext).await.is_none() {
-            return Err((404, "Not Found"));
         }
-        let targets = Self::devices(state, ext);
-        if targets.is_empty() {
-            return Err((480, "Temporarily Unavailable"));
-        }
-        Ok(targets)
     }
 
     /// Admits a new call (or an INVITE with Replaces) placed by `caller` against the
@@ -359,26 +434,24 @@ impl TenantSupervisor {
     /// Refuses a call the plan sends where the switch cannot take it (yet), or rejects:
     /// the status with a `Warning` naming why; a target not built yet gets a journal
     /// row as well.
-    #[allow(clippy::too_many_arguments)]
     fn refuse(
         state: &TenantState,
         tenant: TenantId,
         caller: &str,
         callee: &str,
         inc: &Incoming,
-        code: u16,
-        reason: &str,
-        warning: Option<String>,
+        r: Refusal,
     ) {
-        let mut w = engine::sip::MessageWriter::response_to(&inc.msg, code, reason, Some("pbx"));
-        if let Some(text) = &warning {
+        let mut w =
+            engine::sip::MessageWriter::response_to(&inc.msg, r.code, r.reason, Some("pbx"));
+        if let Some(text) = &r.warning {
             w.header_fmt(
                 "Warning",
                 format_args!("399 pbx \"{}\"", text.replace('"', "'")),
             );
         }
-        inc.reply.send(code, w.finish());
-        if !matches!(code, 480 | 501) {
+        inc.reply.send(r.code, w.finish());
+        if !r.is_missing_target() {
             return;
         }
         use crate::journal::{CallEventKind, CallId, Direction};
@@ -393,11 +466,11 @@ impl TenantSupervisor {
                 caller_line: Some(caller.to_owned()),
             },
         );
-        bus.publish_failed(call, tenant, code, warning.unwrap_or_default());
+        bus.publish_failed(call, tenant, r.code, r.warning.unwrap_or_default());
         tracing::info!(
             caller,
             callee,
-            code,
+            code = r.code,
             "call refused: its target is not available yet"
         );
     }
@@ -413,7 +486,7 @@ impl TenantSupervisor {
             return inc.respond(503, "Service Unavailable");
         };
         let view = state.view.borrow().clone();
-        let (mut settings, limits) = (view.settings.clone(), view.limits);
+        let limits = view.limits;
         let Some(permit) = Self::admit(state, &limits, &caller, &inc) else {
             return;
         };
@@ -448,80 +521,50 @@ impl TenantSupervisor {
         else {
             return inc.respond(404, "Not Found");
         };
-        // The dialplan decides (the tenant's extensions alone when it has none).
-        let step = match view.router.clone() {
-            Some(router) => {
-                let ctx = dialplan::CallContext {
-                    from: caller.clone(),
-                    to: callee.clone(),
-                    origin: dialplan::Origin::Internal,
-                    source_ip: Some(inc.source.ip()),
+        // The dialplan decides; the walk's first hop with a device starts the call.
+        let source = Some(inc.source.ip());
+        let mut walk = match Self::walk(&view, &caller, &callee, source, calls.ring_timeout) {
+            Ok(w) => w,
+            Err(e) => {
+                let r = Refusal {
+                    code: 404,
+                    reason: "Not Found",
+                    warning: Some(e),
+                    missing: false,
                 };
-                match router.route(&ctx, crate::clock::wall_now()) {
-                    Ok(decision) => routing::first_step(&decision),
-                    Err(e) => routing::Step::Refuse {
-                        code: 404,
-                        reason: "Not Found",
-                        warning: Some(e.to_string()),
-                    },
-                }
-            }
-            None => routing::Step::Ring(callee.clone()),
-        };
-        let ring = match step {
-            routing::Step::Ring(number) => number,
-            routing::Step::Refuse {
-                code,
-                reason,
-                warning,
-            } => {
-                return Self::refuse(
-                    state, entry.id, &caller, &callee, &inc, code, reason, warning,
-                )
+                return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
             }
         };
-        // The rung line's group decides decline, reject and busy-on-busy (one source:
-        // the plan, when the tenant has one).
-        if let Some(router) = &view.router {
-            let plan = router.plan();
-            settings = TenantSettings::of_group(&plan.line_group_of(&ring), plan.drop_off.clone());
-        }
-        let targets = match Self::outcome(myself, state, &settings, &ring).await {
-            Outcome::Ring(t) => t,
-            Outcome::Refuse(code, reason) => return inc.respond(code, reason),
-            Outcome::KeepRinging => {
-                let record = SharedRecord::default();
-                let parties = [caller.clone(), ring.clone()];
-                let args = ringer::RingerArgs {
-                    tenant: entry,
-                    caller,
-                    callee,
-                    inc,
-                    ring_timeout: calls.ring_timeout,
-                    directory: state.args.directory.clone(),
-                    bus: state.args.shared.bus.clone(),
-                    out: state.args.shared.out.clone(),
-                    record: record.clone(),
-                };
-                match Actor::spawn_linked(None, ringer::Ringer, args, myself.get_cell()).await {
-                    Ok((r, _)) => {
-                        state.add_call(
-                            r.get_id(),
-                            CallEntry {
-                                _permit: permit,
-                                record,
-                                parties,
-                            },
-                        );
+        let (devices, ring, line) = loop {
+            match walk.next_step() {
+                WalkStep::Ring {
+                    hop, lines, ring, ..
+                } => {
+                    let alone = hop == 1 && lines.len() == 1;
+                    match Self::hop_devices(myself, state, &lines, alone).await {
+                        Outcome::Ring(d) => break (d, ring, lines[0].clone()),
+                        Outcome::Refuse(code, reason) => walk.failed(code, reason),
+                        Outcome::KeepRinging => {
+                            return Self::keep_ringing(
+                                myself, state, entry, caller, callee, inc, permit,
+                            )
+                            .await
+                        }
                     }
-                    Err(e) => tracing::error!(error = %e, "ringing call failed to start"),
                 }
-                return;
+                WalkStep::Serve(t) => {
+                    let r = served(&t, walk.last_failure());
+                    return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
+                }
+                WalkStep::Exhausted { code, reason } => {
+                    let r = Refusal::exhausted(code, reason);
+                    return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
+                }
             }
         };
         let record = SharedRecord::default();
-        // The lines in the call: the caller and the extension rung (after routing).
-        let parties = [caller.clone(), ring.clone()];
+        // The lines in the call: the caller and the (first) line rung.
+        let parties = [caller.clone(), line];
         let args = CallArgs {
             bus: state.args.shared.bus.clone(),
             ports: state.args.shared.ports.clone(),
@@ -529,12 +572,11 @@ impl TenantSupervisor {
             caller,
             callee,
             inc,
-            targets,
+            walk,
+            first: FirstHop { devices, ring },
             out: state.args.shared.out.clone(),
             directory: state.args.directory.clone(),
-            ring_timeout: calls.ring_timeout,
             record: record.clone(),
-            reject: settings.reject,
         };
         match Actor::spawn_linked(None, CallActor, args, myself.get_cell()).await {
             Ok((call, _)) => {
@@ -550,6 +592,45 @@ impl TenantSupervisor {
             // The call refused itself in `pre_start` (400, 422, 482, 503 …) and has
             // answered the caller already: not a fault of the switch.
             Err(e) => tracing::debug!(error = %e, "call not started"),
+        }
+    }
+
+    /// A line group's "keep ringing" for a line with no device: the caller hears
+    /// ringing until it gives up or the ring time is over (`ringer.rs`).
+    async fn keep_ringing(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        tenant: TenantEntry,
+        caller: String,
+        callee: String,
+        inc: Box<Incoming>,
+        permit: CallPermit,
+    ) {
+        let record = SharedRecord::default();
+        let parties = [caller.clone(), callee.clone()];
+        let args = ringer::RingerArgs {
+            tenant,
+            caller,
+            callee,
+            inc,
+            ring_timeout: state.args.shared.calls.ring_timeout,
+            directory: state.args.directory.clone(),
+            bus: state.args.shared.bus.clone(),
+            out: state.args.shared.out.clone(),
+            record: record.clone(),
+        };
+        match Actor::spawn_linked(None, ringer::Ringer, args, myself.get_cell()).await {
+            Ok((r, _)) => {
+                state.add_call(
+                    r.get_id(),
+                    CallEntry {
+                        _permit: permit,
+                        record,
+                        parties,
+                    },
+                );
+            }
+            Err(e) => tracing::error!(error = %e, "ringing call failed to start"),
         }
     }
 }
@@ -625,6 +706,14 @@ impl Actor for TenantSupervisor {
             }
             TenantMsg::Targets { from, ext, reply } => {
                 let _ = reply.send(Self::targets(&myself, state, &from, &ext).await);
+            }
+            TenantMsg::HopDevices { lines, reply } => {
+                let found = match Self::hop_devices(&myself, state, &lines, false).await {
+                    Outcome::Ring(d) => Ok(d),
+                    Outcome::Refuse(code, reason) => Err((code, reason)),
+                    Outcome::KeepRinging => Err((480, "Temporarily Unavailable")),
+                };
+                let _ = reply.send(found);
             }
             TenantMsg::StartRegistered(exts) => {
                 if let Some(entry) = state.entry.clone() {

@@ -20,6 +20,7 @@ pub mod route;
 pub mod router;
 pub mod schedule;
 pub mod validate;
+pub mod walk;
 
 pub use decision::{Decision, Target, TrunkDial};
 pub use error::Error;
@@ -28,3 +29,4 @@ pub use number::{Canonical, Category, Detection};
 pub use plan::TenantPlan;
 pub use router::{route, CallContext, Origin, Router, ScheduleReport};
 pub use validate::ValidationError;
+pub use walk::{Step as WalkStep, Walk};

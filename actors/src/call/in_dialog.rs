@@ -6,52 +6,41 @@
 
 use std::time::Instant;
 
-use engine::call::Leg;
 use engine::sip::{HeaderName, Message, Method};
 
-use super::transfer::{endpoint, Endpoint};
+use super::channel::ChannelId;
 use super::CallState;
+use crate::media_relay::{PortPool, Relays};
 
-/// A request of one side sent on to the other, awaiting its final response. A side is
-/// `None` for the caller's leg, `Some(i)` for callee leg `i`.
+/// A leg of a channel: the channel and the leg's place in it.
+pub type LegRef = (ChannelId, usize);
+
+/// A request of one channel sent on to the other, awaiting its final response.
 pub struct Relayed {
-    from: Option<usize>,
-    to: Option<usize>,
+    from: LegRef,
+    to: ChannelId,
     seq: u32,
     method: Method,
     req: Message,
 }
 
-/// Runs `f` on the caller's leg or on callee leg `i` (its output drained by the fork).
-pub(super) fn with_leg<R>(
-    s: &mut CallState,
-    leg: Option<usize>,
-    t: Instant,
-    f: impl FnOnce(&mut Leg) -> R,
-) -> Option<R> {
-    match leg {
-        None => Some(f(&mut s.a)),
-        Some(i) => s.b.with_leg(i, t, f),
-    }
-}
-
-/// A request a leg reported: sent on to the other side, or refused with 491 when the
-/// other side cannot take it now (not answered, or a re-INVITE of ours pending there).
-pub fn request(s: &mut CallState, from: Option<usize>, req: Message, t: Instant) {
+/// A request a leg reported: sent on to the party it is bridged with, or refused with
+/// 491 when that party cannot take it now (not answered, or a re-INVITE of ours
+/// pending there).
+pub fn request(s: &mut CallState, from: LegRef, req: Message, t: Instant) {
     let Some(method) = req.method().cloned() else {
         return;
     };
-    // The other side: the callee's leg that answered, or the caller for that leg.
-    let to: Option<Option<usize>> = match (from, s.b.winner()) {
-        (None, Some(w)) => Some(Some(w)),
-        (Some(i), Some(w)) if i == w => Some(None),
-        _ => None,
-    };
+    let is_party = s.channel(from.0).and_then(|c| c.party_leg()) == Some(from.1);
+    let to = s
+        .peer_of(from.0)
+        .filter(|_| is_party)
+        .filter(|to| s.channel(*to).is_some_and(|c| c.answered().is_some()));
     let sent = to.and_then(|to| {
-        let body = rewrite_body(endpoint(s, from), endpoint(s, to), &req, &s.ports);
+        let body = rewrite_body(s, from.0, to, &req);
         remember(s, to, body.as_ref());
         let body = body.as_ref().map(|(ct, b)| (ct.as_str(), b.as_slice()));
-        with_leg(s, to, t, |leg| leg.send_request(&method, body, t))
+        s.with_party(to, t, |leg| leg.send_request(&method, body, t))
             .flatten()
             .map(|seq| (to, seq))
     });
@@ -64,16 +53,16 @@ pub fn request(s: &mut CallState, from: Option<usize>, req: Message, t: Instant)
             req,
         }),
         None => {
-            with_leg(s, from, t, |leg| {
+            s.with_leg(from.0, from.1, t, |leg| {
                 leg.respond(&req, 491, "Request Pending", None, t)
             });
         }
     }
 }
 
-/// A response to a request the call relayed: its final response goes back to the side
+/// A response to a request the call relayed: its final response goes back to the leg
 /// that sent the request.
-pub fn response(s: &mut CallState, from: Option<usize>, resp: Message, t: Instant) {
+pub fn response(s: &mut CallState, from: LegRef, resp: Message, t: Instant) {
     let (Some(code), Some(cseq)) = (resp.code(), resp.cseq()) else {
         return;
     };
@@ -83,34 +72,36 @@ pub fn response(s: &mut CallState, from: Option<usize>, resp: Message, t: Instan
     let Some(pos) = s
         .relayed
         .iter()
-        .position(|r| r.to == from && r.seq == cseq.seq && r.method.as_str() == cseq.method)
+        .position(|r| r.to == from.0 && r.seq == cseq.seq && r.method.as_str() == cseq.method)
     else {
         // The answer to a re-INVITE of the switch's own (a resume after a transfer).
         if (200..300).contains(&code) && cseq.method == "INVITE" {
-            if let (Some(ep), Some(sdp)) = (endpoint(s, from), sdp_of(&resp)) {
-                follow(&ep, &sdp, &s.ports);
+            if let (Some(c), Some(sdp)) = (s.channel(from.0), sdp_of(&resp)) {
+                if let Some(port) = c.port {
+                    follow(&s.relays, port, &sdp, c.peer(), &s.ports);
+                }
             }
         }
         return;
     };
     let r = s.relayed.remove(pos);
-    let body = rewrite_body(endpoint(s, from), endpoint(s, r.from), &resp, &s.ports);
-    remember(s, r.from, body.as_ref());
+    let body = rewrite_body(s, from.0, r.from.0, &resp);
+    remember(s, r.from.0, body.as_ref());
     let body = body.as_ref().map(|(ct, b)| (ct.as_str(), b.as_slice()));
     let reason = resp.reason().unwrap_or("").to_owned();
-    with_leg(s, r.from, t, |leg| {
+    s.with_leg(r.from.0, r.from.1, t, |leg| {
         leg.respond(&r.req, code, &reason, body, t)
     });
 }
 
-/// The body of `m` (sent by the device at media endpoint `sender`) with its
-/// Content-Type, for the other side: an SDP anchored at the switch's port facing the
-/// `receiver`, after pointing the relay at the sender's new address and hold state.
+/// The body of `m` (sent by channel `sender`'s party) with its Content-Type, for
+/// channel `receiver`: an SDP anchored at the switch's port facing the receiver,
+/// after pointing the sender's port at its new address and hold state.
 fn rewrite_body(
-    sender: Option<Endpoint<'_>>,
-    receiver: Option<Endpoint<'_>>,
+    s: &CallState,
+    sender: ChannelId,
+    receiver: ChannelId,
     m: &Message,
-    pool: &crate::media_relay::PortPool,
 ) -> Option<(String, Vec<u8>)> {
     let body = m.body();
     if body.is_empty() {
@@ -120,54 +111,59 @@ fn rewrite_body(
         .header(HeaderName::ContentType)
         .unwrap_or("application/octet-stream")
         .to_owned();
-    let is_sdp = ct
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"));
-    let (Some(sender), Some(receiver), true) = (sender, receiver, is_sdp) else {
+    let sender = s.channel(sender).and_then(|c| Some((c.port?, c.peer())));
+    let receiver = s
+        .channel(receiver)
+        .and_then(|c| c.port)
+        .and_then(|p| s.relays.sdp_at(p));
+    let (Some((port, peer)), Some((ip, rport)), true) = (sender, receiver, is_sdp(&ct)) else {
         return Some((ct, body.to_vec()));
     };
     let Ok(mut sdp) = engine::sdp::Sdp::parse(body) else {
         return Some((ct, body.to_vec()));
     };
-    follow(&sender, &sdp, pool);
-    sdp.anchor(receiver.ip, &[receiver.port()]);
+    follow(&s.relays, port, &sdp, peer, &s.ports);
+    sdp.anchor(ip, &[rport]);
     Some((ct, sdp.to_bytes()))
 }
 
-/// Points the relay at where a party's SDP wants RTP, and holds the party's side
-/// when it does not want to receive (sendonly, inactive): it gets no RTP.
-fn follow(party: &Endpoint<'_>, sdp: &engine::sdp::Sdp, pool: &crate::media_relay::PortPool) {
-    party.follow_sdp(sdp, pool);
+fn is_sdp(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"))
+}
+
+/// Points a party's port at where its SDP wants RTP, and holds it when the party does
+/// not want to receive (sendonly, inactive): it gets no RTP.
+fn follow(
+    relays: &Relays,
+    port: crate::media_relay::Port,
+    sdp: &engine::sdp::Sdp,
+    peer: Option<std::net::IpAddr>,
+    pool: &PortPool,
+) {
+    relays.follow(port, sdp, peer, pool);
     if let Some(i) = sdp.media().iter().position(|m| m.kind() == "audio") {
-        party
-            .relay
-            .set_hold(party.side, !sdp.direction(i).receives());
+        relays.hold(port, !sdp.direction(i).receives());
     }
 }
 
 /// The SDP body of a message, if it has one that parses.
 fn sdp_of(m: &Message) -> Option<engine::sdp::Sdp> {
-    let is_sdp = m
-        .header(HeaderName::ContentType)
-        .and_then(|ct| ct.split(';').next())
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"));
-    if !is_sdp || m.body().is_empty() {
+    let sdp = m.header(HeaderName::ContentType).is_some_and(is_sdp);
+    if !sdp || m.body().is_empty() {
         return None;
     }
     engine::sdp::Sdp::parse(m.body()).ok()
 }
 
-/// Keeps the SDP the switch is sending to party `to` (see `CallState::sent_sdp`).
-fn remember(s: &mut CallState, to: Option<usize>, body: Option<&(String, Vec<u8>)>) {
+/// Keeps the SDP the switch is sending to channel `to` (see `Channel::sent_sdp`).
+fn remember(s: &mut CallState, to: ChannelId, body: Option<&(String, Vec<u8>)>) {
     let Some((ct, bytes)) = body else { return };
-    let is_sdp = ct
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"));
-    if is_sdp {
-        if let Ok(sdp) = engine::sdp::Sdp::parse(bytes) {
-            s.sent_sdp[usize::from(to.is_some())] = Some(sdp);
+    if is_sdp(ct) {
+        if let (Ok(sdp), Some(c)) = (engine::sdp::Sdp::parse(bytes), s.channel_mut(to)) {
+            c.sent_sdp = Some(sdp);
         }
     }
 }

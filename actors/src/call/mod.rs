@@ -1,10 +1,17 @@
-//! One actor per call. It owns the caller's leg and the fork of legs to the callee's
-//! devices (the state machines of `engine::call`), feeds them what arrives, passes
-//! ringing, answer and hang-up across, and sends what they return.
+//! One actor per call. A call is made of channels (one party's legs, addressed by id:
+//! `channel.rs`) and bridges (pairs of channels that hear each other); the media of
+//! its parties meets the switch at the ports of its relays (`media_relay::anchor`).
+//! It walks the routing decision (`dialplan::Walk`: `hunt.rs`), feeds the legs what
+//! arrives, passes ringing, answer and hang-up across a bridge, and sends what the
+//! legs return.
 
+mod channel;
 mod codecs;
+mod hunt;
 mod in_dialog;
+mod journal;
 pub mod limits;
+pub mod refusal;
 mod route;
 pub(crate) use route::flow_of;
 pub mod supervision;
@@ -14,17 +21,20 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use engine::call::{Fork, Leg, LegConfig, LegEvent, OutgoingInvite, Output};
+use engine::call::{Fork, Leg, LegConfig, LegEvent, LegState, OutgoingInvite, Output};
+use engine::sdp::Sdp;
 use engine::sip::{HeaderName, Message};
 use engine::timer::TimerConfig;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::directory::Directory;
-use crate::journal::{CallEventKind, CallId, Direction, Disposition, EventBus, Side};
-use crate::media_relay::{MediaRelay, PortPool, RelayHandle, Side as RelaySide};
+use crate::journal::{CallEventKind, CallId, Direction, EventBus, Side};
+use crate::media_relay::{MediaRelay, Port, PortPool, Relays, Side as RelaySide};
 use crate::proto::TenantEntry;
 use crate::proto::{CallMsg, CallTarget, Flow, Incoming};
 use crate::sip::SipOut;
+use channel::{Channel, ChannelId, Legs, Role};
+use journal::Journal;
 pub use limits::{CallLimits, CallPermit, Refusal};
 use route::Pending;
 pub use supervision::{CallRecord, SharedRecord};
@@ -32,62 +42,61 @@ pub use supervision::{CallRecord, SharedRecord};
 /// How long a callee's devices ring before the caller gets 480.
 pub const RING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The first hop of a call's routing walk, its devices already found.
+pub struct FirstHop {
+    pub devices: crate::proto::HopDevices,
+    /// How long it rings.
+    pub ring: std::time::Duration,
+}
+
 pub struct CallArgs {
     pub bus: EventBus,
     /// RTP ports for anchoring the call's media at the switch.
     pub ports: Arc<PortPool>,
     pub tenant: TenantEntry,
     pub caller: String,
+    /// The number dialled.
     pub callee: String,
     pub inc: Box<Incoming>,
-    pub targets: Vec<CallTarget>,
+    /// The rest of the routing walk, and its first hop.
+    pub walk: dialplan::Walk,
+    pub first: FirstHop,
     pub out: Arc<SipOut>,
     pub directory: Arc<Directory>,
-    /// How long the callee's devices ring.
-    pub ring_timeout: std::time::Duration,
     /// The record the supervisor ends the call from if this actor fails.
     pub record: SharedRecord,
-    /// How a device's own reject reaches the caller (`None`: as the device sent it).
-    pub reject: Option<crate::store::Reject>,
 }
 
 pub struct CallState {
     journal: Journal,
     tenant: TenantEntry,
     parties: Parties,
-    /// The offer the callee's devices got (anchored at side B); a transfer target
-    /// gets it too, anchored at the side it will face.
-    b_offer: Option<engine::sdp::Sdp>,
-    /// The voice payload types of relay sides A and B once answered (transcoding).
-    pts: (Option<u8>, Option<u8>),
-    /// The last SDP the switch sent to the caller's leg and to the callee's: a party
-    /// left on hold by a transferor is resumed from it.
-    sent_sdp: [Option<engine::sdp::Sdp>; 2],
-    /// A blind transfer in progress (REFER accepted, target not answered yet).
-    transfer: Option<transfer::Transfer>,
-    /// Legs the call no longer talks through (a transferor's, a transfer target's
-    /// losing devices), driven until their BYE or CANCEL is done.
-    retired: Vec<transfer::Retired>,
-    /// The media relay of another call joined into this one (attended transfer), and
-    /// the party that talks through it.
-    joined: Option<transfer::JoinedMedia>,
-    /// Every Call-ID the call registered in the directory.
-    call_ids: Vec<String>,
-    /// The media relay with the IP written into both legs' SDP; none for a call
-    /// without SDP offer (late offer is not anchored yet).
-    media: Option<(RelayHandle, IpAddr)>,
+    channels: Vec<Channel>,
+    next_channel: ChannelId,
+    /// The journal's number for the next leg.
+    next_leg: u32,
+    /// Pairs of channels that hear each other.
+    bridges: Vec<[ChannelId; 2]>,
+    relays: Relays,
+    /// Where the call goes when the hop ringing now fails.
+    walk: dialplan::Walk,
+    /// A hop whose devices are being looked up.
+    hop_pending: Option<u32>,
+    /// How the rung lines' group passes a device's reject on (`None`: as sent).
+    reject: Option<crate::store::Reject>,
+    /// The offer a callee's devices get (anchored at the port facing them).
+    b_offer: Option<Sdp>,
     /// The caller's SDP offer, answered by the switch when a device answers; none
     /// when the caller's offer goes to the devices as it is (no G.711 in it).
-    a_offer: Option<engine::sdp::Sdp>,
+    a_offer: Option<Sdp>,
     /// The `o=` session id of the switch's own descriptions.
     session_id: String,
-    a: Leg,
-    a_call_id: String,
-    a_flow: Flow,
-    b: Fork,
-    b_flows: Vec<Flow>,
+    /// A blind or attended transfer in progress.
+    transfer: Option<transfer::Transfer>,
+    /// Every Call-ID the call registered in the directory.
+    call_ids: Vec<String>,
     pending: Pending,
-    /// Requests of one side relayed to the other, awaiting their final response.
+    /// Requests of one channel relayed to the other, awaiting their final response.
     relayed: Vec<in_dialog::Relayed>,
     out: Arc<SipOut>,
     directory: Arc<Directory>,
@@ -97,8 +106,6 @@ pub struct CallState {
     ports: Arc<PortPool>,
     /// The call's tracing span (its journal id and tenant).
     span: tracing::Span,
-    /// How a device's own reject reaches the caller.
-    reject: Option<crate::store::Reject>,
     /// Test builds: the INVITE asked the call to panic once answered
     /// (`X-Pbx-Test: panic-call`), to exercise the supervisor.
     #[cfg(feature = "test-hooks")]
@@ -107,7 +114,7 @@ pub struct CallState {
 
 pub struct CallActor;
 
-/// Who the call is between, for the INVITEs a transfer sends.
+/// Who the call is between, for the INVITEs the call sends.
 struct Parties {
     caller: String,
     callee: String,
@@ -115,35 +122,32 @@ struct Parties {
     /// The caller's display name with a trailing space, or empty.
     display: String,
     max_forwards: u8,
-    ring_timeout: std::time::Duration,
 }
 
 /// Outgoing legs to some devices, their INVITEs sent.
 struct NewLegs {
     legs: Vec<Leg>,
     flows: Vec<Flow>,
-    call_ids: Vec<String>,
 }
 
 /// Legs from the switch to every device in `targets`, calling from `from_user` to
-/// `to_user` with `sdp`.
+/// `to_user` with `sdp`, each ringing for at most `ring`.
 fn outgoing_legs(
     out: &SipOut,
     p: &Parties,
     targets: &[CallTarget],
-    from_user: &str,
-    to_user: &str,
-    sdp: Option<&engine::sdp::Sdp>,
+    (from_user, to_user): (&str, &str),
+    sdp: Option<&Sdp>,
+    ring: std::time::Duration,
     t0: Instant,
 ) -> NewLegs {
     let mut new = NewLegs {
         legs: Vec::new(),
         flows: Vec::new(),
-        call_ids: Vec::new(),
     };
     for t in targets {
         let call_id = format!("{}@pbx", random_token());
-        let mut leg = Leg::outgoing(leg_config(out, t.flow, from_user, Some(p.ring_timeout)));
+        let mut leg = Leg::outgoing(leg_config(out, t.flow, from_user, Some(ring)));
         leg.send_invite(
             &OutgoingInvite {
                 request_uri: t.contact.clone(),
@@ -154,7 +158,7 @@ fn outgoing_legs(
                     random_token()
                 ),
                 to: format!("<sip:{to_user}@{}>", p.domain),
-                call_id: call_id.clone(),
+                call_id,
                 cseq: 1,
                 max_forwards: p.max_forwards,
                 headers: vec![
@@ -172,7 +176,6 @@ fn outgoing_legs(
         );
         new.legs.push(leg);
         new.flows.push(t.flow);
-        new.call_ids.push(call_id);
     }
     new
 }
@@ -211,6 +214,146 @@ pub(crate) fn leg_config(
     }
 }
 
+impl CallState {
+    fn channel(&self, id: ChannelId) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.id == id)
+    }
+
+    fn channel_mut(&mut self, id: ChannelId) -> Option<&mut Channel> {
+        self.channels.iter_mut().find(|c| c.id == id)
+    }
+
+    /// The channel in `role` (the caller's, the callee's, a transfer target's).
+    fn with_role(&self, role: Role) -> Option<ChannelId> {
+        self.channels.iter().find(|c| c.role == role).map(|c| c.id)
+    }
+
+    /// The channel bridged with `id`.
+    fn peer_of(&self, id: ChannelId) -> Option<ChannelId> {
+        self.bridges.iter().find_map(|[x, y]| match id {
+            _ if *x == id => Some(*y),
+            _ if *y == id => Some(*x),
+            _ => None,
+        })
+    }
+
+    fn bridge(&mut self, x: ChannelId, y: ChannelId) {
+        self.bridges.retain(|b| !b.contains(&x) && !b.contains(&y));
+        self.bridges.push([x, y]);
+    }
+
+    /// Channel `new` takes `old`'s role, port and place in its bridge; `old` retires.
+    fn move_into_place(&mut self, old: ChannelId, new: ChannelId) {
+        let (role, port) = match self.channel(old) {
+            Some(c) => (c.role, c.port),
+            None => return,
+        };
+        if let Some(c) = self.channel_mut(old) {
+            c.role = Role::Retired;
+        }
+        if let Some(c) = self.channel_mut(new) {
+            c.role = role;
+            c.port = port;
+        }
+        for b in &mut self.bridges {
+            for c in b.iter_mut() {
+                if *c == old {
+                    *c = new;
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on leg `i` of channel `id`.
+    fn with_leg<R>(
+        &mut self,
+        id: ChannelId,
+        i: usize,
+        t: Instant,
+        f: impl FnOnce(&mut Leg) -> R,
+    ) -> Option<R> {
+        self.channel_mut(id)?.with_leg(i, t, f)
+    }
+
+    /// Runs `f` on the party's leg of channel `id`.
+    fn with_party<R>(
+        &mut self,
+        id: ChannelId,
+        t: Instant,
+        f: impl FnOnce(&mut Leg) -> R,
+    ) -> Option<R> {
+        let c = self.channel_mut(id)?;
+        let i = c.party_leg()?;
+        c.with_leg(i, t, f)
+    }
+
+    /// Adds a channel and registers its legs' Call-IDs (directory, supervisor's
+    /// record, the call's list). Each leg of a party other than the caller is a leg
+    /// of the journal, described by `reached` (a device's contact, a line).
+    fn add_channel(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        role: Role,
+        legs: Legs,
+        (flows, lines): (Vec<Flow>, Vec<String>),
+        reached: &[String],
+    ) -> ChannelId {
+        let id = self.next_channel;
+        self.next_channel += 1;
+        let c = Channel {
+            id,
+            role,
+            legs,
+            flows,
+            lines,
+            port: None,
+            sent_sdp: None,
+            first_leg: self.next_leg,
+        };
+        if !matches!(role, Role::Caller | Role::Retired) {
+            for (k, target) in reached.iter().enumerate() {
+                self.journal.publish(CallEventKind::LegCreated {
+                    leg: c.first_leg + k as u32,
+                    target: target.clone(),
+                });
+            }
+            self.next_leg += c.flows.len() as u32;
+        }
+        self.register(myself, &c.call_ids());
+        self.channels.push(c);
+        id
+    }
+
+    /// Registers Call-IDs of new legs: directory, supervisor's record, the call's list.
+    fn register(&mut self, myself: &ActorRef<CallMsg>, call_ids: &[String]) {
+        for id in call_ids {
+            self.directory.add_call(self.tenant.id, id, myself.clone());
+        }
+        self.record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .call_ids
+            .extend(call_ids.iter().cloned());
+        self.call_ids.extend(call_ids.iter().cloned());
+    }
+
+    /// The caller is still waiting for an answer.
+    fn caller_waiting(&self) -> bool {
+        self.with_role(Role::Caller)
+            .and_then(|id| self.channel(id))
+            .and_then(|c| c.leg(0))
+            .is_some_and(|l| matches!(l.state(), LegState::Calling | LegState::Ringing))
+    }
+
+    /// The users (lines) of the call's parties.
+    fn is_party(&self, user: &str) -> bool {
+        self.channels
+            .iter()
+            .any(|c| matches!(c.role, Role::Caller | Role::Callee) && c.user() == user)
+            || user == self.parties.caller
+    }
+}
+
 impl Actor for CallActor {
     type Msg = CallMsg;
     type State = CallState;
@@ -238,7 +381,7 @@ impl Actor for CallActor {
         }
         let a_flow = route::flow_of(&inc);
         let a = match Leg::incoming(
-            leg_config(&args.out, a_flow, &args.callee, Some(args.ring_timeout)),
+            leg_config(&args.out, a_flow, &args.callee, None),
             &inc.msg,
             &random_token(),
         ) {
@@ -248,10 +391,10 @@ impl Actor for CallActor {
                 return Err(format!("cannot start the caller's leg: {e}").into());
             }
         };
-        let a_call_id = inc.msg.call_id().unwrap_or_default().to_owned();
         let domain = inc.msg.uri().map(|u| u.host.to_owned()).unwrap_or_default();
-        let from = inc.msg.from();
-        let display = from
+        let display = inc
+            .msg
+            .from()
             .as_ref()
             .and_then(|f| f.display)
             .map(|d| format!("{d} "))
@@ -260,92 +403,47 @@ impl Actor for CallActor {
         let max_forwards = inc.msg.max_forwards().unwrap_or(70).clamp(1, 256) - 1;
         let max_forwards = u8::try_from(max_forwards).unwrap_or(u8::MAX);
         let a_offer = a.remote_offer();
-        let mut offer = a_offer.clone();
         let session_id = (rand::random::<u32>() >> 1).to_string();
-        let mut own_offer = false;
         // Anchor the media: the callee sees the switch's side B, the caller side A.
-        let media = match &mut offer {
-            Some(sdp) => {
-                let ip = args
-                    .out
-                    .local_for(inc.source)
-                    .map(|a| a.ip())
-                    .unwrap_or(inc.source.ip());
-                match MediaRelay::start(ip, &args.ports) {
-                    Ok(relay) => {
-                        transfer::Endpoint {
-                            relay: &relay,
-                            ip,
-                            side: RelaySide::A,
-                            peer: Some(inc.source.ip()),
-                        }
-                        .follow_sdp(sdp, &args.ports);
-                        let b_port = relay.ports().1.port();
-                        match codecs::callee_offer(sdp, ip, b_port, &session_id) {
-                            Some(own) => {
-                                *sdp = own;
-                                own_offer = true;
-                            }
-                            None => sdp.anchor(ip, &[b_port]),
-                        }
-                        Some((relay, ip))
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "no RTP ports: call refused");
-                        inc.respond(503, "Service Unavailable");
-                        return Err(e.into());
-                    }
+        let mut relays = Relays::default();
+        let mut b_offer = a_offer.clone();
+        let mut own_offer = false;
+        if let Some(sdp) = &mut b_offer {
+            let ip = args
+                .out
+                .local_for(inc.source)
+                .map(|a| a.ip())
+                .unwrap_or(inc.source.ip());
+            let relay = match MediaRelay::start(ip, &args.ports) {
+                Ok(relay) => relay,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no RTP ports: call refused");
+                    inc.respond(503, "Service Unavailable");
+                    return Err(e.into());
                 }
+            };
+            let b_port = relay.ports().1.port();
+            let r = relays.add(relay, ip);
+            let a_side = Port {
+                relay: r,
+                side: RelaySide::A,
+            };
+            relays.follow(a_side, sdp, Some(inc.source.ip()), &args.ports);
+            match codecs::callee_offer(sdp, ip, b_port, &session_id) {
+                Some(own) => {
+                    *sdp = own;
+                    own_offer = true;
+                }
+                None => sdp.anchor(ip, &[b_port]),
             }
-            None => None,
-        };
-        let t0 = now();
-        let parties = Parties {
-            caller: args.caller.clone(),
-            callee: args.callee.clone(),
-            domain,
-            display,
-            max_forwards,
-            ring_timeout: args.ring_timeout,
-        };
-        let NewLegs {
-            legs,
-            flows: b_flows,
-            call_ids: b_call_ids,
-        } = outgoing_legs(
-            &args.out,
-            &parties,
-            &args.targets,
-            &args.caller,
-            &args.callee,
-            offer.as_ref(),
-            t0,
-        );
-        let mut call_ids = vec![a_call_id.clone()];
-        call_ids.extend(b_call_ids.iter().cloned());
-        for id in &call_ids {
-            args.directory.add_call(args.tenant.id, id, myself.clone());
         }
-        args.record
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .call_ids
-            .extend(call_ids.iter().cloned());
         #[cfg(feature = "test-hooks")]
         let test_panic = inc.msg.header_lines().any(|(_, name, value)| {
             name.eq_ignore_ascii_case("X-Pbx-Test") && value.trim() == "panic-call"
         });
         let mut pending = Pending::default();
         pending.push(&inc.msg, inc.reply.clone());
-        let journal = Journal {
-            bus: args.bus,
-            call: journal_id,
-            tenant: args.tenant.id,
-            callee: args.callee.clone(),
-            answered: false,
-            end: None,
-            closed: false,
-        };
+        let journal = Journal::new(args.bus, journal_id, args.tenant.id);
         args.record
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -356,32 +454,29 @@ impl Actor for CallActor {
             direction: Direction::Internal,
             caller_line: Some(args.caller.clone()),
         });
-        for (i, t) in args.targets.iter().enumerate() {
-            journal.publish(CallEventKind::LegCreated {
-                leg: i as u32,
-                target: t.contact.clone(),
-            });
-        }
-        tracing::debug!(tenant = %args.tenant.name, caller = %args.caller, callee = %args.callee, devices = b_flows.len(), "call started");
         let mut state = CallState {
             journal,
             tenant: args.tenant,
-            parties,
-            sent_sdp: [None, offer.clone()],
-            b_offer: offer,
-            pts: (None, None),
-            transfer: None,
-            retired: Vec::new(),
-            joined: None,
-            call_ids,
-            media,
+            parties: Parties {
+                caller: args.caller.clone(),
+                callee: args.callee.clone(),
+                domain,
+                display,
+                max_forwards,
+            },
+            channels: Vec::new(),
+            next_channel: 0,
+            next_leg: 0,
+            bridges: Vec::new(),
+            relays,
+            walk: args.walk,
+            hop_pending: None,
+            reject: None,
+            b_offer,
             a_offer: a_offer.filter(|_| own_offer),
             session_id,
-            a,
-            a_call_id,
-            a_flow,
-            b: Fork::new(legs, t0),
-            b_flows,
+            transfer: None,
+            call_ids: Vec::new(),
             pending,
             relayed: Vec::new(),
             out: args.out,
@@ -390,10 +485,26 @@ impl Actor for CallActor {
             record: args.record,
             ports: args.ports,
             span: span.clone(),
-            reject: args.reject,
             #[cfg(feature = "test-hooks")]
             test_panic,
         };
+        // The caller's channel is the call's first (its Call-ID registered first).
+        let caller = state.add_channel(
+            &myself,
+            Role::Caller,
+            Legs::One(Box::new(a)),
+            (vec![a_flow], vec![args.caller.clone()]),
+            &[],
+        );
+        let port = (!state.relays.is_empty()).then_some(Port {
+            relay: 0,
+            side: RelaySide::A,
+        });
+        if let Some(c) = state.channel_mut(caller) {
+            c.port = port;
+        }
+        let t0 = now();
+        hunt::ring(&myself, &mut state, args.first.devices, args.first.ring, t0);
         settle(&myself, &mut state);
         Ok(state)
     }
@@ -407,7 +518,7 @@ impl Actor for CallActor {
         let _entered = state.span.clone().entered();
         let t = now();
         #[cfg(feature = "test-hooks")]
-        if state.test_panic && state.a.state() == engine::call::LegState::Answered {
+        if state.test_panic && state.peer_of(0).is_some() {
             panic!("X-Pbx-Test: panic-call");
         }
         match msg {
@@ -421,30 +532,23 @@ impl Actor for CallActor {
             }
             CallMsg::Request(inc) => {
                 state.pending.push(&inc.msg, inc.reply.clone());
-                if inc.msg.call_id() == Some(state.a_call_id.as_str()) {
-                    state.a.on_request(&inc.msg, t);
-                } else if !state.b.on_request(&inc.msg, t)
-                    && !transfer::on_request(state, &inc.msg, t)
-                    && inc.msg.method() != Some(&engine::sip::Method::Ack)
-                {
+                let owned = state.channels.iter_mut().any(|c| c.on_request(&inc.msg, t));
+                if !owned && inc.msg.method() != Some(&engine::sip::Method::Ack) {
                     inc.respond(481, "Call/Transaction Does Not Exist");
                 }
             }
             CallMsg::Response(m) => {
-                if m.call_id() == Some(state.a_call_id.as_str()) {
-                    state.a.on_response(&m, t);
-                } else if !state.b.on_response(&m, t) {
-                    transfer::on_response(state, &m, t);
-                }
+                state.channels.iter_mut().any(|c| c.on_response(&m, t));
             }
             CallMsg::Wake(gen) => {
                 if gen != state.timer_gen {
                     return Ok(());
                 }
-                state.a.on_timeout(t);
-                state.b.on_timeout(t);
-                transfer::on_timeout(state, t);
+                for c in &mut state.channels {
+                    c.on_timeout(t);
+                }
             }
+            CallMsg::Hop(hop, ring, found) => hunt::found(&myself, state, hop, ring, found, t),
             CallMsg::TransferTargets(r) => transfer::targets(&myself, state, r, t),
             CallMsg::Joined(h) => transfer::joined(&myself, state, h, t),
             CallMsg::GiveUp(tenant, replaces, to, reply) => {
@@ -476,100 +580,150 @@ impl Actor for CallActor {
     }
 }
 
-/// Passes events between the legs until nothing moves, sends what they produced,
+/// Passes events between the channels until nothing moves, sends what they produced,
 /// then arms the next wake-up or ends the call.
 fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     let t = now();
     loop {
         let mut moved = false;
-        while let Some(o) = s.a.poll_output() {
-            moved = true;
-            match o {
-                o @ (Output::Send(_) | Output::Respond(_)) => send(s, None, o),
-                // A transferor gone while its transfer runs: the other party waits.
-                Output::Event(LegEvent::Ended(_)) if transfer::referrer_left(s, None) => {}
-                // The caller is gone (CANCEL, BYE, failure): every callee leg ends.
-                Output::Event(LegEvent::Ended(c)) => {
-                    s.journal.ended(&c, Side::Caller);
-                    transfer::abort(s, t);
-                    s.b.hangup(487, "Request Terminated", t)
-                }
-                Output::Event(LegEvent::Request(req)) if transfer::is_refer(&req) => {
-                    transfer::refer(myself, s, None, req, t)
-                }
-                Output::Event(LegEvent::Request(req)) => in_dialog::request(s, None, req, t),
-                Output::Event(LegEvent::Response(resp)) => in_dialog::response(s, None, resp, t),
-                Output::Event(_) => {}
+        let ids: Vec<ChannelId> = s.channels.iter().map(|c| c.id).collect();
+        for id in ids {
+            while let Some((i, o)) = s.channel_mut(id).and_then(|c| c.poll_output()) {
+                moved = true;
+                on_output(myself, s, id, i, o, t);
             }
         }
-        while let Some((i, o)) = s.b.poll_output() {
-            moved = true;
-            match o {
-                o @ (Output::Send(_) | Output::Respond(_)) => send(s, Some(i), o),
-                Output::Event(LegEvent::Ringing) => {
-                    s.journal
-                        .publish(CallEventKind::LegRinging { leg: i as u32 });
-                    s.a.ring_at(None, t)
-                }
-                Output::Event(LegEvent::EarlyMedia(sdp)) => {
-                    s.journal
-                        .publish(CallEventKind::LegRinging { leg: i as u32 });
-                    let sdp = answer_caller(s, i, sdp);
-                    s.a.ring_at(Some(&sdp), t)
-                }
-                Output::Event(LegEvent::Answered(sdp)) => {
-                    s.journal.answered(i as u32);
-                    let sdp = sdp.map(|sdp| answer_caller(s, i, sdp));
-                    s.sent_sdp[0].clone_from(&sdp);
-                    s.a.answer(sdp.as_ref(), t)
-                }
-                Output::Event(LegEvent::Ended(_)) if transfer::referrer_left(s, Some(i)) => {}
-                Output::Event(LegEvent::Ended(c)) => {
-                    transfer::abort(s, t);
-                    s.journal.publish(CallEventKind::LegEnded {
-                        leg: i as u32,
-                        code: c.code,
-                        reason: c.reason.clone(),
-                        side: side_of(&c, Side::Callee),
-                    });
-                    s.journal.ended(&c, Side::Callee);
-                    let (code, reason) = passed_on(s.reject, &c);
-                    s.a.hangup(code, reason, t)
-                }
-                Output::Event(LegEvent::Request(req)) if transfer::is_refer(&req) => {
-                    transfer::refer(myself, s, Some(i), req, t)
-                }
-                Output::Event(LegEvent::Request(req)) => in_dialog::request(s, Some(i), req, t),
-                Output::Event(LegEvent::Response(resp)) => in_dialog::response(s, Some(i), resp, t),
-            }
-        }
-        moved |= transfer::poll(s, t);
         if !moved {
             break;
         }
     }
-    // The call is over once both sides ended; retransmission timers may still run.
-    if s.a.is_ended() && s.b.is_ended() {
+    s.channels
+        .retain(|c| !(c.role == Role::Retired && c.is_done()));
+    let over =
+        s.channels.iter().all(|c| c.is_ended()) && s.transfer.is_none() && s.hop_pending.is_none();
+    if over {
         s.journal.close();
     }
     update_record(s);
-    let next = [
-        s.a.next_timeout(),
-        s.b.next_timeout(),
-        transfer::next_timeout(s),
-    ]
-    .into_iter()
-    .flatten()
-    .min();
-    match next {
+    match s.channels.iter().filter_map(Channel::next_timeout).min() {
         Some(at) => {
             s.timer_gen += 1;
             let gen = s.timer_gen;
             myself.send_after(at.saturating_duration_since(t), move || CallMsg::Wake(gen));
         }
-        None if s.a.is_ended() && s.b.is_ended() && s.transfer.is_none() => myself.stop(None),
+        None if over => myself.stop(None),
         None => {}
     }
+}
+
+/// What leg `i` of channel `id` produced.
+fn on_output(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    id: ChannelId,
+    i: usize,
+    o: Output,
+    t: Instant,
+) {
+    let Some(role) = s.channel(id).map(|c| c.role) else {
+        return;
+    };
+    let e = match o {
+        o @ (Output::Send(_) | Output::Respond(_)) => {
+            let flow = s.channel(id).and_then(|c| c.flow(i));
+            return send_on(s, flow, o);
+        }
+        Output::Event(e) => e,
+    };
+    match (role, e) {
+        (Role::Retired, LegEvent::Request(req)) => {
+            s.with_leg(id, i, t, |l| {
+                l.respond(&req, 481, "Call/Transaction Does Not Exist", None, t)
+            });
+        }
+        (Role::Retired, _) => {}
+        (Role::Target, e) => transfer::target_event(s, id, e, t),
+        (_, LegEvent::Request(req)) if transfer::is_refer(&req) => {
+            transfer::refer(myself, s, id, i, req, t)
+        }
+        (_, LegEvent::Request(req)) => in_dialog::request(s, (id, i), req, t),
+        (_, LegEvent::Response(resp)) => in_dialog::response(s, (id, i), resp, t),
+        (Role::Callee, LegEvent::Ringing) => {
+            s.journal.publish(CallEventKind::LegRinging {
+                leg: leg_no(s, id, i),
+            });
+            if let Some(caller) = s.with_role(Role::Caller) {
+                s.with_party(caller, t, |l| l.ring_at(None, t));
+            }
+        }
+        (Role::Callee, LegEvent::EarlyMedia(sdp)) => {
+            s.journal.publish(CallEventKind::LegRinging {
+                leg: leg_no(s, id, i),
+            });
+            let sdp = answer_caller(s, id, i, sdp);
+            if let Some(caller) = s.with_role(Role::Caller) {
+                s.with_party(caller, t, |l| l.ring_at(Some(&sdp), t));
+            }
+        }
+        (Role::Callee, LegEvent::Answered(sdp)) => {
+            let leg = leg_no(s, id, i);
+            let user = s
+                .channel(id)
+                .map(|c| c.user().to_owned())
+                .unwrap_or_default();
+            s.journal.answered(leg, &user);
+            let sdp = sdp.map(|sdp| answer_caller(s, id, i, sdp));
+            if let Some(caller) = s.with_role(Role::Caller) {
+                s.bridge(caller, id);
+                if let Some(c) = s.channel_mut(caller) {
+                    c.sent_sdp.clone_from(&sdp);
+                }
+                s.with_party(caller, t, |l| l.answer(sdp.as_ref(), t));
+            }
+        }
+        (_, LegEvent::Ended(_)) if transfer::referrer_left(s, id) => {}
+        (Role::Callee, LegEvent::Ended(c)) if s.peer_of(id).is_none() => {
+            hunt::hop_ended(myself, s, id, i, c, t)
+        }
+        (role, LegEvent::Ended(c)) => {
+            // A party is gone (CANCEL, BYE, failure): the call ends for everyone.
+            let side = match role {
+                Role::Caller => Side::Caller,
+                _ => Side::Callee,
+            };
+            if role == Role::Callee {
+                s.journal.publish(CallEventKind::LegEnded {
+                    leg: leg_no(s, id, i),
+                    code: c.code,
+                    reason: c.reason.clone(),
+                    side: journal::side_of(&c, Side::Callee),
+                });
+            }
+            s.journal.ended(&c, side);
+            transfer::abort(s, t);
+            let (code, reason) = match role {
+                Role::Caller => (487, "Request Terminated".to_owned()),
+                _ => (c.code, c.reason.clone()),
+            };
+            let others: Vec<ChannelId> = s
+                .channels
+                .iter()
+                .filter(|o| o.id != id && matches!(o.role, Role::Caller | Role::Callee))
+                .map(|o| o.id)
+                .collect();
+            for o in others {
+                if let Some(ch) = s.channel_mut(o) {
+                    ch.hangup(code, &reason, t);
+                }
+            }
+        }
+        (_, _) => {}
+    }
+}
+
+/// The journal's number of leg `i` of channel `id`.
+fn leg_no(s: &CallState, id: ChannelId, i: usize) -> u32 {
+    s.channel(id).map_or(0, |c| c.first_leg) + i as u32
 }
 
 /// An INVITE that starts no dialog of this call yet reaches it: it is one of the
@@ -583,9 +737,10 @@ fn is_loop(s: &CallState, req: &Message) -> bool {
         return false;
     }
     let branch_of = |m: &Message| m.top_via().and_then(|v| v.branch().map(str::to_owned));
-    if req.call_id() == Some(s.a_call_id.as_str()) {
+    let caller = s.channels.first().and_then(|c| c.leg(0));
+    if req.call_id().is_some() && caller.and_then(|l| l.call_id()) == req.call_id() {
         // The caller's INVITE itself (retransmitted) is not a loop.
-        return s.a.invite().and_then(branch_of) != branch_of(req);
+        return caller.and_then(|l| l.invite()).and_then(branch_of) != branch_of(req);
     }
     s.call_ids.iter().any(|c| Some(c.as_str()) == req.call_id())
 }
@@ -614,37 +769,29 @@ fn looped_via(req: &Message, local: Option<SocketAddr>) -> bool {
 /// Brings the supervisor's record up to date: the dialogs still up, and whether the
 /// journal row is closed.
 fn update_record(s: &CallState) {
-    let snapshot = |leg: &Leg, flow: Flow| {
-        let d = leg.dialog().filter(|_| !leg.is_ended())?;
-        Some(supervision::LegSnapshot {
-            dialog: d.clone(),
-            flow,
-            transport: leg.config().transport.clone(),
-            sent_by: leg.config().sent_by.clone(),
+    let legs = s
+        .channels
+        .iter()
+        .filter(|c| c.role != Role::Retired)
+        .filter_map(|c| {
+            let i = c.party_leg()?;
+            let leg = c.leg(i)?;
+            let d = leg.dialog().filter(|_| !leg.is_ended())?;
+            Some(supervision::LegSnapshot {
+                dialog: d.clone(),
+                flow: c.flow(i)?,
+                transport: leg.config().transport.clone(),
+                sent_by: leg.config().sent_by.clone(),
+            })
         })
-    };
-    let mut legs: Vec<_> = snapshot(&s.a, s.a_flow).into_iter().collect();
-    if let Some(w) = s.b.winner() {
-        if let (Some(leg), Some(flow)) = (s.b.legs().get(w), s.b_flows.get(w)) {
-            legs.extend(snapshot(leg, *flow));
-        }
-    }
+        .collect();
     let mut rec = s.record.lock().unwrap_or_else(|e| e.into_inner());
     rec.legs = legs;
     rec.closed = s.journal.closed;
 }
 
-/// Sends what a leg produced: a response to a request we received goes back through
-/// that request's transaction; anything else goes along the leg's flow.
-fn send(s: &mut CallState, leg: Option<usize>, out: Output) {
-    let flow = match leg {
-        None => Some(s.a_flow),
-        Some(i) => s.b_flows.get(i).copied(),
-    };
-    send_on(s, flow, out)
-}
-
-/// Sends a leg's request or response to the device reached over `flow`.
+/// Sends a leg's request or response to the device reached over `flow`: a response
+/// to a request the call received goes back through that request's transaction.
 fn send_on(s: &mut CallState, flow: Option<Flow>, out: Output) {
     let bytes = match out {
         Output::Send(bytes) => bytes,
@@ -664,146 +811,67 @@ fn send_on(s: &mut CallState, flow: Option<Flow>, out: Output) {
     }
 }
 
-/// Where an SDP wants its (first) audio stream sent.
-fn rtp_target(sdp: &engine::sdp::Sdp) -> Option<SocketAddr> {
-    let i = sdp.media().iter().position(|m| m.kind() == "audio")?;
-    let port = sdp.media()[i].port();
-    let ip: IpAddr = sdp.media_connection(i)?.address.parse().ok()?;
-    (port != 0).then_some(SocketAddr::new(ip, port))
-}
-
-/// Points the relay's side B at the callee's media and returns the SDP for the
+/// Points the callee's port at the media of the device that sent `sdp` (leg `i` of
+/// channel `id`; early media comes before any winner) and returns the SDP for the
 /// caller: the switch's answer to the caller's offer (the relay transcoding when the
-/// two legs chose different G.711 laws), or the callee's SDP anchored at side A when
-/// the caller's offer went through as it was.
-fn answer_caller(s: &mut CallState, leg: usize, mut sdp: engine::sdp::Sdp) -> engine::sdp::Sdp {
-    let Some((relay, ip)) = &s.media else {
+/// two legs chose different G.711 laws), or the callee's SDP anchored at the caller's
+/// port when the caller's offer went through as it was.
+fn answer_caller(s: &mut CallState, id: ChannelId, i: usize, mut sdp: Sdp) -> Sdp {
+    let Some(callee) = s.channel(id) else {
         return sdp;
     };
-    // The device that sent this SDP (early media comes before any winner).
-    let peer = s.b_flows.get(leg).map(|f| f.peer().ip());
-    transfer::Endpoint {
-        relay,
-        ip: *ip,
-        side: RelaySide::B,
-        peer,
-    }
-    .follow_sdp(&sdp, &s.ports);
-    let a_port = relay.ports().0.port();
+    let peer = callee.flow(i).map(|f| f.peer().ip());
+    let b_port = callee.port;
+    let a_port = s
+        .with_role(Role::Caller)
+        .and_then(|c| s.channel(c))
+        .and_then(|c| c.port);
+    let (Some(b_port), Some(a_port)) = (b_port, a_port) else {
+        return sdp;
+    };
+    s.relays.follow(b_port, &sdp, peer, &s.ports);
+    let Some((ip, port)) = s.relays.sdp_at(a_port) else {
+        return sdp;
+    };
     let own = s
         .a_offer
         .as_ref()
-        .and_then(|offer| codecs::caller_answer(offer, &sdp, *ip, a_port, &s.session_id));
+        .and_then(|offer| codecs::caller_answer(offer, &sdp, ip, port, &s.session_id));
     let Some(own) = own else {
-        sdp.anchor(*ip, &[a_port]);
+        sdp.anchor(ip, &[port]);
         return sdp;
     };
-    s.pts = (own.a_pt, own.b_pt);
-    if let (Some(a_event), Some(b_event)) = (own.a_event, own.b_event) {
-        relay.set_event_pts(a_event, b_event);
-    }
-    if let (Some(a_pt), Some(b_pt)) = (own.a_pt, own.b_pt) {
-        match relay.set_transcode(a_pt, b_pt) {
-            Ok(()) if a_pt != b_pt => tracing::debug!(a_pt, b_pt, "call transcodes"),
-            Ok(()) => {}
-            Err(e) => tracing::debug!(error = %e, "no transcoding"),
-        }
-    }
+    s.relays.speak(a_port, own.a_pt, own.a_event);
+    s.relays.speak(b_port, own.b_pt, own.b_event);
     own.sdp
 }
 
 /// The status a callee's end gives the caller: a device's own reject (486, 600, 603)
-/// as the tenant's reject setting says; anything else as it came.
-fn passed_on(reject: Option<crate::store::Reject>, c: &engine::call::Cause) -> (u16, &str) {
+/// as the line group's reject setting says; anything else as it came.
+fn passed_on(reject: Option<crate::store::Reject>, c: &engine::call::Cause) -> (u16, String) {
     match reject {
         Some(r) if c.side == engine::call::Side::Remote && matches!(c.code, 486 | 600 | 603) => {
-            r.response()
+            let (code, reason) = r.response();
+            (code, reason.to_owned())
         }
-        _ => (c.code, c.reason.as_str()),
-    }
-}
-
-fn side_of(c: &engine::call::Cause, remote: Side) -> Side {
-    match c.side {
-        engine::call::Side::Remote => remote,
-        engine::call::Side::Local => Side::Switch,
-    }
-}
-
-/// What the journal hears of this call.
-struct Journal {
-    bus: EventBus,
-    call: CallId,
-    tenant: crate::proto::TenantId,
-    callee: String,
-    answered: bool,
-    /// The first end: who ended the call and why.
-    end: Option<(u16, String, Side)>,
-    closed: bool,
-}
-
-impl Journal {
-    fn publish(&self, kind: CallEventKind) {
-        self.bus.publish_now(self.call, self.tenant, kind);
-    }
-
-    fn answered(&mut self, leg: u32) {
-        if self.answered {
-            return;
-        }
-        self.answered = true;
-        self.publish(CallEventKind::LegAnswered {
-            leg,
-            answered_by: self.callee.clone(),
-        });
-        self.publish(CallEventKind::CallAnswered {
-            answered_by: self.callee.clone(),
-        });
-    }
-
-    fn ended(&mut self, c: &engine::call::Cause, remote: Side) {
-        if self.end.is_none() {
-            self.end = Some((c.code, c.reason.clone(), side_of(c, remote)));
-        }
-    }
-
-    /// The call's last event, once.
-    fn close(&mut self) {
-        if self.closed {
-            return;
-        }
-        self.closed = true;
-        let (code, reason, side) =
-            self.end
-                .clone()
-                .unwrap_or((500, "Call Ended By The Switch".into(), Side::Switch));
-        let disposition = if self.answered {
-            Disposition::Answered
-        } else {
-            match (code, side) {
-                (486 | 600, _) => Disposition::Busy,
-                (487, Side::Caller) => Disposition::Cancelled,
-                (480 | 408, _) => Disposition::NoAnswer,
-                (403 | 404 | 603, _) => Disposition::Rejected,
-                _ => Disposition::Failed,
-            }
-        };
-        // An answered call ended normally is a 200; a session that expired says so.
-        let code = if self.answered && !(code == 408 && reason == "Session Expired") {
-            200
-        } else {
-            code
-        };
-        self.publish(CallEventKind::CallEnded {
-            disposition,
-            hangup_side: side,
-            code,
-            reason,
-        });
+        _ => (c.code, c.reason.clone()),
     }
 }
 
 /// The header a response is matched by, for tests and logs.
 pub fn describe(m: &Message) -> String {
     format!("{:?} {:?}", m.code(), m.header(HeaderName::CSeq))
+}
+
+/// A fork of legs to `targets`, for a channel.
+fn fork_to(
+    s: &CallState,
+    targets: &[CallTarget],
+    users: (&str, &str),
+    sdp: Option<&Sdp>,
+    ring: std::time::Duration,
+    t: Instant,
+) -> (Legs, Vec<Flow>) {
+    let NewLegs { legs, flows } = outgoing_legs(&s.out, &s.parties, targets, users, sdp, ring, t);
+    (Legs::Fork(Fork::new(legs, t)), flows)
 }

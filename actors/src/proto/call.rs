@@ -1,14 +1,12 @@
 //! What a call actor is told, the devices it rings, and what one call hands another.
 
-use std::net::IpAddr;
-
 use engine::call::Leg;
 use engine::sdp::Sdp;
 use engine::sip::Message;
 use ractor::ActorRef;
 
 use super::{Flow, Incoming, TenantId};
-use crate::media_relay::{RelayHandle, Side as RelaySide};
+use crate::media_relay::{Port, Relay};
 
 pub enum CallMsg {
     /// A request inside the call (from the caller or from a callee device).
@@ -19,6 +17,12 @@ pub enum CallMsg {
     Wake(u64),
     /// The devices of a blind transfer's target, or why there are none.
     TransferTargets(Result<Vec<CallTarget>, (u16, &'static str)>),
+    /// The devices of the lines a hop of the routing walk rings, or why it fails.
+    Hop(
+        u32,
+        std::time::Duration,
+        Result<HopDevices, (u16, &'static str)>,
+    ),
     /// Another call gives up its remaining party to this one (attended transfer).
     Joined(Option<Box<ChannelHandover>>),
     /// Another call asks for the party on the far side of the dialog a Replaces
@@ -45,6 +49,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Response(m) => write!(f, "Response({:?})", m.code()),
             CallMsg::Wake(g) => write!(f, "Wake({g})"),
             CallMsg::TransferTargets(r) => write!(f, "TransferTargets({})", r.is_ok()),
+            CallMsg::Hop(hop, _, r) => write!(f, "Hop({hop}, {})", r.is_ok()),
             CallMsg::Joined(h) => write!(f, "Joined({})", h.is_some()),
             CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),
             CallMsg::Replace { .. } => f.write_str("Replace"),
@@ -55,22 +60,30 @@ impl std::fmt::Debug for CallMsg {
 /// A device of the callee: where its binding says to send the INVITE.
 #[derive(Debug, Clone)]
 pub struct CallTarget {
+    /// The line (extension) the device belongs to.
+    pub line: String,
     pub contact: String,
     pub flow: Flow,
 }
 
-/// What a call gives up to another in an attended transfer.
+/// The devices a hop rings and how the rung lines' group passes their rejects on.
+#[derive(Debug, Clone)]
+pub struct HopDevices {
+    pub targets: Vec<CallTarget>,
+    pub reject: Option<crate::store::Reject>,
+}
+
+/// What a call gives up to another in an attended transfer: the party's leg, and
+/// every relay of the call with the port facing the party and the port that faced
+/// the transferor (to be spliced with the port facing it in the other call).
 pub struct ChannelHandover {
     pub leg: Leg,
     pub flow: Flow,
     pub call_id: String,
     pub user: String,
-    pub relay: RelayHandle,
-    pub ip: IpAddr,
-    /// The side of `relay` facing the party handed over.
-    pub side: RelaySide,
-    /// The voice payload types of `relay`'s sides A and B.
-    pub pts: (Option<u8>, Option<u8>),
+    pub relays: Vec<Relay>,
+    pub party: Port,
+    pub far: Port,
     /// The last SDP the party got from the switch.
     pub sent_sdp: Option<Sdp>,
 }

@@ -16,7 +16,7 @@ pub mod line;
 pub mod request;
 pub mod tenant;
 
-pub use call::{CallMsg, CallTarget, ChannelHandover};
+pub use call::{CallMsg, CallTarget, ChannelHandover, HopDevices};
 pub use flow::Flow;
 pub use line::{BindingsView, LineMsg};
 pub use request::{status_code, Incoming, Replier, TcpTx, UdpOut};

@@ -35,6 +35,12 @@ pub enum TenantMsg {
         ext: String,
         reply: RpcReplyPort<Result<Vec<CallTarget>, (u16, &'static str)>>,
     },
+    /// The devices of the lines a later hop of a call's routing walk rings (the
+    /// first hop is found before the call starts), under their line group's rules.
+    HopDevices {
+        lines: Vec<String>,
+        reply: RpcReplyPort<Result<super::HopDevices, (u16, &'static str)>>,
+    },
 }
 
 impl std::fmt::Debug for TenantMsg {
@@ -46,6 +52,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::SetEntry(_) => "SetEntry",
             TenantMsg::StartCall { .. } => "StartCall",
             TenantMsg::Targets { .. } => "Targets",
+            TenantMsg::HopDevices { .. } => "HopDevices",
         })
     }
 }

@@ -193,7 +193,10 @@ impl Actor for Ringer {
                 state.request_reply = Some(inc.reply.clone());
                 state.leg.on_request(&inc.msg, t);
             }
-            CallMsg::Response(_) | CallMsg::TransferTargets(_) | CallMsg::Joined(_) => {}
+            CallMsg::Response(_)
+            | CallMsg::TransferTargets(_)
+            | CallMsg::Joined(_)
+            | CallMsg::Hop(..) => {}
             // The ring time is over (or a retransmission timer of the leg is due).
             CallMsg::Wake(_) => {
                 if !state.leg.is_ended() {

@@ -115,6 +115,20 @@ impl Leg {
         self.end(Cause::new(code, reason, Side::Local));
     }
 
+    /// The caller's INVITE, not answered yet, gets a final error with extra headers
+    /// (a `Warning` naming why); an answered or outgoing leg is hung up as usual.
+    pub fn refuse(&mut self, code: u16, reason: &str, headers: &[(&str, &str)], now: Instant) {
+        let unanswered = matches!(self.state, LegState::Calling | LegState::Ringing);
+        if self.dir != Direction::Incoming || !unanswered || headers.is_empty() {
+            return self.hangup(code, reason, now);
+        }
+        let code = if code < 300 { 480 } else { code };
+        if let Some(bytes) = self.invite_response_with(code, reason, None, headers) {
+            self.respond_to_invite(code, bytes);
+        }
+        self.end(Cause::new(code, reason, Side::Local));
+    }
+
     pub(crate) fn reject_invite(&mut self, code: u16, reason: &str) {
         if let Some(bytes) = self.invite_response(code, reason, None) {
             self.respond_to_invite(code, bytes);

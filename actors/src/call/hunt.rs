@@ -1,0 +1,157 @@
+//! The call carries out its routing walk (`dialplan::Walk`): each hop is a callee
+//! channel forking to the devices of the lines it rings, for the hop's ring time (the
+//! legs' own no-answer timer). A hop that ends unanswered is retired and the walk goes
+//! on: the next hop's devices are asked of the tenant (which applies the rung lines'
+//! group rules: busy-on-busy, drop-off, decline), a target the switch does not ring
+//! refuses the caller with its reason, and with nothing left the caller gets the last
+//! hop's status. The caller keeps hearing ringing across hops.
+
+use std::time::{Duration, Instant};
+
+use dialplan::WalkStep;
+use engine::call::{Cause, Side as LegSide};
+use ractor::rpc::CallResult;
+use ractor::ActorRef;
+
+use super::channel::{ChannelId, Role};
+use super::refusal::{served, Refusal};
+use super::{fork_to, passed_on, CallState};
+use crate::journal::{CallEventKind, Side};
+use crate::media_relay::{Port, Side as RelaySide};
+use crate::proto::{CallMsg, HopDevices, TenantMsg};
+
+/// Rings the devices of a hop: a new callee channel, its port the one facing callees.
+pub fn ring(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    devices: HopDevices,
+    ring: Duration,
+    t: Instant,
+) {
+    s.reject = devices.reject;
+    let caller = s.parties.caller.clone();
+    let callee = s.parties.callee.clone();
+    let (legs, flows) = fork_to(
+        s,
+        &devices.targets,
+        (&caller, &callee),
+        s.b_offer.as_ref(),
+        ring,
+        t,
+    );
+    let lines = devices.targets.iter().map(|d| d.line.clone()).collect();
+    let contacts: Vec<String> = devices.targets.iter().map(|d| d.contact.clone()).collect();
+    let id = s.add_channel(myself, Role::Callee, legs, (flows, lines), &contacts);
+    let port = (!s.relays.is_empty()).then_some(Port {
+        relay: 0,
+        side: RelaySide::B,
+    });
+    let offer = s.b_offer.clone();
+    if let Some(c) = s.channel_mut(id) {
+        c.port = port;
+        c.sent_sdp = offer;
+    }
+    tracing::debug!(
+        hop = s.walk.hop(),
+        devices = devices.targets.len(),
+        "hop rings"
+    );
+}
+
+/// The hop's channel ended unanswered: it retires and the walk goes on, unless the
+/// caller is gone.
+pub fn hop_ended(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    id: ChannelId,
+    i: usize,
+    c: Cause,
+    t: Instant,
+) {
+    s.journal.publish(CallEventKind::LegEnded {
+        leg: super::leg_no(s, id, i),
+        code: c.code,
+        reason: c.reason.clone(),
+        side: super::journal::side_of(&c, Side::Callee),
+    });
+    if let Some(ch) = s.channel_mut(id) {
+        ch.role = Role::Retired;
+    }
+    if !s.caller_waiting() {
+        return;
+    }
+    let (code, reason) = passed_on(s.reject, &c);
+    tracing::debug!(hop = s.walk.hop(), code, "hop failed");
+    s.walk.failed(code, reason.clone());
+    next(myself, s, Cause::new(code, &reason, c.side), t);
+}
+
+/// The devices of hop `hop` were found (or not).
+pub fn found(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    hop: u32,
+    ring_for: Duration,
+    devices: Result<HopDevices, (u16, &'static str)>,
+    t: Instant,
+) {
+    if s.hop_pending != Some(hop) {
+        return;
+    }
+    s.hop_pending = None;
+    if !s.caller_waiting() {
+        return;
+    }
+    match devices {
+        Ok(d) => ring(myself, s, d, ring_for, t),
+        Err((code, reason)) => {
+            s.walk.failed(code, reason);
+            next(myself, s, Cause::new(code, reason, LegSide::Local), t)
+        }
+    }
+}
+
+/// Takes the walk's next step; `last` is how the previous hop ended.
+fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t: Instant) {
+    match s.walk.next_step() {
+        WalkStep::Ring {
+            hop, lines, ring, ..
+        } => {
+            s.hop_pending = Some(hop);
+            let tenant = s.tenant.supervisor.clone();
+            let me = myself.clone();
+            tokio::spawn(async move {
+                let found = match tenant
+                    .call(|reply| TenantMsg::HopDevices { lines, reply }, None)
+                    .await
+                {
+                    Ok(CallResult::Success(r)) => r,
+                    _ => Err((503, "Service Unavailable")),
+                };
+                let _ = me.send_message(CallMsg::Hop(hop, ring, found));
+            });
+        }
+        WalkStep::Serve(target) => {
+            let r = served(&target, s.walk.last_failure());
+            refuse(s, r, last.side, t)
+        }
+        WalkStep::Exhausted { code, reason } => {
+            refuse(s, Refusal::exhausted(code, reason), last.side, t)
+        }
+    }
+}
+
+/// The caller is refused: the status with a `Warning` naming why.
+fn refuse(s: &mut CallState, r: Refusal, side: LegSide, t: Instant) {
+    tracing::info!(code = r.code, warning = ?r.warning, "call refused by its routing");
+    s.journal
+        .ended(&Cause::new(r.code, r.reason, side), Side::Callee);
+    let warning = r
+        .warning
+        .as_ref()
+        .map(|w| format!("399 pbx \"{}\"", w.replace('"', "'")));
+    let headers: Vec<(&str, &str)> = warning.iter().map(|w| ("Warning", w.as_str())).collect();
+    if let Some(caller) = s.with_role(Role::Caller) {
+        s.with_party(caller, t, |l| l.refuse(r.code, r.reason, &headers, t));
+    }
+}

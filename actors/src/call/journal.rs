@@ -1,0 +1,95 @@
+//! What the journal hears of one call: its events on the bus, and the one end that
+//! closes its row.
+
+use crate::journal::{CallEventKind, CallId, Disposition, EventBus, Side};
+
+pub struct Journal {
+    bus: EventBus,
+    pub call: CallId,
+    pub tenant: crate::proto::TenantId,
+    answered: bool,
+    /// The first end: who ended the call and why.
+    end: Option<(u16, String, Side)>,
+    pub closed: bool,
+}
+
+pub fn side_of(c: &engine::call::Cause, remote: Side) -> Side {
+    match c.side {
+        engine::call::Side::Remote => remote,
+        engine::call::Side::Local => Side::Switch,
+    }
+}
+
+impl Journal {
+    pub fn new(bus: EventBus, call: CallId, tenant: crate::proto::TenantId) -> Journal {
+        Journal {
+            bus,
+            call,
+            tenant,
+            answered: false,
+            end: None,
+            closed: false,
+        }
+    }
+
+    pub fn publish(&self, kind: CallEventKind) {
+        self.bus.publish_now(self.call, self.tenant, kind);
+    }
+
+    /// Leg `leg` of line `by` answered (only the first answer counts).
+    pub fn answered(&mut self, leg: u32, by: &str) {
+        if self.answered {
+            return;
+        }
+        self.answered = true;
+        self.publish(CallEventKind::LegAnswered {
+            leg,
+            answered_by: by.to_owned(),
+        });
+        self.publish(CallEventKind::CallAnswered {
+            answered_by: by.to_owned(),
+        });
+    }
+
+    /// The call ended for this cause (only the first end counts).
+    pub fn ended(&mut self, c: &engine::call::Cause, remote: Side) {
+        if self.end.is_none() {
+            self.end = Some((c.code, c.reason.clone(), side_of(c, remote)));
+        }
+    }
+
+    /// The call's last event, once.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let (code, reason, side) =
+            self.end
+                .clone()
+                .unwrap_or((500, "Call Ended By The Switch".into(), Side::Switch));
+        let disposition = if self.answered {
+            Disposition::Answered
+        } else {
+            match (code, side) {
+                (486 | 600, _) => Disposition::Busy,
+                (487, Side::Caller) => Disposition::Cancelled,
+                (480 | 408, _) => Disposition::NoAnswer,
+                (403 | 404 | 603, _) => Disposition::Rejected,
+                _ => Disposition::Failed,
+            }
+        };
+        // An answered call ended normally is a 200; a session that expired says so.
+        let code = if self.answered && !(code == 408 && reason == "Session Expired") {
+            200
+        } else {
+            code
+        };
+        self.publish(CallEventKind::CallEnded {
+            disposition,
+            hangup_side: side,
+            code,
+            reason,
+        });
+    }
+}

@@ -1,0 +1,204 @@
+//! Where a call's parties meet its media: the call's relays, the port (relay side)
+//! facing each channel, and the operations a bridge and a transfer need.
+//!
+//! A call starts with one relay: side A faces the caller, side B the callee. A party
+//! moved in from another call (attended transfer) brings that call's relays along:
+//! the two ports that faced the transferor are spliced back to back (each sends to
+//! the other's address), so neither remaining party needs a re-INVITE. Each relay
+//! converts between the payload types its two sides speak, so a chain of relays
+//! carries G.711 of either law end to end.
+
+use std::net::{IpAddr, SocketAddr};
+
+use engine::sdp::Sdp;
+
+use super::{PortPool, RelayHandle, Side};
+
+pub type RelayId = u32;
+
+/// A relay side: where one party's (or another relay's) media meets the switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Port {
+    pub relay: RelayId,
+    pub side: Side,
+}
+
+/// One relay of the call and what each side speaks.
+pub struct Relay {
+    pub id: RelayId,
+    pub handle: RelayHandle,
+    /// The switch's IP written into SDP for this relay's ports.
+    pub ip: IpAddr,
+    /// The voice payload type of side A and side B, once known.
+    pub voice: [Option<u8>; 2],
+    /// The telephone-event payload type of side A and side B, once known.
+    pub events: [Option<u8>; 2],
+}
+
+fn index(side: Side) -> usize {
+    match side {
+        Side::A => 0,
+        Side::B => 1,
+    }
+}
+
+impl Relay {
+    /// The switch's address of `side` (RTP).
+    pub fn addr(&self, side: Side) -> SocketAddr {
+        let (a, b) = self.handle.ports();
+        let port = match side {
+            Side::A => a.port(),
+            Side::B => b.port(),
+        };
+        SocketAddr::new(self.ip, port)
+    }
+
+    /// `side` speaks these payload types from now on (`None` keeps what it spoke).
+    pub fn speak(&mut self, side: Side, voice: Option<u8>, events: Option<u8>) {
+        let i = index(side);
+        if voice.is_some() {
+            self.voice[i] = voice;
+        }
+        if events.is_some() {
+            self.events[i] = events;
+        }
+        if let [Some(a), Some(b)] = self.voice {
+            match self.handle.set_transcode(a, b) {
+                Ok(()) if a != b => tracing::debug!(a_pt = a, b_pt = b, "relay transcodes"),
+                Ok(()) => {}
+                Err(e) => tracing::debug!(error = %e, "no transcoding"),
+            }
+        }
+        if let [Some(a), Some(b)] = self.events {
+            self.handle.set_event_pts(a, b);
+        }
+    }
+
+    pub fn voice(&self, side: Side) -> Option<u8> {
+        self.voice[index(side)]
+    }
+
+    pub fn events(&self, side: Side) -> Option<u8> {
+        self.events[index(side)]
+    }
+}
+
+/// The relays of a call.
+#[derive(Default)]
+pub struct Relays {
+    list: Vec<Relay>,
+    next: RelayId,
+}
+
+impl Relays {
+    pub fn add(&mut self, handle: RelayHandle, ip: IpAddr) -> RelayId {
+        self.adopt(Relay {
+            id: 0,
+            handle,
+            ip,
+            voice: [None; 2],
+            events: [None; 2],
+        })
+    }
+
+    /// Takes in a relay from another call under a new id.
+    pub fn adopt(&mut self, mut relay: Relay) -> RelayId {
+        let id = self.next;
+        self.next += 1;
+        relay.id = id;
+        self.list.push(relay);
+        id
+    }
+
+    pub fn get(&self, id: RelayId) -> Option<&Relay> {
+        self.list.iter().find(|r| r.id == id)
+    }
+
+    pub fn get_mut(&mut self, id: RelayId) -> Option<&mut Relay> {
+        self.list.iter_mut().find(|r| r.id == id)
+    }
+
+    /// Gives every relay up (to the call a party moves to).
+    pub fn take_all(&mut self) -> Vec<Relay> {
+        std::mem::take(&mut self.list)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The switch's address at `port`.
+    pub fn addr(&self, port: Port) -> Option<SocketAddr> {
+        Some(self.get(port.relay)?.addr(port.side))
+    }
+
+    /// The switch's IP and port number at `port`, for SDP.
+    pub fn sdp_at(&self, port: Port) -> Option<(IpAddr, u16)> {
+        let a = self.addr(port)?;
+        Some((a.ip(), a.port()))
+    }
+
+    /// Points `port` at what a party's SDP names, when the switch may send there
+    /// before hearing from it (`latch::sdp_target_allowed`), and lets the party's
+    /// signalling address (`peer`) latch; with no `peer` only the SDP's address may.
+    pub fn follow(&self, port: Port, sdp: &Sdp, peer: Option<IpAddr>, pool: &PortPool) {
+        let Some(r) = self.get(port.relay) else {
+            return;
+        };
+        match peer {
+            Some(ip) => r.handle.set_signalling(port.side, ip),
+            None => r.handle.clear_signalling(port.side),
+        }
+        let Some(remote) = rtp_target(sdp) else {
+            return;
+        };
+        if super::sdp_target_allowed(remote, r.ip, |p| pool.owns(p)) {
+            r.handle.set_remote(port.side, remote);
+        } else {
+            tracing::debug!(%remote, "SDP names an address media is not sent to before latching");
+            r.handle.forget_remote(port.side);
+        }
+    }
+
+    /// Holds (or resumes) the media towards `port`.
+    pub fn hold(&self, port: Port, held: bool) {
+        if let Some(r) = self.get(port.relay) {
+            r.handle.set_hold(port.side, held);
+        }
+    }
+
+    /// `port` now faces a party speaking these payload types.
+    pub fn speak(&mut self, port: Port, voice: Option<u8>, events: Option<u8>) {
+        if let Some(r) = self.get_mut(port.relay) {
+            r.speak(port.side, voice, events);
+        }
+    }
+
+    /// Connects two ports back to back: each sends to the other, only the other may
+    /// latch, neither is held, and `y`'s relay speaks on `y` what `x` speaks.
+    pub fn splice(&mut self, x: Port, y: Port) {
+        let (Some(xa), Some(ya)) = (self.addr(x), self.addr(y)) else {
+            return;
+        };
+        let (voice, events) = match self.get(x.relay) {
+            Some(r) => (r.voice(x.side), r.events(x.side)),
+            None => (None, None),
+        };
+        for (port, to) in [(x, ya), (y, xa)] {
+            if let Some(r) = self.get(port.relay) {
+                r.handle.clear_signalling(port.side);
+                r.handle.set_remote(port.side, to);
+                r.handle.set_hold(port.side, false);
+            }
+        }
+        self.speak(y, voice, events);
+    }
+}
+
+/// Where an SDP wants its (first) audio stream sent.
+pub fn rtp_target(sdp: &Sdp) -> Option<SocketAddr> {
+    let i = sdp.media().iter().position(|m| m.kind() == "audio")?;
+    let port = sdp.media()[i].port();
+    let ip: IpAddr = sdp.media_connection(i)?.address.parse().ok()?;
+    (port != 0).then_some(SocketAddr::new(ip, port))
+}
