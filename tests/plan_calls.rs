@@ -336,3 +336,45 @@ fn a_line_group_of_the_plan_decides_what_callers_of_its_lines_get() {
     assert_eq!(Caller::call(&pbx, "101", "106").expect(480), 480);
     assert_eq!(Caller::call(&pbx, "102", "150").expect(603), 603);
 }
+
+#[test]
+fn a_line_groups_codecs_and_journal_apply_to_calls_of_its_lines() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    // 105 is in line group "quiet": PCMA first, calls not journalled.
+    let mut plan = pbx_json(dir.path(), &["plan", "show", "--tenant", "demo"]);
+    plan["line_groups"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "quiet", "codecs": ["PCMA", "PCMU"], "journal": false}));
+    for e in plan["extensions"].as_array_mut().unwrap() {
+        if e["number"] == "105" {
+            e["line_group"] = "quiet".into();
+        }
+    }
+    let file = dir.path().join("plan.json");
+    std::fs::write(&file, plan.to_string()).unwrap();
+    pbx_admin(
+        dir.path(),
+        &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
+    );
+    pbx.restart();
+    let mut quiet = Device::register(&pbx, "105");
+    let mut other = Device::register(&pbx, "107");
+    for (callee, device, first_pt) in [("105", &mut quiet, 8), ("107", &mut other, 0)] {
+        // The caller offers PCMU first; the device gets its group's order.
+        let mut call = Caller::call(&pbx, "101", callee);
+        let invite = device.next_invite(&[]).expect("the INVITE");
+        let offer = engine::sdp::Sdp::parse(invite.body()).unwrap();
+        assert_eq!(offer.media()[0].payload_types()[0], first_pt, "{callee}");
+        device.respond(&invite, 486, "Busy Here");
+        assert_eq!(call.expect(486), 486);
+    }
+    let rows = journal(&mut pbx);
+    assert!(rows.iter().any(|r| r.to == "107"), "{rows:?}");
+    assert!(
+        !rows.iter().any(|r| r.to == "105"),
+        "not journalled: {rows:?}"
+    );
+}

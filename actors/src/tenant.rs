@@ -225,6 +225,13 @@ impl TenantSupervisor {
             .collect()
     }
 
+    /// True when calls of line `ext` are journalled (its line group's setting).
+    fn journals(view: &routing::TenantView, ext: &str) -> bool {
+        view.router
+            .as_ref()
+            .is_none_or(|r| r.plan().line_group_of(ext).journal)
+    }
+
     /// The routing walk of a call from line `from` to `dialled` (a tenant without a
     /// plan rings the extension dialled).
     fn walk(
@@ -268,15 +275,22 @@ impl TenantSupervisor {
         let mut found = HopDevices {
             targets: Vec::new(),
             reject: None,
+            codecs: Vec::new(),
+            journal: true,
         };
         let mut first_refusal = None;
         for (k, line) in lines.iter().enumerate() {
-            // The rung line's group decides decline, reject and busy-on-busy (one
-            // source: the plan, when the tenant has one).
+            // The rung line's group decides decline, reject, busy-on-busy, codecs and
+            // journalling (one source: the plan, when the tenant has one).
             let settings = match &view.router {
                 Some(router) => {
                     let plan = router.plan();
-                    TenantSettings::of_group(&plan.line_group_of(line), plan.drop_off.clone())
+                    let group = plan.line_group_of(line);
+                    if k == 0 {
+                        found.codecs = group.codec_priority();
+                    }
+                    found.journal &= group.journal;
+                    TenantSettings::of_group(group, plan.drop_off.clone())
                 }
                 None => view.settings.clone(),
             };
@@ -451,7 +465,7 @@ impl TenantSupervisor {
             );
         }
         inc.reply.send(r.code, w.finish());
-        if !r.is_missing_target() {
+        if !r.is_missing_target() || !Self::journals(&state.view.borrow(), caller) {
             return;
         }
         use crate::journal::{CallEventKind, CallId, Direction};
@@ -563,6 +577,8 @@ impl TenantSupervisor {
             }
         };
         let record = SharedRecord::default();
+        // Journalled unless the caller's line group or the rung lines' say otherwise.
+        let journal = devices.journal && Self::journals(&view, &caller);
         // The lines in the call: the caller and the (first) line rung.
         let parties = [caller.clone(), line];
         let args = CallArgs {
@@ -574,6 +590,7 @@ impl TenantSupervisor {
             inc,
             walk,
             first: FirstHop { devices, ring },
+            journal,
             out: state.args.shared.out.clone(),
             directory: state.args.directory.clone(),
             record: record.clone(),

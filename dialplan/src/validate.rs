@@ -199,6 +199,15 @@ fn check_line_groups(plan: &TenantPlan, errs: &mut Vec<ValidationError>) {
                 reason: "line group names must be given and unique".into(),
             });
         }
+        let known = crate::plan::line_group::CODECS;
+        for c in &g.codecs {
+            if !known.iter().any(|k| k.eq_ignore_ascii_case(c)) {
+                errs.push(ValidationError::Setting {
+                    entry: format!("line group {:?}", g.name),
+                    reason: format!("unknown codec {c:?} (known: {})", known.join(", ")),
+                });
+            }
+        }
     }
     for e in &plan.extensions {
         if let Some(g) = &e.line_group {

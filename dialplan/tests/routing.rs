@@ -502,3 +502,40 @@ fn anonymous_callers_extra_ddi_blocks_and_forwarding() {
         Target::IvrMenu { timeout_seconds: Some(10), drop_off: Some(d), .. } if d == "100"
     ));
 }
+
+#[test]
+fn a_line_group_with_its_own_location_dials_by_it() {
+    let mut plan = TenantPlan::demo();
+    // Lines of the "munich" group sit in Munich (area 89): a local number they dial is
+    // a Munich number; everyone else still dials Berlin's (area 30).
+    let mut munich = dialplan::plan::line_group::LineGroup::named("munich");
+    let mut loc = plan.location.clone();
+    loc.area_code = "89".into();
+    munich.location = Some(loc);
+    plan.line_groups.push(munich);
+    plan.extensions
+        .iter_mut()
+        .find(|e| e.number == "104")
+        .unwrap()
+        .line_group = Some("munich".into());
+    plan.validate().unwrap();
+    let outbound_number =
+        |from: &str| match &targets(&plan, &phone(from, "05551234"), MONDAY_NOON)[0] {
+            Target::Outbound { number, .. } => number.clone(),
+            other => panic!("{other:?}"),
+        };
+    assert_eq!(outbound_number("104"), "+49895551234");
+    assert_eq!(outbound_number("103"), "+49305551234");
+}
+
+#[test]
+fn line_group_codecs_are_checked() {
+    let mut plan = TenantPlan::demo();
+    plan.line_groups[0].codecs = vec!["PCMU".into(), "speex".into()];
+    let errs = plan.validate().unwrap_err();
+    assert!(
+        errs.iter()
+            .any(|e| e.to_string().contains("unknown codec \"speex\"")),
+        "{errs:?}"
+    );
+}

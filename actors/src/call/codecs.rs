@@ -44,16 +44,30 @@ pub fn voice_pt(sdp: &Sdp) -> Option<u8> {
     voice_codec(sdp, audio_index(sdp)?).map(|c| c.pt)
 }
 
-/// The offer for the callee's devices, anchored at `ip:port`: PCMU and PCMA (the
-/// caller's first G.711 choice first) and telephone-event, in the caller's direction.
+/// The offer for the callee's devices, anchored at `ip:port`: PCMU and PCMA and
+/// telephone-event, in the caller's direction. The G.711 laws come in the order of the
+/// callee's line group (`priority`, codec names), else the caller's first choice first.
 /// `None` when the caller offered no G.711 at all (its own offer then goes through).
-pub fn callee_offer(caller: &Sdp, ip: IpAddr, port: u16, session_id: &str) -> Option<Sdp> {
+pub fn callee_offer(
+    caller: &Sdp,
+    ip: IpAddr,
+    port: u16,
+    session_id: &str,
+    priority: &[String],
+) -> Option<Sdp> {
     let i = audio_index(caller)?;
     let first = caller.media()[i]
         .codecs()
         .into_iter()
         .find(|c| !c.is_telephone_event() && is_g711(c))?;
-    let order = if CodecSpec::pcma().matches(&first) {
+    let rank = |name: &str| priority.iter().position(|p| p.eq_ignore_ascii_case(name));
+    let pcma_first = match (rank("PCMA"), rank("PCMU")) {
+        (Some(a), Some(u)) => a < u,
+        (Some(_), None) => true,
+        (None, Some(_)) => false,
+        (None, None) => CodecSpec::pcma().matches(&first),
+    };
+    let order = if pcma_first {
         [(8, "PCMA"), (0, "PCMU")]
     } else {
         [(0, "PCMU"), (8, "PCMA")]
@@ -139,7 +153,7 @@ mod tests {
     fn callee_offer_puts_the_callers_law_first() {
         let ip: IpAddr = "203.0.113.5".parse().unwrap();
         let pcma = sdp("8", "a=rtpmap:8 PCMA/8000\r\n");
-        let offer = callee_offer(&pcma, ip, 20002, "7").unwrap();
+        let offer = callee_offer(&pcma, ip, 20002, "7", &[]).unwrap();
         assert_eq!(offer.media()[0].payload_types(), vec![8, 0, 101]);
         assert_eq!(offer.media()[0].port(), 20002);
         assert_eq!(
@@ -148,11 +162,25 @@ mod tests {
         );
         let both = sdp("0 8 101", "a=rtpmap:101 telephone-event/8000\r\n");
         assert_eq!(
-            callee_offer(&both, ip, 1, "7").unwrap().media()[0].payload_types(),
+            callee_offer(&both, ip, 1, "7", &[]).unwrap().media()[0].payload_types(),
             vec![0, 8, 101]
         );
         let g722 = sdp("9", "");
-        assert!(callee_offer(&g722, ip, 1, "7").is_none());
+        assert!(callee_offer(&g722, ip, 1, "7", &[]).is_none());
+    }
+
+    #[test]
+    fn callee_offer_follows_the_line_groups_priority() {
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        let both = sdp("0 8", "");
+        let pts = |priority: &[&str]| {
+            let p: Vec<String> = priority.iter().map(|s| s.to_string()).collect();
+            callee_offer(&both, ip, 1, "7", &p).unwrap().media()[0].payload_types()
+        };
+        assert_eq!(pts(&["PCMA", "PCMU"]), vec![8, 0, 101]);
+        assert_eq!(pts(&["opus", "pcma"]), vec![8, 0, 101]);
+        assert_eq!(pts(&["PCMU"]), vec![0, 8, 101]);
+        assert_eq!(pts(&[]), vec![0, 8, 101], "no list: the caller's order");
     }
 
     #[test]

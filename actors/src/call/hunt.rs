@@ -29,6 +29,7 @@ pub fn ring(
     t: Instant,
 ) {
     s.reject = devices.reject;
+    s.b_offer = super::hop_offer(s, &devices.codecs);
     let caller = s.parties.caller.clone();
     let callee = s.parties.callee.clone();
     let (legs, flows) = fork_to(

@@ -11,6 +11,8 @@ pub struct Journal {
     /// The first end: who ended the call and why.
     end: Option<(u16, String, Side)>,
     pub closed: bool,
+    /// The call is journalled (its lines' groups did not turn the journal off).
+    enabled: bool,
 }
 
 pub fn side_of(c: &engine::call::Cause, remote: Side) -> Side {
@@ -21,7 +23,12 @@ pub fn side_of(c: &engine::call::Cause, remote: Side) -> Side {
 }
 
 impl Journal {
-    pub fn new(bus: EventBus, call: CallId, tenant: crate::proto::TenantId) -> Journal {
+    pub fn new(
+        bus: EventBus,
+        call: CallId,
+        tenant: crate::proto::TenantId,
+        enabled: bool,
+    ) -> Journal {
         Journal {
             bus,
             call,
@@ -29,11 +36,14 @@ impl Journal {
             answered: false,
             end: None,
             closed: false,
+            enabled,
         }
     }
 
     pub fn publish(&self, kind: CallEventKind) {
-        self.bus.publish_now(self.call, self.tenant, kind);
+        if self.enabled {
+            self.bus.publish_now(self.call, self.tenant, kind);
+        }
     }
 
     /// Leg `leg` of line `by` answered (only the first answer counts).

@@ -61,6 +61,8 @@ pub struct CallArgs {
     /// The rest of the routing walk, and its first hop.
     pub walk: dialplan::Walk,
     pub first: FirstHop,
+    /// The call is written to the journal (its lines' groups did not turn it off).
+    pub journal: bool,
     pub out: Arc<SipOut>,
     pub directory: Arc<Directory>,
     /// The record the supervisor ends the call from if this actor fails.
@@ -84,7 +86,10 @@ pub struct CallState {
     hop_pending: Option<u32>,
     /// How the rung lines' group passes a device's reject on (`None`: as sent).
     reject: Option<crate::store::Reject>,
-    /// The offer a callee's devices get (anchored at the port facing them).
+    /// The caller's offer as it came (each hop's offer is made from it).
+    caller_offer: Option<Sdp>,
+    /// The offer the current hop's devices got (anchored at the port facing them); a
+    /// transfer target gets it too, anchored at the port it will face.
     b_offer: Option<Sdp>,
     /// The caller's SDP offer, answered by the switch when a device answers; none
     /// when the caller's offer goes to the devices as it is (no G.711 in it).
@@ -406,9 +411,8 @@ impl Actor for CallActor {
         let session_id = (rand::random::<u32>() >> 1).to_string();
         // Anchor the media: the callee sees the switch's side B, the caller side A.
         let mut relays = Relays::default();
-        let mut b_offer = a_offer.clone();
         let mut own_offer = false;
-        if let Some(sdp) = &mut b_offer {
+        if let Some(sdp) = &a_offer {
             let ip = args
                 .out
                 .local_for(inc.source)
@@ -422,20 +426,13 @@ impl Actor for CallActor {
                     return Err(e.into());
                 }
             };
-            let b_port = relay.ports().1.port();
             let r = relays.add(relay, ip);
             let a_side = Port {
                 relay: r,
                 side: RelaySide::A,
             };
             relays.follow(a_side, sdp, Some(inc.source.ip()), &args.ports);
-            match codecs::callee_offer(sdp, ip, b_port, &session_id) {
-                Some(own) => {
-                    *sdp = own;
-                    own_offer = true;
-                }
-                None => sdp.anchor(ip, &[b_port]),
-            }
+            own_offer = codecs::callee_offer(sdp, ip, 0, &session_id, &[]).is_some();
         }
         #[cfg(feature = "test-hooks")]
         let test_panic = inc.msg.header_lines().any(|(_, name, value)| {
@@ -443,7 +440,7 @@ impl Actor for CallActor {
         });
         let mut pending = Pending::default();
         pending.push(&inc.msg, inc.reply.clone());
-        let journal = Journal::new(args.bus, journal_id, args.tenant.id);
+        let journal = Journal::new(args.bus, journal_id, args.tenant.id, args.journal);
         args.record
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -472,7 +469,8 @@ impl Actor for CallActor {
             walk: args.walk,
             hop_pending: None,
             reject: None,
-            b_offer,
+            caller_offer: a_offer.clone(),
+            b_offer: None,
             a_offer: a_offer.filter(|_| own_offer),
             session_id,
             transfer: None,
@@ -874,4 +872,23 @@ fn fork_to(
 ) -> (Legs, Vec<Flow>) {
     let NewLegs { legs, flows } = outgoing_legs(&s.out, &s.parties, targets, users, sdp, ring, t);
     (Legs::Fork(Fork::new(legs, t)), flows)
+}
+
+/// The offer for a hop's devices: the switch's own (G.711 in the rung group's codec
+/// order) or, when the caller offered no G.711, the caller's anchored at the port
+/// facing callees.
+fn hop_offer(s: &CallState, codecs: &[String]) -> Option<Sdp> {
+    let mut sdp = s.caller_offer.clone()?;
+    let facing = Port {
+        relay: 0,
+        side: RelaySide::B,
+    };
+    let (ip, port) = s.relays.sdp_at(facing)?;
+    match codecs::callee_offer(&sdp, ip, port, &s.session_id, codecs) {
+        Some(own) => Some(own),
+        None => {
+            sdp.anchor(ip, &[port]);
+            Some(sdp)
+        }
+    }
 }

@@ -66,11 +66,16 @@ pub struct CallTarget {
     pub flow: Flow,
 }
 
-/// The devices a hop rings and how the rung lines' group passes their rejects on.
+/// The devices a hop rings and what the rung lines' group says about them.
 #[derive(Debug, Clone)]
 pub struct HopDevices {
     pub targets: Vec<CallTarget>,
+    /// How a device's reject reaches the caller (`None`: as sent).
     pub reject: Option<crate::store::Reject>,
+    /// The codecs offered to the devices, by priority (empty: the caller's order).
+    pub codecs: Vec<String>,
+    /// Calls to these lines are journalled.
+    pub journal: bool,
 }
 
 /// What a call gives up to another in an attended transfer: the party's leg, and

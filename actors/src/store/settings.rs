@@ -201,7 +201,7 @@ impl Store {
     pub fn effective_settings(&self, tenant: TenantId) -> Result<TenantSettings> {
         match self.stored_plan(tenant)? {
             Some(plan) => Ok(TenantSettings::of_group(
-                &plan.line_group_of(""),
+                plan.line_group_of(""),
                 plan.drop_off.clone(),
             )),
             None => self.tenant_settings(tenant),
@@ -226,7 +226,7 @@ impl Store {
         // A tenant with a dialplan keeps them there: the `default` line group and
         // the plan's drop-off number (what routing reads).
         if let Some(mut plan) = self.stored_plan(tenant)? {
-            let mut s = TenantSettings::of_group(&plan.line_group_of(""), plan.drop_off.clone());
+            let mut s = TenantSettings::of_group(plan.line_group_of(""), plan.drop_off.clone());
             change.apply(&mut s);
             s.apply_to(plan.default_group_mut());
             plan.drop_off.clone_from(&s.drop_off);

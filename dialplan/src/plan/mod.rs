@@ -80,7 +80,7 @@ pub struct TenantPlan {
 impl TenantPlan {
     /// The line group of extension `number`: the one it names, else `default`, else
     /// a group with every property at its default.
-    pub fn line_group_of(&self, number: &str) -> LineGroup {
+    pub fn line_group_of(&self, number: &str) -> &LineGroup {
         let named = self
             .extensions
             .iter()
@@ -91,8 +91,7 @@ impl TenantPlan {
             .iter()
             .find(|g| g.name == named)
             .or_else(|| self.line_groups.iter().find(|g| g.name == DEFAULT_GROUP))
-            .cloned()
-            .unwrap_or_else(|| LineGroup::named(DEFAULT_GROUP))
+            .unwrap_or(&line_group::DEFAULT_LINE_GROUP)
     }
 
     /// The `default` line group, made when missing, for changing it.

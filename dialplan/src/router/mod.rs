@@ -250,3 +250,14 @@ pub fn route(
 ) -> Result<Decision, Error> {
     Router::new(plan)?.route(call, at)
 }
+
+impl Router {
+    /// How line `ext` dials: its line group's location, else the tenant's.
+    pub fn dialling_location(&self, ext: &str) -> &crate::number::location::Location {
+        self.plan
+            .line_group_of(ext)
+            .location
+            .as_ref()
+            .unwrap_or(&self.plan.location)
+    }
+}

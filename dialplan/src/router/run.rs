@@ -92,6 +92,11 @@ impl<'a> Run<'a> {
         let (class, premium) = ext.map_or((PermissionClass::InternalOnly, false), |e| {
             (e.class, e.premium_allowed)
         });
+        // The caller's line group may dial by its own location (a branch elsewhere).
+        let loc = match ext {
+            Some(e) => self.r.dialling_location(&e.number),
+            None => &self.r.plan.location,
+        };
         let to = clean(&call.to);
         if to.is_empty() {
             return Err(Error::EmptyNumber {
@@ -103,7 +108,6 @@ impl<'a> Run<'a> {
             return self.feature(call, caller, &to, class, premium);
         }
         // Emergency numbers skip every rule and permission class.
-        let loc = &self.plan().location;
         let bare = loc
             .access_codes
             .iter()
