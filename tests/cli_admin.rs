@@ -407,3 +407,123 @@ fn tenant_set_changes_call_outcomes_and_refuses_bad_values() {
         "acme\tdecline=480 reject=603 drop-off=none busy-on-busy=on"
     );
 }
+
+#[test]
+fn users_own_lines_and_devices_are_accounts_of_a_line() {
+    let dir = temp_dir();
+    let d = dir.path();
+    ok(&pbx(d, &["tenant", "add", "acme", "--domain", "acme.test"]));
+    for ext in ["100", "101"] {
+        ok(&pbx(
+            d,
+            &[
+                "line",
+                "add",
+                "--tenant",
+                "acme",
+                ext,
+                "--password",
+                "secret100",
+            ],
+        ));
+    }
+    ok(&pbx(
+        d,
+        &[
+            "person",
+            "add",
+            "--tenant",
+            "acme",
+            "Alice Example",
+            "--email",
+            "a@acme.test",
+        ],
+    ));
+    refused(
+        &pbx(d, &["person", "add", "--tenant", "acme", "Alice Example"]),
+        "already",
+    );
+    ok(&pbx(
+        d,
+        &[
+            "line",
+            "set-user",
+            "--tenant",
+            "acme",
+            "100",
+            "Alice Example",
+        ],
+    ));
+    refused(
+        &pbx(
+            d,
+            &["line", "set-user", "--tenant", "acme", "100", "Nobody"],
+        ),
+        "no user named",
+    );
+    let people = ok(&pbx(d, &["person", "list", "--tenant", "acme"]));
+    assert_eq!(people.trim(), "Alice Example\ta@acme.test\t100");
+    let lines = ok(&pbx(d, &["user", "list", "--tenant", "acme"]));
+    assert!(lines.contains("101\t\t(device-only)"), "{lines}");
+    // Devices: SIP accounts of a line, never named like a number.
+    refused(
+        &pbx(
+            d,
+            &[
+                "device",
+                "add",
+                "--tenant",
+                "acme",
+                "--line",
+                "100",
+                "4711",
+                "--password",
+                "handset1",
+            ],
+        ),
+        "all digits",
+    );
+    refused(
+        &pbx(
+            d,
+            &[
+                "device",
+                "add",
+                "--tenant",
+                "acme",
+                "--line",
+                "555",
+                "desk-555",
+                "--password",
+                "handset1",
+            ],
+        ),
+        "not a line",
+    );
+    ok(&pbx(
+        d,
+        &[
+            "device",
+            "add",
+            "--tenant",
+            "acme",
+            "--line",
+            "100",
+            "alice-dect",
+            "--password",
+            "handset1",
+            "--name",
+            "DECT handset",
+        ],
+    ));
+    let devices = ok(&pbx(d, &["device", "list", "--tenant", "acme"]));
+    assert_eq!(devices.trim(), "alice-dect\t100\tDECT handset");
+    ok(&pbx(
+        d,
+        &["device", "remove", "--tenant", "acme", "alice-dect"],
+    ));
+    refused(
+        &pbx(d, &["device", "remove", "--tenant", "acme", "alice-dect"]),
+        "no device",
+    );
+}

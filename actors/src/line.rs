@@ -1,6 +1,7 @@
 //! One actor per line (extension): it owns the line's registrations, answers its
 //! REGISTERs through the engine's registrar, persists every change and expires
-//! bindings on time.
+//! bindings on time. Its device accounts (`store/people.rs`) register and place
+//! calls here under their own credentials, as the line.
 
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub struct LineArgs {
 pub struct LineState {
     args: LineArgs,
     creds: LineCredentials,
+    /// The line's device accounts, by username.
+    devices: std::collections::HashMap<String, LineCredentials>,
     registrar: Registrar,
     expiry_timer: Option<JoinHandle<Result<(), ractor::MessagingErr<LineMsg>>>>,
 }
@@ -44,10 +47,16 @@ impl Actor for LineActor {
         args: LineArgs,
     ) -> Result<LineState, ActorProcessingErr> {
         let (tid, ext) = (args.tenant.id, args.ext.clone());
-        let (record, bindings) = args
+        let (record, bindings, devices) = args
             .shared
             .store
-            .call(move |s| Ok((s.line(tid, &ext)?, s.bindings(tid, &ext)?)))
+            .call(move |s| {
+                Ok((
+                    s.line(tid, &ext)?,
+                    s.bindings(tid, &ext)?,
+                    s.devices(tid, Some(&ext))?,
+                ))
+            })
             .await?;
         let record = record.ok_or_else(|| format!("line {} vanished from the store", args.ext))?;
         let creds = LineCredentials {
@@ -58,10 +67,12 @@ impl Actor for LineActor {
             offer: args.shared.digest_offer.clone(),
         };
         args.view.publish(&bindings);
+        let devices = device_credentials(&args, devices);
         let mut state = LineState {
             registrar: Registrar::new(args.shared.policy, bindings),
             args,
             creds,
+            devices,
             expiry_timer: None,
         };
         expire_and_rearm(&myself, &mut state);
@@ -84,9 +95,18 @@ impl Actor for LineActor {
                 {
                     panic!("test hook: line {} told to panic", state.args.ext);
                 }
+                let Some(device) = account_of(state, &inc.msg).await else {
+                    let shared = &state.args.shared;
+                    let user = request_user(&inc.msg).unwrap_or_default();
+                    let phantom = format!("{:032x}", rand::random::<u128>());
+                    answer_stranger(shared, &state.args.tenant, &user, &phantom, inc);
+                    return Ok(());
+                };
                 match inc.msg.method() {
-                    Some(engine::sip::Method::Register) => register(&myself, state, inc),
-                    Some(engine::sip::Method::Invite) => call_from(state, inc),
+                    Some(engine::sip::Method::Register) => {
+                        register(&myself, state, device.as_deref(), inc)
+                    }
+                    Some(engine::sip::Method::Invite) => call_from(state, device.as_deref(), inc),
                     _ => inc.respond(405, "Method Not Allowed"),
                 }
             }
@@ -110,7 +130,67 @@ impl Actor for LineActor {
     }
 }
 
-fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming>) {
+/// The user a request is from: the To of a REGISTER, the From of a call.
+fn request_user(msg: &engine::sip::Message) -> Option<String> {
+    let addr = match msg.method() {
+        Some(engine::sip::Method::Register) => msg.to(),
+        _ => msg.from(),
+    }?;
+    addr.uri.user_unescaped().map(|u| u.into_owned())
+}
+
+/// Which account of the line a request uses: `Some(None)` the line's own, `Some(Some
+/// (username))` a device's (read again from the store when not known yet, so a
+/// device added while the line runs is found), `None` neither.
+async fn account_of(state: &mut LineState, msg: &engine::sip::Message) -> Option<Option<String>> {
+    let addr = match msg.method() {
+        Some(engine::sip::Method::Register) => msg.to(),
+        _ => msg.from(),
+    }?;
+    let user = addr.uri.user_unescaped()?;
+    if *user == *state.args.ext {
+        return Some(None);
+    }
+    let user = user.into_owned();
+    if !state.devices.contains_key(&user) {
+        let (tid, ext) = (state.args.tenant.id, state.args.ext.clone());
+        let found = state
+            .args
+            .shared
+            .store
+            .call(move |s| s.devices(tid, Some(&ext)))
+            .await
+            .ok()?;
+        state.devices = device_credentials(&state.args, found);
+    }
+    state.devices.contains_key(&user).then_some(Some(user))
+}
+
+fn device_credentials(
+    args: &LineArgs,
+    devices: Vec<crate::store::DeviceRecord>,
+) -> std::collections::HashMap<String, LineCredentials> {
+    devices
+        .into_iter()
+        .map(|d| {
+            let creds = LineCredentials {
+                username: d.username.clone(),
+                realm: args.tenant.realm.to_string(),
+                ha1_md5: d.ha1_md5,
+                ha1_sha256: d.ha1_sha256,
+                offer: args.shared.digest_offer.clone(),
+            };
+            (d.username, creds)
+        })
+        .collect()
+}
+
+fn register(
+    myself: &ActorRef<LineMsg>,
+    state: &mut LineState,
+    device: Option<&str>,
+    inc: Box<Incoming>,
+) {
     // Dropped here too: guesses queued before the penalty began are not checked.
     if state.args.shared.guard.refuses(&inc) {
         return inc.reply.forget();
@@ -128,9 +208,13 @@ fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming
         Some(addr) => format!("udp:{addr}"),
         None => flow.clone(),
     };
+    let creds = match device.and_then(|d| state.devices.get(d)) {
+        Some(c) => c,
+        None => &state.creds,
+    };
     let out = state.registrar.handle(
         &inc.msg,
-        &state.creds,
+        creds,
         &state.args.shared.nonces,
         inc.source.ip(),
         &flow_for,
@@ -153,14 +237,18 @@ fn register(myself: &ActorRef<LineMsg>, state: &mut LineState, inc: Box<Incoming
 
 /// A new call from this line: challenged (407) until its credentials are right, then
 /// handed to the tenant, which starts the call.
-fn call_from(state: &mut LineState, inc: Box<Incoming>) {
+fn call_from(state: &mut LineState, device: Option<&str>, inc: Box<Incoming>) {
     let shared = &state.args.shared;
     if shared.guard.refuses(&inc) {
         return inc.reply.forget();
     }
+    let creds = match device.and_then(|d| state.devices.get(d)) {
+        Some(c) => c,
+        None => &state.creds,
+    };
     let authenticated = authenticate(
         &inc,
-        &state.creds,
+        creds,
         &shared.nonces,
         &shared.guard,
         &mut state.registrar.counts,

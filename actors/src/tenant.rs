@@ -72,7 +72,23 @@ pub struct TenantState {
 #[derive(Default)]
 struct KnownLines {
     exts: std::collections::HashSet<Box<str>>,
+    /// Device accounts and the line each belongs to.
+    devices: HashMap<Box<str>, Box<str>>,
     read_at: Option<tokio::time::Instant>,
+}
+
+impl KnownLines {
+    fn has(&self, user: &str) -> bool {
+        self.exts.contains(user) || self.devices.contains_key(user)
+    }
+
+    /// The line `user` is: itself, or the line of the device account.
+    fn line_of<'a>(&'a self, user: &'a str) -> Option<&'a str> {
+        if self.exts.contains(user) {
+            return Some(user);
+        }
+        self.devices.get(user).map(|e| &**e)
+    }
 }
 
 /// How long the copy of the tenant's extension list answers misses.
@@ -103,16 +119,18 @@ enum Outcome<T = Vec<CallTarget>> {
 pub struct TenantSupervisor;
 
 impl TenantSupervisor {
+    /// The actor of the line `user` names: a line's number, or a device account of a
+    /// line; started when not running. `None` for a user the tenant does not have.
     async fn ensure_line(
         myself: &ActorRef<TenantMsg>,
         state: &mut TenantState,
-        ext: &str,
+        user: &str,
     ) -> Option<ActorRef<LineMsg>> {
         let entry = state.entry.clone()?;
-        if let Some(l) = state.args.directory.line(entry.id, ext) {
+        if let Some(l) = state.args.directory.line(entry.id, user) {
             return Some(l);
         }
-        if !state.known.exts.contains(ext) {
+        if !state.known.has(user) {
             let now = tokio::time::Instant::now();
             let fresh = state
                 .known
@@ -122,22 +140,30 @@ impl TenantSupervisor {
                 return None;
             }
             let tid = entry.id;
-            let exts = state
+            let (exts, devices) = state
                 .args
                 .shared
                 .store
-                .call(move |s| s.extensions(tid))
+                .call(move |s| Ok((s.extensions(tid)?, s.devices(tid, None)?)))
                 .await
                 .ok()?;
             state.known = KnownLines {
                 exts: exts.into_iter().map(String::into_boxed_str).collect(),
+                devices: devices
+                    .into_iter()
+                    .map(|d| (d.username.into_boxed_str(), d.ext.into_boxed_str()))
+                    .collect(),
                 read_at: Some(now),
             };
-            if !state.known.exts.contains(ext) {
+            if !state.known.has(user) {
                 return None;
             }
         }
-        Self::spawn_line(myself, state, entry, ext).await
+        let ext = state.known.line_of(user)?.to_owned();
+        if let Some(l) = state.args.directory.line(entry.id, &ext) {
+            return Some(l);
+        }
+        Self::spawn_line(myself, state, entry, &ext).await
     }
 
     async fn spawn_line(

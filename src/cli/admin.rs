@@ -105,6 +105,133 @@ pub enum UserCmd {
         #[arg(long)]
         password: String,
     },
+    /// Give a line to a user (person), or with `--none` make it device-only.
+    SetUser {
+        #[arg(long)]
+        tenant: String,
+        ext: String,
+        /// The user's name (`pbx person add`).
+        #[arg(required_unless_present = "none")]
+        user: Option<String>,
+        #[arg(long, conflicts_with = "user")]
+        none: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PersonCmd {
+    /// Add a user (person); names are unique within the tenant.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// List a tenant's users with their lines.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCmd {
+    /// Add a device account for a line: it registers and calls as the line.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        /// The line it belongs to.
+        #[arg(long)]
+        line: String,
+        /// Its SIP username (not all digits: numbers are lines').
+        username: String,
+        #[arg(long)]
+        password: String,
+        /// What it is ("DECT handset in the lobby").
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List a tenant's devices (of one line with `--line`).
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        line: Option<String>,
+    },
+    /// Remove a device account.
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        username: String,
+    },
+}
+
+pub fn person(dir: &Path, cmd: PersonCmd) -> Result<(), CliError> {
+    let mut store = open(dir)?;
+    match cmd {
+        PersonCmd::Add {
+            tenant,
+            name,
+            email,
+        } => {
+            let t = store.tenant(&tenant)?;
+            store.add_user(t.id, &name, email.as_deref())?;
+            println!("added user {name:?} to tenant {}", t.name);
+        }
+        PersonCmd::List { tenant } => {
+            let t = store.tenant(&tenant)?;
+            for u in store.users(t.id)? {
+                println!(
+                    "{}\t{}\t{}",
+                    u.name,
+                    u.email.unwrap_or_default(),
+                    u.lines.join(",")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn device(dir: &Path, cmd: DeviceCmd) -> Result<(), CliError> {
+    let mut store = open(dir)?;
+    match cmd {
+        DeviceCmd::Add {
+            tenant,
+            line,
+            username,
+            password,
+            name,
+        } => {
+            let t = store.tenant(&tenant)?;
+            store.add_device(
+                &t,
+                &actors::store::NewDevice {
+                    username: username.clone(),
+                    ext: line.clone(),
+                    name,
+                    password,
+                },
+            )?;
+            println!(
+                "added device {username} to line {line} of tenant {}",
+                t.name
+            );
+        }
+        DeviceCmd::List { tenant, line } => {
+            let t = store.tenant(&tenant)?;
+            for d in store.devices(t.id, line.as_deref())? {
+                println!("{}\t{}\t{}", d.username, d.ext, d.name.unwrap_or_default());
+            }
+        }
+        DeviceCmd::Remove { tenant, username } => {
+            let t = store.tenant(&tenant)?;
+            store.remove_device(t.id, &username)?;
+            println!("removed device {username} of tenant {}", t.name);
+        }
+    }
+    Ok(())
 }
 
 fn open(dir: &Path) -> Result<Store, CliError> {
@@ -252,7 +379,26 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
         UserCmd::List { tenant } => {
             let t = store.tenant(&tenant)?;
             for l in store.lines(t.id)? {
-                println!("{}\t{}", l.ext, l.display_name.unwrap_or_default());
+                let user = store.line_user(t.id, &l.ext)?;
+                println!(
+                    "{}\t{}\t{}",
+                    l.ext,
+                    l.display_name.unwrap_or_default(),
+                    user.unwrap_or_else(|| "(device-only)".into())
+                );
+            }
+        }
+        UserCmd::SetUser {
+            tenant,
+            ext,
+            user,
+            none: _,
+        } => {
+            let t = store.tenant(&tenant)?;
+            store.set_line_user(t.id, &ext, user.as_deref())?;
+            match user {
+                Some(u) => println!("line {ext} of tenant {} belongs to {u}", t.name),
+                None => println!("line {ext} of tenant {} is device-only", t.name),
             }
         }
         UserCmd::Passwd {

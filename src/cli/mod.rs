@@ -39,12 +39,29 @@ enum Command {
         #[command(subcommand)]
         cmd: admin::TenantCmd,
     },
-    /// Users and their extensions: add, add-range, list, passwd.
-    User {
+    /// Lines (extensions, each with its own SIP account): add, add-range, list,
+    /// set-group, set-user, passwd. `pbx user` is the same command.
+    #[command(alias = "user")]
+    Line {
         #[command(flatten)]
         data: DataDir,
         #[command(subcommand)]
         cmd: admin::UserCmd,
+    },
+    /// Users (people) who own lines: add, list.
+    Person {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: admin::PersonCmd,
+    },
+    /// Devices: further SIP accounts of a line (a DECT handset, a softphone): add,
+    /// list, remove.
+    Device {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: admin::DeviceCmd,
     },
     /// A tenant's dialplan: set (from JSON, validated), show.
     Plan {
@@ -100,7 +117,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         None => serve::run(serve::ServeArgs::default()),
         Some(Command::Serve(a)) => serve::run(a),
         Some(Command::Tenant { data, cmd }) => admin::tenant(&data.data_dir, cmd),
-        Some(Command::User { data, cmd }) => admin::user(&data.data_dir, cmd),
+        Some(Command::Line { data, cmd }) => admin::user(&data.data_dir, cmd),
+        Some(Command::Person { data, cmd }) => admin::person(&data.data_dir, cmd),
+        Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
         Some(Command::Plan { data, cmd }) => route::plan(&data.data_dir, cmd),
         Some(Command::Route { data, args }) => route::route(&data.data_dir, args),
         Some(Command::Sim(a)) => sim::run(a),

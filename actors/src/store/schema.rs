@@ -120,6 +120,27 @@ const MIGRATIONS: &[&str] = &[
        AND json_valid(tenants.dialplan) AND json_type(tenants.dialplan, '$.line_groups') IS NULL;
      DELETE FROM tenant_settings WHERE tenant_id IN
         (SELECT id FROM tenants WHERE dialplan IS NOT NULL AND json_valid(dialplan));",
+    // 7: users (people) own lines; a line without one is device-only. Devices are SIP
+    // accounts of their own that register for a line and place its calls (a line's
+    // own number and password stay its first account).
+    "CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        email TEXT,
+        UNIQUE (tenant_id, name)
+    );
+    ALTER TABLE lines ADD COLUMN user_id INTEGER REFERENCES users(id) ON DELETE SET NULL;
+    CREATE TABLE devices (
+        tenant_id INTEGER NOT NULL,
+        username TEXT NOT NULL,
+        ext TEXT NOT NULL,
+        name TEXT,
+        ha1_md5 TEXT NOT NULL,
+        ha1_sha256 TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, username),
+        FOREIGN KEY (tenant_id, ext) REFERENCES lines(tenant_id, ext) ON DELETE CASCADE
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
