@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use actors::store::{NewLine, Store};
 use actors::{Switch, SwitchConfig};
-use common::sip_client::{authorization, proxy_authorization};
+use common::sip_client::authorization;
 use engine::auth::Algorithm;
 use engine::sip::{HeaderName, Message, MessageWriter};
 use tokio::net::UdpSocket;
@@ -53,12 +53,31 @@ impl Phone {
         }
     }
 
+    /// The phone's account as `user` (the shared phone library of the simulator).
+    fn account<'a>(&self, user: &'a str) -> sim::ua::Account<'a> {
+        sim::ua::Account {
+            user,
+            domain: "127.0.0.1",
+            local: self.local(),
+            transport: "UDP",
+        }
+    }
+
     async fn register(&self, user: &str) {
-        let local = self.local();
+        let call_id = format!("reg-{}", self.local());
         let text = |cseq: u32, auth: &str| {
-            format!("REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKr{cseq};rport\r\nFrom: <sip:{user}@127.0.0.1>;tag=r\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: reg-{local}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{local}>\r\nExpires: 600\r\n{auth}Content-Length: 0\r\n\r\n")
+            let branch = format!("z9hG4bKr{cseq}");
+            let ids = sim::ua::Ids {
+                call_id: &call_id,
+                cseq,
+                branch: &branch,
+                from_tag: "r",
+            };
+            let mut w = self.account(user).register(&ids, None, Some(600));
+            sim::ua::raw_headers(&mut w, auth);
+            w.finish()
         };
-        self.send(text(1, "").as_bytes()).await;
+        self.send(&text(1, "")).await;
         let challenge = self.recv().await;
         assert_eq!(challenge.code(), Some(401));
         let auth = authorization(
@@ -69,7 +88,7 @@ impl Phone {
             "sip:127.0.0.1",
             "REGISTER",
         );
-        self.send(text(2, &format!("Authorization: {auth}\r\n")).as_bytes())
+        self.send(&text(2, &format!("Authorization: {auth}\r\n")))
             .await;
         assert_eq!(self.recv().await.code(), Some(200));
     }
@@ -77,24 +96,36 @@ impl Phone {
     /// Calls `callee` as `user`, answering the 407.
     async fn call(&self, user: &str, callee: &str) {
         let local = self.local();
-        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
-        let invite = |branch: &str, seq: u32, auth: &str| {
-            format!("INVITE sip:{callee}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nFrom: <sip:{user}@127.0.0.1>;tag=c\r\nTo: <sip:{callee}@127.0.0.1>\r\nCall-ID: call-{local}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\nMax-Forwards: 70\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}", sdp.len())
+        let account = self.account(user);
+        let sdp = sim::ua::sdp_offer(local.ip(), 40000, &[(0, "PCMU")], None, 1);
+        let call_id = format!("call-{local}");
+        let ids = |branch: &'static str, cseq| sim::ua::Ids {
+            call_id: &call_id,
+            cseq,
+            branch,
+            from_tag: "c",
         };
-        self.send(invite("z9hG4bKi1", 1, "").as_bytes()).await;
+        let invite = |branch: &'static str, seq: u32, auth: &str| {
+            let mut w = account.invite(callee, "", &ids(branch, seq));
+            sim::ua::raw_headers(&mut w, auth);
+            w.body("application/sdp", sdp.as_bytes())
+        };
+        self.send(&invite("z9hG4bKi1", 1, "")).await;
         let challenge = self.wait_for(|m| m.code() == Some(407)).await;
-        let ack = format!("ACK sip:{callee}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKi1;rport\r\nFrom: <sip:{user}@127.0.0.1>;tag=c\r\nTo: {}\r\nCall-ID: call-{local}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", challenge.header(HeaderName::To).unwrap());
-        self.send(ack.as_bytes()).await;
-        let auth = proxy_authorization(
+        let to = challenge.header(HeaderName::To).unwrap();
+        let ruri = format!("sip:{callee}@127.0.0.1");
+        let ack = account.request("ACK", &ruri, to, &ids("z9hG4bKi1", 1));
+        self.send(&ack.finish()).await;
+        let auth = authorization(
             &challenge,
             Algorithm::Md5,
             user,
             &format!("secret{user}"),
-            &format!("sip:{callee}@127.0.0.1"),
+            &ruri,
             "INVITE",
         );
         let text = invite("z9hG4bKi2", 2, &format!("Proxy-Authorization: {auth}\r\n"));
-        self.send(text.as_bytes()).await;
+        self.send(&text).await;
     }
 
     async fn respond(&self, req: &Message, code: u16, reason: &str) {

@@ -12,12 +12,12 @@ use engine::sdp::Sdp;
 use engine::sip::{HeaderName, Message, MessageWriter};
 use tokio::time::Instant;
 
-use crate::digest::Challenge;
 use crate::media::{Side, Slot, StreamSpec};
 use crate::phone::{header, unique, Inbox, Phone, T1, T2};
 use crate::report::Cause;
 use crate::run::{Ctx, Expect};
 use crate::scenario::{Mode, RtpMode};
+use engine::auth::client::Challenge;
 
 /// The payload type the sim offers for telephone-event.
 const DTMF_PT: u8 = 101;
@@ -113,21 +113,20 @@ impl Dialog {
         branch: &str,
         cseq: u32,
     ) -> MessageWriter {
-        let domain = &ctx.scenario.domain;
-        let mut w = MessageWriter::request(method, &self.target_uri);
-        w.header_fmt(
-            "Via",
-            format_args!("SIP/2.0/UDP {};branch={branch};rport", phone.local),
-        )
-        .header("Max-Forwards", "70")
-        .header_fmt(
-            "From",
-            format_args!("<sip:{}@{domain}>;tag={}", phone.ext, self.from_tag),
-        )
-        .header("To", &self.to)
-        .header("Call-ID", &self.call_id)
-        .header_fmt("CSeq", format_args!("{cseq} {method}"));
-        w
+        let user = phone.ext.to_string();
+        let account = crate::ua::Account {
+            user: &user,
+            domain: &ctx.scenario.domain,
+            local: phone.local,
+            transport: "UDP",
+        };
+        let ids = crate::ua::Ids {
+            call_id: &self.call_id,
+            cseq,
+            branch,
+            from_tag: &self.from_tag,
+        };
+        account.request(method, &self.target_uri, &self.to, &ids)
     }
 }
 

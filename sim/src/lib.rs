@@ -13,7 +13,6 @@
 //! `media`).
 
 pub mod call;
-pub mod digest;
 pub mod media;
 pub mod phone;
 pub mod report;
@@ -21,6 +20,7 @@ pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod timeline;
+pub mod ua;
 
 pub use report::{Cause, Report};
 pub use run::{run, SimError};

@@ -15,9 +15,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::digest::Challenge;
 use crate::report::Cause;
 use crate::run::Ctx;
+use engine::auth::client::Challenge;
 
 /// RFC 3261's T1 and T2.
 pub const T1: Duration = Duration::from_millis(500);
@@ -173,27 +173,21 @@ impl Phone {
         expires: u32,
         auth: Option<&str>,
     ) -> Vec<u8> {
-        let domain = &ctx.scenario.domain;
-        let mut w = MessageWriter::request("REGISTER", &format!("sip:{domain}"));
-        w.header_fmt(
-            "Via",
-            format_args!(
-                "SIP/2.0/UDP {};branch=z9hG4bK{};rport",
-                self.local,
-                unique(ctx)
-            ),
-        )
-        .header("Max-Forwards", "70")
-        .header_fmt(
-            "From",
-            format_args!("<sip:{}@{domain}>;tag=r{}", self.ext, self.index),
-        )
-        .header_fmt("To", format_args!("<sip:{}@{domain}>", self.ext))
-        .header("Call-ID", call_id)
-        .header_fmt("CSeq", format_args!("{cseq} REGISTER"))
-        .header_fmt("Contact", format_args!("<sip:{}@{}>", self.ext, self.local))
-        .header_fmt("Expires", expires)
-        .header("User-Agent", "pbx-sim");
+        let user = self.ext.to_string();
+        let account = crate::ua::Account {
+            user: &user,
+            domain: &ctx.scenario.domain,
+            local: self.local,
+            transport: "UDP",
+        };
+        let ids = crate::ua::Ids {
+            call_id,
+            cseq,
+            branch: &format!("z9hG4bK{}", unique(ctx)),
+            from_tag: &format!("r{}", self.index),
+        };
+        let mut w = account.register(&ids, None, Some(expires));
+        w.header("User-Agent", "pbx-sim");
         if let Some(a) = auth {
             w.header("Authorization", a);
         }

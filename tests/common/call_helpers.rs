@@ -10,7 +10,7 @@ use std::time::Duration;
 use engine::auth::Algorithm;
 use engine::sip::{HeaderName, Message, MessageWriter};
 
-use crate::common::sip_client::{proxy_authorization, SipClient};
+use crate::common::sip_client::{authorization, SipClient};
 use crate::common::{free_port, Pbx};
 
 /// Runs `pbx ARGS --data-dir DIR` and asserts it succeeded.
@@ -154,20 +154,24 @@ impl Caller {
     ) -> Caller {
         let mut c = SipClient::udp(pbx.addr);
         let local = c.local;
-        let (pt, name) = codec;
-        let (ev_fmt, ev_map) = match events {
-            Some(e) => (
-                format!(" {e}"),
-                format!("a=rtpmap:{e} telephone-event/8000\r\na=fmtp:{e} 0-16\r\n"),
-            ),
-            None => (String::new(), String::new()),
+        let account = sim::ua::Account {
+            user,
+            domain: "127.0.0.1",
+            local,
+            transport: "UDP",
         };
-        let sdp = format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP {pt}{ev_fmt}\r\na=rtpmap:{pt} {name}/8000\r\n{ev_map}");
-        let invite = |branch: &str, seq: u32, auth: &str| {
-            format!(
-                "INVITE sip:{callee}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nFrom: {display}<sip:{user}@127.0.0.1>;tag=caller1\r\nTo: <sip:{callee}@127.0.0.1>\r\nCall-ID: call-{local}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\nMax-Forwards: 70\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-                sdp.len()
-            )
+        let sdp = sim::ua::sdp_offer(local.ip(), rtp_port, &[codec], events, 1);
+        let call_id = format!("call-{local}");
+        let ids = |branch: &'static str, cseq| sim::ua::Ids {
+            call_id: &call_id,
+            cseq,
+            branch,
+            from_tag: "caller1",
+        };
+        let invite = |branch: &'static str, seq: u32, auth: &str| {
+            let mut w = account.invite(callee, display, &ids(branch, seq));
+            sim::ua::raw_headers(&mut w, auth);
+            String::from_utf8(w.body("application/sdp", sdp.as_bytes())).unwrap()
         };
         c.send_raw(invite("z9hG4bKc1", 1, "").as_bytes());
         let challenge = loop {
@@ -176,14 +180,16 @@ impl Caller {
                 break m;
             }
         };
-        let ack = format!("ACK sip:{callee}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKc1;rport\r\nFrom: <sip:{user}@127.0.0.1>;tag=caller1\r\nTo: {}\r\nCall-ID: call-{local}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", challenge.header(HeaderName::To).unwrap());
-        c.send_raw(ack.as_bytes());
-        let auth = proxy_authorization(
+        let to = challenge.header(HeaderName::To).unwrap();
+        let ruri = format!("sip:{callee}@127.0.0.1");
+        let ack = account.request("ACK", &ruri, to, &ids("z9hG4bKc1", 1));
+        c.send_raw(&ack.finish());
+        let auth = authorization(
             &challenge,
             Algorithm::Md5,
             user,
             &format!("secret{user}"),
-            &format!("sip:{callee}@127.0.0.1"),
+            &ruri,
             "INVITE",
         );
         let text = invite(

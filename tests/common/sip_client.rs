@@ -5,9 +5,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use engine::auth::{ha1, response_for, Algorithm, Credentials};
+use engine::auth::client::Challenge;
+use engine::auth::Algorithm;
 use engine::sip::framing::Frame;
-use engine::sip::{frame_stream, HeaderName, Message};
+use engine::sip::{frame_stream, Message};
 
 pub enum Conn {
     Udp(UdpSocket),
@@ -144,19 +145,22 @@ impl SipClient {
         extra: &str,
     ) -> String {
         self.cseq += 1;
-        let mut s = format!(
-            "REGISTER sip:{domain} SIP/2.0\r\nVia: SIP/2.0/{} {};branch=z9hG4bK{}x{};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{domain}>;tag=ft{}\r\nTo: <sip:{user}@{domain}>\r\nCall-ID: {}\r\nCSeq: {} REGISTER\r\n",
-            self.transport(), self.local, self.call_id, self.cseq, self.cseq, self.call_id, self.cseq
-        );
-        if let Some(c) = contact {
-            s.push_str(&format!("Contact: {c}\r\n"));
-        }
-        if let Some(e) = expires {
-            s.push_str(&format!("Expires: {e}\r\n"));
-        }
-        s.push_str(extra);
-        s.push_str("Content-Length: 0\r\n\r\n");
-        s
+        let account = sim::ua::Account {
+            user,
+            domain,
+            local: self.local,
+            transport: self.transport(),
+        };
+        let ids = sim::ua::Ids {
+            call_id: &self.call_id,
+            cseq: self.cseq,
+            branch: &format!("z9hG4bK{}x{}", self.call_id, self.cseq),
+            from_tag: &format!("ft{}", self.cseq),
+        };
+        // No Contact unless given: a REGISTER without one queries the bindings.
+        let mut w = account.register(&ids, Some(contact.unwrap_or("")), expires);
+        sim::ua::raw_headers(&mut w, extra);
+        String::from_utf8(w.finish()).unwrap()
     }
 
     /// Sends a REGISTER without credentials and returns the status it gets (401 for a
@@ -217,7 +221,8 @@ impl SipClient {
     }
 }
 
-/// The Authorization value answering `challenge`'s offer for `alg`.
+/// The Authorization (401) or Proxy-Authorization (407) value answering
+/// `challenge`'s offer for `alg` (the engine's digest client, as the simulator uses).
 pub fn authorization(
     challenge: &Message,
     alg: Algorithm,
@@ -226,52 +231,9 @@ pub fn authorization(
     uri: &str,
     method: &str,
 ) -> String {
-    let offer = challenge
-        .values(HeaderName::WwwAuthenticate)
-        .find(|v| v.contains(&format!("algorithm={}", alg.as_str())))
-        .expect("the challenge offers the algorithm");
-    let field = |name: &str| -> String {
-        offer
-            .split(&format!("{name}=\""))
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_owned()
-    };
-    let (realm, nonce) = (field("realm"), field("nonce"));
-    let h = ha1(alg, user, &realm, password);
-    let c = Credentials {
-        username: user,
-        realm: &realm,
-        nonce: &nonce,
-        uri,
-        response: "",
-        algorithm: Some(alg.as_str()),
-        cnonce: Some("0a4f113b"),
-        nc: Some("00000001"),
-        qop: Some("auth"),
-        opaque: None,
-    };
-    let r = response_for(alg, &h, method, &c);
-    format!(
-        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{r}\", algorithm={}, cnonce=\"0a4f113b\", nc=00000001, qop=auth",
-        alg.as_str()
-    )
-}
-
-/// The Proxy-Authorization value answering a 407's offer for `alg`.
-pub fn proxy_authorization(
-    challenge: &Message,
-    alg: Algorithm,
-    user: &str,
-    password: &str,
-    uri: &str,
-    method: &str,
-) -> String {
-    let text = String::from_utf8_lossy(challenge.as_bytes())
-        .replace("Proxy-Authenticate:", "WWW-Authenticate:");
-    let as_www = Message::parse(text.into_bytes()).unwrap();
-    authorization(&as_www, alg, user, password, uri, method)
+    Challenge::for_algorithm(challenge, alg)
+        .expect("the challenge offers the algorithm")
+        .answer(user, password, method, uri, "0a4f113b")
 }
 
 /// The Contact URIs a 200 to REGISTER lists.

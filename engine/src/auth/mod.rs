@@ -8,6 +8,8 @@ mod nonce;
 mod replay;
 mod throttle;
 
+pub mod client;
+
 pub use check::{challenge_response, check, AuthFailure, AuthKind, AuthRequest, LineCredentials};
 pub use credentials::Credentials;
 pub use digest::{challenge, ha1, hex, response_for, verify, Algorithm};

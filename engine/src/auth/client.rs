@@ -1,9 +1,11 @@
-//! Answering a digest challenge (401 `WWW-Authenticate`, 407 `Proxy-Authenticate`) as a
-//! phone does: pick the MD5 offer (or SHA-256 when it is the only one), compute the
-//! response with the engine's digest code, print the credentials header.
+//! The client side of digest: answering a challenge (401 `WWW-Authenticate`, 407
+//! `Proxy-Authenticate`) as a phone does: pick the MD5 offer (or SHA-256 when it is the
+//! only one), or the offer of a given algorithm; compute the response; print the
+//! credentials header. The simulator's phones, the tests' phones and (later) trunks
+//! registering with a carrier answer challenges with it.
 
-use engine::auth::{ha1, response_for, Algorithm, Credentials};
-use engine::sip::{HeaderName, Message};
+use super::{ha1, response_for, Algorithm, Credentials};
+use crate::sip::{HeaderName, Message};
 
 /// One offer of a challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,16 +21,26 @@ pub struct Challenge {
 impl Challenge {
     /// The offer to answer in a 401 or 407: MD5 preferred.
     pub fn from_response(resp: &Message) -> Option<Challenge> {
-        let name = match resp.code() {
-            Some(407) => HeaderName::ProxyAuthenticate,
-            _ => HeaderName::WwwAuthenticate,
-        };
-        let offers: Vec<Challenge> = resp.values(name).filter_map(Challenge::parse).collect();
+        let offers = Self::offers(resp);
         offers
             .iter()
             .find(|c| c.algorithm == Algorithm::Md5)
             .or_else(|| offers.first())
             .cloned()
+    }
+
+    /// The offer for `alg` in a 401 or 407, if the challenge makes one.
+    pub fn for_algorithm(resp: &Message, alg: Algorithm) -> Option<Challenge> {
+        Self::offers(resp).into_iter().find(|c| c.algorithm == alg)
+    }
+
+    /// Every offer of a 401 (`WWW-Authenticate`) or 407 (`Proxy-Authenticate`).
+    pub fn offers(resp: &Message) -> Vec<Challenge> {
+        let name = match resp.code() {
+            Some(407) => HeaderName::ProxyAuthenticate,
+            _ => HeaderName::WwwAuthenticate,
+        };
+        resp.values(name).filter_map(Challenge::parse).collect()
     }
 
     /// Reads one `Digest realm="…", nonce="…", …` value.
@@ -160,7 +172,7 @@ fn params_of(s: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::auth::verify;
+    use crate::auth::verify;
 
     #[test]
     fn picks_md5_and_answers_so_the_switch_accepts() {
