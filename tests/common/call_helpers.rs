@@ -230,20 +230,46 @@ impl Caller {
         }
     }
 
+    /// A request of the caller in its call (`to`: the To header value), as the
+    /// shared phone library writes it.
+    fn in_call(
+        &self,
+        method: &str,
+        to: &str,
+        cseq: u32,
+        branch: &str,
+    ) -> engine::sip::MessageWriter {
+        let call_id = format!("call-{}", self.c.local);
+        let account = sim::ua::Account {
+            user: "100",
+            domain: "127.0.0.1",
+            local: self.c.local,
+            transport: "UDP",
+        };
+        let ids = sim::ua::Ids {
+            call_id: &call_id,
+            cseq,
+            branch,
+            from_tag: "caller1",
+        };
+        account.request(method, "sip:pbx@127.0.0.1", to, &ids)
+    }
+
+    /// The To of the answered call's dialog.
+    fn dialog_to(&self) -> String {
+        format!("<sip:x@127.0.0.1>;tag={}", self.to_tag.as_deref().unwrap())
+    }
+
     /// ACKs the 2xx (a new transaction in the dialog).
     pub fn ack(&mut self) {
-        let local = self.c.local;
-        let to_tag = self.to_tag.clone().unwrap();
-        let text = format!("ACK sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKack2;rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: <sip:x@127.0.0.1>;tag={to_tag}\r\nCall-ID: call-{local}\r\nCSeq: 2 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
-        self.c.send_raw(text.as_bytes());
+        let ack = self.in_call("ACK", &self.dialog_to(), 2, "z9hG4bKack2");
+        self.c.send_raw(&ack.finish());
     }
 
     /// Hangs up an answered call.
     pub fn bye(&mut self) {
-        let local = self.c.local;
-        let to_tag = self.to_tag.clone().unwrap();
-        let text = format!("BYE sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKbye3;rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: <sip:x@127.0.0.1>;tag={to_tag}\r\nCall-ID: call-{local}\r\nCSeq: 3 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
-        self.c.send_raw(text.as_bytes());
+        let bye = self.in_call("BYE", &self.dialog_to(), 3, "z9hG4bKbye3");
+        self.c.send_raw(&bye.finish());
         loop {
             let m = self.c.recv().expect("an answer to BYE");
             if m.cseq().map(|c| c.method) == Some("BYE") {
@@ -259,17 +285,27 @@ impl Caller {
         answer_request(&mut self.c, method);
     }
 
-    /// CANCELs the INVITE.
+    /// CANCELs the INVITE (same Request-URI, Via branch, From, To, Call-ID, CSeq
+    /// number as the INVITE).
     pub fn cancel(&mut self) {
-        let local = self.c.local;
-        let first = self
-            .invite
-            .lines()
-            .next()
-            .unwrap()
-            .replace("INVITE", "CANCEL");
-        let text = format!("{first}\r\nVia: SIP/2.0/UDP {local};branch={};rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: {}\r\nCall-ID: call-{local}\r\nCSeq: 2 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", self.branch, self.invite.lines().find(|l| l.starts_with("To:")).unwrap().trim_start_matches("To: "));
-        self.c.send_raw(text.as_bytes());
+        let invite = Message::parse(self.invite.clone().into_bytes()).unwrap();
+        let to = invite.header(HeaderName::To).unwrap().to_owned();
+        let ruri = invite.uri().unwrap().raw.to_owned();
+        let account = sim::ua::Account {
+            user: "100",
+            domain: "127.0.0.1",
+            local: self.c.local,
+            transport: "UDP",
+        };
+        let call_id = invite.call_id().unwrap().to_owned();
+        let ids = sim::ua::Ids {
+            call_id: &call_id,
+            cseq: invite.cseq().unwrap().seq,
+            branch: &self.branch,
+            from_tag: "caller1",
+        };
+        let cancel = account.request("CANCEL", &ruri, &to, &ids);
+        self.c.send_raw(&cancel.finish());
     }
 }
 
@@ -414,10 +450,11 @@ impl Caller {
     /// Sends `method` in the answered call's dialog with `extra` header lines and
     /// returns the final response's code.
     pub fn request(&mut self, method: &str, extra: &str) -> u16 {
-        let local = self.c.local;
-        let to_tag = self.to_tag.clone().unwrap();
-        let text = format!("{method} sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKreq{method};rport\r\nFrom: <sip:100@127.0.0.1>;tag=caller1\r\nTo: <sip:x@127.0.0.1>;tag={to_tag}\r\nCall-ID: call-{local}\r\nCSeq: 10 {method}\r\nContact: <sip:100@{local}>\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n");
-        self.c.send_raw(text.as_bytes());
+        let branch = format!("z9hG4bKreq{method}");
+        let mut w = self.in_call(method, &self.dialog_to(), 10, &branch);
+        w.header("Contact", &format!("<sip:100@{}>", self.c.local));
+        sim::ua::raw_headers(&mut w, extra);
+        self.c.send_raw(&w.finish());
         final_response(&mut self.c, method)
     }
 }
