@@ -289,21 +289,10 @@ fn a_line_group_of_the_plan_decides_what_callers_of_its_lines_get() {
     pbx.stop();
     // 105 joins line group "sales", which declines with 603; the rest keep the
     // default group (486), which `pbx tenant set` now edits inside the plan.
-    let mut plan = pbx_json(dir.path(), &["plan", "show", "--tenant", "demo"]);
-    plan["line_groups"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({"name": "sales", "decline": "603"}));
-    for e in plan["extensions"].as_array_mut().unwrap() {
-        if e["number"] == "105" {
-            e["line_group"] = "sales".into();
-        }
-    }
-    let file = dir.path().join("plan.json");
-    std::fs::write(&file, plan.to_string()).unwrap();
-    pbx_admin(
+    put_in_new_line_group(
         dir.path(),
-        &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
+        serde_json::json!({"name": "sales", "decline": "603"}),
+        "105",
     );
     pbx_admin(dir.path(), &["tenant", "set", "demo", "--decline", "480"]);
     // A line added later joins the group from the command line.
@@ -343,21 +332,10 @@ fn a_line_groups_codecs_and_journal_apply_to_calls_of_its_lines() {
     let mut pbx = Pbx::start(dir.path());
     pbx.stop();
     // 105 is in line group "quiet": PCMA first, calls not journalled.
-    let mut plan = pbx_json(dir.path(), &["plan", "show", "--tenant", "demo"]);
-    plan["line_groups"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({"name": "quiet", "codecs": ["PCMA", "PCMU"], "journal": false}));
-    for e in plan["extensions"].as_array_mut().unwrap() {
-        if e["number"] == "105" {
-            e["line_group"] = "quiet".into();
-        }
-    }
-    let file = dir.path().join("plan.json");
-    std::fs::write(&file, plan.to_string()).unwrap();
-    pbx_admin(
+    put_in_new_line_group(
         dir.path(),
-        &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
+        serde_json::json!({"name": "quiet", "codecs": ["PCMA", "PCMU"], "journal": false}),
+        "105",
     );
     pbx.restart();
     let mut quiet = Device::register(&pbx, "105");
@@ -376,5 +354,23 @@ fn a_line_groups_codecs_and_journal_apply_to_calls_of_its_lines() {
     assert!(
         !rows.iter().any(|r| r.to == "105"),
         "not journalled: {rows:?}"
+    );
+}
+
+/// Adds line group `group` (JSON) to the demo tenant's plan and puts line `ext` in it.
+fn put_in_new_line_group(dir: &std::path::Path, group: Value, ext: &str) {
+    let mut plan = pbx_json(dir, &["plan", "show", "--tenant", "demo"]);
+    let name = group["name"].clone();
+    plan["line_groups"].as_array_mut().unwrap().push(group);
+    for e in plan["extensions"].as_array_mut().unwrap() {
+        if e["number"] == ext {
+            e["line_group"] = name.clone();
+        }
+    }
+    let file = dir.join("plan.json");
+    std::fs::write(&file, plan.to_string()).unwrap();
+    pbx_admin(
+        dir,
+        &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
     );
 }

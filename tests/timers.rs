@@ -166,15 +166,20 @@ async fn switch_with(dir: &std::path::Path, plan: Option<&dialplan::TenantPlan>)
     Switch::start(config).await.unwrap()
 }
 
-/// A switch with 101 registered and 100 calling it; the INVITE 101's phone got.
-async fn call_101(dir: &std::path::Path) -> (Switch, Phone, Phone, Message) {
-    let switch = switch(dir).await;
-    let addr = switch
+/// The switch's UDP address.
+fn udp_addr(switch: &Switch) -> SocketAddr {
+    switch
         .local_addrs
         .iter()
         .find(|(p, _)| *p == "udp")
         .unwrap()
-        .1;
+        .1
+}
+
+/// A switch with 101 registered and 100 calling it; the INVITE 101's phone got.
+async fn call_101(dir: &std::path::Path) -> (Switch, Phone, Phone, Message) {
+    let switch = switch(dir).await;
+    let addr = udp_addr(&switch);
     let device = Phone::new(addr).await;
     device.register("101").await;
     let caller = Phone::new(addr).await;
@@ -263,12 +268,7 @@ fn sequential_group() -> dialplan::TenantPlan {
 async fn a_sequential_group_rings_each_member_for_its_time_then_the_next() {
     let dir = common::temp_dir();
     let switch = switch_with(dir.path(), Some(&sequential_group())).await;
-    let addr = switch
-        .local_addrs
-        .iter()
-        .find(|(p, _)| *p == "udp")
-        .unwrap()
-        .1;
+    let addr = udp_addr(&switch);
     let (first, second) = (Phone::new(addr).await, Phone::new(addr).await);
     first.register("101").await;
     second.register("102").await;
@@ -301,12 +301,7 @@ async fn a_sequential_group_rings_each_member_for_its_time_then_the_next() {
 async fn a_sequential_group_member_answering_gets_the_call() {
     let dir = common::temp_dir();
     let switch = switch_with(dir.path(), Some(&sequential_group())).await;
-    let addr = switch
-        .local_addrs
-        .iter()
-        .find(|(p, _)| *p == "udp")
-        .unwrap()
-        .1;
+    let addr = udp_addr(&switch);
     // 101 has no device: its hop fails at once and 102 rings.
     let second = Phone::new(addr).await;
     second.register("102").await;

@@ -651,6 +651,7 @@ impl TenantSupervisor {
     ) {
         let record = SharedRecord::default();
         let parties = [caller.clone(), callee.clone()];
+        let caller_line = caller.clone();
         let args = ringer::RingerArgs {
             tenant,
             caller,
@@ -661,6 +662,7 @@ impl TenantSupervisor {
             bus: state.args.shared.bus.clone(),
             out: state.args.shared.out.clone(),
             record: record.clone(),
+            journal: Self::journals(&state.view.borrow(), &caller_line),
         };
         match Actor::spawn_linked(None, ringer::Ringer, args, myself.get_cell()).await {
             Ok((r, _)) => {

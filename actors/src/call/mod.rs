@@ -9,7 +9,7 @@ mod channel;
 mod codecs;
 mod hunt;
 mod in_dialog;
-mod journal;
+pub(crate) mod journal;
 pub mod limits;
 pub mod refusal;
 mod route;

@@ -11,9 +11,10 @@ use engine::call::{Leg, LegEvent, Output};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 
+use crate::call::journal::Journal;
 use crate::call::SharedRecord;
 use crate::directory::Directory;
-use crate::journal::{CallEventKind, CallId, Direction, Disposition, EventBus, Side};
+use crate::journal::{CallEventKind, CallId, Direction, EventBus, Side};
 use crate::proto::CallMsg;
 use crate::proto::TenantEntry;
 use crate::proto::{Incoming, Replier};
@@ -29,6 +30,8 @@ pub struct RingerArgs {
     pub bus: EventBus,
     pub out: Arc<SipOut>,
     pub record: SharedRecord,
+    /// The call is written to the journal (the lines' groups say so).
+    pub journal: bool,
 }
 
 pub struct RingerState {
@@ -38,12 +41,7 @@ pub struct RingerState {
     request_reply: Option<Replier>,
     call_id: String,
     directory: Arc<Directory>,
-    bus: EventBus,
-    call: CallId,
-    tenant: crate::proto::TenantId,
-    /// The first end: code, reason and side.
-    end: Option<(u16, String, Side)>,
-    closed: bool,
+    journal: Journal,
     record: SharedRecord,
     /// The call's tracing span (its journal id and tenant).
     span: tracing::Span,
@@ -56,30 +54,8 @@ fn now() -> Instant {
 }
 
 impl RingerState {
-    fn publish(&self, kind: CallEventKind) {
-        self.bus.publish_now(self.call, self.tenant, kind);
-    }
-
     fn close(&mut self) {
-        if self.closed {
-            return;
-        }
-        self.closed = true;
-        let (code, reason, side) =
-            self.end
-                .clone()
-                .unwrap_or((500, "Call Ended By The Switch".into(), Side::Switch));
-        let disposition = match (code, side) {
-            (487, Side::Caller) => Disposition::Cancelled,
-            (480 | 408, _) => Disposition::NoAnswer,
-            _ => Disposition::Failed,
-        };
-        self.publish(CallEventKind::CallEnded {
-            disposition,
-            hangup_side: side,
-            code,
-            reason,
-        });
+        self.journal.close();
         self.record.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
     }
 
@@ -103,13 +79,7 @@ impl RingerState {
                 }
                 // The ringer sends no requests of its own.
                 Output::Send(_) => {}
-                Output::Event(LegEvent::Ended(c)) if self.end.is_none() => {
-                    let side = match c.side {
-                        engine::call::Side::Remote => Side::Caller,
-                        engine::call::Side::Local => Side::Switch,
-                    };
-                    self.end = Some((c.code, c.reason, side));
-                }
+                Output::Event(LegEvent::Ended(c)) => self.journal.ended(&c, Side::Caller),
                 Output::Event(_) => {}
             }
         }
@@ -161,15 +131,11 @@ impl Actor for Ringer {
             request_reply: None,
             call_id,
             directory: args.directory,
-            bus: args.bus,
-            call,
-            tenant: args.tenant.id,
-            end: None,
-            closed: false,
+            journal: Journal::new(args.bus, call, args.tenant.id, args.journal),
             record: args.record,
             span: span.clone(),
         };
-        state.publish(CallEventKind::CallStarted {
+        state.journal.publish(CallEventKind::CallStarted {
             from: args.caller.clone(),
             to: args.callee,
             direction: Direction::Internal,
@@ -223,7 +189,9 @@ impl Actor for Ringer {
         state: &mut RingerState,
     ) -> Result<(), ActorProcessingErr> {
         state.close();
-        state.directory.remove_call(state.tenant, &state.call_id);
+        state
+            .directory
+            .remove_call(state.journal.tenant, &state.call_id);
         Ok(())
     }
 }
