@@ -552,6 +552,50 @@ fn attended_transfer_joins_the_two_remaining_parties() {
 }
 
 #[test]
+fn a_call_ending_during_an_attended_transfer_still_hangs_up_the_party_handed_over() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "102");
+    let mut a = Caller::call(&pbx, "100", "102");
+    b.answer(free_port());
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    let (c_port, c_media) = (free_port(), free_port());
+    register_device(&pbx, "103", c_port);
+    let mp = c_media.to_string();
+    let c = sipp::spawn_uas_with(
+        "call_callee.xml",
+        1,
+        "u1",
+        c_port,
+        dir.path(),
+        &["-mi", "127.0.0.1", "-mp", &mp],
+    );
+    wait_bound(c_port);
+    let mut b2 = Caller::call(&pbx, "102", "103");
+    assert_eq!(b2.expect(200), 200);
+    b2.ack();
+    // The REFER and the other party's BYE leave back to back: call 1 ends while it
+    // asks call 2 for 103, or just after 103 joined it.
+    let replaces = format!(
+        "call-{}%3Bto-tag%3D{}%3Bfrom-tag%3Dcaller1",
+        b2.c.local,
+        b2.to_tag.clone().unwrap()
+    );
+    b.send_request(
+        "REFER",
+        &format!("Refer-To: <sip:103@127.0.0.1?Replaces={replaces}>\r\n"),
+        None,
+    );
+    a.bye();
+    // Either way 103, handed over from call 2, gets its BYE and nobody is left up.
+    assert!(
+        sipp::wait(c, c_port, dir.path()).success,
+        "103 got a BYE after the call it was handed to ended"
+    );
+}
+
+#[test]
 fn a_joined_call_is_transferred_again_attended() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());

@@ -409,35 +409,48 @@ impl Device {
 
     /// `request` with an SDP body; a 2xx to an INVITE is ACKed.
     pub fn request_with(&mut self, method: &str, extra: &str, sdp: Option<&str>) -> u16 {
-        let inv = self.invite.clone().unwrap();
-        self.cseq += 1;
-        let target = inv.contacts().unwrap()[0].uri.raw.to_owned();
-        let local = self.c.local;
-        let (from, to, call_id) = (
-            inv.header(HeaderName::To).unwrap().to_owned(),
-            inv.header(HeaderName::From).unwrap().to_owned(),
-            inv.call_id().unwrap().to_owned(),
-        );
-        let seq = self.cseq;
-        let start = |method: &str, branch: &str| {
-            format!("{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKdev{branch}{seq};rport\r\nFrom: {from};tag=dev1\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {seq} {method}\r\nContact: <sip:dev@{local}>\r\nMax-Forwards: 70\r\n")
-        };
-        let mut text = start(method, method);
-        text.push_str(extra);
-        match sdp {
-            Some(b) => text.push_str(&format!(
-                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
-                b.len()
-            )),
-            None => text.push_str("Content-Length: 0\r\n\r\n"),
-        }
-        self.c.send_raw(text.as_bytes());
+        self.send_request(method, extra, sdp);
         let code = final_response(&mut self.c, method);
         if method == "INVITE" && code < 300 {
-            let ack = format!("{}Content-Length: 0\r\n\r\n", start("ACK", "ack"));
-            self.c.send_raw(ack.as_bytes());
+            let ack = self.in_call("ACK", "ack", self.cseq);
+            self.c.send_raw(&ack.finish());
         }
         code
+    }
+
+    /// Sends `method` in the answered call's dialog without waiting for its answer.
+    pub fn send_request(&mut self, method: &str, extra: &str, sdp: Option<&str>) {
+        self.cseq += 1;
+        let mut w = self.in_call(method, method, self.cseq);
+        sim::ua::raw_headers(&mut w, extra);
+        let bytes = match sdp {
+            Some(b) => w.body("application/sdp", b.as_bytes()),
+            None => w.finish(),
+        };
+        self.c.send_raw(&bytes);
+    }
+
+    /// A request of the called device in its call: From and To swapped from the
+    /// INVITE, to the caller's Contact.
+    fn in_call(&self, method: &str, branch: &str, seq: u32) -> engine::sip::MessageWriter {
+        let inv = self.invite.as_ref().unwrap();
+        let target = inv.contacts().unwrap()[0].uri.raw.to_owned();
+        let local = self.c.local;
+        let mut w = engine::sip::MessageWriter::request(method, &target);
+        w.header_fmt(
+            "Via",
+            format_args!("SIP/2.0/UDP {local};branch=z9hG4bKdev{branch}{seq};rport"),
+        )
+        .header_fmt(
+            "From",
+            format_args!("{};tag=dev1", inv.header(HeaderName::To).unwrap()),
+        )
+        .header("To", inv.header(HeaderName::From).unwrap())
+        .header("Call-ID", inv.call_id().unwrap())
+        .header_fmt("CSeq", format_args!("{seq} {method}"))
+        .header_fmt("Contact", format_args!("<sip:dev@{local}>"))
+        .header("Max-Forwards", "70");
+        w
     }
 
     /// Answers the next request of `method` with 200 and returns it.
