@@ -1,7 +1,8 @@
 //! End to end with two real softphones: baresip A (100) calls baresip B (101) through
 //! the switch, B answers by itself, and each hears the other's tone through the
-//! switch's RTP relay — once with both on PCMU, once with A on PCMA and B on PCMU so
-//! that the switch transcodes.
+//! switch's RTP relay: on the same codec (forwarded untouched) and on different ones
+//! (the switch transcodes: G.711 laws in place, Opus and G.722 decoded, resampled and
+//! encoded again). Each phone offers one codec only, so it really uses that codec.
 
 mod common;
 
@@ -11,30 +12,68 @@ use std::time::{Duration, Instant};
 use common::baresip::{wav_samples, Account, Baresip};
 use common::Pbx;
 
-const RATE: u32 = 8000;
 const A_TONE: f64 = 1000.0;
 const B_TONE: f64 = 440.0;
 
-/// Writes `seconds` of a sine at `freq` as 8 kHz mono 16-bit WAV (what `aufile` wants).
-fn write_tone(path: &Path, freq: f64, seconds: u32) {
+/// A codec a phone is set up with.
+#[derive(Clone, Copy)]
+struct PhoneCodec {
+    /// As baresip's `audio_codecs` names it.
+    sdp: &'static str,
+    /// The rate and channels of its audio (what `aufile` must read).
+    rate: u32,
+    channels: u16,
+    /// How baresip logs it as its encoder.
+    logged: &'static str,
+}
+
+const PCMU: PhoneCodec = PhoneCodec {
+    sdp: "PCMU/8000",
+    rate: 8000,
+    channels: 1,
+    logged: "PCMU 8000Hz",
+};
+const PCMA: PhoneCodec = PhoneCodec {
+    sdp: "PCMA/8000",
+    rate: 8000,
+    channels: 1,
+    logged: "PCMA 8000Hz",
+};
+const G722: PhoneCodec = PhoneCodec {
+    sdp: "G722/16000/1",
+    rate: 16000,
+    channels: 1,
+    logged: "G722 16000Hz",
+};
+const OPUS: PhoneCodec = PhoneCodec {
+    sdp: "opus/48000/2",
+    rate: 48000,
+    channels: 2,
+    logged: "opus 48000Hz",
+};
+
+/// Writes `seconds` of a sine at `freq` as 16-bit WAV at `rate` with `channels`.
+fn write_tone(path: &Path, freq: f64, seconds: u32, rate: u32, channels: u16) {
     let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
+        channels,
+        sample_rate: rate,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..RATE * seconds {
-        let t = f64::from(i) / f64::from(RATE);
+    for i in 0..rate * seconds {
+        let t = f64::from(i) / f64::from(rate);
         let s = 8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin();
-        w.write_sample(s.round() as i16).unwrap();
+        for _ in 0..channels {
+            w.write_sample(s.round() as i16).unwrap();
+        }
     }
     w.finalize().unwrap();
 }
 
-/// Power of `freq` in `x` (Goertzel).
-fn goertzel(x: &[f64], freq: f64) -> f64 {
-    let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / f64::from(RATE)).cos();
+/// Power of `freq` in `x` sampled at `rate` (Goertzel).
+fn goertzel(x: &[f64], freq: f64, rate: u32) -> f64 {
+    let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / f64::from(rate)).cos();
     let (mut s1, mut s2) = (0.0, 0.0);
     for &v in x {
         let s = v + coeff * s1 - s2;
@@ -52,16 +91,16 @@ struct Heard {
     rms: f64,
 }
 
-/// Scans 100..3900 Hz in 2 Hz steps. Over one second (8000 samples) both test tones
-/// fall on whole cycles, so a clean tone reaches a purity of almost 1. G.711 through
-/// a correct transcoder keeps it above 0.99; A-law bytes decoded as µ-law (a relay
-/// that relabels instead of transcoding) keep the fundamental but fall to about 0.9.
-fn analyse(samples: &[i16]) -> Heard {
+/// Scans 100..3900 Hz in 2 Hz steps. Over one second both test tones fall on whole
+/// cycles, so a clean tone reaches a purity of almost 1. G.711 through a correct
+/// transcoder keeps it above 0.99; A-law bytes decoded as µ-law (a relay that
+/// relabels instead of transcoding) keep the fundamental but fall to about 0.9.
+fn analyse(samples: &[i16], rate: u32) -> Heard {
     let x: Vec<f64> = samples.iter().map(|&s| f64::from(s)).collect();
     let energy: f64 = x.iter().map(|v| v * v).sum();
     let (freq, power) = (50..1950)
         .map(|k| f64::from(k) * 2.0)
-        .map(|f| (f, goertzel(&x, f)))
+        .map(|f| (f, goertzel(&x, f, rate)))
         .fold((0.0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
     Heard {
         freq,
@@ -75,29 +114,33 @@ fn measure(phone: &Baresip) -> Heard {
     let path = phone
         .received_wav()
         .unwrap_or_else(|| panic!("{}: no received recording\n{}", phone.name, phone.logs()));
-    let samples = wav_samples(&path);
+    let wav = wav_samples(&path);
+    let second = wav.rate as usize;
     assert!(
-        samples.len() >= RATE as usize * 3 / 2,
+        wav.samples.len() >= second * 3 / 2,
         "{}: only {} samples received\n{}",
         phone.name,
-        samples.len(),
+        wav.samples.len(),
         phone.logs()
     );
-    analyse(&samples[samples.len() - RATE as usize..])
+    analyse(&wav.samples[wav.samples.len() - second..], wav.rate)
 }
 
-/// `a_codec`/`b_codec`: the one codec each phone offers or accepts (`PCMU`, `PCMA`).
-fn call_and_listen(pbx: &Pbx, tones: &Path, work: &Path, a_codec: &str, b_codec: &str) {
+/// A (100, `a_codec`, sending 1 kHz) calls B (101, `b_codec`, sending 440 Hz); each
+/// must hear the other's tone.
+fn call_and_listen(pbx: &Pbx, work: &Path, a_codec: PhoneCodec, b_codec: PhoneCodec) {
     let started = Instant::now();
-    let (a_wav, b_wav) = (tones.join("a-1000.wav"), tones.join("b-440.wav"));
-    let (a_codecs, b_codecs) = (format!("{a_codec}/8000"), format!("{b_codec}/8000"));
+    std::fs::create_dir_all(work).unwrap();
+    let (a_wav, b_wav) = (work.join("a-1000.wav"), work.join("b-440.wav"));
+    write_tone(&a_wav, A_TONE, 10, a_codec.rate, a_codec.channels);
+    write_tone(&b_wav, B_TONE, 10, b_codec.rate, b_codec.channels);
     let mut b = Baresip::start(
         "B",
         &work.join("b"),
         pbx.addr,
         &Account {
             ext: "101",
-            codecs: &b_codecs,
+            codecs: b_codec.sdp,
             source: &b_wav,
         },
     );
@@ -107,7 +150,7 @@ fn call_and_listen(pbx: &Pbx, tones: &Path, work: &Path, a_codec: &str, b_codec:
         pbx.addr,
         &Account {
             ext: "100",
-            codecs: &a_codecs,
+            codecs: a_codec.sdp,
             source: &a_wav,
         },
     );
@@ -117,8 +160,8 @@ fn call_and_listen(pbx: &Pbx, tones: &Path, work: &Path, a_codec: &str, b_codec:
     a.command("dial", "sip:101@127.0.0.1");
     a.wait_event("CALL_ESTABLISHED", Duration::from_secs(5));
     b.wait_event("CALL_ESTABLISHED", Duration::from_secs(5));
-    a.wait_received(1.5, Duration::from_secs(6));
-    b.wait_received(1.5, Duration::from_secs(6));
+    a.wait_received(1.5, a_codec.rate, a_codec.channels, Duration::from_secs(6));
+    b.wait_received(1.5, b_codec.rate, b_codec.channels, Duration::from_secs(6));
 
     a.command("hangup", "");
     a.wait_event("CALL_CLOSED", Duration::from_secs(5));
@@ -128,16 +171,19 @@ fn call_and_listen(pbx: &Pbx, tones: &Path, work: &Path, a_codec: &str, b_codec:
     for (phone, codec) in [(&a, a_codec), (&b, b_codec)] {
         let logs = phone.logs();
         assert!(
-            logs.contains(&format!("Set audio encoder: {codec} 8000Hz")),
-            "{} did not send {codec}\n{logs}",
-            phone.name
+            logs.contains(&format!("Set audio encoder: {}", codec.logged)),
+            "{} did not send {}\n{logs}",
+            phone.name,
+            codec.sdp
         );
     }
 
     let (at_b, at_a) = (measure(&b), measure(&a));
     println!(
-        "A {a_codec} -> B {b_codec}: B heard {:.0} Hz (purity {:.4}, rms {:.0}), A heard {:.0} Hz \
+        "A {} -> B {}: B heard {:.0} Hz (purity {:.4}, rms {:.0}), A heard {:.0} Hz \
          (purity {:.4}, rms {:.0}); {:.1} s",
+        a_codec.sdp,
+        b_codec.sdp,
         at_b.freq,
         at_b.purity,
         at_b.rms,
@@ -163,15 +209,23 @@ fn call_and_listen(pbx: &Pbx, tones: &Path, work: &Path, a_codec: &str, b_codec:
 fn two_baresips_hear_each_other_pcmu_and_transcoded() {
     let tmp = common::temp_dir();
     let pbx = Pbx::start(&tmp.path().join("data"));
-    write_tone(&tmp.path().join("a-1000.wav"), A_TONE, 10);
-    write_tone(&tmp.path().join("b-440.wav"), B_TONE, 10);
+    call_and_listen(&pbx, &tmp.path().join("pcmu"), PCMU, PCMU);
+    call_and_listen(&pbx, &tmp.path().join("pcma-pcmu"), PCMA, PCMU);
+}
 
-    call_and_listen(&pbx, tmp.path(), &tmp.path().join("pcmu"), "PCMU", "PCMU");
-    call_and_listen(
-        &pbx,
-        tmp.path(),
-        &tmp.path().join("pcma-pcmu"),
-        "PCMA",
-        "PCMU",
-    );
+#[test]
+fn every_codec_reaches_every_other() {
+    let tmp = common::temp_dir();
+    let pbx = Pbx::start(&tmp.path().join("data"));
+    let pairs = [
+        (OPUS, PCMU, "opus-pcmu"),
+        (PCMU, OPUS, "pcmu-opus"),
+        (G722, PCMA, "g722-pcma"),
+        (OPUS, G722, "opus-g722"),
+        (OPUS, OPUS, "opus-opus"),
+        (G722, G722, "g722-g722"),
+    ];
+    for (a, b, name) in pairs {
+        call_and_listen(&pbx, &tmp.path().join(name), a, b);
+    }
 }

@@ -22,6 +22,7 @@ pub mod dtmf;
 pub mod error;
 pub mod jitter;
 pub mod mixer;
+pub mod path;
 pub mod playout;
 pub mod resample;
 pub mod rewriter;

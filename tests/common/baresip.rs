@@ -25,9 +25,11 @@ const LIFETIME_SECS: u32 = 25;
 pub struct Account<'a> {
     /// Extension in the demo tenant (password `secret{ext}`).
     pub ext: &'a str,
-    /// `PCMU/8000`, `PCMA/8000` or both, comma-separated.
+    /// Codecs named in full (`PCMU/8000`, `G722/16000/1`, `opus/48000/2`),
+    /// comma-separated: baresip ignores a bare `opus`.
     pub codecs: &'a str,
-    /// 8 kHz mono 16-bit WAV it sends.
+    /// 16-bit WAV it sends, at the codec's rate and channel count (`aufile` does not
+    /// convert): 8 kHz mono for G.711, 16 kHz mono for G.722, 48 kHz stereo for Opus.
     pub source: &'a Path,
 }
 
@@ -62,6 +64,8 @@ impl Baresip {
              audio_alert aubridge,{name}-alert\n\
              module_path /usr/lib/baresip/modules\n\
              module g711.so\n\
+             module g722.so\n\
+             module opus.so\n\
              module aufile.so\n\
              module aubridge.so\n\
              module sndfile.so\n\
@@ -220,9 +224,10 @@ impl Baresip {
             .find(|p| p.to_string_lossy().ends_with(suffix))
     }
 
-    /// Waits until the received-audio recording holds at least `seconds` of 8 kHz audio.
-    pub fn wait_received(&mut self, seconds: f64, timeout: Duration) {
-        let want = 44 + (seconds * 8000.0 * 2.0) as u64;
+    /// Waits until the received-audio recording holds at least `seconds` of audio at
+    /// `rate` Hz and `channels` channels.
+    pub fn wait_received(&mut self, seconds: f64, rate: u32, channels: u16, timeout: Duration) {
+        let want = 44 + (seconds * f64::from(rate) * 2.0 * f64::from(channels)) as u64;
         let deadline = Instant::now() + timeout;
         loop {
             let len = self
@@ -324,9 +329,16 @@ fn read_netstrings(stream: &mut TcpStream, tx: mpsc::Sender<Value>) {
     }
 }
 
-/// The 16-bit samples of a WAV file's `data` chunk; the chunk's size field is ignored
-/// (a recording still being written has not updated it yet).
-pub fn wav_samples(path: &Path) -> Vec<i16> {
+/// A WAV's rate, channel count and first channel's samples.
+pub struct Wav {
+    pub rate: u32,
+    pub channels: u16,
+    pub samples: Vec<i16>,
+}
+
+/// The 16-bit samples of a WAV file's `data` chunk (its first channel); the chunk's
+/// size field is ignored (a recording still being written has not updated it yet).
+pub fn wav_samples(path: &Path) -> Wav {
     let bytes = std::fs::read(path).unwrap();
     assert!(
         bytes.len() >= 12 && &bytes[..4] == b"RIFF",
@@ -334,26 +346,28 @@ pub fn wav_samples(path: &Path) -> Vec<i16> {
         path.display()
     );
     let mut at = 12;
+    let (mut channels, mut rate) = (1u16, 8000u32);
     while at + 8 <= bytes.len() {
         let id = &bytes[at..at + 4];
         let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
         if id == b"fmt " {
             let fmt = &bytes[at + 8..];
-            let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
-            let rate = u32::from_le_bytes(fmt[4..8].try_into().unwrap());
+            channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+            rate = u32::from_le_bytes(fmt[4..8].try_into().unwrap());
             let bits = u16::from_le_bytes([fmt[14], fmt[15]]);
-            assert_eq!(
-                (channels, rate, bits),
-                (1, 8000, 16),
-                "{}: not 8 kHz mono 16-bit",
-                path.display()
-            );
+            assert_eq!(bits, 16, "{}: not 16-bit", path.display());
         }
         if id == b"data" {
-            return bytes[at + 8..]
-                .chunks_exact(2)
+            // The first channel of each frame.
+            let samples = bytes[at + 8..]
+                .chunks_exact(2 * usize::from(channels))
                 .map(|c| i16::from_le_bytes([c[0], c[1]]))
                 .collect();
+            return Wav {
+                rate,
+                channels,
+                samples,
+            };
         }
         at += 8 + size + (size & 1);
     }

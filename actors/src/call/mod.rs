@@ -839,8 +839,8 @@ fn answer_caller(s: &mut CallState, id: ChannelId, i: usize, mut sdp: Sdp) -> Sd
         sdp.anchor(ip, &[port]);
         return sdp;
     };
-    s.relays.speak(a_port, own.a_pt, own.a_event);
-    s.relays.speak(b_port, own.b_pt, own.b_event);
+    s.relays.speak(a_port, own.a_voice, own.a_event);
+    s.relays.speak(b_port, own.b_voice, own.b_event);
     own.sdp
 }
 

@@ -278,7 +278,7 @@ fn repoint(
     if let Some(sdp) = sdp {
         s.relays.follow(port, sdp, peer, &s.ports);
         s.relays
-            .speak(port, codecs::voice_pt(sdp), codecs::event_pt(sdp));
+            .speak(port, codecs::voice_of(sdp), codecs::event_pt(sdp));
     }
     s.relays.hold(port, false);
 }

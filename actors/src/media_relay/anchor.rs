@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use engine::sdp::Sdp;
 
-use super::{PortPool, RelayHandle, Side};
+use super::{PortPool, RelayHandle, Side, Voice};
 
 pub type RelayId = u32;
 
@@ -29,8 +29,8 @@ pub struct Relay {
     pub handle: RelayHandle,
     /// The switch's IP written into SDP for this relay's ports.
     pub ip: IpAddr,
-    /// The voice payload type of side A and side B, once known.
-    pub voice: [Option<u8>; 2],
+    /// What side A and side B speak, once known.
+    pub voice: [Option<Voice>; 2],
     /// The telephone-event payload type of side A and side B, once known.
     pub events: [Option<u8>; 2],
 }
@@ -53,8 +53,9 @@ impl Relay {
         SocketAddr::new(self.ip, port)
     }
 
-    /// `side` speaks these payload types from now on (`None` keeps what it spoke).
-    pub fn speak(&mut self, side: Side, voice: Option<u8>, events: Option<u8>) {
+    /// `side` speaks this codec and telephone-event payload type from now on (`None`
+    /// keeps what it spoke).
+    pub fn speak(&mut self, side: Side, voice: Option<Voice>, events: Option<u8>) {
         let i = index(side);
         if voice.is_some() {
             self.voice[i] = voice;
@@ -63,18 +64,17 @@ impl Relay {
             self.events[i] = events;
         }
         if let [Some(a), Some(b)] = self.voice {
-            match self.handle.set_transcode(a, b) {
-                Ok(()) if a != b => tracing::debug!(a_pt = a, b_pt = b, "relay transcodes"),
-                Ok(()) => {}
-                Err(e) => tracing::debug!(error = %e, "no transcoding"),
+            if a.kind.name() != b.kind.name() {
+                tracing::debug!(a = a.kind.name(), b = b.kind.name(), "relay transcodes");
             }
+            self.handle.set_codecs(a, b);
         }
         if let [Some(a), Some(b)] = self.events {
             self.handle.set_event_pts(a, b);
         }
     }
 
-    pub fn voice(&self, side: Side) -> Option<u8> {
+    pub fn voice(&self, side: Side) -> Option<Voice> {
         self.voice[index(side)]
     }
 
@@ -168,7 +168,7 @@ impl Relays {
     }
 
     /// `port` now faces a party speaking these payload types.
-    pub fn speak(&mut self, port: Port, voice: Option<u8>, events: Option<u8>) {
+    pub fn speak(&mut self, port: Port, voice: Option<Voice>, events: Option<u8>) {
         if let Some(r) = self.get_mut(port.relay) {
             r.speak(port.side, voice, events);
         }

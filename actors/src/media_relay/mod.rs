@@ -17,7 +17,7 @@ pub mod relay;
 pub use anchor::{rtp_target, Port, Relay, RelayId, Relays};
 pub use latch::sdp_target_allowed;
 pub use port_pool::{PortLease, PortPair, PortPool, DEFAULT_PORTS};
-pub use relay::{DirectionStats, MediaRelay, RelayHandle, RelayStats, Side};
+pub use relay::{DirectionStats, MediaRelay, RelayHandle, RelayStats, Side, Voice};
 
 #[cfg(test)]
 mod tests;

@@ -91,14 +91,38 @@ enum Control {
         side: Side,
         rtcp: SocketAddr,
     },
-    /// Payload types of leg A and leg B; `None` stops transcoding.
-    Transcode(Option<(u8, u8)>),
+    /// What leg A and leg B speak (`None`: not known, passed as sent).
+    Codecs([Option<Voice>; 2]),
     /// Telephone-event payload types of leg A and leg B; `None` passes them as sent.
     Events(Option<(u8, u8)>),
     Hold {
         side: Side,
         held: bool,
     },
+}
+
+/// What one leg speaks: its voice payload type and codec, and its packet time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Voice {
+    pub pt: u8,
+    pub kind: media::CodecKind,
+    pub ptime_ms: u32,
+}
+
+impl Voice {
+    /// PCMU (0) or PCMA (8) at 20 ms.
+    pub fn g711(pt: u8) -> Option<Voice> {
+        let kind = match pt {
+            PT_PCMU => media::CodecKind::Pcmu,
+            PT_PCMA => media::CodecKind::Pcma,
+            _ => return None,
+        };
+        Some(Voice {
+            pt,
+            kind,
+            ptime_ms: 20,
+        })
+    }
 }
 
 /// Counters the task publishes and the handle reads.
@@ -193,15 +217,22 @@ impl RelayHandle {
     /// PCMA (8). When they differ, G.711 payloads are converted both ways (sequence
     /// numbers and timestamps kept); other payload types pass unchanged.
     pub fn set_transcode(&self, a_pt: u8, b_pt: u8) -> Result<()> {
-        for pt in [a_pt, b_pt] {
-            if pt != PT_PCMU && pt != PT_PCMA {
-                return Err(Error::Invalid(format!(
-                    "the relay transcodes PCMU (0) and PCMA (8) only, not payload type {pt}"
-                )));
-            }
-        }
-        self.send(Control::Transcode((a_pt != b_pt).then_some((a_pt, b_pt))));
+        let voice = |pt| {
+            Voice::g711(pt).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "set_transcode takes PCMU (0) and PCMA (8) only, not payload type {pt}"
+                ))
+            })
+        };
+        self.set_codecs(voice(a_pt)?, voice(b_pt)?);
         Ok(())
+    }
+
+    /// Leg A speaks `a`, leg B `b`. The same codec passes untouched (its payload type
+    /// relabelled when the legs numbered it differently); G.711 laws convert in place;
+    /// any other pair is transcoded (decoded, resampled, encoded: `media::path`).
+    pub fn set_codecs(&self, a: Voice, b: Voice) {
+        self.send(Control::Codecs([Some(a), Some(b)]));
     }
 
     /// Leg A sends and receives telephone-events (RFC 4733) as payload type `a_pt`,
@@ -212,7 +243,7 @@ impl RelayHandle {
 
     /// Stops transcoding.
     pub fn clear_transcode(&self) {
-        self.send(Control::Transcode(None));
+        self.send(Control::Codecs([None, None]));
     }
 
     /// Holds (or resumes) `side`: RTP towards it is dropped while held. RTCP still
@@ -272,13 +303,40 @@ struct SideState {
     /// RTCP towards this leg goes to its RTP address from our RTP socket.
     mux: bool,
     held: bool,
-    /// Conversion of the RTP this leg sends, before it goes to the other leg.
+    /// Conversion of the RTP this leg sends, before it goes to the other leg: G.711
+    /// law to law in place, a payload type relabelled, or transcoded.
     convert: Option<G711Convert>,
+    relabel: Option<(u8, u8)>,
+    path: Option<Box<media::path::TranscodePath>>,
     /// The telephone-event payload type this leg sends, and the other leg's.
     events: Option<(u8, u8)>,
 }
 
 impl SideState {
+    /// How what this leg sends (`from`) becomes what the other leg takes (`to`).
+    fn set_codecs(&mut self, from: Option<Voice>, to: Option<Voice>) {
+        self.convert = None;
+        self.relabel = None;
+        self.path = None;
+        let (Some(f), Some(t)) = (from, to) else {
+            return;
+        };
+        if f.kind.name() == t.kind.name() {
+            self.relabel = (f.pt != t.pt).then_some((f.pt, t.pt));
+            return;
+        }
+        if let (Some(_), Some(_)) = (Voice::g711(f.pt), Voice::g711(t.pt)) {
+            self.convert = G711Convert::new(f.pt, t.pt);
+            return;
+        }
+        match media::path::TranscodePath::new(f.kind, f.pt, t.kind, t.pt, t.ptime_ms) {
+            Ok(p) => self.path = Some(Box::new(p)),
+            Err(e) => {
+                tracing::warn!(error = %e, from = f.kind.name(), to = t.kind.name(), "no transcoding path")
+            }
+        }
+    }
+
     fn rtp_dst(&self) -> Option<SocketAddr> {
         self.rtp_latch.addr().or(self.remote_rtp)
     }
@@ -313,6 +371,8 @@ pub struct MediaRelay {
     counters: [DirectionStats; 2],
     latch_dirty: bool,
     buf: Box<[u8]>,
+    /// The datagrams a transcoding path made of one received.
+    transcoded: Vec<Vec<u8>>,
     ctl: mpsc::UnboundedReceiver<Control>,
     shared: Arc<Shared>,
 }
@@ -351,6 +411,7 @@ impl MediaRelay {
             counters: Default::default(),
             latch_dirty: false,
             buf: vec![0; BUF_SIZE].into_boxed_slice(),
+            transcoded: Vec::new(),
             ctl: rx,
             shared: Arc::clone(&shared),
         };
@@ -448,13 +509,9 @@ impl MediaRelay {
                 s.rtp_latch.set_signalling(ip);
                 s.rtcp_latch.set_signalling(ip);
             }
-            Control::Transcode(pts) => {
-                let (a, b) = match pts {
-                    Some((a, b)) => (G711Convert::new(a, b), G711Convert::new(b, a)),
-                    None => (None, None),
-                };
-                self.sides[0].convert = a;
-                self.sides[1].convert = b;
+            Control::Codecs([a, b]) => {
+                self.sides[0].set_codecs(a, b);
+                self.sides[1].set_codecs(b, a);
             }
             Control::Events(pts) => {
                 self.sides[0].events = pts;
@@ -480,7 +537,7 @@ impl MediaRelay {
                         io,
                         &mut self.sides,
                         &mut self.counters[side.index()],
-                        &mut self.latch_dirty,
+                        (&mut self.latch_dirty, &mut self.transcoded),
                         Incoming {
                             side,
                             rtcp_port,
@@ -530,7 +587,7 @@ fn relay_one(
     io: &[SideIo; 2],
     sides: &mut [SideState; 2],
     counters: &mut DirectionStats,
-    latch_dirty: &mut bool,
+    (latch_dirty, transcoded): (&mut bool, &mut Vec<Vec<u8>>),
     at: Incoming,
     buf: &mut [u8],
 ) {
@@ -546,20 +603,38 @@ fn relay_one(
                 *latch_dirty = true;
                 tracing::debug!(side = ?at.side, src = %at.src, "rtp latched");
             }
-            let target = &sides[to];
-            match target.rtp_dst() {
-                Some(dst) if verdict != Verdict::Reject && !target.held => {
-                    if let Some(c) = sides[from].convert {
-                        if c.from_pt == payload_type {
-                            c.apply(buf, payload);
+            let (dst, held) = (sides[to].rtp_dst(), sides[to].held);
+            let source = &mut sides[from];
+            match dst {
+                Some(dst) if verdict != Verdict::Reject && !held => {
+                    if let Some(path) = source.path.as_mut().filter(|p| p.in_pt() == payload_type) {
+                        // Transcoded: zero or more packets of the other leg's codec.
+                        match path.push(buf, transcoded) {
+                            Ok(()) => transcoded
+                                .iter()
+                                .map(|d| io[to].rtp.try_send_to(d, dst).ok())
+                                .try_fold(0, |n, sent| Some(n + sent?))
+                                .map(|n| (n, false)),
+                            Err(_) => None,
                         }
-                    }
-                    if let Some((mine, theirs)) = sides[from].events {
-                        if payload_type == mine {
-                            buf[1] = (buf[1] & 0x80) | theirs;
+                    } else {
+                        if let Some(c) = source.convert {
+                            if c.from_pt == payload_type {
+                                c.apply(buf, payload);
+                            }
                         }
+                        if let Some((mine, theirs)) = source.relabel {
+                            if payload_type == mine {
+                                buf[1] = (buf[1] & 0x80) | theirs;
+                            }
+                        }
+                        if let Some((mine, theirs)) = source.events {
+                            if payload_type == mine {
+                                buf[1] = (buf[1] & 0x80) | theirs;
+                            }
+                        }
+                        io[to].rtp.try_send_to(buf, dst).ok().map(|n| (n, false))
                     }
-                    io[to].rtp.try_send_to(buf, dst).ok().map(|n| (n, false))
                 }
                 _ => None,
             }

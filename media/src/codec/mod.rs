@@ -99,6 +99,15 @@ impl CodecKind {
         }
     }
 
+    /// The RTP clock rate (8000 for G.722 by RFC 3551's historic error, 48000 for Opus
+    /// whatever rate it samples at, RFC 7587).
+    pub fn clock_rate(&self) -> u32 {
+        match self {
+            CodecKind::Opus(_) => 48000,
+            _ => 8000,
+        }
+    }
+
     /// The PCM sample rate the codec works at.
     pub fn sample_rate(&self) -> u32 {
         match self {
