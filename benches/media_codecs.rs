@@ -16,6 +16,7 @@ use media::codec::g722::backend::{Decoder as _, Encoder as _, G722Decoder, G722E
 use media::codec::transcode::Transcoder;
 use media::codec::{CodecKind, OpusConfig};
 use media::mixer::Mixer;
+use media::path::TranscodePath;
 
 /// A 20 ms frame of a voice-like signal (two partials and a little noise) at `rate`.
 fn frame(rate: u32, phase0: usize) -> Vec<i16> {
@@ -324,6 +325,52 @@ fn resampling(c: &mut Criterion) {
     g.finish();
 }
 
+/// One 20 ms packet each way of a transcoded call through `media::path` (what the
+/// relay runs per packet): × 50 is the call's CPU per second.
+fn call_paths(c: &mut Criterion) {
+    let mut g = c.benchmark_group("call_path");
+    let opus = CodecKind::Opus(OpusConfig::default());
+    for (name, a, a_pt, b, b_pt) in [
+        ("opus48k_pcmu_both_ways", opus, 111, CodecKind::Pcmu, 0),
+        (
+            "g722_pcma_both_ways",
+            CodecKind::G722,
+            9,
+            CodecKind::Pcma,
+            8,
+        ),
+    ] {
+        let packet = |kind: CodecKind, pt: u8| {
+            let mut codec = kind.build().unwrap();
+            let mut payload = Vec::new();
+            codec
+                .encode(&frame(codec.sample_rate(), 0), &mut payload)
+                .unwrap();
+            let mut d = vec![0x80, pt, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4];
+            d.extend_from_slice(&payload);
+            d
+        };
+        let (from_a, from_b) = (packet(a, a_pt), packet(b, b_pt));
+        let mut up = TranscodePath::new(a, a_pt, b, b_pt, 20).unwrap();
+        let mut down = TranscodePath::new(b, b_pt, a, a_pt, 20).unwrap();
+        let mut out = Vec::new();
+        let mut seq = 0u16;
+        g.bench_function(name, |bench| {
+            bench.iter(|| {
+                // Sequence and timestamp run on as in a real stream.
+                seq = seq.wrapping_add(1);
+                let mut pa = from_a.clone();
+                pa[2..4].copy_from_slice(&seq.to_be_bytes());
+                let mut pb = from_b.clone();
+                pb[2..4].copy_from_slice(&seq.to_be_bytes());
+                up.push(black_box(&pa), &mut out).unwrap();
+                down.push(black_box(&pb), &mut out).unwrap();
+            })
+        });
+    }
+    g.finish();
+}
+
 /// Participants per conference in the mixer benchmark.
 const PARTICIPANTS: usize = 10;
 
@@ -347,5 +394,14 @@ fn mixing(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, g711, g722, opus, resampling, transcoding, mixing);
+criterion_group!(
+    benches,
+    g711,
+    g722,
+    opus,
+    resampling,
+    transcoding,
+    call_paths,
+    mixing
+);
 criterion_main!(benches);

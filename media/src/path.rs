@@ -97,6 +97,14 @@ impl TranscodePath {
             20
         };
         let out_clock = to.clock_rate();
+        // Opus runs at the other side's rate (no resampling) with complexity 3: for a
+        // G.711 call that halves the CPU of a fullband complexity-10 encoder (52 against
+        // 96 µs per 20 ms both ways, `benches/media_codecs.rs` call_path) and a tone
+        // still comes through with a purity above 0.98 (tests/baresip.rs).
+        let (from, to) = (
+            at_rate_of(from, to.sample_rate()),
+            at_rate_of(to, from.sample_rate()),
+        );
         Ok(TranscodePath {
             transcoder: Transcoder::new(from, to, ptime_ms)?,
             in_pt,
@@ -163,6 +171,24 @@ impl TranscodePath {
             8000 => len as u32,
             _ => scale(self.out_step, self.out_clock, self.in_clock),
         }
+    }
+}
+
+/// `kind`, with Opus set to work at the lowest of its rates that carries `rate`.
+fn at_rate_of(kind: CodecKind, rate: u32) -> CodecKind {
+    match kind {
+        CodecKind::Opus(cfg) => {
+            let r = [8000, 12000, 16000, 24000, 48000]
+                .into_iter()
+                .find(|r| *r >= rate)
+                .unwrap_or(48000);
+            CodecKind::Opus(crate::codec::OpusConfig {
+                payload_type: cfg.payload_type,
+                complexity: 3,
+                ..crate::codec::OpusConfig::at_rate(r)
+            })
+        }
+        other => other,
     }
 }
 

@@ -55,6 +55,8 @@ pub struct OpusConfig {
     pub dtx: bool,
     /// The dynamic RTP payload type negotiated in SDP.
     pub payload_type: u8,
+    /// Encoder complexity, 0 (cheapest) to 10 (libopus's default, best quality).
+    pub complexity: u8,
 }
 
 impl Default for OpusConfig {
@@ -67,6 +69,7 @@ impl Default for OpusConfig {
             expected_loss_percent: 5,
             dtx: false,
             payload_type: 111,
+            complexity: 10,
         }
     }
 }
@@ -128,6 +131,7 @@ impl Opus {
         encoder.set_inband_fec(config.fec)?;
         encoder.set_packet_loss_perc(config.expected_loss_percent.min(100))?;
         encoder.set_dtx(config.dtx)?;
+        encoder.set_complexity(config.complexity.min(10))?;
         let decoder = Decoder::new(rate, Channels::Mono)?;
         Ok(Self {
             config,
