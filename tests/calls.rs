@@ -765,6 +765,8 @@ fn a_caller_left_on_hold_is_resumed_after_a_blind_transfer() {
     let body = String::from_utf8_lossy(resume.body()).into_owned();
     assert!(body.contains("a=sendrecv"), "resume offer: {body}");
     assert_eq!(sdp_target(&resume), media_target(&a), "same switch port");
+    // The music on hold 100 heard meanwhile is behind it now.
+    drain(&rtp);
     let n = echoed(&rtp, media_target(&a));
     assert!(n >= 45, "only {n} of 50 packets came back from 103");
     a.bye();
@@ -1003,5 +1005,102 @@ fn dtmf_crosses_legs_with_their_own_telephone_event_payload_types() {
             "digit {digit} to the caller"
         );
     }
+    a.bye();
+}
+
+/// Reads away what waits on `sock` (until it stays quiet for 100 ms).
+fn drain(sock: &std::net::UdpSocket) {
+    let before = sock.read_timeout().unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    while sock.recv_from(&mut buf).is_ok() {}
+    sock.set_read_timeout(before).unwrap();
+}
+
+/// RTP of B's: PCMU, SSRC 0x0b0b, sequence number `seq`, payload bytes `fill`.
+fn b_packet(seq: u16, fill: u8) -> Vec<u8> {
+    let mut d = vec![0x80, 0];
+    d.extend_from_slice(&seq.to_be_bytes());
+    d.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    d.extend_from_slice(&0x0b0bu32.to_be_bytes());
+    d.extend_from_slice(&[fill; 160]);
+    d
+}
+
+/// (SSRC, sequence number, payload) of the next RTP packet on `sock`.
+fn next_packet(sock: &std::net::UdpSocket) -> (u32, u16, Vec<u8>) {
+    let mut buf = [0u8; 2048];
+    let (n, _) = sock.recv_from(&mut buf).expect("an RTP packet");
+    let d = &buf[..n];
+    (
+        u32::from_be_bytes([d[8], d[9], d[10], d[11]]),
+        u16::from_be_bytes([d[2], d[3]]),
+        d[12..].to_vec(),
+    )
+}
+
+#[test]
+fn a_held_party_hears_music_on_hold_in_one_continuous_stream() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "101");
+    let b_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let a_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    a_rtp
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let a_port = a_rtp.local_addr().unwrap().port();
+    let mut a = Caller::call_with_media(&pbx, "100", "101", a_port);
+    b.answer(b_rtp.local_addr().unwrap().port());
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    let to = sdp_target(b.invite.as_ref().unwrap());
+    // B talks: A gets B's stream.
+    for seq in 0..5 {
+        b_rtp.send_to(&b_packet(seq, 0x11), to).unwrap();
+        assert_eq!(next_packet(&a_rtp), (0x0b0b, seq, vec![0x11; 160]));
+    }
+    // B holds (sendonly): A hears music, as the same stream going on.
+    let held = "v=0\r\no=- 2 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n";
+    let answering = std::thread::spawn(move || {
+        a.answer_reinvite(a_port, "recvonly");
+        a
+    });
+    assert_eq!(b.request_with("INVITE", "", Some(held)), 200);
+    let mut a = answering.join().unwrap();
+    let mut samples = Vec::new();
+    let mut last = 4;
+    for _ in 0..50 {
+        let (ssrc, seq, payload) = next_packet(&a_rtp);
+        assert_eq!(
+            (ssrc, seq),
+            (0x0b0b, last + 1),
+            "music continues B's stream"
+        );
+        last = seq;
+        samples.extend(payload.iter().map(|&c| media::codec::g711::ulaw_decode(c)));
+    }
+    let rms =
+        (samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / samples.len() as f64).sqrt();
+    assert!(rms > 500.0, "A hears music on hold (rms {rms:.0})");
+    // B resumes: B's own packets reach A again, numbered on from the music.
+    let resumed = held
+        .replace("a=sendonly", "a=sendrecv")
+        .replace("2 3 IN", "2 4 IN");
+    let answering = std::thread::spawn(move || {
+        a.answer_reinvite(a_port, "sendrecv");
+        a
+    });
+    assert_eq!(b.request_with("INVITE", "", Some(&resumed)), 200);
+    let mut a = answering.join().unwrap();
+    b_rtp.send_to(&b_packet(5, 0x22), to).unwrap();
+    let mut got = next_packet(&a_rtp);
+    // Music packets already on their way may come first.
+    while got.2 != vec![0x22; 160] {
+        last = got.1;
+        got = next_packet(&a_rtp);
+    }
+    assert_eq!((got.0, got.1), (0x0b0b, last.wrapping_add(1)));
     a.bye();
 }

@@ -28,6 +28,7 @@ pub mod resample;
 pub mod rewriter;
 pub mod rtcp;
 pub mod rtp;
+pub mod source;
 pub mod tone;
 pub mod wav;
 

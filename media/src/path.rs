@@ -175,7 +175,7 @@ impl TranscodePath {
 }
 
 /// `kind`, with Opus set to work at the lowest of its rates that carries `rate`.
-fn at_rate_of(kind: CodecKind, rate: u32) -> CodecKind {
+pub(crate) fn at_rate_of(kind: CodecKind, rate: u32) -> CodecKind {
     match kind {
         CodecKind::Opus(cfg) => {
             let r = [8000, 12000, 16000, 24000, 48000]

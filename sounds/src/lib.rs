@@ -87,6 +87,15 @@ pub static CATALOGUE: &[Prompt] = &[
     prompt!("digit_9", "nine"),
 ];
 
+/// The default music on hold: a plucked melody of eight seconds that loops cleanly,
+/// synthesised by `make-prompts.sh` (sox), in the prompts' format.
+pub static HOLD_MUSIC: Prompt = prompt!("hold_music", "(music)");
+
+/// The default music on hold, loaded for playing.
+pub fn hold_music() -> Result<Announcement, SoundsError> {
+    Ok(Announcement::from_bytes(HOLD_MUSIC.name, HOLD_MUSIC.wav)?)
+}
+
 /// The prompt named `name`.
 pub fn get(name: &str) -> Option<&'static Prompt> {
     CATALOGUE.iter().find(|p| p.name == name)
@@ -123,6 +132,18 @@ pub fn queue_position(position: u32) -> Result<Vec<Announcement>, SoundsError> {
 mod tests {
     use super::*;
     use media::wav::Player;
+
+    #[test]
+    fn hold_music_is_eight_seconds_of_sound() {
+        let a = hold_music().unwrap();
+        assert_eq!(a.duration_ms(), 8000);
+        let loud = a
+            .samples()
+            .iter()
+            .filter(|s| s.unsigned_abs() > 1000)
+            .count();
+        assert!(loud > a.samples().len() / 4, "{loud} loud samples");
+    }
 
     #[test]
     fn every_prompt_loads_through_the_player() {

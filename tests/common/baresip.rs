@@ -237,9 +237,18 @@ impl Baresip {
             if len >= want {
                 return;
             }
+            let recordings: Vec<String> = std::fs::read_dir(self.dir.join("rec"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| {
+                    let len = e.metadata().map_or(0, |m| m.len());
+                    format!("{} ({len} bytes)", e.file_name().to_string_lossy())
+                })
+                .collect();
             assert!(
                 Instant::now() < deadline,
-                "{}: only {len} bytes of received audio after {timeout:?}\n{}",
+                "{}: only {len} bytes of received audio after {timeout:?} ({recordings:?})\n{}",
                 self.name,
                 self.logs()
             );

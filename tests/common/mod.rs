@@ -40,7 +40,10 @@ impl Pbx {
             .arg(data_dir)
             .args(["--sip-addr", sip_addr])
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("PBX_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

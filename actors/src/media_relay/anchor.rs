@@ -160,11 +160,20 @@ impl Relays {
         }
     }
 
-    /// Holds (or resumes) the media towards `port`.
+    /// Holds (or resumes) the media towards `port`: the party there put the call on
+    /// hold and wants none. The other side of that relay, towards the party left
+    /// waiting, hears music on hold meanwhile, in the codec it speaks.
     pub fn hold(&self, port: Port, held: bool) {
-        if let Some(r) = self.get(port.relay) {
-            r.handle.set_hold(port.side, held);
+        let Some(r) = self.get(port.relay) else {
+            return;
+        };
+        r.handle.set_hold(port.side, held);
+        let waiting = port.side.other();
+        let music = r.voice(waiting).filter(|_| held).and_then(music_on_hold);
+        if held && music.is_none() {
+            tracing::debug!("no music on hold: the waiting side's codec is not known");
         }
+        r.handle.play(waiting, music);
     }
 
     /// `port` now faces a party speaking these payload types.
@@ -201,4 +210,32 @@ pub fn rtp_target(sdp: &Sdp) -> Option<SocketAddr> {
     let port = sdp.media()[i].port();
     let ip: IpAddr = sdp.media_connection(i)?.address.parse().ok()?;
     (port != 0).then_some(SocketAddr::new(ip, port))
+}
+
+/// The default music on hold (`sounds`), loaded once and shared by every player.
+fn hold_track() -> Option<&'static media::wav::Announcement> {
+    static TRACK: std::sync::OnceLock<Option<media::wav::Announcement>> =
+        std::sync::OnceLock::new();
+    TRACK
+        .get_or_init(|| match sounds::hold_music() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!(error = %e, "music on hold does not load");
+                None
+            }
+        })
+        .as_ref()
+}
+
+/// Music on hold encoded as `voice`.
+fn music_on_hold(voice: Voice) -> Option<media::source::PlaySource> {
+    let player = media::wav::Player::music_on_hold(hold_track()?.clone());
+    let ssrc = rand::random::<u32>();
+    match media::source::PlaySource::new(player, voice.kind, voice.pt, voice.ptime_ms, ssrc) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::debug!(error = %e, "music on hold not played");
+            None
+        }
+    }
 }

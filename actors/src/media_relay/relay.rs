@@ -7,7 +7,7 @@
 //! nothing: one receive buffer, rewritten in place when transcoding; counters are
 //! plain integers published to the handle once per wake-up.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,6 +98,11 @@ enum Control {
     Hold {
         side: Side,
         held: bool,
+    },
+    /// What the switch plays towards a side instead of the other leg's audio.
+    Play {
+        side: Side,
+        source: Option<Box<media::source::PlaySource>>,
     },
 }
 
@@ -252,6 +257,15 @@ impl RelayHandle {
         self.send(Control::Hold { side, held });
     }
 
+    /// Plays `source` towards `side` (music on hold) in place of what the other leg
+    /// sends, until `None`.
+    pub fn play(&self, side: Side, source: Option<media::source::PlaySource>) {
+        self.send(Control::Play {
+            side,
+            source: source.map(Box::new),
+        });
+    }
+
     /// Counters as of the task's last wake-up.
     pub fn stats(&self) -> RelayStats {
         let latched = *self
@@ -308,8 +322,88 @@ struct SideState {
     convert: Option<G711Convert>,
     relabel: Option<(u8, u8)>,
     path: Option<Box<media::path::TranscodePath>>,
+    /// What the switch plays towards this leg (music on hold), instead of the other
+    /// leg's audio.
+    playing: Option<Box<media::source::PlaySource>>,
     /// The telephone-event payload type this leg sends, and the other leg's.
     events: Option<(u8, u8)>,
+    /// The stream this leg hears, kept continuous across sources.
+    stream: Continuity,
+}
+
+/// The stream a leg hears, kept continuous across the sources behind it (the other
+/// leg, music on hold, the other leg again): one SSRC, running sequence numbers and
+/// timestamps, so that its jitter buffer never takes the next source's packets for
+/// late ones and drops them. Until the first change, packets pass untouched.
+#[derive(Debug, Default)]
+struct Continuity {
+    /// The last packet the leg was sent: SSRC, sequence number, timestamp, when.
+    last: Option<(u32, u16, u32, Instant)>,
+    /// Added to what is forwarded since a source change: SSRC written, sequence and
+    /// timestamp offsets.
+    remap: Option<(u32, u16, u32)>,
+    /// The next forwarded packet starts a new source.
+    resync: bool,
+    /// The leg's RTP clock (8000 until its codec is known).
+    clock: u32,
+}
+
+impl Continuity {
+    fn header(d: &[u8]) -> Option<(u32, u16, u32)> {
+        let h = d.get(..12)?;
+        Some((
+            u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
+            u16::from_be_bytes([h[2], h[3]]),
+            u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+        ))
+    }
+
+    /// RTP timestamp units elapsed since the last packet.
+    fn elapsed(&self, since: Instant, now: Instant) -> u32 {
+        let clock = if self.clock == 0 { 8000 } else { self.clock };
+        (now.saturating_duration_since(since).as_micros() as u64 * u64::from(clock) / 1_000_000)
+            as u32
+    }
+
+    /// A packet went to the leg as it is (a played one).
+    fn sent(&mut self, d: &[u8], now: Instant) {
+        if let Some((ssrc, seq, ts)) = Self::header(d) {
+            self.last = Some((ssrc, seq, ts, now));
+        }
+    }
+
+    /// A packet of the other leg goes to this one: rewritten in place after a change.
+    fn forward(&mut self, d: &mut [u8], now: Instant) {
+        let Some((_, seq, ts)) = Self::header(d) else {
+            return;
+        };
+        if std::mem::take(&mut self.resync) {
+            self.remap = self.last.map(|(out_ssrc, last_seq, last_ts, at)| {
+                let next_ts = last_ts.wrapping_add(self.elapsed(at, now).max(1));
+                (
+                    out_ssrc,
+                    last_seq.wrapping_add(1).wrapping_sub(seq),
+                    next_ts.wrapping_sub(ts),
+                )
+            });
+        }
+        if let Some((out_ssrc, dseq, dts)) = self.remap {
+            d[2..4].copy_from_slice(&seq.wrapping_add(dseq).to_be_bytes());
+            d[4..8].copy_from_slice(&ts.wrapping_add(dts).to_be_bytes());
+            d[8..12].copy_from_slice(&out_ssrc.to_be_bytes());
+        }
+        self.sent(d, now);
+    }
+
+    /// Where a played source continues the leg's stream.
+    fn continue_at(&self, now: Instant) -> Option<(u32, u16, u32)> {
+        let (ssrc, seq, ts, at) = self.last?;
+        Some((
+            ssrc,
+            seq.wrapping_add(1),
+            ts.wrapping_add(self.elapsed(at, now).max(1)),
+        ))
+    }
 }
 
 impl SideState {
@@ -373,6 +467,9 @@ pub struct MediaRelay {
     buf: Box<[u8]>,
     /// The datagrams a transcoding path made of one received.
     transcoded: Vec<Vec<u8>>,
+    /// The clock the play sources run on, and the wake-up for the next packet due.
+    epoch: Instant,
+    play_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
     ctl: mpsc::UnboundedReceiver<Control>,
     shared: Arc<Shared>,
 }
@@ -384,6 +481,8 @@ struct Wake {
     ready: u8,
     /// A control message, `Some(None)` when the handle is gone.
     control: Option<Option<Control>>,
+    /// A played packet is due.
+    play: bool,
 }
 
 impl MediaRelay {
@@ -412,6 +511,8 @@ impl MediaRelay {
             latch_dirty: false,
             buf: vec![0; BUF_SIZE].into_boxed_slice(),
             transcoded: Vec::new(),
+            epoch: Instant::now(),
+            play_timer: None,
             ctl: rx,
             shared: Arc::clone(&shared),
         };
@@ -428,6 +529,7 @@ impl MediaRelay {
     async fn run(mut self) {
         'run: loop {
             let wake = poll_fn(|cx| self.poll_wake(cx)).await;
+            let controlled = wake.control.is_some();
             match wake.control {
                 Some(Some(c)) => {
                     self.on_control(c);
@@ -442,6 +544,12 @@ impl MediaRelay {
                 }
                 Some(None) => break 'run,
                 None => {}
+            }
+            let playing = self.sides.iter().any(|s| s.playing.is_some());
+            // Due packets, a source just set (its first packet is due at once), or the
+            // last one gone (its timer goes too).
+            if wake.play || (playing && controlled) || (!playing && self.play_timer.is_some()) {
+                self.play(Instant::now());
             }
             if wake.ready != 0 {
                 let now = Instant::now();
@@ -470,6 +578,7 @@ impl MediaRelay {
                     return Poll::Ready(Wake {
                         ready: 0,
                         control: Some(None),
+                        play: false,
                     })
                 }
                 Poll::Pending => {}
@@ -479,10 +588,18 @@ impl MediaRelay {
             Poll::Ready(c) => Some(c),
             Poll::Pending => None,
         };
-        if ready == 0 && control.is_none() {
+        let play = self
+            .play_timer
+            .as_mut()
+            .is_some_and(|t| t.as_mut().poll(cx).is_ready());
+        if ready == 0 && control.is_none() && !play {
             return Poll::Pending;
         }
-        Poll::Ready(Wake { ready, control })
+        Poll::Ready(Wake {
+            ready,
+            control,
+            play,
+        })
     }
 
     fn on_control(&mut self, c: Control) {
@@ -512,12 +629,76 @@ impl MediaRelay {
             Control::Codecs([a, b]) => {
                 self.sides[0].set_codecs(a, b);
                 self.sides[1].set_codecs(b, a);
+                for (side, voice) in self.sides.iter_mut().zip([a, b]) {
+                    side.stream.clock = voice.map_or(8000, |v| v.kind.clock_rate());
+                }
             }
             Control::Events(pts) => {
                 self.sides[0].events = pts;
                 self.sides[1].events = pts.map(|(a, b)| (b, a));
             }
             Control::Hold { side, held } => self.sides[side.index()].held = held,
+            Control::Play { side, source } => {
+                let s = &mut self.sides[side.index()];
+                match source {
+                    Some(mut source) => {
+                        // The music continues the stream the leg was hearing.
+                        if let Some((ssrc, seq, ts)) = s.stream.continue_at(Instant::now()) {
+                            source.continue_stream(ssrc, seq, ts);
+                        }
+                        s.stream.resync = false;
+                        s.playing = Some(source);
+                    }
+                    None if s.playing.is_some() => {
+                        s.playing = None;
+                        s.stream.resync = true;
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// Sends the played packets due now and sets the wake-up for the next one.
+    fn play(&mut self, now: Instant) {
+        let at = now.duration_since(self.epoch);
+        let mut next: Option<std::time::Duration> = None;
+        for i in 0..2 {
+            let Some(source) = self.sides[i].playing.as_mut() else {
+                continue;
+            };
+            self.transcoded.clear();
+            if let Err(e) = source.poll(at, &mut self.transcoded) {
+                tracing::debug!(error = %e, "played packet not encoded");
+            }
+            next = match (next, source.deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let dst = self.sides[i].rtp_dst();
+            for d in &self.transcoded {
+                self.sides[i].stream.sent(d, now);
+                let sent = dst.and_then(|dst| self.io[i].rtp.try_send_to(d, dst).ok());
+                // Counted with the direction that would have carried the other leg.
+                let c = &mut self.counters[1 - i];
+                match sent {
+                    Some(n) => {
+                        c.rtp_packets += 1;
+                        c.rtp_bytes += n as u64;
+                    }
+                    None => c.dropped += 1,
+                }
+            }
+        }
+        match next {
+            Some(d) => {
+                let when = self.epoch + d;
+                match self.play_timer.as_mut() {
+                    Some(t) => t.as_mut().reset(when),
+                    None => self.play_timer = Some(Box::pin(tokio::time::sleep_until(when))),
+                }
+            }
+            None => self.play_timer = None,
         }
     }
 
@@ -603,7 +784,9 @@ fn relay_one(
                 *latch_dirty = true;
                 tracing::debug!(side = ?at.side, src = %at.src, "rtp latched");
             }
-            let (dst, held) = (sides[to].rtp_dst(), sides[to].held);
+            // A leg the switch plays to hears that instead.
+            let held = sides[to].held || sides[to].playing.is_some();
+            let dst = sides[to].rtp_dst();
             let source = &mut sides[from];
             match dst {
                 Some(dst) if verdict != Verdict::Reject && !held => {
@@ -611,8 +794,11 @@ fn relay_one(
                         // Transcoded: zero or more packets of the other leg's codec.
                         match path.push(buf, transcoded) {
                             Ok(()) => transcoded
-                                .iter()
-                                .map(|d| io[to].rtp.try_send_to(d, dst).ok())
+                                .iter_mut()
+                                .map(|d| {
+                                    sides[to].stream.forward(d, at.now);
+                                    io[to].rtp.try_send_to(d, dst).ok()
+                                })
                                 .try_fold(0, |n, sent| Some(n + sent?))
                                 .map(|n| (n, false)),
                             Err(_) => None,
@@ -633,6 +819,7 @@ fn relay_one(
                                 buf[1] = (buf[1] & 0x80) | theirs;
                             }
                         }
+                        sides[to].stream.forward(buf, at.now);
                         io[to].rtp.try_send_to(buf, dst).ok().map(|n| (n, false))
                     }
                 }

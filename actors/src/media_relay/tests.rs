@@ -515,3 +515,56 @@ async fn telephone_events_cross_with_each_legs_payload_type() {
     assert_eq!(recv(&b.rtp).await.0, rtp(0, 2, 0xA, &[1; 160]));
     relay.stop().await;
 }
+
+/// A source of one packet per 20 ms of a 400 Hz tone, as PCMU.
+fn music_source() -> media::source::PlaySource {
+    let samples = (0..8000)
+        .map(|i| {
+            (8000.0 * (f64::from(i) * 2.0 * std::f64::consts::PI * 400.0 / 8000.0).sin()) as i16
+        })
+        .collect();
+    let track = media::wav::Announcement::from_samples("tone", samples);
+    let player = media::wav::Player::music_on_hold(track);
+    media::source::PlaySource::new(player, media::CodecKind::Pcmu, 0, 20, 0x5eed).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_played_source_replaces_the_other_leg_until_it_stops() {
+    let pool = pool(43100..=43199);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let (_, rb) = relay.ports();
+    let (a, b) = (Phone::new().await, Phone::new().await);
+    a.announce(&relay, Side::A);
+    b.announce(&relay, Side::B);
+    relay.play(Side::A, Some(music_source()));
+    // A gets a packet every 20 ms of the paused clock, none of B's meanwhile.
+    let start = tokio::time::Instant::now();
+    send(&b.rtp, &rtp(0, 1, 0xB, &[2; 160]), rb).await;
+    let mut seqs = Vec::new();
+    for _ in 0..10 {
+        let (d, _) = recv(&a.rtp).await;
+        assert_eq!(u32::from_be_bytes([d[8], d[9], d[10], d[11]]), 0x5eed);
+        seqs.push(u16::from_be_bytes([d[2], d[3]]));
+    }
+    assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(180) && took < Duration::from_millis(260),
+        "{took:?}"
+    );
+    relay.play(Side::A, None);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Drain what was sent before the stop, then only B's audio comes.
+    while tokio::time::timeout(Duration::from_millis(30), a.rtp.recv_from(&mut [0; 2048]))
+        .await
+        .is_ok()
+    {}
+    // B's packets go on as the stream A heard: its SSRC, the next sequence number.
+    send(&b.rtp, &rtp(0, 2, 0xB, &[3; 160]), rb).await;
+    let (d, _) = recv(&a.rtp).await;
+    assert_eq!(&d[12..], &[3; 160]);
+    assert_eq!(u32::from_be_bytes([d[8], d[9], d[10], d[11]]), 0x5eed);
+    let last = *seqs.last().unwrap();
+    assert!(u16::from_be_bytes([d[2], d[3]]).wrapping_sub(last) < 20);
+    relay.stop().await;
+}
