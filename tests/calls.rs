@@ -1040,18 +1040,18 @@ fn next_packet(sock: &std::net::UdpSocket) -> (u32, u16, Vec<u8>) {
     )
 }
 
-#[test]
-fn a_held_party_hears_music_on_hold_in_one_continuous_stream() {
-    let dir = temp_dir();
-    let pbx = Pbx::start(dir.path());
-    let mut b = Device::register(&pbx, "101");
+/// 100 calls 101 (this test's phones); 101 talks, holds 100 for 50 packets, resumes
+/// and talks again. Checks that 100 hears one continuous stream throughout and
+/// returns the samples of what it heard on hold.
+fn held_call(pbx: &Pbx) -> Vec<i16> {
+    let mut b = Device::register(pbx, "101");
     let b_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let a_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     a_rtp
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
     let a_port = a_rtp.local_addr().unwrap().port();
-    let mut a = Caller::call_with_media(&pbx, "100", "101", a_port);
+    let mut a = Caller::call_with_media(pbx, "100", "101", a_port);
     b.answer(b_rtp.local_addr().unwrap().port());
     assert_eq!(a.expect(200), 200);
     a.ack();
@@ -1068,7 +1068,7 @@ fn a_held_party_hears_music_on_hold_in_one_continuous_stream() {
         a
     });
     assert_eq!(b.request_with("INVITE", "", Some(held)), 200);
-    let mut a = answering.join().unwrap();
+    let a = answering.join().unwrap();
     let mut samples = Vec::new();
     let mut last = 4;
     for _ in 0..50 {
@@ -1081,14 +1081,12 @@ fn a_held_party_hears_music_on_hold_in_one_continuous_stream() {
         last = seq;
         samples.extend(payload.iter().map(|&c| media::codec::g711::ulaw_decode(c)));
     }
-    let rms =
-        (samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / samples.len() as f64).sqrt();
-    assert!(rms > 500.0, "A hears music on hold (rms {rms:.0})");
     // B resumes: B's own packets reach A again, numbered on from the music.
     let resumed = held
         .replace("a=sendonly", "a=sendrecv")
         .replace("2 3 IN", "2 4 IN");
     let answering = std::thread::spawn(move || {
+        let mut a = a;
         a.answer_reinvite(a_port, "sendrecv");
         a
     });
@@ -1103,4 +1101,79 @@ fn a_held_party_hears_music_on_hold_in_one_continuous_stream() {
     }
     assert_eq!((got.0, got.1), (0x0b0b, last.wrapping_add(1)));
     a.bye();
+    samples
+}
+
+fn rms(samples: &[i16]) -> f64 {
+    (samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / samples.len() as f64).sqrt()
+}
+
+#[test]
+fn a_held_party_hears_music_on_hold_in_one_continuous_stream() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let heard = held_call(&pbx);
+    assert!(
+        rms(&heard) > 500.0,
+        "the default melody (rms {:.0})",
+        rms(&heard)
+    );
+}
+
+#[test]
+fn a_tenant_plays_its_own_music_on_hold() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    // A 600 Hz tone as the demo tenant's music; a stereo file is refused first.
+    let write = |path: &std::path::Path, rate: u32, channels: u16| {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        for i in 0..rate * 2 {
+            let v = 8000.0
+                * (2.0 * std::f64::consts::PI * 600.0 * f64::from(i) / f64::from(rate)).sin();
+            for _ in 0..channels {
+                w.write_sample(v as i16).unwrap();
+            }
+        }
+        w.finalize().unwrap();
+    };
+    let (stereo, tone) = (dir.path().join("stereo.wav"), dir.path().join("tone.wav"));
+    write(&stereo, 44100, 2);
+    write(&tone, 8000, 1);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args([
+            "tenant",
+            "music",
+            "demo",
+            stereo.to_str().unwrap(),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 channel(s), 44100 Hz"), "{err}");
+    pbx_admin(
+        dir.path(),
+        &["tenant", "music", "demo", tone.to_str().unwrap()],
+    );
+    pbx.restart();
+    let heard = held_call(&pbx);
+    // 600 Hz: a whole number of cycles in 40 ms; count zero crossings.
+    let crossings = heard
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
+    let hz = crossings as f64 / 2.0 / (heard.len() as f64 / 8000.0);
+    assert!(
+        (hz - 600.0).abs() < 20.0,
+        "the tenant's tone, heard at {hz:.0} Hz"
+    );
 }

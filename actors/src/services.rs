@@ -26,4 +26,6 @@ pub struct Services {
     pub ports: Arc<crate::media_relay::PortPool>,
     /// Ring time and capacity for calls, shared by every tenant.
     pub calls: Arc<crate::call::CallLimits>,
+    /// The data directory (tenants' sound files live below it).
+    pub data_dir: Arc<std::path::Path>,
 }

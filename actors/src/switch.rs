@@ -157,6 +157,7 @@ impl Actor for SwitchActor {
                 args.config.max_calls,
                 args.config.max_cps,
             )),
+            data_dir: args.config.data_dir.clone().into(),
         };
         let mut state = SwitchState {
             config: args.config,

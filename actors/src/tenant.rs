@@ -13,6 +13,7 @@
 //! (`routing::refresh`), so a change made while the switch runs is in force within
 //! two seconds and no call waits on SQLite in the supervisor's mailbox.
 
+pub mod music;
 mod quota;
 mod ringer;
 pub mod routing;
@@ -617,6 +618,7 @@ impl TenantSupervisor {
             walk,
             first: FirstHop { devices, ring },
             journal,
+            music: view.music.clone(),
             out: state.args.shared.out.clone(),
             directory: state.args.directory.clone(),
             record: record.clone(),
@@ -693,7 +695,12 @@ impl Actor for TenantSupervisor {
         // The first view is read before the first call is taken; later ones arrive by
         // themselves.
         let (tx, mut view) = tokio::sync::watch::channel(routing::TenantView::default());
-        let refresher = tokio::spawn(routing::refresh(args.shared.store.clone(), args.id, tx));
+        let refresher = tokio::spawn(routing::refresh(
+            args.shared.store.clone(),
+            args.id,
+            args.shared.data_dir.clone(),
+            tx,
+        ));
         let _ = view.changed().await;
         Ok(TenantState {
             args,

@@ -1,6 +1,6 @@
 //! Administration commands on the data directory: tenants and users.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use actors::store::{Decline, LimitsChange, NewLine, Reject, SettingsChange, Store};
 use clap::Subcommand;
@@ -57,6 +57,17 @@ pub enum TenantCmd {
     Show {
         /// The tenant's name or one of its domains.
         tenant: String,
+    },
+    /// Set the music a held caller of the tenant hears: a mono 8 kHz 16-bit PCM WAV
+    /// (copied into the data directory; a running switch plays it within two
+    /// seconds), or `--default` for the switch's own melody.
+    Music {
+        /// The tenant's name or one of its domains.
+        tenant: String,
+        #[arg(required_unless_present = "default")]
+        file: Option<PathBuf>,
+        #[arg(long, conflicts_with = "file")]
+        default: bool,
     },
 }
 
@@ -294,6 +305,27 @@ pub fn tenant(dir: &Path, cmd: TenantCmd) -> Result<(), CliError> {
             let t = store.tenant(&tenant)?;
             let s = store.set_tenant_settings(t.id, &change)?;
             println!("{}\t{s}", t.name);
+        }
+        TenantCmd::Music { tenant, file, .. } => {
+            let t = store.tenant(&tenant)?;
+            let dest = actors::tenant::music::path(dir, &t.name);
+            match file {
+                Some(file) => {
+                    let music = actors::tenant::music::install(&file, &dest)?;
+                    println!(
+                        "tenant {} plays {} ({} s) to held callers",
+                        t.name,
+                        file.display(),
+                        music.duration_ms() / 1000
+                    );
+                }
+                None => {
+                    if dest.exists() {
+                        std::fs::remove_file(&dest).map_err(actors::Error::from)?;
+                    }
+                    println!("tenant {} plays the default music on hold", t.name);
+                }
+            }
         }
         TenantCmd::Limits {
             tenant,

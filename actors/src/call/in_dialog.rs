@@ -10,7 +10,6 @@ use engine::sip::{HeaderName, Message, Method};
 
 use super::channel::ChannelId;
 use super::CallState;
-use crate::media_relay::{PortPool, Relays};
 
 /// A leg of a channel: the channel and the leg's place in it.
 pub type LegRef = (ChannelId, usize);
@@ -78,7 +77,7 @@ pub fn response(s: &mut CallState, from: LegRef, resp: Message, t: Instant) {
         if (200..300).contains(&code) && cseq.method == "INVITE" {
             if let (Some(c), Some(sdp)) = (s.channel(from.0), sdp_of(&resp)) {
                 if let Some(port) = c.port {
-                    follow(&s.relays, port, &sdp, c.peer(), &s.ports);
+                    follow(s, port, &sdp, c.peer());
                 }
             }
         }
@@ -122,7 +121,7 @@ fn rewrite_body(
     let Ok(mut sdp) = engine::sdp::Sdp::parse(body) else {
         return Some((ct, body.to_vec()));
     };
-    follow(&s.relays, port, &sdp, peer, &s.ports);
+    follow(s, port, &sdp, peer);
     sdp.anchor(ip, &[rport]);
     Some((ct, sdp.to_bytes()))
 }
@@ -135,17 +134,18 @@ fn is_sdp(content_type: &str) -> bool {
 }
 
 /// Points a party's port at where its SDP wants RTP, and holds it when the party does
-/// not want to receive (sendonly, inactive): it gets no RTP.
+/// not want to receive (sendonly, inactive): it gets no RTP, and the party it left
+/// waiting hears the tenant's music on hold.
 fn follow(
-    relays: &Relays,
+    s: &CallState,
     port: crate::media_relay::Port,
     sdp: &engine::sdp::Sdp,
     peer: Option<std::net::IpAddr>,
-    pool: &PortPool,
 ) {
-    relays.follow(port, sdp, peer, pool);
+    s.relays.follow(port, sdp, peer, &s.ports);
     if let Some(i) = sdp.media().iter().position(|m| m.kind() == "audio") {
-        relays.hold(port, !sdp.direction(i).receives());
+        s.relays
+            .hold(port, !sdp.direction(i).receives(), s.music.as_ref());
     }
 }
 

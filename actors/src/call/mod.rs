@@ -63,6 +63,8 @@ pub struct CallArgs {
     pub first: FirstHop,
     /// The call is written to the journal (its lines' groups did not turn it off).
     pub journal: bool,
+    /// The tenant's music on hold (`None`: the default).
+    pub music: Option<media::wav::Announcement>,
     pub out: Arc<SipOut>,
     pub directory: Arc<Directory>,
     /// The record the supervisor ends the call from if this actor fails.
@@ -98,6 +100,8 @@ pub struct CallState {
     session_id: String,
     /// A blind or attended transfer in progress.
     transfer: Option<transfer::Transfer>,
+    /// The tenant's music on hold (`None`: the default).
+    music: Option<media::wav::Announcement>,
     /// Every Call-ID the call registered in the directory.
     call_ids: Vec<String>,
     pending: Pending,
@@ -474,6 +478,7 @@ impl Actor for CallActor {
             a_offer: a_offer.filter(|_| own_offer),
             session_id,
             transfer: None,
+            music: args.music,
             call_ids: Vec::new(),
             pending,
             relayed: Vec::new(),

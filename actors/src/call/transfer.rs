@@ -280,7 +280,7 @@ fn repoint(
         s.relays
             .speak(port, codecs::voice_of(sdp), codecs::event_pt(sdp));
     }
-    s.relays.hold(port, false);
+    s.relays.hold(port, false, None);
 }
 
 /// The target answered: it takes the transferor's place.

@@ -162,14 +162,18 @@ impl Relays {
 
     /// Holds (or resumes) the media towards `port`: the party there put the call on
     /// hold and wants none. The other side of that relay, towards the party left
-    /// waiting, hears music on hold meanwhile, in the codec it speaks.
-    pub fn hold(&self, port: Port, held: bool) {
+    /// waiting, hears music on hold meanwhile (`music`, else the default), in the
+    /// codec it speaks.
+    pub fn hold(&self, port: Port, held: bool, music: Option<&media::wav::Announcement>) {
         let Some(r) = self.get(port.relay) else {
             return;
         };
         r.handle.set_hold(port.side, held);
         let waiting = port.side.other();
-        let music = r.voice(waiting).filter(|_| held).and_then(music_on_hold);
+        let music = r
+            .voice(waiting)
+            .filter(|_| held)
+            .and_then(|v| music_on_hold(v, music));
         if held && music.is_none() {
             tracing::debug!("no music on hold: the waiting side's codec is not known");
         }
@@ -227,9 +231,16 @@ fn hold_track() -> Option<&'static media::wav::Announcement> {
         .as_ref()
 }
 
-/// Music on hold encoded as `voice`.
-fn music_on_hold(voice: Voice) -> Option<media::source::PlaySource> {
-    let player = media::wav::Player::music_on_hold(hold_track()?.clone());
+/// Music on hold (`track`, else the default) encoded as `voice`.
+fn music_on_hold(
+    voice: Voice,
+    track: Option<&media::wav::Announcement>,
+) -> Option<media::source::PlaySource> {
+    let track = match track {
+        Some(t) => t.clone(),
+        None => hold_track()?.clone(),
+    };
+    let player = media::wav::Player::music_on_hold(track);
     let ssrc = rand::random::<u32>();
     match media::source::PlaySource::new(player, voice.kind, voice.pt, voice.ptime_ms, ssrc) {
         Ok(s) => Some(s),

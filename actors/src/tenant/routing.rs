@@ -19,17 +19,29 @@ pub struct TenantView {
     pub limits: TenantLimits,
     /// The compiled plan (`None`: the tenant has no plan, or it does not compile).
     pub router: Option<Arc<Router>>,
+    /// The tenant's own music on hold (`None`: the default).
+    pub music: Option<media::wav::Announcement>,
 }
 
 /// Reads the tenant's view now and then every `REFRESH`, compiling the plan only when
-/// it or the lines changed, and publishes each new view until nobody watches.
+/// it or the lines changed and reading its music on hold only when the file changed,
+/// and publishes each new view until nobody watches.
 pub async fn refresh(
     store: StoreHandle,
     tenant: TenantId,
+    data_dir: Arc<std::path::Path>,
     views: tokio::sync::watch::Sender<TenantView>,
 ) {
+    let name = store
+        .call(move |s| Ok(s.tenants()?.into_iter().find(|t| t.id == tenant)))
+        .await
+        .ok()
+        .flatten()
+        .map(|t| t.name);
+    let music_file = name.map(|n| super::music::path(&data_dir, &n));
     let mut version: Option<PlanVersion> = None;
     let mut router: Option<Arc<Router>> = None;
+    let mut music = super::music::Watched::default();
     loop {
         let known = version.clone();
         let read = store
@@ -52,10 +64,14 @@ pub async fn refresh(
                     router = compile(plan);
                     version = Some(v);
                 }
+                if let Some(file) = &music_file {
+                    music.refresh(file);
+                }
                 let view = TenantView {
                     settings,
                     limits,
                     router: router.clone(),
+                    music: music.music.clone(),
                 };
                 if views.send(view).is_err() {
                     return;
