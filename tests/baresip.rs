@@ -229,3 +229,70 @@ fn every_codec_reaches_every_other() {
         call_and_listen(&pbx, &tmp.path().join(name), a, b);
     }
 }
+
+#[test]
+fn three_phones_in_a_conference_each_hear_the_other_two() {
+    let tmp = common::temp_dir();
+    let pbx = Pbx::start(&tmp.path().join("data"));
+    // Each on another codec, each sending its own tone, all dialling room 500.
+    let members = [
+        ("A", "100", PCMU, 1000.0),
+        ("B", "101", G722, 440.0),
+        ("C", "102", OPUS, 700.0),
+    ];
+    let mut phones = Vec::new();
+    for (name, ext, codec, tone) in members {
+        let work = tmp.path().join(name);
+        std::fs::create_dir_all(&work).unwrap();
+        let wav = work.join("tone.wav");
+        write_tone(&wav, tone, 12, codec.rate, codec.channels);
+        let mut p = Baresip::start(
+            name,
+            &work,
+            pbx.addr,
+            &Account {
+                ext,
+                codecs: codec.sdp,
+                source: &wav,
+            },
+        );
+        p.wait_registered(Duration::from_secs(5));
+        p.command("dial", "sip:500@127.0.0.1");
+        p.wait_event("CALL_ESTABLISHED", Duration::from_secs(5));
+        phones.push(p);
+    }
+    for (p, (_, _, codec, _)) in phones.iter_mut().zip(members) {
+        p.wait_received(3.0, codec.rate, codec.channels, Duration::from_secs(8));
+    }
+    for p in &mut phones {
+        p.command("hangup", "");
+        p.quit();
+    }
+    for (p, (name, _, _, own)) in phones.iter().zip(members) {
+        let wav = wav_samples(&p.received_wav().unwrap());
+        let second = wav.rate as usize;
+        let x: Vec<f64> = wav.samples[wav.samples.len() - second..]
+            .iter()
+            .map(|&s| f64::from(s))
+            .collect();
+        let energy: f64 = x.iter().map(|v| v * v).sum::<f64>().max(1.0);
+        let share = |f: f64| 2.0 * goertzel(&x, f, wav.rate) / (x.len() as f64 * energy);
+        let others: Vec<f64> = members
+            .iter()
+            .filter(|m| m.0 != name)
+            .map(|m| share(m.3))
+            .collect();
+        println!(
+            "{name} hears its own {own} Hz at {:.3}, the others at {:.3} and {:.3}",
+            share(own),
+            others[0],
+            others[1]
+        );
+        assert!(
+            others.iter().all(|s| *s > 0.15) && share(own) < 0.02,
+            "{name}: own {own} Hz {:.3}, others {others:?}\n{}",
+            share(own),
+            p.logs()
+        );
+    }
+}

@@ -7,6 +7,7 @@
 pub mod auth_guard;
 pub mod call;
 pub mod clock;
+pub mod conference;
 pub mod config;
 pub mod directory;
 mod error;

@@ -25,7 +25,7 @@ use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, Supervisio
 use std::sync::Arc;
 
 use crate::call::refusal::{served, Refusal};
-use crate::call::{CallActor, CallArgs, CallPermit, FirstHop, SharedRecord};
+use crate::call::{CallActor, CallArgs, CallPermit, FirstHop, FirstStep, SharedRecord};
 use crate::directory::Directory;
 use crate::line::{LineActor, LineArgs};
 use crate::proto::Flow;
@@ -65,6 +65,8 @@ pub struct TenantState {
     known: KnownLines,
     /// Stands in for the HA1 of a line that does not exist (`line::answer_stranger`).
     phantom_ha1: String,
+    /// The tenant's conference rooms in use.
+    rooms: HashMap<String, crate::conference::RoomHandle>,
 }
 
 /// The extensions of the tenant as last read from the store. A miss reads them again
@@ -576,14 +578,18 @@ impl TenantSupervisor {
                 return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
             }
         };
-        let (devices, ring, line) = loop {
+        let (first, journal, line) = loop {
             match walk.next_step() {
                 WalkStep::Ring {
                     hop, lines, ring, ..
                 } => {
                     let alone = hop == 1 && lines.len() == 1;
                     match Self::hop_devices(myself, state, &lines, alone).await {
-                        Outcome::Ring(d) => break (d, ring, lines[0].clone()),
+                        Outcome::Ring(devices) => {
+                            let journal = devices.journal;
+                            let first = FirstStep::Hop(FirstHop { devices, ring });
+                            break (first, journal, lines[0].clone());
+                        }
                         Outcome::Refuse(code, reason) => walk.failed(code, reason),
                         Outcome::KeepRinging => {
                             return Self::keep_ringing(
@@ -592,6 +598,17 @@ impl TenantSupervisor {
                             .await
                         }
                     }
+                }
+                WalkStep::Serve(dialplan::Target::Conference { room }) => {
+                    let handle = Self::room(state, &room, inc.source);
+                    break (
+                        FirstStep::Room {
+                            room: room.clone(),
+                            handle,
+                        },
+                        true,
+                        room,
+                    );
                 }
                 WalkStep::Serve(t) => {
                     let r = served(&t, walk.last_failure());
@@ -605,7 +622,7 @@ impl TenantSupervisor {
         };
         let record = SharedRecord::default();
         // Journalled unless the caller's line group or the rung lines' say otherwise.
-        let journal = devices.journal && Self::journals(&view, &caller);
+        let journal = journal && Self::journals(&view, &caller);
         // The lines in the call: the caller and the (first) line rung.
         let parties = [caller.clone(), line];
         let args = CallArgs {
@@ -616,7 +633,7 @@ impl TenantSupervisor {
             callee,
             inc,
             walk,
-            first: FirstHop { devices, ring },
+            first,
             journal,
             music: view.music.clone(),
             out: state.args.shared.out.clone(),
@@ -638,6 +655,28 @@ impl TenantSupervisor {
             // answered the caller already: not a fault of the switch.
             Err(e) => tracing::debug!(error = %e, "call not started"),
         }
+    }
+
+    /// Conference room `room` of the tenant: its running task, or a new one (on the
+    /// switch's address facing `source`) when nobody is in it.
+    fn room(
+        state: &mut TenantState,
+        room: &str,
+        source: std::net::SocketAddr,
+    ) -> crate::conference::RoomHandle {
+        state.rooms.retain(|_, h| !h.is_closed());
+        if let Some(h) = state.rooms.get(room) {
+            return h.clone();
+        }
+        let ip = state
+            .args
+            .shared
+            .out
+            .local_for(source)
+            .map_or(source.ip(), |a| a.ip());
+        let h = crate::conference::RoomHandle::start(room, ip, state.args.shared.ports.clone());
+        state.rooms.insert(room.to_owned(), h.clone());
+        h
     }
 
     /// A line group's "keep ringing" for a line with no device: the caller hears
@@ -715,6 +754,7 @@ impl Actor for TenantSupervisor {
             epoch: tokio::time::Instant::now(),
             known: KnownLines::default(),
             phantom_ha1: format!("{:032x}", rand::random::<u128>()),
+            rooms: HashMap::new(),
         })
     }
 

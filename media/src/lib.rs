@@ -18,6 +18,7 @@
 //! - [`tone`]: call-progress tones per country, beeps and DTMF tones.
 
 pub mod codec;
+pub mod conference;
 pub mod dtmf;
 pub mod error;
 pub mod jitter;

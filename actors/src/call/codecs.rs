@@ -173,6 +173,37 @@ pub struct CallerAnswer {
     pub b_event: Option<u8>,
 }
 
+/// The switch's own answer to the caller's `offer`, anchored at `ip:port`, when the
+/// switch itself takes the call (a conference): the caller's first codec the switch
+/// knows, and telephone-event.
+pub fn own_answer(offer: &Sdp, ip: IpAddr, port: u16, session_id: &str) -> Option<CallerAnswer> {
+    let i = audio_index(offer)?;
+    let first = offer.media()[i]
+        .codecs()
+        .into_iter()
+        .find(|c| !c.is_telephone_event() && is_known(c))?;
+    let mut ports = vec![0; i + 1];
+    ports[i] = port;
+    let sdp = answer(
+        offer,
+        &AnswerOptions {
+            origin: Origin::new("pbx", session_id, 1, ip),
+            address: ip,
+            ports: &ports,
+            codecs: &[first.spec()],
+            telephone_event: true,
+            direction: Default::default(),
+        },
+    );
+    Some(CallerAnswer {
+        a_voice: voice_of(&sdp),
+        b_voice: voice_of(&sdp),
+        a_event: event_pt(&sdp),
+        b_event: None,
+        sdp,
+    })
+}
+
 /// The switch's answer to the caller's `offer`, anchored at `ip:port`, for the
 /// device's answer `callee`: the device's codec when the caller offered it, else the
 /// caller's first codec the switch knows.

@@ -43,6 +43,19 @@ pub fn request(s: &mut CallState, from: LegRef, req: Message, t: Instant) {
             .flatten()
             .map(|seq| (to, seq))
     });
+    // A caller in a conference has nobody to relay to: the switch answers its session
+    // refreshes and other requests itself, with the description it already has.
+    if sent.is_none() && s.seat.is_some() && is_party {
+        let sdp = s.channel(from.0).and_then(|c| c.sent_sdp.clone());
+        let bytes = sdp
+            .filter(|_| matches!(method, Method::Invite | Method::Update))
+            .map(|d| d.to_bytes());
+        s.with_leg(from.0, from.1, t, |leg| {
+            let body = bytes.as_ref().map(|b| ("application/sdp", b.as_slice()));
+            leg.respond(&req, 200, "OK", body, t)
+        });
+        return;
+    }
     match sent {
         Some((to, seq)) => s.relayed.push(Relayed {
             from,

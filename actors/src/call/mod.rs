@@ -49,6 +49,17 @@ pub struct FirstHop {
     pub ring: std::time::Duration,
 }
 
+/// Where a call goes first.
+pub enum FirstStep {
+    /// Ring a hop's devices.
+    Hop(FirstHop),
+    /// Join a conference room (the switch answers the caller).
+    Room {
+        room: String,
+        handle: crate::conference::RoomHandle,
+    },
+}
+
 pub struct CallArgs {
     pub bus: EventBus,
     /// RTP ports for anchoring the call's media at the switch.
@@ -60,7 +71,7 @@ pub struct CallArgs {
     pub inc: Box<Incoming>,
     /// The rest of the routing walk, and its first hop.
     pub walk: dialplan::Walk,
-    pub first: FirstHop,
+    pub first: FirstStep,
     /// The call is written to the journal (its lines' groups did not turn it off).
     pub journal: bool,
     /// The tenant's music on hold (`None`: the default).
@@ -102,6 +113,8 @@ pub struct CallState {
     transfer: Option<transfer::Transfer>,
     /// The tenant's music on hold (`None`: the default).
     music: Option<media::wav::Announcement>,
+    /// The caller's place in a conference room, when the call went to one.
+    seat: Option<crate::conference::Seat>,
     /// Every Call-ID the call registered in the directory.
     call_ids: Vec<String>,
     pending: Pending,
@@ -376,7 +389,7 @@ impl Actor for CallActor {
         // Every log line of the call carries its journal id.
         let journal_id = CallId::random();
         let span = tracing::info_span!("call", call = %journal_id, tenant = %args.tenant.name);
-        let _entered = span.clone().entered();
+        let entered = span.clone().entered();
         let inc = args.inc;
         // RFC 4028 §8.1: a session interval below the switch's minimum gets 422.
         if let Some(bytes) = engine::call::interval_too_small(&inc.msg, engine::call::MIN_SE) {
@@ -479,6 +492,7 @@ impl Actor for CallActor {
             session_id,
             transfer: None,
             music: args.music,
+            seat: None,
             call_ids: Vec::new(),
             pending,
             relayed: Vec::new(),
@@ -507,7 +521,18 @@ impl Actor for CallActor {
             c.port = port;
         }
         let t0 = now();
-        hunt::ring(&myself, &mut state, args.first.devices, args.first.ring, t0);
+        match args.first {
+            FirstStep::Hop(hop) => hunt::ring(&myself, &mut state, hop.devices, hop.ring, t0),
+            FirstStep::Room { room, handle } => {
+                // A span guard may not be held across the wait for the room.
+                drop(entered);
+                use tracing::Instrument;
+                join_room(&mut state, caller, &room, &handle, t0)
+                    .instrument(span.clone())
+                    .await;
+            }
+        }
+        let _entered = span.clone().entered();
         settle(&myself, &mut state);
         Ok(state)
     }
@@ -896,4 +921,56 @@ fn hop_offer(s: &CallState, codecs: &[String]) -> Option<Sdp> {
             Some(sdp)
         }
     }
+}
+
+/// The switch answers the caller itself and seats it in conference `room`: the relay's
+/// side B is spliced to the member's port, both sides speaking the caller's codec.
+async fn join_room(
+    s: &mut CallState,
+    caller: ChannelId,
+    room: &str,
+    handle: &crate::conference::RoomHandle,
+    t: Instant,
+) {
+    let refuse = |s: &mut CallState, code, reason: &str| {
+        s.journal.ended(
+            &engine::call::Cause::new(code, reason, engine::call::Side::Local),
+            Side::Switch,
+        );
+        s.with_party(caller, t, |l| l.hangup(code, reason, t));
+    };
+    let a_port = Port {
+        relay: 0,
+        side: RelaySide::A,
+    };
+    let b_port = Port {
+        relay: 0,
+        side: RelaySide::B,
+    };
+    let own = match (&s.caller_offer, s.relays.sdp_at(a_port)) {
+        (Some(offer), Some((ip, port))) => codecs::own_answer(offer, ip, port, &s.session_id),
+        _ => None,
+    };
+    let (Some(own), Some(b_addr)) = (own, s.relays.addr(b_port)) else {
+        return refuse(s, 488, "Not Acceptable Here");
+    };
+    let Some(voice) = own.a_voice else {
+        return refuse(s, 488, "Not Acceptable Here");
+    };
+    let Some(seat) = handle.join(voice, b_addr).await else {
+        return refuse(s, 503, "Service Unavailable");
+    };
+    s.relays.speak(a_port, own.a_voice, own.a_event);
+    s.relays.speak(b_port, own.a_voice, None);
+    if let Some(r) = s.relays.get(0) {
+        r.handle.clear_signalling(RelaySide::B);
+        r.handle.set_remote(RelaySide::B, seat.addr);
+    }
+    tracing::debug!(room, member = seat.id, "caller joined a conference");
+    s.seat = Some(seat);
+    s.journal.answered(0, &format!("conference {room}"));
+    if let Some(c) = s.channel_mut(caller) {
+        c.sent_sdp = Some(own.sdp.clone());
+    }
+    s.with_party(caller, t, |l| l.answer(Some(&own.sdp), t));
 }

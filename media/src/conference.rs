@@ -1,0 +1,258 @@
+//! A conference room's media, sans-IO: members join with their codec; the RTP each
+//! sends is de-jittered and decoded ([`PlayoutStream`]); every packet time the room
+//! mixes ([`Mixer`]: everyone hears everyone but itself) and encodes each member's
+//! mix in that member's codec, with a stream of its own (SSRC, sequence, timestamps).
+//! The owner feeds datagrams and time in and sends what comes out; an empty room has
+//! no deadline and costs nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::codec::{Codec, CodecKind};
+use crate::mixer::{Mixer, ParticipantId};
+use crate::playout::PlayoutStream;
+use crate::rtp::RtpPacket;
+use crate::Result;
+
+/// A member's handle.
+pub type MemberId = ParticipantId;
+
+/// The rate the room mixes at (wideband: G.722 and Opus members keep their quality).
+const MIX_RATE: u32 = 16000;
+/// Frames owed at most at once after a stall.
+const MAX_CATCH_UP: u32 = 3;
+
+struct Member {
+    playout: PlayoutStream,
+    encoder: Box<dyn Codec>,
+    pt: u8,
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    step: u32,
+    first: bool,
+    pcm: Vec<i16>,
+}
+
+/// One room.
+pub struct Conference {
+    mixer: Mixer,
+    members: BTreeMap<MemberId, Member>,
+    ptime: Duration,
+    next: Option<Duration>,
+}
+
+impl std::fmt::Debug for Conference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conference")
+            .field("members", &self.members.len())
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+impl Default for Conference {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Conference {
+    /// An empty room mixing 20 ms frames.
+    pub fn new() -> Conference {
+        Conference {
+            mixer: Mixer::new(MIX_RATE, 20).expect("16 kHz, 20 ms is a valid mix"),
+            members: BTreeMap::new(),
+            ptime: Duration::from_millis(20),
+            next: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// A member sending and receiving `kind` with payload type `pt`; its stream
+    /// towards it leaves with SSRC `ssrc`.
+    pub fn join(&mut self, kind: CodecKind, pt: u8, ssrc: u32) -> Result<MemberId> {
+        let kind = match kind {
+            CodecKind::Opus(cfg) => CodecKind::Opus(crate::codec::OpusConfig {
+                payload_type: pt,
+                complexity: 5,
+                ..cfg
+            }),
+            other => other,
+        };
+        let decoder = kind.build()?;
+        let encoder = kind.build()?;
+        let id = self.mixer.add(decoder.sample_rate())?;
+        let pcm = Vec::with_capacity(decoder.samples_per_frame(20));
+        self.members.insert(
+            id,
+            Member {
+                playout: PlayoutStream::new(decoder, 20),
+                step: kind.clock_rate() / 50,
+                encoder,
+                pt,
+                ssrc,
+                seq: (ssrc >> 16) as u16,
+                ts: ssrc.rotate_left(11),
+                first: true,
+                pcm,
+            },
+        );
+        Ok(id)
+    }
+
+    /// A member leaves; the last one leaving stops the room's clock.
+    pub fn leave(&mut self, id: MemberId) {
+        self.members.remove(&id);
+        let _ = self.mixer.remove(id);
+        if self.members.is_empty() {
+            self.next = None;
+        }
+    }
+
+    /// An RTP datagram from member `id`, received at `now`. Anything else (RTCP,
+    /// telephone-events, garbage) is ignored.
+    pub fn receive(&mut self, id: MemberId, now: Duration, datagram: &[u8]) {
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
+        if let Ok(p) = RtpPacket::parse(datagram) {
+            m.playout.push(now, p);
+        }
+    }
+
+    /// When the next round is due (`None`: nobody is in the room).
+    pub fn deadline(&self) -> Option<Duration> {
+        self.next
+            .or_else(|| (!self.members.is_empty()).then_some(Duration::ZERO))
+    }
+
+    /// Mixes the rounds due at `now`: `out` gets each member's packets.
+    pub fn tick(&mut self, now: Duration, out: &mut Vec<(MemberId, Vec<u8>)>) -> Result<()> {
+        if self.members.is_empty() {
+            return Ok(());
+        }
+        let next = *self.next.get_or_insert(now);
+        if now < next {
+            return Ok(());
+        }
+        let owed = ((now - next).as_micros() / self.ptime.as_micros()) as u32 + 1;
+        for _ in 0..owed.min(MAX_CATCH_UP) {
+            self.round(now, out)?;
+        }
+        self.next = Some(next + self.ptime * owed);
+        Ok(())
+    }
+
+    fn round(&mut self, now: Duration, out: &mut Vec<(MemberId, Vec<u8>)>) -> Result<()> {
+        for (id, m) in &mut self.members {
+            m.pcm.clear();
+            m.playout.pop(now, &mut m.pcm);
+            self.mixer.input(*id, &m.pcm)?;
+        }
+        self.mixer.mix();
+        for (id, m) in &mut self.members {
+            let Some(mix) = self.mixer.output(*id) else {
+                continue;
+            };
+            let mut d = Vec::with_capacity(12 + 160);
+            let marker = if std::mem::take(&mut m.first) {
+                0x80
+            } else {
+                0
+            };
+            d.extend_from_slice(&[0x80, marker | m.pt]);
+            d.extend_from_slice(&m.seq.to_be_bytes());
+            d.extend_from_slice(&m.ts.to_be_bytes());
+            d.extend_from_slice(&m.ssrc.to_be_bytes());
+            m.encoder.encode(mix, &mut d)?;
+            m.seq = m.seq.wrapping_add(1);
+            m.ts = m.ts.wrapping_add(m.step);
+            out.push((*id, d));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::g711::{ulaw_decode, ulaw_encode};
+    use crate::codec::OpusConfig;
+
+    fn tone_packet(freq: f64, seq: u16) -> Vec<u8> {
+        let payload: Vec<u8> = (0..160)
+            .map(|i| {
+                let t = f64::from(u32::from(seq) * 160 + i) / 8000.0;
+                ulaw_encode((6000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16)
+            })
+            .collect();
+        RtpPacket {
+            marker: false,
+            payload_type: 0,
+            sequence: seq,
+            timestamp: u32::from(seq) * 160,
+            ssrc: 7,
+            csrc: vec![],
+            payload,
+        }
+        .to_bytes()
+        .unwrap()
+    }
+
+    fn crossings_hz(samples: &[i16]) -> f64 {
+        let c = samples
+            .windows(2)
+            .filter(|w| (w[0] < 0) != (w[1] < 0))
+            .count();
+        c as f64 / 2.0 / (samples.len() as f64 / 8000.0)
+    }
+
+    #[test]
+    fn each_member_hears_the_others_and_not_itself() {
+        let mut room = Conference::new();
+        let a = room.join(CodecKind::Pcmu, 0, 1).unwrap();
+        let b = room.join(CodecKind::Pcmu, 0, 2).unwrap();
+        let c = room
+            .join(CodecKind::Opus(OpusConfig::default()), 111, 3)
+            .unwrap();
+        let mut heard_b = Vec::new();
+        let mut out = Vec::new();
+        for seq in 0..100u16 {
+            let now = Duration::from_millis(20 * u64::from(seq));
+            room.receive(a, now, &tone_packet(500.0, seq));
+            out.clear();
+            room.tick(now, &mut out).unwrap();
+            assert_eq!(out.len(), 3, "one packet per member per round");
+            for (id, d) in &out {
+                if *id == b && seq > 20 {
+                    heard_b.extend(d[12..].iter().map(|&x| ulaw_decode(x)));
+                }
+                if *id == c {
+                    assert_eq!(d[1] & 0x7f, 111);
+                }
+                if *id == a && seq > 20 {
+                    let loud = d[12..]
+                        .iter()
+                        .filter(|&&x| ulaw_decode(x).abs() > 300)
+                        .count();
+                    assert_eq!(loud, 0, "a hears nothing of itself");
+                }
+            }
+        }
+        let hz = crossings_hz(&heard_b);
+        assert!((hz - 500.0).abs() < 25.0, "b hears a's 500 Hz ({hz:.0})");
+        room.leave(a);
+        room.leave(b);
+        assert!(room.deadline().is_some());
+        room.leave(c);
+        assert_eq!(room.deadline(), None, "an empty room costs nothing");
+    }
+}
