@@ -371,6 +371,55 @@ fn call_paths(c: &mut Criterion) {
     g.finish();
 }
 
+/// One 20 ms round of a conference room of 10 members (3 talking), each receiving
+/// its mix encoded in its own codec: ÷ 10 is a member's cost per round, × 50 a
+/// second.
+fn conference_rooms(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conference");
+    g.throughput(Throughput::Elements(10));
+    let opus = CodecKind::Opus(OpusConfig::default());
+    for (name, kind, pt) in [
+        ("opus48k_x10", opus, 111u8),
+        ("pcmu_x10", CodecKind::Pcmu, 0),
+    ] {
+        let mut room = media::conference::Conference::new();
+        let ids: Vec<_> = (0..10).map(|i| room.join(kind, pt, i).unwrap()).collect();
+        let mut codec = match kind {
+            CodecKind::Opus(cfg) => CodecKind::Opus(OpusConfig {
+                payload_type: pt,
+                ..cfg
+            }),
+            k => k,
+        }
+        .build()
+        .unwrap();
+        let mut payload = Vec::new();
+        codec
+            .encode(&frame(codec.sample_rate(), 0), &mut payload)
+            .unwrap();
+        let mut out = Vec::new();
+        let mut round = 0u32;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                round += 1;
+                let now = std::time::Duration::from_millis(20 * u64::from(round));
+                for id in &ids[..3] {
+                    let mut d = vec![0x80, pt];
+                    d.extend_from_slice(&(round as u16).to_be_bytes());
+                    d.extend_from_slice(&(round * codec.clock_rate() / 50).to_be_bytes());
+                    d.extend_from_slice(&id.to_be_bytes());
+                    d.extend_from_slice(&payload);
+                    room.receive(*id, now, &d);
+                }
+                out.clear();
+                room.tick(now, &mut out).unwrap();
+                black_box(&out);
+            })
+        });
+    }
+    g.finish();
+}
+
 /// Participants per conference in the mixer benchmark.
 const PARTICIPANTS: usize = 10;
 
@@ -402,6 +451,7 @@ criterion_group!(
     resampling,
     transcoding,
     call_paths,
+    conference_rooms,
     mixing
 );
 criterion_main!(benches);
