@@ -143,8 +143,17 @@ async fn switch(dir: &std::path::Path) -> Switch {
     switch_with(dir, None).await
 }
 
-/// A switch with lines 100–102 and, when given, the tenant's dialplan.
+/// A switch with lines 100–102 and, when given, the tenant's dialplan. Its calls carry
+/// no RTP here: the media timeout is off (its own test turns it on).
 async fn switch_with(dir: &std::path::Path, plan: Option<&dialplan::TenantPlan>) -> Switch {
+    switch_full(dir, plan, None).await
+}
+
+async fn switch_full(
+    dir: &std::path::Path,
+    plan: Option<&dialplan::TenantPlan>,
+    media_timeout: Option<std::time::Duration>,
+) -> Switch {
     let mut store = Store::open(dir).unwrap();
     let t = store.add_tenant("demo", &["127.0.0.1".into()]).unwrap();
     if let Some(plan) = plan {
@@ -162,8 +171,28 @@ async fn switch_with(dir: &std::path::Path, plan: Option<&dialplan::TenantPlan>)
         .collect();
     store.add_lines(&t, &lines).unwrap();
     drop(store);
-    let config = SwitchConfig::new(dir.to_owned(), vec!["127.0.0.1:0".parse().unwrap()]);
+    let mut config = SwitchConfig::new(dir.to_owned(), vec!["127.0.0.1:0".parse().unwrap()]);
+    config.media_timeout = media_timeout;
     Switch::start(config).await.unwrap()
+}
+
+/// 101's device answers the call (no RTP from anyone); the caller ACKs.
+async fn answered_101(
+    (switch, device, caller, invite): (Switch, Phone, Phone, Message),
+) -> (Switch, Phone, Phone, Message) {
+    let sdp = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n";
+    let mut w = MessageWriter::response_to(&invite, 200, "OK", Some("dev"));
+    w.header("Contact", &format!("<sip:dev@{}>", device.local()));
+    device
+        .send(&w.body("application/sdp", sdp.as_bytes()))
+        .await;
+    device.wait_for(|m| is_request(m, "ACK")).await;
+    let ok = caller.wait_for(|m| m.code() == Some(200)).await;
+    let local = caller.local();
+    let to = ok.header(HeaderName::To).unwrap();
+    let ack = format!("ACK sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKack;rport\r\nFrom: <sip:100@127.0.0.1>;tag=c\r\nTo: {to}\r\nCall-ID: call-{local}\r\nCSeq: 2 ACK\r\nContent-Length: 0\r\n\r\n");
+    caller.send(ack.as_bytes()).await;
+    (switch, device, caller, invite)
 }
 
 /// The switch's UDP address.
@@ -178,7 +207,10 @@ fn udp_addr(switch: &Switch) -> SocketAddr {
 
 /// A switch with 101 registered and 100 calling it; the INVITE 101's phone got.
 async fn call_101(dir: &std::path::Path) -> (Switch, Phone, Phone, Message) {
-    let switch = switch(dir).await;
+    call_101_on(switch(dir).await).await
+}
+
+async fn call_101_on(switch: Switch) -> (Switch, Phone, Phone, Message) {
     let addr = udp_addr(&switch);
     let device = Phone::new(addr).await;
     device.register("101").await;
@@ -215,19 +247,7 @@ async fn an_unanswered_call_rings_for_the_ring_time_then_480_and_cancel() {
 #[tokio::test(start_paused = true)]
 async fn an_answered_call_is_refreshed_at_half_its_session_interval() {
     let dir = common::temp_dir();
-    let (switch, device, caller, invite) = call_101(dir.path()).await;
-    let sdp = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n";
-    let mut w = MessageWriter::response_to(&invite, 200, "OK", Some("dev"));
-    w.header("Contact", &format!("<sip:dev@{}>", device.local()));
-    device
-        .send(&w.body("application/sdp", sdp.as_bytes()))
-        .await;
-    device.wait_for(|m| is_request(m, "ACK")).await;
-    let ok = caller.wait_for(|m| m.code() == Some(200)).await;
-    let local = caller.local();
-    let to = ok.header(HeaderName::To).unwrap();
-    let ack = format!("ACK sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKack;rport\r\nFrom: <sip:100@127.0.0.1>;tag=c\r\nTo: {to}\r\nCall-ID: call-{local}\r\nCSeq: 2 ACK\r\nContent-Length: 0\r\n\r\n");
-    caller.send(ack.as_bytes()).await;
+    let (switch, device, caller, _) = answered_101(call_101(dir.path()).await).await;
     let answered = Instant::now();
     // The switch refreshes the session (RFC 4028) on one of the legs at half of the
     // interval it negotiated (1,800 s by default): no real time passes.
@@ -318,5 +338,65 @@ async fn a_sequential_group_member_answering_gets_the_call() {
         .wait_for(|m| m.code().is_some_and(|c| c >= 200))
         .await;
     assert_eq!(ok.code(), Some(200));
+    switch.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_without_media_ends_after_the_media_timeout() {
+    let dir = common::temp_dir();
+    let timeout = actors::call::MEDIA_TIMEOUT;
+    let switch = switch_full(dir.path(), None, Some(timeout)).await;
+    let (switch, device, caller, _) = answered_101(call_101_on(switch).await).await;
+    let answered = Instant::now();
+    // Nobody sends RTP: both phones get BYE once the media timeout has passed.
+    caller.wait_for(|m| is_request(m, "BYE")).await;
+    let after = answered.elapsed();
+    assert!(
+        after >= timeout && after < timeout * 3 / 2,
+        "BYE after {after:?}"
+    );
+    device.wait_for(|m| is_request(m, "BYE")).await;
+    switch.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_call_is_not_ended_for_silence() {
+    let dir = common::temp_dir();
+    let timeout = actors::call::MEDIA_TIMEOUT;
+    let switch = switch_full(dir.path(), None, Some(timeout)).await;
+    let (switch, device, caller, invite) = answered_101(call_101_on(switch).await).await;
+    // 101 holds (sendonly): the caller is asked, answers recvonly.
+    let local = device.local();
+    let sdp = "v=0\r\no=- 2 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=sendonly\r\n";
+    let from = invite.header(HeaderName::To).unwrap();
+    let contact = invite.contacts().unwrap()[0].uri.raw.to_owned();
+    let reinvite = format!(
+        "INVITE {contact} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKhold;rport\r\nFrom: {from};tag=dev\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 2 INVITE\r\nContact: <sip:dev@{local}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        invite.header(HeaderName::From).unwrap(),
+        invite.call_id().unwrap(),
+        sdp.len()
+    );
+    device.send(reinvite.as_bytes()).await;
+    let relayed = caller.wait_for(|m| is_request(m, "INVITE")).await;
+    let answer = sdp.replace("sendonly", "recvonly");
+    let mut w = MessageWriter::response_to(&relayed, 200, "OK", None);
+    w.header("Contact", &format!("<sip:100@{}>", caller.local()));
+    caller
+        .send(&w.body("application/sdp", answer.as_bytes()))
+        .await;
+    let ok = device.wait_for(|m| m.code() == Some(200)).await;
+    let ack = format!(
+        "ACK {contact} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKholdack;rport\r\nFrom: {from};tag=dev\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 2 ACK\r\nContent-Length: 0\r\n\r\n",
+        ok.header(HeaderName::To).unwrap(),
+        invite.call_id().unwrap()
+    );
+    device.send(ack.as_bytes()).await;
+    // Five times the timeout on hold, and no BYE for anyone.
+    let waited = tokio::time::timeout(timeout * 5, caller.wait_for(|m| is_request(m, "BYE"))).await;
+    assert!(
+        waited.is_err(),
+        "a held call got BYE: {:?}",
+        waited.map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+    );
     switch.shutdown().await;
 }

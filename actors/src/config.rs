@@ -30,6 +30,9 @@ pub struct SwitchConfig {
     pub max_calls: Option<usize>,
     /// New calls per second; a call over it gets 503 with Retry-After.
     pub max_cps: Option<u32>,
+    /// An answered call in which a party sends no RTP for this long is ended (never
+    /// while a party holds); `None` never ends one.
+    pub media_timeout: Option<std::time::Duration>,
 }
 
 impl SwitchConfig {
@@ -46,6 +49,7 @@ impl SwitchConfig {
             ring_timeout: crate::call::RING_TIMEOUT,
             max_calls: None,
             max_cps: None,
+            media_timeout: Some(crate::call::MEDIA_TIMEOUT),
         }
     }
 }

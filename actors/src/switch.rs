@@ -152,11 +152,14 @@ impl Actor for SwitchActor {
             bus: EventBus::new(),
             digest_offer: args.config.digest_offer.clone(),
             ports: Arc::new(PortPool::new(args.config.rtp_ports.clone())?),
-            calls: Arc::new(crate::call::CallLimits::new(
-                args.config.ring_timeout,
-                args.config.max_calls,
-                args.config.max_cps,
-            )),
+            calls: Arc::new(
+                crate::call::CallLimits::new(
+                    args.config.ring_timeout,
+                    args.config.max_calls,
+                    args.config.max_cps,
+                )
+                .with_media_timeout(args.config.media_timeout),
+            ),
             data_dir: args.config.data_dir.clone().into(),
         };
         let mut state = SwitchState {

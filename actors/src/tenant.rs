@@ -636,6 +636,7 @@ impl TenantSupervisor {
             first,
             journal,
             music: view.music.clone(),
+            media_timeout: state.args.shared.calls.media_timeout,
             out: state.args.shared.out.clone(),
             directory: state.args.directory.clone(),
             record: record.clone(),

@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Seconds a callee's devices ring before the caller gets 480.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub ring_timeout: u64,
+    /// Seconds without RTP from a party after which an answered call is ended (never
+    /// while a party holds); 0 never ends one.
+    #[arg(long, default_value_t = 60)]
+    pub media_timeout: u64,
     /// Calls at once; further INVITEs get 503 with Retry-After.
     #[arg(long)]
     pub max_calls: Option<usize>,
@@ -78,6 +82,7 @@ impl Default for ServeArgs {
             default_tenant: None,
             min_expires: 60,
             ring_timeout: 30,
+            media_timeout: 60,
             max_calls: None,
             max_cps: None,
             digest: vec![engine::auth::Algorithm::Md5],
@@ -133,6 +138,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     config.ring_timeout = std::time::Duration::from_secs(args.ring_timeout);
     config.max_calls = args.max_calls;
     config.max_cps = args.max_cps;
+    config.media_timeout =
+        (args.media_timeout > 0).then(|| std::time::Duration::from_secs(args.media_timeout));
     let switch = Switch::start(config)
         .await
         .map_err(|e| CliError::Failed(e.to_string()))?;

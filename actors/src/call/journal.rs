@@ -89,12 +89,10 @@ impl Journal {
                 _ => Disposition::Failed,
             }
         };
-        // An answered call ended normally is a 200; a session that expired says so.
-        let code = if self.answered && !(code == 408 && reason == "Session Expired") {
-            200
-        } else {
-            code
-        };
+        // An answered call ended normally is a 200; a session that expired or whose
+        // media stopped says so.
+        let expired = code == 408 && matches!(reason.as_str(), "Session Expired" | "Media Timeout");
+        let code = if self.answered && !expired { 200 } else { code };
         self.publish(CallEventKind::CallEnded {
             disposition,
             hangup_side: side,

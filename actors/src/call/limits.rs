@@ -13,6 +13,8 @@ use tokio::time::Instant;
 pub struct CallLimits {
     /// How long a callee's devices ring before the caller gets 480.
     pub ring_timeout: Duration,
+    /// No RTP from a party for this long ends an answered call (never while held).
+    pub media_timeout: Option<Duration>,
     max_calls: Option<usize>,
     max_cps: Option<u32>,
     active: AtomicUsize,
@@ -40,11 +42,18 @@ impl CallLimits {
     pub fn new(ring_timeout: Duration, max_calls: Option<usize>, max_cps: Option<u32>) -> Self {
         CallLimits {
             ring_timeout,
+            media_timeout: Some(super::MEDIA_TIMEOUT),
             max_calls,
             max_cps,
             active: AtomicUsize::new(0),
             window: Mutex::new((None, 0)),
         }
+    }
+
+    /// With `media_timeout` (`None`: calls are never ended for silence).
+    pub fn with_media_timeout(mut self, media_timeout: Option<Duration>) -> Self {
+        self.media_timeout = media_timeout;
+        self
     }
 
     /// Calls admitted and not yet over.

@@ -11,6 +11,7 @@ mod hunt;
 mod in_dialog;
 pub(crate) mod journal;
 pub mod limits;
+mod media_watch;
 pub mod refusal;
 mod route;
 pub(crate) use route::flow_of;
@@ -41,6 +42,9 @@ pub use supervision::{CallRecord, SharedRecord};
 
 /// How long a callee's devices ring before the caller gets 480.
 pub const RING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long an answered call may carry no RTP from a party (`--media-timeout`).
+pub const MEDIA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The first hop of a call's routing walk, its devices already found.
 pub struct FirstHop {
@@ -76,6 +80,8 @@ pub struct CallArgs {
     pub journal: bool,
     /// The tenant's music on hold (`None`: the default).
     pub music: Option<media::wav::Announcement>,
+    /// How long an answered call may carry no RTP from a party (`None`: forever).
+    pub media_timeout: Option<std::time::Duration>,
     pub out: Arc<SipOut>,
     pub directory: Arc<Directory>,
     /// The record the supervisor ends the call from if this actor fails.
@@ -115,6 +121,10 @@ pub struct CallState {
     music: Option<media::wav::Announcement>,
     /// The caller's place in a conference room, when the call went to one.
     seat: Option<crate::conference::Seat>,
+    /// How long an answered call may carry no RTP from a party.
+    media_timeout: Option<std::time::Duration>,
+    /// The watch over the answered call's media.
+    watch: Option<media_watch::MediaWatch>,
     /// Every Call-ID the call registered in the directory.
     call_ids: Vec<String>,
     pending: Pending,
@@ -493,6 +503,8 @@ impl Actor for CallActor {
             transfer: None,
             music: args.music,
             seat: None,
+            media_timeout: args.media_timeout,
+            watch: None,
             call_ids: Vec::new(),
             pending,
             relayed: Vec::new(),
@@ -575,6 +587,7 @@ impl Actor for CallActor {
                 for c in &mut state.channels {
                     c.on_timeout(t);
                 }
+                watch_media(state, t);
             }
             CallMsg::Hop(hop, ring, found) => hunt::found(&myself, state, hop, ring, found, t),
             CallMsg::TransferTargets(r) => transfer::targets(&myself, state, r, t),
@@ -633,7 +646,21 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         s.journal.close();
     }
     update_record(s);
-    match s.channels.iter().filter_map(Channel::next_timeout).min() {
+    let answered = !s.bridges.is_empty() || s.seat.is_some();
+    if answered && s.watch.is_none() && !over {
+        s.watch = s.media_timeout.map(|d| media_watch::MediaWatch::new(d, t));
+    }
+    if over {
+        s.watch = None;
+    }
+    let watch = s.watch.as_ref().map(|w| w.next);
+    match s
+        .channels
+        .iter()
+        .filter_map(Channel::next_timeout)
+        .chain(watch)
+        .min()
+    {
         Some(at) => {
             s.timer_gen += 1;
             let gen = s.timer_gen;
@@ -973,4 +1000,38 @@ async fn join_room(
         c.sent_sdp = Some(own.sdp.clone());
     }
     s.with_party(caller, t, |l| l.answer(Some(&own.sdp), t));
+}
+
+/// Looks at the answered call's media: a party silent for the media timeout (nobody
+/// holding) ends the call, every party getting a BYE.
+fn watch_media(s: &mut CallState, t: Instant) {
+    let Some(watch) = s.watch.as_mut().filter(|w| t >= w.next) else {
+        return;
+    };
+    let ports: Vec<Port> = s
+        .channels
+        .iter()
+        .filter(|c| matches!(c.role, Role::Caller | Role::Callee) && c.answered().is_some())
+        .filter_map(|c| c.port)
+        .collect();
+    if !watch.silent(&s.relays, &ports, t) {
+        return;
+    }
+    tracing::info!("no RTP from a party for the media timeout: call ended");
+    s.watch = None;
+    s.journal.ended(
+        &engine::call::Cause::new(408, "Media Timeout", engine::call::Side::Local),
+        Side::Switch,
+    );
+    let parties: Vec<ChannelId> = s
+        .channels
+        .iter()
+        .filter(|c| matches!(c.role, Role::Caller | Role::Callee))
+        .map(|c| c.id)
+        .collect();
+    for id in parties {
+        if let Some(c) = s.channel_mut(id) {
+            c.hangup(408, "Media Timeout", t);
+        }
+    }
 }

@@ -88,6 +88,8 @@ impl Relay {
 pub struct Relays {
     list: Vec<Relay>,
     next: RelayId,
+    /// The ports whose party put the call on hold.
+    held: std::cell::RefCell<Vec<Port>>,
 }
 
 impl Relays {
@@ -168,6 +170,13 @@ impl Relays {
         let Some(r) = self.get(port.relay) else {
             return;
         };
+        {
+            let mut list = self.held.borrow_mut();
+            list.retain(|p| *p != port);
+            if held {
+                list.push(port);
+            }
+        }
         r.handle.set_hold(port.side, held);
         let waiting = port.side.other();
         let music = r
@@ -178,6 +187,24 @@ impl Relays {
             tracing::debug!("no music on hold: the waiting side's codec is not known");
         }
         r.handle.play(waiting, music);
+    }
+
+    /// True while a party holds the call.
+    pub fn any_held(&self) -> bool {
+        !self.held.borrow().is_empty()
+    }
+
+    /// RTP packets `port` has received so far (relayed or dropped).
+    pub fn received(&self, port: Port) -> u64 {
+        let Some(r) = self.get(port.relay) else {
+            return 0;
+        };
+        let s = r.handle.stats();
+        let d = match port.side {
+            Side::A => s.a_to_b,
+            Side::B => s.b_to_a,
+        };
+        d.rtp_packets + d.dropped
     }
 
     /// `port` now faces a party speaking these payload types.
