@@ -944,6 +944,64 @@ fn next_rtp(sock: &std::net::UdpSocket) -> (u8, u8) {
 }
 
 #[test]
+fn a_key_pressed_as_sip_info_reaches_the_other_leg_as_rfc_4733() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "102");
+    let caller_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    caller_rtp
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    // The caller takes telephone-events as 96; the callee (102) answers without any.
+    let mut a = Caller::call_with_events(
+        &pbx,
+        "100",
+        "102",
+        caller_rtp.local_addr().unwrap().port(),
+        96,
+    );
+    b.answer(free_port());
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    // 102 presses 7 (and #) the way phones without RFC 4733 do: SIP INFO.
+    for (signal, event) in [("7", 7u8), ("#", 11)] {
+        let body = format!("Signal={signal}\r\nDuration=160\r\n");
+        assert_eq!(
+            b.request_with_body("INFO", "application/dtmf-relay", &body),
+            200
+        );
+        // The caller gets telephone-event packets of its own type: the first with the
+        // marker, the last three with the end bit and the whole duration.
+        let mut packets = Vec::new();
+        loop {
+            let mut buf = [0u8; 256];
+            let (n, _) = caller_rtp.recv_from(&mut buf).expect("event packets");
+            let d = buf[..n].to_vec();
+            assert_eq!(d[1] & 0x7f, 96, "the caller's telephone-event type");
+            assert_eq!(d[12], event);
+            let end = d[13] & 0x80 != 0;
+            packets.push(d);
+            if end && packets.iter().filter(|p| p[13] & 0x80 != 0).count() == 3 {
+                break;
+            }
+        }
+        assert!(packets[0][1] & 0x80 != 0, "marker on the first");
+        let last = packets.last().unwrap();
+        assert_eq!(
+            u16::from_be_bytes([last[14], last[15]]),
+            1280,
+            "160 ms at 8 kHz"
+        );
+        let seqs: Vec<u16> = packets
+            .iter()
+            .map(|p| u16::from_be_bytes([p[2], p[3]]))
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    }
+    a.bye();
+}
+
+#[test]
 fn dtmf_crosses_legs_with_their_own_telephone_event_payload_types() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());

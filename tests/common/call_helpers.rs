@@ -420,11 +420,21 @@ impl Device {
 
     /// Sends `method` in the answered call's dialog without waiting for its answer.
     pub fn send_request(&mut self, method: &str, extra: &str, sdp: Option<&str>) {
+        self.send_with_body(method, extra, sdp.map(|b| ("application/sdp", b)));
+    }
+
+    /// Sends `method` with a body (content type, text) and returns the final code.
+    pub fn request_with_body(&mut self, method: &str, content_type: &str, body: &str) -> u16 {
+        self.send_with_body(method, "", Some((content_type, body)));
+        final_response(&mut self.c, method)
+    }
+
+    fn send_with_body(&mut self, method: &str, extra: &str, body: Option<(&str, &str)>) {
         self.cseq += 1;
         let mut w = self.in_call(method, method, self.cseq);
         sim::ua::raw_headers(&mut w, extra);
-        let bytes = match sdp {
-            Some(b) => w.body("application/sdp", b.as_bytes()),
+        let bytes = match body {
+            Some((ct, b)) => w.body(ct, b.as_bytes()),
             None => w.finish(),
         };
         self.c.send_raw(&bytes);

@@ -31,6 +31,23 @@ pub fn request(s: &mut CallState, from: LegRef, req: Message, t: Instant) {
         return;
     };
     let is_party = s.channel(from.0).and_then(|c| c.party_leg()) == Some(from.1);
+    // A key press sent as SIP INFO reaches a party that negotiated telephone-events
+    // as RFC 4733 packets in its stream.
+    if method == Method::Info && is_party {
+        if let Some((digit, ms)) = dtmf_relay(&req) {
+            let port = s
+                .peer_of(from.0)
+                .and_then(|p| s.channel(p))
+                .and_then(|c| c.port);
+            if port.is_some_and(|p| s.relays.dtmf(p, digit, ms)) {
+                tracing::debug!(%digit, ms, "SIP INFO key press sent as RFC 4733");
+                s.with_leg(from.0, from.1, t, |leg| {
+                    leg.respond(&req, 200, "OK", None, t)
+                });
+                return;
+            }
+        }
+    }
     let to = s
         .peer_of(from.0)
         .filter(|_| is_party)
@@ -137,6 +154,49 @@ fn rewrite_body(
     follow(s, port, &sdp, peer);
     sdp.anchor(ip, &[rport]);
     Some((ct, sdp.to_bytes()))
+}
+
+/// The key and duration (ms) of a SIP INFO key press: `application/dtmf-relay`
+/// (`Signal=5`, `Duration=160`) or `application/dtmf` (the key alone, 250 ms).
+fn dtmf_relay(m: &Message) -> Option<(char, u32)> {
+    let ct = m
+        .header(HeaderName::ContentType)?
+        .split(';')
+        .next()?
+        .trim()
+        .to_ascii_lowercase();
+    let body = std::str::from_utf8(m.body()).ok()?;
+    let key = |v: &str| {
+        let v = v.trim();
+        match v {
+            "10" => Some('*'),
+            "11" => Some('#'),
+            _ => v
+                .chars()
+                .next()
+                .filter(|c| v.len() == 1 && (c.is_ascii_digit() || "*#ABCDabcd".contains(*c)))
+                .map(|c| c.to_ascii_uppercase()),
+        }
+    };
+    match ct.as_str() {
+        "application/dtmf-relay" => {
+            let mut digit = None;
+            let mut ms = 250;
+            for line in body.lines() {
+                let Some((k, v)) = line.split_once('=') else {
+                    continue;
+                };
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "signal" => digit = key(v),
+                    "duration" => ms = v.trim().parse().unwrap_or(250),
+                    _ => {}
+                }
+            }
+            Some((digit?, ms))
+        }
+        "application/dtmf" => Some((key(body)?, 250)),
+        _ => None,
+    }
 }
 
 fn is_sdp(content_type: &str) -> bool {

@@ -189,6 +189,19 @@ impl Relays {
         r.handle.play(waiting, music);
     }
 
+    /// Sends the party at `port` a key press as telephone-events, when it negotiated
+    /// them; false when it did not (the press must reach it another way).
+    pub fn dtmf(&self, port: Port, digit: char, duration_ms: u32) -> bool {
+        let Some(r) = self.get(port.relay) else {
+            return false;
+        };
+        let Some(pt) = r.events(port.side) else {
+            return false;
+        };
+        r.handle.dtmf(port.side, pt, digit, duration_ms);
+        true
+    }
+
     /// True while a party holds the call.
     pub fn any_held(&self) -> bool {
         !self.held.borrow().is_empty()

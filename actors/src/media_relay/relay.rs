@@ -99,6 +99,14 @@ enum Control {
         side: Side,
         held: bool,
     },
+    /// A key press to send to a side as telephone-events (RFC 4733) on payload
+    /// type `pt` (a press that came as SIP INFO from the other leg).
+    Dtmf {
+        side: Side,
+        pt: u8,
+        digit: char,
+        duration_ms: u32,
+    },
     /// What the switch plays towards a side instead of the other leg's audio.
     Play {
         side: Side,
@@ -255,6 +263,18 @@ impl RelayHandle {
     /// flows, so the session stays alive; what the held side sends is still relayed.
     pub fn set_hold(&self, side: Side, held: bool) {
         self.send(Control::Hold { side, held });
+    }
+
+    /// Sends `side` a press of `digit` lasting `duration_ms` as telephone-events of
+    /// payload type `pt`, in the stream the leg hears (its SSRC, the next sequence
+    /// numbers).
+    pub fn dtmf(&self, side: Side, pt: u8, digit: char, duration_ms: u32) {
+        self.send(Control::Dtmf {
+            side,
+            pt,
+            digit,
+            duration_ms,
+        });
     }
 
     /// Plays `source` towards `side` (music on hold) in place of what the other leg
@@ -638,6 +658,12 @@ impl MediaRelay {
                 self.sides[1].events = pts.map(|(a, b)| (b, a));
             }
             Control::Hold { side, held } => self.sides[side.index()].held = held,
+            Control::Dtmf {
+                side,
+                pt,
+                digit,
+                duration_ms,
+            } => self.send_dtmf(side, pt, digit, duration_ms),
             Control::Play { side, source } => {
                 let s = &mut self.sides[side.index()];
                 match source {
@@ -657,6 +683,39 @@ impl MediaRelay {
                 }
             }
         }
+    }
+
+    /// Sends a whole key press to `side` at once (its duration field says how long),
+    /// continuing the leg's stream; what is forwarded next follows on from it.
+    fn send_dtmf(&mut self, side: Side, pt: u8, digit: char, duration_ms: u32) {
+        let now = Instant::now();
+        let i = side.index();
+        let (ssrc, mut seq, ts) = self.sides[i].stream.continue_at(now).unwrap_or((
+            rand::random(),
+            rand::random(),
+            rand::random(),
+        ));
+        let mut sender = media::dtmf::rfc4733::DtmfSender::new(8000);
+        let packets = match sender.press(digit, ts, duration_ms.clamp(40, 2000), 20) {
+            Ok(p) => p,
+            Err(e) => return tracing::debug!(error = %e, "no such key"),
+        };
+        let Some(dst) = self.sides[i].rtp_dst() else {
+            return;
+        };
+        for p in packets {
+            let mut d = Vec::with_capacity(16);
+            d.extend_from_slice(&[0x80, if p.marker { 0x80 | pt } else { pt }]);
+            d.extend_from_slice(&seq.to_be_bytes());
+            d.extend_from_slice(&p.timestamp.to_be_bytes());
+            d.extend_from_slice(&ssrc.to_be_bytes());
+            d.extend_from_slice(&p.event.to_bytes());
+            seq = seq.wrapping_add(1);
+            self.sides[i].stream.sent(&d, now);
+            let _ = self.io[i].rtp.try_send_to(&d, dst);
+        }
+        // The other leg's packets go on after these.
+        self.sides[i].stream.resync = true;
     }
 
     /// Sends the played packets due now and sets the wake-up for the next one.
