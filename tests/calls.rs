@@ -1002,6 +1002,46 @@ fn a_key_pressed_as_sip_info_reaches_the_other_leg_as_rfc_4733() {
 }
 
 #[test]
+fn a_key_pressed_as_rfc_4733_reaches_a_phone_without_it_as_sip_info() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "102");
+    let caller_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut a = Caller::call_with_events(
+        &pbx,
+        "100",
+        "102",
+        caller_rtp.local_addr().unwrap().port(),
+        96,
+    );
+    // 102 answers without telephone-events.
+    b.answer(free_port());
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    let to_switch = media_target(&a);
+    for (k, (event, signal)) in [(5u8, "5"), (10, "*")].into_iter().enumerate() {
+        // One press: its end packet (sent three times), 100 ms long.
+        let mut p = dtmf_packet(96, k as u16 * 3, event);
+        p[4..8].copy_from_slice(&(1000 + 8000 * k as u32).to_be_bytes());
+        for n in 0..3u16 {
+            p[2..4].copy_from_slice(&(k as u16 * 3 + n).to_be_bytes());
+            caller_rtp.send_to(&p, to_switch).unwrap();
+        }
+        let info = b.answer_request("INFO");
+        let body = String::from_utf8_lossy(info.body()).into_owned();
+        assert!(
+            body.contains(&format!("Signal={signal}")) && body.contains("Duration=100"),
+            "{body}"
+        );
+        assert_eq!(
+            info.header(engine::sip::HeaderName::ContentType),
+            Some("application/dtmf-relay")
+        );
+    }
+    a.bye();
+}
+
+#[test]
 fn dtmf_crosses_legs_with_their_own_telephone_event_payload_types() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());

@@ -156,6 +156,47 @@ fn rewrite_body(
     Some((ct, sdp.to_bytes()))
 }
 
+/// A key a party pressed as telephone-events (seen by the relay at its port): a
+/// bridged party that negotiated no telephone-events gets it as SIP INFO
+/// (`application/dtmf-relay`); one that did got the packets already.
+pub fn key_pressed(
+    s: &mut CallState,
+    port: crate::media_relay::Port,
+    key: char,
+    ms: u32,
+    t: Instant,
+) {
+    let Some(from) = s
+        .channels
+        .iter()
+        .find(|c| c.port == Some(port) && c.answered().is_some())
+        .map(|c| c.id)
+    else {
+        return;
+    };
+    tracing::debug!(%key, ms, "key pressed");
+    let Some(to) = s.peer_of(from) else {
+        return;
+    };
+    let takes_events = s
+        .channel(to)
+        .and_then(|c| c.port)
+        .and_then(|p| s.relays.get(p.relay).and_then(|r| r.events(p.side)))
+        .is_some();
+    if takes_events {
+        return;
+    }
+    let body = format!("Signal={key}\r\nDuration={ms}\r\n");
+    s.with_party(to, t, |leg| {
+        leg.send_request_with(
+            &Method::Info,
+            &[],
+            Some(("application/dtmf-relay", body.as_bytes())),
+            t,
+        )
+    });
+}
+
 /// The key and duration (ms) of a SIP INFO key press: `application/dtmf-relay`
 /// (`Signal=5`, `Duration=160`) or `application/dtmf` (the key alone, 250 ms).
 fn dtmf_relay(m: &Message) -> Option<(char, u32)> {

@@ -454,6 +454,7 @@ impl Actor for CallActor {
                 }
             };
             let r = relays.add(relay, ip);
+            listen_for_keys(&relays, r, &myself);
             let a_side = Port {
                 relay: r,
                 side: RelaySide::A,
@@ -590,6 +591,12 @@ impl Actor for CallActor {
                 watch_media(state, t);
             }
             CallMsg::Hop(hop, ring, found) => hunt::found(&myself, state, hop, ring, found, t),
+            CallMsg::Key {
+                relay,
+                side,
+                key,
+                duration_ms,
+            } => in_dialog::key_pressed(state, Port { relay, side }, key, duration_ms, t),
             CallMsg::TransferTargets(r) => transfer::targets(&myself, state, r, t),
             CallMsg::Joined(h) => transfer::joined(&myself, state, h, t),
             CallMsg::GiveUp(tenant, replaces, to, reply) => {
@@ -1034,4 +1041,20 @@ fn watch_media(s: &mut CallState, t: Instant) {
             c.hangup(408, "Media Timeout", t);
         }
     }
+}
+
+/// Tells relay `id` to report the keys its legs press to this call.
+fn listen_for_keys(relays: &Relays, id: crate::media_relay::RelayId, myself: &ActorRef<CallMsg>) {
+    let Some(r) = relays.get(id) else {
+        return;
+    };
+    let me = myself.clone();
+    r.handle.on_key(move |side, key, duration_ms| {
+        let _ = me.send_message(CallMsg::Key {
+            relay: id,
+            side,
+            key,
+            duration_ms,
+        });
+    });
 }

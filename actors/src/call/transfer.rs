@@ -404,7 +404,10 @@ pub fn joined(
     let mut map = Vec::new();
     for relay in h.relays {
         let old = relay.id;
-        map.push((old, s.relays.adopt(relay)));
+        let new = s.relays.adopt(relay);
+        // Its keys are reported to this call now.
+        super::listen_for_keys(&s.relays, new, myself);
+        map.push((old, new));
     }
     let renumber = |p: Port| Port {
         relay: map

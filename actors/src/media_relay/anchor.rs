@@ -69,8 +69,9 @@ impl Relay {
             }
             self.handle.set_codecs(a, b);
         }
-        if let [Some(a), Some(b)] = self.events {
-            self.handle.set_event_pts(a, b);
+        if events.is_some() {
+            let [a, b] = self.events;
+            self.handle.set_event_pts_of(a, b);
         }
     }
 

@@ -93,8 +93,10 @@ enum Control {
     },
     /// What leg A and leg B speak (`None`: not known, passed as sent).
     Codecs([Option<Voice>; 2]),
-    /// Telephone-event payload types of leg A and leg B; `None` passes them as sent.
-    Events(Option<(u8, u8)>),
+    /// Telephone-event payload types of leg A and leg B, where known.
+    Events(Option<u8>, Option<u8>),
+    /// Who hears of the keys each leg presses (RFC 4733).
+    OnKey(KeyListener),
     Hold {
         side: Side,
         held: bool,
@@ -112,6 +114,15 @@ enum Control {
         side: Side,
         source: Option<Box<media::source::PlaySource>>,
     },
+}
+
+/// Who hears of the keys pressed.
+pub struct KeyListener(Box<dyn Fn(Side, char, u32) + Send>);
+
+impl std::fmt::Debug for KeyListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyListener")
+    }
 }
 
 /// What one leg speaks: its voice payload type and codec, and its packet time.
@@ -251,7 +262,18 @@ impl RelayHandle {
     /// Leg A sends and receives telephone-events (RFC 4733) as payload type `a_pt`,
     /// leg B as `b_pt`: each event packet is relabelled on its way across.
     pub fn set_event_pts(&self, a_pt: u8, b_pt: u8) {
-        self.send(Control::Events((a_pt != b_pt).then_some((a_pt, b_pt))));
+        self.send(Control::Events(Some(a_pt), Some(b_pt)));
+    }
+
+    /// Like [`RelayHandle::set_event_pts`] where a leg may have negotiated none.
+    pub fn set_event_pts_of(&self, a_pt: Option<u8>, b_pt: Option<u8>) {
+        self.send(Control::Events(a_pt, b_pt));
+    }
+
+    /// Calls `f(side, key, duration_ms)` for each key a leg presses as telephone-events
+    /// (once per press, when it ends).
+    pub fn on_key(&self, f: impl Fn(Side, char, u32) + Send + 'static) {
+        self.send(Control::OnKey(KeyListener(Box::new(f))));
     }
 
     /// Stops transcoding.
@@ -347,6 +369,9 @@ struct SideState {
     playing: Option<Box<media::source::PlaySource>>,
     /// The telephone-event payload type this leg sends, and the other leg's.
     events: Option<(u8, u8)>,
+    /// The telephone-event payload type this leg sends, and the presses in it.
+    event_pt: Option<u8>,
+    keys: media::dtmf::rfc4733::DtmfReceiver,
     /// The stream this leg hears, kept continuous across sources.
     stream: Continuity,
 }
@@ -487,6 +512,8 @@ pub struct MediaRelay {
     buf: Box<[u8]>,
     /// The datagrams a transcoding path made of one received.
     transcoded: Vec<Vec<u8>>,
+    /// Who hears of the keys pressed.
+    on_key: Option<KeyListener>,
     /// The clock the play sources run on, and the wake-up for the next packet due.
     epoch: Instant,
     play_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
@@ -531,6 +558,7 @@ impl MediaRelay {
             latch_dirty: false,
             buf: vec![0; BUF_SIZE].into_boxed_slice(),
             transcoded: Vec::new(),
+            on_key: None,
             epoch: Instant::now(),
             play_timer: None,
             ctl: rx,
@@ -653,10 +681,17 @@ impl MediaRelay {
                     side.stream.clock = voice.map_or(8000, |v| v.kind.clock_rate());
                 }
             }
-            Control::Events(pts) => {
-                self.sides[0].events = pts;
-                self.sides[1].events = pts.map(|(a, b)| (b, a));
+            Control::Events(a, b) => {
+                let relabel = match (a, b) {
+                    (Some(a), Some(b)) if a != b => Some((a, b)),
+                    _ => None,
+                };
+                self.sides[0].events = relabel;
+                self.sides[1].events = relabel.map(|(a, b)| (b, a));
+                self.sides[0].event_pt = a;
+                self.sides[1].event_pt = b;
             }
+            Control::OnKey(l) => self.on_key = Some(l),
             Control::Hold { side, held } => self.sides[side.index()].held = held,
             Control::Dtmf {
                 side,
@@ -777,7 +812,7 @@ impl MediaRelay {
                         io,
                         &mut self.sides,
                         &mut self.counters[side.index()],
-                        (&mut self.latch_dirty, &mut self.transcoded),
+                        (&mut self.latch_dirty, &mut self.transcoded, &self.on_key),
                         Incoming {
                             side,
                             rtcp_port,
@@ -822,12 +857,32 @@ struct Incoming {
     now: Instant,
 }
 
+/// A telephone-event packet from `side`: a press that ended goes to the listener.
+fn key_pressed(
+    s: &mut SideState,
+    side: Side,
+    payload: &[u8],
+    packet: &[u8],
+    on_key: &Option<KeyListener>,
+) {
+    let Some(l) = on_key else { return };
+    let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+    let Ok(events) = s.keys.on_packet(ts, payload) else {
+        return;
+    };
+    for e in events {
+        if let media::dtmf::DtmfEvent::End { digit, duration } = e {
+            (l.0)(side, digit, duration / 8);
+        }
+    }
+}
+
 /// Forwards one datagram received on `at.side` to the other leg, or drops it.
 fn relay_one(
     io: &[SideIo; 2],
     sides: &mut [SideState; 2],
     counters: &mut DirectionStats,
-    (latch_dirty, transcoded): (&mut bool, &mut Vec<Vec<u8>>),
+    (latch_dirty, transcoded, on_key): (&mut bool, &mut Vec<Vec<u8>>, &Option<KeyListener>),
     at: Incoming,
     buf: &mut [u8],
 ) {
@@ -842,6 +897,15 @@ fn relay_one(
             if verdict == Verdict::Latched {
                 *latch_dirty = true;
                 tracing::debug!(side = ?at.side, src = %at.src, "rtp latched");
+            }
+            if verdict != Verdict::Reject && sides[from].event_pt == Some(payload_type) {
+                key_pressed(
+                    &mut sides[from],
+                    at.side,
+                    &buf[payload.clone()],
+                    buf,
+                    on_key,
+                );
             }
             // A leg the switch plays to hears that instead.
             let held = sides[to].held || sides[to].playing.is_some();

@@ -15,6 +15,13 @@ pub enum CallMsg {
     Response(Message),
     /// The earliest deadline of the legs may have come (ignored unless current).
     Wake(u64),
+    /// A key pressed as telephone-events reached the switch on a relay side.
+    Key {
+        relay: crate::media_relay::RelayId,
+        side: crate::media_relay::Side,
+        key: char,
+        duration_ms: u32,
+    },
     /// The devices of a blind transfer's target, or why there are none.
     TransferTargets(Result<Vec<CallTarget>, (u16, &'static str)>),
     /// The devices of the lines a hop of the routing walk rings, or why it fails.
@@ -50,6 +57,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Wake(g) => write!(f, "Wake({g})"),
             CallMsg::TransferTargets(r) => write!(f, "TransferTargets({})", r.is_ok()),
             CallMsg::Hop(hop, _, r) => write!(f, "Hop({hop}, {})", r.is_ok()),
+            CallMsg::Key { key, .. } => write!(f, "Key({key})"),
             CallMsg::Joined(h) => write!(f, "Joined({})", h.is_some()),
             CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),
             CallMsg::Replace { .. } => f.write_str("Replace"),

@@ -162,7 +162,8 @@ impl Actor for Ringer {
             CallMsg::Response(_)
             | CallMsg::TransferTargets(_)
             | CallMsg::Joined(_)
-            | CallMsg::Hop(..) => {}
+            | CallMsg::Hop(..)
+            | CallMsg::Key { .. } => {}
             // The ring time is over (or a retransmission timer of the leg is due).
             CallMsg::Wake(_) => {
                 if !state.leg.is_ended() {
