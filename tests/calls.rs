@@ -1042,6 +1042,62 @@ fn a_key_pressed_as_rfc_4733_reaches_a_phone_without_it_as_sip_info() {
 }
 
 #[test]
+fn a_key_heard_in_g711_audio_reaches_the_other_leg_as_rfc_4733() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "102");
+    let caller_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let callee_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    callee_rtp
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let callee_port = callee_rtp.local_addr().unwrap().port();
+    // The caller offers PCMU alone: no telephone-events, its keys are tones.
+    let mut a =
+        Caller::call_with_media(&pbx, "100", "102", caller_rtp.local_addr().unwrap().port());
+    let invite = b.next_invite(&[]).expect("the callee's INVITE");
+    let sdp = format!("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {callee_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n");
+    let mut w = engine::sip::MessageWriter::response_to(&invite, 200, "OK", Some("dev1"));
+    w.header("Contact", &format!("<sip:dev@{}>", b.c.local));
+    b.c.send_raw(&w.body("application/sdp", sdp.as_bytes()));
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    // 120 ms of the tones of 5 (770 + 1336 Hz), then 100 ms of silence.
+    let to_switch = media_target(&a);
+    for k in 0u16..11 {
+        let payload: Vec<u8> = (0..160u32)
+            .map(|i| {
+                let t = f64::from(u32::from(k) * 160 + i) / 8000.0;
+                let tone = |f: f64| 5000.0 * (2.0 * std::f64::consts::PI * f * t).sin();
+                let v = if k < 6 {
+                    tone(770.0) + tone(1336.0)
+                } else {
+                    0.0
+                };
+                media::codec::g711::ulaw_encode(v as i16)
+            })
+            .collect();
+        let mut d = vec![0x80, 0];
+        d.extend_from_slice(&k.to_be_bytes());
+        d.extend_from_slice(&(u32::from(k) * 160).to_be_bytes());
+        d.extend_from_slice(&0x0a0au32.to_be_bytes());
+        d.extend_from_slice(&payload);
+        caller_rtp.send_to(&d, to_switch).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Besides the audio, the callee gets the key as telephone-events (101).
+    let mut buf = [0u8; 2048];
+    let event = loop {
+        let (n, _) = callee_rtp.recv_from(&mut buf).expect("the key as an event");
+        if n >= 16 && buf[1] & 0x7f == 101 && buf[13] & 0x80 != 0 {
+            break buf[12];
+        }
+    };
+    assert_eq!(event, 5);
+    a.bye();
+}
+
+#[test]
 fn dtmf_crosses_legs_with_their_own_telephone_event_payload_types() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());

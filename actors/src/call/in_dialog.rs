@@ -156,14 +156,14 @@ fn rewrite_body(
     Some((ct, sdp.to_bytes()))
 }
 
-/// A key a party pressed as telephone-events (seen by the relay at its port): a
-/// bridged party that negotiated no telephone-events gets it as SIP INFO
-/// (`application/dtmf-relay`); one that did got the packets already.
+/// A key a party pressed (seen by the relay at its port): a bridged party that
+/// negotiated no telephone-events gets it as SIP INFO (`application/dtmf-relay`); one
+/// that did gets it as telephone-events when it came in-band (else it got the
+/// packets already).
 pub fn key_pressed(
     s: &mut CallState,
     port: crate::media_relay::Port,
-    key: char,
-    ms: u32,
+    (key, ms, in_band): (char, u32, bool),
     t: Instant,
 ) {
     let Some(from) = s
@@ -178,12 +178,16 @@ pub fn key_pressed(
     let Some(to) = s.peer_of(from) else {
         return;
     };
-    let takes_events = s
-        .channel(to)
-        .and_then(|c| c.port)
+    let to_port = s.channel(to).and_then(|c| c.port);
+    let takes_events = to_port
         .and_then(|p| s.relays.get(p.relay).and_then(|r| r.events(p.side)))
         .is_some();
     if takes_events {
+        if in_band {
+            if let Some(p) = to_port {
+                s.relays.dtmf(p, key, ms);
+            }
+        }
         return;
     }
     let body = format!("Signal={key}\r\nDuration={ms}\r\n");

@@ -596,7 +596,11 @@ impl Actor for CallActor {
                 side,
                 key,
                 duration_ms,
-            } => in_dialog::key_pressed(state, Port { relay, side }, key, duration_ms, t),
+                in_band,
+            } => {
+                let port = Port { relay, side };
+                in_dialog::key_pressed(state, port, (key, duration_ms, in_band), t)
+            }
             CallMsg::TransferTargets(r) => transfer::targets(&myself, state, r, t),
             CallMsg::Joined(h) => transfer::joined(&myself, state, h, t),
             CallMsg::GiveUp(tenant, replaces, to, reply) => {
@@ -1049,12 +1053,13 @@ fn listen_for_keys(relays: &Relays, id: crate::media_relay::RelayId, myself: &Ac
         return;
     };
     let me = myself.clone();
-    r.handle.on_key(move |side, key, duration_ms| {
+    r.handle.on_key(move |side, key, duration_ms, in_band| {
         let _ = me.send_message(CallMsg::Key {
             relay: id,
             side,
             key,
             duration_ms,
+            in_band,
         });
     });
 }

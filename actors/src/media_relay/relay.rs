@@ -116,8 +116,9 @@ enum Control {
     },
 }
 
-/// Who hears of the keys pressed.
-pub struct KeyListener(Box<dyn Fn(Side, char, u32) + Send>);
+/// Who hears of the keys pressed: side, key, duration (ms), and whether the key came
+/// as tones in the audio (in-band) rather than as telephone-events.
+pub struct KeyListener(Box<dyn Fn(Side, char, u32, bool) + Send>);
 
 impl std::fmt::Debug for KeyListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -270,9 +271,10 @@ impl RelayHandle {
         self.send(Control::Events(a_pt, b_pt));
     }
 
-    /// Calls `f(side, key, duration_ms)` for each key a leg presses as telephone-events
-    /// (once per press, when it ends).
-    pub fn on_key(&self, f: impl Fn(Side, char, u32) + Send + 'static) {
+    /// Calls `f(side, key, duration_ms, in_band)` for each key a leg presses (once per
+    /// press, when it ends): as telephone-events, or, from a G.711 leg that negotiated
+    /// none, as tones in its audio (Goertzel).
+    pub fn on_key(&self, f: impl Fn(Side, char, u32, bool) + Send + 'static) {
         self.send(Control::OnKey(KeyListener(Box::new(f))));
     }
 
@@ -372,6 +374,10 @@ struct SideState {
     /// The telephone-event payload type this leg sends, and the presses in it.
     event_pt: Option<u8>,
     keys: media::dtmf::rfc4733::DtmfReceiver,
+    /// What this leg speaks, and, for a G.711 leg without telephone-events, the
+    /// detector of the keys in its audio.
+    voice: Option<Voice>,
+    inband: Option<Box<media::dtmf::goertzel::GoertzelDetector>>,
     /// The stream this leg hears, kept continuous across sources.
     stream: Continuity,
 }
@@ -679,7 +685,9 @@ impl MediaRelay {
                 self.sides[1].set_codecs(b, a);
                 for (side, voice) in self.sides.iter_mut().zip([a, b]) {
                     side.stream.clock = voice.map_or(8000, |v| v.kind.clock_rate());
+                    side.voice = voice;
                 }
+                self.update_inband();
             }
             Control::Events(a, b) => {
                 let relabel = match (a, b) {
@@ -690,8 +698,12 @@ impl MediaRelay {
                 self.sides[1].events = relabel.map(|(a, b)| (b, a));
                 self.sides[0].event_pt = a;
                 self.sides[1].event_pt = b;
+                self.update_inband();
             }
-            Control::OnKey(l) => self.on_key = Some(l),
+            Control::OnKey(l) => {
+                self.on_key = Some(l);
+                self.update_inband();
+            }
             Control::Hold { side, held } => self.sides[side.index()].held = held,
             Control::Dtmf {
                 side,
@@ -716,6 +728,21 @@ impl MediaRelay {
                     }
                     None => {}
                 }
+            }
+        }
+    }
+
+    /// Listens for in-band keys on the G.711 sides that negotiated no telephone-events
+    /// (only when somebody hears of keys).
+    fn update_inband(&mut self) {
+        let listening = self.on_key.is_some();
+        for s in &mut self.sides {
+            let g711 = s.voice.is_some_and(|v| Voice::g711(v.pt).is_some());
+            let wanted = listening && g711 && s.event_pt.is_none();
+            match (wanted, s.inband.is_some()) {
+                (true, false) => s.inband = Some(Box::default()),
+                (false, true) => s.inband = None,
+                _ => {}
             }
         }
     }
@@ -872,7 +899,38 @@ fn key_pressed(
     };
     for e in events {
         if let media::dtmf::DtmfEvent::End { digit, duration } = e {
-            (l.0)(side, digit, duration / 8);
+            (l.0)(side, digit, duration / 8, false);
+        }
+    }
+}
+
+/// The audio of a G.711 leg without telephone-events: keys heard in it go to the
+/// listener.
+fn inband_key(
+    s: &mut SideState,
+    side: Side,
+    payload_type: u8,
+    payload: &[u8],
+    on_key: &Option<KeyListener>,
+) {
+    let (Some(l), Some(v), Some(det)) = (on_key, s.voice, s.inband.as_mut()) else {
+        return;
+    };
+    if payload_type != v.pt {
+        return;
+    }
+    let mut pcm = [0i16; 480];
+    let n = payload.len().min(pcm.len());
+    let decode = match payload_type {
+        PT_PCMA => media::codec::g711::alaw_decode,
+        _ => media::codec::g711::ulaw_decode,
+    };
+    for (o, &b) in pcm.iter_mut().zip(&payload[..n]) {
+        *o = decode(b);
+    }
+    for e in det.push(&pcm[..n]) {
+        if let media::dtmf::DtmfEvent::End { digit, duration } = e {
+            (l.0)(side, digit, duration / 8, true);
         }
     }
 }
@@ -906,6 +964,10 @@ fn relay_one(
                     buf,
                     on_key,
                 );
+            }
+            if verdict != Verdict::Reject && sides[from].inband.is_some() {
+                let p = &buf[payload.clone()];
+                inband_key(&mut sides[from], at.side, payload_type, p, on_key);
             }
             // A leg the switch plays to hears that instead.
             let held = sides[to].held || sides[to].playing.is_some();

@@ -21,6 +21,8 @@ pub enum CallMsg {
         side: crate::media_relay::Side,
         key: char,
         duration_ms: u32,
+        /// Heard as tones in the audio, not sent as telephone-events.
+        in_band: bool,
     },
     /// The devices of a blind transfer's target, or why there are none.
     TransferTargets(Result<Vec<CallTarget>, (u16, &'static str)>),
