@@ -1331,3 +1331,95 @@ fn a_tenant_plays_its_own_music_on_hold() {
         "the tenant's tone, heard at {hz:.0} Hz"
     );
 }
+
+/// RTP (PCMU, SSRC `ssrc`) of 20 ms of a `freq` tone, packet `k`.
+fn tone_packet(freq: f64, k: u16, ssrc: u32) -> Vec<u8> {
+    let mut d = vec![0x80, 0];
+    d.extend_from_slice(&k.to_be_bytes());
+    d.extend_from_slice(&(u32::from(k) * 160).to_be_bytes());
+    d.extend_from_slice(&ssrc.to_be_bytes());
+    d.extend((0..160u32).map(|i| {
+        let t = f64::from(u32::from(k) * 160 + i) / 8000.0;
+        media::codec::g711::ulaw_encode(
+            (6000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16,
+        )
+    }));
+    d
+}
+
+/// The keys of `code` as telephone-event end packets (type 101), from `first` on.
+fn press(sock: &std::net::UdpSocket, to: std::net::SocketAddr, code: &str, first: u16) {
+    for (k, c) in code.chars().enumerate() {
+        let event = match c {
+            '*' => 10,
+            '#' => 11,
+            d => d.to_digit(10).unwrap() as u8,
+        };
+        let k = first + k as u16;
+        let mut p = dtmf_packet(101, k * 3, event);
+        p[4..8].copy_from_slice(&(100_000 + 8000 * u32::from(k)).to_be_bytes());
+        for n in 0..3 {
+            p[2..4].copy_from_slice(&(k * 3 + n).to_be_bytes());
+            sock.send_to(&p, to).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+#[test]
+fn star_44_records_both_parties_to_a_wav_the_journal_names() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "102");
+    let a_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b_port = b_rtp.local_addr().unwrap().port();
+    let mut a =
+        Caller::call_with_events(&pbx, "100", "102", a_rtp.local_addr().unwrap().port(), 101);
+    let invite = b.next_invite(&[]).expect("the callee's INVITE");
+    let sdp = format!("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {b_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n");
+    let mut w = engine::sip::MessageWriter::response_to(&invite, 200, "OK", Some("dev1"));
+    w.header("Contact", &format!("<sip:dev@{}>", b.c.local));
+    b.c.send_raw(&w.body("application/sdp", sdp.as_bytes()));
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    let (to_a, to_b) = (media_target(&a), sdp_target(&invite));
+    // 100 types *44, both talk for a second (500 Hz and 1000 Hz), 100 types *44 again.
+    press(&a_rtp, to_a, "*44", 0);
+    std::thread::sleep(Duration::from_millis(100));
+    for k in 0..50 {
+        a_rtp.send_to(&tone_packet(500.0, k, 0xa), to_a).unwrap();
+        b_rtp.send_to(&tone_packet(1000.0, k, 0xb), to_b).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    press(&a_rtp, to_a, "*44", 10);
+    a.bye();
+    let rows = journal(&mut pbx);
+    let path = rows[0]
+        .recording
+        .clone()
+        .expect("the journal names the recording");
+    assert!(path.contains("recordings/demo/100/"), "{path}");
+    let listed = pbx_admin(dir.path(), &["recording", "list", "--tenant", "demo"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains(&path) && listed.starts_with("100\t"),
+        "{listed}"
+    );
+    let mut wav = hound::WavReader::open(&path).unwrap();
+    let spec = wav.spec();
+    assert_eq!((spec.channels, spec.sample_rate), (2, 8000));
+    let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+    let channel = |c: usize| -> Vec<i16> { samples.iter().skip(c).step_by(2).copied().collect() };
+    let hz = |x: &[i16]| {
+        let loud: Vec<i16> = x.to_vec();
+        let crossings = loud.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+        crossings as f64 / 2.0 / (loud.len() as f64 / 8000.0)
+    };
+    let (left, right) = (channel(0), channel(1));
+    assert!(left.len() >= 8000 * 8 / 10, "{} samples", left.len());
+    // Zero crossings over the whole file, pauses included: near the tones.
+    let (l, r) = (hz(&left), hz(&right));
+    assert!(l > 300.0 && l < 560.0, "the caller (left) at {l:.0} Hz");
+    assert!(r > 600.0 && r < 1060.0, "the callee (right) at {r:.0} Hz");
+}

@@ -254,6 +254,25 @@ impl TenantSupervisor {
             .collect()
     }
 
+    /// The feature code that toggles recording during a call (the plan's, `*44` by
+    /// default).
+    fn recording_code(view: &routing::TenantView) -> Option<String> {
+        use dialplan::feature_code::{FeatureCodes, FeatureKind};
+        fn find(codes: &FeatureCodes) -> Option<String> {
+            codes
+                .codes
+                .iter()
+                .find(|c| c.kind == FeatureKind::RecordingToggle)
+                .map(|c| c.code.clone())
+        }
+        static DEFAULT: std::sync::LazyLock<Option<String>> =
+            std::sync::LazyLock::new(|| find(&FeatureCodes::default()));
+        match &view.router {
+            Some(r) => find(&r.plan().feature_codes),
+            None => DEFAULT.clone(),
+        }
+    }
+
     /// True when calls of line `ext` are journalled (its line group's setting).
     fn journals(view: &routing::TenantView, ext: &str) -> bool {
         view.router
@@ -637,6 +656,8 @@ impl TenantSupervisor {
             journal,
             music: view.music.clone(),
             media_timeout: state.args.shared.calls.media_timeout,
+            record_code: Self::recording_code(&view),
+            data_dir: state.args.shared.data_dir.clone(),
             out: state.args.shared.out.clone(),
             directory: state.args.directory.clone(),
             record: record.clone(),

@@ -25,6 +25,7 @@ pub mod jitter;
 pub mod mixer;
 pub mod path;
 pub mod playout;
+pub mod record;
 pub mod resample;
 pub mod rewriter;
 pub mod rtcp;

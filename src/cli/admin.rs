@@ -147,6 +147,17 @@ pub enum PersonCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum RecordingCmd {
+    /// List a tenant's recordings (of one line with `--user`): line, file, seconds.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DeviceCmd {
     /// Add a device account for a line: it registers and calls as the line.
     Add {
@@ -241,6 +252,38 @@ pub fn device(dir: &Path, cmd: DeviceCmd) -> Result<(), CliError> {
             store.remove_device(t.id, &username)?;
             println!("removed device {username} of tenant {}", t.name);
         }
+    }
+    Ok(())
+}
+
+pub fn recording(dir: &Path, cmd: RecordingCmd) -> Result<(), CliError> {
+    let store = open(dir)?;
+    let RecordingCmd::List { tenant, user } = cmd;
+    let t = store.tenant(&tenant)?;
+    let lines = match user {
+        Some(u) => vec![u],
+        None => store.extensions(t.id)?,
+    };
+    let mut rows = Vec::new();
+    for line in lines {
+        let folder = actors::call::recording::directory(dir, &t.name, &line);
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().and_then(|x| x.to_str()) != Some("wav") {
+                continue;
+            }
+            // Stereo 16-bit at 8 kHz: 32,000 bytes a second after the header.
+            let len = e.metadata().map_or(0, |m| m.len());
+            let secs = len.saturating_sub(44) as f64 / 32000.0;
+            rows.push((line.clone(), path.display().to_string(), secs));
+        }
+    }
+    rows.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
+    for (line, path, secs) in rows {
+        println!("{line}\t{path}\t{secs:.1}");
     }
     Ok(())
 }

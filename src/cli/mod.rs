@@ -63,6 +63,13 @@ enum Command {
         #[command(subcommand)]
         cmd: admin::DeviceCmd,
     },
+    /// Recordings made during calls (feature code `*44`): list.
+    Recording {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: admin::RecordingCmd,
+    },
     /// A tenant's dialplan: set (from JSON, validated), show.
     Plan {
         #[command(flatten)]
@@ -120,6 +127,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Line { data, cmd }) => admin::user(&data.data_dir, cmd),
         Some(Command::Person { data, cmd }) => admin::person(&data.data_dir, cmd),
         Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
+        Some(Command::Recording { data, cmd }) => admin::recording(&data.data_dir, cmd),
         Some(Command::Plan { data, cmd }) => route::plan(&data.data_dir, cmd),
         Some(Command::Route { data, args }) => route::route(&data.data_dir, args),
         Some(Command::Sim(a)) => sim::run(a),

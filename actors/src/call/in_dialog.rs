@@ -175,6 +175,7 @@ pub fn key_pressed(
         return;
     };
     tracing::debug!(%key, ms, "key pressed");
+    super::recording::typed(s, from, key);
     let Some(to) = s.peer_of(from) else {
         return;
     };

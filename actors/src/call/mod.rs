@@ -12,6 +12,7 @@ mod in_dialog;
 pub(crate) mod journal;
 pub mod limits;
 mod media_watch;
+pub mod recording;
 pub mod refusal;
 mod route;
 pub(crate) use route::flow_of;
@@ -82,6 +83,10 @@ pub struct CallArgs {
     pub music: Option<media::wav::Announcement>,
     /// How long an answered call may carry no RTP from a party (`None`: forever).
     pub media_timeout: Option<std::time::Duration>,
+    /// The feature code that starts and stops recording during the call.
+    pub record_code: Option<String>,
+    /// Where recordings go (`recordings/TENANT/LINE/` below it).
+    pub data_dir: Arc<std::path::Path>,
     pub out: Arc<SipOut>,
     pub directory: Arc<Directory>,
     /// The record the supervisor ends the call from if this actor fails.
@@ -125,6 +130,12 @@ pub struct CallState {
     media_timeout: Option<std::time::Duration>,
     /// The watch over the answered call's media.
     watch: Option<media_watch::MediaWatch>,
+    /// Recording on demand: the feature code, the keys typed lately, the file being
+    /// written, and where files go.
+    record_code: Option<String>,
+    typed: String,
+    recording: Option<std::path::PathBuf>,
+    data_dir: Arc<std::path::Path>,
     /// Every Call-ID the call registered in the directory.
     call_ids: Vec<String>,
     pending: Pending,
@@ -506,6 +517,10 @@ impl Actor for CallActor {
             seat: None,
             media_timeout: args.media_timeout,
             watch: None,
+            record_code: args.record_code,
+            typed: String::new(),
+            recording: None,
+            data_dir: args.data_dir,
             call_ids: Vec::new(),
             pending,
             relayed: Vec::new(),

@@ -198,6 +198,7 @@ async fn a_full_call_is_journalled_exactly() {
             transferred_to: None,
             state: CallState::Done,
             repaired_at: None,
+            recording: None,
         }]
     );
     assert_eq!(

@@ -12,6 +12,7 @@ pub mod anchor;
 pub mod latch;
 mod packet;
 pub mod port_pool;
+pub mod recording;
 pub mod relay;
 
 pub use anchor::{rtp_target, Port, Relay, RelayId, Relays};

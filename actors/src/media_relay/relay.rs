@@ -101,6 +101,8 @@ enum Control {
         side: Side,
         held: bool,
     },
+    /// Tap both sides into a recording (`None` stops it).
+    Record(Option<Box<super::recording::Recording>>),
     /// A key press to send to a side as telephone-events (RFC 4733) on payload
     /// type `pt` (a press that came as SIP INFO from the other leg).
     Dtmf {
@@ -287,6 +289,11 @@ impl RelayHandle {
     /// flows, so the session stays alive; what the held side sends is still relayed.
     pub fn set_hold(&self, side: Side, held: bool) {
         self.send(Control::Hold { side, held });
+    }
+
+    /// Records what both legs send (`None` stops, completing the file).
+    pub fn record(&self, recording: Option<super::recording::Recording>) {
+        self.send(Control::Record(recording.map(Box::new)));
     }
 
     /// Sends `side` a press of `digit` lasting `duration_ms` as telephone-events of
@@ -520,6 +527,8 @@ pub struct MediaRelay {
     transcoded: Vec<Vec<u8>>,
     /// Who hears of the keys pressed.
     on_key: Option<KeyListener>,
+    /// The recording under way, if any.
+    recording: Option<Box<super::recording::Recording>>,
     /// The clock the play sources run on, and the wake-up for the next packet due.
     epoch: Instant,
     play_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
@@ -565,6 +574,7 @@ impl MediaRelay {
             buf: vec![0; BUF_SIZE].into_boxed_slice(),
             transcoded: Vec::new(),
             on_key: None,
+            recording: None,
             epoch: Instant::now(),
             play_timer: None,
             ctl: rx,
@@ -704,6 +714,7 @@ impl MediaRelay {
                 self.on_key = Some(l);
                 self.update_inband();
             }
+            Control::Record(r) => self.recording = r,
             Control::Hold { side, held } => self.sides[side.index()].held = held,
             Control::Dtmf {
                 side,
@@ -839,7 +850,12 @@ impl MediaRelay {
                         io,
                         &mut self.sides,
                         &mut self.counters[side.index()],
-                        (&mut self.latch_dirty, &mut self.transcoded, &self.on_key),
+                        (
+                            &mut self.latch_dirty,
+                            &mut self.transcoded,
+                            &self.on_key,
+                            &mut self.recording,
+                        ),
                         Incoming {
                             side,
                             rtcp_port,
@@ -883,6 +899,15 @@ struct Incoming {
     src: SocketAddr,
     now: Instant,
 }
+
+/// What a packet passes besides the other leg: the latch's news, the transcoder's
+/// output, the key listener, the recording.
+type Taps<'a> = (
+    &'a mut bool,
+    &'a mut Vec<Vec<u8>>,
+    &'a Option<KeyListener>,
+    &'a mut Option<Box<super::recording::Recording>>,
+);
 
 /// A telephone-event packet from `side`: a press that ended goes to the listener.
 fn key_pressed(
@@ -940,7 +965,7 @@ fn relay_one(
     io: &[SideIo; 2],
     sides: &mut [SideState; 2],
     counters: &mut DirectionStats,
-    (latch_dirty, transcoded, on_key): (&mut bool, &mut Vec<Vec<u8>>, &Option<KeyListener>),
+    (latch_dirty, transcoded, on_key, recording): Taps<'_>,
     at: Incoming,
     buf: &mut [u8],
 ) {
@@ -964,6 +989,9 @@ fn relay_one(
                     buf,
                     on_key,
                 );
+            }
+            if let Some(r) = recording.as_mut().filter(|_| verdict != Verdict::Reject) {
+                r.push(from, buf);
             }
             if verdict != Verdict::Reject && sides[from].inband.is_some() {
                 let p = &buf[payload.clone()];

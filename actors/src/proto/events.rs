@@ -94,6 +94,10 @@ pub enum CallEventKind {
     CallTransferred {
         to: String,
     },
+    /// A recording of the call started, written to `path`.
+    CallRecorded {
+        path: String,
+    },
     /// The last event of every call.
     CallEnded {
         disposition: Disposition,
@@ -114,6 +118,7 @@ impl CallEventKind {
             CallEventKind::LegEnded { .. } => "LegEnded",
             CallEventKind::CallAnswered { .. } => "CallAnswered",
             CallEventKind::CallTransferred { .. } => "CallTransferred",
+            CallEventKind::CallRecorded { .. } => "CallRecorded",
             CallEventKind::CallEnded { .. } => "CallEnded",
         }
     }

@@ -38,6 +38,8 @@ pub struct CallRecord {
     pub state: CallState,
     /// When a later start found this row left active and marked it unfinished.
     pub repaired_at: Option<UnixMillis>,
+    /// The recording made during the call (the last one, when there were several).
+    pub recording: Option<String>,
 }
 
 /// One leg of a call.
@@ -58,7 +60,7 @@ pub struct LegRecord {
 
 const CALL_COLUMNS: &str = "id, tenant_id, call_id, from_number, to_number, direction, caller_line,
     started_at, ring_at, answered_at, ended_at, disposition, hangup_side, cause_code, cause_text,
-    duration_ms, answered_by, transferred_to, state, repaired_at";
+    duration_ms, answered_by, transferred_to, state, repaired_at, recording";
 
 impl Store {
     /// Writes a batch of call events in one transaction, in order. An event that does
@@ -196,6 +198,11 @@ fn apply(tx: &Transaction<'_>, e: &CallEvent) -> rusqlite::Result<bool> {
                 "UPDATE calls SET transferred_to = ?2 WHERE call_id = ?1 AND state = 'active'",
             )?
             .execute(params![call, to])?,
+        CallEventKind::CallRecorded { path } => tx
+            .prepare_cached(
+                "UPDATE calls SET recording = ?2 WHERE call_id = ?1 AND state = 'active'",
+            )?
+            .execute(params![call, path])?,
         CallEventKind::CallEnded {
             disposition,
             hangup_side,
@@ -244,6 +251,7 @@ fn call_record(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
         transferred_to: r.get(17)?,
         state: word(r, 18, CallState::from_db)?,
         repaired_at: opt_millis(r, 19)?,
+        recording: r.get(20)?,
     })
 }
 

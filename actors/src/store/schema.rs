@@ -141,6 +141,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, username),
         FOREIGN KEY (tenant_id, ext) REFERENCES lines(tenant_id, ext) ON DELETE CASCADE
     );",
+    // 8: the recording a call made on demand (a WAV below the data directory).
+    "ALTER TABLE calls ADD COLUMN recording TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
