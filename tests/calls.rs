@@ -261,40 +261,10 @@ fn calls_over_the_limit_get_503_with_retry_after() {
     assert!(sipp::wait(uas, port, dir.path()).success);
 }
 
-#[test]
-fn pcma_caller_and_pcmu_callee_are_transcoded() {
+/// Sends 50 packets of a 1 kHz PCMA tone to `target` and checks that they come back
+/// as PCMA with the tone after going through PCMU (an echo behind a transcoding relay).
+fn pcma_comes_back_through_pcmu(rtp: &std::net::UdpSocket, target: std::net::SocketAddr) {
     use media::codec::g711::{alaw_decode, alaw_encode};
-    let dir = temp_dir();
-    let pbx = Pbx::start(dir.path());
-    let (port, media_port) = (free_port(), free_port());
-    register_device(&pbx, "107", port);
-    // The device answers PCMU only and echoes the RTP it gets.
-    let mp = media_port.to_string();
-    let uas = sipp::spawn_uas_with(
-        "call_callee.xml",
-        1,
-        "u1",
-        port,
-        dir.path(),
-        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
-    );
-    wait_bound(port);
-    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let rtp_port = rtp.local_addr().unwrap().port();
-    let mut caller = Caller::call_with_codec(&pbx, "100", "107", rtp_port, (8, "PCMA"));
-    assert_eq!(caller.expect(200), 200);
-    caller.ack();
-    let answer = engine::sdp::Sdp::parse(caller.last.as_ref().unwrap().body()).unwrap();
-    assert_eq!(
-        answer.media()[0].payload_types(),
-        vec![8],
-        "the caller is answered with its own codec"
-    );
-    let target = std::net::SocketAddr::new(
-        answer.media_connection(0).unwrap().address.parse().unwrap(),
-        answer.media()[0].port(),
-    );
     // A 1 kHz tone at 8 kHz, 20 ms a packet.
     let tone: Vec<i16> = (0..160)
         .map(|n| (8000.0 * (2.0 * std::f64::consts::PI * n as f64 / 8.0).sin()) as i16)
@@ -333,6 +303,42 @@ fn pcma_caller_and_pcmu_callee_are_transcoded() {
         "only {good} of 50 packets came back as PCMA with the tone"
     );
     assert!(converted >= 45, "the tone went through PCMU and back");
+}
+
+#[test]
+fn pcma_caller_and_pcmu_callee_are_transcoded() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let (port, media_port) = (free_port(), free_port());
+    register_device(&pbx, "107", port);
+    // The device answers PCMU only and echoes the RTP it gets.
+    let mp = media_port.to_string();
+    let uas = sipp::spawn_uas_with(
+        "call_callee.xml",
+        1,
+        "u1",
+        port,
+        dir.path(),
+        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
+    );
+    wait_bound(port);
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let rtp_port = rtp.local_addr().unwrap().port();
+    let mut caller = Caller::call_with_codec(&pbx, "100", "107", rtp_port, (8, "PCMA"));
+    assert_eq!(caller.expect(200), 200);
+    caller.ack();
+    let answer = engine::sdp::Sdp::parse(caller.last.as_ref().unwrap().body()).unwrap();
+    assert_eq!(
+        answer.media()[0].payload_types(),
+        vec![8],
+        "the caller is answered with its own codec"
+    );
+    let target = std::net::SocketAddr::new(
+        answer.media_connection(0).unwrap().address.parse().unwrap(),
+        answer.media()[0].port(),
+    );
+    pcma_comes_back_through_pcmu(&rtp, target);
     caller.bye();
     assert!(sipp::wait(uas, port, dir.path()).success);
 }
@@ -394,6 +400,47 @@ fn a_failed_call_ends_alone_and_the_other_call_keeps_its_media() {
         by_callee("107"),
         Some(actors::journal::Disposition::Answered)
     );
+}
+
+#[test]
+fn audio_keeps_flowing_after_a_transfer_between_legs_on_different_codecs() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let (b_port, c_port, c_media) = (free_port(), free_port(), free_port());
+    register_device(&pbx, "102", b_port);
+    register_device(&pbx, "103", c_port);
+    // The target (PCMU) echoes; the transferor (PCMU) sends REFER once answered.
+    let mp = c_media.to_string();
+    let target = sipp::spawn_uas_with(
+        "call_callee.xml",
+        1,
+        "u1",
+        c_port,
+        dir.path(),
+        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
+    );
+    let transferor = sipp::spawn_uas_with(
+        "transfer_referrer.xml",
+        1,
+        "u1",
+        b_port,
+        dir.path(),
+        &["-key", "target", "103"],
+    );
+    wait_bound(b_port);
+    wait_bound(c_port);
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    // The caller speaks PCMA only.
+    let port = rtp.local_addr().unwrap().port();
+    let mut caller = Caller::call_with_codec(&pbx, "100", "102", port, (8, "PCMA"));
+    assert_eq!(caller.expect(200), 200);
+    caller.ack();
+    assert!(sipp::wait(transferor, b_port, dir.path()).success);
+    // Transferred to the PCMU target, the caller still talks PCMA, converted both ways.
+    pcma_comes_back_through_pcmu(&rtp, media_target(&caller));
+    caller.bye();
+    assert!(sipp::wait(target, c_port, dir.path()).success);
 }
 
 #[test]
