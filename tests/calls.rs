@@ -402,21 +402,24 @@ fn a_failed_call_ends_alone_and_the_other_call_keeps_its_media() {
     );
 }
 
-#[test]
-fn audio_keeps_flowing_after_a_transfer_between_legs_on_different_codecs() {
-    let dir = temp_dir();
-    let pbx = Pbx::start(dir.path());
+/// 100 (this test, RTP on the returned socket, speaking `codec`) calls 102, a SIPp
+/// transferor that sends a blind REFER to 103 once answered; 103 is a SIPp echo (on
+/// PCMU). Returns the caller, its RTP socket, 103's SIPp and its port once 102 is done.
+fn transferred_by_102_to_an_echo(
+    pbx: &Pbx,
+    dir: &std::path::Path,
+    codec: (u8, &str),
+) -> (Caller, std::net::UdpSocket, std::process::Child, u16) {
     let (b_port, c_port, c_media) = (free_port(), free_port(), free_port());
-    register_device(&pbx, "102", b_port);
-    register_device(&pbx, "103", c_port);
-    // The target (PCMU) echoes; the transferor (PCMU) sends REFER once answered.
+    register_device(pbx, "102", b_port);
+    register_device(pbx, "103", c_port);
     let mp = c_media.to_string();
     let target = sipp::spawn_uas_with(
         "call_callee.xml",
         1,
         "u1",
         c_port,
-        dir.path(),
+        dir,
         &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
     );
     let transferor = sipp::spawn_uas_with(
@@ -424,19 +427,31 @@ fn audio_keeps_flowing_after_a_transfer_between_legs_on_different_codecs() {
         1,
         "u1",
         b_port,
-        dir.path(),
+        dir,
         &["-key", "target", "103"],
     );
     wait_bound(b_port);
     wait_bound(c_port);
     let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    // The caller speaks PCMA only.
     let port = rtp.local_addr().unwrap().port();
-    let mut caller = Caller::call_with_codec(&pbx, "100", "102", port, (8, "PCMA"));
+    let mut caller = Caller::call_with_codec(pbx, "100", "102", port, codec);
     assert_eq!(caller.expect(200), 200);
     caller.ack();
-    assert!(sipp::wait(transferor, b_port, dir.path()).success);
+    assert!(
+        sipp::wait(transferor, b_port, dir).success,
+        "the transferor got 202, NOTIFY 100 and 200, then BYE"
+    );
+    (caller, rtp, target, c_port)
+}
+
+#[test]
+fn audio_keeps_flowing_after_a_transfer_between_legs_on_different_codecs() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    // The caller speaks PCMA only; the transferor and the target PCMU.
+    let (mut caller, rtp, target, c_port) =
+        transferred_by_102_to_an_echo(&pbx, dir.path(), (8, "PCMA"));
     // Transferred to the PCMU target, the caller still talks PCMA, converted both ways.
     pcma_comes_back_through_pcmu(&rtp, media_target(&caller));
     caller.bye();
@@ -447,38 +462,8 @@ fn audio_keeps_flowing_after_a_transfer_between_legs_on_different_codecs() {
 fn blind_transfer_by_the_callee_connects_the_caller_to_the_target() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
-    let (b_port, c_port, c_media) = (free_port(), free_port(), free_port());
-    register_device(&pbx, "102", b_port);
-    register_device(&pbx, "103", c_port);
-    // The target echoes the RTP it gets; the transferor sends REFER once answered.
-    let mp = c_media.to_string();
-    let target = sipp::spawn_uas_with(
-        "call_callee.xml",
-        1,
-        "u1",
-        c_port,
-        dir.path(),
-        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
-    );
-    let transferor = sipp::spawn_uas_with(
-        "transfer_referrer.xml",
-        1,
-        "u1",
-        b_port,
-        dir.path(),
-        &["-key", "target", "103"],
-    );
-    wait_bound(b_port);
-    wait_bound(c_port);
-    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let mut caller = Caller::call_with_media(&pbx, "100", "102", rtp.local_addr().unwrap().port());
-    assert_eq!(caller.expect(200), 200);
-    caller.ack();
-    assert!(
-        sipp::wait(transferor, b_port, dir.path()).success,
-        "the transferor got 202, NOTIFY 100 and 200, then BYE"
-    );
+    let (mut caller, rtp, target, c_port) =
+        transferred_by_102_to_an_echo(&pbx, dir.path(), (0, "PCMU"));
     // The caller's media now reaches the target, at the same switch port as before.
     let n = echoed(&rtp, media_target(&caller));
     assert!(n >= 45, "only {n} of 50 packets came back from the target");
