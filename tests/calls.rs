@@ -518,13 +518,33 @@ fn attended_transfer_to_an_echo(
     pbx: &Pbx,
     dir: &std::path::Path,
 ) -> (Caller, std::net::UdpSocket, std::process::Child, u16) {
+    attended_transfer_to_an_echo_holding(pbx, dir, false)
+}
+
+/// `attended_transfer_to_an_echo`, the transferor first holding 100 (`hold`), as desk
+/// phones do before they consult.
+fn attended_transfer_to_an_echo_holding(
+    pbx: &Pbx,
+    dir: &std::path::Path,
+    hold: bool,
+) -> (Caller, std::net::UdpSocket, std::process::Child, u16) {
     let mut b = Device::register(pbx, "102");
     let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let mut a = Caller::call_with_media(pbx, "100", "102", rtp.local_addr().unwrap().port());
-    b.answer(free_port());
+    let rtp_port = rtp.local_addr().unwrap().port();
+    let mut a = Caller::call_with_media(pbx, "100", "102", rtp_port);
+    let b_rtp = free_port();
+    b.answer(b_rtp);
     assert_eq!(a.expect(200), 200);
     a.ack();
+    if hold {
+        let sdp = format!("v=0\r\no=- 2 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {b_rtp} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n");
+        std::thread::scope(|sc| {
+            let h = sc.spawn(|| a.answer_reinvite(rtp_port, "recvonly"));
+            assert_eq!(b.request_with("INVITE", "", Some(&sdp)), 200);
+            h.join().unwrap();
+        });
+    }
     let (c_port, c_media) = (free_port(), free_port());
     register_device(pbx, "103", c_port);
     let mp = c_media.to_string();
@@ -561,7 +581,9 @@ fn attended_transfer_to_an_echo(
     // The transferor's two legs get BYE.
     b.answer_request("BYE");
     b2.answer_request("BYE");
-    // 100 and 103 talk: the caller's RTP crosses both relays to the echo and back.
+    // 100 and 103 talk: the caller's RTP crosses both relays to the echo and back
+    // (any music on hold 100 heard before is behind it).
+    drain(&rtp);
     let n = echoed(&rtp, media_target(&a));
     assert!(n >= 45, "only {n} of 50 packets came back from 103");
     (a, rtp, c, c_port)
@@ -625,6 +647,15 @@ fn a_call_ending_during_an_attended_transfer_still_hangs_up_the_party_handed_ove
         sipp::wait(c, c_port, dir.path()).success,
         "103 got a BYE after the call it was handed to ended"
     );
+}
+
+#[test]
+fn a_party_held_before_an_attended_transfer_hears_the_new_party_not_music() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let (mut a, _rtp, c, c_port) = attended_transfer_to_an_echo_holding(&pbx, dir.path(), true);
+    a.bye();
+    assert!(sipp::wait(c, c_port, dir.path()).success);
 }
 
 #[test]

@@ -144,10 +144,11 @@ impl Conference {
             return Ok(());
         }
         let owed = ((now - next).as_micros() / self.ptime.as_micros()) as u32 + 1;
+        // The clock moves on first: a round that fails to encode is not owed again.
+        self.next = Some(next + self.ptime * owed);
         for _ in 0..owed.min(MAX_CATCH_UP) {
             self.round(now, out)?;
         }
-        self.next = Some(next + self.ptime * owed);
         Ok(())
     }
 

@@ -94,13 +94,14 @@ impl PlaySource {
             return Ok(());
         }
         let owed = ((now - next).as_micros() / self.ptime.as_micros().max(1)) as u32 + 1;
+        // The clock moves on first: a frame that fails to encode is not owed again.
+        self.next = Some(next + self.ptime * owed);
+        // Whatever is owed beyond the catch-up is skipped, the timestamps with it.
+        let skipped = owed.saturating_sub(MAX_CATCH_UP);
+        self.ts = self.ts.wrapping_add(self.step.wrapping_mul(skipped));
         for _ in 0..owed.min(MAX_CATCH_UP) {
             out.push(self.packet()?);
         }
-        // Whatever is owed beyond that is skipped, the timestamps with it.
-        let skipped = owed.saturating_sub(MAX_CATCH_UP);
-        self.ts = self.ts.wrapping_add(self.step * skipped);
-        self.next = Some(next + self.ptime * owed);
         Ok(())
     }
 
@@ -171,7 +172,9 @@ mod tests {
         );
         assert!(out.iter().all(|d| d[1] & 0x7f == 111));
         let ts = |d: &[u8]| u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
-        assert_eq!(ts(&out[1]).wrapping_sub(ts(&out[0])), 960, "48 kHz clock");
+        assert_eq!(ts(&out[2]).wrapping_sub(ts(&out[1])), 960, "48 kHz clock");
+        // The stall's packets beyond the catch-up are skipped, timestamps and all.
+        assert_eq!(ts(&out[1]).wrapping_sub(ts(&out[0])), 960 * 48);
         assert_eq!(s.deadline(), Some(Duration::from_millis(1020)));
         let mut g = PlaySource::new(music(), CodecKind::G722, 9, 20, 3).unwrap();
         out.clear();

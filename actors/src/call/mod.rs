@@ -122,6 +122,9 @@ pub struct CallState {
     session_id: String,
     /// A blind or attended transfer in progress.
     transfer: Option<transfer::Transfer>,
+    /// Another call was asked for its party (attended transfer) and has not answered:
+    /// the call does not stop before it has (a party handed over gets its BYE here).
+    awaiting_handover: bool,
     /// The tenant's music on hold (`None`: the default).
     music: Option<media::wav::Announcement>,
     /// The caller's place in a conference room, when the call went to one.
@@ -513,6 +516,7 @@ impl Actor for CallActor {
             a_offer: a_offer.filter(|_| own_offer),
             session_id,
             transfer: None,
+            awaiting_handover: false,
             music: args.music,
             seat: None,
             media_timeout: args.media_timeout,
@@ -587,9 +591,11 @@ impl Actor for CallActor {
                 inc.respond(482, "Loop Detected");
             }
             CallMsg::Request(inc) => {
-                state.pending.push(&inc.msg, inc.reply.clone());
                 let owned = state.channels.iter_mut().any(|c| c.on_request(&inc.msg, t));
-                if !owned && inc.msg.method() != Some(&engine::sip::Method::Ack) {
+                if owned {
+                    // Its responses go out in `settle`, through this transaction.
+                    state.pending.push(&inc.msg, inc.reply.clone());
+                } else if inc.msg.method() != Some(&engine::sip::Method::Ack) {
                     inc.respond(481, "Call/Transaction Does Not Exist");
                 }
             }

@@ -30,6 +30,14 @@ impl Pending {
         if cseq.method == "ACK" {
             return;
         }
+        // A retransmission: the request is known already.
+        let known = self
+            .items
+            .iter()
+            .any(|(c, s, m, _)| c == call_id && *s == cseq.seq && m == cseq.method);
+        if known {
+            return;
+        }
         self.items
             .push((call_id.to_owned(), cseq.seq, cseq.method.to_owned(), reply));
     }

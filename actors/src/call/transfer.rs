@@ -145,6 +145,8 @@ pub fn refer(
             });
         }
         Some(rep) => {
+            // The call waits for the other call's answer, whatever happens meanwhile.
+            s.awaiting_handover = true;
             let other = s
                 .directory
                 .call(s.tenant.id, &rep.call_id)
@@ -343,6 +345,12 @@ pub fn give_up(
     let sent_sdp = c.sent_sdp.take();
     let (leg, flow) = c.take_party()?;
     c.role = Role::Retired;
+    // A recording of this call ends here; it does not follow the relays.
+    if s.recording.take().is_some() {
+        if let Some(r) = s.relays.get(0) {
+            r.handle.record(None);
+        }
+    }
     let relays = s.relays.take_all();
     let call_id = leg.call_id().unwrap_or_default().to_owned();
     s.call_ids.retain(|c| *c != call_id);
@@ -382,6 +390,7 @@ pub fn joined(
     h: Option<Box<ChannelHandover>>,
     t: Instant,
 ) {
+    s.awaiting_handover = false;
     let Some(h) = h else {
         return fail(s, 481, "Call/Transaction Does Not Exist", t);
     };
@@ -419,7 +428,10 @@ pub fn joined(
     let (party_port, far) = (renumber(h.party), renumber(h.far));
     if let Some(near) = s.channel(tr.referrer).and_then(|c| c.port) {
         s.relays.splice(near, far);
+        // Whoever the transferor held hears the new party now, not music.
+        s.relays.hold(near, false, None);
     }
+    s.relays.hold(far, false, None);
     if !tr.referrer_gone {
         notify(s, tr.referrer, "200 OK", true, t);
     }

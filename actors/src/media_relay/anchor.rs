@@ -53,23 +53,27 @@ impl Relay {
         SocketAddr::new(self.ip, port)
     }
 
-    /// `side` speaks this codec and telephone-event payload type from now on (`None`
-    /// keeps what it spoke).
+    /// `side` speaks this codec and telephone-event payload type from now on. A new
+    /// voice comes with its events (none, when the party negotiated none); with no
+    /// voice, `None` keeps what the side had.
     pub fn speak(&mut self, side: Side, voice: Option<Voice>, events: Option<u8>) {
         let i = index(side);
+        let (old_voice, old_events) = (self.voice, self.events);
         if voice.is_some() {
             self.voice[i] = voice;
-        }
-        if events.is_some() {
+            self.events[i] = events;
+        } else if events.is_some() {
             self.events[i] = events;
         }
         if let [Some(a), Some(b)] = self.voice {
-            if a.kind.name() != b.kind.name() {
-                tracing::debug!(a = a.kind.name(), b = b.kind.name(), "relay transcodes");
+            if self.voice != old_voice {
+                if a.kind.name() != b.kind.name() {
+                    tracing::debug!(a = a.kind.name(), b = b.kind.name(), "relay transcodes");
+                }
+                self.handle.set_codecs(a, b);
             }
-            self.handle.set_codecs(a, b);
         }
-        if events.is_some() {
+        if self.events != old_events {
             let [a, b] = self.events;
             self.handle.set_event_pts_of(a, b);
         }

@@ -397,9 +397,9 @@ struct SideState {
 struct Continuity {
     /// The last packet the leg was sent: SSRC, sequence number, timestamp, when.
     last: Option<(u32, u16, u32, Instant)>,
-    /// Added to what is forwarded since a source change: SSRC written, sequence and
-    /// timestamp offsets.
-    remap: Option<(u32, u16, u32)>,
+    /// Added to what is forwarded since a source change: the incoming SSRC it was
+    /// made for, SSRC written, sequence and timestamp offsets.
+    remap: Option<(u32, u32, u16, u32)>,
     /// The next forwarded packet starts a new source.
     resync: bool,
     /// The leg's RTP clock (8000 until its codec is known).
@@ -432,20 +432,23 @@ impl Continuity {
 
     /// A packet of the other leg goes to this one: rewritten in place after a change.
     fn forward(&mut self, d: &mut [u8], now: Instant) {
-        let Some((_, seq, ts)) = Self::header(d) else {
+        let Some((ssrc, seq, ts)) = Self::header(d) else {
             return;
         };
-        if std::mem::take(&mut self.resync) {
+        // A new incoming stream (another phone, a restarted one) needs new offsets.
+        let stale = self.remap.is_some_and(|(src, ..)| src != ssrc);
+        if std::mem::take(&mut self.resync) || stale {
             self.remap = self.last.map(|(out_ssrc, last_seq, last_ts, at)| {
                 let next_ts = last_ts.wrapping_add(self.elapsed(at, now).max(1));
                 (
+                    ssrc,
                     out_ssrc,
                     last_seq.wrapping_add(1).wrapping_sub(seq),
                     next_ts.wrapping_sub(ts),
                 )
             });
         }
-        if let Some((out_ssrc, dseq, dts)) = self.remap {
+        if let Some((_, out_ssrc, dseq, dts)) = self.remap {
             d[2..4].copy_from_slice(&seq.wrapping_add(dseq).to_be_bytes());
             d[4..8].copy_from_slice(&ts.wrapping_add(dts).to_be_bytes());
             d[8..12].copy_from_slice(&out_ssrc.to_be_bytes());
