@@ -89,6 +89,29 @@ pub fn request(s: &mut CallState, from: LegRef, req: Message, t: Instant) {
     }
 }
 
+/// Requests relayed to a party whose channel has ended without answering them get a
+/// final response from the switch, so the party that asked is not left waiting.
+pub fn give_up_on_gone(s: &mut CallState, t: Instant) {
+    let gone: Vec<ChannelId> = s
+        .channels
+        .iter()
+        .filter(|c| c.is_ended())
+        .map(|c| c.id)
+        .collect();
+    if gone.is_empty() || s.relayed.iter().all(|r| !gone.contains(&r.to)) {
+        return;
+    }
+    let (lost, kept): (Vec<Relayed>, Vec<Relayed>) = std::mem::take(&mut s.relayed)
+        .into_iter()
+        .partition(|r| gone.contains(&r.to));
+    s.relayed = kept;
+    for r in lost {
+        s.with_leg(r.from.0, r.from.1, t, |leg| {
+            leg.respond(&r.req, 487, "Request Terminated", None, t)
+        });
+    }
+}
+
 /// A response to a request the call relayed: its final response goes back to the leg
 /// that sent the request.
 pub fn response(s: &mut CallState, from: LegRef, resp: Message, t: Instant) {

@@ -670,10 +670,13 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
             break;
         }
     }
+    in_dialog::give_up_on_gone(s, t);
     s.channels
         .retain(|c| !(c.role == Role::Retired && c.is_done()));
-    let over =
-        s.channels.iter().all(|c| c.is_ended()) && s.transfer.is_none() && s.hop_pending.is_none();
+    let over = s.channels.iter().all(|c| c.is_ended())
+        && s.transfer.is_none()
+        && s.hop_pending.is_none()
+        && !s.awaiting_handover;
     if over {
         s.journal.close();
     }
@@ -728,6 +731,8 @@ fn on_output(
                 l.respond(&req, 481, "Call/Transaction Does Not Exist", None, t)
             });
         }
+        // The answer to a request relayed before the party moved on still goes back.
+        (Role::Retired, LegEvent::Response(resp)) => in_dialog::response(s, (id, i), resp, t),
         (Role::Retired, _) => {}
         (Role::Target, e) => transfer::target_event(s, id, e, t),
         (_, LegEvent::Request(req)) if transfer::is_refer(&req) => {
