@@ -1486,3 +1486,65 @@ fn star_44_records_both_parties_to_a_wav_the_journal_names() {
     assert!(l > 300.0 && l < 560.0, "the caller (left) at {l:.0} Hz");
     assert!(r > 600.0 && r < 1060.0, "the callee (right) at {r:.0} Hz");
 }
+
+#[test]
+fn early_media_from_one_device_and_the_answer_from_another_keep_the_callers_codec() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    // Two devices of 102: the first sends early media on PCMA, the second answers PCMU.
+    let mut first = Device::register(&pbx, "102");
+    let mut second = Device::register(&pbx, "102");
+    let a_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    b_rtp
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let a_port = a_rtp.local_addr().unwrap().port();
+    let codecs = [(8, "PCMA"), (0, "PCMU")];
+    let mut a = Caller::call_with_codecs(&pbx, "100", "102", a_port, &codecs);
+    let early = first.next_invite(&[]).expect("the first device's INVITE");
+    let invite = second.next_invite(&[]).expect("the second device's INVITE");
+    let sdp = |port: u16, pt: u8, name: &str| {
+        format!("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP {pt}\r\na=rtpmap:{pt} {name}/8000\r\n")
+    };
+    let mut w =
+        engine::sip::MessageWriter::response_to(&early, 183, "Session Progress", Some("e1"));
+    w.header("Contact", &format!("<sip:dev@{}>", first.c.local));
+    first
+        .c
+        .send_raw(&w.body("application/sdp", sdp(free_port(), 8, "PCMA").as_bytes()));
+    assert_eq!(a.expect(183), 183);
+    let told = engine::sdp::Sdp::parse(a.last.as_ref().unwrap().body()).unwrap();
+    assert_eq!(told.media()[0].payload_types()[0], 8, "early media: PCMA");
+    let b_port = b_rtp.local_addr().unwrap().port();
+    let mut w = engine::sip::MessageWriter::response_to(&invite, 200, "OK", Some("e2"));
+    w.header("Contact", &format!("<sip:dev@{}>", second.c.local));
+    second
+        .c
+        .send_raw(&w.body("application/sdp", sdp(b_port, 0, "PCMU").as_bytes()));
+    assert_eq!(a.expect(200), 200);
+    a.ack();
+    let answer = engine::sdp::Sdp::parse(a.last.as_ref().unwrap().body()).unwrap();
+    assert_eq!(
+        answer.media()[0].payload_types()[0],
+        8,
+        "the caller keeps PCMA, the answer it already had"
+    );
+    // The caller's PCMA reaches the answering device as PCMU.
+    let to = media_target(&a);
+    let mut pkt = vec![0x80, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9];
+    pkt.extend(std::iter::repeat_n(0xd5u8, 160));
+    let mut buf = [0u8; 2048];
+    let mut pt = None;
+    for _ in 0..5 {
+        a_rtp.send_to(&pkt, to).unwrap();
+        if let Ok((n, _)) = b_rtp.recv_from(&mut buf) {
+            if n >= 12 {
+                pt = Some(buf[1] & 0x7f);
+                break;
+            }
+        }
+    }
+    assert_eq!(pt, Some(0), "converted to the answering device's PCMU");
+    a.bye();
+}

@@ -76,7 +76,7 @@ pub struct Caller {
     pub invite: String,
     pub branch: String,
     pub to_tag: Option<String>,
-    /// The last final response to the INVITE.
+    /// The last response `expect` returned (the final one, or the one it waited for).
     pub last: Option<engine::sip::Message>,
 }
 
@@ -113,7 +113,18 @@ impl Caller {
         codec: (u8, &str),
         extra: &str,
     ) -> Caller {
-        Self::place(pbx, user, "", callee, rtp_port, codec, None, extra)
+        Self::place(pbx, user, "", callee, rtp_port, &[codec], None, extra)
+    }
+
+    /// Like `call_with_media`, offering `codecs` in that order.
+    pub fn call_with_codecs(
+        pbx: &Pbx,
+        user: &str,
+        callee: &str,
+        rtp_port: u16,
+        codecs: &[(u8, &str)],
+    ) -> Caller {
+        Self::place(pbx, user, "", callee, rtp_port, codecs, None, "")
     }
 
     /// Like `call_with_media` (PCMU), also offering telephone-event as `event_pt`.
@@ -130,7 +141,7 @@ impl Caller {
             "",
             callee,
             rtp_port,
-            (0, "PCMU"),
+            &[(0, "PCMU")],
             Some(event_pt),
             "",
         )
@@ -138,7 +149,7 @@ impl Caller {
 
     /// `call` with a display name in From, written as given (quotes included).
     pub fn call_as(pbx: &Pbx, user: &str, display: &str, callee: &str) -> Caller {
-        Self::place(pbx, user, display, callee, 40000, (0, "PCMU"), None, "")
+        Self::place(pbx, user, display, callee, 40000, &[(0, "PCMU")], None, "")
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -148,7 +159,7 @@ impl Caller {
         display: &str,
         callee: &str,
         rtp_port: u16,
-        codec: (u8, &str),
+        codecs: &[(u8, &str)],
         events: Option<u8>,
         extra: &str,
     ) -> Caller {
@@ -160,7 +171,7 @@ impl Caller {
             local,
             transport: "UDP",
         };
-        let sdp = sim::ua::sdp_offer(local.ip(), rtp_port, &[codec], events, 1);
+        let sdp = sim::ua::sdp_offer(local.ip(), rtp_port, codecs, events, 1);
         let call_id = format!("call-{local}");
         let ids = |branch: &'static str, cseq| sim::ua::Ids {
             call_id: &call_id,
@@ -222,9 +233,7 @@ impl Caller {
                 self.to_tag = Some(t);
             }
             if got == code || got >= 200 {
-                if got >= 200 {
-                    self.last = Some(m);
-                }
+                self.last = Some(m);
                 return got;
             }
         }

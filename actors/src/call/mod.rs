@@ -754,6 +754,10 @@ fn on_output(
             });
             let sdp = answer_caller(s, id, i, sdp);
             if let Some(caller) = s.with_role(Role::Caller) {
+                // The caller has its answer now: a later one must not change it.
+                if let Some(c) = s.channel_mut(caller) {
+                    c.sent_sdp = Some(sdp.clone());
+                }
                 s.with_party(caller, t, |l| l.ring_at(Some(&sdp), t));
             }
         }
@@ -922,6 +926,18 @@ fn answer_caller(s: &mut CallState, id: ChannelId, i: usize, mut sdp: Sdp) -> Sd
         return sdp;
     };
     s.relays.follow(b_port, &sdp, peer, &s.ports);
+    // The caller was answered already (early media from another device or hop): it
+    // keeps that answer and its codec; the relay meets whatever this device chose.
+    let answered = s
+        .with_role(Role::Caller)
+        .and_then(|c| s.channel(c))
+        .and_then(|c| c.sent_sdp.clone())
+        .filter(|_| s.a_offer.is_some());
+    if let Some(prev) = answered {
+        s.relays
+            .speak(b_port, codecs::voice_of(&sdp), codecs::event_pt(&sdp));
+        return prev;
+    }
     let Some((ip, port)) = s.relays.sdp_at(a_port) else {
         return sdp;
     };
