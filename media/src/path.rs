@@ -24,6 +24,8 @@ pub struct TranscodePath {
     ts: u32,
     /// The incoming timestamp expected next (the last one plus its packet's length).
     next_in_ts: Option<u32>,
+    /// The last telephone-event start seen, and the outgoing timestamp it maps to.
+    event_ts: Option<(u32, u32)>,
     payloads: Vec<Vec<u8>>,
 }
 
@@ -115,6 +117,7 @@ impl TranscodePath {
             seq: rand_seq(in_pt, out_pt),
             ts: 0,
             next_in_ts: None,
+            event_ts: None,
             payloads: Vec::new(),
         })
     }
@@ -161,6 +164,27 @@ impl TranscodePath {
             self.ts = self.ts.wrapping_add(self.out_step);
         }
         Ok(())
+    }
+
+    /// Another packet of the stream that is not transcoded (a telephone-event, already
+    /// relabelled): rewritten in place into the outgoing stream, so that the receiver
+    /// sees one sequence space. All packets of one press keep one timestamp: where the
+    /// outgoing stream was when the press began.
+    pub fn pass(&mut self, datagram: &mut [u8]) {
+        if datagram.len() < 12 {
+            return;
+        }
+        let in_ts = u32::from_be_bytes([datagram[4], datagram[5], datagram[6], datagram[7]]);
+        let out_ts = match self.event_ts {
+            Some((seen, mapped)) if seen == in_ts => mapped,
+            _ => {
+                self.event_ts = Some((in_ts, self.ts));
+                self.ts
+            }
+        };
+        datagram[2..4].copy_from_slice(&self.seq.to_be_bytes());
+        datagram[4..8].copy_from_slice(&out_ts.to_be_bytes());
+        self.seq = self.seq.wrapping_add(1);
     }
 
     /// The RTP duration of an incoming payload of `len` bytes, for the codecs whose
@@ -271,6 +295,29 @@ mod tests {
         p.push(&rtp(8, 1, 0, &[0xd5; 160]), &mut out).unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(parse(&out[0]).unwrap().payload.len(), 160, "G.722 20 ms");
+    }
+
+    #[test]
+    fn events_join_the_outgoing_sequence_with_one_timestamp_per_press() {
+        let mut p = TranscodePath::new(CodecKind::Pcmu, 0, CodecKind::G722, 9, 20).unwrap();
+        let mut out = Vec::new();
+        p.push(&rtp(0, 7, 0, &[0xff; 160]), &mut out).unwrap();
+        let voice_seq = u16::from_be_bytes([out[0][2], out[0][3]]);
+        let mut e1 = rtp(101, 8, 160, &[5, 0x0a, 0, 160]);
+        let mut e2 = rtp(101, 9, 160, &[5, 0x8a, 1, 64]);
+        p.pass(&mut e1);
+        p.pass(&mut e2);
+        let seq = |d: &[u8]| u16::from_be_bytes([d[2], d[3]]);
+        let ts = |d: &[u8]| u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
+        assert_eq!(seq(&e1), voice_seq.wrapping_add(1));
+        assert_eq!(seq(&e2), voice_seq.wrapping_add(2));
+        assert_eq!(ts(&e1), ts(&e2), "one press, one timestamp");
+        p.push(&rtp(0, 10, 320, &[0xff; 160]), &mut out).unwrap();
+        assert_eq!(
+            seq(&out[0]),
+            voice_seq.wrapping_add(3),
+            "voice goes on after them"
+        );
     }
 
     #[test]

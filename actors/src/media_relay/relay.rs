@@ -1035,6 +1035,12 @@ fn relay_one(
                                 buf[1] = (buf[1] & 0x80) | theirs;
                             }
                         }
+                        // Beside a transcoded voice, events join its sequence.
+                        if let Some(path) = source.path.as_mut() {
+                            if source.event_pt == Some(payload_type) {
+                                path.pass(buf);
+                            }
+                        }
                         sides[to].stream.forward(buf, at.now);
                         io[to].rtp.try_send_to(buf, dst).ok().map(|n| (n, false))
                     }
