@@ -153,7 +153,13 @@ impl RoomTask {
                 self.tick(now);
             }
             if self.started && self.members.is_empty() {
-                break;
+                // A caller may be joining right now: take what is queued first.
+                while let Ok(m) = self.ctl.try_recv() {
+                    self.on_control(m);
+                }
+                if self.members.is_empty() {
+                    break;
+                }
             }
         }
         tracing::debug!(room = %self.name, "conference room closed");
