@@ -29,8 +29,24 @@ pub fn pbx_admin(dir: &Path, args: &[&str]) -> Output {
     out
 }
 
-/// The journal rows of the demo tenant, newest first, after the switch stopped.
+/// The journal rows of the demo tenant, newest first, after the switch stopped. A
+/// call the phones have just hung up may still be writing its last event: the rows
+/// are given a few seconds at most to close before the switch stops.
 pub fn journal(pbx: &mut Pbx) -> Vec<actors::store::CallRecord> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        let store = actors::store::Store::open(&pbx.data_dir).unwrap();
+        let Ok(t) = store.tenant("demo") else { break };
+        let open = store
+            .calls(t.id, 10)
+            .unwrap()
+            .iter()
+            .any(|r| r.state == actors::journal::CallState::Active);
+        if !open {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     pbx.stop();
     let store = actors::store::Store::open(&pbx.data_dir).unwrap();
     let t = store.tenant("demo").unwrap();
