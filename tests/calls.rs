@@ -309,18 +309,8 @@ fn pcma_comes_back_through_pcmu(rtp: &std::net::UdpSocket, target: std::net::Soc
 fn pcma_caller_and_pcmu_callee_are_transcoded() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
-    let (port, media_port) = (free_port(), free_port());
-    register_device(&pbx, "107", port);
     // The device answers PCMU only and echoes the RTP it gets.
-    let mp = media_port.to_string();
-    let uas = sipp::spawn_uas_with(
-        "call_callee.xml",
-        1,
-        "u1",
-        port,
-        dir.path(),
-        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
-    );
+    let (uas, port) = echo_device(&pbx, dir.path(), "107");
     wait_bound(port);
     let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -348,17 +338,7 @@ fn a_failed_call_ends_alone_and_the_other_call_keeps_its_media() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
     // A call that stays up, to an echoing device.
-    let (port1, media_port) = (free_port(), free_port());
-    register_device(&pbx, "107", port1);
-    let mp = media_port.to_string();
-    let uas1 = sipp::spawn_uas_with(
-        "call_callee.xml",
-        1,
-        "u1",
-        port1,
-        dir.path(),
-        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
-    );
+    let (uas1, port1) = echo_device(&pbx, dir.path(), "107");
     wait_bound(port1);
     let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -410,18 +390,9 @@ fn transferred_by_102_to_an_echo(
     dir: &std::path::Path,
     codec: (u8, &str),
 ) -> (Caller, std::net::UdpSocket, std::process::Child, u16) {
-    let (b_port, c_port, c_media) = (free_port(), free_port(), free_port());
+    let b_port = free_port();
     register_device(pbx, "102", b_port);
-    register_device(pbx, "103", c_port);
-    let mp = c_media.to_string();
-    let target = sipp::spawn_uas_with(
-        "call_callee.xml",
-        1,
-        "u1",
-        c_port,
-        dir,
-        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
-    );
+    let (target, c_port) = echo_device(pbx, dir, "103");
     let transferor = sipp::spawn_uas_with(
         "transfer_referrer.xml",
         1,
@@ -545,17 +516,7 @@ fn attended_transfer_to_an_echo_holding(
             h.join().unwrap();
         });
     }
-    let (c_port, c_media) = (free_port(), free_port());
-    register_device(pbx, "103", c_port);
-    let mp = c_media.to_string();
-    let c = sipp::spawn_uas_with(
-        "call_callee.xml",
-        1,
-        "u1",
-        c_port,
-        dir,
-        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
-    );
+    let (c, c_port) = echo_device(pbx, dir, "103");
     wait_bound(c_port);
     let mut b2 = Caller::call(pbx, "102", "103");
     assert_eq!(b2.expect(200), 200);
@@ -713,17 +674,7 @@ fn blind_transfer_by_the_caller_connects_the_callee_to_the_target() {
     b.answer(b_rtp.local_addr().unwrap().port());
     assert_eq!(a.expect(200), 200);
     a.ack();
-    let (c_port, c_media) = (free_port(), free_port());
-    register_device(&pbx, "103", c_port);
-    let mp = c_media.to_string();
-    let c = sipp::spawn_uas_with(
-        "call_callee.xml",
-        1,
-        "u1",
-        c_port,
-        dir.path(),
-        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
-    );
+    let (c, c_port) = echo_device(&pbx, dir.path(), "103");
     wait_bound(c_port);
     assert_eq!(a.request("REFER", "Refer-To: <sip:103@127.0.0.1>\r\n"), 202);
     a.answer_request("NOTIFY");
@@ -807,17 +758,7 @@ fn a_caller_left_on_hold_is_resumed_after_a_blind_transfer() {
         h.join().unwrap()
     });
     assert!(String::from_utf8_lossy(held.body()).contains("a=sendonly"));
-    let (c_port, c_media) = (free_port(), free_port());
-    register_device(&pbx, "103", c_port);
-    let mp = c_media.to_string();
-    let c = sipp::spawn_uas_with(
-        "call_callee.xml",
-        1,
-        "u1",
-        c_port,
-        dir.path(),
-        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
-    );
+    let (c, c_port) = echo_device(&pbx, dir.path(), "103");
     wait_bound(c_port);
     assert_eq!(b.request("REFER", "Refer-To: <sip:103@127.0.0.1>\r\n"), 202);
     b.answer_request("NOTIFY");
@@ -1547,4 +1488,21 @@ fn early_media_from_one_device_and_the_answer_from_another_keep_the_callers_code
     }
     assert_eq!(pt, Some(0), "converted to the answering device's PCMU");
     a.bye();
+}
+
+/// A SIPp device registered as `user` that answers one call and echoes the RTP it
+/// gets back to the switch; its SIPp and its SIP port (to wait for).
+fn echo_device(pbx: &Pbx, dir: &std::path::Path, user: &str) -> (std::process::Child, u16) {
+    let (port, media) = (free_port(), free_port());
+    register_device(pbx, user, port);
+    let mp = media.to_string();
+    let uas = sipp::spawn_uas_with(
+        "call_callee.xml",
+        1,
+        "u1",
+        port,
+        dir,
+        &["-mi", "127.0.0.1", "-mp", &mp, "-rtp_echo"],
+    );
+    (uas, port)
 }

@@ -316,10 +316,9 @@ impl TenantSupervisor {
     async fn hop_devices(
         myself: &ActorRef<TenantMsg>,
         state: &mut TenantState,
-        lines: &[String],
-        alone: bool,
+        view: &routing::TenantView,
+        (lines, alone): (&[String], bool),
     ) -> Outcome<HopDevices> {
-        let view = state.view.borrow().clone();
         let mut found = HopDevices {
             targets: Vec::new(),
             reject: None,
@@ -379,7 +378,7 @@ impl TenantSupervisor {
         loop {
             match walk.next_step() {
                 WalkStep::Ring { lines, .. } => {
-                    match Self::hop_devices(myself, state, &lines, false).await {
+                    match Self::hop_devices(myself, state, &view, (&lines, false)).await {
                         Outcome::Ring(d) => return Ok(d.targets),
                         Outcome::Refuse(code, reason) => walk.failed(code, reason),
                         Outcome::KeepRinging => walk.failed(480, "Temporarily Unavailable"),
@@ -603,7 +602,7 @@ impl TenantSupervisor {
                     hop, lines, ring, ..
                 } => {
                     let alone = hop == 1 && lines.len() == 1;
-                    match Self::hop_devices(myself, state, &lines, alone).await {
+                    match Self::hop_devices(myself, state, &view, (&lines, alone)).await {
                         Outcome::Ring(devices) => {
                             let journal = devices.journal;
                             let first = FirstStep::Hop(FirstHop { devices, ring });
@@ -822,7 +821,8 @@ impl Actor for TenantSupervisor {
                 let _ = reply.send(Self::targets(&myself, state, &from, &ext).await);
             }
             TenantMsg::HopDevices { lines, reply } => {
-                let found = match Self::hop_devices(&myself, state, &lines, false).await {
+                let view = state.view.borrow().clone();
+                let found = match Self::hop_devices(&myself, state, &view, (&lines, false)).await {
                     Outcome::Ring(d) => Ok(d),
                     Outcome::Refuse(code, reason) => Err((code, reason)),
                     Outcome::KeepRinging => Err((480, "Temporarily Unavailable")),
