@@ -14,7 +14,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::time::Instant;
+use std::time::Instant;
 
 /// How long a latched source must stay silent before another source may take over.
 pub const QUIET_PERIOD: Duration = Duration::from_secs(1);

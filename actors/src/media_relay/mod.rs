@@ -1,24 +1,34 @@
 //! Anchored media: the switch's own RTP/RTCP ports between the two legs of a call.
 //!
 //! - [`port_pool`]: even RTP ports (RTCP + 1) from the configured range, returned on drop.
-//! - [`relay`]: one tokio task per call relaying RTP and RTCP both ways, with symmetric
-//!   latching, PCMU ↔ PCMA transcoding and hold; [`RelayHandle`] drives it.
+//! - [`relay`]: one call's relay of RTP and RTCP both ways, with symmetric latching,
+//!   transcoding, hold, played sources, key detection and recording taps;
+//!   [`RelayHandle`] (`handle.rs`) drives it from the call.
+//! - `worker`: the few RTP worker threads (one per core) that own every relay's
+//!   sockets and feed each relay its datagrams (level-triggered epoll).
+//! - `continuity`: the stream a leg hears kept continuous across sources.
 //! - [`latch`]: the latching rule (sans-IO).
 //! - [`anchor`]: a call's relays and the port (relay side) facing each party;
 //!   splicing two ports back to back when a transfer joins two calls.
 //! - `packet`: header checks and G.711 conversion, in place.
 
 pub mod anchor;
+mod continuity;
+mod handle;
 pub mod latch;
 mod packet;
 pub mod port_pool;
 pub mod recording;
 pub mod relay;
+mod worker;
 
 pub use anchor::{rtp_target, Port, Relay, RelayId, Relays};
+pub use handle::RelayHandle;
 pub use latch::sdp_target_allowed;
 pub use port_pool::{PortLease, PortPair, PortPool, DEFAULT_PORTS};
-pub use relay::{DirectionStats, MediaRelay, RelayHandle, RelayStats, Side, Voice};
+pub use relay::{DirectionStats, MediaRelay, RelayStats, Side, Voice};
 
+#[cfg(test)]
+mod bench;
 #[cfg(test)]
 mod tests;

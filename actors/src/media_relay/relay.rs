@@ -1,31 +1,24 @@
-//! The relay task and its handle.
+//! One relay: what it knows of its two legs and how a datagram from one becomes what
+//! the other hears.
 //!
-//! One tokio task per relay owns four sockets (RTP and RTCP on side A, the same on
-//! side B). It sleeps until one of them is readable or a control message arrives, then
-//! drains each readable socket with `try_recv_from` and forwards with `try_send_to`
-//! from the other side's socket. The per-packet path takes no lock and allocates
-//! nothing: one receive buffer, rewritten in place when transcoding; counters are
-//! plain integers published to the handle once per wake-up.
+//! A relay owns four sockets (RTP and RTCP on side A, the same on side B) and lives on
+//! an RTP worker thread (`worker.rs`), which hands it each datagram its sockets
+//! receive. It forwards with `send_to` from the other side's socket. The per-packet
+//! path takes no lock and allocates nothing: the worker's one receive buffer,
+//! rewritten in place when transcoding; counters are plain integers published to the
+//! handle with relaxed atomic stores.
 
-use std::future::{poll_fn, Future};
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::time::Instant;
 
-use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
-
+use super::continuity::Continuity;
 use super::latch::{Latch, Verdict};
 use super::packet::{inspect, Datagram, G711Convert, PT_PCMA, PT_PCMU};
-use super::port_pool::{PortLease, PortPool};
-use crate::{Error, Result};
+use super::port_pool::{PortLease, PortPair};
 
-/// Datagrams taken from one socket per wake-up before the others get their turn.
-const BATCH: usize = 64;
 /// Receive buffer size. A datagram that fills it may have been cut and is dropped.
 const BUF_SIZE: usize = 4096;
 
@@ -37,7 +30,7 @@ pub enum Side {
 }
 
 impl Side {
-    fn index(self) -> usize {
+    pub(super) fn index(self) -> usize {
         match self {
             Side::A => 0,
             Side::B => 1,
@@ -78,7 +71,7 @@ pub struct RelayStats {
 
 /// Requests from the handle to the task.
 #[derive(Debug)]
-enum Control {
+pub(super) enum Control {
     Remote {
         side: Side,
         rtp: Option<SocketAddr>,
@@ -120,7 +113,7 @@ enum Control {
 
 /// Who hears of the keys pressed: side, key, duration (ms), and whether the key came
 /// as tones in the audio (in-band) rather than as telephone-events.
-pub struct KeyListener(Box<dyn Fn(Side, char, u32, bool) + Send>);
+pub struct KeyListener(pub(super) Box<dyn Fn(Side, char, u32, bool) + Send>);
 
 impl std::fmt::Debug for KeyListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,9 +147,22 @@ impl Voice {
 
 /// Counters the task publishes and the handle reads.
 #[derive(Debug, Default)]
-struct Shared {
+pub(super) struct Shared {
     dirs: [SharedDirection; 2],
     latched: Mutex<[Option<SocketAddr>; 2]>,
+}
+
+impl Shared {
+    /// Counters as of the relay's last datagram or control.
+    pub(super) fn stats(&self) -> RelayStats {
+        let latched = *self.latched.lock().unwrap_or_else(|e| e.into_inner());
+        RelayStats {
+            a_to_b: self.dirs[0].load(),
+            b_to_a: self.dirs[1].load(),
+            latched_a: latched[0],
+            latched_b: latched[1],
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -184,167 +190,6 @@ impl SharedDirection {
             rtcp_packets: self.rtcp_packets.load(Ordering::Relaxed),
             rtcp_bytes: self.rtcp_bytes.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// The handle a call keeps on its relay. Dropping it ends the relay too (the task
-/// sees its control channel close), returning the ports once the task has ended.
-#[derive(Debug)]
-pub struct RelayHandle {
-    ctl: mpsc::UnboundedSender<Control>,
-    shared: Arc<Shared>,
-    local: (SocketAddr, SocketAddr),
-    task: JoinHandle<()>,
-}
-
-impl RelayHandle {
-    /// The local RTP addresses of side A and side B (RTCP on the next port each), to
-    /// write into the SDP sent to leg A and leg B.
-    pub fn ports(&self) -> (SocketAddr, SocketAddr) {
-        self.local
-    }
-
-    /// Where `side`'s leg said (in its SDP) it receives RTP. RTCP goes to the next
-    /// port unless [`RelayHandle::set_remote_rtcp`] says otherwise afterwards. Forgets
-    /// what the side had latched: it latches again (see `latch.rs` for which sources
-    /// may).
-    pub fn set_remote(&self, side: Side, rtp: SocketAddr) {
-        self.send(Control::Remote {
-            side,
-            rtp: Some(rtp),
-        });
-    }
-
-    /// `side`'s SDP named no address the switch sends to before hearing from it: its
-    /// media waits for the latch.
-    pub fn forget_remote(&self, side: Side) {
-        self.send(Control::Remote { side, rtp: None });
-    }
-
-    /// `side`'s SIP comes from `ip`: RTP from another port on that address may latch
-    /// (a NAT in front of the phone).
-    pub fn set_signalling(&self, side: Side, ip: IpAddr) {
-        self.send(Control::Signalling { side, ip: Some(ip) });
-    }
-
-    /// No signalling address for `side` (another relay, or a party that left): only
-    /// the SDP's address may latch.
-    pub fn clear_signalling(&self, side: Side) {
-        self.send(Control::Signalling { side, ip: None });
-    }
-
-    /// Where `side`'s leg receives RTCP (SDP `a=rtcp`); the RTP address itself means
-    /// RTCP multiplexed on the RTP port (RFC 5761).
-    pub fn set_remote_rtcp(&self, side: Side, rtcp: SocketAddr) {
-        self.send(Control::RemoteRtcp { side, rtcp });
-    }
-
-    /// Leg A sends and receives payload type `a_pt`, leg B `b_pt`; each is PCMU (0) or
-    /// PCMA (8). When they differ, G.711 payloads are converted both ways (sequence
-    /// numbers and timestamps kept); other payload types pass unchanged.
-    pub fn set_transcode(&self, a_pt: u8, b_pt: u8) -> Result<()> {
-        let voice = |pt| {
-            Voice::g711(pt).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "set_transcode takes PCMU (0) and PCMA (8) only, not payload type {pt}"
-                ))
-            })
-        };
-        self.set_codecs(voice(a_pt)?, voice(b_pt)?);
-        Ok(())
-    }
-
-    /// Leg A speaks `a`, leg B `b`. The same codec passes untouched (its payload type
-    /// relabelled when the legs numbered it differently); G.711 laws convert in place;
-    /// any other pair is transcoded (decoded, resampled, encoded: `media::path`).
-    pub fn set_codecs(&self, a: Voice, b: Voice) {
-        self.send(Control::Codecs([Some(a), Some(b)]));
-    }
-
-    /// Leg A sends and receives telephone-events (RFC 4733) as payload type `a_pt`,
-    /// leg B as `b_pt`: each event packet is relabelled on its way across.
-    pub fn set_event_pts(&self, a_pt: u8, b_pt: u8) {
-        self.send(Control::Events(Some(a_pt), Some(b_pt)));
-    }
-
-    /// Like [`RelayHandle::set_event_pts`] where a leg may have negotiated none.
-    pub fn set_event_pts_of(&self, a_pt: Option<u8>, b_pt: Option<u8>) {
-        self.send(Control::Events(a_pt, b_pt));
-    }
-
-    /// Calls `f(side, key, duration_ms, in_band)` for each key a leg presses (once per
-    /// press, when it ends): as telephone-events, or, from a G.711 leg that negotiated
-    /// none, as tones in its audio (Goertzel).
-    pub fn on_key(&self, f: impl Fn(Side, char, u32, bool) + Send + 'static) {
-        self.send(Control::OnKey(KeyListener(Box::new(f))));
-    }
-
-    /// Stops transcoding.
-    pub fn clear_transcode(&self) {
-        self.send(Control::Codecs([None, None]));
-    }
-
-    /// Holds (or resumes) `side`: RTP towards it is dropped while held. RTCP still
-    /// flows, so the session stays alive; what the held side sends is still relayed.
-    pub fn set_hold(&self, side: Side, held: bool) {
-        self.send(Control::Hold { side, held });
-    }
-
-    /// Records what both legs send (`None` stops, completing the file).
-    pub fn record(&self, recording: Option<super::recording::Recording>) {
-        self.send(Control::Record(recording.map(Box::new)));
-    }
-
-    /// Sends `side` a press of `digit` lasting `duration_ms` as telephone-events of
-    /// payload type `pt`, in the stream the leg hears (its SSRC, the next sequence
-    /// numbers).
-    pub fn dtmf(&self, side: Side, pt: u8, digit: char, duration_ms: u32) {
-        self.send(Control::Dtmf {
-            side,
-            pt,
-            digit,
-            duration_ms,
-        });
-    }
-
-    /// Plays `source` towards `side` (music on hold) in place of what the other leg
-    /// sends, until `None`.
-    pub fn play(&self, side: Side, source: Option<media::source::PlaySource>) {
-        self.send(Control::Play {
-            side,
-            source: source.map(Box::new),
-        });
-    }
-
-    /// Counters as of the task's last wake-up.
-    pub fn stats(&self) -> RelayStats {
-        let latched = *self
-            .shared
-            .latched
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        RelayStats {
-            a_to_b: self.shared.dirs[0].load(),
-            b_to_a: self.shared.dirs[1].load(),
-            latched_a: latched[0],
-            latched_b: latched[1],
-        }
-    }
-
-    /// Ends the relay and waits for its task to finish: when this returns, the
-    /// sockets are closed and the ports are back in the pool.
-    pub async fn stop(self) {
-        let Self { ctl, task, .. } = self;
-        drop(ctl);
-        if let Err(e) = task.await {
-            tracing::warn!(error = %e, "media relay task failed");
-        }
-    }
-
-    fn send(&self, c: Control) {
-        if self.ctl.send(c).is_err() {
-            tracing::debug!("media relay already ended");
         }
     }
 }
@@ -387,84 +232,6 @@ struct SideState {
     inband: Option<Box<media::dtmf::goertzel::GoertzelDetector>>,
     /// The stream this leg hears, kept continuous across sources.
     stream: Continuity,
-}
-
-/// The stream a leg hears, kept continuous across the sources behind it (the other
-/// leg, music on hold, the other leg again): one SSRC, running sequence numbers and
-/// timestamps, so that its jitter buffer never takes the next source's packets for
-/// late ones and drops them. Until the first change, packets pass untouched.
-#[derive(Debug, Default)]
-struct Continuity {
-    /// The last packet the leg was sent: SSRC, sequence number, timestamp, when.
-    last: Option<(u32, u16, u32, Instant)>,
-    /// Added to what is forwarded since a source change: the incoming SSRC it was
-    /// made for, SSRC written, sequence and timestamp offsets.
-    remap: Option<(u32, u32, u16, u32)>,
-    /// The next forwarded packet starts a new source.
-    resync: bool,
-    /// The leg's RTP clock (8000 until its codec is known).
-    clock: u32,
-}
-
-impl Continuity {
-    fn header(d: &[u8]) -> Option<(u32, u16, u32)> {
-        let h = d.get(..12)?;
-        Some((
-            u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
-            u16::from_be_bytes([h[2], h[3]]),
-            u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
-        ))
-    }
-
-    /// RTP timestamp units elapsed since the last packet.
-    fn elapsed(&self, since: Instant, now: Instant) -> u32 {
-        let clock = if self.clock == 0 { 8000 } else { self.clock };
-        (now.saturating_duration_since(since).as_micros() as u64 * u64::from(clock) / 1_000_000)
-            as u32
-    }
-
-    /// A packet went to the leg as it is (a played one).
-    fn sent(&mut self, d: &[u8], now: Instant) {
-        if let Some((ssrc, seq, ts)) = Self::header(d) {
-            self.last = Some((ssrc, seq, ts, now));
-        }
-    }
-
-    /// A packet of the other leg goes to this one: rewritten in place after a change.
-    fn forward(&mut self, d: &mut [u8], now: Instant) {
-        let Some((ssrc, seq, ts)) = Self::header(d) else {
-            return;
-        };
-        // A new incoming stream (another phone, a restarted one) needs new offsets.
-        let stale = self.remap.is_some_and(|(src, ..)| src != ssrc);
-        if std::mem::take(&mut self.resync) || stale {
-            self.remap = self.last.map(|(out_ssrc, last_seq, last_ts, at)| {
-                let next_ts = last_ts.wrapping_add(self.elapsed(at, now).max(1));
-                (
-                    ssrc,
-                    out_ssrc,
-                    last_seq.wrapping_add(1).wrapping_sub(seq),
-                    next_ts.wrapping_sub(ts),
-                )
-            });
-        }
-        if let Some((_, out_ssrc, dseq, dts)) = self.remap {
-            d[2..4].copy_from_slice(&seq.wrapping_add(dseq).to_be_bytes());
-            d[4..8].copy_from_slice(&ts.wrapping_add(dts).to_be_bytes());
-            d[8..12].copy_from_slice(&out_ssrc.to_be_bytes());
-        }
-        self.sent(d, now);
-    }
-
-    /// Where a played source continues the leg's stream.
-    fn continue_at(&self, now: Instant) -> Option<(u32, u16, u32)> {
-        let (ssrc, seq, ts, at) = self.last?;
-        Some((
-            ssrc,
-            seq.wrapping_add(1),
-            ts.wrapping_add(self.elapsed(at, now).max(1)),
-        ))
-    }
 }
 
 impl SideState {
@@ -517,159 +284,127 @@ impl SideState {
     }
 }
 
-/// An anchored-media relay between two legs: the task's state. Start one with
-/// [`MediaRelay::start`] and drive it through the returned [`RelayHandle`].
+/// An anchored-media relay between two legs: its sockets and what it knows of each
+/// leg. It lives on one of the RTP worker threads (`worker.rs`), which hands it each
+/// datagram its sockets receive, the controls of its [`RelayHandle`] and the wake-ups
+/// of its played sources. Start one with [`MediaRelay::start`].
 #[derive(Debug)]
 pub struct MediaRelay {
     io: [SideIo; 2],
     sides: [SideState; 2],
     counters: [DirectionStats; 2],
     latch_dirty: bool,
-    buf: Box<[u8]>,
-    /// The datagrams a transcoding path made of one received.
-    transcoded: Vec<Vec<u8>>,
     /// Who hears of the keys pressed.
     on_key: Option<KeyListener>,
     /// The recording under way, if any.
     recording: Option<Box<super::recording::Recording>>,
-    /// The clock the play sources run on, and the wake-up for the next packet due.
+    /// The clock the play sources run on, and when the next played packet is due.
     epoch: Instant,
-    play_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-    ctl: mpsc::UnboundedReceiver<Control>,
+    next_play: Option<Instant>,
     shared: Arc<Shared>,
 }
 
-/// Why the task woke up.
-struct Wake {
-    /// Bit `2 * side + k` is set when side's RTP (k = 0) or RTCP (k = 1) socket is
-    /// readable.
-    ready: u8,
-    /// A control message, `Some(None)` when the handle is gone.
-    control: Option<Option<Control>>,
-    /// A played packet is due.
-    play: bool,
+/// What a worker lends a relay while it handles a datagram: the receive buffer and
+/// room for the packets a transcoding path or a played source makes.
+pub(super) struct Scratch {
+    pub buf: Box<[u8]>,
+    pub out: Vec<Vec<u8>>,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            buf: vec![0; BUF_SIZE].into_boxed_slice(),
+            out: Vec::new(),
+        }
+    }
 }
 
 impl MediaRelay {
-    /// Takes two port pairs from `pool` on `local_ip` and spawns the relay's task.
-    /// Must be called within a tokio runtime.
-    pub fn start(local_ip: IpAddr, pool: &Arc<PortPool>) -> Result<RelayHandle> {
-        let a = pool.allocate(local_ip)?;
-        let b = pool.allocate(local_ip)?;
-        let a = SideIo {
-            rtp: UdpSocket::from_std(a.rtp)?,
-            rtcp: UdpSocket::from_std(a.rtcp)?,
-            _lease: a.lease,
+    /// A relay on two port pairs, and the counters its handle reads.
+    pub(super) fn new(a: PortPair, b: PortPair, shared: Arc<Shared>) -> MediaRelay {
+        let side = |p: PortPair| SideIo {
+            rtp: p.rtp,
+            rtcp: p.rtcp,
+            _lease: p.lease,
         };
-        let b = SideIo {
-            rtp: UdpSocket::from_std(b.rtp)?,
-            rtcp: UdpSocket::from_std(b.rtcp)?,
-            _lease: b.lease,
-        };
-        let local = (a.rtp.local_addr()?, b.rtp.local_addr()?);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared::default());
-        let relay = MediaRelay {
-            io: [a, b],
+        MediaRelay {
+            io: [side(a), side(b)],
             sides: Default::default(),
             counters: Default::default(),
             latch_dirty: false,
-            buf: vec![0; BUF_SIZE].into_boxed_slice(),
-            transcoded: Vec::new(),
             on_key: None,
             recording: None,
             epoch: Instant::now(),
-            play_timer: None,
-            ctl: rx,
-            shared: Arc::clone(&shared),
-        };
-        tracing::debug!(a = %local.0, b = %local.1, "media relay started");
-        let task = tokio::spawn(relay.run());
-        Ok(RelayHandle {
-            ctl: tx,
+            next_play: None,
             shared,
-            local,
-            task,
-        })
+        }
     }
 
-    async fn run(mut self) {
-        'run: loop {
-            let wake = poll_fn(|cx| self.poll_wake(cx)).await;
-            let controlled = wake.control.is_some();
-            match wake.control {
-                Some(Some(c)) => {
-                    self.on_control(c);
-                    // Apply every queued change before the next packet.
-                    loop {
-                        match self.ctl.try_recv() {
-                            Ok(c) => self.on_control(c),
-                            Err(mpsc::error::TryRecvError::Empty) => break,
-                            Err(mpsc::error::TryRecvError::Disconnected) => break 'run,
-                        }
-                    }
-                }
-                Some(None) => break 'run,
-                None => {}
-            }
-            let playing = self.sides.iter().any(|s| s.playing.is_some());
-            // Due packets, a source just set (its first packet is due at once), or the
-            // last one gone (its timer goes too).
-            if wake.play || (playing && controlled) || (!playing && self.play_timer.is_some()) {
-                self.play(Instant::now());
-            }
-            if wake.ready != 0 {
-                let now = Instant::now();
-                for side in [Side::A, Side::B] {
-                    for rtcp_port in [false, true] {
-                        let bit = 1 << (2 * side.index() + usize::from(rtcp_port));
-                        if wake.ready & bit != 0 {
-                            self.drain(side, rtcp_port, now);
-                        }
-                    }
-                }
-            }
-            self.publish();
-        }
-        tracing::debug!(a = ?self.io[0].rtp.local_addr().ok(), "media relay ended");
+    /// The four sockets, in the order `readable` numbers them: side A's RTP and
+    /// RTCP, side B's RTP and RTCP.
+    pub(super) fn sockets(&self) -> [&UdpSocket; 4] {
+        let [a, b] = &self.io;
+        [&a.rtp, &a.rtcp, &b.rtp, &b.rtcp]
     }
 
-    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
-        let mut ready = 0u8;
-        let socks = self.io.iter().flat_map(|io| [&io.rtp, &io.rtcp]);
-        for (bit, sock) in socks.enumerate() {
-            match sock.poll_recv_ready(cx) {
-                Poll::Ready(Ok(())) => ready |= 1 << bit,
-                // The IO driver is gone (runtime shutting down): end as if stopped.
-                Poll::Ready(Err(_)) => {
-                    return Poll::Ready(Wake {
-                        ready: 0,
-                        control: Some(None),
-                        play: false,
-                    })
-                }
-                Poll::Pending => {}
-            }
-        }
-        let control = match self.ctl.poll_recv(cx) {
-            Poll::Ready(c) => Some(c),
-            Poll::Pending => None,
-        };
-        let play = self
-            .play_timer
-            .as_mut()
-            .is_some_and(|t| t.as_mut().poll(cx).is_ready());
-        if ready == 0 && control.is_none() && !play {
-            return Poll::Pending;
-        }
-        Poll::Ready(Wake {
-            ready,
-            control,
-            play,
-        })
+    /// When the next played packet is due, if anything is played.
+    pub(super) fn next_play(&self) -> Option<Instant> {
+        self.next_play
     }
 
-    fn on_control(&mut self, c: Control) {
+    /// Socket `k` (see [`MediaRelay::sockets`]) is readable: takes one datagram from
+    /// it and forwards it. One per readiness: the worker's epoll is level-triggered,
+    /// so a socket with more waiting is reported again, and no read ends in
+    /// `WouldBlock`.
+    pub(super) fn readable(&mut self, k: usize, scratch: &mut Scratch, now: Instant) {
+        let side = if k < 2 { Side::A } else { Side::B };
+        let rtcp_port = k % 2 == 1;
+        let sock = self.sockets()[k];
+        match sock.recv_from(&mut scratch.buf) {
+            Ok((n, src)) => {
+                if n >= scratch.buf.len() {
+                    self.counters[side.index()].dropped += 1;
+                } else {
+                    relay_one(
+                        &self.io,
+                        &mut self.sides,
+                        &mut self.counters[side.index()],
+                        (
+                            &mut self.latch_dirty,
+                            &mut scratch.out,
+                            &self.on_key,
+                            &mut self.recording,
+                        ),
+                        Incoming {
+                            side,
+                            rtcp_port,
+                            src,
+                            now,
+                        },
+                        &mut scratch.buf[..n],
+                    );
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            // Errors queued on the socket (ICMP reports): consumed, go on.
+            Err(e) => tracing::trace!(error = %e, "media receive error"),
+        }
+        self.publish();
+    }
+
+    /// Applies a control from the handle; a source just set plays its first packet
+    /// at once.
+    pub(super) fn control(&mut self, c: Control, scratch: &mut Scratch, now: Instant) {
+        let play = matches!(c, Control::Play { .. });
+        self.on_control(c, now);
+        if play {
+            self.play(scratch, now);
+        }
+        self.publish();
+    }
+
+    pub(super) fn on_control(&mut self, c: Control, now: Instant) {
         match c {
             Control::Remote { side, rtp } => {
                 let s = &mut self.sides[side.index()];
@@ -724,13 +459,13 @@ impl MediaRelay {
                 pt,
                 digit,
                 duration_ms,
-            } => self.send_dtmf(side, pt, digit, duration_ms),
+            } => self.send_dtmf(side, pt, digit, duration_ms, now),
             Control::Play { side, source } => {
                 let s = &mut self.sides[side.index()];
                 match source {
                     Some(mut source) => {
                         // The music continues the stream the leg was hearing.
-                        if let Some((ssrc, seq, ts)) = s.stream.continue_at(Instant::now()) {
+                        if let Some((ssrc, seq, ts)) = s.stream.continue_at(now) {
                             source.continue_stream(ssrc, seq, ts);
                         }
                         s.stream.resync = false;
@@ -763,8 +498,7 @@ impl MediaRelay {
 
     /// Sends a whole key press to `side` at once (its duration field says how long),
     /// continuing the leg's stream; what is forwarded next follows on from it.
-    fn send_dtmf(&mut self, side: Side, pt: u8, digit: char, duration_ms: u32) {
-        let now = Instant::now();
+    fn send_dtmf(&mut self, side: Side, pt: u8, digit: char, duration_ms: u32, now: Instant) {
         let i = side.index();
         let (ssrc, mut seq, ts) = self.sides[i].stream.continue_at(now).unwrap_or((
             rand::random(),
@@ -788,22 +522,22 @@ impl MediaRelay {
             d.extend_from_slice(&p.event.to_bytes());
             seq = seq.wrapping_add(1);
             self.sides[i].stream.sent(&d, now);
-            let _ = self.io[i].rtp.try_send_to(&d, dst);
+            let _ = self.io[i].rtp.send_to(&d, dst);
         }
         // The other leg's packets go on after these.
         self.sides[i].stream.resync = true;
     }
 
-    /// Sends the played packets due now and sets the wake-up for the next one.
-    fn play(&mut self, now: Instant) {
+    /// Sends the played packets due now and notes when the next one is.
+    pub(super) fn play(&mut self, scratch: &mut Scratch, now: Instant) {
         let at = now.duration_since(self.epoch);
         let mut next: Option<std::time::Duration> = None;
         for i in 0..2 {
             let Some(source) = self.sides[i].playing.as_mut() else {
                 continue;
             };
-            self.transcoded.clear();
-            if let Err(e) = source.poll(at, &mut self.transcoded) {
+            scratch.out.clear();
+            if let Err(e) = source.poll(at, &mut scratch.out) {
                 tracing::debug!(error = %e, "played packet not encoded");
             }
             next = match (next, source.deadline()) {
@@ -811,9 +545,9 @@ impl MediaRelay {
                 (a, b) => a.or(b),
             };
             let dst = self.sides[i].rtp_dst();
-            for d in &self.transcoded {
+            for d in &scratch.out {
                 self.sides[i].stream.sent(d, now);
-                let sent = dst.and_then(|dst| self.io[i].rtp.try_send_to(d, dst).ok());
+                let sent = dst.and_then(|dst| self.io[i].rtp.send_to(d, dst).ok());
                 // Counted with the direction that would have carried the other leg.
                 let c = &mut self.counters[1 - i];
                 match sent {
@@ -825,54 +559,8 @@ impl MediaRelay {
                 }
             }
         }
-        match next {
-            Some(d) => {
-                let when = self.epoch + d;
-                match self.play_timer.as_mut() {
-                    Some(t) => t.as_mut().reset(when),
-                    None => self.play_timer = Some(Box::pin(tokio::time::sleep_until(when))),
-                }
-            }
-            None => self.play_timer = None,
-        }
-    }
-
-    /// Takes up to [`BATCH`] datagrams from one socket.
-    fn drain(&mut self, side: Side, rtcp_port: bool, now: Instant) {
-        let io = &self.io[side.index()];
-        let sock = if rtcp_port { &io.rtcp } else { &io.rtp };
-        for _ in 0..BATCH {
-            match sock.try_recv_from(&mut self.buf) {
-                Ok((n, src)) => {
-                    if n >= self.buf.len() {
-                        self.counters[side.index()].dropped += 1;
-                        continue;
-                    }
-                    let (io, buf) = (&self.io, &mut self.buf[..n]);
-                    relay_one(
-                        io,
-                        &mut self.sides,
-                        &mut self.counters[side.index()],
-                        (
-                            &mut self.latch_dirty,
-                            &mut self.transcoded,
-                            &self.on_key,
-                            &mut self.recording,
-                        ),
-                        Incoming {
-                            side,
-                            rtcp_port,
-                            src,
-                            now,
-                        },
-                        buf,
-                    );
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                // Errors queued on the socket (ICMP reports): consumed, go on.
-                Err(e) => tracing::trace!(error = %e, "media receive error"),
-            }
-        }
+        self.next_play = next.map(|d| self.epoch + d);
+        self.publish();
     }
 
     /// Makes the counters and latched addresses visible to the handle.
@@ -893,7 +581,6 @@ impl MediaRelay {
         }
     }
 }
-
 /// Where a datagram arrived.
 #[derive(Debug, Clone, Copy)]
 struct Incoming {
@@ -1013,7 +700,7 @@ fn relay_one(
                                 .iter_mut()
                                 .map(|d| {
                                     sides[to].stream.forward(d, at.now);
-                                    io[to].rtp.try_send_to(d, dst).ok()
+                                    io[to].rtp.send_to(d, dst).ok()
                                 })
                                 .try_fold(0, |n, sent| Some(n + sent?))
                                 .map(|n| (n, false)),
@@ -1042,7 +729,7 @@ fn relay_one(
                             }
                         }
                         sides[to].stream.forward(buf, at.now);
-                        io[to].rtp.try_send_to(buf, dst).ok().map(|n| (n, false))
+                        io[to].rtp.send_to(buf, dst).ok().map(|n| (n, false))
                     }
                 }
                 _ => None,
@@ -1061,7 +748,7 @@ fn relay_one(
             match sides[to].rtcp_dst() {
                 Some((dst, via_rtp)) if verdict != Verdict::Reject => {
                     let sock = if via_rtp { &io[to].rtp } else { &io[to].rtcp };
-                    sock.try_send_to(buf, dst).ok().map(|n| (n, true))
+                    sock.send_to(buf, dst).ok().map(|n| (n, true))
                 }
                 _ => None,
             }
