@@ -39,8 +39,13 @@ cpu() { awk '{print $14 + $15}' /proc/$pid/stat; }
 threads() { for t in /proc/$pid/task/*; do printf '%s %s\n' "$(cat $t/comm | tr ' ' _)" "$(sed 's/.*) //' $t/stat | awk '{print $12 + $13}')"; done | awk '{s[$1]+=$2} END {for (k in s) print k, s[k]}' | sort; }
 $bin sim --scenario "$work/scenario.toml" --json "$work/report.json" --quiet > "$work/sim.out" 2>&1 &
 sim=$!
-# Registration plus one hold time of ramp: then the number of calls up is steady.
-sleep $(( phones / 500 + hold + 2 ))
+rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
+# Registration (RSS then: the lines, few calls yet), plus one hold time of ramp: then
+# the number of calls up is steady.
+sleep $(( phones / 500 ))
+rss0=$(rss)
+sleep $(( hold + 2 ))
+rss1=$(rss)
 c0=$(cpu); t0=$(date +%s.%N); threads > "$work/threads0"
 sleep $hold
 c1=$(cpu); t1=$(date +%s.%N); threads > "$work/threads1"
@@ -50,6 +55,7 @@ wall=$(echo "$t1 - $t0" | bc -l)
 packets=$(echo "$calls * 100 * $wall" | bc -l)
 echo "concurrent calls ~$calls, window ${wall}s: pbx CPU ${secs}s, ~$(printf %.0f "$packets") packets relayed"
 echo "CPU per relayed packet: $(echo "$secs / $packets * 1000000000" | bc -l | xargs printf %.0f) ns ($(echo "$secs / $wall * 100" | bc -l | xargs printf %.0f)% of one core)"
+echo "RSS: $rss0 KiB registered, $rss1 KiB with the calls up: $(( (rss1 - rss0) / calls )) KiB per call"
 echo "pbx CPU by thread over the window (s):"
 join "$work/threads0" "$work/threads1" | awk -v t=$ticks '{d = ($3 - $2) / t; if (d > 0) printf "  %-16s %.2f\n", $1, d}'
 python3 -c "import json; r=json.load(open('$work/report.json')); print('sim: attempted', r['attempted'], 'answered', r['answered'], 'failed', r['failed'], 'audio_ok', r['audio_ok'], 'of', r['audio_checked'], 'peak', r.get('concurrent_peak'))"

@@ -619,10 +619,16 @@ impl TenantSupervisor {
                 }
                 WalkStep::Serve(dialplan::Target::Conference { room }) => {
                     let handle = Self::room(state, &room, inc.source);
+                    let pin = view.router.as_ref().and_then(|r| {
+                        let plan = r.plan();
+                        let c = plan.conferences.iter().find(|c| c.number == room)?;
+                        c.pin.clone()
+                    });
                     break (
                         FirstStep::Room {
                             room: room.clone(),
                             handle,
+                            pin,
                         },
                         true,
                         room,

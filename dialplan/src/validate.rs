@@ -186,7 +186,22 @@ pub fn validate(plan: &TenantPlan) -> Vec<ValidationError> {
     check_feature_codes(plan, &mut errs);
     check_settings(plan, &mut errs);
     check_line_groups(plan, &mut errs);
+    check_conferences(plan, &mut errs);
     errs
+}
+
+/// A conference PIN is 1–12 digits (typed on a keypad, ended by #).
+fn check_conferences(plan: &TenantPlan, errs: &mut Vec<ValidationError>) {
+    for c in &plan.conferences {
+        if let Some(pin) = &c.pin {
+            if pin.is_empty() || pin.len() > 12 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                errs.push(ValidationError::Setting {
+                    entry: format!("conference {:?}", c.name),
+                    reason: "the PIN must be 1 to 12 digits".into(),
+                });
+            }
+        }
+    }
 }
 
 /// Line group names are unique and every line names an existing one.

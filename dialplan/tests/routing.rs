@@ -457,6 +457,7 @@ fn anonymous_callers_extra_ddi_blocks_and_forwarding() {
     plan.conferences.push(dialplan::plan::Conference {
         number: "6150".into(),
         name: "Board".into(),
+        pin: None,
     });
     plan.validate().unwrap();
     let t = targets(

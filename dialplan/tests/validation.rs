@@ -193,6 +193,16 @@ fn table_of_numbering_errors() {
             },
             &["location extension range 99–10"],
         ),
+        (
+            "conference PIN with letters",
+            |p| p.conferences[0].pin = Some("12ab".into()),
+            &["conference \"Team room\"", "PIN must be 1 to 12 digits"],
+        ),
+        (
+            "empty conference PIN",
+            |p| p.conferences[0].pin = Some(String::new()),
+            &["conference \"Team room\"", "PIN"],
+        ),
     ];
     for (what, mutate, parts) in cases {
         let mut plan = TenantPlan::demo();

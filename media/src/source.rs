@@ -82,6 +82,11 @@ impl PlaySource {
         self.ts = ts;
     }
 
+    /// True once a playlist that does not loop has played out (its last packet sent).
+    pub fn is_finished(&self) -> bool {
+        self.player.is_finished()
+    }
+
     /// When the next packet is due (`None`: at once, nothing sent yet).
     pub fn deadline(&self) -> Option<Duration> {
         self.next

@@ -85,6 +85,11 @@ pub static CATALOGUE: &[Prompt] = &[
     prompt!("digit_7", "seven"),
     prompt!("digit_8", "eight"),
     prompt!("digit_9", "nine"),
+    prompt!(
+        "conf_enter_pin",
+        "Please enter the conference PIN, followed by the pound key."
+    ),
+    prompt!("conf_wrong_pin", "That PIN is not correct."),
 ];
 
 /// The default music on hold: a plucked melody of eight seconds that loops cleanly,

@@ -14,6 +14,7 @@ pub mod limits;
 mod media_watch;
 pub mod recording;
 pub mod refusal;
+mod room;
 mod route;
 pub(crate) use route::flow_of;
 pub mod supervision;
@@ -31,7 +32,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::directory::Directory;
 use crate::journal::{CallEventKind, CallId, Direction, EventBus, Side};
-use crate::media_relay::{MediaRelay, Port, PortPool, Relays, Side as RelaySide};
+use crate::media_relay::{MediaEvent, MediaRelay, Port, PortPool, Relays, Side as RelaySide};
 use crate::proto::TenantEntry;
 use crate::proto::{CallMsg, CallTarget, Flow, Incoming};
 use crate::sip::SipOut;
@@ -62,6 +63,8 @@ pub enum FirstStep {
     Room {
         room: String,
         handle: crate::conference::RoomHandle,
+        /// The PIN the caller types first, if the room has one.
+        pin: Option<String>,
     },
 }
 
@@ -129,6 +132,8 @@ pub struct CallState {
     music: Option<media::wav::Announcement>,
     /// The caller's place in a conference room, when the call went to one.
     seat: Option<crate::conference::Seat>,
+    /// A caller typing a conference room's PIN.
+    gate: Option<room::Gate>,
     /// How long an answered call may carry no RTP from a party.
     media_timeout: Option<std::time::Duration>,
     /// The watch over the answered call's media.
@@ -468,7 +473,7 @@ impl Actor for CallActor {
                 }
             };
             let r = relays.add(relay, ip);
-            listen_for_keys(&relays, r, &myself);
+            listen_to_media(&relays, r, &myself);
             let a_side = Port {
                 relay: r,
                 side: RelaySide::A,
@@ -519,6 +524,7 @@ impl Actor for CallActor {
             awaiting_handover: false,
             music: args.music,
             seat: None,
+            gate: None,
             media_timeout: args.media_timeout,
             watch: None,
             record_code: args.record_code,
@@ -555,11 +561,11 @@ impl Actor for CallActor {
         let t0 = now();
         match args.first {
             FirstStep::Hop(hop) => hunt::ring(&myself, &mut state, hop.devices, hop.ring, t0),
-            FirstStep::Room { room, handle } => {
+            FirstStep::Room { room, handle, pin } => {
                 // A span guard may not be held across the wait for the room.
                 drop(entered);
                 use tracing::Instrument;
-                join_room(&mut state, caller, &room, &handle, t0)
+                room::arrive(&mut state, caller, &room, &handle, pin, t0)
                     .instrument(span.clone())
                     .await;
             }
@@ -575,67 +581,9 @@ impl Actor for CallActor {
         msg: CallMsg,
         state: &mut CallState,
     ) -> Result<(), ActorProcessingErr> {
-        let _entered = state.span.clone().entered();
-        let t = now();
-        #[cfg(feature = "test-hooks")]
-        if state.test_panic && state.peer_of(0).is_some() {
-            panic!("X-Pbx-Test: panic-call");
-        }
-        match msg {
-            CallMsg::Request(inc)
-                if is_loop(state, &inc.msg)
-                    || (inc.msg.to().is_some_and(|t| t.tag().is_none())
-                        && looped_via(&inc.msg, state.out.local_for(inc.source))) =>
-            {
-                tracing::debug!(call_id = ?inc.msg.call_id(), "INVITE looped back: 482");
-                inc.respond(482, "Loop Detected");
-            }
-            CallMsg::Request(inc) => {
-                let owned = state.channels.iter_mut().any(|c| c.on_request(&inc.msg, t));
-                if owned {
-                    // Its responses go out in `settle`, through this transaction.
-                    state.pending.push(&inc.msg, inc.reply.clone());
-                } else if inc.msg.method() != Some(&engine::sip::Method::Ack) {
-                    inc.respond(481, "Call/Transaction Does Not Exist");
-                }
-            }
-            CallMsg::Response(m) => {
-                state.channels.iter_mut().any(|c| c.on_response(&m, t));
-            }
-            CallMsg::Wake(gen) => {
-                if gen != state.timer_gen {
-                    return Ok(());
-                }
-                for c in &mut state.channels {
-                    c.on_timeout(t);
-                }
-                watch_media(state, t);
-            }
-            CallMsg::Hop(hop, ring, found) => hunt::found(&myself, state, hop, ring, found, t),
-            CallMsg::Key {
-                relay,
-                side,
-                key,
-                duration_ms,
-                in_band,
-            } => {
-                let port = Port { relay, side };
-                in_dialog::key_pressed(state, port, (key, duration_ms, in_band), t)
-            }
-            CallMsg::TransferTargets(r) => transfer::targets(&myself, state, r, t),
-            CallMsg::Joined(h) => transfer::joined(&myself, state, h, t),
-            CallMsg::GiveUp(tenant, replaces, to, reply) => {
-                let h = (tenant == state.tenant.id)
-                    .then(|| transfer::give_up(state, &replaces, &to, t))
-                    .flatten();
-                let _ = reply.send(h);
-            }
-            CallMsg::Replace { tenant, by, inc } if tenant == state.tenant.id => {
-                transfer::replace(&myself, state, &by, inc, t)
-            }
-            CallMsg::Replace { inc, .. } => inc.respond(481, "Call/Transaction Does Not Exist"),
-        }
-        settle(&myself, state);
+        use tracing::Instrument;
+        let span = state.span.clone();
+        on_message(myself, msg, state).instrument(span).await;
         Ok(())
     }
 
@@ -651,6 +599,74 @@ impl Actor for CallActor {
         }
         Ok(())
     }
+}
+
+/// One message to the call (the actor's `handle`, inside the call's span).
+async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallState) {
+    let t = now();
+    #[cfg(feature = "test-hooks")]
+    if state.test_panic && state.peer_of(0).is_some() {
+        panic!("X-Pbx-Test: panic-call");
+    }
+    match msg {
+        CallMsg::Request(inc)
+            if is_loop(state, &inc.msg)
+                || (inc.msg.to().is_some_and(|t| t.tag().is_none())
+                    && looped_via(&inc.msg, state.out.local_for(inc.source))) =>
+        {
+            tracing::debug!(call_id = ?inc.msg.call_id(), "INVITE looped back: 482");
+            inc.respond(482, "Loop Detected");
+        }
+        CallMsg::Request(inc) => {
+            let owned = state.channels.iter_mut().any(|c| c.on_request(&inc.msg, t));
+            if owned {
+                // Its responses go out in `settle`, through this transaction.
+                state.pending.push(&inc.msg, inc.reply.clone());
+            } else if inc.msg.method() != Some(&engine::sip::Method::Ack) {
+                inc.respond(481, "Call/Transaction Does Not Exist");
+            }
+        }
+        CallMsg::Response(m) => {
+            state.channels.iter_mut().any(|c| c.on_response(&m, t));
+        }
+        CallMsg::Wake(gen) => {
+            if gen != state.timer_gen {
+                return;
+            }
+            for c in &mut state.channels {
+                c.on_timeout(t);
+            }
+            watch_media(state, t);
+            room::expired(state, t);
+        }
+        CallMsg::Hop(hop, ring, found) => hunt::found(&myself, state, hop, ring, found, t),
+        CallMsg::Key {
+            relay,
+            side,
+            key,
+            duration_ms,
+            in_band,
+        } => {
+            let port = Port { relay, side };
+            if !room::key(state, port, key, t).await {
+                in_dialog::key_pressed(state, port, (key, duration_ms, in_band), t)
+            }
+        }
+        CallMsg::Played { relay, side } => room::played(state, Port { relay, side }, t),
+        CallMsg::TransferTargets(r) => transfer::targets(&myself, state, r, t),
+        CallMsg::Joined(h) => transfer::joined(&myself, state, h, t),
+        CallMsg::GiveUp(tenant, replaces, to, reply) => {
+            let h = (tenant == state.tenant.id)
+                .then(|| transfer::give_up(state, &replaces, &to, t))
+                .flatten();
+            let _ = reply.send(h);
+        }
+        CallMsg::Replace { tenant, by, inc } if tenant == state.tenant.id => {
+            transfer::replace(&myself, state, &by, inc, t)
+        }
+        CallMsg::Replace { inc, .. } => inc.respond(481, "Call/Transaction Does Not Exist"),
+    }
+    settle(&myself, state);
 }
 
 /// Passes events between the channels until nothing moves, sends what they produced,
@@ -681,7 +697,7 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         s.journal.close();
     }
     update_record(s);
-    let answered = !s.bridges.is_empty() || s.seat.is_some();
+    let answered = !s.bridges.is_empty() || s.seat.is_some() || s.gate.is_some();
     if answered && s.watch.is_none() && !over {
         s.watch = s.media_timeout.map(|d| media_watch::MediaWatch::new(d, t));
     }
@@ -689,11 +705,13 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         s.watch = None;
     }
     let watch = s.watch.as_ref().map(|w| w.next);
+    let gate = s.gate.as_ref().map(|g| g.deadline);
     match s
         .channels
         .iter()
         .filter_map(Channel::next_timeout)
         .chain(watch)
+        .chain(gate)
         .min()
     {
         Some(at) => {
@@ -1003,58 +1021,6 @@ fn hop_offer(s: &CallState, codecs: &[String]) -> Option<Sdp> {
     }
 }
 
-/// The switch answers the caller itself and seats it in conference `room`: the relay's
-/// side B is spliced to the member's port, both sides speaking the caller's codec.
-async fn join_room(
-    s: &mut CallState,
-    caller: ChannelId,
-    room: &str,
-    handle: &crate::conference::RoomHandle,
-    t: Instant,
-) {
-    let refuse = |s: &mut CallState, code, reason: &str| {
-        s.journal.ended(
-            &engine::call::Cause::new(code, reason, engine::call::Side::Local),
-            Side::Switch,
-        );
-        s.with_party(caller, t, |l| l.hangup(code, reason, t));
-    };
-    let a_port = Port {
-        relay: 0,
-        side: RelaySide::A,
-    };
-    let b_port = Port {
-        relay: 0,
-        side: RelaySide::B,
-    };
-    let own = match (&s.caller_offer, s.relays.sdp_at(a_port)) {
-        (Some(offer), Some((ip, port))) => codecs::own_answer(offer, ip, port, &s.session_id),
-        _ => None,
-    };
-    let (Some(own), Some(b_addr)) = (own, s.relays.addr(b_port)) else {
-        return refuse(s, 488, "Not Acceptable Here");
-    };
-    let Some(voice) = own.a_voice else {
-        return refuse(s, 488, "Not Acceptable Here");
-    };
-    let Some(seat) = handle.join(voice, b_addr).await else {
-        return refuse(s, 503, "Service Unavailable");
-    };
-    s.relays.speak(a_port, own.a_voice, own.a_event);
-    s.relays.speak(b_port, own.a_voice, None);
-    if let Some(r) = s.relays.get(0) {
-        r.handle.clear_signalling(RelaySide::B);
-        r.handle.set_remote(RelaySide::B, seat.addr);
-    }
-    tracing::debug!(room, member = seat.id, "caller joined a conference");
-    s.seat = Some(seat);
-    s.journal.answered(0, &format!("conference {room}"));
-    if let Some(c) = s.channel_mut(caller) {
-        c.sent_sdp = Some(own.sdp.clone());
-    }
-    s.with_party(caller, t, |l| l.answer(Some(&own.sdp), t));
-}
-
 /// Looks at the answered call's media: a party silent for the media timeout (nobody
 /// holding) ends the call, every party getting a BYE.
 fn watch_media(s: &mut CallState, t: Instant) {
@@ -1090,18 +1056,26 @@ fn watch_media(s: &mut CallState, t: Instant) {
 }
 
 /// Tells relay `id` to report the keys its legs press to this call.
-fn listen_for_keys(relays: &Relays, id: crate::media_relay::RelayId, myself: &ActorRef<CallMsg>) {
+fn listen_to_media(relays: &Relays, id: crate::media_relay::RelayId, myself: &ActorRef<CallMsg>) {
     let Some(r) = relays.get(id) else {
         return;
     };
     let me = myself.clone();
-    r.handle.on_key(move |side, key, duration_ms, in_band| {
-        let _ = me.send_message(CallMsg::Key {
-            relay: id,
-            side,
-            key,
-            duration_ms,
-            in_band,
+    r.handle.listen(move |e| {
+        let _ = me.send_message(match e {
+            MediaEvent::Key {
+                side,
+                key,
+                duration_ms,
+                in_band,
+            } => CallMsg::Key {
+                relay: id,
+                side,
+                key,
+                duration_ms,
+                in_band,
+            },
+            MediaEvent::Played { side } => CallMsg::Played { relay: id, side },
         });
     });
 }

@@ -415,7 +415,7 @@ pub fn joined(
         let old = relay.id;
         let new = s.relays.adopt(relay);
         // Its keys are reported to this call now.
-        super::listen_for_keys(&s.relays, new, myself);
+        super::listen_to_media(&s.relays, new, myself);
         map.push((old, new));
     }
     let renumber = |p: Port| Port {

@@ -194,6 +194,45 @@ impl Relays {
         r.handle.play(waiting, music);
     }
 
+    /// Plays the prompts named (from `sounds`) to the party at `port`, once, in the
+    /// codec it speaks, instead of what the other side sends; the relay reports when
+    /// they have played out. False when the port's codec is not known yet.
+    pub fn announce(&self, port: Port, prompts: &[&str]) -> bool {
+        let Some(r) = self.get(port.relay) else {
+            return false;
+        };
+        let Some(voice) = r.voice(port.side) else {
+            return false;
+        };
+        let list = prompts
+            .iter()
+            .filter_map(|name| {
+                sounds::load(name)
+                    .map_err(|e| tracing::error!(error = %e, "prompt not played"))
+                    .ok()
+            })
+            .collect();
+        let player = media::wav::Player::new(list, false);
+        let ssrc = rand::random::<u32>();
+        match media::source::PlaySource::new(player, voice.kind, voice.pt, voice.ptime_ms, ssrc) {
+            Ok(s) => {
+                r.handle.play(port.side, Some(s));
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "prompt not played");
+                false
+            }
+        }
+    }
+
+    /// Stops what is played to the party at `port`.
+    pub fn silence(&self, port: Port) {
+        if let Some(r) = self.get(port.relay) {
+            r.handle.play(port.side, None);
+        }
+    }
+
     /// Sends the party at `port` a key press as telephone-events, when it negotiated
     /// them; false when it did not (the press must reach it another way).
     pub fn dtmf(&self, port: Port, digit: char, duration_ms: u32) -> bool {

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::port_pool::PortPool;
-use super::relay::{Control, KeyListener, MediaRelay, RelayStats, Shared, Side, Voice};
+use super::relay::{Control, Listener, MediaEvent, MediaRelay, RelayStats, Shared, Side, Voice};
 use super::worker::{self, Command, Worker};
 use crate::{Error, Result};
 
@@ -118,11 +118,11 @@ impl RelayHandle {
         self.send(Control::Events(a_pt, b_pt));
     }
 
-    /// Calls `f(side, key, duration_ms, in_band)` for each key a leg presses (once per
-    /// press, when it ends): as telephone-events, or, from a G.711 leg that negotiated
-    /// none, as tones in its audio (Goertzel).
-    pub fn on_key(&self, f: impl Fn(Side, char, u32, bool) + Send + 'static) {
-        self.send(Control::OnKey(KeyListener(Box::new(f))));
+    /// Calls `f` with each [`MediaEvent`]: each key a leg presses (once per press,
+    /// when it ends) as telephone-events, or, from a G.711 leg that negotiated none,
+    /// as tones in its audio (Goertzel); each played source that has played out.
+    pub fn listen(&self, f: impl Fn(MediaEvent) + Send + 'static) {
+        self.send(Control::Listen(Listener(Box::new(f))));
     }
 
     /// Stops transcoding.

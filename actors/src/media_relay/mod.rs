@@ -26,7 +26,7 @@ pub use anchor::{rtp_target, Port, Relay, RelayId, Relays};
 pub use handle::RelayHandle;
 pub use latch::sdp_target_allowed;
 pub use port_pool::{PortLease, PortPair, PortPool, DEFAULT_PORTS};
-pub use relay::{DirectionStats, MediaRelay, RelayStats, Side, Voice};
+pub use relay::{DirectionStats, MediaEvent, MediaRelay, RelayStats, Side, Voice};
 
 #[cfg(test)]
 mod bench;

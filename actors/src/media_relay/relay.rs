@@ -88,8 +88,8 @@ pub(super) enum Control {
     Codecs([Option<Voice>; 2]),
     /// Telephone-event payload types of leg A and leg B, where known.
     Events(Option<u8>, Option<u8>),
-    /// Who hears of the keys each leg presses (RFC 4733).
-    OnKey(KeyListener),
+    /// Who hears of the keys each leg presses and of played sources ending.
+    Listen(Listener),
     Hold {
         side: Side,
         held: bool,
@@ -111,13 +111,28 @@ pub(super) enum Control {
     },
 }
 
-/// Who hears of the keys pressed: side, key, duration (ms), and whether the key came
-/// as tones in the audio (in-band) rather than as telephone-events.
-pub struct KeyListener(pub(super) Box<dyn Fn(Side, char, u32, bool) + Send>);
+/// What a relay tells its call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A key pressed on `side`'s leg (once per press, when it ends), and whether it
+    /// came as tones in the audio (in-band) rather than as telephone-events.
+    Key {
+        side: Side,
+        key: char,
+        duration_ms: u32,
+        in_band: bool,
+    },
+    /// What the switch played towards `side` (a prompt, not looping) has played out;
+    /// the other leg's audio reaches it again.
+    Played { side: Side },
+}
 
-impl std::fmt::Debug for KeyListener {
+/// Who hears of a relay's [`MediaEvent`]s.
+pub struct Listener(pub(super) Box<dyn Fn(MediaEvent) + Send>);
+
+impl std::fmt::Debug for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("KeyListener")
+        f.write_str("Listener")
     }
 }
 
@@ -294,8 +309,8 @@ pub struct MediaRelay {
     sides: [SideState; 2],
     counters: [DirectionStats; 2],
     latch_dirty: bool,
-    /// Who hears of the keys pressed.
-    on_key: Option<KeyListener>,
+    /// Who hears of keys pressed and sources played out.
+    listener: Option<Listener>,
     /// The recording under way, if any.
     recording: Option<Box<super::recording::Recording>>,
     /// The clock the play sources run on, and when the next played packet is due.
@@ -333,7 +348,7 @@ impl MediaRelay {
             sides: Default::default(),
             counters: Default::default(),
             latch_dirty: false,
-            on_key: None,
+            listener: None,
             recording: None,
             epoch: Instant::now(),
             next_play: None,
@@ -373,7 +388,7 @@ impl MediaRelay {
                         (
                             &mut self.latch_dirty,
                             &mut scratch.out,
-                            &self.on_key,
+                            &self.listener,
                             &mut self.recording,
                         ),
                         Incoming {
@@ -448,8 +463,8 @@ impl MediaRelay {
                 self.sides[1].event_pt = b;
                 self.update_inband();
             }
-            Control::OnKey(l) => {
-                self.on_key = Some(l);
+            Control::Listen(l) => {
+                self.listener = Some(l);
                 self.update_inband();
             }
             Control::Record(r) => self.recording = r,
@@ -484,7 +499,7 @@ impl MediaRelay {
     /// Listens for in-band keys on the G.711 sides that negotiated no telephone-events
     /// (only when somebody hears of keys).
     fn update_inband(&mut self) {
-        let listening = self.on_key.is_some();
+        let listening = self.listener.is_some();
         for s in &mut self.sides {
             let g711 = s.voice.is_some_and(|v| Voice::g711(v.pt).is_some());
             let wanted = listening && g711 && s.event_pt.is_none();
@@ -528,7 +543,8 @@ impl MediaRelay {
         self.sides[i].stream.resync = true;
     }
 
-    /// Sends the played packets due now and notes when the next one is.
+    /// Sends the played packets due now and notes when the next one is. A source that
+    /// has played out ends (the other leg is heard again) and is reported.
     pub(super) fn play(&mut self, scratch: &mut Scratch, now: Instant) {
         let at = now.duration_since(self.epoch);
         let mut next: Option<std::time::Duration> = None;
@@ -540,10 +556,13 @@ impl MediaRelay {
             if let Err(e) = source.poll(at, &mut scratch.out) {
                 tracing::debug!(error = %e, "played packet not encoded");
             }
-            next = match (next, source.deadline()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let finished = source.is_finished();
+            if !finished {
+                next = match (next, source.deadline()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
             let dst = self.sides[i].rtp_dst();
             for d in &scratch.out {
                 self.sides[i].stream.sent(d, now);
@@ -556,6 +575,14 @@ impl MediaRelay {
                         c.rtp_bytes += n as u64;
                     }
                     None => c.dropped += 1,
+                }
+            }
+            if finished {
+                self.sides[i].playing = None;
+                self.sides[i].stream.resync = true;
+                if let Some(l) = &self.listener {
+                    let side = if i == 0 { Side::A } else { Side::B };
+                    (l.0)(MediaEvent::Played { side });
                 }
             }
         }
@@ -595,7 +622,7 @@ struct Incoming {
 type Taps<'a> = (
     &'a mut bool,
     &'a mut Vec<Vec<u8>>,
-    &'a Option<KeyListener>,
+    &'a Option<Listener>,
     &'a mut Option<Box<super::recording::Recording>>,
 );
 
@@ -605,16 +632,21 @@ fn key_pressed(
     side: Side,
     payload: &[u8],
     packet: &[u8],
-    on_key: &Option<KeyListener>,
+    listener: &Option<Listener>,
 ) {
-    let Some(l) = on_key else { return };
+    let Some(l) = listener else { return };
     let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
     let Ok(events) = s.keys.on_packet(ts, payload) else {
         return;
     };
     for e in events {
         if let media::dtmf::DtmfEvent::End { digit, duration } = e {
-            (l.0)(side, digit, duration / 8, false);
+            (l.0)(MediaEvent::Key {
+                side,
+                key: digit,
+                duration_ms: duration / 8,
+                in_band: false,
+            });
         }
     }
 }
@@ -626,9 +658,9 @@ fn inband_key(
     side: Side,
     payload_type: u8,
     payload: &[u8],
-    on_key: &Option<KeyListener>,
+    listener: &Option<Listener>,
 ) {
-    let (Some(l), Some(v), Some(det)) = (on_key, s.voice, s.inband.as_mut()) else {
+    let (Some(l), Some(v), Some(det)) = (listener, s.voice, s.inband.as_mut()) else {
         return;
     };
     if payload_type != v.pt {
@@ -645,7 +677,12 @@ fn inband_key(
     }
     for e in det.push(&pcm[..n]) {
         if let media::dtmf::DtmfEvent::End { digit, duration } = e {
-            (l.0)(side, digit, duration / 8, true);
+            (l.0)(MediaEvent::Key {
+                side,
+                key: digit,
+                duration_ms: duration / 8,
+                in_band: true,
+            });
         }
     }
 }
@@ -655,7 +692,7 @@ fn relay_one(
     io: &[SideIo; 2],
     sides: &mut [SideState; 2],
     counters: &mut DirectionStats,
-    (latch_dirty, transcoded, on_key, recording): Taps<'_>,
+    (latch_dirty, transcoded, listener, recording): Taps<'_>,
     at: Incoming,
     buf: &mut [u8],
 ) {
@@ -677,7 +714,7 @@ fn relay_one(
                     at.side,
                     &buf[payload.clone()],
                     buf,
-                    on_key,
+                    listener,
                 );
             }
             if let Some(r) = recording.as_mut().filter(|_| verdict != Verdict::Reject) {
@@ -685,7 +722,7 @@ fn relay_one(
             }
             if verdict != Verdict::Reject && sides[from].inband.is_some() {
                 let p = &buf[payload.clone()];
-                inband_key(&mut sides[from], at.side, payload_type, p, on_key);
+                inband_key(&mut sides[from], at.side, payload_type, p, listener);
             }
             // A leg the switch plays to hears that instead.
             let held = sides[to].held || sides[to].playing.is_some();

@@ -24,6 +24,11 @@ pub enum CallMsg {
         /// Heard as tones in the audio, not sent as telephone-events.
         in_band: bool,
     },
+    /// What the switch played towards a relay side has played out.
+    Played {
+        relay: crate::media_relay::RelayId,
+        side: crate::media_relay::Side,
+    },
     /// The devices of a blind transfer's target, or why there are none.
     TransferTargets(Result<Vec<CallTarget>, (u16, &'static str)>),
     /// The devices of the lines a hop of the routing walk rings, or why it fails.
@@ -60,6 +65,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::TransferTargets(r) => write!(f, "TransferTargets({})", r.is_ok()),
             CallMsg::Hop(hop, _, r) => write!(f, "Hop({hop}, {})", r.is_ok()),
             CallMsg::Key { key, .. } => write!(f, "Key({key})"),
+            CallMsg::Played { side, .. } => write!(f, "Played({side:?})"),
             CallMsg::Joined(h) => write!(f, "Joined({})", h.is_some()),
             CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),
             CallMsg::Replace { .. } => f.write_str("Replace"),

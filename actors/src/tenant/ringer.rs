@@ -163,7 +163,8 @@ impl Actor for Ringer {
             | CallMsg::TransferTargets(_)
             | CallMsg::Joined(_)
             | CallMsg::Hop(..)
-            | CallMsg::Key { .. } => {}
+            | CallMsg::Key { .. }
+            | CallMsg::Played { .. } => {}
             // The ring time is over (or a retransmission timer of the leg is due).
             CallMsg::Wake(_) => {
                 if !state.leg.is_ended() {

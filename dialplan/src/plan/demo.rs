@@ -125,6 +125,7 @@ impl TenantPlan {
             conferences: vec![Conference {
                 number: "500".into(),
                 name: "Team room".into(),
+                pin: None,
             }],
             schedules: vec![office, support_closed],
             schedule: None,

@@ -133,4 +133,7 @@ pub struct Conference {
     pub number: String,
     /// Name.
     pub name: String,
+    /// The PIN callers type (followed by #) before they join; none: they join at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
 }

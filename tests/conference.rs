@@ -1,0 +1,137 @@
+//! Conference rooms with a PIN: the switch answers, asks for the PIN with a prompt,
+//! reads the keys the caller presses (RFC 4733), seats a caller who typed it (the
+//! others in the room hear it) and hangs up on one who got it wrong three times.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use common::call_helpers::*;
+use common::{temp_dir, Pbx};
+use serde_json::Value;
+
+/// Gives the demo plan's room 500 the PIN `pin`.
+fn set_room_pin(dir: &std::path::Path, pin: &str) {
+    let out = pbx_admin(dir, &["plan", "show", "--tenant", "demo"]);
+    let mut plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    plan["conferences"][0]["pin"] = Value::from(pin);
+    let file = dir.join("plan.json");
+    std::fs::write(&file, plan.to_string()).unwrap();
+    pbx_admin(
+        dir,
+        &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
+    );
+}
+
+/// `user` dials room 500 with telephone-events (101); answered by the switch.
+fn dial_room(pbx: &Pbx, user: &str) -> (Caller, UdpSocket, SocketAddr) {
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let mut caller = Caller::call_with_events(pbx, user, "500", port, 101);
+    assert_eq!(caller.expect(200), 200);
+    caller.ack();
+    let to = media_target(&caller);
+    (caller, rtp, to)
+}
+
+/// The mean absolute sample of the PCMU packets `sock` receives over `for_ms`.
+fn loudness(sock: &UdpSocket, for_ms: u64) -> f64 {
+    let until = Instant::now() + Duration::from_millis(for_ms);
+    let (mut sum, mut n) = (0f64, 0usize);
+    let mut buf = [0u8; 2048];
+    while Instant::now() < until {
+        let Ok((len, _)) = sock.recv_from(&mut buf) else {
+            break;
+        };
+        if len <= 12 || buf[1] & 0x7f != 0 {
+            continue;
+        }
+        for &b in &buf[12..len] {
+            sum += f64::from(media::codec::g711::ulaw_decode(b)).abs();
+            n += 1;
+        }
+    }
+    sum / n.max(1) as f64
+}
+
+/// The keys of `code` as RFC 4733 end packets (payload type 101), each press three
+/// times (as phones repeat the end) with a timestamp of its own.
+fn press(sock: &UdpSocket, to: SocketAddr, code: &str, first: u16) {
+    for (k, c) in code.chars().enumerate() {
+        let event = match c {
+            '*' => 10,
+            '#' => 11,
+            d => d.to_digit(10).unwrap() as u8,
+        };
+        let k = first + k as u16;
+        let mut p = vec![0x80, 101];
+        p.extend_from_slice(&(k * 3).to_be_bytes());
+        p.extend_from_slice(&(100_000 + 8000 * u32::from(k)).to_be_bytes());
+        p.extend_from_slice(&0xD7D7_0001u32.to_be_bytes());
+        p.extend_from_slice(&[event, 0x8a, 0x03, 0x20]);
+        for n in 0..3 {
+            p[2..4].copy_from_slice(&(k * 3 + n).to_be_bytes());
+            sock.send_to(&p, to).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+/// A PCMU packet of a 1 kHz tone.
+fn tone(seq: u16, ssrc: u32) -> Vec<u8> {
+    let mut d = vec![0x80, 0];
+    d.extend_from_slice(&seq.to_be_bytes());
+    d.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    d.extend_from_slice(&ssrc.to_be_bytes());
+    d.extend((0..160u32).map(|i| {
+        let t = f64::from(u32::from(seq) * 160 + i) / 8000.0;
+        media::codec::g711::ulaw_encode(
+            (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16,
+        )
+    }));
+    d
+}
+
+#[test]
+fn a_room_with_a_pin_asks_for_it_seats_who_typed_it_and_hangs_up_on_wrong_ones() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    set_room_pin(dir.path(), "4321");
+    pbx.restart();
+
+    // Three wrong PINs: the caller hears the prompt, then is hung up.
+    let (mut wrong, rtp, to) = dial_room(&pbx, "102");
+    assert!(loudness(&rtp, 500) > 200.0, "the PIN prompt is heard");
+    press(&rtp, to, "1111#", 0);
+    press(&rtp, to, "2222#", 10);
+    press(&rtp, to, "3333#", 20);
+    wrong.c.set_timeout(Duration::from_secs(8));
+    wrong.answer_request("BYE");
+
+    // Two callers who type it are seated and hear each other.
+    let (_a, a_rtp, a_to) = dial_room(&pbx, "100");
+    assert!(loudness(&a_rtp, 300) > 200.0, "the PIN prompt is heard");
+    press(&a_rtp, a_to, "4321#", 0);
+    let (_b, b_rtp, b_to) = dial_room(&pbx, "101");
+    press(&b_rtp, b_to, "4321#", 0);
+    // Seated, B hears nobody but A: silence until A speaks, then A's tone.
+    loudness(&b_rtp, 300);
+    let quiet = loudness(&b_rtp, 300);
+    let sender = std::thread::spawn(move || {
+        for seq in 0..100 {
+            a_rtp.send_to(&tone(seq, 0xA), a_to).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let heard = loudness(&b_rtp, 800);
+    sender.join().unwrap();
+    assert!(
+        quiet < 50.0 && heard > 1000.0,
+        "B hears silence ({quiet:.0}) before A speaks, then A ({heard:.0})"
+    );
+    let _ = b_to;
+}
