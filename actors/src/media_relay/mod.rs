@@ -7,6 +7,8 @@
 //! - `worker`: the few RTP worker threads (one per core) that own every relay's
 //!   sockets and feed each relay its datagrams (level-triggered epoll).
 //! - `continuity`: the stream a leg hears kept continuous across sources.
+//! - `reports`: the switch's own RTCP towards a leg hearing a stream the switch makes
+//!   (transcoded or played).
 //! - [`latch`]: the latching rule (sans-IO).
 //! - [`anchor`]: a call's relays and the port (relay side) facing each party;
 //!   splicing two ports back to back when a transfer joins two calls.
@@ -20,6 +22,7 @@ mod packet;
 pub mod port_pool;
 pub mod recording;
 pub mod relay;
+mod reports;
 mod worker;
 
 pub use anchor::{rtp_target, Port, Relay, RelayId, Relays};

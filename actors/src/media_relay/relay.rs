@@ -18,6 +18,7 @@ use super::continuity::Continuity;
 use super::latch::{Latch, Verdict};
 use super::packet::{inspect, Datagram, G711Convert, PT_PCMA, PT_PCMU};
 use super::port_pool::{PortLease, PortPair};
+use super::reports::OwnReports;
 
 /// Receive buffer size. A datagram that fills it may have been cut and is dropped.
 const BUF_SIZE: usize = 4096;
@@ -54,7 +55,8 @@ pub struct DirectionStats {
     pub rtcp_packets: u64,
     pub rtcp_bytes: u64,
     /// Received but not forwarded: malformed, from a source other than the latched
-    /// one, towards a held side, with no destination known yet, or refused by the OS.
+    /// one, towards a held side, with no destination known yet, refused by the OS,
+    /// or RTCP towards a leg the switch sends its own reports.
     pub dropped: u64,
 }
 
@@ -247,6 +249,9 @@ struct SideState {
     inband: Option<Box<media::dtmf::goertzel::GoertzelDetector>>,
     /// The stream this leg hears, kept continuous across sources.
     stream: Continuity,
+    /// The switch's own RTCP towards this leg, while what it hears is the switch's
+    /// stream (transcoded or played) rather than the other leg's.
+    reports: Option<Box<OwnReports>>,
 }
 
 impl SideState {
@@ -313,9 +318,11 @@ pub struct MediaRelay {
     listener: Option<Listener>,
     /// The recording under way, if any.
     recording: Option<Box<super::recording::Recording>>,
-    /// The clock the play sources run on, and when the next played packet is due.
+    /// The clock the play sources run on; when the next played packet is due; when
+    /// the relay needs its worker next (a played packet or an own RTCP report).
     epoch: Instant,
-    next_play: Option<Instant>,
+    play_at: Option<Instant>,
+    next_wake: Option<Instant>,
     shared: Arc<Shared>,
 }
 
@@ -351,7 +358,8 @@ impl MediaRelay {
             listener: None,
             recording: None,
             epoch: Instant::now(),
-            next_play: None,
+            play_at: None,
+            next_wake: None,
             shared,
         }
     }
@@ -363,9 +371,9 @@ impl MediaRelay {
         [&a.rtp, &a.rtcp, &b.rtp, &b.rtcp]
     }
 
-    /// When the next played packet is due, if anything is played.
-    pub(super) fn next_play(&self) -> Option<Instant> {
-        self.next_play
+    /// When the relay needs its worker next (a played packet, an own RTCP report).
+    pub(super) fn next_wake(&self) -> Option<Instant> {
+        self.next_wake
     }
 
     /// Socket `k` (see [`MediaRelay::sockets`]) is readable: takes one datagram from
@@ -396,6 +404,7 @@ impl MediaRelay {
                             rtcp_port,
                             src,
                             now,
+                            epoch: self.epoch,
                         },
                         &mut scratch.buf[..n],
                     );
@@ -413,9 +422,56 @@ impl MediaRelay {
     pub(super) fn control(&mut self, c: Control, scratch: &mut Scratch, now: Instant) {
         let play = matches!(c, Control::Play { .. });
         self.on_control(c, now);
+        self.update_reports(now);
         if play {
-            self.play(scratch, now);
+            self.wake(scratch, now);
+        } else {
+            self.schedule();
         }
+        self.publish();
+    }
+
+    /// Own RTCP towards each leg whose stream the switch makes (the other side
+    /// transcodes into it, or a source plays to it); none towards the others.
+    fn update_reports(&mut self, now: Instant) {
+        for i in 0..2 {
+            let own = self.sides[1 - i].path.is_some() || self.sides[i].playing.is_some();
+            let s = &mut self.sides[i];
+            match (own, s.reports.is_some()) {
+                (true, false) => s.reports = Some(Box::new(OwnReports::new(now))),
+                (false, true) => s.reports = None,
+                _ => {}
+            }
+        }
+    }
+
+    /// When the worker wakes the relay next: its next played packet or own report.
+    fn schedule(&mut self) {
+        let reports = self
+            .sides
+            .iter()
+            .filter_map(|s| s.reports.as_ref().map(|r| r.next));
+        self.next_wake = self.play_at.into_iter().chain(reports).min();
+    }
+
+    /// The worker's wake-up: played packets and own reports due now.
+    pub(super) fn wake(&mut self, scratch: &mut Scratch, now: Instant) {
+        self.play(scratch, now);
+        self.update_reports(now);
+        for i in 0..2 {
+            let s = &mut self.sides[i];
+            let Some(r) = s.reports.as_mut().filter(|r| r.next <= now) else {
+                continue;
+            };
+            let stream = s.stream.continue_at(now).map(|(ssrc, _, ts)| (ssrc, ts));
+            let bytes = r.report(stream, now.duration_since(self.epoch));
+            if let Some((dst, via_rtp)) = s.rtcp_dst() {
+                let io = &self.io[i];
+                let sock = if via_rtp { &io.rtp } else { &io.rtcp };
+                let _ = sock.send_to(&bytes, dst);
+            }
+        }
+        self.schedule();
         self.publish();
     }
 
@@ -537,6 +593,9 @@ impl MediaRelay {
             d.extend_from_slice(&p.event.to_bytes());
             seq = seq.wrapping_add(1);
             self.sides[i].stream.sent(&d, now);
+            if let Some(r) = self.sides[i].reports.as_mut() {
+                r.sent(&d);
+            }
             let _ = self.io[i].rtp.send_to(&d, dst);
         }
         // The other leg's packets go on after these.
@@ -545,7 +604,7 @@ impl MediaRelay {
 
     /// Sends the played packets due now and notes when the next one is. A source that
     /// has played out ends (the other leg is heard again) and is reported.
-    pub(super) fn play(&mut self, scratch: &mut Scratch, now: Instant) {
+    fn play(&mut self, scratch: &mut Scratch, now: Instant) {
         let at = now.duration_since(self.epoch);
         let mut next: Option<std::time::Duration> = None;
         for i in 0..2 {
@@ -566,6 +625,9 @@ impl MediaRelay {
             let dst = self.sides[i].rtp_dst();
             for d in &scratch.out {
                 self.sides[i].stream.sent(d, now);
+                if let Some(r) = self.sides[i].reports.as_mut() {
+                    r.sent(d);
+                }
                 let sent = dst.and_then(|dst| self.io[i].rtp.send_to(d, dst).ok());
                 // Counted with the direction that would have carried the other leg.
                 let c = &mut self.counters[1 - i];
@@ -586,8 +648,7 @@ impl MediaRelay {
                 }
             }
         }
-        self.next_play = next.map(|d| self.epoch + d);
-        self.publish();
+        self.play_at = next.map(|d| self.epoch + d);
     }
 
     /// Makes the counters and latched addresses visible to the handle.
@@ -615,6 +676,8 @@ struct Incoming {
     rtcp_port: bool,
     src: SocketAddr,
     now: Instant,
+    /// The relay's clock origin (arrival times for RTCP statistics).
+    epoch: Instant,
 }
 
 /// What a packet passes besides the other leg: the latch's news, the transcoder's
@@ -720,6 +783,12 @@ fn relay_one(
             if let Some(r) = recording.as_mut().filter(|_| verdict != Verdict::Reject) {
                 r.push(from, buf);
             }
+            if verdict != Verdict::Reject {
+                let clock = sides[from].stream.clock;
+                if let Some(r) = sides[from].reports.as_mut() {
+                    r.heard(buf, clock, at.now.duration_since(at.epoch));
+                }
+            }
             if verdict != Verdict::Reject && sides[from].inband.is_some() {
                 let p = &buf[payload.clone()];
                 inband_key(&mut sides[from], at.side, payload_type, p, listener);
@@ -737,6 +806,9 @@ fn relay_one(
                                 .iter_mut()
                                 .map(|d| {
                                     sides[to].stream.forward(d, at.now);
+                                    if let Some(r) = sides[to].reports.as_mut() {
+                                        r.sent(d);
+                                    }
                                     io[to].rtp.send_to(d, dst).ok()
                                 })
                                 .try_fold(0, |n, sent| Some(n + sent?))
@@ -782,8 +854,16 @@ fn relay_one(
             if verdict != Verdict::Reject && !at.rtcp_port {
                 sides[from].mux = true;
             }
+            if verdict != Verdict::Reject {
+                if let Some(r) = sides[from].reports.as_mut() {
+                    r.leg_report(buf, at.now.duration_since(at.epoch));
+                }
+            }
+            // A leg hearing the switch's own stream gets the switch's reports, not
+            // the other leg's.
+            let own = sides[to].reports.is_some();
             match sides[to].rtcp_dst() {
-                Some((dst, via_rtp)) if verdict != Verdict::Reject => {
+                Some((dst, via_rtp)) if verdict != Verdict::Reject && !own => {
                     let sock = if via_rtp { &io[to].rtp } else { &io[to].rtcp };
                     sock.send_to(buf, dst).ok().map(|n| (n, true))
                 }

@@ -392,3 +392,61 @@ async fn a_played_source_replaces_the_other_leg_until_it_stops() {
     assert_eq!(u16::from_be_bytes([d[2], d[3]]), last.wrapping_add(1));
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn a_transcoded_leg_gets_the_switchs_own_rtcp_not_the_other_legs() {
+    let pool = pool(43200..=43299);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let (ra, rb) = relay.ports();
+    let (a, b) = (Phone::new().await, Phone::new().await);
+    a.announce(&relay, Side::A);
+    b.announce(&relay, Side::B);
+    let voice = |pt, kind| Voice {
+        pt,
+        kind,
+        ptime_ms: 20,
+    };
+    relay.set_codecs(
+        voice(0, media::CodecKind::Pcmu),
+        voice(9, media::CodecKind::G722),
+    );
+    // B talks (G.722, transcoded to A's PCMU) and reports; A talks too.
+    let g722 = {
+        let mut enc = media::CodecKind::G722.build().unwrap();
+        let mut out = Vec::new();
+        enc.encode(&[0i16; 320], &mut out).unwrap();
+        out
+    };
+    let mut a_heard = None;
+    for seq in 0..20u16 {
+        send(&b.rtp, &rtp(9, seq, 0xB, &g722), rb).await;
+        send(&a.rtp, &rtp(0, seq, 0xA, &[0xff; 160]), ra).await;
+        if seq == 5 {
+            send(&b.rtcp, &rtcp_rr(0xB), rtcp_of(rb)).await;
+        }
+        let mut d = [0u8; 2048];
+        if let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_millis(20), a.rtp.recv_from(&mut d)).await
+        {
+            assert!(n > 12);
+            a_heard = Some(u32::from_be_bytes([d[8], d[9], d[10], d[11]]));
+        }
+    }
+    assert!(a_heard.is_some(), "A hears B transcoded");
+    // The first RTCP A gets is the switch's sender report of the stream A hears,
+    // with a report block about A's stream; B's receiver report stopped at the relay.
+    let mut buf = [0u8; 2048];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(6), a.rtcp.recv_from(&mut buf))
+        .await
+        .expect("an own report within the interval")
+        .unwrap();
+    let packets = media::rtcp::parse_compound(&buf[..n]).unwrap();
+    let media::rtcp::RtcpPacket::SenderReport(sr) = &packets[0] else {
+        panic!("a sender report first: {packets:?}");
+    };
+    assert_eq!(Some(sr.ssrc), a_heard);
+    assert!(sr.packet_count > 0);
+    assert_eq!(sr.reports.len(), 1);
+    assert_eq!(sr.reports[0].ssrc, 0xA);
+    relay.stop().await;
+}

@@ -7,7 +7,8 @@
 //! triggering reports a socket again while it has more), so no read is wasted on
 //! `WouldBlock`, and one `epoll_wait` serves every socket that became readable
 //! meanwhile: the more calls, the more datagrams per wake-up. Played sources (music
-//! on hold) wake the worker through its wait's timeout, earliest deadline first.
+//! on hold, prompts) and the switch's own RTCP reports wake the worker through its
+//! wait's timeout, earliest deadline first.
 //!
 //! Nothing on the packet path locks or allocates: commands (a relay added, a control,
 //! a relay dropped) come through a channel, read only when the eventfd fires; a
@@ -143,7 +144,7 @@ struct Thread {
     free: Vec<usize>,
     /// Handle id → slot, for commands (never on the packet path).
     ids: HashMap<u64, usize>,
-    /// Played packets due: when, slot, relay id. An entry whose relay has since
+    /// Wake-ups due (played packets, own RTCP reports): when, slot, relay id. An entry whose relay has since
     /// moved its deadline (or gone) is skipped when it comes up.
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     scratch: Scratch,
@@ -180,11 +181,11 @@ impl Thread {
                     s.relay.readable(k, &mut self.scratch, now);
                 }
             }
-            self.play_due(Instant::now());
+            self.wake_due(Instant::now());
         }
     }
 
-    /// How long to wait: until the next played packet is due, or for ever.
+    /// How long to wait: until the next relay's wake-up is due, or for ever.
     fn timeout(&mut self, now: Instant) -> EpollTimeout {
         let Some(Reverse((at, ..))) = self.timers.peek() else {
             return EpollTimeout::NONE;
@@ -207,9 +208,9 @@ impl Thread {
                     let Some(Some(s)) = self.slots.get_mut(slot) else {
                         continue;
                     };
-                    let before = s.relay.next_play();
+                    let before = s.relay.next_wake();
                     s.relay.control(c, &mut self.scratch, now);
-                    let after = s.relay.next_play();
+                    let after = s.relay.next_wake();
                     if let Some(at) = after.filter(|_| after != before) {
                         self.timers.push(Reverse((at, slot, id)));
                     }
@@ -256,9 +257,9 @@ impl Thread {
         self.free.push(slot);
     }
 
-    /// Plays what is due: each relay whose deadline came sends its packets and says
-    /// when its next one is.
-    fn play_due(&mut self, now: Instant) {
+    /// Wakes the relays whose deadline came: each sends its played packets and
+    /// reports due, and says when it needs waking next.
+    fn wake_due(&mut self, now: Instant) {
         while let Some(&Reverse((at, slot, id))) = self.timers.peek() {
             if at > now {
                 break;
@@ -267,11 +268,11 @@ impl Thread {
             let Some(Some(s)) = self.slots.get_mut(slot) else {
                 continue;
             };
-            if s.id != id || s.relay.next_play() != Some(at) {
+            if s.id != id || s.relay.next_wake() != Some(at) {
                 continue;
             }
-            s.relay.play(&mut self.scratch, now);
-            if let Some(next) = s.relay.next_play() {
+            s.relay.wake(&mut self.scratch, now);
+            if let Some(next) = s.relay.next_wake() {
                 self.timers.push(Reverse((next, slot, id)));
             }
         }

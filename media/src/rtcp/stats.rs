@@ -143,6 +143,11 @@ impl ReceiverStats {
         self.last_sr = Some((ntp.middle32(), arrival));
     }
 
+    /// The source these statistics are of.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
     /// The extended highest sequence number received.
     pub fn extended_max(&self) -> u32 {
         self.cycles.wrapping_add(self.max_seq as u32)
