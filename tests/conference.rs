@@ -135,3 +135,140 @@ fn a_room_with_a_pin_asks_for_it_seats_who_typed_it_and_hangs_up_on_wrong_ones()
     );
     let _ = b_to;
 }
+
+/// Sends a REFER in `c`'s call with `refer_to` and returns its final response's
+/// code and the status line of the NOTIFY that ends its subscription (each NOTIFY
+/// answered; they may come before the REFER's answer).
+fn refer(c: &mut Caller, refer_to: &str) -> (u16, String) {
+    c.send_request("REFER", &format!("Refer-To: {refer_to}\r\n"));
+    let (mut code, mut outcome) = (None, None);
+    while code.is_none() || outcome.is_none() {
+        let m = c.c.recv().expect("the REFER's answer and NOTIFYs");
+        if m.method().map(|x| x.as_str()) == Some("NOTIFY") {
+            c.c.send_raw(&engine::sip::MessageWriter::response_to(&m, 200, "OK", None).finish());
+            let state = m
+                .header_lines()
+                .find(|(_, name, _)| name.eq_ignore_ascii_case("Subscription-State"))
+                .map(|(_, _, v)| v.to_owned())
+                .unwrap_or_default();
+            if state.starts_with("terminated") {
+                outcome = Some(String::from_utf8_lossy(m.body()).trim().to_owned());
+            }
+        } else if m.cseq().map(|c| c.method) == Some("REFER") && m.code() >= Some(200) {
+            code = m.code();
+        }
+    }
+    (code.unwrap(), outcome.unwrap())
+}
+
+/// `Replaces` for the caller's side of `call`'s dialog, escaped for a Refer-To URI.
+fn replaces_of(call: &Caller) -> String {
+    let value = format!(
+        "call-{};to-tag={};from-tag=caller1",
+        call.c.local,
+        call.to_tag.as_deref().unwrap()
+    );
+    value
+        .replace('@', "%40")
+        .replace(';', "%3B")
+        .replace('=', "%3D")
+}
+
+#[test]
+fn the_conference_button_merges_two_calls_and_the_organiser_removes_a_party() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "101");
+    let mut c = Device::register(&pbx, "102");
+    let sock = || {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s
+    };
+    let (a_rtp, b_rtp, c_rtp) = (sock(), sock(), sock());
+    let port = |s: &UdpSocket| s.local_addr().unwrap().port();
+    // 100 calls 101, then 102 (its phone's two lines).
+    let mut call_b = Caller::call_with_media(&pbx, "100", "101", 41000);
+    b.answer(port(&b_rtp));
+    assert_eq!(call_b.expect(200), 200);
+    call_b.ack();
+    let mut call_c = Caller::call_with_media(&pbx, "100", "102", 41002);
+    c.answer(port(&c_rtp));
+    assert_eq!(call_c.expect(200), 200);
+    call_c.ack();
+    // The conference button: 100 calls the conference URI and REFERs each call in.
+    let (mut conf, a_rtp, a_to) = {
+        let mut conf = Caller::call_with_media(&pbx, "100", "conference", port(&a_rtp));
+        assert_eq!(conf.expect(200), 200);
+        conf.ack();
+        let to = media_target(&conf);
+        (conf, a_rtp, to)
+    };
+    for (call, user) in [(&mut call_b, "101"), (&mut call_c, "102")] {
+        let refer_to = format!("<sip:{user}@127.0.0.1?Replaces={}>", replaces_of(call));
+        let outcome = refer(&mut conf, &refer_to);
+        assert_eq!(outcome, (202, "SIP/2.0 200 OK".into()), "{user} brought in");
+        // The organiser's own leg of that call is hung up.
+        call.answer_request("BYE");
+    }
+    // 101 talks: 100 (in the room) and 102 hear it.
+    let b_to = sdp_target(b.invite.as_ref().unwrap());
+    let talk = std::thread::spawn(move || {
+        for seq in 0..100 {
+            b_rtp.send_to(&tone(seq, 0xB), b_to).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        b_rtp
+    });
+    // 100 sends too, so its port latches (it is heard by the others, not itself).
+    a_rtp.send_to(&tone(0, 0xA)[..12], a_to).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let (at_a, at_c) = (loudness(&a_rtp, 600), loudness(&c_rtp, 600));
+    talk.join().unwrap();
+    assert!(
+        at_a > 1000.0 && at_c > 1000.0,
+        "101 is heard by 100 ({at_a:.0}) and 102 ({at_c:.0})"
+    );
+    // The organiser removes 102: its phone gets BYE.
+    let outcome = refer(&mut conf, "<sip:102@127.0.0.1;method=BYE>");
+    assert_eq!(outcome, (202, "SIP/2.0 200 OK".into()));
+    c.answer_request("BYE");
+    // Somebody not in the room cannot be removed.
+    let outcome = refer(&mut conf, "<sip:105@127.0.0.1;method=BYE>");
+    assert_eq!(outcome, (202, "SIP/2.0 404 Not Found".into()));
+}
+
+#[test]
+fn only_the_organiser_brings_parties_in_and_only_from_its_own_calls() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut d = Device::register(&pbx, "103");
+    // 102 calls 103: a call the organiser (100) is not in.
+    let mut other = Caller::call_with_media(&pbx, "102", "103", 41010);
+    d.answer(41012);
+    assert_eq!(other.expect(200), 200);
+    other.ack();
+    let mut conf = Caller::call_with_media(&pbx, "100", "conference", 41014);
+    assert_eq!(conf.expect(200), 200);
+    conf.ack();
+    // Naming 102's dialog (as if learnt off the wire) brings nobody in.
+    let refer_to = format!("<sip:103@127.0.0.1?Replaces={}>", replaces_of(&other));
+    assert_eq!(
+        refer(&mut conf, &refer_to),
+        (202, "SIP/2.0 481 Call/Transaction Does Not Exist".into())
+    );
+    // A member of a plan room organises nothing.
+    let mut member = Caller::call_with_media(&pbx, "101", "500", 41016);
+    assert_eq!(member.expect(200), 200);
+    member.ack();
+    member.send_request("REFER", "Refer-To: <sip:102@127.0.0.1;method=BYE>\r\n");
+    let code = loop {
+        let m = member.c.recv().expect("an answer to the REFER");
+        if m.cseq().map(|c| c.method) == Some("REFER") && m.code() >= Some(200) {
+            break m.code().unwrap();
+        }
+    };
+    assert_eq!(code, 403);
+    // 102's call goes on: its BYE is answered.
+    other.bye();
+}

@@ -14,85 +14,35 @@ use std::task::Poll;
 
 use media::conference::{Conference, MemberId};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::media_relay::{PortLease, PortPool, Voice};
+use crate::proto::{CallMsg, MemberOf, RoomHandle, RoomMsg};
 
-/// A handle on a room's task (cloned by each call that joins).
-#[derive(Debug, Clone)]
-pub struct RoomHandle {
-    tx: mpsc::UnboundedSender<RoomMsg>,
-}
-
-#[derive(Debug)]
-enum RoomMsg {
-    Join {
-        voice: Voice,
-        /// The only address the member's port takes RTP from and sends it to (the
-        /// relay side spliced to it).
-        peer: SocketAddr,
-        reply: oneshot::Sender<Option<(MemberId, SocketAddr)>>,
-    },
-    Leave(MemberId),
-}
-
-/// A member's place in a room; dropping it leaves the room.
-#[derive(Debug)]
-pub struct Seat {
-    pub id: MemberId,
-    /// The member's RTP port on the switch.
-    pub addr: SocketAddr,
-    room: RoomHandle,
-}
-
-impl Drop for Seat {
-    fn drop(&mut self) {
-        let _ = self.room.tx.send(RoomMsg::Leave(self.id));
-    }
-}
-
-impl RoomHandle {
-    /// Starts a room's task on `ip`, taking ports from `pool`.
-    pub fn start(name: &str, ip: IpAddr, pool: Arc<PortPool>) -> RoomHandle {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let task = RoomTask {
-            name: name.to_owned(),
-            ip,
-            pool,
-            room: Conference::new(),
-            members: Vec::new(),
-            ctl: rx,
-            epoch: Instant::now(),
-            timer: None,
-            out: Vec::new(),
-            buf: vec![0; 2048],
-            started: false,
-        };
-        tokio::spawn(task.run());
-        RoomHandle { tx }
-    }
-
-    /// True once the room's task has ended (its last member left).
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-
-    /// Joins as a member speaking `voice`, whose RTP comes from (and goes to) `peer`.
-    pub async fn join(&self, voice: Voice, peer: SocketAddr) -> Option<Seat> {
-        let (reply, rx) = oneshot::channel();
-        self.tx.send(RoomMsg::Join { voice, peer, reply }).ok()?;
-        let (id, addr) = rx.await.ok()??;
-        Some(Seat {
-            id,
-            addr,
-            room: self.clone(),
-        })
-    }
+/// Starts a room's task on `ip`, taking ports from `pool`.
+pub fn open(name: &str, ip: IpAddr, pool: Arc<PortPool>) -> RoomHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = RoomTask {
+        name: name.to_owned(),
+        ip,
+        pool,
+        room: Conference::new(),
+        members: Vec::new(),
+        ctl: rx,
+        epoch: Instant::now(),
+        timer: None,
+        out: Vec::new(),
+        buf: vec![0; 2048],
+        started: false,
+    };
+    tokio::spawn(task.run());
+    RoomHandle::new(tx)
 }
 
 struct Member {
     id: MemberId,
+    of: MemberOf,
     sock: UdpSocket,
     peer: SocketAddr,
     _rtcp: std::net::UdpSocket,
@@ -167,14 +117,28 @@ impl RoomTask {
 
     fn on_control(&mut self, m: RoomMsg) {
         match m {
-            RoomMsg::Join { voice, peer, reply } => {
-                let seat = self.seat(voice, peer);
+            RoomMsg::Join {
+                voice,
+                peer,
+                member,
+                reply,
+            } => {
+                let seat = self.seat(voice, peer, member);
                 // Even a failed join opens the room: empty, it ends.
                 self.started = true;
                 if let Some((id, _)) = seat {
                     tracing::debug!(room = %self.name, member = id, members = self.members.len(), "member joined");
                 }
                 let _ = reply.send(seat);
+            }
+            RoomMsg::Remove { user, reply } => {
+                let mut any = false;
+                for m in self.members.iter().filter(|m| m.of.user == user) {
+                    any = true;
+                    let _ = m.of.call.send_message(CallMsg::Removed);
+                }
+                tracing::debug!(room = %self.name, user, removed = any, "member removal asked");
+                let _ = reply.send(any);
             }
             RoomMsg::Leave(id) => {
                 self.room.leave(id);
@@ -184,7 +148,12 @@ impl RoomTask {
         }
     }
 
-    fn seat(&mut self, voice: Voice, peer: SocketAddr) -> Option<(MemberId, SocketAddr)> {
+    fn seat(
+        &mut self,
+        voice: Voice,
+        peer: SocketAddr,
+        of: MemberOf,
+    ) -> Option<(MemberId, SocketAddr)> {
         let pair = self.pool.allocate(self.ip).ok()?;
         let sock = UdpSocket::from_std(pair.rtp).ok()?;
         let addr = sock.local_addr().ok()?;
@@ -195,6 +164,7 @@ impl RoomTask {
             .ok()?;
         self.members.push(Member {
             id,
+            of,
             sock,
             peer,
             _rtcp: pair.rtcp,

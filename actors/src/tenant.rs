@@ -66,7 +66,9 @@ pub struct TenantState {
     /// Stands in for the HA1 of a line that does not exist (`line::answer_stranger`).
     phantom_ha1: String,
     /// The tenant's conference rooms in use.
-    rooms: HashMap<String, crate::conference::RoomHandle>,
+    rooms: HashMap<String, crate::proto::RoomHandle>,
+    /// Ad-hoc rooms opened so far (their names' numbers).
+    adhoc_rooms: u64,
 }
 
 /// The extensions of the tenant as last read from the store. A miss reads them again
@@ -629,6 +631,22 @@ impl TenantSupervisor {
                             room: room.clone(),
                             handle,
                             pin,
+                            organiser: false,
+                        },
+                        true,
+                        room,
+                    );
+                }
+                WalkStep::Serve(dialplan::Target::AdHocConference) => {
+                    state.adhoc_rooms += 1;
+                    let room = format!("ad-hoc {}", state.adhoc_rooms);
+                    let handle = Self::room(state, &room, inc.source);
+                    break (
+                        FirstStep::Room {
+                            room: room.clone(),
+                            handle,
+                            pin: None,
+                            organiser: true,
                         },
                         true,
                         room,
@@ -690,7 +708,7 @@ impl TenantSupervisor {
         state: &mut TenantState,
         room: &str,
         source: std::net::SocketAddr,
-    ) -> crate::conference::RoomHandle {
+    ) -> crate::proto::RoomHandle {
         state.rooms.retain(|_, h| !h.is_closed());
         if let Some(h) = state.rooms.get(room) {
             return h.clone();
@@ -701,7 +719,7 @@ impl TenantSupervisor {
             .out
             .local_for(source)
             .map_or(source.ip(), |a| a.ip());
-        let h = crate::conference::RoomHandle::start(room, ip, state.args.shared.ports.clone());
+        let h = crate::conference::open(room, ip, state.args.shared.ports.clone());
         state.rooms.insert(room.to_owned(), h.clone());
         h
     }
@@ -782,6 +800,7 @@ impl Actor for TenantSupervisor {
             known: KnownLines::default(),
             phantom_ha1: format!("{:032x}", rand::random::<u128>()),
             rooms: HashMap::new(),
+            adhoc_rooms: 0,
         })
     }
 

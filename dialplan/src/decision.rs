@@ -66,6 +66,9 @@ pub enum Target {
         /// Room number.
         room: String,
     },
+    /// A new ad-hoc conference room, organised by the caller (the phones' network
+    /// conference URI).
+    AdHocConference,
     /// An announcement, then hang up.
     Announcement {
         /// WAV file.
@@ -168,6 +171,7 @@ impl fmt::Display for Target {
             }
             Self::Voicemail { mailbox } => write!(f, "voicemail {mailbox}"),
             Self::Conference { room } => write!(f, "conference room {room}"),
+            Self::AdHocConference => write!(f, "a new ad-hoc conference room"),
             Self::Announcement { announcement } => {
                 write!(f, "announcement {announcement}, then hang up")
             }

@@ -94,6 +94,8 @@ pub struct Caller {
     pub to_tag: Option<String>,
     /// The last response `expect` returned (the final one, or the one it waited for).
     pub last: Option<engine::sip::Message>,
+    /// In-dialog requests sent so far (their CSeq numbers follow on).
+    pub cseq: u32,
 }
 
 impl Caller {
@@ -231,6 +233,7 @@ impl Caller {
             branch: "z9hG4bKc2".into(),
             to_tag: None,
             last: None,
+            cseq: 0,
         }
     }
 
@@ -498,12 +501,19 @@ impl Caller {
     /// Sends `method` in the answered call's dialog with `extra` header lines and
     /// returns the final response's code.
     pub fn request(&mut self, method: &str, extra: &str) -> u16 {
-        let branch = format!("z9hG4bKreq{method}");
-        let mut w = self.in_call(method, &self.dialog_to(), 10, &branch);
+        self.send_request(method, extra);
+        final_response(&mut self.c, method)
+    }
+
+    /// Sends `method` in the answered call's dialog with `extra` header lines (each
+    /// ending in CRLF), without waiting for its answer. Each one takes the next CSeq.
+    pub fn send_request(&mut self, method: &str, extra: &str) {
+        self.cseq += 1;
+        let branch = format!("z9hG4bKreq{method}{}", self.cseq);
+        let mut w = self.in_call(method, &self.dialog_to(), 10 + self.cseq, &branch);
         w.header("Contact", &format!("<sip:100@{}>", self.c.local));
         sim::ua::raw_headers(&mut w, extra);
         self.c.send_raw(&w.finish());
-        final_response(&mut self.c, method)
     }
 }
 

@@ -61,6 +61,18 @@ impl Journal {
         });
     }
 
+    /// The switch itself answered the call (a conference room): no leg of a device
+    /// did, so only the call's row says so.
+    pub fn answered_by_switch(&mut self, by: &str) {
+        if self.answered {
+            return;
+        }
+        self.answered = true;
+        self.publish(CallEventKind::CallAnswered {
+            answered_by: by.to_owned(),
+        });
+    }
+
     /// The call ended for this cause (only the first end counts).
     pub fn ended(&mut self, c: &engine::call::Cause, remote: Side) {
         if self.end.is_none() {

@@ -62,9 +62,11 @@ pub enum FirstStep {
     /// Join a conference room (the switch answers the caller).
     Room {
         room: String,
-        handle: crate::conference::RoomHandle,
+        handle: crate::proto::RoomHandle,
         /// The PIN the caller types first, if the room has one.
         pin: Option<String>,
+        /// The caller opened this (ad-hoc) room and organises it.
+        organiser: bool,
     },
 }
 
@@ -131,7 +133,13 @@ pub struct CallState {
     /// The tenant's music on hold (`None`: the default).
     music: Option<media::wav::Announcement>,
     /// The caller's place in a conference room, when the call went to one.
-    seat: Option<crate::conference::Seat>,
+    seat: Option<crate::proto::Seat>,
+    /// The room the seat is in.
+    room: Option<crate::proto::RoomHandle>,
+    /// The seated caller organises its (ad-hoc) room.
+    organiser: bool,
+    /// The organiser's REFER being carried out (its channel).
+    room_refer: Option<ChannelId>,
     /// A caller typing a conference room's PIN.
     gate: Option<room::Gate>,
     /// How long an answered call may carry no RTP from a party.
@@ -524,6 +532,9 @@ impl Actor for CallActor {
             awaiting_handover: false,
             music: args.music,
             seat: None,
+            room: None,
+            organiser: false,
+            room_refer: None,
             gate: None,
             media_timeout: args.media_timeout,
             watch: None,
@@ -561,11 +572,17 @@ impl Actor for CallActor {
         let t0 = now();
         match args.first {
             FirstStep::Hop(hop) => hunt::ring(&myself, &mut state, hop.devices, hop.ring, t0),
-            FirstStep::Room { room, handle, pin } => {
+            FirstStep::Room {
+                room,
+                handle,
+                pin,
+                organiser,
+            } => {
                 // A span guard may not be held across the wait for the room.
                 drop(entered);
                 use tracing::Instrument;
-                room::arrive(&mut state, caller, &room, &handle, pin, t0)
+                state.organiser = organiser;
+                room::arrive(&myself, &mut state, caller, &room, &handle, pin, t0)
                     .instrument(span.clone())
                     .await;
             }
@@ -648,11 +665,23 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             in_band,
         } => {
             let port = Port { relay, side };
-            if !room::key(state, port, key, t).await {
+            if !room::key(&myself, state, port, key, t).await {
                 in_dialog::key_pressed(state, port, (key, duration_ms, in_band), t)
             }
         }
         CallMsg::Played { relay, side } => room::played(state, Port { relay, side }, t),
+        CallMsg::EnterRoom {
+            tenant,
+            by,
+            replaces,
+            room,
+            reply,
+        } => {
+            let entered = room::enter(&myself, state, (tenant, &by, &replaces), room, t).await;
+            let _ = reply.send(entered);
+        }
+        CallMsg::Removed => room::removed(state, t),
+        CallMsg::RoomReferDone(code, reason) => room::refer_done(state, code, reason, t),
         CallMsg::TransferTargets(r) => transfer::targets(&myself, state, r, t),
         CallMsg::Joined(h) => transfer::joined(&myself, state, h, t),
         CallMsg::GiveUp(tenant, replaces, to, reply) => {
@@ -754,7 +783,9 @@ fn on_output(
         (Role::Retired, _) => {}
         (Role::Target, e) => transfer::target_event(s, id, e, t),
         (_, LegEvent::Request(req)) if transfer::is_refer(&req) => {
-            transfer::refer(myself, s, id, i, req, t)
+            if !room::refer(myself, s, (id, i), &req, t) {
+                transfer::refer(myself, s, id, i, req, t)
+            }
         }
         (_, LegEvent::Request(req)) => in_dialog::request(s, (id, i), req, t),
         (_, LegEvent::Response(resp)) => in_dialog::response(s, (id, i), resp, t),

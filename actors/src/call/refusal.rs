@@ -79,6 +79,7 @@ pub fn refusal(target: &Target) -> Refusal {
         Target::IvrMenu { number, name, .. } => missing(480, format!("IVR menu {number} ({name})")),
         Target::Voicemail { mailbox } => missing(480, format!("voicemail {mailbox}")),
         Target::Conference { room } => missing(480, format!("conference {room}")),
+        Target::AdHocConference => missing(480, "ad-hoc conference".into()),
         Target::Announcement { announcement } => {
             missing(480, format!("announcement {announcement}"))
         }

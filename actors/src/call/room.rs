@@ -5,15 +5,28 @@
 //! come from its relay (RFC 4733, or tones), `#` ends an attempt; a key stops the
 //! prompt. Three wrong PINs, or none within the patience, and the caller hears why
 //! and is hung up.
+//!
+//! **Network conference** (the desk phone's conference button, RFC 4579): the phone
+//! calls the tenant's conference URI, which opens an ad-hoc room it organises, then
+//! REFERs the room with `Refer-To: <party?Replaces=its dialog with that party>` for
+//! each call to merge. The call owning that dialog seats the party there
+//! (`CallMsg::EnterRoom`): the port that faced the organiser is spliced to a member
+//! port, a party left on hold is resumed, the organiser's leg gets BYE. A REFER with
+//! `Refer-To: <sip:user;method=BYE>` removes that user's members (their calls hang
+//! up). The last one to leave closes the room.
 
 use std::time::Duration;
 
 use std::time::Instant;
 
-use super::{codecs, CallState, ChannelId, Role};
-use crate::conference::RoomHandle;
+use engine::sip::{Message, Replaces};
+use ractor::rpc::CallResult;
+use ractor::ActorRef;
+
+use super::{codecs, transfer, CallState, ChannelId, Role};
 use crate::journal::Side;
 use crate::media_relay::{Port, Side as RelaySide};
+use crate::proto::{CallMsg, MemberOf, RoomHandle, TenantId};
 
 /// Attempts at the PIN.
 const TRIES: u8 = 3;
@@ -44,6 +57,7 @@ pub struct Gate {
 
 /// The switch answers the caller and seats it in `room`, after its PIN if it has one.
 pub async fn arrive(
+    myself: &ActorRef<CallMsg>,
     s: &mut CallState,
     caller: ChannelId,
     room: &str,
@@ -62,7 +76,7 @@ pub async fn arrive(
     s.relays.speak(FACING_ROOM, own.a_voice, None);
     match pin {
         None => {
-            if !seat(s, room, handle).await {
+            if !seat(myself, s, room, handle).await {
                 return refuse(s, caller, 503, "Service Unavailable", t);
             }
         }
@@ -79,7 +93,7 @@ pub async fn arrive(
             s.relays.announce(CALLER, &["conf_enter_pin"]);
         }
     }
-    s.journal.answered(0, &format!("conference {room}"));
+    s.journal.answered_by_switch(&format!("conference {room}"));
     if let Some(c) = s.channel_mut(caller) {
         c.sent_sdp = Some(own.sdp.clone());
     }
@@ -95,14 +109,23 @@ fn refuse(s: &mut CallState, caller: ChannelId, code: u16, reason: &str, t: Inst
 }
 
 /// Joins the room and splices the relay's side B to the member's port.
-async fn seat(s: &mut CallState, room: &str, handle: &RoomHandle) -> bool {
+async fn seat(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    room: &str,
+    handle: &RoomHandle,
+) -> bool {
     let (Some(voice), Some(b_addr)) = (
         s.relays.get(0).and_then(|r| r.voice(RelaySide::A)),
         s.relays.addr(FACING_ROOM),
     ) else {
         return false;
     };
-    let Some(seat) = handle.join(voice, b_addr).await else {
+    let member = MemberOf {
+        user: s.parties.caller.clone(),
+        call: myself.clone(),
+    };
+    let Some(seat) = handle.join(voice, b_addr, member).await else {
         return false;
     };
     if let Some(r) = s.relays.get(0) {
@@ -111,12 +134,19 @@ async fn seat(s: &mut CallState, room: &str, handle: &RoomHandle) -> bool {
     }
     tracing::debug!(room, member = seat.id, "caller joined a conference");
     s.seat = Some(seat);
+    s.room = Some(handle.clone());
     true
 }
 
 /// A key the caller pressed while the gate is up; false when there is no gate (the
 /// key is the call's as usual).
-pub async fn key(s: &mut CallState, port: Port, key: char, t: Instant) -> bool {
+pub async fn key(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    port: Port,
+    key: char,
+    t: Instant,
+) -> bool {
     if port != CALLER {
         return s.gate.is_some();
     }
@@ -137,7 +167,7 @@ pub async fn key(s: &mut CallState, port: Port, key: char, t: Instant) -> bool {
     let right = std::mem::take(&mut g.typed) == g.pin;
     if right {
         let g = s.gate.take().expect("checked above");
-        if !seat(s, &g.room, &g.handle).await {
+        if !seat(myself, s, &g.room, &g.handle).await {
             hang_up(s, 503, "Service Unavailable", t);
         }
         return true;
@@ -175,5 +205,180 @@ pub fn expired(s: &mut CallState, t: Instant) {
 fn hang_up(s: &mut CallState, code: u16, reason: &str, t: Instant) {
     if let Some(c) = s.with_role(Role::Caller).and_then(|id| s.channel_mut(id)) {
         c.hangup(code, reason, t);
+    }
+}
+
+/// A REFER from the seated party of this call: its organiser brings a party in
+/// (Replaces) or removes one (`method=BYE`). False when the call is not seated in a
+/// room (the REFER is a transfer, as usual).
+pub fn refer(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    (from, i): (ChannelId, usize),
+    req: &Message,
+    t: Instant,
+) -> bool {
+    let Some(room) = s.room.clone().filter(|_| s.seat.is_some()) else {
+        return false;
+    };
+    let respond = |s: &mut CallState, code, reason: &str| {
+        s.with_leg(from, i, t, |l| l.respond(req, code, reason, None, t));
+    };
+    if !s.organiser {
+        respond(s, 403, "Only The Organiser");
+        return true;
+    }
+    if s.room_refer.is_some() {
+        respond(s, 491, "Request Pending");
+        return true;
+    }
+    let refer_to = match req.refer_to() {
+        Some(Ok(r)) => r,
+        _ => {
+            respond(s, 400, "Bad Refer-To");
+            return true;
+        }
+    };
+    let me = myself.clone();
+    match (refer_to.method.as_deref(), refer_to.replaces) {
+        (Some("BYE"), _) => {
+            let Some(user) = refer_to.user else {
+                respond(s, 404, "Not Found");
+                return true;
+            };
+            tokio::spawn(async move {
+                let done = match room.remove(&user).await {
+                    true => CallMsg::RoomReferDone(200, "OK"),
+                    false => CallMsg::RoomReferDone(404, "Not Found"),
+                };
+                let _ = me.send_message(done);
+            });
+        }
+        (None | Some("INVITE"), Some(rep)) => {
+            let other = s
+                .directory
+                .call(s.tenant.id, &rep.call_id)
+                .filter(|c| c.get_id() != myself.get_id());
+            let (tenant, by) = (s.tenant.id, s.parties.caller.clone());
+            tokio::spawn(async move {
+                let entered = match other {
+                    Some(c) => {
+                        let asked = c
+                            .call(
+                                |reply| CallMsg::EnterRoom {
+                                    tenant,
+                                    by,
+                                    replaces: rep,
+                                    room,
+                                    reply,
+                                },
+                                None,
+                            )
+                            .await;
+                        matches!(asked, Ok(CallResult::Success(true)))
+                    }
+                    None => false,
+                };
+                let done = match entered {
+                    true => CallMsg::RoomReferDone(200, "OK"),
+                    false => CallMsg::RoomReferDone(481, "Call/Transaction Does Not Exist"),
+                };
+                let _ = me.send_message(done);
+            });
+        }
+        _ => {
+            // Dialling a party out of the room is not built.
+            respond(s, 501, "Not Implemented");
+            return true;
+        }
+    }
+    respond(s, 202, "Accepted");
+    s.room_refer = Some(from);
+    transfer::notify(s, from, "100 Trying", false, t);
+    true
+}
+
+/// What came of the organiser's REFER: its NOTIFY says.
+pub fn refer_done(s: &mut CallState, code: u16, reason: &str, t: Instant) {
+    tracing::debug!(code, reason, "conference REFER done");
+    if let Some(from) = s.room_refer.take() {
+        transfer::notify(s, from, &format!("{code} {reason}"), true, t);
+    }
+}
+
+/// The organiser of `room` (line `by`) brings the party on the far side of the
+/// dialog `rep` names (its leg in this call) into the room: that party is seated
+/// through the port that faced the organiser, resumed if it was held, and the
+/// organiser's leg here gets BYE. False when the dialog is not a leg of the
+/// organiser's line in this call, or the room is full.
+pub async fn enter(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    (tenant, by, rep): (TenantId, &str, &Replaces),
+    room: RoomHandle,
+    t: Instant,
+) -> bool {
+    if tenant != s.tenant.id || s.seat.is_some() {
+        return false;
+    }
+    let Some(organiser) =
+        transfer::named_channel(s, rep).filter(|&id| s.channel(id).is_some_and(|c| c.user() == by))
+    else {
+        return false;
+    };
+    let (Some(port), Some(party)) = (
+        s.channel(organiser).and_then(|c| c.port),
+        s.peer_of(organiser),
+    ) else {
+        return false;
+    };
+    let (Some(voice), Some(addr)) = (
+        s.relays.get(port.relay).and_then(|r| r.voice(port.side)),
+        s.relays.addr(port),
+    ) else {
+        return false;
+    };
+    let member = MemberOf {
+        user: s
+            .channel(party)
+            .map(|c| c.user().to_owned())
+            .unwrap_or_default(),
+        call: myself.clone(),
+    };
+    let Some(seat) = room.join(voice, addr, member).await else {
+        return false;
+    };
+    // The party hears the room through the port that faced the organiser.
+    if let Some(r) = s.relays.get(port.relay) {
+        r.handle.clear_signalling(port.side);
+        r.handle.set_remote(port.side, seat.addr);
+    }
+    s.relays.hold(port, false, None);
+    tracing::debug!(member = seat.id, "party brought into a conference");
+    s.seat = Some(seat);
+    s.room = Some(room);
+    s.bridges.retain(|b| !b.contains(&organiser));
+    if let Some(c) = s.channel_mut(organiser) {
+        c.role = Role::Retired;
+    }
+    s.with_party(organiser, t, |l| l.hangup(200, "Joined Conference", t));
+    transfer::resume(s, party, t);
+    true
+}
+
+/// The room removed this call's party (its organiser asked): it is hung up.
+pub fn removed(s: &mut CallState, t: Instant) {
+    s.seat = None;
+    s.room = None;
+    let parties: Vec<ChannelId> = s
+        .channels
+        .iter()
+        .filter(|c| matches!(c.role, Role::Caller | Role::Callee) && c.answered().is_some())
+        .map(|c| c.id)
+        .collect();
+    for id in parties {
+        if let Some(c) = s.channel_mut(id) {
+            c.hangup(200, "Removed From Conference", t);
+        }
     }
 }

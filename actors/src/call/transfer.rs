@@ -60,7 +60,7 @@ pub fn is_refer(req: &Message) -> bool {
 }
 
 /// NOTIFY of the REFER's implicit subscription with a sipfrag status line.
-fn notify(s: &mut CallState, referrer: ChannelId, status: &str, last: bool, t: Instant) {
+pub(super) fn notify(s: &mut CallState, referrer: ChannelId, status: &str, last: bool, t: Instant) {
     let state = if last {
         "terminated;reason=noresource"
     } else {
@@ -315,7 +315,7 @@ fn names(leg: &Leg, rep: &Replaces) -> bool {
 }
 
 /// The bridged party channel whose answered leg has the dialog `rep` names.
-fn named_channel(s: &CallState, rep: &Replaces) -> Option<ChannelId> {
+pub(super) fn named_channel(s: &CallState, rep: &Replaces) -> Option<ChannelId> {
     s.channels
         .iter()
         .filter(|c| matches!(c.role, Role::Caller | Role::Callee))
@@ -532,7 +532,7 @@ pub fn replace(
 
 /// A party the transferor left on hold (the last SDP it got does not receive) gets a
 /// re-INVITE with that SDP in sendrecv, so that it talks to its new peer.
-fn resume(s: &mut CallState, id: ChannelId, t: Instant) {
+pub(super) fn resume(s: &mut CallState, id: ChannelId, t: Instant) {
     let Some(mut sdp) = s.channel(id).and_then(|c| c.sent_sdp.clone()) else {
         return;
     };

@@ -47,6 +47,21 @@ pub enum CallMsg {
         ActorRef<CallMsg>,
         ractor::RpcReplyPort<Option<Box<ChannelHandover>>>,
     ),
+    /// An ad-hoc conference's organiser brings the party on the far side of the
+    /// dialog a Replaces names into its room: this call seats that party there
+    /// (through the port that faced the organiser) and hangs up the organiser's leg.
+    EnterRoom {
+        tenant: TenantId,
+        /// The organiser's line: the named dialog must be its leg.
+        by: String,
+        replaces: engine::sip::Replaces,
+        room: super::RoomHandle,
+        reply: ractor::RpcReplyPort<bool>,
+    },
+    /// The room this call's party is seated in removed it (its organiser asked).
+    Removed,
+    /// What came of the organiser's REFER (a party brought in or removed).
+    RoomReferDone(u16, &'static str),
     /// An INVITE with Replaces (RFC 3891) naming one of this call's dialogs, placed
     /// (and authenticated) by line `by`.
     Replace {
@@ -66,6 +81,9 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Hop(hop, _, r) => write!(f, "Hop({hop}, {})", r.is_ok()),
             CallMsg::Key { key, .. } => write!(f, "Key({key})"),
             CallMsg::Played { side, .. } => write!(f, "Played({side:?})"),
+            CallMsg::EnterRoom { replaces, .. } => write!(f, "EnterRoom({})", replaces.call_id),
+            CallMsg::Removed => f.write_str("Removed"),
+            CallMsg::RoomReferDone(code, _) => write!(f, "RoomReferDone({code})"),
             CallMsg::Joined(h) => write!(f, "Joined({})", h.is_some()),
             CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),
             CallMsg::Replace { .. } => f.write_str("Replace"),

@@ -8,18 +8,21 @@
 //!   with `CallTarget` and `ChannelHandover`.
 //! - `events`: what calls publish on the event bus (the journal and later subscribers
 //!   listen).
+//! - `room`: the handle on a conference room's task, a member's seat.
 
 pub mod call;
 pub mod events;
 pub mod flow;
 pub mod line;
 pub mod request;
+pub mod room;
 pub mod tenant;
 
 pub use call::{CallMsg, CallTarget, ChannelHandover, HopDevices};
 pub use flow::Flow;
 pub use line::{BindingsView, LineMsg};
 pub use request::{status_code, Incoming, Replier, TcpTx, UdpOut};
+pub use room::{MemberOf, RoomHandle, RoomMsg, Seat};
 pub use tenant::{TenantEntry, TenantMsg};
 
 /// A tenant's id in the store.

@@ -164,7 +164,12 @@ impl Actor for Ringer {
             | CallMsg::Joined(_)
             | CallMsg::Hop(..)
             | CallMsg::Key { .. }
-            | CallMsg::Played { .. } => {}
+            | CallMsg::Played { .. }
+            | CallMsg::Removed
+            | CallMsg::RoomReferDone(..) => {}
+            CallMsg::EnterRoom { reply, .. } => {
+                let _ = reply.send(false);
+            }
             // The ring time is over (or a retransmission timer of the leg is due).
             CallMsg::Wake(_) => {
                 if !state.leg.is_ended() {

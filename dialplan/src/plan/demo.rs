@@ -157,6 +157,7 @@ impl TenantPlan {
             feature_codes: FeatureCodes::default(),
             drop_off: Some("100".into()),
             line_groups: vec![LineGroup::named(DEFAULT_GROUP)],
+            adhoc_conference: "conference".into(),
         }
     }
 }

@@ -75,6 +75,16 @@ pub struct TenantPlan {
     /// Line groups: decline and reject codes and busy-on-busy for their lines.
     #[serde(default)]
     pub line_groups: Vec<LineGroup>,
+    /// The user part of the conference URI desk phones are set up with for network
+    /// conferences (`sip:conference@tenant`): each call to it opens a new ad-hoc room
+    /// whose caller organises it (brings parties in by REFER with Replaces, removes
+    /// them by REFER with `method=BYE`). Empty: no ad-hoc conferences.
+    #[serde(default = "default_adhoc_conference")]
+    pub adhoc_conference: String,
+}
+
+fn default_adhoc_conference() -> String {
+    "conference".into()
 }
 
 impl TenantPlan {

@@ -97,6 +97,21 @@ impl<'a> Run<'a> {
             Some(e) => self.r.dialling_location(&e.number),
             None => &self.r.plan.location,
         };
+        let adhoc = &self.plan().adhoc_conference;
+        if !adhoc.is_empty() && call.to.trim().eq_ignore_ascii_case(adhoc) {
+            let callee = Dialled {
+                input: call.to.clone(),
+                number: adhoc.clone(),
+                detection: Detection::Special,
+                canonical: None,
+                category: None,
+                rule: None,
+                raw: false,
+                call_by_call: None,
+                steps: Vec::new(),
+            };
+            return Ok((caller, callee, vec![Target::AdHocConference]));
+        }
         let to = clean(&call.to);
         if to.is_empty() {
             return Err(Error::EmptyNumber {

@@ -58,6 +58,10 @@ pub struct ReferTo {
     pub host: String,
     /// `?Replaces=…` in the URI (escaped there, decoded here).
     pub replaces: Option<Replaces>,
+    /// The URI's `method` parameter: what the referred party is asked to send
+    /// (`BYE` removes a participant from a conference, RFC 4579 §5.8); INVITE when
+    /// absent.
+    pub method: Option<String>,
 }
 
 impl ReferTo {
@@ -82,6 +86,7 @@ impl ReferTo {
             user: uri.user_unescaped().map(|u| u.into_owned()),
             host: uri.host_bare().to_owned(),
             replaces,
+            method: uri.param("method").map(str::to_ascii_uppercase),
         })
     }
 }
@@ -109,6 +114,10 @@ mod tests {
         assert_eq!(r.user.as_deref(), Some("203"));
         assert_eq!(r.host, "pbx.example.com");
         assert!(r.replaces.is_none());
+        assert_eq!(r.method, None);
+        let bye = ReferTo::parse("<sip:203@pbx;method=bye>").unwrap();
+        assert_eq!(bye.method.as_deref(), Some("BYE"));
+        assert_eq!(bye.user.as_deref(), Some("203"));
         let bare = ReferTo::parse("\"Carol\" <sip:%32%30%33@10.0.0.1;transport=udp>").unwrap();
         assert_eq!(bare.user.as_deref(), Some("203"));
         assert_eq!(bare.uri, "sip:%32%30%33@10.0.0.1;transport=udp");
