@@ -371,19 +371,23 @@ fn call_paths(c: &mut Criterion) {
     g.finish();
 }
 
-/// One 20 ms round of a conference room of 10 members (3 talking), each receiving
-/// its mix encoded in its own codec: ÷ 10 is a member's cost per round, × 50 a
-/// second.
+/// One 20 ms round of a conference room of 10 (and 100) members, 3 talking, each
+/// receiving its mix encoded in its own codec (listeners on one codec share one
+/// encoding): ÷ members is a member's cost per round, × 50 a second.
 fn conference_rooms(c: &mut Criterion) {
     let mut g = c.benchmark_group("conference");
-    g.throughput(Throughput::Elements(10));
     let opus = CodecKind::Opus(OpusConfig::default());
-    for (name, kind, pt) in [
-        ("opus48k_x10", opus, 111u8),
-        ("pcmu_x10", CodecKind::Pcmu, 0),
+    for (name, kind, pt, members) in [
+        ("opus48k_x10", opus, 111u8, 10u32),
+        ("pcmu_x10", CodecKind::Pcmu, 0, 10),
+        ("opus48k_x100", opus, 111u8, 100),
+        ("pcmu_x100", CodecKind::Pcmu, 0, 100),
     ] {
+        g.throughput(Throughput::Elements(u64::from(members)));
         let mut room = media::conference::Conference::new();
-        let ids: Vec<_> = (0..10).map(|i| room.join(kind, pt, i).unwrap()).collect();
+        let ids: Vec<_> = (0..members)
+            .map(|i| room.join(kind, pt, i).unwrap())
+            .collect();
         let mut codec = match kind {
             CodecKind::Opus(cfg) => CodecKind::Opus(OpusConfig {
                 payload_type: pt,

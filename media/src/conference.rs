@@ -2,8 +2,11 @@
 //! sends is de-jittered and decoded ([`PlayoutStream`]); every packet time the room
 //! mixes ([`Mixer`]: everyone hears everyone but itself) and encodes each member's
 //! mix in that member's codec, with a stream of its own (SSRC, sequence, timestamps).
-//! The owner feeds datagrams and time in and sends what comes out; an empty room has
-//! no deadline and costs nothing.
+//! Only talkers are mixed (a member whose audio is above a speech level, or was in
+//! the last 200 ms); the others hear the whole mix, which is encoded once per codec
+//! and shared among them (each packet keeps its member's header), so a room of many
+//! listeners costs a few encodings a round. The owner feeds datagrams and time in
+//! and sends what comes out; an empty room has no deadline and costs nothing.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,9 +24,16 @@ pub type MemberId = ParticipantId;
 const MIX_RATE: u32 = 16000;
 /// Frames owed at most at once after a stall.
 const MAX_CATCH_UP: u32 = 3;
+/// Mean absolute sample above which a member's frame is speech (about -45 dBFS).
+const SPEECH_LEVEL: u32 = 180;
+/// Rounds a talker stays mixed after its last speech frame (200 ms).
+const HANGOVER: u8 = 10;
 
 struct Member {
     playout: PlayoutStream,
+    kind: CodecKind,
+    /// Rounds left that this member is mixed as a talker.
+    talking: u8,
     encoder: Box<dyn Codec>,
     pt: u8,
     ssrc: u32,
@@ -34,10 +44,19 @@ struct Member {
     pcm: Vec<i16>,
 }
 
+/// The mix every listener of one codec hears, encoded once a round.
+struct SharedMix {
+    kind: CodecKind,
+    encoder: Box<dyn Codec>,
+    /// This round's payload, once encoded.
+    payload: Option<Vec<u8>>,
+}
+
 /// One room.
 pub struct Conference {
     mixer: Mixer,
     members: BTreeMap<MemberId, Member>,
+    shared: Vec<SharedMix>,
     ptime: Duration,
     next: Option<Duration>,
 }
@@ -63,6 +82,7 @@ impl Conference {
         Conference {
             mixer: Mixer::new(MIX_RATE, 20).expect("16 kHz, 20 ms is a valid mix"),
             members: BTreeMap::new(),
+            shared: Vec::new(),
             ptime: Duration::from_millis(20),
             next: None,
         }
@@ -95,6 +115,8 @@ impl Conference {
             id,
             Member {
                 playout: PlayoutStream::new(decoder, 20),
+                kind,
+                talking: 0,
                 step: kind.clock_rate() / 50,
                 encoder,
                 pt,
@@ -112,6 +134,9 @@ impl Conference {
     pub fn leave(&mut self, id: MemberId) {
         self.members.remove(&id);
         let _ = self.mixer.remove(id);
+        let members = &self.members;
+        self.shared
+            .retain(|s| members.values().any(|m| m.kind == s.kind));
         if self.members.is_empty() {
             self.next = None;
         }
@@ -156,9 +181,20 @@ impl Conference {
         for (id, m) in &mut self.members {
             m.pcm.clear();
             m.playout.pop(now, &mut m.pcm);
-            self.mixer.input(*id, &m.pcm)?;
+            if is_speech(&m.pcm) {
+                m.talking = HANGOVER;
+            } else {
+                m.talking = m.talking.saturating_sub(1);
+            }
+            // A listener adds nothing: it hears the whole mix, shared.
+            if m.talking > 0 {
+                self.mixer.input(*id, &m.pcm)?;
+            }
         }
         self.mixer.mix();
+        for s in &mut self.shared {
+            s.payload = None;
+        }
         for (id, m) in &mut self.members {
             let Some(mix) = self.mixer.output(*id) else {
                 continue;
@@ -173,13 +209,43 @@ impl Conference {
             d.extend_from_slice(&m.seq.to_be_bytes());
             d.extend_from_slice(&m.ts.to_be_bytes());
             d.extend_from_slice(&m.ssrc.to_be_bytes());
-            m.encoder.encode(mix, &mut d)?;
+            if m.talking > 0 {
+                m.encoder.encode(mix, &mut d)?;
+            } else {
+                let i = match self.shared.iter().position(|s| s.kind == m.kind) {
+                    Some(i) => i,
+                    None => {
+                        self.shared.push(SharedMix {
+                            kind: m.kind,
+                            encoder: m.kind.build()?,
+                            payload: None,
+                        });
+                        self.shared.len() - 1
+                    }
+                };
+                let s = &mut self.shared[i];
+                if s.payload.is_none() {
+                    let mut p = Vec::with_capacity(160);
+                    s.encoder.encode(mix, &mut p)?;
+                    s.payload = Some(p);
+                }
+                d.extend_from_slice(s.payload.as_deref().unwrap_or_default());
+            }
             m.seq = m.seq.wrapping_add(1);
             m.ts = m.ts.wrapping_add(m.step);
             out.push((*id, d));
         }
         Ok(())
     }
+}
+
+/// A frame of speech rather than silence or line noise.
+fn is_speech(pcm: &[i16]) -> bool {
+    if pcm.is_empty() {
+        return false;
+    }
+    let sum: u64 = pcm.iter().map(|&s| u64::from(s.unsigned_abs())).sum();
+    sum / pcm.len() as u64 > u64::from(SPEECH_LEVEL)
 }
 
 #[cfg(test)]
@@ -255,5 +321,48 @@ mod tests {
         assert!(room.deadline().is_some());
         room.leave(c);
         assert_eq!(room.deadline(), None, "an empty room costs nothing");
+    }
+
+    #[test]
+    fn listeners_on_one_codec_share_one_encoded_mix_and_quiet_members_are_not_mixed() {
+        let mut room = Conference::new();
+        let talker = room.join(CodecKind::Pcmu, 0, 1).unwrap();
+        let hummer = room.join(CodecKind::Pcmu, 0, 2).unwrap();
+        let listeners: Vec<_> = (3..8)
+            .map(|ssrc| room.join(CodecKind::G722, 9, ssrc).unwrap())
+            .collect();
+        let mut out = Vec::new();
+        for seq in 0..50u16 {
+            let now = Duration::from_millis(20 * u64::from(seq));
+            room.receive(talker, now, &tone_packet(500.0, seq));
+            // Line noise far below speech: never mixed.
+            let mut noise = tone_packet(300.0, seq);
+            for b in &mut noise[12..] {
+                *b = ulaw_encode(ulaw_decode(*b) / 200);
+            }
+            room.receive(hummer, now, &noise);
+            out.clear();
+            room.tick(now, &mut out).unwrap();
+            if seq < 25 {
+                continue;
+            }
+            let payload = |id| &out.iter().find(|(m, _)| *m == id).unwrap().1[12..];
+            // The G.722 listeners get the same payload, each in its own stream.
+            for l in &listeners[1..] {
+                assert_eq!(payload(*l), payload(listeners[0]));
+            }
+            let headers: std::collections::HashSet<_> = listeners
+                .iter()
+                .map(|l| out.iter().find(|(m, _)| m == l).unwrap().1[8..12].to_vec())
+                .collect();
+            assert_eq!(headers.len(), listeners.len(), "one SSRC each");
+            // The talker hears nothing of the hum (it is not mixed), nor itself.
+            let loud = payload(talker)
+                .iter()
+                .filter(|&&x| ulaw_decode(x).abs() > 20)
+                .count();
+            assert_eq!(loud, 0);
+        }
+        assert_eq!(room.shared.len(), 2, "one shared mix per listening codec");
     }
 }
