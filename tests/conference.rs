@@ -272,3 +272,68 @@ fn only_the_organiser_brings_parties_in_and_only_from_its_own_calls() {
     // 102's call goes on: its BYE is answered.
     other.bye();
 }
+
+#[test]
+fn star_3_merges_the_call_and_the_other_call_into_a_conference() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "101");
+    let mut c = Device::register(&pbx, "102");
+    let sock = || {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s
+    };
+    let (a_rtp, b_rtp, c_rtp) = (sock(), sock(), sock());
+    let port = |s: &UdpSocket| s.local_addr().unwrap().port();
+    // 100 calls 101, then 102 (telephone-events on that call).
+    let mut call_b = Caller::call_with_media(&pbx, "100", "101", 41020);
+    b.answer(port(&b_rtp));
+    assert_eq!(call_b.expect(200), 200);
+    call_b.ack();
+    let mut call_c = Caller::call_with_events(&pbx, "100", "102", port(&a_rtp), 101);
+    c.answer(port(&c_rtp));
+    assert_eq!(call_c.expect(200), 200);
+    call_c.ack();
+    // 100 types *3 during the call with 102.
+    press(&a_rtp, media_target(&call_c), "*3", 0);
+    // Its leg of the call with 101 is hung up; its phone is pointed at a new port.
+    call_b.answer_request("BYE");
+    let reinvite = call_c.answer_reinvite(port(&a_rtp), "sendrecv");
+    let a_to = sdp_target(&reinvite);
+    // 101 talks: 100 and 102 hear it.
+    let b_to = sdp_target(b.invite.as_ref().unwrap());
+    let talk = std::thread::spawn(move || {
+        for seq in 0..100 {
+            b_rtp.send_to(&tone(seq, 0xB), b_to).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        b_rtp
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let (at_a, at_c) = (loudness(&a_rtp, 600), loudness(&c_rtp, 600));
+    let b_rtp = talk.join().unwrap();
+    assert!(
+        at_a > 1000.0 && at_c > 1000.0,
+        "101 is heard by 100 ({at_a:.0}) and 102 ({at_c:.0})"
+    );
+    // 100 talks from its new port: 101 hears it.
+    let talk = std::thread::spawn(move || {
+        for seq in 0..100 {
+            a_rtp.send_to(&tone(seq, 0xA), a_to).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let at_b = loudness(&b_rtp, 600);
+    talk.join().unwrap();
+    assert!(at_b > 1000.0, "100 is heard by 101 ({at_b:.0})");
+    // 100 leaves: 101 and 102 stay in the room (no BYE for them yet); 102 hangs up.
+    call_c.bye();
+    c.c.set_timeout(Duration::from_millis(500));
+    assert!(
+        c.c.recv()
+            .is_none_or(|m| m.method().map(|x| x.as_str()) != Some("BYE")),
+        "102 stays when 100 leaves"
+    );
+}

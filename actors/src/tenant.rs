@@ -30,10 +30,11 @@ use crate::directory::Directory;
 use crate::line::{LineActor, LineArgs};
 use crate::proto::Flow;
 use crate::proto::{
-    BindingsView, CallTarget, HopDevices, Incoming, LineMsg, TenantEntry, TenantMsg,
+    BindingsView, CallMsg, CallTarget, HopDevices, Incoming, LineMsg, TenantEntry, TenantMsg,
 };
 use crate::services::Services;
 use crate::store::{TenantId, TenantLimits, TenantSettings};
+use dialplan::feature_code::{FeatureCodes, FeatureKind};
 use dialplan::WalkStep;
 
 #[derive(Debug, Clone)]
@@ -108,6 +109,8 @@ struct CallEntry {
     /// The caller's and the dialled extension: both are in a call until the call's
     /// journal row is closed (busy-on-busy).
     parties: [String; 2],
+    /// The call's actor (a merge finds a line's other call).
+    call: ActorRef<CallMsg>,
 }
 
 /// Where a call to a line goes.
@@ -256,22 +259,19 @@ impl TenantSupervisor {
             .collect()
     }
 
-    /// The feature code that toggles recording during a call (the plan's, `*44` by
-    /// default).
-    fn recording_code(view: &routing::TenantView) -> Option<String> {
-        use dialplan::feature_code::{FeatureCodes, FeatureKind};
-        fn find(codes: &FeatureCodes) -> Option<String> {
+    /// The plan's feature code of `kind` (the default codes without a plan): the
+    /// in-call ones (recording `*44`, merge `*3`) are matched by the call.
+    fn feature_code(view: &routing::TenantView, kind: FeatureKind) -> Option<String> {
+        let find = |codes: &FeatureCodes| {
             codes
                 .codes
                 .iter()
-                .find(|c| c.kind == FeatureKind::RecordingToggle)
+                .find(|c| c.kind == kind)
                 .map(|c| c.code.clone())
-        }
-        static DEFAULT: std::sync::LazyLock<Option<String>> =
-            std::sync::LazyLock::new(|| find(&FeatureCodes::default()));
+        };
         match &view.router {
             Some(r) => find(&r.plan().feature_codes),
-            None => DEFAULT.clone(),
+            None => find(&FeatureCodes::default()),
         }
     }
 
@@ -679,7 +679,8 @@ impl TenantSupervisor {
             journal,
             music: view.music.clone(),
             media_timeout: state.args.shared.calls.media_timeout,
-            record_code: Self::recording_code(&view),
+            record_code: Self::feature_code(&view, FeatureKind::RecordingToggle),
+            merge_code: Self::feature_code(&view, FeatureKind::ConferenceMerge),
             data_dir: state.args.shared.data_dir.clone(),
             out: state.args.shared.out.clone(),
             directory: state.args.directory.clone(),
@@ -693,6 +694,7 @@ impl TenantSupervisor {
                         _permit: permit,
                         record,
                         parties,
+                        call: call.clone(),
                     },
                 );
             }
@@ -758,6 +760,7 @@ impl TenantSupervisor {
                         _permit: permit,
                         record,
                         parties,
+                        call: r.clone(),
                     },
                 );
             }
@@ -844,6 +847,29 @@ impl Actor for TenantSupervisor {
             }
             TenantMsg::Targets { from, ext, reply } => {
                 let _ = reply.send(Self::targets(&myself, state, &from, &ext).await);
+            }
+            TenantMsg::MergeWith {
+                line,
+                from,
+                source,
+                reply,
+            } => {
+                let other = state
+                    .calls
+                    .iter()
+                    .filter(|(id, c)| {
+                        **id != from
+                            && c.parties.contains(&line)
+                            && !c.record.lock().unwrap_or_else(|e| e.into_inner()).closed
+                    })
+                    .map(|(_, c)| c.call.clone())
+                    .next();
+                let found = other.map(|call| {
+                    state.adhoc_rooms += 1;
+                    let room = format!("ad-hoc {}", state.adhoc_rooms);
+                    (call, Self::room(state, &room, source))
+                });
+                let _ = reply.send(found);
             }
             TenantMsg::HopDevices { lines, reply } => {
                 let view = state.view.borrow().clone();

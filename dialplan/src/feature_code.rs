@@ -36,6 +36,9 @@ pub enum FeatureKind {
     VoicemailAccess,
     /// Start or stop recording the caller's current call.
     RecordingToggle,
+    /// Typed during a call: this call and the line's other call (on hold) become
+    /// one three-party conference.
+    ConferenceMerge,
 }
 
 /// Does the code take a number after it: required, optional, or none?
@@ -121,6 +124,8 @@ pub enum FeatureAction {
     VoicemailAccess,
     /// Toggle call recording.
     RecordingToggle,
+    /// Merge the call and the held call into a conference.
+    ConferenceMerge,
 }
 
 /// A tenant's feature codes.
@@ -148,6 +153,7 @@ impl Default for FeatureCodes {
             ("#61", ForwardNoAnswerClear),
             ("*97", VoicemailAccess),
             ("*44", RecordingToggle),
+            ("*3", ConferenceMerge),
         ];
         Self {
             codes: codes
@@ -215,6 +221,9 @@ impl fmt::Display for FeatureAction {
             Self::Forward { kind, to: None } => write!(f, "clear {kind:?} forwarding"),
             Self::VoicemailAccess => write!(f, "voicemail access"),
             Self::RecordingToggle => write!(f, "toggle call recording"),
+            Self::ConferenceMerge => {
+                write!(f, "merge the call and the held call into a conference")
+            }
         }
     }
 }

@@ -62,7 +62,7 @@ pub fn request(s: &mut CallState, from: LegRef, req: Message, t: Instant) {
     });
     // A caller in a conference has nobody to relay to: the switch answers its session
     // refreshes and other requests itself, with the description it already has.
-    if sent.is_none() && s.seat.is_some() && is_party {
+    if sent.is_none() && s.seated(from.0) && is_party {
         let sdp = s.channel(from.0).and_then(|c| c.sent_sdp.clone());
         let bytes = sdp
             .filter(|_| matches!(method, Method::Invite | Method::Update))
@@ -179,6 +179,9 @@ fn rewrite_body(
     Some((ct, sdp.to_bytes()))
 }
 
+/// How many keys are kept to match in-call feature codes against.
+const TYPED: usize = 8;
+
 /// A key a party pressed (seen by the relay at its port): a bridged party that
 /// negotiated no telephone-events gets it as SIP INFO (`application/dtmf-relay`); one
 /// that did gets it as telephone-events when it came in-band (else it got the
@@ -198,7 +201,13 @@ pub fn key_pressed(
         return;
     };
     tracing::debug!(%key, ms, "key pressed");
-    super::recording::typed(s, from, key);
+    // In-call feature codes are matched against the last few keys typed.
+    s.typed.push(key);
+    if s.typed.len() > TYPED {
+        s.typed.remove(0);
+    }
+    super::recording::typed(s, from);
+    super::merge::typed(s, from);
     let Some(to) = s.peer_of(from) else {
         return;
     };

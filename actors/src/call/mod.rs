@@ -12,6 +12,7 @@ mod in_dialog;
 pub(crate) mod journal;
 pub mod limits;
 mod media_watch;
+mod merge;
 pub mod recording;
 pub mod refusal;
 mod room;
@@ -90,6 +91,8 @@ pub struct CallArgs {
     pub media_timeout: Option<std::time::Duration>,
     /// The feature code that starts and stops recording during the call.
     pub record_code: Option<String>,
+    /// The plan's merge feature code (typed during a call), if any.
+    pub merge_code: Option<String>,
     /// Where recordings go (`recordings/TENANT/LINE/` below it).
     pub data_dir: Arc<std::path::Path>,
     pub out: Arc<SipOut>,
@@ -133,7 +136,8 @@ pub struct CallState {
     /// The tenant's music on hold (`None`: the default).
     music: Option<media::wav::Announcement>,
     /// The caller's place in a conference room, when the call went to one.
-    seat: Option<crate::proto::Seat>,
+    /// The parties seated in a conference room, each with its seat.
+    seats: Vec<(ChannelId, crate::proto::Seat)>,
     /// The room the seat is in.
     room: Option<crate::proto::RoomHandle>,
     /// The seated caller organises its (ad-hoc) room.
@@ -149,6 +153,11 @@ pub struct CallState {
     /// Recording on demand: the feature code, the keys typed lately, the file being
     /// written, and where files go.
     record_code: Option<String>,
+    merge_code: Option<String>,
+    /// A channel typed the merge code; the merge starts once the key is handled.
+    merge_asked: Option<ChannelId>,
+    /// The channel re-INVITEd to its new port by a merge, until it answers.
+    merging: Option<ChannelId>,
     typed: String,
     recording: Option<std::path::PathBuf>,
     data_dir: Arc<std::path::Path>,
@@ -283,6 +292,11 @@ impl CallState {
     }
 
     /// The channel in `role` (the caller's, the callee's, a transfer target's).
+    /// True when channel `id`'s party is seated in a conference room.
+    fn seated(&self, id: ChannelId) -> bool {
+        self.seats.iter().any(|(c, _)| *c == id)
+    }
+
     fn with_role(&self, role: Role) -> Option<ChannelId> {
         self.channels.iter().find(|c| c.role == role).map(|c| c.id)
     }
@@ -531,7 +545,7 @@ impl Actor for CallActor {
             transfer: None,
             awaiting_handover: false,
             music: args.music,
-            seat: None,
+            seats: Vec::new(),
             room: None,
             organiser: false,
             room_refer: None,
@@ -539,6 +553,9 @@ impl Actor for CallActor {
             media_timeout: args.media_timeout,
             watch: None,
             record_code: args.record_code,
+            merge_code: args.merge_code,
+            merge_asked: None,
+            merging: None,
             typed: String::new(),
             recording: None,
             data_dir: args.data_dir,
@@ -666,21 +683,23 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         } => {
             let port = Port { relay, side };
             if !room::key(&myself, state, port, key, t).await {
-                in_dialog::key_pressed(state, port, (key, duration_ms, in_band), t)
+                in_dialog::key_pressed(state, port, (key, duration_ms, in_band), t);
+                merge::ask(&myself, state);
             }
         }
         CallMsg::Played { relay, side } => room::played(state, Port { relay, side }, t),
         CallMsg::EnterRoom {
             tenant,
             by,
-            replaces,
+            leg,
             room,
             reply,
         } => {
-            let entered = room::enter(&myself, state, (tenant, &by, &replaces), room, t).await;
+            let entered = room::enter(&myself, state, (tenant, &by, &leg), room, t).await;
             let _ = reply.send(entered);
         }
         CallMsg::Removed => room::removed(state, t),
+        CallMsg::Merge(line, found) => merge::merge(&myself, state, line, found, t).await,
         CallMsg::RoomReferDone(code, reason) => room::refer_done(state, code, reason, t),
         CallMsg::TransferTargets(r) => transfer::targets(&myself, state, r, t),
         CallMsg::Joined(h) => transfer::joined(&myself, state, h, t),
@@ -726,7 +745,7 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         s.journal.close();
     }
     update_record(s);
-    let answered = !s.bridges.is_empty() || s.seat.is_some() || s.gate.is_some();
+    let answered = !s.bridges.is_empty() || !s.seats.is_empty() || s.gate.is_some();
     if answered && s.watch.is_none() && !over {
         s.watch = s.media_timeout.map(|d| media_watch::MediaWatch::new(d, t));
     }
@@ -788,6 +807,7 @@ fn on_output(
             }
         }
         (_, LegEvent::Request(req)) => in_dialog::request(s, (id, i), req, t),
+        (_, LegEvent::Response(resp)) if merge::answered(s, id, &resp) => {}
         (_, LegEvent::Response(resp)) => in_dialog::response(s, (id, i), resp, t),
         (Role::Callee, LegEvent::Ringing) => {
             s.journal.publish(CallEventKind::LegRinging {
@@ -827,6 +847,13 @@ fn on_output(
             }
         }
         (_, LegEvent::Ended(_)) if transfer::referrer_left(s, id) => {}
+        // A party of a merged conference leaves; the others stay in the room.
+        (_, LegEvent::Ended(_)) if s.seated(id) && s.seats.len() > 1 => {
+            s.seats.retain(|(c, _)| *c != id);
+            if let Some(c) = s.channel_mut(id) {
+                c.role = Role::Retired;
+            }
+        }
         (Role::Callee, LegEvent::Ended(c)) if s.peer_of(id).is_none() => {
             hunt::hop_ended(myself, s, id, i, c, t)
         }

@@ -12,24 +12,17 @@ use crate::journal::CallEventKind;
 use crate::media_relay::recording::Recording;
 use crate::media_relay::Side as RelaySide;
 
-/// How many keys are kept to match feature codes against.
-const TYPED: usize = 8;
-
 /// Where the recordings of line `line` of tenant `tenant` go.
 pub fn directory(data_dir: &std::path::Path, tenant: &str, line: &str) -> PathBuf {
     data_dir.join("recordings").join(tenant).join(line)
 }
 
-/// A key typed by channel `from`: when the keys typed end with the recording code,
-/// recording starts or stops.
-pub fn typed(s: &mut CallState, from: ChannelId, key: char) {
+/// Channel `from` typed a key (`s.typed` holds the last few): when they end with the
+/// recording code, recording starts or stops.
+pub fn typed(s: &mut CallState, from: ChannelId) {
     let Some(code) = s.record_code.clone() else {
         return;
     };
-    s.typed.push(key);
-    if s.typed.len() > TYPED {
-        s.typed.remove(0);
-    }
     if !s.typed.ends_with(&code) {
         return;
     }

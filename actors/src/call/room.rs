@@ -19,14 +19,14 @@ use std::time::Duration;
 
 use std::time::Instant;
 
-use engine::sip::{Message, Replaces};
+use engine::sip::Message;
 use ractor::rpc::CallResult;
 use ractor::ActorRef;
 
 use super::{codecs, transfer, CallState, ChannelId, Role};
 use crate::journal::Side;
 use crate::media_relay::{Port, Side as RelaySide};
-use crate::proto::{CallMsg, MemberOf, RoomHandle, TenantId};
+use crate::proto::{CallMsg, MemberOf, RoomHandle, RoomLeg, TenantId};
 
 /// Attempts at the PIN.
 const TRIES: u8 = 3;
@@ -133,7 +133,8 @@ async fn seat(
         r.handle.set_remote(RelaySide::B, seat.addr);
     }
     tracing::debug!(room, member = seat.id, "caller joined a conference");
-    s.seat = Some(seat);
+    let caller = s.with_role(Role::Caller).unwrap_or_default();
+    s.seats.push((caller, seat));
     s.room = Some(handle.clone());
     true
 }
@@ -218,7 +219,7 @@ pub fn refer(
     req: &Message,
     t: Instant,
 ) -> bool {
-    let Some(room) = s.room.clone().filter(|_| s.seat.is_some()) else {
+    let Some(room) = s.room.clone().filter(|_| s.seated(from)) else {
         return false;
     };
     let respond = |s: &mut CallState, code, reason: &str| {
@@ -268,7 +269,7 @@ pub fn refer(
                                 |reply| CallMsg::EnterRoom {
                                     tenant,
                                     by,
-                                    replaces: rep,
+                                    leg: RoomLeg::Dialog(rep),
                                     room,
                                     reply,
                                 },
@@ -314,16 +315,23 @@ pub fn refer_done(s: &mut CallState, code: u16, reason: &str, t: Instant) {
 pub async fn enter(
     myself: &ActorRef<CallMsg>,
     s: &mut CallState,
-    (tenant, by, rep): (TenantId, &str, &Replaces),
+    (tenant, by, leg): (TenantId, &str, &RoomLeg),
     room: RoomHandle,
     t: Instant,
 ) -> bool {
-    if tenant != s.tenant.id || s.seat.is_some() {
+    if tenant != s.tenant.id || !s.seats.is_empty() {
         return false;
     }
-    let Some(organiser) =
-        transfer::named_channel(s, rep).filter(|&id| s.channel(id).is_some_and(|c| c.user() == by))
-    else {
+    let named = match leg {
+        RoomLeg::Dialog(rep) => transfer::named_channel(s, rep),
+        RoomLeg::OfLine => s
+            .channels
+            .iter()
+            .filter(|c| matches!(c.role, Role::Caller | Role::Callee) && c.answered().is_some())
+            .find(|c| c.user() == by && s.peer_of(c.id).is_some())
+            .map(|c| c.id),
+    };
+    let Some(organiser) = named.filter(|&id| s.channel(id).is_some_and(|c| c.user() == by)) else {
         return false;
     };
     let (Some(port), Some(party)) = (
@@ -355,7 +363,7 @@ pub async fn enter(
     }
     s.relays.hold(port, false, None);
     tracing::debug!(member = seat.id, "party brought into a conference");
-    s.seat = Some(seat);
+    s.seats.push((party, seat));
     s.room = Some(room);
     s.bridges.retain(|b| !b.contains(&organiser));
     if let Some(c) = s.channel_mut(organiser) {
@@ -368,7 +376,7 @@ pub async fn enter(
 
 /// The room removed this call's party (its organiser asked): it is hung up.
 pub fn removed(s: &mut CallState, t: Instant) {
-    s.seat = None;
+    s.seats.clear();
     s.room = None;
     let parties: Vec<ChannelId> = s
         .channels

@@ -54,10 +54,13 @@ pub enum CallMsg {
         tenant: TenantId,
         /// The organiser's line: the named dialog must be its leg.
         by: String,
-        replaces: engine::sip::Replaces,
+        leg: RoomLeg,
         room: super::RoomHandle,
         reply: ractor::RpcReplyPort<bool>,
     },
+    /// The tenant's answer to a merge the call's channel (id) asked for: the line's
+    /// other call and the room both meet in, or none.
+    Merge(u32, Option<(ActorRef<CallMsg>, super::RoomHandle)>),
     /// The room this call's party is seated in removed it (its organiser asked).
     Removed,
     /// What came of the organiser's REFER (a party brought in or removed).
@@ -81,14 +84,24 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Hop(hop, _, r) => write!(f, "Hop({hop}, {})", r.is_ok()),
             CallMsg::Key { key, .. } => write!(f, "Key({key})"),
             CallMsg::Played { side, .. } => write!(f, "Played({side:?})"),
-            CallMsg::EnterRoom { replaces, .. } => write!(f, "EnterRoom({})", replaces.call_id),
+            CallMsg::EnterRoom { by, .. } => write!(f, "EnterRoom({by})"),
             CallMsg::Removed => f.write_str("Removed"),
+            CallMsg::Merge(_, found) => write!(f, "Merge({})", found.is_some()),
             CallMsg::RoomReferDone(code, _) => write!(f, "RoomReferDone({code})"),
             CallMsg::Joined(h) => write!(f, "Joined({})", h.is_some()),
             CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),
             CallMsg::Replace { .. } => f.write_str("Replace"),
         }
     }
+}
+
+/// Which leg of the organiser a call gives up to a conference room.
+#[derive(Debug, Clone)]
+pub enum RoomLeg {
+    /// The dialog a Replaces names (the phone's conference button).
+    Dialog(engine::sip::Replaces),
+    /// The organiser's line's answered leg (the merge feature code).
+    OfLine,
 }
 
 /// A device of the callee: where its binding says to send the INVITE.

@@ -41,6 +41,15 @@ pub enum TenantMsg {
         lines: Vec<String>,
         reply: RpcReplyPort<Result<super::HopDevices, (u16, &'static str)>>,
     },
+    /// Line `line` typed the merge code in call `from`: its other call in progress
+    /// (the one on hold), and a new ad-hoc room on the switch's address towards
+    /// `source`, for both calls to meet in; `None` without another call.
+    MergeWith {
+        line: String,
+        from: ractor::ActorId,
+        source: std::net::SocketAddr,
+        reply: RpcReplyPort<Option<(ActorRef<super::CallMsg>, super::RoomHandle)>>,
+    },
 }
 
 impl std::fmt::Debug for TenantMsg {
@@ -53,6 +62,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::StartCall { .. } => "StartCall",
             TenantMsg::Targets { .. } => "Targets",
             TenantMsg::HopDevices { .. } => "HopDevices",
+            TenantMsg::MergeWith { .. } => "MergeWith",
         })
     }
 }

@@ -166,6 +166,7 @@ impl Actor for Ringer {
             | CallMsg::Key { .. }
             | CallMsg::Played { .. }
             | CallMsg::Removed
+            | CallMsg::Merge(..)
             | CallMsg::RoomReferDone(..) => {}
             CallMsg::EnterRoom { reply, .. } => {
                 let _ = reply.send(false);

@@ -118,6 +118,7 @@ impl Run<'_> {
             }
             FeatureKind::VoicemailAccess => FeatureAction::VoicemailAccess,
             FeatureKind::RecordingToggle => FeatureAction::RecordingToggle,
+            FeatureKind::ConferenceMerge => FeatureAction::ConferenceMerge,
         };
         Ok((caller, callee, vec![Target::Feature { action }]))
     }

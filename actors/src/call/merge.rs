@@ -1,0 +1,239 @@
+//! The merge feature code (`*3` by default), typed during a call by a line that has
+//! another call in progress (usually on hold): both calls become one three-party
+//! conference in a new ad-hoc room the line organises.
+//!
+//! The tenant names the line's other call and opens the room
+//! (`TenantMsg::MergeWith`). The other call gives its far party to the room through
+//! the port that faced the line and hangs up the line's leg there
+//! (`CallMsg::EnterRoom`, as the conference button does). In this call the far party
+//! is seated the same way; the line itself, whose port now faces the room on the
+//! far party's behalf, gets a port of a new relay (spliced to a member port of its
+//! own) and a re-INVITE pointing it there; its answer names where its media goes.
+
+use std::time::Instant;
+
+use engine::sdp::{Direction, Sdp};
+use engine::sip::{Message, Method};
+use ractor::rpc::CallResult;
+use ractor::ActorRef;
+
+use super::{codecs, transfer, CallState, ChannelId, Role};
+use crate::media_relay::{MediaRelay, Port, Side as RelaySide};
+use crate::proto::{CallMsg, MemberOf, RoomHandle, RoomLeg, TenantMsg};
+
+/// The keys typed so far end with the merge code: channel `from` asked for a merge.
+pub fn typed(s: &mut CallState, from: ChannelId) {
+    let Some(code) = s.merge_code.as_deref() else {
+        return;
+    };
+    if !s.typed.ends_with(code) {
+        return;
+    }
+    s.typed.clear();
+    let party = s
+        .channel(from)
+        .is_some_and(|c| matches!(c.role, Role::Caller | Role::Callee));
+    if party && s.peer_of(from).is_some() && s.seats.is_empty() {
+        s.merge_asked = Some(from);
+    }
+}
+
+/// Carries out a merge asked for by a key press: the tenant is asked for the line's
+/// other call and a room, and the answer comes back as `CallMsg::Merge`.
+pub fn ask(myself: &ActorRef<CallMsg>, s: &mut CallState) {
+    let Some(from) = s.merge_asked.take() else {
+        return;
+    };
+    let Some(c) = s.channel(from) else {
+        return;
+    };
+    let line = c.user().to_owned();
+    let source = c
+        .peer()
+        .map(|ip| std::net::SocketAddr::new(ip, 0))
+        .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (sup, me, id) = (s.tenant.supervisor.clone(), myself.clone(), myself.get_id());
+    tracing::debug!(%line, "merge asked");
+    tokio::spawn(async move {
+        let found = match sup
+            .call(
+                |reply| TenantMsg::MergeWith {
+                    line,
+                    from: id,
+                    source,
+                    reply,
+                },
+                None,
+            )
+            .await
+        {
+            Ok(CallResult::Success(found)) => found,
+            _ => None,
+        };
+        let _ = me.send_message(CallMsg::Merge(from, found));
+    });
+}
+
+/// The tenant's answer: with another call and a room, both calls meet there.
+pub async fn merge(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    line: ChannelId,
+    found: Option<(ActorRef<CallMsg>, RoomHandle)>,
+    t: Instant,
+) {
+    let Some((other, room)) = found else {
+        tracing::debug!("merge: the line has no other call");
+        return;
+    };
+    let Some(by) = s.channel(line).map(|c| c.user().to_owned()) else {
+        return;
+    };
+    let Some(far) = s.peer_of(line) else {
+        return;
+    };
+    // The other call's far party joins through its own call.
+    let tenant = s.tenant.id;
+    let (room2, by2) = (room.clone(), by.clone());
+    tokio::spawn(async move {
+        let asked = other
+            .call(
+                |reply| CallMsg::EnterRoom {
+                    tenant,
+                    by: by2,
+                    leg: RoomLeg::OfLine,
+                    room: room2,
+                    reply,
+                },
+                None,
+            )
+            .await;
+        if !matches!(asked, Ok(CallResult::Success(true))) {
+            tracing::debug!("merge: the other call gave nobody to the room");
+        }
+    });
+    // This call's far party hears the room through the port that faced the line.
+    let Some(port) = s.channel(line).and_then(|c| c.port) else {
+        return;
+    };
+    let Some(far_seat) = seat_at(myself, s, port, far, &room).await else {
+        return;
+    };
+    s.seats.push((far, far_seat));
+    s.bridges.retain(|b| !b.contains(&line));
+    s.room = Some(room.clone());
+    s.organiser = true;
+    transfer::resume(s, far, t);
+    // The line gets a port of its own, spliced to a member port of its own.
+    let Some((voice, events, ip)) = s
+        .relays
+        .get(port.relay)
+        .map(|r| (r.voice(port.side), r.events(port.side), r.ip))
+    else {
+        return;
+    };
+    let handle = match MediaRelay::start(ip, &s.ports) {
+        Ok(h) => h,
+        Err(e) => return tracing::warn!(error = %e, "merge: no RTP ports for the line"),
+    };
+    let id = s.relays.add(handle, ip);
+    super::listen_to_media(&s.relays, id, myself);
+    let (facing_line, facing_room) = (
+        Port {
+            relay: id,
+            side: RelaySide::A,
+        },
+        Port {
+            relay: id,
+            side: RelaySide::B,
+        },
+    );
+    s.relays.speak(facing_line, voice, events);
+    s.relays.speak(facing_room, voice, None);
+    let Some(line_seat) = seat_at(myself, s, facing_room, line, &room).await else {
+        return;
+    };
+    s.seats.push((line, line_seat));
+    let peer = s.channel(line).and_then(|c| c.peer());
+    if let (Some(r), Some(ip)) = (s.relays.get(id), peer) {
+        r.handle.set_signalling(RelaySide::A, ip);
+    }
+    if let Some(c) = s.channel_mut(line) {
+        c.port = Some(facing_line);
+    }
+    reinvite(s, line, facing_line, t);
+    tracing::debug!("calls merged into a conference");
+}
+
+/// Seats the party of channel `party` in `room` through `port` (the port its media
+/// leaves the switch from towards the room): the port is pointed at the member's
+/// port and unheld.
+async fn seat_at(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    port: Port,
+    party: ChannelId,
+    room: &RoomHandle,
+) -> Option<crate::proto::Seat> {
+    let voice = s.relays.get(port.relay)?.voice(port.side)?;
+    let addr = s.relays.addr(port)?;
+    let member = MemberOf {
+        user: s.channel(party)?.user().to_owned(),
+        call: myself.clone(),
+    };
+    let seat = room.join(voice, addr, member).await?;
+    if let Some(r) = s.relays.get(port.relay) {
+        r.handle.clear_signalling(port.side);
+        r.handle.set_remote(port.side, seat.addr);
+    }
+    s.relays.hold(port, false, None);
+    Some(seat)
+}
+
+/// Points the line at its new port: a re-INVITE with the last description the
+/// switch sent it, anchored there, sending and receiving.
+fn reinvite(s: &mut CallState, line: ChannelId, port: Port, t: Instant) {
+    let Some(mut sdp) = s.channel(line).and_then(|c| c.sent_sdp.clone()) else {
+        return;
+    };
+    let Some((ip, p)) = s.relays.sdp_at(port) else {
+        return;
+    };
+    sdp.anchor(ip, &[p]);
+    sdp.set_direction(Direction::SendRecv);
+    sdp.bump_version();
+    let bytes = sdp.to_bytes();
+    let sent = s
+        .with_party(line, t, |l| {
+            l.send_request(&Method::Invite, Some(("application/sdp", &bytes)), t)
+        })
+        .flatten();
+    if sent.is_some() {
+        if let Some(c) = s.channel_mut(line) {
+            c.sent_sdp = Some(sdp);
+        }
+        s.merging = Some(line);
+    }
+}
+
+/// A response to a request of the call: the line's answer to the merge's
+/// re-INVITE says where its media goes now. True when it was that answer.
+pub fn answered(s: &mut CallState, id: ChannelId, resp: &Message) -> bool {
+    if s.merging != Some(id) || resp.cseq().map(|c| c.method) != Some("INVITE") {
+        return false;
+    }
+    let code = resp.code().unwrap_or(0);
+    if code < 200 {
+        return true;
+    }
+    s.merging = None;
+    let (Some(port), Ok(sdp)) = (s.channel(id).and_then(|c| c.port), Sdp::parse(resp.body()))
+    else {
+        return true;
+    };
+    let peer = s.channel(id).and_then(|c| c.peer());
+    s.relays.follow(port, &sdp, peer, &s.ports);
+    s.relays
+        .speak(port, codecs::voice_of(&sdp), codecs::event_pt(&sdp));
+    true
+}
