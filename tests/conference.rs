@@ -328,6 +328,25 @@ fn star_3_merges_the_call_and_the_other_call_into_a_conference() {
     let at_b = loudness(&b_rtp, 600);
     talk.join().unwrap();
     assert!(at_b > 1000.0, "100 is heard by 101 ({at_b:.0})");
+    // 100 calls 103 and types *3 again: 103 joins the same room, 100's leg to it ends.
+    let mut d = Device::register(&pbx, "103");
+    let (a3_rtp, d_rtp) = (sock(), sock());
+    let mut call_d = Caller::call_with_events(&pbx, "100", "103", port(&a3_rtp), 101);
+    d.answer(port(&d_rtp));
+    assert_eq!(call_d.expect(200), 200);
+    call_d.ack();
+    press(&a3_rtp, media_target(&call_d), "*3", 0);
+    call_d.answer_request("BYE");
+    let talk = std::thread::spawn(move || {
+        for seq in 0..100 {
+            b_rtp.send_to(&tone(seq, 0xB), b_to).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let at_d = loudness(&d_rtp, 600);
+    talk.join().unwrap();
+    assert!(at_d > 1000.0, "103, added, hears 101 ({at_d:.0})");
     // 100 leaves: 101 and 102 stay in the room (no BYE for them yet); 102 hangs up.
     call_c.bye();
     c.c.set_timeout(Duration::from_millis(500));
@@ -336,4 +355,37 @@ fn star_3_merges_the_call_and_the_other_call_into_a_conference() {
             .is_none_or(|m| m.method().map(|x| x.as_str()) != Some("BYE")),
         "102 stays when 100 leaves"
     );
+}
+
+#[test]
+fn a_room_member_gets_rtcp_reports_from_the_switch() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    // An RTP port with its RTCP port next to it.
+    let (rtp, rtcp) = (20_000..30_000u16)
+        .step_by(2)
+        .find_map(|p| {
+            let rtp = UdpSocket::bind(("127.0.0.1", p)).ok()?;
+            let rtcp = UdpSocket::bind(("127.0.0.1", p + 1)).ok()?;
+            Some((rtp, rtcp))
+        })
+        .unwrap();
+    rtcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let mut member = Caller::call_with_media(&pbx, "100", "500", port);
+    assert_eq!(member.expect(200), 200);
+    member.ack();
+    // It talks; the room's mix comes back, and with it the switch's reports.
+    let to = media_target(&member);
+    for seq in 0..5 {
+        rtp.send_to(&tone(seq, 0xA), to).unwrap();
+    }
+    let mut buf = [0u8; 1500];
+    let (n, _) = rtcp.recv_from(&mut buf).expect("an RTCP report within 5 s");
+    let packets = media::rtcp::parse_compound(&buf[..n]).unwrap();
+    assert!(
+        matches!(&packets[0], media::rtcp::RtcpPacket::SenderReport(sr) if sr.packet_count > 0),
+        "{packets:?}"
+    );
+    member.bye();
 }

@@ -848,12 +848,7 @@ impl Actor for TenantSupervisor {
             TenantMsg::Targets { from, ext, reply } => {
                 let _ = reply.send(Self::targets(&myself, state, &from, &ext).await);
             }
-            TenantMsg::MergeWith {
-                line,
-                from,
-                source,
-                reply,
-            } => {
+            TenantMsg::OtherCall { line, from, reply } => {
                 let other = state
                     .calls
                     .iter()
@@ -864,12 +859,12 @@ impl Actor for TenantSupervisor {
                     })
                     .map(|(_, c)| c.call.clone())
                     .next();
-                let found = other.map(|call| {
-                    state.adhoc_rooms += 1;
-                    let room = format!("ad-hoc {}", state.adhoc_rooms);
-                    (call, Self::room(state, &room, source))
-                });
-                let _ = reply.send(found);
+                let _ = reply.send(other);
+            }
+            TenantMsg::OpenRoom { source, reply } => {
+                state.adhoc_rooms += 1;
+                let room = format!("ad-hoc {}", state.adhoc_rooms);
+                let _ = reply.send(Self::room(state, &room, source));
             }
             TenantMsg::HopDevices { lines, reply } => {
                 let view = state.view.borrow().clone();

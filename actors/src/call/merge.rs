@@ -2,8 +2,11 @@
 //! another call in progress (usually on hold): both calls become one three-party
 //! conference in a new ad-hoc room the line organises.
 //!
-//! The tenant names the line's other call and opens the room
-//! (`TenantMsg::MergeWith`). The other call gives its far party to the room through
+//! The tenant names the line's other call (`TenantMsg::OtherCall`). If the line
+//! organises a room there already (an earlier merge), this call's far party joins
+//! it and the line's leg here is hung up: calling a fourth party and typing the code
+//! adds it. Otherwise the tenant opens a room (`TenantMsg::OpenRoom`); the other
+//! call gives its far party to the room through
 //! the port that faced the line and hangs up the line's leg there
 //! (`CallMsg::EnterRoom`, as the conference button does). In this call the far party
 //! is seated the same way; the line itself, whose port now faces the room on the
@@ -55,23 +58,47 @@ pub fn ask(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     let (sup, me, id) = (s.tenant.supervisor.clone(), myself.clone(), myself.get_id());
     tracing::debug!(%line, "merge asked");
     tokio::spawn(async move {
-        let found = match sup
-            .call(
-                |reply| TenantMsg::MergeWith {
-                    line,
-                    from: id,
-                    source,
-                    reply,
-                },
-                None,
-            )
-            .await
-        {
-            Ok(CallResult::Success(found)) => found,
-            _ => None,
-        };
+        let found = async {
+            let other = sup
+                .call(
+                    |reply| TenantMsg::OtherCall {
+                        line: line.clone(),
+                        from: id,
+                        reply,
+                    },
+                    None,
+                )
+                .await;
+            let Ok(CallResult::Success(Some(other))) = other else {
+                return None;
+            };
+            let by = line.clone();
+            let existing = other
+                .call(|reply| CallMsg::RoomOf { by, reply }, None)
+                .await;
+            if let Ok(CallResult::Success(Some(room))) = existing {
+                return Some((other, room, true));
+            }
+            match sup
+                .call(|reply| TenantMsg::OpenRoom { source, reply }, None)
+                .await
+            {
+                Ok(CallResult::Success(room)) => Some((other, room, false)),
+                _ => None,
+            }
+        }
+        .await;
         let _ = me.send_message(CallMsg::Merge(from, found));
     });
+}
+
+/// The room line `by` organises from this call, if any.
+pub fn room_of(s: &CallState, by: &str) -> Option<RoomHandle> {
+    let organises = s.organiser
+        && s.seats
+            .iter()
+            .any(|(c, _)| s.channel(*c).is_some_and(|c| c.user() == by));
+    s.room.clone().filter(|_| organises)
 }
 
 /// The tenant's answer: with another call and a room, both calls meet there.
@@ -79,16 +106,25 @@ pub async fn merge(
     myself: &ActorRef<CallMsg>,
     s: &mut CallState,
     line: ChannelId,
-    found: Option<(ActorRef<CallMsg>, RoomHandle)>,
+    found: Option<(ActorRef<CallMsg>, RoomHandle, bool)>,
     t: Instant,
 ) {
-    let Some((other, room)) = found else {
+    let Some((other, room, existing)) = found else {
         tracing::debug!("merge: the line has no other call");
         return;
     };
     let Some(by) = s.channel(line).map(|c| c.user().to_owned()) else {
         return;
     };
+    if existing {
+        // The line is in that room already: this call's far party joins it and
+        // the line's leg here ends.
+        let (tenant, leg) = (s.tenant.id, RoomLeg::OfLine);
+        if !super::room::enter(myself, s, (tenant, &by, &leg), room, t).await {
+            tracing::debug!("merge: nobody added to the room");
+        }
+        return;
+    }
     let Some(far) = s.peer_of(line) else {
         return;
     };
@@ -185,6 +221,7 @@ async fn seat_at(
     if let Some(r) = s.relays.get(port.relay) {
         r.handle.clear_signalling(port.side);
         r.handle.set_remote(port.side, seat.addr);
+        r.handle.own_reports(port.side.other(), true);
     }
     s.relays.hold(port, false, None);
     Some(seat)

@@ -700,6 +700,9 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         }
         CallMsg::Removed => room::removed(state, t),
         CallMsg::Merge(line, found) => merge::merge(&myself, state, line, found, t).await,
+        CallMsg::RoomOf { by, reply } => {
+            let _ = reply.send(merge::room_of(state, &by));
+        }
         CallMsg::RoomReferDone(code, reason) => room::refer_done(state, code, reason, t),
         CallMsg::TransferTargets(r) => transfer::targets(&myself, state, r, t),
         CallMsg::Joined(h) => transfer::joined(&myself, state, h, t),

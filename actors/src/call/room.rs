@@ -131,6 +131,7 @@ async fn seat(
     if let Some(r) = s.relays.get(0) {
         r.handle.clear_signalling(RelaySide::B);
         r.handle.set_remote(RelaySide::B, seat.addr);
+        r.handle.own_reports(RelaySide::A, true);
     }
     tracing::debug!(room, member = seat.id, "caller joined a conference");
     let caller = s.with_role(Role::Caller).unwrap_or_default();
@@ -360,6 +361,7 @@ pub async fn enter(
     if let Some(r) = s.relays.get(port.relay) {
         r.handle.clear_signalling(port.side);
         r.handle.set_remote(port.side, seat.addr);
+        r.handle.own_reports(port.side.other(), true);
     }
     s.relays.hold(port, false, None);
     tracing::debug!(member = seat.id, "party brought into a conference");

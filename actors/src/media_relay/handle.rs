@@ -136,6 +136,13 @@ impl RelayHandle {
         self.send(Control::Hold { side, held });
     }
 
+    /// The switch sends `side`'s leg RTCP reports of its own on what it hears (a
+    /// conference room's mix, which reports nothing), and keeps the other side's
+    /// reports from it.
+    pub fn own_reports(&self, side: Side, on: bool) {
+        self.send(Control::OwnReports { side, on });
+    }
+
     /// Records what both legs send (`None` stops, completing the file).
     pub fn record(&self, recording: Option<super::recording::Recording>) {
         self.send(Control::Record(recording.map(Box::new)));

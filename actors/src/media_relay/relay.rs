@@ -96,6 +96,12 @@ pub(super) enum Control {
         side: Side,
         held: bool,
     },
+    /// The switch reports on the stream `side`'s leg hears as its own (it comes from
+    /// a conference room's mix, which sends no RTCP of its own).
+    OwnReports {
+        side: Side,
+        on: bool,
+    },
     /// Tap both sides into a recording (`None` stops it).
     Record(Option<Box<super::recording::Recording>>),
     /// A key press to send to a side as telephone-events (RFC 4733) on payload
@@ -252,6 +258,8 @@ struct SideState {
     /// The switch's own RTCP towards this leg, while what it hears is the switch's
     /// stream (transcoded or played) rather than the other leg's.
     reports: Option<Box<OwnReports>>,
+    /// Own reports whatever the stream (the leg hears a room's mix).
+    force_reports: bool,
 }
 
 impl SideState {
@@ -435,7 +443,9 @@ impl MediaRelay {
     /// transcodes into it, or a source plays to it); none towards the others.
     fn update_reports(&mut self, now: Instant) {
         for i in 0..2 {
-            let own = self.sides[1 - i].path.is_some() || self.sides[i].playing.is_some();
+            let own = self.sides[1 - i].path.is_some()
+                || self.sides[i].playing.is_some()
+                || self.sides[i].force_reports;
             let s = &mut self.sides[i];
             match (own, s.reports.is_some()) {
                 (true, false) => s.reports = Some(Box::new(OwnReports::new(now))),
@@ -524,6 +534,7 @@ impl MediaRelay {
                 self.update_inband();
             }
             Control::Record(r) => self.recording = r,
+            Control::OwnReports { side, on } => self.sides[side.index()].force_reports = on,
             Control::Hold { side, held } => self.sides[side.index()].held = held,
             Control::Dtmf {
                 side,
@@ -838,6 +849,9 @@ fn relay_one(
                             }
                         }
                         sides[to].stream.forward(buf, at.now);
+                        if let Some(r) = sides[to].reports.as_mut() {
+                            r.sent(buf);
+                        }
                         io[to].rtp.send_to(buf, dst).ok().map(|n| (n, false))
                     }
                 }

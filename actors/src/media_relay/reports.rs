@@ -1,5 +1,6 @@
 //! The switch's own RTCP towards a leg whose stream the switch makes itself (a
-//! transcoded stream, or a played source): the other leg's reports describe a stream
+//! transcoded stream, a played source, a conference room's mix): the other side's
+//! reports describe a stream
 //! this leg never receives, so they stop here, and the relay sends its own every
 //! few seconds: a sender report of what it sent the leg, with a report block of the
 //! leg's stream it receives (RFC 3550 §6.4). A leg that hears the other untouched

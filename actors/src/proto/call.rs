@@ -58,9 +58,15 @@ pub enum CallMsg {
         room: super::RoomHandle,
         reply: ractor::RpcReplyPort<bool>,
     },
-    /// The tenant's answer to a merge the call's channel (id) asked for: the line's
-    /// other call and the room both meet in, or none.
-    Merge(u32, Option<(ActorRef<CallMsg>, super::RoomHandle)>),
+    /// What a merge the call's channel (id) asked for found: the line's other call
+    /// and the room both meet in (the other call's own, if the line organises one
+    /// there already), or nothing.
+    Merge(u32, Option<(ActorRef<CallMsg>, super::RoomHandle, bool)>),
+    /// The room line `by` organises in this call, if any (a merge adds to it).
+    RoomOf {
+        by: String,
+        reply: ractor::RpcReplyPort<Option<super::RoomHandle>>,
+    },
     /// The room this call's party is seated in removed it (its organiser asked).
     Removed,
     /// What came of the organiser's REFER (a party brought in or removed).
@@ -87,6 +93,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::EnterRoom { by, .. } => write!(f, "EnterRoom({by})"),
             CallMsg::Removed => f.write_str("Removed"),
             CallMsg::Merge(_, found) => write!(f, "Merge({})", found.is_some()),
+            CallMsg::RoomOf { by, .. } => write!(f, "RoomOf({by})"),
             CallMsg::RoomReferDone(code, _) => write!(f, "RoomReferDone({code})"),
             CallMsg::Joined(h) => write!(f, "Joined({})", h.is_some()),
             CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),

@@ -42,13 +42,16 @@ pub enum TenantMsg {
         reply: RpcReplyPort<Result<super::HopDevices, (u16, &'static str)>>,
     },
     /// Line `line` typed the merge code in call `from`: its other call in progress
-    /// (the one on hold), and a new ad-hoc room on the switch's address towards
-    /// `source`, for both calls to meet in; `None` without another call.
-    MergeWith {
+    /// (the one on hold), if any.
+    OtherCall {
         line: String,
         from: ractor::ActorId,
+        reply: RpcReplyPort<Option<ActorRef<super::CallMsg>>>,
+    },
+    /// A new ad-hoc room on the switch's address towards `source`.
+    OpenRoom {
         source: std::net::SocketAddr,
-        reply: RpcReplyPort<Option<(ActorRef<super::CallMsg>, super::RoomHandle)>>,
+        reply: RpcReplyPort<super::RoomHandle>,
     },
 }
 
@@ -62,7 +65,8 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::StartCall { .. } => "StartCall",
             TenantMsg::Targets { .. } => "Targets",
             TenantMsg::HopDevices { .. } => "HopDevices",
-            TenantMsg::MergeWith { .. } => "MergeWith",
+            TenantMsg::OtherCall { .. } => "OtherCall",
+            TenantMsg::OpenRoom { .. } => "OpenRoom",
         })
     }
 }

@@ -171,6 +171,9 @@ impl Actor for Ringer {
             CallMsg::EnterRoom { reply, .. } => {
                 let _ = reply.send(false);
             }
+            CallMsg::RoomOf { reply, .. } => {
+                let _ = reply.send(None);
+            }
             // The ring time is over (or a retransmission timer of the leg is due).
             CallMsg::Wake(_) => {
                 if !state.leg.is_ended() {
