@@ -174,36 +174,90 @@ fn replaces_of(call: &Caller) -> String {
         .replace('=', "%3D")
 }
 
+/// A socket for a test phone's RTP.
+fn rtp_socket() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s
+}
+
+fn port_of(s: &UdpSocket) -> u16 {
+    s.local_addr().unwrap().port()
+}
+
+/// 100's two answered calls: to 101 (RTP on `b_port`), then to 102 with
+/// telephone-events (RTP on `c_port`, else on `a_rtp`), and the phones' sockets.
+struct TwoCalls {
+    b: Device,
+    c: Device,
+    call_b: Caller,
+    call_c: Caller,
+    a_rtp: UdpSocket,
+    b_rtp: UdpSocket,
+    c_rtp: UdpSocket,
+}
+
+fn two_calls(pbx: &Pbx, b_port: u16, c_port: Option<u16>) -> TwoCalls {
+    let mut b = Device::register(pbx, "101");
+    let mut c = Device::register(pbx, "102");
+    let (a_rtp, b_rtp, c_rtp) = (rtp_socket(), rtp_socket(), rtp_socket());
+    let mut call_b = Caller::call_with_media(pbx, "100", "101", b_port);
+    b.answer(port_of(&b_rtp));
+    assert_eq!(call_b.expect(200), 200);
+    call_b.ack();
+    let c_port = c_port.unwrap_or_else(|| port_of(&a_rtp));
+    let mut call_c = Caller::call_with_events(pbx, "100", "102", c_port, 101);
+    c.answer(port_of(&c_rtp));
+    assert_eq!(call_c.expect(200), 200);
+    call_c.ack();
+    TwoCalls {
+        b,
+        c,
+        call_b,
+        call_c,
+        a_rtp,
+        b_rtp,
+        c_rtp,
+    }
+}
+
+/// `talker` sends a 1 kHz tone to `to` for two seconds; meanwhile each of
+/// `listeners` is measured for 600 ms in turn. Returns the talker's socket back.
+fn heard_while(
+    talker: UdpSocket,
+    to: SocketAddr,
+    listeners: &[&UdpSocket],
+) -> (UdpSocket, Vec<f64>) {
+    let talk = std::thread::spawn(move || {
+        for seq in 0..100 {
+            talker.send_to(&tone(seq, 0x7a1c), to).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        talker
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let heard = listeners.iter().map(|l| loudness(l, 600)).collect();
+    (talk.join().unwrap(), heard)
+}
+
 #[test]
 fn the_conference_button_merges_two_calls_and_the_organiser_removes_a_party() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
-    let mut b = Device::register(&pbx, "101");
-    let mut c = Device::register(&pbx, "102");
-    let sock = || {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        s
-    };
-    let (a_rtp, b_rtp, c_rtp) = (sock(), sock(), sock());
-    let port = |s: &UdpSocket| s.local_addr().unwrap().port();
-    // 100 calls 101, then 102 (its phone's two lines).
-    let mut call_b = Caller::call_with_media(&pbx, "100", "101", 41000);
-    b.answer(port(&b_rtp));
-    assert_eq!(call_b.expect(200), 200);
-    call_b.ack();
-    let mut call_c = Caller::call_with_media(&pbx, "100", "102", 41002);
-    c.answer(port(&c_rtp));
-    assert_eq!(call_c.expect(200), 200);
-    call_c.ack();
+    let TwoCalls {
+        b,
+        mut c,
+        mut call_b,
+        mut call_c,
+        a_rtp,
+        b_rtp,
+        c_rtp,
+    } = two_calls(&pbx, 41000, Some(41002));
     // The conference button: 100 calls the conference URI and REFERs each call in.
-    let (mut conf, a_rtp, a_to) = {
-        let mut conf = Caller::call_with_media(&pbx, "100", "conference", port(&a_rtp));
-        assert_eq!(conf.expect(200), 200);
-        conf.ack();
-        let to = media_target(&conf);
-        (conf, a_rtp, to)
-    };
+    let mut conf = Caller::call_with_media(&pbx, "100", "conference", port_of(&a_rtp));
+    assert_eq!(conf.expect(200), 200);
+    conf.ack();
+    let a_to = media_target(&conf);
     for (call, user) in [(&mut call_b, "101"), (&mut call_c, "102")] {
         let refer_to = format!("<sip:{user}@127.0.0.1?Replaces={}>", replaces_of(call));
         let outcome = refer(&mut conf, &refer_to);
@@ -212,22 +266,13 @@ fn the_conference_button_merges_two_calls_and_the_organiser_removes_a_party() {
         call.answer_request("BYE");
     }
     // 101 talks: 100 (in the room) and 102 hear it.
-    let b_to = sdp_target(b.invite.as_ref().unwrap());
-    let talk = std::thread::spawn(move || {
-        for seq in 0..100 {
-            b_rtp.send_to(&tone(seq, 0xB), b_to).unwrap();
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        b_rtp
-    });
     // 100 sends too, so its port latches (it is heard by the others, not itself).
     a_rtp.send_to(&tone(0, 0xA)[..12], a_to).unwrap();
-    std::thread::sleep(Duration::from_millis(400));
-    let (at_a, at_c) = (loudness(&a_rtp, 600), loudness(&c_rtp, 600));
-    talk.join().unwrap();
+    let b_to = sdp_target(b.invite.as_ref().unwrap());
+    let (_, heard) = heard_while(b_rtp, b_to, &[&a_rtp, &c_rtp]);
     assert!(
-        at_a > 1000.0 && at_c > 1000.0,
-        "101 is heard by 100 ({at_a:.0}) and 102 ({at_c:.0})"
+        heard.iter().all(|&h| h > 1000.0),
+        "101 is heard by 100 and 102: {heard:?}"
     );
     // The organiser removes 102: its phone gets BYE.
     let outcome = refer(&mut conf, "<sip:102@127.0.0.1;method=BYE>");
@@ -277,76 +322,42 @@ fn only_the_organiser_brings_parties_in_and_only_from_its_own_calls() {
 fn star_3_merges_the_call_and_the_other_call_into_a_conference() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
-    let mut b = Device::register(&pbx, "101");
-    let mut c = Device::register(&pbx, "102");
-    let sock = || {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        s
-    };
-    let (a_rtp, b_rtp, c_rtp) = (sock(), sock(), sock());
-    let port = |s: &UdpSocket| s.local_addr().unwrap().port();
-    // 100 calls 101, then 102 (telephone-events on that call).
-    let mut call_b = Caller::call_with_media(&pbx, "100", "101", 41020);
-    b.answer(port(&b_rtp));
-    assert_eq!(call_b.expect(200), 200);
-    call_b.ack();
-    let mut call_c = Caller::call_with_events(&pbx, "100", "102", port(&a_rtp), 101);
-    c.answer(port(&c_rtp));
-    assert_eq!(call_c.expect(200), 200);
-    call_c.ack();
+    let TwoCalls {
+        b,
+        mut c,
+        mut call_b,
+        mut call_c,
+        a_rtp,
+        b_rtp,
+        c_rtp,
+    } = two_calls(&pbx, 41020, None);
     // 100 types *3 during the call with 102.
     press(&a_rtp, media_target(&call_c), "*3", 0);
     // Its leg of the call with 101 is hung up; its phone is pointed at a new port.
     call_b.answer_request("BYE");
-    let reinvite = call_c.answer_reinvite(port(&a_rtp), "sendrecv");
+    let reinvite = call_c.answer_reinvite(port_of(&a_rtp), "sendrecv");
     let a_to = sdp_target(&reinvite);
     // 101 talks: 100 and 102 hear it.
     let b_to = sdp_target(b.invite.as_ref().unwrap());
-    let talk = std::thread::spawn(move || {
-        for seq in 0..100 {
-            b_rtp.send_to(&tone(seq, 0xB), b_to).unwrap();
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        b_rtp
-    });
-    std::thread::sleep(Duration::from_millis(400));
-    let (at_a, at_c) = (loudness(&a_rtp, 600), loudness(&c_rtp, 600));
-    let b_rtp = talk.join().unwrap();
+    let (b_rtp, heard) = heard_while(b_rtp, b_to, &[&a_rtp, &c_rtp]);
     assert!(
-        at_a > 1000.0 && at_c > 1000.0,
-        "101 is heard by 100 ({at_a:.0}) and 102 ({at_c:.0})"
+        heard.iter().all(|&h| h > 1000.0),
+        "101 is heard by 100 and 102: {heard:?}"
     );
     // 100 talks from its new port: 101 hears it.
-    let talk = std::thread::spawn(move || {
-        for seq in 0..100 {
-            a_rtp.send_to(&tone(seq, 0xA), a_to).unwrap();
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
-    std::thread::sleep(Duration::from_millis(400));
-    let at_b = loudness(&b_rtp, 600);
-    talk.join().unwrap();
-    assert!(at_b > 1000.0, "100 is heard by 101 ({at_b:.0})");
+    let (_, heard) = heard_while(a_rtp, a_to, &[&b_rtp]);
+    assert!(heard[0] > 1000.0, "100 is heard by 101: {heard:?}");
     // 100 calls 103 and types *3 again: 103 joins the same room, 100's leg to it ends.
     let mut d = Device::register(&pbx, "103");
-    let (a3_rtp, d_rtp) = (sock(), sock());
-    let mut call_d = Caller::call_with_events(&pbx, "100", "103", port(&a3_rtp), 101);
-    d.answer(port(&d_rtp));
+    let (a3_rtp, d_rtp) = (rtp_socket(), rtp_socket());
+    let mut call_d = Caller::call_with_events(&pbx, "100", "103", port_of(&a3_rtp), 101);
+    d.answer(port_of(&d_rtp));
     assert_eq!(call_d.expect(200), 200);
     call_d.ack();
     press(&a3_rtp, media_target(&call_d), "*3", 0);
     call_d.answer_request("BYE");
-    let talk = std::thread::spawn(move || {
-        for seq in 0..100 {
-            b_rtp.send_to(&tone(seq, 0xB), b_to).unwrap();
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
-    std::thread::sleep(Duration::from_millis(400));
-    let at_d = loudness(&d_rtp, 600);
-    talk.join().unwrap();
-    assert!(at_d > 1000.0, "103, added, hears 101 ({at_d:.0})");
+    let (_, heard) = heard_while(b_rtp, b_to, &[&d_rtp]);
+    assert!(heard[0] > 1000.0, "103, added, hears 101: {heard:?}");
     // 100 leaves: 101 and 102 stay in the room (no BYE for them yet); 102 hangs up.
     call_c.bye();
     c.c.set_timeout(Duration::from_millis(500));

@@ -15,8 +15,8 @@
 
 use std::time::Instant;
 
-use engine::sdp::{Direction, Sdp};
-use engine::sip::{Message, Method};
+use engine::sdp::Sdp;
+use engine::sip::Message;
 use ractor::rpc::CallResult;
 use ractor::ActorRef;
 
@@ -228,7 +228,7 @@ async fn seat_at(
 }
 
 /// Points the line at its new port: a re-INVITE with the last description the
-/// switch sent it, anchored there, sending and receiving.
+/// switch sent it, anchored there.
 fn reinvite(s: &mut CallState, line: ChannelId, port: Port, t: Instant) {
     let Some(mut sdp) = s.channel(line).and_then(|c| c.sent_sdp.clone()) else {
         return;
@@ -237,18 +237,7 @@ fn reinvite(s: &mut CallState, line: ChannelId, port: Port, t: Instant) {
         return;
     };
     sdp.anchor(ip, &[p]);
-    sdp.set_direction(Direction::SendRecv);
-    sdp.bump_version();
-    let bytes = sdp.to_bytes();
-    let sent = s
-        .with_party(line, t, |l| {
-            l.send_request(&Method::Invite, Some(("application/sdp", &bytes)), t)
-        })
-        .flatten();
-    if sent.is_some() {
-        if let Some(c) = s.channel_mut(line) {
-            c.sent_sdp = Some(sdp);
-        }
+    if transfer::reinvite(s, line, sdp, t) {
         s.merging = Some(line);
     }
 }

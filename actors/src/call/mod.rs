@@ -292,6 +292,17 @@ impl CallState {
     }
 
     /// The channel in `role` (the caller's, the callee's, a transfer target's).
+    /// The channels of the call's parties (caller and callee roles), answered ones
+    /// only when `answered`.
+    fn parties(&self, answered: bool) -> Vec<ChannelId> {
+        self.channels
+            .iter()
+            .filter(|c| matches!(c.role, Role::Caller | Role::Callee))
+            .filter(|c| !answered || c.answered().is_some())
+            .map(|c| c.id)
+            .collect()
+    }
+
     /// True when channel `id`'s party is seated in a conference room.
     fn seated(&self, id: ChannelId) -> bool {
         self.seats.iter().any(|(c, _)| *c == id)
@@ -1085,15 +1096,17 @@ fn hop_offer(s: &CallState, codecs: &[String]) -> Option<Sdp> {
 /// Looks at the answered call's media: a party silent for the media timeout (nobody
 /// holding) ends the call, every party getting a BYE.
 fn watch_media(s: &mut CallState, t: Instant) {
-    let Some(watch) = s.watch.as_mut().filter(|w| t >= w.next) else {
+    if s.watch.as_ref().is_none_or(|w| t < w.next) {
+        return;
+    }
+    let ports: Vec<Port> = s
+        .parties(true)
+        .into_iter()
+        .filter_map(|id| s.channel(id)?.port)
+        .collect();
+    let Some(watch) = s.watch.as_mut() else {
         return;
     };
-    let ports: Vec<Port> = s
-        .channels
-        .iter()
-        .filter(|c| matches!(c.role, Role::Caller | Role::Callee) && c.answered().is_some())
-        .filter_map(|c| c.port)
-        .collect();
     if !watch.silent(&s.relays, &ports, t) {
         return;
     }
@@ -1103,13 +1116,7 @@ fn watch_media(s: &mut CallState, t: Instant) {
         &engine::call::Cause::new(408, "Media Timeout", engine::call::Side::Local),
         Side::Switch,
     );
-    let parties: Vec<ChannelId> = s
-        .channels
-        .iter()
-        .filter(|c| matches!(c.role, Role::Caller | Role::Callee))
-        .map(|c| c.id)
-        .collect();
-    for id in parties {
+    for id in s.parties(false) {
         if let Some(c) = s.channel_mut(id) {
             c.hangup(408, "Media Timeout", t);
         }

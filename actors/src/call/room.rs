@@ -380,13 +380,7 @@ pub async fn enter(
 pub fn removed(s: &mut CallState, t: Instant) {
     s.seats.clear();
     s.room = None;
-    let parties: Vec<ChannelId> = s
-        .channels
-        .iter()
-        .filter(|c| matches!(c.role, Role::Caller | Role::Callee) && c.answered().is_some())
-        .map(|c| c.id)
-        .collect();
-    for id in parties {
+    for id in s.parties(true) {
         if let Some(c) = s.channel_mut(id) {
             c.hangup(200, "Removed From Conference", t);
         }

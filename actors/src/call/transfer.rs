@@ -533,7 +533,7 @@ pub fn replace(
 /// A party the transferor left on hold (the last SDP it got does not receive) gets a
 /// re-INVITE with that SDP in sendrecv, so that it talks to its new peer.
 pub(super) fn resume(s: &mut CallState, id: ChannelId, t: Instant) {
-    let Some(mut sdp) = s.channel(id).and_then(|c| c.sent_sdp.clone()) else {
+    let Some(sdp) = s.channel(id).and_then(|c| c.sent_sdp.clone()) else {
         return;
     };
     let Some(m) = sdp.media().iter().position(|m| m.kind() == "audio") else {
@@ -542,6 +542,14 @@ pub(super) fn resume(s: &mut CallState, id: ChannelId, t: Instant) {
     if sdp.direction(m).receives() {
         return;
     }
+    if reinvite(s, id, sdp, t) {
+        tracing::debug!("party left on hold resumed after a transfer");
+    }
+}
+
+/// Sends channel `id`'s party a re-INVITE with `sdp` (sending and receiving, a new
+/// version) and keeps it as what the party was sent last; false when none went.
+pub(super) fn reinvite(s: &mut CallState, id: ChannelId, mut sdp: Sdp, t: Instant) -> bool {
     sdp.set_direction(Direction::SendRecv);
     sdp.bump_version();
     let bytes = sdp.to_bytes();
@@ -551,9 +559,9 @@ pub(super) fn resume(s: &mut CallState, id: ChannelId, t: Instant) {
         })
         .flatten();
     if sent.is_some() {
-        tracing::debug!("party left on hold resumed after a transfer");
         if let Some(c) = s.channel_mut(id) {
             c.sent_sdp = Some(sdp);
         }
     }
+    sent.is_some()
 }

@@ -212,6 +212,24 @@ pub struct Dialled {
     pub steps: Vec<String>,
 }
 
+impl Dialled {
+    /// A number taken as it is (a feature code, a conference URI): no canonical
+    /// form, no category, no rule.
+    pub fn as_is(input: &str, number: &str, detection: Detection) -> Dialled {
+        Dialled {
+            input: input.to_owned(),
+            number: number.to_owned(),
+            detection,
+            canonical: None,
+            category: None,
+            rule: None,
+            raw: false,
+            call_by_call: None,
+            steps: Vec::new(),
+        }
+    }
+}
+
 impl Location {
     /// The shipped country data for this location.
     pub fn country(&self) -> Result<&'static CountryData, Error> {

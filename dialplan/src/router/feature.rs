@@ -18,17 +18,7 @@ impl Run<'_> {
         class: PermissionClass,
         premium: bool,
     ) -> Result<(Dialled, Dialled, Vec<Target>), Error> {
-        let mut callee = Dialled {
-            input: call.to.clone(),
-            number: to.to_owned(),
-            detection: Detection::FeatureCode,
-            canonical: None,
-            category: None,
-            rule: None,
-            raw: false,
-            call_by_call: None,
-            steps: Vec::new(),
-        };
+        let mut callee = Dialled::as_is(&call.to, to, Detection::FeatureCode);
         let matched = match self.plan().feature_codes.recognise(to) {
             None => {
                 let reason = format!("Not Found: {to} is not a feature code of this tenant");

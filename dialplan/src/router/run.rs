@@ -99,17 +99,7 @@ impl<'a> Run<'a> {
         };
         let adhoc = &self.plan().adhoc_conference;
         if !adhoc.is_empty() && call.to.trim().eq_ignore_ascii_case(adhoc) {
-            let callee = Dialled {
-                input: call.to.clone(),
-                number: adhoc.clone(),
-                detection: Detection::Special,
-                canonical: None,
-                category: None,
-                rule: None,
-                raw: false,
-                call_by_call: None,
-                steps: Vec::new(),
-            };
+            let callee = Dialled::as_is(&call.to, adhoc, Detection::Special);
             return Ok((caller, callee, vec![Target::AdHocConference]));
         }
         let to = clean(&call.to);
