@@ -706,6 +706,16 @@ impl TenantSupervisor {
 
     /// Conference room `room` of the tenant: its running task, or a new one (on the
     /// switch's address facing `source`) when nobody is in it.
+    /// The switch's address towards `source` (for the media ports it hands out).
+    fn local_ip(state: &TenantState, source: std::net::SocketAddr) -> std::net::IpAddr {
+        state
+            .args
+            .shared
+            .out
+            .local_for(source)
+            .map_or(source.ip(), |a| a.ip())
+    }
+
     fn room(
         state: &mut TenantState,
         room: &str,
@@ -715,12 +725,7 @@ impl TenantSupervisor {
         if let Some(h) = state.rooms.get(room) {
             return h.clone();
         }
-        let ip = state
-            .args
-            .shared
-            .out
-            .local_for(source)
-            .map_or(source.ip(), |a| a.ip());
+        let ip = Self::local_ip(state, source);
         let h = crate::conference::open(room, ip, state.args.shared.ports.clone());
         state.rooms.insert(room.to_owned(), h.clone());
         h
@@ -848,7 +853,7 @@ impl Actor for TenantSupervisor {
             TenantMsg::Targets { from, ext, reply } => {
                 let _ = reply.send(Self::targets(&myself, state, &from, &ext).await);
             }
-            TenantMsg::OtherCall { line, from, reply } => {
+            TenantMsg::OtherCalls { line, from, reply } => {
                 let other = state
                     .calls
                     .iter()
@@ -858,13 +863,18 @@ impl Actor for TenantSupervisor {
                             && !c.record.lock().unwrap_or_else(|e| e.into_inner()).closed
                     })
                     .map(|(_, c)| c.call.clone())
-                    .next();
+                    .collect();
                 let _ = reply.send(other);
             }
             TenantMsg::OpenRoom { source, reply } => {
                 state.adhoc_rooms += 1;
                 let room = format!("ad-hoc {}", state.adhoc_rooms);
-                let _ = reply.send(Self::room(state, &room, source));
+                let ip = Self::local_ip(state, source);
+                let _ = reply.send(crate::conference::open(
+                    &room,
+                    ip,
+                    state.args.shared.ports.clone(),
+                ));
             }
             TenantMsg::HopDevices { lines, reply } => {
                 let view = state.view.borrow().clone();

@@ -2,14 +2,14 @@
 //! another call in progress (usually on hold): both calls become one three-party
 //! conference in a new ad-hoc room the line organises.
 //!
-//! The tenant names the line's other call (`TenantMsg::OtherCall`). If the line
-//! organises a room there already (an earlier merge), this call's far party joins
-//! it and the line's leg here is hung up: calling a fourth party and typing the code
-//! adds it. Otherwise the tenant opens a room (`TenantMsg::OpenRoom`); the other
-//! call gives its far party to the room through
-//! the port that faced the line and hangs up the line's leg there
-//! (`CallMsg::EnterRoom`, as the conference button does). In this call the far party
-//! is seated the same way; the line itself, whose port now faces the room on the
+//! The tenant names the line's other calls (`TenantMsg::OtherCalls`). If the line
+//! organises a room in one of them already (an earlier merge), this call's far
+//! party joins it and the line's leg here is hung up: calling a fourth party and
+//! typing the code adds it. Otherwise the tenant opens a room
+//! (`TenantMsg::OpenRoom`); the first other call where the line still has a party
+//! gives that party to the room through the port that faced the line and hangs up
+//! the line's leg there (`CallMsg::EnterRoom`, as the conference button does). In
+//! this call the far party is seated the same way; the line itself, whose port now faces the room on the
 //! far party's behalf, gets a port of a new relay (spliced to a member port of its
 //! own) and a re-INVITE pointing it there; its answer names where its media goes.
 
@@ -57,11 +57,12 @@ pub fn ask(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     let (sup, me, id) = (s.tenant.supervisor.clone(), myself.clone(), myself.get_id());
     tracing::debug!(%line, "merge asked");
+    let tenant = s.tenant.id;
     tokio::spawn(async move {
         let found = async {
-            let other = sup
+            let others = sup
                 .call(
-                    |reply| TenantMsg::OtherCall {
+                    |reply| TenantMsg::OtherCalls {
                         line: line.clone(),
                         from: id,
                         reply,
@@ -69,23 +70,47 @@ pub fn ask(myself: &ActorRef<CallMsg>, s: &mut CallState) {
                     None,
                 )
                 .await;
-            let Ok(CallResult::Success(Some(other))) = other else {
+            let Ok(CallResult::Success(others)) = others else {
                 return None;
             };
-            let by = line.clone();
-            let existing = other
-                .call(|reply| CallMsg::RoomOf { by, reply }, None)
-                .await;
-            if let Ok(CallResult::Success(Some(room))) = existing {
-                return Some((other, room, true));
+            // A room the line organises already takes this call's party.
+            for other in &others {
+                let by = line.clone();
+                let existing = other
+                    .call(|reply| CallMsg::RoomOf { by, reply }, None)
+                    .await;
+                if let Ok(CallResult::Success(Some(room))) = existing {
+                    return Some((room, true));
+                }
             }
-            match sup
+            if others.is_empty() {
+                return None;
+            }
+            let Ok(CallResult::Success(room)) = sup
                 .call(|reply| TenantMsg::OpenRoom { source, reply }, None)
                 .await
-            {
-                Ok(CallResult::Success(room)) => Some((other, room, false)),
-                _ => None,
+            else {
+                return None;
+            };
+            // The first other call where the line still has a party gives it.
+            for other in others {
+                let asked = other
+                    .call(
+                        |reply| CallMsg::EnterRoom {
+                            tenant,
+                            by: line.clone(),
+                            leg: RoomLeg::OfLine,
+                            room: room.clone(),
+                            reply,
+                        },
+                        None,
+                    )
+                    .await;
+                if matches!(asked, Ok(CallResult::Success(true))) {
+                    return Some((room, false));
+                }
             }
+            None
         }
         .await;
         let _ = me.send_message(CallMsg::Merge(from, found));
@@ -101,24 +126,24 @@ pub fn room_of(s: &CallState, by: &str) -> Option<RoomHandle> {
     s.room.clone().filter(|_| organises)
 }
 
-/// The tenant's answer: with another call and a room, both calls meet there.
+/// What the merge found: a room the line organises already (this call's far party
+/// joins it, the line's leg here ends), or a new one the other call's far party is
+/// in now (this call's far party and the line join it).
 pub async fn merge(
     myself: &ActorRef<CallMsg>,
     s: &mut CallState,
     line: ChannelId,
-    found: Option<(ActorRef<CallMsg>, RoomHandle, bool)>,
+    found: Option<(RoomHandle, bool)>,
     t: Instant,
 ) {
-    let Some((other, room, existing)) = found else {
-        tracing::debug!("merge: the line has no other call");
+    let Some((room, existing)) = found else {
+        tracing::debug!("merge: the line has no other call to merge with");
         return;
     };
     let Some(by) = s.channel(line).map(|c| c.user().to_owned()) else {
         return;
     };
     if existing {
-        // The line is in that room already: this call's far party joins it and
-        // the line's leg here ends.
         let (tenant, leg) = (s.tenant.id, RoomLeg::OfLine);
         if !super::room::enter(myself, s, (tenant, &by, &leg), room, t).await {
             tracing::debug!("merge: nobody added to the room");
@@ -128,26 +153,6 @@ pub async fn merge(
     let Some(far) = s.peer_of(line) else {
         return;
     };
-    // The other call's far party joins through its own call.
-    let tenant = s.tenant.id;
-    let (room2, by2) = (room.clone(), by.clone());
-    tokio::spawn(async move {
-        let asked = other
-            .call(
-                |reply| CallMsg::EnterRoom {
-                    tenant,
-                    by: by2,
-                    leg: RoomLeg::OfLine,
-                    room: room2,
-                    reply,
-                },
-                None,
-            )
-            .await;
-        if !matches!(asked, Ok(CallResult::Success(true))) {
-            tracing::debug!("merge: the other call gave nobody to the room");
-        }
-    });
     // This call's far party hears the room through the port that faced the line.
     let Some(port) = s.channel(line).and_then(|c| c.port) else {
         return;

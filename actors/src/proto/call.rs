@@ -58,10 +58,10 @@ pub enum CallMsg {
         room: super::RoomHandle,
         reply: ractor::RpcReplyPort<bool>,
     },
-    /// What a merge the call's channel (id) asked for found: the line's other call
-    /// and the room both meet in (the other call's own, if the line organises one
-    /// there already), or nothing.
-    Merge(u32, Option<(ActorRef<CallMsg>, super::RoomHandle, bool)>),
+    /// What a merge the call's channel (id) asked for found: the room the line
+    /// organises in another call already (true), or a new one the line's other call
+    /// gave its far party to (false); nothing without another call.
+    Merge(u32, Option<(super::RoomHandle, bool)>),
     /// The room line `by` organises in this call, if any (a merge adds to it).
     RoomOf {
         by: String,

@@ -41,14 +41,15 @@ pub enum TenantMsg {
         lines: Vec<String>,
         reply: RpcReplyPort<Result<super::HopDevices, (u16, &'static str)>>,
     },
-    /// Line `line` typed the merge code in call `from`: its other call in progress
-    /// (the one on hold), if any.
-    OtherCall {
+    /// Line `line` typed the merge code in call `from`: its other calls in progress
+    /// (the one on hold among them).
+    OtherCalls {
         line: String,
         from: ractor::ActorId,
-        reply: RpcReplyPort<Option<ActorRef<super::CallMsg>>>,
+        reply: RpcReplyPort<Vec<ActorRef<super::CallMsg>>>,
     },
-    /// A new ad-hoc room on the switch's address towards `source`.
+    /// A new ad-hoc room on the switch's address towards `source` (not kept by the
+    /// tenant: it closes when its members and handles are gone).
     OpenRoom {
         source: std::net::SocketAddr,
         reply: RpcReplyPort<super::RoomHandle>,
@@ -65,7 +66,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::StartCall { .. } => "StartCall",
             TenantMsg::Targets { .. } => "Targets",
             TenantMsg::HopDevices { .. } => "HopDevices",
-            TenantMsg::OtherCall { .. } => "OtherCall",
+            TenantMsg::OtherCalls { .. } => "OtherCalls",
             TenantMsg::OpenRoom { .. } => "OpenRoom",
         })
     }
