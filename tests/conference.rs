@@ -345,7 +345,7 @@ fn star_3_merges_the_call_and_the_other_call_into_a_conference() {
         "101 is heard by 100 and 102: {heard:?}"
     );
     // 100 talks from its new port: 101 hears it.
-    let (_, heard) = heard_while(a_rtp, a_to, &[&b_rtp]);
+    let (a_rtp, heard) = heard_while(a_rtp, a_to, &[&b_rtp]);
     assert!(heard[0] > 1000.0, "100 is heard by 101: {heard:?}");
     // 100 calls 103 and types *3 again: 103 joins the same room, 100's leg to it ends.
     let mut d = Device::register(&pbx, "103");
@@ -356,15 +356,24 @@ fn star_3_merges_the_call_and_the_other_call_into_a_conference() {
     call_d.ack();
     press(&a3_rtp, media_target(&call_d), "*3", 0);
     call_d.answer_request("BYE");
-    let (_, heard) = heard_while(b_rtp, b_to, &[&d_rtp]);
+    let (b_rtp, heard) = heard_while(b_rtp, b_to, &[&d_rtp]);
     assert!(heard[0] > 1000.0, "103, added, hears 101: {heard:?}");
-    // 100 leaves: 101 and 102 stay in the room (no BYE for them yet); 102 hangs up.
+    // 102 is in the room but organises nothing: its REFER is refused.
+    let refused = c.request("REFER", "Refer-To: <sip:101@127.0.0.1;method=BYE>\r\n");
+    assert_eq!(refused, 403);
+    // 100 (in the same call as 102) removes 102: 102 goes, 100 stays and hears 101.
+    let outcome = refer(&mut call_c, "<sip:102@127.0.0.1;method=BYE>");
+    assert_eq!(outcome, (202, "SIP/2.0 200 OK".into()));
+    c.answer_request("BYE");
+    let (_, heard) = heard_while(b_rtp, b_to, &[&a_rtp]);
+    assert!(heard[0] > 1000.0, "100 still hears 101: {heard:?}");
+    // 100 leaves: 103 stays in the room (no BYE for it).
     call_c.bye();
-    c.c.set_timeout(Duration::from_millis(500));
+    d.c.set_timeout(Duration::from_millis(500));
     assert!(
-        c.c.recv()
+        d.c.recv()
             .is_none_or(|m| m.method().map(|x| x.as_str()) != Some("BYE")),
-        "102 stays when 100 leaves"
+        "103 stays when 100 leaves"
     );
 }
 

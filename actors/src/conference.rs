@@ -135,7 +135,7 @@ impl RoomTask {
                 let mut any = false;
                 for m in self.members.iter().filter(|m| m.of.user == user) {
                     any = true;
-                    let _ = m.of.call.send_message(CallMsg::Removed);
+                    let _ = m.of.call.send_message(CallMsg::Removed(m.id));
                 }
                 tracing::debug!(room = %self.name, user, removed = any, "member removal asked");
                 let _ = reply.send(any);

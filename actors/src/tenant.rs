@@ -638,9 +638,13 @@ impl TenantSupervisor {
                     );
                 }
                 WalkStep::Serve(dialplan::Target::AdHocConference) => {
+                    // Not kept by name: the room closes with its last member, or
+                    // when the call that opened it never joins.
                     state.adhoc_rooms += 1;
                     let room = format!("ad-hoc {}", state.adhoc_rooms);
-                    let handle = Self::room(state, &room, inc.source);
+                    let ip = Self::local_ip(state, inc.source);
+                    let handle =
+                        crate::conference::open(&room, ip, state.args.shared.ports.clone());
                     break (
                         FirstStep::Room {
                             room: room.clone(),
@@ -865,6 +869,13 @@ impl Actor for TenantSupervisor {
                     .map(|(_, c)| c.call.clone())
                     .collect();
                 let _ = reply.send(other);
+            }
+            TenantMsg::Room {
+                name,
+                source,
+                reply,
+            } => {
+                let _ = reply.send(Self::room(state, &name, source));
             }
             TenantMsg::OpenRoom { source, reply } => {
                 state.adhoc_rooms += 1;

@@ -5,7 +5,10 @@
 //! Only talkers are mixed (a member whose audio is above a speech level, or was in
 //! the last 200 ms); the others hear the whole mix, which is encoded once per codec
 //! and shared among them (each packet keeps its member's header), so a room of many
-//! listeners costs a few encodings a round. The owner feeds datagrams and time in
+//! listeners costs a few encodings a round (a member moving between its own encoder
+//! and the shared one, as it starts or stops talking, may hear a transient of a
+//! frame or two with the stateful codecs, G.722 and Opus, while its decoder
+//! settles). The owner feeds datagrams and time in
 //! and sends what comes out; an empty room has no deadline and costs nothing.
 
 use std::collections::BTreeMap;

@@ -296,7 +296,9 @@ impl Caller {
 
     /// Hangs up an answered call.
     pub fn bye(&mut self) {
-        let bye = self.in_call("BYE", &self.dialog_to(), 3, "z9hG4bKbye3");
+        // After the in-dialog requests sent so far (CSeq numbers only rise).
+        let seq = if self.cseq == 0 { 3 } else { 11 + self.cseq };
+        let bye = self.in_call("BYE", &self.dialog_to(), seq, "z9hG4bKbye3");
         self.c.send_raw(&bye.finish());
         loop {
             let m = self.c.recv().expect("an answer to BYE");

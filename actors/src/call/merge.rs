@@ -24,6 +24,10 @@ use super::{codecs, transfer, CallState, ChannelId, Role};
 use crate::media_relay::{MediaRelay, Port, Side as RelaySide};
 use crate::proto::{CallMsg, MemberOf, RoomHandle, RoomLeg, TenantMsg};
 
+/// What a merge finds: the room, whether the line organises it already, and the
+/// line's other calls.
+pub type Found = (RoomHandle, bool, Vec<ActorRef<CallMsg>>);
+
 /// The keys typed so far end with the merge code: channel `from` asked for a merge.
 pub fn typed(s: &mut CallState, from: ChannelId) {
     let Some(code) = s.merge_code.as_deref() else {
@@ -57,7 +61,6 @@ pub fn ask(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     let (sup, me, id) = (s.tenant.supervisor.clone(), myself.clone(), myself.get_id());
     tracing::debug!(%line, "merge asked");
-    let tenant = s.tenant.id;
     tokio::spawn(async move {
         let found = async {
             let others = sup
@@ -80,7 +83,7 @@ pub fn ask(myself: &ActorRef<CallMsg>, s: &mut CallState) {
                     .call(|reply| CallMsg::RoomOf { by, reply }, None)
                     .await;
                 if let Ok(CallResult::Success(Some(room))) = existing {
-                    return Some((room, true));
+                    return Some((room, true, Vec::new()));
                 }
             }
             if others.is_empty() {
@@ -92,25 +95,7 @@ pub fn ask(myself: &ActorRef<CallMsg>, s: &mut CallState) {
             else {
                 return None;
             };
-            // The first other call where the line still has a party gives it.
-            for other in others {
-                let asked = other
-                    .call(
-                        |reply| CallMsg::EnterRoom {
-                            tenant,
-                            by: line.clone(),
-                            leg: RoomLeg::OfLine,
-                            room: room.clone(),
-                            reply,
-                        },
-                        None,
-                    )
-                    .await;
-                if matches!(asked, Ok(CallResult::Success(true))) {
-                    return Some((room, false));
-                }
-            }
-            None
+            Some((room, false, others))
         }
         .await;
         let _ = me.send_message(CallMsg::Merge(from, found));
@@ -119,24 +104,25 @@ pub fn ask(myself: &ActorRef<CallMsg>, s: &mut CallState) {
 
 /// The room line `by` organises from this call, if any.
 pub fn room_of(s: &CallState, by: &str) -> Option<RoomHandle> {
-    let organises = s.organiser
-        && s.seats
-            .iter()
-            .any(|(c, _)| s.channel(*c).is_some_and(|c| c.user() == by));
+    let organiser = s.organiser.filter(|&id| s.seated(id))?;
+    let organises = s.channel(organiser).is_some_and(|c| c.user() == by);
     s.room.clone().filter(|_| organises)
 }
 
 /// What the merge found: a room the line organises already (this call's far party
-/// joins it, the line's leg here ends), or a new one the other call's far party is
-/// in now (this call's far party and the line join it).
+/// joins it, the line's leg here ends), or a new one with the line's other calls.
+/// Then this call's part comes first (its far party through the port that faced the
+/// line, the line through a new relay's port), and only once it is done is the
+/// other call asked for its far party: a merge that fails here leaves the other
+/// call as it was.
 pub async fn merge(
     myself: &ActorRef<CallMsg>,
     s: &mut CallState,
     line: ChannelId,
-    found: Option<(RoomHandle, bool)>,
+    found: Option<Found>,
     t: Instant,
 ) {
-    let Some((room, existing)) = found else {
+    let Some((room, existing, others)) = found else {
         tracing::debug!("merge: the line has no other call to merge with");
         return;
     };
@@ -150,22 +136,9 @@ pub async fn merge(
         }
         return;
     }
-    let Some(far) = s.peer_of(line) else {
+    let (Some(far), Some(port)) = (s.peer_of(line), s.channel(line).and_then(|c| c.port)) else {
         return;
     };
-    // This call's far party hears the room through the port that faced the line.
-    let Some(port) = s.channel(line).and_then(|c| c.port) else {
-        return;
-    };
-    let Some(far_seat) = seat_at(myself, s, port, far, &room).await else {
-        return;
-    };
-    s.seats.push((far, far_seat));
-    s.bridges.retain(|b| !b.contains(&line));
-    s.room = Some(room.clone());
-    s.organiser = true;
-    transfer::resume(s, far, t);
-    // The line gets a port of its own, spliced to a member port of its own.
     let Some((voice, events, ip)) = s
         .relays
         .get(port.relay)
@@ -173,6 +146,7 @@ pub async fn merge(
     else {
         return;
     };
+    // Ports first: without them nothing changes.
     let handle = match MediaRelay::start(ip, &s.ports) {
         Ok(h) => h,
         Err(e) => return tracing::warn!(error = %e, "merge: no RTP ports for the line"),
@@ -191,19 +165,63 @@ pub async fn merge(
     );
     s.relays.speak(facing_line, voice, events);
     s.relays.speak(facing_room, voice, None);
+    // Where the line's media comes from now: its new port sends there at once.
+    let latched = s.relays.get(port.relay).and_then(|r| {
+        let st = r.handle.stats();
+        match port.side {
+            RelaySide::A => st.latched_a,
+            RelaySide::B => st.latched_b,
+        }
+    });
     let Some(line_seat) = seat_at(myself, s, facing_room, line, &room).await else {
         return;
     };
+    // This call's far party hears the room through the port that faced the line.
+    let Some(far_seat) = seat_at(myself, s, port, far, &room).await else {
+        return;
+    };
     s.seats.push((line, line_seat));
+    s.seats.push((far, far_seat));
+    s.bridges.retain(|b| !b.contains(&line));
+    s.room = Some(room.clone());
+    s.organiser = Some(line);
+    transfer::resume(s, far, t);
     let peer = s.channel(line).and_then(|c| c.peer());
-    if let (Some(r), Some(ip)) = (s.relays.get(id), peer) {
-        r.handle.set_signalling(RelaySide::A, ip);
+    if let Some(r) = s.relays.get(id) {
+        if let Some(ip) = peer {
+            r.handle.set_signalling(RelaySide::A, ip);
+        }
+        if let Some(addr) = latched {
+            r.handle.set_remote(RelaySide::A, addr);
+        }
     }
     if let Some(c) = s.channel_mut(line) {
         c.port = Some(facing_line);
     }
     reinvite(s, line, facing_line, t);
     tracing::debug!("calls merged into a conference");
+    // The first other call where the line still has a party gives it to the room.
+    let tenant = s.tenant.id;
+    tokio::spawn(async move {
+        for other in others {
+            let asked = other
+                .call(
+                    |reply| CallMsg::EnterRoom {
+                        tenant,
+                        by: by.clone(),
+                        leg: RoomLeg::OfLine,
+                        room: room.clone(),
+                        reply,
+                    },
+                    None,
+                )
+                .await;
+            if matches!(asked, Ok(CallResult::Success(true))) {
+                return;
+            }
+        }
+        tracing::debug!("merge: no other call gave a party to the room");
+    });
 }
 
 /// Seats the party of channel `party` in `room` through `port` (the port its media
@@ -249,7 +267,7 @@ fn reinvite(s: &mut CallState, line: ChannelId, port: Port, t: Instant) {
 
 /// A response to a request of the call: the line's answer to the merge's
 /// re-INVITE says where its media goes now. True when it was that answer.
-pub fn answered(s: &mut CallState, id: ChannelId, resp: &Message) -> bool {
+pub fn answered(s: &mut CallState, id: ChannelId, resp: &Message, t: Instant) -> bool {
     if s.merging != Some(id) || resp.cseq().map(|c| c.method) != Some("INVITE") {
         return false;
     }
@@ -258,6 +276,17 @@ pub fn answered(s: &mut CallState, id: ChannelId, resp: &Message) -> bool {
         return true;
     }
     s.merging = None;
+    if code >= 300 {
+        // The phone keeps sending to the port that now faces the room for the far
+        // party: it can neither hear nor be heard, so it is hung up, not left mute.
+        tracing::warn!(code, "merge: the line refused its new port; hung up");
+        s.seats.retain(|(c, _)| *c != id);
+        if let Some(c) = s.channel_mut(id) {
+            c.role = Role::Retired;
+            c.hangup(code, "Merge Refused", t);
+        }
+        return true;
+    }
     let (Some(port), Ok(sdp)) = (s.channel(id).and_then(|c| c.port), Sdp::parse(resp.body()))
     else {
         return true;

@@ -140,8 +140,8 @@ pub struct CallState {
     seats: Vec<(ChannelId, crate::proto::Seat)>,
     /// The room the seat is in.
     room: Option<crate::proto::RoomHandle>,
-    /// The seated caller organises its (ad-hoc) room.
-    organiser: bool,
+    /// The channel whose party organises the (ad-hoc) room this call's seats are in.
+    organiser: Option<ChannelId>,
     /// The organiser's REFER being carried out (its channel).
     room_refer: Option<ChannelId>,
     /// A caller typing a conference room's PIN.
@@ -558,7 +558,7 @@ impl Actor for CallActor {
             music: args.music,
             seats: Vec::new(),
             room: None,
-            organiser: false,
+            organiser: None,
             room_refer: None,
             gate: None,
             media_timeout: args.media_timeout,
@@ -609,7 +609,7 @@ impl Actor for CallActor {
                 // A span guard may not be held across the wait for the room.
                 drop(entered);
                 use tracing::Instrument;
-                state.organiser = organiser;
+                state.organiser = organiser.then_some(caller);
                 room::arrive(&myself, &mut state, caller, &room, &handle, pin, t0)
                     .instrument(span.clone())
                     .await;
@@ -709,7 +709,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             let entered = room::enter(&myself, state, (tenant, &by, &leg), room, t).await;
             let _ = reply.send(entered);
         }
-        CallMsg::Removed => room::removed(state, t),
+        CallMsg::Removed(member) => room::removed(state, member, t),
         CallMsg::Merge(line, found) => merge::merge(&myself, state, line, found, t).await,
         CallMsg::RoomOf { by, reply } => {
             let _ = reply.send(merge::room_of(state, &by));
@@ -821,7 +821,7 @@ fn on_output(
             }
         }
         (_, LegEvent::Request(req)) => in_dialog::request(s, (id, i), req, t),
-        (_, LegEvent::Response(resp)) if merge::answered(s, id, &resp) => {}
+        (_, LegEvent::Response(resp)) if merge::answered(s, id, &resp, t) => {}
         (_, LegEvent::Response(resp)) => in_dialog::response(s, (id, i), resp, t),
         (Role::Callee, LegEvent::Ringing) => {
             s.journal.publish(CallEventKind::LegRinging {

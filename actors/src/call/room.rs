@@ -26,7 +26,7 @@ use ractor::ActorRef;
 use super::{codecs, transfer, CallState, ChannelId, Role};
 use crate::journal::Side;
 use crate::media_relay::{Port, Side as RelaySide};
-use crate::proto::{CallMsg, MemberOf, RoomHandle, RoomLeg, TenantId};
+use crate::proto::{CallMsg, MemberOf, RoomHandle, RoomLeg, TenantId, TenantMsg};
 
 /// Attempts at the PIN.
 const TRIES: u8 = 3;
@@ -108,13 +108,22 @@ fn refuse(s: &mut CallState, caller: ChannelId, code: u16, reason: &str, t: Inst
     s.with_party(caller, t, |l| l.hangup(code, reason, t));
 }
 
-/// Joins the room and splices the relay's side B to the member's port.
+/// Joins the room and splices the relay's side B to the member's port. A plan room
+/// that closed since the call was routed (its last member left meanwhile, e.g.
+/// while this caller typed the PIN) is asked of the tenant again, opened anew.
 async fn seat(
     myself: &ActorRef<CallMsg>,
     s: &mut CallState,
     room: &str,
     handle: &RoomHandle,
 ) -> bool {
+    let mut handle = handle.clone();
+    if handle.is_closed() && s.organiser.is_none() {
+        match reopen(s, room).await {
+            Some(h) => handle = h,
+            None => return false,
+        }
+    }
     let (Some(voice), Some(b_addr)) = (
         s.relays.get(0).and_then(|r| r.voice(RelaySide::A)),
         s.relays.addr(FACING_ROOM),
@@ -125,7 +134,14 @@ async fn seat(
         user: s.parties.caller.clone(),
         call: myself.clone(),
     };
-    let Some(seat) = handle.join(voice, b_addr, member).await else {
+    let mut joined = handle.join(voice, b_addr, member.clone()).await;
+    if joined.is_none() && handle.is_closed() && s.organiser.is_none() {
+        if let Some(h) = reopen(s, room).await {
+            handle = h;
+            joined = handle.join(voice, b_addr, member).await;
+        }
+    }
+    let Some(seat) = joined else {
         return false;
     };
     if let Some(r) = s.relays.get(0) {
@@ -136,8 +152,33 @@ async fn seat(
     tracing::debug!(room, member = seat.id, "caller joined a conference");
     let caller = s.with_role(Role::Caller).unwrap_or_default();
     s.seats.push((caller, seat));
-    s.room = Some(handle.clone());
+    s.room = Some(handle);
     true
+}
+
+/// Plan room `room` from the tenant again (opened anew if it closed).
+fn reopen(s: &CallState, room: &str) -> impl std::future::Future<Output = Option<RoomHandle>> {
+    let source = s
+        .with_role(Role::Caller)
+        .and_then(|c| s.channel(c)?.peer())
+        .map_or_else(|| ([127, 0, 0, 1], 0).into(), |ip| (ip, 0).into());
+    let (name, sup) = (room.to_owned(), s.tenant.supervisor.clone());
+    async move {
+        match sup
+            .call(
+                |reply| TenantMsg::Room {
+                    name,
+                    source,
+                    reply,
+                },
+                None,
+            )
+            .await
+        {
+            Ok(CallResult::Success(h)) => Some(h),
+            _ => None,
+        }
+    }
 }
 
 /// A key the caller pressed while the gate is up; false when there is no gate (the
@@ -226,10 +267,14 @@ pub fn refer(
     let respond = |s: &mut CallState, code, reason: &str| {
         s.with_leg(from, i, t, |l| l.respond(req, code, reason, None, t));
     };
-    if !s.organiser {
+    if s.organiser != Some(from) {
         respond(s, 403, "Only The Organiser");
         return true;
     }
+    let by = s
+        .channel(from)
+        .map(|c| c.user().to_owned())
+        .unwrap_or_default();
     if s.room_refer.is_some() {
         respond(s, 491, "Request Pending");
         return true;
@@ -261,7 +306,7 @@ pub fn refer(
                 .directory
                 .call(s.tenant.id, &rep.call_id)
                 .filter(|c| c.get_id() != myself.get_id());
-            let (tenant, by) = (s.tenant.id, s.parties.caller.clone());
+            let tenant = s.tenant.id;
             tokio::spawn(async move {
                 let entered = match other {
                     Some(c) => {
@@ -376,13 +421,26 @@ pub async fn enter(
     true
 }
 
-/// The room removed this call's party (its organiser asked): it is hung up.
-pub fn removed(s: &mut CallState, t: Instant) {
-    s.seats.clear();
-    s.room = None;
-    for id in s.parties(true) {
+/// The room removed this call's member `member` (its organiser asked): that party
+/// is hung up; the call's other seated parties stay.
+pub fn removed(s: &mut CallState, member: media::conference::MemberId, t: Instant) {
+    let Some(i) = s.seats.iter().position(|(_, seat)| seat.id == member) else {
+        return;
+    };
+    let (id, _seat) = s.seats.remove(i);
+    if s.seats.is_empty() {
+        s.room = None;
+        // The last party: the call ends as it would by its BYE.
         if let Some(c) = s.channel_mut(id) {
             c.hangup(200, "Removed From Conference", t);
         }
+        return;
+    }
+    if let Some(c) = s.channel_mut(id) {
+        c.role = Role::Retired;
+        c.hangup(200, "Removed From Conference", t);
+    }
+    if s.organiser == Some(id) {
+        s.organiser = None;
     }
 }

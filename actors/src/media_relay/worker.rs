@@ -177,9 +177,7 @@ impl Thread {
                     continue;
                 }
                 let (slot, k) = ((data >> 2) as usize, (data & 3) as usize);
-                if let Some(Some(s)) = self.slots.get_mut(slot) {
-                    s.relay.readable(k, &mut self.scratch, now);
-                }
+                self.guarded(slot, |r, scratch| r.readable(k, scratch, now));
             }
             self.wake_due(Instant::now());
         }
@@ -205,12 +203,13 @@ impl Thread {
                     let Some(&slot) = self.ids.get(&id) else {
                         continue;
                     };
-                    let Some(Some(s)) = self.slots.get_mut(slot) else {
-                        continue;
-                    };
-                    let before = s.relay.next_wake();
-                    s.relay.control(c, &mut self.scratch, now);
-                    let after = s.relay.next_wake();
+                    let mut wakes = (None, None);
+                    self.guarded(slot, |r, scratch| {
+                        let before = r.next_wake();
+                        r.control(c, scratch, now);
+                        wakes = (before, r.next_wake());
+                    });
+                    let (before, after) = wakes;
                     if let Some(at) = after.filter(|_| after != before) {
                         self.timers.push(Reverse((at, slot, id)));
                     }
@@ -222,6 +221,23 @@ impl Thread {
                     }
                 }
             }
+        }
+    }
+
+    /// Runs `f` on the relay in `slot`. A relay that panics (a defect in a codec,
+    /// a listener, a recording) is dropped, its sockets closed; the worker and its
+    /// other relays go on.
+    fn guarded(&mut self, slot: usize, f: impl FnOnce(&mut MediaRelay, &mut Scratch)) {
+        let Some(Some(s)) = self.slots.get_mut(slot) else {
+            return;
+        };
+        let scratch = &mut self.scratch;
+        let ran =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut s.relay, scratch)));
+        if ran.is_err() {
+            let id = s.id;
+            tracing::error!(relay = id, "media relay panicked: dropped");
+            self.remove(id);
         }
     }
 
@@ -265,14 +281,16 @@ impl Thread {
                 break;
             }
             self.timers.pop();
-            let Some(Some(s)) = self.slots.get_mut(slot) else {
-                continue;
-            };
-            if s.id != id || s.relay.next_wake() != Some(at) {
+            let due = matches!(self.slots.get(slot), Some(Some(s)) if s.id == id && s.relay.next_wake() == Some(at));
+            if !due {
                 continue;
             }
-            s.relay.wake(&mut self.scratch, now);
-            if let Some(next) = s.relay.next_wake() {
+            let mut next = None;
+            self.guarded(slot, |r, scratch| {
+                r.wake(scratch, now);
+                next = r.next_wake();
+            });
+            if let Some(next) = next {
                 self.timers.push(Reverse((next, slot, id)));
             }
         }

@@ -59,16 +59,20 @@ pub enum CallMsg {
         reply: ractor::RpcReplyPort<bool>,
     },
     /// What a merge the call's channel (id) asked for found: the room the line
-    /// organises in another call already (true), or a new one the line's other call
-    /// gave its far party to (false); nothing without another call.
-    Merge(u32, Option<(super::RoomHandle, bool)>),
+    /// organises in another call already (true), or a new one (false) with the
+    /// line's other calls, to be asked for their far party once this call's part
+    /// is done; nothing without another call.
+    Merge(
+        u32,
+        Option<(super::RoomHandle, bool, Vec<ActorRef<CallMsg>>)>,
+    ),
     /// The room line `by` organises in this call, if any (a merge adds to it).
     RoomOf {
         by: String,
         reply: ractor::RpcReplyPort<Option<super::RoomHandle>>,
     },
-    /// The room this call's party is seated in removed it (its organiser asked).
-    Removed,
+    /// The room removed this call's member (its organiser asked).
+    Removed(media::conference::MemberId),
     /// What came of the organiser's REFER (a party brought in or removed).
     RoomReferDone(u16, &'static str),
     /// An INVITE with Replaces (RFC 3891) naming one of this call's dialogs, placed
@@ -91,7 +95,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Key { key, .. } => write!(f, "Key({key})"),
             CallMsg::Played { side, .. } => write!(f, "Played({side:?})"),
             CallMsg::EnterRoom { by, .. } => write!(f, "EnterRoom({by})"),
-            CallMsg::Removed => f.write_str("Removed"),
+            CallMsg::Removed(m) => write!(f, "Removed({m})"),
             CallMsg::Merge(_, found) => write!(f, "Merge({})", found.is_some()),
             CallMsg::RoomOf { by, .. } => write!(f, "RoomOf({by})"),
             CallMsg::RoomReferDone(code, _) => write!(f, "RoomReferDone({code})"),

@@ -48,6 +48,13 @@ pub enum TenantMsg {
         from: ractor::ActorId,
         reply: RpcReplyPort<Vec<ActorRef<super::CallMsg>>>,
     },
+    /// Plan room `name` (opened if nobody is in it) on the switch's address towards
+    /// `source`.
+    Room {
+        name: String,
+        source: std::net::SocketAddr,
+        reply: RpcReplyPort<super::RoomHandle>,
+    },
     /// A new ad-hoc room on the switch's address towards `source` (not kept by the
     /// tenant: it closes when its members and handles are gone).
     OpenRoom {
@@ -68,6 +75,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::HopDevices { .. } => "HopDevices",
             TenantMsg::OtherCalls { .. } => "OtherCalls",
             TenantMsg::OpenRoom { .. } => "OpenRoom",
+            TenantMsg::Room { .. } => "Room",
         })
     }
 }

@@ -165,7 +165,7 @@ impl Actor for Ringer {
             | CallMsg::Hop(..)
             | CallMsg::Key { .. }
             | CallMsg::Played { .. }
-            | CallMsg::Removed
+            | CallMsg::Removed(_)
             | CallMsg::Merge(..)
             | CallMsg::RoomReferDone(..) => {}
             CallMsg::EnterRoom { reply, .. } => {
