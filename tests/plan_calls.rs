@@ -167,8 +167,20 @@ fn walk(targets: &[Value]) -> Expected {
                 e.code = t["code"].as_u64().unwrap() as u16;
                 return e;
             }
-            // Conference rooms answer.
+            // Conference rooms answer, and so do the feature codes the switch carries
+            // out (do not disturb, forwarding always and when busy): it confirms them.
             "conference" => {
+                e.code = 200;
+                return e;
+            }
+            "feature"
+                if t["action"]["feature"] == "dnd"
+                    || (t["action"]["feature"] == "forward"
+                        && matches!(
+                            t["action"]["kind"].as_str(),
+                            Some("unconditional" | "busy")
+                        )) =>
+            {
                 e.code = 200;
                 return e;
             }

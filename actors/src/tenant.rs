@@ -56,8 +56,10 @@ pub struct TenantState {
     line_calls: HashMap<String, usize>,
     /// The tenant's settings, quotas and compiled plan, as last read.
     view: tokio::sync::watch::Receiver<routing::TenantView>,
-    /// The task reading them (`routing::refresh`).
+    /// The task reading them (`routing::refresh`), and its early wake-up (a line's
+    /// features changed).
     refresher: Option<tokio::task::JoinHandle<()>>,
+    reread: Arc<tokio::sync::Notify>,
     /// Calls started per second, by tenant and line.
     quota: quota::Quota,
     /// The start of the quota's seconds.
@@ -96,6 +98,9 @@ impl KnownLines {
         self.devices.get(user).map(|e| &**e)
     }
 }
+
+/// How many forwardings a call follows before it is refused as a loop.
+const FORWARD_HOPS: usize = 5;
 
 /// How long the copy of the tenant's extension list answers misses.
 const KNOWN_LINES_TTL: Duration = Duration::from_secs(2);
@@ -456,24 +461,62 @@ impl TenantSupervisor {
         settings: &TenantSettings,
         callee: &str,
     ) -> Outcome {
+        let features = state.view.borrow().features.clone();
+        let mut line = callee.to_owned();
+        // A forwarding chain is followed a few lines deep; a loop ends it.
+        for _ in 0..=FORWARD_HOPS {
+            let f = features.get(&line);
+            match Self::line_outcome(myself, state, settings, &line, f).await {
+                Ok(o) => return o,
+                Err(to) => {
+                    tracing::debug!(from = %line, %to, "call forwarded");
+                    line = to;
+                }
+            }
+        }
+        Outcome::Refuse(482, "Loop Detected")
+    }
+
+    /// What a call to `callee` gets under its own features `f`: an outcome, or the
+    /// number it is forwarded to (`Err`).
+    async fn line_outcome(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        settings: &TenantSettings,
+        callee: &str,
+        f: Option<&crate::store::LineFeatures>,
+    ) -> Result<Outcome, String> {
         let drop_off = settings.drop_off.as_deref().filter(|d| *d != callee);
         if Self::ensure_line(myself, state, callee).await.is_none() {
-            return match drop_off {
+            return Ok(match drop_off {
                 Some(d) => Self::drop_off(myself, state, settings, d).await,
                 None => Outcome::Refuse(404, "Not Found"),
-            };
+            });
         }
-        if settings.busy_on_busy && Self::in_call(state, callee) {
-            return Outcome::Refuse(486, "Busy Here");
+        let f = f.cloned().unwrap_or_default();
+        if let Some(to) = f.always {
+            return Err(to);
+        }
+        let in_call = Self::in_call(state, callee);
+        if f.dnd || in_call {
+            if let Some(to) = f.busy {
+                return Err(to);
+            }
+        }
+        if f.dnd || (settings.busy_on_busy && in_call) {
+            return Ok(Outcome::Refuse(486, "Busy Here"));
         }
         let targets = Self::devices(state, callee);
         if !targets.is_empty() {
-            return Outcome::Ring(targets);
+            return Ok(Outcome::Ring(targets));
         }
-        match drop_off {
+        if let Some(to) = f.unregistered {
+            return Err(to);
+        }
+        Ok(match drop_off {
             Some(d) => Self::drop_off(myself, state, settings, d).await,
             None => declined(settings),
-        }
+        })
     }
 
     /// The drop-off extension's devices, or the decline code when it has none (or
@@ -637,6 +680,14 @@ impl TenantSupervisor {
                         room,
                     );
                 }
+                WalkStep::Serve(dialplan::Target::Feature { action })
+                    if Self::line_feature(&action).is_some() =>
+                {
+                    let change = Self::line_feature(&action).unwrap_or_default();
+                    let prompt = Self::set_features(state, entry.id, &caller, change).await;
+                    let first = FirstStep::Announce(vec![prompt], format!("feature code {action}"));
+                    break (first, true, callee.clone());
+                }
                 WalkStep::Serve(dialplan::Target::AdHocConference) => {
                     // Not kept by name: the room closes with its last member, or
                     // when the call that opened it never joins.
@@ -710,6 +761,65 @@ impl TenantSupervisor {
 
     /// Conference room `room` of the tenant: its running task, or a new one (on the
     /// switch's address facing `source`) when nobody is in it.
+    /// The change to a line's own features a feature code asks for, if it is one the
+    /// switch carries out: do not disturb, forwarding always and when busy.
+    fn line_feature(
+        action: &dialplan::feature_code::FeatureAction,
+    ) -> Option<crate::store::FeatureChange> {
+        use dialplan::feature_code::FeatureAction;
+        use dialplan::feature_code::ForwardKind;
+        let mut c = crate::store::FeatureChange::default();
+        match action {
+            FeatureAction::Dnd { on } => c.dnd = Some(*on),
+            FeatureAction::Forward {
+                kind: ForwardKind::Unconditional,
+                to,
+            } => c.always = Some(to.clone()),
+            FeatureAction::Forward {
+                kind: ForwardKind::Busy,
+                to,
+            } => c.busy = Some(to.clone()),
+            _ => return None,
+        }
+        Some(c)
+    }
+
+    /// Applies a feature code's `change` to `line` (checked as `pbx line set` checks
+    /// it), has the view read again at once, and names the prompt that confirms it.
+    async fn set_features(
+        state: &TenantState,
+        tenant: TenantId,
+        line: &str,
+        change: crate::store::FeatureChange,
+    ) -> &'static str {
+        let on = change.dnd == Some(true)
+            || [&change.always, &change.busy]
+                .into_iter()
+                .any(|c| matches!(c, Some(Some(_))));
+        let ext = line.to_owned();
+        let done = state
+            .args
+            .shared
+            .store
+            .call(move |s| s.change_line_features(tenant, &ext, &change))
+            .await;
+        match done {
+            Ok(_) => {
+                state.reread.notify_one();
+                tracing::info!(line, on, "line features set by feature code");
+                if on {
+                    "feature_on"
+                } else {
+                    "feature_off"
+                }
+            }
+            Err(e) => {
+                tracing::info!(line, error = %e, "feature code refused");
+                "feature_refused"
+            }
+        }
+    }
+
     /// The switch's address towards `source` (for the media ports it hands out).
     fn local_ip(state: &TenantState, source: std::net::SocketAddr) -> std::net::IpAddr {
         state
@@ -791,11 +901,13 @@ impl Actor for TenantSupervisor {
         // The first view is read before the first call is taken; later ones arrive by
         // themselves.
         let (tx, mut view) = tokio::sync::watch::channel(routing::TenantView::default());
+        let reread = Arc::new(tokio::sync::Notify::new());
         let refresher = tokio::spawn(routing::refresh(
             args.shared.store.clone(),
             args.id,
             args.shared.data_dir.clone(),
             tx,
+            reread.clone(),
         ));
         let _ = view.changed().await;
         Ok(TenantState {
@@ -807,6 +919,7 @@ impl Actor for TenantSupervisor {
             line_calls: HashMap::new(),
             view,
             refresher: Some(refresher),
+            reread,
             quota: quota::Quota::default(),
             epoch: tokio::time::Instant::now(),
             known: KnownLines::default(),

@@ -90,6 +90,9 @@ pub static CATALOGUE: &[Prompt] = &[
         "Please enter the conference PIN, followed by the pound key."
     ),
     prompt!("conf_wrong_pin", "That PIN is not correct."),
+    prompt!("feature_on", "The feature is now on."),
+    prompt!("feature_off", "The feature is now off."),
+    prompt!("feature_refused", "That cannot be done."),
 ];
 
 /// The default music on hold: a plucked melody of eight seconds that loops cleanly,

@@ -116,6 +116,31 @@ pub enum UserCmd {
         #[arg(long)]
         password: String,
     },
+    /// Set a line's do not disturb and forwarding (each target an extension of the
+    /// tenant, or `off`).
+    Set {
+        #[arg(long)]
+        tenant: String,
+        ext: String,
+        /// Do not disturb: `on` or `off`.
+        #[arg(long)]
+        dnd: Option<String>,
+        /// Forward every call to this extension (`off` clears it).
+        #[arg(long)]
+        forward_always: Option<String>,
+        /// Forward calls while the line is in a call or on do not disturb.
+        #[arg(long)]
+        forward_busy: Option<String>,
+        /// Forward calls while no device of the line is registered.
+        #[arg(long)]
+        forward_unregistered: Option<String>,
+    },
+    /// Show a line's do not disturb and forwarding.
+    Show {
+        #[arg(long)]
+        tenant: String,
+        ext: String,
+    },
     /// Give a line to a user (person), or with `--none` make it device-only.
     SetUser {
         #[arg(long)]
@@ -413,6 +438,18 @@ fn limit(name: &str, value: Option<String>) -> Result<Option<Option<u32>>, CliEr
     }
 }
 
+fn print_features(ext: &str, f: &actors::store::LineFeatures) {
+    let to = |t: &Option<String>| t.clone().unwrap_or_else(|| "off".into());
+    println!("line {ext}");
+    println!(
+        "  do not disturb:        {}",
+        if f.dnd { "on" } else { "off" }
+    );
+    println!("  forward always:        {}", to(&f.always));
+    println!("  forward when busy:     {}", to(&f.busy));
+    println!("  forward when offline:  {}", to(&f.unregistered));
+}
+
 pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
     let mut store = open(dir)?;
     match cmd {
@@ -475,6 +512,45 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
                 Some(u) => println!("line {ext} of tenant {} belongs to {u}", t.name),
                 None => println!("line {ext} of tenant {} is device-only", t.name),
             }
+        }
+        UserCmd::Set {
+            tenant,
+            ext,
+            dnd,
+            forward_always,
+            forward_busy,
+            forward_unregistered,
+        } => {
+            let t = store.tenant(&tenant)?;
+            let dnd = match dnd.as_deref() {
+                None => None,
+                Some("on") => Some(true),
+                Some("off") => Some(false),
+                Some(other) => {
+                    return Err(CliError::Usage(format!(
+                        "--dnd {other:?} must be on or off"
+                    )))
+                }
+            };
+            let target = |v: Option<String>| v.map(|v| (v != "off").then_some(v));
+            let change = actors::store::FeatureChange {
+                dnd,
+                always: target(forward_always),
+                busy: target(forward_busy),
+                unregistered: target(forward_unregistered),
+            };
+            let f = store.change_line_features(t.id, &ext, &change)?;
+            print_features(&ext, &f);
+        }
+        UserCmd::Show { tenant, ext } => {
+            let t = store.tenant(&tenant)?;
+            if store.line(t.id, &ext)?.is_none() {
+                return Err(CliError::Usage(format!(
+                    "no extension {ext} in tenant {}",
+                    t.name
+                )));
+            }
+            print_features(&ext, &store.line_features(t.id, &ext)?);
         }
         UserCmd::Passwd {
             tenant,

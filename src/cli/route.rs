@@ -83,12 +83,54 @@ pub fn route(dir: &Path, args: RouteArgs) -> Result<(), CliError> {
     let at = parse_at(args.at.as_deref(), &plan)?;
     let explanation = dialplan::explain(&plan, &args.from, &args.to, at)
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    // The lines the decision rings may forward or refuse on their own (`pbx line
+    // set`, feature codes): a real call follows that too.
+    let mut features = serde_json::Map::new();
+    let mut notes = Vec::new();
+    for target in &explanation.decision.targets {
+        let dialplan::Target::Extension { number, .. } = target else {
+            continue;
+        };
+        let f = store.line_features(tenant.id, number)?;
+        if f == actors::store::LineFeatures::default() {
+            continue;
+        }
+        let mut says = Vec::new();
+        if f.dnd {
+            says.push("do not disturb (busy)".to_owned());
+        }
+        for (when, to) in [
+            ("always", &f.always),
+            ("when busy", &f.busy),
+            ("when offline", &f.unregistered),
+        ] {
+            if let Some(to) = to {
+                says.push(format!("forwards {when} to {to}"));
+            }
+        }
+        notes.push(format!("line {number}: {}", says.join(", ")));
+        features.insert(
+            number.clone(),
+            serde_json::json!({
+                "dnd": f.dnd, "always": f.always, "busy": f.busy, "unregistered": f.unregistered,
+            }),
+        );
+    }
     if args.json {
-        let text = serde_json::to_string_pretty(&explanation)
-            .map_err(|e| CliError::Failed(e.to_string()))?;
+        let mut value =
+            serde_json::to_value(&explanation).map_err(|e| CliError::Failed(e.to_string()))?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("line_features".into(), features.into());
+        }
+        let text =
+            serde_json::to_string_pretty(&value).map_err(|e| CliError::Failed(e.to_string()))?;
         super::print_out(&text);
     } else {
-        super::print_out(&explanation.to_string());
+        let mut text = explanation.to_string();
+        for n in notes {
+            text.push_str(&format!("\nnote: {n}"));
+        }
+        super::print_out(&text);
     }
     Ok(())
 }

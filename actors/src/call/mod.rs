@@ -5,6 +5,7 @@
 //! arrives, passes ringing, answer and hang-up across a bridge, and sends what the
 //! legs return.
 
+mod announce;
 mod channel;
 mod codecs;
 mod hunt;
@@ -60,6 +61,9 @@ pub struct FirstHop {
 pub enum FirstStep {
     /// Ring a hop's devices.
     Hop(FirstHop),
+    /// The switch answers the caller, plays it these prompts and hangs up (a feature
+    /// code's confirmation); the text names it in the journal.
+    Announce(Vec<&'static str>, String),
     /// Join a conference room (the switch answers the caller).
     Room {
         room: String,
@@ -146,6 +150,8 @@ pub struct CallState {
     room_refer: Option<ChannelId>,
     /// A caller typing a conference room's PIN.
     gate: Option<room::Gate>,
+    /// The switch plays the caller prompts, then hangs up (`announce.rs`).
+    announcing: bool,
     /// How long an answered call may carry no RTP from a party.
     media_timeout: Option<std::time::Duration>,
     /// The watch over the answered call's media.
@@ -561,6 +567,7 @@ impl Actor for CallActor {
             organiser: None,
             room_refer: None,
             gate: None,
+            announcing: false,
             media_timeout: args.media_timeout,
             watch: None,
             record_code: args.record_code,
@@ -600,6 +607,9 @@ impl Actor for CallActor {
         let t0 = now();
         match args.first {
             FirstStep::Hop(hop) => hunt::ring(&myself, &mut state, hop.devices, hop.ring, t0),
+            FirstStep::Announce(prompts, what) => {
+                announce::arrive(&mut state, caller, &prompts, &what, t0)
+            }
             FirstStep::Room {
                 room,
                 handle,
@@ -698,6 +708,9 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
                 merge::ask(&myself, state);
             }
         }
+        CallMsg::Played { relay, side } if state.announcing => {
+            announce::played(state, Port { relay, side }, t)
+        }
         CallMsg::Played { relay, side } => room::played(state, Port { relay, side }, t),
         CallMsg::EnterRoom {
             tenant,
@@ -759,7 +772,7 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         s.journal.close();
     }
     update_record(s);
-    let answered = !s.bridges.is_empty() || !s.seats.is_empty() || s.gate.is_some();
+    let answered = !s.bridges.is_empty() || !s.seats.is_empty() || s.gate.is_some() || s.announcing;
     if answered && s.watch.is_none() && !over {
         s.watch = s.media_timeout.map(|d| media_watch::MediaWatch::new(d, t));
     }

@@ -3,6 +3,7 @@
 //! thread that the running switch talks to through `StoreHandle`.
 
 mod bindings;
+mod features;
 mod handle;
 mod journal;
 mod limits;
@@ -17,6 +18,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+pub use features::{FeatureChange, LineFeatures};
 pub use handle::StoreHandle;
 pub use journal::{CallRecord, LegRecord};
 pub use limits::{LimitsChange, TenantLimits};

@@ -143,6 +143,18 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 8: the recording a call made on demand (a WAV below the data directory).
     "ALTER TABLE calls ADD COLUMN recording TEXT;",
+    // 9: a line's own call handling: do not disturb and forwarding. A row only for
+    // lines that set something.
+    "CREATE TABLE line_features (
+        tenant_id INTEGER NOT NULL,
+        ext TEXT NOT NULL,
+        dnd INTEGER NOT NULL DEFAULT 0,
+        fwd_always TEXT,
+        fwd_busy TEXT,
+        fwd_unregistered TEXT,
+        PRIMARY KEY (tenant_id, ext),
+        FOREIGN KEY (tenant_id, ext) REFERENCES lines(tenant_id, ext) ON DELETE CASCADE
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

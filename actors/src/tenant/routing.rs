@@ -1,12 +1,15 @@
 //! The dialplan in the call path: the tenant's plan compiled into a
 //! `dialplan::Router` and kept in step with the store.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dialplan::Router;
 
-use crate::store::{PlanVersion, StoreHandle, TenantId, TenantLimits, TenantSettings};
+use crate::store::{
+    LineFeatures, PlanVersion, StoreHandle, TenantId, TenantLimits, TenantSettings,
+};
 
 /// How often the tenant's settings, quotas and plan are read again.
 pub const REFRESH: Duration = Duration::from_secs(2);
@@ -21,6 +24,8 @@ pub struct TenantView {
     pub router: Option<Arc<Router>>,
     /// The tenant's own music on hold (`None`: the default).
     pub music: Option<media::wav::Announcement>,
+    /// The lines that set do not disturb or forwarding, by extension.
+    pub features: Arc<HashMap<String, LineFeatures>>,
 }
 
 /// Reads the tenant's view now and then every `REFRESH`, compiling the plan only when
@@ -31,6 +36,7 @@ pub async fn refresh(
     tenant: TenantId,
     data_dir: Arc<std::path::Path>,
     views: tokio::sync::watch::Sender<TenantView>,
+    wake: Arc<tokio::sync::Notify>,
 ) {
     let name = store
         .call(move |s| Ok(s.tenants()?.into_iter().find(|t| t.id == tenant)))
@@ -51,15 +57,15 @@ pub async fn refresh(
                     .then(|| s.tenant_plan(tenant))
                     .transpose()?;
                 Ok((
-                    s.effective_settings(tenant)?,
-                    s.tenant_limits(tenant)?,
+                    (s.effective_settings(tenant)?, s.tenant_limits(tenant)?),
                     v,
                     plan,
+                    s.all_line_features(tenant)?,
                 ))
             })
             .await;
         match read {
-            Ok((settings, limits, v, plan)) => {
+            Ok(((settings, limits), v, plan, features)) => {
                 if let Some(plan) = plan {
                     router = compile(plan);
                     version = Some(v);
@@ -72,6 +78,7 @@ pub async fn refresh(
                     limits,
                     router: router.clone(),
                     music: music.music.clone(),
+                    features: Arc::new(features),
                 };
                 if views.send(view).is_err() {
                     return;
@@ -80,7 +87,10 @@ pub async fn refresh(
             Err(crate::Error::StoreGone) => return,
             Err(e) => tracing::warn!(error = %e, "tenant settings not read; keeping the last ones"),
         }
-        tokio::time::sleep(REFRESH).await;
+        tokio::select! {
+            _ = tokio::time::sleep(REFRESH) => {}
+            _ = wake.notified() => {}
+        }
     }
 }
 

@@ -1,0 +1,153 @@
+//! A line's own call handling: do not disturb and forwarding (always, when busy, when
+//! no device is registered), set from the phone by feature code (confirmed by a
+//! prompt, then the switch hangs up) or by `pbx line set`, kept over a restart, and
+//! followed by real calls.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use common::call_helpers::*;
+use common::{temp_dir, Pbx};
+
+/// `line` dials feature code `code`: the switch answers, plays its confirmation (or
+/// refusal) and hangs up. Returns the mean loudness of what the phone heard.
+fn dial_code(pbx: &Pbx, line: &str, code: &str) -> f64 {
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let mut call = Caller::call_with_media(pbx, line, code, port);
+    assert_eq!(call.expect(200), 200, "{code} is answered by the switch");
+    call.ack();
+    let (mut sum, mut n) = (0f64, 0usize);
+    let mut buf = [0u8; 2048];
+    while let Ok((len, _)) = rtp.recv_from(&mut buf) {
+        for &b in &buf[12..len] {
+            sum += f64::from(media::codec::g711::ulaw_decode(b)).abs();
+            n += 1;
+        }
+    }
+    call.c.set_timeout(Duration::from_secs(3));
+    call.answer_request("BYE");
+    sum / n.max(1) as f64
+}
+
+/// 100 calls `callee`: the final (or ringing) status it gets.
+fn call_status(pbx: &Pbx, callee: &str, until: u16) -> u16 {
+    let mut call = Caller::call(pbx, "100", callee);
+    let code = call.expect(until);
+    if code < 200 {
+        call.cancel();
+        call.expect(487);
+    }
+    code
+}
+
+fn show(dir: &std::path::Path, ext: &str) -> String {
+    let out = pbx_admin(dir, &["line", "show", "--tenant", "demo", ext]);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn do_not_disturb_by_feature_code_is_confirmed_kept_over_a_restart_and_cleared() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let _phone = Device::register(&pbx, "101");
+    assert!(
+        dial_code(&pbx, "101", "*78") > 200.0,
+        "the confirmation is heard"
+    );
+    assert_eq!(
+        call_status(&pbx, "101", 486),
+        486,
+        "on do not disturb: busy"
+    );
+    assert!(show(dir.path(), "101").contains("do not disturb:        on"));
+    pbx.restart();
+    let _phone = Device::register(&pbx, "101");
+    assert_eq!(call_status(&pbx, "101", 486), 486, "still after a restart");
+    dial_code(&pbx, "101", "*79");
+    let mut phone = Device::register(&pbx, "101");
+    let mut call = Caller::call(&pbx, "100", "101");
+    let invite = phone.next_invite(&[]).expect("101 rings again");
+    phone.respond(&invite, 180, "Ringing");
+    assert_eq!(call.expect(180), 180);
+    call.cancel();
+}
+
+#[test]
+fn forwarding_always_by_feature_code_rings_the_target_and_a_bad_target_is_refused() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let _own = Device::register(&pbx, "101");
+    let mut target = Device::register(&pbx, "102");
+    dial_code(&pbx, "101", "*21102");
+    let mut call = Caller::call(&pbx, "100", "101");
+    let invite = target.next_invite(&[]).expect("102 rings for 101");
+    target.respond(&invite, 486, "Busy Here");
+    assert_eq!(call.expect(486), 486);
+    // Not an extension: refused by a prompt, nothing stored changes.
+    dial_code(&pbx, "101", "*21999");
+    assert!(show(dir.path(), "101").contains("forward always:        102"));
+    dial_code(&pbx, "101", "#21");
+    assert!(show(dir.path(), "101").contains("forward always:        off"));
+}
+
+#[test]
+fn forwarding_when_busy_and_when_offline_set_by_the_admin_and_loops_end() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    let set = |args: &[&str]| {
+        let mut all = vec!["line", "set", "--tenant", "demo"];
+        all.extend_from_slice(args);
+        pbx_admin(dir.path(), &all);
+    };
+    set(&["101", "--forward-busy", "102"]);
+    set(&["104", "--forward-unregistered", "102"]);
+    set(&["105", "--forward-always", "106"]);
+    set(&["106", "--forward-always", "105"]);
+    pbx.restart();
+    let mut b = Device::register(&pbx, "101");
+    let mut target = Device::register(&pbx, "102");
+    let mut d = Device::register(&pbx, "103");
+    // 101 is in a call with 103: a call to 101 goes to 102.
+    let mut busy_call = Caller::call(&pbx, "101", "103");
+    d.answer(41100);
+    assert_eq!(busy_call.expect(200), 200);
+    busy_call.ack();
+    let mut call = Caller::call(&pbx, "100", "101");
+    let invite = target.next_invite(&[]).expect("102 rings for busy 101");
+    target.respond(&invite, 486, "Busy Here");
+    assert_eq!(call.expect(486), 486);
+    busy_call.bye();
+    // 104 has no device: its calls go to 102.
+    let mut call = Caller::call(&pbx, "100", "104");
+    let seen = [invite];
+    let invite = target
+        .next_invite(&seen)
+        .expect("102 rings for offline 104");
+    target.respond(&invite, 486, "Busy Here");
+    assert_eq!(call.expect(486), 486);
+    // 105 and 106 forward to each other: the call ends, no storm.
+    assert_eq!(call_status(&pbx, "105", 482), 482);
+    // A target that is no extension is refused by the command, nothing stored.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args([
+            "line",
+            "set",
+            "--tenant",
+            "demo",
+            "101",
+            "--forward-always",
+            "0301234",
+        ])
+        .args(["--data-dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an extension"));
+    let _ = &mut b;
+}
