@@ -178,7 +178,7 @@ fn walk(targets: &[Value]) -> Expected {
                     || (t["action"]["feature"] == "forward"
                         && matches!(
                             t["action"]["kind"].as_str(),
-                            Some("unconditional" | "busy")
+                            Some("unconditional" | "busy" | "no_answer")
                         )) =>
             {
                 e.code = 200;

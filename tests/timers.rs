@@ -400,3 +400,48 @@ async fn a_held_call_is_not_ended_for_silence() {
     );
     switch.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_line_forwarding_on_no_answer_rings_its_target_after_the_delay() {
+    let dir = common::temp_dir();
+    let switch = switch(dir.path()).await;
+    // 101 forwards the calls nobody answers within 8 s to 102.
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let t = store.tenant("demo").unwrap();
+        let change = actors::store::FeatureChange {
+            no_answer: Some(Some("102".into())),
+            no_answer_secs: Some(Some(8)),
+            ..Default::default()
+        };
+        store.change_line_features(t.id, "101", &change).unwrap();
+    }
+    // The tenant reads it with its next view (paused clock: no real wait).
+    tokio::time::sleep(actors::tenant::routing::REFRESH * 2).await;
+    let addr = udp_addr(&switch);
+    let target = Phone::new(addr).await;
+    target.register("102").await;
+    let (switch, device, caller, invite) = call_101_on(switch).await;
+    device.respond(&invite, 180, "Ringing").await;
+    caller.wait_for(|m| m.code() == Some(180)).await;
+    let rang_at = Instant::now();
+    // After the delay 101's phone is cancelled (it answers as phones do) ...
+    let cancel = device.wait_for(|m| is_request(m, "CANCEL")).await;
+    let waited = rang_at.elapsed();
+    device.respond(&cancel, 200, "OK").await;
+    device.respond(&invite, 487, "Request Terminated").await;
+    assert!(
+        waited >= std::time::Duration::from_secs(7) && waited < actors::call::RING_TIMEOUT,
+        "101 rang for {waited:?}"
+    );
+    // ... and 102 rings; it is busy, and the caller hears that.
+    let forwarded = target.wait_for(|m| is_request(m, "INVITE")).await;
+    let mut w = MessageWriter::response_to(&forwarded, 486, "Busy Here", Some("t"));
+    w.header("Contact", &format!("<sip:t@{}>", target.local()));
+    target.send(&w.finish()).await;
+    let end = caller
+        .wait_for(|m| m.code().is_some_and(|c| c >= 300))
+        .await;
+    assert_eq!(end.code(), Some(486));
+    drop(switch);
+}

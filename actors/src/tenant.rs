@@ -331,7 +331,17 @@ impl TenantSupervisor {
             reject: None,
             codecs: Vec::new(),
             journal: true,
+            no_answer: None,
         };
+        // A hop ringing one line follows that line's forwarding on no answer (unless
+        // it forwards every call anyway).
+        if let [line] = lines {
+            found.no_answer = view
+                .features
+                .get(line)
+                .filter(|f| f.always.is_none())
+                .and_then(|f| f.on_no_answer());
+        }
         let mut first_refusal = None;
         for (k, line) in lines.iter().enumerate() {
             // The rung line's group decides decline, reject, busy-on-busy, codecs and
@@ -779,6 +789,10 @@ impl TenantSupervisor {
                 kind: ForwardKind::Busy,
                 to,
             } => c.busy = Some(to.clone()),
+            FeatureAction::Forward {
+                kind: ForwardKind::NoAnswer,
+                to,
+            } => c.no_answer = Some(to.clone()),
             _ => return None,
         }
         Some(c)
@@ -793,7 +807,7 @@ impl TenantSupervisor {
         change: crate::store::FeatureChange,
     ) -> &'static str {
         let on = change.dnd == Some(true)
-            || [&change.always, &change.busy]
+            || [&change.always, &change.busy, &change.no_answer]
                 .into_iter()
                 .any(|c| matches!(c, Some(Some(_))));
         let ext = line.to_owned();

@@ -134,6 +134,12 @@ pub enum UserCmd {
         /// Forward calls while no device of the line is registered.
         #[arg(long)]
         forward_unregistered: Option<String>,
+        /// Forward calls nobody answers within the no-answer delay.
+        #[arg(long)]
+        forward_no_answer: Option<String>,
+        /// The no-answer delay in seconds (5–120; `default` for 20).
+        #[arg(long)]
+        no_answer_secs: Option<String>,
     },
     /// Show a line's do not disturb and forwarding.
     Show {
@@ -448,6 +454,16 @@ fn print_features(ext: &str, f: &actors::store::LineFeatures) {
     println!("  forward always:        {}", to(&f.always));
     println!("  forward when busy:     {}", to(&f.busy));
     println!("  forward when offline:  {}", to(&f.unregistered));
+    println!(
+        "  forward on no answer:  {}",
+        match &f.no_answer {
+            Some(n) => format!(
+                "{n} after {} s",
+                f.no_answer_secs.unwrap_or(actors::store::NO_ANSWER_SECS)
+            ),
+            None => "off".into(),
+        }
+    );
 }
 
 pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
@@ -520,6 +536,8 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             forward_always,
             forward_busy,
             forward_unregistered,
+            forward_no_answer,
+            no_answer_secs,
         } => {
             let t = store.tenant(&tenant)?;
             let dnd = match dnd.as_deref() {
@@ -538,6 +556,16 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
                 always: target(forward_always),
                 busy: target(forward_busy),
                 unregistered: target(forward_unregistered),
+                no_answer: target(forward_no_answer),
+                no_answer_secs: match no_answer_secs.as_deref() {
+                    None => None,
+                    Some("default") => Some(None),
+                    Some(s) => Some(Some(s.parse::<u32>().map_err(|_| {
+                        CliError::Usage(format!(
+                            "--no-answer-secs {s:?} must be a number of seconds"
+                        ))
+                    })?)),
+                },
             };
             let f = store.change_line_features(t.id, &ext, &change)?;
             print_features(&ext, &f);

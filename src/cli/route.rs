@@ -103,6 +103,7 @@ pub fn route(dir: &Path, args: RouteArgs) -> Result<(), CliError> {
             ("always", &f.always),
             ("when busy", &f.busy),
             ("when offline", &f.unregistered),
+            ("on no answer", &f.no_answer),
         ] {
             if let Some(to) = to {
                 says.push(format!("forwards {when} to {to}"));
@@ -113,6 +114,7 @@ pub fn route(dir: &Path, args: RouteArgs) -> Result<(), CliError> {
             number.clone(),
             serde_json::json!({
                 "dnd": f.dnd, "always": f.always, "busy": f.busy, "unregistered": f.unregistered,
+                "no_answer": f.no_answer, "no_answer_secs": f.no_answer_secs,
             }),
         );
     }

@@ -30,6 +30,17 @@ pub fn ring(
 ) {
     s.reject = devices.reject;
     s.b_offer = super::hop_offer(s, &devices.codecs);
+    // A line forwarding on no answer rings for its delay, then its target rings.
+    let ring = match devices.no_answer {
+        Some((after, to)) => {
+            s.no_answer = Some(to);
+            ring.min(after)
+        }
+        None => {
+            s.no_answer = None;
+            ring
+        }
+    };
     let caller = s.parties.caller.clone();
     let callee = s.parties.callee.clone();
     let (legs, flows) = fork_to(
@@ -81,6 +92,13 @@ pub fn hop_ended(
     if !s.caller_waiting() {
         return;
     }
+    let forward = s.no_answer.take().filter(|_| s.no_answer_hops < 5);
+    if let Some(to) = forward.filter(|_| c.code == 480 && c.side == LegSide::Local) {
+        // Bounded: lines forwarding to each other on no answer do not ring for ever.
+        s.no_answer_hops += 1;
+        tracing::debug!(%to, "no answer: call forwarded");
+        return ring_lines(myself, s, s.walk.hop(), vec![to], super::RING_TIMEOUT);
+    }
     let (code, reason) = passed_on(s.reject, &c);
     tracing::debug!(hop = s.walk.hop(), code, "hop failed");
     s.walk.failed(code, reason.clone());
@@ -112,26 +130,35 @@ pub fn found(
     }
 }
 
+/// Asks the tenant for the devices of `lines`, to ring as hop `hop` for `ring`.
+fn ring_lines(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    hop: u32,
+    lines: Vec<String>,
+    ring: Duration,
+) {
+    s.hop_pending = Some(hop);
+    let tenant = s.tenant.supervisor.clone();
+    let me = myself.clone();
+    tokio::spawn(async move {
+        let found = match tenant
+            .call(|reply| TenantMsg::HopDevices { lines, reply }, None)
+            .await
+        {
+            Ok(CallResult::Success(r)) => r,
+            _ => Err((503, "Service Unavailable")),
+        };
+        let _ = me.send_message(CallMsg::Hop(hop, ring, found));
+    });
+}
+
 /// Takes the walk's next step; `last` is how the previous hop ended.
 fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t: Instant) {
     match s.walk.next_step() {
         WalkStep::Ring {
             hop, lines, ring, ..
-        } => {
-            s.hop_pending = Some(hop);
-            let tenant = s.tenant.supervisor.clone();
-            let me = myself.clone();
-            tokio::spawn(async move {
-                let found = match tenant
-                    .call(|reply| TenantMsg::HopDevices { lines, reply }, None)
-                    .await
-                {
-                    Ok(CallResult::Success(r)) => r,
-                    _ => Err((503, "Service Unavailable")),
-                };
-                let _ = me.send_message(CallMsg::Hop(hop, ring, found));
-            });
-        }
+        } => ring_lines(myself, s, hop, lines, ring),
         WalkStep::Serve(target) => {
             let r = served(&target, s.walk.last_failure());
             refuse(s, r, last.side, t)

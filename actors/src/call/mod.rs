@@ -120,6 +120,10 @@ pub struct CallState {
     walk: dialplan::Walk,
     /// A hop whose devices are being looked up.
     hop_pending: Option<u32>,
+    /// The ringing hop's line forwards there if nobody answers (`hunt.rs`).
+    no_answer: Option<String>,
+    /// No-answer forwardings followed so far.
+    no_answer_hops: u8,
     /// How the rung lines' group passes a device's reject on (`None`: as sent).
     reject: Option<crate::store::Reject>,
     /// The caller's offer as it came (each hop's offer is made from it).
@@ -554,6 +558,8 @@ impl Actor for CallActor {
             relays,
             walk: args.walk,
             hop_pending: None,
+            no_answer: None,
+            no_answer_hops: 0,
             reject: None,
             caller_offer: a_offer.clone(),
             b_offer: None,

@@ -134,6 +134,8 @@ pub struct HopDevices {
     pub codecs: Vec<String>,
     /// Calls to these lines are journalled.
     pub journal: bool,
+    /// The hop's one line forwards calls nobody answers: after how long, and where.
+    pub no_answer: Option<(std::time::Duration, String)>,
 }
 
 /// What a call gives up to another in an attended transfer: the party's leg, and

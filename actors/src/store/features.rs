@@ -1,6 +1,6 @@
 //! A line's own call handling, set by its user (feature codes) or the admin
-//! (`pbx line set`): do not disturb, and forwarding always, when busy, and when no
-//! device is registered, each to an internal number.
+//! (`pbx line set`): do not disturb, and forwarding always, when busy, when no device
+//! is registered, and when nobody answers within a delay, each to an internal number.
 
 use std::collections::HashMap;
 
@@ -17,6 +17,9 @@ pub struct FeatureChange {
     pub always: Option<Option<String>>,
     pub busy: Option<Option<String>>,
     pub unregistered: Option<Option<String>>,
+    pub no_answer: Option<Option<String>>,
+    /// Seconds before forwarding on no answer (5–120; `Some(None)`: the default).
+    pub no_answer_secs: Option<Option<u32>>,
 }
 
 /// What a line does with its calls besides ringing.
@@ -30,6 +33,22 @@ pub struct LineFeatures {
     pub busy: Option<String>,
     /// Calls while no device of the line is registered go there.
     pub unregistered: Option<String>,
+    /// Calls nobody answers within `no_answer_secs` go there.
+    pub no_answer: Option<String>,
+    /// Seconds before a call goes to `no_answer` (`None`: the default).
+    pub no_answer_secs: Option<u32>,
+}
+
+/// Seconds a line rings before forwarding on no answer, unless it says otherwise.
+pub const NO_ANSWER_SECS: u32 = 20;
+
+impl LineFeatures {
+    /// Where unanswered calls go and after how long, if the line forwards them.
+    pub fn on_no_answer(&self) -> Option<(std::time::Duration, String)> {
+        let to = self.no_answer.clone()?;
+        let secs = self.no_answer_secs.unwrap_or(NO_ANSWER_SECS);
+        Some((std::time::Duration::from_secs(u64::from(secs)), to))
+    }
 }
 
 impl LineFeatures {
@@ -44,6 +63,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LineFeatures> {
         always: r.get("fwd_always")?,
         busy: r.get("fwd_busy")?,
         unregistered: r.get("fwd_unregistered")?,
+        no_answer: r.get("fwd_no_answer")?,
+        no_answer_secs: r.get("no_answer_secs")?,
     })
 }
 
@@ -83,7 +104,19 @@ impl Store {
         if self.line(tenant, ext)?.is_none() {
             return Err(Error::Invalid(format!("no extension {ext} in this tenant")));
         }
-        let targets = [&change.always, &change.busy, &change.unregistered];
+        if let Some(Some(secs)) = change.no_answer_secs {
+            if !(5..=120).contains(&secs) {
+                return Err(Error::Invalid(format!(
+                    "no-answer delay {secs} s: it must be 5 to 120 seconds"
+                )));
+            }
+        }
+        let targets = [
+            &change.always,
+            &change.busy,
+            &change.unregistered,
+            &change.no_answer,
+        ];
         for to in targets.into_iter().flatten().flatten() {
             if to == ext {
                 return Err(Error::Invalid(format!(
@@ -110,6 +143,12 @@ impl Store {
         if let Some(to) = &change.unregistered {
             f.unregistered = to.clone();
         }
+        if let Some(to) = &change.no_answer {
+            f.no_answer = to.clone();
+        }
+        if let Some(secs) = change.no_answer_secs {
+            f.no_answer_secs = secs;
+        }
         self.set_line_features(tenant, ext, &f)?;
         Ok(f)
     }
@@ -124,11 +163,22 @@ impl Store {
             return Ok(());
         }
         self.conn.execute(
-            "INSERT INTO line_features (tenant_id, ext, dnd, fwd_always, fwd_busy, fwd_unregistered)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO line_features (tenant_id, ext, dnd, fwd_always, fwd_busy,
+                fwd_unregistered, fwd_no_answer, no_answer_secs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (tenant_id, ext) DO UPDATE SET dnd = ?3, fwd_always = ?4,
-                fwd_busy = ?5, fwd_unregistered = ?6",
-            params![tenant, ext, f.dnd, f.always, f.busy, f.unregistered],
+                fwd_busy = ?5, fwd_unregistered = ?6, fwd_no_answer = ?7,
+                no_answer_secs = ?8",
+            params![
+                tenant,
+                ext,
+                f.dnd,
+                f.always,
+                f.busy,
+                f.unregistered,
+                f.no_answer,
+                f.no_answer_secs
+            ],
         )?;
         Ok(())
     }

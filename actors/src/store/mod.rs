@@ -18,7 +18,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-pub use features::{FeatureChange, LineFeatures};
+pub use features::{FeatureChange, LineFeatures, NO_ANSWER_SECS};
 pub use handle::StoreHandle;
 pub use journal::{CallRecord, LegRecord};
 pub use limits::{LimitsChange, TenantLimits};

@@ -152,6 +152,8 @@ const MIGRATIONS: &[&str] = &[
         fwd_always TEXT,
         fwd_busy TEXT,
         fwd_unregistered TEXT,
+        fwd_no_answer TEXT,
+        no_answer_secs INTEGER,
         PRIMARY KEY (tenant_id, ext),
         FOREIGN KEY (tenant_id, ext) REFERENCES lines(tenant_id, ext) ON DELETE CASCADE
     );",
