@@ -151,3 +151,28 @@ fn forwarding_when_busy_and_when_offline_set_by_the_admin_and_loops_end() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an extension"));
     let _ = &mut b;
 }
+
+#[test]
+fn call_waiting_rings_a_second_call_and_off_it_gets_busy() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "101");
+    let mut d = Device::register(&pbx, "103");
+    // 101 is in a call with 103.
+    let mut first = Caller::call(&pbx, "101", "103");
+    d.answer(41200);
+    assert_eq!(first.expect(200), 200);
+    first.ack();
+    // Call waiting on (the default): a second call rings 101's phone.
+    let mut second = Caller::call(&pbx, "100", "101");
+    let invite = b.next_invite(&[]).expect("the waiting call rings");
+    b.respond(&invite, 180, "Ringing");
+    assert_eq!(second.expect(180), 180);
+    second.cancel();
+    assert_eq!(second.expect(487), 487);
+    // Off (from a phone of 101's, by feature code): the second call gets busy.
+    dial_code(&pbx, "101", "#43");
+    assert!(show(dir.path(), "101").contains("call waiting:          off"));
+    assert_eq!(call_status(&pbx, "101", 486), 486);
+    first.bye();
+}

@@ -513,7 +513,7 @@ impl TenantSupervisor {
                 return Err(to);
             }
         }
-        if f.dnd || (settings.busy_on_busy && in_call) {
+        if f.dnd || (in_call && (settings.busy_on_busy || f.no_call_waiting)) {
             return Ok(Outcome::Refuse(486, "Busy Here"));
         }
         let targets = Self::devices(state, callee);
@@ -781,6 +781,7 @@ impl TenantSupervisor {
         let mut c = crate::store::FeatureChange::default();
         match action {
             FeatureAction::Dnd { on } => c.dnd = Some(*on),
+            FeatureAction::CallWaiting { on } => c.call_waiting = Some(*on),
             FeatureAction::Forward {
                 kind: ForwardKind::Unconditional,
                 to,
@@ -807,6 +808,7 @@ impl TenantSupervisor {
         change: crate::store::FeatureChange,
     ) -> &'static str {
         let on = change.dnd == Some(true)
+            || change.call_waiting == Some(true)
             || [&change.always, &change.busy, &change.no_answer]
                 .into_iter()
                 .any(|c| matches!(c, Some(Some(_))));

@@ -20,6 +20,10 @@ pub enum FeatureKind {
     DndOn,
     /// Do not disturb off.
     DndOff,
+    /// Call waiting on: a second call rings while the line is in a call.
+    CallWaitingOn,
+    /// Call waiting off: a second call gets busy (or the busy forwarding).
+    CallWaitingOff,
     /// Unconditional forwarding to the number that follows.
     ForwardUnconditionalSet,
     /// Clear unconditional forwarding.
@@ -113,6 +117,11 @@ pub enum FeatureAction {
         /// On or off.
         on: bool,
     },
+    /// Set call waiting.
+    CallWaiting {
+        /// On or off.
+        on: bool,
+    },
     /// Set (`to` = Some) or clear (`to` = None) a forwarding of the caller's line.
     Forward {
         /// Condition.
@@ -145,6 +154,8 @@ impl Default for FeatureCodes {
             ("*41", AgentLogout),
             ("*78", DndOn),
             ("*79", DndOff),
+            ("*43", CallWaitingOn),
+            ("#43", CallWaitingOff),
             ("*21", ForwardUnconditionalSet),
             ("#21", ForwardUnconditionalClear),
             ("*67", ForwardBusySet),
@@ -217,6 +228,9 @@ impl fmt::Display for FeatureAction {
             Self::AgentLogin { group: g } => write!(f, "agent login to {}", group(g)),
             Self::AgentLogout { group: g } => write!(f, "agent logout from {}", group(g)),
             Self::Dnd { on } => write!(f, "do not disturb {}", if *on { "on" } else { "off" }),
+            Self::CallWaiting { on } => {
+                write!(f, "call waiting {}", if *on { "on" } else { "off" })
+            }
             Self::Forward { kind, to: Some(to) } => write!(f, "set {kind:?} forwarding to {to}"),
             Self::Forward { kind, to: None } => write!(f, "clear {kind:?} forwarding"),
             Self::VoicemailAccess => write!(f, "voicemail access"),

@@ -125,6 +125,9 @@ pub enum UserCmd {
         /// Do not disturb: `on` or `off`.
         #[arg(long)]
         dnd: Option<String>,
+        /// Call waiting: `on` (a second call rings) or `off` (it gets busy).
+        #[arg(long)]
+        call_waiting: Option<String>,
         /// Forward every call to this extension (`off` clears it).
         #[arg(long)]
         forward_always: Option<String>,
@@ -451,6 +454,10 @@ fn print_features(ext: &str, f: &actors::store::LineFeatures) {
         "  do not disturb:        {}",
         if f.dnd { "on" } else { "off" }
     );
+    println!(
+        "  call waiting:          {}",
+        if f.no_call_waiting { "off" } else { "on" }
+    );
     println!("  forward always:        {}", to(&f.always));
     println!("  forward when busy:     {}", to(&f.busy));
     println!("  forward when offline:  {}", to(&f.unregistered));
@@ -533,6 +540,7 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             tenant,
             ext,
             dnd,
+            call_waiting,
             forward_always,
             forward_busy,
             forward_unregistered,
@@ -540,19 +548,20 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             no_answer_secs,
         } => {
             let t = store.tenant(&tenant)?;
-            let dnd = match dnd.as_deref() {
-                None => None,
-                Some("on") => Some(true),
-                Some("off") => Some(false),
-                Some(other) => {
-                    return Err(CliError::Usage(format!(
-                        "--dnd {other:?} must be on or off"
-                    )))
-                }
+            let switch = |name: &str, v: Option<String>| match v.as_deref() {
+                None => Ok(None),
+                Some("on") => Ok(Some(true)),
+                Some("off") => Ok(Some(false)),
+                Some(other) => Err(CliError::Usage(format!(
+                    "--{name} {other:?} must be on or off"
+                ))),
             };
+            let dnd = switch("dnd", dnd)?;
+            let call_waiting = switch("call-waiting", call_waiting)?;
             let target = |v: Option<String>| v.map(|v| (v != "off").then_some(v));
             let change = actors::store::FeatureChange {
                 dnd,
+                call_waiting,
                 always: target(forward_always),
                 busy: target(forward_busy),
                 unregistered: target(forward_unregistered),

@@ -14,6 +14,7 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeatureChange {
     pub dnd: Option<bool>,
+    pub call_waiting: Option<bool>,
     pub always: Option<Option<String>>,
     pub busy: Option<Option<String>>,
     pub unregistered: Option<Option<String>>,
@@ -27,6 +28,9 @@ pub struct FeatureChange {
 pub struct LineFeatures {
     /// Do not disturb: callers get busy (or the busy forwarding).
     pub dnd: bool,
+    /// Call waiting off: while the line is in a call, a second call gets busy (or the
+    /// busy forwarding) instead of ringing as a waiting call.
+    pub no_call_waiting: bool,
     /// Every call goes there instead.
     pub always: Option<String>,
     /// Calls while the line is in a call (or on DND) go there.
@@ -60,6 +64,7 @@ impl LineFeatures {
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LineFeatures> {
     Ok(LineFeatures {
         dnd: r.get::<_, i64>("dnd")? != 0,
+        no_call_waiting: r.get::<_, i64>("no_call_waiting")? != 0,
         always: r.get("fwd_always")?,
         busy: r.get("fwd_busy")?,
         unregistered: r.get("fwd_unregistered")?,
@@ -134,6 +139,9 @@ impl Store {
         if let Some(on) = change.dnd {
             f.dnd = on;
         }
+        if let Some(on) = change.call_waiting {
+            f.no_call_waiting = !on;
+        }
         if let Some(to) = &change.always {
             f.always = to.clone();
         }
@@ -164,11 +172,11 @@ impl Store {
         }
         self.conn.execute(
             "INSERT INTO line_features (tenant_id, ext, dnd, fwd_always, fwd_busy,
-                fwd_unregistered, fwd_no_answer, no_answer_secs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                fwd_unregistered, fwd_no_answer, no_answer_secs, no_call_waiting)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (tenant_id, ext) DO UPDATE SET dnd = ?3, fwd_always = ?4,
                 fwd_busy = ?5, fwd_unregistered = ?6, fwd_no_answer = ?7,
-                no_answer_secs = ?8",
+                no_answer_secs = ?8, no_call_waiting = ?9",
             params![
                 tenant,
                 ext,
@@ -177,7 +185,8 @@ impl Store {
                 f.busy,
                 f.unregistered,
                 f.no_answer,
-                f.no_answer_secs
+                f.no_answer_secs,
+                f.no_call_waiting
             ],
         )?;
         Ok(())

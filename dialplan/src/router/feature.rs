@@ -71,6 +71,8 @@ impl Run<'_> {
             }
             FeatureKind::DndOn => FeatureAction::Dnd { on: true },
             FeatureKind::DndOff => FeatureAction::Dnd { on: false },
+            FeatureKind::CallWaitingOn => FeatureAction::CallWaiting { on: true },
+            FeatureKind::CallWaitingOff => FeatureAction::CallWaiting { on: false },
             FeatureKind::ForwardUnconditionalClear => fwd(ForwardKind::Unconditional, None),
             FeatureKind::ForwardBusyClear => fwd(ForwardKind::Busy, None),
             FeatureKind::ForwardNoAnswerClear => fwd(ForwardKind::NoAnswer, None),
