@@ -176,3 +176,24 @@ fn call_waiting_rings_a_second_call_and_off_it_gets_busy() {
     assert_eq!(call_status(&pbx, "101", 486), 486);
     first.bye();
 }
+
+#[test]
+fn a_phone_deflects_a_ringing_call_and_the_switch_follows_it() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "101");
+    let mut target = Device::register(&pbx, "102");
+    let mut call = Caller::call(&pbx, "100", "101");
+    let invite = b.next_invite(&[]).expect("101 rings");
+    // 101's phone deflects to 102 (a 302 naming it).
+    let mut w =
+        engine::sip::MessageWriter::response_to(&invite, 302, "Moved Temporarily", Some("dev1"));
+    w.header("Contact", "<sip:102@127.0.0.1>");
+    b.c.send_raw(&w.finish());
+    let deflected = target
+        .next_invite(&[])
+        .expect("102 rings for the deflected call");
+    target.respond(&deflected, 486, "Busy Here");
+    // The caller never saw the 302: it gets 102's answer.
+    assert_eq!(call.expect(486), 486);
+}

@@ -92,6 +92,18 @@ pub fn hop_ended(
     if !s.caller_waiting() {
         return;
     }
+    // A phone deflected the call (3xx): the switch follows it through the plan, as
+    // if the deflecting line had dialled the target; the caller never sees it.
+    if let Some(to) = c.redirect.clone().filter(|_| s.no_answer_hops < 5) {
+        s.no_answer_hops += 1;
+        s.no_answer = None;
+        let by = s
+            .channel(id)
+            .and_then(|ch| ch.lines.get(i).cloned())
+            .unwrap_or_else(|| s.parties.callee.clone());
+        tracing::debug!(%to, %by, "call deflected");
+        return follow(myself, s, by, to);
+    }
     let forward = s.no_answer.take().filter(|_| s.no_answer_hops < 5);
     if let Some(to) = forward.filter(|_| c.code == 480 && c.side == LegSide::Local) {
         // Bounded: lines forwarding to each other on no answer do not ring for ever.
@@ -128,6 +140,39 @@ pub fn found(
             next(myself, s, Cause::new(code, reason, LegSide::Local), t)
         }
     }
+}
+
+/// Rings where line `by` would reach by dialling `to` (routed by the plan, like a
+/// blind transfer's target), as the current hop.
+fn follow(myself: &ActorRef<CallMsg>, s: &mut CallState, by: String, to: String) {
+    let hop = s.walk.hop();
+    s.hop_pending = Some(hop);
+    let tenant = s.tenant.supervisor.clone();
+    let me = myself.clone();
+    tokio::spawn(async move {
+        let found = match tenant
+            .call(
+                |reply| TenantMsg::Targets {
+                    from: by,
+                    ext: to,
+                    reply,
+                },
+                None,
+            )
+            .await
+        {
+            Ok(CallResult::Success(Ok(targets))) => Ok(HopDevices {
+                targets,
+                reject: None,
+                codecs: Vec::new(),
+                journal: true,
+                no_answer: None,
+            }),
+            Ok(CallResult::Success(Err(e))) => Err(e),
+            _ => Err((503, "Service Unavailable")),
+        };
+        let _ = me.send_message(CallMsg::Hop(hop, super::RING_TIMEOUT, found));
+    });
 }
 
 /// Asks the tenant for the devices of `lines`, to ring as hop `hop` for `ring`.

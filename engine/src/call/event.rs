@@ -20,6 +20,9 @@ pub struct Cause {
     pub code: u16,
     pub reason: String,
     pub side: Side,
+    /// A redirect (3xx) names where the call should go instead: the user part of
+    /// its first Contact (a phone deflecting a ringing call).
+    pub redirect: Option<String>,
 }
 
 impl Cause {
@@ -28,6 +31,7 @@ impl Cause {
             code,
             reason: reason.into(),
             side,
+            redirect: None,
         }
     }
 

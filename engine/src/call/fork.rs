@@ -172,6 +172,22 @@ impl Fork {
                 }
                 // The caller hears one ringing, whichever device rings.
                 LegEvent::Ringing => {}
+                // A device deflects the call (3xx): the others stop ringing and the
+                // call goes where it says at once.
+                LegEvent::Ended(cause)
+                    if self.winner.is_none() && !self.ended && cause.redirect.is_some() =>
+                {
+                    self.ended = true;
+                    for (j, leg) in self.legs.iter_mut().enumerate() {
+                        if j != i && leg.state() != LegState::Ended {
+                            leg.hangup(480, "Deflected", now);
+                        }
+                    }
+                    self.causes[i] = Some(cause.clone());
+                    self.out
+                        .push_back((i, Output::Event(LegEvent::Ended(cause))));
+                    i = 0;
+                }
                 LegEvent::Ended(cause) if self.winner.is_none() => {
                     self.causes[i] = Some(cause);
                     if !self.ended && self.causes.iter().all(Option::is_some) {

@@ -98,7 +98,13 @@ impl Leg {
                     return;
                 }
                 let reason = resp.reason().unwrap_or("");
-                self.end(Cause::new(code, reason, Side::Remote));
+                let mut cause = Cause::new(code, reason, Side::Remote);
+                if (300..400).contains(&code) {
+                    cause.redirect = resp
+                        .contacts()
+                        .and_then(|c| c.first()?.uri.user_unescaped().map(|u| u.into_owned()));
+                }
+                self.end(cause);
             }
         }
     }
