@@ -197,3 +197,43 @@ fn a_phone_deflects_a_ringing_call_and_the_switch_follows_it() {
     // The caller never saw the 302: it gets 102's answer.
     assert_eq!(call.expect(486), 486);
 }
+
+#[test]
+fn directed_pickup_takes_the_ringing_call_and_the_ringing_phone_stops() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "101");
+    let a_rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let p_rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    p_rtp
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut call = Caller::call_with_media(&pbx, "100", "101", a_rtp.local_addr().unwrap().port());
+    let invite = b.next_invite(&[]).expect("101 rings");
+    b.respond(&invite, 180, "Ringing");
+    assert_eq!(call.expect(180), 180);
+    // 102 picks it up.
+    let mut picker =
+        Caller::call_with_media(&pbx, "102", "*59101", p_rtp.local_addr().unwrap().port());
+    assert_eq!(picker.expect(200), 200);
+    picker.ack();
+    // 101's phone is cancelled; the caller is answered and 102 hears it.
+    recv_until(&mut b.c, "CANCEL", |m| is_request(m, "CANCEL"));
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    let to = media_target(&call);
+    let mut packet = vec![0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 0xA];
+    packet.extend_from_slice(&[0x55; 160]);
+    let mut heard = 0;
+    for _ in 0..20 {
+        a_rtp.send_to(&packet, to).unwrap();
+        if p_rtp.recv_from(&mut [0u8; 2048]).is_ok() {
+            heard += 1;
+        }
+    }
+    assert!(heard > 0, "102 hears the caller");
+    // Nothing rings 101 any more: picking it up again finds nothing.
+    let mut again = Caller::call(&pbx, "103", "*59101");
+    assert_eq!(again.expect(404), 404);
+    picker.bye();
+}

@@ -173,6 +173,11 @@ fn walk(targets: &[Value]) -> Expected {
                 e.code = 200;
                 return e;
             }
+            // A directed pickup with nothing ringing there.
+            "feature" if t["action"]["feature"] == "directed_pickup" => {
+                e.code = 404;
+                return e;
+            }
             "feature"
                 if t["action"]["feature"] == "dnd"
                     || t["action"]["feature"] == "call_waiting"

@@ -690,6 +690,28 @@ impl TenantSupervisor {
                         room,
                     );
                 }
+                WalkStep::Serve(dialplan::Target::Feature {
+                    action: dialplan::feature_code::FeatureAction::DirectedPickup { target },
+                }) => {
+                    // The call ringing that line takes the picker's INVITE.
+                    let ringing = state
+                        .calls
+                        .values()
+                        .filter(|c| c.parties[1] == target && c.parties[0] != caller)
+                        .find(|c| {
+                            let r = c.record.lock().unwrap_or_else(|e| e.into_inner());
+                            r.ringing && !r.closed
+                        })
+                        .map(|c| c.call.clone());
+                    match ringing {
+                        Some(call) => {
+                            tracing::debug!(%caller, %target, "directed pickup");
+                            let _ = call.send_message(CallMsg::PickUp { by: caller, inc });
+                        }
+                        None => inc.respond(404, "No Ringing Call"),
+                    }
+                    return;
+                }
                 WalkStep::Serve(dialplan::Target::Feature { action })
                     if Self::line_feature(&action).is_some() =>
                 {

@@ -14,6 +14,7 @@ pub(crate) mod journal;
 pub mod limits;
 mod media_watch;
 mod merge;
+mod pickup;
 pub mod recording;
 pub mod refusal;
 mod room;
@@ -729,6 +730,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             let _ = reply.send(entered);
         }
         CallMsg::Removed(member) => room::removed(state, member, t),
+        CallMsg::PickUp { by, inc } => pickup::pick_up(&myself, state, &by, inc, t),
         CallMsg::Merge(line, found) => merge::merge(&myself, state, line, found, t).await,
         CallMsg::RoomOf { by, reply } => {
             let _ = reply.send(merge::room_of(state, &by));
@@ -993,6 +995,7 @@ fn update_record(s: &CallState) {
     let mut rec = s.record.lock().unwrap_or_else(|e| e.into_inner());
     rec.legs = legs;
     rec.closed = s.journal.closed;
+    rec.ringing = pickup::ringing(s).is_some();
 }
 
 /// Sends a leg's request or response to the device reached over `flow`: a response

@@ -37,6 +37,8 @@ pub struct CallRecord {
     pub call_ids: Vec<String>,
     /// The dialogs still up (the caller's, the answering device's).
     pub legs: Vec<LegSnapshot>,
+    /// The call's devices are ringing and nobody has answered (it may be picked up).
+    pub ringing: bool,
 }
 
 pub type SharedRecord = Arc<Mutex<CallRecord>>;

@@ -71,6 +71,9 @@ pub enum CallMsg {
         by: String,
         reply: ractor::RpcReplyPort<Option<super::RoomHandle>>,
     },
+    /// Line `by` picks up the call ringing here (directed pickup): `inc` is its
+    /// INVITE, answered with this call's caller.
+    PickUp { by: String, inc: Box<Incoming> },
     /// The room removed this call's member (its organiser asked).
     Removed(media::conference::MemberId),
     /// What came of the organiser's REFER (a party brought in or removed).
@@ -96,6 +99,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Played { side, .. } => write!(f, "Played({side:?})"),
             CallMsg::EnterRoom { by, .. } => write!(f, "EnterRoom({by})"),
             CallMsg::Removed(m) => write!(f, "Removed({m})"),
+            CallMsg::PickUp { by, .. } => write!(f, "PickUp({by})"),
             CallMsg::Merge(_, found) => write!(f, "Merge({})", found.is_some()),
             CallMsg::RoomOf { by, .. } => write!(f, "RoomOf({by})"),
             CallMsg::RoomReferDone(code, _) => write!(f, "RoomReferDone({code})"),

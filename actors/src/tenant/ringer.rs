@@ -174,6 +174,7 @@ impl Actor for Ringer {
             CallMsg::RoomOf { reply, .. } => {
                 let _ = reply.send(None);
             }
+            CallMsg::PickUp { inc, .. } => inc.respond(481, "Call/Transaction Does Not Exist"),
             // The ring time is over (or a retransmission timer of the leg is due).
             CallMsg::Wake(_) => {
                 if !state.leg.is_ended() {
