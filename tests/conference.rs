@@ -319,7 +319,7 @@ fn only_the_organiser_brings_parties_in_and_only_from_its_own_calls() {
 }
 
 #[test]
-fn star_3_merges_the_call_and_the_other_call_into_a_conference() {
+fn star_33_merges_the_call_and_the_other_call_into_a_conference() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
     let TwoCalls {
@@ -331,8 +331,8 @@ fn star_3_merges_the_call_and_the_other_call_into_a_conference() {
         b_rtp,
         c_rtp,
     } = two_calls(&pbx, 41020, None);
-    // 100 types *3 during the call with 102.
-    press(&a_rtp, media_target(&call_c), "*3", 0);
+    // 100 types *33 during the call with 102.
+    press(&a_rtp, media_target(&call_c), "*33", 0);
     // Its leg of the call with 101 is hung up; its phone is pointed at a new port.
     call_b.answer_request("BYE");
     let reinvite = call_c.answer_reinvite(port_of(&a_rtp), "sendrecv");
@@ -347,14 +347,14 @@ fn star_3_merges_the_call_and_the_other_call_into_a_conference() {
     // 100 talks from its new port: 101 hears it.
     let (a_rtp, heard) = heard_while(a_rtp, a_to, &[&b_rtp]);
     assert!(heard[0] > 1000.0, "100 is heard by 101: {heard:?}");
-    // 100 calls 103 and types *3 again: 103 joins the same room, 100's leg to it ends.
+    // 100 calls 103 and types *33 again: 103 joins the same room, 100's leg to it ends.
     let mut d = Device::register(&pbx, "103");
     let (a3_rtp, d_rtp) = (rtp_socket(), rtp_socket());
     let mut call_d = Caller::call_with_events(&pbx, "100", "103", port_of(&a3_rtp), 101);
     d.answer(port_of(&d_rtp));
     assert_eq!(call_d.expect(200), 200);
     call_d.ack();
-    press(&a3_rtp, media_target(&call_d), "*3", 0);
+    press(&a3_rtp, media_target(&call_d), "*33", 0);
     call_d.answer_request("BYE");
     let (b_rtp, heard) = heard_while(b_rtp, b_to, &[&d_rtp]);
     assert!(heard[0] > 1000.0, "103, added, hears 101: {heard:?}");

@@ -237,3 +237,37 @@ fn directed_pickup_takes_the_ringing_call_and_the_ringing_phone_stops() {
     assert_eq!(again.expect(404), 404);
     picker.bye();
 }
+
+#[test]
+fn anonymous_calls_by_privacy_header_and_by_the_lines_setting() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut b = Device::register(&pbx, "101");
+    let mut seen = Vec::new();
+    let mut from_of_next = |extra: &str, seen: &mut Vec<engine::sip::Message>| {
+        let mut call = Caller::call_full(&pbx, "100", "101", 40000, (0, "PCMU"), extra);
+        let invite = b.next_invite(seen).expect("101 rings");
+        b.respond(&invite, 486, "Busy Here");
+        assert_eq!(call.expect(486), 486);
+        let from = invite
+            .header(engine::sip::HeaderName::From)
+            .unwrap()
+            .to_owned();
+        seen.push(invite);
+        from
+    };
+    // Shown by default.
+    assert!(from_of_next("", &mut seen).contains("sip:100@"));
+    // Withheld for one call (RFC 3323).
+    let from = from_of_next("Privacy: id\r\n", &mut seen);
+    assert!(
+        from.contains("anonymous@anonymous.invalid") && !from.contains("100"),
+        "{from}"
+    );
+    // Withheld for every call of the line (feature code), then shown again.
+    dial_code(&pbx, "100", "*31");
+    let from = from_of_next("", &mut seen);
+    assert!(from.contains("anonymous@anonymous.invalid"), "{from}");
+    dial_code(&pbx, "100", "#31");
+    assert!(from_of_next("", &mut seen).contains("sip:100@"));
+}

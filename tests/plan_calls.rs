@@ -181,6 +181,7 @@ fn walk(targets: &[Value]) -> Expected {
             "feature"
                 if t["action"]["feature"] == "dnd"
                     || t["action"]["feature"] == "call_waiting"
+                    || t["action"]["feature"] == "anonymous"
                     || (t["action"]["feature"] == "forward"
                         && matches!(
                             t["action"]["kind"].as_str(),

@@ -265,7 +265,7 @@ impl TenantSupervisor {
     }
 
     /// The plan's feature code of `kind` (the default codes without a plan): the
-    /// in-call ones (recording `*44`, merge `*3`) are matched by the call.
+    /// in-call ones (recording `*44`, merge `*33`) are matched by the call.
     fn feature_code(view: &routing::TenantView, kind: FeatureKind) -> Option<String> {
         let find = |codes: &FeatureCodes| {
             codes
@@ -754,7 +754,9 @@ impl TenantSupervisor {
         let journal = journal && Self::journals(&view, &caller);
         // The lines in the call: the caller and the (first) line rung.
         let parties = [caller.clone(), line];
+        let anonymous = view.features.get(&caller).is_some_and(|f| f.anonymous);
         let args = CallArgs {
+            anonymous,
             bus: state.args.shared.bus.clone(),
             ports: state.args.shared.ports.clone(),
             tenant: entry,
@@ -804,6 +806,7 @@ impl TenantSupervisor {
         match action {
             FeatureAction::Dnd { on } => c.dnd = Some(*on),
             FeatureAction::CallWaiting { on } => c.call_waiting = Some(*on),
+            FeatureAction::Anonymous { on } => c.anonymous = Some(*on),
             FeatureAction::Forward {
                 kind: ForwardKind::Unconditional,
                 to,
@@ -831,6 +834,7 @@ impl TenantSupervisor {
     ) -> &'static str {
         let on = change.dnd == Some(true)
             || change.call_waiting == Some(true)
+            || change.anonymous == Some(true)
             || [&change.always, &change.busy, &change.no_answer]
                 .into_iter()
                 .any(|c| matches!(c, Some(Some(_))));

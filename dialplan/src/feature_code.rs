@@ -24,6 +24,10 @@ pub enum FeatureKind {
     CallWaitingOn,
     /// Call waiting off: a second call gets busy (or the busy forwarding).
     CallWaitingOff,
+    /// The line's calls go out anonymous (caller ID withheld) from now on.
+    AnonymousOn,
+    /// The line's calls show its number again.
+    AnonymousOff,
     /// Unconditional forwarding to the number that follows.
     ForwardUnconditionalSet,
     /// Clear unconditional forwarding.
@@ -122,6 +126,11 @@ pub enum FeatureAction {
         /// On or off.
         on: bool,
     },
+    /// Withhold the caller ID of the line's calls (or show it again).
+    Anonymous {
+        /// On (withheld) or off.
+        on: bool,
+    },
     /// Set (`to` = Some) or clear (`to` = None) a forwarding of the caller's line.
     Forward {
         /// Condition.
@@ -156,6 +165,8 @@ impl Default for FeatureCodes {
             ("*79", DndOff),
             ("*43", CallWaitingOn),
             ("#43", CallWaitingOff),
+            ("*31", AnonymousOn),
+            ("#31", AnonymousOff),
             ("*21", ForwardUnconditionalSet),
             ("#21", ForwardUnconditionalClear),
             ("*67", ForwardBusySet),
@@ -164,7 +175,7 @@ impl Default for FeatureCodes {
             ("#61", ForwardNoAnswerClear),
             ("*97", VoicemailAccess),
             ("*44", RecordingToggle),
-            ("*3", ConferenceMerge),
+            ("*33", ConferenceMerge),
         ];
         Self {
             codes: codes
@@ -228,6 +239,9 @@ impl fmt::Display for FeatureAction {
             Self::AgentLogin { group: g } => write!(f, "agent login to {}", group(g)),
             Self::AgentLogout { group: g } => write!(f, "agent logout from {}", group(g)),
             Self::Dnd { on } => write!(f, "do not disturb {}", if *on { "on" } else { "off" }),
+            Self::Anonymous { on } => {
+                write!(f, "anonymous calls {}", if *on { "on" } else { "off" })
+            }
             Self::CallWaiting { on } => {
                 write!(f, "call waiting {}", if *on { "on" } else { "off" })
             }

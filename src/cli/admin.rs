@@ -128,6 +128,9 @@ pub enum UserCmd {
         /// Call waiting: `on` (a second call rings) or `off` (it gets busy).
         #[arg(long)]
         call_waiting: Option<String>,
+        /// Anonymous calls: `on` withholds the line's caller ID, `off` shows it.
+        #[arg(long)]
+        anonymous: Option<String>,
         /// Forward every call to this extension (`off` clears it).
         #[arg(long)]
         forward_always: Option<String>,
@@ -458,6 +461,10 @@ fn print_features(ext: &str, f: &actors::store::LineFeatures) {
         "  call waiting:          {}",
         if f.no_call_waiting { "off" } else { "on" }
     );
+    println!(
+        "  anonymous calls:       {}",
+        if f.anonymous { "on" } else { "off" }
+    );
     println!("  forward always:        {}", to(&f.always));
     println!("  forward when busy:     {}", to(&f.busy));
     println!("  forward when offline:  {}", to(&f.unregistered));
@@ -541,6 +548,7 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             ext,
             dnd,
             call_waiting,
+            anonymous,
             forward_always,
             forward_busy,
             forward_unregistered,
@@ -558,10 +566,12 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             };
             let dnd = switch("dnd", dnd)?;
             let call_waiting = switch("call-waiting", call_waiting)?;
+            let anonymous = switch("anonymous", anonymous)?;
             let target = |v: Option<String>| v.map(|v| (v != "off").then_some(v));
             let change = actors::store::FeatureChange {
                 dnd,
                 call_waiting,
+                anonymous,
                 always: target(forward_always),
                 busy: target(forward_busy),
                 unregistered: target(forward_unregistered),

@@ -1,4 +1,4 @@
-//! The merge feature code (`*3` by default), typed during a call by a line that has
+//! The merge feature code (`*33` by default), typed during a call by a line that has
 //! another call in progress (usually on hold): both calls become one three-party
 //! conference in a new ad-hoc room the line organises.
 //!

@@ -92,6 +92,8 @@ pub struct CallArgs {
     pub journal: bool,
     /// The tenant's music on hold (`None`: the default).
     pub music: Option<media::wav::Announcement>,
+    /// The caller's line withholds its caller ID.
+    pub anonymous: bool,
     /// How long an answered call may carry no RTP from a party (`None`: forever).
     pub media_timeout: Option<std::time::Duration>,
     /// The feature code that starts and stops recording during the call.
@@ -201,6 +203,9 @@ struct Parties {
     /// The caller's display name with a trailing space, or empty.
     display: String,
     max_forwards: u8,
+    /// The caller withholds its caller ID (its line's setting, or `Privacy: id`):
+    /// devices see "Anonymous".
+    anonymous: bool,
 }
 
 /// Outgoing legs to some devices, their INVITEs sent.
@@ -230,12 +235,19 @@ fn outgoing_legs(
         leg.send_invite(
             &OutgoingInvite {
                 request_uri: t.contact.clone(),
-                from: format!(
-                    "{}<sip:{from_user}@{}>;tag={}",
-                    p.display,
-                    p.domain,
-                    random_token()
-                ),
+                from: if p.anonymous {
+                    format!(
+                        "\"Anonymous\" <sip:anonymous@anonymous.invalid>;tag={}",
+                        random_token()
+                    )
+                } else {
+                    format!(
+                        "{}<sip:{from_user}@{}>;tag={}",
+                        p.display,
+                        p.domain,
+                        random_token()
+                    )
+                },
                 to: format!("<sip:{to_user}@{}>", p.domain),
                 call_id,
                 cseq: 1,
@@ -257,6 +269,25 @@ fn outgoing_legs(
         new.flows.push(t.flow);
     }
     new
+}
+
+/// The INVITE asks for its caller's identity to be withheld (RFC 3323 `Privacy: id`
+/// or `user`, or a From of `anonymous`).
+fn asks_privacy(m: &Message) -> bool {
+    let privacy = m.header_lines().any(|(_, name, value)| {
+        name.eq_ignore_ascii_case("Privacy")
+            && value
+                .split(';')
+                .any(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "id" | "user"))
+    });
+    let anonymous_from = m
+        .from()
+        .and_then(|f| {
+            f.display
+                .map(|d| d.trim_matches('"').eq_ignore_ascii_case("anonymous"))
+        })
+        .unwrap_or(false);
+    privacy || anonymous_from
 }
 
 fn now() -> Instant {
@@ -551,6 +582,7 @@ impl Actor for CallActor {
                 domain,
                 display,
                 max_forwards,
+                anonymous: args.anonymous || asks_privacy(&inc.msg),
             },
             channels: Vec::new(),
             next_channel: 0,

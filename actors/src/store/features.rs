@@ -15,6 +15,7 @@ use crate::{Error, Result};
 pub struct FeatureChange {
     pub dnd: Option<bool>,
     pub call_waiting: Option<bool>,
+    pub anonymous: Option<bool>,
     pub always: Option<Option<String>>,
     pub busy: Option<Option<String>>,
     pub unregistered: Option<Option<String>>,
@@ -31,6 +32,8 @@ pub struct LineFeatures {
     /// Call waiting off: while the line is in a call, a second call gets busy (or the
     /// busy forwarding) instead of ringing as a waiting call.
     pub no_call_waiting: bool,
+    /// The line's calls go out without its caller ID ("Anonymous").
+    pub anonymous: bool,
     /// Every call goes there instead.
     pub always: Option<String>,
     /// Calls while the line is in a call (or on DND) go there.
@@ -65,6 +68,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LineFeatures> {
     Ok(LineFeatures {
         dnd: r.get::<_, i64>("dnd")? != 0,
         no_call_waiting: r.get::<_, i64>("no_call_waiting")? != 0,
+        anonymous: r.get::<_, i64>("anonymous")? != 0,
         always: r.get("fwd_always")?,
         busy: r.get("fwd_busy")?,
         unregistered: r.get("fwd_unregistered")?,
@@ -142,6 +146,9 @@ impl Store {
         if let Some(on) = change.call_waiting {
             f.no_call_waiting = !on;
         }
+        if let Some(on) = change.anonymous {
+            f.anonymous = on;
+        }
         if let Some(to) = &change.always {
             f.always = to.clone();
         }
@@ -172,11 +179,11 @@ impl Store {
         }
         self.conn.execute(
             "INSERT INTO line_features (tenant_id, ext, dnd, fwd_always, fwd_busy,
-                fwd_unregistered, fwd_no_answer, no_answer_secs, no_call_waiting)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                fwd_unregistered, fwd_no_answer, no_answer_secs, no_call_waiting, anonymous)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (tenant_id, ext) DO UPDATE SET dnd = ?3, fwd_always = ?4,
                 fwd_busy = ?5, fwd_unregistered = ?6, fwd_no_answer = ?7,
-                no_answer_secs = ?8, no_call_waiting = ?9",
+                no_answer_secs = ?8, no_call_waiting = ?9, anonymous = ?10",
             params![
                 tenant,
                 ext,
@@ -186,7 +193,8 @@ impl Store {
                 f.unregistered,
                 f.no_answer,
                 f.no_answer_secs,
-                f.no_call_waiting
+                f.no_call_waiting,
+                f.anonymous
             ],
         )?;
         Ok(())

@@ -150,6 +150,7 @@ const MIGRATIONS: &[&str] = &[
         ext TEXT NOT NULL,
         dnd INTEGER NOT NULL DEFAULT 0,
         no_call_waiting INTEGER NOT NULL DEFAULT 0,
+        anonymous INTEGER NOT NULL DEFAULT 0,
         fwd_always TEXT,
         fwd_busy TEXT,
         fwd_unregistered TEXT,

@@ -73,6 +73,8 @@ impl Run<'_> {
             FeatureKind::DndOff => FeatureAction::Dnd { on: false },
             FeatureKind::CallWaitingOn => FeatureAction::CallWaiting { on: true },
             FeatureKind::CallWaitingOff => FeatureAction::CallWaiting { on: false },
+            FeatureKind::AnonymousOn => FeatureAction::Anonymous { on: true },
+            FeatureKind::AnonymousOff => FeatureAction::Anonymous { on: false },
             FeatureKind::ForwardUnconditionalClear => fwd(ForwardKind::Unconditional, None),
             FeatureKind::ForwardBusyClear => fwd(ForwardKind::Busy, None),
             FeatureKind::ForwardNoAnswerClear => fwd(ForwardKind::NoAnswer, None),
