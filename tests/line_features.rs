@@ -271,3 +271,36 @@ fn anonymous_calls_by_privacy_header_and_by_the_lines_setting() {
     dial_code(&pbx, "100", "#31");
     assert!(from_of_next("", &mut seen).contains("sip:100@"));
 }
+
+#[test]
+fn group_pickup_takes_a_call_ringing_a_member_of_the_pickers_group_only() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    let out = pbx_admin(dir.path(), &["plan", "show", "--tenant", "demo"]);
+    let mut plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    plan["pickup_groups"] = serde_json::json!([{"name": "sales", "members": ["101", "102"]}]);
+    let file = dir.path().join("plan.json");
+    std::fs::write(&file, plan.to_string()).unwrap();
+    pbx_admin(
+        dir.path(),
+        &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
+    );
+    pbx.restart();
+    let mut b = Device::register(&pbx, "101");
+    let mut call = Caller::call(&pbx, "100", "101");
+    let invite = b.next_invite(&[]).expect("101 rings");
+    b.respond(&invite, 180, "Ringing");
+    assert_eq!(call.expect(180), 180);
+    // 103 is in no pickup group with 101.
+    let mut outsider = Caller::call(&pbx, "103", "*8");
+    assert_eq!(outsider.expect(404), 404);
+    // 102 is.
+    let mut picker = Caller::call_with_media(&pbx, "102", "*8", 41300);
+    assert_eq!(picker.expect(200), 200);
+    picker.ack();
+    recv_until(&mut b.c, "CANCEL", |m| is_request(m, "CANCEL"));
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    picker.bye();
+}

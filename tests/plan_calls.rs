@@ -174,7 +174,10 @@ fn walk(targets: &[Value]) -> Expected {
                 return e;
             }
             // A directed pickup with nothing ringing there.
-            "feature" if t["action"]["feature"] == "directed_pickup" => {
+            "feature"
+                if t["action"]["feature"] == "directed_pickup"
+                    || t["action"]["feature"] == "group_pickup" =>
+            {
                 e.code = 404;
                 return e;
             }

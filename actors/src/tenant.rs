@@ -693,24 +693,27 @@ impl TenantSupervisor {
                 WalkStep::Serve(dialplan::Target::Feature {
                     action: dialplan::feature_code::FeatureAction::DirectedPickup { target },
                 }) => {
-                    // The call ringing that line takes the picker's INVITE.
-                    let ringing = state
-                        .calls
-                        .values()
-                        .filter(|c| c.parties[1] == target && c.parties[0] != caller)
-                        .find(|c| {
-                            let r = c.record.lock().unwrap_or_else(|e| e.into_inner());
-                            r.ringing && !r.closed
+                    return Self::pick_up(state, caller, inc, |line| line == target);
+                }
+                WalkStep::Serve(dialplan::Target::Feature {
+                    action: dialplan::feature_code::FeatureAction::GroupPickup,
+                }) => {
+                    // Any line sharing a pickup group with the picker.
+                    let mates: Vec<String> = view
+                        .router
+                        .as_ref()
+                        .map(|r| {
+                            r.plan()
+                                .pickup_groups
+                                .iter()
+                                .filter(|g| g.members.contains(&caller))
+                                .flat_map(|g| g.members.clone())
+                                .collect()
                         })
-                        .map(|c| c.call.clone());
-                    match ringing {
-                        Some(call) => {
-                            tracing::debug!(%caller, %target, "directed pickup");
-                            let _ = call.send_message(CallMsg::PickUp { by: caller, inc });
-                        }
-                        None => inc.respond(404, "No Ringing Call"),
-                    }
-                    return;
+                        .unwrap_or_default();
+                    return Self::pick_up(state, caller, inc, |line| {
+                        mates.iter().any(|m| m == line)
+                    });
                 }
                 WalkStep::Serve(dialplan::Target::Feature { action })
                     if Self::line_feature(&action).is_some() =>
@@ -795,6 +798,32 @@ impl TenantSupervisor {
 
     /// Conference room `room` of the tenant: its running task, or a new one (on the
     /// switch's address facing `source`) when nobody is in it.
+    /// Hands `picker`'s INVITE to a call ringing a line `wanted` accepts (not one the
+    /// picker placed); nothing ringing there: 404.
+    fn pick_up(
+        state: &TenantState,
+        picker: String,
+        inc: Box<Incoming>,
+        wanted: impl Fn(&str) -> bool,
+    ) {
+        let ringing = state
+            .calls
+            .values()
+            .filter(|c| wanted(&c.parties[1]) && c.parties[0] != picker && c.parties[1] != picker)
+            .find(|c| {
+                let r = c.record.lock().unwrap_or_else(|e| e.into_inner());
+                r.ringing && !r.closed
+            })
+            .map(|c| c.call.clone());
+        match ringing {
+            Some(call) => {
+                tracing::debug!(%picker, "pickup");
+                let _ = call.send_message(CallMsg::PickUp { by: picker, inc });
+            }
+            None => inc.respond(404, "No Ringing Call"),
+        }
+    }
+
     /// The change to a line's own features a feature code asks for, if it is one the
     /// switch carries out: do not disturb, forwarding always and when busy.
     fn line_feature(

@@ -398,6 +398,16 @@ fn check_references(
             name: name.to_owned(),
         })
     };
+    for g in &plan.pickup_groups {
+        let entry = format!("pickup group {:?}", g.name);
+        for m in g
+            .members
+            .iter()
+            .filter(|m| !plan.extensions.iter().any(|e| &e.number == *m))
+        {
+            unknown(entry.clone(), "member extension", m);
+        }
+    }
     for g in &plan.groups {
         let entry = format!("hunt group {:?}", g.name);
         for m in g

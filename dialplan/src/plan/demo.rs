@@ -158,6 +158,7 @@ impl TenantPlan {
             drop_off: Some("100".into()),
             line_groups: vec![LineGroup::named(DEFAULT_GROUP)],
             adhoc_conference: "conference".into(),
+            pickup_groups: vec![],
         }
     }
 }

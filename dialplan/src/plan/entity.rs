@@ -126,6 +126,15 @@ pub struct IvrMenu {
     pub schedule: Option<String>,
 }
 
+/// A pickup group: any member may pick up a call ringing another member (`*8`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickupGroup {
+    /// Name.
+    pub name: String,
+    /// Member extensions.
+    pub members: Vec<String>,
+}
+
 /// A conference room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conference {

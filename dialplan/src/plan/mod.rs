@@ -16,7 +16,7 @@ use crate::route::outbound::{OutboundRoute, Trunk};
 use crate::schedule::Schedule;
 use crate::validate::ValidationError;
 
-pub use entity::{Conference, Extension, HuntGroup, IvrMenu, Queue, Strategy};
+pub use entity::{Conference, Extension, HuntGroup, IvrMenu, PickupGroup, Queue, Strategy};
 pub use line_group::{Decline, LineGroup, Reject, DEFAULT_GROUP};
 
 /// One tenant's numbering and routing configuration.
@@ -75,6 +75,9 @@ pub struct TenantPlan {
     /// Line groups: decline and reject codes and busy-on-busy for their lines.
     #[serde(default)]
     pub line_groups: Vec<LineGroup>,
+    /// Pickup groups (group pickup, `*8`).
+    #[serde(default)]
+    pub pickup_groups: Vec<PickupGroup>,
     /// The user part of the conference URI desk phones are set up with for network
     /// conferences (`sip:conference@tenant`): each call to it opens a new ad-hoc room
     /// whose caller organises it (brings parties in by REFER with Replaces, removes
