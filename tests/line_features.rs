@@ -249,11 +249,14 @@ fn anonymous_calls_by_privacy_header_and_by_the_lines_setting() {
         let invite = b.next_invite(seen).expect("101 rings");
         b.respond(&invite, 486, "Busy Here");
         assert_eq!(call.expect(486), 486);
-        let from = invite
-            .header(engine::sip::HeaderName::From)
-            .unwrap()
-            .to_owned();
+        let header = |h| invite.header(h).unwrap_or_default().to_owned();
+        let from = header(engine::sip::HeaderName::From);
+        let contact = header(engine::sip::HeaderName::Contact);
         seen.push(invite);
+        // A withheld caller ID is withheld from the Contact too.
+        if from.contains("anonymous") {
+            assert!(!contact.contains("100@"), "{contact}");
+        }
         from
     };
     // Shown by default.

@@ -818,7 +818,12 @@ impl TenantSupervisor {
         match ringing {
             Some(call) => {
                 tracing::debug!(%picker, "pickup");
-                let _ = call.send_message(CallMsg::PickUp { by: picker, inc });
+                // The call may have ended meanwhile: the INVITE still gets its answer.
+                if let Err(ractor::MessagingErr::SendErr(CallMsg::PickUp { inc, .. })) =
+                    call.send_message(CallMsg::PickUp { by: picker, inc })
+                {
+                    inc.respond(481, "Call/Transaction Does Not Exist");
+                }
             }
             None => inc.respond(404, "No Ringing Call"),
         }

@@ -104,6 +104,12 @@ pub fn hop_ended(
         tracing::debug!(%to, %by, "call deflected");
         return follow(myself, s, by, to);
     }
+    // A redirect not followed (too many) is no answer the caller could use.
+    let c = if c.redirect.is_some() {
+        Cause::new(480, "Temporarily Unavailable", LegSide::Local)
+    } else {
+        c
+    };
     let forward = s.no_answer.take().filter(|_| s.no_answer_hops < 5);
     if let Some(to) = forward.filter(|_| c.code == 480 && c.side == LegSide::Local) {
         // Bounded: lines forwarding to each other on no answer do not ring for ever.

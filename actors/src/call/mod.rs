@@ -229,13 +229,17 @@ fn outgoing_legs(
         legs: Vec::new(),
         flows: Vec::new(),
     };
+    // Withheld caller ID: neither From nor Contact names the caller's line (only for
+    // the INVITEs the caller's side sends, not a transfer's from the other party).
+    let anonymous = p.anonymous && from_user == p.caller;
+    let contact_user = if anonymous { "anonymous" } else { from_user };
     for t in targets {
         let call_id = format!("{}@pbx", random_token());
-        let mut leg = Leg::outgoing(leg_config(out, t.flow, from_user, Some(ring)));
+        let mut leg = Leg::outgoing(leg_config(out, t.flow, contact_user, Some(ring)));
         leg.send_invite(
             &OutgoingInvite {
                 request_uri: t.contact.clone(),
-                from: if p.anonymous {
+                from: if anonymous {
                     format!(
                         "\"Anonymous\" <sip:anonymous@anonymous.invalid>;tag={}",
                         random_token()

@@ -16,7 +16,8 @@ use crate::proto::{CallMsg, Incoming};
 /// The callee channel still ringing, while the caller waits unanswered.
 pub fn ringing(s: &CallState) -> Option<ChannelId> {
     let caller = s.with_role(Role::Caller)?;
-    if s.peer_of(caller).is_some() || !s.seats.is_empty() || s.gate.is_some() {
+    let busy = s.peer_of(caller).is_some() || !s.seats.is_empty() || s.gate.is_some();
+    if busy || !s.caller_waiting() || s.hop_pending.is_some() {
         return None;
     }
     s.channels
@@ -42,8 +43,13 @@ pub fn pick_up(
         Ok(l) => l,
         Err(_) => return inc.respond(400, "Bad Request"),
     };
-    s.pending.push(&inc.msg, inc.reply.clone());
     let offer = leg.remote_offer();
+    if offer.is_none() || s.relays.is_empty() {
+        // An INVITE without an offer (or a call without anchored media) cannot be
+        // answered with a description here.
+        return inc.respond(488, "Not Acceptable Here");
+    }
+    s.pending.push(&inc.msg, inc.reply.clone());
     // The picker meets the call where the ringing devices were offered it.
     let port = s.channel(ringing).and_then(|c| c.port);
     let answer = match (&offer, port.and_then(|p| s.relays.sdp_at(p))) {
