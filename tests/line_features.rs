@@ -307,3 +307,38 @@ fn group_pickup_takes_a_call_ringing_a_member_of_the_pickers_group_only() {
     call.ack();
     picker.bye();
 }
+
+#[test]
+fn a_forwarded_call_is_picked_up_where_it_rings_now() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    pbx_admin(
+        dir.path(),
+        &[
+            "line",
+            "set",
+            "--tenant",
+            "demo",
+            "101",
+            "--forward-always",
+            "102",
+        ],
+    );
+    pbx.restart();
+    let mut target = Device::register(&pbx, "102");
+    let mut call = Caller::call(&pbx, "100", "101");
+    let invite = target.next_invite(&[]).expect("102 rings for 101");
+    target.respond(&invite, 180, "Ringing");
+    assert_eq!(call.expect(180), 180);
+    // The number dialled (101) is not ringing; 102 is.
+    let mut wrong = Caller::call(&pbx, "103", "*59101");
+    assert_eq!(wrong.expect(404), 404);
+    let mut picker = Caller::call_with_media(&pbx, "103", "*59102", 41400);
+    assert_eq!(picker.expect(200), 200);
+    picker.ack();
+    recv_until(&mut target.c, "CANCEL", |m| is_request(m, "CANCEL"));
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    picker.bye();
+}

@@ -459,8 +459,9 @@ impl TenantSupervisor {
     /// row is still open.
     fn in_call(state: &TenantState, ext: &str) -> bool {
         state.calls.values().any(|c| {
-            c.parties.iter().any(|p| p == ext)
-                && !c.record.lock().unwrap_or_else(|e| e.into_inner()).closed
+            let r = c.record.lock().unwrap_or_else(|e| e.into_inner());
+            !r.closed
+                && (c.parties.iter().any(|p| p == ext) || r.answered_lines.iter().any(|l| l == ext))
         })
     }
 
@@ -806,13 +807,17 @@ impl TenantSupervisor {
         inc: Box<Incoming>,
         wanted: impl Fn(&str) -> bool,
     ) {
+        // The lines ringing now (after any forwarding), not the number dialled.
         let ringing = state
             .calls
             .values()
-            .filter(|c| wanted(&c.parties[1]) && c.parties[0] != picker && c.parties[1] != picker)
+            .filter(|c| c.parties[0] != picker)
             .find(|c| {
                 let r = c.record.lock().unwrap_or_else(|e| e.into_inner());
-                r.ringing && !r.closed
+                r.ringing
+                    && !r.closed
+                    && r.ringing_lines.iter().any(|l| wanted(l))
+                    && !r.ringing_lines.contains(&picker)
             })
             .map(|c| c.call.clone());
         match ringing {

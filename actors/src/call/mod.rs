@@ -1031,7 +1031,18 @@ fn update_record(s: &CallState) {
     let mut rec = s.record.lock().unwrap_or_else(|e| e.into_inner());
     rec.legs = legs;
     rec.closed = s.journal.closed;
-    rec.ringing = pickup::ringing(s).is_some();
+    let ringing = pickup::ringing(s);
+    rec.ringing = ringing.is_some();
+    rec.ringing_lines = ringing
+        .and_then(|id| s.channel(id))
+        .map(|c| c.lines.clone())
+        .unwrap_or_default();
+    rec.answered_lines = s
+        .channels
+        .iter()
+        .filter(|c| c.role == Role::Callee && c.answered().is_some() && !c.is_ended())
+        .map(|c| c.user().to_owned())
+        .collect();
 }
 
 /// Sends a leg's request or response to the device reached over `flow`: a response

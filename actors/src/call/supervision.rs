@@ -39,6 +39,10 @@ pub struct CallRecord {
     pub legs: Vec<LegSnapshot>,
     /// The call's devices are ringing and nobody has answered (it may be picked up).
     pub ringing: bool,
+    /// The lines whose devices ring now (after forwarding or a deflection).
+    pub ringing_lines: Vec<String>,
+    /// The lines that answered and are in the call now (a forward target, a picker).
+    pub answered_lines: Vec<String>,
 }
 
 pub type SharedRecord = Arc<Mutex<CallRecord>>;
