@@ -50,6 +50,25 @@ fn show(dir: &std::path::Path, ext: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `picker` dials `code` (RTP on `port`) to pick up `call`, ringing at `ringing`:
+/// the picker is answered, the ringing phone is cancelled, the caller is answered.
+fn picks_up(
+    pbx: &Pbx,
+    picker: &str,
+    code: &str,
+    port: u16,
+    ringing: &mut Device,
+    call: &mut Caller,
+) -> Caller {
+    let mut p = Caller::call_with_media(pbx, picker, code, port);
+    assert_eq!(p.expect(200), 200, "{picker} picks up with {code}");
+    p.ack();
+    recv_until(&mut ringing.c, "CANCEL", |m| is_request(m, "CANCEL"));
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    p
+}
+
 #[test]
 fn do_not_disturb_by_feature_code_is_confirmed_kept_over_a_restart_and_cleared() {
     let dir = temp_dir();
@@ -212,15 +231,9 @@ fn directed_pickup_takes_the_ringing_call_and_the_ringing_phone_stops() {
     let invite = b.next_invite(&[]).expect("101 rings");
     b.respond(&invite, 180, "Ringing");
     assert_eq!(call.expect(180), 180);
-    // 102 picks it up.
-    let mut picker =
-        Caller::call_with_media(&pbx, "102", "*59101", p_rtp.local_addr().unwrap().port());
-    assert_eq!(picker.expect(200), 200);
-    picker.ack();
-    // 101's phone is cancelled; the caller is answered and 102 hears it.
-    recv_until(&mut b.c, "CANCEL", |m| is_request(m, "CANCEL"));
-    assert_eq!(call.expect(200), 200);
-    call.ack();
+    // 102 picks it up: 101's phone is cancelled, the caller answered, 102 hears it.
+    let p_port = p_rtp.local_addr().unwrap().port();
+    let mut picker = picks_up(&pbx, "102", "*59101", p_port, &mut b, &mut call);
     let to = media_target(&call);
     let mut packet = vec![0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 0xA];
     packet.extend_from_slice(&[0x55; 160]);
@@ -299,12 +312,7 @@ fn group_pickup_takes_a_call_ringing_a_member_of_the_pickers_group_only() {
     let mut outsider = Caller::call(&pbx, "103", "*8");
     assert_eq!(outsider.expect(404), 404);
     // 102 is.
-    let mut picker = Caller::call_with_media(&pbx, "102", "*8", 41300);
-    assert_eq!(picker.expect(200), 200);
-    picker.ack();
-    recv_until(&mut b.c, "CANCEL", |m| is_request(m, "CANCEL"));
-    assert_eq!(call.expect(200), 200);
-    call.ack();
+    let mut picker = picks_up(&pbx, "102", "*8", 41300, &mut b, &mut call);
     picker.bye();
 }
 
@@ -334,11 +342,6 @@ fn a_forwarded_call_is_picked_up_where_it_rings_now() {
     // The number dialled (101) is not ringing; 102 is.
     let mut wrong = Caller::call(&pbx, "103", "*59101");
     assert_eq!(wrong.expect(404), 404);
-    let mut picker = Caller::call_with_media(&pbx, "103", "*59102", 41400);
-    assert_eq!(picker.expect(200), 200);
-    picker.ack();
-    recv_until(&mut target.c, "CANCEL", |m| is_request(m, "CANCEL"));
-    assert_eq!(call.expect(200), 200);
-    call.ack();
+    let mut picker = picks_up(&pbx, "103", "*59102", 41400, &mut target, &mut call);
     picker.bye();
 }

@@ -202,13 +202,24 @@ impl Caller {
             sim::ua::raw_headers(&mut w, auth);
             String::from_utf8(w.body("application/sdp", sdp.as_bytes())).unwrap()
         };
-        c.send_raw(invite("z9hG4bKc1", 1, "").as_bytes());
+        // Over UDP the INVITE is sent again until something answers (RFC 3261
+        // Timer A), as phones do: one datagram lost under load is no failure.
+        let first = invite("z9hG4bKc1", 1, "");
+        c.set_timeout(Duration::from_millis(500));
+        c.send_raw(first.as_bytes());
+        let mut sent = 1;
         let challenge = loop {
-            let m = c.recv().expect("a challenge");
-            if m.code() == Some(407) {
-                break m;
+            match c.recv() {
+                Some(m) if m.code() == Some(407) => break m,
+                Some(_) => {}
+                None if sent >= 6 => panic!("a challenge"),
+                None => {
+                    c.send_raw(first.as_bytes());
+                    sent += 1;
+                }
             }
         };
+        c.set_timeout(Duration::from_secs(3));
         let to = challenge.header(HeaderName::To).unwrap();
         let ruri = format!("sip:{callee}@127.0.0.1");
         let ack = account.request("ACK", &ruri, to, &ids("z9hG4bKc1", 1));

@@ -156,29 +156,38 @@ fn follow(myself: &ActorRef<CallMsg>, s: &mut CallState, by: String, to: String)
     let tenant = s.tenant.supervisor.clone();
     let me = myself.clone();
     tokio::spawn(async move {
-        let found = match tenant
-            .call(
-                |reply| TenantMsg::Targets {
-                    from: by,
-                    ext: to,
-                    reply,
-                },
-                None,
-            )
-            .await
-        {
-            Ok(CallResult::Success(Ok(targets))) => Ok(HopDevices {
-                targets,
-                reject: None,
-                codecs: Vec::new(),
-                journal: true,
-                no_answer: None,
-            }),
-            Ok(CallResult::Success(Err(e))) => Err(e),
-            _ => Err((503, "Service Unavailable")),
-        };
+        let found = targets(&tenant, by, to).await.map(|targets| HopDevices {
+            targets,
+            reject: None,
+            codecs: Vec::new(),
+            journal: true,
+            no_answer: None,
+        });
         let _ = me.send_message(CallMsg::Hop(hop, super::RING_TIMEOUT, found));
     });
+}
+
+/// The devices line `by` reaches by dialling `to`, routed by the tenant's plan (a
+/// blind transfer's target, a deflection's), or why none.
+pub(super) async fn targets(
+    tenant: &ActorRef<TenantMsg>,
+    by: String,
+    to: String,
+) -> Result<Vec<crate::proto::CallTarget>, (u16, &'static str)> {
+    match tenant
+        .call(
+            |reply| TenantMsg::Targets {
+                from: by,
+                ext: to,
+                reply,
+            },
+            None,
+        )
+        .await
+    {
+        Ok(CallResult::Success(r)) => r,
+        _ => Err((503, "Service Unavailable")),
+    }
 }
 
 /// Asks the tenant for the devices of `lines`, to ring as hop `hop` for `ring`.

@@ -40,7 +40,6 @@ use super::channel::{ChannelId, Legs, Role};
 use super::{codecs, fork_to, leg_config, random_token, route, CallState};
 use crate::journal::{CallEventKind, Side};
 use crate::media_relay::{rtp_target, Port};
-use crate::proto::TenantMsg;
 use crate::proto::{CallMsg, CallTarget, ChannelHandover, Incoming};
 
 /// A REFER being carried out.
@@ -127,20 +126,7 @@ pub fn refer(
                 .map(|c| c.user().to_owned())
                 .unwrap_or_default();
             tokio::spawn(async move {
-                let r = match sup
-                    .call(
-                        |reply| TenantMsg::Targets {
-                            from: by,
-                            ext: to,
-                            reply,
-                        },
-                        None,
-                    )
-                    .await
-                {
-                    Ok(CallResult::Success(r)) => r,
-                    _ => Err((503, "Service Unavailable")),
-                };
+                let r = super::hunt::targets(&sup, by, to).await;
                 let _ = me.send_message(CallMsg::TransferTargets(r));
             });
         }
