@@ -1336,40 +1336,6 @@ fn a_tenant_plays_its_own_music_on_hold() {
     );
 }
 
-/// RTP (PCMU, SSRC `ssrc`) of 20 ms of a `freq` tone, packet `k`.
-fn tone_packet(freq: f64, k: u16, ssrc: u32) -> Vec<u8> {
-    let mut d = vec![0x80, 0];
-    d.extend_from_slice(&k.to_be_bytes());
-    d.extend_from_slice(&(u32::from(k) * 160).to_be_bytes());
-    d.extend_from_slice(&ssrc.to_be_bytes());
-    d.extend((0..160u32).map(|i| {
-        let t = f64::from(u32::from(k) * 160 + i) / 8000.0;
-        media::codec::g711::ulaw_encode(
-            (6000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16,
-        )
-    }));
-    d
-}
-
-/// The keys of `code` as telephone-event end packets (type 101), from `first` on.
-fn press(sock: &std::net::UdpSocket, to: std::net::SocketAddr, code: &str, first: u16) {
-    for (k, c) in code.chars().enumerate() {
-        let event = match c {
-            '*' => 10,
-            '#' => 11,
-            d => d.to_digit(10).unwrap() as u8,
-        };
-        let k = first + k as u16;
-        let mut p = dtmf_packet(101, k * 3, event);
-        p[4..8].copy_from_slice(&(100_000 + 8000 * u32::from(k)).to_be_bytes());
-        for n in 0..3 {
-            p[2..4].copy_from_slice(&(k * 3 + n).to_be_bytes());
-            sock.send_to(&p, to).unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(30));
-    }
-}
-
 #[test]
 fn star_44_records_both_parties_to_a_wav_the_journal_names() {
     let dir = temp_dir();

@@ -56,44 +56,6 @@ fn loudness(sock: &UdpSocket, for_ms: u64) -> f64 {
     sum / n.max(1) as f64
 }
 
-/// The keys of `code` as RFC 4733 end packets (payload type 101), each press three
-/// times (as phones repeat the end) with a timestamp of its own.
-fn press(sock: &UdpSocket, to: SocketAddr, code: &str, first: u16) {
-    for (k, c) in code.chars().enumerate() {
-        let event = match c {
-            '*' => 10,
-            '#' => 11,
-            d => d.to_digit(10).unwrap() as u8,
-        };
-        let k = first + k as u16;
-        let mut p = vec![0x80, 101];
-        p.extend_from_slice(&(k * 3).to_be_bytes());
-        p.extend_from_slice(&(100_000 + 8000 * u32::from(k)).to_be_bytes());
-        p.extend_from_slice(&0xD7D7_0001u32.to_be_bytes());
-        p.extend_from_slice(&[event, 0x8a, 0x03, 0x20]);
-        for n in 0..3 {
-            p[2..4].copy_from_slice(&(k * 3 + n).to_be_bytes());
-            sock.send_to(&p, to).unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(30));
-    }
-}
-
-/// A PCMU packet of a 1 kHz tone.
-fn tone(seq: u16, ssrc: u32) -> Vec<u8> {
-    let mut d = vec![0x80, 0];
-    d.extend_from_slice(&seq.to_be_bytes());
-    d.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-    d.extend_from_slice(&ssrc.to_be_bytes());
-    d.extend((0..160u32).map(|i| {
-        let t = f64::from(u32::from(seq) * 160 + i) / 8000.0;
-        media::codec::g711::ulaw_encode(
-            (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16,
-        )
-    }));
-    d
-}
-
 #[test]
 fn a_room_with_a_pin_asks_for_it_seats_who_typed_it_and_hangs_up_on_wrong_ones() {
     let dir = temp_dir();
@@ -122,7 +84,7 @@ fn a_room_with_a_pin_asks_for_it_seats_who_typed_it_and_hangs_up_on_wrong_ones()
     let quiet = loudness(&b_rtp, 300);
     let sender = std::thread::spawn(move || {
         for seq in 0..100 {
-            a_rtp.send_to(&tone(seq, 0xA), a_to).unwrap();
+            a_rtp.send_to(&tone_packet(1000.0, seq, 0xA), a_to).unwrap();
             std::thread::sleep(Duration::from_millis(20));
         }
     });
@@ -230,7 +192,9 @@ fn heard_while(
 ) -> (UdpSocket, Vec<f64>) {
     let talk = std::thread::spawn(move || {
         for seq in 0..100 {
-            talker.send_to(&tone(seq, 0x7a1c), to).unwrap();
+            talker
+                .send_to(&tone_packet(1000.0, seq, 0x7a1c), to)
+                .unwrap();
             std::thread::sleep(Duration::from_millis(20));
         }
         talker
@@ -267,7 +231,9 @@ fn the_conference_button_merges_two_calls_and_the_organiser_removes_a_party() {
     }
     // 101 talks: 100 (in the room) and 102 hear it.
     // 100 sends too, so its port latches (it is heard by the others, not itself).
-    a_rtp.send_to(&tone(0, 0xA)[..12], a_to).unwrap();
+    a_rtp
+        .send_to(&tone_packet(1000.0, 0, 0xA)[..12], a_to)
+        .unwrap();
     let b_to = sdp_target(b.invite.as_ref().unwrap());
     let (_, heard) = heard_while(b_rtp, b_to, &[&a_rtp, &c_rtp]);
     assert!(
@@ -398,7 +364,7 @@ fn a_room_member_gets_rtcp_reports_from_the_switch() {
     // It talks; the room's mix comes back, and with it the switch's reports.
     let to = media_target(&member);
     for seq in 0..5 {
-        rtp.send_to(&tone(seq, 0xA), to).unwrap();
+        rtp.send_to(&tone_packet(1000.0, seq, 0xA), to).unwrap();
     }
     let mut buf = [0u8; 1500];
     let (n, _) = rtcp.recv_from(&mut buf).expect("an RTCP report within 5 s");

@@ -613,3 +613,42 @@ fn final_response(c: &mut SipClient, method: &str) -> u16 {
         }
     }
 }
+
+/// RTP (PCMU, SSRC `ssrc`) of 20 ms of a `freq` tone, packet `k`.
+pub fn tone_packet(freq: f64, k: u16, ssrc: u32) -> Vec<u8> {
+    let mut d = vec![0x80, 0];
+    d.extend_from_slice(&k.to_be_bytes());
+    d.extend_from_slice(&(u32::from(k) * 160).to_be_bytes());
+    d.extend_from_slice(&ssrc.to_be_bytes());
+    d.extend((0..160u32).map(|i| {
+        let t = f64::from(u32::from(k) * 160 + i) / 8000.0;
+        media::codec::g711::ulaw_encode(
+            (6000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16,
+        )
+    }));
+    d
+}
+
+/// The keys of `code` as RFC 4733 end packets (payload type 101) to `to`, each
+/// press three times (as phones repeat the end) with a timestamp of its own, from
+/// press number `first` on.
+pub fn press(sock: &std::net::UdpSocket, to: std::net::SocketAddr, code: &str, first: u16) {
+    for (k, c) in code.chars().enumerate() {
+        let event = match c {
+            '*' => 10,
+            '#' => 11,
+            d => d.to_digit(10).unwrap() as u8,
+        };
+        let k = first + k as u16;
+        let mut p = vec![0x80, 101];
+        p.extend_from_slice(&(k * 3).to_be_bytes());
+        p.extend_from_slice(&(100_000 + 8000 * u32::from(k)).to_be_bytes());
+        p.extend_from_slice(&0xD7D7_0001u32.to_be_bytes());
+        p.extend_from_slice(&[event, 0x8a, 0x03, 0x20]);
+        for n in 0..3 {
+            p[2..4].copy_from_slice(&(k * 3 + n).to_be_bytes());
+            sock.send_to(&p, to).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+}

@@ -94,8 +94,8 @@ pub fn hop_ended(
     }
     // A phone deflected the call (3xx): the switch follows it through the plan, as
     // if the deflecting line had dialled the target; the caller never sees it.
-    if let Some(to) = c.redirect.clone().filter(|_| s.no_answer_hops < 5) {
-        s.no_answer_hops += 1;
+    if let Some(to) = c.redirect.clone().filter(|_| s.forward_hops < 5) {
+        s.forward_hops += 1;
         s.no_answer = None;
         let by = s
             .channel(id)
@@ -110,10 +110,10 @@ pub fn hop_ended(
     } else {
         c
     };
-    let forward = s.no_answer.take().filter(|_| s.no_answer_hops < 5);
+    let forward = s.no_answer.take().filter(|_| s.forward_hops < 5);
     if let Some(to) = forward.filter(|_| c.code == 480 && c.side == LegSide::Local) {
         // Bounded: lines forwarding to each other on no answer do not ring for ever.
-        s.no_answer_hops += 1;
+        s.forward_hops += 1;
         tracing::debug!(%to, "no answer: call forwarded");
         return ring_lines(myself, s, s.walk.hop(), vec![to], super::RING_TIMEOUT);
     }

@@ -22,7 +22,7 @@ use ractor::ActorRef;
 
 use super::{codecs, transfer, CallState, ChannelId, Role};
 use crate::media_relay::{MediaRelay, Port, Side as RelaySide};
-use crate::proto::{CallMsg, MemberOf, RoomHandle, RoomLeg, TenantMsg};
+use crate::proto::{CallMsg, RoomHandle, RoomLeg, TenantMsg};
 
 /// What a merge finds: the room, whether the line organises it already, and the
 /// line's other calls.
@@ -173,11 +173,11 @@ pub async fn merge(
             RelaySide::B => st.latched_b,
         }
     });
-    let Some(line_seat) = seat_at(myself, s, facing_room, line, &room).await else {
+    let Some(line_seat) = super::room::seat_at(myself, s, facing_room, line, &room).await else {
         return;
     };
     // This call's far party hears the room through the port that faced the line.
-    let Some(far_seat) = seat_at(myself, s, port, far, &room).await else {
+    let Some(far_seat) = super::room::seat_at(myself, s, port, far, &room).await else {
         return;
     };
     s.seats.push((line, line_seat));
@@ -222,32 +222,6 @@ pub async fn merge(
         }
         tracing::debug!("merge: no other call gave a party to the room");
     });
-}
-
-/// Seats the party of channel `party` in `room` through `port` (the port its media
-/// leaves the switch from towards the room): the port is pointed at the member's
-/// port and unheld.
-async fn seat_at(
-    myself: &ActorRef<CallMsg>,
-    s: &mut CallState,
-    port: Port,
-    party: ChannelId,
-    room: &RoomHandle,
-) -> Option<crate::proto::Seat> {
-    let voice = s.relays.get(port.relay)?.voice(port.side)?;
-    let addr = s.relays.addr(port)?;
-    let member = MemberOf {
-        user: s.channel(party)?.user().to_owned(),
-        call: myself.clone(),
-    };
-    let seat = room.join(voice, addr, member).await?;
-    if let Some(r) = s.relays.get(port.relay) {
-        r.handle.clear_signalling(port.side);
-        r.handle.set_remote(port.side, seat.addr);
-        r.handle.own_reports(port.side.other(), true);
-    }
-    s.relays.hold(port, false, None);
-    Some(seat)
 }
 
 /// Points the line at its new port: a re-INVITE with the last description the

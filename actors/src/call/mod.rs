@@ -125,8 +125,8 @@ pub struct CallState {
     hop_pending: Option<u32>,
     /// The ringing hop's line forwards there if nobody answers (`hunt.rs`).
     no_answer: Option<String>,
-    /// No-answer forwardings followed so far.
-    no_answer_hops: u8,
+    /// Forwardings on no answer and deflections followed so far (bounded).
+    forward_hops: u8,
     /// How the rung lines' group passes a device's reject on (`None`: as sent).
     reject: Option<crate::store::Reject>,
     /// The caller's offer as it came (each hop's offer is made from it).
@@ -347,6 +347,13 @@ impl CallState {
             .filter(|c| !answered || c.answered().is_some())
             .map(|c| c.id)
             .collect()
+    }
+
+    /// Another call of the tenant, by one of its Call-IDs (a Replaces names it).
+    fn other_call(&self, myself: &ActorRef<CallMsg>, call_id: &str) -> Option<ActorRef<CallMsg>> {
+        self.directory
+            .call(self.tenant.id, call_id)
+            .filter(|c| c.get_id() != myself.get_id())
     }
 
     /// True when channel `id`'s party is seated in a conference room.
@@ -596,7 +603,7 @@ impl Actor for CallActor {
             walk: args.walk,
             hop_pending: None,
             no_answer: None,
-            no_answer_hops: 0,
+            forward_hops: 0,
             reject: None,
             caller_offer: a_offer.clone(),
             b_offer: None,

@@ -302,10 +302,7 @@ pub fn refer(
             });
         }
         (None | Some("INVITE"), Some(rep)) => {
-            let other = s
-                .directory
-                .call(s.tenant.id, &rep.call_id)
-                .filter(|c| c.get_id() != myself.get_id());
+            let other = s.other_call(myself, &rep.call_id);
             let tenant = s.tenant.id;
             tokio::spawn(async move {
                 let entered = match other {
@@ -386,29 +383,10 @@ pub async fn enter(
     ) else {
         return false;
     };
-    let (Some(voice), Some(addr)) = (
-        s.relays.get(port.relay).and_then(|r| r.voice(port.side)),
-        s.relays.addr(port),
-    ) else {
-        return false;
-    };
-    let member = MemberOf {
-        user: s
-            .channel(party)
-            .map(|c| c.user().to_owned())
-            .unwrap_or_default(),
-        call: myself.clone(),
-    };
-    let Some(seat) = room.join(voice, addr, member).await else {
-        return false;
-    };
     // The party hears the room through the port that faced the organiser.
-    if let Some(r) = s.relays.get(port.relay) {
-        r.handle.clear_signalling(port.side);
-        r.handle.set_remote(port.side, seat.addr);
-        r.handle.own_reports(port.side.other(), true);
-    }
-    s.relays.hold(port, false, None);
+    let Some(seat) = seat_at(myself, s, port, party, &room).await else {
+        return false;
+    };
     tracing::debug!(member = seat.id, "party brought into a conference");
     s.seats.push((party, seat));
     s.room = Some(room);
@@ -443,4 +421,30 @@ pub fn removed(s: &mut CallState, member: media::conference::MemberId, t: Instan
     if s.organiser == Some(id) {
         s.organiser = None;
     }
+}
+
+/// Seats the party of channel `party` in `room` through `port` (the port its media
+/// leaves the switch from towards the room): the port is pointed at the member's
+/// port and unheld.
+pub(super) async fn seat_at(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    port: Port,
+    party: ChannelId,
+    room: &RoomHandle,
+) -> Option<crate::proto::Seat> {
+    let voice = s.relays.get(port.relay)?.voice(port.side)?;
+    let addr = s.relays.addr(port)?;
+    let member = MemberOf {
+        user: s.channel(party)?.user().to_owned(),
+        call: myself.clone(),
+    };
+    let seat = room.join(voice, addr, member).await?;
+    if let Some(r) = s.relays.get(port.relay) {
+        r.handle.clear_signalling(port.side);
+        r.handle.set_remote(port.side, seat.addr);
+        r.handle.own_reports(port.side.other(), true);
+    }
+    s.relays.hold(port, false, None);
+    Some(seat)
 }

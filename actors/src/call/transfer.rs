@@ -133,10 +133,7 @@ pub fn refer(
         Some(rep) => {
             // The call waits for the other call's answer, whatever happens meanwhile.
             s.awaiting_handover = true;
-            let other = s
-                .directory
-                .call(s.tenant.id, &rep.call_id)
-                .filter(|c| c.get_id() != myself.get_id());
+            let other = s.other_call(myself, &rep.call_id);
             let tenant = s.tenant.id;
             tokio::spawn(async move {
                 let h = match other {
