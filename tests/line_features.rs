@@ -63,7 +63,8 @@ fn picks_up(
     let mut p = Caller::call_with_media(pbx, picker, code, port);
     assert_eq!(p.expect(200), 200, "{picker} picks up with {code}");
     p.ack();
-    recv_until(&mut ringing.c, "CANCEL", |m| is_request(m, "CANCEL"));
+    let cancel = recv_until(&mut ringing.c, "CANCEL", |m| is_request(m, "CANCEL"));
+    ringing.respond(&cancel, 200, "OK");
     assert_eq!(call.expect(200), 200);
     call.ack();
     p
@@ -344,4 +345,238 @@ fn a_forwarded_call_is_picked_up_where_it_rings_now() {
     assert_eq!(wrong.expect(404), 404);
     let mut picker = picks_up(&pbx, "103", "*59102", 41400, &mut target, &mut call);
     picker.bye();
+}
+
+/// The From of the INVITE `phone` gets when `caller` dials `dialled` (the phone
+/// answers busy).
+fn from_seen(
+    pbx: &Pbx,
+    (caller, dialled): (&str, &str),
+    phone: &mut Device,
+    seen: &mut Vec<engine::sip::Message>,
+) -> String {
+    let mut call = Caller::call(pbx, caller, dialled);
+    let invite = phone.next_invite(seen).expect("the phone rings");
+    phone.respond(&invite, 486, "Busy Here");
+    assert_eq!(call.expect(486), 486);
+    let from = invite
+        .header(engine::sip::HeaderName::From)
+        .unwrap_or_default()
+        .to_owned();
+    seen.push(invite);
+    from
+}
+
+#[test]
+fn a_user_shows_another_of_their_numbers_unless_the_admin_fixed_it() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    let admin = |args: &[&str]| pbx_admin(dir.path(), args);
+    admin(&["person", "add", "--tenant", "demo", "ann"]);
+    admin(&["line", "set-user", "--tenant", "demo", "100", "ann"]);
+    admin(&["line", "set-user", "--tenant", "demo", "105", "ann"]);
+    admin(&[
+        "line",
+        "set",
+        "--tenant",
+        "demo",
+        "100",
+        "--caller-id",
+        "105",
+    ]);
+    pbx.restart();
+    let mut b = Device::register(&pbx, "101");
+    let mut seen = Vec::new();
+    // The setting: every call of 100 shows 105.
+    let from = from_seen(&pbx, ("100", "101"), &mut b, &mut seen);
+    assert!(from.contains("sip:105@"), "{from}");
+    // For one call, by prefix: its own number; `pbx route` says the same.
+    let from = from_seen(&pbx, ("100", "*46100*101"), &mut b, &mut seen);
+    assert!(from.contains("sip:100@"), "{from}");
+    let out = admin(&[
+        "route",
+        "--tenant",
+        "demo",
+        "--from",
+        "100",
+        "--to",
+        "*46100*101",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("shows:    100") && text.contains("extension 101"),
+        "{text}"
+    );
+    // Not a number of ann's: refused.
+    assert_eq!(Caller::call(&pbx, "100", "*46103*101").expect(403), 403);
+    // Fixed by the administrator: neither the prefix nor the feature code may
+    // change it, and the calls still show 105.
+    pbx.stop();
+    admin(&[
+        "line",
+        "set",
+        "--tenant",
+        "demo",
+        "100",
+        "--caller-id-fixed",
+        "on",
+    ]);
+    pbx.restart();
+    // 101's phone stays registered over the restart.
+    assert_eq!(Caller::call(&pbx, "100", "*46100*101").expect(403), 403);
+    dial_code(&pbx, "100", "#42");
+    let shown = show(dir.path(), "100");
+    assert!(
+        shown.contains("105 (fixed by the administrator)"),
+        "{shown}"
+    );
+    let from = from_seen(&pbx, ("100", "101"), &mut b, &mut seen);
+    assert!(from.contains("sip:105@"), "{from}");
+}
+
+#[test]
+fn the_administrators_forwarding_wins_over_the_users_and_the_user_cannot_clear_it() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    let admin = |args: &[&str]| pbx_admin(dir.path(), args);
+    admin(&[
+        "line",
+        "set",
+        "--tenant",
+        "demo",
+        "101",
+        "--forward-always",
+        "102",
+    ]);
+    admin(&[
+        "line",
+        "set",
+        "--tenant",
+        "demo",
+        "101",
+        "--admin-forward",
+        "103",
+    ]);
+    pbx.restart();
+    let _b = Device::register(&pbx, "101");
+    let mut user_target = Device::register(&pbx, "102");
+    let mut admin_target = Device::register(&pbx, "103");
+    // The user clears their own forwarding: the administrator's stays.
+    dial_code(&pbx, "101", "#21");
+    let mut call = Caller::call(&pbx, "100", "101");
+    let invite = admin_target.next_invite(&[]).expect("103 rings for 101");
+    admin_target.respond(&invite, 486, "Busy Here");
+    assert_eq!(call.expect(486), 486);
+    assert!(user_target.next_invite(&[]).is_none(), "102 never rang");
+    let shown = show(dir.path(), "101");
+    assert!(
+        shown.contains("administrator forwards every call to 103"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_forwarding_back_to_the_caller_is_busy_not_a_call_to_itself() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    pbx_admin(
+        dir.path(),
+        &[
+            "line",
+            "set",
+            "--tenant",
+            "demo",
+            "101",
+            "--forward-always",
+            "100",
+        ],
+    );
+    pbx.restart();
+    let mut a = Device::register(&pbx, "100");
+    assert_eq!(call_status(&pbx, "101", 486), 486);
+    assert!(
+        a.next_invite(&[]).is_none(),
+        "the caller's phone never rang"
+    );
+}
+
+#[test]
+fn the_journal_names_who_forwarded_who_picked_up_and_who_missed_the_call() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    let admin = |args: &[&str]| pbx_admin(dir.path(), args);
+    admin(&[
+        "line",
+        "set",
+        "--tenant",
+        "demo",
+        "101",
+        "--forward-always",
+        "102",
+    ]);
+    admin(&[
+        "line",
+        "set",
+        "--tenant",
+        "demo",
+        "100",
+        "--anonymous",
+        "on",
+    ]);
+    admin(&["tenant", "journal-rules", "demo", "--forwarded", "all"]);
+    pbx.restart();
+    let mut target = Device::register(&pbx, "102");
+    let mut c = Device::register(&pbx, "103");
+    // 100 → 101, forwarded always to 102, which answers.
+    let mut call = Caller::call(&pbx, "100", "101");
+    target.answer(41500);
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    call.bye();
+    target.answer_request("BYE");
+    // 104 → 103 rings; 105 picks it up.
+    let mut call = Caller::call(&pbx, "104", "103");
+    let invite = c.next_invite(&[]).expect("103 rings");
+    c.respond(&invite, 180, "Ringing");
+    assert_eq!(call.expect(180), 180);
+    let mut picker = picks_up(&pbx, "105", "*59103", 41600, &mut c, &mut call);
+    c.respond(&invite, 487, "Request Terminated");
+    picker.bye();
+    call.answer_request("BYE");
+    // 104 → 103 again, nobody answers: the caller gives up.
+    let mut call = Caller::call(&pbx, "104", "103");
+    let invite = c.next_invite(&[invite]).expect("103 rings");
+    c.respond(&invite, 180, "Ringing");
+    assert_eq!(call.expect(180), 180);
+    call.cancel();
+    let cancel = recv_until(&mut c.c, "CANCEL", |m| is_request(m, "CANCEL"));
+    c.respond(&cancel, 200, "OK");
+    c.respond(&invite, 487, "Request Terminated");
+    assert_eq!(call.expect(487), 487);
+    let rows = journal(&mut pbx);
+    let row = |from: &str, to: &str, n: usize| {
+        rows.iter()
+            .filter(|r| r.from == from && r.to == to)
+            .nth(n)
+            .cloned()
+            .unwrap_or_else(|| panic!("no call {from} → {to}: {rows:?}"))
+    };
+    let forwarded = row("100", "101", 0);
+    assert_eq!(forwarded.forwarded_from.as_deref(), Some("101"));
+    assert_eq!(forwarded.forward_reason.as_deref(), Some("always"));
+    assert_eq!(forwarded.answered_by.as_deref(), Some("102"));
+    assert_eq!(forwarded.caller_shown.as_deref(), Some("anonymous"));
+    assert_eq!(forwarded.missed_by, ["101"]);
+    // Newest first: the cancelled call, then the picked-up one.
+    let missed = row("104", "103", 0);
+    assert_eq!(missed.answered_by, None);
+    assert_eq!(missed.missed_by, ["103"]);
+    let picked = row("104", "103", 1);
+    assert_eq!(picked.picked_up_by.as_deref(), Some("105"));
+    assert_eq!(picked.answered_by.as_deref(), Some("105"));
+    assert_eq!(picked.missed_by, ["103"]);
 }

@@ -168,7 +168,7 @@ fn walk(targets: &[Value]) -> Expected {
                 return e;
             }
             // Conference rooms answer, and so do the feature codes the switch carries
-            // out (do not disturb, forwarding always and when busy): it confirms them.
+            // out (do not disturb, forwarding, caller ID …): it confirms them.
             "conference" => {
                 e.code = 200;
                 return e;
@@ -185,6 +185,7 @@ fn walk(targets: &[Value]) -> Expected {
                 if t["action"]["feature"] == "dnd"
                     || t["action"]["feature"] == "call_waiting"
                     || t["action"]["feature"] == "anonymous"
+                    || t["action"]["feature"] == "caller_id"
                     || (t["action"]["feature"] == "forward"
                         && matches!(
                             t["action"]["kind"].as_str(),

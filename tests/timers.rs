@@ -410,7 +410,10 @@ async fn a_line_forwarding_on_no_answer_rings_its_target_after_the_delay() {
         let store = Store::open(dir.path()).unwrap();
         let t = store.tenant("demo").unwrap();
         let change = actors::store::FeatureChange {
-            no_answer: Some(Some("102".into())),
+            forwards: actors::store::ForwardsChange {
+                no_answer: Some(Some("102".into())),
+                ..Default::default()
+            },
             no_answer_secs: Some(Some(8)),
             ..Default::default()
         };

@@ -30,10 +30,11 @@ use crate::directory::Directory;
 use crate::line::{LineActor, LineArgs};
 use crate::proto::Flow;
 use crate::proto::{
-    BindingsView, CallMsg, CallTarget, HopDevices, Incoming, LineMsg, TenantEntry, TenantMsg,
+    BindingsView, CallMsg, CallTarget, Forwarded, HopDevices, Incoming, LineMsg, TenantEntry,
+    TenantMsg,
 };
 use crate::services::Services;
-use crate::store::{TenantId, TenantLimits, TenantSettings};
+use crate::store::{CallerKind, ForwardReason, TenantId, TenantLimits, TenantSettings};
 use dialplan::feature_code::{FeatureCodes, FeatureKind};
 use dialplan::WalkStep;
 
@@ -295,7 +296,7 @@ impl TenantSupervisor {
         dialled: &str,
         source: Option<std::net::IpAddr>,
         ring: Duration,
-    ) -> Result<dialplan::Walk, String> {
+    ) -> Result<(dialplan::Walk, Option<String>), String> {
         let decision = match &view.router {
             Some(router) => {
                 let ctx = dialplan::CallContext {
@@ -313,7 +314,8 @@ impl TenantSupervisor {
                 devices: Vec::new(),
             }),
         };
-        Ok(dialplan::Walk::new(decision, ring))
+        let shown = decision.caller_id.clone();
+        Ok((dialplan::Walk::new(decision, ring), shown))
     }
 
     /// The devices a hop of a routing walk rings: every registered device of each of
@@ -325,6 +327,7 @@ impl TenantSupervisor {
         state: &mut TenantState,
         view: &routing::TenantView,
         (lines, alone): (&[String], bool),
+        caller: &str,
     ) -> Outcome<HopDevices> {
         let mut found = HopDevices {
             targets: Vec::new(),
@@ -332,16 +335,8 @@ impl TenantSupervisor {
             codecs: Vec::new(),
             journal: true,
             no_answer: None,
+            forwarded: Vec::new(),
         };
-        // A hop ringing one line follows that line's forwarding on no answer (unless
-        // it forwards every call anyway).
-        if let [line] = lines {
-            found.no_answer = view
-                .features
-                .get(line)
-                .filter(|f| f.always.is_none())
-                .and_then(|f| f.on_no_answer());
-        }
         let mut first_refusal = None;
         for (k, line) in lines.iter().enumerate() {
             // The rung line's group decides decline, reject, busy-on-busy, codecs and
@@ -361,8 +356,20 @@ impl TenantSupervisor {
             if k == 0 {
                 found.reject = settings.reject;
             }
-            match Self::outcome(myself, state, &settings, line).await {
-                Outcome::Ring(t) => found.targets.extend(t),
+            let (outcome, last) =
+                Self::outcome(myself, state, &settings, line, caller, &mut found.forwarded).await;
+            match outcome {
+                Outcome::Ring(t) => {
+                    // A hop ringing one line follows the forwarding on no answer of
+                    // the line that rings in the end.
+                    if lines.len() == 1 {
+                        found.no_answer = view
+                            .features
+                            .get(&last)
+                            .and_then(|f| f.on_no_answer(CallerKind::Internal));
+                    }
+                    found.targets.extend(t)
+                }
                 Outcome::KeepRinging if alone => return Outcome::KeepRinging,
                 Outcome::KeepRinging => {
                     first_refusal.get_or_insert((480, "Temporarily Unavailable"));
@@ -390,12 +397,12 @@ impl TenantSupervisor {
     ) -> Result<Vec<CallTarget>, (u16, &'static str)> {
         let view = state.view.borrow().clone();
         let ring = state.args.shared.calls.ring_timeout;
-        let mut walk =
+        let (mut walk, _) =
             Self::walk(&view, from, dialled, None, ring).map_err(|_| (404, "Not Found"))?;
         loop {
             match walk.next_step() {
                 WalkStep::Ring { lines, .. } => {
-                    match Self::hop_devices(myself, state, &view, (&lines, false)).await {
+                    match Self::hop_devices(myself, state, &view, (&lines, false), from).await {
                         Outcome::Ring(d) => return Ok(d.targets),
                         Outcome::Refuse(code, reason) => walk.failed(code, reason),
                         Outcome::KeepRinging => walk.failed(480, "Temporarily Unavailable"),
@@ -465,38 +472,50 @@ impl TenantSupervisor {
         })
     }
 
-    /// Where a call to `callee` goes under `settings`.
+    /// Where a call from `caller` to `callee` goes under `settings`, and the line it
+    /// reaches after the forwardings it follows (written to `forwarded`).
     async fn outcome(
         myself: &ActorRef<TenantMsg>,
         state: &mut TenantState,
         settings: &TenantSettings,
         callee: &str,
-    ) -> Outcome {
+        caller: &str,
+        forwarded: &mut Vec<Forwarded>,
+    ) -> (Outcome, String) {
         let features = state.view.borrow().features.clone();
         let mut line = callee.to_owned();
         // A forwarding chain is followed a few lines deep; a loop ends it.
         for _ in 0..=FORWARD_HOPS {
             let f = features.get(&line);
             match Self::line_outcome(myself, state, settings, &line, f).await {
-                Ok(o) => return o,
-                Err(to) => {
-                    tracing::debug!(from = %line, %to, "call forwarded");
-                    line = to;
+                Ok(o) => return (o, line),
+                // Forwarded back to the caller, who is in this very call: busy.
+                Err((to, _)) if to == caller => {
+                    tracing::debug!(from = %line, %to, "call forwarded back to its caller");
+                    return (Outcome::Refuse(486, "Busy Here"), line);
+                }
+                Err((to, reason)) => {
+                    tracing::debug!(from = %line, %to, ?reason, "call forwarded");
+                    forwarded.push(Forwarded {
+                        from: std::mem::replace(&mut line, to.clone()),
+                        to,
+                        reason,
+                    });
                 }
             }
         }
-        Outcome::Refuse(482, "Loop Detected")
+        (Outcome::Refuse(482, "Loop Detected"), line)
     }
 
     /// What a call to `callee` gets under its own features `f`: an outcome, or the
-    /// number it is forwarded to (`Err`).
+    /// number it is forwarded to and why (`Err`).
     async fn line_outcome(
         myself: &ActorRef<TenantMsg>,
         state: &mut TenantState,
         settings: &TenantSettings,
         callee: &str,
         f: Option<&crate::store::LineFeatures>,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, (String, ForwardReason)> {
         let drop_off = settings.drop_off.as_deref().filter(|d| *d != callee);
         if Self::ensure_line(myself, state, callee).await.is_none() {
             return Ok(match drop_off {
@@ -505,13 +524,16 @@ impl TenantSupervisor {
             });
         }
         let f = f.cloned().unwrap_or_default();
-        if let Some(to) = f.always {
-            return Err(to);
+        // Calls from trunks (external callers) come with the trunks issue.
+        let from = CallerKind::Internal;
+        if let Some((to, why)) = f.forwards_every_call(from) {
+            return Err((to.to_owned(), why));
         }
+        let fw = f.forwards(from);
         let in_call = Self::in_call(state, callee);
         if f.dnd || in_call {
-            if let Some(to) = f.busy {
-                return Err(to);
+            if let Some(to) = &fw.busy {
+                return Err((to.clone(), ForwardReason::Busy));
             }
         }
         if f.dnd || (in_call && (settings.busy_on_busy || f.no_call_waiting)) {
@@ -521,8 +543,8 @@ impl TenantSupervisor {
         if !targets.is_empty() {
             return Ok(Outcome::Ring(targets));
         }
-        if let Some(to) = f.unregistered {
-            return Err(to);
+        if let Some(to) = &fw.unregistered {
+            return Err((to.clone(), ForwardReason::Unregistered));
         }
         Ok(match drop_off {
             Some(d) => Self::drop_off(myself, state, settings, d).await,
@@ -640,7 +662,8 @@ impl TenantSupervisor {
         };
         // The dialplan decides; the walk's first hop with a device starts the call.
         let source = Some(inc.source.ip());
-        let mut walk = match Self::walk(&view, &caller, &callee, source, calls.ring_timeout) {
+        let (mut walk, once) = match Self::walk(&view, &caller, &callee, source, calls.ring_timeout)
+        {
             Ok(w) => w,
             Err(e) => {
                 let r = Refusal {
@@ -658,7 +681,7 @@ impl TenantSupervisor {
                     hop, lines, ring, ..
                 } => {
                     let alone = hop == 1 && lines.len() == 1;
-                    match Self::hop_devices(myself, state, &view, (&lines, alone)).await {
+                    match Self::hop_devices(myself, state, &view, (&lines, alone), &caller).await {
                         Outcome::Ring(devices) => {
                             let journal = devices.journal;
                             let first = FirstStep::Hop(FirstHop { devices, ring });
@@ -758,9 +781,28 @@ impl TenantSupervisor {
         let journal = journal && Self::journals(&view, &caller);
         // The lines in the call: the caller and the (first) line rung.
         let parties = [caller.clone(), line];
-        let anonymous = view.features.get(&caller).is_some_and(|f| f.anonymous);
+        let own = view.features.get(&caller);
+        let anonymous = own.is_some_and(|f| f.anonymous);
+        // A per-call choice of caller ID is the user's: checked like the setting.
+        let shown = match once {
+            Some(n) => match Self::may_show(state, entry.id, &caller, &n).await {
+                Ok(()) => Some(n).filter(|n| *n != caller),
+                Err(why) => {
+                    let r = Refusal {
+                        code: 403,
+                        reason: "Forbidden",
+                        warning: Some(why),
+                        missing: false,
+                    };
+                    return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
+                }
+            },
+            None => own.and_then(|f| f.caller_id.clone()),
+        };
         let args = CallArgs {
             anonymous,
+            shown,
+            journal_rules: view.journal_rules,
             bus: state.args.shared.bus.clone(),
             ports: state.args.shared.ports.clone(),
             tenant: entry,
@@ -846,20 +888,23 @@ impl TenantSupervisor {
             FeatureAction::Dnd { on } => c.dnd = Some(*on),
             FeatureAction::CallWaiting { on } => c.call_waiting = Some(*on),
             FeatureAction::Anonymous { on } => c.anonymous = Some(*on),
+            FeatureAction::CallerId { number } => c.caller_id = Some(number.clone()),
             FeatureAction::Forward {
                 kind: ForwardKind::Unconditional,
                 to,
-            } => c.always = Some(to.clone()),
+            } => c.forwards.always = Some(to.clone()),
             FeatureAction::Forward {
                 kind: ForwardKind::Busy,
                 to,
-            } => c.busy = Some(to.clone()),
+            } => c.forwards.busy = Some(to.clone()),
             FeatureAction::Forward {
                 kind: ForwardKind::NoAnswer,
                 to,
-            } => c.no_answer = Some(to.clone()),
+            } => c.forwards.no_answer = Some(to.clone()),
             _ => return None,
         }
+        // From the phone: what the administrator fixed stays.
+        c.by_user = true;
         Some(c)
     }
 
@@ -874,9 +919,8 @@ impl TenantSupervisor {
         let on = change.dnd == Some(true)
             || change.call_waiting == Some(true)
             || change.anonymous == Some(true)
-            || [&change.always, &change.busy, &change.no_answer]
-                .into_iter()
-                .any(|c| matches!(c, Some(Some(_))));
+            || change.forwards.sets_any()
+            || matches!(change.caller_id, Some(Some(_)));
         let ext = line.to_owned();
         let done = state
             .args
@@ -899,6 +943,31 @@ impl TenantSupervisor {
                 "feature_refused"
             }
         }
+    }
+
+    /// May `line` show `shown` on a call? A number of its user, unless the
+    /// administrator fixed its caller ID; `Err` says why not.
+    async fn may_show(
+        state: &TenantState,
+        tenant: TenantId,
+        line: &str,
+        shown: &str,
+    ) -> Result<(), String> {
+        let (line, shown) = (line.to_owned(), shown.to_owned());
+        state
+            .args
+            .shared
+            .store
+            .call(move |s| {
+                if s.line_features(tenant, &line)?.caller_id_fixed {
+                    return Err(crate::Error::Invalid(format!(
+                        "the caller ID of line {line} is fixed by the administrator"
+                    )));
+                }
+                s.check_caller_id(tenant, &line, &shown)
+            })
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The switch's address towards `source` (for the media ports it hands out).
@@ -1081,9 +1150,14 @@ impl Actor for TenantSupervisor {
                     state.args.shared.ports.clone(),
                 ));
             }
-            TenantMsg::HopDevices { lines, reply } => {
+            TenantMsg::HopDevices {
+                lines,
+                caller,
+                reply,
+            } => {
                 let view = state.view.borrow().clone();
-                let found = match Self::hop_devices(&myself, state, &view, (&lines, false)).await {
+                let hop = (&lines[..], false);
+                let found = match Self::hop_devices(&myself, state, &view, hop, &caller).await {
                     Outcome::Ring(d) => Ok(d),
                     Outcome::Refuse(code, reason) => Err((code, reason)),
                     Outcome::KeepRinging => Err((480, "Temporarily Unavailable")),

@@ -122,12 +122,18 @@ pub enum Target {
 pub struct Decision {
     /// First to last.
     pub targets: Vec<Target>,
+    /// The number the caller asked to show on this call (a per-call prefix code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
 }
 
 impl Decision {
     /// A decision with one target.
     pub fn single(t: Target) -> Self {
-        Self { targets: vec![t] }
+        Self {
+            targets: vec![t],
+            caller_id: None,
+        }
     }
 
     /// A reject.

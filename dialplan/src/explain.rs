@@ -164,6 +164,9 @@ impl fmt::Display for Explanation {
         } else {
             writeln!(f, "schedule: none applies")?;
         }
+        if let Some(n) = &self.decision.caller_id {
+            writeln!(f, "shows:    {n} as the caller")?;
+        }
         write!(f, "decision:")?;
         if self.decision.targets.is_empty() {
             write!(f, " none")?;

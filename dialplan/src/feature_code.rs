@@ -47,6 +47,12 @@ pub enum FeatureKind {
     /// Typed during a call: this call and the line's other call (on hold) become
     /// one three-party conference.
     ConferenceMerge,
+    /// The line's calls show the number that follows (another of its user's).
+    CallerIdSet,
+    /// The line's calls show its own number again.
+    CallerIdClear,
+    /// A prefix for one call: the number to show, `*`, the number to call.
+    CallerIdOnce,
 }
 
 /// Does the code take a number after it: required, optional, or none?
@@ -65,9 +71,12 @@ impl FeatureKind {
     pub fn argument(self) -> Argument {
         use FeatureKind::*;
         match self {
-            DirectedPickup | ForwardUnconditionalSet | ForwardBusySet | ForwardNoAnswerSet => {
-                Argument::Required
-            }
+            DirectedPickup
+            | ForwardUnconditionalSet
+            | ForwardBusySet
+            | ForwardNoAnswerSet
+            | CallerIdSet
+            | CallerIdOnce => Argument::Required,
             AgentLogin | AgentLogout => Argument::Optional,
             _ => Argument::None,
         }
@@ -144,6 +153,11 @@ pub enum FeatureAction {
     RecordingToggle,
     /// Merge the call and the held call into a conference.
     ConferenceMerge,
+    /// Set (`number` = Some) or clear the number the caller's calls show.
+    CallerId {
+        /// Another internal number of the caller's user.
+        number: Option<String>,
+    },
 }
 
 /// A tenant's feature codes.
@@ -176,6 +190,9 @@ impl Default for FeatureCodes {
             ("*97", VoicemailAccess),
             ("*44", RecordingToggle),
             ("*33", ConferenceMerge),
+            ("*42", CallerIdSet),
+            ("#42", CallerIdClear),
+            ("*46", CallerIdOnce),
         ];
         Self {
             codes: codes
@@ -252,6 +269,8 @@ impl fmt::Display for FeatureAction {
             Self::ConferenceMerge => {
                 write!(f, "merge the call and the held call into a conference")
             }
+            Self::CallerId { number: Some(n) } => write!(f, "show {n} as the caller ID"),
+            Self::CallerId { number: None } => write!(f, "show the line's own caller ID"),
         }
     }
 }

@@ -207,6 +207,7 @@ mod tests {
         let mut w = Walk::new(
             Decision {
                 targets: vec![ext("105"), vm.clone()],
+                ..Default::default()
             },
             RING,
         );
@@ -262,6 +263,7 @@ mod tests {
                     group(Strategy::Sequential { ring_seconds: 15 }, &["101", "102"]),
                     vm.clone(),
                 ],
+                ..Default::default()
             },
             RING,
         );
@@ -279,6 +281,7 @@ mod tests {
             let mut w = Walk::new(
                 Decision {
                     targets: vec![group(strategy, &[]), ext("100")],
+                    ..Default::default()
                 },
                 RING,
             );

@@ -356,6 +356,13 @@ fn feature_codes() {
         ),
         ("*97", FeatureAction::VoicemailAccess),
         ("*44", FeatureAction::RecordingToggle),
+        (
+            "*42105",
+            FeatureAction::CallerId {
+                number: Some("105".into()),
+            },
+        ),
+        ("#42", FeatureAction::CallerId { number: None }),
     ];
     for (dialled, action) in table {
         let t = targets(&plan, &phone("100", dialled), MONDAY_NOON);
@@ -373,6 +380,10 @@ fn feature_codes() {
         ("*00", 404),
         ("*59150", 404),
         ("*40999", 404),
+        ("*42150", 404),
+        ("*46105", 484),
+        ("*46105*", 484),
+        ("*46150*101", 404),
     ] {
         let t = targets(&plan, &phone("100", dialled), MONDAY_NOON);
         assert!(
@@ -393,6 +404,21 @@ fn feature_codes() {
             }
         }]
     );
+}
+
+#[test]
+fn a_per_call_caller_id_prefix_routes_the_rest_and_names_the_number_shown() {
+    let plan = TenantPlan::demo();
+    let plain = route(&plan, &phone("100", "101"), at(MONDAY_NOON)).unwrap();
+    let once = route(&plan, &phone("100", "*46105*101"), at(MONDAY_NOON)).unwrap();
+    assert_eq!(once.targets, plain.targets);
+    assert_eq!(once.caller_id.as_deref(), Some("105"));
+    assert_eq!(plain.caller_id, None);
+    let text = explain(&plan, "100", "*46105*101", at(MONDAY_NOON))
+        .unwrap()
+        .to_string();
+    assert!(text.contains("shows:    105 as the caller"), "{text}");
+    assert!(text.contains("caller ID 105 for this call"), "{text}");
 }
 
 #[test]

@@ -53,6 +53,18 @@ pub enum TenantCmd {
         #[arg(long, value_name = "N|none")]
         line_max_cps: Option<String>,
     },
+    /// Show or change which lines the journal counts a call as missed for (SPEC
+    /// F-CDR): `nobody`, `first`, `last` or `all` of the lines that rang (a call nobody
+    /// answered), and of those it reached before the line that answered (a call
+    /// forwarded, deflected or picked up).
+    JournalRules {
+        /// The tenant's name or one of its domains.
+        tenant: String,
+        #[arg(long, value_name = "nobody|first|last|all")]
+        unanswered: Option<String>,
+        #[arg(long, value_name = "nobody|first|last|all")]
+        forwarded: Option<String>,
+    },
     /// Show a tenant's call outcome settings.
     Show {
         /// The tenant's name or one of its domains.
@@ -71,6 +83,8 @@ pub enum TenantCmd {
     },
 }
 
+// Parsed once per command line: the size of `Set` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
     /// Add one extension.
@@ -146,6 +160,24 @@ pub enum UserCmd {
         /// The no-answer delay in seconds (5–120; `default` for 20).
         #[arg(long)]
         no_answer_secs: Option<String>,
+        /// Which callers the `--forward-*` options are for: `all` (default),
+        /// `internal` or `external` (those two keep the callers' forwardings apart).
+        #[arg(long, value_name = "all|internal|external", default_value = "all")]
+        callers: String,
+        /// External callers are forwarded as internal ones again.
+        #[arg(long)]
+        external_as_internal: bool,
+        /// The administrator's forwarding of every call, over the user's own
+        /// (`off` clears it).
+        #[arg(long, value_name = "EXT|off")]
+        admin_forward: Option<String>,
+        /// The number the line's calls show: another line of its user, or `own`.
+        #[arg(long, value_name = "EXT|own")]
+        caller_id: Option<String>,
+        /// `on`: the caller ID (and anonymity) is the administrator's; the user's
+        /// feature codes cannot change it.
+        #[arg(long, value_name = "on|off")]
+        caller_id_fixed: Option<String>,
     },
     /// Show a line's do not disturb and forwarding.
     Show {
@@ -428,6 +460,22 @@ pub fn tenant(dir: &Path, cmd: TenantCmd) -> Result<(), CliError> {
             };
             println!("{}\t{l}", t.name);
         }
+        TenantCmd::JournalRules {
+            tenant,
+            unanswered,
+            forwarded,
+        } => {
+            use actors::store::Attribution;
+            let t = store.tenant(&tenant)?;
+            let unanswered = unanswered.as_deref().map(Attribution::parse).transpose()?;
+            let forwarded = forwarded.as_deref().map(Attribution::parse).transpose()?;
+            let r = if unanswered.is_none() && forwarded.is_none() {
+                store.journal_rules(t.id)?
+            } else {
+                store.set_journal_rules(t.id, unanswered, forwarded)?
+            };
+            println!("{}	{r}", t.name);
+        }
         TenantCmd::Show { tenant } => {
             let t = store.tenant(&tenant)?;
             println!("{}\t{}", t.name, store.effective_settings(t.id)?);
@@ -451,33 +499,48 @@ fn limit(name: &str, value: Option<String>) -> Result<Option<Option<u32>>, CliEr
 }
 
 fn print_features(ext: &str, f: &actors::store::LineFeatures) {
+    use actors::store::CallerKind;
     let to = |t: &Option<String>| t.clone().unwrap_or_else(|| "off".into());
+    let on = |b: bool| if b { "on" } else { "off" };
     println!("line {ext}");
+    println!("  do not disturb:        {}", on(f.dnd));
+    println!("  call waiting:          {}", on(!f.no_call_waiting));
+    println!("  anonymous calls:       {}", on(f.anonymous));
     println!(
-        "  do not disturb:        {}",
-        if f.dnd { "on" } else { "off" }
-    );
-    println!(
-        "  call waiting:          {}",
-        if f.no_call_waiting { "off" } else { "on" }
-    );
-    println!(
-        "  anonymous calls:       {}",
-        if f.anonymous { "on" } else { "off" }
-    );
-    println!("  forward always:        {}", to(&f.always));
-    println!("  forward when busy:     {}", to(&f.busy));
-    println!("  forward when offline:  {}", to(&f.unregistered));
-    println!(
-        "  forward on no answer:  {}",
-        match &f.no_answer {
-            Some(n) => format!(
-                "{n} after {} s",
-                f.no_answer_secs.unwrap_or(actors::store::NO_ANSWER_SECS)
-            ),
-            None => "off".into(),
+        "  caller ID:             {}{}",
+        f.caller_id.as_deref().unwrap_or("own number"),
+        if f.caller_id_fixed {
+            " (fixed by the administrator)"
+        } else {
+            ""
         }
     );
+    if let Some(admin) = &f.admin_forward {
+        println!("  administrator forwards every call to {admin}");
+    }
+    let mut sets = vec![("", CallerKind::Internal)];
+    if f.external.is_some() {
+        sets = vec![
+            (" (internal callers)", CallerKind::Internal),
+            (" (external callers)", CallerKind::External),
+        ];
+    }
+    for (who, kind) in sets {
+        let fw = f.forwards(kind);
+        println!("  forward always{who}:        {}", to(&fw.always));
+        println!("  forward when busy{who}:     {}", to(&fw.busy));
+        println!("  forward when offline{who}:  {}", to(&fw.unregistered));
+        println!(
+            "  forward on no answer{who}:  {}",
+            match &fw.no_answer {
+                Some(n) => format!(
+                    "{n} after {} s",
+                    f.no_answer_secs.unwrap_or(actors::store::NO_ANSWER_SECS)
+                ),
+                None => "off".into(),
+            }
+        );
+    }
 }
 
 pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
@@ -554,7 +617,13 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             forward_unregistered,
             forward_no_answer,
             no_answer_secs,
+            callers,
+            external_as_internal,
+            admin_forward,
+            caller_id,
+            caller_id_fixed,
         } => {
+            use actors::store::{ForwardScope, ForwardsChange};
             let t = store.tenant(&tenant)?;
             let switch = |name: &str, v: Option<String>| match v.as_deref() {
                 None => Ok(None),
@@ -567,15 +636,34 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             let dnd = switch("dnd", dnd)?;
             let call_waiting = switch("call-waiting", call_waiting)?;
             let anonymous = switch("anonymous", anonymous)?;
+            let caller_id_fixed = switch("caller-id-fixed", caller_id_fixed)?;
             let target = |v: Option<String>| v.map(|v| (v != "off").then_some(v));
+            let scope = match callers.as_str() {
+                "all" => ForwardScope::All,
+                "internal" => ForwardScope::Internal,
+                "external" => ForwardScope::External,
+                other => {
+                    return Err(CliError::Usage(format!(
+                        "--callers {other:?} must be all, internal or external"
+                    )))
+                }
+            };
             let change = actors::store::FeatureChange {
                 dnd,
                 call_waiting,
                 anonymous,
-                always: target(forward_always),
-                busy: target(forward_busy),
-                unregistered: target(forward_unregistered),
-                no_answer: target(forward_no_answer),
+                forwards: ForwardsChange {
+                    always: target(forward_always),
+                    busy: target(forward_busy),
+                    unregistered: target(forward_unregistered),
+                    no_answer: target(forward_no_answer),
+                },
+                scope,
+                same_for_external: external_as_internal,
+                admin_forward: target(admin_forward),
+                caller_id: caller_id.map(|n| (n != "own").then_some(n)),
+                caller_id_fixed,
+                by_user: false,
                 no_answer_secs: match no_answer_secs.as_deref() {
                     None => None,
                     Some("default") => Some(None),

@@ -87,6 +87,18 @@ pub fn route(dir: &Path, args: RouteArgs) -> Result<(), CliError> {
     // set`, feature codes): a real call follows that too.
     let mut features = serde_json::Map::new();
     let mut notes = Vec::new();
+    // What the callees see of the caller (a per-call code is in the decision).
+    if store.line(tenant.id, &args.from)?.is_some() {
+        let f = store.line_features(tenant.id, &args.from)?;
+        if f.anonymous {
+            notes.push(format!(
+                "caller {}: anonymous (caller ID withheld)",
+                args.from
+            ));
+        } else if let (Some(n), None) = (&f.caller_id, &explanation.decision.caller_id) {
+            notes.push(format!("caller {}: shows {n} as the caller", args.from));
+        }
+    }
     for target in &explanation.decision.targets {
         let dialplan::Target::Extension { number, .. } = target else {
             continue;
@@ -96,14 +108,18 @@ pub fn route(dir: &Path, args: RouteArgs) -> Result<(), CliError> {
             continue;
         }
         let mut says = Vec::new();
+        if let Some(admin) = &f.admin_forward {
+            says.push(format!("the administrator forwards every call to {admin}"));
+        }
         if f.dnd {
             says.push("do not disturb (busy)".to_owned());
         }
+        let fw = f.forwards(actors::store::CallerKind::Internal);
         for (when, to) in [
-            ("always", &f.always),
-            ("when busy", &f.busy),
-            ("when offline", &f.unregistered),
-            ("on no answer", &f.no_answer),
+            ("always", &fw.always),
+            ("when busy", &fw.busy),
+            ("when offline", &fw.unregistered),
+            ("on no answer", &fw.no_answer),
         ] {
             if let Some(to) = to {
                 says.push(format!("forwards {when} to {to}"));
@@ -113,8 +129,9 @@ pub fn route(dir: &Path, args: RouteArgs) -> Result<(), CliError> {
         features.insert(
             number.clone(),
             serde_json::json!({
-                "dnd": f.dnd, "always": f.always, "busy": f.busy, "unregistered": f.unregistered,
-                "no_answer": f.no_answer, "no_answer_secs": f.no_answer_secs,
+                "dnd": f.dnd, "always": fw.always, "busy": fw.busy,
+                "unregistered": fw.unregistered, "no_answer": fw.no_answer,
+                "no_answer_secs": f.no_answer_secs, "admin_forward": f.admin_forward,
             }),
         );
     }

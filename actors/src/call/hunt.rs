@@ -18,7 +18,8 @@ use super::refusal::{served, Refusal};
 use super::{fork_to, passed_on, CallState};
 use crate::journal::{CallEventKind, Side};
 use crate::media_relay::{Port, Side as RelaySide};
-use crate::proto::{CallMsg, HopDevices, TenantMsg};
+use crate::proto::{CallMsg, Forwarded, HopDevices, TenantMsg};
+use crate::store::ForwardReason;
 
 /// Rings the devices of a hop: a new callee channel, its port the one facing callees.
 pub fn ring(
@@ -30,6 +31,9 @@ pub fn ring(
 ) {
     s.reject = devices.reject;
     s.b_offer = super::hop_offer(s, &devices.codecs);
+    for f in &devices.forwarded {
+        s.journal.forwarded(f);
+    }
     // A line forwarding on no answer rings for its delay, then its target rings.
     let ring = match devices.no_answer {
         Some((after, to)) => {
@@ -102,6 +106,11 @@ pub fn hop_ended(
             .and_then(|ch| ch.lines.get(i).cloned())
             .unwrap_or_else(|| s.parties.callee.clone());
         tracing::debug!(%to, %by, "call deflected");
+        s.journal.forwarded(&Forwarded {
+            from: by.clone(),
+            to: to.clone(),
+            reason: ForwardReason::Deflected,
+        });
         return follow(myself, s, by, to);
     }
     // A redirect not followed (too many) is no answer the caller could use.
@@ -115,6 +124,13 @@ pub fn hop_ended(
         // Bounded: lines forwarding to each other on no answer do not ring for ever.
         s.forward_hops += 1;
         tracing::debug!(%to, "no answer: call forwarded");
+        if let Some(from) = s.channel(id).and_then(|ch| ch.lines.get(i).cloned()) {
+            s.journal.forwarded(&Forwarded {
+                from,
+                to: to.clone(),
+                reason: ForwardReason::NoAnswer,
+            });
+        }
         return ring_lines(myself, s, s.walk.hop(), vec![to], super::RING_TIMEOUT);
     }
     let (code, reason) = passed_on(s.reject, &c);
@@ -162,6 +178,7 @@ fn follow(myself: &ActorRef<CallMsg>, s: &mut CallState, by: String, to: String)
             codecs: Vec::new(),
             journal: true,
             no_answer: None,
+            forwarded: Vec::new(),
         });
         let _ = me.send_message(CallMsg::Hop(hop, super::RING_TIMEOUT, found));
     });
@@ -201,9 +218,17 @@ fn ring_lines(
     s.hop_pending = Some(hop);
     let tenant = s.tenant.supervisor.clone();
     let me = myself.clone();
+    let caller = s.parties.caller.clone();
     tokio::spawn(async move {
         let found = match tenant
-            .call(|reply| TenantMsg::HopDevices { lines, reply }, None)
+            .call(
+                |reply| TenantMsg::HopDevices {
+                    lines,
+                    caller,
+                    reply,
+                },
+                None,
+            )
             .await
         {
             Ok(CallResult::Success(r)) => r,

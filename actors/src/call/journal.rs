@@ -2,6 +2,8 @@
 //! closes its row.
 
 use crate::journal::{CallEventKind, CallId, Disposition, EventBus, Side};
+use crate::proto::Forwarded;
+use crate::store::JournalRules;
 
 pub struct Journal {
     bus: EventBus,
@@ -13,6 +15,14 @@ pub struct Journal {
     pub closed: bool,
     /// The call is journalled (its lines' groups did not turn the journal off).
     enabled: bool,
+    /// Which lines count the call as missed.
+    rules: JournalRules,
+    /// The lines the call reached (rang, or passed it on), in order, each once.
+    reached: Vec<String>,
+    /// The lines whose devices rang.
+    rang: Vec<String>,
+    /// The line that answered.
+    answered_by: Option<String>,
 }
 
 pub fn side_of(c: &engine::call::Cause, remote: Side) -> Side {
@@ -28,6 +38,7 @@ impl Journal {
         call: CallId,
         tenant: crate::proto::TenantId,
         enabled: bool,
+        rules: JournalRules,
     ) -> Journal {
         Journal {
             bus,
@@ -37,6 +48,49 @@ impl Journal {
             end: None,
             closed: false,
             enabled,
+            rules,
+            reached: Vec::new(),
+            rang: Vec::new(),
+            answered_by: None,
+        }
+    }
+
+    fn reach(&mut self, line: &str) {
+        if !self.reached.iter().any(|l| l == line) {
+            self.reached.push(line.to_owned());
+        }
+    }
+
+    /// Line `line`'s devices ring.
+    pub fn rang(&mut self, line: &str) {
+        self.reach(line);
+        if !self.rang.iter().any(|l| l == line) {
+            self.rang.push(line.to_owned());
+        }
+    }
+
+    /// A line passed the call on.
+    pub fn forwarded(&mut self, f: &Forwarded) {
+        self.reach(&f.from);
+        self.publish(CallEventKind::CallForwarded {
+            from: f.from.clone(),
+            to: f.to.clone(),
+            reason: f.reason.as_str().to_owned(),
+        });
+    }
+
+    /// The lines that count the call as missed: of an unanswered call, those that
+    /// rang; of one answered by another line than the first it reached, those it
+    /// reached before; each picked by the tenant's rule.
+    fn missed_by(&self) -> Vec<String> {
+        match &self.answered_by {
+            None => self.rules.unanswered.pick(&self.rang),
+            Some(by) if self.reached.first().is_some_and(|l| l != by) => {
+                let before: Vec<String> =
+                    self.reached.iter().filter(|l| *l != by).cloned().collect();
+                self.rules.forwarded.pick(&before)
+            }
+            Some(_) => Vec::new(),
         }
     }
 
@@ -52,6 +106,8 @@ impl Journal {
             return;
         }
         self.answered = true;
+        self.reach(by);
+        self.answered_by = Some(by.to_owned());
         self.publish(CallEventKind::LegAnswered {
             leg,
             answered_by: by.to_owned(),
@@ -105,6 +161,10 @@ impl Journal {
         // media stopped says so.
         let expired = code == 408 && matches!(reason.as_str(), "Session Expired" | "Media Timeout");
         let code = if self.answered && !expired { 200 } else { code };
+        let missed_by = self.missed_by();
+        if !missed_by.is_empty() {
+            self.publish(CallEventKind::CallMissedBy { lines: missed_by });
+        }
         self.publish(CallEventKind::CallEnded {
             disposition,
             hangup_side: side,

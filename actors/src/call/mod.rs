@@ -94,6 +94,11 @@ pub struct CallArgs {
     pub music: Option<media::wav::Announcement>,
     /// The caller's line withholds its caller ID.
     pub anonymous: bool,
+    /// Another number of the caller's user that the callees see (its setting, or a
+    /// per-call code).
+    pub shown: Option<String>,
+    /// Which lines count the call as missed (the tenant's rules).
+    pub journal_rules: crate::store::JournalRules,
     /// How long an answered call may carry no RTP from a party (`None`: forever).
     pub media_timeout: Option<std::time::Duration>,
     /// The feature code that starts and stops recording during the call.
@@ -206,6 +211,8 @@ struct Parties {
     /// The caller withholds its caller ID (its line's setting, or `Privacy: id`):
     /// devices see "Anonymous".
     anonymous: bool,
+    /// The number the callees see instead of the caller's own.
+    shown: Option<String>,
 }
 
 /// Outgoing legs to some devices, their INVITEs sent.
@@ -231,7 +238,12 @@ fn outgoing_legs(
     };
     // Withheld caller ID: neither From nor Contact names the caller's line (only for
     // the INVITEs the caller's side sends, not a transfer's from the other party).
-    let anonymous = p.anonymous && from_user == p.caller;
+    let own = from_user == p.caller;
+    let anonymous = p.anonymous && own;
+    let from_user = match &p.shown {
+        Some(shown) if own => shown.as_str(),
+        _ => from_user,
+    };
     let contact_user = if anonymous { "anonymous" } else { from_user };
     for t in targets {
         let call_id = format!("{}@pbx", random_token());
@@ -573,7 +585,13 @@ impl Actor for CallActor {
         });
         let mut pending = Pending::default();
         pending.push(&inc.msg, inc.reply.clone());
-        let journal = Journal::new(args.bus, journal_id, args.tenant.id, args.journal);
+        let journal = Journal::new(
+            args.bus,
+            journal_id,
+            args.tenant.id,
+            args.journal,
+            args.journal_rules,
+        );
         args.record
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -584,6 +602,11 @@ impl Actor for CallActor {
             direction: Direction::Internal,
             caller_line: Some(args.caller.clone()),
         });
+        let anonymous = args.anonymous || asks_privacy(&inc.msg);
+        let shown = args.shown.filter(|_| !anonymous);
+        if let Some(number) = shown.clone().or(anonymous.then(|| "anonymous".to_owned())) {
+            journal.publish(CallEventKind::CallerShown { number });
+        }
         let mut state = CallState {
             journal,
             tenant: args.tenant,
@@ -593,7 +616,8 @@ impl Actor for CallActor {
                 domain,
                 display,
                 max_forwards,
-                anonymous: args.anonymous || asks_privacy(&inc.msg),
+                anonymous,
+                shown,
             },
             channels: Vec::new(),
             next_channel: 0,
@@ -888,17 +912,13 @@ fn on_output(
         (_, LegEvent::Response(resp)) if merge::answered(s, id, &resp, t) => {}
         (_, LegEvent::Response(resp)) => in_dialog::response(s, (id, i), resp, t),
         (Role::Callee, LegEvent::Ringing) => {
-            s.journal.publish(CallEventKind::LegRinging {
-                leg: leg_no(s, id, i),
-            });
+            leg_rang(s, id, i);
             if let Some(caller) = s.with_role(Role::Caller) {
                 s.with_party(caller, t, |l| l.ring_at(None, t));
             }
         }
         (Role::Callee, LegEvent::EarlyMedia(sdp)) => {
-            s.journal.publish(CallEventKind::LegRinging {
-                leg: leg_no(s, id, i),
-            });
+            leg_rang(s, id, i);
             let sdp = answer_caller(s, id, i, sdp);
             if let Some(caller) = s.with_role(Role::Caller) {
                 // The caller has its answer now: a later one must not change it.
@@ -1138,6 +1158,15 @@ pub fn describe(m: &Message) -> String {
 }
 
 /// A fork of legs to `targets`, for a channel.
+/// Leg `i` of channel `id` rings (or plays early media): the journal hears which.
+fn leg_rang(s: &mut CallState, id: ChannelId, i: usize) {
+    let leg = leg_no(s, id, i);
+    s.journal.publish(CallEventKind::LegRinging { leg });
+    if let Some(line) = s.channel(id).and_then(|c| c.lines.get(i)).cloned() {
+        s.journal.rang(&line);
+    }
+}
+
 fn fork_to(
     s: &CallState,
     targets: &[CallTarget],

@@ -88,6 +88,8 @@ pub fn pick_up(
         _ => None,
     };
     let sdp = chosen.map(|c| super::answer_caller(s, id, 0, c));
+    s.journal
+        .publish(crate::journal::CallEventKind::CallPickedUp { by: by.to_owned() });
     s.journal.answered(super::leg_no(s, id, 0), by);
     s.bridge(caller, id);
     if let Some(c) = s.channel_mut(caller) {

@@ -199,6 +199,11 @@ async fn a_full_call_is_journalled_exactly() {
             state: CallState::Done,
             repaired_at: None,
             recording: None,
+            forwarded_from: None,
+            forward_reason: None,
+            picked_up_by: None,
+            caller_shown: None,
+            missed_by: Vec::new(),
         }]
     );
     assert_eq!(

@@ -140,6 +140,16 @@ pub struct HopDevices {
     pub journal: bool,
     /// The hop's one line forwards calls nobody answers: after how long, and where.
     pub no_answer: Option<(std::time::Duration, String)>,
+    /// The forwardings followed to reach the devices, in order (for the journal).
+    pub forwarded: Vec<Forwarded>,
+}
+
+/// A line passed the call on to another before anything rang there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    pub from: String,
+    pub to: String,
+    pub reason: crate::store::ForwardReason,
 }
 
 /// What a call gives up to another in an attended transfer: the party's leg, and

@@ -98,6 +98,26 @@ pub enum CallEventKind {
     CallRecorded {
         path: String,
     },
+    /// Line `from` passed the call on to `to` (forwarding of any kind, a deflection);
+    /// `reason` is a `store::ForwardReason` word.
+    CallForwarded {
+        from: String,
+        to: String,
+        reason: String,
+    },
+    /// Line `by` picked the ringing call up.
+    CallPickedUp {
+        by: String,
+    },
+    /// The callees saw this number as the caller (another of the caller's numbers, or
+    /// "anonymous").
+    CallerShown {
+        number: String,
+    },
+    /// The lines that count the call as missed (the tenant's attribution rules).
+    CallMissedBy {
+        lines: Vec<String>,
+    },
     /// The last event of every call.
     CallEnded {
         disposition: Disposition,
@@ -119,6 +139,10 @@ impl CallEventKind {
             CallEventKind::CallAnswered { .. } => "CallAnswered",
             CallEventKind::CallTransferred { .. } => "CallTransferred",
             CallEventKind::CallRecorded { .. } => "CallRecorded",
+            CallEventKind::CallForwarded { .. } => "CallForwarded",
+            CallEventKind::CallPickedUp { .. } => "CallPickedUp",
+            CallEventKind::CallerShown { .. } => "CallerShown",
+            CallEventKind::CallMissedBy { .. } => "CallMissedBy",
             CallEventKind::CallEnded { .. } => "CallEnded",
         }
     }

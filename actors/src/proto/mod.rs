@@ -18,7 +18,7 @@ pub mod request;
 pub mod room;
 pub mod tenant;
 
-pub use call::{CallMsg, CallTarget, ChannelHandover, HopDevices, RoomLeg};
+pub use call::{CallMsg, CallTarget, ChannelHandover, Forwarded, HopDevices, RoomLeg};
 pub use flow::Flow;
 pub use line::{BindingsView, LineMsg};
 pub use request::{status_code, Incoming, Replier, TcpTx, UdpOut};

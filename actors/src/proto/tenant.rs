@@ -39,6 +39,8 @@ pub enum TenantMsg {
     /// first hop is found before the call starts), under their line group's rules.
     HopDevices {
         lines: Vec<String>,
+        /// The calling line (a forwarding back to it is busy).
+        caller: String,
         reply: RpcReplyPort<Result<super::HopDevices, (u16, &'static str)>>,
     },
     /// Line `line` typed the merge code in call `from`: its other calls in progress

@@ -1,6 +1,9 @@
 //! A line's own call handling, set by its user (feature codes) or the admin
-//! (`pbx line set`): do not disturb, and forwarding always, when busy, when no device
-//! is registered, and when nobody answers within a delay, each to an internal number.
+//! (`pbx line set`): do not disturb, call waiting, forwarding always, when busy, when
+//! no device is registered, and when nobody answers within a delay (each to an
+//! internal number, for internal and external callers alike or apart), the
+//! administrator's forwarding over the user's, and the caller ID its calls show
+//! (anonymous, or another number of its user; fixed by the administrator or not).
 
 use std::collections::HashMap;
 
@@ -9,6 +12,86 @@ use rusqlite::{params, OptionalExtension};
 use super::{Store, TenantId};
 use crate::{Error, Result};
 
+/// Where a line forwards its calls, under each condition (`None`: not forwarded).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Forwards {
+    /// Every call goes there instead.
+    pub always: Option<String>,
+    /// Calls while the line is in a call (or on DND) go there.
+    pub busy: Option<String>,
+    /// Calls while no device of the line is registered go there.
+    pub unregistered: Option<String>,
+    /// Calls nobody answers within the no-answer delay go there.
+    pub no_answer: Option<String>,
+}
+
+/// A change to some forwardings: `None` leaves one as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForwardsChange {
+    pub always: Option<Option<String>>,
+    pub busy: Option<Option<String>>,
+    pub unregistered: Option<Option<String>>,
+    pub no_answer: Option<Option<String>>,
+}
+
+impl ForwardsChange {
+    fn targets(&self) -> impl Iterator<Item = &String> {
+        [
+            &self.always,
+            &self.busy,
+            &self.unregistered,
+            &self.no_answer,
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == ForwardsChange::default()
+    }
+
+    /// True when it sets (not only clears) a forwarding.
+    pub fn sets_any(&self) -> bool {
+        self.targets().next().is_some()
+    }
+
+    fn apply(&self, f: &mut Forwards) {
+        let set = |to: &mut Option<String>, change: &Option<Option<String>>| {
+            if let Some(c) = change {
+                to.clone_from(c);
+            }
+        };
+        set(&mut f.always, &self.always);
+        set(&mut f.busy, &self.busy);
+        set(&mut f.unregistered, &self.unregistered);
+        set(&mut f.no_answer, &self.no_answer);
+    }
+}
+
+/// Who is calling, for the forwardings that differ between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallerKind {
+    /// A line or device of the tenant.
+    #[default]
+    Internal,
+    /// A caller from outside (through a trunk).
+    External,
+}
+
+/// Which callers a forwarding change is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardScope {
+    /// Everyone: the forwarding for internal callers, and the one for external callers
+    /// too when the line keeps them apart.
+    #[default]
+    All,
+    /// Internal callers only (external callers keep what they had).
+    Internal,
+    /// External callers only (internal callers keep what they had).
+    External,
+}
+
 /// A change to a line's features: `None` leaves a setting as it is; a forwarding
 /// of `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,12 +99,22 @@ pub struct FeatureChange {
     pub dnd: Option<bool>,
     pub call_waiting: Option<bool>,
     pub anonymous: Option<bool>,
-    pub always: Option<Option<String>>,
-    pub busy: Option<Option<String>>,
-    pub unregistered: Option<Option<String>>,
-    pub no_answer: Option<Option<String>>,
+    pub forwards: ForwardsChange,
+    /// Which callers `forwards` is for.
+    pub scope: ForwardScope,
+    /// External callers are forwarded as internal ones again (their own set dropped).
+    pub same_for_external: bool,
     /// Seconds before forwarding on no answer (5–120; `Some(None)`: the default).
     pub no_answer_secs: Option<Option<u32>>,
+    /// The administrator's forwarding of every call, over the user's own.
+    pub admin_forward: Option<Option<String>>,
+    /// The number the line's calls show (`Some(None)`: its own).
+    pub caller_id: Option<Option<String>>,
+    /// The administrator fixes the caller ID: the user may not change it.
+    pub caller_id_fixed: Option<bool>,
+    /// The line's user asks (a feature code), not the administrator: what the
+    /// administrator fixed is refused.
+    pub by_user: bool,
 }
 
 /// What a line does with its calls besides ringing.
@@ -34,46 +127,107 @@ pub struct LineFeatures {
     pub no_call_waiting: bool,
     /// The line's calls go out without its caller ID ("Anonymous").
     pub anonymous: bool,
-    /// Every call goes there instead.
-    pub always: Option<String>,
-    /// Calls while the line is in a call (or on DND) go there.
-    pub busy: Option<String>,
-    /// Calls while no device of the line is registered go there.
-    pub unregistered: Option<String>,
-    /// Calls nobody answers within `no_answer_secs` go there.
-    pub no_answer: Option<String>,
-    /// Seconds before a call goes to `no_answer` (`None`: the default).
+    /// The user's forwardings, for internal callers, and for external ones unless
+    /// `external` is set.
+    pub forwards: Forwards,
+    /// The forwardings for external callers, when they differ.
+    pub external: Option<Forwards>,
+    /// Seconds before a call goes to the no-answer target (`None`: the default).
     pub no_answer_secs: Option<u32>,
+    /// The administrator forwards every call there, whatever the user set.
+    pub admin_forward: Option<String>,
+    /// Another number of the line's user that its calls show (`None`: its own).
+    pub caller_id: Option<String>,
+    /// The administrator fixed the caller ID (and anonymity): the user cannot change it.
+    pub caller_id_fixed: bool,
 }
 
 /// Seconds a line rings before forwarding on no answer, unless it says otherwise.
 pub const NO_ANSWER_SECS: u32 = 20;
 
 impl LineFeatures {
+    /// The forwardings that apply to a caller of this kind.
+    pub fn forwards(&self, from: CallerKind) -> &Forwards {
+        match (from, &self.external) {
+            (CallerKind::External, Some(f)) => f,
+            _ => &self.forwards,
+        }
+    }
+
+    /// Where every call goes instead, and why: the administrator's forwarding over
+    /// the user's unconditional one.
+    pub fn forwards_every_call(&self, from: CallerKind) -> Option<(&str, ForwardReason)> {
+        match &self.admin_forward {
+            Some(to) => Some((to, ForwardReason::Admin)),
+            None => self
+                .forwards(from)
+                .always
+                .as_deref()
+                .map(|to| (to, ForwardReason::Always)),
+        }
+    }
+
     /// Where unanswered calls go and after how long, if the line forwards them.
-    pub fn on_no_answer(&self) -> Option<(std::time::Duration, String)> {
-        let to = self.no_answer.clone()?;
+    pub fn on_no_answer(&self, from: CallerKind) -> Option<(std::time::Duration, String)> {
+        let to = self.forwards(from).no_answer.clone()?;
         let secs = self.no_answer_secs.unwrap_or(NO_ANSWER_SECS);
         Some((std::time::Duration::from_secs(u64::from(secs)), to))
     }
-}
 
-impl LineFeatures {
     fn is_default(&self) -> bool {
         *self == LineFeatures::default()
     }
 }
 
+/// Why a call went from one line to another (the journal's forward reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardReason {
+    /// The administrator's forwarding.
+    Admin,
+    Always,
+    Busy,
+    Unregistered,
+    NoAnswer,
+    /// The ringing phone sent the call on (302).
+    Deflected,
+}
+
+impl ForwardReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForwardReason::Admin => "admin",
+            ForwardReason::Always => "always",
+            ForwardReason::Busy => "busy",
+            ForwardReason::Unregistered => "unregistered",
+            ForwardReason::NoAnswer => "no_answer",
+            ForwardReason::Deflected => "deflected",
+        }
+    }
+}
+
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LineFeatures> {
+    let external = Forwards {
+        always: r.get("ext_fwd_always")?,
+        busy: r.get("ext_fwd_busy")?,
+        unregistered: r.get("ext_fwd_unregistered")?,
+        no_answer: r.get("ext_fwd_no_answer")?,
+    };
+    let external = (r.get::<_, i64>("ext_split")? != 0).then_some(external);
     Ok(LineFeatures {
         dnd: r.get::<_, i64>("dnd")? != 0,
         no_call_waiting: r.get::<_, i64>("no_call_waiting")? != 0,
         anonymous: r.get::<_, i64>("anonymous")? != 0,
-        always: r.get("fwd_always")?,
-        busy: r.get("fwd_busy")?,
-        unregistered: r.get("fwd_unregistered")?,
-        no_answer: r.get("fwd_no_answer")?,
+        forwards: Forwards {
+            always: r.get("fwd_always")?,
+            busy: r.get("fwd_busy")?,
+            unregistered: r.get("fwd_unregistered")?,
+            no_answer: r.get("fwd_no_answer")?,
+        },
+        external,
         no_answer_secs: r.get("no_answer_secs")?,
+        admin_forward: r.get("admin_forward")?,
+        caller_id: r.get("caller_id")?,
+        caller_id_fixed: r.get::<_, i64>("caller_id_fixed")? != 0,
     })
 }
 
@@ -100,10 +254,38 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The numbers line `ext` may show as its caller ID: its own, and those of the
+    /// other lines of its user.
+    pub fn caller_ids(&self, tenant: TenantId, ext: &str) -> Result<Vec<String>> {
+        let mut numbers = vec![ext.to_owned()];
+        if let Some(user) = self.line_user(tenant, ext)? {
+            for l in self.lines(tenant)? {
+                if l.ext != ext && self.line_user(tenant, &l.ext)?.as_deref() == Some(&user) {
+                    numbers.push(l.ext);
+                }
+            }
+        }
+        Ok(numbers)
+    }
+
+    /// Checks that line `ext` may show `shown` as its caller ID.
+    pub fn check_caller_id(&self, tenant: TenantId, ext: &str, shown: &str) -> Result<()> {
+        let numbers = self.caller_ids(tenant, ext)?;
+        if numbers.iter().any(|n| n == shown) {
+            return Ok(());
+        }
+        Err(Error::Invalid(format!(
+            "line {ext} cannot show {shown}: its user's numbers are {}",
+            numbers.join(", ")
+        )))
+    }
+
     /// Applies `change` to line `ext`'s features, after checking every forwarding
-    /// target: an extension of the tenant other than the line itself (forwarding
-    /// to external numbers comes with trunks, to voicemail with mailboxes). Nothing
-    /// changes when one is refused. Returns the features now in force.
+    /// target (an extension of the tenant other than the line itself: forwarding to
+    /// external numbers comes with trunks, to voicemail with mailboxes) and the
+    /// caller ID (a number of the line's user). A user's change to what the
+    /// administrator fixed is refused. Nothing changes when anything is refused.
+    /// Returns the features now in force.
     pub fn change_line_features(
         &self,
         tenant: TenantId,
@@ -120,13 +302,8 @@ impl Store {
                 )));
             }
         }
-        let targets = [
-            &change.always,
-            &change.busy,
-            &change.unregistered,
-            &change.no_answer,
-        ];
-        for to in targets.into_iter().flatten().flatten() {
+        let admin = change.admin_forward.iter().flatten();
+        for to in change.forwards.targets().chain(admin) {
             if to == ext {
                 return Err(Error::Invalid(format!(
                     "extension {ext} cannot forward to itself"
@@ -140,6 +317,21 @@ impl Store {
             }
         }
         let mut f = self.line_features(tenant, ext)?;
+        if change.by_user {
+            if change.admin_forward.is_some() || change.caller_id_fixed.is_some() {
+                return Err(Error::Invalid(
+                    "only the administrator sets that".to_owned(),
+                ));
+            }
+            if f.caller_id_fixed && (change.caller_id.is_some() || change.anonymous.is_some()) {
+                return Err(Error::Invalid(format!(
+                    "the caller ID of line {ext} is fixed by the administrator"
+                )));
+            }
+        }
+        if let Some(Some(shown)) = &change.caller_id {
+            self.check_caller_id(tenant, ext, shown)?;
+        }
         if let Some(on) = change.dnd {
             f.dnd = on;
         }
@@ -149,20 +341,35 @@ impl Store {
         if let Some(on) = change.anonymous {
             f.anonymous = on;
         }
-        if let Some(to) = &change.always {
-            f.always = to.clone();
+        if change.same_for_external {
+            f.external = None;
         }
-        if let Some(to) = &change.busy {
-            f.busy = to.clone();
-        }
-        if let Some(to) = &change.unregistered {
-            f.unregistered = to.clone();
-        }
-        if let Some(to) = &change.no_answer {
-            f.no_answer = to.clone();
+        if !change.forwards.is_empty() {
+            // Keeping internal and external callers apart starts from what both had.
+            if change.scope != ForwardScope::All && f.external.is_none() {
+                f.external = Some(f.forwards.clone());
+            }
+            if change.scope != ForwardScope::External {
+                change.forwards.apply(&mut f.forwards);
+            }
+            if change.scope != ForwardScope::Internal {
+                if let Some(e) = &mut f.external {
+                    change.forwards.apply(e);
+                }
+            }
         }
         if let Some(secs) = change.no_answer_secs {
             f.no_answer_secs = secs;
+        }
+        if let Some(to) = &change.admin_forward {
+            f.admin_forward.clone_from(to);
+        }
+        if let Some(shown) = &change.caller_id {
+            // Its own number is no choice to keep.
+            f.caller_id = shown.clone().filter(|n| n != ext);
+        }
+        if let Some(fixed) = change.caller_id_fixed {
+            f.caller_id_fixed = fixed;
         }
         self.set_line_features(tenant, ext, &f)?;
         Ok(f)
@@ -177,24 +384,39 @@ impl Store {
             )?;
             return Ok(());
         }
+        let e = f.external.clone().unwrap_or_default();
         self.conn.execute(
             "INSERT INTO line_features (tenant_id, ext, dnd, fwd_always, fwd_busy,
-                fwd_unregistered, fwd_no_answer, no_answer_secs, no_call_waiting, anonymous)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                fwd_unregistered, fwd_no_answer, no_answer_secs, no_call_waiting, anonymous,
+                ext_split, ext_fwd_always, ext_fwd_busy, ext_fwd_unregistered,
+                ext_fwd_no_answer, admin_forward, caller_id, caller_id_fixed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                ?17, ?18)
              ON CONFLICT (tenant_id, ext) DO UPDATE SET dnd = ?3, fwd_always = ?4,
                 fwd_busy = ?5, fwd_unregistered = ?6, fwd_no_answer = ?7,
-                no_answer_secs = ?8, no_call_waiting = ?9, anonymous = ?10",
+                no_answer_secs = ?8, no_call_waiting = ?9, anonymous = ?10, ext_split = ?11,
+                ext_fwd_always = ?12, ext_fwd_busy = ?13, ext_fwd_unregistered = ?14,
+                ext_fwd_no_answer = ?15, admin_forward = ?16, caller_id = ?17,
+                caller_id_fixed = ?18",
             params![
                 tenant,
                 ext,
                 f.dnd,
-                f.always,
-                f.busy,
-                f.unregistered,
-                f.no_answer,
+                f.forwards.always,
+                f.forwards.busy,
+                f.forwards.unregistered,
+                f.forwards.no_answer,
                 f.no_answer_secs,
                 f.no_call_waiting,
-                f.anonymous
+                f.anonymous,
+                f.external.is_some(),
+                e.always,
+                e.busy,
+                e.unregistered,
+                e.no_answer,
+                f.admin_forward,
+                f.caller_id,
+                f.caller_id_fixed,
             ],
         )?;
         Ok(())
@@ -222,7 +444,10 @@ mod tests {
         );
         let f = LineFeatures {
             dnd: true,
-            always: Some("102".into()),
+            forwards: Forwards {
+                always: Some("102".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         s.set_line_features(t.id, "101", &f).unwrap();
@@ -234,7 +459,10 @@ mod tests {
         // Targets are checked; a refused change stores nothing.
         let to = |n: &str| FeatureChange {
             dnd: Some(true),
-            always: Some(Some(n.into())),
+            forwards: ForwardsChange {
+                always: Some(Some(n.into())),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = s
@@ -247,5 +475,130 @@ mod tests {
             s.line_features(t.id, "101").unwrap(),
             LineFeatures::default()
         );
+    }
+
+    fn acme() -> (Store, TenantId) {
+        let mut s = Store::in_memory().unwrap();
+        let t = s.add_tenant("acme", &["acme.test".into()]).unwrap();
+        for ext in ["101", "102", "103", "104"] {
+            let line = NewLine {
+                ext: ext.into(),
+                display_name: None,
+                password: "secret1".into(),
+            };
+            s.add_line(&t, &line).unwrap();
+        }
+        (s, t.id)
+    }
+
+    #[test]
+    fn internal_and_external_callers_are_forwarded_apart_once_asked() {
+        let (s, t) = acme();
+        let fwd = |scope, to: &str| FeatureChange {
+            forwards: ForwardsChange {
+                always: Some(Some(to.into())),
+                ..Default::default()
+            },
+            scope,
+            ..Default::default()
+        };
+        let f = s
+            .change_line_features(t, "101", &fwd(ForwardScope::All, "102"))
+            .unwrap();
+        assert_eq!(
+            f.forwards(CallerKind::External).always.as_deref(),
+            Some("102")
+        );
+        // External callers only: internal ones keep 102.
+        let f = s
+            .change_line_features(t, "101", &fwd(ForwardScope::External, "103"))
+            .unwrap();
+        assert_eq!(
+            f.forwards(CallerKind::Internal).always.as_deref(),
+            Some("102")
+        );
+        assert_eq!(
+            f.forwards(CallerKind::External).always.as_deref(),
+            Some("103")
+        );
+        // A change for all reaches both sets; the split survives a reload.
+        let f = s
+            .change_line_features(t, "101", &fwd(ForwardScope::All, "104"))
+            .unwrap();
+        assert_eq!(f, s.line_features(t, "101").unwrap());
+        assert_eq!(
+            f.forwards(CallerKind::External).always.as_deref(),
+            Some("104")
+        );
+        assert!(f.external.is_some());
+        let same = FeatureChange {
+            same_for_external: true,
+            ..Default::default()
+        };
+        let f = s.change_line_features(t, "101", &same).unwrap();
+        assert!(f.external.is_none());
+    }
+
+    #[test]
+    fn the_administrator_forwards_over_the_user_and_fixes_the_caller_id() {
+        let (mut s, t) = acme();
+        s.add_user(t, "ann", None).unwrap();
+        s.set_line_user(t, "101", Some("ann")).unwrap();
+        s.set_line_user(t, "102", Some("ann")).unwrap();
+        let admin = FeatureChange {
+            admin_forward: Some(Some("103".into())),
+            forwards: ForwardsChange {
+                always: Some(Some("104".into())),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let f = s.change_line_features(t, "101", &admin).unwrap();
+        assert_eq!(
+            f.forwards_every_call(CallerKind::Internal),
+            Some(("103", ForwardReason::Admin))
+        );
+        // The user may show another number of theirs, not anyone's.
+        let shown = |n: &str, by_user| FeatureChange {
+            caller_id: Some(Some(n.into())),
+            by_user,
+            ..Default::default()
+        };
+        let f = s
+            .change_line_features(t, "101", &shown("102", true))
+            .unwrap();
+        assert_eq!(f.caller_id.as_deref(), Some("102"));
+        let err = s
+            .change_line_features(t, "101", &shown("103", true))
+            .unwrap_err();
+        assert!(err.to_string().contains("101, 102"), "{err}");
+        // Fixed by the administrator: the user's choice is refused, the admin's not.
+        let fix = FeatureChange {
+            caller_id_fixed: Some(true),
+            ..Default::default()
+        };
+        s.change_line_features(t, "101", &fix).unwrap();
+        let err = s
+            .change_line_features(t, "101", &shown("101", true))
+            .unwrap_err();
+        assert!(err.to_string().contains("fixed"), "{err}");
+        let err = s
+            .change_line_features(
+                t,
+                "101",
+                &FeatureChange {
+                    anonymous: Some(true),
+                    by_user: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("fixed"), "{err}");
+        let f = s
+            .change_line_features(t, "101", &shown("101", false))
+            .unwrap();
+        assert_eq!(f.caller_id, None);
+        assert!(f.caller_id_fixed);
+        assert_eq!(s.caller_ids(t, "103").unwrap(), vec!["103".to_owned()]);
     }
 }

@@ -40,6 +40,16 @@ pub struct CallRecord {
     pub repaired_at: Option<UnixMillis>,
     /// The recording made during the call (the last one, when there were several).
     pub recording: Option<String>,
+    /// The first line that passed the call on, and why (`store::ForwardReason`).
+    pub forwarded_from: Option<String>,
+    pub forward_reason: Option<String>,
+    /// The line that picked the call up while it rang elsewhere.
+    pub picked_up_by: Option<String>,
+    /// The number the callees saw, when not the caller's own ("anonymous", or another
+    /// of its user's numbers).
+    pub caller_shown: Option<String>,
+    /// The lines that count the call as missed, in the order it reached them.
+    pub missed_by: Vec<String>,
 }
 
 /// One leg of a call.
@@ -60,7 +70,8 @@ pub struct LegRecord {
 
 const CALL_COLUMNS: &str = "id, tenant_id, call_id, from_number, to_number, direction, caller_line,
     started_at, ring_at, answered_at, ended_at, disposition, hangup_side, cause_code, cause_text,
-    duration_ms, answered_by, transferred_to, state, repaired_at, recording";
+    duration_ms, answered_by, transferred_to, state, repaired_at, recording, forwarded_from,
+    forward_reason, picked_up_by, caller_shown, missed_by";
 
 impl Store {
     /// Writes a batch of call events in one transaction, in order. An event that does
@@ -203,6 +214,28 @@ fn apply(tx: &Transaction<'_>, e: &CallEvent) -> rusqlite::Result<bool> {
                 "UPDATE calls SET recording = ?2 WHERE call_id = ?1 AND state = 'active'",
             )?
             .execute(params![call, path])?,
+        CallEventKind::CallForwarded { from, to: _, reason } => tx
+            .prepare_cached(
+                "UPDATE calls SET forwarded_from = COALESCE(forwarded_from, ?2),
+                    forward_reason = COALESCE(forward_reason, ?3)
+                 WHERE call_id = ?1 AND state = 'active'",
+            )?
+            .execute(params![call, from, reason])?,
+        CallEventKind::CallPickedUp { by } => tx
+            .prepare_cached(
+                "UPDATE calls SET picked_up_by = ?2 WHERE call_id = ?1 AND state = 'active'",
+            )?
+            .execute(params![call, by])?,
+        CallEventKind::CallerShown { number } => tx
+            .prepare_cached(
+                "UPDATE calls SET caller_shown = ?2 WHERE call_id = ?1 AND state = 'active'",
+            )?
+            .execute(params![call, number])?,
+        CallEventKind::CallMissedBy { lines } => tx
+            .prepare_cached(
+                "UPDATE calls SET missed_by = ?2 WHERE call_id = ?1 AND state = 'active'",
+            )?
+            .execute(params![call, lines.join(",")])?,
         CallEventKind::CallEnded {
             disposition,
             hangup_side,
@@ -252,6 +285,19 @@ fn call_record(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
         state: word(r, 18, CallState::from_db)?,
         repaired_at: opt_millis(r, 19)?,
         recording: r.get(20)?,
+        forwarded_from: r.get(21)?,
+        forward_reason: r.get(22)?,
+        picked_up_by: r.get(23)?,
+        caller_shown: r.get(24)?,
+        missed_by: r
+            .get::<_, Option<String>>(25)?
+            .map(|l| {
+                l.split(',')
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

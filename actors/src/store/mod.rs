@@ -2,6 +2,7 @@
 //! journal. `Store` is the synchronous API used by the admin commands and by the store
 //! thread that the running switch talks to through `StoreHandle`.
 
+mod attribution;
 mod bindings;
 mod features;
 mod handle;
@@ -18,7 +19,11 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-pub use features::{FeatureChange, LineFeatures, NO_ANSWER_SECS};
+pub use attribution::{Attribution, JournalRules};
+pub use features::{
+    CallerKind, FeatureChange, ForwardReason, ForwardScope, Forwards, ForwardsChange, LineFeatures,
+    NO_ANSWER_SECS,
+};
 pub use handle::StoreHandle;
 pub use journal::{CallRecord, LegRecord};
 pub use limits::{LimitsChange, TenantLimits};

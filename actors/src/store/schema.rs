@@ -159,6 +159,27 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, ext),
         FOREIGN KEY (tenant_id, ext) REFERENCES lines(tenant_id, ext) ON DELETE CASCADE
     );",
+    // 10: forwarding for external callers apart, the administrator's forwarding, the
+    // caller ID shown; the journal's forwarding, pickup, caller shown and the lines a
+    // call counts as missed for, under the tenant's attribution rules.
+    "ALTER TABLE line_features ADD COLUMN ext_split INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE line_features ADD COLUMN ext_fwd_always TEXT;
+    ALTER TABLE line_features ADD COLUMN ext_fwd_busy TEXT;
+    ALTER TABLE line_features ADD COLUMN ext_fwd_unregistered TEXT;
+    ALTER TABLE line_features ADD COLUMN ext_fwd_no_answer TEXT;
+    ALTER TABLE line_features ADD COLUMN admin_forward TEXT;
+    ALTER TABLE line_features ADD COLUMN caller_id TEXT;
+    ALTER TABLE line_features ADD COLUMN caller_id_fixed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE calls ADD COLUMN forwarded_from TEXT;
+    ALTER TABLE calls ADD COLUMN forward_reason TEXT;
+    ALTER TABLE calls ADD COLUMN picked_up_by TEXT;
+    ALTER TABLE calls ADD COLUMN caller_shown TEXT;
+    ALTER TABLE calls ADD COLUMN missed_by TEXT;
+    CREATE TABLE journal_rules (
+        tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        unanswered TEXT NOT NULL,
+        forwarded TEXT NOT NULL
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

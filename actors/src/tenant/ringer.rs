@@ -131,7 +131,13 @@ impl Actor for Ringer {
             request_reply: None,
             call_id,
             directory: args.directory,
-            journal: Journal::new(args.bus, call, args.tenant.id, args.journal),
+            journal: Journal::new(
+                args.bus,
+                call,
+                args.tenant.id,
+                args.journal,
+                crate::store::JournalRules::default(),
+            ),
             record: args.record,
             span: span.clone(),
         };

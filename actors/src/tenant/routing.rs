@@ -8,7 +8,7 @@ use std::time::Duration;
 use dialplan::Router;
 
 use crate::store::{
-    LineFeatures, PlanVersion, StoreHandle, TenantId, TenantLimits, TenantSettings,
+    JournalRules, LineFeatures, PlanVersion, StoreHandle, TenantId, TenantLimits, TenantSettings,
 };
 
 /// How often the tenant's settings, quotas and plan are read again.
@@ -26,6 +26,8 @@ pub struct TenantView {
     pub music: Option<media::wav::Announcement>,
     /// The lines that set do not disturb or forwarding, by extension.
     pub features: Arc<HashMap<String, LineFeatures>>,
+    /// Which lines count a call as missed.
+    pub journal_rules: JournalRules,
 }
 
 /// Reads the tenant's view now and then every `REFRESH`, compiling the plan only when
@@ -60,12 +62,12 @@ pub async fn refresh(
                     (s.effective_settings(tenant)?, s.tenant_limits(tenant)?),
                     v,
                     plan,
-                    s.all_line_features(tenant)?,
+                    (s.all_line_features(tenant)?, s.journal_rules(tenant)?),
                 ))
             })
             .await;
         match read {
-            Ok(((settings, limits), v, plan, features)) => {
+            Ok(((settings, limits), v, plan, (features, journal_rules))) => {
                 if let Some(plan) = plan {
                     router = compile(plan);
                     version = Some(v);
@@ -79,6 +81,7 @@ pub async fn refresh(
                     router: router.clone(),
                     music: music.music.clone(),
                     features: Arc::new(features),
+                    journal_rules,
                 };
                 if views.send(view).is_err() {
                     return;

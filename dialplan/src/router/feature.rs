@@ -9,7 +9,55 @@ use crate::number::classify::{Category, Detection};
 use crate::number::location::{Dialled, Source};
 use crate::route::outbound::{forbidden, PermissionClass};
 
+/// A routed call: caller, callee and the targets.
+type RoutedCall = (Dialled, Dialled, Vec<Target>);
+
 impl Run<'_> {
+    /// A call dialled with the per-call caller ID prefix (`*46<SHOWN>*<NUMBER>`):
+    /// `NUMBER` routed as if dialled, showing `SHOWN` (which the switch checks is
+    /// one of the caller's user's numbers). `None` when `to` is not such a call.
+    pub(super) fn caller_id_once(
+        &mut self,
+        call: &CallContext,
+        to: &str,
+    ) -> Option<Result<RoutedCall, Error>> {
+        let matched = self.plan().feature_codes.recognise(to)?.ok()?;
+        if matched.code.kind != FeatureKind::CallerIdOnce {
+            return None;
+        }
+        let (shown, dialled) = matched.argument.as_deref()?.split_once('*')?;
+        if shown.is_empty() || dialled.is_empty() || dialled.starts_with(['*', '#']) {
+            return None;
+        }
+        if !self.r.is_assigned(shown) {
+            let reason = format!("Not Found: {shown} is not a number of this tenant");
+            let callee = Dialled::as_is(&call.to, to, Detection::FeatureCode);
+            let caller = Dialled::as_is(&call.from, &call.from, Detection::Internal);
+            return Some(Ok((
+                caller,
+                callee,
+                vec![Target::Reject { code: 404, reason }],
+            )));
+        }
+        let code = matched.code.code.clone();
+        let shown = shown.to_owned();
+        let rest = CallContext {
+            to: dialled.to_owned(),
+            ..call.clone()
+        };
+        let routed = self
+            .call_from_phone(&rest)
+            .map(|(caller, mut callee, targets)| {
+                callee.steps.insert(
+                    0,
+                    format!("caller ID {shown} for this call (feature code {code})"),
+                );
+                (caller, callee, targets)
+            });
+        self.caller_id = Some(shown);
+        Some(routed)
+    }
+
     pub(super) fn feature(
         &mut self,
         call: &CallContext,
@@ -113,6 +161,26 @@ impl Run<'_> {
             FeatureKind::VoicemailAccess => FeatureAction::VoicemailAccess,
             FeatureKind::RecordingToggle => FeatureAction::RecordingToggle,
             FeatureKind::ConferenceMerge => FeatureAction::ConferenceMerge,
+            FeatureKind::CallerIdSet => {
+                let number = arg.unwrap_or_default();
+                if !self.r.is_assigned(&number) {
+                    let reason = format!("Not Found: {number} is not a number of this tenant");
+                    return Ok((caller, callee, vec![Target::Reject { code: 404, reason }]));
+                }
+                FeatureAction::CallerId {
+                    number: Some(number),
+                }
+            }
+            FeatureKind::CallerIdClear => FeatureAction::CallerId { number: None },
+            // Recognised before the other codes (`caller_id_once`); here only when
+            // its argument has no number to call.
+            FeatureKind::CallerIdOnce => {
+                let reason = format!(
+                    "feature code {} needs the number to show, a *, and the number to call",
+                    matched.code.code
+                );
+                return Ok((caller, callee, vec![Target::Reject { code: 484, reason }]));
+            }
         };
         Ok((caller, callee, vec![Target::Feature { action }]))
     }

@@ -196,6 +196,7 @@ impl Router {
             at,
             local_time,
             schedule: None,
+            caller_id: None,
         };
         let (caller, callee, targets) = match &call.origin {
             Origin::Internal => run.call_from_phone(call)?,
@@ -205,7 +206,10 @@ impl Router {
             caller,
             callee,
             schedule: run.schedule,
-            decision: Decision { targets },
+            decision: Decision {
+                targets,
+                caller_id: run.caller_id,
+            },
             local_time,
         })
     }

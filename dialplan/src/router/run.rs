@@ -22,6 +22,8 @@ pub(super) struct Run<'a> {
     pub(super) at: DateTime<FixedOffset>,
     pub(super) local_time: DateTime<Tz>,
     pub(super) schedule: Option<ScheduleReport>,
+    /// The number shown for this call, asked by a per-call prefix code.
+    pub(super) caller_id: Option<String>,
 }
 
 fn clean(input: &str) -> String {
@@ -107,6 +109,10 @@ impl<'a> Run<'a> {
             return Err(Error::EmptyNumber {
                 what: "dialled number",
             });
+        }
+        // A per-call caller ID prefix: the rest is routed as dialled.
+        if let Some(once) = self.caller_id_once(call, &to) {
+            return once;
         }
         // Feature codes are the switch's own and come first.
         if to.starts_with(['*', '#']) {
