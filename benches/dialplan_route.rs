@@ -52,6 +52,8 @@ fn big_plan() -> TenantPlan {
             schedule: (g % 5 == 0).then(|| "office-hours".to_owned()),
             forward: None,
             voicemail: None,
+            decline: Default::default(),
+            call_waiting: false,
         })
         .collect();
     plan.trunks = (0..8)

@@ -186,6 +186,8 @@ fn walk(targets: &[Value]) -> Expected {
                     || t["action"]["feature"] == "call_waiting"
                     || t["action"]["feature"] == "anonymous"
                     || t["action"]["feature"] == "caller_id"
+                    || t["action"]["feature"] == "agent_login"
+                    || t["action"]["feature"] == "agent_logout"
                     || (t["action"]["feature"] == "forward"
                         && matches!(
                             t["action"]["kind"].as_str(),

@@ -35,7 +35,7 @@ use crate::proto::{
 };
 use crate::services::Services;
 use crate::store::{CallerKind, ForwardReason, TenantId, TenantLimits, TenantSettings};
-use dialplan::feature_code::{FeatureCodes, FeatureKind};
+use dialplan::feature_code::{FeatureAction, FeatureCodes, FeatureKind};
 use dialplan::WalkStep;
 
 #[derive(Debug, Clone)]
@@ -328,7 +328,11 @@ impl TenantSupervisor {
         view: &routing::TenantView,
         (lines, alone): (&[String], bool),
         caller: &str,
+        group: Option<&str>,
     ) -> Outcome<HopDevices> {
+        if let Some(g) = group {
+            return Self::member_devices(myself, state, view, lines, (g, alone)).await;
+        }
         let mut found = HopDevices {
             targets: Vec::new(),
             reject: None,
@@ -386,6 +390,74 @@ impl TenantSupervisor {
         Outcome::Refuse(code, reason)
     }
 
+    /// The devices of the members of hunt group (or queue) `group` that a hop rings:
+    /// members logged out, on do not disturb or busy (unless the group offers calls
+    /// to members in a call) are skipped, and a member's own forwarding is not
+    /// followed. Nobody logged in: the group's decline code.
+    async fn member_devices(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        view: &routing::TenantView,
+        lines: &[String],
+        (group, alone): (&str, bool),
+    ) -> Outcome<HopDevices> {
+        let plan = view.router.as_ref().map(|r| r.plan());
+        let hunt = plan.and_then(|p| p.groups.iter().find(|g| g.number == group));
+        let waiting = hunt.is_some_and(|g| g.call_waiting);
+        let mut found = HopDevices {
+            targets: Vec::new(),
+            reject: None,
+            codecs: Vec::new(),
+            journal: true,
+            no_answer: None,
+            forwarded: Vec::new(),
+        };
+        let (mut logged_in, mut first_refusal) = (0, None);
+        for line in lines {
+            if view.logged_out.contains(&(group.to_owned(), line.clone())) {
+                continue;
+            }
+            logged_in += 1;
+            if let Some(p) = plan {
+                let g = p.line_group_of(line);
+                if found.codecs.is_empty() {
+                    found.codecs = g.codec_priority();
+                }
+                found.journal &= g.journal;
+            }
+            let dnd = view.features.get(line).is_some_and(|f| f.dnd);
+            if dnd || (!waiting && Self::in_call(state, line)) {
+                first_refusal.get_or_insert((486, "Busy Here"));
+                continue;
+            }
+            if Self::ensure_line(myself, state, line).await.is_none() {
+                continue;
+            }
+            let devices = Self::devices(state, line);
+            if devices.is_empty() {
+                first_refusal.get_or_insert((480, "Temporarily Unavailable"));
+            }
+            found.targets.extend(devices);
+        }
+        if !found.targets.is_empty() {
+            return Outcome::Ring(found);
+        }
+        if logged_in == 0 {
+            let decline = hunt.map(|g| g.decline).unwrap_or_default();
+            return match decline {
+                dialplan::plan::Decline::Busy => Outcome::Refuse(486, "Busy Here"),
+                dialplan::plan::Decline::Unavailable => {
+                    Outcome::Refuse(480, "Temporarily Unavailable")
+                }
+                dialplan::plan::Decline::Decline => Outcome::Refuse(603, "Decline"),
+                dialplan::plan::Decline::Ring if alone => Outcome::KeepRinging,
+                dialplan::plan::Decline::Ring => Outcome::Refuse(480, "Temporarily Unavailable"),
+            };
+        }
+        let (code, reason) = first_refusal.unwrap_or((480, "Temporarily Unavailable"));
+        Outcome::Refuse(code, reason)
+    }
+
     /// Where a transfer from line `from` to `dialled` goes: routed by the plan like a
     /// call, to the devices of the first hop that has any (a target the switch does
     /// not ring fails the transfer with its refusal).
@@ -402,7 +474,8 @@ impl TenantSupervisor {
         loop {
             match walk.next_step() {
                 WalkStep::Ring { lines, .. } => {
-                    match Self::hop_devices(myself, state, &view, (&lines, false), from).await {
+                    match Self::hop_devices(myself, state, &view, (&lines, false), from, None).await
+                    {
                         Outcome::Ring(d) => return Ok(d.targets),
                         Outcome::Refuse(code, reason) => walk.failed(code, reason),
                         Outcome::KeepRinging => walk.failed(480, "Temporarily Unavailable"),
@@ -678,14 +751,21 @@ impl TenantSupervisor {
         let (first, journal, line) = loop {
             match walk.next_step() {
                 WalkStep::Ring {
-                    hop, lines, ring, ..
+                    hop,
+                    lines,
+                    ring,
+                    target,
                 } => {
-                    let alone = hop == 1 && lines.len() == 1;
-                    match Self::hop_devices(myself, state, &view, (&lines, alone), &caller).await {
+                    let group = group_of(&target);
+                    let alone = hop == 1 && (lines.len() == 1 || group.is_some());
+                    let hop = (&lines[..], alone);
+                    match Self::hop_devices(myself, state, &view, hop, &caller, group).await {
                         Outcome::Ring(devices) => {
                             let journal = devices.journal;
                             let first = FirstStep::Hop(FirstHop { devices, ring });
-                            break (first, journal, lines[0].clone());
+                            // A group's members are not in the call until one answers.
+                            let party = group.unwrap_or(&lines[0]).to_owned();
+                            break (first, journal, party);
                         }
                         Outcome::Refuse(code, reason) => walk.failed(code, reason),
                         Outcome::KeepRinging => {
@@ -738,6 +818,14 @@ impl TenantSupervisor {
                     return Self::pick_up(state, caller, inc, |line| {
                         mates.iter().any(|m| m == line)
                     });
+                }
+                WalkStep::Serve(dialplan::Target::Feature {
+                    action:
+                        action @ (FeatureAction::AgentLogin { .. } | FeatureAction::AgentLogout { .. }),
+                }) => {
+                    let prompt = Self::set_login(state, entry.id, &caller, &action).await;
+                    let first = FirstStep::Announce(vec![prompt], format!("feature code {action}"));
+                    break (first, true, callee.clone());
                 }
                 WalkStep::Serve(dialplan::Target::Feature { action })
                     if Self::line_feature(&action).is_some() =>
@@ -940,6 +1028,43 @@ impl TenantSupervisor {
             }
             Err(e) => {
                 tracing::info!(line, error = %e, "feature code refused");
+                "feature_refused"
+            }
+        }
+    }
+
+    /// Logs `line` in to or out of a hunt group or queue (all of its own when the
+    /// code named none), has the view read again, and names the confirming prompt.
+    async fn set_login(
+        state: &TenantState,
+        tenant: TenantId,
+        line: &str,
+        action: &FeatureAction,
+    ) -> &'static str {
+        let (group, on) = match action {
+            FeatureAction::AgentLogin { group } => (group.clone(), true),
+            FeatureAction::AgentLogout { group } => (group.clone(), false),
+            _ => return "feature_refused",
+        };
+        let ext = line.to_owned();
+        let done = state
+            .args
+            .shared
+            .store
+            .call(move |s| s.set_agent_login(tenant, &ext, group.as_deref(), on))
+            .await;
+        match done {
+            Ok(groups) => {
+                state.reread.notify_one();
+                tracing::info!(line, ?groups, on, "agent login changed by feature code");
+                if on {
+                    "feature_on"
+                } else {
+                    "feature_off"
+                }
+            }
+            Err(e) => {
+                tracing::info!(line, error = %e, "agent login refused");
                 "feature_refused"
             }
         }
@@ -1153,15 +1278,18 @@ impl Actor for TenantSupervisor {
             TenantMsg::HopDevices {
                 lines,
                 caller,
+                group,
                 reply,
             } => {
                 let view = state.view.borrow().clone();
                 let hop = (&lines[..], false);
-                let found = match Self::hop_devices(&myself, state, &view, hop, &caller).await {
-                    Outcome::Ring(d) => Ok(d),
-                    Outcome::Refuse(code, reason) => Err((code, reason)),
-                    Outcome::KeepRinging => Err((480, "Temporarily Unavailable")),
-                };
+                let group = group.as_deref();
+                let found =
+                    match Self::hop_devices(&myself, state, &view, hop, &caller, group).await {
+                        Outcome::Ring(d) => Ok(d),
+                        Outcome::Refuse(code, reason) => Err((code, reason)),
+                        Outcome::KeepRinging => Err((480, "Temporarily Unavailable")),
+                    };
                 let _ = reply.send(found);
             }
             TenantMsg::StartRegistered(exts) => {
@@ -1246,6 +1374,16 @@ pub fn cell(r: &ActorRef<TenantMsg>) -> ActorCell {
 
 /// The registered devices of a line.
 /// The outcome for a line nobody is logged in on.
+/// The hunt group (or queue) a hop's target rings the members of.
+fn group_of(target: &dialplan::Target) -> Option<&str> {
+    match target {
+        dialplan::Target::HuntGroup { number, .. } | dialplan::Target::Queue { number, .. } => {
+            Some(number)
+        }
+        _ => None,
+    }
+}
+
 fn declined(settings: &TenantSettings) -> Outcome {
     match settings.decline.response() {
         Some((code, reason)) => Outcome::Refuse(code, reason),

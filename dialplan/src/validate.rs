@@ -187,7 +187,45 @@ pub fn validate(plan: &TenantPlan) -> Vec<ValidationError> {
     check_settings(plan, &mut errs);
     check_line_groups(plan, &mut errs);
     check_conferences(plan, &mut errs);
+    check_queues(plan, &mut errs);
     errs
+}
+
+/// A queue's times are whole seconds in sensible ranges and its exit key is one key
+/// that comes with a target.
+fn check_queues(plan: &TenantPlan, errs: &mut Vec<ValidationError>) {
+    for q in &plan.queues {
+        let entry = format!("queue {:?}", q.name);
+        let mut bad = |reason: String| {
+            errs.push(ValidationError::Setting {
+                entry: entry.clone(),
+                reason,
+            })
+        };
+        for (name, value, range) in [
+            ("agent_ring_seconds", q.agent_ring_seconds, 5..=120),
+            ("wrap_up_seconds", q.wrap_up_seconds, 0..=600),
+            ("max_wait_seconds", q.max_wait_seconds, 10..=7200),
+            ("max_callers", q.max_callers, 1..=10_000),
+            ("announce_seconds", q.announce_seconds, 10..=600),
+        ] {
+            if let Some(v) = value.filter(|v| !range.contains(v)) {
+                bad(format!(
+                    "{name} {v} must be {} to {}",
+                    range.start(),
+                    range.end()
+                ));
+            }
+        }
+        match (&q.exit_key, &q.exit_target) {
+            (Some(k), Some(_)) if k.len() == 1 && k.chars().all(|c| "0123456789*#".contains(c)) => {
+            }
+            (Some(k), Some(_)) => bad(format!("exit_key {k:?} must be one of 0-9, * or #")),
+            (Some(_), None) => bad("exit_key needs an exit_target".into()),
+            (None, Some(_)) => bad("exit_target needs an exit_key".into()),
+            (None, None) => {}
+        }
+    }
 }
 
 /// A conference PIN is 1–12 digits (typed on a keypad, ended by #).
@@ -434,7 +472,17 @@ fn check_references(
             unknown(entry.clone(), "schedule", s);
         }
         if let Some(n) = q.overflow.as_ref().filter(|n| !is_number(n)) {
-            unknown(entry, "overflow number", n);
+            unknown(entry.clone(), "overflow number", n);
+        }
+        if let Some(n) = q.exit_target.as_ref().filter(|n| !is_number(n)) {
+            unknown(entry.clone(), "exit target", n);
+        }
+        for m in q
+            .members
+            .iter()
+            .filter(|m| !plan.extensions.iter().any(|e| &e.number == *m))
+        {
+            unknown(entry.clone(), "member extension", m);
         }
     }
     for i in &plan.ivrs {

@@ -56,6 +56,8 @@ fn table_of_numbering_errors() {
                     schedule: None,
                     forward: None,
                     voicemail: None,
+                    decline: Default::default(),
+                    call_waiting: false,
                 })
             },
             &[

@@ -357,7 +357,7 @@ pub fn recording(dir: &Path, cmd: RecordingCmd) -> Result<(), CliError> {
     Ok(())
 }
 
-fn open(dir: &Path) -> Result<Store, CliError> {
+pub(super) fn open(dir: &Path) -> Result<Store, CliError> {
     Ok(Store::open(dir)?)
 }
 

@@ -1,6 +1,7 @@
 //! The command line.
 
 mod admin;
+mod agents;
 mod route;
 mod serve;
 mod sim;
@@ -47,6 +48,13 @@ enum Command {
         data: DataDir,
         #[command(subcommand)]
         cmd: admin::UserCmd,
+    },
+    /// Members of hunt groups and queues: login, logout, list.
+    Agent {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: agents::AgentCmd,
     },
     /// Users (people) who own lines: add, list.
     Person {
@@ -126,6 +134,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Tenant { data, cmd }) => admin::tenant(&data.data_dir, cmd),
         Some(Command::Line { data, cmd }) => admin::user(&data.data_dir, cmd),
         Some(Command::Person { data, cmd }) => admin::person(&data.data_dir, cmd),
+        Some(Command::Agent { data, cmd }) => agents::agent(&data.data_dir, cmd),
         Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
         Some(Command::Recording { data, cmd }) => admin::recording(&data.data_dir, cmd),
         Some(Command::Plan { data, cmd }) => route::plan(&data.data_dir, cmd),

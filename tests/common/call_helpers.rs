@@ -429,6 +429,13 @@ impl Device {
                 break m;
             }
         };
+        self.answer_invite(&invite, rtp_port);
+    }
+
+    /// Answers `invite` (received already) with PCMU on `rtp_port` and waits for the
+    /// ACK.
+    pub fn answer_invite(&mut self, invite: &Message, rtp_port: u16) {
+        let invite = invite.clone();
         let sdp = format!("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n");
         let mut w = engine::sip::MessageWriter::response_to(&invite, 200, "OK", Some("dev1"));
         w.header("Contact", &format!("<sip:dev@{}>", self.c.local));

@@ -131,7 +131,13 @@ pub fn hop_ended(
                 reason: ForwardReason::NoAnswer,
             });
         }
-        return ring_lines(myself, s, s.walk.hop(), vec![to], super::RING_TIMEOUT);
+        return ring_lines(
+            myself,
+            s,
+            s.walk.hop(),
+            (vec![to], None),
+            super::RING_TIMEOUT,
+        );
     }
     let (code, reason) = passed_on(s.reject, &c);
     tracing::debug!(hop = s.walk.hop(), code, "hop failed");
@@ -212,7 +218,7 @@ fn ring_lines(
     myself: &ActorRef<CallMsg>,
     s: &mut CallState,
     hop: u32,
-    lines: Vec<String>,
+    (lines, group): (Vec<String>, Option<String>),
     ring: Duration,
 ) {
     s.hop_pending = Some(hop);
@@ -225,6 +231,7 @@ fn ring_lines(
                 |reply| TenantMsg::HopDevices {
                     lines,
                     caller,
+                    group,
                     reply,
                 },
                 None,
@@ -242,8 +249,17 @@ fn ring_lines(
 fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t: Instant) {
     match s.walk.next_step() {
         WalkStep::Ring {
-            hop, lines, ring, ..
-        } => ring_lines(myself, s, hop, lines, ring),
+            hop,
+            lines,
+            ring,
+            target,
+        } => {
+            let group = match target {
+                dialplan::Target::HuntGroup { number, .. } => Some(number),
+                _ => None,
+            };
+            ring_lines(myself, s, hop, (lines, group), ring)
+        }
         WalkStep::Serve(target) => {
             let r = served(&target, s.walk.last_failure());
             refuse(s, r, last.side, t)

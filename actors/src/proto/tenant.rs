@@ -41,6 +41,8 @@ pub enum TenantMsg {
         lines: Vec<String>,
         /// The calling line (a forwarding back to it is busy).
         caller: String,
+        /// The hunt group or queue whose members these are (their rules apply).
+        group: Option<String>,
         reply: RpcReplyPort<Result<super::HopDevices, (u16, &'static str)>>,
     },
     /// Line `line` typed the merge code in call `from`: its other calls in progress

@@ -2,6 +2,7 @@
 //! journal. `Store` is the synchronous API used by the admin commands and by the store
 //! thread that the running switch talks to through `StoreHandle`.
 
+mod agents;
 mod attribution;
 mod bindings;
 mod features;
@@ -19,6 +20,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+pub use agents::{AgentLogin, Membership};
 pub use attribution::{Attribution, JournalRules};
 pub use features::{
     CallerKind, FeatureChange, ForwardReason, ForwardScope, Forwards, ForwardsChange, LineFeatures,

@@ -161,7 +161,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 10: forwarding for external callers apart, the administrator's forwarding, the
     // caller ID shown; the journal's forwarding, pickup, caller shown and the lines a
-    // call counts as missed for, under the tenant's attribution rules.
+    // call counts as missed for, under the tenant's attribution rules; the members
+    // logged out of a hunt group or queue (a row each; the others are logged in).
     "ALTER TABLE line_features ADD COLUMN ext_split INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE line_features ADD COLUMN ext_fwd_always TEXT;
     ALTER TABLE line_features ADD COLUMN ext_fwd_busy TEXT;
@@ -175,6 +176,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE calls ADD COLUMN picked_up_by TEXT;
     ALTER TABLE calls ADD COLUMN caller_shown TEXT;
     ALTER TABLE calls ADD COLUMN missed_by TEXT;
+    CREATE TABLE agent_logouts (
+        tenant_id INTEGER NOT NULL,
+        grp TEXT NOT NULL,
+        ext TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, grp, ext),
+        FOREIGN KEY (tenant_id, ext) REFERENCES lines(tenant_id, ext) ON DELETE CASCADE
+    );
     CREATE TABLE journal_rules (
         tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
         unanswered TEXT NOT NULL,

@@ -1,14 +1,15 @@
 //! The dialplan in the call path: the tenant's plan compiled into a
 //! `dialplan::Router` and kept in step with the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use dialplan::Router;
 
 use crate::store::{
-    JournalRules, LineFeatures, PlanVersion, StoreHandle, TenantId, TenantLimits, TenantSettings,
+    JournalRules, LineFeatures, Membership, PlanVersion, StoreHandle, TenantId, TenantLimits,
+    TenantSettings,
 };
 
 /// How often the tenant's settings, quotas and plan are read again.
@@ -28,6 +29,8 @@ pub struct TenantView {
     pub features: Arc<HashMap<String, LineFeatures>>,
     /// Which lines count a call as missed.
     pub journal_rules: JournalRules,
+    /// The members logged out of hunt groups and queues: (group, extension).
+    pub logged_out: Arc<HashSet<Membership>>,
 }
 
 /// Reads the tenant's view now and then every `REFRESH`, compiling the plan only when
@@ -62,12 +65,16 @@ pub async fn refresh(
                     (s.effective_settings(tenant)?, s.tenant_limits(tenant)?),
                     v,
                     plan,
-                    (s.all_line_features(tenant)?, s.journal_rules(tenant)?),
+                    (
+                        s.all_line_features(tenant)?,
+                        s.journal_rules(tenant)?,
+                        s.logged_out(tenant)?,
+                    ),
                 ))
             })
             .await;
         match read {
-            Ok(((settings, limits), v, plan, (features, journal_rules))) => {
+            Ok(((settings, limits), v, plan, (features, journal_rules, logged_out))) => {
                 if let Some(plan) = plan {
                     router = compile(plan);
                     version = Some(v);
@@ -82,6 +89,7 @@ pub async fn refresh(
                     music: music.music.clone(),
                     features: Arc::new(features),
                     journal_rules,
+                    logged_out: Arc::new(logged_out),
                 };
                 if views.send(view).is_err() {
                     return;

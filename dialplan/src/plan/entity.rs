@@ -82,6 +82,28 @@ pub struct HuntGroup {
     /// Mailbox taken when no member answers.
     #[serde(default)]
     pub voicemail: Option<String>,
+    /// What a caller gets when no member is logged in (486 by default).
+    #[serde(default)]
+    pub decline: super::Decline,
+    /// A member already in a call may be offered a group call (its call waiting on);
+    /// by default a busy member is skipped.
+    #[serde(default)]
+    pub call_waiting: bool,
+}
+
+/// How a queue picks the agents it offers a call to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueStrategy {
+    /// Every free agent at once.
+    RingAll,
+    /// The free agent after the one offered last, in the member list's order.
+    RoundRobin,
+    /// The agent free for the longest time.
+    #[default]
+    LongestIdle,
+    /// The agent who took the fewest calls.
+    FewestCalls,
 }
 
 /// A call queue.
@@ -97,6 +119,36 @@ pub struct Queue {
     /// Where calls go when the queue overflows (internal number).
     #[serde(default)]
     pub overflow: Option<String>,
+    /// The agents (extensions), in order.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// How agents are picked.
+    #[serde(default)]
+    pub strategy: QueueStrategy,
+    /// Seconds an offer rings an agent before the next is tried (15 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_ring_seconds: Option<u32>,
+    /// Seconds after a call before the agent is offered the next (none by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrap_up_seconds: Option<u32>,
+    /// An agent who lets an offer ring out is paused until it logs in again.
+    #[serde(default)]
+    pub pause_on_no_answer: bool,
+    /// Seconds a caller waits at most before the overflow target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_seconds: Option<u32>,
+    /// Callers waiting at most; one more goes to the overflow target at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_callers: Option<u32>,
+    /// Seconds between announcements of the caller's position (none: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce_seconds: Option<u32>,
+    /// A key (`0`–`9`, `*`, `#`) the caller presses to leave for `exit_target`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_key: Option<String>,
+    /// Where a caller pressing the exit key goes (internal number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_target: Option<String>,
 }
 
 /// An IVR menu; submenus have numbers 99990–99999 and a parent.

@@ -16,7 +16,9 @@ use crate::route::outbound::{OutboundRoute, Trunk};
 use crate::schedule::Schedule;
 use crate::validate::ValidationError;
 
-pub use entity::{Conference, Extension, HuntGroup, IvrMenu, PickupGroup, Queue, Strategy};
+pub use entity::{
+    Conference, Extension, HuntGroup, IvrMenu, PickupGroup, Queue, QueueStrategy, Strategy,
+};
 pub use line_group::{Decline, LineGroup, Reject, DEFAULT_GROUP};
 
 /// One tenant's numbering and routing configuration.

@@ -104,11 +104,13 @@ impl Run<'_> {
             }
             FeatureKind::GroupPickup => FeatureAction::GroupPickup,
             FeatureKind::AgentLogin | FeatureKind::AgentLogout => {
-                if let Some(g) = arg
-                    .as_ref()
-                    .filter(|g| !self.plan().groups.iter().any(|x| &x.number == *g))
-                {
-                    let reason = format!("Not Found: {g} is not a hunt group");
+                let plan = self.plan();
+                let known = |g: &String| {
+                    plan.groups.iter().any(|x| &x.number == g)
+                        || plan.queues.iter().any(|x| &x.number == g)
+                };
+                if let Some(g) = arg.as_ref().filter(|g| !known(g)) {
+                    let reason = format!("Not Found: {g} is not a hunt group or queue");
                     return Ok((caller, callee, vec![Target::Reject { code: 404, reason }]));
                 }
                 if kind == FeatureKind::AgentLogin {
