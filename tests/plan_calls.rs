@@ -167,9 +167,9 @@ fn walk(targets: &[Value]) -> Expected {
                 e.code = t["code"].as_u64().unwrap() as u16;
                 return e;
             }
-            // Conference rooms answer, and so do the feature codes the switch carries
+            // Conference rooms and queues answer, and so do the feature codes the switch carries
             // out (do not disturb, forwarding, caller ID …): it confirms them.
-            "conference" => {
+            "conference" | "queue" => {
                 e.code = 200;
                 return e;
             }

@@ -448,3 +448,104 @@ async fn a_line_forwarding_on_no_answer_rings_its_target_after_the_delay() {
     assert_eq!(end.code(), Some(486));
     drop(switch);
 }
+
+/// The demo plan with queue 310: agent 101 (longest idle), `edit` applied.
+fn queue_plan(edit: impl FnOnce(&mut dialplan::plan::Queue)) -> dialplan::TenantPlan {
+    let mut plan = dialplan::TenantPlan::demo();
+    let mut q = plan.queues[0].clone();
+    q.number = "310".into();
+    q.name = "Desk".into();
+    q.schedule = None;
+    q.overflow = None;
+    q.members = vec!["101".into()];
+    q.announce_seconds = None;
+    q.exit_key = None;
+    q.exit_target = None;
+    q.max_wait_seconds = None;
+    q.wrap_up_seconds = None;
+    edit(&mut q);
+    plan.queues.push(q);
+    plan
+}
+
+/// The caller ACKs the queue's 200 (`ok`) and, later, hangs up with `bye`.
+async fn ack(caller: &Phone, ok: &Message, cseq: u32, method: &str) {
+    let local = caller.local();
+    let to = ok.header(HeaderName::To).unwrap();
+    let text = format!("{method} sip:pbx@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{method}{cseq};rport\r\nFrom: <sip:100@127.0.0.1>;tag=c\r\nTo: {to}\r\nCall-ID: call-{local}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+    caller.send(text.as_bytes()).await;
+}
+
+/// Answers `invite` on `device` (no RTP) and waits for the ACK.
+async fn pick_up_invite(device: &Phone, invite: &Message) {
+    let sdp = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n";
+    let mut w = MessageWriter::response_to(invite, 200, "OK", Some("dev"));
+    w.header("Contact", &format!("<sip:dev@{}>", device.local()));
+    device
+        .send(&w.body("application/sdp", sdp.as_bytes()))
+        .await;
+    device.wait_for(|m| is_request(m, "ACK")).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queue_agent_gets_the_next_caller_only_after_its_wrap_up() {
+    let dir = common::temp_dir();
+    let plan = queue_plan(|q| q.wrap_up_seconds = Some(30));
+    let switch = switch_with(dir.path(), Some(&plan)).await;
+    let addr = udp_addr(&switch);
+    let agent = Phone::new(addr).await;
+    agent.register("101").await;
+    let (first, second) = (Phone::new(addr).await, Phone::new(addr).await);
+    first.call("100", "310").await;
+    let ok = first.wait_for(|m| m.code() == Some(200)).await;
+    ack(&first, &ok, 2, "ACK").await;
+    let offer = agent.wait_for(|m| is_request(m, "INVITE")).await;
+    pick_up_invite(&agent, &offer).await;
+    // A second caller waits: the agent is busy.
+    second.call("100", "310").await;
+    let ok2 = second.wait_for(|m| m.code() == Some(200)).await;
+    ack(&second, &ok2, 2, "ACK").await;
+    // The first call ends; the agent wraps up for 30 s before the next offer.
+    ack(&first, &ok, 3, "BYE").await;
+    let bye = agent.wait_for(|m| is_request(m, "BYE")).await;
+    agent.respond(&bye, 200, "OK").await;
+    let ended = Instant::now();
+    let next = agent
+        .wait_for(|m| is_request(m, "INVITE") && m.call_id() != offer.call_id())
+        .await;
+    let waited = ended.elapsed();
+    assert!(
+        (29..=31).contains(&waited.as_secs()),
+        "offered again after {waited:?}"
+    );
+    agent.respond(&next, 486, "Busy Here").await;
+    switch.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_waiting_longer_than_the_queue_allows_goes_to_its_overflow() {
+    let dir = common::temp_dir();
+    let plan = queue_plan(|q| {
+        q.max_wait_seconds = Some(60);
+        q.overflow = Some("102".into());
+        q.announce_seconds = Some(20);
+    });
+    let switch = switch_with(dir.path(), Some(&plan)).await;
+    let addr = udp_addr(&switch);
+    // Agent 101 has no device: nobody can be offered the call.
+    let overflow = Phone::new(addr).await;
+    overflow.register("102").await;
+    let caller = Phone::new(addr).await;
+    caller.call("100", "310").await;
+    let ok = caller.wait_for(|m| m.code() == Some(200)).await;
+    ack(&caller, &ok, 2, "ACK").await;
+    let answered = Instant::now();
+    let invite = overflow.wait_for(|m| is_request(m, "INVITE")).await;
+    let waited = answered.elapsed();
+    assert!(
+        (59..=61).contains(&waited.as_secs()),
+        "overflow after {waited:?}"
+    );
+    pick_up_invite(&overflow, &invite).await;
+    switch.shutdown().await;
+}

@@ -15,6 +15,7 @@ pub mod journal;
 pub mod line;
 pub mod media_relay;
 pub mod proto;
+pub mod queue;
 pub mod services;
 pub mod sip;
 pub mod store;

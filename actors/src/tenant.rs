@@ -73,6 +73,8 @@ pub struct TenantState {
     rooms: HashMap<String, crate::proto::RoomHandle>,
     /// Ad-hoc rooms opened so far (their names' numbers).
     adhoc_rooms: u64,
+    /// The running queue actors, by number.
+    queues: HashMap<String, ActorRef<crate::proto::QueueMsg>>,
 }
 
 /// The extensions of the tenant as last read from the store. A miss reads them again
@@ -835,6 +837,10 @@ impl TenantSupervisor {
                     let first = FirstStep::Announce(vec![prompt], format!("feature code {action}"));
                     break (first, true, callee.clone());
                 }
+                WalkStep::Serve(dialplan::Target::Queue { number, .. }) => {
+                    let handle = Self::queue(myself, state, &number).await;
+                    break (FirstStep::Queue(number.clone(), handle), true, number);
+                }
                 WalkStep::Serve(dialplan::Target::AdHocConference) => {
                     // Not kept by name: the room closes with its last member, or
                     // when the call that opened it never joins.
@@ -1095,6 +1101,42 @@ impl TenantSupervisor {
             .map_err(|e| e.to_string())
     }
 
+    /// Queue `number`'s actor, started (under this supervisor) when it is not running;
+    /// `None` when the plan has no such queue.
+    async fn queue(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        number: &str,
+    ) -> Option<ActorRef<crate::proto::QueueMsg>> {
+        if let Some(q) = state.queues.get(number) {
+            return Some(q.clone());
+        }
+        let known = state
+            .view
+            .borrow()
+            .router
+            .as_ref()
+            .is_some_and(|r| r.plan().queues.iter().any(|q| q.number == number));
+        let entry = state.entry.clone().filter(|_| known)?;
+        let args = crate::queue::QueueArgs {
+            tenant: entry.id,
+            number: number.to_owned(),
+            view: state.view.clone(),
+            store: state.args.shared.store.clone(),
+            reread: state.reread.clone(),
+        };
+        match Actor::spawn_linked(None, crate::queue::QueueActor, args, myself.get_cell()).await {
+            Ok((q, _)) => {
+                state.queues.insert(number.to_owned(), q.clone());
+                Some(q)
+            }
+            Err(e) => {
+                tracing::error!(queue = number, error = %e, "queue did not start");
+                None
+            }
+        }
+    }
+
     /// The switch's address towards `source` (for the media ports it hands out).
     fn local_ip(state: &TenantState, source: std::net::SocketAddr) -> std::net::IpAddr {
         state
@@ -1201,6 +1243,7 @@ impl Actor for TenantSupervisor {
             phantom_ha1: format!("{:032x}", rand::random::<u128>()),
             rooms: HashMap::new(),
             adhoc_rooms: 0,
+            queues: HashMap::new(),
         })
     }
 
@@ -1275,6 +1318,9 @@ impl Actor for TenantSupervisor {
                     state.args.shared.ports.clone(),
                 ));
             }
+            TenantMsg::Queue { number, reply } => {
+                let _ = reply.send(Self::queue(&myself, state, &number).await);
+            }
             TenantMsg::HopDevices {
                 lines,
                 caller,
@@ -1320,6 +1366,17 @@ impl Actor for TenantSupervisor {
         evt: SupervisionEvent,
         state: &mut TenantState,
     ) -> Result<(), ActorProcessingErr> {
+        if let SupervisionEvent::ActorFailed(cell, _)
+        | SupervisionEvent::ActorTerminated(cell, ..) = &evt
+        {
+            let id = cell.get_id();
+            if state.queues.values().any(|q| q.get_id() == id) {
+                // The next call to it starts it again from the plan and the logins.
+                tracing::warn!("queue actor ended; restarted on its next call");
+                state.queues.retain(|_, q| q.get_id() != id);
+                return Ok(());
+            }
+        }
         match evt {
             SupervisionEvent::ActorFailed(cell, err)
                 if state.calls.contains_key(&cell.get_id()) =>

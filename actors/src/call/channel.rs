@@ -27,6 +27,9 @@ pub enum Role {
     Callee,
     /// The devices of a blind transfer's target, ringing.
     Target,
+    /// The devices of queue agents offered a waiting caller (or of the target it
+    /// goes on to), ringing.
+    Agent,
     /// No longer talked through: driven until its BYE or CANCEL is done.
     Retired,
 }

@@ -246,7 +246,7 @@ fn ring_lines(
 }
 
 /// Takes the walk's next step; `last` is how the previous hop ended.
-fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t: Instant) {
+pub(super) fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t: Instant) {
     match s.walk.next_step() {
         WalkStep::Ring {
             hop,
@@ -259,6 +259,22 @@ fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t: Instant) 
                 _ => None,
             };
             ring_lines(myself, s, hop, (lines, group), ring)
+        }
+        WalkStep::Serve(dialplan::Target::Queue { number, .. }) => {
+            // The caller waits in the queue (its actor asked of the tenant).
+            let tenant = s.tenant.supervisor.clone();
+            let me = myself.clone();
+            tokio::spawn(async move {
+                let n = number.clone();
+                let handle = match tenant
+                    .call(|reply| TenantMsg::Queue { number: n, reply }, None)
+                    .await
+                {
+                    Ok(CallResult::Success(h)) => h,
+                    _ => None,
+                };
+                let _ = me.send_message(CallMsg::EnterQueue(number, handle));
+            });
         }
         WalkStep::Serve(target) => {
             let r = served(&target, s.walk.last_failure());

@@ -15,6 +15,7 @@ pub mod limits;
 mod media_watch;
 mod merge;
 mod pickup;
+pub(crate) mod queue;
 pub mod recording;
 pub mod refusal;
 mod room;
@@ -74,6 +75,8 @@ pub enum FirstStep {
         /// The caller opened this (ad-hoc) room and organises it.
         organiser: bool,
     },
+    /// Wait in a call queue (its actor; `None` when the plan has no such queue).
+    Queue(String, Option<ActorRef<crate::proto::QueueMsg>>),
 }
 
 pub struct CallArgs {
@@ -174,6 +177,8 @@ pub struct CallState {
     merge_code: Option<String>,
     /// A channel typed the merge code; the merge starts once the key is handled.
     merge_asked: Option<ChannelId>,
+    /// The call's place in a call queue, while it waits there (and after).
+    queue: Option<queue::Waiting>,
     /// The channel re-INVITEd to its new port by a merge, until it answers.
     merging: Option<ChannelId>,
     typed: String,
@@ -647,6 +652,7 @@ impl Actor for CallActor {
             record_code: args.record_code,
             merge_code: args.merge_code,
             merge_asked: None,
+            queue: None,
             merging: None,
             typed: String::new(),
             recording: None,
@@ -681,6 +687,9 @@ impl Actor for CallActor {
         let t0 = now();
         match args.first {
             FirstStep::Hop(hop) => hunt::ring(&myself, &mut state, hop.devices, hop.ring, t0),
+            FirstStep::Queue(number, handle) => {
+                queue::enter(&myself, &mut state, number, handle, t0)
+            }
             FirstStep::Announce(prompts, what) => {
                 announce::arrive(&mut state, caller, &prompts, &what, t0)
             }
@@ -723,6 +732,7 @@ impl Actor for CallActor {
     ) -> Result<(), ActorProcessingErr> {
         let _entered = state.span.clone().entered();
         state.journal.close();
+        queue::left(state);
         for id in &state.call_ids {
             state.directory.remove_call(state.tenant.id, id);
         }
@@ -767,6 +777,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             }
             watch_media(state, t);
             room::expired(state, t);
+            queue::expired(&myself, state, t);
         }
         CallMsg::Hop(hop, ring, found) => hunt::found(&myself, state, hop, ring, found, t),
         CallMsg::Key {
@@ -777,7 +788,8 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             in_band,
         } => {
             let port = Port { relay, side };
-            if !room::key(&myself, state, port, key, t).await {
+            if queue::key(&myself, state, port, key, t) {
+            } else if !room::key(&myself, state, port, key, t).await {
                 in_dialog::key_pressed(state, port, (key, duration_ms, in_band), t);
                 merge::ask(&myself, state);
             }
@@ -785,7 +797,12 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         CallMsg::Played { relay, side } if state.announcing => {
             announce::played(state, Port { relay, side }, t)
         }
-        CallMsg::Played { relay, side } => room::played(state, Port { relay, side }, t),
+        CallMsg::Played { relay, side } => {
+            let port = Port { relay, side };
+            if !queue::played(state, port) {
+                room::played(state, port, t)
+            }
+        }
         CallMsg::EnterRoom {
             tenant,
             by,
@@ -815,6 +832,14 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             transfer::replace(&myself, state, &by, inc, t)
         }
         CallMsg::Replace { inc, .. } => inc.respond(481, "Call/Transaction Does Not Exist"),
+        CallMsg::EnterQueue(number, handle) => queue::enter(&myself, state, number, handle, t),
+        CallMsg::Queue(e) => queue::event(&myself, state, e, t),
+        CallMsg::AgentDevices {
+            agents,
+            ring,
+            found,
+        } => queue::agent_devices(&myself, state, (agents, ring), found, t),
+        CallMsg::Onward(found) => queue::onward(&myself, state, found, t),
     }
     settle(&myself, state);
 }
@@ -856,12 +881,14 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     }
     let watch = s.watch.as_ref().map(|w| w.next);
     let gate = s.gate.as_ref().map(|g| g.deadline);
+    let waiting = queue::deadline(s);
     match s
         .channels
         .iter()
         .filter_map(Channel::next_timeout)
         .chain(watch)
         .chain(gate)
+        .chain(waiting)
         .min()
     {
         Some(at) => {
@@ -903,6 +930,7 @@ fn on_output(
         (Role::Retired, LegEvent::Response(resp)) => in_dialog::response(s, (id, i), resp, t),
         (Role::Retired, _) => {}
         (Role::Target, e) => transfer::target_event(s, id, e, t),
+        (Role::Agent, e) => queue::agent_event(s, id, i, e, t),
         (_, LegEvent::Request(req)) if transfer::is_refer(&req) => {
             if !room::refer(myself, s, (id, i), &req, t) {
                 transfer::refer(myself, s, id, i, req, t)
@@ -978,7 +1006,9 @@ fn on_output(
             let others: Vec<ChannelId> = s
                 .channels
                 .iter()
-                .filter(|o| o.id != id && matches!(o.role, Role::Caller | Role::Callee))
+                .filter(|o| {
+                    o.id != id && matches!(o.role, Role::Caller | Role::Callee | Role::Agent)
+                })
                 .map(|o| o.id)
                 .collect();
             for o in others {

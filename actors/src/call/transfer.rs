@@ -253,7 +253,7 @@ pub fn target_event(s: &mut CallState, id: ChannelId, e: LegEvent, t: Instant) {
 
 /// Points `port` at the party now there (its SDP; its SIP comes from `peer`, which
 /// alone may latch besides the SDP's address), unheld, speaking the party's codec.
-fn repoint(
+pub(super) fn repoint(
     s: &mut CallState,
     port: Option<Port>,
     sdp: Option<&Sdp>,

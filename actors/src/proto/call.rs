@@ -85,6 +85,19 @@ pub enum CallMsg {
         by: String,
         inc: Box<Incoming>,
     },
+    /// The call goes to wait in queue `number` (a later step of its walk).
+    EnterQueue(String, Option<ActorRef<super::QueueMsg>>),
+    /// What the call's queue says.
+    Queue(super::QueueEvent),
+    /// The devices of the agents a queue offered the call (`agents`), to ring for
+    /// `ring`, or why there are none.
+    AgentDevices {
+        agents: Vec<String>,
+        ring: std::time::Duration,
+        found: Result<HopDevices, (u16, &'static str)>,
+    },
+    /// The devices where a waiting caller goes on (exit key, overflow), or why none.
+    Onward(Result<Vec<CallTarget>, (u16, &'static str)>),
 }
 
 impl std::fmt::Debug for CallMsg {
@@ -106,6 +119,10 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Joined(h) => write!(f, "Joined({})", h.is_some()),
             CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),
             CallMsg::Replace { .. } => f.write_str("Replace"),
+            CallMsg::EnterQueue(n, _) => write!(f, "EnterQueue({n})"),
+            CallMsg::Queue(e) => write!(f, "Queue({e:?})"),
+            CallMsg::AgentDevices { agents, .. } => write!(f, "AgentDevices({agents:?})"),
+            CallMsg::Onward(r) => write!(f, "Onward({})", r.is_ok()),
         }
     }
 }

@@ -9,11 +9,14 @@
 //! - `events`: what calls publish on the event bus (the journal and later subscribers
 //!   listen).
 //! - `room`: the handle on a conference room's task, a member's seat.
+//! - `queue`: `QueueMsg` (calls to their queue) and `QueueEvent` (the queue to a
+//!   waiting call).
 
 pub mod call;
 pub mod events;
 pub mod flow;
 pub mod line;
+pub mod queue;
 pub mod request;
 pub mod room;
 pub mod tenant;
@@ -21,6 +24,7 @@ pub mod tenant;
 pub use call::{CallMsg, CallTarget, ChannelHandover, Forwarded, HopDevices, RoomLeg};
 pub use flow::Flow;
 pub use line::{BindingsView, LineMsg};
+pub use queue::{QueueEvent, QueueMsg, WaitRules};
 pub use request::{status_code, Incoming, Replier, TcpTx, UdpOut};
 pub use room::{MemberOf, RoomHandle, RoomMsg, Seat};
 pub use tenant::{TenantEntry, TenantMsg};

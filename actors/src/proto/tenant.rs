@@ -59,6 +59,12 @@ pub enum TenantMsg {
         source: std::net::SocketAddr,
         reply: RpcReplyPort<super::RoomHandle>,
     },
+    /// Queue `number`'s actor (started if it is not running), `None` when the plan
+    /// has no such queue.
+    Queue {
+        number: String,
+        reply: RpcReplyPort<Option<ActorRef<super::QueueMsg>>>,
+    },
     /// A new ad-hoc room on the switch's address towards `source` (not kept by the
     /// tenant: it closes when its members and handles are gone).
     OpenRoom {
@@ -80,6 +86,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::OtherCalls { .. } => "OtherCalls",
             TenantMsg::OpenRoom { .. } => "OpenRoom",
             TenantMsg::Room { .. } => "Room",
+            TenantMsg::Queue { .. } => "Queue",
         })
     }
 }

@@ -173,7 +173,11 @@ impl Actor for Ringer {
             | CallMsg::Played { .. }
             | CallMsg::Removed(_)
             | CallMsg::Merge(..)
-            | CallMsg::RoomReferDone(..) => {}
+            | CallMsg::RoomReferDone(..)
+            | CallMsg::EnterQueue(..)
+            | CallMsg::Queue(_)
+            | CallMsg::AgentDevices { .. }
+            | CallMsg::Onward(_) => {}
             CallMsg::EnterRoom { reply, .. } => {
                 let _ = reply.send(false);
             }

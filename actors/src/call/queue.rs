@@ -1,0 +1,499 @@
+//! A caller waiting in a call queue. The call joins its queue before answering (a
+//! full queue sends it on through its walk, to the overflow target); admitted, the
+//! switch answers it, says "please hold" and plays music on hold, its position at the
+//! queue's interval. The queue offers it to agents: their devices ring as an agent
+//! channel while the caller keeps hearing music, and the first to answer takes the
+//! caller (the port facing agents is pointed at it, the music stops). An offer that
+//! rings out goes back to the queue, which offers the next agent. The exit key, or
+//! waiting longer than the queue allows, takes the caller to the exit or overflow
+//! target, rung the same way.
+
+use std::time::{Duration, Instant};
+
+use engine::call::{Cause, LegEvent, Side as LegSide};
+use engine::sdp::Sdp;
+use ractor::rpc::CallResult;
+use ractor::ActorRef;
+
+use super::channel::{ChannelId, Role};
+use super::{codecs, fork_to, hunt, leg_no, leg_rang, CallState};
+use crate::journal::Side;
+use crate::media_relay::{Port, Side as RelaySide};
+use crate::proto::{CallMsg, HopDevices, QueueEvent, QueueMsg, TenantMsg, WaitRules};
+
+/// The port facing the caller.
+const CALLER: Port = Port {
+    relay: 0,
+    side: RelaySide::A,
+};
+
+/// The port facing agents (and every callee).
+const AGENTS: Port = Port {
+    relay: 0,
+    side: RelaySide::B,
+};
+
+/// The call's place in its queue.
+pub struct Waiting {
+    pub number: String,
+    queue: ActorRef<QueueMsg>,
+    call: ractor::ActorId,
+    /// Admitted: the caller is answered and waits.
+    admitted: bool,
+    rules: WaitRules,
+    since: Instant,
+    next_announce: Option<Instant>,
+    /// The agents' channel ringing now, and the agents it rings / could not ring.
+    offer: Option<(ChannelId, Vec<String>, Vec<String>)>,
+    /// The agent who answered.
+    agent: Option<String>,
+    /// Left the queue for the exit or overflow target.
+    onward: bool,
+    /// Prompts play to the caller; the music comes back after them.
+    prompting: bool,
+}
+
+impl Waiting {
+    /// Still in line: admitted, nobody answered, not gone on.
+    fn in_line(&self) -> bool {
+        self.admitted && self.agent.is_none() && !self.onward
+    }
+}
+
+/// The call goes to wait in queue `number` (`None`: the tenant has no such queue).
+pub fn enter(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    number: String,
+    queue: Option<ActorRef<QueueMsg>>,
+    t: Instant,
+) {
+    let Some(queue) = queue else {
+        return go_on(myself, s, 404, "Not Found", t);
+    };
+    let join = QueueMsg::Join {
+        call: myself.clone(),
+        caller: s.parties.caller.clone(),
+    };
+    if queue.send_message(join).is_err() {
+        return go_on(myself, s, 480, "Temporarily Unavailable", t);
+    }
+    tracing::debug!(queue = %number, "call joins its queue");
+    s.queue = Some(Waiting {
+        number,
+        queue,
+        call: myself.get_id(),
+        admitted: false,
+        rules: WaitRules::default(),
+        since: t,
+        next_announce: None,
+        offer: None,
+        agent: None,
+        onward: false,
+        prompting: false,
+    });
+}
+
+/// The queue cannot take the caller (not answered yet): the walk goes on.
+fn go_on(myself: &ActorRef<CallMsg>, s: &mut CallState, code: u16, reason: &str, t: Instant) {
+    s.queue = None;
+    if !s.caller_waiting() {
+        return;
+    }
+    s.walk.failed(code, reason);
+    hunt::next(myself, s, Cause::new(code, reason, LegSide::Local), t);
+}
+
+/// What the queue said.
+pub fn event(myself: &ActorRef<CallMsg>, s: &mut CallState, e: QueueEvent, t: Instant) {
+    let Some(w) = s.queue.as_mut() else {
+        if let QueueEvent::Offer { .. } = e {
+            tracing::debug!("offer for a call no longer queued");
+        }
+        return;
+    };
+    match e {
+        QueueEvent::Full => go_on(myself, s, 480, "Queue Full", t),
+        QueueEvent::Admitted { position, rules } => {
+            w.admitted = true;
+            w.since = t;
+            w.next_announce = rules.announce_every.map(|d| t + d);
+            w.rules = rules;
+            admitted(s, position, t);
+        }
+        QueueEvent::Offer { agents, ring } => {
+            if !w.in_line() || w.offer.is_some() {
+                // Not taken: the agents go back to the queue.
+                return offer_ended(s, Vec::new(), agents);
+            }
+            look_up(myself, s, agents, ring);
+        }
+        QueueEvent::Position(n) if w.in_line() => {
+            let mut prompts = vec!["queue_you_are_caller"];
+            prompts.extend(digits(n));
+            prompts.push("queue_please_hold");
+            prompt(s, &prompts);
+        }
+        QueueEvent::Position(_) => {}
+    }
+}
+
+/// The names of the digit prompts saying `n`.
+fn digits(n: usize) -> Vec<&'static str> {
+    const NAMES: [&str; 10] = [
+        "digit_0", "digit_1", "digit_2", "digit_3", "digit_4", "digit_5", "digit_6", "digit_7",
+        "digit_8", "digit_9",
+    ];
+    n.to_string()
+        .bytes()
+        .map(|b| NAMES[usize::from(b - b'0')])
+        .collect()
+}
+
+/// Answers the caller, who then hears "please hold" (and its position) and music.
+fn admitted(s: &mut CallState, position: usize, t: Instant) {
+    let Some(caller) = s.with_role(Role::Caller) else {
+        return;
+    };
+    let own = match (&s.caller_offer, s.relays.sdp_at(CALLER)) {
+        (Some(offer), Some((ip, port))) => codecs::own_answer(offer, ip, port, &s.session_id),
+        _ => None,
+    };
+    let Some(own) = own.filter(|o| o.a_voice.is_some()) else {
+        s.journal.ended(
+            &Cause::new(488, "Not Acceptable Here", LegSide::Local),
+            Side::Switch,
+        );
+        s.with_party(caller, t, |l| l.hangup(488, "Not Acceptable Here", t));
+        return;
+    };
+    s.relays.speak(CALLER, own.a_voice, own.a_event);
+    s.relays.speak(AGENTS, own.a_voice, None);
+    if let Some(c) = s.channel_mut(caller) {
+        c.sent_sdp = Some(own.sdp.clone());
+    }
+    s.with_party(caller, t, |l| l.answer(Some(&own.sdp), t));
+    let mut prompts = Vec::new();
+    if s.queue.as_ref().is_some_and(|w| w.next_announce.is_some()) {
+        prompts.push("queue_you_are_caller");
+        prompts.extend(digits(position));
+    }
+    prompts.push("queue_please_hold");
+    prompt(s, &prompts);
+}
+
+/// Plays `prompts` to the waiting caller; the music comes back after them.
+fn prompt(s: &mut CallState, prompts: &[&str]) {
+    let playing = s.relays.announce(CALLER, prompts);
+    if let Some(w) = s.queue.as_mut() {
+        w.prompting = playing;
+    }
+    if !playing {
+        music(s);
+    }
+}
+
+fn music(s: &mut CallState) {
+    s.relays.hold(AGENTS, true, s.music.as_ref());
+}
+
+/// Asks the tenant for the devices of the agents offered.
+fn look_up(myself: &ActorRef<CallMsg>, s: &mut CallState, agents: Vec<String>, ring: Duration) {
+    let Some(w) = s.queue.as_ref() else { return };
+    let tenant = s.tenant.supervisor.clone();
+    let (me, caller, group) = (myself.clone(), s.parties.caller.clone(), w.number.clone());
+    tokio::spawn(async move {
+        let lines = agents.clone();
+        let found = match tenant
+            .call(
+                |reply| TenantMsg::HopDevices {
+                    lines,
+                    caller,
+                    group: Some(group),
+                    reply,
+                },
+                None,
+            )
+            .await
+        {
+            Ok(CallResult::Success(r)) => r,
+            _ => Err((503, "Service Unavailable")),
+        };
+        let _ = me.send_message(CallMsg::AgentDevices {
+            agents,
+            ring,
+            found,
+        });
+    });
+}
+
+/// The devices of the agents offered: they ring (those the switch cannot ring are
+/// reported back with the offer's end).
+pub fn agent_devices(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    (agents, ring): (Vec<String>, Duration),
+    found: Result<HopDevices, (u16, &'static str)>,
+    t: Instant,
+) {
+    let in_line = s
+        .queue
+        .as_ref()
+        .is_some_and(|w| w.in_line() && w.offer.is_none());
+    let devices = match found {
+        Ok(d) if in_line && !d.targets.is_empty() => d,
+        Ok(_) if !in_line => return offer_ended(s, Vec::new(), agents),
+        _ => return offer_ended(s, Vec::new(), agents),
+    };
+    let (rung, unreachable): (Vec<String>, Vec<String>) = agents
+        .into_iter()
+        .partition(|a| devices.targets.iter().any(|d| &d.line == a));
+    let id = ring_channel(myself, s, &devices.targets, &devices.codecs, ring, t);
+    if let Some(w) = s.queue.as_mut() {
+        w.offer = Some((id, rung, unreachable));
+    }
+}
+
+/// Rings `targets` as an agent channel facing the agents' port, offering the
+/// caller's media there; returns the channel.
+fn ring_channel(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    targets: &[crate::proto::CallTarget],
+    codecs: &[String],
+    ring: Duration,
+    t: Instant,
+) -> ChannelId {
+    s.b_offer = super::hop_offer(s, codecs);
+    let caller = s.parties.caller.clone();
+    let to = s
+        .queue
+        .as_ref()
+        .map(|w| w.number.clone())
+        .unwrap_or_default();
+    let offer = s.b_offer.clone();
+    let (legs, flows) = fork_to(s, targets, (&caller, &to), offer.as_ref(), ring, t);
+    let lines = targets.iter().map(|d| d.line.clone()).collect();
+    let contacts: Vec<String> = targets.iter().map(|d| d.contact.clone()).collect();
+    let id = s.add_channel(myself, Role::Agent, legs, (flows, lines), &contacts);
+    if let Some(c) = s.channel_mut(id) {
+        c.port = Some(AGENTS);
+        c.sent_sdp = offer;
+    }
+    id
+}
+
+/// Tells the queue the offer ended unanswered.
+fn offer_ended(s: &mut CallState, no_answer: Vec<String>, unreachable: Vec<String>) {
+    let Some(w) = s.queue.as_mut() else { return };
+    w.offer = None;
+    let _ = w.queue.send_message(QueueMsg::OfferEnded {
+        call: w.call,
+        no_answer,
+        unreachable,
+    });
+}
+
+/// What an agent channel (or the onward target's) reported.
+pub fn agent_event(s: &mut CallState, id: ChannelId, i: usize, e: LegEvent, t: Instant) {
+    match e {
+        LegEvent::Ringing | LegEvent::EarlyMedia(_) => leg_rang(s, id, i),
+        LegEvent::Answered(sdp) => connect(s, id, i, sdp, t),
+        LegEvent::Ended(c) => {
+            if let Some(ch) = s.channel_mut(id) {
+                ch.role = Role::Retired;
+            }
+            s.journal.publish(crate::journal::CallEventKind::LegEnded {
+                leg: leg_no(s, id, i),
+                code: c.code,
+                reason: c.reason.clone(),
+                side: super::journal::side_of(&c, Side::Callee),
+            });
+            let Some(w) = s.queue.as_mut() else { return };
+            let ours = w.offer.as_ref().is_some_and(|(o, ..)| *o == id);
+            if !ours {
+                return;
+            }
+            if w.onward {
+                // The exit or overflow target did not answer either: the caller is
+                // told so by the hang-up.
+                w.offer = None;
+                return hang_up(s, c.code, &c.reason, t);
+            }
+            let (_, rung, unreachable) = w.offer.take().unwrap_or_default();
+            tracing::debug!(agents = ?rung, code = c.code, "queue offer not answered");
+            offer_ended(s, rung, unreachable);
+        }
+        LegEvent::Request(_) | LegEvent::Response(_) => {}
+    }
+}
+
+/// An agent (or the onward target) answered: it takes the caller, the music stops.
+fn connect(s: &mut CallState, id: ChannelId, i: usize, sdp: Option<Sdp>, t: Instant) {
+    let Some(caller) = s.with_role(Role::Caller) else {
+        return;
+    };
+    let peer = s.channel(id).and_then(|c| c.peer());
+    super::transfer::repoint(s, Some(AGENTS), sdp.as_ref(), peer);
+    let line = s
+        .channel(id)
+        .map(|c| c.user().to_owned())
+        .unwrap_or_default();
+    if let Some(c) = s.channel_mut(id) {
+        c.role = Role::Callee;
+        c.port = Some(AGENTS);
+    }
+    s.bridge(caller, id);
+    s.journal.answered(leg_no(s, id, i), &line);
+    if let Some(w) = s.queue.as_mut() {
+        w.offer = None;
+        w.prompting = false;
+        if !w.onward {
+            let _ = w.queue.send_message(QueueMsg::Connected {
+                call: w.call,
+                agent: line.clone(),
+            });
+        }
+        w.agent = Some(line);
+    }
+    tracing::debug!("queue call answered");
+    let _ = t;
+}
+
+/// The prompts played to the caller are over: the music comes back. False when the
+/// port or the call is none of the queue's.
+pub fn played(s: &mut CallState, port: Port) -> bool {
+    let Some(w) = s.queue.as_mut() else {
+        return false;
+    };
+    if port != CALLER || !w.prompting {
+        return false;
+    }
+    w.prompting = false;
+    if w.in_line() {
+        music(s);
+    }
+    true
+}
+
+/// The caller pressed `key`: the exit key takes it to the exit target. False when the
+/// key is not the queue's.
+pub fn key(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    port: Port,
+    key: char,
+    t: Instant,
+) -> bool {
+    let Some(w) = s.queue.as_ref().filter(|w| w.in_line() && port == CALLER) else {
+        return false;
+    };
+    if w.rules.exit_key != Some(key) {
+        return false;
+    }
+    let target = w.rules.exit_target.clone();
+    tracing::debug!(?target, "caller leaves the queue by key");
+    leave_for(myself, s, target, t);
+    true
+}
+
+/// When the waiting caller next needs the call: its position announcement or the end
+/// of its longest wait.
+pub fn deadline(s: &CallState) -> Option<Instant> {
+    let w = s.queue.as_ref().filter(|w| w.in_line())?;
+    let max = w.rules.max_wait.map(|d| w.since + d);
+    [max, w.next_announce].into_iter().flatten().min()
+}
+
+/// A deadline came: overflow after the longest wait, or the position announced.
+pub fn expired(myself: &ActorRef<CallMsg>, s: &mut CallState, t: Instant) {
+    let Some(w) = s.queue.as_mut().filter(|w| w.in_line()) else {
+        return;
+    };
+    if w.rules.max_wait.is_some_and(|d| t >= w.since + d) {
+        let target = w.rules.overflow.clone();
+        tracing::debug!(?target, "longest wait over: the caller overflows");
+        return leave_for(myself, s, target, t);
+    }
+    if let (Some(at), Some(every)) = (w.next_announce, w.rules.announce_every) {
+        if t >= at && w.offer.is_none() {
+            w.next_announce = Some(t + every);
+            let _ = w.queue.send_message(QueueMsg::Position {
+                call: w.call,
+            });
+        } else if t >= at {
+            w.next_announce = Some(t + every);
+        }
+    }
+}
+
+/// The caller leaves the line for `target` (none: it is hung up): the queue lets it
+/// go, an agent still ringing stops, and the target's devices ring instead.
+fn leave_for(myself: &ActorRef<CallMsg>, s: &mut CallState, target: Option<String>, t: Instant) {
+    let Some(w) = s.queue.as_mut() else { return };
+    w.onward = true;
+    let _ = w.queue.send_message(QueueMsg::Gone {
+        call: w.call,
+    });
+    if let Some((id, ..)) = w.offer.take() {
+        if let Some(c) = s.channel_mut(id) {
+            c.role = Role::Retired;
+            c.hangup(487, "Request Terminated", t);
+        }
+    }
+    let Some(to) = target else {
+        return hang_up(s, 480, "Temporarily Unavailable", t);
+    };
+    let tenant = s.tenant.supervisor.clone();
+    let (me, by) = (myself.clone(), s.parties.caller.clone());
+    tokio::spawn(async move {
+        let found = hunt::targets(&tenant, by, to).await;
+        let _ = me.send_message(CallMsg::Onward(found));
+    });
+}
+
+/// The devices of the exit or overflow target: they ring like an offer.
+pub fn onward(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    found: Result<Vec<crate::proto::CallTarget>, (u16, &'static str)>,
+    t: Instant,
+) {
+    if !s
+        .queue
+        .as_ref()
+        .is_some_and(|w| w.onward && w.agent.is_none())
+    {
+        return;
+    }
+    match found {
+        Ok(targets) if !targets.is_empty() => {
+            let id = ring_channel(myself, s, &targets, &[], super::RING_TIMEOUT, t);
+            if let Some(w) = s.queue.as_mut() {
+                w.offer = Some((id, Vec::new(), Vec::new()));
+            }
+        }
+        Ok(_) => hang_up(s, 480, "Temporarily Unavailable", t),
+        Err((code, reason)) => hang_up(s, code, reason, t),
+    }
+}
+
+/// The waiting caller is hung up (BYE), for this cause.
+fn hang_up(s: &mut CallState, code: u16, reason: &str, t: Instant) {
+    s.journal
+        .ended(&Cause::new(code, reason, LegSide::Local), Side::Switch);
+    if let Some(caller) = s.with_role(Role::Caller) {
+        if let Some(c) = s.channel_mut(caller) {
+            c.hangup(code, reason, t);
+        }
+    }
+}
+
+/// The call is over: its queue lets it go (and its agent's wrap-up starts).
+pub fn left(s: &CallState) {
+    if let Some(w) = &s.queue {
+        let _ = w.queue.send_message(QueueMsg::Gone {
+            call: w.call,
+        });
+    }
+}
