@@ -114,6 +114,23 @@ fn a_caller_hears_music_until_an_agent_answers_and_an_unanswered_offer_moves_on(
     let rows = journal(&mut pbx);
     let row = rows.iter().find(|r| r.to == "310").expect("the queue call");
     assert_eq!(row.answered_by.as_deref(), Some("102"));
+    assert_eq!(row.queue.as_deref(), Some("310"));
+    // The queue's figures say the same.
+    let out = pbx_admin(
+        dir.path(),
+        &[
+            "queue", "stats", "--tenant", "demo", "--queue", "310", "--json",
+        ],
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let q = &stats[0];
+    assert_eq!(
+        (q["offered"].as_u64(), q["answered"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(q["agents"][0]["agent"], "102");
+    // 101 let it ring for its 5 s first.
+    assert!(q["wait_ms"]["p50"].as_u64().unwrap() >= 5_000, "{q}");
 }
 
 #[test]
@@ -168,4 +185,15 @@ fn a_full_queue_sends_the_caller_to_its_overflow() {
     overflow.respond(&invite, 486, "Busy Here");
     assert_eq!(second.expect(486), 486);
     first.bye();
+    journal(&mut pbx);
+    let out = pbx_admin(
+        dir.path(),
+        &["queue", "stats", "--tenant", "demo", "--json"],
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let q = &stats[0];
+    assert_eq!(q["queue"], "310");
+    assert_eq!(q["offered"].as_u64(), Some(2));
+    assert_eq!(q["overflowed"].as_u64(), Some(1), "{q}");
+    assert_eq!(q["abandoned"].as_u64(), Some(1), "{q}");
 }

@@ -1,4 +1,5 @@
-//! `pbx agent`: who is logged in to the tenant's hunt groups and queues.
+//! `pbx agent`: who is logged in to the tenant's hunt groups and queues; `pbx queue
+//! stats`: the queues' figures from the journal.
 
 use std::path::Path;
 
@@ -57,6 +58,92 @@ pub fn agent(dir: &Path, cmd: AgentCmd) -> Result<(), CliError> {
                 };
                 println!("{}\t{}\t{}\t{state}", a.group, a.kind, a.ext);
             }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCmd {
+    /// Figures of the tenant's queues over their finished calls: offered, answered,
+    /// abandoned, sent on; waiting and talk time percentiles; the service level; and
+    /// per agent the calls taken and talk time.
+    Stats {
+        #[arg(long)]
+        tenant: String,
+        /// One queue's number.
+        #[arg(long)]
+        queue: Option<String>,
+        /// The service level counts answers within this many seconds.
+        #[arg(long, default_value_t = 20)]
+        service_secs: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn queue(dir: &Path, cmd: QueueCmd) -> Result<(), CliError> {
+    let store = super::admin::open(dir)?;
+    let QueueCmd::Stats {
+        tenant,
+        queue,
+        service_secs,
+        json,
+    } = cmd;
+    let t = store.tenant(&tenant)?;
+    let stats = store.queue_stats(t.id, queue.as_deref(), service_secs)?;
+    let secs = |ms: u64| format!("{:.1}", ms as f64 / 1000.0);
+    if json {
+        let list: Vec<serde_json::Value> = stats
+            .iter()
+            .map(|q| {
+                let p = |p: &actors::store::Percentiles| {
+                    serde_json::json!({"p50": p.p50, "p90": p.p90, "p99": p.p99, "max": p.max})
+                };
+                serde_json::json!({
+                    "queue": q.queue, "offered": q.offered, "answered": q.answered,
+                    "abandoned": q.abandoned, "overflowed": q.overflowed,
+                    "wait_ms": p(&q.wait_ms), "abandon_ms": p(&q.abandon_ms),
+                    "talk_ms": p(&q.talk_ms), "service_secs": q.service_secs,
+                    "service_level": q.service_level,
+                    "agents": q.agents.iter().map(|a| serde_json::json!({
+                        "agent": a.agent, "answered": a.answered, "talk_ms": a.talk_ms,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let text =
+            serde_json::to_string_pretty(&list).map_err(|e| CliError::Failed(e.to_string()))?;
+        super::print_out(&text);
+        return Ok(());
+    }
+    for q in &stats {
+        println!(
+            "queue {}: offered {} answered {} abandoned {} sent on {}; service level {:.0} % within {} s",
+            q.queue,
+            q.offered,
+            q.answered,
+            q.abandoned,
+            q.overflowed,
+            q.service_level * 100.0,
+            q.service_secs
+        );
+        println!(
+            "  wait s p50 {} p90 {} p99 {} max {}; talk s p50 {} p90 {}",
+            secs(q.wait_ms.p50),
+            secs(q.wait_ms.p90),
+            secs(q.wait_ms.p99),
+            secs(q.wait_ms.max),
+            secs(q.talk_ms.p50),
+            secs(q.talk_ms.p90)
+        );
+        for a in &q.agents {
+            println!(
+                "  agent {}: answered {} talk {} s",
+                a.agent,
+                a.answered,
+                secs(a.talk_ms)
+            );
         }
     }
     Ok(())

@@ -56,6 +56,13 @@ enum Command {
         #[command(subcommand)]
         cmd: agents::AgentCmd,
     },
+    /// Call queues: stats.
+    Queue {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: agents::QueueCmd,
+    },
     /// Users (people) who own lines: add, list.
     Person {
         #[command(flatten)]
@@ -135,6 +142,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Line { data, cmd }) => admin::user(&data.data_dir, cmd),
         Some(Command::Person { data, cmd }) => admin::person(&data.data_dir, cmd),
         Some(Command::Agent { data, cmd }) => agents::agent(&data.data_dir, cmd),
+        Some(Command::Queue { data, cmd }) => agents::queue(&data.data_dir, cmd),
         Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
         Some(Command::Recording { data, cmd }) => admin::recording(&data.data_dir, cmd),
         Some(Command::Plan { data, cmd }) => route::plan(&data.data_dir, cmd),

@@ -17,9 +17,10 @@ use ractor::ActorRef;
 
 use super::channel::{ChannelId, Role};
 use super::{codecs, fork_to, hunt, leg_no, leg_rang, CallState};
-use crate::journal::Side;
+use crate::journal::{CallEventKind, Side};
 use crate::media_relay::{Port, Side as RelaySide};
 use crate::proto::{CallMsg, HopDevices, QueueEvent, QueueMsg, TenantMsg, WaitRules};
+use crate::store::ForwardReason;
 
 /// The port facing the caller.
 const CALLER: Port = Port {
@@ -113,8 +114,18 @@ pub fn event(myself: &ActorRef<CallMsg>, s: &mut CallState, e: QueueEvent, t: In
         return;
     };
     match e {
-        QueueEvent::Full => go_on(myself, s, 480, "Queue Full", t),
+        QueueEvent::Full => {
+            let queue = w.number.clone();
+            s.journal.publish(CallEventKind::CallQueued {
+                queue: queue.clone(),
+            });
+            passed_on(s, queue, String::new(), ForwardReason::Overflow);
+            go_on(myself, s, 480, "Queue Full", t)
+        }
         QueueEvent::Admitted { position, rules } => {
+            let queue = w.number.clone();
+            s.journal.publish(CallEventKind::CallQueued { queue });
+            let Some(w) = s.queue.as_mut() else { return };
             w.admitted = true;
             w.since = t;
             w.next_announce = rules.announce_every.map(|d| t + d);
@@ -136,6 +147,15 @@ pub fn event(myself: &ActorRef<CallMsg>, s: &mut CallState, e: QueueEvent, t: In
         }
         QueueEvent::Position(_) => {}
     }
+}
+
+/// The journal hears that queue `from` sent the caller on to `to`.
+fn passed_on(s: &CallState, from: String, to: String, reason: ForwardReason) {
+    s.journal.publish(CallEventKind::CallForwarded {
+        from,
+        to,
+        reason: reason.as_str().to_owned(),
+    });
 }
 
 /// The names of the digit prompts saying `n`.
@@ -303,7 +323,7 @@ pub fn agent_event(s: &mut CallState, id: ChannelId, i: usize, e: LegEvent, t: I
             if let Some(ch) = s.channel_mut(id) {
                 ch.role = Role::Retired;
             }
-            s.journal.publish(crate::journal::CallEventKind::LegEnded {
+            s.journal.publish(CallEventKind::LegEnded {
                 leg: leg_no(s, id, i),
                 code: c.code,
                 reason: c.reason.clone(),
@@ -393,7 +413,7 @@ pub fn key(
     }
     let target = w.rules.exit_target.clone();
     tracing::debug!(?target, "caller leaves the queue by key");
-    leave_for(myself, s, target, t);
+    leave_for(myself, s, (target, ForwardReason::Exit), t);
     true
 }
 
@@ -413,14 +433,12 @@ pub fn expired(myself: &ActorRef<CallMsg>, s: &mut CallState, t: Instant) {
     if w.rules.max_wait.is_some_and(|d| t >= w.since + d) {
         let target = w.rules.overflow.clone();
         tracing::debug!(?target, "longest wait over: the caller overflows");
-        return leave_for(myself, s, target, t);
+        return leave_for(myself, s, (target, ForwardReason::Overflow), t);
     }
     if let (Some(at), Some(every)) = (w.next_announce, w.rules.announce_every) {
         if t >= at && w.offer.is_none() {
             w.next_announce = Some(t + every);
-            let _ = w.queue.send_message(QueueMsg::Position {
-                call: w.call,
-            });
+            let _ = w.queue.send_message(QueueMsg::Position { call: w.call });
         } else if t >= at {
             w.next_announce = Some(t + every);
         }
@@ -429,12 +447,18 @@ pub fn expired(myself: &ActorRef<CallMsg>, s: &mut CallState, t: Instant) {
 
 /// The caller leaves the line for `target` (none: it is hung up): the queue lets it
 /// go, an agent still ringing stops, and the target's devices ring instead.
-fn leave_for(myself: &ActorRef<CallMsg>, s: &mut CallState, target: Option<String>, t: Instant) {
+fn leave_for(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    (target, reason): (Option<String>, ForwardReason),
+    t: Instant,
+) {
     let Some(w) = s.queue.as_mut() else { return };
     w.onward = true;
-    let _ = w.queue.send_message(QueueMsg::Gone {
-        call: w.call,
-    });
+    let from = w.number.clone();
+    passed_on(s, from, target.clone().unwrap_or_default(), reason);
+    let Some(w) = s.queue.as_mut() else { return };
+    let _ = w.queue.send_message(QueueMsg::Gone { call: w.call });
     if let Some((id, ..)) = w.offer.take() {
         if let Some(c) = s.channel_mut(id) {
             c.role = Role::Retired;
@@ -492,8 +516,6 @@ fn hang_up(s: &mut CallState, code: u16, reason: &str, t: Instant) {
 /// The call is over: its queue lets it go (and its agent's wrap-up starts).
 pub fn left(s: &CallState) {
     if let Some(w) = &s.queue {
-        let _ = w.queue.send_message(QueueMsg::Gone {
-            call: w.call,
-        });
+        let _ = w.queue.send_message(QueueMsg::Gone { call: w.call });
     }
 }

@@ -204,6 +204,8 @@ async fn a_full_call_is_journalled_exactly() {
             picked_up_by: None,
             caller_shown: None,
             missed_by: Vec::new(),
+            queue: None,
+            queued_at: None,
         }]
     );
     assert_eq!(

@@ -118,6 +118,10 @@ pub enum CallEventKind {
     CallMissedBy {
         lines: Vec<String>,
     },
+    /// The caller started waiting in queue `queue`.
+    CallQueued {
+        queue: String,
+    },
     /// The last event of every call.
     CallEnded {
         disposition: Disposition,
@@ -143,6 +147,7 @@ impl CallEventKind {
             CallEventKind::CallPickedUp { .. } => "CallPickedUp",
             CallEventKind::CallerShown { .. } => "CallerShown",
             CallEventKind::CallMissedBy { .. } => "CallMissedBy",
+            CallEventKind::CallQueued { .. } => "CallQueued",
             CallEventKind::CallEnded { .. } => "CallEnded",
         }
     }

@@ -190,6 +190,10 @@ pub enum ForwardReason {
     NoAnswer,
     /// The ringing phone sent the call on (302).
     Deflected,
+    /// A queue sent its caller on: full, or waited its longest.
+    Overflow,
+    /// The caller left a queue by its exit key.
+    Exit,
 }
 
 impl ForwardReason {
@@ -201,6 +205,8 @@ impl ForwardReason {
             ForwardReason::Unregistered => "unregistered",
             ForwardReason::NoAnswer => "no_answer",
             ForwardReason::Deflected => "deflected",
+            ForwardReason::Overflow => "overflow",
+            ForwardReason::Exit => "exit",
         }
     }
 }

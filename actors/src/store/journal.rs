@@ -50,6 +50,9 @@ pub struct CallRecord {
     pub caller_shown: Option<String>,
     /// The lines that count the call as missed, in the order it reached them.
     pub missed_by: Vec<String>,
+    /// The queue the caller waited in, and since when.
+    pub queue: Option<String>,
+    pub queued_at: Option<UnixMillis>,
 }
 
 /// One leg of a call.
@@ -71,7 +74,7 @@ pub struct LegRecord {
 const CALL_COLUMNS: &str = "id, tenant_id, call_id, from_number, to_number, direction, caller_line,
     started_at, ring_at, answered_at, ended_at, disposition, hangup_side, cause_code, cause_text,
     duration_ms, answered_by, transferred_to, state, repaired_at, recording, forwarded_from,
-    forward_reason, picked_up_by, caller_shown, missed_by";
+    forward_reason, picked_up_by, caller_shown, missed_by, queue, queued_at";
 
 impl Store {
     /// Writes a batch of call events in one transaction, in order. An event that does
@@ -231,6 +234,11 @@ fn apply(tx: &Transaction<'_>, e: &CallEvent) -> rusqlite::Result<bool> {
                 "UPDATE calls SET caller_shown = ?2 WHERE call_id = ?1 AND state = 'active'",
             )?
             .execute(params![call, number])?,
+        CallEventKind::CallQueued { queue } => tx
+            .prepare_cached(
+                "UPDATE calls SET queue = ?2, queued_at = ?3 WHERE call_id = ?1 AND state = 'active'",
+            )?
+            .execute(params![call, queue, at])?,
         CallEventKind::CallMissedBy { lines } => tx
             .prepare_cached(
                 "UPDATE calls SET missed_by = ?2 WHERE call_id = ?1 AND state = 'active'",
@@ -298,6 +306,8 @@ fn call_record(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
                     .collect()
             })
             .unwrap_or_default(),
+        queue: r.get(26)?,
+        queued_at: opt_millis(r, 27)?,
     })
 }
 

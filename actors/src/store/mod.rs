@@ -12,6 +12,7 @@ mod limits;
 mod lines;
 mod people;
 mod plan;
+mod queue_stats;
 mod schema;
 mod settings;
 mod tenants;
@@ -32,6 +33,7 @@ pub use limits::{LimitsChange, TenantLimits};
 pub use lines::{LineRecord, NewLine};
 pub use people::{DeviceRecord, NewDevice, UserRecord};
 pub use plan::{registered_devices, PlanVersion};
+pub use queue_stats::{AgentStats, Percentiles, QueueStats};
 pub use settings::{Decline, Reject, SettingsChange, TenantSettings};
 pub use tenants::{Tenant, TenantId};
 

@@ -188,6 +188,10 @@ const MIGRATIONS: &[&str] = &[
         unanswered TEXT NOT NULL,
         forwarded TEXT NOT NULL
     );",
+    // 11: the queue a call waited in and since when (queue statistics).
+    "ALTER TABLE calls ADD COLUMN queue TEXT;
+    ALTER TABLE calls ADD COLUMN queued_at INTEGER;
+    CREATE INDEX calls_by_queue ON calls(tenant_id, queue) WHERE queue IS NOT NULL;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
