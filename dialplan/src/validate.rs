@@ -188,7 +188,28 @@ pub fn validate(plan: &TenantPlan) -> Vec<ValidationError> {
     check_line_groups(plan, &mut errs);
     check_conferences(plan, &mut errs);
     check_queues(plan, &mut errs);
+    check_agent_skills(plan, &mut errs);
     errs
+}
+
+/// Skills belong to extensions, at levels 1 to 10.
+fn check_agent_skills(plan: &TenantPlan, errs: &mut Vec<ValidationError>) {
+    for (ext, skills) in &plan.agent_skills {
+        let entry = format!("agent {ext}");
+        if !plan.extensions.iter().any(|e| &e.number == ext) {
+            errs.push(ValidationError::UnknownReference {
+                entry: entry.clone(),
+                kind: "extension",
+                name: ext.clone(),
+            });
+        }
+        for (skill, level) in skills.iter().filter(|(_, l)| !(1..=10).contains(*l)) {
+            errs.push(ValidationError::Setting {
+                entry: entry.clone(),
+                reason: format!("skill {skill:?} level {level} must be 1 to 10"),
+            });
+        }
+    }
 }
 
 /// A queue's times are whole seconds in sensible ranges and its exit key is one key
@@ -214,6 +235,27 @@ fn check_queues(plan: &TenantPlan, errs: &mut Vec<ValidationError>) {
                     "{name} {v} must be {} to {}",
                     range.start(),
                     range.end()
+                ));
+            }
+        }
+        let levels = q
+            .skills
+            .iter()
+            .chain(q.caller_rules.iter().flat_map(|r| r.skills.iter()));
+        for (skill, level) in levels {
+            if !(1..=10).contains(level) {
+                bad(format!("skill {skill:?} level {level} must be 1 to 10"));
+            }
+        }
+        for r in &q.caller_rules {
+            let digits = r.prefix.strip_prefix('+').unwrap_or(&r.prefix);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                bad(format!("caller rule prefix {:?} must be digits (with a leading + for canonical numbers)", r.prefix));
+            }
+            if r.priority > 9 {
+                bad(format!(
+                    "caller rule {:?}: priority {} must be 0 to 9",
+                    r.prefix, r.priority
                 ));
             }
         }

@@ -733,6 +733,7 @@ impl Actor for CallActor {
         let _entered = state.span.clone().entered();
         state.journal.close();
         queue::left(state);
+        queue::flush(state);
         for id in &state.call_ids {
             state.directory.remove_call(state.tenant.id, id);
         }
@@ -872,6 +873,7 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         s.journal.close();
     }
     update_record(s);
+    queue::flush(s);
     let answered = !s.bridges.is_empty() || !s.seats.is_empty() || s.gate.is_some() || s.announcing;
     if answered && s.watch.is_none() && !over {
         s.watch = s.media_timeout.map(|d| media_watch::MediaWatch::new(d, t));
@@ -999,6 +1001,9 @@ fn on_output(
             }
             s.journal.ended(&c, side);
             transfer::abort(s, t);
+            // An agent's call is over for it now (its wrap-up starts), not once the
+            // other party's BYE is done.
+            queue::left(s);
             let (code, reason) = match role {
                 Role::Caller => (487, "Request Terminated".to_owned()),
                 _ => (c.code, c.reason.clone()),

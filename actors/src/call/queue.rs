@@ -52,6 +52,10 @@ pub struct Waiting {
     onward: bool,
     /// Prompts play to the caller; the music comes back after them.
     prompting: bool,
+    /// The call is over for the queue (told in `flush`, once the call's record says
+    /// its agent is free).
+    gone: bool,
+    told: bool,
 }
 
 impl Waiting {
@@ -92,6 +96,8 @@ pub fn enter(
         agent: None,
         onward: false,
         prompting: false,
+        gone: false,
+        told: false,
     });
 }
 
@@ -513,9 +519,19 @@ fn hang_up(s: &mut CallState, code: u16, reason: &str, t: Instant) {
     }
 }
 
-/// The call is over: its queue lets it go (and its agent's wrap-up starts).
-pub fn left(s: &CallState) {
-    if let Some(w) = &s.queue {
+/// The call is over for its queue (its caller or its agent hung up): the queue is
+/// told in `flush`.
+pub fn left(s: &mut CallState) {
+    if let Some(w) = s.queue.as_mut() {
+        w.gone = true;
+    }
+}
+
+/// Tells the queue a call that is over, once: after the call's record was updated, so
+/// that the tenant sees its agent free when the queue offers it the next caller.
+pub fn flush(s: &mut CallState) {
+    if let Some(w) = s.queue.as_mut().filter(|w| w.gone && !w.told) {
+        w.told = true;
         let _ = w.queue.send_message(QueueMsg::Gone { call: w.call });
     }
 }

@@ -55,6 +55,10 @@ struct Agent {
 
 struct Waiter {
     call: ActorRef<CallMsg>,
+    /// Callers of a higher priority are offered first (the queue's caller rules).
+    priority: u8,
+    /// The skills an agent needs for it: skill → minimum level.
+    needs: std::collections::BTreeMap<String, u8>,
     /// The agents ringing for it now.
     offered: Vec<String>,
     /// The agents that let it ring out; offered again only when nobody else is free.
@@ -157,20 +161,37 @@ impl QueueState {
                 && !view.logged_out.contains(&(number.clone(), a.ext.clone()))
                 && !view.features.get(&a.ext).is_some_and(|f| f.dnd)
         };
+        let skills = view
+            .router
+            .as_ref()
+            .map(|r| r.plan().agent_skills.clone())
+            .unwrap_or_default();
+        // How well an agent matches a caller's needs (`None`: it lacks a skill).
+        let score = |ext: &str, needs: &std::collections::BTreeMap<String, u8>| {
+            let have = skills.get(ext);
+            needs.iter().try_fold(0u32, |sum, (skill, min)| {
+                let level = have.and_then(|h| h.get(skill)).copied().unwrap_or(0);
+                (level >= *min).then_some(sum + u32::from(level))
+            })
+        };
         let mut gone = Vec::new();
         for w in 0..self.waiters.len() {
             if !self.waiters[w].offered.is_empty() {
                 continue;
             }
+            let needs = &self.waiters[w].needs;
             let candidates = |passed: &[String]| -> Vec<Candidate> {
                 self.agents
                     .iter()
                     .enumerate()
                     .filter(|(_, a)| available(a) && !passed.contains(&a.ext))
-                    .map(|(index, a)| Candidate {
-                        index,
-                        idle_since: a.idle_since,
-                        calls: a.calls,
+                    .filter_map(|(index, a)| {
+                        Some(Candidate {
+                            index,
+                            idle_since: a.idle_since,
+                            calls: a.calls,
+                            score: score(&a.ext, needs)?,
+                        })
                     })
                     .collect()
             };
@@ -179,7 +200,8 @@ impl QueueState {
                 // Everyone free let this caller ring out once: round again.
                 free = candidates(&[]);
                 if free.is_empty() {
-                    break;
+                    // Nobody free can take this caller; a later one may fit another.
+                    continue;
                 }
                 self.waiters[w].passed.clear();
             }
@@ -319,14 +341,26 @@ impl Actor for QueueActor {
                 };
                 let event = match s.config() {
                     Some(cfg) if !full => {
-                        s.waiters.push(Waiter {
-                            call: call.clone(),
-                            offered: Vec::new(),
-                            passed: Vec::new(),
-                        });
-                        tracing::debug!(queue = %s.args.number, %caller, waiting = s.waiters.len(), "caller waits");
+                        let (priority, needs) = cfg.caller_needs(&caller);
+                        // Behind every caller of its priority or higher.
+                        let at = s
+                            .waiters
+                            .iter()
+                            .position(|w| w.priority < priority)
+                            .unwrap_or(s.waiters.len());
+                        s.waiters.insert(
+                            at,
+                            Waiter {
+                                call: call.clone(),
+                                priority,
+                                needs,
+                                offered: Vec::new(),
+                                passed: Vec::new(),
+                            },
+                        );
+                        tracing::debug!(queue = %s.args.number, %caller, priority, waiting = s.waiters.len(), "caller waits");
                         QueueEvent::Admitted {
-                            position: s.waiters.len(),
+                            position: at + 1,
                             rules: QueueState::rules(&cfg),
                         }
                     }

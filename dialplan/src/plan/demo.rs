@@ -132,6 +132,8 @@ impl TenantPlan {
                 announce_seconds: Some(30),
                 exit_key: Some("0".into()),
                 exit_target: Some("100".into()),
+                skills: Default::default(),
+                caller_rules: Vec::new(),
             }],
             ivrs: vec![main_menu, submenu],
             conferences: vec![Conference {
@@ -171,6 +173,7 @@ impl TenantPlan {
             line_groups: vec![LineGroup::named(DEFAULT_GROUP)],
             adhoc_conference: "conference".into(),
             pickup_groups: vec![],
+            agent_skills: Default::default(),
         }
     }
 }

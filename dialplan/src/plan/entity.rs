@@ -149,6 +149,44 @@ pub struct Queue {
     /// Where a caller pressing the exit key goes (internal number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_target: Option<String>,
+    /// The skills every caller needs an agent to have: skill → minimum level (1–10).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skills: BTreeMap<String, u8>,
+    /// Callers whose number starts with a prefix wait with a priority and may need
+    /// more skills; the first rule that matches applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caller_rules: Vec<CallerRule>,
+}
+
+/// Sender-based routing in a queue: callers whose number starts with `prefix`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallerRule {
+    /// The start of the caller's number (internal or canonical `+…`).
+    pub prefix: String,
+    /// Callers of a higher priority are offered before those waiting longer (0–9).
+    #[serde(default)]
+    pub priority: u8,
+    /// Skills these callers need besides the queue's: skill → minimum level.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skills: BTreeMap<String, u8>,
+}
+
+impl Queue {
+    /// The priority and the skills (skill → minimum level) a caller from `number`
+    /// waits with.
+    pub fn caller_needs(&self, number: &str) -> (u8, BTreeMap<String, u8>) {
+        let mut skills = self.skills.clone();
+        let rule = self
+            .caller_rules
+            .iter()
+            .find(|r| number.starts_with(&r.prefix));
+        let priority = rule.map_or(0, |r| r.priority);
+        for (skill, level) in rule.map(|r| &r.skills).into_iter().flatten() {
+            let min = skills.entry(skill.clone()).or_insert(0);
+            *min = (*min).max(*level);
+        }
+        (priority, skills)
+    }
 }
 
 /// An IVR menu; submenus have numbers 99990–99999 and a parent.

@@ -4,6 +4,8 @@ mod demo;
 pub mod entity;
 pub mod line_group;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::emergency::EmergencyConfig;
@@ -17,7 +19,8 @@ use crate::schedule::Schedule;
 use crate::validate::ValidationError;
 
 pub use entity::{
-    Conference, Extension, HuntGroup, IvrMenu, PickupGroup, Queue, QueueStrategy, Strategy,
+    CallerRule, Conference, Extension, HuntGroup, IvrMenu, PickupGroup, Queue, QueueStrategy,
+    Strategy,
 };
 pub use line_group::{Decline, LineGroup, Reject, DEFAULT_GROUP};
 
@@ -80,6 +83,9 @@ pub struct TenantPlan {
     /// Pickup groups (group pickup, `*8`).
     #[serde(default)]
     pub pickup_groups: Vec<PickupGroup>,
+    /// Queue agents' skills: extension → skill → level (1–10).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub agent_skills: BTreeMap<String, BTreeMap<String, u8>>,
     /// The user part of the conference URI desk phones are set up with for network
     /// conferences (`sip:conference@tenant`): each call to it opens a new ad-hoc room
     /// whose caller organises it (brings parties in by REFER with Replaces, removes
