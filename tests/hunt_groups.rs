@@ -10,19 +10,6 @@ use std::time::Duration;
 use common::call_helpers::*;
 use common::{temp_dir, Pbx};
 
-/// Stores the demo plan with `edit` applied (the switch must be stopped).
-fn edit_plan(dir: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
-    let out = pbx_admin(dir, &["plan", "show", "--tenant", "demo"]);
-    let mut plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    edit(&mut plan);
-    let file = dir.join("plan.json");
-    std::fs::write(&file, plan.to_string()).unwrap();
-    pbx_admin(
-        dir,
-        &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
-    );
-}
-
 /// Group 210 (no schedule) with `members`, ringing by `strategy`.
 fn group_210(dir: &std::path::Path, strategy: serde_json::Value, extra: serde_json::Value) {
     edit_plan(dir, |plan| {
@@ -35,15 +22,6 @@ fn group_210(dir: &std::path::Path, strategy: serde_json::Value, extra: serde_js
         }
         plan["groups"].as_array_mut().unwrap().push(g);
     });
-}
-
-/// `line` dials feature code `code`: answered, a prompt, then the switch hangs up.
-fn dial_code(pbx: &Pbx, line: &str, code: &str) {
-    let mut call = Caller::call(pbx, line, code);
-    assert_eq!(call.expect(200), 200, "{code} is answered by the switch");
-    call.ack();
-    call.c.set_timeout(Duration::from_secs(4));
-    call.answer_request("BYE");
 }
 
 #[test]

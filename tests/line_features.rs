@@ -11,29 +11,6 @@ use std::time::Duration;
 use common::call_helpers::*;
 use common::{temp_dir, Pbx};
 
-/// `line` dials feature code `code`: the switch answers, plays its confirmation (or
-/// refusal) and hangs up. Returns the mean loudness of what the phone heard.
-fn dial_code(pbx: &Pbx, line: &str, code: &str) -> f64 {
-    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    rtp.set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let port = rtp.local_addr().unwrap().port();
-    let mut call = Caller::call_with_media(pbx, line, code, port);
-    assert_eq!(call.expect(200), 200, "{code} is answered by the switch");
-    call.ack();
-    let (mut sum, mut n) = (0f64, 0usize);
-    let mut buf = [0u8; 2048];
-    while let Ok((len, _)) = rtp.recv_from(&mut buf) {
-        for &b in &buf[12..len] {
-            sum += f64::from(media::codec::g711::ulaw_decode(b)).abs();
-            n += 1;
-        }
-    }
-    call.c.set_timeout(Duration::from_secs(3));
-    call.answer_request("BYE");
-    sum / n.max(1) as f64
-}
-
 /// 100 calls `callee`: the final (or ringing) status it gets.
 fn call_status(pbx: &Pbx, callee: &str, until: u16) -> u16 {
     let mut call = Caller::call(pbx, "100", callee);
@@ -294,15 +271,9 @@ fn group_pickup_takes_a_call_ringing_a_member_of_the_pickers_group_only() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
     pbx.stop();
-    let out = pbx_admin(dir.path(), &["plan", "show", "--tenant", "demo"]);
-    let mut plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    plan["pickup_groups"] = serde_json::json!([{"name": "sales", "members": ["101", "102"]}]);
-    let file = dir.path().join("plan.json");
-    std::fs::write(&file, plan.to_string()).unwrap();
-    pbx_admin(
-        dir.path(),
-        &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
-    );
+    edit_plan(dir.path(), |plan| {
+        plan["pickup_groups"] = serde_json::json!([{"name": "sales", "members": ["101", "102"]}]);
+    });
     pbx.restart();
     let mut b = Device::register(&pbx, "101");
     let mut call = Caller::call(&pbx, "100", "101");

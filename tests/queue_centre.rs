@@ -28,7 +28,8 @@ fn plan() -> dialplan::TenantPlan {
     q.exit_target = None;
     q.max_wait_seconds = None;
     q.wrap_up_seconds = Some(10);
-    q.agent_ring_seconds = Some(10);
+    // Long: on a paused clock time jumps while the switch waits on its store thread.
+    q.agent_ring_seconds = Some(120);
     // Callers from 2019 wait first and need German.
     q.caller_rules = vec![dialplan::plan::CallerRule {
         prefix: "2019".into(),
@@ -85,11 +86,18 @@ async fn callers_are_offered_in_order_after_wrap_up_with_priority_and_skills() {
         p.register(a).await;
         agents.push(p);
     }
+    // Every phone registers first: on a paused clock time jumps while the switch
+    // waits on its store thread (a line's first request), so no call is under way then.
+    let mut callers_phones = Vec::new();
+    for c in &callers {
+        let p = Phone::new(addr).await;
+        p.register(c).await;
+        callers_phones.push(p);
+    }
     // Twenty callers, 2000 first; 2019 (priority, needs German) last. Each is answered
     // by the queue at once.
     let mut phones = Vec::new();
-    for c in &callers {
-        let p = Phone::new(addr).await;
+    for (c, p) in callers.iter().zip(callers_phones) {
         p.call(c, "310").await;
         let ok = p.wait_for(|m| m.code() == Some(200)).await;
         ack(&p, &ok, 2, "ACK").await;
@@ -236,4 +244,82 @@ async fn queue_offer_latency() {
         lat[lat.len() - 1]
     );
     switch.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_who_hangs_up_leaves_the_queue_and_its_ringing_agent_unpenalised() {
+    let dir = common::temp_dir();
+    let mut plan = plan();
+    plan.agent_skills.clear();
+    let q = plan.queues.last_mut().unwrap();
+    q.members = vec!["2100".into()];
+    q.caller_rules.clear();
+    q.pause_on_no_answer = true;
+    q.announce_seconds = Some(20);
+    let lines = ["2000", "2001", "2002", "2100"];
+    let switch = switch_on_lines(dir.path(), Some(&plan), &lines, None).await;
+    let addr = udp_addr(&switch);
+    let agent = Phone::new(addr).await;
+    agent.register("2100").await;
+    // Every phone registers first (see above).
+    let (a, b, c) = (
+        Phone::new(addr).await,
+        Phone::new(addr).await,
+        Phone::new(addr).await,
+    );
+    a.register("2000").await;
+    b.register("2001").await;
+    c.register("2002").await;
+    // A waits; the agent rings; A hangs up: the agent's phone stops ringing.
+    a.call("2000", "310").await;
+    let ok = a.wait_for(|m| m.code() == Some(200)).await;
+    ack(&a, &ok, 2, "ACK").await;
+    let offer = agent.wait_for(|m| is_request(m, "INVITE")).await;
+    agent.respond(&offer, 180, "Ringing").await;
+    ack(&a, &ok, 3, "BYE").await;
+    let cancel = agent.wait_for(|m| is_request(m, "CANCEL")).await;
+    agent.respond(&cancel, 200, "OK").await;
+    agent.respond(&offer, 487, "Request Terminated").await;
+    // B is offered to the same agent at once: not paused for A's ring.
+    b.call("2001", "310").await;
+    let ok = b.wait_for(|m| m.code() == Some(200)).await;
+    ack(&b, &ok, 2, "ACK").await;
+    let asked = Instant::now();
+    let next = agent
+        .wait_for(|m| is_request(m, "INVITE") && m.call_id() != offer.call_id())
+        .await;
+    assert!(
+        asked.elapsed().as_secs() < 2,
+        "offered after {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(caller_of(&next), "2001");
+    pick_up_invite(&agent, &next).await;
+    // C waits (announcements due every 20 s) and hangs up: its call ends.
+    c.call("2002", "310").await;
+    let ok = c.wait_for(|m| m.code() == Some(200)).await;
+    ack(&c, &ok, 2, "ACK").await;
+    ack(&c, &ok, 3, "BYE").await;
+    tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+    // C's call is over (its announcements kept nothing alive).
+    let tenant = 1; // the only tenant of a fresh store
+    let c_call = format!("call-{}", c.local());
+    assert!(
+        switch.directory.call(tenant, &c_call).is_none(),
+        "C's call still up"
+    );
+    // The journal is written by the time the switch has stopped.
+    switch.shutdown().await;
+    let store = actors::store::Store::open(dir.path()).unwrap();
+    let t = store.tenant("demo").unwrap();
+    assert!(store.logged_out(t.id).unwrap().is_empty(), "nobody paused");
+    let rows = store.calls(t.id, 10).unwrap();
+    let row = rows.iter().find(|r| r.from == "2002").expect("C's row");
+    // Ended by its caller before the shutdown, not left open (or repaired) by it.
+    assert_eq!(row.state, actors::journal::CallState::Done, "{row:?}");
+    assert_eq!(
+        row.hangup_side,
+        Some(actors::journal::Side::Caller),
+        "{row:?}"
+    );
 }

@@ -14,22 +14,16 @@ use common::{temp_dir, Pbx};
 
 /// Stores the demo plan with queue 310 (members 101–103, `settings` merged in).
 fn queue_310(dir: &std::path::Path, settings: serde_json::Value) {
-    let out = pbx_admin(dir, &["plan", "show", "--tenant", "demo"]);
-    let mut plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut q = serde_json::json!({
-        "number": "310", "name": "Desk", "members": ["101", "102", "103"],
-        "strategy": "round_robin", "agent_ring_seconds": 5,
+    edit_plan(dir, |plan| {
+        let mut q = serde_json::json!({
+            "number": "310", "name": "Desk", "members": ["101", "102", "103"],
+            "strategy": "round_robin", "agent_ring_seconds": 5,
+        });
+        for (k, v) in settings.as_object().unwrap() {
+            q[k] = v.clone();
+        }
+        plan["queues"].as_array_mut().unwrap().push(q);
     });
-    for (k, v) in settings.as_object().unwrap() {
-        q[k] = v.clone();
-    }
-    plan["queues"].as_array_mut().unwrap().push(q);
-    let file = dir.join("plan.json");
-    std::fs::write(&file, plan.to_string()).unwrap();
-    pbx_admin(
-        dir,
-        &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
-    );
 }
 
 /// Mean loudness of what arrives on `rtp` for `ms` milliseconds (0 for nothing).

@@ -891,7 +891,27 @@ impl TenantSupervisor {
                     return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
                 }
             },
-            None => own.and_then(|f| f.caller_id.clone()),
+            // The line's setting, while the number is still its user's (a line given
+            // to another user shows its own again).
+            None => match own.and_then(|f| f.caller_id.clone()) {
+                Some(n) => {
+                    let (line, shown) = (caller.clone(), n.clone());
+                    let owned = state
+                        .args
+                        .shared
+                        .store
+                        .call(move |s| s.check_caller_id(entry.id, &line, &shown))
+                        .await;
+                    match owned {
+                        Ok(()) => Some(n),
+                        Err(e) => {
+                            tracing::warn!(line = %caller, error = %e, "stored caller ID not shown");
+                            None
+                        }
+                    }
+                }
+                None => None,
+            },
         };
         let args = CallArgs {
             anonymous,
@@ -1022,10 +1042,21 @@ impl TenantSupervisor {
             .store
             .call(move |s| s.change_line_features(tenant, &ext, &change))
             .await;
+        Self::confirmation(state, line, on, done.map(|_| ()))
+    }
+
+    /// The prompt confirming a feature code's change (`on` or off), or its refusal;
+    /// a change has the view read again at once.
+    fn confirmation(
+        state: &TenantState,
+        line: &str,
+        on: bool,
+        done: crate::Result<()>,
+    ) -> &'static str {
         match done {
-            Ok(_) => {
+            Ok(()) => {
                 state.reread.notify_one();
-                tracing::info!(line, on, "line features set by feature code");
+                tracing::info!(line, on, "feature code carried out");
                 if on {
                     "feature_on"
                 } else {
@@ -1059,21 +1090,7 @@ impl TenantSupervisor {
             .store
             .call(move |s| s.set_agent_login(tenant, &ext, group.as_deref(), on))
             .await;
-        match done {
-            Ok(groups) => {
-                state.reread.notify_one();
-                tracing::info!(line, ?groups, on, "agent login changed by feature code");
-                if on {
-                    "feature_on"
-                } else {
-                    "feature_off"
-                }
-            }
-            Err(e) => {
-                tracing::info!(line, error = %e, "agent login refused");
-                "feature_refused"
-            }
-        }
+        Self::confirmation(state, line, on, done.map(|_| ()))
     }
 
     /// May `line` show `shown` on a call? A number of its user, unless the
@@ -1381,6 +1398,12 @@ impl Actor for TenantSupervisor {
             SupervisionEvent::ActorFailed(cell, err)
                 if state.calls.contains_key(&cell.get_id()) =>
             {
+                // A call waiting in (or served by) a queue is gone from it too.
+                for q in state.queues.values() {
+                    let _ = q.cast(crate::proto::QueueMsg::Gone {
+                        call: cell.get_id(),
+                    });
+                }
                 if let Some(call) = state.remove_call(&cell.get_id()) {
                     tracing::error!(error = %err, "call actor failed; ending its call");
                     let shared = &state.args.shared;

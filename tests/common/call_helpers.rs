@@ -659,3 +659,39 @@ pub fn press(sock: &std::net::UdpSocket, to: std::net::SocketAddr, code: &str, f
         std::thread::sleep(std::time::Duration::from_millis(30));
     }
 }
+
+/// Stores the demo plan with `edit` applied (the switch must be stopped).
+pub fn edit_plan(dir: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let out = pbx_admin(dir, &["plan", "show", "--tenant", "demo"]);
+    let mut plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    edit(&mut plan);
+    let file = dir.join("plan.json");
+    std::fs::write(&file, plan.to_string()).unwrap();
+    pbx_admin(
+        dir,
+        &["plan", "set", "--tenant", "demo", file.to_str().unwrap()],
+    );
+}
+
+/// `line` dials feature code `code`: the switch answers, plays its confirmation (or
+/// refusal) and hangs up. Returns the mean loudness of what the phone heard.
+pub fn dial_code(pbx: &Pbx, line: &str, code: &str) -> f64 {
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let mut call = Caller::call_with_media(pbx, line, code, port);
+    assert_eq!(call.expect(200), 200, "{code} is answered by the switch");
+    call.ack();
+    let (mut sum, mut n) = (0f64, 0usize);
+    let mut buf = [0u8; 2048];
+    while let Ok((len, _)) = rtp.recv_from(&mut buf) {
+        for &b in &buf[12..len] {
+            sum += f64::from(media::codec::g711::ulaw_decode(b)).abs();
+            n += 1;
+        }
+    }
+    call.c.set_timeout(Duration::from_secs(3));
+    call.answer_request("BYE");
+    sum / n.max(1) as f64
+}

@@ -152,6 +152,8 @@ impl Journal {
             match (code, side) {
                 (486 | 600, _) => Disposition::Busy,
                 (487, Side::Caller) => Disposition::Cancelled,
+                // Answered by the switch (a queue) and left before anyone took it.
+                (200, Side::Caller) => Disposition::Cancelled,
                 (480 | 408, _) => Disposition::NoAnswer,
                 (403 | 404 | 603, _) => Disposition::Rejected,
                 _ => Disposition::Failed,

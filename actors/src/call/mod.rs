@@ -1197,8 +1197,11 @@ pub fn describe(m: &Message) -> String {
 fn leg_rang(s: &mut CallState, id: ChannelId, i: usize) {
     let leg = leg_no(s, id, i);
     s.journal.publish(CallEventKind::LegRinging { leg });
-    if let Some(line) = s.channel(id).and_then(|c| c.lines.get(i)).cloned() {
-        s.journal.rang(&line);
+    // A fork reports its first ringing device only: every line it alerts rings.
+    let lines = s.channel(id).map(|c| c.lines.clone()).unwrap_or_default();
+    let line = lines.get(i).cloned();
+    for l in line.iter().chain(lines.iter()) {
+        s.journal.rang(l);
     }
 }
 

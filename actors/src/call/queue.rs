@@ -59,10 +59,23 @@ pub struct Waiting {
 }
 
 impl Waiting {
-    /// Still in line: admitted, nobody answered, not gone on.
+    /// Still in line: admitted, nobody answered, not gone on, not over.
     fn in_line(&self) -> bool {
-        self.admitted && self.agent.is_none() && !self.onward
+        self.admitted && self.agent.is_none() && !self.onward && !self.gone
     }
+}
+
+/// The caller's leg is still up (ringing, or answered and not hung up).
+fn caller_here(s: &CallState) -> bool {
+    s.with_role(Role::Caller)
+        .and_then(|id| s.channel(id))
+        .is_some_and(|c| !c.is_ended())
+}
+
+/// The call's waiting is over (its caller is gone): the queue is told, once.
+fn over(s: &mut CallState) {
+    left(s);
+    flush(s);
 }
 
 /// The call goes to wait in queue `number` (`None`: the tenant has no such queue).
@@ -76,6 +89,10 @@ pub fn enter(
     let Some(queue) = queue else {
         return go_on(myself, s, 404, "Not Found", t);
     };
+    if !s.caller_waiting() {
+        // The caller cancelled while the queue was looked up.
+        return;
+    }
     let join = QueueMsg::Join {
         call: myself.clone(),
         caller: s.parties.caller.clone(),
@@ -113,13 +130,24 @@ fn go_on(myself: &ActorRef<CallMsg>, s: &mut CallState, code: u16, reason: &str,
 
 /// What the queue said.
 pub fn event(myself: &ActorRef<CallMsg>, s: &mut CallState, e: QueueEvent, t: Instant) {
-    let Some(w) = s.queue.as_mut() else {
+    if s.queue.is_none() {
         if let QueueEvent::Offer { .. } = e {
             tracing::debug!("offer for a call no longer queued");
         }
         return;
-    };
+    }
+    if !caller_here(s) {
+        // Admitted, or offered agents, after the caller left: let them go.
+        return over(s);
+    }
+    let Some(w) = s.queue.as_mut() else { return };
     match e {
+        // Admitted already (the queue left the plan): the caller goes on as if it
+        // had waited its longest.
+        QueueEvent::Full if w.admitted => {
+            let target = w.rules.overflow.clone();
+            leave_for(myself, s, (target, ForwardReason::Overflow), t)
+        }
         QueueEvent::Full => {
             let queue = w.number.clone();
             s.journal.publish(CallEventKind::CallQueued {
@@ -139,9 +167,14 @@ pub fn event(myself: &ActorRef<CallMsg>, s: &mut CallState, e: QueueEvent, t: In
             admitted(s, position, t);
         }
         QueueEvent::Offer { agents, ring } => {
-            if !w.in_line() || w.offer.is_some() {
-                // Not taken: the agents go back to the queue.
-                return offer_ended(s, Vec::new(), agents);
+            if !w.in_line() {
+                // Gone on: the queue was told and frees every agent offered it.
+                return;
+            }
+            if w.offer.is_some() {
+                // One offer at a time; this one's agents are freed with it.
+                tracing::debug!(?agents, "second offer ignored");
+                return;
             }
             look_up(myself, s, agents, ring);
         }
@@ -265,10 +298,17 @@ pub fn agent_devices(
     let in_line = s
         .queue
         .as_ref()
-        .is_some_and(|w| w.in_line() && w.offer.is_none());
+        .is_some_and(|w| w.in_line() && w.offer.is_none())
+        && caller_here(s);
+    if !in_line {
+        // The caller left meanwhile: the queue is (or now is) told it is gone.
+        if !caller_here(s) {
+            over(s);
+        }
+        return;
+    }
     let devices = match found {
-        Ok(d) if in_line && !d.targets.is_empty() => d,
-        Ok(_) if !in_line => return offer_ended(s, Vec::new(), agents),
+        Ok(d) if !d.targets.is_empty() => d,
         _ => return offer_ended(s, Vec::new(), agents),
     };
     let (rung, unreachable): (Vec<String>, Vec<String>) = agents
@@ -350,7 +390,12 @@ pub fn agent_event(s: &mut CallState, id: ChannelId, i: usize, e: LegEvent, t: I
             tracing::debug!(agents = ?rung, code = c.code, "queue offer not answered");
             offer_ended(s, rung, unreachable);
         }
-        LegEvent::Request(_) | LegEvent::Response(_) => {}
+        LegEvent::Request(req) => {
+            s.with_leg(id, i, t, |l| {
+                l.respond(&req, 481, "Call/Transaction Does Not Exist", None, t)
+            });
+        }
+        LegEvent::Response(_) => {}
     }
 }
 
@@ -426,7 +471,7 @@ pub fn key(
 /// When the waiting caller next needs the call: its position announcement or the end
 /// of its longest wait.
 pub fn deadline(s: &CallState) -> Option<Instant> {
-    let w = s.queue.as_ref().filter(|w| w.in_line())?;
+    let w = s.queue.as_ref().filter(|w| w.in_line() && caller_here(s))?;
     let max = w.rules.max_wait.map(|d| w.since + d);
     [max, w.next_announce].into_iter().flatten().min()
 }
@@ -519,12 +564,34 @@ fn hang_up(s: &mut CallState, code: u16, reason: &str, t: Instant) {
     }
 }
 
-/// The call is over for its queue (its caller or its agent hung up): the queue is
-/// told in `flush`.
+/// The call is over for its queue (its caller or its agent hung up, or the agent
+/// transferred the caller away): the queue is told in `flush`. Agents still ringing
+/// for it stop, and their offer is not counted against them.
 pub fn left(s: &mut CallState) {
-    if let Some(w) = s.queue.as_mut() {
-        w.gone = true;
+    let Some(w) = s.queue.as_mut() else { return };
+    w.gone = true;
+    if let Some((id, ..)) = w.offer.take() {
+        if let Some(c) = s.channel_mut(id) {
+            c.role = Role::Retired;
+            c.hangup(487, "Request Terminated", now());
+        }
     }
+}
+
+/// Channel `id` left the call: when it is the queue's agent (it transferred the
+/// caller away), the agent is free for the queue.
+pub fn agent_left(s: &mut CallState, id: ChannelId) {
+    let user = s.channel(id).map(|c| c.user().to_owned());
+    if s.queue
+        .as_ref()
+        .is_some_and(|w| w.agent.is_some() && w.agent == user)
+    {
+        left(s);
+    }
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 /// Tells the queue a call that is over, once: after the call's record was updated, so

@@ -280,6 +280,8 @@ fn complete(s: &mut CallState, target: ChannelId, sdp: Option<Sdp>, t: Instant) 
         notify(s, tr.referrer, "200 OK", true, t);
     }
     s.with_party(tr.referrer, t, |l| l.hangup(200, "Call Transferred", t));
+    // A queue's agent who transferred its caller away is free (its wrap-up starts).
+    super::queue::agent_left(s, tr.referrer);
     s.move_into_place(tr.referrer, target);
     if let Some(other) = s.peer_of(target) {
         resume(s, other, t);

@@ -150,7 +150,13 @@ impl QueueState {
     /// Offers every waiting caller without an offer (longest waiting first) to the
     /// free agents its strategy picks, while there are any.
     fn dispatch(&mut self, t: Instant) {
-        let Some(cfg) = self.config() else { return };
+        let Some(cfg) = self.config() else {
+            // The queue left the plan: its callers go on (to their overflow).
+            for w in self.waiters.drain(..) {
+                let _ = w.call.send_message(CallMsg::Queue(QueueEvent::Full));
+            }
+            return;
+        };
         self.sync(&cfg, t);
         let view = self.args.view.borrow().clone();
         let ring =
@@ -251,17 +257,19 @@ impl QueueState {
             exit_target: cfg.exit_target.clone(),
         }
     }
+}
 
+impl QueueArgs {
     /// An agent who let an offer ring out is paused: logged out of the queue (as
     /// `*41` would), until it logs in again.
-    fn pause(&self, ext: &str) {
+    fn pause_agent(&self, ext: &str) {
         let (store, tenant, number, ext) = (
-            self.args.store.clone(),
-            self.args.tenant,
-            self.args.number.clone(),
+            self.store.clone(),
+            self.tenant,
+            self.number.clone(),
             ext.to_owned(),
         );
-        let reread = self.args.reread.clone();
+        let reread = self.reread.clone();
         tokio::spawn(async move {
             let done = store
                 .call(move |s| s.set_agent_login(tenant, &ext, Some(&number), false))
@@ -384,23 +392,26 @@ impl Actor for QueueActor {
                     s.waiters[w].offered.clear();
                     s.waiters[w].passed.extend(no_answer.iter().cloned());
                 }
-                s.release(&call, Duration::ZERO, t);
-                for ext in &unreachable {
-                    if let Some(a) = s.agent_mut(ext) {
-                        a.state = AgentState::Resting(t + UNREACHABLE_PAUSE);
+                // Only the agents still offered this call change: one freed meanwhile
+                // (and offered another caller) is left as it is.
+                let mut rest = false;
+                for a in &mut s.agents {
+                    if a.state != AgentState::Offered(call) {
+                        continue;
+                    }
+                    let left_out =
+                        unreachable.contains(&a.ext) || (pause && no_answer.contains(&a.ext));
+                    a.state = if left_out {
+                        rest = true;
+                        AgentState::Resting(t + UNREACHABLE_PAUSE)
+                    } else {
+                        AgentState::Free
+                    };
+                    if pause && no_answer.contains(&a.ext) {
+                        s.args.pause_agent(&a.ext);
                     }
                 }
-                if !unreachable.is_empty() {
-                    wake_at(&myself, Some(t + UNREACHABLE_PAUSE), t);
-                }
-                if pause {
-                    for ext in &no_answer {
-                        // Left out until the view says it is logged out.
-                        if let Some(a) = s.agent_mut(ext) {
-                            a.state = AgentState::Resting(t + UNREACHABLE_PAUSE);
-                        }
-                        s.pause(ext);
-                    }
+                if rest {
                     wake_at(&myself, Some(t + UNREACHABLE_PAUSE), t);
                 }
             }
