@@ -475,9 +475,11 @@ impl TenantSupervisor {
             Self::walk(&view, from, dialled, None, ring).map_err(|_| (404, "Not Found"))?;
         loop {
             match walk.next_step() {
-                WalkStep::Ring { lines, .. } => {
-                    match Self::hop_devices(myself, state, &view, (&lines, false), from, None).await
-                    {
+                WalkStep::Ring { lines, target, .. } => {
+                    // A group's members ring under its rules (logins, busy, DND).
+                    let group = group_of(&target);
+                    let hop = (&lines[..], false);
+                    match Self::hop_devices(myself, state, &view, hop, from, group).await {
                         Outcome::Ring(d) => return Ok(d.targets),
                         Outcome::Refuse(code, reason) => walk.failed(code, reason),
                         Outcome::KeepRinging => walk.failed(480, "Temporarily Unavailable"),

@@ -181,7 +181,7 @@ impl Caller {
         events: Option<u8>,
         extra: &str,
     ) -> Caller {
-        let mut c = SipClient::udp(pbx.addr);
+        let mut c = fresh_udp(pbx.addr);
         let local = c.local;
         let account = sim::ua::Account {
             user,
@@ -208,11 +208,12 @@ impl Caller {
         c.set_timeout(Duration::from_millis(500));
         c.send_raw(first.as_bytes());
         let mut sent = 1;
+        let mut other = None;
         let challenge = loop {
             match c.recv() {
                 Some(m) if m.code() == Some(407) => break m,
-                Some(_) => {}
-                None if sent >= 6 => panic!("a challenge"),
+                Some(m) => other = m.code(),
+                None if sent >= 6 => panic!("no challenge to {callee} (got {other:?})"),
                 None => {
                     c.send_raw(first.as_bytes());
                     sent += 1;
@@ -598,6 +599,26 @@ pub fn is_request(m: &engine::sip::Message, method: &str) -> bool {
 
 pub fn is_response(m: &engine::sip::Message, code: u16, method: &str) -> bool {
     m.code() == Some(code) && m.cseq().map(|c| c.method) == Some(method)
+}
+
+/// A UDP client on a local port no earlier caller of this test process had: a
+/// caller's Call-ID is named after its port, and an ephemeral port the system hands
+/// out again would reuse the Call-ID of a call the switch may still know.
+fn fresh_udp(server: std::net::SocketAddr) -> SipClient {
+    static USED: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut held = Vec::new();
+    loop {
+        let c = SipClient::udp(server);
+        let fresh = USED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(c.local.port());
+        if fresh {
+            return c;
+        }
+        held.push(c);
+    }
 }
 
 /// Waits for the next request of `method`, answers it 200 and returns it.
