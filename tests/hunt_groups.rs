@@ -164,3 +164,36 @@ fn a_sequential_group_rings_one_member_after_another_and_skips_busy_ones() {
     call.bye();
     busy.bye();
 }
+
+#[test]
+fn a_group_with_the_queue_strategy_answers_and_offers_the_caller_to_a_free_member() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    group_210(
+        dir.path(),
+        serde_json::json!({"kind": "queue"}),
+        serde_json::json!({}),
+    );
+    pbx_admin(
+        dir.path(),
+        &[
+            "agent", "logout", "--tenant", "demo", "101", "--group", "210",
+        ],
+    );
+    pbx.restart();
+    let mut m2 = Device::register(&pbx, "102");
+    // The caller is answered by the group's queue at once.
+    let mut call = Caller::call_with_media(&pbx, "104", "210", 42100);
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    // 101 is logged out: the longest idle member logged in, 102, is offered the call.
+    let offer = m2.next_invite(&[]).expect("102 is offered the caller");
+    m2.answer_invite(&offer, 42102);
+    call.bye();
+    m2.answer_request("BYE");
+    let rows = journal(&mut pbx);
+    let row = rows.iter().find(|r| r.to == "210").expect("the group call");
+    assert_eq!(row.answered_by.as_deref(), Some("102"));
+    assert_eq!(row.queue.as_deref(), Some("210"));
+}

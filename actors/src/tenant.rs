@@ -1135,7 +1135,7 @@ impl TenantSupervisor {
             .borrow()
             .router
             .as_ref()
-            .is_some_and(|r| r.plan().queues.iter().any(|q| q.number == number));
+            .is_some_and(|r| r.plan().queue(number).is_some());
         let entry = state.entry.clone().filter(|_| known)?;
         let args = crate::queue::QueueArgs {
             tenant: entry.id,

@@ -10,7 +10,8 @@
 //!   the call's ring time.
 //! - A hunt group rings its members: all at once (parallel) for the ring time, or one
 //!   at a time (sequential) for the group's seconds per member; a member that cannot
-//!   be rung fails at once and the next one rings.
+//!   be rung fails at once and the next one rings. A group with the queue strategy is
+//!   served like a queue of its members.
 //! - Any other target (queue, IVR, voicemail, conference, announcement, outbound,
 //!   emergency, feature code, reject, external drop-off) is handed to the call as it
 //!   is: [`Step::Serve`].
@@ -130,13 +131,21 @@ impl Walk {
                 self.ring(lines, self.ring, target)
             }
             Target::HuntGroup {
-                strategy, members, ..
+                strategy,
+                members,
+                number,
+                name,
             } => match *strategy {
                 Strategy::Parallel if members.is_empty() => self.empty_group(),
                 Strategy::Parallel => {
                     let lines = members.clone();
                     self.ring(lines, self.ring, target)
                 }
+                // Served by the switch like a queue of its members.
+                Strategy::Queue => Step::Serve(Target::Queue {
+                    number: number.clone(),
+                    name: name.clone(),
+                }),
                 Strategy::Sequential { ring_seconds } => {
                     let per_member = Duration::from_secs(u64::from(ring_seconds.max(1)));
                     if members.is_empty() {
@@ -197,6 +206,18 @@ mod tests {
             } => (hop, lines, ring),
             other => panic!("expected a hop, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_queue_group_is_served_as_a_queue_of_its_number() {
+        let mut w = Walk::new(Decision::single(group(Strategy::Queue, &["101"])), RING);
+        assert_eq!(
+            w.next_step(),
+            Step::Serve(Target::Queue {
+                number: "200".into(),
+                name: "Sales".into(),
+            })
+        );
     }
 
     #[test]

@@ -83,11 +83,7 @@ fn now() -> Instant {
 impl QueueState {
     fn config(&self) -> Option<dialplan::plan::Queue> {
         let view = self.args.view.borrow();
-        let plan = view.router.as_ref()?.plan();
-        plan.queues
-            .iter()
-            .find(|q| q.number == self.args.number)
-            .cloned()
+        view.router.as_ref()?.plan().queue(&self.args.number)
     }
 
     /// The agents follow the plan's member list (a new member starts free).

@@ -48,6 +48,9 @@ pub enum Strategy {
         /// Seconds per member (15 by default).
         ring_seconds: u32,
     },
+    /// A call queue of its members: the caller is answered, waits with music and is
+    /// offered to the member idle longest (the queue's defaults).
+    Queue,
 }
 
 impl Strategy {
@@ -56,6 +59,7 @@ impl Strategy {
         match self {
             Self::Parallel => "parallel".into(),
             Self::Sequential { ring_seconds } => format!("sequential {ring_seconds}s"),
+            Self::Queue => "queue".into(),
         }
     }
 }
@@ -172,6 +176,28 @@ pub struct CallerRule {
 }
 
 impl Queue {
+    /// The queue a hunt group with the queue strategy is: its members, the defaults.
+    pub fn of_group(g: &HuntGroup) -> Queue {
+        Queue {
+            number: g.number.clone(),
+            name: g.name.clone(),
+            schedule: None,
+            overflow: None,
+            members: g.members.clone(),
+            strategy: QueueStrategy::default(),
+            agent_ring_seconds: None,
+            wrap_up_seconds: None,
+            pause_on_no_answer: false,
+            max_wait_seconds: None,
+            max_callers: None,
+            announce_seconds: None,
+            exit_key: None,
+            exit_target: None,
+            skills: BTreeMap::new(),
+            caller_rules: Vec::new(),
+        }
+    }
+
     /// The priority and the skills (skill → minimum level) a caller from `number`
     /// waits with.
     pub fn caller_needs(&self, number: &str) -> (u8, BTreeMap<String, u8>) {

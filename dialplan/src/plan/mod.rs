@@ -99,6 +99,18 @@ fn default_adhoc_conference() -> String {
 }
 
 impl TenantPlan {
+    /// Queue `number`: one of the plan's queues, or a hunt group with the queue
+    /// strategy (as a queue with the defaults).
+    pub fn queue(&self, number: &str) -> Option<Queue> {
+        if let Some(q) = self.queues.iter().find(|q| q.number == number) {
+            return Some(q.clone());
+        }
+        self.groups
+            .iter()
+            .find(|g| g.number == number && g.strategy == Strategy::Queue)
+            .map(Queue::of_group)
+    }
+
     /// The line group of extension `number`: the one it names, else `default`, else
     /// a group with every property at its default.
     pub fn line_group_of(&self, number: &str) -> &LineGroup {
