@@ -35,18 +35,7 @@ fn a_parallel_group_rings_logged_in_members_and_skips_the_others() {
         serde_json::json!({}),
     );
     // 103 forwards its own calls: a group call does not follow that.
-    pbx_admin(
-        dir.path(),
-        &[
-            "line",
-            "set",
-            "--tenant",
-            "demo",
-            "103",
-            "--forward-always",
-            "104",
-        ],
-    );
+    line_set(dir.path(), "103", &["--forward-always", "104"]);
     pbx.restart();
     let mut m1 = Device::register(&pbx, "101");
     let mut m2 = Device::register(&pbx, "102");

@@ -97,15 +97,10 @@ fn forwarding_when_busy_and_when_offline_set_by_the_admin_and_loops_end() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
     pbx.stop();
-    let set = |args: &[&str]| {
-        let mut all = vec!["line", "set", "--tenant", "demo"];
-        all.extend_from_slice(args);
-        pbx_admin(dir.path(), &all);
-    };
-    set(&["101", "--forward-busy", "102"]);
-    set(&["104", "--forward-unregistered", "102"]);
-    set(&["105", "--forward-always", "106"]);
-    set(&["106", "--forward-always", "105"]);
+    line_set(dir.path(), "101", &["--forward-busy", "102"]);
+    line_set(dir.path(), "104", &["--forward-unregistered", "102"]);
+    line_set(dir.path(), "105", &["--forward-always", "106"]);
+    line_set(dir.path(), "106", &["--forward-always", "105"]);
     pbx.restart();
     let mut b = Device::register(&pbx, "101");
     let mut target = Device::register(&pbx, "102");
@@ -293,18 +288,7 @@ fn a_forwarded_call_is_picked_up_where_it_rings_now() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
     pbx.stop();
-    pbx_admin(
-        dir.path(),
-        &[
-            "line",
-            "set",
-            "--tenant",
-            "demo",
-            "101",
-            "--forward-always",
-            "102",
-        ],
-    );
+    line_set(dir.path(), "101", &["--forward-always", "102"]);
     pbx.restart();
     let mut target = Device::register(&pbx, "102");
     let mut call = Caller::call(&pbx, "100", "101");
@@ -347,15 +331,7 @@ fn a_user_shows_another_of_their_numbers_unless_the_admin_fixed_it() {
     admin(&["person", "add", "--tenant", "demo", "ann"]);
     admin(&["line", "set-user", "--tenant", "demo", "100", "ann"]);
     admin(&["line", "set-user", "--tenant", "demo", "105", "ann"]);
-    admin(&[
-        "line",
-        "set",
-        "--tenant",
-        "demo",
-        "100",
-        "--caller-id",
-        "105",
-    ]);
+    line_set(dir.path(), "100", &["--caller-id", "105"]);
     pbx.restart();
     let mut b = Device::register(&pbx, "101");
     let mut seen = Vec::new();
@@ -384,15 +360,7 @@ fn a_user_shows_another_of_their_numbers_unless_the_admin_fixed_it() {
     // Fixed by the administrator: neither the prefix nor the feature code may
     // change it, and the calls still show 105.
     pbx.stop();
-    admin(&[
-        "line",
-        "set",
-        "--tenant",
-        "demo",
-        "100",
-        "--caller-id-fixed",
-        "on",
-    ]);
+    line_set(dir.path(), "100", &["--caller-id-fixed", "on"]);
     pbx.restart();
     // 101's phone stays registered over the restart.
     assert_eq!(Caller::call(&pbx, "100", "*46100*101").expect(403), 403);
@@ -411,25 +379,8 @@ fn the_administrators_forwarding_wins_over_the_users_and_the_user_cannot_clear_i
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
     pbx.stop();
-    let admin = |args: &[&str]| pbx_admin(dir.path(), args);
-    admin(&[
-        "line",
-        "set",
-        "--tenant",
-        "demo",
-        "101",
-        "--forward-always",
-        "102",
-    ]);
-    admin(&[
-        "line",
-        "set",
-        "--tenant",
-        "demo",
-        "101",
-        "--admin-forward",
-        "103",
-    ]);
+    line_set(dir.path(), "101", &["--forward-always", "102"]);
+    line_set(dir.path(), "101", &["--admin-forward", "103"]);
     pbx.restart();
     let _b = Device::register(&pbx, "101");
     let mut user_target = Device::register(&pbx, "102");
@@ -453,18 +404,7 @@ fn a_forwarding_back_to_the_caller_is_busy_not_a_call_to_itself() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
     pbx.stop();
-    pbx_admin(
-        dir.path(),
-        &[
-            "line",
-            "set",
-            "--tenant",
-            "demo",
-            "101",
-            "--forward-always",
-            "100",
-        ],
-    );
+    line_set(dir.path(), "101", &["--forward-always", "100"]);
     pbx.restart();
     let mut a = Device::register(&pbx, "100");
     assert_eq!(call_status(&pbx, "101", 486), 486);
@@ -480,24 +420,8 @@ fn the_journal_names_who_forwarded_who_picked_up_and_who_missed_the_call() {
     let mut pbx = Pbx::start(dir.path());
     pbx.stop();
     let admin = |args: &[&str]| pbx_admin(dir.path(), args);
-    admin(&[
-        "line",
-        "set",
-        "--tenant",
-        "demo",
-        "101",
-        "--forward-always",
-        "102",
-    ]);
-    admin(&[
-        "line",
-        "set",
-        "--tenant",
-        "demo",
-        "100",
-        "--anonymous",
-        "on",
-    ]);
+    line_set(dir.path(), "101", &["--forward-always", "102"]);
+    line_set(dir.path(), "100", &["--anonymous", "on"]);
     admin(&["tenant", "journal-rules", "demo", "--forwarded", "all"]);
     pbx.restart();
     let mut target = Device::register(&pbx, "102");

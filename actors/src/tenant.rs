@@ -335,14 +335,7 @@ impl TenantSupervisor {
         if let Some(g) = group {
             return Self::member_devices(myself, state, view, lines, (g, alone)).await;
         }
-        let mut found = HopDevices {
-            targets: Vec::new(),
-            reject: None,
-            codecs: Vec::new(),
-            journal: true,
-            no_answer: None,
-            forwarded: Vec::new(),
-        };
+        let mut found = HopDevices::of(Vec::new());
         let mut first_refusal = None;
         for (k, line) in lines.iter().enumerate() {
             // The rung line's group decides decline, reject, busy-on-busy, codecs and
@@ -406,14 +399,7 @@ impl TenantSupervisor {
         let plan = view.router.as_ref().map(|r| r.plan());
         let hunt = plan.and_then(|p| p.groups.iter().find(|g| g.number == group));
         let waiting = hunt.is_some_and(|g| g.call_waiting);
-        let mut found = HopDevices {
-            targets: Vec::new(),
-            reject: None,
-            codecs: Vec::new(),
-            journal: true,
-            no_answer: None,
-            forwarded: Vec::new(),
-        };
+        let mut found = HopDevices::of(Vec::new());
         let (mut logged_in, mut first_refusal) = (0, None);
         for line in lines {
             if view.logged_out.contains(&(group.to_owned(), line.clone())) {

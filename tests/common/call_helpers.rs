@@ -681,6 +681,13 @@ pub fn press(sock: &std::net::UdpSocket, to: std::net::SocketAddr, code: &str, f
     }
 }
 
+/// `pbx line set --tenant demo EXT ARGS…` (the switch must be stopped).
+pub fn line_set(dir: &Path, ext: &str, args: &[&str]) -> Output {
+    let mut all = vec!["line", "set", "--tenant", "demo", ext];
+    all.extend_from_slice(args);
+    pbx_admin(dir, &all)
+}
+
 /// Stores the demo plan with `edit` applied (the switch must be stopped).
 pub fn edit_plan(dir: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let out = pbx_admin(dir, &["plan", "show", "--tenant", "demo"]);

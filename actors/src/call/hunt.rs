@@ -178,14 +178,7 @@ fn follow(myself: &ActorRef<CallMsg>, s: &mut CallState, by: String, to: String)
     let tenant = s.tenant.supervisor.clone();
     let me = myself.clone();
     tokio::spawn(async move {
-        let found = targets(&tenant, by, to).await.map(|targets| HopDevices {
-            targets,
-            reject: None,
-            codecs: Vec::new(),
-            journal: true,
-            no_answer: None,
-            forwarded: Vec::new(),
-        });
+        let found = targets(&tenant, by, to).await.map(HopDevices::of);
         let _ = me.send_message(CallMsg::Hop(hop, super::RING_TIMEOUT, found));
     });
 }

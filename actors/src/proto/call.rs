@@ -161,6 +161,20 @@ pub struct HopDevices {
     pub forwarded: Vec<Forwarded>,
 }
 
+impl HopDevices {
+    /// These devices, under no group rules (journalled, rejects as sent).
+    pub fn of(targets: Vec<CallTarget>) -> HopDevices {
+        HopDevices {
+            targets,
+            reject: None,
+            codecs: Vec::new(),
+            journal: true,
+            no_answer: None,
+            forwarded: Vec::new(),
+        }
+    }
+}
+
 /// A line passed the call on to another before anything rang there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forwarded {
