@@ -865,11 +865,19 @@ impl TenantSupervisor {
         let parties = [caller.clone(), line];
         let own = view.features.get(&caller);
         let anonymous = own.is_some_and(|f| f.anonymous);
-        // A per-call choice of caller ID is the user's: checked like the setting.
-        let shown = match once {
-            Some(n) => match Self::may_show(state, entry.id, &caller, &n).await {
-                Ok(()) => Some(n).filter(|n| *n != caller),
-                Err(why) => {
+        // A per-call choice of caller ID is the user's (refused where the
+        // administrator fixed it); the line's setting is shown while the number is
+        // still its user's (a line given to another user shows its own again).
+        let fixed = own.is_some_and(|f| f.caller_id_fixed);
+        let shown = match (once, own.and_then(|f| f.caller_id.clone())) {
+            (Some(n), _) => {
+                let allowed = match fixed {
+                    true => Err(format!(
+                        "the caller ID of line {caller} is fixed by the administrator"
+                    )),
+                    false => Self::owns(state, entry.id, &caller, &n).await,
+                };
+                if let Err(why) = allowed {
                     let r = Refusal {
                         code: 403,
                         reason: "Forbidden",
@@ -878,28 +886,16 @@ impl TenantSupervisor {
                     };
                     return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
                 }
-            },
-            // The line's setting, while the number is still its user's (a line given
-            // to another user shows its own again).
-            None => match own.and_then(|f| f.caller_id.clone()) {
-                Some(n) => {
-                    let (line, shown) = (caller.clone(), n.clone());
-                    let owned = state
-                        .args
-                        .shared
-                        .store
-                        .call(move |s| s.check_caller_id(entry.id, &line, &shown))
-                        .await;
-                    match owned {
-                        Ok(()) => Some(n),
-                        Err(e) => {
-                            tracing::warn!(line = %caller, error = %e, "stored caller ID not shown");
-                            None
-                        }
-                    }
+                Some(n).filter(|n| *n != caller)
+            }
+            (None, Some(n)) => match Self::owns(state, entry.id, &caller, &n).await {
+                Ok(()) => Some(n),
+                Err(why) => {
+                    tracing::warn!(line = %caller, %why, "stored caller ID not shown");
+                    None
                 }
-                None => None,
             },
+            (None, None) => None,
         };
         let args = CallArgs {
             anonymous,
@@ -1081,9 +1077,9 @@ impl TenantSupervisor {
         Self::confirmation(state, line, on, done.map(|_| ()))
     }
 
-    /// May `line` show `shown` on a call? A number of its user, unless the
-    /// administrator fixed its caller ID; `Err` says why not.
-    async fn may_show(
+    /// Is `shown` a number of `line`'s user (its own, or another of its lines)?
+    /// `Err` says why not.
+    async fn owns(
         state: &TenantState,
         tenant: TenantId,
         line: &str,
@@ -1094,14 +1090,7 @@ impl TenantSupervisor {
             .args
             .shared
             .store
-            .call(move |s| {
-                if s.line_features(tenant, &line)?.caller_id_fixed {
-                    return Err(crate::Error::Invalid(format!(
-                        "the caller ID of line {line} is fixed by the administrator"
-                    )));
-                }
-                s.check_caller_id(tenant, &line, &shown)
-            })
+            .call(move |s| s.check_caller_id(tenant, &line, &shown))
             .await
             .map_err(|e| e.to_string())
     }

@@ -4,44 +4,51 @@
 
 use std::time::Instant;
 
-use super::{codecs, CallState, ChannelId};
+use engine::sdp::Sdp;
+
+use super::{codecs, CallState, ChannelId, CALLEE_PORT, CALLER_PORT as CALLER};
 use crate::journal::Side;
-use crate::media_relay::{Port, Side as RelaySide};
+use crate::media_relay::Port;
 
-const CALLER: Port = Port {
-    relay: 0,
-    side: RelaySide::A,
-};
-
-/// Answers `caller` and plays it `prompts`; `what` names it in the journal.
-pub fn arrive(s: &mut CallState, caller: ChannelId, prompts: &[&str], what: &str, t: Instant) {
+/// The switch's own answer to the caller's offer, at the port facing the caller;
+/// both ports of the first relay speak its codec. `None` when the offer has no
+/// codec the switch speaks.
+pub(super) fn own_answer(s: &mut CallState) -> Option<Sdp> {
     let own = match (&s.caller_offer, s.relays.sdp_at(CALLER)) {
         (Some(offer), Some((ip, port))) => codecs::own_answer(offer, ip, port, &s.session_id),
         _ => None,
     };
-    let Some(own) = own.filter(|o| o.a_voice.is_some()) else {
-        s.journal.ended(
-            &engine::call::Cause::new(488, "Not Acceptable Here", engine::call::Side::Local),
-            Side::Switch,
-        );
-        s.with_party(caller, t, |l| l.hangup(488, "Not Acceptable Here", t));
-        return;
-    };
+    let own = own.filter(|o| o.a_voice.is_some())?;
     s.relays.speak(CALLER, own.a_voice, own.a_event);
-    s.relays.speak(
-        Port {
-            relay: 0,
-            side: RelaySide::B,
-        },
-        own.a_voice,
-        None,
+    s.relays.speak(CALLEE_PORT, own.a_voice, None);
+    Some(own.sdp)
+}
+
+/// The switch answers `caller` with `sdp` (its own answer).
+pub(super) fn answer(s: &mut CallState, caller: ChannelId, sdp: Sdp, t: Instant) {
+    if let Some(c) = s.channel_mut(caller) {
+        c.sent_sdp = Some(sdp.clone());
+    }
+    s.with_party(caller, t, |l| l.answer(Some(&sdp), t));
+}
+
+/// The caller offered no codec the switch speaks: 488.
+pub(super) fn not_acceptable(s: &mut CallState, caller: ChannelId, t: Instant) {
+    s.journal.ended(
+        &engine::call::Cause::new(488, "Not Acceptable Here", engine::call::Side::Local),
+        Side::Switch,
     );
+    s.with_party(caller, t, |l| l.hangup(488, "Not Acceptable Here", t));
+}
+
+/// Answers `caller` and plays it `prompts`; `what` names it in the journal.
+pub fn arrive(s: &mut CallState, caller: ChannelId, prompts: &[&str], what: &str, t: Instant) {
+    let Some(sdp) = own_answer(s) else {
+        return not_acceptable(s, caller, t);
+    };
     s.announcing = s.relays.announce(CALLER, prompts);
     s.journal.answered_by_switch(what);
-    if let Some(c) = s.channel_mut(caller) {
-        c.sent_sdp = Some(own.sdp.clone());
-    }
-    s.with_party(caller, t, |l| l.answer(Some(&own.sdp), t));
+    answer(s, caller, sdp, t);
     if !s.announcing {
         played(s, CALLER, t);
     }

@@ -17,7 +17,6 @@ use super::channel::{ChannelId, Role};
 use super::refusal::{served, Refusal};
 use super::{fork_to, passed_on, CallState};
 use crate::journal::{CallEventKind, Side};
-use crate::media_relay::{Port, Side as RelaySide};
 use crate::proto::{CallMsg, Forwarded, HopDevices, TenantMsg};
 use crate::store::ForwardReason;
 
@@ -58,10 +57,7 @@ pub fn ring(
     let lines = devices.targets.iter().map(|d| d.line.clone()).collect();
     let contacts: Vec<String> = devices.targets.iter().map(|d| d.contact.clone()).collect();
     let id = s.add_channel(myself, Role::Callee, legs, (flows, lines), &contacts);
-    let port = (!s.relays.is_empty()).then_some(Port {
-        relay: 0,
-        side: RelaySide::B,
-    });
+    let port = (!s.relays.is_empty()).then_some(super::CALLEE_PORT);
     let offer = s.b_offer.clone();
     if let Some(c) = s.channel_mut(id) {
         c.port = port;

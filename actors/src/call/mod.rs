@@ -205,6 +205,16 @@ pub struct CallState {
 
 pub struct CallActor;
 
+/// The call's first relay faces the caller on side A and callees on side B.
+const CALLER_PORT: Port = Port {
+    relay: 0,
+    side: RelaySide::A,
+};
+const CALLEE_PORT: Port = Port {
+    relay: 0,
+    side: RelaySide::B,
+};
+
 /// Who the call is between, for the INVITEs the call sends.
 struct Parties {
     caller: String,
@@ -677,10 +687,7 @@ impl Actor for CallActor {
             (vec![a_flow], vec![args.caller.clone()]),
             &[],
         );
-        let port = (!state.relays.is_empty()).then_some(Port {
-            relay: 0,
-            side: RelaySide::A,
-        });
+        let port = (!state.relays.is_empty()).then_some(CALLER_PORT);
         if let Some(c) = state.channel_mut(caller) {
             c.port = port;
         }
@@ -1222,11 +1229,7 @@ fn fork_to(
 /// facing callees.
 fn hop_offer(s: &CallState, codecs: &[String]) -> Option<Sdp> {
     let mut sdp = s.caller_offer.clone()?;
-    let facing = Port {
-        relay: 0,
-        side: RelaySide::B,
-    };
-    let (ip, port) = s.relays.sdp_at(facing)?;
+    let (ip, port) = s.relays.sdp_at(CALLEE_PORT)?;
     match codecs::callee_offer(&sdp, ip, port, &s.session_id, codecs) {
         Some(own) => Some(own),
         None => {

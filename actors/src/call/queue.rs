@@ -16,23 +16,14 @@ use ractor::rpc::CallResult;
 use ractor::ActorRef;
 
 use super::channel::{ChannelId, Role};
-use super::{codecs, fork_to, hunt, leg_no, leg_rang, CallState};
+use super::{announce, fork_to, hunt, leg_no, leg_rang, CallState};
 use crate::journal::{CallEventKind, Side};
-use crate::media_relay::{Port, Side as RelaySide};
+use crate::media_relay::Port;
 use crate::proto::{CallMsg, HopDevices, QueueEvent, QueueMsg, TenantMsg, WaitRules};
 use crate::store::ForwardReason;
 
-/// The port facing the caller.
-const CALLER: Port = Port {
-    relay: 0,
-    side: RelaySide::A,
-};
-
-/// The port facing agents (and every callee).
-const AGENTS: Port = Port {
-    relay: 0,
-    side: RelaySide::B,
-};
+/// The port facing the caller, and the one facing agents (as every callee).
+use super::{CALLEE_PORT as AGENTS, CALLER_PORT as CALLER};
 
 /// The call's place in its queue.
 pub struct Waiting {
@@ -214,24 +205,10 @@ fn admitted(s: &mut CallState, position: usize, t: Instant) {
     let Some(caller) = s.with_role(Role::Caller) else {
         return;
     };
-    let own = match (&s.caller_offer, s.relays.sdp_at(CALLER)) {
-        (Some(offer), Some((ip, port))) => codecs::own_answer(offer, ip, port, &s.session_id),
-        _ => None,
+    let Some(sdp) = announce::own_answer(s) else {
+        return announce::not_acceptable(s, caller, t);
     };
-    let Some(own) = own.filter(|o| o.a_voice.is_some()) else {
-        s.journal.ended(
-            &Cause::new(488, "Not Acceptable Here", LegSide::Local),
-            Side::Switch,
-        );
-        s.with_party(caller, t, |l| l.hangup(488, "Not Acceptable Here", t));
-        return;
-    };
-    s.relays.speak(CALLER, own.a_voice, own.a_event);
-    s.relays.speak(AGENTS, own.a_voice, None);
-    if let Some(c) = s.channel_mut(caller) {
-        c.sent_sdp = Some(own.sdp.clone());
-    }
-    s.with_party(caller, t, |l| l.answer(Some(&own.sdp), t));
+    announce::answer(s, caller, sdp, t);
     let mut prompts = Vec::new();
     if s.queue.as_ref().is_some_and(|w| w.next_announce.is_some()) {
         prompts.push("queue_you_are_caller");
@@ -364,7 +341,7 @@ fn offer_ended(s: &mut CallState, no_answer: Vec<String>, unreachable: Vec<Strin
 pub fn agent_event(s: &mut CallState, id: ChannelId, i: usize, e: LegEvent, t: Instant) {
     match e {
         LegEvent::Ringing | LegEvent::EarlyMedia(_) => leg_rang(s, id, i),
-        LegEvent::Answered(sdp) => connect(s, id, i, sdp, t),
+        LegEvent::Answered(sdp) => connect(s, id, i, sdp),
         LegEvent::Ended(c) => {
             if let Some(ch) = s.channel_mut(id) {
                 ch.role = Role::Retired;
@@ -400,7 +377,7 @@ pub fn agent_event(s: &mut CallState, id: ChannelId, i: usize, e: LegEvent, t: I
 }
 
 /// An agent (or the onward target) answered: it takes the caller, the music stops.
-fn connect(s: &mut CallState, id: ChannelId, i: usize, sdp: Option<Sdp>, t: Instant) {
+fn connect(s: &mut CallState, id: ChannelId, i: usize, sdp: Option<Sdp>) {
     let Some(caller) = s.with_role(Role::Caller) else {
         return;
     };
@@ -428,7 +405,6 @@ fn connect(s: &mut CallState, id: ChannelId, i: usize, sdp: Option<Sdp>, t: Inst
         w.agent = Some(line);
     }
     tracing::debug!("queue call answered");
-    let _ = t;
 }
 
 /// The prompts played to the caller are over: the music comes back. False when the
@@ -487,11 +463,12 @@ pub fn expired(myself: &ActorRef<CallMsg>, s: &mut CallState, t: Instant) {
         return leave_for(myself, s, (target, ForwardReason::Overflow), t);
     }
     if let (Some(at), Some(every)) = (w.next_announce, w.rules.announce_every) {
-        if t >= at && w.offer.is_none() {
+        if t >= at {
             w.next_announce = Some(t + every);
-            let _ = w.queue.send_message(QueueMsg::Position { call: w.call });
-        } else if t >= at {
-            w.next_announce = Some(t + every);
+            // Not while an agent rings: the answer would cut it short.
+            if w.offer.is_none() {
+                let _ = w.queue.send_message(QueueMsg::Position { call: w.call });
+            }
         }
     }
 }
@@ -508,14 +485,8 @@ fn leave_for(
     w.onward = true;
     let from = w.number.clone();
     passed_on(s, from, target.clone().unwrap_or_default(), reason);
-    let Some(w) = s.queue.as_mut() else { return };
-    let _ = w.queue.send_message(QueueMsg::Gone { call: w.call });
-    if let Some((id, ..)) = w.offer.take() {
-        if let Some(c) = s.channel_mut(id) {
-            c.role = Role::Retired;
-            c.hangup(487, "Request Terminated", t);
-        }
-    }
+    // The queue lets it go now; an agent still ringing stops.
+    over(s);
     let Some(to) = target else {
         return hang_up(s, 480, "Temporarily Unavailable", t);
     };

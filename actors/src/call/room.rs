@@ -23,7 +23,7 @@ use engine::sip::Message;
 use ractor::rpc::CallResult;
 use ractor::ActorRef;
 
-use super::{codecs, transfer, CallState, ChannelId, Role};
+use super::{transfer, CallState, ChannelId, Role};
 use crate::journal::Side;
 use crate::media_relay::{Port, Side as RelaySide};
 use crate::proto::{CallMsg, MemberOf, RoomHandle, RoomLeg, TenantId, TenantMsg};
@@ -33,14 +33,7 @@ const TRIES: u8 = 3;
 /// How long the caller has for each attempt.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-const CALLER: Port = Port {
-    relay: 0,
-    side: RelaySide::A,
-};
-const FACING_ROOM: Port = Port {
-    relay: 0,
-    side: RelaySide::B,
-};
+use super::{CALLEE_PORT as FACING_ROOM, CALLER_PORT as CALLER};
 
 /// A caller answered but not seated yet: it is typing the room's PIN.
 pub struct Gate {
@@ -65,15 +58,9 @@ pub async fn arrive(
     pin: Option<String>,
     t: Instant,
 ) {
-    let own = match (&s.caller_offer, s.relays.sdp_at(CALLER)) {
-        (Some(offer), Some((ip, port))) => codecs::own_answer(offer, ip, port, &s.session_id),
-        _ => None,
-    };
-    let Some(own) = own.filter(|o| o.a_voice.is_some()) else {
+    let Some(sdp) = super::announce::own_answer(s) else {
         return refuse(s, caller, 488, "Not Acceptable Here", t);
     };
-    s.relays.speak(CALLER, own.a_voice, own.a_event);
-    s.relays.speak(FACING_ROOM, own.a_voice, None);
     match pin {
         None => {
             if !seat(myself, s, room, handle).await {
@@ -94,10 +81,7 @@ pub async fn arrive(
         }
     }
     s.journal.answered_by_switch(&format!("conference {room}"));
-    if let Some(c) = s.channel_mut(caller) {
-        c.sent_sdp = Some(own.sdp.clone());
-    }
-    s.with_party(caller, t, |l| l.answer(Some(&own.sdp), t));
+    super::announce::answer(s, caller, sdp, t);
 }
 
 fn refuse(s: &mut CallState, caller: ChannelId, code: u16, reason: &str, t: Instant) {
