@@ -269,6 +269,8 @@ fn bad_scenario_files_name_the_field() {
         ("hold = { min = \"1s\" }\n", "`hold.max`"),
         ("extensions = \"1000-\"\n", "`extensions`"),
         ("speed = 3\n", "`speed`"),
+        ("queue = \"310\"\n", "`agents`"),
+        ("queue = \"310\"\nagents = \"105-120\"\n", "overlap"),
     ] {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, text).unwrap();
@@ -398,4 +400,107 @@ fn uac_only_sim_calls_a_uas_sim_with_audio_checks() {
         Some(n(&miss, "attempted")),
         "{u}"
     );
+}
+
+/// Runs `pbx` with `args` on `dir`'s data; panics with its stderr when it fails.
+fn pbx_cli(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pbx {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn call_centre_callers_wait_with_music_and_reach_their_agents() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    for (from, to) in [("1000", "1011"), ("2000", "2002")] {
+        pbx_cli(
+            dir.path(),
+            &[
+                "line",
+                "add-range",
+                "--tenant",
+                "demo",
+                "--from",
+                from,
+                "--to",
+                to,
+                "--password",
+                "pw{ext}",
+            ],
+        );
+    }
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&pbx_cli(dir.path(), &["plan", "show", "--tenant", "demo"])).unwrap();
+    plan["queues"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "number": "310", "name": "Centre", "members": ["2000", "2001", "2002"],
+            "strategy": "longest_idle", "wrap_up_seconds": 0,
+        }));
+    let plan_file = dir.path().join("plan.json");
+    std::fs::write(&plan_file, plan.to_string()).unwrap();
+    pbx_cli(
+        dir.path(),
+        &[
+            "plan",
+            "set",
+            "--tenant",
+            "demo",
+            plan_file.to_str().unwrap(),
+        ],
+    );
+    pbx.restart();
+    // 4 callers a second for 2 s, 3 agents busy 1.2 s a call: callers queue up.
+    let json = dir.path().join("report.json");
+    let out = sim(
+        &[
+            "--target",
+            &pbx.addr.to_string(),
+            "--extensions",
+            "1000-1011",
+            "--password",
+            "pw{ext}",
+            "--queue",
+            "310",
+            "--agents",
+            "2000-2002",
+            "--rate",
+            "4",
+            "--duration",
+            "2s",
+            "--hold",
+            "1s",
+            "--answer-delay",
+            "200ms",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        Duration::from_secs(90),
+    );
+    let r = report(&json);
+    assert!(out.status.success(), "pbx sim failed: {r}");
+    assert_clean(&r, 15);
+    // Every caller reached an agent (its wait timed by the agent's audio), and each
+    // heard the switch while it waited (`judge_queued`, part of the audio check).
+    assert_eq!(
+        r["centre"]["wait_ms"]["count"].as_u64(),
+        Some(n(&r, "answered")),
+        "{r}"
+    );
+    assert_eq!(r["centre"]["abandoned"].as_u64(), Some(0), "{r}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("queue wait"), "{stdout}");
 }

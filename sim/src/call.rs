@@ -90,9 +90,15 @@ pub async fn place(ctx: Arc<Ctx>, phone: Arc<Phone>, plan: Plan) {
         ctx.counters.fail(cause);
     }
     ctx.counters.call_ended();
-    if ctx.scenario.mode == Mode::Phones {
-        ctx.board
-            .release(phone.index, plan.callee, plan.target, plan.number);
+    match ctx.scenario.mode {
+        Mode::Phones => ctx
+            .board
+            .release(phone.index, plan.callee, plan.target, plan.number),
+        Mode::CallCentre => {
+            ctx.centre.ended(phone.ext, plan.number);
+            ctx.board.add_idle(phone.index);
+        }
+        Mode::Uac | Mode::Uas => {}
     }
 }
 
@@ -251,6 +257,12 @@ async fn caller_dialog(
         }
     };
     ctx.counters.answered(started.elapsed());
+    // A queue answers its caller at once; the agent comes later, and the switch hangs
+    // up when the agent does.
+    let queue = ctx.scenario.mode == Mode::CallCentre;
+    if queue {
+        ctx.centre.admitted(phone.ext);
+    }
     d.to = header(&answer, HeaderName::To).to_owned();
     if let Some(c) = answer
         .contacts()
@@ -284,6 +296,7 @@ async fn caller_dialog(
                     dtmf_pt: dtmf_pt.filter(|_| plan.dtmf),
                     dtmf_rx_pt: Some(DTMF_PT),
                     echo_ok: ctx.scenario.mode == Mode::Uac,
+                    hold_audio: queue,
                 },
             );
         }
@@ -291,7 +304,15 @@ async fn caller_dialog(
     // The call: answer the 200's retransmissions with ACK; a BYE from the switch ends
     // early. A hold call goes on hold a quarter in and resumes at half time.
     let answered_at = Instant::now();
-    let hang_up_at = answered_at + plan.hold;
+    // A queue's caller gives up after its patience unless its agent is talking by
+    // then; it then waits for the agent to hang up.
+    let mut hang_up_at = answered_at
+        + if queue {
+            ctx.scenario.patience
+        } else {
+            plan.hold
+        };
+    let mut patient = queue;
     let mut hold_steps = if plan.on_hold {
         vec![
             (answered_at + plan.hold / 2, "sendrecv"),
@@ -310,6 +331,16 @@ async fn caller_dialog(
         match tokio::time::timeout_at(until, inbox.recv()).await {
             Ok(None) => break,
             Err(_) => {
+                if patient && Instant::now() >= hang_up_at {
+                    patient = false;
+                    let connected = remote.is_some_and(|(addr, _)| {
+                        ctx.media.seen(slot, addr, stream_id).first_ok.is_some()
+                    });
+                    if connected {
+                        hang_up_at += ctx.scenario.hold.max() + ctx.scenario.timeout * 3;
+                        continue;
+                    }
+                }
                 let Some((_, dir)) = hold_steps.pop() else {
                     break;
                 };
@@ -352,9 +383,15 @@ async fn caller_dialog(
             }
         }
     }
-    if early_bye {
+    if early_bye && queue {
+        // The agent hung up: the caller was served.
+    } else if early_bye {
         result = Err(Cause::EarlyBye);
     } else {
+        if queue {
+            // Nobody took the call within the caller's patience.
+            result = Err(Cause::Abandoned);
+        }
         d.cseq += 1;
         let bye = d
             .request(
@@ -385,8 +422,14 @@ async fn caller_dialog(
         match remote {
             Some((addr, _)) => {
                 let m = ctx.media.stop(slot, addr, stream_id);
-                ctx.counters
-                    .leg_media(plan.number, Side::Caller, m, plan.dtmf);
+                if let (true, Some(waited)) = (queue, m.first_ok) {
+                    ctx.centre.waited(waited);
+                }
+                // A caller who gave up is not judged on audio it did not wait for.
+                if result != Err(Cause::Abandoned) {
+                    ctx.counters
+                        .leg_media(plan.number, Side::Caller, m, plan.dtmf);
+                }
             }
             None => ctx.counters.fail(Cause::BadSdp),
         }
@@ -502,7 +545,12 @@ pub async fn answer(ctx: Arc<Ctx>, phone: Arc<Phone>, invite: Message, mut inbox
         phone.close(&call_id);
         return;
     }
-    match ctx.board.take_expected(phone.index) {
+    let expected = if ctx.scenario.mode == Mode::CallCentre {
+        offered_to_agent(&ctx, &phone, &invite)
+    } else {
+        ctx.board.take_expected(phone.index)
+    };
+    match expected {
         None => {
             // Not called by the sim (or a retransmission of a finished call).
             let resp = MessageWriter::response_to(
@@ -525,6 +573,19 @@ pub async fn answer(ctx: Arc<Ctx>, phone: Arc<Phone>, invite: Message, mut inbox
     phone.close(&call_id);
 }
 
+/// The call an agent is offered: the call its caller (the INVITE's From user) has in
+/// the queue; the agent talks for the call's hold time, then hangs up.
+fn offered_to_agent(ctx: &Ctx, phone: &Phone, invite: &Message) -> Option<Expect> {
+    let caller = invite.from()?.uri.user_unescaped()?.parse().ok()?;
+    let w = ctx.centre.offered(phone.index, caller)?;
+    Some(Expect {
+        number: w.number,
+        dtmf: false,
+        transfer: None,
+        hang_up: Some(w.talk),
+    })
+}
+
 /// UAS mode: answers an INVITE for one of the DIDs (`extensions`), 404 otherwise.
 async fn uas_answer(ctx: &Ctx, phone: &Phone, invite: &Message, inbox: &mut Inbox) {
     ctx.counters.call_started();
@@ -536,6 +597,7 @@ async fn uas_answer(ctx: &Ctx, phone: &Phone, invite: &Message, inbox: &mut Inbo
                 number: sim_number(invite.body()).unwrap_or(0),
                 dtmf: false,
                 transfer: None,
+                hang_up: None,
             };
             if let Err(cause) = callee(ctx, phone, invite, inbox, expect).await {
                 ctx.counters.fail(cause);
@@ -643,6 +705,7 @@ async fn callee(
                 dtmf_pt: None,
                 dtmf_rx_pt: dtmf_pt.or(Some(DTMF_PT)),
                 echo_ok: false,
+                hold_audio: false,
             },
         );
     }
@@ -654,6 +717,7 @@ async fn callee(
         remote: remote.filter(|_| media_on).map(|r| r.0),
         number,
         transfer: expect.transfer,
+        hang_up: expect.hang_up,
     };
     let result = callee_until_bye(ctx, phone, inbox, &ok, &leg).await;
     if media_on {
@@ -681,6 +745,8 @@ struct CalleeLeg<'a> {
     remote: Option<SocketAddr>,
     number: u32,
     transfer: Option<(u32, Duration)>,
+    /// Hang up this long after answering (an agent).
+    hang_up: Option<Duration>,
 }
 
 /// How far a blind transfer got.
@@ -709,6 +775,7 @@ async fn callee_until_bye(
     let bye_deadline = Instant::now() + ctx.scenario.hold.max() + ctx.scenario.timeout * 3;
     let invite_cseq = leg.invite.cseq().map_or(0, |c| c.seq);
     let mut transfer_at = leg.transfer.map(|(_, after)| Instant::now() + after);
+    let hang_up_at = leg.hang_up.map(|after| Instant::now() + after);
     let mut tr = Transfer::default();
     let mut refer_resend = Instant::now();
     let mut refer_wait = T1;
@@ -723,7 +790,7 @@ async fn callee_until_bye(
             resend_at.min(ack_deadline)
         };
         if acked {
-            if let Some(t) = transfer_at {
+            if let Some(t) = transfer_at.or(hang_up_at) {
                 until = until.min(t);
             }
             if tr.refer.is_some() && !tr.accepted && !tr.failed {
@@ -749,6 +816,9 @@ async fn callee_until_bye(
                 resend_at = Instant::now() + wait;
             }
             Err(_) => {
+                if hang_up_at.is_some_and(|t| Instant::now() >= t) {
+                    return hang_up(ctx, phone, inbox, leg).await.and(result);
+                }
                 if transfer_at.is_some_and(|t| Instant::now() >= t) {
                     transfer_at = None;
                     let (ext, _) = leg.transfer.unwrap_or_default();
@@ -856,15 +926,42 @@ fn sipfrag_code(body: &[u8]) -> Option<u16> {
     parts.next()?.parse().ok()
 }
 
-/// A REFER from the callee's side of its dialog, transferring the call to `ext`.
-fn refer_request(ctx: &Ctx, phone: &Phone, leg: &CalleeLeg<'_>, ext: u32) -> Vec<u8> {
+/// The agent hangs up: a BYE in its dialog, answered with a 2xx. The agent counts as
+/// free from the moment it sends it (the switch frees it when the BYE arrives).
+async fn hang_up(
+    ctx: &Ctx,
+    phone: &Phone,
+    inbox: &mut Inbox,
+    leg: &CalleeLeg<'_>,
+) -> Result<(), Cause> {
+    const BYE_CSEQ: u32 = 2;
+    let bye = callee_request(ctx, phone, leg, "BYE", BYE_CSEQ).finish();
+    ctx.centre.agent_free(phone.index, Instant::now());
+    let deadline = Instant::now() + ctx.scenario.timeout;
+    match phone
+        .transact(ctx, inbox, &bye, "BYE", BYE_CSEQ, deadline)
+        .await?
+        .code()
+    {
+        Some(200..=299) => Ok(()),
+        code => Err(Cause::ByeCode(code.unwrap_or(0))),
+    }
+}
+
+/// A request from the callee's side of its dialog (to the caller's Contact).
+fn callee_request(
+    ctx: &Ctx,
+    phone: &Phone,
+    leg: &CalleeLeg<'_>,
+    method: &str,
+    cseq: u32,
+) -> MessageWriter {
     let invite = leg.invite;
     let target = invite
         .contacts()
         .and_then(|c| c.first().map(|c| c.uri.raw.to_owned()))
         .unwrap_or_else(|| format!("sip:{}", ctx.scenario.target));
-    let domain = &ctx.scenario.domain;
-    let mut w = MessageWriter::request("REFER", &target);
+    let mut w = MessageWriter::request(method, &target);
     w.header_fmt(
         "Via",
         format_args!(
@@ -880,10 +977,17 @@ fn refer_request(ctx: &Ctx, phone: &Phone, leg: &CalleeLeg<'_>, ext: u32) -> Vec
     )
     .header("To", header(invite, HeaderName::From))
     .header("Call-ID", invite.call_id().unwrap_or(""))
-    .header("CSeq", "1 REFER")
-    .header("Contact", leg.contact)
-    .header_fmt("Refer-To", format_args!("<sip:{ext}@{domain}>"))
-    .header_fmt("Referred-By", format_args!("<sip:{}@{domain}>", phone.ext));
+    .header_fmt("CSeq", format_args!("{cseq} {method}"));
+    w
+}
+
+/// A REFER from the callee's side of its dialog, transferring the call to `ext`.
+fn refer_request(ctx: &Ctx, phone: &Phone, leg: &CalleeLeg<'_>, ext: u32) -> Vec<u8> {
+    let domain = &ctx.scenario.domain;
+    let mut w = callee_request(ctx, phone, leg, "REFER", 1);
+    w.header("Contact", leg.contact)
+        .header_fmt("Refer-To", format_args!("<sip:{ext}@{domain}>"))
+        .header_fmt("Referred-By", format_args!("<sip:{}@{domain}>", phone.ext));
     w.finish()
 }
 

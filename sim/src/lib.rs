@@ -13,6 +13,7 @@
 //! `media`).
 
 pub mod call;
+pub mod centre;
 pub mod media;
 pub mod phone;
 pub mod report;

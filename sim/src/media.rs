@@ -50,6 +50,12 @@ pub struct LegMedia {
     pub sent: u32,
     /// Packets with the far side's signature.
     pub ok: u32,
+    /// Audio the switch played itself (no signature: music on hold, prompts), counted
+    /// only by a leg that waits in a queue (`StreamSpec::hold_audio`).
+    pub played: u32,
+    /// How long after the stream started the first packet with the far side's
+    /// signature came (a queue caller's wait for its agent).
+    pub first_ok: Option<Duration>,
     /// Packets with a wrong signature (another call's audio, or our own echoed).
     pub bad: u32,
     /// RFC 4733 event packets sent and received.
@@ -80,12 +86,16 @@ pub struct StreamSpec {
     /// Its own signature echoed back counts as good audio (a UAC against an echoing
     /// UAS).
     pub echo_ok: bool,
+    /// Audio without a signature is the switch playing (a caller waiting in a queue),
+    /// not a crossed call.
+    pub hold_audio: bool,
 }
 
 struct Stream {
     /// Told apart from a later stream to the same address (see `Media::start`).
     id: u64,
     spec: StreamSpec,
+    started: Instant,
     until: Option<Instant>,
     /// Not sending for now (on hold, recvonly).
     paused: bool,
@@ -166,6 +176,7 @@ impl Media {
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let stream = Stream {
             id,
+            started: Instant::now(),
             until: spec.send_for.map(|d| Instant::now() + d),
             paused: false,
             seq: (spec.call as u16).wrapping_mul(7),
@@ -190,6 +201,15 @@ impl Media {
             }
             None => false,
         }
+    }
+
+    /// What stream `id` has seen so far (nothing once stopped or replaced).
+    pub fn seen(&self, slot: Slot, remote: SocketAddr, id: u64) -> LegMedia {
+        lock(&self.sockets[slot.socket].streams)
+            .get(&remote)
+            .filter(|s| s.id == id)
+            .map(|s| s.media)
+            .unwrap_or_default()
     }
 
     /// Stops stream `id` and returns what it saw.
@@ -218,7 +238,13 @@ impl Media {
                 continue;
             };
             match check(pkt, s.spec.call, s.spec.side.other(), s.spec.dtmf_rx_pt) {
-                Check::Ok => s.media.ok += 1,
+                Check::Ok => {
+                    s.media.ok += 1;
+                    if s.media.first_ok.is_none() {
+                        s.media.first_ok = Some(s.started.elapsed());
+                    }
+                }
+                Check::Bad if s.spec.hold_audio && !signed(pkt) => s.media.played += 1,
                 Check::Bad
                     if s.spec.echo_ok
                         && check(pkt, s.spec.call, s.spec.side, None) == Check::Ok =>
@@ -311,6 +337,12 @@ fn next_packet(s: &mut Stream, tone: &[u8; SAMPLES], pkt: &mut [u8; HEADER + SAM
     HEADER + SAMPLES
 }
 
+/// Whether an RTP packet's payload carries a simulator's signature (any call's).
+fn signed(pkt: &[u8]) -> bool {
+    let csrc = (pkt[0] & 0x0f) as usize * 4;
+    pkt.get(HEADER + csrc..HEADER + csrc + 4) == Some(MAGIC.as_slice())
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Check {
     Ok,
@@ -362,8 +394,10 @@ mod tests {
                 dtmf_pt: dtmf,
                 dtmf_rx_pt: dtmf,
                 echo_ok: false,
+                hold_audio: false,
             },
             id: 0,
+            started: Instant::now(),
             until: None,
             paused: false,
             seq: 0,

@@ -49,6 +49,10 @@ pub enum Cause {
     HoldFailed,
     /// A blind transfer's REFER was refused, or its target did not answer.
     TransferFailed,
+    /// A queue's caller hung up after its patience without reaching an agent.
+    Abandoned,
+    /// A queue's caller who waited heard nothing from the switch (no music, no prompt).
+    NoHoldAudio,
 }
 
 impl Cause {
@@ -72,6 +76,8 @@ impl Cause {
             Cause::SendError => "send error".into(),
             Cause::HoldFailed => "hold failed".into(),
             Cause::TransferFailed => "transfer failed".into(),
+            Cause::Abandoned => "abandoned".into(),
+            Cause::NoHoldAudio => "no hold audio".into(),
         }
     }
 }
@@ -92,6 +98,8 @@ pub struct Counters {
     pub failures: AtomicU64,
     /// Only one leg of each call is ours (UAC or UAS mode): each leg is judged alone.
     pub one_leg: std::sync::atomic::AtomicBool,
+    /// The calls are a queue's: the caller waits before its agent answers (`judge_queued`).
+    pub queued: std::sync::atomic::AtomicBool,
     failed: Mutex<BTreeMap<Cause, u64>>,
     ringing_ms: Mutex<Vec<f64>>,
     answer_ms: Mutex<Vec<f64>>,
@@ -187,7 +195,11 @@ impl Counters {
                 continue;
             };
             t.checked += 1;
-            let verdict = judge(&a, &b, audio.dtmf);
+            let verdict = if self.queued.load(Ordering::Relaxed) {
+                judge_queued(&a, &b)
+            } else {
+                judge(&a, &b, audio.dtmf)
+            };
             if audio.dtmf && a.dtmf_sent > 0 {
                 t.dtmf_sent += 1;
                 if b.dtmf_received > 0 {
@@ -214,6 +226,8 @@ fn add(a: LegMedia, b: LegMedia) -> LegMedia {
     LegMedia {
         sent: a.sent + b.sent,
         ok: a.ok + b.ok,
+        played: a.played + b.played,
+        first_ok: a.first_ok.or(b.first_ok),
         bad: a.bad + b.bad,
         dtmf_sent: a.dtmf_sent + b.dtmf_sent,
         dtmf_received: a.dtmf_received + b.dtmf_received,
@@ -246,6 +260,32 @@ pub fn judge(caller: &LegMedia, callee: &LegMedia, dtmf: bool) -> Option<Cause> 
     }
     if dtmf && caller.dtmf_sent > 0 && callee.dtmf_received == 0 {
         return Some(Cause::NoDtmf);
+    }
+    None
+}
+
+/// How long a queue's caller may wait without hearing the switch: its first audio
+/// comes after the caller's first 20 ms packets and the switch's first prompt packet.
+const HEARS_HOLD_AFTER: Duration = Duration::from_millis(300);
+
+/// What is wrong with a queue call's audio: the caller, who sends from the moment the
+/// queue answers, hears the switch while it waits (when it waits at all), then the
+/// agent; both hear at least half of what the agent sent while they talked, and
+/// nothing with a wrong signature.
+pub fn judge_queued(caller: &LegMedia, agent: &LegMedia) -> Option<Cause> {
+    if caller.bad > 0 || agent.bad > 0 {
+        return Some(Cause::WrongRtp);
+    }
+    match (caller.ok, agent.ok) {
+        (0, 0) => return Some(Cause::NoRtp),
+        (0, _) | (_, 0) => return Some(Cause::OneWayRtp),
+        _ => {}
+    }
+    if caller.played == 0 && caller.first_ok.is_some_and(|w| w > HEARS_HOLD_AFTER) {
+        return Some(Cause::NoHoldAudio);
+    }
+    if caller.ok * 2 < agent.sent || agent.ok * 2 < agent.sent {
+        return Some(Cause::RtpLoss);
     }
     None
 }
@@ -299,6 +339,20 @@ pub struct Report {
     /// Length of the calling period, and of the whole run (registration to the end).
     pub calling_s: f64,
     pub elapsed_s: f64,
+    /// A call centre's queue, when the run was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub centre: Option<CentreReport>,
+}
+
+/// What a call centre's callers and agents saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct CentreReport {
+    /// Callers who gave up waiting.
+    pub abandoned: u64,
+    /// From an agent hanging up while callers waited unoffered to its next offer.
+    pub offer_ms: Percentiles,
+    /// From the queue answering a caller to the first audio of its agent.
+    pub wait_ms: Percentiles,
 }
 
 impl Report {
@@ -337,7 +391,22 @@ impl Report {
             rtp_unmatched,
             calling_s: round2(calling.as_secs_f64()),
             elapsed_s: round2(elapsed.as_secs_f64()),
+            centre: None,
         }
+    }
+
+    /// Adds what a call centre's callers and agents saw.
+    pub fn add_centre(&mut self, centre: &crate::centre::Centre) {
+        let (offer_ms, wait_ms) = centre.percentiles();
+        self.centre = Some(CentreReport {
+            abandoned: self
+                .failed
+                .get(&Cause::Abandoned.key())
+                .copied()
+                .unwrap_or(0),
+            offer_ms: round_p(offer_ms),
+            wait_ms: round_p(wait_ms),
+        });
     }
 
     /// Total failures of every kind.
@@ -394,6 +463,18 @@ impl Report {
             s.push_str(&format!(
                 "  features    {} held and resumed, {} transferred\n",
                 self.held, self.transferred
+            ));
+        }
+        if let Some(c) = &self.centre {
+            s.push_str(&format!(
+                "  queue wait  {}  ({} abandoned)\n",
+                p(&c.wait_ms),
+                c.abandoned
+            ));
+            s.push_str(&format!(
+                "  agent free→offer  {}  ({} timed)\n",
+                p(&c.offer_ms),
+                c.offer_ms.count
             ));
         }
         if self.dtmf_sent > 0 {
@@ -470,6 +551,34 @@ mod tests {
         assert_eq!(judge(&caller, &callee, true), Some(Cause::NoDtmf));
         callee.dtmf_received = 3;
         assert_eq!(judge(&caller, &callee, true), None);
+    }
+
+    #[test]
+    fn queue_audio_judgement() {
+        // The caller sent through its whole wait; the agent only while they talked.
+        let waited = |played, ok| LegMedia {
+            played,
+            first_ok: Some(Duration::from_secs(2)),
+            ..leg(150, ok, 0)
+        };
+        let agent = leg(50, 49, 0);
+        assert_eq!(judge_queued(&waited(95, 48), &agent), None);
+        assert_eq!(
+            judge_queued(&waited(0, 48), &agent),
+            Some(Cause::NoHoldAudio)
+        );
+        assert_eq!(judge_queued(&waited(95, 10), &agent), Some(Cause::RtpLoss));
+        assert_eq!(judge_queued(&waited(95, 0), &agent), Some(Cause::OneWayRtp));
+        // Offered at once: nothing to hear before the agent.
+        let at_once = LegMedia {
+            first_ok: Some(Duration::from_millis(60)),
+            ..leg(60, 50, 0)
+        };
+        assert_eq!(judge_queued(&at_once, &agent), None);
+        assert_eq!(
+            judge_queued(&waited(95, 48), &leg(50, 49, 1)),
+            Some(Cause::WrongRtp)
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::call::{place, Plan};
+use crate::centre::Centre;
 use crate::media::Media;
 use crate::phone::{keep_registered, unregister, Phone};
 use crate::report::{Counters, Report};
@@ -43,6 +44,7 @@ pub struct Ctx {
     pub media: Arc<Media>,
     pub counters: Counters,
     pub board: Board,
+    pub centre: Centre,
     /// Source of unique branches, tags and Call-IDs, mixed with `salt` (per run).
     pub ids: AtomicU64,
     pub salt: u64,
@@ -68,6 +70,8 @@ pub struct Expect {
     pub dtmf: bool,
     /// Blind-transfer the call to this extension this long after answering.
     pub transfer: Option<(u32, Duration)>,
+    /// Hang up this long after answering (an agent of a call centre).
+    pub hang_up: Option<Duration>,
 }
 
 /// The phones of a call: caller, callee, and the transfer target if any.
@@ -85,6 +89,16 @@ impl Board {
 
     pub fn add_idle(&self, phone: usize) {
         self.lock().idle.push(phone);
+    }
+
+    /// One idle phone, now busy (a call centre's caller).
+    pub fn pick_one(&self, rng: &mut StdRng) -> Option<usize> {
+        let mut b = self.lock();
+        if b.idle.is_empty() {
+            return None;
+        }
+        let i = rng.gen_range(0..b.idle.len());
+        Some(b.idle.swap_remove(i))
     }
 
     /// Two distinct idle phones (caller, callee), now busy; the callee expects `number`.
@@ -111,6 +125,7 @@ impl Board {
             number,
             dtmf,
             transfer: None,
+            hang_up: None,
         };
         if let (Some((first_ext, after)), false) = (transfer, b.idle.is_empty()) {
             let k = rng.gen_range(0..b.idle.len());
@@ -121,6 +136,7 @@ impl Board {
                     number,
                     dtmf: false,
                     transfer: None,
+                    hang_up: None,
                 },
             );
             expect.transfer = Some((first_ext + t as u32, after));
@@ -188,6 +204,7 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
         media: media.clone(),
         counters: Counters::default(),
         board: Board::default(),
+        centre: Centre::default(),
         ids: AtomicU64::new(1),
         salt,
     });
@@ -196,10 +213,15 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     let mode = scenario.mode;
     ctx.counters
         .one_leg
-        .store(mode != Mode::Phones, Ordering::Relaxed);
+        .store(matches!(mode, Mode::Uac | Mode::Uas), Ordering::Relaxed);
+    ctx.counters
+        .queued
+        .store(mode == Mode::CallCentre, Ordering::Relaxed);
     match mode {
-        Mode::Phones => {
-            for (i, ext) in (scenario.extensions.0..=scenario.extensions.1).enumerate() {
+        Mode::Phones | Mode::CallCentre => {
+            let agents = scenario.agents.map(|(a, b)| a..=b).into_iter().flatten();
+            let exts = (scenario.extensions.0..=scenario.extensions.1).chain(agents);
+            for (i, ext) in exts.enumerate() {
                 phones.push(Arc::new(
                     Phone::bind(i, ext, scenario.password_of(ext), ip)
                         .await
@@ -240,10 +262,9 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     // Registration, paced at `register_rate`.
     let mut pending = Vec::with_capacity(phones.len());
     let reg_start = Instant::now();
-    let to_register = if mode == Mode::Phones {
-        &phones[..]
-    } else {
-        &[]
+    let to_register = match mode {
+        Mode::Phones | Mode::CallCentre => &phones[..],
+        Mode::Uac | Mode::Uas => &[],
     };
     for (i, p) in to_register.iter().enumerate() {
         tokio::time::sleep_until(
@@ -259,7 +280,10 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
         match rx.await {
             Ok(Ok(())) => {
                 ctx.counters.registered.fetch_add(1, Ordering::Relaxed);
-                ctx.board.add_idle(index);
+                // A call centre's agents only answer.
+                if index < scenario.callers() {
+                    ctx.board.add_idle(index);
+                }
                 registered.push(index);
             }
             Ok(Err(cause)) => ctx.counters.fail(cause),
@@ -272,13 +296,16 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     match mode {
         Mode::Phones if registered.len() >= 2 => place_calls(&ctx, &phones).await,
         Mode::Phones => {}
-        Mode::Uac => place_calls(&ctx, &phones).await,
+        Mode::Uac | Mode::CallCentre => place_calls(&ctx, &phones).await,
         Mode::Uas => tokio::time::sleep(scenario.duration).await,
     }
     let calling = calling_start.elapsed();
     // Drain: let the calls in progress end.
-    let drain_until =
-        Instant::now() + scenario.hold.max() + scenario.answer_delay + scenario.timeout * 3;
+    let mut drain = scenario.hold.max() + scenario.answer_delay + scenario.timeout * 3;
+    if mode == Mode::CallCentre {
+        drain += scenario.patience;
+    }
+    let drain_until = Instant::now() + drain;
     while ctx.counters.active.load(Ordering::Relaxed) > 0 && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -297,18 +324,20 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     for t in tasks {
         t.abort();
     }
-    let report = Report::build(
+    let mut report = Report::build(
         scenario.target.to_string(),
-        if mode == Mode::Phones {
-            scenario.phones() as u64
-        } else {
-            0
+        match mode {
+            Mode::Phones | Mode::CallCentre => scenario.phones() as u64,
+            Mode::Uac | Mode::Uas => 0,
         },
         &ctx.counters,
         calling,
         begun.elapsed(),
         media.unmatched.load(Ordering::Relaxed),
     );
+    if mode == Mode::CallCentre {
+        report.add_centre(&ctx.centre);
+    }
     let timeline = std::mem::take(&mut *timeline.lock().unwrap_or_else(|e| e.into_inner()));
     Ok((report, timeline))
 }
@@ -342,6 +371,25 @@ async fn place_calls(ctx: &Arc<Ctx>, phones: &[Arc<Phone>]) {
             let on_hold = feature < s.hold_share;
             let transfer = (!on_hold && feature < s.hold_share + s.transfer_share)
                 .then_some((s.extensions.0, hold / 4));
+            if s.mode == Mode::CallCentre {
+                let Some(caller) = ctx.board.pick_one(&mut rng) else {
+                    ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let phone = phones[caller].clone();
+                ctx.centre.calling(phone.ext, number, hold);
+                let plan = Plan {
+                    number,
+                    callee: usize::MAX,
+                    callee_ext: s.queue.unwrap_or_default(),
+                    target: None,
+                    hold,
+                    dtmf: false,
+                    on_hold: false,
+                };
+                tokio::spawn(place(ctx.clone(), phone, plan));
+                continue;
+            }
             if s.mode == Mode::Uac {
                 let (a, b) = s.numbers();
                 let plan = Plan {

@@ -16,6 +16,17 @@
 //! hold_share = 0.1              # share of calls put on hold and resumed
 //! transfer_share = 0.05         # share of calls the callee blind-transfers
 //! ```
+//!
+//! A call centre (`queue` and `agents` together): the phones of `extensions` call the
+//! queue's number at the rate and wait (hearing what the switch plays), the phones of
+//! `agents` answer what the queue offers them after `answer_delay`, talk for `hold`
+//! and hang up; a waiting caller gives up after `patience`.
+//!
+//! ```toml
+//! queue = "300"
+//! agents = "2000-2199"
+//! patience = "2m"
+//! ```
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -139,6 +150,9 @@ pub enum Mode {
     /// A UAS or carrier trunk peer on `target`: answers INVITEs for the DIDs of
     /// `extensions` (404 for others) for `duration`, then reports.
     Uas,
+    /// A call centre: the phones of `extensions` call `queue`, those of `agents`
+    /// answer what it offers them and hang up after the hold time.
+    CallCentre,
 }
 
 /// One run of the simulator.
@@ -184,6 +198,12 @@ pub struct Scenario {
     pub rtp: RtpMode,
     /// Seed of the random choices (callers, callees, hold times, DTMF calls).
     pub seed: u64,
+    /// Call-centre mode: the queue's number, and the agents' extensions.
+    pub queue: Option<u64>,
+    pub agents: Option<(u32, u32)>,
+    /// Call-centre mode: how long a caller waits for an agent before hanging up.
+    #[serde(with = "secs")]
+    pub patience: Duration,
 }
 
 impl Default for Scenario {
@@ -208,6 +228,9 @@ impl Default for Scenario {
             register_expires: 600,
             rtp: RtpMode::Call,
             seed: 1,
+            queue: None,
+            agents: None,
+            patience: Duration::from_secs(120),
         }
     }
 }
@@ -230,6 +253,9 @@ const FIELDS: &[&str] = &[
     "register_expires",
     "rtp",
     "seed",
+    "queue",
+    "agents",
+    "patience",
 ];
 
 impl Scenario {
@@ -311,6 +337,20 @@ impl Scenario {
                     s.register_expires = n as u32;
                 }
                 "rtp" => s.rtp = parse_rtp(v)?,
+                "queue" => {
+                    let n = parse_numbers(str_of(key, v)?).map_err(|m| field_err(key, m))?;
+                    if n.0 != n.1 {
+                        return Err(field_err(key, "expected one number such as \"300\""));
+                    }
+                    s.queue = Some(n.0);
+                    s.mode = Mode::CallCentre;
+                }
+                "agents" => {
+                    s.agents =
+                        Some(parse_extensions(str_of(key, v)?).map_err(|m| field_err(key, m))?);
+                    s.mode = Mode::CallCentre;
+                }
+                "patience" => s.patience = duration_of(key, v)?,
                 "seed" => match v {
                     toml::Value::Integer(n) if *n >= 0 => s.seed = *n as u64,
                     _ => return Err(field_err(key, "expected a whole number ≥ 0")),
@@ -329,6 +369,26 @@ impl Scenario {
                 "extensions",
                 "need at least 2 extensions to place calls",
             ));
+        }
+        if self.mode == Mode::CallCentre {
+            let (Some(_), Some((a, b))) = (self.queue, self.agents) else {
+                let missing = if self.queue.is_none() {
+                    "queue"
+                } else {
+                    "agents"
+                };
+                return Err(field_err(
+                    missing,
+                    "a call centre needs both `queue` and `agents`",
+                ));
+            };
+            let (c, d) = self.extensions;
+            if a <= d && c <= b {
+                return Err(field_err(
+                    "agents",
+                    format!("agents {a}-{b} overlap the callers' extensions {c}-{d}"),
+                ));
+            }
         }
         for (field, share) in [
             ("hold_share", self.hold_share),
@@ -361,8 +421,13 @@ impl Scenario {
             .unwrap_or((u64::from(self.extensions.0), u64::from(self.extensions.1)))
     }
 
-    /// How many phones the run simulates.
+    /// How many phones the run simulates (callers, then agents in a call centre).
     pub fn phones(&self) -> usize {
+        self.callers() + self.agents.map_or(0, |(a, b)| (b - a + 1) as usize)
+    }
+
+    /// How many phones place calls (the extensions).
+    pub fn callers(&self) -> usize {
         (self.extensions.1 - self.extensions.0 + 1) as usize
     }
 
@@ -575,6 +640,27 @@ mod secs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_centre_needs_its_queue_and_agents_apart_from_the_callers() {
+        let s = Scenario::parse(
+            "extensions = \"1000-1999\"\nqueue = \"310\"\nagents = \"2000-2199\"\npatience = \"90s\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.mode, Mode::CallCentre);
+        assert_eq!((s.queue, s.agents), (Some(310), Some((2000, 2199))));
+        assert_eq!((s.callers(), s.phones()), (1000, 1200));
+        assert_eq!(s.patience, Duration::from_secs(90));
+        assert_eq!(field_of("agents = \"2000-2001\"\n"), "queue");
+        assert_eq!(
+            field_of("queue = \"300-301\"\nagents = \"2000-2001\"\n"),
+            "queue"
+        );
+        assert_eq!(
+            field_of("queue = \"300\"\nagents = \"105-110\"\n"),
+            "agents"
+        );
+    }
 
     fn field_of(text: &str) -> String {
         match Scenario::parse(text) {

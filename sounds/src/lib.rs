@@ -6,6 +6,7 @@
 //! [`load`] turns it into a [`media::wav::Announcement`] ready to play.
 
 use media::wav::Announcement;
+use std::sync::OnceLock;
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -109,12 +110,23 @@ pub fn get(name: &str) -> Option<&'static Prompt> {
     CATALOGUE.iter().find(|p| p.name == name)
 }
 
-/// Loads the prompt named `name` for playing.
+/// The prompt named `name`, ready to play. Each prompt is decoded once per process and
+/// shared (an `Announcement` holds its samples behind an `Arc`): a thousand callers
+/// waiting in a queue hear one copy of "please hold", not a thousand.
 pub fn load(name: &str) -> Result<Announcement, SoundsError> {
-    let prompt = get(name).ok_or_else(|| SoundsError::Unknown(name.to_owned()))?;
+    static LOADED: OnceLock<Vec<OnceLock<Announcement>>> = OnceLock::new();
+    let index = CATALOGUE
+        .iter()
+        .position(|p| p.name == name)
+        .ok_or_else(|| SoundsError::Unknown(name.to_owned()))?;
+    let slot = &LOADED.get_or_init(|| CATALOGUE.iter().map(|_| OnceLock::new()).collect())[index];
+    if let Some(a) = slot.get() {
+        return Ok(a.clone());
+    }
+    let prompt = &CATALOGUE[index];
     let announcement = Announcement::from_bytes(prompt.name, prompt.wav)?;
     tracing::debug!(name, ms = announcement.duration_ms(), "prompt loaded");
-    Ok(announcement)
+    Ok(slot.get_or_init(|| announcement).clone())
 }
 
 /// The prompt that speaks digit `d` (0–9), for queue positions and numbers.
@@ -151,6 +163,17 @@ mod tests {
             .filter(|s| s.unsigned_abs() > 1000)
             .count();
         assert!(loud > a.samples().len() / 4, "{loud} loud samples");
+    }
+
+    #[test]
+    fn a_prompt_is_decoded_once_and_shared() {
+        let a = load("queue_please_hold").unwrap();
+        let b = load("queue_please_hold").unwrap();
+        assert_eq!(a.samples().as_ptr(), b.samples().as_ptr());
+        assert!(matches!(
+            load("no_such_prompt"),
+            Err(SoundsError::Unknown(_))
+        ));
     }
 
     #[test]

@@ -16,6 +16,9 @@ Direct mode: `--uac-only --target HOST:PORT --numbers A-B` calls the numbers at 
 target without registering (answering a 401/407 as --caller with --password).\n\
 Carrier/UAS mode: `--uas --listen IP:PORT --dids A-B` answers INVITEs for those \
 numbers (404 otherwise) with RTP carrying its own signature, for --duration, then reports.\n\
+Call-centre mode: `--queue N --agents A-B` has the phones of --extensions call queue N while \
+the agents answer what it offers them and hang up after --hold (see \
+sim/scenarios/call-centre.toml).\n\
 Exit code: 0 when nothing failed, 1 when a registration, call or audio check failed \
 (the report says which), 2 for a bad scenario or flag."
 )]
@@ -95,6 +98,16 @@ pub struct ModeArgs {
     /// RTP: call (whole call, default), off, or a duration (the first stretch only).
     #[arg(long)]
     rtp: Option<String>,
+    /// Call centre: the queue's number the phones of --extensions call.
+    #[arg(long, requires = "agents", conflicts_with_all = ["uac_only", "uas"])]
+    queue: Option<u64>,
+    /// Call centre: the agents' extensions, who answer what the queue offers and hang
+    /// up after the hold time, e.g. 2000-2199.
+    #[arg(long, value_name = "A-B", requires = "queue")]
+    agents: Option<String>,
+    /// Call centre: how long a caller waits for an agent before hanging up, e.g. 2m.
+    #[arg(long)]
+    patience: Option<String>,
 }
 
 fn usage(field: &str, message: String) -> CliError {
@@ -184,6 +197,17 @@ fn scenario(a: &SimArgs) -> Result<Scenario, CliError> {
             d => RtpMode::First(duration_flag("rtp", d)?),
         };
     }
+    if let Some(q) = a.modes.queue {
+        s.queue = Some(q);
+        s.mode = Mode::CallCentre;
+    }
+    if let Some(r) = &a.modes.agents {
+        s.agents = Some(parse_extensions(r).map_err(|m| usage("agents", m))?);
+        s.mode = Mode::CallCentre;
+    }
+    if let Some(p) = &a.modes.patience {
+        s.patience = duration_flag("patience", p)?;
+    }
     if let Some(seed) = a.seed {
         s.seed = seed;
     }
@@ -197,7 +221,7 @@ pub fn run(a: SimArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
-    if !a.quiet && s.mode != Mode::Phones {
+    if !a.quiet && matches!(s.mode, Mode::Uac | Mode::Uas) {
         let (from, to) = s.numbers();
         eprintln!(
             "sim: {} {from}-{to} at {}",
@@ -209,8 +233,12 @@ pub fn run(a: SimArgs) -> Result<(), CliError> {
             s.target
         );
     } else if !a.quiet {
+        let agents = match (s.queue, s.agents) {
+            (Some(q), Some((x, y))) => format!(" calling queue {q}, agents {x}-{y}"),
+            _ => String::new(),
+        };
         eprintln!(
-            "sim: {} phones ({}-{}@{}) against {}, {} for {:.0} s",
+            "sim: {} phones ({}-{}@{}{agents}) against {}, {} for {:.0} s",
             s.phones(),
             s.extensions.0,
             s.extensions.1,
