@@ -46,6 +46,30 @@ fn loudness(rtp: &UdpSocket, ms: u64) -> f64 {
     sum / n.max(1) as f64
 }
 
+/// Waits (up to 5 s) until `pbx agent list` says queue 310's agent `ext` is `state`
+/// (the switch writes the states as they change, a moment later).
+fn wait_agent_state(dir: &std::path::Path, ext: &str, state: &str) {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = pbx_admin(dir, &["agent", "list", "--tenant", "demo"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("310\tqueue\t") && l.split('\t').nth(2) == Some(ext))
+            .unwrap_or_default()
+            .to_owned();
+        if line
+            .split('\t')
+            .nth(4)
+            .is_some_and(|s| s.starts_with(&format!("{state} since")))
+        {
+            return;
+        }
+        assert!(Instant::now() < until, "agent {ext} never {state}: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn rtp_socket() -> (UdpSocket, u16) {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = s.local_addr().unwrap().port();
@@ -102,9 +126,13 @@ fn a_caller_hears_music_until_an_agent_answers_and_an_unanswered_offer_moves_on(
         }
     }
     assert!(heard > 10, "the caller hears the agent ({heard} packets)");
+    // `pbx agent list` shows what the agents are doing.
+    wait_agent_state(dir.path(), "102", "busy");
+    wait_agent_state(dir.path(), "101", "free");
     sender.join().unwrap();
     call.bye();
     a2.answer_request("BYE");
+    wait_agent_state(dir.path(), "102", "free");
     let rows = journal(&mut pbx);
     let row = rows.iter().find(|r| r.to == "310").expect("the queue call");
     assert_eq!(row.answered_by.as_deref(), Some("102"));

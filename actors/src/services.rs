@@ -22,6 +22,8 @@ pub struct Services {
     pub digest_offer: Vec<engine::auth::Algorithm>,
     /// Where calls publish their events (the journal listens).
     pub bus: crate::journal::EventBus,
+    /// Where queues publish their agents' states (`agent_states` keeps the latest).
+    pub agent_bus: crate::journal::EventBus<crate::proto::events::AgentEvent>,
     /// RTP ports for the calls' media relays.
     pub ports: Arc<crate::media_relay::PortPool>,
     /// Ring time and capacity for calls, shared by every tenant.

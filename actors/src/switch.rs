@@ -131,6 +131,22 @@ impl SwitchActor {
     }
 }
 
+/// Keeps the latest state of every queue's agent in the store (`agent_states`, read
+/// by `pbx agent list`), starting from none: a starting switch has nobody ringing.
+fn keep_agent_states(shared: &Services) {
+    shared
+        .store
+        .submit("clearing agent states", |s| s.clear_agent_states());
+    let store = shared.store.clone();
+    shared.agent_bus.subscribe_with(move |e| {
+        let e = e.clone();
+        store.submit("keeping an agent state", move |s| {
+            s.set_agent_state(e.tenant, &e.queue, &e.agent, e.status.as_str(), e.at)
+        });
+        true
+    });
+}
+
 impl Actor for SwitchActor {
     type Msg = SwitchMsg;
     type State = SwitchState;
@@ -150,6 +166,7 @@ impl Actor for SwitchActor {
             policy: args.config.registrar,
             out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
             bus: EventBus::new(),
+            agent_bus: EventBus::new(),
             digest_offer: args.config.digest_offer.clone(),
             ports: Arc::new(PortPool::new(args.config.rtp_ports.clone())?),
             calls: Arc::new(
@@ -173,6 +190,7 @@ impl Actor for SwitchActor {
         };
         // The journal first, so that it hears every call.
         Self::start_journal(&myself, &mut state).await?;
+        keep_agent_states(&state.shared);
         for t in args.tenants {
             let regs = args
                 .registered

@@ -1118,6 +1118,7 @@ impl TenantSupervisor {
             view: state.view.clone(),
             store: state.args.shared.store.clone(),
             reread: state.reread.clone(),
+            events: state.args.shared.agent_bus.clone(),
         };
         match Actor::spawn_linked(None, crate::queue::QueueActor, args, myself.get_cell()).await {
             Ok((q, _)) => {

@@ -519,6 +519,20 @@ fn check_references(
         if let Some(n) = q.exit_target.as_ref().filter(|n| !is_number(n)) {
             unknown(entry.clone(), "exit target", n);
         }
+        // A caller who leaves the line is rung onwards: a person or a group of them.
+        for (field, n) in [("overflow", &q.overflow), ("exit_target", &q.exit_target)] {
+            let Some((n, what)) = n.as_deref().and_then(|n| Some((n, *numbers.get(n)?))) else {
+                continue;
+            };
+            if !(what.starts_with("extension") || what.starts_with("hunt group")) {
+                errs.push(ValidationError::Setting {
+                    entry: entry.clone(),
+                    reason: format!(
+                        "{field} {n} is {what}: a caller leaving a queue goes on to an extension, a hunt group or an external number"
+                    ),
+                });
+            }
+        }
         for m in q
             .members
             .iter()

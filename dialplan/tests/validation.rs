@@ -201,6 +201,26 @@ fn table_of_numbering_errors() {
             &["conference \"Team room\"", "PIN must be 1 to 12 digits"],
         ),
         (
+            "queue overflow to an IVR",
+            |p| p.queues[0].overflow = Some("400".into()),
+            &[
+                "queue \"Support\"",
+                "overflow 400 is IVR menu \"Main menu\"",
+            ],
+        ),
+        (
+            "queue exit to a conference",
+            |p| p.queues[0].exit_target = Some("500".into()),
+            &["queue \"Support\"", "exit_target 500 is conference"],
+        ),
+        (
+            "queue skill level out of range",
+            |p| {
+                p.queues[0].skills.insert("de".into(), 11);
+            },
+            &["queue \"Support\"", "skill \"de\" level 11 must be 1 to 10"],
+        ),
+        (
             "empty conference PIN",
             |p| p.conferences[0].pin = Some(String::new()),
             &["conference \"Team room\"", "PIN"],

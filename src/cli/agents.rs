@@ -28,7 +28,8 @@ pub enum AgentCmd {
         group: Option<String>,
     },
     /// Every member of the tenant's hunt groups and queues: group, kind, member,
-    /// logged in or out.
+    /// logged in or out, and for a queue's agent what it is doing (free, ringing,
+    /// busy, wrap-up, paused) since when, as the running switch last said.
     List {
         #[arg(long)]
         tenant: String,
@@ -51,16 +52,32 @@ pub fn agent(dir: &Path, cmd: AgentCmd) -> Result<(), CliError> {
         AgentCmd::List { tenant } => {
             let t = store.tenant(&tenant)?;
             for a in store.agent_logins(t.id)? {
-                let state = if a.logged_in {
+                let login = if a.logged_in {
                     "logged in"
                 } else {
                     "logged out"
                 };
-                println!("{}\t{}\t{}\t{state}", a.group, a.kind, a.ext);
+                match a.live {
+                    Some((state, since)) => println!(
+                        "{}\t{}\t{}\t{login}\t{state} since {}",
+                        a.group,
+                        a.kind,
+                        a.ext,
+                        since_text(since)
+                    ),
+                    None => println!("{}\t{}\t{}\t{login}", a.group, a.kind, a.ext),
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Unix milliseconds as a UTC date and time ("2026-11-30 14:03:27 UTC").
+fn since_text(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| ms.to_string())
 }
 
 #[derive(Debug, Subcommand)]

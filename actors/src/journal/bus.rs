@@ -7,29 +7,52 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use crate::proto::events::{CallEvent, CallEventKind, CallId, UnixMillis};
+use crate::proto::events::{CallEvent, CallEventKind, CallId};
 use crate::proto::TenantId;
 
 /// Delivers one event; `false` means the subscriber is gone and is dropped.
-type Sink = Box<dyn Fn(&CallEvent) -> bool + Send + Sync>;
+type Sink<E> = Box<dyn Fn(&E) -> bool + Send + Sync>;
 
-#[derive(Default)]
-struct Inner {
-    sinks: RwLock<Vec<(u64, Sink)>>,
+struct Inner<E> {
+    sinks: RwLock<Vec<(u64, Sink<E>)>>,
     next_id: AtomicU64,
 }
 
-/// A cheap, cloneable handle to the bus.
-#[derive(Clone, Default)]
-pub struct EventBus {
-    inner: Arc<Inner>,
+impl<E> Default for Inner<E> {
+    fn default() -> Self {
+        Inner {
+            sinks: RwLock::new(Vec::new()),
+            next_id: AtomicU64::new(0),
+        }
+    }
 }
 
-impl std::fmt::Debug for EventBus {
+/// A cheap, cloneable handle to a bus: of call events by default, or of another kind
+/// of event (the queues' agent states).
+pub struct EventBus<E = CallEvent> {
+    inner: Arc<Inner<E>>,
+}
+
+impl<E> Clone for EventBus<E> {
+    fn clone(&self) -> Self {
+        EventBus {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<E> Default for EventBus<E> {
+    fn default() -> Self {
+        EventBus {
+            inner: Arc::new(Inner::default()),
+        }
+    }
+}
+
+impl<E> std::fmt::Debug for EventBus<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventBus")
             .field("subscribers", &self.subscriber_count())
@@ -37,20 +60,17 @@ impl std::fmt::Debug for EventBus {
     }
 }
 
-impl EventBus {
-    pub fn new() -> EventBus {
+impl<E: Clone + Send + 'static> EventBus<E> {
+    pub fn new() -> Self {
         EventBus::default()
     }
 
     /// Hands `event` to every subscriber. Never blocks on a subscriber and never
     /// fails; subscribers that went away are forgotten.
-    pub fn publish(&self, event: CallEvent) {
+    pub fn publish(&self, event: E) {
         let mut dead = Vec::new();
         {
             let sinks = self.inner.sinks.read().unwrap_or_else(|e| e.into_inner());
-            if sinks.is_empty() {
-                tracing::trace!(call = %event.call, kind = event.kind.name(), "no subscriber");
-            }
             for (id, sink) in sinks.iter() {
                 if !sink(&event) {
                     dead.push(*id);
@@ -60,15 +80,48 @@ impl EventBus {
         if !dead.is_empty() {
             let mut sinks = self.inner.sinks.write().unwrap_or_else(|e| e.into_inner());
             sinks.retain(|(id, _)| !dead.contains(id));
-            tracing::debug!(n = dead.len(), "call event subscribers gone");
+            tracing::debug!(n = dead.len(), "event subscribers gone");
         }
     }
 
+    /// A new subscriber: every event published from now on, in order.
+    pub fn subscribe(&self) -> Subscription<E> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.subscribe_with(move |e: &E| tx.send(e.clone()).is_ok());
+        Subscription { rx }
+    }
+
+    /// A subscriber given as a function, called on the publisher's task; it must not
+    /// block nor use the bus. It returns `false` once its receiver is gone, and is then
+    /// dropped.
+    pub fn subscribe_with(&self, deliver: impl Fn(&E) -> bool + Send + Sync + 'static) {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut sinks = self.inner.sinks.write().unwrap_or_else(|e| e.into_inner());
+        sinks.push((id, Box::new(deliver)));
+    }
+}
+
+impl<E> EventBus<E> {
+    pub fn subscriber_count(&self) -> usize {
+        self.inner
+            .sinks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+}
+
+impl EventBus<CallEvent> {
     /// Stamps the event with the wall clock and publishes it. The only place the
     /// journal's side reads the clock; publishers that keep their own time (tests, the
     /// simulator) use `publish`.
     pub fn publish_now(&self, call: CallId, tenant: TenantId, kind: CallEventKind) {
-        self.publish(CallEvent::new(call, tenant, unix_millis(), kind));
+        self.publish(CallEvent::new(
+            call,
+            tenant,
+            crate::clock::unix_millis(),
+            kind,
+        ));
     }
 
     /// The end of a call the switch failed or refused: `code` and `reason` as the
@@ -85,60 +138,30 @@ impl EventBus {
             },
         );
     }
-
-    /// A new subscriber: every event published from now on, in order.
-    pub fn subscribe(&self) -> Subscription {
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.subscribe_with(move |e| tx.send(e.clone()).is_ok());
-        Subscription { rx }
-    }
-
-    /// A subscriber given as a function, called on the publisher's task; it must not
-    /// block nor use the bus. It returns `false` once its receiver is gone, and is then
-    /// dropped.
-    pub fn subscribe_with(&self, deliver: impl Fn(&CallEvent) -> bool + Send + Sync + 'static) {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut sinks = self.inner.sinks.write().unwrap_or_else(|e| e.into_inner());
-        sinks.push((id, Box::new(deliver)));
-    }
-
-    pub fn subscriber_count(&self) -> usize {
-        self.inner
-            .sinks
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
-    }
 }
 
 /// The receiving end of `EventBus::subscribe`.
 #[derive(Debug)]
-pub struct Subscription {
-    rx: mpsc::UnboundedReceiver<CallEvent>,
+pub struct Subscription<E = CallEvent> {
+    rx: mpsc::UnboundedReceiver<E>,
 }
 
-impl Subscription {
+impl<E> Subscription<E> {
     /// The next event; `None` once every `EventBus` handle is dropped.
-    pub async fn recv(&mut self) -> Option<CallEvent> {
+    pub async fn recv(&mut self) -> Option<E> {
         self.rx.recv().await
     }
 
     /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Option<CallEvent> {
+    pub fn try_recv(&mut self) -> Option<E> {
         self.rx.try_recv().ok()
     }
-}
-
-fn unix_millis() -> UnixMillis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::events::UnixMillis;
 
     fn ev(at: UnixMillis) -> CallEvent {
         CallEvent::new(CallId(7), 1, at, CallEventKind::LegRinging { leg: 0 })

@@ -285,3 +285,42 @@ mod tests {
         }
     }
 }
+
+/// What a queue's agent is doing, as `pbx agent list` and the API show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AgentStatus {
+    LoggedOut,
+    Free,
+    /// A caller of the queue is offered to it.
+    Ringing,
+    /// In a call from the queue.
+    Busy,
+    /// After a call, for the queue's wrap-up time.
+    WrapUp,
+    /// Left out of offers for a while (it could not be rung) or on do not disturb.
+    Paused,
+}
+
+impl AgentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::LoggedOut => "logged out",
+            AgentStatus::Free => "free",
+            AgentStatus::Ringing => "ringing",
+            AgentStatus::Busy => "busy",
+            AgentStatus::WrapUp => "wrap-up",
+            AgentStatus::Paused => "paused",
+        }
+    }
+}
+
+/// A queue's agent changed state: published on the agents' bus by the queue actor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentEvent {
+    pub tenant: TenantId,
+    /// The queue's number and the agent's extension.
+    pub queue: String,
+    pub agent: String,
+    pub status: AgentStatus,
+    pub at: UnixMillis,
+}

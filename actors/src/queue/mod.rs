@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef};
 use tokio::sync::watch;
 
+use crate::journal::EventBus;
+use crate::proto::events::{AgentEvent, AgentStatus};
 use crate::proto::{CallMsg, QueueEvent, QueueMsg, WaitRules};
 use crate::store::{StoreHandle, TenantId};
 use crate::tenant::routing::TenantView;
@@ -32,6 +34,8 @@ pub struct QueueArgs {
     pub store: StoreHandle,
     /// Wakes the tenant's view to read logins again (an agent paused).
     pub reread: Arc<tokio::sync::Notify>,
+    /// Where the agents' states are published as they change.
+    pub events: EventBus<AgentEvent>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +45,8 @@ enum AgentState {
     Offered(ActorId),
     /// In a call from the queue.
     Busy(ActorId),
-    /// Wrap-up after a call, or left out for a while, until then.
-    Resting(Instant),
+    /// Wrap-up after a call (`true`), or left out for a while, until then.
+    Resting(Instant, bool),
 }
 
 #[derive(Debug)]
@@ -51,6 +55,8 @@ struct Agent {
     state: AgentState,
     idle_since: Instant,
     calls: u32,
+    /// The status last published for it.
+    shown: Option<AgentStatus>,
 }
 
 struct Waiter {
@@ -108,6 +114,7 @@ impl QueueState {
                     state: AgentState::Free,
                     idle_since: t,
                     calls: 0,
+                    shown: None,
                 },
             })
             .collect();
@@ -133,7 +140,7 @@ impl QueueState {
                     if wrap_up.is_zero() {
                         a.state = AgentState::Free;
                     } else {
-                        a.state = AgentState::Resting(t + wrap_up);
+                        a.state = AgentState::Resting(t + wrap_up, true);
                         wake = Some(t + wrap_up);
                     }
                 }
@@ -243,6 +250,42 @@ impl QueueState {
         self.release(call, wrap, t)
     }
 
+    /// Publishes the agents whose status changed since it was last published.
+    fn publish(&mut self) {
+        let view = self.args.view.borrow();
+        for a in &mut self.agents {
+            let logged_out = !view.logged_out.is_empty()
+                && view
+                    .logged_out
+                    .contains(&(self.args.number.clone(), a.ext.clone()));
+            let status = if logged_out {
+                AgentStatus::LoggedOut
+            } else {
+                match a.state {
+                    AgentState::Offered(_) => AgentStatus::Ringing,
+                    AgentState::Busy(_) => AgentStatus::Busy,
+                    AgentState::Resting(_, true) => AgentStatus::WrapUp,
+                    AgentState::Resting(_, false) => AgentStatus::Paused,
+                    AgentState::Free if view.features.get(&a.ext).is_some_and(|f| f.dnd) => {
+                        AgentStatus::Paused
+                    }
+                    AgentState::Free => AgentStatus::Free,
+                }
+            };
+            if a.shown == Some(status) {
+                continue;
+            }
+            a.shown = Some(status);
+            self.args.events.publish(AgentEvent {
+                tenant: self.args.tenant,
+                queue: self.args.number.clone(),
+                agent: a.ext.clone(),
+                status,
+                at: crate::clock::unix_millis(),
+            });
+        }
+    }
+
     fn rules(cfg: &dialplan::plan::Queue) -> WaitRules {
         let secs = |s: Option<u32>| s.map(|s| Duration::from_secs(u64::from(s)));
         WaitRules {
@@ -314,6 +357,7 @@ impl Actor for QueueActor {
         if let Some(cfg) = state.config() {
             state.sync(&cfg, now());
         }
+        state.publish();
         Ok(state)
     }
 
@@ -399,7 +443,7 @@ impl Actor for QueueActor {
                         unreachable.contains(&a.ext) || (pause && no_answer.contains(&a.ext));
                     a.state = if left_out {
                         rest = true;
-                        AgentState::Resting(t + UNREACHABLE_PAUSE)
+                        AgentState::Resting(t + UNREACHABLE_PAUSE, false)
                     } else {
                         AgentState::Free
                     };
@@ -427,7 +471,7 @@ impl Actor for QueueActor {
             }
             QueueMsg::Wake => {
                 for a in &mut s.agents {
-                    if matches!(a.state, AgentState::Resting(until) if until <= t) {
+                    if matches!(a.state, AgentState::Resting(until, _) if until <= t) {
                         a.state = AgentState::Free;
                     }
                 }
@@ -435,6 +479,7 @@ impl Actor for QueueActor {
             QueueMsg::ViewChanged => {}
         }
         s.dispatch(t);
+        s.publish();
         Ok(())
     }
 }

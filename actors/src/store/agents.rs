@@ -20,6 +20,10 @@ pub struct AgentLogin {
     pub kind: &'static str,
     pub ext: String,
     pub logged_in: bool,
+    /// A queue's agent: what it is doing as the running switch last said ("free",
+    /// "ringing", "busy", "wrap-up", "paused", "logged out") and since when (unix
+    /// milliseconds). None before its queue's first call, or with no switch running.
+    pub live: Option<(String, u64)>,
 }
 
 impl Store {
@@ -38,6 +42,14 @@ impl Store {
             return Ok(Vec::new());
         };
         let out = self.logged_out(tenant)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT grp, ext, state, since FROM agent_states WHERE tenant_id = ?1",
+        )?;
+        let live: std::collections::HashMap<Membership, (String, u64)> = stmt
+            .query_map([tenant], |r| {
+                Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?)))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
         let groups = plan
             .groups
             .iter()
@@ -46,15 +58,42 @@ impl Store {
         let mut list = Vec::new();
         for (kind, number, members) in groups.chain(queues) {
             for m in members {
+                let key = (number.clone(), m.clone());
                 list.push(AgentLogin {
+                    logged_in: !out.contains(&key),
+                    live: live.get(&key).cloned(),
                     group: number.clone(),
                     kind,
                     ext: m.clone(),
-                    logged_in: !out.contains(&(number.clone(), m.clone())),
                 });
             }
         }
         Ok(list)
+    }
+
+    /// Keeps what a queue's agent is doing now (`AgentStatus::as_str`), since `at`.
+    pub fn set_agent_state(
+        &self,
+        tenant: TenantId,
+        queue: &str,
+        ext: &str,
+        state: &str,
+        at: u64,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO agent_states (tenant_id, grp, ext, state, since)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant_id, grp, ext) DO UPDATE SET state = ?4, since = ?5",
+            )?
+            .execute(params![tenant, queue, ext, state, at as i64])?;
+        Ok(())
+    }
+
+    /// Forgets every agent's state (a switch starting: nothing is ringing or busy).
+    pub fn clear_agent_states(&self) -> Result<()> {
+        self.conn.execute("DELETE FROM agent_states", [])?;
+        Ok(())
     }
 
     /// Logs `ext` in to (or out of) hunt group or queue `group`, or every one it is a

@@ -56,6 +56,23 @@ impl StoreHandle {
         rx.await.map_err(|_| Error::StoreGone)?
     }
 
+    /// Runs `f` on the store thread without waiting for it; a failure is logged as
+    /// `what`.
+    pub fn submit(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&mut Store) -> Result<()> + Send + 'static,
+    ) {
+        let job: Job = Box::new(move |s| {
+            if let Err(e) = f(s) {
+                tracing::warn!(error = %e, what, "store write failed");
+            }
+        });
+        if self.tx.send(Cmd::Query(job)).is_err() {
+            tracing::error!(what, "store thread is gone; write lost");
+        }
+    }
+
     /// Queues binding changes; they are written with the next batch.
     pub fn save_bindings(&self, tenant: TenantId, ext: &str, changes: Vec<BindingChange>) {
         if changes.is_empty() {

@@ -192,6 +192,15 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE calls ADD COLUMN queue TEXT;
     ALTER TABLE calls ADD COLUMN queued_at INTEGER;
     CREATE INDEX calls_by_queue ON calls(tenant_id, queue) WHERE queue IS NOT NULL;",
+    // 12: what each queue's agent is doing now, as the running switch last said.
+    "CREATE TABLE agent_states (
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        grp TEXT NOT NULL,
+        ext TEXT NOT NULL,
+        state TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, grp, ext)
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
