@@ -323,3 +323,68 @@ async fn a_caller_who_hangs_up_leaves_the_queue_and_its_ringing_agent_unpenalise
         "{row:?}"
     );
 }
+
+/// The queue's actor of `switch`'s only tenant, for number 310.
+async fn queue_actor(switch: &actors::Switch) -> ractor::ActorRef<actors::proto::QueueMsg> {
+    let tenant = switch
+        .directory
+        .tenant_for("127.0.0.1")
+        .expect("the demo tenant");
+    ractor::call!(tenant.supervisor, |reply| actors::proto::TenantMsg::Queue {
+        number: "310".into(),
+        reply,
+    })
+    .unwrap()
+    .expect("queue 310 runs")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queue_whose_actor_dies_is_restarted_with_its_callers_in_order_and_its_busy_agent() {
+    let dir = common::temp_dir();
+    let mut plan = plan();
+    plan.agent_skills.clear();
+    let q = plan.queues.last_mut().unwrap();
+    q.members = vec!["2100".into()];
+    q.caller_rules.clear();
+    q.wrap_up_seconds = None;
+    let lines = ["2000", "2001", "2002", "2100"];
+    let switch = switch_on_lines(dir.path(), Some(&plan), &lines, None).await;
+    let addr = udp_addr(&switch);
+    let agent = Phone::new(addr).await;
+    agent.register("2100").await;
+    let mut callers = Vec::new();
+    for c in ["2000", "2001", "2002"] {
+        let p = Phone::new(addr).await;
+        p.register(c).await;
+        callers.push(p);
+    }
+    // 2000 reaches the agent; 2001, then 2002, wait.
+    for (p, c) in callers.iter().zip(["2000", "2001", "2002"]) {
+        p.call(c, "310").await;
+        let ok = p.wait_for(|m| m.code() == Some(200)).await;
+        ack(p, &ok, 2, "ACK").await;
+    }
+    let first = agent.wait_for(|m| is_request(m, "INVITE")).await;
+    assert_eq!(caller_of(&first), "2000");
+    pick_up_invite(&agent, &first).await;
+    // The queue's actor fails and the tenant starts another.
+    let old = queue_actor(&switch).await;
+    old.cast(actors::proto::QueueMsg::Panic).unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let new = queue_actor(&switch).await;
+    assert_ne!(old.get_id(), new.get_id(), "a new queue actor");
+    // The new one knows its agent is busy: no offer while the call lasts.
+    let quiet = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        agent.wait_for(|m| is_request(m, "INVITE") && m.call_id() != first.call_id()),
+    )
+    .await;
+    assert!(quiet.is_err(), "the busy agent was offered a second call");
+    // The agent hangs up: the longest-waiting caller, 2001, comes next.
+    agent_bye(&agent, &first).await;
+    let next = agent
+        .wait_for(|m| is_request(m, "INVITE") && m.call_id() != first.call_id())
+        .await;
+    assert_eq!(caller_of(&next), "2001");
+    switch.shutdown().await;
+}

@@ -1365,10 +1365,26 @@ impl Actor for TenantSupervisor {
         | SupervisionEvent::ActorTerminated(cell, ..) = &evt
         {
             let id = cell.get_id();
-            if state.queues.values().any(|q| q.get_id() == id) {
-                // The next call to it starts it again from the plan and the logins.
-                tracing::warn!("queue actor ended; restarted on its next call");
-                state.queues.retain(|_, q| q.get_id() != id);
+            let ended = state
+                .queues
+                .iter()
+                .find(|(_, q)| q.get_id() == id)
+                .map(|(n, _)| n.clone());
+            if let Some(number) = ended {
+                // Started again from the plan and the logins; the calls waiting in it
+                // (or served by its agents) tell the new one where they stand.
+                state.queues.remove(&number);
+                if state.calls.is_empty() {
+                    return Ok(());
+                }
+                tracing::warn!(queue = %number, "queue actor ended; restarted");
+                if let Some(q) = Self::queue(&myself, state, &number).await {
+                    for c in state.calls.values() {
+                        let _ = c
+                            .call
+                            .send_message(CallMsg::QueueRestarted(number.clone(), q.clone()));
+                    }
+                }
                 return Ok(());
             }
         }

@@ -842,6 +842,9 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         CallMsg::Replace { inc, .. } => inc.respond(481, "Call/Transaction Does Not Exist"),
         CallMsg::EnterQueue(number, handle) => queue::enter(&myself, state, number, handle, t),
         CallMsg::Queue(e) => queue::event(&myself, state, e, t),
+        CallMsg::QueueRestarted(number, handle) => {
+            queue::restarted(&myself, state, &number, handle)
+        }
         CallMsg::AgentDevices {
             agents,
             ring,

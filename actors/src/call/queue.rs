@@ -109,6 +109,41 @@ pub fn enter(
     });
 }
 
+/// The queue's actor failed and `queue` took over: a call still waiting in it, or
+/// served by one of its agents, tells the new actor where it stands (its join again
+/// when it was not answered yet).
+pub fn restarted(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    number: &str,
+    queue: ActorRef<QueueMsg>,
+) {
+    let caller = s.parties.caller.clone();
+    let Some(w) = s.queue.as_mut().filter(|w| w.number == number) else {
+        return;
+    };
+    w.queue = queue;
+    if w.gone || w.onward {
+        return;
+    }
+    let msg = if !w.admitted {
+        QueueMsg::Join {
+            call: myself.clone(),
+            caller,
+        }
+    } else {
+        QueueMsg::Rejoin {
+            call: myself.clone(),
+            caller,
+            since: w.since,
+            ringing: w.offer.as_ref().map(|o| o.1.clone()).unwrap_or_default(),
+            agent: w.agent.clone(),
+        }
+    };
+    tracing::info!(queue = %number, "call tells its restarted queue where it stands");
+    let _ = w.queue.send_message(msg);
+}
+
 /// The queue cannot take the caller (not answered yet): the walk goes on.
 fn go_on(myself: &ActorRef<CallMsg>, s: &mut CallState, code: u16, reason: &str, t: Instant) {
     s.queue = None;

@@ -89,6 +89,9 @@ pub enum CallMsg {
     EnterQueue(String, Option<ActorRef<super::QueueMsg>>),
     /// What the call's queue says.
     Queue(super::QueueEvent),
+    /// Queue `number`'s actor failed and this one took over: a call waiting in it
+    /// (or served by it) tells it where it stands.
+    QueueRestarted(String, ActorRef<super::QueueMsg>),
     /// The devices of the agents a queue offered the call (`agents`), to ring for
     /// `ring`, or why there are none.
     AgentDevices {
@@ -120,6 +123,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::GiveUp(_, r, ..) => write!(f, "GiveUp({})", r.call_id),
             CallMsg::Replace { .. } => f.write_str("Replace"),
             CallMsg::EnterQueue(n, _) => write!(f, "EnterQueue({n})"),
+            CallMsg::QueueRestarted(n, _) => write!(f, "QueueRestarted({n})"),
             CallMsg::Queue(e) => write!(f, "Queue({e:?})"),
             CallMsg::AgentDevices { agents, .. } => write!(f, "AgentDevices({agents:?})"),
             CallMsg::Onward(r) => write!(f, "Onward({})", r.is_ok()),

@@ -13,6 +13,16 @@ pub enum QueueMsg {
         call: ActorRef<CallMsg>,
         caller: String,
     },
+    /// A call that waited in (or was served by) this queue's previous actor, which
+    /// failed: it takes its place again by its priority and how long it has waited,
+    /// with the agents still ringing for it, or its agent busy with it.
+    Rejoin {
+        call: ActorRef<CallMsg>,
+        caller: String,
+        since: std::time::Instant,
+        ringing: Vec<String>,
+        agent: Option<String>,
+    },
     /// Where the call is in the line now: `Position`.
     Position { call: ActorId },
     /// The offer to these agents ended unanswered: those that let it ring out (or
@@ -32,18 +42,24 @@ pub enum QueueMsg {
     Wake,
     /// The tenant's plan, logins or line features may have changed.
     ViewChanged,
+    /// Test builds: the queue's actor panics, to exercise its supervisor.
+    #[cfg(feature = "test-hooks")]
+    Panic,
 }
 
 impl std::fmt::Debug for QueueMsg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             QueueMsg::Join { caller, .. } => write!(f, "Join({caller})"),
+            QueueMsg::Rejoin { caller, .. } => write!(f, "Rejoin({caller})"),
             QueueMsg::Position { .. } => f.write_str("Position"),
             QueueMsg::OfferEnded { no_answer, .. } => write!(f, "OfferEnded({no_answer:?})"),
             QueueMsg::Connected { agent, .. } => write!(f, "Connected({agent})"),
             QueueMsg::Gone { .. } => f.write_str("Gone"),
             QueueMsg::Wake => f.write_str("Wake"),
             QueueMsg::ViewChanged => f.write_str("ViewChanged"),
+            #[cfg(feature = "test-hooks")]
+            QueueMsg::Panic => f.write_str("Panic"),
         }
     }
 }

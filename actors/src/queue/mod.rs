@@ -61,6 +61,8 @@ struct Agent {
 
 struct Waiter {
     call: ActorRef<CallMsg>,
+    /// Waiting since (callers of one priority are offered in this order).
+    since: Instant,
     /// Callers of a higher priority are offered first (the queue's caller rules).
     priority: u8,
     /// The skills an agent needs for it: skill → minimum level.
@@ -119,6 +121,20 @@ impl QueueState {
             })
             .collect();
         self.last = None;
+    }
+
+    /// Puts a caller in line behind every caller of a higher priority, and of its
+    /// priority waiting since before it; returns its place (0: first).
+    fn insert(&mut self, w: Waiter) -> usize {
+        let at = self
+            .waiters
+            .iter()
+            .position(|o| {
+                o.priority < w.priority || (o.priority == w.priority && o.since > w.since)
+            })
+            .unwrap_or(self.waiters.len());
+        self.waiters.insert(at, w);
+        at
     }
 
     fn waiter(&self, call: &ActorId) -> Option<usize> {
@@ -390,22 +406,14 @@ impl Actor for QueueActor {
                 let event = match s.config() {
                     Some(cfg) if !full => {
                         let (priority, needs) = cfg.caller_needs(&caller);
-                        // Behind every caller of its priority or higher.
-                        let at = s
-                            .waiters
-                            .iter()
-                            .position(|w| w.priority < priority)
-                            .unwrap_or(s.waiters.len());
-                        s.waiters.insert(
-                            at,
-                            Waiter {
-                                call: call.clone(),
-                                priority,
-                                needs,
-                                offered: Vec::new(),
-                                passed: Vec::new(),
-                            },
-                        );
+                        let at = s.insert(Waiter {
+                            call: call.clone(),
+                            since: t,
+                            priority,
+                            needs,
+                            offered: Vec::new(),
+                            passed: Vec::new(),
+                        });
                         tracing::debug!(queue = %s.args.number, %caller, priority, waiting = s.waiters.len(), "caller waits");
                         QueueEvent::Admitted {
                             position: at + 1,
@@ -415,6 +423,37 @@ impl Actor for QueueActor {
                     _ => QueueEvent::Full,
                 };
                 let _ = call.send_message(CallMsg::Queue(event));
+            }
+            QueueMsg::Rejoin {
+                call,
+                caller,
+                since,
+                ringing,
+                agent,
+            } => {
+                let id = call.get_id();
+                match (agent, s.config()) {
+                    (Some(agent), _) => {
+                        if let Some(a) = s.agent_mut(&agent) {
+                            a.state = AgentState::Busy(id);
+                        }
+                    }
+                    (None, Some(cfg)) if s.waiter(&id).is_none() => {
+                        let (priority, needs) = cfg.caller_needs(&caller);
+                        for a in s.agents.iter_mut().filter(|a| ringing.contains(&a.ext)) {
+                            a.state = AgentState::Offered(id);
+                        }
+                        s.insert(Waiter {
+                            call,
+                            since,
+                            priority,
+                            needs,
+                            offered: ringing,
+                            passed: Vec::new(),
+                        });
+                    }
+                    _ => {}
+                }
             }
             QueueMsg::Position { call } => {
                 if let Some(w) = s.waiter(&call) {
@@ -477,6 +516,8 @@ impl Actor for QueueActor {
                 }
             }
             QueueMsg::ViewChanged => {}
+            #[cfg(feature = "test-hooks")]
+            QueueMsg::Panic => panic!("QueueMsg::Panic"),
         }
         s.dispatch(t);
         s.publish();

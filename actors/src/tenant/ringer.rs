@@ -176,6 +176,7 @@ impl Actor for Ringer {
             | CallMsg::RoomReferDone(..)
             | CallMsg::EnterQueue(..)
             | CallMsg::Queue(_)
+            | CallMsg::QueueRestarted(..)
             | CallMsg::AgentDevices { .. }
             | CallMsg::Onward(_) => {}
             CallMsg::EnterRoom { reply, .. } => {
