@@ -18,8 +18,35 @@ pub fn unix_millis() -> u64 {
         .unwrap_or(0)
 }
 
-/// The wall-clock time now, with its UTC offset: the instant routing decisions (office
-/// hours, holidays) are taken at.
-pub fn wall_now() -> chrono::DateTime<chrono::FixedOffset> {
-    chrono::Utc::now().fixed_offset()
+/// The wall clock routing decisions (office hours, holidays) are taken at: the
+/// system's, or (test builds) one that starts at a set time and runs on the tokio
+/// clock from there, so that a paused test clock moves it too.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WallClock {
+    set: Option<(chrono::DateTime<chrono::FixedOffset>, tokio::time::Instant)>,
+}
+
+impl WallClock {
+    /// A clock that reads `start` now.
+    pub fn starting_at(start: chrono::DateTime<chrono::FixedOffset>) -> WallClock {
+        WallClock {
+            set: Some((start, tokio::time::Instant::now())),
+        }
+    }
+
+    /// Whether it was set (not the system's).
+    pub fn is_set(&self) -> bool {
+        self.set.is_some()
+    }
+
+    /// The time now, with its UTC offset.
+    pub fn now(&self) -> chrono::DateTime<chrono::FixedOffset> {
+        match self.set {
+            None => chrono::Utc::now().fixed_offset(),
+            Some((start, at)) => {
+                let run = chrono::Duration::from_std(at.elapsed()).unwrap_or_default();
+                start + run
+            }
+        }
+    }
 }

@@ -33,6 +33,9 @@ pub struct SwitchConfig {
     /// An answered call in which a party sends no RTP for this long is ended (never
     /// while a party holds); `None` never ends one.
     pub media_timeout: Option<std::time::Duration>,
+    /// The wall clock routing reads (office hours). Set only by tests: a switch built
+    /// without the `test-hooks` feature refuses to start with a set clock.
+    pub wall_clock: crate::clock::WallClock,
 }
 
 impl SwitchConfig {
@@ -50,6 +53,7 @@ impl SwitchConfig {
             max_calls: None,
             max_cps: None,
             media_timeout: Some(crate::call::MEDIA_TIMEOUT),
+            wall_clock: crate::clock::WallClock::default(),
         }
     }
 }

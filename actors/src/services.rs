@@ -30,4 +30,6 @@ pub struct Services {
     pub calls: Arc<crate::call::CallLimits>,
     /// The data directory (tenants' sound files live below it).
     pub data_dir: Arc<std::path::Path>,
+    /// The wall clock routing reads (office hours, holidays).
+    pub clock: crate::clock::WallClock,
 }

@@ -178,6 +178,7 @@ impl Actor for SwitchActor {
                 .with_media_timeout(args.config.media_timeout),
             ),
             data_dir: args.config.data_dir.clone().into(),
+            clock: args.config.wall_clock,
         };
         let mut state = SwitchState {
             config: args.config,
@@ -285,6 +286,11 @@ pub struct Switch {
 impl Switch {
     /// Opens the data directory and starts everything.
     pub async fn start(config: SwitchConfig) -> Result<Switch> {
+        if config.wall_clock.is_set() && !cfg!(feature = "test-hooks") {
+            return Err(Error::Invalid(
+                "a set wall clock is for test builds only".into(),
+            ));
+        }
         let mut store = Store::open(&config.data_dir)?;
         let purged = store.purge_expired_bindings(unix_now())?;
         let tenants = store.tenants()?;

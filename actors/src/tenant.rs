@@ -14,6 +14,7 @@
 //! two seconds and no call waits on SQLite in the supervisor's mailbox.
 
 pub mod music;
+pub mod prompts;
 mod quota;
 mod ringer;
 pub mod routing;
@@ -293,7 +294,7 @@ impl TenantSupervisor {
     /// The routing walk of a call from line `from` to `dialled` (a tenant without a
     /// plan rings the extension dialled).
     fn walk(
-        view: &routing::TenantView,
+        (view, clock): (&routing::TenantView, &crate::clock::WallClock),
         from: &str,
         dialled: &str,
         source: Option<std::net::IpAddr>,
@@ -307,9 +308,7 @@ impl TenantSupervisor {
                     origin: dialplan::Origin::Internal,
                     source_ip: source,
                 };
-                router
-                    .route(&ctx, crate::clock::wall_now())
-                    .map_err(|e| e.to_string())?
+                router.route(&ctx, clock.now()).map_err(|e| e.to_string())?
             }
             None => dialplan::Decision::single(dialplan::Target::Extension {
                 number: dialled.to_owned(),
@@ -458,7 +457,8 @@ impl TenantSupervisor {
         let view = state.view.borrow().clone();
         let ring = state.args.shared.calls.ring_timeout;
         let (mut walk, _) =
-            Self::walk(&view, from, dialled, None, ring).map_err(|_| (404, "Not Found"))?;
+            Self::walk((&view, &state.args.shared.clock), from, dialled, None, ring)
+                .map_err(|_| (404, "Not Found"))?;
         loop {
             match walk.next_step() {
                 WalkStep::Ring { lines, target, .. } => {
@@ -478,6 +478,107 @@ impl TenantSupervisor {
                 WalkStep::Exhausted { code, .. } => {
                     let r = Refusal::exhausted(code, String::new());
                     return Err((r.code, r.reason));
+                }
+            }
+        }
+    }
+
+    /// IVR menu `number` of the plan, ready to serve (its announcement loaded; a
+    /// submenu inherits the timeout and drop-off its main menu sets).
+    fn ivr_menu(state: &TenantState, number: &str) -> Option<crate::proto::IvrMenu> {
+        use crate::proto::ivr::{MENU_PLAYS, MENU_TIMEOUT_SECS};
+        let view = state.view.borrow();
+        let plan = view.router.as_ref()?.plan();
+        let m = plan.ivrs.iter().find(|m| m.number == number)?;
+        let parent = m
+            .parent
+            .as_ref()
+            .and_then(|p| plan.ivrs.iter().find(|x| &x.number == p));
+        let tenant = state.entry.as_ref()?.name.clone();
+        let prompt = m.announcement.as_ref().and_then(|a| {
+            let found = prompts::load(&state.args.shared.data_dir, &tenant, a);
+            if found.is_none() {
+                tracing::warn!(menu = number, prompt = %a, "IVR announcement missing");
+            }
+            found
+        });
+        let timeout = m
+            .timeout_seconds
+            .or(parent.and_then(|p| p.timeout_seconds))
+            .unwrap_or(MENU_TIMEOUT_SECS);
+        Some(crate::proto::IvrMenu {
+            number: m.number.clone(),
+            name: m.name.clone(),
+            prompt,
+            choices: m
+                .choices
+                .iter()
+                .filter_map(|(k, v)| Some((k.chars().next()?, v.clone())))
+                .collect(),
+            timeout: Duration::from_secs(u64::from(timeout)),
+            drop_off: m
+                .drop_off
+                .clone()
+                .or_else(|| parent.and_then(|p| p.drop_off.clone())),
+            plays: MENU_PLAYS,
+        })
+    }
+
+    /// The tenant's announcement `name` (its own prompt, or a built-in one).
+    fn message(state: &TenantState, name: &str) -> Option<media::wav::Announcement> {
+        let tenant = state.entry.as_ref()?.name.clone();
+        prompts::load(&state.args.shared.data_dir, &tenant, name)
+    }
+
+    /// Where a caller in an IVR menu goes for number `to`: the routing walk from line
+    /// `from`, up to the first step that is a ring, a queue, a menu or a message.
+    async fn ivr_step(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        from: &str,
+        to: &str,
+    ) -> crate::proto::IvrStep {
+        use crate::proto::IvrStep;
+        let view = state.view.borrow().clone();
+        let ring = state.args.shared.calls.ring_timeout;
+        let clock = state.args.shared.clock;
+        let Ok((mut walk, _)) = Self::walk((&view, &clock), from, to, None, ring) else {
+            return IvrStep::Refuse(404, "Not Found");
+        };
+        loop {
+            match walk.next_step() {
+                WalkStep::Ring { lines, target, .. } => {
+                    let group = group_of(&target);
+                    let hop = (&lines[..], false);
+                    match Self::hop_devices(myself, state, &view, hop, from, group).await {
+                        Outcome::Ring(d) => return IvrStep::Ring(d.targets),
+                        Outcome::Refuse(code, reason) => walk.failed(code, reason),
+                        Outcome::KeepRinging => walk.failed(480, "Temporarily Unavailable"),
+                    }
+                }
+                WalkStep::Serve(dialplan::Target::Queue { number, .. }) => {
+                    let handle = Self::queue(myself, state, &number).await;
+                    return IvrStep::Queue(number, handle);
+                }
+                WalkStep::Serve(dialplan::Target::IvrMenu { number, .. }) => {
+                    return match Self::ivr_menu(state, &number) {
+                        Some(m) => IvrStep::Menu(Box::new(m)),
+                        None => IvrStep::Refuse(404, "Not Found"),
+                    };
+                }
+                WalkStep::Serve(dialplan::Target::Announcement { announcement }) => {
+                    return match Self::message(state, &announcement) {
+                        Some(a) => IvrStep::Message(vec![a]),
+                        None => IvrStep::Refuse(480, "Temporarily Unavailable"),
+                    };
+                }
+                WalkStep::Serve(t) => {
+                    let r = served(&t, walk.last_failure());
+                    return IvrStep::Refuse(r.code, r.reason);
+                }
+                WalkStep::Exhausted { code, .. } => {
+                    let r = Refusal::exhausted(code, String::new());
+                    return IvrStep::Refuse(r.code, r.reason);
                 }
             }
         }
@@ -725,8 +826,13 @@ impl TenantSupervisor {
         };
         // The dialplan decides; the walk's first hop with a device starts the call.
         let source = Some(inc.source.ip());
-        let (mut walk, once) = match Self::walk(&view, &caller, &callee, source, calls.ring_timeout)
-        {
+        let (mut walk, once) = match Self::walk(
+            (&view, &state.args.shared.clock),
+            &caller,
+            &callee,
+            source,
+            calls.ring_timeout,
+        ) {
             Ok(w) => w,
             Err(e) => {
                 let r = Refusal {
@@ -828,6 +934,21 @@ impl TenantSupervisor {
                 WalkStep::Serve(dialplan::Target::Queue { number, .. }) => {
                     let handle = Self::queue(myself, state, &number).await;
                     break (FirstStep::Queue(number.clone(), handle), true, number);
+                }
+                WalkStep::Serve(dialplan::Target::IvrMenu { number, .. }) => {
+                    match Self::ivr_menu(state, &number) {
+                        Some(menu) => break (FirstStep::Ivr(Box::new(menu)), true, number),
+                        None => walk.failed(404, "Not Found"),
+                    }
+                }
+                WalkStep::Serve(dialplan::Target::Announcement { announcement }) => {
+                    match Self::message(state, &announcement) {
+                        Some(a) => {
+                            let what = format!("announcement {announcement}");
+                            break (FirstStep::Message(vec![a], what), true, callee.clone());
+                        }
+                        None => walk.failed(480, "Temporarily Unavailable"),
+                    }
                 }
                 WalkStep::Serve(dialplan::Target::AdHocConference) => {
                     // Not kept by name: the room closes with its last member, or
@@ -1315,6 +1436,9 @@ impl Actor for TenantSupervisor {
             }
             TenantMsg::Queue { number, reply } => {
                 let _ = reply.send(Self::queue(&myself, state, &number).await);
+            }
+            TenantMsg::IvrChoice { by, to, reply } => {
+                let _ = reply.send(Self::ivr_step(&myself, state, &by, &to).await);
             }
             TenantMsg::HopDevices {
                 lines,

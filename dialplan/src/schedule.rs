@@ -157,13 +157,20 @@ impl Holiday {
 pub enum ClosedAction {
     /// Play the "after hours" announcement, then hang up.
     AnnouncementThenHangup {
-        /// The announcement (WAV file name).
+        /// The announcement: a prompt of the tenant (`pbx prompt add`) or a built-in
+        /// one (`after_hours`), by name.
         announcement: String,
     },
     /// Send the caller to a voice mailbox (its greeting says it is after hours).
     Voicemail {
         /// The mailbox (an internal number).
         mailbox: String,
+    },
+    /// Send the caller to another number (an on-call extension, another group, an
+    /// external number in canonical form).
+    Forward {
+        /// Internal or canonical number.
+        target: String,
     },
 }
 

@@ -595,10 +595,18 @@ fn check_references(
         }
     }
     for s in &plan.schedules {
-        if let crate::schedule::ClosedAction::Voicemail { mailbox } = &s.when_closed {
-            if !is_number(mailbox) {
+        match &s.when_closed {
+            crate::schedule::ClosedAction::Voicemail { mailbox } if !is_number(mailbox) => {
                 unknown(format!("schedule {:?}", s.name), "mailbox", mailbox);
             }
+            crate::schedule::ClosedAction::Forward { target } if !is_number(target) => {
+                unknown(
+                    format!("schedule {:?}", s.name),
+                    "closing-time target",
+                    target,
+                );
+            }
+            _ => {}
         }
     }
     errs.extend(refs);

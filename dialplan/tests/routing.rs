@@ -96,7 +96,7 @@ fn off_hours_announcement_or_voicemail() {
     assert_eq!(
         t,
         [Target::Announcement {
-            announcement: "after-hours.wav".into()
+            announcement: "after_hours".into()
         }]
     );
     let t = targets(&plan, &phone("100", "300"), MONDAY_EVENING);

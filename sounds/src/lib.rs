@@ -62,6 +62,14 @@ pub static CATALOGUE: &[Prompt] = &[
         "That is not a valid choice. Please try again."
     ),
     prompt!("ivr_no_input", "We did not receive your selection."),
+    prompt!(
+        "ivr_demo_main",
+        "Welcome. For sales, press 1. For support, press 2. For other languages, press 9."
+    ),
+    prompt!(
+        "ivr_demo_languages",
+        "For English, press 1. For German, press 2."
+    ),
     prompt!("queue_you_are_caller", "You are caller number"),
     prompt!(
         "queue_please_hold",

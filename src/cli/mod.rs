@@ -2,6 +2,7 @@
 
 mod admin;
 mod agents;
+mod prompts;
 mod route;
 mod serve;
 mod sim;
@@ -55,6 +56,13 @@ enum Command {
         data: DataDir,
         #[command(subcommand)]
         cmd: agents::AgentCmd,
+    },
+    /// A tenant's announcements (IVR menus, closing times): add, list, remove.
+    Prompt {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: prompts::PromptCmd,
     },
     /// Call queues: stats.
     Queue {
@@ -143,6 +151,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Person { data, cmd }) => admin::person(&data.data_dir, cmd),
         Some(Command::Agent { data, cmd }) => agents::agent(&data.data_dir, cmd),
         Some(Command::Queue { data, cmd }) => agents::queue(&data.data_dir, cmd),
+        Some(Command::Prompt { data, cmd }) => prompts::prompt(&data.data_dir, cmd),
         Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
         Some(Command::Recording { data, cmd }) => admin::recording(&data.data_dir, cmd),
         Some(Command::Plan { data, cmd }) => route::plan(&data.data_dir, cmd),

@@ -163,8 +163,12 @@ pub fn plan(dir: &Path, cmd: PlanCmd) -> Result<(), CliError> {
                 .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
             let plan = TenantPlan::from_json(&text)
                 .map_err(|e| CliError::Usage(format!("{}: not a dialplan: {e}", file.display())))?;
-            if let Err(errors) = plan.validate() {
-                let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            let mut list: Vec<String> = match plan.validate() {
+                Ok(()) => Vec::new(),
+                Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
+            };
+            list.extend(actors::tenant::prompts::missing(dir, &t.name, &plan));
+            if !list.is_empty() {
                 return Err(CliError::Usage(format!(
                     "dialplan refused: {}",
                     list.join("; ")

@@ -49,6 +49,15 @@ pub struct ServeArgs {
     /// when the switch listens beyond loopback.
     #[arg(long)]
     pub demo: bool,
+    /// Test builds only: the switch's routing clock (office hours, holidays) starts at
+    /// this time, e.g. 2026-11-29T22:00:00+01:00, and runs on from there.
+    #[arg(long, hide = true, value_parser = parse_time)]
+    pub wall_clock: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map_err(|e| format!("{s:?}: expected a time such as 2026-11-29T22:00:00+01:00 ({e})"))
 }
 
 fn parse_ports(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
@@ -88,6 +97,7 @@ impl Default for ServeArgs {
             digest: vec![engine::auth::Algorithm::Md5],
             rtp_ports: 20000..=29999,
             demo: false,
+            wall_clock: None,
         }
     }
 }
@@ -138,6 +148,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     config.ring_timeout = std::time::Duration::from_secs(args.ring_timeout);
     config.max_calls = args.max_calls;
     config.max_cps = args.max_cps;
+    if let Some(start) = args.wall_clock {
+        config.wall_clock = actors::clock::WallClock::starting_at(start);
+    }
     config.media_timeout =
         (args.media_timeout > 0).then(|| std::time::Duration::from_secs(args.media_timeout));
     let switch = Switch::start(config)

@@ -41,12 +41,33 @@ pub(super) fn not_acceptable(s: &mut CallState, caller: ChannelId, t: Instant) {
     s.with_party(caller, t, |l| l.hangup(488, "Not Acceptable Here", t));
 }
 
-/// Answers `caller` and plays it `prompts`; `what` names it in the journal.
+/// Answers `caller` and plays it the built-in `prompts`; `what` names it in the
+/// journal.
 pub fn arrive(s: &mut CallState, caller: ChannelId, prompts: &[&str], what: &str, t: Instant) {
+    let list = prompts
+        .iter()
+        .filter_map(|name| {
+            sounds::load(name)
+                .map_err(|e| tracing::error!(error = %e, "prompt not played"))
+                .ok()
+        })
+        .collect();
+    arrive_playing(s, caller, list, what, t)
+}
+
+/// Answers `caller` and plays it `list` (a tenant's announcement, a closing-time
+/// message), then hangs up; `what` names it in the journal.
+pub fn arrive_playing(
+    s: &mut CallState,
+    caller: ChannelId,
+    list: Vec<media::wav::Announcement>,
+    what: &str,
+    t: Instant,
+) {
     let Some(sdp) = own_answer(s) else {
         return not_acceptable(s, caller, t);
     };
-    s.announcing = s.relays.announce(CALLER, prompts);
+    s.announcing = s.relays.play(CALLER, list);
     s.journal.answered_by_switch(what);
     answer(s, caller, sdp, t);
     if !s.announcing {

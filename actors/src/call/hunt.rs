@@ -265,6 +265,29 @@ pub(super) fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t
                 let _ = me.send_message(CallMsg::EnterQueue(number, handle));
             });
         }
+        WalkStep::Serve(dialplan::Target::IvrMenu { number, .. }) => {
+            // A menu reached later in the walk (a fallback, a forwarding): the tenant
+            // hands it over ready to serve.
+            let tenant = s.tenant.supervisor.clone();
+            let (me, by) = (myself.clone(), s.parties.caller.clone());
+            tokio::spawn(async move {
+                let step = match tenant
+                    .call(
+                        |reply| TenantMsg::IvrChoice {
+                            by,
+                            to: number,
+                            reply,
+                        },
+                        None,
+                    )
+                    .await
+                {
+                    Ok(CallResult::Success(step)) => step,
+                    _ => crate::proto::IvrStep::Refuse(503, "Service Unavailable"),
+                };
+                let _ = me.send_message(CallMsg::IvrStep(step));
+            });
+        }
         WalkStep::Serve(target) => {
             let r = served(&target, s.walk.last_failure());
             refuse(s, r, last.side, t)

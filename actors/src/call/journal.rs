@@ -23,6 +23,8 @@ pub struct Journal {
     rang: Vec<String>,
     /// The line that answered.
     answered_by: Option<String>,
+    /// The switch answered to hand the caller on (an IVR menu).
+    taken_over: bool,
 }
 
 pub fn side_of(c: &engine::call::Cause, remote: Side) -> Side {
@@ -45,6 +47,7 @@ impl Journal {
             call,
             tenant,
             answered: false,
+            taken_over: false,
             end: None,
             closed: false,
             enabled,
@@ -102,6 +105,19 @@ impl Journal {
 
     /// Leg `leg` of line `by` answered (only the first answer counts).
     pub fn answered(&mut self, leg: u32, by: &str) {
+        if self.answered && self.answered_by.is_none() && self.taken_over {
+            // The switch answered first (an IVR menu): this party takes the call.
+            self.reach(by);
+            self.answered_by = Some(by.to_owned());
+            self.publish(CallEventKind::LegAnswered {
+                leg,
+                answered_by: by.to_owned(),
+            });
+            self.publish(CallEventKind::CallTakenBy {
+                answered_by: by.to_owned(),
+            });
+            return;
+        }
         if self.answered {
             return;
         }
@@ -119,6 +135,13 @@ impl Journal {
 
     /// The switch itself answered the call (a conference room): no leg of a device
     /// did, so only the call's row says so.
+    /// The switch answered the caller and may hand it to a party later (an IVR
+    /// menu): that party's answer names who answered the call.
+    pub fn answered_to_pass_on(&mut self, by: &str) {
+        self.answered_by_switch(by);
+        self.taken_over = true;
+    }
+
     pub fn answered_by_switch(&mut self, by: &str) {
         if self.answered {
             return;

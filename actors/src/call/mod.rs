@@ -10,6 +10,7 @@ mod channel;
 mod codecs;
 mod hunt;
 mod in_dialog;
+mod ivr;
 pub(crate) mod journal;
 pub mod limits;
 mod media_watch;
@@ -77,6 +78,11 @@ pub enum FirstStep {
     },
     /// Wait in a call queue (its actor; `None` when the plan has no such queue).
     Queue(String, Option<ActorRef<crate::proto::QueueMsg>>),
+    /// An IVR menu (the switch answers the caller and plays its announcement).
+    Ivr(Box<crate::proto::IvrMenu>),
+    /// The switch answers the caller, plays it this message (a tenant's prompt: a
+    /// closing-time announcement) and hangs up; the text names it in the journal.
+    Message(Vec<media::wav::Announcement>, String),
 }
 
 pub struct CallArgs {
@@ -179,6 +185,8 @@ pub struct CallState {
     merge_asked: Option<ChannelId>,
     /// The call's place in a call queue, while it waits there (and after).
     queue: Option<queue::Waiting>,
+    /// The caller's place in an IVR menu.
+    ivr: Option<ivr::InMenu>,
     /// The channel re-INVITEd to its new port by a merge, until it answers.
     merging: Option<ChannelId>,
     typed: String,
@@ -663,6 +671,7 @@ impl Actor for CallActor {
             merge_code: args.merge_code,
             merge_asked: None,
             queue: None,
+            ivr: None,
             merging: None,
             typed: String::new(),
             recording: None,
@@ -700,6 +709,10 @@ impl Actor for CallActor {
             FirstStep::Announce(prompts, what) => {
                 announce::arrive(&mut state, caller, &prompts, &what, t0)
             }
+            FirstStep::Message(list, what) => {
+                announce::arrive_playing(&mut state, caller, list, &what, t0)
+            }
+            FirstStep::Ivr(menu) => ivr::arrive(&mut state, caller, *menu, t0),
             FirstStep::Room {
                 room,
                 handle,
@@ -786,6 +799,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             watch_media(state, t);
             room::expired(state, t);
             queue::expired(&myself, state, t);
+            ivr::expired(&myself, state, t);
         }
         CallMsg::Hop(hop, ring, found) => hunt::found(&myself, state, hop, ring, found, t),
         CallMsg::Key {
@@ -796,7 +810,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             in_band,
         } => {
             let port = Port { relay, side };
-            if queue::key(&myself, state, port, key, t) {
+            if ivr::key(&myself, state, port, key, t) || queue::key(&myself, state, port, key, t) {
             } else if !room::key(&myself, state, port, key, t).await {
                 in_dialog::key_pressed(state, port, (key, duration_ms, in_band), t);
                 merge::ask(&myself, state);
@@ -807,7 +821,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         }
         CallMsg::Played { relay, side } => {
             let port = Port { relay, side };
-            if !queue::played(state, port) {
+            if !ivr::played(state, port, t) && !queue::played(state, port) {
                 room::played(state, port, t)
             }
         }
@@ -842,6 +856,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         CallMsg::Replace { inc, .. } => inc.respond(481, "Call/Transaction Does Not Exist"),
         CallMsg::EnterQueue(number, handle) => queue::enter(&myself, state, number, handle, t),
         CallMsg::Queue(e) => queue::event(&myself, state, e, t),
+        CallMsg::IvrStep(step) => ivr::step(&myself, state, step, t),
         CallMsg::QueueRestarted(number, handle) => {
             queue::restarted(&myself, state, &number, handle)
         }
@@ -893,7 +908,7 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     }
     let watch = s.watch.as_ref().map(|w| w.next);
     let gate = s.gate.as_ref().map(|g| g.deadline);
-    let waiting = queue::deadline(s);
+    let waiting = queue::deadline(s).into_iter().chain(ivr::deadline(s)).min();
     match s
         .channels
         .iter()
@@ -942,6 +957,7 @@ fn on_output(
         (Role::Retired, LegEvent::Response(resp)) => in_dialog::response(s, (id, i), resp, t),
         (Role::Retired, _) => {}
         (Role::Target, e) => transfer::target_event(s, id, e, t),
+        (Role::Agent, e) if ivr::rings(s, id) => ivr::ringing_event(s, id, i, e, t),
         (Role::Agent, e) => queue::agent_event(s, id, i, e, t),
         (_, LegEvent::Request(req)) if transfer::is_refer(&req) => {
             if !room::refer(myself, s, (id, i), &req, t) {

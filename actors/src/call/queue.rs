@@ -32,6 +32,9 @@ pub struct Waiting {
     call: ractor::ActorId,
     /// Admitted: the caller is answered and waits.
     admitted: bool,
+    /// The switch had answered the caller before it joined (it came from an IVR
+    /// menu): it is not answered again, and a full queue sends it to the overflow.
+    answered: bool,
     rules: WaitRules,
     since: Instant,
     next_announce: Option<Instant>,
@@ -77,18 +80,25 @@ pub fn enter(
     queue: Option<ActorRef<QueueMsg>>,
     t: Instant,
 ) {
-    let Some(queue) = queue else {
-        return go_on(myself, s, 404, "Not Found", t);
-    };
-    if !s.caller_waiting() {
-        // The caller cancelled while the queue was looked up.
+    let answered = !s.caller_waiting();
+    if answered && !caller_here(s) {
+        // The caller hung up (or cancelled) while the queue was looked up.
         return;
     }
+    let Some(queue) = queue else {
+        if answered {
+            return hang_up(s, 404, "Not Found", t);
+        }
+        return go_on(myself, s, 404, "Not Found", t);
+    };
     let join = QueueMsg::Join {
         call: myself.clone(),
         caller: s.parties.caller.clone(),
     };
     if queue.send_message(join).is_err() {
+        if answered {
+            return hang_up(s, 480, "Temporarily Unavailable", t);
+        }
         return go_on(myself, s, 480, "Temporarily Unavailable", t);
     }
     tracing::debug!(queue = %number, "call joins its queue");
@@ -97,6 +107,7 @@ pub fn enter(
         queue,
         call: myself.get_id(),
         admitted: false,
+        answered,
         rules: WaitRules::default(),
         since: t,
         next_announce: None,
@@ -170,7 +181,7 @@ pub fn event(myself: &ActorRef<CallMsg>, s: &mut CallState, e: QueueEvent, t: In
     match e {
         // Admitted already (the queue left the plan): the caller goes on as if it
         // had waited its longest.
-        QueueEvent::Full if w.admitted => {
+        QueueEvent::Full if w.admitted || w.answered => {
             let target = w.rules.overflow.clone();
             leave_for(myself, s, (target, ForwardReason::Overflow), t)
         }
@@ -240,10 +251,12 @@ fn admitted(s: &mut CallState, position: usize, t: Instant) {
     let Some(caller) = s.with_role(Role::Caller) else {
         return;
     };
-    let Some(sdp) = announce::own_answer(s) else {
-        return announce::not_acceptable(s, caller, t);
-    };
-    announce::answer(s, caller, sdp, t);
+    if !s.queue.as_ref().is_some_and(|w| w.answered) {
+        let Some(sdp) = announce::own_answer(s) else {
+            return announce::not_acceptable(s, caller, t);
+        };
+        announce::answer(s, caller, sdp, t);
+    }
     let mut prompts = Vec::new();
     if s.queue.as_ref().is_some_and(|w| w.next_announce.is_some()) {
         prompts.push("queue_you_are_caller");
@@ -342,13 +355,28 @@ fn ring_channel(
     ring: Duration,
     t: Instant,
 ) -> ChannelId {
-    s.b_offer = super::hop_offer(s, codecs);
-    let caller = s.parties.caller.clone();
     let to = s
         .queue
         .as_ref()
         .map(|w| w.number.clone())
         .unwrap_or_default();
+    ring_for_answered(myself, s, targets, (codecs, &to), ring, t)
+}
+
+/// Rings `targets` for a caller the switch answered (waiting in a queue, or in an IVR
+/// menu) as an agent channel facing the agents' port, offering the caller's media
+/// there, the call shown as to `to`; returns the channel.
+pub(super) fn ring_for_answered(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    targets: &[crate::proto::CallTarget],
+    (codecs, to): (&[String], &str),
+    ring: Duration,
+    t: Instant,
+) -> ChannelId {
+    s.b_offer = super::hop_offer(s, codecs);
+    let caller = s.parties.caller.clone();
+    let to = to.to_owned();
     let offer = s.b_offer.clone();
     let (legs, flows) = fork_to(s, targets, (&caller, &to), offer.as_ref(), ring, t);
     let lines = targets.iter().map(|d| d.line.clone()).collect();
@@ -411,11 +439,16 @@ pub fn agent_event(s: &mut CallState, id: ChannelId, i: usize, e: LegEvent, t: I
     }
 }
 
-/// An agent (or the onward target) answered: it takes the caller, the music stops.
-fn connect(s: &mut CallState, id: ChannelId, i: usize, sdp: Option<Sdp>) {
-    let Some(caller) = s.with_role(Role::Caller) else {
-        return;
-    };
+/// The party of channel `id` (rung by `ring_for_answered`) answered on leg `i`: it
+/// takes the caller (the port facing agents is pointed at it, what played there
+/// stops); returns its line.
+pub(super) fn take_caller(
+    s: &mut CallState,
+    id: ChannelId,
+    i: usize,
+    sdp: Option<Sdp>,
+) -> Option<String> {
+    let caller = s.with_role(Role::Caller)?;
     let peer = s.channel(id).and_then(|c| c.peer());
     super::transfer::repoint(s, Some(AGENTS), sdp.as_ref(), peer);
     let line = s
@@ -428,6 +461,14 @@ fn connect(s: &mut CallState, id: ChannelId, i: usize, sdp: Option<Sdp>) {
     }
     s.bridge(caller, id);
     s.journal.answered(leg_no(s, id, i), &line);
+    Some(line)
+}
+
+/// An agent (or the onward target) answered: it takes the caller, the music stops.
+fn connect(s: &mut CallState, id: ChannelId, i: usize, sdp: Option<Sdp>) {
+    let Some(line) = take_caller(s, id, i, sdp) else {
+        return;
+    };
     if let Some(w) = s.queue.as_mut() {
         w.offer = None;
         w.prompting = false;

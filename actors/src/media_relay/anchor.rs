@@ -198,12 +198,6 @@ impl Relays {
     /// codec it speaks, instead of what the other side sends; the relay reports when
     /// they have played out. False when the port's codec is not known yet.
     pub fn announce(&self, port: Port, prompts: &[&str]) -> bool {
-        let Some(r) = self.get(port.relay) else {
-            return false;
-        };
-        let Some(voice) = r.voice(port.side) else {
-            return false;
-        };
         let list = prompts
             .iter()
             .filter_map(|name| {
@@ -212,6 +206,18 @@ impl Relays {
                     .ok()
             })
             .collect();
+        self.play(port, list)
+    }
+
+    /// Plays `list` (a tenant's prompts, or built-in ones) to the party at `port`,
+    /// once, as `announce` does.
+    pub fn play(&self, port: Port, list: Vec<media::wav::Announcement>) -> bool {
+        let Some(r) = self.get(port.relay) else {
+            return false;
+        };
+        let Some(voice) = r.voice(port.side) else {
+            return false;
+        };
         let player = media::wav::Player::new(list, false);
         let ssrc = rand::random::<u32>();
         match media::source::PlaySource::new(player, voice.kind, voice.pt, voice.ptime_ms, ssrc) {

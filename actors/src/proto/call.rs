@@ -89,6 +89,8 @@ pub enum CallMsg {
     EnterQueue(String, Option<ActorRef<super::QueueMsg>>),
     /// What the call's queue says.
     Queue(super::QueueEvent),
+    /// Where the caller's choice in an IVR menu leads (the tenant found it).
+    IvrStep(super::IvrStep),
     /// Queue `number`'s actor failed and this one took over: a call waiting in it
     /// (or served by it) tells it where it stands.
     QueueRestarted(String, ActorRef<super::QueueMsg>),
@@ -124,6 +126,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Replace { .. } => f.write_str("Replace"),
             CallMsg::EnterQueue(n, _) => write!(f, "EnterQueue({n})"),
             CallMsg::QueueRestarted(n, _) => write!(f, "QueueRestarted({n})"),
+            CallMsg::IvrStep(s) => write!(f, "IvrStep({s:?})"),
             CallMsg::Queue(e) => write!(f, "Queue({e:?})"),
             CallMsg::AgentDevices { agents, .. } => write!(f, "AgentDevices({agents:?})"),
             CallMsg::Onward(r) => write!(f, "Onward({})", r.is_ok()),

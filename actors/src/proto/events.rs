@@ -122,6 +122,11 @@ pub enum CallEventKind {
     CallQueued {
         queue: String,
     },
+    /// A caller the switch answered itself (an IVR menu) was taken by a party, who
+    /// is now the one that answered the call.
+    CallTakenBy {
+        answered_by: String,
+    },
     /// The last event of every call.
     CallEnded {
         disposition: Disposition,
@@ -148,6 +153,7 @@ impl CallEventKind {
             CallEventKind::CallerShown { .. } => "CallerShown",
             CallEventKind::CallMissedBy { .. } => "CallMissedBy",
             CallEventKind::CallQueued { .. } => "CallQueued",
+            CallEventKind::CallTakenBy { .. } => "CallTakenBy",
             CallEventKind::CallEnded { .. } => "CallEnded",
         }
     }

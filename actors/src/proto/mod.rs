@@ -11,10 +11,13 @@
 //! - `room`: the handle on a conference room's task, a member's seat.
 //! - `queue`: `QueueMsg` (calls to their queue) and `QueueEvent` (the queue to a
 //!   waiting call).
+//! - `ivr`: an IVR menu as the tenant hands it to a call, and `IvrStep`, where a
+//!   caller's choice leads.
 
 pub mod call;
 pub mod events;
 pub mod flow;
+pub mod ivr;
 pub mod line;
 pub mod queue;
 pub mod request;
@@ -23,6 +26,7 @@ pub mod tenant;
 
 pub use call::{CallMsg, CallTarget, ChannelHandover, Forwarded, HopDevices, RoomLeg};
 pub use flow::Flow;
+pub use ivr::{IvrMenu, IvrStep};
 pub use line::{BindingsView, LineMsg};
 pub use queue::{QueueEvent, QueueMsg, WaitRules};
 pub use request::{status_code, Incoming, Replier, TcpTx, UdpOut};

@@ -65,6 +65,13 @@ pub enum TenantMsg {
         number: String,
         reply: RpcReplyPort<Option<ActorRef<super::QueueMsg>>>,
     },
+    /// Where a caller of line `by` answered by the switch goes when it chose number
+    /// `to` in an IVR menu (or reached its drop-off).
+    IvrChoice {
+        by: String,
+        to: String,
+        reply: RpcReplyPort<super::IvrStep>,
+    },
     /// A new ad-hoc room on the switch's address towards `source` (not kept by the
     /// tenant: it closes when its members and handles are gone).
     OpenRoom {
@@ -87,6 +94,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::OpenRoom { .. } => "OpenRoom",
             TenantMsg::Room { .. } => "Room",
             TenantMsg::Queue { .. } => "Queue",
+            TenantMsg::IvrChoice { .. } => "IvrChoice",
         })
     }
 }

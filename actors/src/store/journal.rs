@@ -239,6 +239,11 @@ fn apply(tx: &Transaction<'_>, e: &CallEvent) -> rusqlite::Result<bool> {
                 "UPDATE calls SET queue = ?2, queued_at = ?3 WHERE call_id = ?1 AND state = 'active'",
             )?
             .execute(params![call, queue, at])?,
+        CallEventKind::CallTakenBy { answered_by } => tx
+            .prepare_cached(
+                "UPDATE calls SET answered_by = ?2 WHERE call_id = ?1 AND state = 'active'",
+            )?
+            .execute(params![call, answered_by])?,
         CallEventKind::CallMissedBy { lines } => tx
             .prepare_cached(
                 "UPDATE calls SET missed_by = ?2 WHERE call_id = ?1 AND state = 'active'",

@@ -42,6 +42,11 @@ impl Store {
             .transpose()
     }
 
+    /// The plan stored for `tenant`, if it has one.
+    pub fn stored_plan_of(&self, tenant: TenantId) -> Result<Option<TenantPlan>> {
+        self.stored_plan(tenant)
+    }
+
     /// Stores a changed plan, checked like `pbx plan set` checks one.
     pub(crate) fn save_plan(&mut self, tenant: TenantId, plan: &TenantPlan) -> Result<()> {
         if let Err(errors) = plan.validate() {

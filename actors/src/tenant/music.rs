@@ -43,17 +43,9 @@ impl Watched {
     }
 }
 
-/// Checks `file` and copies it to `dest` (atomically: a temporary file renamed), so
-/// that a running switch never reads half a file; a file that is not mono 8 kHz
-/// 16-bit PCM is refused with what it is instead, and nothing changes.
+/// Checks `file` and copies it to `dest`, as a prompt is (`prompts::install`).
 pub fn install(file: &Path, dest: &Path) -> crate::Result<Announcement> {
-    let music = Announcement::from_path(file).map_err(|e| crate::Error::Invalid(e.to_string()))?;
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(".hold_music.wav.new");
-    std::fs::copy(file, &tmp)?;
-    std::fs::rename(&tmp, dest)?;
-    Ok(music)
+    super::prompts::install(file, dest)
 }
 
 #[cfg(test)]

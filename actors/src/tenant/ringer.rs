@@ -177,6 +177,7 @@ impl Actor for Ringer {
             | CallMsg::EnterQueue(..)
             | CallMsg::Queue(_)
             | CallMsg::QueueRestarted(..)
+            | CallMsg::IvrStep(_)
             | CallMsg::AgentDevices { .. }
             | CallMsg::Onward(_) => {}
             CallMsg::EnterRoom { reply, .. } => {

@@ -52,7 +52,7 @@ impl TenantPlan {
                 Holiday::Yearly { month: 12, day: 26 },
             ],
             when_closed: ClosedAction::AnnouncementThenHangup {
-                announcement: "after-hours.wav".into(),
+                announcement: "after_hours".into(),
             },
         };
         let support_closed = Schedule {
@@ -70,7 +70,7 @@ impl TenantPlan {
                 ("2".into(), "300".into()),
                 ("9".into(), "99990".into()),
             ]),
-            announcement: Some("main-menu.wav".into()),
+            announcement: Some("ivr_demo_main".into()),
             timeout_seconds: Some(10),
             drop_off: Some("100".into()),
             parent: None,
@@ -80,7 +80,7 @@ impl TenantPlan {
             number: "99990".into(),
             name: "Languages".into(),
             choices: BTreeMap::from([("1".into(), "101".into()), ("2".into(), "102".into())]),
-            announcement: Some("languages.wav".into()),
+            announcement: Some("ivr_demo_languages".into()),
             timeout_seconds: Some(10),
             drop_off: Some("100".into()),
             parent: Some("400".into()),

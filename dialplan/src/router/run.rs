@@ -266,7 +266,7 @@ impl<'a> Run<'a> {
             callee.number = number.clone();
         }
         if let Some(name) = self.plan().schedule.clone() {
-            if let Some(closed) = self.check_schedule(&name, "tenant".into()) {
+            if let Some(closed) = self.check_schedule(&name, "tenant".into(), MAX_FORWARD_DEPTH) {
                 return Ok((caller, callee, closed));
             }
         }
@@ -274,8 +274,9 @@ impl<'a> Run<'a> {
         Ok((caller, callee, targets))
     }
 
-    /// Consults a schedule; Some(targets) when closed.
-    fn check_schedule(&mut self, name: &str, owner: String) -> Option<Vec<Target>> {
+    /// Consults a schedule; Some(targets) when closed (a closing-time forwarding
+    /// counts against `depth`, as forwardings do).
+    fn check_schedule(&mut self, name: &str, owner: String, depth: u8) -> Option<Vec<Target>> {
         let s = self.plan().schedules.iter().find(|s| s.name == name)?;
         let state = s.state_at(self.r.tz, self.at);
         let closed = !state.is_open();
@@ -293,6 +294,14 @@ impl<'a> Run<'a> {
             }],
             ClosedAction::Voicemail { mailbox } => vec![Target::Voicemail {
                 mailbox: mailbox.clone(),
+            }],
+            ClosedAction::Forward { target } if depth > 0 => {
+                let target = target.clone();
+                self.forward(&target, depth - 1)
+            }
+            ClosedAction::Forward { .. } => vec![Target::Reject {
+                code: 482,
+                reason: "closing-time forwarding loops".into(),
             }],
         })
     }
@@ -326,7 +335,8 @@ impl<'a> Run<'a> {
             Owner::Group(i) => {
                 let g = &plan.groups[i];
                 if let Some(s) = &g.schedule {
-                    if let Some(closed) = self.check_schedule(s, format!("hunt group {:?}", g.name))
+                    if let Some(closed) =
+                        self.check_schedule(s, format!("hunt group {:?}", g.name), depth)
                     {
                         return closed;
                     }
@@ -352,7 +362,9 @@ impl<'a> Run<'a> {
             Owner::Queue(i) => {
                 let q = &plan.queues[i];
                 if let Some(s) = &q.schedule {
-                    if let Some(closed) = self.check_schedule(s, format!("queue {:?}", q.name)) {
+                    if let Some(closed) =
+                        self.check_schedule(s, format!("queue {:?}", q.name), depth)
+                    {
                         return closed;
                     }
                 }
@@ -368,7 +380,9 @@ impl<'a> Run<'a> {
             Owner::Ivr(i) => {
                 let m = &plan.ivrs[i];
                 if let Some(s) = &m.schedule {
-                    if let Some(closed) = self.check_schedule(s, format!("IVR menu {:?}", m.name)) {
+                    if let Some(closed) =
+                        self.check_schedule(s, format!("IVR menu {:?}", m.name), depth)
+                    {
                         return closed;
                     }
                 }

@@ -1,0 +1,64 @@
+//! `pbx prompt`: a tenant's announcements for IVR menus and closing times.
+
+use std::path::{Path, PathBuf};
+
+use actors::tenant::prompts;
+use clap::Subcommand;
+
+use super::CliError;
+
+#[derive(Debug, Subcommand)]
+pub enum PromptCmd {
+    /// Store FILE (mono 8 kHz 16-bit PCM WAV) as the tenant's prompt NAME, which the
+    /// plan then names (an IVR menu's `announcement`, a schedule's closing message).
+    Add {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        file: PathBuf,
+    },
+    /// The tenant's prompts and their lengths.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Remove a prompt (refused while the plan names it).
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+    },
+}
+
+pub fn prompt(dir: &Path, cmd: PromptCmd) -> Result<(), CliError> {
+    let store = super::admin::open(dir)?;
+    match cmd {
+        PromptCmd::Add { tenant, name, file } => {
+            let t = store.tenant(&tenant)?;
+            let a = prompts::add(dir, &t.name, &name, &file)?;
+            println!(
+                "prompt {} of tenant {} stored ({:.1} s)",
+                prompts::name_of(&name),
+                t.name,
+                a.duration_ms() as f64 / 1000.0
+            );
+        }
+        PromptCmd::List { tenant } => {
+            let t = store.tenant(&tenant)?;
+            for (name, ms) in prompts::list(dir, &t.name)? {
+                println!("{name}\t{:.1} s", ms as f64 / 1000.0);
+            }
+        }
+        PromptCmd::Remove { tenant, name } => {
+            let t = store.tenant(&tenant)?;
+            let plan = store.stored_plan_of(t.id)?;
+            prompts::remove(dir, &t.name, &name, plan.as_ref())?;
+            println!(
+                "prompt {} of tenant {} removed",
+                prompts::name_of(&name),
+                t.name
+            );
+        }
+    }
+    Ok(())
+}
