@@ -62,14 +62,6 @@ pub static CATALOGUE: &[Prompt] = &[
         "That is not a valid choice. Please try again."
     ),
     prompt!("ivr_no_input", "We did not receive your selection."),
-    prompt!(
-        "ivr_demo_main",
-        "Welcome. For sales, press 1. For support, press 2. For other languages, press 9."
-    ),
-    prompt!(
-        "ivr_demo_languages",
-        "For English, press 1. For German, press 2."
-    ),
     prompt!("queue_you_are_caller", "You are caller number"),
     prompt!(
         "queue_please_hold",
@@ -102,6 +94,14 @@ pub static CATALOGUE: &[Prompt] = &[
     prompt!("feature_on", "The feature is now on."),
     prompt!("feature_off", "The feature is now off."),
     prompt!("feature_refused", "That cannot be done."),
+    prompt!(
+        "ivr_demo_main",
+        "Welcome. For sales, press 1. For support, press 2. For other languages, press 9."
+    ),
+    prompt!(
+        "ivr_demo_languages",
+        "For English, press 1. For German, press 2."
+    ),
 ];
 
 /// The default music on hold: a plucked melody of eight seconds that loops cleanly,
