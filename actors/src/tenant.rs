@@ -76,6 +76,10 @@ pub struct TenantState {
     adhoc_rooms: u64,
     /// The running queue actors, by number.
     queues: HashMap<String, ActorRef<crate::proto::QueueMsg>>,
+    /// The tenant's prompts as last read (IVR announcements, closing messages).
+    prompts: prompts::PromptCache,
+    /// Queue actors' failures: how many since when (`QUEUE_RESTARTS`).
+    queue_failures: HashMap<String, (u32, tokio::time::Instant)>,
 }
 
 /// The extensions of the tenant as last read from the store. A miss reads them again
@@ -121,6 +125,11 @@ struct CallEntry {
     /// The call's actor (a merge finds a line's other call).
     call: ActorRef<CallMsg>,
 }
+
+/// How many times a queue's actor is started again after failing within
+/// `QUEUE_FAILURE_WINDOW`; after that its callers go on as from a full queue.
+const QUEUE_RESTARTS: u32 = 3;
+const QUEUE_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 /// Where a call to a line goes.
 enum Outcome<T = Vec<CallTarget>> {
@@ -485,7 +494,7 @@ impl TenantSupervisor {
 
     /// IVR menu `number` of the plan, ready to serve (its announcement loaded; a
     /// submenu inherits the timeout and drop-off its main menu sets).
-    fn ivr_menu(state: &TenantState, number: &str) -> Option<crate::proto::IvrMenu> {
+    fn ivr_menu(state: &mut TenantState, number: &str) -> Option<crate::proto::IvrMenu> {
         use crate::proto::ivr::{MENU_PLAYS, MENU_TIMEOUT_SECS};
         let view = state.view.borrow();
         let plan = view.router.as_ref()?.plan();
@@ -496,7 +505,7 @@ impl TenantSupervisor {
             .and_then(|p| plan.ivrs.iter().find(|x| &x.number == p));
         let tenant = state.entry.as_ref()?.name.clone();
         let prompt = m.announcement.as_ref().and_then(|a| {
-            let found = prompts::load(&state.args.shared.data_dir, &tenant, a);
+            let found = state.prompts.load(&state.args.shared.data_dir, &tenant, a);
             if found.is_none() {
                 tracing::warn!(menu = number, prompt = %a, "IVR announcement missing");
             }
@@ -525,9 +534,11 @@ impl TenantSupervisor {
     }
 
     /// The tenant's announcement `name` (its own prompt, or a built-in one).
-    fn message(state: &TenantState, name: &str) -> Option<media::wav::Announcement> {
+    fn message(state: &mut TenantState, name: &str) -> Option<media::wav::Announcement> {
         let tenant = state.entry.as_ref()?.name.clone();
-        prompts::load(&state.args.shared.data_dir, &tenant, name)
+        state
+            .prompts
+            .load(&state.args.shared.data_dir, &tenant, name)
     }
 
     /// Where a caller in an IVR menu goes for number `to`: the routing walk from line
@@ -1360,6 +1371,8 @@ impl Actor for TenantSupervisor {
             rooms: HashMap::new(),
             adhoc_rooms: 0,
             queues: HashMap::new(),
+            queue_failures: HashMap::new(),
+            prompts: prompts::PromptCache::default(),
         })
     }
 
@@ -1501,13 +1514,31 @@ impl Actor for TenantSupervisor {
                 if state.calls.is_empty() {
                     return Ok(());
                 }
-                tracing::warn!(queue = %number, "queue actor ended; restarted");
-                if let Some(q) = Self::queue(&myself, state, &number).await {
-                    for c in state.calls.values() {
-                        let _ = c
-                            .call
-                            .send_message(CallMsg::QueueRestarted(number.clone(), q.clone()));
-                    }
+                // A queue that keeps failing (the same messages again after each
+                // restart) is not started again for a while: its callers go on.
+                let now = tokio::time::Instant::now();
+                let failures = state
+                    .queue_failures
+                    .entry(number.clone())
+                    .or_insert((0, now));
+                if now.duration_since(failures.1) > QUEUE_FAILURE_WINDOW {
+                    *failures = (0, now);
+                }
+                failures.0 += 1;
+                let q = if failures.0 <= QUEUE_RESTARTS {
+                    tracing::warn!(queue = %number, "queue actor ended; restarted");
+                    Self::queue(&myself, state, &number).await
+                } else {
+                    tracing::error!(queue = %number, "queue actor keeps failing; its callers go on");
+                    None
+                };
+                // Oldest call first: callers who joined at the same instant rejoin in
+                // the order their calls began.
+                let mut calls: Vec<&ActorRef<CallMsg>> =
+                    state.calls.values().map(|c| &c.call).collect();
+                calls.sort_by_key(|c| c.get_id().pid());
+                for c in calls {
+                    let _ = c.send_message(CallMsg::QueueRestarted(number.clone(), q.clone()));
                 }
                 return Ok(());
             }

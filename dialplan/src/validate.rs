@@ -554,6 +554,21 @@ fn check_references(
                 unknown(entry.clone(), "choice target", n);
             }
         }
+        if let Some(t) = i.timeout_seconds.filter(|t| !(1..=60).contains(t)) {
+            errs.push(ValidationError::Setting {
+                entry: entry.clone(),
+                reason: format!("timeout_seconds {t} must be 1 to 60"),
+            });
+        }
+        // A menu's own number (or, for a submenu, its main menu's) as its drop-off
+        // would keep a caller who chooses nothing in the menu forever.
+        let own = [Some(&i.number), i.parent.as_ref()];
+        if let Some(n) = i.drop_off.as_ref().filter(|n| own.contains(&Some(*n))) {
+            errs.push(ValidationError::Setting {
+                entry: entry.clone(),
+                reason: format!("drop_off {n} leads back into the menu"),
+            });
+        }
         if let Some(n) = i.drop_off.as_ref().filter(|n| !is_number(n)) {
             unknown(entry, "drop-off number", n);
         }

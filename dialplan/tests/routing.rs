@@ -119,6 +119,42 @@ fn off_hours_announcement_or_voicemail() {
 }
 
 #[test]
+fn closing_time_can_forward_and_a_forwarding_loop_ends() {
+    use dialplan::schedule::ClosedAction;
+    let mut plan = TenantPlan::demo();
+    let support = plan
+        .schedules
+        .iter_mut()
+        .find(|s| s.name == "support-hours")
+        .unwrap();
+    support.when_closed = ClosedAction::Forward {
+        target: "101".into(),
+    };
+    let t = targets(&plan, &phone("100", "300"), MONDAY_EVENING);
+    assert!(
+        matches!(&t[0], Target::Extension { number, .. } if number == "101"),
+        "{t:?}"
+    );
+    // Open, the queue itself.
+    let t = targets(&plan, &phone("100", "300"), MONDAY_NOON);
+    assert!(matches!(&t[0], Target::Queue { .. }), "{t:?}");
+    // A closed queue forwarding to itself ends in a refusal, not a loop.
+    let support = plan
+        .schedules
+        .iter_mut()
+        .find(|s| s.name == "support-hours")
+        .unwrap();
+    support.when_closed = ClosedAction::Forward {
+        target: "300".into(),
+    };
+    let t = targets(&plan, &phone("100", "300"), MONDAY_EVENING);
+    assert!(
+        matches!(t.last(), Some(Target::Reject { code: 482, .. })),
+        "{t:?}"
+    );
+}
+
+#[test]
 fn inbound_ddi() {
     let plan = TenantPlan::demo();
     for called in [

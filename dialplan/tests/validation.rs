@@ -201,6 +201,22 @@ fn table_of_numbering_errors() {
             &["conference \"Team room\"", "PIN must be 1 to 12 digits"],
         ),
         (
+            "IVR drop-off into itself",
+            |p| p.ivrs[0].drop_off = Some("400".into()),
+            &[
+                "IVR menu \"Main menu\"",
+                "drop_off 400 leads back into the menu",
+            ],
+        ),
+        (
+            "IVR timeout of 0",
+            |p| p.ivrs[0].timeout_seconds = Some(0),
+            &[
+                "IVR menu \"Main menu\"",
+                "timeout_seconds 0 must be 1 to 60",
+            ],
+        ),
+        (
             "queue overflow to an IVR",
             |p| p.queues[0].overflow = Some("400".into()),
             &[

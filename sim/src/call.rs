@@ -383,7 +383,9 @@ async fn caller_dialog(
             }
         }
     }
-    if early_bye && queue {
+    let served = queue
+        && remote.is_some_and(|(addr, _)| ctx.media.seen(slot, addr, stream_id).first_ok.is_some());
+    if early_bye && served {
         // The agent hung up: the caller was served.
     } else if early_bye {
         result = Err(Cause::EarlyBye);
@@ -551,6 +553,13 @@ pub async fn answer(ctx: Arc<Ctx>, phone: Arc<Phone>, invite: Message, mut inbox
         ctx.board.take_expected(phone.index)
     };
     match expected {
+        // An offer that crossed its caller's hang-up: turned down, not a misroute.
+        None if ctx.scenario.mode == Mode::CallCentre && from_sim_caller(&ctx, &invite) => {
+            let resp = MessageWriter::response_to(&invite, 480, "Caller Gone", Some(&unique(&ctx)))
+                .finish();
+            phone.send(&ctx, &resp).await;
+            linger(&ctx, &phone, &mut inbox, &resp).await;
+        }
         None => {
             // Not called by the sim (or a retransmission of a finished call).
             let resp = MessageWriter::response_to(
@@ -571,6 +580,15 @@ pub async fn answer(ctx: Arc<Ctx>, phone: Arc<Phone>, invite: Message, mut inbox
         }
     }
     phone.close(&call_id);
+}
+
+/// Whether an INVITE comes from one of the sim's callers (its From user).
+fn from_sim_caller(ctx: &Ctx, invite: &Message) -> bool {
+    let (a, b) = ctx.scenario.extensions;
+    invite
+        .from()
+        .and_then(|f| f.uri.user_unescaped()?.parse::<u32>().ok())
+        .is_some_and(|ext| (a..=b).contains(&ext))
 }
 
 /// The call an agent is offered: the call its caller (the INVITE's From user) has in

@@ -78,9 +78,17 @@ impl Centre {
         let mut calls = lock(&self.calls);
         if let Some(w) = calls.get(&ext).filter(|w| w.number == number) {
             if w.admitted && !w.offered {
-                self.unoffered.fetch_sub(1, Ordering::Relaxed);
+                self.one_less();
             }
             calls.remove(&ext);
+        }
+    }
+
+    /// One caller fewer waits unoffered; with none left, a freed agent's wait is idle
+    /// time, not offer latency.
+    fn one_less(&self) {
+        if self.unoffered.fetch_sub(1, Ordering::Relaxed) <= 1 {
+            lock(&self.freed).clear();
         }
     }
 
@@ -88,18 +96,19 @@ impl Centre {
     /// placed it. The first offer of a call no longer waits unoffered; an agent that
     /// was freed while callers waited has its wait for this offer counted.
     pub fn offered(&self, agent: usize, caller_ext: u32) -> Option<Waiting> {
+        let freed = lock(&self.freed).remove(&agent);
         let w = {
             let mut calls = lock(&self.calls);
             let w = calls.get_mut(&caller_ext)?;
             if !w.offered {
                 w.offered = true;
                 if w.admitted {
-                    self.unoffered.fetch_sub(1, Ordering::Relaxed);
+                    self.one_less();
                 }
             }
             *w
         };
-        if let Some(at) = lock(&self.freed).remove(&agent) {
+        if let Some(at) = freed {
             lock(&self.offer_ms).push(ms(at.elapsed()));
         }
         Some(w)

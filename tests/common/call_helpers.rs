@@ -529,12 +529,26 @@ impl Caller {
     /// Sends `method` in the answered call's dialog with `extra` header lines (each
     /// ending in CRLF), without waiting for its answer. Each one takes the next CSeq.
     pub fn send_request(&mut self, method: &str, extra: &str) {
+        self.send_with_body(method, extra, None);
+    }
+
+    /// Sends `method` with a body (content type, text) and returns the final code.
+    pub fn request_with_body(&mut self, method: &str, content_type: &str, body: &str) -> u16 {
+        self.send_with_body(method, "", Some((content_type, body)));
+        final_response(&mut self.c, method)
+    }
+
+    fn send_with_body(&mut self, method: &str, extra: &str, body: Option<(&str, &str)>) {
         self.cseq += 1;
         let branch = format!("z9hG4bKreq{method}{}", self.cseq);
         let mut w = self.in_call(method, &self.dialog_to(), 10 + self.cseq, &branch);
         w.header("Contact", &format!("<sip:100@{}>", self.c.local));
         sim::ua::raw_headers(&mut w, extra);
-        self.c.send_raw(&w.finish());
+        let bytes = match body {
+            Some((ct, b)) => w.body(ct, b.as_bytes()),
+            None => w.finish(),
+        };
+        self.c.send_raw(&bytes);
     }
 }
 

@@ -268,25 +268,7 @@ pub(super) fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t
         WalkStep::Serve(dialplan::Target::IvrMenu { number, .. }) => {
             // A menu reached later in the walk (a fallback, a forwarding): the tenant
             // hands it over ready to serve.
-            let tenant = s.tenant.supervisor.clone();
-            let (me, by) = (myself.clone(), s.parties.caller.clone());
-            tokio::spawn(async move {
-                let step = match tenant
-                    .call(
-                        |reply| TenantMsg::IvrChoice {
-                            by,
-                            to: number,
-                            reply,
-                        },
-                        None,
-                    )
-                    .await
-                {
-                    Ok(CallResult::Success(step)) => step,
-                    _ => crate::proto::IvrStep::Refuse(503, "Service Unavailable"),
-                };
-                let _ = me.send_message(CallMsg::IvrStep(step));
-            });
+            super::ivr::ask(myself, s, number);
         }
         WalkStep::Serve(target) => {
             let r = served(&target, s.walk.last_failure());

@@ -236,7 +236,7 @@ pub fn key_pressed(
 
 /// The key and duration (ms) of a SIP INFO key press: `application/dtmf-relay`
 /// (`Signal=5`, `Duration=160`) or `application/dtmf` (the key alone, 250 ms).
-fn dtmf_relay(m: &Message) -> Option<(char, u32)> {
+pub(super) fn dtmf_relay(m: &Message) -> Option<(char, u32)> {
     let ct = m
         .header(HeaderName::ContentType)?
         .split(';')

@@ -32,7 +32,13 @@ pub struct InMenu {
     chosen: bool,
     /// The channel ringing the chosen devices.
     ringing: Option<ChannelId>,
+    /// Menus this caller has been in (this one included).
+    visits: u32,
 }
+
+/// How many menus one caller may pass through: menus that lead into each other
+/// (a drop-off to the main menu of a submenu that drops off to it) end there.
+const MAX_MENUS: u32 = 10;
 
 /// Answers the caller and serves it `menu`.
 pub fn arrive(s: &mut CallState, caller: ChannelId, menu: IvrMenu, t: Instant) {
@@ -48,7 +54,12 @@ pub fn arrive(s: &mut CallState, caller: ChannelId, menu: IvrMenu, t: Instant) {
 /// The caller (answered) is now in `menu`: its announcement plays.
 fn enter(s: &mut CallState, menu: IvrMenu, t: Instant) {
     tracing::debug!(menu = %menu.number, "caller in IVR menu");
+    let visits = s.ivr.as_ref().map_or(0, |m| m.visits) + 1;
+    if visits > MAX_MENUS {
+        return hang_up(s, 482, "Loop Detected", t);
+    }
     s.ivr = Some(InMenu {
+        visits,
         menu,
         played: 0,
         playing: false,
@@ -151,18 +162,7 @@ fn go(myself: &ActorRef<CallMsg>, s: &mut CallState, to: String, _t: Instant) {
         to: to.clone(),
         reason: "ivr".into(),
     });
-    let tenant = s.tenant.supervisor.clone();
-    let (me, by) = (myself.clone(), s.parties.caller.clone());
-    tokio::spawn(async move {
-        let step = match tenant
-            .call(|reply| TenantMsg::IvrChoice { by, to, reply }, None)
-            .await
-        {
-            Ok(CallResult::Success(step)) => step,
-            _ => IvrStep::Refuse(503, "Service Unavailable"),
-        };
-        let _ = me.send_message(CallMsg::IvrStep(step));
-    });
+    ask(myself, s, to);
 }
 
 /// Where the choice leads, as the tenant found it (or, for a caller not answered
@@ -189,7 +189,7 @@ pub fn step(myself: &ActorRef<CallMsg>, s: &mut CallState, step: IvrStep, t: Ins
         .ivr
         .as_ref()
         .is_some_and(|m| m.chosen && m.ringing.is_none())
-        || !caller_here(s)
+        || !queue::caller_here(s)
     {
         return;
     }
@@ -260,23 +260,25 @@ pub fn rings(s: &CallState, id: ChannelId) -> bool {
     s.ivr.as_ref().is_some_and(|m| m.ringing == Some(id))
 }
 
-/// The caller's leg is still up.
-fn caller_here(s: &CallState) -> bool {
-    s.with_role(Role::Caller)
-        .and_then(|id| s.channel(id))
-        .is_some_and(|c| !c.is_ended())
-}
-
 /// The caller is hung up (BYE) for this cause.
 fn hang_up(s: &mut CallState, code: u16, reason: &str, t: Instant) {
     s.ivr = None;
-    s.journal.ended(
-        &engine::call::Cause::new(code, reason, engine::call::Side::Local),
-        Side::Switch,
-    );
-    if let Some(caller) = s.with_role(Role::Caller) {
-        if let Some(c) = s.channel_mut(caller) {
-            c.hangup(code, reason, t);
-        }
-    }
+    queue::hang_up(s, code, reason, t);
+}
+
+/// Asks the tenant where number `to` leads a caller of this call; the answer comes
+/// back as `CallMsg::IvrStep`.
+pub(super) fn ask(myself: &ActorRef<CallMsg>, s: &CallState, to: String) {
+    let tenant = s.tenant.supervisor.clone();
+    let (me, by) = (myself.clone(), s.parties.caller.clone());
+    tokio::spawn(async move {
+        let step = match tenant
+            .call(|reply| TenantMsg::IvrChoice { by, to, reply }, None)
+            .await
+        {
+            Ok(CallResult::Success(step)) => step,
+            _ => IvrStep::Refuse(503, "Service Unavailable"),
+        };
+        let _ = me.send_message(CallMsg::IvrStep(step));
+    });
 }

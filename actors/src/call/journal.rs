@@ -133,8 +133,6 @@ impl Journal {
         });
     }
 
-    /// The switch itself answered the call (a conference room): no leg of a device
-    /// did, so only the call's row says so.
     /// The switch answered the caller and may hand it to a party later (an IVR
     /// menu): that party's answer names who answered the call.
     pub fn answered_to_pass_on(&mut self, by: &str) {
@@ -142,6 +140,8 @@ impl Journal {
         self.taken_over = true;
     }
 
+    /// The switch itself answered the call (a conference room): no leg of a device
+    /// did, so only the call's row says so.
     pub fn answered_by_switch(&mut self, by: &str) {
         if self.answered {
             return;

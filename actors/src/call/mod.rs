@@ -761,6 +761,27 @@ impl Actor for CallActor {
     }
 }
 
+/// A key the caller sent as SIP INFO that the switch itself takes (a choice in an
+/// IVR menu, a queue's exit key); false for any other request.
+fn switch_key(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    id: ChannelId,
+    req: &engine::sip::Message,
+    t: Instant,
+) -> bool {
+    if req.method() != Some(&engine::sip::Method::Info) || (s.ivr.is_none() && s.queue.is_none()) {
+        return false;
+    }
+    let (Some((key, _)), Some(port)) = (
+        in_dialog::dtmf_relay(req),
+        s.channel(id).and_then(|c| c.port),
+    ) else {
+        return false;
+    };
+    ivr::key(myself, s, port, key, t) || queue::key(myself, s, port, key, t)
+}
+
 /// One message to the call (the actor's `handle`, inside the call's span).
 async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallState) {
     let t = now();
@@ -858,7 +879,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         CallMsg::Queue(e) => queue::event(&myself, state, e, t),
         CallMsg::IvrStep(step) => ivr::step(&myself, state, step, t),
         CallMsg::QueueRestarted(number, handle) => {
-            queue::restarted(&myself, state, &number, handle)
+            queue::restarted(&myself, state, &number, handle, t)
         }
         CallMsg::AgentDevices {
             agents,
@@ -899,7 +920,11 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     }
     update_record(s);
     queue::flush(s);
-    let answered = !s.bridges.is_empty() || !s.seats.is_empty() || s.gate.is_some() || s.announcing;
+    let answered = !s.bridges.is_empty()
+        || !s.seats.is_empty()
+        || s.gate.is_some()
+        || s.announcing
+        || s.ivr.is_some();
     if answered && s.watch.is_none() && !over {
         s.watch = s.media_timeout.map(|d| media_watch::MediaWatch::new(d, t));
     }
@@ -963,6 +988,9 @@ fn on_output(
             if !room::refer(myself, s, (id, i), &req, t) {
                 transfer::refer(myself, s, id, i, req, t)
             }
+        }
+        (Role::Caller, LegEvent::Request(req)) if switch_key(myself, s, id, &req, t) => {
+            s.with_leg(id, i, t, |l| l.respond(&req, 200, "OK", None, t));
         }
         (_, LegEvent::Request(req)) => in_dialog::request(s, (id, i), req, t),
         (_, LegEvent::Response(resp)) if merge::answered(s, id, &resp, t) => {}

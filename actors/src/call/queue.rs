@@ -60,7 +60,7 @@ impl Waiting {
 }
 
 /// The caller's leg is still up (ringing, or answered and not hung up).
-fn caller_here(s: &CallState) -> bool {
+pub(super) fn caller_here(s: &CallState) -> bool {
     s.with_role(Role::Caller)
         .and_then(|id| s.channel(id))
         .is_some_and(|c| !c.is_ended())
@@ -127,11 +127,16 @@ pub fn restarted(
     myself: &ActorRef<CallMsg>,
     s: &mut CallState,
     number: &str,
-    queue: ActorRef<QueueMsg>,
+    queue: Option<ActorRef<QueueMsg>>,
+    t: Instant,
 ) {
     let caller = s.parties.caller.clone();
     let Some(w) = s.queue.as_mut().filter(|w| w.number == number) else {
         return;
+    };
+    let Some(queue) = queue else {
+        // The queue is gone for good: its callers go on as from a full queue.
+        return event(myself, s, QueueEvent::Full, t);
     };
     w.queue = queue;
     if w.gone || w.onward {
@@ -600,8 +605,8 @@ pub fn onward(
     }
 }
 
-/// The waiting caller is hung up (BYE), for this cause.
-fn hang_up(s: &mut CallState, code: u16, reason: &str, t: Instant) {
+/// The caller the switch answered is hung up (BYE), for this cause.
+pub(super) fn hang_up(s: &mut CallState, code: u16, reason: &str, t: Instant) {
     s.journal
         .ended(&Cause::new(code, reason, LegSide::Local), Side::Switch);
     if let Some(caller) = s.with_role(Role::Caller) {

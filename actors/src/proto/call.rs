@@ -92,8 +92,9 @@ pub enum CallMsg {
     /// Where the caller's choice in an IVR menu leads (the tenant found it).
     IvrStep(super::IvrStep),
     /// Queue `number`'s actor failed and this one took over: a call waiting in it
-    /// (or served by it) tells it where it stands.
-    QueueRestarted(String, ActorRef<super::QueueMsg>),
+    /// (or served by it) tells it where it stands. `None`: it kept failing and was
+    /// not started again; its callers go on as from a full queue.
+    QueueRestarted(String, Option<ActorRef<super::QueueMsg>>),
     /// The devices of the agents a queue offered the call (`agents`), to ring for
     /// `ring`, or why there are none.
     AgentDevices {

@@ -16,8 +16,11 @@ pub struct Tenant {
     pub domains: Vec<String>,
 }
 
+/// A tenant's name: letters, digits, `-`, `_` and `.`, not only dots (it names the
+/// tenant's folders under the data directory).
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
+        && !name.bytes().all(|c| c == b'.')
         && name.len() <= 64
         && name
             .bytes()
@@ -180,6 +183,7 @@ mod tests {
         assert!(e.to_string().contains("belongs to tenant \"acme\""), "{e}");
         assert!(s.add_tenant("acme", &["x.example".into()]).is_err());
         assert!(s.add_tenant("bad name", &["y".into()]).is_err());
+        assert!(s.add_tenant("..", &["z".into()]).is_err());
         assert!(matches!(s.tenant("nope"), Err(Error::UnknownTenant(_))));
         // A failed add leaves nothing behind.
         assert_eq!(s.tenants().unwrap().len(), 1);

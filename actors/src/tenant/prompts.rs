@@ -134,6 +134,34 @@ pub fn load(data_dir: &Path, tenant: &str, reference: &str) -> Option<Announceme
     sounds::load(name).ok()
 }
 
+/// A tenant's prompts as last read, each read again only when its file changes (a
+/// menu's announcement is loaded for every caller of the menu).
+#[derive(Debug, Default)]
+pub struct PromptCache {
+    read: std::collections::HashMap<PathBuf, (std::time::SystemTime, Announcement)>,
+}
+
+impl PromptCache {
+    /// `load`, from the cache while the tenant's file is unchanged.
+    pub fn load(&mut self, data_dir: &Path, tenant: &str, reference: &str) -> Option<Announcement> {
+        let name = name_of(reference);
+        check_name(name).ok()?;
+        let p = path(data_dir, tenant, name);
+        let Ok(modified) = std::fs::metadata(&p).and_then(|m| m.modified()) else {
+            self.read.remove(&p);
+            return sounds::load(name).ok();
+        };
+        if let Some((at, a)) = self.read.get(&p) {
+            if *at == modified {
+                return Some(a.clone());
+            }
+        }
+        let a = load(data_dir, tenant, reference)?;
+        self.read.insert(p, (modified, a.clone()));
+        Some(a)
+    }
+}
+
 /// Every announcement the plan names, with the entry naming it.
 pub fn references(plan: &TenantPlan) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -159,7 +187,8 @@ pub fn missing(data_dir: &Path, tenant: &str, plan: &TenantPlan) -> Vec<String> 
         .into_iter()
         .filter(|(_, r)| {
             let name = name_of(r);
-            !path(data_dir, tenant, name).exists() && sounds::get(name).is_none()
+            check_name(name).is_err()
+                || (!path(data_dir, tenant, name).exists() && sounds::get(name).is_none())
         })
         .map(|(entry, r)| format!("{entry}: no prompt {r:?}"))
         .collect()
