@@ -402,19 +402,9 @@ fn uac_only_sim_calls_a_uas_sim_with_audio_checks() {
     );
 }
 
-/// Runs `pbx` with `args` on `dir`'s data; panics with its stderr when it fails.
+/// `pbx ARGS --data-dir DIR` (asserted to succeed), its output as text.
 fn pbx_cli(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_pbx"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pbx {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::call_helpers::pbx_admin(dir, args);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
