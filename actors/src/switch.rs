@@ -131,6 +131,23 @@ impl SwitchActor {
     }
 }
 
+/// Voicemail messages whose recording the switch did not finish (it was killed): their
+/// WAVs keep what was recorded (the header repaired) and they count as new.
+fn keep_cut_short_messages(store: &Store) -> Result<()> {
+    for (id, file) in store.recordings_cut_short()? {
+        let ms = match media::wav::repair(std::path::Path::new(&file)) {
+            Ok(ms) => ms,
+            Err(e) => {
+                tracing::warn!(error = %e, %file, "voicemail message not repaired");
+                0
+            }
+        };
+        tracing::info!(%file, ms, "voicemail message cut short kept");
+        store.voicemail_done(id, ms)?;
+    }
+    Ok(())
+}
+
 /// Keeps the latest state of every queue's agent in the store (`agent_states`, read
 /// by `pbx agent list`), starting from none: a starting switch has nobody ringing.
 fn keep_agent_states(shared: &Services) {
@@ -292,6 +309,7 @@ impl Switch {
             ));
         }
         let mut store = Store::open(&config.data_dir)?;
+        keep_cut_short_messages(&store)?;
         let purged = store.purge_expired_bindings(unix_now())?;
         let tenants = store.tenants()?;
         let registered = store.registered_lines()?;

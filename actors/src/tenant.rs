@@ -533,6 +533,29 @@ impl TenantSupervisor {
         })
     }
 
+    /// Mailbox `mailbox`, ready for a caller's message, when its line has one.
+    fn mailbox(state: &mut TenantState, mailbox: &str) -> Option<crate::proto::VoicemailBox> {
+        if !state.view.borrow().mailboxes.contains(mailbox) {
+            return None;
+        }
+        let entry = state.entry.clone()?;
+        let data_dir = state.args.shared.data_dir.clone();
+        let own = format!("greeting-{mailbox}");
+        let greeting = prompts::list(&data_dir, &entry.name)
+            .ok()?
+            .iter()
+            .any(|(name, _)| *name == own)
+            .then(|| state.prompts.load(&data_dir, &entry.name, &own))
+            .flatten();
+        Some(crate::proto::VoicemailBox {
+            tenant: entry.id,
+            mailbox: mailbox.to_owned(),
+            greeting,
+            dir: crate::call::voicemail_dir(&data_dir, &entry.name, mailbox),
+            store: state.args.shared.store.clone(),
+        })
+    }
+
     /// The tenant's announcement `name` (its own prompt, or a built-in one).
     fn message(state: &mut TenantState, name: &str) -> Option<media::wav::Announcement> {
         let tenant = state.entry.as_ref()?.name.clone();
@@ -575,6 +598,14 @@ impl TenantSupervisor {
                     return match Self::ivr_menu(state, &number) {
                         Some(m) => IvrStep::Menu(Box::new(m)),
                         None => IvrStep::Refuse(404, "Not Found"),
+                    };
+                }
+                WalkStep::Serve(dialplan::Target::Voicemail { mailbox })
+                    if state.view.borrow().mailboxes.contains(&mailbox) =>
+                {
+                    return match Self::mailbox(state, &mailbox) {
+                        Some(b) => IvrStep::Voicemail(Box::new(b)),
+                        None => IvrStep::Refuse(480, "Temporarily Unavailable"),
                     };
                 }
                 WalkStep::Serve(dialplan::Target::Announcement { announcement }) => {
@@ -950,6 +981,14 @@ impl TenantSupervisor {
                     match Self::ivr_menu(state, &number) {
                         Some(menu) => break (FirstStep::Ivr(Box::new(menu)), true, number),
                         None => walk.failed(404, "Not Found"),
+                    }
+                }
+                WalkStep::Serve(dialplan::Target::Voicemail { mailbox })
+                    if view.mailboxes.contains(&mailbox) =>
+                {
+                    match Self::mailbox(state, &mailbox) {
+                        Some(b) => break (FirstStep::Voicemail(Box::new(b)), true, mailbox),
+                        None => walk.failed(480, "Temporarily Unavailable"),
                     }
                 }
                 WalkStep::Serve(dialplan::Target::Announcement { announcement }) => {
@@ -1449,6 +1488,9 @@ impl Actor for TenantSupervisor {
             }
             TenantMsg::Queue { number, reply } => {
                 let _ = reply.send(Self::queue(&myself, state, &number).await);
+            }
+            TenantMsg::Mailbox { mailbox, reply } => {
+                let _ = reply.send(Self::mailbox(state, &mailbox).map(Box::new));
             }
             TenantMsg::IvrChoice { by, to, reply } => {
                 let _ = reply.send(Self::ivr_step(&myself, state, &by, &to).await);

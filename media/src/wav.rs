@@ -213,6 +213,13 @@ impl<W: Write + Seek> Recorder<W> {
         Ok(())
     }
 
+    /// Writes what is buffered and brings the header up to date, so that the file is
+    /// a complete WAV of everything written so far even if nothing follows.
+    pub fn flush(&mut self) -> Result<()> {
+        self.writer.flush()?;
+        Ok(())
+    }
+
     /// Completes the WAV header.
     pub fn finish(self) -> Result<()> {
         self.writer.finalize()?;
@@ -220,10 +227,88 @@ impl<W: Write + Seek> Recorder<W> {
     }
 }
 
+/// Repairs the header of a 16-bit PCM WAV whose writer was stopped before it finished
+/// (the process killed): the RIFF and data sizes are set to what the file holds.
+/// Returns the length of the audio in milliseconds.
+pub fn repair(path: &std::path::Path) -> Result<u64> {
+    use std::io::SeekFrom;
+    let bad = |reason: &str| MediaError::BadAnnouncement {
+        name: path.display().to_string(),
+        reason: reason.to_owned(),
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| bad(&e.to_string()))?;
+    let len = f.metadata().map_err(|e| bad(&e.to_string()))?.len();
+    let mut head = [0u8; 12];
+    f.read_exact(&mut head)
+        .map_err(|_| bad("shorter than a RIFF header"))?;
+    if &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return Err(bad("not a WAV file"));
+    }
+    // Walk the chunks to "fmt " (channels, rate) and "data".
+    let (mut pos, mut channels, mut rate) = (12u64, 1u64, 8000u64);
+    loop {
+        let mut chunk = [0u8; 8];
+        f.seek(SeekFrom::Start(pos))
+            .map_err(|e| bad(&e.to_string()))?;
+        f.read_exact(&mut chunk).map_err(|_| bad("no data chunk"))?;
+        let size = u64::from(u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]));
+        match &chunk[0..4] {
+            b"fmt " => {
+                let mut fmt = [0u8; 8];
+                f.read_exact(&mut fmt).map_err(|_| bad("short fmt chunk"))?;
+                channels = u64::from(u16::from_le_bytes([fmt[2], fmt[3]])).max(1);
+                rate = u64::from(u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]])).max(1);
+            }
+            b"data" => {
+                let data = (len.saturating_sub(pos + 8) / (2 * channels)) * 2 * channels;
+                f.seek(SeekFrom::Start(pos + 4))
+                    .map_err(|e| bad(&e.to_string()))?;
+                f.write_all(&(data as u32).to_le_bytes())
+                    .map_err(|e| bad(&e.to_string()))?;
+                f.seek(SeekFrom::Start(4))
+                    .map_err(|e| bad(&e.to_string()))?;
+                let riff = (pos + 8 + data - 8) as u32;
+                f.write_all(&riff.to_le_bytes())
+                    .map_err(|e| bad(&e.to_string()))?;
+                f.set_len(pos + 8 + data).map_err(|e| bad(&e.to_string()))?;
+                return Ok(data / (2 * channels) * 1000 / rate);
+            }
+            _ => {}
+        }
+        pos += 8 + size + (size & 1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Cursor;
+
+    #[test]
+    fn a_recording_cut_short_is_repaired_to_what_it_holds() {
+        let path = std::env::temp_dir().join(format!("cut-{}.wav", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        let mut r =
+            Recorder::new(std::io::BufWriter::new(file), 8000, RecordingLayout::Mixed).unwrap();
+        r.write(&[1000; 8000], &[]).unwrap();
+        r.flush().unwrap();
+        // Half a second more, then the process "dies": no finish, the header says 1 s.
+        r.write(&[1000; 4000], &[]).unwrap();
+        r.flush().unwrap();
+        std::mem::forget(r);
+        // Garbage of an unfinished sample at the end is cut off.
+        let mut raw = std::fs::read(&path).unwrap();
+        raw.push(7);
+        std::fs::write(&path, &raw).unwrap();
+        assert_eq!(repair(&path).unwrap(), 1500);
+        let a = WavReader::open(&path).unwrap();
+        assert_eq!(a.len(), 12_000);
+        std::fs::remove_file(&path).unwrap();
+    }
 
     fn wav(spec: WavSpec, n: usize) -> Vec<u8> {
         let mut buf = Cursor::new(Vec::new());

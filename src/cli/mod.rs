@@ -64,6 +64,13 @@ enum Command {
         #[command(subcommand)]
         cmd: prompts::PromptCmd,
     },
+    /// Voicemail messages: list.
+    Voicemail {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: prompts::VoicemailCmd,
+    },
     /// Call queues: stats.
     Queue {
         #[command(flatten)]
@@ -152,6 +159,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Agent { data, cmd }) => agents::agent(&data.data_dir, cmd),
         Some(Command::Queue { data, cmd }) => agents::queue(&data.data_dir, cmd),
         Some(Command::Prompt { data, cmd }) => prompts::prompt(&data.data_dir, cmd),
+        Some(Command::Voicemail { data, cmd }) => prompts::voicemail(&data.data_dir, cmd),
         Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
         Some(Command::Recording { data, cmd }) => admin::recording(&data.data_dir, cmd),
         Some(Command::Plan { data, cmd }) => route::plan(&data.data_dir, cmd),

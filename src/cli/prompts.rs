@@ -1,4 +1,5 @@
-//! `pbx prompt`: a tenant's announcements for IVR menus and closing times.
+//! `pbx prompt`: a tenant's announcements for IVR menus, closing times and mailbox
+//! greetings (`greeting-MAILBOX`); `pbx voicemail`: the messages callers left.
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,39 @@ pub fn prompt(dir: &Path, cmd: PromptCmd) -> Result<(), CliError> {
                 t.name
             );
         }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VoicemailCmd {
+    /// The messages of the tenant's mailboxes (or of one), newest first: id, mailbox,
+    /// caller, received (UTC), length, state (new, old, recording), file.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+}
+
+pub fn voicemail(dir: &Path, cmd: VoicemailCmd) -> Result<(), CliError> {
+    let store = super::admin::open(dir)?;
+    let VoicemailCmd::List { tenant, mailbox } = cmd;
+    let t = store.tenant(&tenant)?;
+    for m in store.voicemail_messages(t.id, mailbox.as_deref())? {
+        let at = chrono::DateTime::from_timestamp_millis(m.received_at as i64)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        println!(
+            "{}\t{}\t{}\t{at}\t{:.1} s\t{}\t{}",
+            m.id,
+            m.mailbox,
+            m.caller,
+            m.duration_ms as f64 / 1000.0,
+            m.state,
+            m.file
+        );
     }
     Ok(())
 }

@@ -80,6 +80,14 @@ impl Pbx {
         }
     }
 
+    /// Kills the switch (SIGKILL): nothing is finished or written on the way out.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Stops and starts again on the same port and data, with the same arguments.
     pub fn restart(&mut self) {
         self.stop();

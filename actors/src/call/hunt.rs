@@ -270,12 +270,54 @@ pub(super) fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t
             // hands it over ready to serve.
             super::ivr::ask(myself, s, number);
         }
+        WalkStep::Serve(dialplan::Target::Voicemail { mailbox }) => {
+            // After the hops failed (no answer, busy): the line's mailbox, if it has
+            // one (the tenant knows).
+            s.last_side = last.side;
+            let tenant = s.tenant.supervisor.clone();
+            let me = myself.clone();
+            tokio::spawn(async move {
+                let m = mailbox.clone();
+                let found = match tenant
+                    .call(|reply| TenantMsg::Mailbox { mailbox: m, reply }, None)
+                    .await
+                {
+                    Ok(CallResult::Success(found)) => found,
+                    _ => None,
+                };
+                let _ = me.send_message(CallMsg::Mailbox(mailbox, found));
+            });
+        }
         WalkStep::Serve(target) => {
             let r = served(&target, s.walk.last_failure());
             refuse(s, r, last.side, t)
         }
         WalkStep::Exhausted { code, reason } => {
             refuse(s, Refusal::exhausted(code, reason), last.side, t)
+        }
+    }
+}
+
+/// Mailbox `mailbox` the walk reached, as the tenant found it: the caller leaves a
+/// message, or (no mailbox) is refused as for a target not built.
+pub fn mailbox(
+    s: &mut CallState,
+    mailbox: String,
+    found: Option<Box<crate::proto::VoicemailBox>>,
+    t: Instant,
+) {
+    let Some(caller) = s.with_role(Role::Caller).filter(|_| s.caller_waiting()) else {
+        return;
+    };
+    match found {
+        Some(b) => super::voicemail::arrive(s, caller, *b, t),
+        None => {
+            let r = served(
+                &dialplan::Target::Voicemail { mailbox },
+                s.walk.last_failure(),
+            );
+            let side = s.last_side;
+            refuse(s, r, side, t)
         }
     }
 }

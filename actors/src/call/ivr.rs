@@ -174,6 +174,7 @@ pub fn step(myself: &ActorRef<CallMsg>, s: &mut CallState, step: IvrStep, t: Ins
         };
         return match step {
             IvrStep::Menu(menu) => arrive(s, caller, *menu, t),
+            IvrStep::Voicemail(b) => super::voicemail::arrive(s, caller, *b, t),
             other => {
                 let (code, reason) = match other {
                     IvrStep::Refuse(code, reason) => (code, reason),
@@ -210,6 +211,12 @@ pub fn step(myself: &ActorRef<CallMsg>, s: &mut CallState, step: IvrStep, t: Ins
             s.relays.hold(CALLEE_PORT, true, s.music.as_ref());
         }
         IvrStep::Ring(_) => hang_up(s, 480, "Temporarily Unavailable", t),
+        IvrStep::Voicemail(b) => {
+            s.ivr = None;
+            if let Some(caller) = s.with_role(Role::Caller) {
+                super::voicemail::arrive(s, caller, *b, t);
+            }
+        }
         IvrStep::Message(list) => {
             s.ivr = None;
             s.announcing = s.relays.play(CALLER, list);

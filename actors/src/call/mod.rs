@@ -21,6 +21,7 @@ pub mod recording;
 pub mod refusal;
 mod room;
 mod route;
+mod voicemail;
 pub(crate) use route::flow_of;
 pub mod supervision;
 mod transfer;
@@ -80,6 +81,8 @@ pub enum FirstStep {
     Queue(String, Option<ActorRef<crate::proto::QueueMsg>>),
     /// An IVR menu (the switch answers the caller and plays its announcement).
     Ivr(Box<crate::proto::IvrMenu>),
+    /// A mailbox: the caller leaves a message.
+    Voicemail(Box<crate::proto::VoicemailBox>),
     /// The switch answers the caller, plays it this message (a tenant's prompt: a
     /// closing-time announcement) and hangs up; the text names it in the journal.
     Message(Vec<media::wav::Announcement>, String),
@@ -187,6 +190,10 @@ pub struct CallState {
     queue: Option<queue::Waiting>,
     /// The caller's place in an IVR menu.
     ivr: Option<ivr::InMenu>,
+    /// The caller leaving a voicemail message.
+    voicemail: Option<voicemail::Deposit>,
+    /// Which side ended the walk's last hop (for a refusal after a mailbox look-up).
+    last_side: engine::call::Side,
     /// The channel re-INVITEd to its new port by a merge, until it answers.
     merging: Option<ChannelId>,
     typed: String,
@@ -672,6 +679,8 @@ impl Actor for CallActor {
             merge_asked: None,
             queue: None,
             ivr: None,
+            voicemail: None,
+            last_side: engine::call::Side::Local,
             merging: None,
             typed: String::new(),
             recording: None,
@@ -713,6 +722,7 @@ impl Actor for CallActor {
                 announce::arrive_playing(&mut state, caller, list, &what, t0)
             }
             FirstStep::Ivr(menu) => ivr::arrive(&mut state, caller, *menu, t0),
+            FirstStep::Voicemail(b) => voicemail::arrive(&mut state, caller, *b, t0),
             FirstStep::Room {
                 room,
                 handle,
@@ -761,6 +771,15 @@ impl Actor for CallActor {
     }
 }
 
+/// Where a mailbox's messages are written: `DATA_DIR/voicemail/TENANT/MAILBOX/`.
+pub fn voicemail_dir(
+    data_dir: &std::path::Path,
+    tenant: &str,
+    mailbox: &str,
+) -> std::path::PathBuf {
+    data_dir.join("voicemail").join(tenant).join(mailbox)
+}
+
 /// A key the caller sent as SIP INFO that the switch itself takes (a choice in an
 /// IVR menu, a queue's exit key); false for any other request.
 fn switch_key(
@@ -770,7 +789,8 @@ fn switch_key(
     req: &engine::sip::Message,
     t: Instant,
 ) -> bool {
-    if req.method() != Some(&engine::sip::Method::Info) || (s.ivr.is_none() && s.queue.is_none()) {
+    let takes_keys = s.ivr.is_some() || s.queue.is_some() || s.voicemail.is_some();
+    if req.method() != Some(&engine::sip::Method::Info) || !takes_keys {
         return false;
     }
     let (Some((key, _)), Some(port)) = (
@@ -779,7 +799,9 @@ fn switch_key(
     ) else {
         return false;
     };
-    ivr::key(myself, s, port, key, t) || queue::key(myself, s, port, key, t)
+    voicemail::key(s, port, key, t)
+        || ivr::key(myself, s, port, key, t)
+        || queue::key(myself, s, port, key, t)
 }
 
 /// One message to the call (the actor's `handle`, inside the call's span).
@@ -821,6 +843,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             room::expired(state, t);
             queue::expired(&myself, state, t);
             ivr::expired(&myself, state, t);
+            voicemail::expired(state, t);
         }
         CallMsg::Hop(hop, ring, found) => hunt::found(&myself, state, hop, ring, found, t),
         CallMsg::Key {
@@ -831,7 +854,10 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             in_band,
         } => {
             let port = Port { relay, side };
-            if ivr::key(&myself, state, port, key, t) || queue::key(&myself, state, port, key, t) {
+            if voicemail::key(state, port, key, t)
+                || ivr::key(&myself, state, port, key, t)
+                || queue::key(&myself, state, port, key, t)
+            {
             } else if !room::key(&myself, state, port, key, t).await {
                 in_dialog::key_pressed(state, port, (key, duration_ms, in_band), t);
                 merge::ask(&myself, state);
@@ -842,7 +868,10 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         }
         CallMsg::Played { relay, side } => {
             let port = Port { relay, side };
-            if !ivr::played(state, port, t) && !queue::played(state, port) {
+            if !voicemail::played(state, port, t)
+                && !ivr::played(state, port, t)
+                && !queue::played(state, port)
+            {
                 room::played(state, port, t)
             }
         }
@@ -878,6 +907,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         CallMsg::EnterQueue(number, handle) => queue::enter(&myself, state, number, handle, t),
         CallMsg::Queue(e) => queue::event(&myself, state, e, t),
         CallMsg::IvrStep(step) => ivr::step(&myself, state, step, t),
+        CallMsg::Mailbox(mailbox, found) => hunt::mailbox(state, mailbox, found, t),
         CallMsg::QueueRestarted(number, handle) => {
             queue::restarted(&myself, state, &number, handle, t)
         }
@@ -920,6 +950,7 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     }
     update_record(s);
     queue::flush(s);
+    voicemail::flush(s, t);
     let answered = !s.bridges.is_empty()
         || !s.seats.is_empty()
         || s.gate.is_some()
@@ -933,7 +964,10 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     }
     let watch = s.watch.as_ref().map(|w| w.next);
     let gate = s.gate.as_ref().map(|g| g.deadline);
-    let waiting = queue::deadline(s).into_iter().chain(ivr::deadline(s)).min();
+    let waiting = [queue::deadline(s), ivr::deadline(s), voicemail::deadline(s)]
+        .into_iter()
+        .flatten()
+        .min();
     match s
         .channels
         .iter()

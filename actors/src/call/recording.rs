@@ -59,7 +59,7 @@ fn start(s: &mut CallState, from: ChannelId) {
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
     let name = format!("{stamp}-{}.wav", s.journal.call);
     let path = directory(&s.data_dir, &s.tenant.name, &line).join(name);
-    match Recording::start(&path, a, b) {
+    match Recording::start(&path, a, b, media::wav::RecordingLayout::Stereo) {
         Ok(rec) => {
             r.handle.record(Some(rec));
             tracing::info!(file = %path.display(), %line, "recording started");

@@ -30,25 +30,37 @@ impl std::fmt::Debug for Recording {
 }
 
 impl Recording {
-    /// Starts writing `path` for a call whose sides speak `a` and `b`.
-    pub fn start(path: &Path, a: Voice, b: Voice) -> Result<Recording> {
+    /// Starts writing `path` for a call whose sides speak `a` and `b`: both sides
+    /// apart (stereo) or summed (mono: a voicemail message, whose other side is the
+    /// switch). The file is brought up to date every second, so a switch killed
+    /// meanwhile leaves what was recorded until then (`media::wav::repair`).
+    pub fn start(path: &Path, a: Voice, b: Voice, layout: RecordingLayout) -> Result<Recording> {
         let tap = CallTap::new((a.kind, a.pt), (b.kind, b.pt))
             .map_err(|e| Error::Invalid(e.to_string()))?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let file = std::fs::File::create(path)?;
-        let mut recorder = Recorder::new(BufWriter::new(file), RATE, RecordingLayout::Stereo)
+        let mut recorder = Recorder::new(BufWriter::new(file), RATE, layout)
             .map_err(|e| Error::Invalid(e.to_string()))?;
         let (frames, rx) = mpsc::channel::<(Vec<i16>, Vec<i16>)>();
         let name = path.display().to_string();
         std::thread::Builder::new()
             .name("recording".into())
             .spawn(move || {
+                let mut unflushed = 0;
                 for (a, b) in rx {
                     if let Err(e) = recorder.write(&a, &b) {
                         tracing::warn!(error = %e, file = %name, "recording cut short");
                         return;
+                    }
+                    unflushed += a.len().max(b.len());
+                    if unflushed >= RATE as usize {
+                        unflushed = 0;
+                        if let Err(e) = recorder.flush() {
+                            tracing::warn!(error = %e, file = %name, "recording cut short");
+                            return;
+                        }
                     }
                 }
                 if let Err(e) = recorder.finish() {

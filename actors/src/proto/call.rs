@@ -91,6 +91,9 @@ pub enum CallMsg {
     Queue(super::QueueEvent),
     /// Where the caller's choice in an IVR menu leads (the tenant found it).
     IvrStep(super::IvrStep),
+    /// Mailbox `.0`, reached later in the call's walk, as the tenant found it (`None`:
+    /// the line has no mailbox).
+    Mailbox(String, Option<Box<super::VoicemailBox>>),
     /// Queue `number`'s actor failed and this one took over: a call waiting in it
     /// (or served by it) tells it where it stands. `None`: it kept failing and was
     /// not started again; its callers go on as from a full queue.
@@ -128,6 +131,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::EnterQueue(n, _) => write!(f, "EnterQueue({n})"),
             CallMsg::QueueRestarted(n, _) => write!(f, "QueueRestarted({n})"),
             CallMsg::IvrStep(s) => write!(f, "IvrStep({s:?})"),
+            CallMsg::Mailbox(m, _) => write!(f, "Mailbox({m})"),
             CallMsg::Queue(e) => write!(f, "Queue({e:?})"),
             CallMsg::AgentDevices { agents, .. } => write!(f, "AgentDevices({agents:?})"),
             CallMsg::Onward(r) => write!(f, "Onward({})", r.is_ok()),

@@ -32,6 +32,19 @@ pub struct IvrMenu {
     pub plays: u32,
 }
 
+/// A mailbox a caller leaves a message in, as the tenant hands it to a call.
+#[derive(Debug, Clone)]
+pub struct VoicemailBox {
+    pub tenant: super::TenantId,
+    pub mailbox: String,
+    /// The mailbox's own greeting (the tenant's prompt `greeting-MAILBOX`), or none:
+    /// the default one.
+    pub greeting: Option<Announcement>,
+    /// Where its messages are written.
+    pub dir: std::path::PathBuf,
+    pub store: crate::store::StoreHandle,
+}
+
 /// Where a caller already answered by the switch (in an IVR menu) goes next.
 pub enum IvrStep {
     /// These devices ring (an extension, a hunt group's members).
@@ -42,6 +55,8 @@ pub enum IvrStep {
     Menu(Box<IvrMenu>),
     /// It hears this message, then is hung up (a closing-time announcement).
     Message(Vec<Announcement>),
+    /// It leaves a message in this mailbox.
+    Voicemail(Box<VoicemailBox>),
     /// Nowhere: hung up with this status (a target not built yet, nobody to ring).
     Refuse(u16, &'static str),
 }
@@ -53,6 +68,7 @@ impl std::fmt::Debug for IvrStep {
             IvrStep::Queue(n, _) => write!(f, "Queue({n})"),
             IvrStep::Menu(m) => write!(f, "Menu({})", m.number),
             IvrStep::Message(m) => write!(f, "Message({} prompts)", m.len()),
+            IvrStep::Voicemail(b) => write!(f, "Voicemail({})", b.mailbox),
             IvrStep::Refuse(c, r) => write!(f, "Refuse({c} {r})"),
         }
     }

@@ -26,7 +26,7 @@ pub mod tenant;
 
 pub use call::{CallMsg, CallTarget, ChannelHandover, Forwarded, HopDevices, RoomLeg};
 pub use flow::Flow;
-pub use ivr::{IvrMenu, IvrStep};
+pub use ivr::{IvrMenu, IvrStep, VoicemailBox};
 pub use line::{BindingsView, LineMsg};
 pub use queue::{QueueEvent, QueueMsg, WaitRules};
 pub use request::{status_code, Incoming, Replier, TcpTx, UdpOut};

@@ -65,6 +65,11 @@ pub enum TenantMsg {
         number: String,
         reply: RpcReplyPort<Option<ActorRef<super::QueueMsg>>>,
     },
+    /// Mailbox `mailbox`, ready for a caller's message (`None`: no such mailbox).
+    Mailbox {
+        mailbox: String,
+        reply: RpcReplyPort<Option<Box<super::VoicemailBox>>>,
+    },
     /// Where a caller of line `by` answered by the switch goes when it chose number
     /// `to` in an IVR menu (or reached its drop-off).
     IvrChoice {
@@ -95,6 +100,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::Room { .. } => "Room",
             TenantMsg::Queue { .. } => "Queue",
             TenantMsg::IvrChoice { .. } => "IvrChoice",
+            TenantMsg::Mailbox { .. } => "Mailbox",
         })
     }
 }

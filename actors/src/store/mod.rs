@@ -16,6 +16,7 @@ mod queue_stats;
 mod schema;
 mod settings;
 mod tenants;
+mod voicemail;
 
 use std::path::Path;
 
@@ -36,6 +37,7 @@ pub use plan::{registered_devices, PlanVersion};
 pub use queue_stats::{AgentStats, Percentiles, QueueStats};
 pub use settings::{Decline, Reject, SettingsChange, TenantSettings};
 pub use tenants::{Tenant, TenantId};
+pub use voicemail::VoicemailMessage;
 
 use crate::Result;
 

@@ -201,6 +201,19 @@ const MIGRATIONS: &[&str] = &[
         since INTEGER NOT NULL,
         PRIMARY KEY (tenant_id, grp, ext)
     );",
+    // 13: voicemail messages: the WAV's path and what is known of it; a message is
+    // 'recording' until its caller is done ('new'), 'old' once listened to.
+    "CREATE TABLE voicemail (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        mailbox TEXT NOT NULL,
+        caller TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL DEFAULT 0,
+        file TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('recording', 'new', 'old'))
+    );
+    CREATE INDEX voicemail_by_box ON voicemail(tenant_id, mailbox);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

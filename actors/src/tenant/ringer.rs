@@ -178,6 +178,7 @@ impl Actor for Ringer {
             | CallMsg::Queue(_)
             | CallMsg::QueueRestarted(..)
             | CallMsg::IvrStep(_)
+            | CallMsg::Mailbox(..)
             | CallMsg::AgentDevices { .. }
             | CallMsg::Onward(_) => {}
             CallMsg::EnterRoom { reply, .. } => {

@@ -31,6 +31,8 @@ pub struct TenantView {
     pub journal_rules: JournalRules,
     /// The members logged out of hunt groups and queues: (group, extension).
     pub logged_out: Arc<HashSet<Membership>>,
+    /// The lines that have a mailbox (those of a person).
+    pub mailboxes: Arc<HashSet<String>>,
 }
 
 /// Reads the tenant's view now and then every `REFRESH`, compiling the plan only when
@@ -69,12 +71,13 @@ pub async fn refresh(
                         s.all_line_features(tenant)?,
                         s.journal_rules(tenant)?,
                         s.logged_out(tenant)?,
+                        s.mailboxes(tenant)?,
                     ),
                 ))
             })
             .await;
         match read {
-            Ok(((settings, limits), v, plan, (features, journal_rules, logged_out))) => {
+            Ok(((settings, limits), v, plan, (features, journal_rules, logged_out, mailboxes))) => {
                 if let Some(plan) = plan {
                     router = compile(plan);
                     version = Some(v);
@@ -90,6 +93,7 @@ pub async fn refresh(
                     features: Arc::new(features),
                     journal_rules,
                     logged_out: Arc::new(logged_out),
+                    mailboxes: Arc::new(mailboxes),
                 };
                 if views.send(view).is_err() {
                     return;

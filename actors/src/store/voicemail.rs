@@ -1,0 +1,156 @@
+//! Voicemail messages: one row per message (its WAV lives in the data directory, see
+//! `call/voicemail.rs`). A row is written when recording starts (`recording`), so a
+//! switch killed meanwhile finds it at its next start and keeps what was recorded
+//! (`recordings_cut_short`, the WAV's header repaired by `media::wav::repair`).
+
+use std::collections::HashSet;
+
+use rusqlite::params;
+
+use super::{Store, TenantId};
+use crate::Result;
+
+/// One voicemail message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoicemailMessage {
+    pub id: i64,
+    pub mailbox: String,
+    pub caller: String,
+    /// Unix milliseconds.
+    pub received_at: u64,
+    pub duration_ms: u64,
+    pub file: String,
+    /// "recording", "new" or "old".
+    pub state: String,
+}
+
+impl Store {
+    /// The tenant's lines that have a mailbox: those of a person (a device-only line
+    /// has none).
+    pub fn mailboxes(&self, tenant: TenantId) -> Result<HashSet<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ext FROM lines WHERE tenant_id = ?1 AND user_id IS NOT NULL")?;
+        let rows = stmt.query_map([tenant], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A message starts being recorded to `file`; returns its id.
+    pub fn voicemail_started(
+        &self,
+        tenant: TenantId,
+        mailbox: &str,
+        caller: &str,
+        at: u64,
+        file: &str,
+    ) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO voicemail (tenant_id, mailbox, caller, received_at, file, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'recording')",
+            )?
+            .execute(params![tenant, mailbox, caller, at as i64, file])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Message `id` is complete: `duration_ms` long, new.
+    pub fn voicemail_done(&self, id: i64, duration_ms: u64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE voicemail SET duration_ms = ?2, state = 'new'
+                 WHERE id = ?1 AND state = 'recording'",
+            )?
+            .execute(params![id, duration_ms as i64])?;
+        Ok(())
+    }
+
+    /// The message recorded to `file` is complete: `duration_ms` long, new.
+    pub fn voicemail_done_file(&self, file: &str, duration_ms: u64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE voicemail SET duration_ms = ?2, state = 'new'
+                 WHERE file = ?1 AND state = 'recording'",
+            )?
+            .execute(params![file, duration_ms as i64])?;
+        Ok(())
+    }
+
+    /// Messages still marked as being recorded (the switch stopped meanwhile): id and
+    /// file.
+    pub fn recordings_cut_short(&self) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, file FROM voicemail WHERE state = 'recording'")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The messages of `mailbox` (or of every mailbox), newest first.
+    pub fn voicemail_messages(
+        &self,
+        tenant: TenantId,
+        mailbox: Option<&str>,
+    ) -> Result<Vec<VoicemailMessage>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, mailbox, caller, received_at, duration_ms, file, state FROM voicemail
+             WHERE tenant_id = ?1 AND (?2 IS NULL OR mailbox = ?2)
+             ORDER BY received_at DESC, id DESC",
+        )?;
+        let rows = stmt.query_map(params![tenant, mailbox], |r| {
+            Ok(VoicemailMessage {
+                id: r.get(0)?,
+                mailbox: r.get(1)?,
+                caller: r.get(2)?,
+                received_at: r.get::<_, i64>(3)? as u64,
+                duration_ms: r.get::<_, i64>(4)? as u64,
+                file: r.get(5)?,
+                state: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_recording_until_done_and_found_after_a_crash() {
+        let mut s = Store::in_memory().unwrap();
+        let t = s.add_tenant("acme", &["acme.example".into()]).unwrap();
+        for ext in ["100", "101"] {
+            let line = crate::store::NewLine {
+                ext: ext.into(),
+                display_name: None,
+                password: "secret1".into(),
+            };
+            s.add_line(&t, &line).unwrap();
+        }
+        s.add_user(t.id, "Ann", None).unwrap();
+        s.set_line_user(t.id, "100", Some("Ann")).unwrap();
+        assert_eq!(
+            s.mailboxes(t.id).unwrap(),
+            HashSet::from(["100".to_owned()])
+        );
+        let a = s
+            .voicemail_started(t.id, "100", "101", 1000, "/a.wav")
+            .unwrap();
+        let b = s
+            .voicemail_started(t.id, "100", "102", 2000, "/b.wav")
+            .unwrap();
+        s.voicemail_done(a, 1500).unwrap();
+        assert_eq!(
+            s.recordings_cut_short().unwrap(),
+            vec![(b, "/b.wav".to_owned())]
+        );
+        let list = s.voicemail_messages(t.id, Some("100")).unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            (list[0].caller.as_str(), list[0].state.as_str()),
+            ("102", "recording")
+        );
+        assert_eq!((list[1].duration_ms, list[1].state.as_str()), (1500, "new"));
+        assert!(s.voicemail_messages(t.id, Some("101")).unwrap().is_empty());
+    }
+}

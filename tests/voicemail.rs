@@ -1,0 +1,145 @@
+//! Voicemail on `pbx serve`, black-box: a line of a person has a mailbox; a caller
+//! nobody answers hears the greeting and a tone and leaves a message, kept as a WAV
+//! (what the caller said: a 1 kHz tone here) with a row `pbx voicemail list` shows;
+//! a switch killed while a message is recorded keeps what was said until then.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::call_helpers::*;
+use common::{temp_dir, Pbx};
+
+/// The greeting ("… after the tone.") and the tone.
+const GREETING: Duration = Duration::from_millis(4750 + 300);
+
+/// A switch over `dir` whose line 105 belongs to Ann (so it has a mailbox).
+fn switch(dir: &Path) -> Pbx {
+    let mut pbx = Pbx::start(dir);
+    pbx.stop();
+    pbx_admin(dir, &["person", "add", "--tenant", "demo", "Ann"]);
+    pbx_admin(dir, &["line", "set-user", "--tenant", "demo", "105", "Ann"]);
+    pbx.restart();
+    pbx
+}
+
+/// `caller` calls 105 (no phone registered): the mailbox answers.
+fn call_mailbox(pbx: &Pbx, caller: &str) -> (Caller, UdpSocket, SocketAddr) {
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let mut call = Caller::call_with_events(pbx, caller, "105", port, 101);
+    assert_eq!(call.expect(200), 200, "the mailbox answers");
+    call.ack();
+    let to = media_target(&call);
+    (call, rtp, to)
+}
+
+/// Sends a 1 kHz tone from `rtp` to `to` for `d`.
+fn say_tone(rtp: &UdpSocket, to: SocketAddr, d: Duration) {
+    let start = Instant::now();
+    let mut k = 0u16;
+    while start.elapsed() < d {
+        rtp.send_to(&tone_packet(1000.0, k, 0x5151), to).unwrap();
+        k = k.wrapping_add(1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Power of `freq` in `samples` (8 kHz), by Goertzel.
+fn power(samples: &[i16], freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
+    let (mut s1, mut s2) = (0f64, 0f64);
+    for &x in samples {
+        let s0 = f64::from(x) + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2
+}
+
+/// The messages `pbx voicemail list` shows: (mailbox, caller, seconds, state, file).
+fn messages(dir: &Path) -> Vec<(String, String, f64, String, String)> {
+    let out = pbx_admin(dir, &["voicemail", "list", "--tenant", "demo"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let secs = f[4].trim_end_matches(" s").parse().unwrap();
+            (f[1].into(), f[2].into(), secs, f[5].into(), f[6].into())
+        })
+        .collect()
+}
+
+/// The samples of a mono WAV, checked to be 8 kHz 16-bit.
+fn samples(file: &str) -> Vec<i16> {
+    let r = hound::WavReader::open(file).expect("a readable WAV");
+    assert_eq!((r.spec().channels, r.spec().sample_rate), (1, 8000));
+    r.into_samples::<i16>().map(|s| s.unwrap()).collect()
+}
+
+#[test]
+fn a_caller_nobody_answers_leaves_a_message_in_the_lines_mailbox() {
+    let dir = temp_dir();
+    let mut pbx = switch(dir.path());
+    let (mut call, rtp, to) = call_mailbox(&pbx, "104");
+    // The caller speaks (a 1 kHz tone) through the greeting and 2.5 s after it.
+    say_tone(&rtp, to, GREETING + Duration::from_millis(2500));
+    call.bye();
+    // The switch writes the row when the caller has hung up; it stops cleanly.
+    pbx.stop();
+    let list = messages(dir.path());
+    assert_eq!(list.len(), 1, "{list:?}");
+    let (mailbox, caller, secs, state, file) = &list[0];
+    assert_eq!(
+        (mailbox.as_str(), caller.as_str(), state.as_str()),
+        ("105", "104", "new")
+    );
+    assert!((1.5..4.0).contains(secs), "about 2.5 s recorded: {secs}");
+    let audio = samples(file);
+    assert!(audio.len() > 8000, "{} samples", audio.len());
+    let tone = power(&audio, 1000.0);
+    for other in [500.0, 1500.0, 2000.0] {
+        assert!(
+            tone > 20.0 * power(&audio, other),
+            "1 kHz dominates over {other} Hz"
+        );
+    }
+    // Line 104 has no person: no mailbox, the caller gets the hop's status and the
+    // Warning that names the voicemail.
+    pbx.restart();
+    let mut call = Caller::call(&pbx, "105", "104");
+    let code = call.expect(480);
+    let warning = call
+        .last
+        .as_ref()
+        .and_then(|m| m.values_named("Warning").next().map(str::to_owned))
+        .unwrap_or_default();
+    assert!(code >= 400, "{code}");
+    assert!(warning.contains("voicemail 104"), "{warning}");
+}
+
+#[test]
+fn a_switch_killed_while_a_message_is_recorded_keeps_what_was_said() {
+    let dir = temp_dir();
+    let mut pbx = switch(dir.path());
+    let (_call, rtp, to) = call_mailbox(&pbx, "103");
+    say_tone(&rtp, to, GREETING + Duration::from_millis(2500));
+    pbx.kill();
+    // At its next start the switch finds the message cut short and keeps it.
+    pbx.restart();
+    pbx.stop();
+    let list = messages(dir.path());
+    assert_eq!(list.len(), 1, "{list:?}");
+    let (_, caller, secs, state, file) = &list[0];
+    assert_eq!((caller.as_str(), state.as_str()), ("103", "new"));
+    assert!(*secs >= 1.0, "at least the second before the kill: {secs}");
+    let audio = samples(file);
+    let held = audio.len() as f64 / 8000.0;
+    assert!(
+        (held - secs).abs() < 0.2,
+        "the row says what the file holds: {held} s"
+    );
+    assert!(power(&audio, 1000.0) > 20.0 * power(&audio, 2000.0));
+}
