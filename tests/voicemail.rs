@@ -143,3 +143,69 @@ fn a_switch_killed_while_a_message_is_recorded_keeps_what_was_said() {
     );
     assert!(power(&audio, 1000.0) > 20.0 * power(&audio, 2000.0));
 }
+
+/// What `sock` hears (PCMU, decoded) over `ms`.
+fn heard(sock: &UdpSocket, ms: u64) -> Vec<i16> {
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let until = Instant::now() + Duration::from_millis(ms);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 2048];
+    while Instant::now() < until {
+        if let Ok((len, _)) = sock.recv_from(&mut buf) {
+            if len > 12 && buf[1] & 0x7f == 0 {
+                out.extend(
+                    buf[12..len]
+                        .iter()
+                        .map(|&b| media::codec::g711::ulaw_decode(b)),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_user_opens_the_mailbox_with_its_pin_and_hears_its_message() {
+    let dir = temp_dir();
+    let pbx = switch(dir.path());
+    let (mut call, rtp, to) = call_mailbox(&pbx, "104");
+    say_tone(&rtp, to, GREETING + Duration::from_millis(2500));
+    call.bye();
+    pbx_admin(
+        dir.path(),
+        &["voicemail", "pin", "--tenant", "demo", "105", "1234"],
+    );
+    // Three wrong PINs: hung up.
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let mut wrong = Caller::call_with_events(&pbx, "105", "*97", port, 101);
+    assert_eq!(wrong.expect(200), 200);
+    wrong.ack();
+    let to = media_target(&wrong);
+    for k in 0..3u16 {
+        std::thread::sleep(Duration::from_millis(2500));
+        press(&rtp, to, "1111#", k * 10);
+    }
+    wrong.c.set_timeout(Duration::from_secs(10));
+    wrong.answer_request("BYE");
+    // The right one: "you have new messages", then the message (the caller's 1 kHz).
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let mut user = Caller::call_with_events(&pbx, "105", "*97", port, 101);
+    assert_eq!(user.expect(200), 200);
+    user.ack();
+    let to = media_target(&user);
+    std::thread::sleep(Duration::from_millis(500));
+    press(&rtp, to, "1234#", 0);
+    let audio = heard(&rtp, 6000);
+    assert!(
+        power(&audio, 1000.0) > 10.0 * power(&audio, 2000.0),
+        "the message's tone is heard"
+    );
+    // Played out, it is old; after the last message, goodbye.
+    user.c.set_timeout(Duration::from_secs(10));
+    user.answer_request("BYE");
+    let list = messages(dir.path());
+    assert_eq!(list[0].3, "old", "{list:?}");
+}

@@ -965,6 +965,18 @@ impl TenantSupervisor {
                     let first = FirstStep::Announce(vec![prompt], format!("feature code {action}"));
                     break (first, true, callee.clone());
                 }
+                WalkStep::Serve(dialplan::Target::Feature {
+                    action: FeatureAction::VoicemailAccess,
+                }) => match Self::mailbox(state, &caller) {
+                    Some(b) => break (FirstStep::MailboxAccess(Box::new(b)), true, caller.clone()),
+                    None => {
+                        let first = FirstStep::Announce(
+                            vec!["feature_refused"],
+                            "feature code voicemail access".into(),
+                        );
+                        break (first, true, callee.clone());
+                    }
+                },
                 WalkStep::Serve(dialplan::Target::Feature { action })
                     if Self::line_feature(&action).is_some() =>
                 {

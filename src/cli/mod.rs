@@ -64,7 +64,7 @@ enum Command {
         #[command(subcommand)]
         cmd: prompts::PromptCmd,
     },
-    /// Voicemail messages: list.
+    /// Voicemail: list the messages, set a mailbox's PIN.
     Voicemail {
         #[command(flatten)]
         data: DataDir,

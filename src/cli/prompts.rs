@@ -74,11 +74,31 @@ pub enum VoicemailCmd {
         #[arg(long)]
         mailbox: Option<String>,
     },
+    /// Set the PIN (4 to 8 digits) that opens a mailbox from its phone (`*97`); a
+    /// mailbox without one is not opened.
+    Pin {
+        #[arg(long)]
+        tenant: String,
+        mailbox: String,
+        pin: String,
+    },
 }
 
 pub fn voicemail(dir: &Path, cmd: VoicemailCmd) -> Result<(), CliError> {
     let store = super::admin::open(dir)?;
-    let VoicemailCmd::List { tenant, mailbox } = cmd;
+    let (tenant, mailbox) = match cmd {
+        VoicemailCmd::List { tenant, mailbox } => (tenant, mailbox),
+        VoicemailCmd::Pin {
+            tenant,
+            mailbox,
+            pin,
+        } => {
+            let t = store.tenant(&tenant)?;
+            store.set_voicemail_pin(t.id, &mailbox, &pin)?;
+            println!("mailbox {mailbox} of tenant {} has a new PIN", t.name);
+            return Ok(());
+        }
+    };
     let t = store.tenant(&tenant)?;
     for m in store.voicemail_messages(t.id, mailbox.as_deref())? {
         let at = chrono::DateTime::from_timestamp_millis(m.received_at as i64)

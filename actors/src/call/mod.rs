@@ -13,6 +13,7 @@ mod in_dialog;
 mod ivr;
 pub(crate) mod journal;
 pub mod limits;
+mod mailbox;
 mod media_watch;
 mod merge;
 mod pickup;
@@ -83,6 +84,8 @@ pub enum FirstStep {
     Ivr(Box<crate::proto::IvrMenu>),
     /// A mailbox: the caller leaves a message.
     Voicemail(Box<crate::proto::VoicemailBox>),
+    /// The caller's own mailbox, opened with its PIN (`*97`).
+    MailboxAccess(Box<crate::proto::VoicemailBox>),
     /// The switch answers the caller, plays it this message (a tenant's prompt: a
     /// closing-time announcement) and hangs up; the text names it in the journal.
     Message(Vec<media::wav::Announcement>, String),
@@ -192,6 +195,8 @@ pub struct CallState {
     ivr: Option<ivr::InMenu>,
     /// The caller leaving a voicemail message.
     voicemail: Option<voicemail::Deposit>,
+    /// The caller listening to its mailbox.
+    mailbox: Option<mailbox::Access>,
     /// Which side ended the walk's last hop (for a refusal after a mailbox look-up).
     last_side: engine::call::Side,
     /// The channel re-INVITEd to its new port by a merge, until it answers.
@@ -680,6 +685,7 @@ impl Actor for CallActor {
             queue: None,
             ivr: None,
             voicemail: None,
+            mailbox: None,
             last_side: engine::call::Side::Local,
             merging: None,
             typed: String::new(),
@@ -723,6 +729,7 @@ impl Actor for CallActor {
             }
             FirstStep::Ivr(menu) => ivr::arrive(&mut state, caller, *menu, t0),
             FirstStep::Voicemail(b) => voicemail::arrive(&mut state, caller, *b, t0),
+            FirstStep::MailboxAccess(b) => mailbox::arrive(&myself, &mut state, caller, *b, t0),
             FirstStep::Room {
                 room,
                 handle,
@@ -789,7 +796,8 @@ fn switch_key(
     req: &engine::sip::Message,
     t: Instant,
 ) -> bool {
-    let takes_keys = s.ivr.is_some() || s.queue.is_some() || s.voicemail.is_some();
+    let takes_keys =
+        s.ivr.is_some() || s.queue.is_some() || s.voicemail.is_some() || s.mailbox.is_some();
     if req.method() != Some(&engine::sip::Method::Info) || !takes_keys {
         return false;
     }
@@ -799,7 +807,8 @@ fn switch_key(
     ) else {
         return false;
     };
-    voicemail::key(s, port, key, t)
+    mailbox::key(s, port, key, t)
+        || voicemail::key(s, port, key, t)
         || ivr::key(myself, s, port, key, t)
         || queue::key(myself, s, port, key, t)
 }
@@ -844,6 +853,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             queue::expired(&myself, state, t);
             ivr::expired(&myself, state, t);
             voicemail::expired(state, t);
+            mailbox::expired(state, t);
         }
         CallMsg::Hop(hop, ring, found) => hunt::found(&myself, state, hop, ring, found, t),
         CallMsg::Key {
@@ -854,7 +864,8 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             in_band,
         } => {
             let port = Port { relay, side };
-            if voicemail::key(state, port, key, t)
+            if mailbox::key(state, port, key, t)
+                || voicemail::key(state, port, key, t)
                 || ivr::key(&myself, state, port, key, t)
                 || queue::key(&myself, state, port, key, t)
             {
@@ -868,7 +879,8 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         }
         CallMsg::Played { relay, side } => {
             let port = Port { relay, side };
-            if !voicemail::played(state, port, t)
+            if !mailbox::played(state, port, t)
+                && !voicemail::played(state, port, t)
                 && !ivr::played(state, port, t)
                 && !queue::played(state, port)
             {
@@ -908,6 +920,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         CallMsg::Queue(e) => queue::event(&myself, state, e, t),
         CallMsg::IvrStep(step) => ivr::step(&myself, state, step, t),
         CallMsg::Mailbox(mailbox, found) => hunt::mailbox(state, mailbox, found, t),
+        CallMsg::MailboxRead(pin, messages) => mailbox::read(state, pin, messages, t),
         CallMsg::QueueRestarted(number, handle) => {
             queue::restarted(&myself, state, &number, handle, t)
         }
@@ -955,7 +968,8 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         || !s.seats.is_empty()
         || s.gate.is_some()
         || s.announcing
-        || s.ivr.is_some();
+        || s.ivr.is_some()
+        || s.mailbox.is_some();
     if answered && s.watch.is_none() && !over {
         s.watch = s.media_timeout.map(|d| media_watch::MediaWatch::new(d, t));
     }
@@ -964,10 +978,15 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     }
     let watch = s.watch.as_ref().map(|w| w.next);
     let gate = s.gate.as_ref().map(|g| g.deadline);
-    let waiting = [queue::deadline(s), ivr::deadline(s), voicemail::deadline(s)]
-        .into_iter()
-        .flatten()
-        .min();
+    let waiting = [
+        queue::deadline(s),
+        ivr::deadline(s),
+        voicemail::deadline(s),
+        mailbox::deadline(s),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     match s
         .channels
         .iter()

@@ -91,6 +91,8 @@ pub enum CallMsg {
     Queue(super::QueueEvent),
     /// Where the caller's choice in an IVR menu leads (the tenant found it).
     IvrStep(super::IvrStep),
+    /// The PIN and the messages of the mailbox a user opened (`*97`).
+    MailboxRead(Option<String>, Vec<crate::store::VoicemailMessage>),
     /// Mailbox `.0`, reached later in the call's walk, as the tenant found it (`None`:
     /// the line has no mailbox).
     Mailbox(String, Option<Box<super::VoicemailBox>>),
@@ -132,6 +134,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::QueueRestarted(n, _) => write!(f, "QueueRestarted({n})"),
             CallMsg::IvrStep(s) => write!(f, "IvrStep({s:?})"),
             CallMsg::Mailbox(m, _) => write!(f, "Mailbox({m})"),
+            CallMsg::MailboxRead(_, m) => write!(f, "MailboxRead({} messages)", m.len()),
             CallMsg::Queue(e) => write!(f, "Queue({e:?})"),
             CallMsg::AgentDevices { agents, .. } => write!(f, "AgentDevices({agents:?})"),
             CallMsg::Onward(r) => write!(f, "Onward({})", r.is_ok()),

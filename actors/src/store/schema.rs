@@ -213,7 +213,13 @@ const MIGRATIONS: &[&str] = &[
         file TEXT NOT NULL,
         state TEXT NOT NULL CHECK (state IN ('recording', 'new', 'old'))
     );
-    CREATE INDEX voicemail_by_box ON voicemail(tenant_id, mailbox);",
+    CREATE INDEX voicemail_by_box ON voicemail(tenant_id, mailbox);
+    CREATE TABLE voicemail_pins (
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        mailbox TEXT NOT NULL,
+        pin TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, mailbox)
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

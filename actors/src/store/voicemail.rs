@@ -75,6 +75,62 @@ impl Store {
         Ok(())
     }
 
+    /// Sets the PIN that opens `mailbox` (4 to 8 digits).
+    pub fn set_voicemail_pin(&self, tenant: TenantId, mailbox: &str, pin: &str) -> Result<()> {
+        if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(crate::Error::Invalid(
+                "a voicemail PIN is 4 to 8 digits".to_owned(),
+            ));
+        }
+        if !self.mailboxes(tenant)?.contains(mailbox) {
+            return Err(crate::Error::Invalid(format!(
+                "{mailbox} has no mailbox (its line needs a user: pbx line set-user)"
+            )));
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO voicemail_pins (tenant_id, mailbox, pin) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant_id, mailbox) DO UPDATE SET pin = ?3",
+            )?
+            .execute(params![tenant, mailbox, pin])?;
+        Ok(())
+    }
+
+    /// The PIN of `mailbox`, if one is set.
+    pub fn voicemail_pin(&self, tenant: TenantId, mailbox: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .prepare_cached("SELECT pin FROM voicemail_pins WHERE tenant_id = ?1 AND mailbox = ?2")?
+            .query_row(params![tenant, mailbox], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Message `id` was listened to: it is old now.
+    pub fn voicemail_heard(&self, id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE voicemail SET state = 'old' WHERE id = ?1 AND state = 'new'")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    /// Deletes message `id` (its row and its file).
+    pub fn voicemail_delete(&self, id: i64) -> Result<()> {
+        use rusqlite::OptionalExtension;
+        let file: Option<String> = self
+            .conn
+            .prepare_cached("SELECT file FROM voicemail WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        self.conn
+            .prepare_cached("DELETE FROM voicemail WHERE id = ?1")?
+            .execute([id])?;
+        if let Some(f) = file {
+            let _ = std::fs::remove_file(f);
+        }
+        Ok(())
+    }
+
     /// Messages still marked as being recorded (the switch stopped meanwhile): id and
     /// file.
     pub fn recordings_cut_short(&self) -> Result<Vec<(i64, String)>> {

@@ -179,6 +179,7 @@ impl Actor for Ringer {
             | CallMsg::QueueRestarted(..)
             | CallMsg::IvrStep(_)
             | CallMsg::Mailbox(..)
+            | CallMsg::MailboxRead(..)
             | CallMsg::AgentDevices { .. }
             | CallMsg::Onward(_) => {}
             CallMsg::EnterRoom { reply, .. } => {
