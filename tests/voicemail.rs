@@ -209,3 +209,178 @@ fn the_user_opens_the_mailbox_with_its_pin_and_hears_its_message() {
     let list = messages(dir.path());
     assert_eq!(list[0].3, "old", "{list:?}");
 }
+
+/// A SUBSCRIBE to `user`'s message summary from `c`, answered (a 407 with the line's
+/// password); returns the final response.
+fn subscribe(
+    c: &mut common::sip_client::SipClient,
+    user: &str,
+    (call_id, cseq): (&str, u32),
+    to_tag: Option<&str>,
+    expires: u32,
+) -> engine::sip::Message {
+    let uri = format!("sip:{user}@127.0.0.1");
+    let local = c.local;
+    let build = |cseq: u32, auth: Option<&str>| {
+        let mut w = engine::sip::MessageWriter::request("SUBSCRIBE", &uri);
+        w.header_fmt(
+            "Via",
+            format_args!("SIP/2.0/UDP {local};branch=z9hG4bKsub{call_id}{cseq};rport"),
+        )
+        .header("Max-Forwards", "70")
+        .header_fmt("From", format_args!("<{uri}>;tag=phone"))
+        .header_fmt(
+            "To",
+            format_args!(
+                "<{uri}>{}",
+                to_tag.map(|t| format!(";tag={t}")).unwrap_or_default()
+            ),
+        )
+        .header("Call-ID", call_id)
+        .header_fmt("CSeq", format_args!("{cseq} SUBSCRIBE"))
+        .header_fmt("Contact", format_args!("<sip:{user}@{local}>"))
+        .header("Event", "message-summary")
+        .header("Accept", "application/simple-message-summary")
+        .header("Expires", &expires.to_string());
+        if let Some(a) = auth {
+            w.header("Proxy-Authorization", a);
+        }
+        w.finish()
+    };
+    let final_of = |c: &mut common::sip_client::SipClient, seq: u32| loop {
+        let m = c.recv().expect("an answer to SUBSCRIBE");
+        if m.code().is_some_and(|code| code >= 200)
+            && m.cseq()
+                .is_some_and(|s| s.method == "SUBSCRIBE" && s.seq == seq)
+        {
+            return m;
+        }
+    };
+    c.send_raw(&build(cseq, None));
+    let first = final_of(c, cseq);
+    if first.code() != Some(407) {
+        return first;
+    }
+    let auth = common::sip_client::authorization(
+        &first,
+        engine::auth::Algorithm::Md5,
+        user,
+        &format!("secret{user}"),
+        &uri,
+        "SUBSCRIBE",
+    );
+    c.send_raw(&build(cseq + 1, Some(&auth)));
+    final_of(c, cseq + 1)
+}
+
+/// The next NOTIFY `c` gets (answered 200): its body and Subscription-State.
+fn next_notify(c: &mut common::sip_client::SipClient) -> (String, String) {
+    loop {
+        let m = c.recv().expect("a NOTIFY");
+        if m.method().map(|x| x.as_str()) == Some("NOTIFY") {
+            let ok = engine::sip::MessageWriter::response_to(&m, 200, "OK", None).finish();
+            c.send_raw(&ok);
+            let state = m
+                .values_named("Subscription-State")
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            return (String::from_utf8_lossy(m.body()).into_owned(), state);
+        }
+    }
+}
+
+#[test]
+fn a_subscribed_phone_hears_of_new_and_heard_messages() {
+    let dir = temp_dir();
+    let pbx = switch(dir.path());
+    pbx_admin(
+        dir.path(),
+        &["voicemail", "pin", "--tenant", "demo", "105", "1234"],
+    );
+    let mut phone = common::sip_client::SipClient::udp(pbx.addr);
+    phone.set_timeout(Duration::from_secs(15));
+    let ok = subscribe(&mut phone, "105", ("mwi-1", 1), None, 600);
+    assert_eq!(ok.code(), Some(200));
+    let tag = ok
+        .to()
+        .and_then(|t| t.tag().map(str::to_owned))
+        .expect("a To tag");
+    let (body, state) = next_notify(&mut phone);
+    assert!(body.contains("Messages-Waiting: no"), "{body}");
+    assert!(state.starts_with("active"), "{state}");
+    // A message is left: yes, one new.
+    let (mut call, rtp, to) = call_mailbox(&pbx, "104");
+    say_tone(&rtp, to, GREETING + Duration::from_millis(1500));
+    call.bye();
+    let (body, _) = next_notify(&mut phone);
+    assert!(body.contains("Messages-Waiting: yes"), "{body}");
+    assert!(body.contains("Voice-Message: 1/0"), "{body}");
+    // Listened to with the PIN: no, one old.
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let mut user = Caller::call_with_events(&pbx, "105", "*97", port, 101);
+    assert_eq!(user.expect(200), 200);
+    user.ack();
+    let to = media_target(&user);
+    std::thread::sleep(Duration::from_millis(500));
+    press(&rtp, to, "1234#", 0);
+    let (body, _) = next_notify(&mut phone);
+    assert!(body.contains("Messages-Waiting: no"), "{body}");
+    assert!(body.contains("Voice-Message: 0/1"), "{body}");
+    user.c.set_timeout(Duration::from_secs(10));
+    user.answer_request("BYE");
+    // Refreshed in its dialog, then ended: the last NOTIFY says terminated.
+    let ok = subscribe(&mut phone, "105", ("mwi-1", 10), Some(&tag), 600);
+    assert_eq!(ok.code(), Some(200));
+    let ok = subscribe(&mut phone, "105", ("mwi-1", 20), Some(&tag), 0);
+    assert_eq!(ok.code(), Some(200));
+    let (_, state) = loop {
+        let n = next_notify(&mut phone);
+        if n.1.starts_with("terminated") {
+            break n;
+        }
+    };
+    assert!(state.starts_with("terminated"), "{state}");
+    // Another event package is refused (489).
+    let mut other = common::sip_client::SipClient::udp(pbx.addr);
+    other.set_timeout(Duration::from_secs(5));
+    let mut w = engine::sip::MessageWriter::request("SUBSCRIBE", "sip:105@127.0.0.1");
+    w.header_fmt(
+        "Via",
+        format_args!("SIP/2.0/UDP {};branch=z9hG4bKpres;rport", other.local),
+    )
+    .header("Max-Forwards", "70")
+    .header("From", "<sip:105@127.0.0.1>;tag=p")
+    .header("To", "<sip:105@127.0.0.1>")
+    .header("Call-ID", "presence-1")
+    .header("CSeq", "1 SUBSCRIBE")
+    .header("Event", "presence")
+    .header("Expires", "600");
+    other.send_raw(&w.finish());
+    let challenge = other.recv().expect("an answer");
+    let auth = common::sip_client::authorization(
+        &challenge,
+        engine::auth::Algorithm::Md5,
+        "105",
+        "secret105",
+        "sip:105@127.0.0.1",
+        "SUBSCRIBE",
+    );
+    let mut w = engine::sip::MessageWriter::request("SUBSCRIBE", "sip:105@127.0.0.1");
+    w.header_fmt(
+        "Via",
+        format_args!("SIP/2.0/UDP {};branch=z9hG4bKpres2;rport", other.local),
+    )
+    .header("Max-Forwards", "70")
+    .header("From", "<sip:105@127.0.0.1>;tag=p")
+    .header("To", "<sip:105@127.0.0.1>")
+    .header("Call-ID", "presence-1")
+    .header("CSeq", "2 SUBSCRIBE")
+    .header("Event", "presence")
+    .header("Expires", "600")
+    .header("Proxy-Authorization", &auth);
+    other.send_raw(&w.finish());
+    let refused = other.recv().expect("an answer");
+    assert_eq!(refused.code(), Some(489));
+}

@@ -14,6 +14,7 @@ mod error;
 pub mod journal;
 pub mod line;
 pub mod media_relay;
+pub mod mwi;
 pub mod proto;
 pub mod queue;
 pub mod services;

@@ -32,6 +32,9 @@ pub struct LineState {
     devices: std::collections::HashMap<String, LineCredentials>,
     registrar: Registrar,
     expiry_timer: Option<JoinHandle<Result<(), ractor::MessagingErr<LineMsg>>>>,
+    /// Phones subscribed to the line's mailbox, and its counts as last read.
+    mwi: crate::mwi::Mwi,
+    counts: (u32, u32),
 }
 
 pub struct LineActor;
@@ -74,6 +77,8 @@ impl Actor for LineActor {
             creds,
             devices,
             expiry_timer: None,
+            mwi: crate::mwi::Mwi::default(),
+            counts: (0, 0),
         };
         expire_and_rearm(&myself, &mut state);
         Ok(state)
@@ -107,10 +112,40 @@ impl Actor for LineActor {
                         register(&myself, state, device.as_deref(), inc)
                     }
                     Some(engine::sip::Method::Invite) => call_from(state, device.as_deref(), inc),
+                    Some(engine::sip::Method::Subscribe) => {
+                        subscribe(&myself, state, device.as_deref(), inc)
+                    }
                     _ => inc.respond(405, "Method Not Allowed"),
                 }
             }
             LineMsg::Expire => expire_and_rearm(&myself, state),
+            LineMsg::MailboxChanged if !state.mwi.is_empty() => read_counts(&myself, state),
+            LineMsg::MailboxChanged => {}
+            LineMsg::MailboxCounts(new, old) => {
+                state.counts = (new, old);
+                let now = tokio::time::Instant::now();
+                let ext = state.args.ext.clone();
+                state
+                    .mwi
+                    .notify_all(&state.args.shared.out, &ext, (new, old), now);
+            }
+            LineMsg::MwiExpire => {
+                let now = tokio::time::Instant::now();
+                let ext = state.args.ext.clone();
+                for mut sub in state.mwi.expired(now) {
+                    crate::mwi::notify(
+                        &state.args.shared.out,
+                        &mut sub,
+                        &ext,
+                        state.counts,
+                        now,
+                        true,
+                    );
+                }
+                if let Some(at) = state.mwi.next_expiry() {
+                    myself.send_after(at.saturating_duration_since(now), || LineMsg::MwiExpire);
+                }
+            }
             LineMsg::Bindings(reply) => {
                 let _ = reply.send(state.registrar.bindings().to_vec());
             }
@@ -264,6 +299,74 @@ fn call_from(state: &mut LineState, device: Option<&str>, inc: Box<Incoming>) {
             tracing::warn!(error = %e, "tenant supervisor gone; call dropped");
         }
     }
+}
+
+/// A SUBSCRIBE from one of the line's phones (authenticated as its calls are): a
+/// subscription to its mailbox's messages (`mwi`), NOTIFYed once the counts are read.
+fn subscribe(
+    myself: &ActorRef<LineMsg>,
+    state: &mut LineState,
+    device: Option<&str>,
+    inc: Box<Incoming>,
+) {
+    let shared = &state.args.shared;
+    if shared.guard.refuses(&inc) {
+        return inc.reply.forget();
+    }
+    let creds = match device.and_then(|d| state.devices.get(d)) {
+        Some(c) => c,
+        None => &state.creds,
+    };
+    if authenticate(
+        &inc,
+        creds,
+        &shared.nonces,
+        &shared.guard,
+        &mut state.registrar.counts,
+    )
+    .is_err()
+    {
+        return;
+    }
+    let now = tokio::time::Instant::now();
+    let ext = state.args.ext.clone();
+    match state.mwi.subscribe(&inc, &ext, now) {
+        crate::mwi::Subscribed::Active => {
+            read_counts(myself, state);
+            if let Some(at) = state.mwi.next_expiry() {
+                myself.send_after(at.saturating_duration_since(now), || LineMsg::MwiExpire);
+            }
+        }
+        crate::mwi::Subscribed::Ended(mut sub) => {
+            crate::mwi::notify(
+                &state.args.shared.out,
+                &mut sub,
+                &ext,
+                state.counts,
+                now,
+                true,
+            );
+        }
+        crate::mwi::Subscribed::Refused => {}
+    }
+}
+
+/// Reads the mailbox's counts; they come back as `LineMsg::MailboxCounts`.
+fn read_counts(myself: &ActorRef<LineMsg>, state: &LineState) {
+    let (store, tenant, ext) = (
+        state.args.shared.store.clone(),
+        state.args.tenant.id,
+        state.args.ext.clone(),
+    );
+    let me = myself.clone();
+    tokio::spawn(async move {
+        match store.call(move |s| s.voicemail_counts(tenant, &ext)).await {
+            Ok((new, old)) => {
+                let _ = me.send_message(LineMsg::MailboxCounts(new, old));
+            }
+            Err(e) => tracing::warn!(error = %e, "mailbox counts not read"),
+        }
+    });
 }
 
 /// Checks a call's Proxy-Authorization for `creds`: `Ok` when right; otherwise the

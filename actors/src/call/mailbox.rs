@@ -177,6 +177,8 @@ pub fn key(s: &mut CallState, port: Port, key: char, t: Instant) -> bool {
                     st.voicemail_heard(id)
                 });
             }
+            let mailbox = a.vbox.mailbox.clone();
+            super::voicemail::changed(s, &mailbox);
             s.relays.silence(CALLER);
             next(s, i + 1, t);
         }
@@ -225,6 +227,8 @@ pub fn played(s: &mut CallState, port: Port, t: Instant) -> bool {
             });
             a.phase = Phase::After(i);
             a.until = Some(t + AFTER_MESSAGE);
+            let mailbox = a.vbox.mailbox.clone();
+            super::voicemail::changed(s, &mailbox);
         }
         Phase::Bye => {
             a.phase = Phase::Loading;

@@ -185,4 +185,15 @@ fn finish(s: &mut CallState, t: Instant) {
         st.voicemail_done_file(&file, ms)
     });
     tracing::info!(file = %path.display(), ms, "voicemail message recorded");
+    let mailbox = d.vbox.mailbox.clone();
+    changed(s, &mailbox);
+}
+
+/// Tells the line of `mailbox` (if it runs) that its messages changed: it NOTIFYs the
+/// phones subscribed to them (`mwi`). Sent after the store write it follows, which
+/// the line's read of the counts therefore sees.
+pub(super) fn changed(s: &CallState, mailbox: &str) {
+    if let Some(line) = s.directory.line(s.tenant.id, mailbox) {
+        let _ = line.cast(crate::proto::LineMsg::MailboxChanged);
+    }
 }

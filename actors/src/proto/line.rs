@@ -13,6 +13,12 @@ pub enum LineMsg {
     /// The earliest binding may have run out.
     Expire,
     Bindings(RpcReplyPort<Vec<Binding>>),
+    /// The line's mailbox changed (a message left, heard or deleted).
+    MailboxChanged,
+    /// The mailbox's new and old messages, as just read.
+    MailboxCounts(u32, u32),
+    /// A subscription may have run out.
+    MwiExpire,
 }
 
 impl std::fmt::Debug for LineMsg {
@@ -21,6 +27,9 @@ impl std::fmt::Debug for LineMsg {
             LineMsg::Request(_) => f.write_str("Request"),
             LineMsg::Expire => f.write_str("Expire"),
             LineMsg::Bindings(_) => f.write_str("Bindings"),
+            LineMsg::MailboxChanged => f.write_str("MailboxChanged"),
+            LineMsg::MailboxCounts(n, o) => write!(f, "MailboxCounts({n}/{o})"),
+            LineMsg::MwiExpire => f.write_str("MwiExpire"),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::proto::TenantMsg;
 
 /// Methods the switch implements today (advertised in Allow).
 pub const ALLOW: &str =
-    "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, REFER, NOTIFY, REGISTER, OPTIONS";
+    "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, REFER, NOTIFY, REGISTER, OPTIONS, SUBSCRIBE";
 
 /// Option tags a Require may name (the rest get 420).
 const SUPPORTED_OPTIONS: [&str; 3] = ["100rel", "timer", "replaces"];
@@ -91,13 +91,19 @@ impl Dispatcher {
             w.header("Unsupported", &required.join(", "));
             return inc.reply.send(420, w.finish());
         }
-        if matches!(method, Method::Register | Method::Invite) && self.guard.refuses(&inc) {
+        if matches!(
+            method,
+            Method::Register | Method::Invite | Method::Subscribe
+        ) && self.guard.refuses(&inc)
+        {
             tracing::debug!(source = %inc.source, "credentials from a penalised source ignored");
             return inc.reply.forget();
         }
         match method {
             Method::Register => self.register(inc),
             Method::Invite if msg.to().is_some_and(|t| t.tag().is_none()) => self.invite(inc),
+            // A phone's subscription to its mailbox (new or in its dialog): its line's.
+            Method::Subscribe => self.invite(inc),
             Method::Options => {
                 let mut w = engine::sip::MessageWriter::response_to(msg, 200, "OK", Some("pbx"));
                 w.header("Allow", ALLOW)
@@ -122,7 +128,8 @@ impl Dispatcher {
         }
     }
 
-    /// A new call: the caller's line authenticates it, then its tenant starts the call.
+    /// A new call (or a subscription): the From user's line authenticates it, then its
+    /// tenant starts the call (or the line keeps the subscription).
     fn invite(&self, inc: Incoming) {
         let msg = &inc.msg;
         let (Some(uri), Some(from)) = (msg.uri(), msg.from()) else {

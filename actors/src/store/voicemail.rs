@@ -106,6 +106,26 @@ impl Store {
             .optional()?)
     }
 
+    /// How many messages of `mailbox` are new and old.
+    pub fn voicemail_counts(&self, tenant: TenantId, mailbox: &str) -> Result<(u32, u32)> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT state, COUNT(*) FROM voicemail WHERE tenant_id = ?1 AND mailbox = ?2
+             GROUP BY state",
+        )?;
+        let mut counts = (0, 0);
+        let rows = stmt.query_map(params![tenant, mailbox], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+        })?;
+        for row in rows {
+            match row? {
+                (s, n) if s == "new" => counts.0 = n,
+                (s, n) if s == "old" => counts.1 = n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
     /// Message `id` was listened to: it is old now.
     pub fn voicemail_heard(&self, id: i64) -> Result<()> {
         self.conn
