@@ -193,6 +193,7 @@ fn walk(targets: &[Value]) -> Expected {
                     || t["action"]["feature"] == "caller_id"
                     || t["action"]["feature"] == "agent_login"
                     || t["action"]["feature"] == "agent_logout"
+                    || t["action"]["feature"] == "voicemail_access"
                     || (t["action"]["feature"] == "forward"
                         && matches!(
                             t["action"]["kind"].as_str(),

@@ -384,3 +384,152 @@ fn a_subscribed_phone_hears_of_new_and_heard_messages() {
     let refused = other.recv().expect("an answer");
     assert_eq!(refused.code(), Some(489));
 }
+
+/// Decodes standard base64 (line breaks ignored).
+fn base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let digits: Vec<u8> = text.bytes().filter_map(value).collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, d)| n | (u32::from(*d) << (18 - 6 * i)));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
+    }
+    out
+}
+
+/// The files a Maildir's `new` folder holds.
+fn delivered(maildir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(maildir.join("new"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
+}
+
+/// A real SMTP server (Debian's aiosmtpd) on loopback, writing what it gets to a
+/// Maildir.
+fn smtp_server(port: u16, maildir: &Path) -> std::process::Child {
+    let child = std::process::Command::new("aiosmtpd")
+        .args([
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ])
+        .arg(maildir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("aiosmtpd runs (Debian: python3-aiosmtpd)");
+    let until = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "aiosmtpd did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+/// Waits (up to `limit`) until `pbx mail outbox` has a line containing `what`.
+fn outbox_says(dir: &Path, what: &str, limit: Duration) -> String {
+    let until = Instant::now() + limit;
+    loop {
+        let out = pbx_admin(dir, &["mail", "outbox", "--tenant", "demo"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains(what) {
+            return text;
+        }
+        assert!(
+            Instant::now() < until,
+            "the outbox never said {what:?}: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_message_is_mailed_with_its_recording_once_the_smtp_server_is_back() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    pbx_admin(
+        dir.path(),
+        &[
+            "person",
+            "add",
+            "--tenant",
+            "demo",
+            "Ann",
+            "--email",
+            "ann@example.test",
+        ],
+    );
+    pbx_admin(
+        dir.path(),
+        &["line", "set-user", "--tenant", "demo", "105", "Ann"],
+    );
+    let port = common::free_port();
+    pbx_admin(
+        dir.path(),
+        &[
+            "mail",
+            "set",
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--tls",
+            "none",
+            "--from",
+            "pbx@example.test",
+        ],
+    );
+    pbx.restart();
+    // The SMTP server is down: the mail waits in the outbox.
+    let (mut call, rtp, to) = call_mailbox(&pbx, "104");
+    say_tone(&rtp, to, GREETING + Duration::from_millis(2000));
+    call.bye();
+    outbox_says(dir.path(), "pending after 1 tries", Duration::from_secs(10));
+    // Kept over a restart, sent once the server is there.
+    pbx.stop();
+    let maildir = dir.path().join("maildir");
+    let mut server = smtp_server(port, &maildir);
+    pbx.restart();
+    outbox_says(dir.path(), "sent", Duration::from_secs(20));
+    let files = delivered(&maildir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mail = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(mail.contains("Subject: Voicemail from 104"), "{mail}");
+    assert!(mail.contains("To: ann@example.test"), "{mail}");
+    // The attachment is the recording: the caller's 1 kHz tone.
+    let start = mail
+        .find("Content-Type: audio/wav")
+        .expect("a WAV attachment");
+    let part = &mail[start..];
+    let body_at = part.find("\r\n\r\n").or_else(|| part.find("\n\n")).unwrap();
+    let body = &part[body_at..];
+    let end = body.find("--").unwrap_or(body.len());
+    let wav = base64(&body[..end]);
+    let audio: Vec<i16> = hound::WavReader::new(std::io::Cursor::new(wav))
+        .expect("the attachment is a WAV")
+        .into_samples::<i16>()
+        .map(|s| s.unwrap())
+        .collect();
+    assert!(audio.len() > 8000, "{} samples", audio.len());
+    assert!(power(&audio, 1000.0) > 20.0 * power(&audio, 2000.0));
+    // Sent once: another restart sends nothing more.
+    pbx.restart();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(delivered(&maildir).len(), 1);
+    let _ = server.kill();
+    let _ = server.wait();
+}

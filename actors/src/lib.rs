@@ -13,6 +13,7 @@ pub mod directory;
 mod error;
 pub mod journal;
 pub mod line;
+pub mod mail;
 pub mod media_relay;
 pub mod mwi;
 pub mod proto;

@@ -32,4 +32,6 @@ pub struct Services {
     pub data_dir: Arc<std::path::Path>,
     /// The wall clock routing reads (office hours, holidays).
     pub clock: crate::clock::WallClock,
+    /// Wakes the mailer: a mail was put in the outbox.
+    pub mail: Arc<tokio::sync::Notify>,
 }

@@ -144,6 +144,7 @@ fn keep_cut_short_messages(store: &Store) -> Result<()> {
         };
         tracing::info!(%file, ms, "voicemail message cut short kept");
         store.voicemail_done(id, ms)?;
+        store.queue_voicemail_mail(&file, crate::clock::unix_millis())?;
     }
     Ok(())
 }
@@ -196,6 +197,7 @@ impl Actor for SwitchActor {
             ),
             data_dir: args.config.data_dir.clone().into(),
             clock: args.config.wall_clock,
+            mail: Arc::new(tokio::sync::Notify::new()),
         };
         let mut state = SwitchState {
             config: args.config,
@@ -209,6 +211,7 @@ impl Actor for SwitchActor {
         // The journal first, so that it hears every call.
         Self::start_journal(&myself, &mut state).await?;
         keep_agent_states(&state.shared);
+        crate::mail::spawn(state.shared.store.clone(), state.shared.mail.clone());
         for t in args.tenants {
             let regs = args
                 .registered

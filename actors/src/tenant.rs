@@ -553,6 +553,7 @@ impl TenantSupervisor {
             greeting,
             dir: crate::call::voicemail_dir(&data_dir, &entry.name, mailbox),
             store: state.args.shared.store.clone(),
+            mail: state.args.shared.mail.clone(),
         })
     }
 

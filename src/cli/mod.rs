@@ -2,6 +2,7 @@
 
 mod admin;
 mod agents;
+mod mail;
 mod prompts;
 mod route;
 mod serve;
@@ -70,6 +71,13 @@ enum Command {
         data: DataDir,
         #[command(subcommand)]
         cmd: prompts::VoicemailCmd,
+    },
+    /// Mail: the SMTP server voicemail mail goes through, the outbox.
+    Mail {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: mail::MailCmd,
     },
     /// Call queues: stats.
     Queue {
@@ -159,6 +167,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Agent { data, cmd }) => agents::agent(&data.data_dir, cmd),
         Some(Command::Queue { data, cmd }) => agents::queue(&data.data_dir, cmd),
         Some(Command::Prompt { data, cmd }) => prompts::prompt(&data.data_dir, cmd),
+        Some(Command::Mail { data, cmd }) => mail::mail(&data.data_dir, cmd),
         Some(Command::Voicemail { data, cmd }) => prompts::voicemail(&data.data_dir, cmd),
         Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
         Some(Command::Recording { data, cmd }) => admin::recording(&data.data_dir, cmd),

@@ -3,8 +3,9 @@
 //! then records what the caller says to a mono WAV in the mailbox's folder until the
 //! caller hangs up, presses `#` (and hears "goodbye"), or the longest message is
 //! reached. The message's row is written when recording starts and completed when it
-//! stops (`store/voicemail.rs`); the file is brought up to date every second, so a
-//! switch killed meanwhile keeps what was said until then.
+//! stops (`store/voicemail.rs`), with the mail telling the mailbox's person of it
+//! (`crate::mail`); the file is brought up to date every second, so a switch killed
+//! meanwhile keeps what was said until then.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -182,8 +183,10 @@ fn finish(s: &mut CallState, t: Instant) {
     let ms = t.saturating_duration_since(since).as_millis() as u64;
     let file = path.display().to_string();
     d.vbox.store.submit("a voicemail message", move |st| {
-        st.voicemail_done_file(&file, ms)
+        st.voicemail_done_file(&file, ms)?;
+        st.queue_voicemail_mail(&file, crate::clock::unix_millis())
     });
+    d.vbox.mail.notify_one();
     tracing::info!(file = %path.display(), ms, "voicemail message recorded");
     let mailbox = d.vbox.mailbox.clone();
     changed(s, &mailbox);

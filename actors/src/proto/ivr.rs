@@ -43,6 +43,8 @@ pub struct VoicemailBox {
     /// Where its messages are written.
     pub dir: std::path::PathBuf,
     pub store: crate::store::StoreHandle,
+    /// Wakes the mailer once a message's mail is queued.
+    pub mail: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Where a caller already answered by the switch (in an IVR menu) goes next.

@@ -220,6 +220,30 @@ const MIGRATIONS: &[&str] = &[
         pin TEXT NOT NULL,
         PRIMARY KEY (tenant_id, mailbox)
     );",
+    // 14: mail: the SMTP server of the switch (scope 0) or of a tenant (its id), and
+    // the outbox every mail goes through (kept until sent, retried with back-off).
+    "CREATE TABLE mail_settings (
+        scope INTEGER PRIMARY KEY,
+        server TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        tls TEXT NOT NULL CHECK (tls IN ('none', 'starttls', 'tls')),
+        username TEXT,
+        password TEXT,
+        sender TEXT NOT NULL
+    );
+    CREATE TABLE mail_outbox (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attachment TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        last_error TEXT
+    );
+    CREATE INDEX mail_due ON mail_outbox(next_at) WHERE sent_at IS NULL;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

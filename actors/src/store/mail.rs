@@ -1,0 +1,209 @@
+//! Mail: the SMTP server mail goes out through (the switch's, or a tenant's own), and
+//! the outbox. Every mail is a row first (`queue_voicemail_mail`, in the same store job
+//! as the message it tells of), sent by `crate::mail`, marked sent once the server took
+//! it, and retried with back-off while it does not: nothing is lost over a restart, and
+//! a mail the server took is not sent again.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{Store, TenantId};
+use crate::{Error, Result};
+
+/// How mail leaves: server, port, encryption, credentials, sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    pub server: String,
+    pub port: u16,
+    /// "none", "starttls" or "tls".
+    pub tls: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub sender: String,
+}
+
+/// A mail of the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    /// A file sent along (a voicemail message's WAV).
+    pub attachment: Option<String>,
+    pub attempts: u32,
+    /// Unix milliseconds it was sent at, if it was.
+    pub sent_at: Option<u64>,
+    pub last_error: Option<String>,
+}
+
+fn check_address(a: &str) -> Result<()> {
+    let ok = a
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !a.contains(char::is_whitespace));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!("{a:?} is not an e-mail address")))
+    }
+}
+
+impl Store {
+    /// Sets how mail leaves, for the switch (`None`) or one tenant.
+    pub fn set_mail_settings(&self, tenant: Option<TenantId>, m: &MailSettings) -> Result<()> {
+        if !["none", "starttls", "tls"].contains(&m.tls.as_str()) {
+            return Err(Error::Invalid(format!(
+                "tls {:?}: use none, starttls or tls",
+                m.tls
+            )));
+        }
+        if m.server.is_empty() || m.port == 0 {
+            return Err(Error::Invalid(
+                "a mail server needs a host and a port".into(),
+            ));
+        }
+        check_address(&m.sender)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO mail_settings (scope, server, port, tls, username, password, sender)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (scope) DO UPDATE SET server = ?2, port = ?3, tls = ?4,
+                   username = ?5, password = ?6, sender = ?7",
+            )?
+            .execute(params![
+                tenant.unwrap_or(0),
+                m.server,
+                m.port,
+                m.tls,
+                m.username,
+                m.password,
+                m.sender
+            ])?;
+        Ok(())
+    }
+
+    /// How `tenant`'s mail leaves: its own server, or the switch's.
+    pub fn mail_settings(&self, tenant: TenantId) -> Result<Option<MailSettings>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT server, port, tls, username, password, sender FROM mail_settings
+                 WHERE scope IN (?1, 0) ORDER BY scope DESC LIMIT 1",
+            )?
+            .query_row([tenant], |r| {
+                Ok(MailSettings {
+                    server: r.get(0)?,
+                    port: r.get(1)?,
+                    tls: r.get(2)?,
+                    username: r.get(3)?,
+                    password: r.get(4)?,
+                    sender: r.get(5)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Puts the mail telling of the voicemail message recorded to `file` in the outbox,
+    /// when its mailbox's person has an address.
+    pub fn queue_voicemail_mail(&self, file: &str, now: u64) -> Result<()> {
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT v.tenant_id, v.mailbox, v.caller, v.received_at, v.duration_ms, u.email
+                 FROM voicemail v
+                 JOIN lines l ON l.tenant_id = v.tenant_id AND l.ext = v.mailbox
+                 JOIN users u ON u.id = l.user_id
+                 WHERE v.file = ?1 AND u.email IS NOT NULL",
+            )?
+            .query_row([file], |r| {
+                Ok((
+                    r.get::<_, TenantId>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .optional()?;
+        let Some((tenant, mailbox, caller, at, ms, email)) = found else {
+            return Ok(());
+        };
+        let when = chrono::DateTime::from_timestamp_millis(at)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default();
+        let subject = format!("Voicemail from {caller}");
+        let body = format!(
+            "A new voicemail message for {mailbox}:\r\n\r\nFrom: {caller}\r\nReceived: {when}\r\nLength: {:.1} s\r\n\r\nThe recording is attached.\r\n",
+            ms as f64 / 1000.0
+        );
+        self.conn
+            .prepare_cached(
+                "INSERT INTO mail_outbox (tenant_id, recipient, subject, body, attachment, next_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![tenant, email, subject, body, file, now as i64])?;
+        Ok(())
+    }
+
+    /// The mails due by `now` (not sent, their next try come).
+    pub fn due_mail(&self, now: u64) -> Result<Vec<Outgoing>> {
+        self.outbox_where("sent_at IS NULL AND next_at <= ?1", now as i64)
+    }
+
+    /// When the next unsent mail is due, if any.
+    pub fn next_mail_at(&self) -> Result<Option<u64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT MIN(next_at) FROM mail_outbox WHERE sent_at IS NULL")?
+            .query_row([], |r| r.get::<_, Option<i64>>(0))?
+            .map(|v| v.max(0) as u64))
+    }
+
+    /// The outbox of `tenant`, newest first.
+    pub fn outbox(&self, tenant: TenantId) -> Result<Vec<Outgoing>> {
+        self.outbox_where("tenant_id = ?1", tenant)
+    }
+
+    fn outbox_where(&self, condition: &str, value: i64) -> Result<Vec<Outgoing>> {
+        let sql = format!(
+            "SELECT id, tenant_id, recipient, subject, body, attachment, attempts, sent_at,
+                    last_error
+             FROM mail_outbox WHERE {condition} ORDER BY id DESC"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([value], |r| {
+            Ok(Outgoing {
+                id: r.get(0)?,
+                tenant: r.get(1)?,
+                recipient: r.get(2)?,
+                subject: r.get(3)?,
+                body: r.get(4)?,
+                attachment: r.get(5)?,
+                attempts: r.get(6)?,
+                sent_at: r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+                last_error: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Mail `id` was taken by the server at `at`.
+    pub fn mail_sent(&self, id: i64, at: u64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE mail_outbox SET sent_at = ?2, last_error = NULL WHERE id = ?1")?
+            .execute(params![id, at as i64])?;
+        Ok(())
+    }
+
+    /// Mail `id` was not taken: tried again at `next_at`.
+    pub fn mail_failed(&self, id: i64, error: &str, next_at: u64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?2, next_at = ?3
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, error, next_at as i64])?;
+        Ok(())
+    }
+}
