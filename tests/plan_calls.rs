@@ -211,7 +211,13 @@ fn walk(targets: &[Value]) -> Expected {
         };
         e.rang = true;
         e.rings_105 |= lines.contains(&"105");
-        last = Some(486);
+        // A line without a phone declines (486, the tenant's default); a group whose
+        // members have none is unavailable (480); 105's phone answers busy.
+        last = Some(if kind == "hunt_group" && !lines.contains(&"105") {
+            480
+        } else {
+            486
+        });
     }
     e.code = last.unwrap_or(404);
     e
