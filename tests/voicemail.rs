@@ -203,8 +203,8 @@ fn the_user_opens_the_mailbox_with_its_pin_and_hears_its_message() {
         power(&audio, 1000.0) > 10.0 * power(&audio, 2000.0),
         "the message's tone is heard"
     );
-    // Played out, it is old; after the last message, goodbye.
-    user.c.set_timeout(Duration::from_secs(10));
+    // Played out, it is old. After the messages, the options wait for a key; none: goodbye.
+    user.c.set_timeout(Duration::from_secs(30));
     user.answer_request("BYE");
     let list = messages(dir.path());
     assert_eq!(list[0].3, "old", "{list:?}");
@@ -328,7 +328,8 @@ fn a_subscribed_phone_hears_of_new_and_heard_messages() {
     let (body, _) = next_notify(&mut phone);
     assert!(body.contains("Messages-Waiting: no"), "{body}");
     assert!(body.contains("Voice-Message: 0/1"), "{body}");
-    user.c.set_timeout(Duration::from_secs(10));
+    // After the messages, the options wait for a key; none: goodbye.
+    user.c.set_timeout(Duration::from_secs(30));
     user.answer_request("BYE");
     // Refreshed in its dialog, then ended: the last NOTIFY says terminated.
     let ok = subscribe(&mut phone, "105", ("mwi-1", 10), Some(&tag), 600);
@@ -532,4 +533,82 @@ fn a_message_is_mailed_with_its_recording_once_the_smtp_server_is_back() {
     assert_eq!(delivered(&maildir).len(), 1);
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// Sends a `freq` tone from `rtp` to `to` for `d`.
+fn say(rtp: &UdpSocket, to: SocketAddr, freq: f64, d: Duration) {
+    let start = Instant::now();
+    let mut k = 0u16;
+    while start.elapsed() < d {
+        rtp.send_to(&tone_packet(freq, k, 0x6262), to).unwrap();
+        k = k.wrapping_add(1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_user_records_a_greeting_and_changes_the_pin_from_the_phone() {
+    let dir = temp_dir();
+    let mut pbx = switch(dir.path());
+    pbx_admin(
+        dir.path(),
+        &["voicemail", "pin", "--tenant", "demo", "105", "1234"],
+    );
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let mut user = Caller::call_with_events(&pbx, "105", "*97", port, 101);
+    assert_eq!(user.expect(200), 200);
+    user.ack();
+    let to = media_target(&user);
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = Instant::now();
+    let at = |secs: f64| {
+        let until = t0 + Duration::from_secs_f64(secs);
+        std::thread::sleep(until.saturating_duration_since(Instant::now()));
+    };
+    // No messages: the options at once. 0, then the new PIN.
+    press(&rtp, to, "1234#", 0);
+    at(3.0);
+    press(&rtp, to, "0", 10);
+    at(5.0);
+    press(&rtp, to, "5678#", 20);
+    // 8, then after the prompt and the tone, the greeting (an 800 Hz tone), then #.
+    at(9.0);
+    press(&rtp, to, "8", 30);
+    at(14.5);
+    say(&rtp, to, 800.0, Duration::from_secs(2));
+    at(17.0);
+    press(&rtp, to, "#", 40);
+    // No more keys: goodbye.
+    user.c.set_timeout(Duration::from_secs(30));
+    user.answer_request("BYE");
+    pbx.stop();
+    let list = pbx_admin(dir.path(), &["prompt", "list", "--tenant", "demo"]);
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("greeting-105"),
+        "the greeting is the tenant's prompt"
+    );
+    let greeting = dir.path().join("sounds/demo/prompts/greeting-105.wav");
+    let audio = samples(greeting.to_str().unwrap());
+    assert!(audio.len() >= 8000, "{} samples", audio.len());
+    assert!(
+        power(&audio, 800.0) > 20.0 * power(&audio, 1500.0),
+        "the greeting holds what was said"
+    );
+    let store = actors::store::Store::open(dir.path()).unwrap();
+    let t = store.tenant("demo").unwrap();
+    assert_eq!(
+        store.voicemail_pin(t.id, "105").unwrap().as_deref(),
+        Some("5678")
+    );
+    // A caller now hears the new greeting.
+    drop(store);
+    pbx.restart();
+    let (mut call, rtp, _) = call_mailbox(&pbx, "104");
+    let heard = heard(&rtp, 1500);
+    assert!(
+        power(&heard, 800.0) > 10.0 * power(&heard, 1500.0),
+        "the caller hears the new greeting"
+    );
+    call.bye();
 }

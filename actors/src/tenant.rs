@@ -552,6 +552,7 @@ impl TenantSupervisor {
             mailbox: mailbox.to_owned(),
             greeting,
             dir: crate::call::voicemail_dir(&data_dir, &entry.name, mailbox),
+            greeting_path: prompts::dir(&data_dir, &entry.name).join(format!("{own}.wav")),
             store: state.args.shared.store.clone(),
             mail: state.args.shared.mail.clone(),
         })

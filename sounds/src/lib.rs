@@ -102,6 +102,20 @@ pub static CATALOGUE: &[Prompt] = &[
         "ivr_demo_languages",
         "For English, press 1. For German, press 2."
     ),
+    prompt!(
+        "vm_options",
+        "To record your greeting, press 8. To change your PIN, press 0."
+    ),
+    prompt!(
+        "vm_record_greeting",
+        "Record your greeting after the tone. Press the pound key when you are done."
+    ),
+    prompt!("vm_greeting_saved", "Your greeting is saved."),
+    prompt!(
+        "vm_new_pin",
+        "Please enter your new PIN, followed by the pound key."
+    ),
+    prompt!("vm_pin_changed", "Your PIN is changed."),
 ];
 
 /// The default music on hold: a plucked melody of eight seconds that loops cleanly,

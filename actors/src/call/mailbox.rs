@@ -4,7 +4,9 @@
 //! so guessing is slow). Then "you have (no) new messages", and the messages play,
 //! new ones first (oldest first), then old ones: a message played out is old; during
 //! or just after a message `7` deletes it and `9` keeps it, moving on; after the last,
-//! "goodbye". A mailbox without a PIN is not opened (`pbx voicemail pin` sets one).
+//! the options: `8` records the mailbox's greeting (after a tone, until `#`; kept as
+//! the tenant's prompt `greeting-MAILBOX`), `0` sets a new PIN (digits, then `#`);
+//! no key: "goodbye". A mailbox without a PIN is not opened (`pbx voicemail pin`).
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +14,8 @@ use ractor::ActorRef;
 
 use super::channel::ChannelId;
 use super::{announce, queue, CallState, CALLER_PORT as CALLER};
-use crate::media_relay::Port;
+use crate::media_relay::recording::Recording;
+use crate::media_relay::{Port, Side as RelaySide};
 use crate::proto::{CallMsg, VoicemailBox};
 use crate::store::VoicemailMessage;
 
@@ -35,9 +38,23 @@ enum Phase {
     Playing(usize),
     /// Message `i` played; the caller may still press 7 or 9.
     After(usize),
+    /// The options (8: greeting, 0: PIN) play, then wait for a key.
+    Options,
+    /// "Record your greeting after the tone" and the tone play.
+    GreetingPrompt,
+    /// The greeting is recorded to this file, until `#`.
+    Greeting(std::path::PathBuf),
+    /// The new PIN is typed, until `#`.
+    NewPin,
+    /// A confirmation plays; the options come again.
+    Done,
     /// "Goodbye" plays, then the caller is hung up.
     Bye,
 }
+
+/// How long the options wait for a key, and the longest greeting.
+const OPTIONS_WAIT: Duration = Duration::from_secs(6);
+const MAX_GREETING: Duration = Duration::from_secs(60);
 
 /// A user in their mailbox.
 pub struct Access {
@@ -165,7 +182,51 @@ pub fn key(s: &mut CallState, port: Port, key: char, t: Instant) -> bool {
                 play(s, &["conf_wrong_pin"], t);
             }
         }
-        Phase::Pin if a.typed.len() < 16 => a.typed.push(key),
+        Phase::Pin | Phase::NewPin if a.typed.len() < 16 && key != '#' => a.typed.push(key),
+        Phase::NewPin => {
+            let pin = std::mem::take(&mut a.typed);
+            let valid = (4..=8).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit());
+            a.phase = Phase::Done;
+            if valid {
+                let (store, tenant, mailbox) =
+                    (a.vbox.store.clone(), a.vbox.tenant, a.vbox.mailbox.clone());
+                a.pin = pin.clone();
+                store.submit("a voicemail PIN", move |st| {
+                    st.set_voicemail_pin(tenant, &mailbox, &pin)
+                });
+            }
+            s.relays.silence(CALLER);
+            play(
+                s,
+                &[if valid {
+                    "vm_pin_changed"
+                } else {
+                    "feature_refused"
+                }],
+                t,
+            );
+        }
+        Phase::Options if key == '8' => {
+            a.phase = Phase::GreetingPrompt;
+            a.until = None;
+            s.relays.silence(CALLER);
+            let list = ["vm_record_greeting"]
+                .iter()
+                .filter_map(|n| sounds::load(n).ok())
+                .chain([super::voicemail::tone()])
+                .collect();
+            if !s.relays.play(CALLER, list) {
+                played(s, CALLER, t);
+            }
+        }
+        Phase::Options if key == '0' => {
+            a.phase = Phase::NewPin;
+            a.until = None;
+            a.typed.clear();
+            s.relays.silence(CALLER);
+            play(s, &["vm_new_pin"], t);
+        }
+        Phase::Greeting(_) if key == '#' => greeting_done(s, t),
         Phase::Playing(i) | Phase::After(i) if key == '7' || key == '9' => {
             let (id, store) = (a.messages[i].id, a.vbox.store.clone());
             if key == '7' {
@@ -192,7 +253,7 @@ fn next(s: &mut CallState, i: usize, t: Instant) {
     let Some(a) = s.mailbox.as_mut() else { return };
     a.until = None;
     let Some(m) = a.messages.get(i) else {
-        return bye(s, &["vm_goodbye"], t);
+        return options(s, t);
     };
     a.phase = Phase::Playing(i);
     match media::wav::Announcement::from_path(std::path::Path::new(&m.file)) {
@@ -234,9 +295,74 @@ pub fn played(s: &mut CallState, port: Port, t: Instant) -> bool {
             a.phase = Phase::Loading;
             queue::hang_up(s, 200, "Mailbox Closed", t);
         }
-        Phase::Loading | Phase::Pin | Phase::After(_) => {}
+        Phase::Options => a.until = Some(t + OPTIONS_WAIT),
+        Phase::GreetingPrompt => record_greeting(s, t),
+        Phase::Done => options(s, t),
+        Phase::Loading | Phase::Pin | Phase::NewPin | Phase::After(_) | Phase::Greeting(_) => {}
     }
     true
+}
+
+/// The options: record a greeting (8), change the PIN (0).
+fn options(s: &mut CallState, t: Instant) {
+    if let Some(a) = s.mailbox.as_mut() {
+        a.phase = Phase::Options;
+        a.until = None;
+    }
+    play(s, &["vm_options"], t);
+}
+
+/// Starts recording the mailbox's greeting (to a file beside where it will be kept).
+fn record_greeting(s: &mut CallState, t: Instant) {
+    let Some(a) = s.mailbox.as_mut() else { return };
+    let dest = a.vbox.greeting_path.clone();
+    let tmp = dest.with_extension("wav.rec");
+    let voices = s
+        .relays
+        .get(0)
+        .and_then(|r| Some((r.voice(RelaySide::A)?, r.voice(RelaySide::B)?)));
+    let started = voices.and_then(|(x, y)| {
+        Recording::start(&tmp, x, y, media::wav::RecordingLayout::Mixed)
+            .map_err(|e| tracing::warn!(error = %e, "greeting not recorded"))
+            .ok()
+    });
+    let Some(rec) = started else {
+        return options(s, t);
+    };
+    if let Some(r) = s.relays.get(0) {
+        r.handle.record(Some(rec));
+    }
+    if let Some(a) = s.mailbox.as_mut() {
+        a.phase = Phase::Greeting(tmp);
+        a.until = Some(t + MAX_GREETING);
+    }
+}
+
+/// The greeting is complete: it replaces the mailbox's greeting.
+fn greeting_done(s: &mut CallState, t: Instant) {
+    let Some(a) = s.mailbox.as_mut() else { return };
+    let Phase::Greeting(tmp) = std::mem::replace(&mut a.phase, Phase::Done) else {
+        return;
+    };
+    a.until = None;
+    if let Some(r) = s.relays.get(0) {
+        r.handle.record(None);
+    }
+    // The writer finishes the file through its open handle; the name is the kept one.
+    let dest = a.vbox.greeting_path.clone();
+    let saved = std::fs::rename(&tmp, &dest)
+        .map_err(|e| tracing::warn!(error = %e, "greeting not kept"))
+        .is_ok();
+    tracing::info!(file = %dest.display(), saved, "voicemail greeting recorded");
+    play(
+        s,
+        &[if saved {
+            "vm_greeting_saved"
+        } else {
+            "feature_refused"
+        }],
+        t,
+    );
 }
 
 /// When the wait after a message ends.
@@ -253,7 +379,10 @@ pub fn expired(s: &mut CallState, t: Instant) {
     else {
         return;
     };
-    if let Phase::After(i) = a.phase {
-        next(s, i + 1, t);
+    match a.phase {
+        Phase::After(i) => next(s, i + 1, t),
+        Phase::Options => bye(s, &["vm_goodbye"], t),
+        Phase::Greeting(_) => greeting_done(s, t),
+        _ => {}
     }
 }

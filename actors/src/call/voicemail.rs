@@ -31,7 +31,7 @@ pub struct Deposit {
 }
 
 /// The tone after the greeting: 300 ms of 850 Hz.
-fn tone() -> Announcement {
+pub(super) fn tone() -> Announcement {
     let samples = (0..2400u32)
         .map(|i| {
             let x = (2.0 * std::f64::consts::PI * 850.0 * f64::from(i) / 8000.0).sin();

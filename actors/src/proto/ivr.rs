@@ -40,8 +40,10 @@ pub struct VoicemailBox {
     /// The mailbox's own greeting (the tenant's prompt `greeting-MAILBOX`), or none:
     /// the default one.
     pub greeting: Option<Announcement>,
-    /// Where its messages are written.
+    /// Where its messages are written, and where its greeting is kept (the tenant's
+    /// prompt `greeting-MAILBOX`).
     pub dir: std::path::PathBuf,
+    pub greeting_path: std::path::PathBuf,
     pub store: crate::store::StoreHandle,
     /// Wakes the mailer once a message's mail is queued.
     pub mail: std::sync::Arc<tokio::sync::Notify>,
