@@ -35,6 +35,8 @@ pub struct LineState {
     /// Phones subscribed to the line's mailbox, and its counts as last read.
     mwi: crate::mwi::Mwi,
     counts: (u32, u32),
+    /// The one timer for the next subscription to run out.
+    mwi_timer: Option<JoinHandle<Result<(), ractor::MessagingErr<LineMsg>>>>,
 }
 
 pub struct LineActor;
@@ -79,6 +81,7 @@ impl Actor for LineActor {
             expiry_timer: None,
             mwi: crate::mwi::Mwi::default(),
             counts: (0, 0),
+            mwi_timer: None,
         };
         expire_and_rearm(&myself, &mut state);
         Ok(state)
@@ -142,9 +145,7 @@ impl Actor for LineActor {
                         true,
                     );
                 }
-                if let Some(at) = state.mwi.next_expiry() {
-                    myself.send_after(at.saturating_duration_since(now), || LineMsg::MwiExpire);
-                }
+                arm_mwi(&myself, state, now);
             }
             LineMsg::Bindings(reply) => {
                 let _ = reply.send(state.registrar.bindings().to_vec());
@@ -159,6 +160,9 @@ impl Actor for LineActor {
         state: &mut LineState,
     ) -> Result<(), ActorProcessingErr> {
         if let Some(t) = state.expiry_timer.take() {
+            t.abort();
+        }
+        if let Some(t) = state.mwi_timer.take() {
             t.abort();
         }
         Ok(())
@@ -333,9 +337,7 @@ fn subscribe(
     match state.mwi.subscribe(&inc, &ext, now) {
         crate::mwi::Subscribed::Active => {
             read_counts(myself, state);
-            if let Some(at) = state.mwi.next_expiry() {
-                myself.send_after(at.saturating_duration_since(now), || LineMsg::MwiExpire);
-            }
+            arm_mwi(myself, state, now);
         }
         crate::mwi::Subscribed::Ended(mut sub) => {
             crate::mwi::notify(
@@ -349,6 +351,17 @@ fn subscribe(
         }
         crate::mwi::Subscribed::Refused => {}
     }
+}
+
+/// Sets the one timer for the next subscription to run out (none left: no timer).
+fn arm_mwi(myself: &ActorRef<LineMsg>, state: &mut LineState, now: tokio::time::Instant) {
+    if let Some(t) = state.mwi_timer.take() {
+        t.abort();
+    }
+    state.mwi_timer = state
+        .mwi
+        .next_expiry()
+        .map(|at| myself.send_after(at.saturating_duration_since(now), || LineMsg::MwiExpire));
 }
 
 /// Reads the mailbox's counts; they come back as `LineMsg::MailboxCounts`.

@@ -23,6 +23,12 @@ pub const LAST_RETRY: Duration = Duration::from_secs(300);
 /// How long the mailer sleeps when nothing is due (a mail queued wakes it sooner).
 const IDLE: Duration = Duration::from_secs(60);
 
+/// Tries before a mail is given up (about a day of retries at `LAST_RETRY`).
+pub const MAX_ATTEMPTS: u32 = 300;
+
+/// A "next try" far enough to mean never (a mail given up stays in the outbox).
+const NEVER: u64 = i64::MAX as u64;
+
 /// The wait after `attempts` failed tries.
 pub fn backoff(attempts: u32) -> Duration {
     FIRST_RETRY
@@ -57,6 +63,11 @@ pub fn spawn(store: StoreHandle, wake: Arc<Notify>) -> tokio::task::JoinHandle<(
                         tracing::info!(to = %mail.recipient, subject = %mail.subject, "mail sent");
                         store.call(move |s| s.mail_sent(id, unix_millis())).await
                     }
+                    Err(error) if mail.attempts + 1 >= MAX_ATTEMPTS => {
+                        tracing::error!(to = %mail.recipient, %error, "mail given up");
+                        let error = format!("given up: {error}");
+                        store.call(move |s| s.mail_failed(id, &error, NEVER)).await
+                    }
                     Err(error) => {
                         let next = unix_millis() + backoff(mail.attempts).as_millis() as u64;
                         tracing::warn!(to = %mail.recipient, %error, "mail not sent; tried again later");
@@ -64,7 +75,11 @@ pub fn spawn(store: StoreHandle, wake: Arc<Notify>) -> tokio::task::JoinHandle<(
                     }
                 };
                 if let Err(e) = done {
-                    tracing::warn!(error = %e, "outbox not updated");
+                    // The outbox cannot be written (a full disk?): wait rather than send
+                    // the same mail again at once.
+                    tracing::error!(error = %e, "outbox not updated; the mailer waits");
+                    tokio::time::sleep(LAST_RETRY).await;
+                    break;
                 }
             }
             let next = store.call(|s| s.next_mail_at()).await.ok().flatten();

@@ -20,6 +20,8 @@ use crate::sip::SipOut;
 pub const MAX_EXPIRES: u32 = 3600;
 /// The shortest (a shorter request gets 423 with this as `Min-Expires`).
 pub const MIN_EXPIRES: u32 = 60;
+/// Subscriptions one line keeps; a new one beyond replaces the one nearest its end.
+pub const MAX_PER_LINE: usize = 8;
 
 /// One phone's subscription.
 #[derive(Debug, Clone)]
@@ -102,6 +104,11 @@ impl Mwi {
             None => {
                 // A new subscription (or a phone starting over with its Call-ID).
                 self.subs.retain(|s| s.call_id != call_id);
+                if self.subs.len() >= MAX_PER_LINE {
+                    if let Some(i) = (0..self.subs.len()).min_by_key(|&i| self.subs[i].expires_at) {
+                        self.subs.remove(i);
+                    }
+                }
                 let contact = m
                     .contacts()
                     .and_then(|c| c.first().map(|c| c.uri.raw.to_owned()))

@@ -541,10 +541,9 @@ impl TenantSupervisor {
         let entry = state.entry.clone()?;
         let data_dir = state.args.shared.data_dir.clone();
         let own = format!("greeting-{mailbox}");
-        let greeting = prompts::list(&data_dir, &entry.name)
-            .ok()?
-            .iter()
-            .any(|(name, _)| *name == own)
+        let greeting_path = prompts::dir(&data_dir, &entry.name).join(format!("{own}.wav"));
+        let greeting = greeting_path
+            .exists()
             .then(|| state.prompts.load(&data_dir, &entry.name, &own))
             .flatten();
         Some(crate::proto::VoicemailBox {
@@ -552,7 +551,7 @@ impl TenantSupervisor {
             mailbox: mailbox.to_owned(),
             greeting,
             dir: crate::call::voicemail_dir(&data_dir, &entry.name, mailbox),
-            greeting_path: prompts::dir(&data_dir, &entry.name).join(format!("{own}.wav")),
+            greeting_path,
             store: state.args.shared.store.clone(),
             mail: state.args.shared.mail.clone(),
         })

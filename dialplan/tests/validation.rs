@@ -209,6 +209,16 @@ fn table_of_numbering_errors() {
             ],
         ),
         (
+            "IVR choice to an external number",
+            |p| {
+                p.ivrs[0].choices.insert("5".into(), "+4930999999".into());
+            },
+            &[
+                "IVR menu \"Main menu\"",
+                "+4930999999 is an external number",
+            ],
+        ),
+        (
             "IVR timeout of 0",
             |p| p.ivrs[0].timeout_seconds = Some(0),
             &[

@@ -316,7 +316,7 @@ fn options(s: &mut CallState, t: Instant) {
 fn record_greeting(s: &mut CallState, t: Instant) {
     let Some(a) = s.mailbox.as_mut() else { return };
     let dest = a.vbox.greeting_path.clone();
-    let tmp = dest.with_extension("wav.rec");
+    let tmp = dest.with_extension(format!("{}.rec", s.journal.call));
     let voices = s
         .relays
         .get(0)
@@ -363,6 +363,24 @@ fn greeting_done(s: &mut CallState, t: Instant) {
         }],
         t,
     );
+}
+
+/// The user hung up: a greeting being recorded is dropped (not kept), nothing more
+/// plays and nothing more counts as heard.
+pub fn flush(s: &mut CallState) {
+    if s.mailbox.is_none() || queue::caller_here(s) {
+        return;
+    }
+    if let Some(Access {
+        phase: Phase::Greeting(tmp),
+        ..
+    }) = s.mailbox.take()
+    {
+        if let Some(r) = s.relays.get(0) {
+            r.handle.record(None);
+        }
+        let _ = std::fs::remove_file(tmp);
+    }
 }
 
 /// When the wait after a message ends.

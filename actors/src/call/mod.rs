@@ -964,6 +964,7 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     update_record(s);
     queue::flush(s);
     voicemail::flush(s, t);
+    mailbox::flush(s);
     let answered = !s.bridges.is_empty()
         || !s.seats.is_empty()
         || s.gate.is_some()

@@ -76,8 +76,12 @@ pub fn played(s: &mut CallState, port: Port, t: Instant) -> bool {
     true
 }
 
-/// Starts recording the caller.
+/// Starts recording the caller (not one who hung up during the greeting).
 fn record(s: &mut CallState, t: Instant) {
+    if !queue::caller_here(s) {
+        s.voicemail = None;
+        return;
+    }
     let Some(d) = s.voicemail.as_mut() else {
         return;
     };
@@ -102,11 +106,13 @@ fn record(s: &mut CallState, t: Instant) {
     if let Some(r) = s.relays.get(0) {
         r.handle.record(Some(rec));
     }
-    let (tenant, mailbox, caller) = (
-        d.vbox.tenant,
-        d.vbox.mailbox.clone(),
-        s.parties.caller.clone(),
-    );
+    // A caller who withholds its number is left anonymous in the mailbox too.
+    let caller = if s.parties.anonymous {
+        "anonymous".to_owned()
+    } else {
+        s.parties.caller.clone()
+    };
+    let (tenant, mailbox) = (d.vbox.tenant, d.vbox.mailbox.clone());
     let file = path.display().to_string();
     d.vbox.store.submit("a voicemail message", move |st| {
         st.voicemail_started(
@@ -153,14 +159,13 @@ pub fn expired(s: &mut CallState, t: Instant) {
     }
 }
 
-/// The caller hung up: the message is complete.
+/// The caller hung up: the message is complete, and nothing more happens for it.
 pub fn flush(s: &mut CallState, t: Instant) {
-    if queue::caller_here(s) {
+    if queue::caller_here(s) || s.voicemail.is_none() {
         return;
     }
-    if s.voicemail.as_ref().is_some_and(|d| d.recording.is_some()) {
-        finish(s, t);
-    }
+    finish(s, t);
+    s.voicemail = None;
 }
 
 /// Ends the message (if one is recorded) and hangs up the caller.

@@ -1,8 +1,9 @@
 //! Mail: the SMTP server mail goes out through (the switch's, or a tenant's own), and
 //! the outbox. Every mail is a row first (`queue_voicemail_mail`, in the same store job
 //! as the message it tells of), sent by `crate::mail`, marked sent once the server took
-//! it, and retried with back-off while it does not: nothing is lost over a restart, and
-//! a mail the server took is not sent again.
+//! it, and retried with back-off while it does not (given up after `crate::mail::MAX_ATTEMPTS` tries):
+//! nothing is lost over a restart, and a mail the server took is not sent again (only
+//! if marking it sent fails, a full disk, may it go twice).
 
 use rusqlite::{params, OptionalExtension};
 
@@ -146,9 +147,13 @@ impl Store {
         Ok(())
     }
 
-    /// The mails due by `now` (not sent, their next try come).
+    /// The mails due by `now` (not sent, their next try come), at most 50, oldest
+    /// first.
     pub fn due_mail(&self, now: u64) -> Result<Vec<Outgoing>> {
-        self.outbox_where("sent_at IS NULL AND next_at <= ?1", now as i64)
+        let mut due = self.outbox_where("sent_at IS NULL AND next_at <= ?1", now as i64)?;
+        due.reverse();
+        due.truncate(50);
+        Ok(due)
     }
 
     /// When the next unsent mail is due, if any.

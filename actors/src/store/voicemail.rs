@@ -146,6 +146,12 @@ impl Store {
             .prepare_cached("DELETE FROM voicemail WHERE id = ?1")?
             .execute([id])?;
         if let Some(f) = file {
+            // A mail not sent yet would attach a file that is gone: it goes too.
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM mail_outbox WHERE attachment = ?1 AND sent_at IS NULL",
+                )?
+                .execute([&f])?;
             let _ = std::fs::remove_file(f);
         }
         Ok(())
