@@ -366,10 +366,10 @@ async fn a_caller_waiting_longer_than_the_queue_allows_goes_to_its_overflow() {
     let answered = Instant::now();
     let invite = overflow.wait_for(|m| is_request(m, "INVITE")).await;
     let waited = answered.elapsed();
-    assert!(
-        (59..=61).contains(&waited.as_secs()),
-        "overflow after {waited:?}"
-    );
+    // Not before the longest wait. (No upper bound: once the overflow starts, ringing
+    // it waits on the relays' worker threads, and a paused clock runs on to the next
+    // timers meanwhile when the machine is loaded: 765 s were seen.)
+    assert!(waited.as_secs() >= 59, "overflow after {waited:?}");
     pick_up_invite(&overflow, &invite).await;
     switch.shutdown().await;
 }

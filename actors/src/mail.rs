@@ -2,8 +2,9 @@
 //! SMTP (`lettre`): each due mail through its tenant's server (or the switch's), marked
 //! sent once the server took it; refused or unreachable, it is tried again later,
 //! waiting twice as long each time (from `FIRST_RETRY` up to `LAST_RETRY`). It runs
-//! when woken (a mail was queued) and when the next retry is due; on start it sends
-//! what an earlier run left.
+//! when woken (a mail was queued) and when the next retry is due, and sleeps without a
+//! timer while the outbox holds nothing to send; on start it sends what an earlier run
+//! left.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +21,8 @@ use crate::store::{MailSettings, Outgoing, StoreHandle};
 pub const FIRST_RETRY: Duration = Duration::from_secs(2);
 pub const LAST_RETRY: Duration = Duration::from_secs(300);
 
-/// How long the mailer sleeps when nothing is due (a mail queued wakes it sooner).
+/// The longest the mailer sleeps while a retry is pending (a mail queued wakes it
+/// sooner).
 const IDLE: Duration = Duration::from_secs(60);
 
 /// Tries before a mail is given up (about a day of retries at `LAST_RETRY`).
@@ -82,13 +84,18 @@ pub fn spawn(store: StoreHandle, wake: Arc<Notify>) -> tokio::task::JoinHandle<(
                     break;
                 }
             }
+            // Until the next retry is due, or (nothing waiting) until a mail is queued:
+            // an empty outbox costs no timer.
             let next = store.call(|s| s.next_mail_at()).await.ok().flatten();
-            let sleep = next.map_or(IDLE, |at| {
-                Duration::from_millis(at.saturating_sub(unix_millis())).min(IDLE)
-            });
-            tokio::select! {
-                _ = tokio::time::sleep(sleep) => {}
-                _ = wake.notified() => {}
+            match next.filter(|at| *at != NEVER) {
+                Some(at) => {
+                    let sleep = Duration::from_millis(at.saturating_sub(unix_millis())).min(IDLE);
+                    tokio::select! {
+                        _ = tokio::time::sleep(sleep) => {}
+                        _ = wake.notified() => {}
+                    }
+                }
+                None => wake.notified().await,
             }
         }
     })
