@@ -366,9 +366,9 @@ async fn a_caller_waiting_longer_than_the_queue_allows_goes_to_its_overflow() {
     let answered = Instant::now();
     let invite = overflow.wait_for(|m| is_request(m, "INVITE")).await;
     let waited = answered.elapsed();
-    // Not before the longest wait. (No upper bound: once the overflow starts, ringing
-    // it waits on the relays' worker threads, and a paused clock runs on to the next
-    // timers meanwhile when the machine is loaded: 765 s were seen.)
+    // Not before the longest wait. (No upper bound: while the switch waits on threads
+    // of its own (the store, the relays), a paused clock runs on to its next timers,
+    // and on a loaded machine that took the overflow's INVITE to 765 s once.)
     assert!(waited.as_secs() >= 59, "overflow after {waited:?}");
     pick_up_invite(&overflow, &invite).await;
     switch.shutdown().await;
