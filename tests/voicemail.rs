@@ -612,3 +612,65 @@ fn the_user_records_a_greeting_and_changes_the_pin_from_the_phone() {
     );
     call.bye();
 }
+
+#[test]
+fn a_line_forwarding_to_voicemail_sends_its_callers_to_its_mailbox() {
+    let dir = temp_dir();
+    let mut pbx = switch(dir.path());
+    pbx.stop();
+    assert!(
+        line_set(dir.path(), "105", &["--forward-always", "voicemail"])
+            .status
+            .success()
+    );
+    // A line without a person has no mailbox to forward to.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args([
+            "line",
+            "set",
+            "--tenant",
+            "demo",
+            "104",
+            "--forward-always",
+            "voicemail",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no mailbox"));
+    pbx.restart();
+    // 105's phone is registered, yet its callers reach the mailbox without it ringing.
+    let mut phone = Device::register(&pbx, "105");
+    phone.c.set_timeout(Duration::from_millis(800));
+    let (mut call, rtp, to) = call_mailbox(&pbx, "104");
+    say_tone(&rtp, to, GREETING + Duration::from_millis(1500));
+    call.bye();
+    assert!(phone.next_invite(&[]).is_none(), "the phone did not ring");
+    pbx.stop();
+    let list = messages(dir.path());
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].1, "104");
+}
+
+#[test]
+fn a_caller_who_falls_silent_ends_the_message() {
+    let dir = temp_dir();
+    let mut pbx = switch(dir.path());
+    let (mut call, rtp, to) = call_mailbox(&pbx, "103");
+    say_tone(&rtp, to, GREETING + Duration::from_millis(1500));
+    // Then nothing: the switch ends the message and hangs up by itself.
+    let silent = Instant::now();
+    call.c.set_timeout(Duration::from_secs(20));
+    call.answer_request("BYE");
+    assert!(
+        silent.elapsed() >= Duration::from_secs(7),
+        "after the silence, not before: {:?}",
+        silent.elapsed()
+    );
+    pbx.stop();
+    let list = messages(dir.path());
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].3, "new");
+}

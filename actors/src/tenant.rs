@@ -701,6 +701,17 @@ impl TenantSupervisor {
                     tracing::debug!(from = %line, %to, "call forwarded back to its caller");
                     return (Outcome::Refuse(486, "Busy Here"), line);
                 }
+                // Forwarded to its mailbox: the hop ends at once and the walk goes on
+                // to the dialled line's mailbox.
+                Err((to, reason)) if to == crate::store::VOICEMAIL => {
+                    tracing::debug!(from = %line, ?reason, "call forwarded to voicemail");
+                    forwarded.push(Forwarded {
+                        from: line.clone(),
+                        to,
+                        reason,
+                    });
+                    return (Outcome::Refuse(480, "Forwarded to Voicemail"), line);
+                }
                 Err((to, reason)) => {
                     tracing::debug!(from = %line, %to, ?reason, "call forwarded");
                     forwarded.push(Forwarded {

@@ -116,7 +116,25 @@ pub fn hop_ended(
         c
     };
     let forward = s.no_answer.take().filter(|_| s.forward_hops < 5);
-    if let Some(to) = forward.filter(|_| c.code == 480 && c.side == LegSide::Local) {
+    let forward = forward.filter(|_| c.code == 480 && c.side == LegSide::Local);
+    if let Some(to) = forward.as_ref().filter(|to| *to == crate::store::VOICEMAIL) {
+        // Forwarded to its mailbox on no answer: the walk goes on to the mailbox.
+        if let Some(from) = s.channel(id).and_then(|ch| ch.lines.get(i).cloned()) {
+            s.journal.forwarded(&Forwarded {
+                from,
+                to: to.clone(),
+                reason: ForwardReason::NoAnswer,
+            });
+        }
+        s.walk.failed(480, "Forwarded to Voicemail");
+        return next(
+            myself,
+            s,
+            Cause::new(480, "Forwarded to Voicemail", LegSide::Local),
+            t,
+        );
+    }
+    if let Some(to) = forward {
         // Bounded: lines forwarding to each other on no answer do not ring for ever.
         s.forward_hops += 1;
         tracing::debug!(%to, "no answer: call forwarded");

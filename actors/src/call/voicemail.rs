@@ -1,8 +1,8 @@
 //! A caller leaving a voicemail message: the switch answers (unless an IVR menu has
 //! already), plays the mailbox's greeting (its own, or the default one) and a tone,
 //! then records what the caller says to a mono WAV in the mailbox's folder until the
-//! caller hangs up, presses `#` (and hears "goodbye"), or the longest message is
-//! reached. The message's row is written when recording starts and completed when it
+//! caller hangs up, presses `#` (and hears "goodbye"), says nothing for `SILENCE`, or
+//! the longest message is reached. The message's row is written when recording starts and completed when it
 //! stops (`store/voicemail.rs`), with the mail telling the mailbox's person of it
 //! (`crate::mail`); the file is brought up to date every second, so a switch killed
 //! meanwhile keeps what was said until then.
@@ -21,6 +21,9 @@ use crate::proto::VoicemailBox;
 /// The longest message.
 pub const MAX_MESSAGE: Duration = Duration::from_secs(120);
 
+/// A caller silent this long (saying nothing, or sending nothing) has finished.
+pub const SILENCE: Duration = Duration::from_secs(8);
+
 /// A caller leaving a message.
 pub struct Deposit {
     vbox: VoicemailBox,
@@ -28,6 +31,8 @@ pub struct Deposit {
     greeting: bool,
     /// Recording to this file since then, until the deadline.
     recording: Option<(PathBuf, Instant)>,
+    /// How long the caller has been silent, and when to look again.
+    quiet: Option<(crate::media_relay::recording::Quiet, Instant)>,
 }
 
 /// The tone after the greeting: 300 ms of 850 Hz.
@@ -61,6 +66,7 @@ pub fn arrive(s: &mut CallState, caller: ChannelId, vbox: VoicemailBox, t: Insta
         vbox,
         greeting: true,
         recording: None,
+        quiet: None,
     });
     if !s.relays.play(CALLER, list) {
         record(s, t);
@@ -103,9 +109,11 @@ fn record(s: &mut CallState, t: Instant) {
             return stop(s, t, 500, "Server Internal Error");
         }
     };
+    let quiet = rec.quiet();
     if let Some(r) = s.relays.get(0) {
         r.handle.record(Some(rec));
     }
+    d.quiet = Some((quiet, t + SILENCE));
     // A caller who withholds its number is left anonymous in the mailbox too.
     let caller = if s.parties.anonymous {
         "anonymous".to_owned()
@@ -144,19 +152,35 @@ pub fn key(s: &mut CallState, port: Port, key: char, t: Instant) -> bool {
     true
 }
 
-/// When the longest message is reached.
+/// When the longest message is reached, or the caller's silence is looked at next.
 pub fn deadline(s: &CallState) -> Option<Instant> {
-    s.voicemail
-        .as_ref()
-        .and_then(|d| d.recording.as_ref())
-        .map(|(_, since)| *since + MAX_MESSAGE)
+    let d = s.voicemail.as_ref()?;
+    let (_, since) = d.recording.as_ref()?;
+    let end = *since + MAX_MESSAGE;
+    Some(d.quiet.as_ref().map_or(end, |(_, at)| end.min(*at)))
 }
 
-/// The longest message is reached: it ends, the caller is hung up.
+/// The longest message is reached, or the caller has been silent long enough: the
+/// message ends and the caller is hung up.
 pub fn expired(s: &mut CallState, t: Instant) {
-    if deadline(s).is_some_and(|d| t >= d) {
-        stop(s, t, 200, "Message Recorded");
+    let Some(d) = s.voicemail.as_mut() else {
+        return;
+    };
+    let Some((_, since)) = d.recording.as_ref() else {
+        return;
+    };
+    if t >= *since + MAX_MESSAGE {
+        return stop(s, t, 200, "Message Recorded");
     }
+    let Some((quiet, at)) = d.quiet.as_mut().filter(|(_, at)| t >= *at) else {
+        return;
+    };
+    let silent = quiet.silent_for();
+    if silent >= SILENCE {
+        tracing::debug!(?silent, "voicemail: the caller fell silent");
+        return stop(s, t, 200, "Message Recorded");
+    }
+    *at = t + (SILENCE - silent);
 }
 
 /// The caller hung up: the message is complete, and nothing more happens for it.

@@ -6,7 +6,8 @@
 
 use std::io::BufWriter;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 
 use media::record::{CallTap, RATE};
 use media::wav::{Recorder, RecordingLayout};
@@ -21,6 +22,27 @@ pub struct Recording {
     /// Scratch for the frames of one packet.
     pub(super) a: Vec<i16>,
     pub(super) b: Vec<i16>,
+    /// When side A last said something (milliseconds since `started`).
+    heard: Arc<AtomicU64>,
+    started: std::time::Instant,
+}
+
+/// A sample louder than this (of 32767) counts as speech, not silence.
+const SPEECH: i16 = 300;
+
+/// How long the party of side A of a recording has been silent (sent nothing louder
+/// than background noise, or nothing at all).
+#[derive(Debug, Clone)]
+pub struct Quiet {
+    heard: Arc<AtomicU64>,
+    started: std::time::Instant,
+}
+
+impl Quiet {
+    pub fn silent_for(&self) -> std::time::Duration {
+        let heard = std::time::Duration::from_millis(self.heard.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(heard)
+    }
 }
 
 impl std::fmt::Debug for Recording {
@@ -72,13 +94,27 @@ impl Recording {
             frames,
             a: Vec::new(),
             b: Vec::new(),
+            heard: Arc::new(AtomicU64::new(0)),
+            started: std::time::Instant::now(),
         })
+    }
+
+    /// A watch on how long side A has been silent.
+    pub fn quiet(&self) -> Quiet {
+        Quiet {
+            heard: self.heard.clone(),
+            started: self.started,
+        }
     }
 
     /// An RTP datagram of party `party` (side A 0, side B 1).
     pub(super) fn push(&mut self, party: usize, datagram: &[u8]) {
         self.tap.push(party, datagram);
         self.tap.drain(&mut self.a, &mut self.b);
+        if self.a.iter().any(|x| x.unsigned_abs() > SPEECH as u16) {
+            let at = self.started.elapsed().as_millis() as u64;
+            self.heard.store(at, Ordering::Relaxed);
+        }
         if !self.a.is_empty() {
             let a = std::mem::take(&mut self.a);
             let b = std::mem::take(&mut self.b);

@@ -237,6 +237,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LineFeatures> {
     })
 }
 
+/// The forwarding target that means the line's own mailbox.
+pub const VOICEMAIL: &str = "voicemail";
+
 impl Store {
     /// Line `ext`'s features (the defaults when it set none).
     pub fn line_features(&self, tenant: TenantId, ext: &str) -> Result<LineFeatures> {
@@ -287,8 +290,8 @@ impl Store {
     }
 
     /// Applies `change` to line `ext`'s features, after checking every forwarding
-    /// target (an extension of the tenant other than the line itself: forwarding to
-    /// external numbers comes with trunks, to voicemail with mailboxes) and the
+    /// target (an extension of the tenant other than the line itself, or `VOICEMAIL`,
+    /// the line's own mailbox: forwarding to external numbers comes with trunks) and the
     /// caller ID (a number of the line's user). A user's change to what the
     /// administrator fixed is refused. Nothing changes when anything is refused.
     /// Returns the features now in force.
@@ -310,6 +313,14 @@ impl Store {
         }
         let admin = change.admin_forward.iter().flatten();
         for to in change.forwards.targets().chain(admin) {
+            if to == VOICEMAIL {
+                if !self.mailboxes(tenant)?.contains(ext) {
+                    return Err(Error::Invalid(format!(
+                        "line {ext} has no mailbox to forward to (its line needs a user: pbx line set-user)"
+                    )));
+                }
+                continue;
+            }
             if to == ext {
                 return Err(Error::Invalid(format!(
                     "extension {ext} cannot forward to itself"

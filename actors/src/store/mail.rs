@@ -104,17 +104,16 @@ impl Store {
             .optional()?)
     }
 
-    /// Puts the mail telling of the voicemail message recorded to `file` in the outbox,
-    /// when its mailbox's person has an address.
+    /// Puts the mails telling of the voicemail message recorded to `file` in the
+    /// outbox: to its mailbox's person, and, when the mailbox is a hunt group's (the
+    /// plan's group `voicemail`), to the persons of the group's members; each address
+    /// once.
     pub fn queue_voicemail_mail(&self, file: &str, now: u64) -> Result<()> {
         let found = self
             .conn
             .prepare_cached(
-                "SELECT v.tenant_id, v.mailbox, v.caller, v.received_at, v.duration_ms, u.email
-                 FROM voicemail v
-                 JOIN lines l ON l.tenant_id = v.tenant_id AND l.ext = v.mailbox
-                 JOIN users u ON u.id = l.user_id
-                 WHERE v.file = ?1 AND u.email IS NOT NULL",
+                "SELECT tenant_id, mailbox, caller, received_at, duration_ms FROM voicemail
+                 WHERE file = ?1",
             )?
             .query_row([file], |r| {
                 Ok((
@@ -123,13 +122,37 @@ impl Store {
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
                     r.get::<_, i64>(4)?,
-                    r.get::<_, String>(5)?,
                 ))
             })
             .optional()?;
-        let Some((tenant, mailbox, caller, at, ms, email)) = found else {
+        let Some((tenant, mailbox, caller, at, ms)) = found else {
             return Ok(());
         };
+        let mut lines = vec![mailbox.clone()];
+        if let Some(plan) = self.stored_plan(tenant)? {
+            for g in plan
+                .groups
+                .iter()
+                .filter(|g| g.voicemail.as_deref() == Some(&mailbox))
+            {
+                lines.extend(g.members.iter().cloned());
+            }
+        }
+        let mut recipients: Vec<String> = Vec::new();
+        for line in &lines {
+            let email: Option<String> = self
+                .conn
+                .prepare_cached(
+                    "SELECT u.email FROM lines l JOIN users u ON u.id = l.user_id
+                     WHERE l.tenant_id = ?1 AND l.ext = ?2",
+                )?
+                .query_row(params![tenant, line], |r| r.get(0))
+                .optional()?
+                .flatten();
+            if let Some(e) = email.filter(|e| !recipients.contains(e)) {
+                recipients.push(e);
+            }
+        }
         let when = chrono::DateTime::from_timestamp_millis(at)
             .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
             .unwrap_or_default();
@@ -138,12 +161,14 @@ impl Store {
             "A new voicemail message for {mailbox}:\r\n\r\nFrom: {caller}\r\nReceived: {when}\r\nLength: {:.1} s\r\n\r\nThe recording is attached.\r\n",
             ms as f64 / 1000.0
         );
-        self.conn
-            .prepare_cached(
-                "INSERT INTO mail_outbox (tenant_id, recipient, subject, body, attachment, next_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![tenant, email, subject, body, file, now as i64])?;
+        for email in recipients {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO mail_outbox (tenant_id, recipient, subject, body, attachment, next_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![tenant, email, subject, body, file, now as i64])?;
+        }
         Ok(())
     }
 
@@ -210,5 +235,53 @@ impl Store {
             )?
             .execute(params![id, error, next_at as i64])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_mailbox_mails_its_members_each_address_once() {
+        let mut s = Store::in_memory().unwrap();
+        let t = s.add_tenant("acme", &["acme.example".into()]).unwrap();
+        for ext in ["100", "101", "102"] {
+            let line = crate::store::NewLine {
+                ext: ext.into(),
+                display_name: None,
+                password: "secret1".into(),
+            };
+            s.add_line(&t, &line).unwrap();
+        }
+        s.add_user(t.id, "Ann", Some("ann@acme.test")).unwrap();
+        s.add_user(t.id, "Bob", Some("bob@acme.test")).unwrap();
+        s.set_line_user(t.id, "100", Some("Ann")).unwrap();
+        s.set_line_user(t.id, "101", Some("Ann")).unwrap();
+        s.set_line_user(t.id, "102", Some("Bob")).unwrap();
+        let mut plan = dialplan::TenantPlan::demo();
+        plan.groups[0].voicemail = Some("100".into());
+        plan.groups[0].members = vec!["101".into(), "102".into()];
+        s.set_dialplan_json(t.id, &serde_json::to_string(&plan).unwrap())
+            .unwrap();
+        s.voicemail_started(t.id, "100", "105", 1000, "/m.wav")
+            .unwrap();
+        s.voicemail_done_file("/m.wav", 2000).unwrap();
+        s.queue_voicemail_mail("/m.wav", 5).unwrap();
+        let mut to: Vec<String> = s
+            .outbox(t.id)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.recipient)
+            .collect();
+        to.sort();
+        assert_eq!(to, vec!["ann@acme.test", "bob@acme.test"]);
+        // A plain line's mailbox: its person only; none without an address.
+        s.voicemail_started(t.id, "102", "105", 1000, "/n.wav")
+            .unwrap();
+        s.queue_voicemail_mail("/n.wav", 5).unwrap();
+        assert_eq!(s.outbox(t.id).unwrap().len(), 3);
+        assert_eq!(s.due_mail(5).unwrap().len(), 3);
+        assert!(s.due_mail(4).unwrap().is_empty(), "not due before its time");
     }
 }

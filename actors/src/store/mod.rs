@@ -27,7 +27,7 @@ pub use agents::{AgentLogin, Membership};
 pub use attribution::{Attribution, JournalRules};
 pub use features::{
     CallerKind, FeatureChange, ForwardReason, ForwardScope, Forwards, ForwardsChange, LineFeatures,
-    NO_ANSWER_SECS,
+    NO_ANSWER_SECS, VOICEMAIL,
 };
 pub use handle::StoreHandle;
 pub use journal::{CallRecord, LegRecord};
