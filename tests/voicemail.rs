@@ -177,12 +177,7 @@ fn the_user_opens_the_mailbox_with_its_pin_and_hears_its_message() {
         &["voicemail", "pin", "--tenant", "demo", "105", "1234"],
     );
     // Three wrong PINs: hung up.
-    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = rtp.local_addr().unwrap().port();
-    let mut wrong = Caller::call_with_events(&pbx, "105", "*97", port, 101);
-    assert_eq!(wrong.expect(200), 200);
-    wrong.ack();
-    let to = media_target(&wrong);
+    let (mut wrong, rtp, to) = open_mailbox(&pbx);
     for k in 0..3u16 {
         std::thread::sleep(Duration::from_millis(2500));
         press(&rtp, to, "1111#", k * 10);
@@ -190,12 +185,7 @@ fn the_user_opens_the_mailbox_with_its_pin_and_hears_its_message() {
     wrong.c.set_timeout(Duration::from_secs(10));
     wrong.answer_request("BYE");
     // The right one: "you have new messages", then the message (the caller's 1 kHz).
-    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = rtp.local_addr().unwrap().port();
-    let mut user = Caller::call_with_events(&pbx, "105", "*97", port, 101);
-    assert_eq!(user.expect(200), 200);
-    user.ack();
-    let to = media_target(&user);
+    let (mut user, rtp, to) = open_mailbox(&pbx);
     std::thread::sleep(Duration::from_millis(500));
     press(&rtp, to, "1234#", 0);
     let audio = heard(&rtp, 6000);
@@ -317,12 +307,7 @@ fn a_subscribed_phone_hears_of_new_and_heard_messages() {
     assert!(body.contains("Messages-Waiting: yes"), "{body}");
     assert!(body.contains("Voice-Message: 1/0"), "{body}");
     // Listened to with the PIN: no, one old.
-    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = rtp.local_addr().unwrap().port();
-    let mut user = Caller::call_with_events(&pbx, "105", "*97", port, 101);
-    assert_eq!(user.expect(200), 200);
-    user.ack();
-    let to = media_target(&user);
+    let (mut user, rtp, to) = open_mailbox(&pbx);
     std::thread::sleep(Duration::from_millis(500));
     press(&rtp, to, "1234#", 0);
     let (body, _) = next_notify(&mut phone);
@@ -535,6 +520,17 @@ fn a_message_is_mailed_with_its_recording_once_the_smtp_server_is_back() {
     let _ = server.wait();
 }
 
+/// 105 dials `*97` with telephone-events (101): its mailbox answers.
+fn open_mailbox(pbx: &Pbx) -> (Caller, UdpSocket, SocketAddr) {
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let mut call = Caller::call_with_events(pbx, "105", "*97", port, 101);
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    let to = media_target(&call);
+    (call, rtp, to)
+}
+
 /// Sends a `freq` tone from `rtp` to `to` for `d`.
 fn say(rtp: &UdpSocket, to: SocketAddr, freq: f64, d: Duration) {
     let start = Instant::now();
@@ -554,12 +550,7 @@ fn the_user_records_a_greeting_and_changes_the_pin_from_the_phone() {
         dir.path(),
         &["voicemail", "pin", "--tenant", "demo", "105", "1234"],
     );
-    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = rtp.local_addr().unwrap().port();
-    let mut user = Caller::call_with_events(&pbx, "105", "*97", port, 101);
-    assert_eq!(user.expect(200), 200);
-    user.ack();
-    let to = media_target(&user);
+    let (mut user, rtp, to) = open_mailbox(&pbx);
     std::thread::sleep(Duration::from_millis(500));
     let t0 = Instant::now();
     let at = |secs: f64| {

@@ -135,15 +135,8 @@ impl Actor for LineActor {
             LineMsg::MwiExpire => {
                 let now = tokio::time::Instant::now();
                 let ext = state.args.ext.clone();
-                for mut sub in state.mwi.expired(now) {
-                    crate::mwi::notify(
-                        &state.args.shared.out,
-                        &mut sub,
-                        &ext,
-                        state.counts,
-                        now,
-                        true,
-                    );
+                for sub in state.mwi.expired(now) {
+                    notify_last(state, sub, &ext, now);
                 }
                 arm_mwi(&myself, state, now);
             }
@@ -339,18 +332,26 @@ fn subscribe(
             read_counts(myself, state);
             arm_mwi(myself, state, now);
         }
-        crate::mwi::Subscribed::Ended(mut sub) => {
-            crate::mwi::notify(
-                &state.args.shared.out,
-                &mut sub,
-                &ext,
-                state.counts,
-                now,
-                true,
-            );
-        }
+        crate::mwi::Subscribed::Ended(sub) => notify_last(state, *sub, &ext, now),
         crate::mwi::Subscribed::Refused => {}
     }
+}
+
+/// The last NOTIFY of a subscription that ended (terminated), with the counts.
+fn notify_last(
+    state: &LineState,
+    mut sub: crate::mwi::Subscription,
+    ext: &str,
+    now: tokio::time::Instant,
+) {
+    crate::mwi::notify(
+        &state.args.shared.out,
+        &mut sub,
+        ext,
+        state.counts,
+        now,
+        true,
+    );
 }
 
 /// Sets the one timer for the next subscription to run out (none left: no timer).
