@@ -48,28 +48,6 @@ fn tone_wav(path: &Path, freq: f64, ms: u32, rate: u32, channels: u16) {
     w.finalize().unwrap();
 }
 
-/// The mean absolute sample of the PCMU packets `sock` receives over `for_ms`.
-fn loudness(sock: &UdpSocket, for_ms: u64) -> f64 {
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let until = Instant::now() + Duration::from_millis(for_ms);
-    let (mut sum, mut n) = (0f64, 0usize);
-    let mut buf = [0u8; 2048];
-    while Instant::now() < until {
-        let Ok((len, _)) = sock.recv_from(&mut buf) else {
-            continue;
-        };
-        if len <= 12 || buf[1] & 0x7f != 0 {
-            continue;
-        }
-        for &b in &buf[12..len] {
-            sum += f64::from(media::codec::g711::ulaw_decode(b)).abs();
-            n += 1;
-        }
-    }
-    sum / n.max(1) as f64
-}
-
 /// `user` calls `number` with telephone-events (101); the switch answers.
 fn dial(pbx: &Pbx, user: &str, number: &str) -> (Caller, UdpSocket, SocketAddr) {
     let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -26,26 +26,6 @@ fn queue_310(dir: &std::path::Path, settings: serde_json::Value) {
     });
 }
 
-/// Mean loudness of what arrives on `rtp` for `ms` milliseconds (0 for nothing).
-fn loudness(rtp: &UdpSocket, ms: u64) -> f64 {
-    rtp.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let until = Instant::now() + Duration::from_millis(ms);
-    let (mut sum, mut n) = (0f64, 0usize);
-    let mut buf = [0u8; 2048];
-    while Instant::now() < until {
-        if let Ok((len, _)) = rtp.recv_from(&mut buf) {
-            if len > 12 && buf[1] & 0x7f == 0 {
-                for &b in &buf[12..len] {
-                    sum += f64::from(media::codec::g711::ulaw_decode(b)).abs();
-                    n += 1;
-                }
-            }
-        }
-    }
-    sum / n.max(1) as f64
-}
-
 /// Waits (up to 5 s) until `pbx agent list` says queue 310's agent `ext` is `state`
 /// (the switch writes the states as they change, a moment later).
 fn wait_agent_state(dir: &std::path::Path, ext: &str, state: &str) {

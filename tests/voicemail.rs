@@ -144,27 +144,6 @@ fn a_switch_killed_while_a_message_is_recorded_keeps_what_was_said() {
     assert!(power(&audio, 1000.0) > 20.0 * power(&audio, 2000.0));
 }
 
-/// What `sock` hears (PCMU, decoded) over `ms`.
-fn heard(sock: &UdpSocket, ms: u64) -> Vec<i16> {
-    sock.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let until = Instant::now() + Duration::from_millis(ms);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 2048];
-    while Instant::now() < until {
-        if let Ok((len, _)) = sock.recv_from(&mut buf) {
-            if len > 12 && buf[1] & 0x7f == 0 {
-                out.extend(
-                    buf[12..len]
-                        .iter()
-                        .map(|&b| media::codec::g711::ulaw_decode(b)),
-                );
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn the_user_opens_the_mailbox_with_its_pin_and_hears_its_message() {
     let dir = temp_dir();

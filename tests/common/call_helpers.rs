@@ -656,6 +656,33 @@ fn final_response(c: &mut SipClient, method: &str) -> u16 {
     }
 }
 
+/// What `sock` hears over `ms` milliseconds: the PCMU packets' samples, decoded.
+pub fn heard(sock: &std::net::UdpSocket, ms: u64) -> Vec<i16> {
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let until = std::time::Instant::now() + Duration::from_millis(ms);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 2048];
+    while std::time::Instant::now() < until {
+        if let Ok((len, _)) = sock.recv_from(&mut buf) {
+            if len > 12 && buf[1] & 0x7f == 0 {
+                out.extend(
+                    buf[12..len]
+                        .iter()
+                        .map(|&b| media::codec::g711::ulaw_decode(b)),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Mean loudness of what `sock` hears over `ms` milliseconds (0 for nothing).
+pub fn loudness(sock: &std::net::UdpSocket, ms: u64) -> f64 {
+    let samples = heard(sock, ms);
+    samples.iter().map(|&x| f64::from(x).abs()).sum::<f64>() / samples.len().max(1) as f64
+}
+
 /// RTP (PCMU, SSRC `ssrc`) of 20 ms of a `freq` tone, packet `k`.
 pub fn tone_packet(freq: f64, k: u16, ssrc: u32) -> Vec<u8> {
     let mut d = vec![0x80, 0];
