@@ -2,10 +2,11 @@
 # Installs the Debian packages the switch and its tests need, when they are missing:
 # libopus-dev + pkg-config (Opus codec), sip-tester (SIPp) and baresip (real peers in
 # the tests), sipvicious (the attack tools the security tests run), python3-aiosmtpd (the
-# SMTP server the voicemail mail tests deliver to). Idempotent; quiet
+# SMTP server the voicemail mail tests deliver to), kamailio with its SQLite modules (the
+# carrier the trunk tests register with). Idempotent; quiet
 # when everything is there.
 set -euo pipefail
-packages=(pkg-config libopus-dev sip-tester baresip sipvicious python3-aiosmtpd)
+packages=(pkg-config libopus-dev sip-tester baresip sipvicious python3-aiosmtpd kamailio kamailio-sqlite-modules)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,9 @@ use std::sync::RwLock;
 
 use ractor::ActorRef;
 
+use std::sync::Arc;
+
+use crate::proto::trunk::{TrunkLive, TrunkMsg};
 use crate::proto::TenantId;
 use crate::proto::{BindingsView, CallMsg, LineMsg, TenantEntry};
 
@@ -26,6 +29,11 @@ pub struct Directory {
     /// The tenant for requests addressed to one of the switch's own IP addresses.
     default_tenant: RwLock<Option<TenantEntry>>,
     local_ips: RwLock<Vec<IpAddr>>,
+    /// Running trunks by the carrier's address (its requests come from there), with
+    /// their tenant.
+    trunks: RwLock<HashMap<std::net::SocketAddr, (TenantEntry, Arc<TrunkLive>)>>,
+    /// Trunk actors by the Call-ID of their requests (REGISTER, OPTIONS).
+    trunk_clients: RwLock<HashMap<Box<str>, ActorRef<TrunkMsg>>>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -118,6 +126,58 @@ impl Directory {
         if let Some(m) = write(&self.lines).get_mut(&tenant) {
             m.remove(ext);
         }
+    }
+
+    /// A trunk runs: requests from its address are its tenant's, and responses to
+    /// its actor's requests (by their Call-ID) go to `actor`.
+    pub fn add_trunk(
+        &self,
+        entry: TenantEntry,
+        live: Arc<TrunkLive>,
+        call_id: &str,
+        actor: ActorRef<TrunkMsg>,
+    ) {
+        write(&self.trunks).insert(live.addr, (entry, live));
+        write(&self.trunk_clients).insert(Box::from(call_id), actor);
+    }
+
+    /// The trunk stopped (removed, or replaced by a changed one).
+    pub fn remove_trunk(&self, live: &Arc<TrunkLive>, call_id: &str) {
+        let mut trunks = write(&self.trunks);
+        if trunks
+            .get(&live.addr)
+            .is_some_and(|(_, l)| Arc::ptr_eq(l, live))
+        {
+            trunks.remove(&live.addr);
+        }
+        write(&self.trunk_clients).remove(call_id);
+    }
+
+    /// The trunk whose carrier sends from `source`: matched by address and port, never
+    /// by anything the message says.
+    pub fn trunk_at(&self, source: std::net::SocketAddr) -> Option<(TenantEntry, Arc<TrunkLive>)> {
+        let trunks = read(&self.trunks);
+        if trunks.is_empty() {
+            return None;
+        }
+        trunks.get(&source).cloned()
+    }
+
+    /// The trunk actor a response with this Call-ID is for.
+    pub fn trunk_client(&self, call_id: &str) -> Option<ActorRef<TrunkMsg>> {
+        read(&self.trunk_clients).get(call_id).cloned()
+    }
+
+    /// The call a message from a trunk's carrier belongs to (its Call-ID within the
+    /// trunk's tenant): for dialogs whose From and To name the carrier's domain.
+    pub fn call_from_trunk(
+        &self,
+        msg: &engine::sip::Message,
+        source: std::net::SocketAddr,
+    ) -> Option<ActorRef<CallMsg>> {
+        let call_id = msg.call_id()?;
+        let (entry, _) = self.trunk_at(source)?;
+        self.call(entry.id, call_id)
     }
 
     pub fn call(&self, tenant: TenantId, call_id: &str) -> Option<ActorRef<CallMsg>> {

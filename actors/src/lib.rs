@@ -23,6 +23,7 @@ pub mod sip;
 pub mod store;
 pub mod switch;
 pub mod tenant;
+pub mod trunk;
 
 pub use config::SwitchConfig;
 pub use error::{Error, Result};

@@ -24,6 +24,8 @@ pub struct Services {
     pub bus: crate::journal::EventBus,
     /// Where queues publish their agents' states (`agent_states` keeps the latest).
     pub agent_bus: crate::journal::EventBus<crate::proto::events::AgentEvent>,
+    /// Where trunks publish their status (`trunk_states` keeps the latest).
+    pub trunk_bus: crate::journal::EventBus<crate::proto::trunk::TrunkEvent>,
     /// RTP ports for the calls' media relays.
     pub ports: Arc<crate::media_relay::PortPool>,
     /// Ring time and capacity for calls, shared by every tenant.

@@ -165,6 +165,27 @@ fn keep_agent_states(shared: &Services) {
     });
 }
 
+/// Keeps the latest status of every trunk in the store (`trunk_states`, read by `pbx
+/// trunk list|show`).
+fn keep_trunk_states(shared: &Services) {
+    let store = shared.store.clone();
+    shared.trunk_bus.subscribe_with(move |e| {
+        let state = crate::store::TrunkState {
+            name: e.trunk.clone(),
+            status: e.status.as_str().to_owned(),
+            reason: e.reason.clone(),
+            since: e.at,
+            registered_until: e.registered_until,
+            registrations: e.registrations,
+        };
+        let tenant = e.tenant;
+        store.submit("keeping a trunk state", move |s| {
+            s.set_trunk_state(tenant, &state)
+        });
+        true
+    });
+}
+
 impl Actor for SwitchActor {
     type Msg = SwitchMsg;
     type State = SwitchState;
@@ -185,6 +206,7 @@ impl Actor for SwitchActor {
             out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
             bus: EventBus::new(),
             agent_bus: EventBus::new(),
+            trunk_bus: EventBus::new(),
             digest_offer: args.config.digest_offer.clone(),
             ports: Arc::new(PortPool::new(args.config.rtp_ports.clone())?),
             calls: Arc::new(
@@ -211,6 +233,7 @@ impl Actor for SwitchActor {
         // The journal first, so that it hears every call.
         Self::start_journal(&myself, &mut state).await?;
         keep_agent_states(&state.shared);
+        keep_trunk_states(&state.shared);
         crate::mail::spawn(state.shared.store.clone(), state.shared.mail.clone());
         for t in args.tenants {
             let regs = args

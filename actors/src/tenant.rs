@@ -18,6 +18,7 @@ pub mod prompts;
 mod quota;
 mod ringer;
 pub mod routing;
+mod trunks;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -80,6 +81,9 @@ pub struct TenantState {
     prompts: prompts::PromptCache,
     /// Queue actors' failures: how many since when (`QUEUE_RESTARTS`).
     queue_failures: HashMap<String, (u32, tokio::time::Instant)>,
+    /// The running trunks by name, and their actors' names by id.
+    trunks: HashMap<String, trunks::RunningTrunk>,
+    trunk_actors: HashMap<ActorId, String>,
 }
 
 /// The extensions of the tenant as last read from the store. A miss reads them again
@@ -272,6 +276,7 @@ impl TenantSupervisor {
                     line: ext.to_owned(),
                     flow,
                     contact: b.contact.clone(),
+                    trunk: None,
                 })
             })
             .collect()
@@ -306,15 +311,21 @@ impl TenantSupervisor {
         (view, clock): (&routing::TenantView, &crate::clock::WallClock),
         from: &str,
         dialled: &str,
-        source: Option<std::net::IpAddr>,
+        (source, trunk): (Option<std::net::IpAddr>, Option<&str>),
         ring: Duration,
     ) -> Result<(dialplan::Walk, Option<String>), String> {
         let decision = match &view.router {
             Some(router) => {
+                let origin = match trunk {
+                    Some(t) => dialplan::Origin::Trunk {
+                        trunk: t.to_owned(),
+                    },
+                    None => dialplan::Origin::Internal,
+                };
                 let ctx = dialplan::CallContext {
                     from: from.to_owned(),
                     to: dialled.to_owned(),
-                    origin: dialplan::Origin::Internal,
+                    origin,
                     source_ip: source,
                 };
                 router.route(&ctx, clock.now()).map_err(|e| e.to_string())?
@@ -465,9 +476,14 @@ impl TenantSupervisor {
     ) -> Result<Vec<CallTarget>, (u16, &'static str)> {
         let view = state.view.borrow().clone();
         let ring = state.args.shared.calls.ring_timeout;
-        let (mut walk, _) =
-            Self::walk((&view, &state.args.shared.clock), from, dialled, None, ring)
-                .map_err(|_| (404, "Not Found"))?;
+        let (mut walk, _) = Self::walk(
+            (&view, &state.args.shared.clock),
+            from,
+            dialled,
+            (None, None),
+            ring,
+        )
+        .map_err(|_| (404, "Not Found"))?;
         loop {
             match walk.next_step() {
                 WalkStep::Ring { lines, target, .. } => {
@@ -480,6 +496,12 @@ impl TenantSupervisor {
                         Outcome::KeepRinging => walk.failed(480, "Temporarily Unavailable"),
                     }
                 }
+                WalkStep::Trunk { trunk, target, .. } => {
+                    match Self::trunk_hop(state, &trunk_ask(from, trunk, target)) {
+                        Ok(d) => return Ok(d.targets),
+                        Err((code, reason)) => walk.failed(code, reason),
+                    }
+                }
                 WalkStep::Serve(t) => {
                     let r = served(&t, walk.last_failure());
                     return Err((r.code, r.reason));
@@ -488,6 +510,45 @@ impl TenantSupervisor {
                     let r = Refusal::exhausted(code, String::new());
                     return Err((r.code, r.reason));
                 }
+            }
+        }
+    }
+
+    /// Where line `by`'s forwarding to `to` (no line of the tenant) leads: routed as
+    /// `by` dialling it (its permission class applies), out on a trunk showing the
+    /// caller, with `by` in Diversion.
+    fn forwarded_out(
+        state: &mut TenantState,
+        (caller, by): (&str, &str),
+        to: &str,
+    ) -> Result<Vec<CallTarget>, (u16, &'static str)> {
+        let view = state.view.borrow().clone();
+        let ring = state.args.shared.calls.ring_timeout;
+        let clock = state.args.shared.clock;
+        let (mut walk, _) = Self::walk((&view, &clock), by, to, (None, None), ring)
+            .map_err(|_| (404, "Not Found"))?;
+        loop {
+            match walk.next_step() {
+                WalkStep::Trunk { trunk, target, .. } => {
+                    let mut ask = trunk_ask(caller, trunk, target);
+                    ask.diverted_by = Some(by.to_owned());
+                    match Self::trunk_hop(state, &ask) {
+                        Ok(d) => return Ok(d.targets),
+                        Err((code, reason)) => walk.failed(code, reason),
+                    }
+                }
+                WalkStep::Serve(t) => {
+                    let r = served(&t, walk.last_failure());
+                    tracing::info!(%by, %to, code = r.code, warning = ?r.warning, "forwarding refused");
+                    return Err((r.code, r.reason));
+                }
+                WalkStep::Exhausted { code, .. } => {
+                    let r = Refusal::exhausted(code, String::new());
+                    return Err((r.code, r.reason));
+                }
+                // Not a line (the caller checked), yet internal: a group or the like,
+                // which a line's forwarding does not reach.
+                WalkStep::Ring { .. } => return Err((404, "Not Found")),
             }
         }
     }
@@ -577,7 +638,7 @@ impl TenantSupervisor {
         let view = state.view.borrow().clone();
         let ring = state.args.shared.calls.ring_timeout;
         let clock = state.args.shared.clock;
-        let Ok((mut walk, _)) = Self::walk((&view, &clock), from, to, None, ring) else {
+        let Ok((mut walk, _)) = Self::walk((&view, &clock), from, to, (None, None), ring) else {
             return IvrStep::Refuse(404, "Not Found");
         };
         loop {
@@ -589,6 +650,12 @@ impl TenantSupervisor {
                         Outcome::Ring(d) => return IvrStep::Ring(d.targets),
                         Outcome::Refuse(code, reason) => walk.failed(code, reason),
                         Outcome::KeepRinging => walk.failed(480, "Temporarily Unavailable"),
+                    }
+                }
+                WalkStep::Trunk { trunk, target, .. } => {
+                    match Self::trunk_hop(state, &trunk_ask(from, trunk, target)) {
+                        Ok(d) => return IvrStep::Ring(d.targets),
+                        Err((code, reason)) => walk.failed(code, reason),
                     }
                 }
                 WalkStep::Serve(dialplan::Target::Queue { number, .. }) => {
@@ -694,7 +761,7 @@ impl TenantSupervisor {
         // A forwarding chain is followed a few lines deep; a loop ends it.
         for _ in 0..=FORWARD_HOPS {
             let f = features.get(&line);
-            match Self::line_outcome(myself, state, settings, &line, f).await {
+            match Self::line_outcome(myself, state, settings, (&line, caller), f).await {
                 Ok(o) => return (o, line),
                 // Forwarded back to the caller, who is in this very call: busy.
                 Err((to, _)) if to == caller => {
@@ -714,11 +781,28 @@ impl TenantSupervisor {
                 }
                 Err((to, reason)) => {
                     tracing::debug!(from = %line, %to, ?reason, "call forwarded");
+                    let by = line.clone();
                     forwarded.push(Forwarded {
                         from: std::mem::replace(&mut line, to.clone()),
-                        to,
+                        to: to.clone(),
                         reason,
                     });
+                    // Forwarded to an external number: out on a trunk as the
+                    // forwarding line dialling it, under that line's class.
+                    if Self::ensure_line(myself, state, &to).await.is_none()
+                        && !state
+                            .view
+                            .borrow()
+                            .router
+                            .as_ref()
+                            .is_some_and(|r| r.is_assigned(&to))
+                    {
+                        let out = match Self::forwarded_out(state, (caller, &by), &to) {
+                            Ok(targets) => Outcome::Ring(targets),
+                            Err((code, reason)) => Outcome::Refuse(code, reason),
+                        };
+                        return (out, line);
+                    }
                 }
             }
         }
@@ -731,7 +815,7 @@ impl TenantSupervisor {
         myself: &ActorRef<TenantMsg>,
         state: &mut TenantState,
         settings: &TenantSettings,
-        callee: &str,
+        (callee, caller): (&str, &str),
         f: Option<&crate::store::LineFeatures>,
     ) -> Result<Outcome, (String, ForwardReason)> {
         let drop_off = settings.drop_off.as_deref().filter(|d| *d != callee);
@@ -742,8 +826,16 @@ impl TenantSupervisor {
             });
         }
         let f = f.cloned().unwrap_or_default();
-        // Calls from trunks (external callers) come with the trunks issue.
-        let from = CallerKind::Internal;
+        // A caller that is no line of the tenant came in on a trunk.
+        let internal = state.known.has(caller)
+            || state
+                .entry
+                .as_ref()
+                .is_some_and(|e| state.args.directory.line(e.id, caller).is_some());
+        let from = match internal {
+            true => CallerKind::Internal,
+            false => CallerKind::External,
+        };
         if let Some((to, why)) = f.forwards_every_call(from) {
             return Err((to.to_owned(), why));
         }
@@ -838,6 +930,7 @@ impl TenantSupervisor {
         state: &mut TenantState,
         caller: String,
         inc: Box<Incoming>,
+        inbound: Option<trunks::InboundCall>,
     ) {
         let Some(entry) = state.entry.clone() else {
             return inc.respond(503, "Service Unavailable");
@@ -849,7 +942,7 @@ impl TenantSupervisor {
         };
         // An INVITE with Replaces (RFC 3891) goes to the call owning that dialog, which
         // honours it only for one of its parties.
-        if let Some(replaces) = inc.msg.replaces() {
+        if let Some(replaces) = inc.msg.replaces().filter(|_| inbound.is_none()) {
             drop(permit);
             let call = replaces
                 .ok()
@@ -871,20 +964,27 @@ impl TenantSupervisor {
             return;
         }
         let calls = state.args.shared.calls.clone();
-        let Some(callee) = inc
-            .msg
-            .uri()
-            .and_then(|u| u.user_unescaped().map(|u| u.into_owned()))
-        else {
+        let callee = match &inbound {
+            Some(i) => Some(i.called.clone()),
+            None => inc
+                .msg
+                .uri()
+                .and_then(|u| u.user_unescaped().map(|u| u.into_owned())),
+        };
+        let Some(callee) = callee else {
             return inc.respond(404, "Not Found");
         };
         // The dialplan decides; the walk's first hop with a device starts the call.
         let source = Some(inc.source.ip());
+        let trunk = inbound.as_ref().map(|i| i.trunk.config.name.as_str());
+        let routed_from = inbound
+            .as_ref()
+            .map_or(caller.as_str(), |i| i.from.as_str());
         let (mut walk, once) = match Self::walk(
             (&view, &state.args.shared.clock),
-            &caller,
+            routed_from,
             &callee,
-            source,
+            (source, trunk),
             calls.ring_timeout,
         ) {
             Ok(w) => w,
@@ -897,6 +997,42 @@ impl TenantSupervisor {
                 };
                 return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
             }
+        };
+        let own = view.features.get(&caller);
+        let anonymous = own.is_some_and(|f| f.anonymous)
+            || inbound.as_ref().is_some_and(|i| i.anonymous)
+            || crate::call::asks_privacy(&inc.msg);
+        // A per-call choice of caller ID is the user's (refused where the
+        // administrator fixed it); the line's setting is shown while the number is
+        // still its user's (a line given to another user shows its own again).
+        let fixed = own.is_some_and(|f| f.caller_id_fixed);
+        let shown = match (once, own.and_then(|f| f.caller_id.clone())) {
+            (Some(n), _) => {
+                let allowed = match fixed {
+                    true => Err(format!(
+                        "the caller ID of line {caller} is fixed by the administrator"
+                    )),
+                    false => Self::owns(state, entry.id, &caller, &n).await,
+                };
+                if let Err(why) = allowed {
+                    let r = Refusal {
+                        code: 403,
+                        reason: "Forbidden",
+                        warning: Some(why),
+                        missing: false,
+                    };
+                    return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
+                }
+                Some(n).filter(|n| *n != caller)
+            }
+            (None, Some(n)) => match Self::owns(state, entry.id, &caller, &n).await {
+                Ok(()) => Some(n),
+                Err(why) => {
+                    tracing::warn!(line = %caller, %why, "stored caller ID not shown");
+                    None
+                }
+            },
+            (None, None) => None,
         };
         let (first, journal, line) = loop {
             match walk.next_step() {
@@ -924,6 +1060,29 @@ impl TenantSupervisor {
                             )
                             .await
                         }
+                    }
+                }
+                WalkStep::Trunk {
+                    trunk: dial,
+                    target,
+                    ..
+                } => {
+                    let ask = crate::proto::trunk::TrunkHopAsk {
+                        trunk: dial,
+                        target: target.clone(),
+                        caller: caller.clone(),
+                        anonymous,
+                        shown: shown.clone(),
+                        diverted_by: None,
+                    };
+                    match Self::trunk_hop(state, &ask) {
+                        Ok(devices) => {
+                            let ring = calls.ring_timeout;
+                            let first = FirstStep::Hop(FirstHop { devices, ring });
+                            let party = trunk_party(&target);
+                            break (first, true, party);
+                        }
+                        Err((code, reason)) => walk.failed(code, reason),
                     }
                 }
                 WalkStep::Serve(dialplan::Target::Conference { room }) => {
@@ -1058,41 +1217,8 @@ impl TenantSupervisor {
         let journal = journal && Self::journals(&view, &caller);
         // The lines in the call: the caller and the (first) line rung.
         let parties = [caller.clone(), line];
-        let own = view.features.get(&caller);
-        let anonymous = own.is_some_and(|f| f.anonymous);
-        // A per-call choice of caller ID is the user's (refused where the
-        // administrator fixed it); the line's setting is shown while the number is
-        // still its user's (a line given to another user shows its own again).
-        let fixed = own.is_some_and(|f| f.caller_id_fixed);
-        let shown = match (once, own.and_then(|f| f.caller_id.clone())) {
-            (Some(n), _) => {
-                let allowed = match fixed {
-                    true => Err(format!(
-                        "the caller ID of line {caller} is fixed by the administrator"
-                    )),
-                    false => Self::owns(state, entry.id, &caller, &n).await,
-                };
-                if let Err(why) = allowed {
-                    let r = Refusal {
-                        code: 403,
-                        reason: "Forbidden",
-                        warning: Some(why),
-                        missing: false,
-                    };
-                    return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
-                }
-                Some(n).filter(|n| *n != caller)
-            }
-            (None, Some(n)) => match Self::owns(state, entry.id, &caller, &n).await {
-                Ok(()) => Some(n),
-                Err(why) => {
-                    tracing::warn!(line = %caller, %why, "stored caller ID not shown");
-                    None
-                }
-            },
-            (None, None) => None,
-        };
         let args = CallArgs {
+            trunk: inbound.as_ref().map(|i| i.trunk.config.name.clone()),
             anonymous,
             shown,
             journal_rules: view.journal_rules,
@@ -1436,6 +1562,8 @@ impl Actor for TenantSupervisor {
             queues: HashMap::new(),
             queue_failures: HashMap::new(),
             prompts: prompts::PromptCache::default(),
+            trunks: HashMap::new(),
+            trunk_actors: HashMap::new(),
         })
     }
 
@@ -1446,7 +1574,20 @@ impl Actor for TenantSupervisor {
         state: &mut TenantState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            TenantMsg::SetEntry(e) => state.entry = Some(e),
+            TenantMsg::SetEntry(e) => {
+                state.entry = Some(e);
+                trunks::watch(myself.clone(), state.view.clone());
+            }
+            TenantMsg::SyncTrunks => Self::sync_trunks(&myself, state).await,
+            TenantMsg::Prompt { name, reply } => {
+                let _ = reply.send(Self::message(state, &name));
+            }
+            TenantMsg::TrunkHop { hop, reply } => {
+                let _ = reply.send(Self::trunk_hop(state, &hop));
+            }
+            TenantMsg::Inbound { trunk, inc } => {
+                Self::start_inbound(&myself, state, trunk, inc).await
+            }
             TenantMsg::RouteNew(ext, inc) => match Self::ensure_line(&myself, state, &ext).await {
                 Some(line) => {
                     let _ = line.send_message(LineMsg::Request(inc));
@@ -1475,7 +1616,7 @@ impl Actor for TenantSupervisor {
                 }
             }
             TenantMsg::StartCall { caller, inc } => {
-                Self::start_call(&myself, state, caller, inc).await
+                Self::start_call(&myself, state, caller, inc, None).await
             }
             TenantMsg::Targets { from, ext, reply } => {
                 let _ = reply.send(Self::targets(&myself, state, &from, &ext).await);
@@ -1568,6 +1709,9 @@ impl Actor for TenantSupervisor {
         | SupervisionEvent::ActorTerminated(cell, ..) = &evt
         {
             let id = cell.get_id();
+            if Self::trunk_ended(&myself, state, id).await {
+                return Ok(());
+            }
             let ended = state
                 .queues
                 .iter()
@@ -1665,6 +1809,33 @@ impl Actor for TenantSupervisor {
 /// The cell of a tenant supervisor, for linking.
 pub fn cell(r: &ActorRef<TenantMsg>) -> ActorCell {
     r.get_cell()
+}
+
+/// A hop out on a trunk for a call line `from` places (a transfer, a deflection, an
+/// IVR choice), showing the line's own number.
+fn trunk_ask(
+    from: &str,
+    trunk: dialplan::TrunkDial,
+    target: dialplan::Target,
+) -> crate::proto::trunk::TrunkHopAsk {
+    crate::proto::trunk::TrunkHopAsk {
+        trunk,
+        target,
+        caller: from.to_owned(),
+        anonymous: false,
+        shown: None,
+        diverted_by: None,
+    }
+}
+
+/// The number a hop out on a trunk calls (the call's party in the tenant's records).
+fn trunk_party(target: &dialplan::Target) -> String {
+    match target {
+        dialplan::Target::Outbound { number, .. } | dialplan::Target::Emergency { number, .. } => {
+            number.clone()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The registered devices of a line.

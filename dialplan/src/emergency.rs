@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::number::canonical::Canonical;
 
+/// The announcement a caller hears when no trunk takes an emergency call (the
+/// decision's fallback after the emergency target: never a 404).
+pub const UNAVAILABLE_PROMPT: &str = "emergency_unavailable";
+
 /// A subnet in CIDR notation (`10.12.13.0/24`, `fe80::1%3/60`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subnet {

@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::decision::{Decision, Target};
+use crate::decision::{Decision, Target, TrunkDial};
 use crate::plan::Strategy;
 
 /// What the call does next.
@@ -36,6 +36,16 @@ pub enum Step {
         /// How long the hop rings before it has failed.
         ring: Duration,
         /// The decision target the hop belongs to.
+        target: Target,
+    },
+    /// Go out on a trunk: an outbound route's trunks one at a time (failover), or the
+    /// emergency trunk.
+    Trunk {
+        /// Numbers the hops of one walk, from 1.
+        hop: u32,
+        /// The trunk and the number as it is sent.
+        trunk: TrunkDial,
+        /// The outbound or emergency target it belongs to.
         target: Target,
     },
     /// A target the switch serves itself rather than by ringing lines.
@@ -65,6 +75,10 @@ pub struct Walk {
     /// The hunt group being walked one member at a time: its members still to ring,
     /// seconds per member, the target itself.
     sequential: Option<(VecDeque<String>, Duration, Target)>,
+    /// The outbound route being tried one trunk at a time: its trunks still to try.
+    trunks: Option<(VecDeque<TrunkDial>, Target)>,
+    /// The current hop goes out on a trunk.
+    on_trunk: bool,
     ring: Duration,
     hop: u32,
     last: Option<Failure>,
@@ -76,6 +90,8 @@ impl Walk {
         Walk {
             targets: decision.targets.into(),
             sequential: None,
+            trunks: None,
+            on_trunk: false,
             ring,
             hop: 0,
             last: None,
@@ -92,16 +108,31 @@ impl Walk {
         self.last.as_ref()
     }
 
-    /// The current hop ended unanswered.
+    /// The current hop ended unanswered. A trunk's answer that is the called party's
+    /// (busy, not found, declined …) ends the walk: only a trunk's own failure
+    /// ([`fails_over`]) moves on to the next trunk or route.
     pub fn failed(&mut self, code: u16, reason: impl Into<String>) {
         self.last = Some(Failure {
             code,
             reason: reason.into(),
         });
+        if self.on_trunk && !fails_over(code) {
+            self.targets.clear();
+            self.trunks = None;
+            self.sequential = None;
+        }
     }
 
     /// The next step: the first one at the start, then after each failed hop.
     pub fn next_step(&mut self) -> Step {
+        self.on_trunk = false;
+        if let Some((trunks, target)) = &mut self.trunks {
+            if let Some(trunk) = trunks.pop_front() {
+                let target = target.clone();
+                return self.trunk(trunk, target);
+            }
+            self.trunks = None;
+        }
         if let Some((members, ring, target)) = &mut self.sequential {
             if let Some(member) = members.pop_front() {
                 let (ring, target) = (*ring, target.clone());
@@ -156,7 +187,35 @@ impl Walk {
                     self.next_step()
                 }
             },
+            Target::Outbound { route, trunks, .. } => {
+                if trunks.is_empty() {
+                    self.last = Some(Failure {
+                        code: 503,
+                        reason: format!("route {route} has no trunk"),
+                    });
+                    return self.next_step();
+                }
+                self.trunks = Some((trunks.iter().cloned().collect(), target.clone()));
+                self.next_step()
+            }
+            Target::Emergency { trunk, dial, .. } => {
+                let trunk = TrunkDial {
+                    trunk: trunk.clone(),
+                    dial: dial.clone(),
+                };
+                self.trunk(trunk, target)
+            }
             _ => Step::Serve(target),
+        }
+    }
+
+    fn trunk(&mut self, trunk: TrunkDial, target: Target) -> Step {
+        self.hop += 1;
+        self.on_trunk = true;
+        Step::Trunk {
+            hop: self.hop,
+            trunk,
+            target,
         }
     }
 
@@ -175,6 +234,13 @@ impl Walk {
             target,
         }
     }
+}
+
+/// A trunk's failure the next trunk may not share: no answer at all (408), a server
+/// error or an overloaded or unavailable carrier (5xx). The called party's own answers
+/// (busy 486, not found 404, declined 603 …) are final.
+pub fn fails_over(code: u16) -> bool {
+    code == 408 || (500..600).contains(&code)
 }
 
 #[cfg(test)]
@@ -330,5 +396,90 @@ mod tests {
         };
         let mut w = Walk::new(Decision::single(external.clone()), RING);
         assert_eq!(w.next_step(), Step::Serve(external));
+    }
+
+    fn outbound(route: &str, trunks: &[&str]) -> Target {
+        Target::Outbound {
+            route: route.into(),
+            number: "+4930123".into(),
+            provider: None,
+            trunks: trunks
+                .iter()
+                .map(|t| TrunkDial {
+                    trunk: t.to_string(),
+                    dial: "030123".into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn trunk_of(step: Step) -> String {
+        match step {
+            Step::Trunk { trunk, .. } => trunk.trunk,
+            other => panic!("expected a trunk, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn trunks_fail_over_on_their_own_failures_only() {
+        let decision = Decision {
+            targets: vec![outbound("main", &["a", "b"]), outbound("backup", &["c"])],
+            caller_id: None,
+        };
+        // 503 and 408 move on: the next trunk of the route, then the next route.
+        let mut w = Walk::new(decision.clone(), RING);
+        assert_eq!(trunk_of(w.next_step()), "a");
+        w.failed(503, "Service Unavailable");
+        assert_eq!(trunk_of(w.next_step()), "b");
+        w.failed(408, "Request Timeout");
+        assert_eq!(trunk_of(w.next_step()), "c");
+        w.failed(500, "Server Error");
+        assert_eq!(
+            w.next_step(),
+            Step::Exhausted {
+                code: 500,
+                reason: "Server Error".into()
+            }
+        );
+        // Busy, not found and declined are the called party's answers: final.
+        for code in [486, 404, 603] {
+            let mut w = Walk::new(decision.clone(), RING);
+            assert_eq!(trunk_of(w.next_step()), "a");
+            w.failed(code, "final");
+            assert!(matches!(w.next_step(), Step::Exhausted { code: c, .. } if c == code));
+        }
+        // A route without trunks fails over like a trunk that is down.
+        let mut w = Walk::new(
+            Decision {
+                targets: vec![outbound("empty", &[]), outbound("backup", &["c"])],
+                caller_id: None,
+            },
+            RING,
+        );
+        assert_eq!(trunk_of(w.next_step()), "c");
+    }
+
+    #[test]
+    fn an_emergency_call_goes_to_its_trunk_then_its_fallback() {
+        let emergency = Target::Emergency {
+            number: "112".into(),
+            trunk: "sos".into(),
+            dial: "112".into(),
+            callback: None,
+            rule: None,
+        };
+        let sorry = Target::Announcement {
+            announcement: "emergency_unavailable".into(),
+        };
+        let mut w = Walk::new(
+            Decision {
+                targets: vec![emergency, sorry.clone()],
+                caller_id: None,
+            },
+            RING,
+        );
+        assert_eq!(trunk_of(w.next_step()), "sos");
+        w.failed(503, "trunk sos is down");
+        assert_eq!(w.next_step(), Step::Serve(sorry));
     }
 }

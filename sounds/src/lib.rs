@@ -116,6 +116,10 @@ pub static CATALOGUE: &[Prompt] = &[
         "Please enter your new PIN, followed by the pound key."
     ),
     prompt!("vm_pin_changed", "Your PIN is changed."),
+    prompt!(
+        "emergency_unavailable",
+        "Emergency calls cannot be connected right now. Please use another phone."
+    ),
 ];
 
 /// The default music on hold: a plucked melody of eight seconds that loops cleanly,

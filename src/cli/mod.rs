@@ -7,6 +7,7 @@ mod prompts;
 mod route;
 mod serve;
 mod sim;
+mod trunks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,6 +79,13 @@ enum Command {
         data: DataDir,
         #[command(subcommand)]
         cmd: mail::MailCmd,
+    },
+    /// SIP trunks: add (or change), list with their status, show, remove.
+    Trunk {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: trunks::TrunkCmd,
     },
     /// Call queues: stats.
     Queue {
@@ -168,6 +176,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Queue { data, cmd }) => agents::queue(&data.data_dir, cmd),
         Some(Command::Prompt { data, cmd }) => prompts::prompt(&data.data_dir, cmd),
         Some(Command::Mail { data, cmd }) => mail::mail(&data.data_dir, cmd),
+        Some(Command::Trunk { data, cmd }) => trunks::trunk(&data.data_dir, cmd),
         Some(Command::Voicemail { data, cmd }) => prompts::voicemail(&data.data_dir, cmd),
         Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
         Some(Command::Recording { data, cmd }) => admin::recording(&data.data_dir, cmd),

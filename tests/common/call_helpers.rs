@@ -170,6 +170,13 @@ impl Caller {
         Self::place(pbx, user, display, callee, 40000, &[(0, "PCMU")], None, "")
     }
 
+    /// `call_with_media` from another loopback address (another subnet, as the switch
+    /// sees it: `127.0.1.1`).
+    pub fn call_from_ip(pbx: &Pbx, ip: &str, user: &str, callee: &str, rtp_port: u16) -> Caller {
+        let c = SipClient::udp_from(pbx.addr, ip);
+        Self::place_on(c, user, "", callee, rtp_port, &[(0, "PCMU")], None, "")
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn place(
         pbx: &Pbx,
@@ -181,7 +188,21 @@ impl Caller {
         events: Option<u8>,
         extra: &str,
     ) -> Caller {
-        let mut c = fresh_udp(pbx.addr);
+        let c = fresh_udp(pbx.addr);
+        Self::place_on(c, user, display, callee, rtp_port, codecs, events, extra)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn place_on(
+        mut c: SipClient,
+        user: &str,
+        display: &str,
+        callee: &str,
+        rtp_port: u16,
+        codecs: &[(u8, &str)],
+        events: Option<u8>,
+        extra: &str,
+    ) -> Caller {
         let local = c.local;
         let account = sim::ua::Account {
             user,

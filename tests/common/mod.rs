@@ -5,6 +5,7 @@
 
 pub mod baresip;
 pub mod call_helpers;
+pub mod carrier;
 pub mod paused;
 pub mod sip_client;
 pub mod sipp;

@@ -57,6 +57,13 @@ pub fn ring(
     let lines = devices.targets.iter().map(|d| d.line.clone()).collect();
     let contacts: Vec<String> = devices.targets.iter().map(|d| d.contact.clone()).collect();
     let id = s.add_channel(myself, Role::Callee, legs, (flows, lines), &contacts);
+    for trunk in devices.targets.iter().filter_map(|d| d.trunk.clone()) {
+        s.journal.publish(CallEventKind::CallTrunk {
+            trunk: trunk.trunk.clone(),
+            direction: crate::journal::Direction::Outbound,
+        });
+        s.trunk_legs.push((id, trunk));
+    }
     let port = (!s.relays.is_empty()).then_some(super::CALLEE_PORT);
     let offer = s.b_offer.clone();
     if let Some(c) = s.channel_mut(id) {
@@ -89,6 +96,8 @@ pub fn hop_ended(
     if let Some(ch) = s.channel_mut(id) {
         ch.role = Role::Retired;
     }
+    // Its places on trunks are free again.
+    s.trunk_legs.retain(|(c, _)| *c != id);
     if !s.caller_waiting() {
         return;
     }
@@ -267,6 +276,27 @@ pub(super) fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t
             };
             ring_lines(myself, s, hop, (lines, group), ring)
         }
+        WalkStep::Trunk {
+            hop, trunk, target, ..
+        } => trunk_hop(myself, s, hop, trunk, target),
+        WalkStep::Serve(dialplan::Target::Announcement { announcement }) => {
+            // Played to the caller after the hops failed (no trunk took an emergency
+            // call), then the call ends.
+            s.last_side = last.side;
+            let tenant = s.tenant.supervisor.clone();
+            let me = myself.clone();
+            tokio::spawn(async move {
+                let name = announcement.clone();
+                let found = match tenant
+                    .call(|reply| TenantMsg::Prompt { name, reply }, None)
+                    .await
+                {
+                    Ok(CallResult::Success(found)) => found,
+                    _ => None,
+                };
+                let _ = me.send_message(CallMsg::Message(announcement, found));
+            });
+        }
         WalkStep::Serve(dialplan::Target::Queue { number, .. }) => {
             // The caller waits in the queue (its actor asked of the tenant).
             let tenant = s.tenant.supervisor.clone();
@@ -312,6 +342,65 @@ pub(super) fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t
         }
         WalkStep::Exhausted { code, reason } => {
             refuse(s, Refusal::exhausted(code, reason), last.side, t)
+        }
+    }
+}
+
+/// Asks the tenant for hop `hop` out on `trunk` (the INVITE made for the carrier, a
+/// place on the trunk), to ring for the call's ring time.
+fn trunk_hop(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    hop: u32,
+    trunk: dialplan::TrunkDial,
+    target: dialplan::Target,
+) {
+    s.hop_pending = Some(hop);
+    let ask = Box::new(crate::proto::trunk::TrunkHopAsk {
+        trunk,
+        target,
+        caller: s.parties.caller.clone(),
+        anonymous: s.parties.anonymous,
+        shown: s.parties.shown.clone(),
+        diverted_by: s.journal.forwarded_by.clone(),
+    });
+    let tenant = s.tenant.supervisor.clone();
+    let me = myself.clone();
+    tokio::spawn(async move {
+        let found = match tenant
+            .call(|reply| TenantMsg::TrunkHop { hop: ask, reply }, None)
+            .await
+        {
+            Ok(CallResult::Success(Ok(d))) => Ok(d),
+            Ok(CallResult::Success(Err((code, _)))) => Err((code, "Service Unavailable")),
+            _ => Err((503, "Service Unavailable")),
+        };
+        let _ = me.send_message(CallMsg::Hop(hop, super::RING_TIMEOUT, found));
+    });
+}
+
+/// The announcement `name` the walk reached, as the tenant found it: played to the
+/// caller, who is then hung up; none: refused as for a target not built.
+pub fn message(
+    s: &mut CallState,
+    name: String,
+    found: Option<media::wav::Announcement>,
+    t: Instant,
+) {
+    let Some(caller) = s.with_role(Role::Caller).filter(|_| s.caller_waiting()) else {
+        return;
+    };
+    match found {
+        Some(a) => {
+            super::announce::arrive_playing(s, caller, vec![a], &format!("announcement {name}"), t)
+        }
+        None => {
+            let r = served(
+                &dialplan::Target::Announcement { announcement: name },
+                s.walk.last_failure(),
+            );
+            let side = s.last_side;
+            refuse(s, r, side, t)
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct Journal {
     answered_by: Option<String>,
     /// The switch answered to hand the caller on (an IVR menu).
     taken_over: bool,
+    /// The line that forwarded the call last (a trunk sends it in Diversion).
+    pub forwarded_by: Option<String>,
 }
 
 pub fn side_of(c: &engine::call::Cause, remote: Side) -> Side {
@@ -55,6 +57,7 @@ impl Journal {
             reached: Vec::new(),
             rang: Vec::new(),
             answered_by: None,
+            forwarded_by: None,
         }
     }
 
@@ -75,6 +78,7 @@ impl Journal {
     /// A line passed the call on.
     pub fn forwarded(&mut self, f: &Forwarded) {
         self.reach(&f.from);
+        self.forwarded_by = Some(f.from.clone());
         self.publish(CallEventKind::CallForwarded {
             from: f.from.clone(),
             to: f.to.clone(),

@@ -92,6 +92,8 @@ pub enum FirstStep {
 }
 
 pub struct CallArgs {
+    /// The trunk the call came in on (`None`: from a line of the tenant).
+    pub trunk: Option<String>,
     pub bus: EventBus,
     /// RTP ports for anchoring the call's media at the switch.
     pub ports: Arc<PortPool>,
@@ -217,6 +219,9 @@ pub struct CallState {
     ports: Arc<PortPool>,
     /// The call's tracing span (its journal id and tenant).
     span: tracing::Span,
+    /// The trunk legs of the call's channels: their places on the trunks are held
+    /// while the channel rings or talks.
+    trunk_legs: Vec<(ChannelId, Arc<crate::proto::trunk::TrunkLeg>)>,
     /// Test builds: the INVITE asked the call to panic once answered
     /// (`X-Pbx-Test: panic-call`), to exercise the supervisor.
     #[cfg(feature = "test-hooks")]
@@ -282,6 +287,30 @@ fn outgoing_legs(
     let contact_user = if anonymous { "anonymous" } else { from_user };
     for t in targets {
         let call_id = format!("{}@pbx", random_token());
+        if let Some(trunk) = &t.trunk {
+            // A trunk's carrier: the tenant made From, To and the identity headers.
+            let mut cfg = leg_config(out, t.flow, &trunk.contact_user, Some(ring));
+            cfg.auth = trunk.credentials.clone();
+            let mut leg = Leg::outgoing(cfg);
+            let mut headers = invite_headers();
+            headers.extend(trunk.headers.iter().cloned());
+            leg.send_invite(
+                &OutgoingInvite {
+                    request_uri: t.contact.clone(),
+                    from: format!("{};tag={}", trunk.from, random_token()),
+                    to: trunk.to.clone(),
+                    call_id,
+                    cseq: 1,
+                    max_forwards: p.max_forwards,
+                    headers,
+                    sdp: sdp.cloned(),
+                },
+                t0,
+            );
+            new.legs.push(leg);
+            new.flows.push(t.flow);
+            continue;
+        }
         let mut leg = Leg::outgoing(leg_config(out, t.flow, contact_user, Some(ring)));
         leg.send_invite(
             &OutgoingInvite {
@@ -303,15 +332,7 @@ fn outgoing_legs(
                 call_id,
                 cseq: 1,
                 max_forwards: p.max_forwards,
-                headers: vec![
-                    ("Allow".into(), crate::sip::dispatch::ALLOW.into()),
-                    ("Supported".into(), "100rel, timer, replaces".into()),
-                    (
-                        "Session-Expires".into(),
-                        engine::call::DEFAULT_SE.to_string(),
-                    ),
-                    ("Min-SE".into(), engine::call::MIN_SE.to_string()),
-                ],
+                headers: invite_headers(),
                 sdp: sdp.cloned(),
             },
             t0,
@@ -322,9 +343,23 @@ fn outgoing_legs(
     new
 }
 
+/// The headers of every INVITE the switch sends: what it allows and supports, and
+/// its session timer.
+fn invite_headers() -> Vec<(String, String)> {
+    vec![
+        ("Allow".into(), crate::sip::dispatch::ALLOW.into()),
+        ("Supported".into(), "100rel, timer, replaces".into()),
+        (
+            "Session-Expires".into(),
+            engine::call::DEFAULT_SE.to_string(),
+        ),
+        ("Min-SE".into(), engine::call::MIN_SE.to_string()),
+    ]
+}
+
 /// The INVITE asks for its caller's identity to be withheld (RFC 3323 `Privacy: id`
 /// or `user`, or a From of `anonymous`).
-fn asks_privacy(m: &Message) -> bool {
+pub(crate) fn asks_privacy(m: &Message) -> bool {
     let privacy = m.header_lines().any(|(_, name, value)| {
         name.eq_ignore_ascii_case("Privacy")
             && value
@@ -372,6 +407,7 @@ pub(crate) fn leg_config(
         contact: format!("<sip:{user}@{local}{transport_param}>"),
         branch_seed: random_token(),
         ring_timeout: ring,
+        auth: None,
     }
 }
 
@@ -634,9 +670,18 @@ impl Actor for CallActor {
         journal.publish(CallEventKind::CallStarted {
             from: args.caller.clone(),
             to: args.callee.clone(),
-            direction: Direction::Internal,
-            caller_line: Some(args.caller.clone()),
+            direction: match args.trunk {
+                Some(_) => Direction::Inbound,
+                None => Direction::Internal,
+            },
+            caller_line: args.trunk.is_none().then(|| args.caller.clone()),
         });
+        if let Some(trunk) = args.trunk.clone() {
+            journal.publish(CallEventKind::CallTrunk {
+                trunk,
+                direction: Direction::Inbound,
+            });
+        }
         let anonymous = args.anonymous || asks_privacy(&inc.msg);
         let shown = args.shown.filter(|_| !anonymous);
         if let Some(number) = shown.clone().or(anonymous.then(|| "anonymous".to_owned())) {
@@ -700,6 +745,7 @@ impl Actor for CallActor {
             record: args.record,
             ports: args.ports,
             span: span.clone(),
+            trunk_legs: Vec::new(),
             #[cfg(feature = "test-hooks")]
             test_panic,
         };
@@ -856,6 +902,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             mailbox::expired(state, t);
         }
         CallMsg::Hop(hop, ring, found) => hunt::found(&myself, state, hop, ring, found, t),
+        CallMsg::Message(name, found) => hunt::message(state, name, found, t),
         CallMsg::Key {
             relay,
             side,

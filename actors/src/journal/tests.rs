@@ -206,6 +206,7 @@ async fn a_full_call_is_journalled_exactly() {
             missed_by: Vec::new(),
             queue: None,
             queued_at: None,
+            trunk: None,
         }]
     );
     assert_eq!(

@@ -96,6 +96,9 @@ pub enum CallMsg {
     /// Mailbox `.0`, reached later in the call's walk, as the tenant found it (`None`:
     /// the line has no mailbox).
     Mailbox(String, Option<Box<super::VoicemailBox>>),
+    /// The announcement the walk reached after hops that failed (the emergency
+    /// fallback), as the tenant found it.
+    Message(String, Option<media::wav::Announcement>),
     /// Queue `number`'s actor failed and this one took over: a call waiting in it
     /// (or served by it) tells it where it stands. `None`: it kept failing and was
     /// not started again; its callers go on as from a full queue.
@@ -134,6 +137,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::QueueRestarted(n, _) => write!(f, "QueueRestarted({n})"),
             CallMsg::IvrStep(s) => write!(f, "IvrStep({s:?})"),
             CallMsg::Mailbox(m, _) => write!(f, "Mailbox({m})"),
+            CallMsg::Message(m, _) => write!(f, "Message({m})"),
             CallMsg::MailboxRead(_, m) => write!(f, "MailboxRead({} messages)", m.len()),
             CallMsg::Queue(e) => write!(f, "Queue({e:?})"),
             CallMsg::AgentDevices { agents, .. } => write!(f, "AgentDevices({agents:?})"),
@@ -158,6 +162,8 @@ pub struct CallTarget {
     pub line: String,
     pub contact: String,
     pub flow: Flow,
+    /// The device is a trunk's carrier: how the INVITE is made for it.
+    pub trunk: Option<std::sync::Arc<super::trunk::TrunkLeg>>,
 }
 
 /// The devices a hop rings and what the rung lines' group says about them.

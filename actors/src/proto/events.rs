@@ -114,6 +114,11 @@ pub enum CallEventKind {
     CallerShown {
         number: String,
     },
+    /// The call came in (inbound) or goes out (outbound) on trunk `trunk`.
+    CallTrunk {
+        trunk: String,
+        direction: Direction,
+    },
     /// The lines that count the call as missed (the tenant's attribution rules).
     CallMissedBy {
         lines: Vec<String>,
@@ -151,6 +156,7 @@ impl CallEventKind {
             CallEventKind::CallForwarded { .. } => "CallForwarded",
             CallEventKind::CallPickedUp { .. } => "CallPickedUp",
             CallEventKind::CallerShown { .. } => "CallerShown",
+            CallEventKind::CallTrunk { .. } => "CallTrunk",
             CallEventKind::CallMissedBy { .. } => "CallMissedBy",
             CallEventKind::CallQueued { .. } => "CallQueued",
             CallEventKind::CallTakenBy { .. } => "CallTakenBy",

@@ -23,6 +23,7 @@ pub mod queue;
 pub mod request;
 pub mod room;
 pub mod tenant;
+pub mod trunk;
 
 pub use call::{CallMsg, CallTarget, ChannelHandover, Forwarded, HopDevices, RoomLeg};
 pub use flow::Flow;

@@ -26,6 +26,25 @@ pub enum TenantMsg {
     SetEntry(TenantEntry),
     /// An authenticated INVITE from `caller`: find the callee and start the call.
     StartCall { caller: String, inc: Box<Incoming> },
+    /// A new call from trunk `trunk`'s carrier: routed by the number it calls.
+    Inbound {
+        trunk: Arc<super::trunk::TrunkLive>,
+        inc: Box<Incoming>,
+    },
+    /// The trunks in the store changed (or the tenant started): start and stop their
+    /// actors.
+    SyncTrunks,
+    /// A prompt of the tenant (its own, or a built-in one) by name.
+    Prompt {
+        name: String,
+        reply: RpcReplyPort<Option<media::wav::Announcement>>,
+    },
+    /// The devices of a hop of a call's walk that goes out on a trunk (outbound or
+    /// emergency), or why it cannot.
+    TrunkHop {
+        hop: Box<super::trunk::TrunkHopAsk>,
+        reply: RpcReplyPort<Result<super::HopDevices, (u16, String)>>,
+    },
     /// Where a blind transfer to `ext` goes, routed by the tenant's plan: the
     /// registered devices to ring, or the status code and reason to fail with.
     Targets {
@@ -93,6 +112,10 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::StartRegistered(_) => "StartRegistered",
             TenantMsg::SetEntry(_) => "SetEntry",
             TenantMsg::StartCall { .. } => "StartCall",
+            TenantMsg::Inbound { .. } => "Inbound",
+            TenantMsg::TrunkHop { .. } => "TrunkHop",
+            TenantMsg::SyncTrunks => "SyncTrunks",
+            TenantMsg::Prompt { .. } => "Prompt",
             TenantMsg::Targets { .. } => "Targets",
             TenantMsg::HopDevices { .. } => "HopDevices",
             TenantMsg::OtherCalls { .. } => "OtherCalls",

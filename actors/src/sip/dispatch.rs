@@ -37,13 +37,25 @@ impl Dispatcher {
         }
     }
 
-    /// A response: it belongs to a call's client transaction, found by Call-ID.
-    pub fn on_response(&self, msg: engine::sip::Message, _source: std::net::SocketAddr) {
-        let Some(call) = self.directory.call_of(&msg) else {
-            tracing::debug!("response for no call dropped");
+    /// A response: it belongs to a call's client transaction, found by Call-ID (within
+    /// the tenant its From or To names, or the tenant of the trunk it comes from), or
+    /// to a trunk's own request (REGISTER, OPTIONS).
+    pub fn on_response(&self, msg: engine::sip::Message, source: std::net::SocketAddr) {
+        let call = self
+            .directory
+            .call_of(&msg)
+            .or_else(|| self.directory.call_from_trunk(&msg, source));
+        if let Some(call) = call {
+            let _ = call.send_message(CallMsg::Response(msg));
             return;
-        };
-        let _ = call.send_message(CallMsg::Response(msg));
+        }
+        let trunk = msg.call_id().and_then(|id| self.directory.trunk_client(id));
+        match trunk {
+            Some(t) => {
+                let _ = t.send_message(crate::proto::trunk::TrunkMsg::Response(msg));
+            }
+            None => tracing::debug!("response for no call dropped"),
+        }
     }
 
     pub fn on_request(&self, inc: Incoming) {
@@ -55,7 +67,11 @@ impl Dispatcher {
             return;
         };
         // Anything inside a call (ACK, BYE, CANCEL, re-INVITE …) goes to its actor.
-        if let Some(call) = self.directory.call_of(msg) {
+        let call = self
+            .directory
+            .call_of(msg)
+            .or_else(|| self.directory.call_from_trunk(msg, inc.source));
+        if let Some(call) = call {
             if let Err(ractor::MessagingErr::SendErr(CallMsg::Request(inc))) =
                 call.send_message(CallMsg::Request(Box::new(inc)))
             {
@@ -90,6 +106,23 @@ impl Dispatcher {
                 engine::sip::MessageWriter::response_to(msg, 420, "Bad Extension", Some("pbx"));
             w.header("Unsupported", &required.join(", "));
             return inc.reply.send(420, w.finish());
+        }
+        // A new call from a trunk's carrier (known by its address, not by anything the
+        // message says): its tenant routes it by the number called, without a line's
+        // authentication.
+        if method == Method::Invite && msg.to().is_some_and(|t| t.tag().is_none()) {
+            if let Some((tenant, trunk)) = self.directory.trunk_at(inc.source) {
+                let inbound = TenantMsg::Inbound {
+                    trunk,
+                    inc: Box::new(inc),
+                };
+                if let Err(ractor::MessagingErr::SendErr(TenantMsg::Inbound { inc, .. })) =
+                    tenant.supervisor.send_message(inbound)
+                {
+                    inc.respond(503, "Service Unavailable");
+                }
+                return;
+            }
         }
         if matches!(
             method,

@@ -289,12 +289,40 @@ impl Store {
         )))
     }
 
+    /// A forwarding of line `ext` to `to`, which is no line of the tenant: the plan
+    /// must route it out on a trunk as `ext` dialling it, which its permission class
+    /// allows (the class is checked again on every forwarded call).
+    fn check_external_forward(&self, tenant: TenantId, ext: &str, to: &str) -> Result<()> {
+        let refuse = |why: String| Err(Error::Invalid(format!("cannot forward to {to}: {why}")));
+        let Some(plan) = self.tenant_plan(tenant)? else {
+            return refuse("not an extension of this tenant".into());
+        };
+        let router = dialplan::Router::new(&plan)
+            .map_err(|e| Error::Invalid(format!("the stored plan does not compile: {e}")))?;
+        let call = dialplan::CallContext {
+            from: ext.to_owned(),
+            to: to.to_owned(),
+            origin: dialplan::Origin::Internal,
+            source_ip: None,
+        };
+        let now = chrono::Utc::now().fixed_offset();
+        let decision = router
+            .route(&call, now)
+            .map_err(|e| Error::Invalid(format!("cannot forward to {to}: {e}")))?;
+        match decision.targets.first() {
+            Some(dialplan::Target::Outbound { .. }) => Ok(()),
+            Some(dialplan::Target::Reject { code: 403, reason }) => refuse(reason.clone()),
+            Some(dialplan::Target::Emergency { .. }) => refuse("an emergency number".into()),
+            _ => refuse("not an extension of this tenant, nor a number the plan routes out".into()),
+        }
+    }
+
     /// Applies `change` to line `ext`'s features, after checking every forwarding
-    /// target (an extension of the tenant other than the line itself, or `VOICEMAIL`,
-    /// the line's own mailbox: forwarding to external numbers comes with trunks) and the
-    /// caller ID (a number of the line's user). A user's change to what the
-    /// administrator fixed is refused. Nothing changes when anything is refused.
-    /// Returns the features now in force.
+    /// target (an extension of the tenant other than the line itself, `VOICEMAIL`, the
+    /// line's own mailbox, or an external number the plan routes out and the line's
+    /// permission class allows) and the caller ID (a number of the line's user). A
+    /// user's change to what the administrator fixed is refused. Nothing changes when
+    /// anything is refused. Returns the features now in force.
     pub fn change_line_features(
         &self,
         tenant: TenantId,
@@ -327,10 +355,7 @@ impl Store {
                 )));
             }
             if self.line(tenant, to)?.is_none() {
-                return Err(Error::Invalid(format!(
-                    "cannot forward to {to}: not an extension of this tenant \
-                     (forwarding to external numbers needs a trunk)"
-                )));
+                self.check_external_forward(tenant, ext, to)?;
             }
         }
         let mut f = self.line_features(tenant, ext)?;

@@ -53,6 +53,8 @@ pub struct CallRecord {
     /// The queue the caller waited in, and since when.
     pub queue: Option<String>,
     pub queued_at: Option<UnixMillis>,
+    /// The trunk the call came in or went out on.
+    pub trunk: Option<String>,
 }
 
 /// One leg of a call.
@@ -74,7 +76,7 @@ pub struct LegRecord {
 const CALL_COLUMNS: &str = "id, tenant_id, call_id, from_number, to_number, direction, caller_line,
     started_at, ring_at, answered_at, ended_at, disposition, hangup_side, cause_code, cause_text,
     duration_ms, answered_by, transferred_to, state, repaired_at, recording, forwarded_from,
-    forward_reason, picked_up_by, caller_shown, missed_by, queue, queued_at";
+    forward_reason, picked_up_by, caller_shown, missed_by, queue, queued_at, trunk";
 
 impl Store {
     /// Writes a batch of call events in one transaction, in order. An event that does
@@ -234,6 +236,11 @@ fn apply(tx: &Transaction<'_>, e: &CallEvent) -> rusqlite::Result<bool> {
                 "UPDATE calls SET caller_shown = ?2 WHERE call_id = ?1 AND state = 'active'",
             )?
             .execute(params![call, number])?,
+        CallEventKind::CallTrunk { trunk, direction } => tx
+            .prepare_cached(
+                "UPDATE calls SET trunk = ?2, direction = ?3 WHERE call_id = ?1 AND state = 'active'",
+            )?
+            .execute(params![call, trunk, direction.as_str()])?,
         CallEventKind::CallQueued { queue } => tx
             .prepare_cached(
                 "UPDATE calls SET queue = ?2, queued_at = ?3 WHERE call_id = ?1 AND state = 'active'",
@@ -313,6 +320,7 @@ fn call_record(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
             .unwrap_or_default(),
         queue: r.get(26)?,
         queued_at: opt_millis(r, 27)?,
+        trunk: r.get(28)?,
     })
 }
 

@@ -17,6 +17,7 @@ mod queue_stats;
 mod schema;
 mod settings;
 mod tenants;
+mod trunks;
 mod voicemail;
 
 use std::path::Path;
@@ -39,6 +40,7 @@ pub use plan::{registered_devices, PlanVersion};
 pub use queue_stats::{AgentStats, Percentiles, QueueStats};
 pub use settings::{Decline, Reject, SettingsChange, TenantSettings};
 pub use tenants::{Tenant, TenantId};
+pub use trunks::{TrunkConfig, TrunkState};
 pub use voicemail::VoicemailMessage;
 
 use crate::Result;

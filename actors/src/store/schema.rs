@@ -244,6 +244,35 @@ const MIGRATIONS: &[&str] = &[
         last_error TEXT
     );
     CREATE INDEX mail_due ON mail_outbox(next_at) WHERE sent_at IS NULL;",
+    // 15: SIP trunks (the carrier's address and, for a registration trunk, the
+    // account the switch registers with: the carrier's secret, kept as given), the
+    // state the switch last saw of each, and the trunk a call went in or out on.
+    "CREATE TABLE trunks (
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        transport TEXT NOT NULL CHECK (transport IN ('udp', 'tcp')),
+        username TEXT,
+        password TEXT,
+        domain TEXT,
+        register INTEGER NOT NULL DEFAULT 0,
+        expires INTEGER NOT NULL DEFAULT 3600,
+        keepalive INTEGER NOT NULL DEFAULT 30,
+        max_calls INTEGER,
+        PRIMARY KEY (tenant_id, name)
+    );
+    CREATE TABLE trunk_states (
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        registered_until INTEGER,
+        registrations INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant_id, name)
+    );
+    ALTER TABLE calls ADD COLUMN trunk TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

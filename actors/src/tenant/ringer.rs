@@ -179,6 +179,7 @@ impl Actor for Ringer {
             | CallMsg::QueueRestarted(..)
             | CallMsg::IvrStep(_)
             | CallMsg::Mailbox(..)
+            | CallMsg::Message(..)
             | CallMsg::MailboxRead(..)
             | CallMsg::AgentDevices { .. }
             | CallMsg::Onward(_) => {}

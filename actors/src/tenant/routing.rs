@@ -33,6 +33,8 @@ pub struct TenantView {
     pub logged_out: Arc<HashSet<Membership>>,
     /// The lines that have a mailbox (those of a person).
     pub mailboxes: Arc<HashSet<String>>,
+    /// The tenant's trunks as the store has them.
+    pub trunks: Arc<Vec<crate::store::TrunkConfig>>,
 }
 
 /// Reads the tenant's view now and then every `REFRESH`, compiling the plan only when
@@ -73,11 +75,18 @@ pub async fn refresh(
                         s.logged_out(tenant)?,
                         s.mailboxes(tenant)?,
                     ),
+                    s.trunks(tenant)?,
                 ))
             })
             .await;
         match read {
-            Ok(((settings, limits), v, plan, (features, journal_rules, logged_out, mailboxes))) => {
+            Ok((
+                (settings, limits),
+                v,
+                plan,
+                (features, journal_rules, logged_out, mailboxes),
+                trunks,
+            )) => {
                 if let Some(plan) = plan {
                     router = compile(plan);
                     version = Some(v);
@@ -94,6 +103,7 @@ pub async fn refresh(
                     journal_rules,
                     logged_out: Arc::new(logged_out),
                     mailboxes: Arc::new(mailboxes),
+                    trunks: Arc::new(trunks),
                 };
                 if views.send(view).is_err() {
                     return;

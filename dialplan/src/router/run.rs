@@ -146,7 +146,10 @@ impl<'a> Run<'a> {
                 )],
             };
             let t = self.emergency(number, &caller, call.source_ip);
-            return Ok((caller, callee, vec![t]));
+            let sorry = Target::Announcement {
+                announcement: crate::emergency::UNAVAILABLE_PROMPT.into(),
+            };
+            return Ok((caller, callee, vec![t, sorry]));
         }
         // Assigned internal numbers outside the extension space (e.g. IVR submenus).
         if self.r.is_assigned(&to) {

@@ -34,6 +34,9 @@ pub struct LegConfig {
     pub branch_seed: String,
     /// Outgoing legs: how long to ring before giving up (`Timer::RingNoAnswer`).
     pub ring_timeout: Option<Duration>,
+    /// Outgoing legs: the account (user, password) that answers a 401/407 to the
+    /// INVITE once (a trunk's carrier challenging the switch).
+    pub auth: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +81,8 @@ pub struct Leg {
     /// Some provisional response (even 100) came for our INVITE.
     pub(crate) provisional: bool,
     pub(crate) ringing_reported: bool,
+    /// Challenges to our INVITE answered so far.
+    pub(crate) auth_tries: u8,
     /// Our tag (incoming legs).
     pub(crate) local_tag: String,
     pub(crate) branches: u32,
@@ -108,6 +113,7 @@ impl Leg {
             cancel_pending: false,
             provisional: false,
             ringing_reported: false,
+            auth_tries: 0,
             local_tag: String::new(),
             branches: 0,
             rel: Rel::default(),

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::event::{Cause, LegEvent, LegState, Output, Side};
 use super::leg::{Direction, Leg, LegConfig};
+use crate::auth::client::Challenge;
 use crate::dialog::Dialog;
 use crate::sdp::Sdp;
 use crate::sip::{HeaderName, Message, MessageWriter, Method};
@@ -93,6 +94,7 @@ impl Leg {
             100 => {}
             101..=199 => self.on_provisional(resp, code, now),
             200..=299 => self.on_success(resp, now),
+            401 | 407 if self.answer_challenge(resp, now) => {}
             _ => {
                 if self.state == LegState::Answered {
                     return;
@@ -107,6 +109,64 @@ impl Leg {
                 self.end(cause);
             }
         }
+    }
+
+    /// A 401/407 to our INVITE while calling, and an account to answer it with: the
+    /// INVITE again (same Call-ID, From and To, next CSeq, a new branch) with the
+    /// credentials; once only, so wrong credentials end the leg with the challenge.
+    fn answer_challenge(&mut self, resp: &Message, now: Instant) -> bool {
+        let Some((user, password)) = self.cfg.auth.clone() else {
+            return false;
+        };
+        if self.auth_tries > 0 || !matches!(self.state, LegState::Calling | LegState::Ringing) {
+            return false;
+        }
+        let Some(challenge) = Challenge::from_response(resp) else {
+            return false;
+        };
+        let Some(old) = self.invite.clone() else {
+            return false;
+        };
+        let uri = old.uri_str().unwrap_or("sip:invalid").to_owned();
+        let branch = self.next_branch();
+        let answer = challenge.answer(&user, &password, "INVITE", &uri, &branch);
+        let header = match resp.code() {
+            Some(407) => "Proxy-Authorization",
+            _ => "Authorization",
+        };
+        let seq = old.cseq().map_or(1, |c| c.seq) + 1;
+        let mut w = MessageWriter::request("INVITE", &uri);
+        for (name, raw, value) in old.header_lines() {
+            match name {
+                HeaderName::Via => {
+                    w.header("Via", &self.via().value(&branch));
+                }
+                HeaderName::CSeq => {
+                    w.header_fmt("CSeq", format_args!("{seq} INVITE"));
+                }
+                HeaderName::ContentLength | HeaderName::ContentType => {}
+                _ => {
+                    w.header(raw, value);
+                }
+            }
+        }
+        w.header(header, &answer);
+        let bytes = match old.header(HeaderName::ContentType) {
+            Some(ct) if !old.body().is_empty() => w.body(ct, old.body()),
+            _ => w.finish(),
+        };
+        let Ok(invite) = Message::parse(bytes) else {
+            return false;
+        };
+        let (txn, events) =
+            ClientInvite::start(invite.clone(), self.cfg.reliable, now, self.cfg.timers);
+        self.auth_tries += 1;
+        self.invite = Some(invite);
+        self.invite_txn = Some(txn);
+        self.provisional = false;
+        self.dialog = None;
+        self.transmit(&events);
+        true
     }
 
     fn on_provisional(&mut self, resp: &Message, code: u16, now: Instant) {

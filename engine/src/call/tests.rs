@@ -15,6 +15,7 @@ pub(super) fn cfg(seed: &str) -> LegConfig {
         contact: "<sip:pbx@203.0.113.5:5060>".into(),
         branch_seed: seed.into(),
         ring_timeout: Some(Duration::from_secs(30)),
+        auth: None,
     }
 }
 
