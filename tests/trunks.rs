@@ -517,3 +517,36 @@ fn a_forwarding_to_an_external_number_leaves_under_the_forwarding_lines_class() 
     assert_eq!(call.expect(403), 403);
     assert!(carrier.invite(Duration::from_millis(500)).is_none());
 }
+
+#[test]
+fn a_carrier_answering_garbage_takes_its_trunk_down_and_calls_fail_over() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    // A "carrier" that answers everything with bytes that are no SIP.
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let junk_port = junk.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        while let Ok((_, from)) = junk.recv_from(&mut buf) {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = junk.send_to(b"SIP/2.0 2OO OK\r\n\x00\xff garbage", from);
+        }
+    });
+    let good = Carrier::start();
+    route_over(dir.path(), &["junk", "good"]);
+    trunk_add(dir.path(), "junk", junk_port, &["--keepalive", "1"]);
+    trunk_add(dir.path(), "good", good.port(), &[]);
+    let text = wait_status(dir.path(), "junk", "down");
+    assert!(text.contains("no answer"), "{text}");
+    assert!(seen.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    wait_status(dir.path(), "good", "up");
+    // The switch still works, and calls go out on the trunk that is up.
+    let mut call = Caller::call(&pbx, "101", "0030123456");
+    let (invite, from) = good.invite(WAIT).expect("the good trunk takes the call");
+    good.answer(&invite, from, 41000);
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    call.bye();
+}

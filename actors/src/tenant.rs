@@ -122,6 +122,8 @@ const KNOWN_LINES_TTL: Duration = Duration::from_secs(2);
 /// the call from if the actor fails.
 struct CallEntry {
     _permit: CallPermit,
+    /// A call from a trunk: its place on the trunk.
+    _trunk: Option<crate::proto::trunk::TrunkSlot>,
     record: SharedRecord,
     /// The caller's and the dialled extension: both are in a call until the call's
     /// journal row is closed (busy-on-busy).
@@ -699,7 +701,7 @@ impl TenantSupervisor {
     fn admit(
         state: &mut TenantState,
         limits: &TenantLimits,
-        caller: &str,
+        caller: Option<&str>,
         inc: &Incoming,
     ) -> Option<CallPermit> {
         let calls = state.args.shared.calls.clone();
@@ -724,12 +726,14 @@ impl TenantSupervisor {
         };
         let second = state.epoch.elapsed().as_secs();
         let tenant_calls = state.calls.len();
-        let line_calls = state.line_calls.get(caller).copied().unwrap_or(0);
+        let line_calls = caller
+            .and_then(|c| state.line_calls.get(c).copied())
+            .unwrap_or(0);
         if let Err(why) = state
             .quota
             .admit(limits, tenant_calls, caller, line_calls, second)
         {
-            tracing::info!(caller, why, "call refused by the tenant's quota");
+            tracing::info!(?caller, why, "call refused by the tenant's quota");
             retry(why, 1);
             return None;
         }
@@ -937,8 +941,18 @@ impl TenantSupervisor {
         };
         let view = state.view.borrow().clone();
         let limits = view.limits;
-        let Some(permit) = Self::admit(state, &limits, &caller, &inc) else {
+        let line = inbound.is_none().then_some(caller.as_str());
+        let Some(permit) = Self::admit(state, &limits, line, &inc) else {
             return;
+        };
+        // A call from a trunk takes one of its places for as long as it lasts.
+        let trunk_slot = match inbound.as_ref().map(|i| i.trunk.take()) {
+            Some(Err(why)) => {
+                tracing::info!(%why, "call from a trunk refused");
+                return inc.respond(503, "Service Unavailable");
+            }
+            Some(Ok(slot)) => Some(slot),
+            None => None,
         };
         // An INVITE with Replaces (RFC 3891) goes to the call owning that dialog, which
         // honours it only for one of its parties.
@@ -1246,6 +1260,7 @@ impl TenantSupervisor {
                     call.get_id(),
                     CallEntry {
                         _permit: permit,
+                        _trunk: trunk_slot,
                         record,
                         parties,
                         call: call.clone(),
@@ -1510,6 +1525,7 @@ impl TenantSupervisor {
                     r.get_id(),
                     CallEntry {
                         _permit: permit,
+                        _trunk: None,
                         record,
                         parties,
                         call: r.clone(),

@@ -91,6 +91,8 @@ pub async fn place(ctx: Arc<Ctx>, phone: Arc<Phone>, plan: Plan) {
     }
     ctx.counters.call_ended();
     match ctx.scenario.mode {
+        // A call out to an external number: only the caller was taken.
+        Mode::Phones if plan.callee == usize::MAX => ctx.board.add_idle(phone.index),
         Mode::Phones => ctx
             .board
             .release(phone.index, plan.callee, plan.target, plan.number),
@@ -153,7 +155,10 @@ async fn caller_dialog(
     call_id: &str,
     inbox: &mut Inbox,
 ) -> Result<(), Cause> {
-    let ruri = format!("sip:{}@{domain}", plan.callee_ext);
+    let ruri = format!(
+        "sip:{}{}@{domain}",
+        ctx.scenario.dial_prefix, plan.callee_ext
+    );
     let mut d = Dialog {
         call_id: call_id.to_owned(),
         from_tag: format!("c{}", unique(ctx)),

@@ -211,9 +211,11 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     let mut tasks: Vec<JoinHandle<()>> = media.spawn();
     let mut phones = Vec::with_capacity(scenario.phones());
     let mode = scenario.mode;
-    ctx.counters
-        .one_leg
-        .store(matches!(mode, Mode::Uac | Mode::Uas), Ordering::Relaxed);
+    ctx.counters.one_leg.store(
+        matches!(mode, Mode::Uac | Mode::Uas)
+            || (mode == Mode::Phones && scenario.numbers.is_some()),
+        Ordering::Relaxed,
+    );
     ctx.counters
         .queued
         .store(mode == Mode::CallCentre, Ordering::Relaxed);
@@ -228,6 +230,15 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
                         .map_err(bind_err)?,
                 ));
             }
+        }
+        Mode::Uac if scenario.bind.is_some() => {
+            let ext = scenario.caller;
+            let at = scenario.bind.unwrap_or(scenario.target);
+            phones.push(Arc::new(
+                Phone::bind_addr(0, ext, scenario.password_of(ext), at)
+                    .await
+                    .map_err(bind_err)?,
+            ));
         }
         Mode::Uac => {
             let ext = scenario.caller;
@@ -403,6 +414,24 @@ async fn place_calls(ctx: &Arc<Ctx>, phones: &[Arc<Phone>]) {
                 };
                 let phone = phones[number as usize % phones.len()].clone();
                 tokio::spawn(place(ctx.clone(), phone, plan));
+                continue;
+            }
+            if let Some((a, b)) = s.numbers {
+                // Phones calling out: an idle caller, an external number.
+                let Some(caller) = ctx.board.pick_one(&mut rng) else {
+                    ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let plan = Plan {
+                    number,
+                    callee: usize::MAX,
+                    callee_ext: rng.gen_range(a..=b),
+                    target: None,
+                    hold,
+                    dtmf,
+                    on_hold,
+                };
+                tokio::spawn(place(ctx.clone(), phones[caller].clone(), plan));
                 continue;
             }
             let Some(p) = ctx.board.pick(&mut rng, number, dtmf, transfer) else {

@@ -162,8 +162,14 @@ pub struct Scenario {
     /// The calling number in UAC mode (also its digest user name).
     pub caller: u32,
     /// UAC mode: the numbers called; UAS mode: the DIDs answered (default: the
-    /// extensions).
+    /// extensions); phones: external numbers they call (through the switch's trunks)
+    /// instead of each other.
     pub numbers: Option<(u64, u64)>,
+    /// Put in front of a number called (`+` for E.164, an access code …).
+    pub dial_prefix: String,
+    /// UAC mode: the one address it sends from (a carrier behind a fixed-IP trunk);
+    /// none: a few sockets on free ports.
+    pub bind: Option<SocketAddr>,
     /// The switch's SIP address (UDP).
     pub target: SocketAddr,
     /// The tenant's domain (Request-URI host, From/To host, digest realm's tenant).
@@ -212,6 +218,8 @@ impl Default for Scenario {
             mode: Mode::Phones,
             caller: 1000,
             numbers: None,
+            dial_prefix: String::new(),
+            bind: None,
             target: SocketAddr::from(([127, 0, 0, 1], 5060)),
             domain: "127.0.0.1".into(),
             extensions: (100, 109),

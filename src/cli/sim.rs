@@ -85,13 +85,18 @@ pub struct ModeArgs {
     /// Carrier/UAS mode: answer calls on --listen for --dids.
     #[arg(long, requires = "listen")]
     uas: bool,
-    /// UAS mode: the address to listen on, e.g. 127.0.0.1:5070.
+    /// UAS mode: the address to listen on, e.g. 127.0.0.1:5070; direct mode: the one
+    /// address to call from (a carrier behind a fixed-IP trunk).
     #[arg(long, value_name = "IP:PORT")]
     listen: Option<String>,
     /// Direct mode: the numbers to call; UAS mode: the DIDs answered
-    /// (default: --extensions), e.g. 4930123400-4930123499.
+    /// (default: --extensions); phones: external numbers they call (through the
+    /// switch's trunks) instead of each other, e.g. 4930123400-4930123499.
     #[arg(long, visible_alias = "dids", value_name = "A-B")]
     numbers: Option<String>,
+    /// Put in front of each number called: `+` for E.164, or an access code.
+    #[arg(long, value_name = "PREFIX")]
+    dial_prefix: Option<String>,
     /// Direct mode: the calling number (and digest user name for a 401/407).
     #[arg(long)]
     caller: Option<u32>,
@@ -179,10 +184,15 @@ fn scenario(a: &SimArgs) -> Result<Scenario, CliError> {
         s.mode = Mode::Uas;
     }
     if let Some(l) = &a.modes.listen {
-        if !a.modes.uas {
-            return Err(usage("listen", "only with --uas".into()));
+        let addr = parse_target(l).map_err(|m| usage("listen", m))?;
+        match (a.modes.uas, a.modes.uac_only) {
+            (true, _) => s.target = addr,
+            (false, true) => s.bind = Some(addr),
+            (false, false) => return Err(usage("listen", "only with --uas or --uac-only".into())),
         }
-        s.target = parse_target(l).map_err(|m| usage("listen", m))?;
+    }
+    if let Some(p) = &a.modes.dial_prefix {
+        s.dial_prefix = p.clone();
     }
     if let Some(n) = &a.modes.numbers {
         s.numbers = Some(parse_numbers(n).map_err(|m| usage("numbers", m))?);

@@ -44,7 +44,7 @@ impl Quota {
         &mut self,
         limits: &TenantLimits,
         tenant_calls: usize,
-        line: &str,
+        line: Option<&str>,
         line_calls: usize,
         second: u64,
     ) -> Result<(), Refusal> {
@@ -52,6 +52,13 @@ impl Quota {
         if over(tenant_calls, limits.max_calls) {
             return Err("tenant call limit reached");
         }
+        // A call from a trunk has no line of the tenant placing it.
+        let Some(line) = line else {
+            if !self.tenant.take(second, limits.max_cps) {
+                return Err("tenant call rate reached");
+            }
+            return Ok(());
+        };
         if over(line_calls, limits.line_max_calls) {
             return Err("line call limit reached");
         }
@@ -87,13 +94,13 @@ mod tests {
     #[test]
     fn concurrent_limits() {
         let mut q = Quota::default();
-        assert!(q.admit(&limits(), 2, "100", 1, 0).is_ok());
+        assert!(q.admit(&limits(), 2, Some("100"), 1, 0).is_ok());
         assert_eq!(
-            q.admit(&limits(), 3, "100", 0, 1),
+            q.admit(&limits(), 3, Some("100"), 0, 1),
             Err("tenant call limit reached")
         );
         assert_eq!(
-            q.admit(&limits(), 0, "100", 2, 1),
+            q.admit(&limits(), 0, Some("100"), 2, 1),
             Err("line call limit reached")
         );
     }
@@ -101,20 +108,39 @@ mod tests {
     #[test]
     fn rates_per_second_for_line_and_tenant() {
         let mut q = Quota::default();
-        assert!(q.admit(&limits(), 0, "100", 0, 7).is_ok());
-        assert!(q.admit(&limits(), 0, "100", 0, 7).is_ok());
+        assert!(q.admit(&limits(), 0, Some("100"), 0, 7).is_ok());
+        assert!(q.admit(&limits(), 0, Some("100"), 0, 7).is_ok());
         assert_eq!(
-            q.admit(&limits(), 0, "100", 0, 7),
+            q.admit(&limits(), 0, Some("100"), 0, 7),
             Err("line call rate reached")
         );
-        assert!(q.admit(&limits(), 0, "101", 0, 7).is_ok());
-        assert!(q.admit(&limits(), 0, "102", 0, 7).is_ok());
+        assert!(q.admit(&limits(), 0, Some("101"), 0, 7).is_ok());
+        assert!(q.admit(&limits(), 0, Some("102"), 0, 7).is_ok());
         assert_eq!(
-            q.admit(&limits(), 0, "103", 0, 7),
+            q.admit(&limits(), 0, Some("103"), 0, 7),
             Err("tenant call rate reached")
         );
         // A new second starts over.
-        assert!(q.admit(&limits(), 0, "100", 0, 8).is_ok());
-        assert!(q.admit(&TenantLimits::default(), 500, "100", 0, 9).is_ok());
+        assert!(q.admit(&limits(), 0, Some("100"), 0, 8).is_ok());
+        assert!(q
+            .admit(&TenantLimits::default(), 500, Some("100"), 0, 9)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_call_from_a_trunk_counts_for_the_tenant_only() {
+        let mut q = Quota::default();
+        // No line limit applies (the caller is no line), the tenant's rate does.
+        for _ in 0..4 {
+            assert!(q.admit(&limits(), 0, None, 99, 11).is_ok());
+        }
+        assert_eq!(
+            q.admit(&limits(), 0, None, 0, 11),
+            Err("tenant call rate reached")
+        );
+        assert_eq!(
+            q.admit(&limits(), 3, None, 0, 12),
+            Err("tenant call limit reached")
+        );
     }
 }

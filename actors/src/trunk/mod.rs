@@ -251,14 +251,7 @@ impl TrunkState {
                 self.registrations += 1;
                 let ms = u64::from(granted) * 1000;
                 self.registered_until = Some(unix_millis() + ms);
-                // Again before it runs out: at 3/4 of the time, or 5 s before the end.
-                let refresh = Duration::from_millis(
-                    (ms * 3 / 4)
-                        .max(ms.saturating_sub(5_000))
-                        .min(ms.saturating_sub(1_000))
-                        .max(500),
-                );
-                self.register_at = Some(now + refresh);
+                self.register_at = Some(now + refresh_after(ms));
                 self.set(TrunkStatus::Up, format!("registered for {granted} s"));
             }
             401 | 407 => {
@@ -328,6 +321,16 @@ impl TrunkState {
             self.set(TrunkStatus::Down, format!("{reason} to OPTIONS"));
         }
     }
+}
+
+/// When to register again after the carrier granted `ms` milliseconds: at three
+/// quarters of it, and at least 5 s before it runs out, but not before half of it.
+pub fn refresh_after(ms: u64) -> Duration {
+    let at = (ms * 3 / 4)
+        .min(ms.saturating_sub(5_000))
+        .max(ms / 2)
+        .max(500);
+    Duration::from_millis(at)
 }
 
 /// The registration time the carrier granted: our Contact's `expires`, else the
@@ -421,5 +424,20 @@ impl Actor for TrunkActor {
             .directory
             .remove_trunk(&state.args.live, &state.args.call_id);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registration_is_renewed_well_before_it_runs_out() {
+        assert_eq!(refresh_after(600_000), Duration::from_secs(450));
+        assert_eq!(refresh_after(3_600_000), Duration::from_secs(2_700));
+        assert_eq!(refresh_after(20_000), Duration::from_secs(15));
+        // Short grants: half of it, never a busy loop.
+        assert_eq!(refresh_after(4_000), Duration::from_secs(2));
+        assert_eq!(refresh_after(0), Duration::from_millis(500));
     }
 }

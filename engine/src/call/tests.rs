@@ -615,3 +615,83 @@ fn forged_responses_with_another_branch_do_nothing() {
     assert!(sent.is_empty() && ev.is_empty(), "{ev:?}");
     assert_eq!(b.state(), LegState::Answered);
 }
+
+/// A 407 (or 401) to the INVITE with a challenge in it.
+fn challenge(invite: &Message, code: u16) -> Message {
+    let (reason, header) = match code {
+        407 => ("Proxy Authentication Required", "Proxy-Authenticate"),
+        _ => ("Unauthorized", "WWW-Authenticate"),
+    };
+    fixtures::answer(
+        &format!("SIP/2.0 {code} {reason}\r\nVia: {{via}}\r\nFrom: {{from}}\r\nTo: {{to}};tag=carrier1\r\nCall-ID: {{call_id}}\r\nCSeq: {{cseq}}\r\n{header}: Digest realm=\"carrier.test\", nonce=\"n0nce\", algorithm=MD5\r\nContent-Length: 0\r\n\r\n"),
+        invite,
+    )
+}
+
+#[test]
+fn a_challenge_to_the_invite_is_answered_once_with_the_account() {
+    let t0 = Instant::now();
+    let mut config = cfg("t");
+    config.auth = Some(("acme".into(), "secret".into()));
+    let mut b = Leg::outgoing(config);
+    b.send_invite(&invite_spec(), t0);
+    let invite = drain(&mut b).0.remove(0);
+    b.on_response(&challenge(&invite, 407), t0 + Duration::from_millis(20));
+    let (sent, ev) = drain(&mut b);
+    assert!(ev.is_empty(), "the leg goes on: {ev:?}");
+    let ack = sent.iter().find(|m| m.method() == Some(&Method::Ack));
+    assert!(ack.is_some(), "the 407 is acknowledged");
+    let again = sent
+        .iter()
+        .find(|m| m.method() == Some(&Method::Invite))
+        .expect("the INVITE again")
+        .clone();
+    assert_eq!(again.call_id(), invite.call_id());
+    assert_eq!(again.cseq().unwrap().seq, 2);
+    assert_ne!(
+        again.top_via().unwrap().branch(),
+        invite.top_via().unwrap().branch()
+    );
+    assert_eq!(
+        again.header(HeaderName::From),
+        invite.header(HeaderName::From)
+    );
+    let auth = again
+        .header(HeaderName::ProxyAuthorization)
+        .expect("credentials");
+    assert!(auth.contains("username=\"acme\"") && auth.contains("realm=\"carrier.test\""));
+    // The answer to the new INVITE is the leg's.
+    let ok = fixtures::answer(SNOM_200, &again);
+    b.on_response(&ok, t0 + Duration::from_millis(50));
+    let (_, ev) = drain(&mut b);
+    assert!(matches!(&ev[..], [LegEvent::Answered(_)]), "{ev:?}");
+    // A second challenge means wrong credentials: the leg ends with it.
+    let mut config = cfg("u");
+    config.auth = Some(("acme".into(), "guess".into()));
+    let mut b = Leg::outgoing(config);
+    b.send_invite(&invite_spec(), t0);
+    let invite = drain(&mut b).0.remove(0);
+    b.on_response(&challenge(&invite, 401), t0);
+    let again = drain(&mut b)
+        .0
+        .into_iter()
+        .find(|m| m.method() == Some(&Method::Invite))
+        .expect("the INVITE again");
+    assert!(again.header(HeaderName::Authorization).is_some());
+    b.on_response(&challenge(&again, 401), t0);
+    let (_, ev) = drain(&mut b);
+    assert!(
+        matches!(&ev[..], [LegEvent::Ended(c)] if c.code == 401),
+        "{ev:?}"
+    );
+    // Without an account a challenge ends the leg at once.
+    let mut b = Leg::outgoing(cfg("v"));
+    b.send_invite(&invite_spec(), t0);
+    let invite = drain(&mut b).0.remove(0);
+    b.on_response(&challenge(&invite, 407), t0);
+    let (_, ev) = drain(&mut b);
+    assert!(
+        matches!(&ev[..], [LegEvent::Ended(c)] if c.code == 407),
+        "{ev:?}"
+    );
+}
