@@ -244,8 +244,10 @@ fn calls_from_a_trunk_reach_extensions_groups_and_the_ivr_by_ddi() {
     let pbx = Pbx::start(dir.path());
     let carrier = Carrier::start();
     edit_plan(dir.path(), |p| {
-        // The group rings at any hour in this test.
+        // The group rings at any hour in this test; the IVR's 5 leads outside.
         p["groups"][0]["schedule"] = serde_json::Value::Null;
+        p["ivrs"][0]["schedule"] = serde_json::Value::Null;
+        p["ivrs"][0]["choices"]["5"] = serde_json::json!("+4930999999");
     });
     trunk_add(dir.path(), "demo-trunk", carrier.port(), &[]);
     wait_status(dir.path(), "demo-trunk", "up");
@@ -271,14 +273,21 @@ fn calls_from_a_trunk_reach_extensions_groups_and_the_ivr_by_ddi() {
         .expect("group 200's first member rings");
     member.respond(&invite, 486, "Busy Here");
     let _ = carrier.final_response(&mut call, Duration::from_secs(1));
-    // The plan's single DDI number of the IVR: the switch answers.
+    // The plan's single DDI number of the IVR: the switch answers, and the caller's
+    // choice 5 (an external number, under the menu's class) goes out on the trunk.
     let mut call = carrier.call(pbx.addr, "+4989123456", "+4930123456799", 42004);
     assert_eq!(
         carrier.final_response(&mut call, WAIT),
         Some(200),
         "the IVR answers"
     );
-    carrier.send(&carrier.in_dialog(&call, "BYE", 2), pbx.addr);
+    carrier.press(&call, 2, '5');
+    let (out, from) = carrier
+        .invite(WAIT)
+        .expect("the IVR's external choice goes out");
+    assert_eq!(out.uri().and_then(|u| u.user), Some("+4930999999"));
+    carrier.respond(&out, from, 486, "Busy Here");
+    carrier.send(&carrier.in_dialog(&call, "BYE", 3), pbx.addr);
     // Not a number of this tenant: 404.
     let mut call = carrier.call(pbx.addr, "+4989123456", "+4940999999", 42006);
     assert_eq!(carrier.final_response(&mut call, WAIT), Some(404));

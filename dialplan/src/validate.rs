@@ -546,18 +546,6 @@ fn check_references(
         if let Some(s) = schedule(&i.schedule) {
             unknown(entry.clone(), "schedule", s);
         }
-        // External numbers go out through trunks, which the switch has none of yet.
-        for n in i
-            .choices
-            .values()
-            .chain(&i.drop_off)
-            .filter(|n| n.starts_with('+'))
-        {
-            errs.push(ValidationError::Setting {
-                entry: entry.clone(),
-                reason: format!("{n} is an external number: a menu leads to one once trunks are set up (not built yet)"),
-            });
-        }
         for (digit, n) in &i.choices {
             if digit.len() != 1 || !digit.as_bytes()[0].is_ascii_digit() {
                 unknown(entry.clone(), "choice digit", digit);

@@ -274,6 +274,12 @@ fn permission_classes() {
     // Forwarding to an external number is checked against the class too.
     let t = targets(&plan, &phone("109", "*2100171123456"), MONDAY_NOON);
     assert!(matches!(&t[0], Target::Reject { code: 403, .. }));
+    // An IVR menu's choice is dialled by the menu, under the menu's class.
+    let t = targets(&plan, &phone("400", "+4930999999"), MONDAY_NOON);
+    assert!(matches!(&t[0], Target::Outbound { .. }), "{t:?}");
+    plan.ivrs[0].class = PermissionClass::InternalOnly;
+    let t = targets(&plan, &phone("400", "+4930999999"), MONDAY_NOON);
+    assert!(matches!(&t[0], Target::Reject { code: 403, .. }), "{t:?}");
 }
 
 #[test]

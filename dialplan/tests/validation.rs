@@ -115,6 +115,7 @@ fn table_of_numbering_errors() {
                     drop_off: None,
                     parent: None,
                     schedule: None,
+                    class: Default::default(),
                 })
             },
             &["IVR menu \"Orphan\"", "reserved for submenus"],
@@ -206,16 +207,6 @@ fn table_of_numbering_errors() {
             &[
                 "IVR menu \"Main menu\"",
                 "drop_off 400 leads back into the menu",
-            ],
-        ),
-        (
-            "IVR choice to an external number",
-            |p| {
-                p.ivrs[0].choices.insert("5".into(), "+4930999999".into());
-            },
-            &[
-                "IVR menu \"Main menu\"",
-                "+4930999999 is an external number",
             ],
         ),
         (

@@ -181,6 +181,21 @@ impl Carrier {
         }
     }
 
+    /// Presses `key` in the carrier's answered call (SIP INFO, `application/dtmf-relay`).
+    pub fn press(&self, call: &Inbound, seq: u32, key: char) {
+        let text = String::from_utf8(self.in_dialog(call, "INFO", seq)).unwrap();
+        let body = format!("Signal={key}\r\nDuration=160\r\n");
+        let head = text
+            .trim_end_matches("\r\n")
+            .replace("Content-Length: 0", "");
+        let head = head.trim_end_matches("\r\n");
+        let msg = format!(
+            "{head}\r\nContent-Type: application/dtmf-relay\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.send(msg.as_bytes(), call.switch);
+    }
+
     /// A request in the carrier's call (after the 2xx): ACK or BYE.
     pub fn in_dialog(&self, call: &Inbound, method: &str, seq: u32) -> Vec<u8> {
         let inv = &call.invite;

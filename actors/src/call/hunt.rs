@@ -57,13 +57,7 @@ pub fn ring(
     let lines = devices.targets.iter().map(|d| d.line.clone()).collect();
     let contacts: Vec<String> = devices.targets.iter().map(|d| d.contact.clone()).collect();
     let id = s.add_channel(myself, Role::Callee, legs, (flows, lines), &contacts);
-    for trunk in devices.targets.iter().filter_map(|d| d.trunk.clone()) {
-        s.journal.publish(CallEventKind::CallTrunk {
-            trunk: trunk.trunk.clone(),
-            direction: crate::journal::Direction::Outbound,
-        });
-        s.trunk_legs.push((id, trunk));
-    }
+    s.keep_trunk_legs(id, &devices.targets);
     let port = (!s.relays.is_empty()).then_some(super::CALLEE_PORT);
     let offer = s.b_offer.clone();
     if let Some(c) = s.channel_mut(id) {
@@ -316,7 +310,7 @@ pub(super) fn next(myself: &ActorRef<CallMsg>, s: &mut CallState, last: Cause, t
         WalkStep::Serve(dialplan::Target::IvrMenu { number, .. }) => {
             // A menu reached later in the walk (a fallback, a forwarding): the tenant
             // hands it over ready to serve.
-            super::ivr::ask(myself, s, number);
+            super::ivr::ask(myself, s, number, None);
         }
         WalkStep::Serve(dialplan::Target::Voicemail { mailbox }) => {
             // After the hops failed (no answer, busy): the line's mailbox, if it has

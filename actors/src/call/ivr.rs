@@ -162,7 +162,8 @@ fn go(myself: &ActorRef<CallMsg>, s: &mut CallState, to: String, _t: Instant) {
         to: to.clone(),
         reason: "ivr".into(),
     });
-    ask(myself, s, to);
+    let menu = s.ivr.as_ref().map(|m| m.menu.number.clone());
+    ask(myself, s, to, menu);
 }
 
 /// Where the choice leads, as the tenant found it (or, for a caller not answered
@@ -275,9 +276,14 @@ fn hang_up(s: &mut CallState, code: u16, reason: &str, t: Instant) {
 
 /// Asks the tenant where number `to` leads a caller of this call; the answer comes
 /// back as `CallMsg::IvrStep`.
-pub(super) fn ask(myself: &ActorRef<CallMsg>, s: &CallState, to: String) {
+pub(super) fn ask(myself: &ActorRef<CallMsg>, s: &CallState, to: String, menu: Option<String>) {
     let tenant = s.tenant.supervisor.clone();
-    let (me, by) = (myself.clone(), s.parties.caller.clone());
+    // A menu's choice is routed as the menu dialling it (its permission class
+    // decides an external number), anything else as the caller.
+    let (me, by) = (
+        myself.clone(),
+        menu.unwrap_or_else(|| s.parties.caller.clone()),
+    );
     tokio::spawn(async move {
         let step = match tenant
             .call(|reply| TenantMsg::IvrChoice { by, to, reply }, None)

@@ -416,6 +416,18 @@ impl CallState {
         self.channels.iter().find(|c| c.id == id)
     }
 
+    /// Channel `id` rings `targets`: those on a trunk hold their places on it while
+    /// the channel lives (and the journal names the trunk the call goes out on).
+    fn keep_trunk_legs(&mut self, id: ChannelId, targets: &[CallTarget]) {
+        for trunk in targets.iter().filter_map(|d| d.trunk.clone()) {
+            self.journal.publish(CallEventKind::CallTrunk {
+                trunk: trunk.trunk.clone(),
+                direction: Direction::Outbound,
+            });
+            self.trunk_legs.push((id, trunk));
+        }
+    }
+
     fn channel_mut(&mut self, id: ChannelId) -> Option<&mut Channel> {
         self.channels.iter_mut().find(|c| c.id == id)
     }

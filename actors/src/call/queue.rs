@@ -387,6 +387,7 @@ pub(super) fn ring_for_answered(
     let lines = targets.iter().map(|d| d.line.clone()).collect();
     let contacts: Vec<String> = targets.iter().map(|d| d.contact.clone()).collect();
     let id = s.add_channel(myself, Role::Agent, legs, (flows, lines), &contacts);
+    s.keep_trunk_legs(id, targets);
     if let Some(c) = s.channel_mut(id) {
         c.port = Some(AGENTS);
         c.sent_sdp = offer;

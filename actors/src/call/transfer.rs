@@ -231,6 +231,7 @@ pub fn targets(
     let lines = targets.iter().map(|d| d.line.clone()).collect();
     let contacts: Vec<String> = targets.iter().map(|d| d.contact.clone()).collect();
     let id = s.add_channel(myself, Role::Target, legs, (flows, lines), &contacts);
+    s.keep_trunk_legs(id, &targets);
     if let Some(c) = s.channel_mut(id) {
         c.sent_sdp = sdp;
     }

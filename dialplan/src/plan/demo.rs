@@ -75,6 +75,7 @@ impl TenantPlan {
             drop_off: Some("100".into()),
             parent: None,
             schedule: Some("office-hours".into()),
+            class: Default::default(),
         };
         let submenu = IvrMenu {
             number: "99990".into(),
@@ -85,6 +86,7 @@ impl TenantPlan {
             drop_off: Some("100".into()),
             parent: Some("400".into()),
             schedule: None,
+            class: Default::default(),
         };
         Self {
             name: "demo".into(),

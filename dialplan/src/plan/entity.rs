@@ -240,6 +240,10 @@ pub struct IvrMenu {
     /// Off-hours schedule name.
     #[serde(default)]
     pub schedule: Option<String>,
+    /// What its choices may call outside (an external number out on a trunk), as a
+    /// line's class.
+    #[serde(default)]
+    pub class: PermissionClass,
 }
 
 /// A pickup group: any member may pick up a call ringing another member (`*8`).

@@ -87,13 +87,21 @@ impl<'a> Run<'a> {
         call: &CallContext,
     ) -> Result<(Dialled, Dialled, Vec<Target>), Error> {
         let caller = self.caller_from_phone(&call.from)?;
-        let ext = match (caller.detection, self.r.owners.get(&caller.number)) {
-            (Detection::Internal, Some(Owner::Extension(i))) => Some(&self.plan().extensions[*i]),
+        let owner = self
+            .r
+            .owners
+            .get(&caller.number)
+            .filter(|_| caller.detection == Detection::Internal);
+        let ext = match owner {
+            Some(Owner::Extension(i)) => Some(&self.plan().extensions[*i]),
             _ => None,
         };
-        let (class, premium) = ext.map_or((PermissionClass::InternalOnly, false), |e| {
-            (e.class, e.premium_allowed)
-        });
+        let (class, premium) = match (ext, owner) {
+            (Some(e), _) => (e.class, e.premium_allowed),
+            // An IVR menu's choice (the menu dials it): the menu's class.
+            (None, Some(Owner::Ivr(i))) => (self.plan().ivrs[*i].class, false),
+            _ => (PermissionClass::InternalOnly, false),
+        };
         // The caller's line group may dial by its own location (a branch elsewhere).
         let loc = match ext {
             Some(e) => self.r.dialling_location(&e.number),
