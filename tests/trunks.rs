@@ -559,3 +559,54 @@ fn a_carrier_answering_garbage_takes_its_trunk_down_and_calls_fail_over() {
     call.ack();
     call.bye();
 }
+
+#[test]
+fn a_tcp_trunk_registers_and_carries_calls_over_its_own_connection() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let far_end = Carrier::start();
+    let kam = Kamailio::start(far_end.port(), 60);
+    route_over(dir.path(), &["carrier"]);
+    let port = kam.addr.port();
+    trunk_add(
+        dir.path(),
+        "carrier",
+        port,
+        &[
+            "--transport",
+            "tcp",
+            "--register",
+            "--user",
+            "acme",
+            "--password",
+            "secret",
+            "--domain",
+            "carrier.test",
+        ],
+    );
+    wait_status(dir.path(), "carrier", "up");
+    let mut call = Caller::call(&pbx, "101", "0030123456");
+    let (invite, from) = far_end
+        .invite(WAIT)
+        .expect("the far end gets the call over TCP");
+    assert_eq!(invite.uri().and_then(|u| u.user), Some("+4930123456"));
+    far_end.answer(&invite, from, 41000);
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    call.bye();
+    let (bye, from) = far_end
+        .request("BYE", WAIT)
+        .expect("the BYE through kamailio");
+    far_end.respond(&bye, from, 200, "OK");
+    // In: Kamailio sends the call down the connection the trunk registered on.
+    let mut phone = Device::register(&pbx, "105");
+    let mut call = far_end.call(kam.addr, "+4989123456", "+49301234567105", 42000);
+    let Some(invite) = phone.next_invite(&[]) else {
+        panic!(
+            "105 rings for the call over TCP; the far end got {:?}",
+            far_end.final_response(&mut call, WAIT)
+        );
+    };
+    phone.answer_invite(&invite, 43000);
+    assert_eq!(far_end.final_response(&mut call, WAIT), Some(200));
+}

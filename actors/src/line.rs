@@ -455,6 +455,11 @@ pub(crate) fn answer_stranger(
             inc.reply.send(out.code, out.response);
         }
         Some(engine::sip::Method::Invite) => {
+            // A call from nobody the tenant knows (no line, no trunk's address).
+            let n = shared
+                .strangers
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(source = %inc.source, %user, refused = n + 1, "call from an unknown source");
             let _ = authenticate(&inc, &creds, &shared.nonces, &shared.guard, &mut counts);
         }
         _ => inc.respond(404, "Not Found"),

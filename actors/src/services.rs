@@ -36,4 +36,7 @@ pub struct Services {
     pub clock: crate::clock::WallClock,
     /// Wakes the mailer: a mail was put in the outbox.
     pub mail: Arc<tokio::sync::Notify>,
+    /// New calls refused because they came from no line of their tenant and from no
+    /// trunk (a stranger's INVITE gets the challenge it cannot answer).
+    pub strangers: Arc<std::sync::atomic::AtomicU64>,
 }

@@ -220,6 +220,7 @@ impl Actor for SwitchActor {
             data_dir: args.config.data_dir.clone().into(),
             clock: args.config.wall_clock,
             mail: Arc::new(tokio::sync::Notify::new()),
+            strangers: Arc::default(),
         };
         let mut state = SwitchState {
             config: args.config,

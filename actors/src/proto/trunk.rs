@@ -72,18 +72,36 @@ pub struct TrunkLive {
     status: AtomicU8,
     reason: Mutex<String>,
     active: AtomicU32,
+    /// Where its messages go: the carrier's address over UDP, or the connection the
+    /// trunk opened to it over TCP (none while there is none).
+    flow: Mutex<Option<super::Flow>>,
 }
 
 impl TrunkLive {
     pub fn new(tenant: TenantId, config: TrunkConfig, addr: SocketAddr) -> Self {
         TrunkLive {
             tenant,
-            config,
             addr,
             status: AtomicU8::new(0),
             reason: Mutex::new("starting".into()),
             active: AtomicU32::new(0),
+            flow: Mutex::new((config.transport != "tcp").then_some(super::Flow::Udp(addr))),
+            config,
         }
+    }
+
+    /// The trunk speaks TCP to its carrier.
+    pub fn is_tcp(&self) -> bool {
+        self.config.transport == "tcp"
+    }
+
+    /// Where its messages go now (none: a TCP trunk not connected).
+    pub fn flow(&self) -> Option<super::Flow> {
+        *self.flow.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_flow(&self, flow: Option<super::Flow>) {
+        *self.flow.lock().unwrap_or_else(|e| e.into_inner()) = flow;
     }
 
     pub fn status(&self) -> TrunkStatus {

@@ -15,6 +15,9 @@ use crate::proto::{Flow, UdpOut};
 pub struct SipOut {
     udp: RwLock<Vec<(SocketAddr, mpsc::UnboundedSender<UdpOut>)>>,
     pub flows: Arc<Flows>,
+    /// Where messages read from connections the switch opens go (set by the
+    /// transport; weak: the dispatcher holds this `SipOut`).
+    connector: RwLock<Option<(std::sync::Weak<super::Dispatcher>, usize)>>,
 }
 
 impl SipOut {
@@ -22,6 +25,7 @@ impl SipOut {
         SipOut {
             udp: RwLock::new(Vec::new()),
             flows,
+            connector: RwLock::new(None),
         }
     }
 
@@ -30,6 +34,29 @@ impl SipOut {
         let mut v = self.udp.write().unwrap_or_else(|p| p.into_inner());
         v.retain(|(a, _)| *a != local);
         v.push((local, tx));
+    }
+
+    /// The transport says how connections the switch opens are read.
+    pub fn set_connector(&self, dispatcher: &Arc<super::Dispatcher>, max_size: usize) {
+        *self.connector.write().unwrap_or_else(|p| p.into_inner()) =
+            Some((Arc::downgrade(dispatcher), max_size));
+    }
+
+    /// Opens a TCP connection to `peer` (a trunk's carrier): the flow to send on.
+    pub async fn connect(&self, peer: SocketAddr) -> std::io::Result<Flow> {
+        let connector = self
+            .connector
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some((dispatcher, max_size)) = connector else {
+            return Err(std::io::Error::other("no TCP transport"));
+        };
+        let dispatcher = dispatcher
+            .upgrade()
+            .ok_or_else(|| std::io::Error::other("the transport stopped"))?;
+        let conn = super::tcp::connect(peer, dispatcher, max_size, self.flows.clone()).await?;
+        Ok(Flow::Tcp { peer, conn })
     }
 
     /// The local UDP address for reaching `peer` (same address family).

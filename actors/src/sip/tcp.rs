@@ -189,6 +189,7 @@ pub async fn accept_loop(
                     dispatcher.clone(),
                     max_size,
                     flows.clone(),
+                    None,
                 ));
             }
             Err(e) => {
@@ -199,16 +200,51 @@ pub async fn accept_loop(
     }
 }
 
+/// How long connecting to a trunk's carrier may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens a connection to `peer` (a trunk's carrier) under the same limits and
+/// framing as the connections phones open; its id once it is in `Flows`.
+pub async fn connect(
+    peer: SocketAddr,
+    dispatcher: Arc<Dispatcher>,
+    max_size: usize,
+    flows: Arc<Flows>,
+) -> std::io::Result<u64> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    flows
+        .admit(peer)
+        .map_err(|limit| std::io::Error::other(format!("tcp {limit} limit reached")))?;
+    let _ = stream.set_nodelay(true);
+    let (ready, id) = tokio::sync::oneshot::channel();
+    tokio::spawn(connection(
+        stream,
+        peer,
+        dispatcher,
+        max_size,
+        flows,
+        Some(ready),
+    ));
+    id.await
+        .map_err(|_| std::io::Error::other("connection ended at once"))
+}
+
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     dispatcher: Arc<Dispatcher>,
     max_size: usize,
     flows: Arc<Flows>,
+    ready: Option<tokio::sync::oneshot::Sender<u64>>,
 ) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
     let id = flows.insert(peer, tx.clone());
+    if let Some(r) = ready {
+        let _ = r.send(id);
+    }
     // The connection's place is given back however this task ends (a panic too).
     let _place = Place {
         flows: flows.clone(),

@@ -86,6 +86,9 @@ impl Actor for Transport {
     ) -> Result<TransportState, ActorProcessingErr> {
         let mut tasks = Vec::new();
         let mut bound = Vec::new();
+        args.dispatcher
+            .out
+            .set_connector(&args.dispatcher, args.max_size);
         for addr in &args.addrs {
             let (udp_sock, listener) =
                 bind_pair(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;

@@ -79,9 +79,9 @@ fn check(t: &TrunkConfig) -> Result<()> {
     if t.port == 0 {
         return bad("trunk port 0".into());
     }
-    if t.transport != "udp" {
+    if !["udp", "tcp"].contains(&t.transport.as_str()) {
         return bad(format!(
-            "transport {:?}: trunks speak udp for now (tcp and tls are not built yet)",
+            "transport {:?}: udp or tcp (tls comes with the hardening work)",
             t.transport
         ));
     }
@@ -275,8 +275,8 @@ mod tests {
         store.set_trunk(t, &reg).unwrap();
         let mut bad = trunk("bad name");
         assert!(store.set_trunk(t, &bad).is_err());
-        bad.name = "tcp".into();
-        bad.transport = "tcp".into();
+        bad.name = "tls".into();
+        bad.transport = "tls".into();
         assert!(store.set_trunk(t, &bad).is_err());
         let names: Vec<String> = store
             .trunks(t)

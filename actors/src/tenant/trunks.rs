@@ -196,14 +196,22 @@ impl TenantSupervisor {
                         .and_then(|p| p.trunks.iter().find(|t| t.name == *name))
                         .map(|t| t.format)
                         .unwrap_or_default();
+                    let Some(flow) = running.live.flow() else {
+                        why.push(format!("trunk {name} has no connection to its carrier"));
+                        continue;
+                    };
                     let leg = Self::trunk_leg(router.as_deref(), ask, format, slot);
+                    let param = match flow {
+                        Flow::Tcp { .. } => ";transport=tcp",
+                        Flow::Udp(_) => "",
+                    };
                     let target = CallTarget {
                         line: name.clone(),
                         contact: format!(
-                            "sip:{}@{}:{}",
+                            "sip:{}@{}:{}{param}",
                             ask.trunk.dial, running.live.config.host, running.live.config.port
                         ),
-                        flow: Flow::Udp(running.live.addr),
+                        flow,
                         trunk: Some(Arc::new(leg)),
                     };
                     return Ok(HopDevices::of(vec![target]));

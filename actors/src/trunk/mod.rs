@@ -25,7 +25,7 @@ use crate::clock::unix_millis;
 use crate::directory::Directory;
 use crate::journal::EventBus;
 use crate::proto::trunk::{TrunkEvent, TrunkLive, TrunkMsg, TrunkStatus};
-use crate::proto::{Flow, TenantEntry};
+use crate::proto::TenantEntry;
 use crate::sip::SipOut;
 
 pub use request::{token, Request};
@@ -122,8 +122,47 @@ impl TrunkState {
     }
 
     fn send(&self, bytes: Bytes) {
-        if !self.args.out.send(Flow::Udp(self.args.live.addr), bytes) {
-            tracing::warn!(trunk = %self.name(), "no UDP socket for the trunk's address family");
+        let live = &self.args.live;
+        let sent = live.flow().is_some_and(|f| self.args.out.send(f, bytes));
+        if !sent {
+            // Its connection is gone: the next request opens another.
+            live.set_flow(None);
+            tracing::debug!(trunk = %self.name(), "trunk message not sent");
+        }
+    }
+
+    /// A request is due now.
+    fn due(&self, now: Instant) -> bool {
+        self.pending.is_none()
+            && (self.register_at.is_some_and(|at| now >= at) || now >= self.keepalive_at)
+    }
+
+    /// A TCP trunk has no connection to its carrier when a request is due: it opens
+    /// one, or the request fails as unanswered.
+    async fn connect(&mut self, now: Instant) -> bool {
+        let live = self.args.live.clone();
+        if !live.is_tcp() || live.flow().is_some_and(|f| self.args.out.is_usable(f)) {
+            return true;
+        }
+        match self.args.out.connect(live.addr).await {
+            Ok(flow) => {
+                tracing::debug!(trunk = %self.name(), ?flow, "connected to the carrier");
+                live.set_flow(Some(flow));
+                true
+            }
+            Err(e) => {
+                live.set_flow(None);
+                let reason = format!("cannot connect to {}: {e}", live.addr);
+                let register = self.register_at.is_some_and(|at| now >= at);
+                if register {
+                    self.register_at = None;
+                } else {
+                    let keepalive = Duration::from_secs(u64::from(live.config.keepalive));
+                    self.keepalive_at = now + keepalive;
+                }
+                self.failed(register, reason, now);
+                false
+            }
         }
     }
 
@@ -144,11 +183,13 @@ impl TrunkState {
     fn start(&mut self, register: bool, bytes: Vec<u8>, branch: String, now: Instant) {
         let bytes = Bytes::from(bytes);
         self.send(bytes.clone());
+        // Over TCP the connection delivers: nothing is sent again.
+        let reliable = self.args.live.is_tcp();
         self.pending = Some(Pending {
             register,
             branch,
             bytes,
-            next_send: Some(now + T1),
+            next_send: (!reliable).then_some(now + T1),
             interval: T1,
             deadline: now + if register { TIMEOUT } else { OPTIONS_TIMEOUT },
         });
@@ -405,7 +446,11 @@ impl Actor for TrunkActor {
     ) -> Result<(), ActorProcessingErr> {
         let now = Instant::now();
         match msg {
-            TrunkMsg::Tick => state.tick(now),
+            TrunkMsg::Tick => {
+                if !state.due(now) || state.connect(now).await {
+                    state.tick(now)
+                }
+            }
             TrunkMsg::Response(resp) => state.on_response(&resp, now),
         }
         Ok(())

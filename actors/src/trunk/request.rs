@@ -31,9 +31,13 @@ impl Request<'_> {
     fn head(&self, method: &str, uri: &str, cseq: u32, branch: &str) -> MessageWriter {
         let domain = self.config.domain();
         let mut w = MessageWriter::request(method, uri);
+        let transport = match self.config.transport.as_str() {
+            "tcp" => "TCP",
+            _ => "UDP",
+        };
         w.header_fmt(
             "Via",
-            format_args!("SIP/2.0/UDP {};branch={branch};rport", self.local),
+            format_args!("SIP/2.0/{transport} {};branch={branch};rport", self.local),
         );
         w.header("Max-Forwards", "70");
         w.header_fmt(
@@ -58,9 +62,13 @@ impl Request<'_> {
     ) -> Vec<u8> {
         let uri = format!("sip:{}", self.config.domain());
         let mut w = self.head("REGISTER", &uri, cseq, branch);
+        let param = match self.config.transport.as_str() {
+            "tcp" => ";transport=tcp",
+            _ => "",
+        };
         w.header_fmt(
             "Contact",
-            format_args!("<sip:{}@{}>", self.user(), self.local),
+            format_args!("<sip:{}@{}{param}>", self.user(), self.local),
         );
         w.header_fmt("Expires", expires);
         if let Some((name, value)) = credentials {
