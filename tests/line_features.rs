@@ -125,7 +125,8 @@ fn forwarding_when_busy_and_when_offline_set_by_the_admin_and_loops_end() {
     assert_eq!(call.expect(486), 486);
     // 105 and 106 forward to each other: the call ends, no storm.
     assert_eq!(call_status(&pbx, "105", 482), 482);
-    // A target that is no extension is refused by the command, nothing stored.
+    // A target that is neither an extension nor a number the plan routes out (an
+    // unassigned internal number) is refused by the command, nothing stored.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pbx"))
         .args([
             "line",
@@ -134,7 +135,7 @@ fn forwarding_when_busy_and_when_offline_set_by_the_admin_and_loops_end() {
             "demo",
             "101",
             "--forward-always",
-            "0301234",
+            "555",
         ])
         .args(["--data-dir", dir.path().to_str().unwrap()])
         .output()

@@ -376,6 +376,36 @@ impl Drop for Kamailio {
     }
 }
 
+/// A call out through Kamailio (which challenges it) to the far end, and one from
+/// the far end through Kamailio to line 105.
+fn calls_both_ways(pbx: &Pbx, kam: &Kamailio, far_end: &Carrier) {
+    let mut call = Caller::call(pbx, "101", "0030123456");
+    let (invite, from) = far_end.invite(WAIT).expect("the far end gets the call");
+    assert_eq!(invite.uri().and_then(|u| u.user), Some("+4930123456"));
+    assert_eq!(
+        user_of(&invite, "P-Asserted-Identity").as_deref(),
+        Some("+49301234567101")
+    );
+    far_end.answer(&invite, from, 41000);
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    call.bye();
+    let (bye, from) = far_end
+        .request("BYE", WAIT)
+        .expect("the BYE through kamailio");
+    far_end.respond(&bye, from, 200, "OK");
+    let mut phone = Device::register(pbx, "105");
+    let mut call = far_end.call(kam.addr, "+4989123456", "+49301234567105", 42000);
+    let Some(invite) = phone.next_invite(&[]) else {
+        panic!(
+            "105 rings for the call via kamailio; the far end got {:?}",
+            far_end.final_response(&mut call, WAIT)
+        );
+    };
+    phone.answer_invite(&invite, 43000);
+    assert_eq!(far_end.final_response(&mut call, WAIT), Some(200));
+}
+
 fn registrations(text: &str) -> u32 {
     text.lines()
         .find_map(|l| l.strip_prefix("registrations:"))
@@ -424,30 +454,9 @@ fn a_registration_trunk_registers_with_kamailio_and_carries_calls_both_ways() {
         std::thread::sleep(Duration::from_millis(300));
     }
     // Out: Kamailio challenges the INVITE, the trunk answers with its account, and
-    // the far end gets the number and caller ID the plan makes.
-    let mut call = Caller::call(&pbx, "101", "0030123456");
-    let (invite, from) = far_end.invite(WAIT).expect("the far end gets the call");
-    assert_eq!(invite.uri().and_then(|u| u.user), Some("+4930123456"));
-    assert_eq!(
-        user_of(&invite, "P-Asserted-Identity").as_deref(),
-        Some("+49301234567101")
-    );
-    far_end.answer(&invite, from, 41000);
-    assert_eq!(call.expect(200), 200);
-    call.ack();
-    call.bye();
-    let (bye, from) = far_end
-        .request("BYE", WAIT)
-        .expect("the BYE through kamailio");
-    far_end.respond(&bye, from, 200, "OK");
-    // In: the far end calls a DDI; Kamailio sends it to the registered Contact.
-    let mut phone = Device::register(&pbx, "105");
-    let mut call = far_end.call(kam.addr, "+4989123456", "+49301234567105", 42000);
-    let invite = phone
-        .next_invite(&[])
-        .expect("105 rings for the call via kamailio");
-    phone.answer_invite(&invite, 43000);
-    assert_eq!(far_end.final_response(&mut call, WAIT), Some(200));
+    // the far end gets the number and caller ID the plan makes; in: the far end calls
+    // a DDI and Kamailio sends it to the registered Contact.
+    calls_both_ways(&pbx, &kam, &far_end);
     // Wrong credentials: the trunk is down and says why.
     trunk_add(
         dir.path(),
@@ -585,28 +594,7 @@ fn a_tcp_trunk_registers_and_carries_calls_over_its_own_connection() {
         ],
     );
     wait_status(dir.path(), "carrier", "up");
-    let mut call = Caller::call(&pbx, "101", "0030123456");
-    let (invite, from) = far_end
-        .invite(WAIT)
-        .expect("the far end gets the call over TCP");
-    assert_eq!(invite.uri().and_then(|u| u.user), Some("+4930123456"));
-    far_end.answer(&invite, from, 41000);
-    assert_eq!(call.expect(200), 200);
-    call.ack();
-    call.bye();
-    let (bye, from) = far_end
-        .request("BYE", WAIT)
-        .expect("the BYE through kamailio");
-    far_end.respond(&bye, from, 200, "OK");
-    // In: Kamailio sends the call down the connection the trunk registered on.
-    let mut phone = Device::register(&pbx, "105");
-    let mut call = far_end.call(kam.addr, "+4989123456", "+49301234567105", 42000);
-    let Some(invite) = phone.next_invite(&[]) else {
-        panic!(
-            "105 rings for the call over TCP; the far end got {:?}",
-            far_end.final_response(&mut call, WAIT)
-        );
-    };
-    phone.answer_invite(&invite, 43000);
-    assert_eq!(far_end.final_response(&mut call, WAIT), Some(200));
+    // Out on the trunk's connection; in: Kamailio sends the call down the connection
+    // the trunk registered on.
+    calls_both_ways(&pbx, &kam, &far_end);
 }

@@ -274,6 +274,15 @@ fn permission_classes() {
     // Forwarding to an external number is checked against the class too.
     let t = targets(&plan, &phone("109", "*2100171123456"), MONDAY_NOON);
     assert!(matches!(&t[0], Target::Reject { code: 403, .. }));
+    // The local class: the own area only.
+    plan.extensions[1].class = PermissionClass::Local;
+    let t = targets(&plan, &phone("101", "0987654"), MONDAY_NOON);
+    assert!(matches!(&t[0], Target::Outbound { .. }), "local: {t:?}");
+    let t = targets(&plan, &phone("101", "0089123456"), MONDAY_NOON);
+    assert!(
+        matches!(&t[0], Target::Reject { code: 403, reason } if reason.contains("local")),
+        "national: {t:?}"
+    );
     // An IVR menu's choice is dialled by the menu, under the menu's class.
     let t = targets(&plan, &phone("400", "+4930999999"), MONDAY_NOON);
     assert!(matches!(&t[0], Target::Outbound { .. }), "{t:?}");

@@ -401,27 +401,18 @@ async fn place_calls(ctx: &Arc<Ctx>, phones: &[Arc<Phone>]) {
                 tokio::spawn(place(ctx.clone(), phone, plan));
                 continue;
             }
-            if s.mode == Mode::Uac {
-                let (a, b) = s.numbers();
-                let plan = Plan {
-                    number,
-                    callee: usize::MAX,
-                    callee_ext: rng.gen_range(a..=b),
-                    target: None,
-                    hold,
-                    dtmf,
-                    on_hold,
+            if s.mode == Mode::Uac || s.numbers.is_some() {
+                // A number of `numbers` (a UAC's, or phones calling out through the
+                // switch's trunks: an idle caller).
+                let caller = match s.mode {
+                    Mode::Uac => Some(number as usize % phones.len()),
+                    _ => ctx.board.pick_one(&mut rng),
                 };
-                let phone = phones[number as usize % phones.len()].clone();
-                tokio::spawn(place(ctx.clone(), phone, plan));
-                continue;
-            }
-            if let Some((a, b)) = s.numbers {
-                // Phones calling out: an idle caller, an external number.
-                let Some(caller) = ctx.board.pick_one(&mut rng) else {
+                let Some(caller) = caller else {
                     ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
+                let (a, b) = s.numbers();
                 let plan = Plan {
                     number,
                     callee: usize::MAX,

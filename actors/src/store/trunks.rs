@@ -100,6 +100,7 @@ fn check(t: &TrunkConfig) -> Result<()> {
     Ok(())
 }
 
+/// A trunk from a row of `COLUMNS`.
 fn config(r: &Row<'_>) -> rusqlite::Result<TrunkConfig> {
     Ok(TrunkConfig {
         name: r.get(0)?,
@@ -168,32 +169,6 @@ impl Store {
             .conn
             .prepare_cached(&sql)?
             .query_map([tenant], config)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
-    }
-
-    /// Every trunk of the switch, with its tenant.
-    pub fn all_trunks(&self) -> Result<Vec<(TenantId, TrunkConfig)>> {
-        let sql = format!("SELECT tenant_id, {COLUMNS} FROM trunks ORDER BY tenant_id, name");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map([], |r| {
-                let tenant: TenantId = r.get(0)?;
-                let t = TrunkConfig {
-                    name: r.get(1)?,
-                    host: r.get(2)?,
-                    port: r.get(3)?,
-                    transport: r.get(4)?,
-                    username: r.get(5)?,
-                    password: r.get(6)?,
-                    domain: r.get(7)?,
-                    register: r.get(8)?,
-                    expires: r.get(9)?,
-                    keepalive: r.get(10)?,
-                    max_calls: r.get(11)?,
-                };
-                Ok((tenant, t))
-            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -288,7 +263,7 @@ mod tests {
         // A change keeps one row.
         reg.port = 5080;
         store.set_trunk(t, &reg).unwrap();
-        assert_eq!(store.all_trunks().unwrap().len(), 2);
+        assert_eq!(store.trunks(t).unwrap().len(), 2);
         let state = TrunkState {
             name: "provider".into(),
             status: "up".into(),

@@ -40,6 +40,8 @@ pub struct OutboundRoute {
 pub enum PermissionClass {
     /// Internal numbers only (and emergency numbers, always).
     InternalOnly,
+    /// The caller's own area (local numbers), not the rest of the country.
+    Local,
     /// Own country.
     #[default]
     National,
@@ -51,17 +53,27 @@ impl fmt::Display for PermissionClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::InternalOnly => "internal only",
+            Self::Local => "local",
             Self::National => "national",
             Self::International => "international",
         })
     }
 }
 
-/// Why a class may not call a category, or None when it may.
-pub fn forbidden(class: PermissionClass, premium_allowed: bool, cat: Category) -> Option<String> {
+/// Why a class may not call a category (`local`: a number of the caller's own area),
+/// or None when it may.
+pub fn forbidden(
+    class: PermissionClass,
+    premium_allowed: bool,
+    cat: Category,
+    local: bool,
+) -> Option<String> {
     match (class, cat) {
         (PermissionClass::InternalOnly, _) => {
             Some("permission class 'internal only' forbids external calls".into())
+        }
+        (PermissionClass::Local, _) if !local || cat == Category::Premium => {
+            Some("permission class 'local' allows calls in the own area only".into())
         }
         (_, Category::Premium) if !premium_allowed => {
             Some("premium-rate numbers are blocked".into())

@@ -142,7 +142,8 @@ impl Run<'_> {
                     )?;
                     if d.detection != Detection::Internal {
                         let cat = d.category.unwrap_or(Category::International);
-                        if let Some(why) = forbidden(class, premium, cat) {
+                        let local = d.detection == Detection::Local;
+                        if let Some(why) = forbidden(class, premium, cat, local) {
                             let reason = format!("forwarding to {}: {why}", d.number);
                             return Ok((
                                 caller,

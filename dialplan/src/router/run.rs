@@ -179,7 +179,7 @@ impl<'a> Run<'a> {
         let targets = match callee.detection {
             Detection::Internal => self.internal(&callee.number.clone(), MAX_FORWARD_DEPTH),
             Detection::Special => {
-                if let Some(why) = forbidden(class, premium, Category::National) {
+                if let Some(why) = forbidden(class, premium, Category::National, false) {
                     vec![Target::Reject {
                         code: 403,
                         reason: why,
@@ -212,6 +212,7 @@ impl<'a> Run<'a> {
                     class,
                     premium,
                     callee.category.unwrap_or(Category::International),
+                    callee.detection == Detection::Local,
                 ) {
                     vec![Target::Reject {
                         code: 403,
