@@ -1,5 +1,6 @@
 //! `pbx`: the switch (`pbx serve`), its administration commands and its load simulator.
 
+mod api;
 mod cli;
 mod demo;
 

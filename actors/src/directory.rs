@@ -227,6 +227,15 @@ impl Directory {
             .len()
     }
 
+    /// Bindings the running lines published, all tenants.
+    pub fn binding_count(&self) -> usize {
+        read(&self.lines)
+            .values()
+            .flat_map(|m| m.values())
+            .map(|(_, view)| view.get().len())
+            .sum()
+    }
+
     pub fn line_count(&self) -> usize {
         read(&self.lines).values().map(HashMap::len).sum()
     }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod agents;
+mod api_keys;
 mod mail;
 mod prompts;
 mod route;
@@ -79,6 +80,13 @@ enum Command {
         data: DataDir,
         #[command(subcommand)]
         cmd: mail::MailCmd,
+    },
+    /// Keys of the HTTP control API: add (printed once), list, remove.
+    ApiKey {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: api_keys::ApiKeyCmd,
     },
     /// SIP trunks: add (or change), list with their status, show, remove.
     Trunk {
@@ -177,6 +185,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Prompt { data, cmd }) => prompts::prompt(&data.data_dir, cmd),
         Some(Command::Mail { data, cmd }) => mail::mail(&data.data_dir, cmd),
         Some(Command::Trunk { data, cmd }) => trunks::trunk(&data.data_dir, cmd),
+        Some(Command::ApiKey { data, cmd }) => api_keys::api_key(&data.data_dir, cmd),
         Some(Command::Voicemail { data, cmd }) => prompts::voicemail(&data.data_dir, cmd),
         Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
         Some(Command::Recording { data, cmd }) => admin::recording(&data.data_dir, cmd),

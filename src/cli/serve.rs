@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// this time, e.g. 2026-11-29T22:00:00+01:00, and runs on from there.
     #[arg(long, hide = true, value_parser = parse_time)]
     pub wall_clock: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Address of the HTTP control API (`pbx api-key add` makes its keys); port 0
+    /// picks a free port; `off` serves none.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http_addr: String,
 }
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
@@ -98,6 +102,7 @@ impl Default for ServeArgs {
             rtp_ports: 20000..=29999,
             demo: false,
             wall_clock: None,
+            http_addr: "127.0.0.1:8080".into(),
         }
     }
 }
@@ -153,9 +158,33 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     config.media_timeout =
         (args.media_timeout > 0).then(|| std::time::Duration::from_secs(args.media_timeout));
+    let http = match args.http_addr.as_str() {
+        "off" => None,
+        a => {
+            let addr: SocketAddr = a.parse().map_err(|_| {
+                CliError::Usage(format!(
+                    "--http-addr {a:?}: an address such as 127.0.0.1:8080, or off"
+                ))
+            })?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| CliError::Failed(format!("cannot serve the API on {addr}: {e}")))?;
+            Some(listener)
+        }
+    };
     let switch = Switch::start(config)
         .await
         .map_err(|e| CliError::Failed(e.to_string()))?;
+    let api = match http {
+        Some(listener) => {
+            if let Ok(a) = listener.local_addr() {
+                println!("pbx: http on {a}");
+            }
+            let state = crate::api::ApiState::new(switch.store.clone(), switch.directory.clone());
+            Some(tokio::spawn(crate::api::serve(listener, state)))
+        }
+        None => None,
+    };
     let listening: Vec<String> = switch
         .local_addrs
         .iter()
@@ -165,6 +194,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let _ = std::io::stdout().flush();
     stop.wait().await;
     tracing::info!("shutting down");
+    if let Some(api) = api {
+        api.abort();
+    }
     switch.shutdown().await;
     println!("pbx: stopped");
     Ok(())

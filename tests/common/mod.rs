@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 pub struct Pbx {
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// The HTTP API's address.
+    pub http: Option<SocketAddr>,
     pub data_dir: PathBuf,
     /// The extra `pbx serve` arguments, kept for restarts.
     extra: Vec<String>,
@@ -37,10 +39,17 @@ impl Pbx {
 
     /// Starts with extra `pbx serve` arguments.
     pub fn start_with(data_dir: &Path, sip_addr: &str, extra: &[&str]) -> Pbx {
+        // The API on a free port unless the test says otherwise.
+        let http = if extra.contains(&"--http-addr") {
+            &[][..]
+        } else {
+            &["--http-addr", "127.0.0.1:0"][..]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_pbx"))
             .args(["serve", "--data-dir"])
             .arg(data_dir)
             .args(["--sip-addr", sip_addr])
+            .args(http)
             .args(extra)
             .env(
                 "RUST_LOG",
@@ -53,9 +62,13 @@ impl Pbx {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut http = None;
         let addr = loop {
             assert!(Instant::now() < deadline, "pbx did not report its address");
             let line = lines.next().expect("pbx printed its address").unwrap();
+            if let Some(rest) = line.strip_prefix("pbx: http on ") {
+                http = rest.trim().parse().ok();
+            }
             if let Some(rest) = line.strip_prefix("pbx: listening on udp ") {
                 break rest.split(',').next().unwrap().trim().parse().unwrap();
             }
@@ -65,6 +78,7 @@ impl Pbx {
         Pbx {
             child: Some(child),
             addr,
+            http,
             data_dir: data_dir.to_owned(),
             extra: extra.iter().map(|a| a.to_string()).collect(),
         }

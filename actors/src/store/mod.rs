@@ -3,6 +3,7 @@
 //! thread that the running switch talks to through `StoreHandle`.
 
 mod agents;
+mod api_keys;
 mod attribution;
 mod bindings;
 mod features;
@@ -25,6 +26,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 pub use agents::{AgentLogin, Membership};
+pub use api_keys::{ApiKey, ApiScope};
 pub use attribution::{Attribution, JournalRules};
 pub use features::{
     CallerKind, FeatureChange, ForwardReason, ForwardScope, Forwards, ForwardsChange, LineFeatures,

@@ -273,6 +273,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, name)
     );
     ALTER TABLE calls ADD COLUMN trunk TEXT;",
+    // 16: API keys: the switch operator's (no tenant), a tenant administrator's, or a
+    // user's (one line). Only the SHA-256 of each key's secret is kept.
+    "CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER REFERENCES tenants(id) ON DELETE CASCADE,
+        scope TEXT NOT NULL CHECK (scope IN ('operator', 'admin', 'user')),
+        line TEXT,
+        name TEXT NOT NULL,
+        secret_sha256 TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -1,0 +1,275 @@
+//! The API's routes and handlers. Each handler asks for the request's key first and
+//! reaches only what its scope allows: an administrator's tenant, a user's line.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actors::store::{ApiScope, CallRecord, NewLine, TenantId};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiError, ApiState};
+
+type S = State<Arc<ApiState>>;
+type From = ConnectInfo<SocketAddr>;
+
+/// Every route of the API, as the OpenAPI document must list them (method, path).
+#[cfg(test)]
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/tenants"),
+    ("get", "/api/v1/lines"),
+    ("post", "/api/v1/lines"),
+    ("get", "/api/v1/trunks"),
+    ("get", "/api/v1/calls"),
+    ("get", "/metrics"),
+];
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/tenants", get(tenants))
+        .route("/api/v1/lines", get(lines).post(add_line))
+        .route("/api/v1/trunks", get(trunks))
+        .route("/api/v1/calls", get(calls))
+        .route("/metrics", get(super::metrics::metrics))
+        .fallback(|| async { ApiError::not_found("no such API path") })
+        .with_state(state)
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        super::OPENAPI,
+    )
+}
+
+/// The tenant an administrator's key is for; anything else is refused.
+fn admin(scope: &ApiScope) -> Result<TenantId, ApiError> {
+    match scope {
+        ApiScope::Admin { tenant } => Ok(*tenant),
+        _ => Err(ApiError::forbidden(
+            "this needs a tenant administrator's key",
+        )),
+    }
+}
+
+/// The tenant's name and realm (a key's tenant may have been removed since).
+async fn tenant_of(state: &ApiState, id: TenantId) -> Result<actors::store::Tenant, ApiError> {
+    let found = state
+        .store
+        .call(move |s| Ok(s.tenants()?.into_iter().find(|t| t.id == id)))
+        .await?;
+    found.ok_or_else(|| ApiError::not_found("the key's tenant is gone"))
+}
+
+async fn tenants(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let scope = state.principal(&headers, from).await?;
+    if scope != ApiScope::Operator {
+        return Err(ApiError::forbidden("this needs the operator's key"));
+    }
+    let list = state.store.call(|s| s.tenants()).await?;
+    Ok(Json(json!(list
+        .into_iter()
+        .map(|t| json!({"name": t.name, "domains": t.domains}))
+        .collect::<Vec<_>>())))
+}
+
+async fn lines(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let scope = state.principal(&headers, from).await?;
+    let (tenant, only) = match &scope {
+        ApiScope::Admin { tenant } => (*tenant, None),
+        ApiScope::User { tenant, line } => (*tenant, Some(line.clone())),
+        ApiScope::Operator => {
+            return Err(ApiError::forbidden(
+                "the operator's key reaches no tenant's lines",
+            ))
+        }
+    };
+    let list = state.store.call(move |s| s.lines(tenant)).await?;
+    let directory = state.directory.clone();
+    Ok(Json(json!(list
+        .into_iter()
+        .filter(|l| only.as_ref().is_none_or(|o| *o == l.ext))
+        .map(|l| {
+            let devices = directory.bindings(tenant, &l.ext).map_or(0, |b| b.len());
+            json!({"ext": l.ext, "name": l.display_name, "registered_devices": devices})
+        })
+        .collect::<Vec<_>>())))
+}
+
+#[derive(Deserialize)]
+struct NewLineBody {
+    ext: Option<String>,
+    password: Option<String>,
+    name: Option<String>,
+}
+
+async fn add_line(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    body: Result<Json<NewLineBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let scope = state.principal(&headers, from).await?;
+    let tenant = tenant_of(&state, admin(&scope)?).await?;
+    let Json(body) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let ext = body
+        .ext
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid("ext", "ext is required"))?;
+    let password = body
+        .password
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::invalid("password", "password is required"))?;
+    let line = NewLine {
+        ext: ext.clone(),
+        display_name: body.name,
+        password,
+    };
+    let added = state.store.call(move |s| s.add_line(&tenant, &line)).await;
+    match added {
+        Ok(()) => Ok((StatusCode::CREATED, Json(json!({"ext": ext})))),
+        // The store's own checks (the CLI's): they name the extension or the password.
+        Err(actors::Error::Invalid(why)) => {
+            let field = if why.to_ascii_lowercase().contains("password") {
+                "password"
+            } else {
+                "ext"
+            };
+            Err(ApiError::invalid(field, why))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn trunks(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let scope = state.principal(&headers, from).await?;
+    let tenant = admin(&scope)?;
+    let list = state
+        .store
+        .call(move |s| {
+            let mut out = Vec::new();
+            for t in s.trunks(tenant)? {
+                let st = s.trunk_state(tenant, &t.name)?;
+                out.push((t, st));
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(Json(json!(list
+        .into_iter()
+        .map(|(t, st)| json!({
+            "name": t.name,
+            "host": t.host,
+            "port": t.port,
+            "transport": t.transport,
+            "register": t.register,
+            "max_calls": t.max_calls,
+            "status": st.as_ref().map_or("not started", |s| s.status.as_str()),
+            "reason": st.as_ref().map(|s| s.reason.clone()),
+            "registered_until": st.as_ref().and_then(|s| s.registered_until),
+        }))
+        .collect::<Vec<_>>())))
+}
+
+#[derive(Deserialize)]
+struct CallsQuery {
+    limit: Option<usize>,
+}
+
+fn call_json(c: &CallRecord) -> Value {
+    json!({
+        "id": c.id,
+        "from": c.from,
+        "to": c.to,
+        "direction": c.direction.as_str(),
+        "caller_line": c.caller_line,
+        "trunk": c.trunk,
+        "started_at": c.started_at,
+        "answered_at": c.answered_at,
+        "ended_at": c.ended_at,
+        "answered_by": c.answered_by,
+        "disposition": c.disposition.map(|d| d.as_str()),
+        "cause_code": c.cause_code,
+        "duration_ms": c.duration_ms,
+    })
+}
+
+async fn calls(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Query(q): Query<CallsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = state.principal(&headers, from).await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let (tenant, only) = match &scope {
+        ApiScope::Admin { tenant } => (*tenant, None),
+        ApiScope::User { tenant, line } => (*tenant, Some(line.clone())),
+        ApiScope::Operator => {
+            return Err(ApiError::forbidden(
+                "the operator's key reaches no tenant's calls",
+            ))
+        }
+    };
+    // A user sees the calls its line placed or answered.
+    let fetch = if only.is_some() { 1000 } else { limit };
+    let rows = state.store.call(move |s| s.calls(tenant, fetch)).await?;
+    let rows: Vec<Value> = rows
+        .iter()
+        .filter(|c| {
+            only.as_ref().is_none_or(|l| {
+                c.caller_line.as_ref() == Some(l) || c.answered_by.as_ref() == Some(l) || c.to == *l
+            })
+        })
+        .take(limit)
+        .map(call_json)
+        .collect();
+    Ok(Json(json!(rows)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ROUTES;
+
+    #[test]
+    fn the_openapi_document_lists_exactly_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(super::super::OPENAPI).unwrap();
+        let mut documented: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, ops)| {
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| (m.clone(), path.clone()))
+            })
+            .collect();
+        let mut routes: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        documented.sort();
+        routes.sort();
+        assert_eq!(documented, routes);
+    }
+}

@@ -1,0 +1,220 @@
+//! The HTTP control API of `pbx serve`, driven over a real socket: keys and their
+//! scopes, a tenant's key confined to its tenant, refused input naming the field, the
+//! OpenAPI document's every route served, the journal, and `/metrics` in Prometheus'
+//! text format.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::call_helpers::*;
+use common::{temp_dir, Pbx};
+use serde_json::Value;
+
+/// One HTTP/1.1 request (the connection closes after it): status and body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(k) = key {
+        req.push_str(&format!("Authorization: Bearer {k}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// `pbx api-key add` with `args`: the key it prints.
+fn key(dir: &std::path::Path, args: &[&str]) -> String {
+    let mut all = vec!["api-key", "add"];
+    all.extend_from_slice(args);
+    let out = pbx_admin(dir, &all);
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn keys_reach_only_their_scope_and_tenant() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let pbx = Pbx::start(d);
+    let api = pbx.http.expect("the API's address");
+    pbx_admin(d, &["tenant", "add", "other", "--domain", "other.test"]);
+    let admin = key(d, &["--tenant", "demo", "--name", "web admin"]);
+    let other = key(d, &["--tenant", "other", "--name", "their admin"]);
+    let user = key(
+        d,
+        &["--tenant", "demo", "--line", "101", "--name", "softphone"],
+    );
+    let operator = key(d, &["--operator", "--name", "monitoring"]);
+    assert!(admin.starts_with("pbx_"), "{admin}");
+
+    // Every route of the OpenAPI document is served, and refused without a key.
+    let (code, doc) = http(api, "GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(code, 200);
+    let doc = json(&doc);
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            if path == "/api/v1/openapi.json" {
+                continue;
+            }
+            let (code, body) = http(api, &method.to_uppercase(), path, None, Some("{}"));
+            assert_eq!(code, 401, "{method} {path}: {body}");
+            assert!(json(&body)["error"].is_string());
+        }
+    }
+
+    // The administrator sees its tenant's lines and adds one, checked as the CLI
+    // checks it: refusals name the field, nothing is stored.
+    let (code, body) = http(api, "GET", "/api/v1/lines", Some(&admin), None);
+    assert_eq!(code, 200, "{body}");
+    let exts: Vec<String> = json(&body)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["ext"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(exts.contains(&"101".to_owned()), "{exts:?}");
+    let add = |k: &str, body: &str| http(api, "POST", "/api/v1/lines", Some(k), Some(body));
+    let (code, _) = add(
+        &admin,
+        r#"{"ext": "150", "password": "secret150pw", "name": "Desk"}"#,
+    );
+    assert_eq!(code, 201);
+    let (code, body) = add(&admin, r#"{"ext": "150", "password": "another1pw"}"#);
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(json(&body)["field"], "ext");
+    let (code, body) = add(&admin, r#"{"ext": "151"}"#);
+    assert_eq!(
+        (code, json(&body)["field"].clone()),
+        (422, "password".into())
+    );
+    let (code, _) = add(&admin, "not json");
+    assert_eq!(code, 400);
+    let (_, body) = http(api, "GET", "/api/v1/lines", Some(&admin), None);
+    let lines = json(&body);
+    assert!(lines.as_array().unwrap().iter().any(|l| l["ext"] == "150"));
+    assert!(!lines.as_array().unwrap().iter().any(|l| l["ext"] == "151"));
+
+    // Another tenant's key sees nothing of this one, and adds its own 150.
+    let (_, body) = http(api, "GET", "/api/v1/lines", Some(&other), None);
+    assert_eq!(json(&body), serde_json::json!([]));
+    let (code, _) = add(&other, r#"{"ext": "150", "password": "secret150pw"}"#);
+    assert_eq!(code, 201);
+    let (_, body) = http(api, "GET", "/api/v1/calls", Some(&other), None);
+    assert_eq!(json(&body), serde_json::json!([]));
+
+    // A user's key: its own line only, and no administration.
+    let (_, body) = http(api, "GET", "/api/v1/lines", Some(&user), None);
+    let own = json(&body);
+    assert_eq!(own.as_array().unwrap().len(), 1);
+    assert_eq!(own[0]["ext"], "101");
+    let (code, _) = add(&user, r#"{"ext": "152", "password": "secret152pw"}"#);
+    assert_eq!(code, 403);
+    let (code, _) = http(api, "GET", "/api/v1/trunks", Some(&user), None);
+    assert_eq!(code, 403);
+
+    // The operator: tenants and metrics, no tenant's lines.
+    let (code, body) = http(api, "GET", "/api/v1/tenants", Some(&operator), None);
+    assert_eq!(code, 200);
+    let tenants = json(&body);
+    let names: Vec<&str> = tenants
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"demo") && names.contains(&"other"),
+        "{names:?}"
+    );
+    let (code, _) = http(api, "GET", "/api/v1/lines", Some(&operator), None);
+    assert_eq!(code, 403);
+    let (code, _) = http(api, "GET", "/api/v1/tenants", Some(&admin), None);
+    assert_eq!(code, 403);
+
+    // A call goes in the journal: the administrator reads it, so does the caller's
+    // user key.
+    let mut phone = Device::register(&pbx, "102");
+    let mut call = Caller::call(&pbx, "101", "102");
+    phone.answer(43000);
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    call.bye();
+    // The journal writes in batches: the row comes within a few seconds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let calls = loop {
+        let (code, body) = http(api, "GET", "/api/v1/calls?limit=5", Some(&admin), None);
+        assert_eq!(code, 200);
+        let calls = json(&body);
+        let found = calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["caller_line"] == "101" && c["to"] == "102");
+        if found || std::time::Instant::now() > deadline {
+            break calls;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["caller_line"] == "101" && c["to"] == "102"),
+        "{calls}"
+    );
+    let (_, body) = http(api, "GET", "/api/v1/calls", Some(&user), None);
+    assert!(!json(&body).as_array().unwrap().is_empty());
+
+    // Metrics in the text format: every sample line is `name{labels} number`.
+    let (code, text) = http(api, "GET", "/metrics", Some(&operator), None);
+    assert_eq!(code, 200);
+    let mut samples = 0;
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (name, value) = line.rsplit_once(' ').unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+        assert!(name.starts_with("pbx_"), "{line}");
+        samples += 1;
+    }
+    assert!(samples >= 3, "{text}");
+    assert!(text.contains("pbx_calls_active"));
+
+    // Wrong keys from one address: refused, then slowed down (429).
+    let mut codes = Vec::new();
+    for _ in 0..7 {
+        codes.push(http(api, "GET", "/api/v1/lines", Some("pbx_1_00000000"), None).0);
+    }
+    assert_eq!(codes[0], 401);
+    assert_eq!(*codes.last().unwrap(), 429, "{codes:?}");
+}
