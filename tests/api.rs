@@ -193,6 +193,32 @@ fn keys_reach_only_their_scope_and_tenant() {
     );
     let (_, body) = http(api, "GET", "/api/v1/calls", Some(&user), None);
     assert!(!json(&body).as_array().unwrap().is_empty());
+    // The same row from `pbx journal`, as CSV, and none before a later date.
+    let out = pbx_admin(d, &["journal", "--tenant", "demo", "--csv"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut rows = text.lines();
+    assert!(rows
+        .next()
+        .unwrap()
+        .starts_with("id,started_at,from,to,direction"));
+    let row: Vec<&str> = rows.next().expect("a call row").split(',').collect();
+    assert_eq!(
+        (row[2], row[3], row[4], row[5]),
+        ("101", "102", "internal", "101"),
+        "{text}"
+    );
+    let out = pbx_admin(
+        d,
+        &[
+            "journal",
+            "--tenant",
+            "demo",
+            "--csv",
+            "--since",
+            "2099-01-01",
+        ],
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
 
     // Metrics in the text format: every sample line is `name{labels} number`.
     let (code, text) = http(api, "GET", "/metrics", Some(&operator), None);
@@ -217,4 +243,94 @@ fn keys_reach_only_their_scope_and_tenant() {
     }
     assert_eq!(codes[0], 401);
     assert_eq!(*codes.last().unwrap(), 429, "{codes:?}");
+}
+
+#[test]
+fn the_administrator_sets_trunks_and_the_plan_with_the_clis_checks() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let pbx = Pbx::start(d);
+    let api = pbx.http.unwrap();
+    pbx_admin(d, &["tenant", "add", "other", "--domain", "other.test"]);
+    let admin = key(d, &["--tenant", "demo", "--name", "web admin"]);
+    let other = key(d, &["--tenant", "other", "--name", "their admin"]);
+    let trunk = r#"{"name": "carrier", "host": "127.0.0.1", "port": 5999, "keepalive": 60}"#;
+    let (code, body) = http(api, "POST", "/api/v1/trunks", Some(&admin), Some(trunk));
+    assert_eq!(code, 201, "{body}");
+    let bad = r#"{"name": "tls", "host": "127.0.0.1", "transport": "tls"}"#;
+    let (code, body) = http(api, "POST", "/api/v1/trunks", Some(&admin), Some(bad));
+    assert_eq!(
+        (code, json(&body)["field"].clone()),
+        (422, "transport".into()),
+        "{body}"
+    );
+    let (code, body) = http(
+        api,
+        "POST",
+        "/api/v1/trunks",
+        Some(&admin),
+        Some(r#"{"name": "x"}"#),
+    );
+    assert_eq!((code, json(&body)["field"].clone()), (422, "host".into()));
+    // The switch starts it: its status shows, never its password.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = http(api, "GET", "/api/v1/trunks", Some(&admin), None);
+        let list = json(&body);
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        assert!(list[0].get("password").is_none());
+        if list[0]["status"] != "not started" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{list}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Another tenant cannot remove it (it is not even found there).
+    let (code, _) = http(api, "DELETE", "/api/v1/trunks/carrier", Some(&other), None);
+    assert_eq!(code, 404);
+    let (code, _) = http(api, "DELETE", "/api/v1/trunks/carrier", Some(&admin), None);
+    assert_eq!(code, 204);
+    let (code, _) = http(api, "DELETE", "/api/v1/trunks/carrier", Some(&admin), None);
+    assert_eq!(code, 404);
+
+    // The plan: read, written back unchanged, and a faulty one refused whole.
+    let (code, body) = http(api, "GET", "/api/v1/plan", Some(&admin), None);
+    assert_eq!(code, 200);
+    let mut plan = json(&body);
+    assert!(plan["extensions"].as_array().unwrap().len() >= 10);
+    let (code, body) = http(
+        api,
+        "PUT",
+        "/api/v1/plan",
+        Some(&admin),
+        Some(&plan.to_string()),
+    );
+    assert_eq!(code, 204, "{body}");
+    plan["groups"][0]["members"] = serde_json::json!(["999"]);
+    plan["ivrs"][0]["timeout_seconds"] = serde_json::json!(0);
+    let (code, body) = http(
+        api,
+        "PUT",
+        "/api/v1/plan",
+        Some(&admin),
+        Some(&plan.to_string()),
+    );
+    let refusal = json(&body);
+    assert_eq!(
+        (code, refusal["field"].clone()),
+        (422, "plan".into()),
+        "{body}"
+    );
+    let why = refusal["error"].as_str().unwrap();
+    assert!(
+        why.contains("999") && why.contains("timeout_seconds"),
+        "{why}"
+    );
+    let (_, body) = http(api, "GET", "/api/v1/plan", Some(&admin), None);
+    assert_ne!(
+        json(&body)["groups"][0]["members"],
+        serde_json::json!(["999"])
+    );
+    let (code, _) = http(api, "GET", "/api/v1/plan", Some(&other), None);
+    assert_eq!(code, 404, "the other tenant has no plan");
 }

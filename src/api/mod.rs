@@ -30,15 +30,22 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub struct ApiState {
     pub store: StoreHandle,
     pub directory: Arc<Directory>,
+    /// The data directory (a plan's prompts are checked there).
+    pub data_dir: std::path::PathBuf,
     /// Sources presenting wrong keys.
     guard: AuthGuard,
 }
 
 impl ApiState {
-    pub fn new(store: StoreHandle, directory: Arc<Directory>) -> Arc<ApiState> {
+    pub fn new(
+        store: StoreHandle,
+        directory: Arc<Directory>,
+        data_dir: std::path::PathBuf,
+    ) -> Arc<ApiState> {
         Arc::new(ApiState {
             store,
             directory,
+            data_dir,
             guard: AuthGuard::default(),
         })
     }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actors::store::{ApiScope, CallRecord, NewLine, TenantId};
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -26,6 +26,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/lines"),
     ("post", "/api/v1/lines"),
     ("get", "/api/v1/trunks"),
+    ("post", "/api/v1/trunks"),
+    ("delete", "/api/v1/trunks/{name}"),
+    ("get", "/api/v1/plan"),
+    ("put", "/api/v1/plan"),
     ("get", "/api/v1/calls"),
     ("get", "/metrics"),
 ];
@@ -35,7 +39,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/tenants", get(tenants))
         .route("/api/v1/lines", get(lines).post(add_line))
-        .route("/api/v1/trunks", get(trunks))
+        .route("/api/v1/trunks", get(trunks).post(set_trunk))
+        .route("/api/v1/trunks/{name}", axum::routing::delete(remove_trunk))
+        .route("/api/v1/plan", get(plan).put(set_plan))
         .route("/api/v1/calls", get(calls))
         .route("/metrics", get(super::metrics::metrics))
         .fallback(|| async { ApiError::not_found("no such API path") })
@@ -191,8 +197,137 @@ async fn trunks(
 }
 
 #[derive(Deserialize)]
+struct TrunkBody {
+    name: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    transport: Option<String>,
+    register: Option<bool>,
+    username: Option<String>,
+    password: Option<String>,
+    domain: Option<String>,
+    expires: Option<u32>,
+    keepalive: Option<u32>,
+    max_calls: Option<u32>,
+}
+
+/// The field a store refusal of a trunk is about (its text names it).
+fn trunk_field(why: &str) -> &'static str {
+    let w = why.to_ascii_lowercase();
+    // "transport" before "port", which it contains.
+    [
+        ("transport", "transport"),
+        ("name", "name"),
+        ("host", "host"),
+        ("port", "port"),
+        ("user", "username"),
+        ("password", "password"),
+        ("expires", "expires"),
+        ("keepalive", "keepalive"),
+        ("max calls", "max_calls"),
+    ]
+    .into_iter()
+    .find(|(word, _)| w.contains(word))
+    .map_or("trunk", |(_, f)| f)
+}
+
+/// Adds a trunk, or changes the one of that name (`pbx trunk add`).
+async fn set_trunk(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    body: Result<Json<TrunkBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tenant = admin(&state.principal(&headers, from).await?)?;
+    let Json(b) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let config = actors::store::TrunkConfig {
+        name: b
+            .name
+            .ok_or_else(|| ApiError::invalid("name", "name is required"))?,
+        host: b
+            .host
+            .ok_or_else(|| ApiError::invalid("host", "host is required"))?,
+        port: b.port.unwrap_or(5060),
+        transport: b.transport.unwrap_or_else(|| "udp".into()),
+        username: b.username,
+        password: b.password,
+        domain: b.domain,
+        register: b.register.unwrap_or(false),
+        expires: b.expires.unwrap_or(3600),
+        keepalive: b.keepalive.unwrap_or(30),
+        max_calls: b.max_calls,
+    };
+    let name = config.name.clone();
+    match state
+        .store
+        .call(move |s| s.set_trunk(tenant, &config))
+        .await
+    {
+        Ok(()) => Ok((StatusCode::CREATED, Json(json!({"name": name})))),
+        Err(actors::Error::Invalid(why)) => Err(ApiError::invalid(trunk_field(&why), why)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn remove_trunk(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = admin(&state.principal(&headers, from).await?)?;
+    let what = name.clone();
+    match state
+        .store
+        .call(move |s| s.remove_trunk(tenant, &name))
+        .await?
+    {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::not_found(format!("no trunk {what:?}"))),
+    }
+}
+
+/// The tenant's dialplan as routing reads it (`pbx plan show`).
+async fn plan(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = admin(&state.principal(&headers, from).await?)?;
+    let plan = state.store.call(move |s| s.tenant_plan(tenant)).await?;
+    let plan = plan.ok_or_else(|| ApiError::not_found("the tenant has no dialplan yet"))?;
+    Ok(Json(serde_json::to_value(plan).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    })?))
+}
+
+/// Replaces the tenant's dialplan (`pbx plan set`): refused as a whole, naming every
+/// fault, when anything is wrong.
+async fn set_plan(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    body: String,
+) -> Result<StatusCode, ApiError> {
+    let id = admin(&state.principal(&headers, from).await?)?;
+    let tenant = tenant_of(&state, id).await?;
+    let dir = state.data_dir.clone();
+    match state
+        .store
+        .call(move |s| s.set_plan(&tenant, &body, &dir))
+        .await
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(actors::Error::Invalid(why)) => Err(ApiError::invalid("plan", why)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
 struct CallsQuery {
     limit: Option<usize>,
+    /// Only calls started at or after this (unix milliseconds).
+    since: Option<u64>,
 }
 
 fn call_json(c: &CallRecord) -> Value {
@@ -231,10 +366,15 @@ async fn calls(
         }
     };
     // A user sees the calls its line placed or answered.
-    let fetch = if only.is_some() { 1000 } else { limit };
+    let fetch = if only.is_some() || q.since.is_some() {
+        1000
+    } else {
+        limit
+    };
     let rows = state.store.call(move |s| s.calls(tenant, fetch)).await?;
     let rows: Vec<Value> = rows
         .iter()
+        .filter(|c| q.since.is_none_or(|t| c.started_at >= t))
         .filter(|c| {
             only.as_ref().is_none_or(|l| {
                 c.caller_line.as_ref() == Some(l) || c.answered_by.as_ref() == Some(l) || c.to == *l

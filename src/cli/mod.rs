@@ -3,6 +3,7 @@
 mod admin;
 mod agents;
 mod api_keys;
+mod journal;
 mod mail;
 mod prompts;
 mod route;
@@ -80,6 +81,22 @@ enum Command {
         data: DataDir,
         #[command(subcommand)]
         cmd: mail::MailCmd,
+    },
+    /// A tenant's calls from the journal, newest first (a table, or CSV).
+    Journal {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        tenant: String,
+        /// Only calls started since: a date (2026-11-30) or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many calls.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Comma-separated values with a header line.
+        #[arg(long)]
+        csv: bool,
     },
     /// Keys of the HTTP control API: add (printed once), list, remove.
     ApiKey {
@@ -186,6 +203,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Mail { data, cmd }) => mail::mail(&data.data_dir, cmd),
         Some(Command::Trunk { data, cmd }) => trunks::trunk(&data.data_dir, cmd),
         Some(Command::ApiKey { data, cmd }) => api_keys::api_key(&data.data_dir, cmd),
+        Some(Command::Journal {
+            data,
+            tenant,
+            since,
+            limit,
+            csv,
+        }) => journal::journal(&data.data_dir, &tenant, since.as_deref(), limit, csv),
         Some(Command::Voicemail { data, cmd }) => prompts::voicemail(&data.data_dir, cmd),
         Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
         Some(Command::Recording { data, cmd }) => admin::recording(&data.data_dir, cmd),

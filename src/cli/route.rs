@@ -161,20 +161,12 @@ pub fn plan(dir: &Path, cmd: PlanCmd) -> Result<(), CliError> {
             let t = store.tenant(&tenant)?;
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-            let plan = TenantPlan::from_json(&text)
-                .map_err(|e| CliError::Usage(format!("{}: not a dialplan: {e}", file.display())))?;
-            let mut list: Vec<String> = match plan.validate() {
-                Ok(()) => Vec::new(),
-                Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
-            };
-            list.extend(actors::tenant::prompts::missing(dir, &t.name, &plan));
-            if !list.is_empty() {
-                return Err(CliError::Usage(format!(
-                    "dialplan refused: {}",
-                    list.join("; ")
-                )));
-            }
-            store.set_dialplan_json(t.id, &text)?;
+            store.set_plan(&t, &text, dir).map_err(|e| match e {
+                actors::Error::Invalid(why) => {
+                    CliError::Usage(format!("{}: {why}", file.display()))
+                }
+                other => other.into(),
+            })?;
             println!("dialplan of tenant {} set", t.name);
         }
         PlanCmd::Show { tenant } => {

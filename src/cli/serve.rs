@@ -145,6 +145,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     // right after that line still stops it cleanly.
     let stop =
         StopSignals::install().map_err(|e| CliError::Failed(format!("signal handlers: {e}")))?;
+    let data_dir = args.data_dir.clone();
     let mut config = SwitchConfig::new(args.data_dir, args.sip_addrs);
     config.default_tenant = args.default_tenant;
     config.registrar.min_expires = args.min_expires;
@@ -180,7 +181,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             if let Ok(a) = listener.local_addr() {
                 println!("pbx: http on {a}");
             }
-            let state = crate::api::ApiState::new(switch.store.clone(), switch.directory.clone());
+            let state =
+                crate::api::ApiState::new(switch.store.clone(), switch.directory.clone(), data_dir);
             Some(tokio::spawn(crate::api::serve(listener, state)))
         }
         None => None,

@@ -19,6 +19,36 @@ pub struct PlanVersion {
 }
 
 impl Store {
+    /// Sets `tenant`'s dialplan from its JSON, after checking it (the plan's own
+    /// validation, and every prompt it names present below `data_dir`): refused, the
+    /// error names every fault and nothing changes. `pbx plan set` and the API both
+    /// come here.
+    pub fn set_plan(
+        &mut self,
+        tenant: &super::Tenant,
+        json: &str,
+        data_dir: &std::path::Path,
+    ) -> Result<()> {
+        let plan = TenantPlan::from_json(json)
+            .map_err(|e| Error::Invalid(format!("not a dialplan: {e}")))?;
+        let mut faults: Vec<String> = match plan.validate() {
+            Ok(()) => Vec::new(),
+            Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
+        };
+        faults.extend(crate::tenant::prompts::missing(
+            data_dir,
+            &tenant.name,
+            &plan,
+        ));
+        if !faults.is_empty() {
+            return Err(Error::Invalid(format!(
+                "dialplan refused: {}",
+                faults.join("; ")
+            )));
+        }
+        self.set_dialplan_json(tenant.id, json)
+    }
+
     /// The tenant's routing plan, or `None` when no plan was ever set.
     pub fn tenant_plan(&self, tenant: TenantId) -> Result<Option<TenantPlan>> {
         let Some(mut plan) = self.stored_plan(tenant)? else {
