@@ -5,6 +5,7 @@
 //! it, drain what it returns and do the IO.
 
 pub mod auth_guard;
+pub mod blf;
 pub mod call;
 pub mod clock;
 pub mod conference;

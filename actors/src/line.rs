@@ -116,7 +116,7 @@ impl Actor for LineActor {
                     }
                     Some(engine::sip::Method::Invite) => call_from(state, device.as_deref(), inc),
                     Some(engine::sip::Method::Subscribe) => {
-                        subscribe(&myself, state, device.as_deref(), inc)
+                        subscribe(&myself, state, device.as_deref(), inc).await
                     }
                     _ => inc.respond(405, "Method Not Allowed"),
                 }
@@ -139,6 +139,12 @@ impl Actor for LineActor {
                     notify_last(state, sub, &ext, now);
                 }
                 arm_mwi(&myself, state, now);
+            }
+            LineMsg::Watched(ext, view) => {
+                let now = tokio::time::Instant::now();
+                state
+                    .mwi
+                    .notify_watchers(&state.args.shared.out, &ext, &view, now);
             }
             LineMsg::Bindings(reply) => {
                 let _ = reply.send(state.registrar.bindings().to_vec());
@@ -299,8 +305,9 @@ fn call_from(state: &mut LineState, device: Option<&str>, inc: Box<Incoming>) {
 }
 
 /// A SUBSCRIBE from one of the line's phones (authenticated as its calls are): a
-/// subscription to its mailbox's messages (`mwi`), NOTIFYed once the counts are read.
-fn subscribe(
+/// subscription to its mailbox's messages (`mwi`), NOTIFYed once the counts are read,
+/// or to another line's calls (busy-lamp field, `blf`), NOTIFYed with them at once.
+async fn subscribe(
     myself: &ActorRef<LineMsg>,
     state: &mut LineState,
     device: Option<&str>,
@@ -325,11 +332,48 @@ fn subscribe(
     {
         return;
     }
-    let now = tokio::time::Instant::now();
+    let Some(event) = crate::mwi::Mwi::event_of(&inc) else {
+        return;
+    };
     let ext = state.args.ext.clone();
-    match state.mwi.subscribe(&inc, &ext, now) {
+    // A busy-lamp field watches the line the Request-URI names, of this tenant only.
+    let (watched, view) = if event == crate::blf::DIALOG {
+        let Some(watched) = inc
+            .msg
+            .uri()
+            .and_then(|u| u.user_unescaped().map(|u| u.into_owned()))
+        else {
+            return inc.respond(404, "Not Found");
+        };
+        let tenant = state.args.tenant.supervisor.clone();
+        let asked = tenant
+            .call(
+                |reply| TenantMsg::Watch {
+                    watched: watched.clone(),
+                    watcher: myself.clone(),
+                    reply,
+                },
+                None,
+            )
+            .await;
+        match asked {
+            Ok(ractor::rpc::CallResult::Success(Some(view))) => (watched, Some(view)),
+            _ => return inc.respond(404, "Not Found"),
+        }
+    } else {
+        (ext.clone(), None)
+    };
+    let now = tokio::time::Instant::now();
+    match state.mwi.subscribe(&inc, &watched, event, now) {
         crate::mwi::Subscribed::Active => {
-            read_counts(myself, state);
+            match view {
+                Some(view) => {
+                    state
+                        .mwi
+                        .notify_watchers(&state.args.shared.out, &watched, &view, now)
+                }
+                None => read_counts(myself, state),
+            }
             arm_mwi(myself, state, now);
         }
         crate::mwi::Subscribed::Ended(sub) => notify_last(state, *sub, &ext, now),

@@ -1,8 +1,9 @@
-//! Message waiting indication (RFC 3842 over RFC 6665): a phone SUBSCRIBEs to its
-//! line's `message-summary`; the line's actor keeps the subscription (refreshed by a
-//! SUBSCRIBE in its dialog, ended by `Expires: 0` or by running out) and NOTIFYs it
-//! with the mailbox's new and old counts at once and whenever they change (a message
-//! left, heard or deleted: `LineMsg::MailboxChanged`).
+//! A line's subscriptions (RFC 6665), kept by its actor: message waiting indication
+//! (RFC 3842: a phone SUBSCRIBEs to its line's `message-summary`, NOTIFYed with the
+//! mailbox's new and old counts at once and whenever they change: a message left,
+//! heard or deleted, `LineMsg::MailboxChanged`) and busy-lamp fields (`dialog`, RFC
+//! 4235: a phone watches another line of its tenant, `blf.rs`). Each is refreshed by
+//! a SUBSCRIBE in its dialog and ended by `Expires: 0` or by running out.
 //!
 //! NOTIFYs go along the flow the SUBSCRIBE came over, once: a lost one over UDP is
 //! made good by the phone's next refresh.
@@ -39,6 +40,12 @@ pub struct Subscription {
     domain: String,
     expires_at: Instant,
     cseq: u32,
+    /// `message-summary` (the line's own mailbox) or `dialog` (line `watched`'s calls).
+    pub event: &'static str,
+    /// The line it is about.
+    pub watched: String,
+    /// The dialog-info document's version (RFC 4235: one more each NOTIFY).
+    version: u32,
 }
 
 /// What a SUBSCRIBE did.
@@ -62,16 +69,32 @@ fn flow_of(inc: &Incoming) -> Flow {
 }
 
 impl Mwi {
-    /// A SUBSCRIBE already authenticated: answered here (200, 423, 481, 489).
-    pub fn subscribe(&mut self, inc: &Incoming, ext: &str, now: Instant) -> Subscribed {
-        let m = &inc.msg;
-        let event = m.header(HeaderName::Event).unwrap_or("");
-        if event.split(';').next().map(str::trim) != Some("message-summary") {
-            let mut w = MessageWriter::response_to(m, 489, "Bad Event", Some("pbx"));
-            w.header("Allow-Events", "message-summary");
+    /// The event package a SUBSCRIBE asks for, when the switch offers it (others get
+    /// 489 here).
+    pub fn event_of(inc: &Incoming) -> Option<&'static str> {
+        let event = inc.msg.header(HeaderName::Event).unwrap_or("");
+        let name = event.split(';').next().map(str::trim).unwrap_or("");
+        let known = [MESSAGE_SUMMARY, crate::blf::DIALOG]
+            .into_iter()
+            .find(|e| e.eq_ignore_ascii_case(name));
+        if known.is_none() {
+            let mut w = MessageWriter::response_to(&inc.msg, 489, "Bad Event", Some("pbx"));
+            w.header("Allow-Events", "message-summary, dialog");
             inc.reply.send(489, w.finish());
-            return Subscribed::Refused;
         }
+        known
+    }
+
+    /// A SUBSCRIBE already authenticated, to `event` about line `watched`: answered
+    /// here (200, 423, 481).
+    pub fn subscribe(
+        &mut self,
+        inc: &Incoming,
+        watched: &str,
+        event: &'static str,
+        now: Instant,
+    ) -> Subscribed {
+        let m = &inc.msg;
         let asked = m
             .header(HeaderName::Expires)
             .and_then(|v| v.trim().parse::<u32>().ok())
@@ -114,6 +137,9 @@ impl Mwi {
                     .and_then(|c| c.first().map(|c| c.uri.raw.to_owned()))
                     .unwrap_or_else(|| from.uri.raw.to_owned());
                 self.subs.push(Subscription {
+                    event,
+                    watched: watched.to_owned(),
+                    version: 0,
                     call_id: call_id.to_owned(),
                     their_tag: from.tag().unwrap_or_default().to_owned(),
                     our_tag: format!("{:016x}", rand::random::<u64>()),
@@ -132,7 +158,7 @@ impl Mwi {
         sub.flow = flow_of(inc);
         let mut w = MessageWriter::response_to(m, 200, "OK", Some(&sub.our_tag));
         w.header("Expires", &expires.to_string())
-            .header_fmt("Contact", format_args!("<sip:{ext}@{}>", sub.domain));
+            .header_fmt("Contact", format_args!("<sip:{watched}@{}>", sub.domain));
         inc.reply.send(200, w.finish());
         if expires == 0 {
             return Subscribed::Ended(Box::new(self.subs.remove(index)));
@@ -158,13 +184,40 @@ impl Mwi {
         self.subs.is_empty()
     }
 
-    /// NOTIFYs every subscription with `counts` (new, old).
+    /// NOTIFYs every mailbox subscription with `counts` (new, old).
     pub fn notify_all(&mut self, out: &SipOut, ext: &str, counts: (u32, u32), now: Instant) {
-        for s in &mut self.subs {
+        for s in self.subs.iter_mut().filter(|s| s.event == MESSAGE_SUMMARY) {
             notify(out, s, ext, counts, now, false);
         }
     }
+
+    /// NOTIFYs every subscription to line `watched`'s calls with `view`.
+    pub fn notify_watchers(
+        &mut self,
+        out: &SipOut,
+        watched: &str,
+        view: &crate::blf::LineView,
+        now: Instant,
+    ) {
+        for s in self
+            .subs
+            .iter_mut()
+            .filter(|s| s.event == crate::blf::DIALOG && s.watched == watched)
+        {
+            notify_dialog(out, s, view, now, false);
+        }
+    }
+
+    /// True while a subscription watches line `watched`'s calls.
+    pub fn watches(&self, watched: &str) -> bool {
+        self.subs
+            .iter()
+            .any(|s| s.event == crate::blf::DIALOG && s.watched == watched)
+    }
 }
+
+/// The mailbox event package (RFC 3842).
+pub const MESSAGE_SUMMARY: &str = "message-summary";
 
 /// The `message-summary` body (RFC 3842) for `counts` (new, old).
 pub fn summary(account: &str, (new, old): (u32, u32)) -> String {
@@ -183,16 +236,57 @@ pub fn notify(
     now: Instant,
     last: bool,
 ) {
+    if sub.event != MESSAGE_SUMMARY {
+        return notify_dialog(out, sub, &crate::blf::LineView::default(), now, last);
+    }
+    let account = format!("sip:{ext}@{}", sub.domain);
+    let body = summary(&account, counts);
+    send_notify(
+        out,
+        sub,
+        ("application/simple-message-summary", body.as_bytes()),
+        now,
+        last,
+    );
+}
+
+/// Sends `sub` (a `dialog` subscription) a NOTIFY with line `view` in full.
+pub fn notify_dialog(
+    out: &SipOut,
+    sub: &mut Subscription,
+    view: &crate::blf::LineView,
+    now: Instant,
+    last: bool,
+) {
+    let entity = format!("sip:{}@{}", sub.watched, sub.domain);
+    let body = crate::blf::dialog_info(&entity, sub.version, view, &sub.domain);
+    sub.version += 1;
+    send_notify(
+        out,
+        sub,
+        ("application/dialog-info+xml", body.as_bytes()),
+        now,
+        last,
+    );
+}
+
+fn send_notify(
+    out: &SipOut,
+    sub: &mut Subscription,
+    (content_type, body): (&str, &[u8]),
+    now: Instant,
+    last: bool,
+) {
     sub.cseq += 1;
     let peer = match sub.flow {
         Flow::Udp(a) => a,
         Flow::Tcp { peer, .. } => peer,
     };
-    let (transport, local) = match sub.flow {
-        Flow::Udp(_) => ("UDP", out.local_for(peer)),
-        Flow::Tcp { .. } => ("TCP", out.local_for(peer)),
+    let transport = match sub.flow {
+        Flow::Udp(_) => "UDP",
+        Flow::Tcp { .. } => "TCP",
     };
-    let Some(local) = local else {
+    let Some(local) = out.local_for(peer) else {
         return;
     };
     let state = if last {
@@ -201,8 +295,7 @@ pub fn notify(
         let left = sub.expires_at.saturating_duration_since(now).as_secs();
         format!("active;expires={left}")
     };
-    let account = format!("sip:{ext}@{}", sub.domain);
-    let body = summary(&account, counts);
+    let account = format!("sip:{}@{}", sub.watched, sub.domain);
     let mut w = MessageWriter::request("NOTIFY", &sub.contact);
     w.header_fmt(
         "Via",
@@ -219,10 +312,10 @@ pub fn notify(
     )
     .header("Call-ID", &sub.call_id)
     .header_fmt("CSeq", format_args!("{} NOTIFY", sub.cseq))
-    .header_fmt("Contact", format_args!("<sip:{ext}@{local}>"))
-    .header("Event", "message-summary")
+    .header_fmt("Contact", format_args!("<sip:{}@{local}>", sub.watched))
+    .header("Event", sub.event)
     .header("Subscription-State", &state);
-    let bytes = w.body("application/simple-message-summary", body.as_bytes());
+    let bytes = w.body(content_type, body);
     if !out.send(sub.flow, Bytes::from(bytes)) {
         tracing::debug!(call_id = %sub.call_id, "NOTIFY not sent: no way to the phone");
     }

@@ -84,6 +84,8 @@ pub struct TenantState {
     /// The running trunks by name, and their actors' names by id.
     trunks: HashMap<String, trunks::RunningTrunk>,
     trunk_actors: HashMap<ActorId, String>,
+    /// The lines whose subscriptions watch each line's calls (busy-lamp fields).
+    watchers: HashMap<String, Vec<ActorRef<LineMsg>>>,
 }
 
 /// The extensions of the tenant as last read from the store. A miss reads them again
@@ -514,6 +516,42 @@ impl TenantSupervisor {
                 }
             }
         }
+    }
+
+    /// Line `ext`'s calls now, from the records of the calls in progress: ringing it
+    /// (early, it is the recipient), answered by it (confirmed), or placed by it
+    /// (early until answered, then confirmed).
+    fn line_view(state: &TenantState, ext: &str) -> crate::blf::LineView {
+        use crate::blf::DialogView;
+        let mut dialogs = Vec::new();
+        for c in state.calls.values() {
+            let r = c.record.lock().unwrap_or_else(|e| e.into_inner());
+            if r.closed {
+                continue;
+            }
+            let id = r
+                .journal
+                .map(|(call, _)| call.0.to_string())
+                .unwrap_or_else(|| c.call.get_id().to_string());
+            let (state, direction, remote) = if r.answered_lines.iter().any(|l| l == ext) {
+                ("confirmed", "recipient", &c.parties[0])
+            } else if r.ringing_lines.iter().any(|l| l == ext) {
+                ("early", "recipient", &c.parties[0])
+            } else if c.parties[0] == ext {
+                let answered = !r.answered_lines.is_empty();
+                let state = if answered { "confirmed" } else { "early" };
+                (state, "initiator", &c.parties[1])
+            } else {
+                continue;
+            };
+            dialogs.push(DialogView {
+                id,
+                state,
+                direction,
+                remote: remote.clone(),
+            });
+        }
+        crate::blf::LineView { dialogs }
     }
 
     /// Where line `by`'s forwarding to `to` (no line of the tenant) leads: routed as
@@ -1580,6 +1618,7 @@ impl Actor for TenantSupervisor {
             prompts: prompts::PromptCache::default(),
             trunks: HashMap::new(),
             trunk_actors: HashMap::new(),
+            watchers: HashMap::new(),
         })
     }
 
@@ -1595,6 +1634,37 @@ impl Actor for TenantSupervisor {
                 trunks::watch(myself.clone(), state.view.clone());
             }
             TenantMsg::SyncTrunks => Self::sync_trunks(&myself, state).await,
+            TenantMsg::Watch {
+                watched,
+                watcher,
+                reply,
+            } => {
+                let is_line = Self::ensure_line(&myself, state, &watched).await.is_some();
+                if is_line {
+                    let list = state.watchers.entry(watched.clone()).or_default();
+                    if !list.iter().any(|w| w.get_id() == watcher.get_id()) {
+                        list.push(watcher);
+                    }
+                }
+                let _ = reply.send(is_line.then(|| Self::line_view(state, &watched)));
+            }
+            TenantMsg::LinesChanged(lines) => {
+                for ext in lines {
+                    if !state.watchers.contains_key(&ext) {
+                        continue;
+                    }
+                    let view = Self::line_view(state, &ext);
+                    if let Some(list) = state.watchers.get_mut(&ext) {
+                        list.retain(|w| {
+                            w.send_message(LineMsg::Watched(ext.clone(), view.clone()))
+                                .is_ok()
+                        });
+                        if list.is_empty() {
+                            state.watchers.remove(&ext);
+                        }
+                    }
+                }
+            }
             TenantMsg::Prompt { name, reply } => {
                 let _ = reply.send(Self::message(state, &name));
             }

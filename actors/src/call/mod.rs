@@ -219,6 +219,11 @@ pub struct CallState {
     ports: Arc<PortPool>,
     /// The call's tracing span (its journal id and tenant).
     span: tracing::Span,
+    /// The trunk the call came in on (its caller is no line).
+    trunk: Option<String>,
+    /// The lines ringing and answered, and whether the row is closed, as the tenant
+    /// was last told (busy-lamp fields).
+    lines_seen: Option<(Vec<String>, Vec<String>, bool)>,
     /// The trunk legs of the call's channels: their places on the trunks are held
     /// while the channel rings or talks.
     trunk_legs: Vec<(ChannelId, Arc<crate::proto::trunk::TrunkLeg>)>,
@@ -758,6 +763,8 @@ impl Actor for CallActor {
             ports: args.ports,
             span: span.clone(),
             trunk_legs: Vec::new(),
+            trunk: args.trunk.clone(),
+            lines_seen: None,
             #[cfg(feature = "test-hooks")]
             test_panic,
         };
@@ -1240,7 +1247,7 @@ fn looped_via(req: &Message, local: Option<SocketAddr>) -> bool {
 
 /// Brings the supervisor's record up to date: the dialogs still up, and whether the
 /// journal row is closed.
-fn update_record(s: &CallState) {
+fn update_record(s: &mut CallState) {
     let legs = s
         .channels
         .iter()
@@ -1272,6 +1279,31 @@ fn update_record(s: &CallState) {
         .filter(|c| c.role == Role::Callee && c.answered().is_some() && !c.is_ended())
         .map(|c| c.user().to_owned())
         .collect();
+    // The lines the call rings or connects changed: the tenant tells their watchers
+    // (busy-lamp fields).
+    let seen = (
+        rec.ringing_lines.clone(),
+        rec.answered_lines.clone(),
+        rec.closed,
+    );
+    drop(rec);
+    if s.lines_seen.as_ref() != Some(&seen) {
+        let mut lines: Vec<String> = seen.0.iter().chain(&seen.1).cloned().collect();
+        if let Some((ringing, answered, _)) = s.lines_seen.take() {
+            lines.extend(ringing);
+            lines.extend(answered);
+        }
+        if s.trunk.is_none() {
+            lines.push(s.parties.caller.clone());
+        }
+        lines.sort();
+        lines.dedup();
+        s.lines_seen = Some(seen);
+        let _ = s
+            .tenant
+            .supervisor
+            .send_message(crate::proto::TenantMsg::LinesChanged(lines));
+    }
 }
 
 /// Sends a leg's request or response to the device reached over `flow`: a response

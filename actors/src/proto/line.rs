@@ -19,6 +19,8 @@ pub enum LineMsg {
     MailboxCounts(u32, u32),
     /// A subscription may have run out.
     MwiExpire,
+    /// Line `.0`, which a subscription of this line watches, has these calls now.
+    Watched(String, crate::blf::LineView),
 }
 
 impl std::fmt::Debug for LineMsg {
@@ -30,6 +32,7 @@ impl std::fmt::Debug for LineMsg {
             LineMsg::MailboxChanged => f.write_str("MailboxChanged"),
             LineMsg::MailboxCounts(n, o) => write!(f, "MailboxCounts({n}/{o})"),
             LineMsg::MwiExpire => f.write_str("MwiExpire"),
+            LineMsg::Watched(ext, v) => write!(f, "Watched({ext}: {} calls)", v.dialogs.len()),
         }
     }
 }

@@ -34,6 +34,17 @@ pub enum TenantMsg {
     /// The trunks in the store changed (or the tenant started): start and stop their
     /// actors.
     SyncTrunks,
+    /// Line `watcher` has a subscription to line `watched`'s calls (busy-lamp
+    /// fields): tell it of their changes; the calls now, or `None` when `watched` is
+    /// no line of the tenant.
+    Watch {
+        watched: String,
+        watcher: ActorRef<super::LineMsg>,
+        reply: RpcReplyPort<Option<crate::blf::LineView>>,
+    },
+    /// A call rings or connects other lines than before (or ended): their watchers
+    /// are told.
+    LinesChanged(Vec<String>),
     /// A prompt of the tenant (its own, or a built-in one) by name.
     Prompt {
         name: String,
@@ -115,6 +126,8 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::Inbound { .. } => "Inbound",
             TenantMsg::TrunkHop { .. } => "TrunkHop",
             TenantMsg::SyncTrunks => "SyncTrunks",
+            TenantMsg::Watch { .. } => "Watch",
+            TenantMsg::LinesChanged(_) => "LinesChanged",
             TenantMsg::Prompt { .. } => "Prompt",
             TenantMsg::Targets { .. } => "Targets",
             TenantMsg::HopDevices { .. } => "HopDevices",
