@@ -140,6 +140,7 @@ impl Actor for LineActor {
                 }
                 arm_mwi(&myself, state, now);
             }
+            LineMsg::DevicesChanged => state.devices.clear(),
             LineMsg::Watched(ext, view) => {
                 let now = tokio::time::Instant::now();
                 state

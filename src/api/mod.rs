@@ -11,6 +11,7 @@
 
 mod error;
 mod metrics;
+mod provision;
 mod routes;
 
 use std::net::SocketAddr;
@@ -32,6 +33,8 @@ pub struct ApiState {
     pub directory: Arc<Directory>,
     /// The data directory (a plan's prompts are checked there).
     pub data_dir: std::path::PathBuf,
+    /// The switch's SIP port (provisioned phones register there).
+    pub sip_port: u16,
     /// Sources presenting wrong keys.
     guard: AuthGuard,
 }
@@ -41,11 +44,13 @@ impl ApiState {
         store: StoreHandle,
         directory: Arc<Directory>,
         data_dir: std::path::PathBuf,
+        sip_port: u16,
     ) -> Arc<ApiState> {
         Arc::new(ApiState {
             store,
             directory,
             data_dir,
+            sip_port,
             guard: AuthGuard::default(),
         })
     }

@@ -32,6 +32,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/plan"),
     ("get", "/api/v1/calls"),
     ("get", "/metrics"),
+    ("get", "/provision/{file}"),
 ];
 
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -44,6 +45,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/plan", get(plan).put(set_plan))
         .route("/api/v1/calls", get(calls))
         .route("/metrics", get(super::metrics::metrics))
+        .route("/provision/{file}", get(super::provision::fetch))
         .fallback(|| async { ApiError::not_found("no such API path") })
         .with_state(state)
 }

@@ -256,6 +256,29 @@ pub enum DeviceCmd {
         tenant: String,
         username: String,
     },
+    /// Provision a phone by its MAC for a line: it fetches its configuration from the
+    /// switch's HTTP server (`/provision/…`), with a new password each time.
+    Provision {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        line: String,
+        #[arg(long)]
+        mac: String,
+        /// yealink, snom, gigaset or grandstream.
+        #[arg(long)]
+        vendor: String,
+        /// Lines shown on its busy-lamp keys, e.g. 101,102.
+        #[arg(long, value_delimiter = ',')]
+        blf: Vec<String>,
+        #[arg(long, default_value = "en")]
+        language: String,
+    },
+    /// The tenant's provisioned phones: MAC, vendor, line, device account, last fetch.
+    Provisioned {
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 pub fn person(dir: &Path, cmd: PersonCmd) -> Result<(), CliError> {
@@ -320,6 +343,45 @@ pub fn device(dir: &Path, cmd: DeviceCmd) -> Result<(), CliError> {
             let t = store.tenant(&tenant)?;
             store.remove_device(t.id, &username)?;
             println!("removed device {username} of tenant {}", t.name);
+        }
+        DeviceCmd::Provision {
+            tenant,
+            line,
+            mac,
+            vendor,
+            blf,
+            language,
+        } => {
+            let t = store.tenant(&tenant)?;
+            let now = actors::clock::unix_millis();
+            let device = store.provision_device(
+                &t,
+                (&line, &mac, &vendor.to_ascii_lowercase()),
+                &blf,
+                &language,
+                now,
+            )?;
+            println!(
+                "phone {mac} ({vendor}) provisioned for line {line} as device {device}; it fetches /provision/<its file> from the switch's HTTP address"
+            );
+        }
+        DeviceCmd::Provisioned { tenant } => {
+            let t = store.tenant(&tenant)?;
+            for p in store.provisioned(t.id)? {
+                let fetched = p
+                    .fetched_at
+                    .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64))
+                    .map(|t| t.format("fetched %Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "never fetched".into());
+                println!(
+                    "{}\t{}\tline {}\t{}\tblf {}\t{fetched}",
+                    p.mac,
+                    p.vendor,
+                    p.line,
+                    p.device,
+                    p.blf.join(",")
+                );
+            }
         }
     }
     Ok(())

@@ -181,8 +181,16 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             if let Ok(a) = listener.local_addr() {
                 println!("pbx: http on {a}");
             }
-            let state =
-                crate::api::ApiState::new(switch.store.clone(), switch.directory.clone(), data_dir);
+            let state = crate::api::ApiState::new(
+                switch.store.clone(),
+                switch.directory.clone(),
+                data_dir,
+                switch
+                    .local_addrs
+                    .iter()
+                    .find(|(p, _)| *p == "udp")
+                    .map_or(5060, |(_, a)| a.port()),
+            );
             Some(tokio::spawn(crate::api::serve(listener, state)))
         }
         None => None,

@@ -21,6 +21,9 @@ pub enum LineMsg {
     MwiExpire,
     /// Line `.0`, which a subscription of this line watches, has these calls now.
     Watched(String, crate::blf::LineView),
+    /// A device account of the line changed (a provisioned phone's new password):
+    /// read them again.
+    DevicesChanged,
 }
 
 impl std::fmt::Debug for LineMsg {
@@ -33,6 +36,7 @@ impl std::fmt::Debug for LineMsg {
             LineMsg::MailboxCounts(n, o) => write!(f, "MailboxCounts({n}/{o})"),
             LineMsg::MwiExpire => f.write_str("MwiExpire"),
             LineMsg::Watched(ext, v) => write!(f, "Watched({ext}: {} calls)", v.dialogs.len()),
+            LineMsg::DevicesChanged => f.write_str("DevicesChanged"),
         }
     }
 }

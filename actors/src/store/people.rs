@@ -187,6 +187,11 @@ impl Store {
 
     /// Removes a device account; its registrations expire with it at the next start.
     pub fn remove_device(&mut self, tenant: TenantId, username: &str) -> Result<()> {
+        // A provisioned phone of this account is forgotten with it.
+        self.conn.execute(
+            "DELETE FROM provisioning WHERE tenant_id = ?1 AND device = ?2",
+            params![tenant, username],
+        )?;
         let n = self.conn.execute(
             "DELETE FROM devices WHERE tenant_id = ?1 AND username = ?2",
             params![tenant, username],

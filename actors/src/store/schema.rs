@@ -284,6 +284,19 @@ const MIGRATIONS: &[&str] = &[
         secret_sha256 TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );",
+    // 17: phones provisioned by MAC: the device account each one uses (its password
+    // is made anew at every fetch, so none is kept), its vendor's format, its
+    // busy-lamp keys and language.
+    "CREATE TABLE provisioning (
+        mac TEXT PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        vendor TEXT NOT NULL CHECK (vendor IN ('yealink', 'snom', 'gigaset', 'grandstream')),
+        device TEXT NOT NULL,
+        blf TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT 'en',
+        created_at INTEGER NOT NULL,
+        fetched_at INTEGER
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
