@@ -485,3 +485,109 @@ fn phones_fetch_their_configuration_by_mac_and_register_with_it() {
     assert_eq!(codes[0], 404);
     assert_eq!(*codes.last().unwrap(), 429, "{codes:?}");
 }
+
+/// A WebSocket on `/api/v1/events` with `key`; reads time out after `wait`.
+fn events(api: SocketAddr, key: &str) -> tungstenite::WebSocket<TcpStream> {
+    let stream = TcpStream::connect(api).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let url = format!("ws://{api}/api/v1/events?key={key}");
+    let (ws, _) = tungstenite::client(url.as_str(), stream).expect("the WebSocket opens");
+    ws
+}
+
+/// The events read until `stop` says enough or reads time out `idle` times in a row.
+fn read_events(
+    ws: &mut tungstenite::WebSocket<TcpStream>,
+    stop: impl Fn(&Value) -> bool,
+    idle: u32,
+) -> Vec<Value> {
+    let mut got = Vec::new();
+    let mut quiet = 0;
+    while quiet < idle {
+        match ws.read() {
+            Ok(tungstenite::Message::Text(t)) => {
+                quiet = 0;
+                let v = json(t.as_str());
+                let done = stop(&v);
+                got.push(v);
+                if done {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => quiet += 1,
+        }
+    }
+    got
+}
+
+#[test]
+fn live_events_follow_a_call_in_order_for_its_tenant_and_lines() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let pbx = Pbx::start(d);
+    let api = pbx.http.unwrap();
+    let admin = key(d, &["--tenant", "demo", "--name", "ops board"]);
+    let callee = key(
+        d,
+        &[
+            "--tenant",
+            "demo",
+            "--line",
+            "102",
+            "--name",
+            "102's client",
+        ],
+    );
+    let bystander = key(
+        d,
+        &[
+            "--tenant",
+            "demo",
+            "--line",
+            "103",
+            "--name",
+            "103's client",
+        ],
+    );
+    let mut board = events(api, &admin);
+    let mut own = events(api, &callee);
+    let mut other = events(api, &bystander);
+    // Without a WebSocket upgrade the route says so.
+    let (code, _) = http(api, "GET", "/api/v1/events", Some(&admin), None);
+    assert_eq!(code, 426);
+    let mut phone = Device::register(&pbx, "102");
+    let mut call = Caller::call(&pbx, "101", "102");
+    let invite = phone.next_invite(&[]).expect("102 rings");
+    phone.respond(&invite, 180, "Ringing");
+    assert_eq!(call.expect(180), 180);
+    phone.answer_invite(&invite, 43000);
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    call.bye();
+    let bye = recv_until(&mut phone.c, "the BYE at 102", |m| is_request(m, "BYE"));
+    phone.respond(&bye, 200, "OK");
+    let ended = |v: &Value| v["event"] == "ended";
+    let seen = read_events(&mut board, ended, 20);
+    let names: Vec<&str> = seen.iter().filter_map(|v| v["event"].as_str()).collect();
+    let pos = |n: &str| {
+        names
+            .iter()
+            .position(|x| *x == n)
+            .unwrap_or_else(|| panic!("no {n}: {names:?}"))
+    };
+    assert!(pos("started") < pos("ringing"), "{names:?}");
+    assert!(
+        pos("ringing") < pos("answered") && pos("answered") < pos("ended"),
+        "{names:?}"
+    );
+    assert_eq!(seen[pos("started")]["from"], "101");
+    assert_eq!(seen[pos("answered")]["answered_by"], "102");
+    // The called line's key sees the call; another line's sees nothing of it.
+    let mine = read_events(&mut own, ended, 20);
+    assert!(mine.iter().any(|v| v["event"] == "ended"), "{mine:?}");
+    let none = read_events(&mut other, |_| false, 3);
+    assert!(none.is_empty(), "{none:?}");
+}

@@ -46,7 +46,16 @@ pub struct SwitchState {
 pub struct SwitchActor;
 
 /// Arguments of the root actor: the configuration and the already opened store.
+/// The switch's event buses, for listeners outside the actors (the API's live events).
+#[derive(Debug, Clone, Default)]
+pub struct SwitchEvents {
+    pub calls: EventBus,
+    pub agents: EventBus<crate::proto::events::AgentEvent>,
+    pub trunks: EventBus<crate::proto::trunk::TrunkEvent>,
+}
+
 pub struct SwitchArgs {
+    pub events: SwitchEvents,
     pub config: SwitchConfig,
     pub store: StoreHandle,
     pub tenants: Vec<Tenant>,
@@ -204,9 +213,9 @@ impl Actor for SwitchActor {
             guard: Arc::default(),
             policy: args.config.registrar,
             out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
-            bus: EventBus::new(),
-            agent_bus: EventBus::new(),
-            trunk_bus: EventBus::new(),
+            bus: args.events.calls.clone(),
+            agent_bus: args.events.agents.clone(),
+            trunk_bus: args.events.trunks.clone(),
             digest_offer: args.config.digest_offer.clone(),
             ports: Arc::new(PortPool::new(args.config.rtp_ports.clone())?),
             calls: Arc::new(
@@ -320,6 +329,8 @@ impl Actor for SwitchActor {
 /// A running switch.
 pub struct Switch {
     pub actor: ActorRef<SwitchMsg>,
+    /// What calls, queues and trunks publish.
+    pub events: SwitchEvents,
     join: tokio::task::JoinHandle<()>,
     pub store: StoreHandle,
     store_thread: Option<std::thread::JoinHandle<()>>,
@@ -348,7 +359,9 @@ impl Switch {
         );
         let (handle, thread) = StoreHandle::spawn(store);
         let directory = Arc::new(Directory::default());
+        let events = SwitchEvents::default();
         let args = SwitchArgs {
+            events: events.clone(),
             config,
             store: handle.clone(),
             tenants,
@@ -368,6 +381,7 @@ impl Switch {
         Ok(Switch {
             actor,
             join,
+            events,
             store: handle,
             store_thread: Some(thread),
             directory,

@@ -10,6 +10,7 @@
 //! store's thread.
 
 mod error;
+mod events;
 mod metrics;
 mod provision;
 mod routes;
@@ -35,6 +36,8 @@ pub struct ApiState {
     pub data_dir: std::path::PathBuf,
     /// The switch's SIP port (provisioned phones register there).
     pub sip_port: u16,
+    /// What calls, queues and trunks publish (live events).
+    pub events: Option<actors::switch::SwitchEvents>,
     /// Sources presenting wrong keys.
     guard: AuthGuard,
 }
@@ -45,12 +48,14 @@ impl ApiState {
         directory: Arc<Directory>,
         data_dir: std::path::PathBuf,
         sip_port: u16,
+        events: Option<actors::switch::SwitchEvents>,
     ) -> Arc<ApiState> {
         Arc::new(ApiState {
             store,
             directory,
             data_dir,
             sip_port,
+            events,
             guard: AuthGuard::default(),
         })
     }

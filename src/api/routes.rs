@@ -31,6 +31,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/plan"),
     ("put", "/api/v1/plan"),
     ("get", "/api/v1/calls"),
+    ("get", "/api/v1/events"),
     ("get", "/metrics"),
     ("get", "/provision/{file}"),
 ];
@@ -44,6 +45,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/trunks/{name}", axum::routing::delete(remove_trunk))
         .route("/api/v1/plan", get(plan).put(set_plan))
         .route("/api/v1/calls", get(calls))
+        .route("/api/v1/events", get(super::events::events))
         .route("/metrics", get(super::metrics::metrics))
         .route("/provision/{file}", get(super::provision::fetch))
         .fallback(|| async { ApiError::not_found("no such API path") })

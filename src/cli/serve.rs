@@ -190,6 +190,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
                     .iter()
                     .find(|(p, _)| *p == "udp")
                     .map_or(5060, |(_, a)| a.port()),
+                Some(switch.events.clone()),
             );
             Some(tokio::spawn(crate::api::serve(listener, state)))
         }
