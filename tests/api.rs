@@ -168,6 +168,8 @@ fn keys_reach_only_their_scope_and_tenant() {
     assert_eq!(call.expect(200), 200);
     call.ack();
     call.bye();
+    let bye = recv_until(&mut phone.c, "the BYE at 102", |m| is_request(m, "BYE"));
+    phone.respond(&bye, 200, "OK");
     // The journal writes in batches: the row comes within a few seconds.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let calls = loop {
@@ -220,10 +222,27 @@ fn keys_reach_only_their_scope_and_tenant() {
         ],
     );
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
+    // Retention: set, shown; the switch applies it daily (store unit test).
+    let out = pbx_admin(d, &["tenant", "retention", "demo", "--internal-days", "30"]);
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        said.contains("internal calls kept 30 days, external calls kept for ever"),
+        "{said}"
+    );
 
-    // Metrics in the text format: every sample line is `name{labels} number`.
-    let (code, text) = http(api, "GET", "/metrics", Some(&operator), None);
-    assert_eq!(code, 200);
+    // Metrics in the text format: every sample line is `name{labels} number`; the
+    // answered call is counted once its row is closed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let (code, text) = http(api, "GET", "/metrics", Some(&operator), None);
+        assert_eq!(code, 200);
+        if text.contains("pbx_journal_calls{disposition=\"answered\"} ")
+            || std::time::Instant::now() > deadline
+        {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let mut samples = 0;
     for line in text
         .lines()
@@ -236,6 +255,10 @@ fn keys_reach_only_their_scope_and_tenant() {
     }
     assert!(samples >= 3, "{text}");
     assert!(text.contains("pbx_calls_active"));
+    assert!(
+        text.contains("pbx_journal_calls{disposition=\"answered\"} "),
+        "{text}"
+    );
 
     // Wrong keys from one address: refused, then slowed down (429).
     let mut codes = Vec::new();

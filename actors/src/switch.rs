@@ -174,6 +174,24 @@ fn keep_agent_states(shared: &Services) {
     });
 }
 
+/// Deletes, at start and then once a day, the journal rows each tenant's retention no
+/// longer keeps.
+fn purge_journal_daily(shared: &Services) {
+    let store = shared.store.clone();
+    tokio::spawn(async move {
+        loop {
+            let now = crate::clock::unix_millis();
+            match store.call(move |s| s.purge_journal(now)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(calls = n, "journal rows past their retention deleted"),
+                Err(crate::Error::StoreGone) => return,
+                Err(e) => tracing::warn!(error = %e, "journal retention not applied"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(86_400)).await;
+        }
+    });
+}
+
 /// Keeps the latest status of every trunk in the store (`trunk_states`, read by `pbx
 /// trunk list|show`).
 fn keep_trunk_states(shared: &Services) {
@@ -244,6 +262,7 @@ impl Actor for SwitchActor {
         Self::start_journal(&myself, &mut state).await?;
         keep_agent_states(&state.shared);
         keep_trunk_states(&state.shared);
+        purge_journal_daily(&state.shared);
         crate::mail::spawn(state.shared.store.clone(), state.shared.mail.clone());
         for t in args.tenants {
             let regs = args

@@ -26,6 +26,7 @@ pub async fn metrics(
     if state.principal(&headers, from).await? != ApiScope::Operator {
         return Err(ApiError::forbidden("this needs the operator's key"));
     }
+    let counts = state.store.call(|s| s.call_counts()).await?;
     let trunks = state
         .store
         .call(|s| {
@@ -54,6 +55,17 @@ pub async fn metrics(
     );
     gauge("pbx_lines_running", "Line actors running.", d.line_count());
     gauge("pbx_calls_active", "Calls in progress.", d.call_count());
+    let _ = writeln!(
+        text,
+        "# HELP pbx_journal_calls Finished calls the journal keeps, by disposition (all tenants; retention deletes old ones).\n# TYPE pbx_journal_calls gauge"
+    );
+    for (disposition, n) in counts {
+        let _ = writeln!(
+            text,
+            "pbx_journal_calls{{disposition=\"{}\"}} {n}",
+            label(&disposition)
+        );
+    }
     let _ = writeln!(
         text,
         "# HELP pbx_trunk_up 1 while a trunk is up, 0 while it is down or starting.\n# TYPE pbx_trunk_up gauge"

@@ -65,6 +65,16 @@ pub enum TenantCmd {
         #[arg(long, value_name = "nobody|first|last|all")]
         forwarded: Option<String>,
     },
+    /// Show or change how long the journal keeps the tenant's internal and external
+    /// calls (days, or `none`: for ever); older ones are deleted once a day.
+    Retention {
+        /// The tenant's name or one of its domains.
+        tenant: String,
+        #[arg(long, value_name = "DAYS|none")]
+        internal_days: Option<String>,
+        #[arg(long, value_name = "DAYS|none")]
+        external_days: Option<String>,
+    },
     /// Show a tenant's call outcome settings.
     Show {
         /// The tenant's name or one of its domains.
@@ -537,6 +547,32 @@ pub fn tenant(dir: &Path, cmd: TenantCmd) -> Result<(), CliError> {
                 store.set_journal_rules(t.id, unanswered, forwarded)?
             };
             println!("{}	{r}", t.name);
+        }
+        TenantCmd::Retention {
+            tenant,
+            internal_days,
+            external_days,
+        } => {
+            let t = store.tenant(&tenant)?;
+            let days = |v: &str, what: &str| -> Result<Option<u32>, CliError> {
+                match v {
+                    "none" => Ok(None),
+                    d => d.parse().map(Some).map_err(|_| {
+                        CliError::Usage(format!("--{what}-days {d:?}: a number of days, or none"))
+                    }),
+                }
+            };
+            let mut r = store.journal_retention(t.id)?;
+            if let Some(v) = &internal_days {
+                r.internal_days = days(v, "internal")?;
+            }
+            if let Some(v) = &external_days {
+                r.external_days = days(v, "external")?;
+            }
+            if internal_days.is_some() || external_days.is_some() {
+                store.set_journal_retention(t.id, r)?;
+            }
+            println!("{}\t{r}", t.name);
         }
         TenantCmd::Show { tenant } => {
             let t = store.tenant(&tenant)?;

@@ -122,6 +122,21 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Finished calls of every tenant by disposition (the journal's counters).
+    pub fn call_counts(&self) -> Result<Vec<(String, u64)>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT disposition, COUNT(*) FROM calls WHERE state <> 'active'
+                 AND disposition IS NOT NULL GROUP BY disposition ORDER BY disposition",
+            )?
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// One call by its id.
     pub fn call_record(&self, call: CallId) -> Result<Option<CallRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(

@@ -297,6 +297,13 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         fetched_at INTEGER
     );",
+    // 18: how long a tenant's journal keeps internal and external calls (days; none:
+    // for ever).
+    "CREATE TABLE journal_retention (
+        tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        internal_days INTEGER,
+        external_days INTEGER
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
