@@ -359,6 +359,16 @@ fn the_administrator_sets_trunks_and_the_plan_with_the_clis_checks() {
     assert_eq!(code, 404, "the other tenant has no plan");
 }
 
+/// A GET without a key: the whole response, head and body.
+fn raw_get(api: SocketAddr, path: &str) -> String {
+    let mut raw = TcpStream::connect(api).unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: pbx\r\nConnection: close\r\n\r\n");
+    raw.write_all(req.as_bytes()).unwrap();
+    let mut text = String::new();
+    raw.read_to_string(&mut text).unwrap();
+    text
+}
+
 /// The value of `key = value` in a Yealink file.
 fn cfg_value(text: &str, key: &str) -> String {
     text.lines()
@@ -403,24 +413,12 @@ fn phones_fetch_their_configuration_by_mac_and_register_with_it() {
     assert_eq!(cfg_value(&text, "linekey.1.value"), "101");
     assert_eq!(cfg_value(&text, "linekey.2.value"), "102");
     // Never cached.
-    let mut raw = TcpStream::connect(api).unwrap();
-    raw.write_all(
-        b"GET /provision/y000000000028.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let mut model = String::new();
-    raw.read_to_string(&mut model).unwrap();
+    let model = raw_get(api, "/provision/y000000000028.cfg");
     assert!(
         model.starts_with("HTTP/1.1 404"),
         "model-wide files are none of ours: {model}"
     );
-    let mut raw = TcpStream::connect(api).unwrap();
-    raw.write_all(
-        b"GET /provision/001565aabbcc.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let mut head = String::new();
-    raw.read_to_string(&mut head).unwrap();
+    let head = raw_get(api, "/provision/001565aabbcc.cfg");
     assert!(
         head.to_ascii_lowercase()
             .contains("cache-control: no-store"),

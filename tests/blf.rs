@@ -9,55 +9,15 @@ use common::sip_client::SipClient;
 use common::{temp_dir, Pbx};
 use engine::sip::Message;
 
-/// `c` (a phone of `user`) SUBSCRIBEs to `watched`'s dialogs at `domain`, answering the
+/// `c` (a phone of `user`) SUBSCRIBEs to `watched`'s dialogs, answering the
 /// challenge: the final response.
-fn subscribe(c: &mut SipClient, user: &str, watched: &str, domain: &str) -> Message {
-    let uri = format!("sip:{watched}@{domain}");
-    let local = c.local;
-    let build = |cseq: u32, auth: Option<&str>| {
-        let mut w = engine::sip::MessageWriter::request("SUBSCRIBE", &uri);
-        w.header_fmt(
-            "Via",
-            format_args!("SIP/2.0/UDP {local};branch=z9hG4bKblf{cseq};rport"),
-        )
-        .header("Max-Forwards", "70")
-        .header_fmt("From", format_args!("<sip:{user}@{domain}>;tag=blf"))
-        .header_fmt("To", format_args!("<{uri}>"))
-        .header("Call-ID", &format!("blf-{local}"))
-        .header_fmt("CSeq", format_args!("{cseq} SUBSCRIBE"))
-        .header_fmt("Contact", format_args!("<sip:{user}@{local}>"))
-        .header("Event", "dialog")
-        .header("Accept", "application/dialog-info+xml")
-        .header("Expires", "600");
-        if let Some(a) = auth {
-            w.header("Proxy-Authorization", a);
-        }
-        w.finish()
+fn subscribe(c: &mut SipClient, user: &str, watched: &str) -> Message {
+    let dialog = Package {
+        event: "dialog",
+        accept: "application/dialog-info+xml",
     };
-    let final_of = |c: &mut SipClient, seq: u32| loop {
-        let m = c.recv().expect("an answer to SUBSCRIBE");
-        if m.code().is_some_and(|code| code >= 200)
-            && m.cseq()
-                .is_some_and(|s| s.method == "SUBSCRIBE" && s.seq == seq)
-        {
-            return m;
-        }
-    };
-    c.send_raw(&build(1, None));
-    let first = final_of(c, 1);
-    if first.code() != Some(407) {
-        return first;
-    }
-    let auth = common::sip_client::authorization(
-        &first,
-        engine::auth::Algorithm::Md5,
-        user,
-        &format!("secret{user}"),
-        &uri,
-        "SUBSCRIBE",
-    );
-    c.send_raw(&build(2, Some(&auth)));
-    final_of(c, 2)
+    let call_id = format!("blf-{}", c.local);
+    subscribe_to(c, (user, watched), &dialog, (&call_id, 1), (None, 600))
 }
 
 /// The next dialog-info NOTIFY `c` gets (answered 200): its body.
@@ -78,7 +38,7 @@ fn a_key_on_102_follows_line_101_through_a_call() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
     let mut key = SipClient::udp(pbx.addr);
-    let ok = subscribe(&mut key, "102", "101", "127.0.0.1");
+    let ok = subscribe(&mut key, "102", "101");
     assert_eq!(ok.code(), Some(200), "{ok:?}");
     let idle = next_state(&mut key);
     assert!(idle.contains("entity=\"sip:101@127.0.0.1\""), "{idle}");
@@ -128,6 +88,6 @@ fn a_key_on_102_follows_line_101_through_a_call() {
         ],
     );
     let mut stranger = SipClient::udp(pbx.addr);
-    let refused = subscribe(&mut stranger, "102", "201", "127.0.0.1");
+    let refused = subscribe(&mut stranger, "102", "201");
     assert_eq!(refused.code(), Some(404));
 }

@@ -184,62 +184,15 @@ fn the_user_opens_the_mailbox_with_its_pin_and_hears_its_message() {
 fn subscribe(
     c: &mut common::sip_client::SipClient,
     user: &str,
-    (call_id, cseq): (&str, u32),
+    ids: (&str, u32),
     to_tag: Option<&str>,
     expires: u32,
 ) -> engine::sip::Message {
-    let uri = format!("sip:{user}@127.0.0.1");
-    let local = c.local;
-    let build = |cseq: u32, auth: Option<&str>| {
-        let mut w = engine::sip::MessageWriter::request("SUBSCRIBE", &uri);
-        w.header_fmt(
-            "Via",
-            format_args!("SIP/2.0/UDP {local};branch=z9hG4bKsub{call_id}{cseq};rport"),
-        )
-        .header("Max-Forwards", "70")
-        .header_fmt("From", format_args!("<{uri}>;tag=phone"))
-        .header_fmt(
-            "To",
-            format_args!(
-                "<{uri}>{}",
-                to_tag.map(|t| format!(";tag={t}")).unwrap_or_default()
-            ),
-        )
-        .header("Call-ID", call_id)
-        .header_fmt("CSeq", format_args!("{cseq} SUBSCRIBE"))
-        .header_fmt("Contact", format_args!("<sip:{user}@{local}>"))
-        .header("Event", "message-summary")
-        .header("Accept", "application/simple-message-summary")
-        .header("Expires", &expires.to_string());
-        if let Some(a) = auth {
-            w.header("Proxy-Authorization", a);
-        }
-        w.finish()
+    let mwi = Package {
+        event: "message-summary",
+        accept: "application/simple-message-summary",
     };
-    let final_of = |c: &mut common::sip_client::SipClient, seq: u32| loop {
-        let m = c.recv().expect("an answer to SUBSCRIBE");
-        if m.code().is_some_and(|code| code >= 200)
-            && m.cseq()
-                .is_some_and(|s| s.method == "SUBSCRIBE" && s.seq == seq)
-        {
-            return m;
-        }
-    };
-    c.send_raw(&build(cseq, None));
-    let first = final_of(c, cseq);
-    if first.code() != Some(407) {
-        return first;
-    }
-    let auth = common::sip_client::authorization(
-        &first,
-        engine::auth::Algorithm::Md5,
-        user,
-        &format!("secret{user}"),
-        &uri,
-        "SUBSCRIBE",
-    );
-    c.send_raw(&build(cseq + 1, Some(&auth)));
-    final_of(c, cseq + 1)
+    subscribe_to(c, (user, user), &mwi, ids, (to_tag, expires))
 }
 
 /// The next NOTIFY `c` gets (answered 200): its body and Subscription-State.

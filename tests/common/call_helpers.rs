@@ -785,3 +785,72 @@ pub fn dial_code(pbx: &Pbx, line: &str, code: &str) -> f64 {
     call.answer_request("BYE");
     sum / n.max(1) as f64
 }
+
+/// What a SUBSCRIBE asks for: the event package and its body type.
+pub struct Package<'a> {
+    pub event: &'a str,
+    pub accept: &'a str,
+}
+
+/// A SUBSCRIBE from `c`, a phone of line `user`, to `target`'s `package` at 127.0.0.1,
+/// answered (a 407 with the line's password); returns the final response.
+pub fn subscribe_to(
+    c: &mut SipClient,
+    (user, target): (&str, &str),
+    package: &Package<'_>,
+    (call_id, cseq): (&str, u32),
+    (to_tag, expires): (Option<&str>, u32),
+) -> Message {
+    let uri = format!("sip:{target}@127.0.0.1");
+    let local = c.local;
+    let build = |cseq: u32, auth: Option<&str>| {
+        let mut w = MessageWriter::request("SUBSCRIBE", &uri);
+        w.header_fmt(
+            "Via",
+            format_args!("SIP/2.0/UDP {local};branch=z9hG4bKsub{call_id}{cseq};rport"),
+        )
+        .header("Max-Forwards", "70")
+        .header_fmt("From", format_args!("<sip:{user}@127.0.0.1>;tag=phone"))
+        .header_fmt(
+            "To",
+            format_args!(
+                "<{uri}>{}",
+                to_tag.map(|t| format!(";tag={t}")).unwrap_or_default()
+            ),
+        )
+        .header("Call-ID", call_id)
+        .header_fmt("CSeq", format_args!("{cseq} SUBSCRIBE"))
+        .header_fmt("Contact", format_args!("<sip:{user}@{local}>"))
+        .header("Event", package.event)
+        .header("Accept", package.accept)
+        .header("Expires", &expires.to_string());
+        if let Some(a) = auth {
+            w.header("Proxy-Authorization", a);
+        }
+        w.finish()
+    };
+    let final_of = |c: &mut SipClient, seq: u32| loop {
+        let m = c.recv().expect("an answer to SUBSCRIBE");
+        if m.code().is_some_and(|code| code >= 200)
+            && m.cseq()
+                .is_some_and(|s| s.method == "SUBSCRIBE" && s.seq == seq)
+        {
+            return m;
+        }
+    };
+    c.send_raw(&build(cseq, None));
+    let first = final_of(c, cseq);
+    if first.code() != Some(407) {
+        return first;
+    }
+    let auth = authorization(
+        &first,
+        Algorithm::Md5,
+        user,
+        &format!("secret{user}"),
+        &uri,
+        "SUBSCRIBE",
+    );
+    c.send_raw(&build(cseq + 1, Some(&auth)));
+    final_of(c, cseq + 1)
+}
