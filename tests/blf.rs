@@ -70,6 +70,32 @@ fn a_key_on_102_follows_line_101_through_a_call() {
     while state.contains("<dialog ") {
         state = next_state(&mut key);
     }
+    // The presence package: the same line as a PIDF document.
+    let mut presence = SipClient::udp(pbx.addr);
+    let pidf = Package {
+        event: "presence",
+        accept: "application/pidf+xml",
+    };
+    let call_id = format!("pres-{}", presence.local);
+    let ok = subscribe_to(
+        &mut presence,
+        ("102", "101"),
+        &pidf,
+        (&call_id, 1),
+        (None, 600),
+    );
+    assert_eq!(ok.code(), Some(200));
+    let doc = loop {
+        let m = presence.recv().expect("a presence NOTIFY");
+        if m.method().map(|x| x.as_str()) == Some("NOTIFY") {
+            assert_eq!(m.values_named("Event").next(), Some("presence"));
+            break String::from_utf8_lossy(m.body()).into_owned();
+        }
+    };
+    assert!(
+        doc.contains("<basic>open</basic>") && doc.contains("Available"),
+        "{doc}"
+    );
     // A line of another tenant, or none, cannot be watched.
     pbx_admin(
         dir.path(),

@@ -5,10 +5,19 @@
 //! change (`TenantMsg::LinesChanged`, from `call::update_record`); the tenant works out
 //! each watched line's calls from its call records (`LineView`) and hands them to the
 //! watchers, which NOTIFY the whole state (`state="full"`): a dialog `early` while the
-//! line rings or calls out unanswered, `confirmed` once answered, none when idle.
+//! line rings or calls out unanswered, `confirmed` once answered, none when idle. The
+//! `presence` package (RFC 3856) is served the same way with a PIDF document.
 
 /// The event package name.
 pub const DIALOG: &str = "dialog";
+/// The presence package (RFC 3856), which some phones' keys use instead: the watched
+/// line's state as a PIDF document (RFC 3863).
+pub const PRESENCE: &str = "presence";
+
+/// True for the packages that watch another line.
+pub fn watches_a_line(event: &str) -> bool {
+    event == DIALOG || event == PRESENCE
+}
 
 /// One call of a watched line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +71,27 @@ pub fn dialog_info(entity: &str, version: u32, view: &LineView, domain: &str) ->
     out
 }
 
+/// The `application/pidf+xml` document of `view` for `entity`: open (the line can be
+/// reached), with a note saying whether it is ringing, in a call or free.
+pub fn pidf(entity: &str, view: &LineView) -> String {
+    let note = if view.dialogs.iter().any(|d| d.state == "confirmed") {
+        "On the phone"
+    } else if view.dialogs.is_empty() {
+        "Available"
+    } else {
+        "Ringing"
+    };
+    let busy = if view.dialogs.is_empty() {
+        ""
+    } else {
+        "\r\n    <rpid:activities><rpid:on-the-phone/></rpid:activities>"
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\" entity=\"{e}\">\r\n  <tuple id=\"line\">\r\n    <status><basic>open</basic></status>{busy}\r\n    <note>{note}</note>\r\n  </tuple>\r\n</presence>\r\n",
+        e = xml(entity)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +114,7 @@ mod tests {
         let idle = dialog_info("sip:101@pbx.test", 4, &LineView::default(), "pbx.test");
         assert!(!idle.contains("<dialog "), "{idle}");
         assert!(dialog_info("sip:<x>@y", 0, &LineView::default(), "y").contains("sip:&lt;x&gt;@y"));
+        assert!(pidf("sip:101@pbx.test", &view).contains("<note>Ringing</note>"));
+        assert!(pidf("sip:101@pbx.test", &LineView::default()).contains("<note>Available</note>"));
     }
 }

@@ -338,7 +338,7 @@ async fn subscribe(
     };
     let ext = state.args.ext.clone();
     // A busy-lamp field watches the line the Request-URI names, of this tenant only.
-    let (watched, view) = if event == crate::blf::DIALOG {
+    let (watched, view) = if crate::blf::watches_a_line(event) {
         let Some(watched) = inc
             .msg
             .uri()

@@ -74,12 +74,12 @@ impl Mwi {
     pub fn event_of(inc: &Incoming) -> Option<&'static str> {
         let event = inc.msg.header(HeaderName::Event).unwrap_or("");
         let name = event.split(';').next().map(str::trim).unwrap_or("");
-        let known = [MESSAGE_SUMMARY, crate::blf::DIALOG]
+        let known = [MESSAGE_SUMMARY, crate::blf::DIALOG, crate::blf::PRESENCE]
             .into_iter()
             .find(|e| e.eq_ignore_ascii_case(name));
         if known.is_none() {
             let mut w = MessageWriter::response_to(&inc.msg, 489, "Bad Event", Some("pbx"));
-            w.header("Allow-Events", "message-summary, dialog");
+            w.header("Allow-Events", "message-summary, dialog, presence");
             inc.reply.send(489, w.finish());
         }
         known
@@ -202,7 +202,7 @@ impl Mwi {
         for s in self
             .subs
             .iter_mut()
-            .filter(|s| s.event == crate::blf::DIALOG && s.watched == watched)
+            .filter(|s| crate::blf::watches_a_line(s.event) && s.watched == watched)
         {
             notify_dialog(out, s, view, now, false);
         }
@@ -212,7 +212,7 @@ impl Mwi {
     pub fn watches(&self, watched: &str) -> bool {
         self.subs
             .iter()
-            .any(|s| s.event == crate::blf::DIALOG && s.watched == watched)
+            .any(|s| crate::blf::watches_a_line(s.event) && s.watched == watched)
     }
 }
 
@@ -250,7 +250,7 @@ pub fn notify(
     );
 }
 
-/// Sends `sub` (a `dialog` subscription) a NOTIFY with line `view` in full.
+/// Sends `sub` (a `dialog` or `presence` subscription) a NOTIFY with line `view`.
 pub fn notify_dialog(
     out: &SipOut,
     sub: &mut Subscription,
@@ -259,15 +259,14 @@ pub fn notify_dialog(
     last: bool,
 ) {
     let entity = format!("sip:{}@{}", sub.watched, sub.domain);
-    let body = crate::blf::dialog_info(&entity, sub.version, view, &sub.domain);
-    sub.version += 1;
-    send_notify(
-        out,
-        sub,
-        ("application/dialog-info+xml", body.as_bytes()),
-        now,
-        last,
-    );
+    let (content_type, body) = if sub.event == crate::blf::PRESENCE {
+        ("application/pidf+xml", crate::blf::pidf(&entity, view))
+    } else {
+        let doc = crate::blf::dialog_info(&entity, sub.version, view, &sub.domain);
+        sub.version += 1;
+        ("application/dialog-info+xml", doc)
+    };
+    send_notify(out, sub, (content_type, body.as_bytes()), now, last);
 }
 
 fn send_notify(
