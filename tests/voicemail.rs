@@ -260,7 +260,7 @@ fn a_subscribed_phone_hears_of_new_and_heard_messages() {
         }
     };
     assert!(state.starts_with("terminated"), "{state}");
-    // Another event package is refused (489).
+    // A package the switch does not serve is refused (489).
     let mut other = common::sip_client::SipClient::udp(pbx.addr);
     other.set_timeout(Duration::from_secs(5));
     let mut w = engine::sip::MessageWriter::request("SUBSCRIBE", "sip:105@127.0.0.1");
@@ -273,7 +273,7 @@ fn a_subscribed_phone_hears_of_new_and_heard_messages() {
     .header("To", "<sip:105@127.0.0.1>")
     .header("Call-ID", "presence-1")
     .header("CSeq", "1 SUBSCRIBE")
-    .header("Event", "presence")
+    .header("Event", "conference")
     .header("Expires", "600");
     other.send_raw(&w.finish());
     let challenge = other.recv().expect("an answer");
@@ -295,7 +295,7 @@ fn a_subscribed_phone_hears_of_new_and_heard_messages() {
     .header("To", "<sip:105@127.0.0.1>")
     .header("Call-ID", "presence-1")
     .header("CSeq", "2 SUBSCRIBE")
-    .header("Event", "presence")
+    .header("Event", "conference")
     .header("Expires", "600")
     .header("Proxy-Authorization", &auth);
     other.send_raw(&w.finish());
