@@ -1280,14 +1280,26 @@ fn update_record(s: &mut CallState) {
         .map(|c| c.user().to_owned())
         .collect();
     // The lines the call rings or connects changed: the tenant tells their watchers
-    // (busy-lamp fields).
+    // (busy-lamp fields). Compared in place: nothing is copied while nothing changed
+    // (this runs after every message of the call).
+    let same = s
+        .lines_seen
+        .as_ref()
+        .is_some_and(|(ringing, answered, closed)| {
+            *ringing == rec.ringing_lines
+                && *answered == rec.answered_lines
+                && *closed == rec.closed
+        });
+    if same {
+        return;
+    }
     let seen = (
         rec.ringing_lines.clone(),
         rec.answered_lines.clone(),
         rec.closed,
     );
     drop(rec);
-    if s.lines_seen.as_ref() != Some(&seen) {
+    {
         let mut lines: Vec<String> = seen.0.iter().chain(&seen.1).cloned().collect();
         if let Some((ringing, answered, _)) = s.lines_seen.take() {
             lines.extend(ringing);
