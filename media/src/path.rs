@@ -102,7 +102,7 @@ impl TranscodePath {
         // Opus runs at the other side's rate (no resampling) with complexity 3: for a
         // G.711 call that halves the CPU of a fullband complexity-10 encoder (52 against
         // 96 µs per 20 ms both ways, `benches/media_codecs.rs` call_path) and a tone
-        // still comes through with a purity above 0.98 (tests/baresip.rs).
+        // still comes through with a purity above 0.98 (tests/suite/baresip.rs).
         let (from, to) = (
             at_rate_of(from, to.sample_rate()),
             at_rate_of(to, from.sample_rate()),

@@ -77,7 +77,8 @@ fn registered_client(pbx: &Pbx, user: &str, port: u16) -> SipClient {
 
 /// Waits until a device (SIPp) has bound `port`.
 pub fn wait_bound(port: u16) {
-    for _ in 0..200 {
+    // Up to 10 s: SIPp starting while the other test thread loads both cores is slow.
+    for _ in 0..1000 {
         if std::net::UdpSocket::bind(("127.0.0.1", port)).is_err() {
             return;
         }

@@ -2,11 +2,9 @@
 //! 101's `dialog` events and is NOTIFYed as 101 is called (early), answers
 //! (confirmed) and hangs up (no dialog); another tenant's line cannot be watched.
 
-mod common;
-
-use common::call_helpers::*;
-use common::sip_client::SipClient;
-use common::{temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::sip_client::SipClient;
+use crate::common::{temp_dir, Pbx};
 use engine::sip::Message;
 
 /// `c` (a phone of `user`) SUBSCRIBEs to `watched`'s dialogs, answering the

@@ -1,13 +1,11 @@
 //! Call outcomes by tenant setting (SPEC F-CALL), black-box: the real binary, the
 //! settings changed with `pbx tenant set` before the switch's first call reads them.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::call_helpers::{journal, pbx_admin, Caller, Device};
+use crate::common::{temp_dir, Pbx};
 use actors::journal::Disposition;
-use common::call_helpers::{journal, pbx_admin, Caller, Device};
-use common::{temp_dir, Pbx};
 
 fn set(pbx: &Pbx, args: &[&str]) {
     let mut all = vec!["tenant", "set", "demo"];

@@ -3,14 +3,12 @@
 //! (what the caller said: a 1 kHz tone here) with a row `pbx voicemail list` shows;
 //! a switch killed while a message is recorded keeps what was said until then.
 
-mod common;
-
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::call_helpers::*;
-use common::{temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::{temp_dir, Pbx};
 
 /// The greeting ("… after the tone.") and the tone.
 const GREETING: Duration = Duration::from_millis(4750 + 300);
@@ -182,7 +180,7 @@ fn the_user_opens_the_mailbox_with_its_pin_and_hears_its_message() {
 /// A SUBSCRIBE to `user`'s message summary from `c`, answered (a 407 with the line's
 /// password); returns the final response.
 fn subscribe(
-    c: &mut common::sip_client::SipClient,
+    c: &mut crate::common::sip_client::SipClient,
     user: &str,
     ids: (&str, u32),
     to_tag: Option<&str>,
@@ -196,7 +194,7 @@ fn subscribe(
 }
 
 /// The next NOTIFY `c` gets (answered 200): its body and Subscription-State.
-fn next_notify(c: &mut common::sip_client::SipClient) -> (String, String) {
+fn next_notify(c: &mut crate::common::sip_client::SipClient) -> (String, String) {
     loop {
         let m = c.recv().expect("a NOTIFY");
         if m.method().map(|x| x.as_str()) == Some("NOTIFY") {
@@ -220,7 +218,7 @@ fn a_subscribed_phone_hears_of_new_and_heard_messages() {
         dir.path(),
         &["voicemail", "pin", "--tenant", "demo", "105", "1234"],
     );
-    let mut phone = common::sip_client::SipClient::udp(pbx.addr);
+    let mut phone = crate::common::sip_client::SipClient::udp(pbx.addr);
     phone.set_timeout(Duration::from_secs(15));
     let ok = subscribe(&mut phone, "105", ("mwi-1", 1), None, 600);
     assert_eq!(ok.code(), Some(200));
@@ -261,7 +259,7 @@ fn a_subscribed_phone_hears_of_new_and_heard_messages() {
     };
     assert!(state.starts_with("terminated"), "{state}");
     // A package the switch does not serve is refused (489).
-    let mut other = common::sip_client::SipClient::udp(pbx.addr);
+    let mut other = crate::common::sip_client::SipClient::udp(pbx.addr);
     other.set_timeout(Duration::from_secs(5));
     let mut w = engine::sip::MessageWriter::request("SUBSCRIBE", "sip:105@127.0.0.1");
     w.header_fmt(
@@ -277,7 +275,7 @@ fn a_subscribed_phone_hears_of_new_and_heard_messages() {
     .header("Expires", "600");
     other.send_raw(&w.finish());
     let challenge = other.recv().expect("an answer");
-    let auth = common::sip_client::authorization(
+    let auth = crate::common::sip_client::authorization(
         &challenge,
         engine::auth::Algorithm::Md5,
         "105",
@@ -395,7 +393,7 @@ fn a_message_is_mailed_with_its_recording_once_the_smtp_server_is_back() {
         dir.path(),
         &["line", "set-user", "--tenant", "demo", "105", "Ann"],
     );
-    let port = common::free_port();
+    let port = crate::common::free_port();
     pbx_admin(
         dir.path(),
         &[

@@ -3,16 +3,14 @@
 //! unharmed, and nothing stored changes. The attacker's host is another loopback
 //! address (127.0.0.66) unless the attack needs the victim's own address.
 
-mod common;
-
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use common::call_helpers::*;
-use common::sip_client::{authorization, contacts, SipClient};
-use common::{temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::sip_client::{authorization, contacts, SipClient};
+use crate::common::{temp_dir, Pbx};
 use engine::auth::Algorithm;
 use engine::sip::{HeaderName, Message};
 

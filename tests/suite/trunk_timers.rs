@@ -2,8 +2,6 @@
 //! registers again at three quarters of the time the carrier granted, and backs off
 //! (5 s, then 10 s …) while the carrier refuses.
 
-mod common;
-
 use std::time::Duration;
 
 use actors::store::{Store, TrunkConfig};
@@ -42,8 +40,8 @@ async fn answer(
 
 #[tokio::test(start_paused = true)]
 async fn a_registration_trunk_registers_again_before_expiry_and_backs_off() {
-    let dir = common::temp_dir();
-    let switch = common::paused::switch_on_lines(dir.path(), None, &[], None).await;
+    let dir = crate::common::temp_dir();
+    let switch = crate::common::paused::switch_on_lines(dir.path(), None, &[], None).await;
     let carrier = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = carrier.local_addr().unwrap().port();
     let store = Store::open(dir.path()).unwrap();

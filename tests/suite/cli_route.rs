@@ -1,11 +1,9 @@
 //! `pbx route` and `pbx plan` on a real data directory.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::temp_dir;
+use crate::common::temp_dir;
 
 fn pbx(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pbx"))
@@ -31,7 +29,7 @@ fn fails_with(o: &Output, needle: &str) {
 /// A data directory with the demo tenant, as `pbx serve` leaves it on first start.
 fn demo_dir() -> tempfile::TempDir {
     let dir = temp_dir();
-    let mut pbx = common::Pbx::start(dir.path());
+    let mut pbx = crate::common::Pbx::start(dir.path());
     pbx.stop();
     dir
 }

@@ -3,12 +3,10 @@
 //! logged out, on do not disturb or busy, without their own forwarding followed;
 //! nobody logged in gets the group's decline code.
 
-mod common;
-
 use std::time::Duration;
 
-use common::call_helpers::*;
-use common::{temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::{temp_dir, Pbx};
 
 /// Group 210 (no schedule) with `members`, ringing by `strategy`.
 fn group_210(dir: &std::path::Path, strategy: serde_json::Value, extra: serde_json::Value) {

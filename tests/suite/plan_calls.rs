@@ -3,14 +3,12 @@
 //! refusal for a target the switch does not carry out yet), and a Contact is reached
 //! where RFC 3261 says (third-party registration, NAT, a DECT base's handsets).
 
-mod common;
-
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use common::call_helpers::*;
-use common::sip_client::SipClient;
-use common::{temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::sip_client::SipClient;
+use crate::common::{temp_dir, Pbx};
 use engine::auth::Algorithm;
 use serde_json::Value;
 

@@ -1,13 +1,11 @@
 //! `pbx sim` against the real `pbx serve`, black-box: short runs judged on the JSON
 //! report, a switch that is not there, and bad scenario files.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{free_port, temp_dir, Pbx};
+use crate::common::{free_port, temp_dir, Pbx};
 
 /// Runs `pbx sim` with `args`; kills it if it has not ended after `limit` (counted in
 /// sleeps, so a hang fails the test instead of blocking it).
@@ -404,7 +402,7 @@ fn uac_only_sim_calls_a_uas_sim_with_audio_checks() {
 
 /// `pbx ARGS --data-dir DIR` (asserted to succeed), its output as text.
 fn pbx_cli(dir: &Path, args: &[&str]) -> String {
-    let out = common::call_helpers::pbx_admin(dir, args);
+    let out = crate::common::call_helpers::pbx_admin(dir, args);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

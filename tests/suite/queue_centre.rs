@@ -4,11 +4,9 @@
 //! a priority number is offered first, and only to an agent with the skill its rule
 //! asks for.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::paused::*;
+use crate::common::paused::*;
 use engine::sip::{HeaderName, Message};
 use tokio::time::Instant;
 
@@ -74,7 +72,7 @@ async fn agent_bye(agent: &Phone, invite: &Message) {
 
 #[tokio::test(start_paused = true)]
 async fn callers_are_offered_in_order_after_wrap_up_with_priority_and_skills() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let callers: Vec<String> = (2000..2020).map(|n| n.to_string()).collect();
     let mut lines: Vec<&str> = callers.iter().map(String::as_str).collect();
     lines.extend(AGENTS);
@@ -157,7 +155,7 @@ async fn queue_offer_latency() {
     let talk = Duration::from_secs(u64::from(env("QUEUE_TALK_SECS", 15)));
     let answered = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let refused = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let agents: Vec<String> = (3000..3000 + n_agents).map(|n| n.to_string()).collect();
     let callers: Vec<String> = (4000..4000 + n_callers).map(|n| n.to_string()).collect();
     let mut plan = plan();
@@ -248,7 +246,7 @@ async fn queue_offer_latency() {
 
 #[tokio::test(start_paused = true)]
 async fn a_caller_who_hangs_up_leaves_the_queue_and_its_ringing_agent_unpenalised() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let mut plan = plan();
     plan.agent_skills.clear();
     let q = plan.queues.last_mut().unwrap();
@@ -340,7 +338,7 @@ async fn queue_actor(switch: &actors::Switch) -> ractor::ActorRef<actors::proto:
 
 #[tokio::test(start_paused = true)]
 async fn a_queue_whose_actor_dies_is_restarted_with_its_callers_in_order_and_its_busy_agent() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let mut plan = plan();
     plan.agent_skills.clear();
     let q = plan.queues.last_mut().unwrap();

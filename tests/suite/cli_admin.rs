@@ -1,12 +1,10 @@
 //! The administration commands, run as a user runs them, on a real data directory.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::sip_client::SipClient;
-use common::{temp_dir, Pbx};
+use crate::common::sip_client::SipClient;
+use crate::common::{temp_dir, Pbx};
 use engine::auth::Algorithm;
 
 fn pbx(dir: &Path, args: &[&str]) -> Output {

@@ -2,11 +2,9 @@
 //! real loopback sockets, and time only moves when everything waits, so a 30-second
 //! ring timeout takes no real time and cannot flake.
 
-mod common;
-
+use crate::common::paused::*;
 use actors::store::Store;
 use actors::Switch;
-use common::paused::*;
 use engine::sip::{HeaderName, Message, MessageWriter};
 use tokio::time::Instant;
 
@@ -65,7 +63,7 @@ async fn call_101_on(switch: Switch) -> (Switch, Phone, Phone, Message) {
 
 #[tokio::test(start_paused = true)]
 async fn an_unanswered_call_rings_for_the_ring_time_then_480_and_cancel() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let (switch, device, caller, invite) = call_101(dir.path()).await;
     device.respond(&invite, 180, "Ringing").await;
     caller.wait_for(|m| m.code() == Some(180)).await;
@@ -89,7 +87,7 @@ async fn an_unanswered_call_rings_for_the_ring_time_then_480_and_cancel() {
 
 #[tokio::test(start_paused = true)]
 async fn an_answered_call_is_refreshed_at_half_its_session_interval() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let (switch, device, caller, _) = answered_101(call_101(dir.path()).await).await;
     let answered = Instant::now();
     // The switch refreshes the session (RFC 4028) on one of the legs at half of the
@@ -129,7 +127,7 @@ fn sequential_group() -> dialplan::TenantPlan {
 
 #[tokio::test(start_paused = true)]
 async fn a_sequential_group_rings_each_member_for_its_time_then_the_next() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let switch = switch_with(dir.path(), Some(&sequential_group())).await;
     let addr = udp_addr(&switch);
     let (first, second) = (Phone::new(addr).await, Phone::new(addr).await);
@@ -162,7 +160,7 @@ async fn a_sequential_group_rings_each_member_for_its_time_then_the_next() {
 
 #[tokio::test(start_paused = true)]
 async fn a_sequential_group_member_answering_gets_the_call() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let switch = switch_with(dir.path(), Some(&sequential_group())).await;
     let addr = udp_addr(&switch);
     // 101 has no device: its hop fails at once and 102 rings.
@@ -186,7 +184,7 @@ async fn a_sequential_group_member_answering_gets_the_call() {
 
 #[tokio::test(start_paused = true)]
 async fn a_call_without_media_ends_after_the_media_timeout() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let timeout = actors::call::MEDIA_TIMEOUT;
     let switch = switch_full(dir.path(), None, Some(timeout)).await;
     let (switch, device, caller, _) = answered_101(call_101_on(switch).await).await;
@@ -204,7 +202,7 @@ async fn a_call_without_media_ends_after_the_media_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn a_held_call_is_not_ended_for_silence() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let timeout = actors::call::MEDIA_TIMEOUT;
     let switch = switch_full(dir.path(), None, Some(timeout)).await;
     let (switch, device, caller, invite) = answered_101(call_101_on(switch).await).await;
@@ -246,7 +244,7 @@ async fn a_held_call_is_not_ended_for_silence() {
 
 #[tokio::test(start_paused = true)]
 async fn a_line_forwarding_on_no_answer_rings_its_target_after_the_delay() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let switch = switch(dir.path()).await;
     // 101 forwards the calls nobody answers within 8 s to 102.
     {
@@ -313,7 +311,7 @@ fn queue_plan(edit: impl FnOnce(&mut dialplan::plan::Queue)) -> dialplan::Tenant
 
 #[tokio::test(start_paused = true)]
 async fn a_queue_agent_gets_the_next_caller_only_after_its_wrap_up() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let plan = queue_plan(|q| q.wrap_up_seconds = Some(30));
     let switch = switch_with(dir.path(), Some(&plan)).await;
     let addr = udp_addr(&switch);
@@ -348,7 +346,7 @@ async fn a_queue_agent_gets_the_next_caller_only_after_its_wrap_up() {
 
 #[tokio::test(start_paused = true)]
 async fn a_caller_waiting_longer_than_the_queue_allows_goes_to_its_overflow() {
-    let dir = common::temp_dir();
+    let dir = crate::common::temp_dir();
     let plan = queue_plan(|q| {
         q.max_wait_seconds = Some(60);
         q.overflow = Some("102".into());

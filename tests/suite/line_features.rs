@@ -3,13 +3,11 @@
 //! prompt, then the switch hangs up) or by `pbx line set`, kept over a restart, and
 //! followed by real calls.
 
-mod common;
-
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use common::call_helpers::*;
-use common::{temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::{temp_dir, Pbx};
 
 /// 100 calls `callee`: the final (or ringing) status it gets.
 fn call_status(pbx: &Pbx, callee: &str, until: u16) -> u16 {

@@ -1,13 +1,11 @@
 //! Calls through the switch, black-box: SIPp as the calling phone (UAC) and as the
 //! called phone (UAS), both lines of the demo tenant.
 
-mod common;
-
 use std::time::Duration;
 
-use common::call_helpers::*;
-use common::sip_client::SipClient;
-use common::{free_port, sipp, temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::sip_client::SipClient;
+use crate::common::{free_port, sipp, temp_dir, Pbx};
 use engine::sip::HeaderName;
 
 #[test]

@@ -3,14 +3,12 @@
 //! OpenAPI document's every route served, the journal, and `/metrics` in Prometheus'
 //! text format.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::call_helpers::*;
-use common::{temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::{temp_dir, Pbx};
 use serde_json::Value;
 
 /// One HTTP/1.1 request (the connection closes after it): status and body.
@@ -426,7 +424,7 @@ fn phones_fetch_their_configuration_by_mac_and_register_with_it() {
     );
     let password = cfg_value(&head, "account.1.password");
     // The phone registers with what it got.
-    let mut phone = common::sip_client::SipClient::udp(pbx.addr);
+    let mut phone = crate::common::sip_client::SipClient::udp(pbx.addr);
     let ok = phone.register(
         &user,
         &password,
@@ -440,7 +438,7 @@ fn phones_fetch_their_configuration_by_mac_and_register_with_it() {
     let (_, again) = http(api, "GET", "/provision/001565AABBCC.cfg", None, None);
     let new = cfg_value(&again, "account.1.password");
     assert_ne!(new, password);
-    let mut stale = common::sip_client::SipClient::udp(pbx.addr);
+    let mut stale = crate::common::sip_client::SipClient::udp(pbx.addr);
     let refused = stale.register(
         &user,
         &password,
@@ -450,7 +448,7 @@ fn phones_fetch_their_configuration_by_mac_and_register_with_it() {
         engine::auth::Algorithm::Md5,
     );
     assert_ne!(refused.code(), Some(200));
-    let mut fresh = common::sip_client::SipClient::udp(pbx.addr);
+    let mut fresh = crate::common::sip_client::SipClient::udp(pbx.addr);
     let ok = fresh.register(
         &user,
         &new,

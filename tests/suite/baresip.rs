@@ -4,13 +4,11 @@
 //! (the switch transcodes: G.711 laws in place, Opus and G.722 decoded, resampled and
 //! encoded again). Each phone offers one codec only, so it really uses that codec.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::baresip::{wav_samples, Account, Baresip};
-use common::Pbx;
+use crate::common::baresip::{wav_samples, Account, Baresip};
+use crate::common::Pbx;
 
 const A_TONE: f64 = 1000.0;
 const B_TONE: f64 = 440.0;
@@ -207,7 +205,7 @@ fn call_and_listen(pbx: &Pbx, work: &Path, a_codec: PhoneCodec, b_codec: PhoneCo
 
 #[test]
 fn two_baresips_hear_each_other_pcmu_and_transcoded() {
-    let tmp = common::temp_dir();
+    let tmp = crate::common::temp_dir();
     let pbx = Pbx::start(&tmp.path().join("data"));
     call_and_listen(&pbx, &tmp.path().join("pcmu"), PCMU, PCMU);
     call_and_listen(&pbx, &tmp.path().join("pcma-pcmu"), PCMA, PCMU);
@@ -215,7 +213,7 @@ fn two_baresips_hear_each_other_pcmu_and_transcoded() {
 
 #[test]
 fn every_codec_reaches_every_other() {
-    let tmp = common::temp_dir();
+    let tmp = crate::common::temp_dir();
     let pbx = Pbx::start(&tmp.path().join("data"));
     let pairs = [
         (OPUS, PCMU, "opus-pcmu"),
@@ -232,7 +230,7 @@ fn every_codec_reaches_every_other() {
 
 #[test]
 fn three_phones_in_a_conference_each_hear_the_other_two() {
-    let tmp = common::temp_dir();
+    let tmp = crate::common::temp_dir();
     let pbx = Pbx::start(&tmp.path().join("data"));
     // Each on another codec, each sending its own tone, all dialling room 500.
     let members = [

@@ -1,12 +1,10 @@
 //! Black-box registration tests: the real `pbx` binary on loopback, driven by SIPp and
 //! by the tests' own SIP client.
 
-mod common;
-
 use std::time::Duration;
 
-use common::sip_client::{contacts, SipClient};
-use common::{free_port, sipp, temp_dir, Pbx};
+use crate::common::sip_client::{contacts, SipClient};
+use crate::common::{free_port, sipp, temp_dir, Pbx};
 use engine::auth::Algorithm;
 use engine::sip::HeaderName;
 

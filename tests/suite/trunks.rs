@@ -4,13 +4,11 @@
 //! over between trunks only on a trunk's own failures, refuse what a line's
 //! permission class forbids before any trunk hears of it, and bring calls in by DDI.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::call_helpers::*;
-use common::carrier::{user_of, Carrier};
-use common::{temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::carrier::{user_of, Carrier};
+use crate::common::{temp_dir, Pbx};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -325,8 +323,8 @@ impl Kamailio {
         )
         .unwrap();
         drop(conn);
-        let port = common::free_port();
-        let cfg = include_str!("kamailio/carrier.cfg")
+        let port = crate::common::free_port();
+        let cfg = include_str!("../kamailio/carrier.cfg")
             .replace("KAMPORT", &port.to_string())
             .replace("FARENDPORT", &far_end.to_string())
             .replace("MAXEXPIRES", &max_expires.to_string())

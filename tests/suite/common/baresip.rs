@@ -211,11 +211,6 @@ impl Baresip {
         self.recording("-dec.wav")
     }
 
-    /// The WAV that `sndfile` writes with the audio before encoding.
-    pub fn sent_wav(&self) -> Option<PathBuf> {
-        self.recording("-enc.wav")
-    }
-
     fn recording(&self, suffix: &str) -> Option<PathBuf> {
         std::fs::read_dir(self.dir.join("rec"))
             .ok()?
@@ -338,10 +333,9 @@ fn read_netstrings(stream: &mut TcpStream, tx: mpsc::Sender<Value>) {
     }
 }
 
-/// A WAV's rate, channel count and first channel's samples.
+/// A WAV's rate and first channel's samples.
 pub struct Wav {
     pub rate: u32,
-    pub channels: u16,
     pub samples: Vec<i16>,
 }
 
@@ -372,11 +366,7 @@ pub fn wav_samples(path: &Path) -> Wav {
                 .chunks_exact(2 * usize::from(channels))
                 .map(|c| i16::from_le_bytes([c[0], c[1]]))
                 .collect();
-            return Wav {
-                rate,
-                channels,
-                samples,
-            };
+            return Wav { rate, samples };
         }
         at += 8 + size + (size & 1);
     }

@@ -4,13 +4,11 @@
 //! after the call the agent's wrap-up passes before its next offer; the exit key
 //! takes a caller to its target; a full queue sends callers to its overflow.
 
-mod common;
-
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::call_helpers::*;
-use common::{temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::{temp_dir, Pbx};
 
 /// Stores the demo plan with queue 310 (members 101–103, `settings` merged in).
 fn queue_310(dir: &std::path::Path, settings: serde_json::Value) {

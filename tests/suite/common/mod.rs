@@ -1,8 +1,6 @@
 //! Shared pieces of the black-box tests: the real `pbx` binary on a free loopback
 //! port, a small SIP client for assertions, and SIPp runs.
 
-#![allow(dead_code)]
-
 pub mod baresip;
 pub mod call_helpers;
 pub mod carrier;

@@ -1,14 +1,12 @@
 //! Hostile input over real sockets: the switch answers 400 where it can, drops what it
 //! cannot answer, and keeps serving.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
-use common::sip_client::SipClient;
-use common::{temp_dir, Pbx};
+use crate::common::sip_client::SipClient;
+use crate::common::{temp_dir, Pbx};
 use engine::sip::Message;
 
 fn options_works(pbx: &Pbx) {

@@ -6,14 +6,12 @@
 //! plays its closing announcement and hangs up, or forwards the caller. A prompt that
 //! is not mono 8 kHz 16-bit PCM is refused, and so is a plan naming a missing one.
 
-mod common;
-
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::call_helpers::*;
-use common::{temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::{temp_dir, Pbx};
 
 /// Monday 30 November 2026, 10:00 in Berlin: the demo's offices are open.
 const MONDAY_MORNING: &str = "2026-11-30T10:00:00+01:00";

@@ -2,10 +2,8 @@
 //! username and password registers for line 105, rings when 105 is called, and
 //! calls as 105.
 
-mod common;
-
-use common::call_helpers::*;
-use common::{temp_dir, Pbx};
+use crate::common::call_helpers::*;
+use crate::common::{temp_dir, Pbx};
 
 #[test]
 fn a_device_account_registers_rings_and_calls_as_its_line() {

@@ -1,0 +1,28 @@
+//! The black-box and in-process integration tests, one binary so the build links the
+//! switch and its dependencies once (each file below was its own test binary).
+
+mod common;
+
+mod api;
+mod baresip;
+mod blf;
+mod call_outcomes;
+mod calls;
+mod cli_admin;
+mod cli_route;
+mod conference;
+mod devices;
+mod hunt_groups;
+mod ivr;
+mod line_features;
+mod malformed_input;
+mod plan_calls;
+mod queue_centre;
+mod queues;
+mod registration;
+mod security;
+mod sim;
+mod timers;
+mod trunk_timers;
+mod trunks;
+mod voicemail;
