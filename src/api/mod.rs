@@ -9,6 +9,7 @@
 //! handlers work through the same store methods as the CLI (`actors::store`), on the
 //! store's thread.
 
+mod admin;
 mod error;
 mod events;
 mod metrics;

@@ -8,15 +8,15 @@ use actors::store::{ApiScope, CallRecord, NewLine, TenantId};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{delete, get, patch, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ApiError, ApiState};
+use super::{admin, ApiError, ApiState};
 
-type S = State<Arc<ApiState>>;
-type From = ConnectInfo<SocketAddr>;
+pub(super) type S = State<Arc<ApiState>>;
+pub(super) type From = ConnectInfo<SocketAddr>;
 
 /// Every route of the API, as the OpenAPI document must list them (method, path).
 #[cfg(test)]
@@ -31,6 +31,23 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/plan"),
     ("put", "/api/v1/plan"),
     ("get", "/api/v1/calls"),
+    ("get", "/api/v1/statistics"),
+    ("post", "/api/v1/tenants"),
+    ("get", "/api/v1/people"),
+    ("post", "/api/v1/people"),
+    ("patch", "/api/v1/lines/{ext}"),
+    ("get", "/api/v1/lines/{ext}/features"),
+    ("patch", "/api/v1/lines/{ext}/features"),
+    ("get", "/api/v1/devices"),
+    ("post", "/api/v1/devices"),
+    ("delete", "/api/v1/devices/{username}"),
+    ("get", "/api/v1/phones"),
+    ("post", "/api/v1/phones"),
+    ("get", "/api/v1/prompts"),
+    ("put", "/api/v1/prompts/{name}"),
+    ("delete", "/api/v1/prompts/{name}"),
+    ("get", "/api/v1/agents"),
+    ("put", "/api/v1/agents/{ext}"),
     ("get", "/api/v1/events"),
     ("get", "/metrics"),
     ("get", "/provision/{file}"),
@@ -39,10 +56,30 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/tenants", get(tenants))
+        .route("/api/v1/tenants", get(tenants).post(admin::add_tenant))
+        .route("/api/v1/people", get(admin::people).post(admin::add_person))
+        .route("/api/v1/lines/{ext}", patch(admin::change_line))
+        .route(
+            "/api/v1/lines/{ext}/features",
+            get(admin::features).patch(admin::change_features),
+        )
+        .route(
+            "/api/v1/devices",
+            get(admin::devices).post(admin::add_device),
+        )
+        .route("/api/v1/devices/{username}", delete(admin::remove_device))
+        .route("/api/v1/phones", get(admin::phones).post(admin::add_phone))
+        .route("/api/v1/prompts", get(admin::prompts))
+        .route(
+            "/api/v1/prompts/{name}",
+            put(admin::put_prompt).delete(admin::remove_prompt),
+        )
+        .route("/api/v1/agents", get(admin::agents))
+        .route("/api/v1/agents/{ext}", put(admin::set_agent))
+        .route("/api/v1/statistics", get(statistics))
         .route("/api/v1/lines", get(lines).post(add_line))
         .route("/api/v1/trunks", get(trunks).post(set_trunk))
-        .route("/api/v1/trunks/{name}", axum::routing::delete(remove_trunk))
+        .route("/api/v1/trunks/{name}", delete(remove_trunk))
         .route("/api/v1/plan", get(plan).put(set_plan))
         .route("/api/v1/calls", get(calls))
         .route("/api/v1/events", get(super::events::events))
@@ -60,7 +97,7 @@ async fn openapi() -> impl IntoResponse {
 }
 
 /// The tenant an administrator's key is for; anything else is refused.
-fn admin(scope: &ApiScope) -> Result<TenantId, ApiError> {
+pub(super) fn admin(scope: &ApiScope) -> Result<TenantId, ApiError> {
     match scope {
         ApiScope::Admin { tenant } => Ok(*tenant),
         _ => Err(ApiError::forbidden(
@@ -70,7 +107,10 @@ fn admin(scope: &ApiScope) -> Result<TenantId, ApiError> {
 }
 
 /// The tenant's name and realm (a key's tenant may have been removed since).
-async fn tenant_of(state: &ApiState, id: TenantId) -> Result<actors::store::Tenant, ApiError> {
+pub(super) async fn tenant_of(
+    state: &ApiState,
+    id: TenantId,
+) -> Result<actors::store::Tenant, ApiError> {
     let found = state
         .store
         .call(move |s| Ok(s.tenants()?.into_iter().find(|t| t.id == id)))
@@ -388,6 +428,68 @@ async fn calls(
         .map(call_json)
         .collect();
     Ok(Json(json!(rows)))
+}
+
+#[derive(Deserialize)]
+struct StatisticsQuery {
+    /// Unix milliseconds; default 24 hours before `until`.
+    since: Option<u64>,
+    /// Unix milliseconds; default now.
+    until: Option<u64>,
+    /// `csv`: the hours as CSV.
+    format: Option<String>,
+}
+
+/// Calls per hour, ASR and each line's utilisation (`pbx journal --stats`).
+async fn statistics(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Query(q): Query<StatisticsQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let tenant = admin(&state.principal(&headers, from).await?)?;
+    let until = q.until.unwrap_or_else(actors::clock::unix_millis);
+    let since = q.since.unwrap_or(until.saturating_sub(24 * 3_600_000));
+    if since >= until {
+        return Err(ApiError::invalid("since", "since must be before until"));
+    }
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("format {other:?}: json or csv"),
+            ))
+        }
+    };
+    let s = state
+        .store
+        .call(move |s| s.call_statistics(tenant, since, until))
+        .await?;
+    if csv {
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            s.hours_csv(),
+        )
+            .into_response());
+    }
+    Ok(Json(json!({
+        "since": s.since,
+        "until": s.until,
+        "calls": s.calls,
+        "answered": s.answered,
+        "asr_percent": s.asr(),
+        "hours": s.hours.iter().map(|h| json!({
+            "hour": h.hour, "calls": h.calls, "answered": h.answered,
+            "asr_percent": h.asr(), "talk_ms": h.talk_ms,
+        })).collect::<Vec<_>>(),
+        "lines": s.lines.iter().map(|l| json!({
+            "line": l.line, "calls": l.calls, "talk_ms": l.talk_ms,
+            "utilisation_percent": l.utilisation,
+        })).collect::<Vec<_>>(),
+    }))
+    .into_response())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate};
 
 use super::CliError;
 
-/// `--since`: an RFC 3339 time, or a date (midnight UTC).
+/// `--since`/`--until`: an RFC 3339 time, or a date (midnight UTC).
 fn since_millis(s: &str) -> Result<u64, CliError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
         return Ok(t.timestamp_millis().max(0) as u64);
@@ -108,6 +108,62 @@ pub fn journal(
                     .unwrap_or_default()
             ));
         }
+    }
+    super::print_out(&out);
+    Ok(())
+}
+
+/// `pbx journal --stats`: calls per hour, ASR and each line's utilisation over
+/// `[since, until)` (the last 24 hours by default); with `csv`, the hours as CSV.
+pub fn statistics(
+    dir: &Path,
+    tenant: &str,
+    (since, until): (Option<&str>, Option<&str>),
+    csv: bool,
+) -> Result<(), CliError> {
+    let store = super::admin::open(dir)?;
+    let t = store.tenant(tenant)?;
+    let until = match until {
+        Some(u) => since_millis(u)?,
+        None => actors::clock::unix_millis(),
+    };
+    let since = match since {
+        Some(s) => since_millis(s)?,
+        None => until.saturating_sub(24 * 3_600_000),
+    };
+    if since >= until {
+        return Err(CliError::Usage("--since must be before --until".into()));
+    }
+    let s = store.call_statistics(t.id, since, until)?;
+    if csv {
+        super::print_out(&s.hours_csv());
+        return Ok(());
+    }
+    let mut out = format!(
+        "{} to {}: {} calls, {} answered, ASR {:.1} %\n",
+        when(since),
+        when(until),
+        s.calls,
+        s.answered,
+        s.asr()
+    );
+    for h in &s.hours {
+        out.push_str(&format!(
+            "  {}  {} calls, ASR {:.1} %, {} s talking\n",
+            when(h.hour),
+            h.calls,
+            h.asr(),
+            h.talk_ms / 1000
+        ));
+    }
+    for l in &s.lines {
+        out.push_str(&format!(
+            "  line {}: {} calls, {} s, {:.2} % of the time\n",
+            l.line,
+            l.calls,
+            l.talk_ms / 1000,
+            l.utilisation
+        ));
     }
     super::print_out(&out);
     Ok(())

@@ -97,6 +97,13 @@ enum Command {
         /// Comma-separated values with a header line.
         #[arg(long)]
         csv: bool,
+        /// Statistics instead of calls: calls per hour, ASR, each line's utilisation
+        /// (`--since` defaults to 24 hours ago; with `--csv`, the hours).
+        #[arg(long)]
+        stats: bool,
+        /// With `--stats`: up to this time (default now).
+        #[arg(long)]
+        until: Option<String>,
     },
     /// Keys of the HTTP control API: add (printed once), list, remove.
     ApiKey {
@@ -209,7 +216,22 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             since,
             limit,
             csv,
+            stats: false,
+            ..
         }) => journal::journal(&data.data_dir, &tenant, since.as_deref(), limit, csv),
+        Some(Command::Journal {
+            data,
+            tenant,
+            since,
+            until,
+            csv,
+            ..
+        }) => journal::statistics(
+            &data.data_dir,
+            &tenant,
+            (since.as_deref(), until.as_deref()),
+            csv,
+        ),
         Some(Command::Voicemail { data, cmd }) => prompts::voicemail(&data.data_dir, cmd),
         Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
         Some(Command::Recording { data, cmd }) => admin::recording(&data.data_dir, cmd),

@@ -19,18 +19,31 @@ fn http(
     key: Option<&str>,
     body: Option<&str>,
 ) -> (u16, String) {
+    let body = body.unwrap_or("");
+    let kind = (!body.is_empty()).then_some("application/json");
+    http_bytes(addr, (method, path), key, kind, body.as_bytes())
+}
+
+/// A request with a body of `kind`: status and body.
+fn http_bytes(
+    addr: SocketAddr,
+    (method, path): (&str, &str),
+    key: Option<&str>,
+    kind: Option<&str>,
+    body: &[u8],
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(k) = key {
         req.push_str(&format!("Authorization: Bearer {k}\r\n"));
     }
-    let body = body.unwrap_or("");
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
+    if let Some(kind) = kind {
+        req.push_str(&format!("Content-Type: {kind}\r\n"));
     }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     let status = out
@@ -220,6 +233,34 @@ fn keys_reach_only_their_scope_and_tenant() {
         ],
     );
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
+    // Statistics of the last day: the answered call, its hour, both lines' share;
+    // the same hours as CSV from the API and from `pbx journal --stats --csv`.
+    let (code, stats) = get(api, "/api/v1/statistics", &admin);
+    assert_eq!(code, 200, "{stats}");
+    assert!(stats["answered"].as_u64().unwrap() >= 1, "{stats}");
+    assert!(stats["asr_percent"].as_f64().unwrap() > 0.0, "{stats}");
+    let lines = stats["lines"].as_array().unwrap();
+    for ext in ["101", "102"] {
+        assert!(lines.iter().any(|l| l["line"] == ext), "{stats}");
+    }
+    let (code, csv) = http(
+        api,
+        "GET",
+        "/api/v1/statistics?format=csv",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(code, 200);
+    assert!(
+        csv.starts_with("hour,calls,answered,asr_percent,talk_seconds\n"),
+        "{csv}"
+    );
+    let out = pbx_admin(d, &["journal", "--tenant", "demo", "--stats", "--csv"]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), csv);
+    let (code, why) = get(api, "/api/v1/statistics?format=xml", &admin);
+    assert_eq!((code, why["field"].clone()), (422, "format".into()));
+    let (_, other_stats) = get(api, "/api/v1/statistics", &other);
+    assert_eq!(other_stats["calls"], 0);
     // Retention: set, shown; the switch applies it daily (store unit test).
     let out = pbx_admin(d, &["tenant", "retention", "demo", "--internal-days", "30"]);
     let said = String::from_utf8(out.stdout).unwrap();
@@ -609,4 +650,373 @@ fn live_events_follow_a_call_in_order_for_its_tenant_and_lines() {
     assert!(mine.iter().any(|v| v["event"] == "ended"), "{mine:?}");
     let none = read_events(&mut other, |_| false, 3);
     assert!(none.is_empty(), "{none:?}");
+}
+
+/// A request whose body is JSON `v`: status and the body as JSON (null when empty).
+fn send(api: SocketAddr, method: &str, path: &str, key: &str, v: Value) -> (u16, Value) {
+    let (code, body) = http(api, method, path, Some(key), Some(&v.to_string()));
+    let body = if body.trim().is_empty() {
+        Value::Null
+    } else {
+        json(&body)
+    };
+    (code, body)
+}
+
+fn get(api: SocketAddr, path: &str, key: &str) -> (u16, Value) {
+    let (code, body) = http(api, "GET", path, Some(key), None);
+    (code, json(&body))
+}
+
+#[test]
+fn people_lines_devices_phones_prompts_agents_and_settings_are_administered() {
+    use serde_json::json as j;
+    let dir = temp_dir();
+    let d = dir.path();
+    let pbx = Pbx::start(d);
+    let api = pbx.http.expect("the API's address");
+    let operator = key(d, &["--operator", "--name", "ops"]);
+    let admin = key(d, &["--tenant", "demo", "--name", "admin"]);
+    let user = key(d, &["--tenant", "demo", "--line", "101", "--name", "ann"]);
+
+    // The operator adds a tenant; a taken name or a bad domain is refused by field.
+    let (code, _) = send(
+        api,
+        "POST",
+        "/api/v1/tenants",
+        &operator,
+        j!({"name": "acme", "domains": ["acme.test"]}),
+    );
+    assert_eq!(code, 201);
+    let (code, why) = send(
+        api,
+        "POST",
+        "/api/v1/tenants",
+        &operator,
+        j!({"name": "acme", "domains": ["acme2.test"]}),
+    );
+    assert_eq!((code, why["field"].clone()), (422, "name".into()), "{why}");
+    let (code, why) = send(
+        api,
+        "POST",
+        "/api/v1/tenants",
+        &operator,
+        j!({"name": "b", "domains": ["no domain"]}),
+    );
+    assert_eq!(
+        (code, why["field"].clone()),
+        (422, "domains".into()),
+        "{why}"
+    );
+    let (code, _) = send(
+        api,
+        "POST",
+        "/api/v1/tenants",
+        &admin,
+        j!({"name": "c", "domains": ["c.test"]}),
+    );
+    assert_eq!(code, 403);
+    let acme = key(d, &["--tenant", "acme", "--name", "acme admin"]);
+
+    // People, and a line given to one (a bad password changes nothing).
+    let (code, _) = send(
+        api,
+        "POST",
+        "/api/v1/people",
+        &admin,
+        j!({"name": "Ann", "email": "ann@example.test"}),
+    );
+    assert_eq!(code, 201);
+    let (code, why) = send(
+        api,
+        "POST",
+        "/api/v1/people",
+        &admin,
+        j!({"email": "x@example.test"}),
+    );
+    assert_eq!((code, why["field"].clone()), (422, "name".into()));
+    let (code, why) = send(
+        api,
+        "PATCH",
+        "/api/v1/lines/103",
+        &admin,
+        j!({"person": "Ann", "password": "short"}),
+    );
+    assert_eq!(
+        (code, why["field"].clone()),
+        (422, "password".into()),
+        "{why}"
+    );
+    let (_, people) = get(api, "/api/v1/people", &admin);
+    assert_eq!(people[0]["lines"], j!([]), "{people}");
+    let (code, _) = send(
+        api,
+        "PATCH",
+        "/api/v1/lines/103",
+        &admin,
+        j!({"person": "Ann"}),
+    );
+    assert_eq!(code, 204);
+    let (_, people) = get(api, "/api/v1/people", &admin);
+    assert_eq!(people[0]["lines"], j!(["103"]), "{people}");
+    let (code, why) = send(
+        api,
+        "PATCH",
+        "/api/v1/lines/103",
+        &admin,
+        j!({"person": "Nobody"}),
+    );
+    assert_eq!((code, why["field"].clone()), (422, "person".into()));
+    let (code, _) = send(
+        api,
+        "PATCH",
+        "/api/v1/lines/103",
+        &acme,
+        j!({"person": null}),
+    );
+    assert_eq!(code, 404, "another tenant's line is not found");
+    let (_, people) = get(api, "/api/v1/people", &acme);
+    assert_eq!(people, j!([]));
+
+    // A line's own settings: its user sets do not disturb and forwarding; a target
+    // that is no number of the tenant is refused naming the field; what only the
+    // administrator sets is 403 for the user; another line is 404.
+    let (code, f) = send(
+        api,
+        "PATCH",
+        "/api/v1/lines/101/features",
+        &user,
+        j!({"dnd": true, "forward_busy": "102"}),
+    );
+    assert_eq!(code, 200, "{f}");
+    assert_eq!(
+        (f["dnd"].clone(), f["forward"]["busy"].clone()),
+        (j!(true), j!("102"))
+    );
+    let (code, why) = send(
+        api,
+        "PATCH",
+        "/api/v1/lines/101/features",
+        &user,
+        j!({"dnd": false, "forward_always": "abc"}),
+    );
+    assert_eq!(
+        (code, why["field"].clone()),
+        (422, "forward_always".into()),
+        "{why}"
+    );
+    let (_, f) = get(api, "/api/v1/lines/101/features", &user);
+    assert_eq!(f["dnd"], j!(true), "a refused change changes nothing: {f}");
+    let (code, _) = send(
+        api,
+        "PATCH",
+        "/api/v1/lines/101/features",
+        &user,
+        j!({"admin_forward": "102"}),
+    );
+    assert_eq!(code, 403);
+    let (code, _) = get(api, "/api/v1/lines/102/features", &user);
+    assert_eq!(code, 404);
+    let (code, why) = send(
+        api,
+        "PATCH",
+        "/api/v1/lines/101/features",
+        &admin,
+        j!({"no_answer_secs": 500}),
+    );
+    assert_eq!(
+        (code, why["field"].clone()),
+        (422, "no_answer_secs".into()),
+        "{why}"
+    );
+    let (code, f) = send(
+        api,
+        "PATCH",
+        "/api/v1/lines/101/features",
+        &admin,
+        j!({"dnd": false, "forward_busy": null}),
+    );
+    assert_eq!(
+        (code, f["dnd"].clone(), f["forward"]["busy"].clone()),
+        (200, j!(false), Value::Null)
+    );
+    // The CLI reads what the API stored.
+    let out = pbx_admin(d, &["line", "show", "--tenant", "demo", "101"]);
+    assert!(out.status.success());
+
+    // Device accounts: added, listed, refused by field, removed; not another tenant's.
+    let (code, _) = send(
+        api,
+        "POST",
+        "/api/v1/devices",
+        &admin,
+        j!({"username": "ann-dect", "line": "103", "password": "dectsecret"}),
+    );
+    assert_eq!(code, 201);
+    let (code, why) = send(
+        api,
+        "POST",
+        "/api/v1/devices",
+        &admin,
+        j!({"username": "12345", "line": "103", "password": "dectsecret"}),
+    );
+    assert_eq!(
+        (code, why["field"].clone()),
+        (422, "username".into()),
+        "{why}"
+    );
+    let (code, why) = send(
+        api,
+        "POST",
+        "/api/v1/devices",
+        &admin,
+        j!({"username": "x-desk", "line": "999", "password": "dectsecret"}),
+    );
+    assert_eq!((code, why["field"].clone()), (422, "line".into()), "{why}");
+    let (_, list) = get(api, "/api/v1/devices", &admin);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["username"] == "ann-dect" && d["line"] == "103"),
+        "{list}"
+    );
+    // The device registers with its own account.
+    let mut phone = crate::common::sip_client::SipClient::udp(pbx.addr);
+    let contact = format!("<sip:ann-dect@{}>", phone.local);
+    let resp = phone.register(
+        "ann-dect",
+        "dectsecret",
+        "127.0.0.1",
+        Some(&contact),
+        Some(60),
+        engine::auth::Algorithm::Md5,
+    );
+    assert_eq!(resp.code(), Some(200));
+    let (code, _) = http(api, "DELETE", "/api/v1/devices/ann-dect", Some(&acme), None);
+    assert_eq!(code, 404);
+    let (code, _) = http(
+        api,
+        "DELETE",
+        "/api/v1/devices/ann-dect",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(code, 204);
+
+    // A phone provisioned by MAC: listed as provisioning until it fetches.
+    let (code, why) = send(
+        api,
+        "POST",
+        "/api/v1/phones",
+        &admin,
+        j!({"mac": "00:15:65:aa:bb:cc", "vendor": "nokia", "line": "103"}),
+    );
+    assert_eq!(
+        (code, why["field"].clone()),
+        (422, "vendor".into()),
+        "{why}"
+    );
+    let (code, why) = send(
+        api,
+        "POST",
+        "/api/v1/phones",
+        &admin,
+        j!({"mac": "zz", "vendor": "yealink", "line": "103"}),
+    );
+    assert_eq!((code, why["field"].clone()), (422, "mac".into()), "{why}");
+    let (code, _) = send(
+        api,
+        "POST",
+        "/api/v1/phones",
+        &admin,
+        j!({"mac": "00:15:65:aa:bb:cc", "vendor": "yealink", "line": "103", "blf": ["101"]}),
+    );
+    assert_eq!(code, 201);
+    let (_, phones) = get(api, "/api/v1/phones", &admin);
+    assert_eq!(phones[0]["status"], "provisioning", "{phones}");
+    let text = raw_get(api, "/provision/001565aabbcc.cfg");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let (_, phones) = get(api, "/api/v1/phones", &admin);
+    assert_eq!(phones[0]["status"], "provisioned", "{phones}");
+
+    // Prompts: a mono 8 kHz WAV is stored; anything else refused naming what it is.
+    let wav = d.join("upload.wav");
+    tone_wav(&wav, 440.0, 500, 8000, 1);
+    let put = |k: &str, name: &str, bytes: &[u8]| {
+        http_bytes(
+            api,
+            ("PUT", &format!("/api/v1/prompts/{name}")),
+            Some(k),
+            Some("audio/wav"),
+            bytes,
+        )
+    };
+    let (code, body) = put(&admin, "welcome", &std::fs::read(&wav).unwrap());
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(json(&body)["duration_ms"], 500);
+    tone_wav(&wav, 440.0, 200, 44100, 2);
+    let (code, body) = put(&admin, "stereo", &std::fs::read(&wav).unwrap());
+    let why = json(&body);
+    assert_eq!((code, why["field"].clone()), (422, "body".into()), "{why}");
+    assert!(why["error"].as_str().unwrap().contains("44100"), "{why}");
+    let (code, _) = put(&admin, "../evil", b"RIFF");
+    assert_ne!(code, 201);
+    let (_, list) = get(api, "/api/v1/prompts", &admin);
+    assert_eq!(list, j!([{"name": "welcome", "duration_ms": 500}]));
+    let (code, _) = http(api, "DELETE", "/api/v1/prompts/welcome", Some(&acme), None);
+    assert_eq!(code, 404);
+    let (code, _) = http(api, "DELETE", "/api/v1/prompts/welcome", Some(&admin), None);
+    assert_eq!(code, 204);
+
+    // Agents: a member of a group logs itself out and in again.
+    let (_, plan) = get(api, "/api/v1/plan", &admin);
+    let group = plan["groups"][0]["number"].as_str().unwrap().to_owned();
+    let member = plan["groups"][0]["members"][0].as_str().unwrap().to_owned();
+    let own = key(
+        d,
+        &["--tenant", "demo", "--line", &member, "--name", "agent"],
+    );
+    let path = format!("/api/v1/agents/{member}");
+    let (code, body) = send(
+        api,
+        "PUT",
+        &path,
+        &own,
+        j!({"logged_in": false, "group": group}),
+    );
+    assert_eq!(
+        (code, body["groups"].clone()),
+        (200, j!([group.clone()])),
+        "{body}"
+    );
+    let (_, agents) = get(api, "/api/v1/agents", &own);
+    let me = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["group"] == group.as_str())
+        .unwrap();
+    assert_eq!(me["logged_in"], false, "{agents}");
+    let out = pbx_admin(d, &["agent", "list", "--tenant", "demo"]);
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(listed.contains("logged out"), "{listed}");
+    let (code, why) = send(
+        api,
+        "PUT",
+        &path,
+        &own,
+        j!({"logged_in": true, "group": "0000"}),
+    );
+    assert_eq!((code, why["field"].clone()), (422, "group".into()), "{why}");
+    let (code, _) = send(
+        api,
+        "PUT",
+        "/api/v1/agents/102",
+        &user,
+        j!({"logged_in": true}),
+    );
+    assert_eq!(code, 404, "a user logs in only its own line");
+    let (code, _) = send(api, "PUT", &path, &own, j!({"logged_in": true}));
+    assert_eq!(code, 200);
 }

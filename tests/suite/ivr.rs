@@ -28,24 +28,6 @@ fn pbx_out(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// Writes a WAV of a `freq` tone lasting `ms`.
-fn tone_wav(path: &Path, freq: f64, ms: u32, rate: u32, channels: u16) {
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..rate * ms / 1000 {
-        let x = (2.0 * std::f64::consts::PI * freq * f64::from(i) / f64::from(rate)).sin();
-        for _ in 0..channels {
-            w.write_sample((x * 8000.0) as i16).unwrap();
-        }
-    }
-    w.finalize().unwrap();
-}
-
 /// `user` calls `number` with telephone-events (101); the switch answers.
 fn dial(pbx: &Pbx, user: &str, number: &str) -> (Caller, UdpSocket, SocketAddr) {
     let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();

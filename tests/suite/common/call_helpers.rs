@@ -855,3 +855,21 @@ pub fn subscribe_to(
     c.send_raw(&build(cseq + 1, Some(&auth)));
     final_of(c, cseq + 1)
 }
+
+/// Writes a WAV of a `freq` tone lasting `ms`.
+pub fn tone_wav(path: &std::path::Path, freq: f64, ms: u32, rate: u32, channels: u16) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..rate * ms / 1000 {
+        let x = (2.0 * std::f64::consts::PI * freq * f64::from(i) / f64::from(rate)).sin();
+        for _ in 0..channels {
+            w.write_sample((x * 8000.0) as i16).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}

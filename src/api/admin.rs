@@ -1,0 +1,674 @@
+//! Administration through the API: tenants (the operator), people, lines, device
+//! accounts, provisioned phones, prompts and agent logins (a tenant's administrator),
+//! and a line's own settings and agent login (its user too). Every change goes
+//! through the store methods the CLI uses, so both check alike; a refusal is 422
+//! naming the request field, and an object of another tenant is 404.
+
+use actors::store::{ApiScope, NewDevice, TenantId};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::routes::{admin, tenant_of, From, S};
+use super::{ApiError, ApiState};
+
+/// A JSON body, or 400 saying why it is none.
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(b: Body<T>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+}
+
+/// A required text field.
+fn required(v: Option<String>, field: &'static str) -> Result<String, ApiError> {
+    v.filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid(field, format!("{field} is required")))
+}
+
+/// A store refusal as 422 on `field`; anything else as it is.
+fn refused(field: &'static str) -> impl FnOnce(actors::Error) -> ApiError {
+    move |e| match e {
+        actors::Error::Invalid(why) => ApiError::invalid(field, why),
+        other => other.into(),
+    }
+}
+
+/// The tenant of an administrator's or a user's key, and the user's line.
+pub(super) async fn tenant_scope(
+    state: &ApiState,
+    headers: &HeaderMap,
+    from: std::net::SocketAddr,
+) -> Result<(TenantId, Option<String>), ApiError> {
+    match state.principal(headers, from).await? {
+        ApiScope::Admin { tenant } => Ok((tenant, None)),
+        ApiScope::User { tenant, line } => Ok((tenant, Some(line))),
+        ApiScope::Operator => Err(ApiError::forbidden(
+            "the operator's key reaches no tenant's configuration",
+        )),
+    }
+}
+
+/// Line `ext` of the tenant, as a user (its own only) or the administrator may
+/// reach it: another line or one that does not exist is 404.
+async fn reachable_line(
+    state: &ApiState,
+    tenant: TenantId,
+    user_line: Option<&str>,
+    ext: &str,
+) -> Result<(), ApiError> {
+    let missing = || ApiError::not_found(format!("no line {ext}"));
+    if user_line.is_some_and(|own| own != ext) {
+        return Err(missing());
+    }
+    let want = ext.to_owned();
+    let found = state.store.call(move |s| s.line(tenant, &want)).await?;
+    found.map(|_| ()).ok_or_else(missing)
+}
+
+// ---- tenants (the operator) ----
+
+#[derive(Deserialize)]
+pub struct NewTenant {
+    name: Option<String>,
+    #[serde(default)]
+    domains: Vec<String>,
+}
+
+pub async fn add_tenant(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    b: Body<NewTenant>,
+) -> Result<impl IntoResponse, ApiError> {
+    if state.principal(&headers, from).await? != ApiScope::Operator {
+        return Err(ApiError::forbidden("this needs the operator's key"));
+    }
+    let b = body(b)?;
+    let name = required(b.name, "name")?;
+    let domains = b.domains;
+    let t = state
+        .store
+        .call(move |s| s.add_tenant(&name, &domains))
+        .await
+        .map_err(|e| match e {
+            actors::Error::Invalid(why) if why.contains("domain") => {
+                ApiError::invalid("domains", why)
+            }
+            e => refused("name")(e),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"name": t.name, "domains": t.domains})),
+    ))
+}
+
+// ---- people ----
+
+pub async fn people(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = admin(&state.principal(&headers, from).await?)?;
+    let list = state.store.call(move |s| s.users(tenant)).await?;
+    Ok(Json(json!(list
+        .into_iter()
+        .map(|u| json!({"name": u.name, "email": u.email, "lines": u.lines}))
+        .collect::<Vec<_>>())))
+}
+
+#[derive(Deserialize)]
+pub struct NewPerson {
+    name: Option<String>,
+    email: Option<String>,
+}
+
+pub async fn add_person(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    b: Body<NewPerson>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tenant = admin(&state.principal(&headers, from).await?)?;
+    let b = body(b)?;
+    let name = required(b.name, "name")?;
+    let email = b.email.filter(|e| !e.is_empty());
+    let stored = name.clone();
+    state
+        .store
+        .call(move |s| s.add_user(tenant, &stored, email.as_deref()))
+        .await
+        .map_err(|e| match e {
+            actors::Error::Invalid(why) if why.contains("mail") => ApiError::invalid("email", why),
+            e => refused("name")(e),
+        })?;
+    Ok((StatusCode::CREATED, Json(json!({"name": name}))))
+}
+
+// ---- a line's person and password ----
+
+/// `{"person": "Ann" | null, "password": "…"}`: either or both.
+pub async fn change_line(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Path(ext): Path<String>,
+    b: Body<Map<String, Value>>,
+) -> Result<StatusCode, ApiError> {
+    let id = admin(&state.principal(&headers, from).await?)?;
+    let b = body(b)?;
+    reachable_line(&state, id, None, &ext).await?;
+    let person = match b.get("person") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(p)) => Some(Some(p.clone())),
+        Some(_) => return Err(ApiError::invalid("person", "a name or null")),
+    };
+    let password = match b.get("password") {
+        None => None,
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(_) => return Err(ApiError::invalid("password", "a text")),
+    };
+    if person.is_none() && password.is_none() {
+        return Err(ApiError::invalid("person", "nothing to change"));
+    }
+    let tenant = tenant_of(&state, id).await?;
+    state
+        .store
+        .call(move |s| {
+            // Checked before anything is stored: a refused password keeps the person.
+            if password.as_ref().is_some_and(|p| p.len() < 6) {
+                return Err(actors::Error::Invalid(
+                    "a password needs at least 6 characters".into(),
+                ));
+            }
+            if let Some(p) = &person {
+                s.set_line_user(tenant.id, &ext, p.as_deref())?;
+            }
+            if let Some(p) = &password {
+                s.set_password(&tenant, &ext, p)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            actors::Error::Invalid(why) if why.contains("password") => {
+                ApiError::invalid("password", why)
+            }
+            e => refused("person")(e),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- device accounts ----
+
+pub async fn devices(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (tenant, only) = tenant_scope(&state, &headers, from).await?;
+    let list = state
+        .store
+        .call(move |s| s.devices(tenant, only.as_deref()))
+        .await?;
+    Ok(Json(json!(list
+        .into_iter()
+        .map(|d| json!({"username": d.username, "line": d.ext, "name": d.name}))
+        .collect::<Vec<_>>())))
+}
+
+#[derive(Deserialize)]
+pub struct NewDeviceBody {
+    username: Option<String>,
+    line: Option<String>,
+    name: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn add_device(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    b: Body<NewDeviceBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = admin(&state.principal(&headers, from).await?)?;
+    let b = body(b)?;
+    let d = NewDevice {
+        username: required(b.username, "username")?,
+        ext: required(b.line, "line")?,
+        name: b.name,
+        password: required(b.password, "password")?,
+    };
+    let tenant = tenant_of(&state, id).await?;
+    let (username, ext) = (d.username.clone(), d.ext.clone());
+    state
+        .store
+        .call(move |s| s.add_device(&tenant, &d))
+        .await
+        .map_err(|e| match e {
+            actors::Error::Invalid(why) if why.contains("password") => {
+                ApiError::invalid("password", why)
+            }
+            actors::Error::Invalid(why) if why.contains("not a line") => {
+                ApiError::invalid("line", why)
+            }
+            e => refused("username")(e),
+        })?;
+    devices_changed(&state, id, &ext);
+    Ok((StatusCode::CREATED, Json(json!({"username": username}))))
+}
+
+pub async fn remove_device(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = admin(&state.principal(&headers, from).await?)?;
+    let name = username.clone();
+    let gone = state
+        .store
+        .call(move |s| {
+            let Some(d) = s.device(tenant, &name)? else {
+                return Ok(None);
+            };
+            s.remove_device(tenant, &name)?;
+            Ok(Some(d.ext))
+        })
+        .await?;
+    let ext = gone.ok_or_else(|| ApiError::not_found(format!("no device {username:?}")))?;
+    devices_changed(&state, tenant, &ext);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tells a running line its device accounts changed.
+fn devices_changed(state: &ApiState, tenant: TenantId, ext: &str) {
+    if let Some(line) = state.directory.line(tenant, ext) {
+        let _ = line.cast(actors::proto::LineMsg::DevicesChanged);
+    }
+}
+
+// ---- provisioned phones ----
+
+pub async fn phones(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = admin(&state.principal(&headers, from).await?)?;
+    let list = state.store.call(move |s| s.provisioned(tenant)).await?;
+    Ok(Json(json!(list
+        .into_iter()
+        .map(|p| {
+            // Until its first fetch a phone is still to be provisioned.
+            let status = if p.fetched_at.is_some() {
+                "provisioned"
+            } else {
+                "provisioning"
+            };
+            json!({
+                "mac": p.mac, "vendor": p.vendor, "device": p.device, "line": p.line,
+                "blf": p.blf, "language": p.language, "fetched_at": p.fetched_at,
+                "status": status,
+            })
+        })
+        .collect::<Vec<_>>())))
+}
+
+#[derive(Deserialize)]
+pub struct NewPhone {
+    mac: Option<String>,
+    vendor: Option<String>,
+    line: Option<String>,
+    #[serde(default)]
+    blf: Vec<String>,
+    language: Option<String>,
+}
+
+pub async fn add_phone(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    b: Body<NewPhone>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = admin(&state.principal(&headers, from).await?)?;
+    let b = body(b)?;
+    let mac = required(b.mac, "mac")?;
+    let vendor = required(b.vendor, "vendor")?;
+    let line = required(b.line, "line")?;
+    let language = b.language.unwrap_or_else(|| "en".into());
+    let tenant = tenant_of(&state, id).await?;
+    let ext = line.clone();
+    let now = actors::clock::unix_millis();
+    let device = state
+        .store
+        .call(move |s| s.provision_device(&tenant, (&line, &mac, &vendor), &b.blf, &language, now))
+        .await
+        .map_err(|e| match e {
+            actors::Error::Invalid(why) => {
+                let field = ["mac", "vendor", "blf", "language", "password"]
+                    .into_iter()
+                    .find(|f| why.starts_with(f) || why.contains(&format!("{f} ")))
+                    .unwrap_or("line");
+                ApiError::invalid(field, why)
+            }
+            e => e.into(),
+        })?;
+    devices_changed(&state, id, &ext);
+    Ok((StatusCode::CREATED, Json(json!({"device": device}))))
+}
+
+// ---- prompts ----
+
+pub async fn prompts(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = tenant_of(&state, admin(&state.principal(&headers, from).await?)?).await?;
+    let list = actors::tenant::prompts::list(&state.data_dir, &tenant.name)?;
+    Ok(Json(json!(list
+        .into_iter()
+        .map(|(name, ms)| json!({"name": name, "duration_ms": ms}))
+        .collect::<Vec<_>>())))
+}
+
+/// Stores the request's body (a mono 8 kHz 16-bit PCM WAV) as prompt `name`.
+pub async fn put_prompt(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    wav: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let tenant = tenant_of(&state, admin(&state.principal(&headers, from).await?)?).await?;
+    actors::tenant::prompts::check_name(&name).map_err(refused("name"))?;
+    // Checked and installed from a file of its own, as `pbx prompt add` does.
+    let upload = tempfile_in(&state.data_dir, &wav)?;
+    let added = actors::tenant::prompts::add(&state.data_dir, &tenant.name, &name, &upload);
+    let _ = std::fs::remove_file(&upload);
+    let a = added.map_err(refused("body"))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"name": name, "duration_ms": a.duration_ms()})),
+    ))
+}
+
+/// `bytes` in a new file under the data directory.
+fn tempfile_in(dir: &std::path::Path, bytes: &[u8]) -> Result<std::path::PathBuf, ApiError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let path = dir.join(format!(
+        ".upload-{}-{}.wav",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, bytes).map_err(actors::Error::from)?;
+    Ok(path)
+}
+
+pub async fn remove_prompt(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = admin(&state.principal(&headers, from).await?)?;
+    let tenant = tenant_of(&state, id).await?;
+    let known = actors::tenant::prompts::list(&state.data_dir, &tenant.name)?
+        .into_iter()
+        .any(|(n, _)| n == actors::tenant::prompts::name_of(&name));
+    if !known {
+        return Err(ApiError::not_found(format!("no prompt {name:?}")));
+    }
+    let plan = state.store.call(move |s| s.stored_plan_of(id)).await?;
+    actors::tenant::prompts::remove(&state.data_dir, &tenant.name, &name, plan.as_ref())
+        .map_err(refused("name"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- agents ----
+
+pub async fn agents(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (tenant, only) = tenant_scope(&state, &headers, from).await?;
+    let list = state.store.call(move |s| s.agent_logins(tenant)).await?;
+    Ok(Json(json!(list
+        .into_iter()
+        .filter(|a| only.as_ref().is_none_or(|l| *l == a.ext))
+        .map(|a| json!({
+            "group": a.group, "kind": a.kind, "ext": a.ext, "logged_in": a.logged_in,
+            "state": a.live.as_ref().map(|l| l.0.clone()),
+            "since": a.live.as_ref().map(|l| l.1),
+        }))
+        .collect::<Vec<_>>())))
+}
+
+#[derive(Deserialize)]
+pub struct AgentLoginBody {
+    logged_in: Option<bool>,
+    /// One group or queue; every one the line is a member of when absent.
+    group: Option<String>,
+}
+
+/// Logs line `ext` in or out (its user may, for its own line).
+pub async fn set_agent(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Path(ext): Path<String>,
+    b: Body<AgentLoginBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (tenant, own) = tenant_scope(&state, &headers, from).await?;
+    let b = body(b)?;
+    reachable_line(&state, tenant, own.as_deref(), &ext).await?;
+    let on = b
+        .logged_in
+        .ok_or_else(|| ApiError::invalid("logged_in", "logged_in is required (true or false)"))?;
+    let changed = state
+        .store
+        .call(move |s| s.set_agent_login(tenant, &ext, b.group.as_deref(), on))
+        .await
+        .map_err(refused("group"))?;
+    Ok(Json(json!({"groups": changed, "logged_in": on})))
+}
+
+// ---- a line's own settings ----
+
+fn features_json(f: &actors::store::LineFeatures) -> Value {
+    let fw = |f: &actors::store::Forwards| {
+        json!({
+            "always": f.always, "busy": f.busy,
+            "unregistered": f.unregistered, "no_answer": f.no_answer,
+        })
+    };
+    json!({
+        "dnd": f.dnd,
+        "call_waiting": !f.no_call_waiting,
+        "anonymous": f.anonymous,
+        "forward": fw(&f.forwards),
+        "forward_external": f.external.as_ref().map(fw),
+        "no_answer_secs": f.no_answer_secs.unwrap_or(actors::store::NO_ANSWER_SECS),
+        "admin_forward": f.admin_forward,
+        "caller_id": f.caller_id,
+        "caller_id_fixed": f.caller_id_fixed,
+    })
+}
+
+pub async fn features(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Path(ext): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (tenant, own) = tenant_scope(&state, &headers, from).await?;
+    reachable_line(&state, tenant, own.as_deref(), &ext).await?;
+    let f = state
+        .store
+        .call(move |s| s.line_features(tenant, &ext))
+        .await?;
+    Ok(Json(features_json(&f)))
+}
+
+/// A forwarding field: absent (unchanged), null (cleared) or a target.
+fn target(b: &Map<String, Value>, field: &'static str) -> Result<Option<Option<String>>, ApiError> {
+    match b.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(Some(s.clone()))),
+        Some(_) => Err(ApiError::invalid(
+            field,
+            format!("{field}: a number or null"),
+        )),
+    }
+}
+
+fn switch(b: &Map<String, Value>, field: &'static str) -> Result<Option<bool>, ApiError> {
+    match b.get(field) {
+        None => Ok(None),
+        Some(Value::Bool(on)) => Ok(Some(*on)),
+        Some(_) => Err(ApiError::invalid(field, format!("{field}: true or false"))),
+    }
+}
+
+const FEATURE_FIELDS: &[&str] = &[
+    "dnd",
+    "call_waiting",
+    "anonymous",
+    "forward_always",
+    "forward_busy",
+    "forward_unregistered",
+    "forward_no_answer",
+    "no_answer_secs",
+    "callers",
+    "caller_id",
+    "admin_forward",
+    "caller_id_fixed",
+];
+
+/// Changes what is named of line `ext`'s settings (`pbx line set`): do not disturb,
+/// call waiting, anonymity, forwardings (`null` clears one) for `callers` (all,
+/// internal or external), the no-answer delay, the caller ID; the administrator also
+/// `admin_forward` and `caller_id_fixed`. Returns the settings now in force.
+pub async fn change_features(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Path(ext): Path<String>,
+    b: Body<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    use actors::store::{FeatureChange, ForwardScope, ForwardsChange};
+    let (tenant, own) = tenant_scope(&state, &headers, from).await?;
+    let b = body(b)?;
+    reachable_line(&state, tenant, own.as_deref(), &ext).await?;
+    if let Some(unknown) = b.keys().find(|k| !FEATURE_FIELDS.contains(&k.as_str())) {
+        let field = FEATURE_FIELDS
+            .iter()
+            .copied()
+            .find(|f| f == unknown)
+            .unwrap_or("body");
+        return Err(ApiError::invalid(
+            field,
+            format!("unknown setting {unknown:?}"),
+        ));
+    }
+    let by_user = own.is_some();
+    for f in ["admin_forward", "caller_id_fixed"] {
+        if by_user && b.contains_key(f) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("only the administrator sets {f}"),
+            ));
+        }
+    }
+    let scope = match b.get("callers").and_then(Value::as_str) {
+        None | Some("all") => ForwardScope::All,
+        Some("internal") => ForwardScope::Internal,
+        Some("external") => ForwardScope::External,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "callers",
+                format!("callers {other:?}: all, internal or external"),
+            ))
+        }
+    };
+    let no_answer_secs = match b.get("no_answer_secs") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => Some(Some(
+            v.as_u64()
+                .and_then(|s| u32::try_from(s).ok())
+                .ok_or_else(|| {
+                    ApiError::invalid("no_answer_secs", "no_answer_secs: seconds, 5 to 120")
+                })?,
+        )),
+    };
+    let change = FeatureChange {
+        dnd: switch(&b, "dnd")?,
+        call_waiting: switch(&b, "call_waiting")?,
+        anonymous: switch(&b, "anonymous")?,
+        forwards: ForwardsChange {
+            always: target(&b, "forward_always")?,
+            busy: target(&b, "forward_busy")?,
+            unregistered: target(&b, "forward_unregistered")?,
+            no_answer: target(&b, "forward_no_answer")?,
+        },
+        scope,
+        same_for_external: false,
+        no_answer_secs,
+        admin_forward: target(&b, "admin_forward")?,
+        caller_id: target(&b, "caller_id")?,
+        caller_id_fixed: switch(&b, "caller_id_fixed")?,
+        by_user,
+    };
+    let line = ext.clone();
+    let f = state
+        .store
+        .call(move |s| s.change_line_features(tenant, &line, &change))
+        .await
+        .map_err(|e| match e {
+            actors::Error::Invalid(why) => ApiError::invalid(feature_field(&b, &why), why),
+            e => e.into(),
+        })?;
+    Ok(Json(features_json(&f)))
+}
+
+/// The request field a refused feature change is about: the forwarding whose target
+/// the refusal names, else by its words.
+fn feature_field(b: &Map<String, Value>, why: &str) -> &'static str {
+    let targets = [
+        "forward_always",
+        "forward_busy",
+        "forward_unregistered",
+        "forward_no_answer",
+        "admin_forward",
+    ];
+    if let Some(f) = targets.into_iter().find(|f| {
+        b.get(*f).and_then(Value::as_str).is_some_and(|t| {
+            why.contains(&format!("forward to {t}")) || why.contains(&format!("to {t}:"))
+        })
+    }) {
+        return f;
+    }
+    if why.contains("no-answer") {
+        "no_answer_secs"
+    } else if why.contains("caller ID") || why.contains("caller id") {
+        "caller_id"
+    } else if why.contains("mailbox") || why.contains("itself") {
+        targets
+            .into_iter()
+            .find(|f| b.get(*f).is_some_and(|v| v.is_string()))
+            .unwrap_or("forward_always")
+    } else {
+        "body"
+    }
+}
