@@ -90,6 +90,11 @@ impl Directory {
         None
     }
 
+    /// The running tenant `id` (the API reaches its supervisor so).
+    pub fn tenant(&self, id: TenantId) -> Option<TenantEntry> {
+        read(&self.domains).values().find(|t| t.id == id).cloned()
+    }
+
     pub fn line(&self, tenant: TenantId, ext: &str) -> Option<ActorRef<LineMsg>> {
         read(&self.lines)
             .get(&tenant)?

@@ -13,6 +13,7 @@
 //! (`routing::refresh`), so a change made while the switch runs is in force within
 //! two seconds and no call waits on SQLite in the supervisor's mailbox.
 
+mod cti;
 pub mod music;
 pub mod prompts;
 mod quota;
@@ -1700,6 +1701,21 @@ impl Actor for TenantSupervisor {
                     }
                     None => inc.respond(404, "Not Found"),
                 }
+            }
+            TenantMsg::ClickToDial {
+                line,
+                to,
+                domain,
+                reply,
+            } => {
+                let _ = reply.send(Self::click_to_dial(state, &line, &to, domain).await);
+            }
+            TenantMsg::ControlCalls {
+                line,
+                control,
+                reply,
+            } => {
+                let _ = reply.send(Self::control_calls(state, &line, control));
             }
             TenantMsg::StartCall { caller, inc } => {
                 Self::start_call(&myself, state, caller, inc, None).await

@@ -672,3 +672,119 @@ fn feature_field(b: &Map<String, Value>, why: &str) -> &'static str {
         "body"
     }
 }
+
+// ---- call control ----
+
+/// The running tenant's supervisor (503 while the switch has not started it).
+fn supervisor(
+    state: &ApiState,
+    tenant: TenantId,
+) -> Result<ractor::ActorRef<actors::proto::TenantMsg>, ApiError> {
+    state
+        .directory
+        .tenant(tenant)
+        .map(|t| t.supervisor)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the tenant is not running yet",
+            )
+        })
+}
+
+fn unreachable_switch<E: std::fmt::Display>(e: E) -> ApiError {
+    tracing::warn!(error = %e, "the tenant did not answer the API");
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the switch did not answer")
+}
+
+#[derive(Deserialize)]
+pub struct DialBody {
+    to: Option<String>,
+}
+
+/// Click-to-dial: line `ext`'s phones ring; the one answered calls `to` (202). A
+/// number the plan refuses the line is refused at once with its status (403 for its
+/// permission class, 404 for an unknown number), no phone ringing.
+pub async fn dial(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Path(ext): Path<String>,
+    b: Body<DialBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (tenant, own) = tenant_scope(&state, &headers, from).await?;
+    let b = body(b)?;
+    reachable_line(&state, tenant, own.as_deref(), &ext).await?;
+    let to = required(b.to, "to")?;
+    let sup = supervisor(&state, tenant)?;
+    let domain = tenant_of(&state, tenant)
+        .await?
+        .domains
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let (line, number) = (ext.clone(), to.clone());
+    let r = ractor::call!(sup, |reply| actors::proto::TenantMsg::ClickToDial {
+        line,
+        to: number,
+        domain,
+        reply
+    })
+    .map_err(unreachable_switch)?;
+    match r {
+        Ok(()) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"line": ext, "to": to, "state": "ringing the line's phones"})),
+        )),
+        Err((code, why)) => {
+            let status = match code {
+                403 => StatusCode::FORBIDDEN,
+                404 | 484 => StatusCode::UNPROCESSABLE_ENTITY,
+                480 => StatusCode::CONFLICT,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            let mut e = ApiError::new(status, format!("{code} {why}"));
+            if status == StatusCode::UNPROCESSABLE_ENTITY {
+                e.field = Some("to");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// An action on line `ext`'s calls in progress: `hangup` or `record` (start or
+/// stop). 409 when the line is in no call.
+pub async fn control(
+    State(state): S,
+    ConnectInfo(from): From,
+    headers: HeaderMap,
+    Path((ext, action)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    use actors::proto::call::CallControl;
+    let (tenant, own) = tenant_scope(&state, &headers, from).await?;
+    reachable_line(&state, tenant, own.as_deref(), &ext).await?;
+    let control = match action.as_str() {
+        "hangup" => CallControl::Hangup,
+        "record" => CallControl::Record,
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "no call action {action:?}: hangup or record"
+            )))
+        }
+    };
+    let sup = supervisor(&state, tenant)?;
+    let line = ext.clone();
+    let n = ractor::call!(sup, |reply| actors::proto::TenantMsg::ControlCalls {
+        line,
+        control,
+        reply
+    })
+    .map_err(unreachable_switch)?;
+    if n == 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("line {ext} is in no call"),
+        ));
+    }
+    Ok(Json(json!({"line": ext, "action": action, "calls": n})))
+}

@@ -8,7 +8,7 @@ use actors::store::{ApiScope, CallRecord, NewLine, TenantId};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -48,6 +48,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/prompts/{name}"),
     ("get", "/api/v1/agents"),
     ("put", "/api/v1/agents/{ext}"),
+    ("post", "/api/v1/lines/{ext}/calls"),
+    ("post", "/api/v1/lines/{ext}/calls/{action}"),
     ("get", "/api/v1/events"),
     ("get", "/metrics"),
     ("get", "/provision/{file}"),
@@ -76,6 +78,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/api/v1/agents", get(admin::agents))
         .route("/api/v1/agents/{ext}", put(admin::set_agent))
+        .route("/api/v1/lines/{ext}/calls", post(admin::dial))
+        .route("/api/v1/lines/{ext}/calls/{action}", post(admin::control))
         .route("/api/v1/statistics", get(statistics))
         .route("/api/v1/lines", get(lines).post(add_line))
         .route("/api/v1/trunks", get(trunks).post(set_trunk))

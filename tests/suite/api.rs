@@ -1020,3 +1020,127 @@ fn people_lines_devices_phones_prompts_agents_and_settings_are_administered() {
     let (code, _) = send(api, "PUT", &path, &own, j!({"logged_in": true}));
     assert_eq!(code, 200);
 }
+
+#[test]
+fn click_to_dial_rings_the_users_phone_which_then_calls_and_the_api_hangs_up() {
+    use serde_json::json as j;
+    let dir = temp_dir();
+    let d = dir.path();
+    let pbx = Pbx::start(d);
+    let api = pbx.http.expect("the API's address");
+    let admin = key(d, &["--tenant", "demo", "--name", "admin"]);
+    let user = key(d, &["--tenant", "demo", "--line", "101", "--name", "ann"]);
+    let mut phone = Device::register(&pbx, "101");
+    let mut callee = Device::register(&pbx, "102");
+
+    // Refused before anything rings: another line, a line without a phone, a number
+    // the plan cannot route.
+    let (code, _) = send(
+        api,
+        "POST",
+        "/api/v1/lines/102/calls",
+        &user,
+        j!({"to": "101"}),
+    );
+    assert_eq!(code, 404, "a user dials only from its own line");
+    let (code, why) = send(
+        api,
+        "POST",
+        "/api/v1/lines/103/calls",
+        &admin,
+        j!({"to": "102"}),
+    );
+    assert_eq!(code, 409, "{why}");
+    let (code, why) = send(
+        api,
+        "POST",
+        "/api/v1/lines/101/calls",
+        &user,
+        j!({"to": "abc"}),
+    );
+    assert_eq!((code, why["field"].clone()), (422, "to".into()), "{why}");
+
+    // The user's phone rings first, showing the number, and answers at once.
+    let (code, body) = send(
+        api,
+        "POST",
+        "/api/v1/lines/101/calls",
+        &user,
+        j!({"to": "102"}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let invite = phone.next_invite(&[]).expect("the user's phone rings");
+    let text = String::from_utf8_lossy(invite.as_bytes()).to_string();
+    assert!(text.contains("answer-after=0"), "{text}");
+    assert!(
+        invite
+            .header(engine::sip::HeaderName::From)
+            .unwrap()
+            .contains("102"),
+        "{text}"
+    );
+    assert!(text.contains("a=inactive"), "no media on this leg: {text}");
+    phone.answer_invite(&invite, 40100);
+    // Asked to call 102.
+    let refer = recv_until(&mut phone.c, "the REFER", |m| is_request(m, "REFER"));
+    let refer_to = refer
+        .header_lines()
+        .find(|(_, n, _)| n.eq_ignore_ascii_case("Refer-To"));
+    assert!(
+        refer_to.is_some_and(|(_, _, v)| v.contains("sip:102@")),
+        "{refer:?}"
+    );
+    phone
+        .c
+        .send_raw(&engine::sip::MessageWriter::response_to(&refer, 202, "Accepted", None).finish());
+    // The phone calls as its line: 102 rings and answers.
+    let mut call = Caller::call(&pbx, "101", "102");
+    callee.answer(40102);
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    // It reports the call's success; the switch ends its own dialog with the phone.
+    let notify = "Event: refer\r\nSubscription-State: terminated;reason=noresource\r\n";
+    phone.send_with_body(
+        "NOTIFY",
+        notify,
+        Some(("message/sipfrag;version=2.0", "SIP/2.0 200 OK\r\n")),
+    );
+    recv_until(
+        &mut phone.c,
+        "the switch's BYE of the click-to-dial leg",
+        |m| {
+            if is_request(m, "BYE") {
+                return true;
+            }
+            false
+        },
+    );
+
+    // The API hangs up the call 101 placed: both phones get BYE; then there is none.
+    let (code, body) = send(
+        api,
+        "POST",
+        "/api/v1/lines/102/calls/hangup",
+        &admin,
+        Value::Null,
+    );
+    assert_eq!((code, body["calls"].clone()), (200, j!(1)), "{body}");
+    callee.answer_request("BYE");
+    call.answer_request("BYE");
+    let (code, _) = send(
+        api,
+        "POST",
+        "/api/v1/lines/102/calls/hangup",
+        &admin,
+        Value::Null,
+    );
+    assert_eq!(code, 409);
+    let (code, _) = send(
+        api,
+        "POST",
+        "/api/v1/lines/102/calls/transfer-to-mars",
+        &admin,
+        Value::Null,
+    );
+    assert_eq!(code, 404);
+}

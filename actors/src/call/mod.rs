@@ -7,6 +7,7 @@
 
 mod announce;
 mod channel;
+pub mod click_to_dial;
 mod codecs;
 mod hunt;
 mod in_dialog;
@@ -996,8 +997,37 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             found,
         } => queue::agent_devices(&myself, state, (agents, ring), found, t),
         CallMsg::Onward(found) => queue::onward(&myself, state, found, t),
+        CallMsg::Control(line, control) => controlled(state, &line, control, t),
     }
     settle(&myself, state);
+}
+
+/// The API's call control for line `line`, a party of the call.
+fn controlled(s: &mut CallState, line: &str, control: crate::proto::call::CallControl, t: Instant) {
+    use crate::proto::call::CallControl;
+    match control {
+        CallControl::Hangup => {
+            tracing::info!(line, "call hung up through the API");
+            s.journal.ended(
+                &engine::call::Cause::new(200, "Hung up by the API", engine::call::Side::Local),
+                Side::Switch,
+            );
+            for id in s.parties(false) {
+                if let Some(c) = s.channel_mut(id) {
+                    c.hangup(200, "Hung Up", t);
+                }
+            }
+        }
+        CallControl::Record => {
+            let party = s
+                .parties(true)
+                .into_iter()
+                .find(|id| s.channel(*id).is_some_and(|c| c.user() == line));
+            if let Some(id) = party {
+                recording::toggle(s, id);
+            }
+        }
+    }
 }
 
 /// Passes events between the channels until nothing moves, sends what they produced,

@@ -27,6 +27,11 @@ pub fn typed(s: &mut CallState, from: ChannelId) {
         return;
     }
     s.typed.clear();
+    toggle(s, from);
+}
+
+/// Starts recording the call (channel `from` asks), or stops it.
+pub fn toggle(s: &mut CallState, from: ChannelId) {
     let answered = s
         .channel(from)
         .is_some_and(|c| matches!(c.role, Role::Caller | Role::Callee));

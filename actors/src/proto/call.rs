@@ -89,6 +89,8 @@ pub enum CallMsg {
     EnterQueue(String, Option<ActorRef<super::QueueMsg>>),
     /// What the call's queue says.
     Queue(super::QueueEvent),
+    /// Call control from the API for line `.0`, a party of this call.
+    Control(String, CallControl),
     /// Where the caller's choice in an IVR menu leads (the tenant found it).
     IvrStep(super::IvrStep),
     /// The PIN and the messages of the mailbox a user opened (`*97`).
@@ -142,6 +144,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Queue(e) => write!(f, "Queue({e:?})"),
             CallMsg::AgentDevices { agents, .. } => write!(f, "AgentDevices({agents:?})"),
             CallMsg::Onward(r) => write!(f, "Onward({})", r.is_ok()),
+            CallMsg::Control(line, c) => write!(f, "Control({line}, {c:?})"),
         }
     }
 }
@@ -153,6 +156,15 @@ pub enum RoomLeg {
     Dialog(engine::sip::Replaces),
     /// The organiser's line's answered leg (the merge feature code).
     OfLine,
+}
+
+/// What the API asks of a line's call in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallControl {
+    /// End the call for every party.
+    Hangup,
+    /// Start recording it, or stop (the recording feature code's toggle).
+    Record,
 }
 
 /// A device of the callee: where its binding says to send the INVITE.

@@ -45,6 +45,21 @@ pub enum TenantMsg {
     /// A call rings or connects other lines than before (or ended): their watchers
     /// are told.
     LinesChanged(Vec<String>),
+    /// The API's click-to-dial: ring line `line`'s phones, and have the one that
+    /// answers call `to`; refused at once with a status code and why.
+    ClickToDial {
+        line: String,
+        to: String,
+        /// The tenant's domain the phone is asked to call in (its first).
+        domain: String,
+        reply: RpcReplyPort<Result<(), (u16, String)>>,
+    },
+    /// The API's control of line `line`'s calls in progress: how many it reached.
+    ControlCalls {
+        line: String,
+        control: super::call::CallControl,
+        reply: RpcReplyPort<usize>,
+    },
     /// A prompt of the tenant (its own, or a built-in one) by name.
     Prompt {
         name: String,
@@ -123,6 +138,8 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::StartRegistered(_) => "StartRegistered",
             TenantMsg::SetEntry(_) => "SetEntry",
             TenantMsg::StartCall { .. } => "StartCall",
+            TenantMsg::ClickToDial { .. } => "ClickToDial",
+            TenantMsg::ControlCalls { .. } => "ControlCalls",
             TenantMsg::Inbound { .. } => "Inbound",
             TenantMsg::TrunkHop { .. } => "TrunkHop",
             TenantMsg::SyncTrunks => "SyncTrunks",

@@ -182,7 +182,8 @@ impl Actor for Ringer {
             | CallMsg::Message(..)
             | CallMsg::MailboxRead(..)
             | CallMsg::AgentDevices { .. }
-            | CallMsg::Onward(_) => {}
+            | CallMsg::Onward(_)
+            | CallMsg::Control(..) => {}
             CallMsg::EnterRoom { reply, .. } => {
                 let _ = reply.send(false);
             }

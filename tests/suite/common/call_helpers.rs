@@ -500,7 +500,9 @@ impl Device {
         final_response(&mut self.c, method)
     }
 
-    fn send_with_body(&mut self, method: &str, extra: &str, body: Option<(&str, &str)>) {
+    /// Sends `method` in the dialog with `extra` header lines and a body (content
+    /// type, text), without waiting for its answer.
+    pub fn send_with_body(&mut self, method: &str, extra: &str, body: Option<(&str, &str)>) {
         self.cseq += 1;
         let mut w = self.in_call(method, method, self.cseq);
         sim::ua::raw_headers(&mut w, extra);

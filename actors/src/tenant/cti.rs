@@ -1,0 +1,74 @@
+//! Call control for the API: click-to-dial (`call::click_to_dial`) and the actions on a
+//! line's calls in progress (hang up, recording).
+
+use ractor::Actor;
+
+use super::{TenantState, TenantSupervisor};
+use crate::call::click_to_dial::{ClickToDial, ClickToDialArgs, RING};
+use crate::proto::call::CallControl;
+use crate::proto::CallMsg;
+use dialplan::WalkStep;
+
+impl TenantSupervisor {
+    /// Rings line `line`'s phones and has the one that answers call `to`. Refused at
+    /// once (status code and why) when the plan would refuse the line that number
+    /// (its permission class, an unknown number) or no phone of the line is registered.
+    pub(super) async fn click_to_dial(
+        state: &mut TenantState,
+        line: &str,
+        to: &str,
+        domain: String,
+    ) -> Result<(), (u16, String)> {
+        let entry = state
+            .entry
+            .clone()
+            .ok_or((503, "the tenant is starting".to_owned()))?;
+        let view = state.view.borrow().clone();
+        let clock = state.args.shared.clock;
+        let (mut walk, _) =
+            Self::walk((&view, &clock), line, to, (None, None), RING).map_err(|e| (404, e))?;
+        match walk.next_step() {
+            WalkStep::Serve(dialplan::Target::Reject { code, reason }) => {
+                return Err((code, reason))
+            }
+            WalkStep::Exhausted { code, reason } => return Err((code, reason)),
+            _ => {}
+        }
+        let devices = Self::devices(state, line);
+        if devices.is_empty() {
+            return Err((480, format!("line {line} has no registered phone")));
+        }
+        let args = ClickToDialArgs {
+            tenant: entry.id,
+            domain,
+            line: line.to_owned(),
+            devices,
+            to: to.to_owned(),
+            out: state.args.shared.out.clone(),
+            directory: state.args.directory.clone(),
+        };
+        Actor::spawn(None, ClickToDial, args)
+            .await
+            .map(|_| ())
+            .map_err(|e| (500, format!("the call could not start: {e}")))
+    }
+
+    /// Applies `control` to every call line `line` is a party of; how many there were.
+    pub(super) fn control_calls(state: &TenantState, line: &str, control: CallControl) -> usize {
+        let calls: Vec<_> = state
+            .calls
+            .values()
+            .filter(|c| {
+                let r = c.record.lock().unwrap_or_else(|e| e.into_inner());
+                // The caller, or a line that answered (a group's member, a picker).
+                let answered = r.answered_lines.iter().any(|l| l == line);
+                !r.closed && (c.parties[0] == line || answered)
+            })
+            .map(|c| c.call.clone())
+            .collect();
+        for c in &calls {
+            let _ = c.send_message(CallMsg::Control(line.to_owned(), control));
+        }
+        calls.len()
+    }
+}
