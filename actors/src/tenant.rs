@@ -1710,12 +1710,8 @@ impl Actor for TenantSupervisor {
             } => {
                 let _ = reply.send(Self::click_to_dial(state, &line, &to, domain).await);
             }
-            TenantMsg::ControlCalls {
-                line,
-                control,
-                reply,
-            } => {
-                let _ = reply.send(Self::control_calls(state, &line, control));
+            TenantMsg::CallsOf { line, reply } => {
+                let _ = reply.send(Self::calls_of(state, &line));
             }
             TenantMsg::StartCall { caller, inc } => {
                 Self::start_call(&myself, state, caller, inc, None).await

@@ -752,39 +752,125 @@ pub async fn dial(
     }
 }
 
-/// An action on line `ext`'s calls in progress: `hangup` or `record` (start or
-/// stop). 409 when the line is in no call.
+/// An action on line `ext`'s calls: `hangup`, `hold`, `retrieve`, `record` (start or
+/// stop), `transfer` (body `{"to": N}`: the other party goes to N, blind, routed as
+/// the line dialling it), `deflect` (`{"to": N}`: a call ringing the line goes to N)
+/// or `dtmf` (`{"keys": "12#"}`, one every 250 ms). 409 when the line is in no call
+/// or its call cannot do that now (not answered yet, a transfer under way …).
 pub async fn control(
     State(state): S,
     ConnectInfo(from): From,
     headers: HeaderMap,
     Path((ext, action)): Path<(String, String)>,
+    raw: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     use actors::proto::call::CallControl;
     let (tenant, own) = tenant_scope(&state, &headers, from).await?;
     reachable_line(&state, tenant, own.as_deref(), &ext).await?;
-    let control = match action.as_str() {
-        "hangup" => CallControl::Hangup,
-        "record" => CallControl::Record,
-        _ => {
-            return Err(ApiError::not_found(format!(
-                "no call action {action:?}: hangup or record"
-            )))
+    let b: Map<String, Value> = if raw.iter().all(u8::is_ascii_whitespace) {
+        Map::new()
+    } else {
+        match serde_json::from_slice(&raw) {
+            Ok(Value::Object(m)) => m,
+            Ok(Value::Null) => Map::new(),
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "the body is not a JSON object",
+                ))
+            }
         }
+    };
+    let text = |f: &'static str| {
+        b.get(f)
+            .and_then(Value::as_str)
+            .filter(|v| !v.trim().is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::invalid(f, format!("{f} is required")))
+    };
+    let controls: Vec<CallControl> = match action.as_str() {
+        "hangup" => vec![CallControl::Hangup],
+        "record" => vec![CallControl::Record],
+        "hold" => vec![CallControl::Hold],
+        "retrieve" => vec![CallControl::Retrieve],
+        "transfer" => vec![CallControl::Transfer(text("to")?)],
+        "deflect" => vec![CallControl::Deflect(text("to")?)],
+        "dtmf" => {
+            let keys = text("keys")?;
+            let valid = keys.len() <= 32
+                && keys
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D'));
+            if !valid {
+                return Err(ApiError::invalid(
+                    "keys",
+                    "keys: up to 32 of 0-9, *, # and A-D",
+                ));
+            }
+            keys.chars().map(CallControl::Dtmf).collect()
+        }
+        _ => return Err(ApiError::not_found(format!(
+            "no call action {action:?}: hangup, hold, retrieve, record, transfer, deflect or dtmf"
+        ))),
     };
     let sup = supervisor(&state, tenant)?;
     let line = ext.clone();
-    let n = ractor::call!(sup, |reply| actors::proto::TenantMsg::ControlCalls {
+    let calls = ractor::call!(sup, |reply| actors::proto::TenantMsg::CallsOf {
         line,
-        control,
         reply
     })
     .map_err(unreachable_switch)?;
-    if n == 0 {
+    if calls.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             format!("line {ext} is in no call"),
         ));
     }
+    let mut first = controls.into_iter();
+    let Some(now) = first.next() else {
+        return Err(ApiError::invalid("keys", "keys is required"));
+    };
+    let mut done = Vec::new();
+    for c in calls {
+        if ask_call(&c, &ext, now.clone()).await {
+            done.push(c);
+        }
+    }
+    if done.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("line {ext}'s call cannot {action} now"),
+        ));
+    }
+    let n = done.len();
+    let rest: Vec<CallControl> = first.collect();
+    if !rest.is_empty() {
+        // Further keys follow one by one, as a phone's would.
+        let line = ext.clone();
+        tokio::spawn(async move {
+            for key in rest {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                for c in &done {
+                    ask_call(c, &line, key.clone()).await;
+                }
+            }
+        });
+    }
     Ok(Json(json!({"line": ext, "action": action, "calls": n})))
+}
+
+/// Asks a call to carry out `control` for line `line`: whether it could.
+async fn ask_call(
+    call: &ractor::ActorRef<actors::proto::CallMsg>,
+    line: &str,
+    control: actors::proto::call::CallControl,
+) -> bool {
+    let line = line.to_owned();
+    let asked = call
+        .call(
+            |reply| actors::proto::CallMsg::Control(line, control, reply),
+            Some(std::time::Duration::from_secs(2)),
+        )
+        .await;
+    matches!(asked, Ok(ractor::rpc::CallResult::Success(true)))
 }

@@ -1144,3 +1144,92 @@ fn click_to_dial_rings_the_users_phone_which_then_calls_and_the_api_hangs_up() {
     );
     assert_eq!(code, 404);
 }
+
+#[test]
+fn call_control_holds_sends_keys_transfers_and_deflects() {
+    use serde_json::json as j;
+    let dir = temp_dir();
+    let d = dir.path();
+    let pbx = Pbx::start(d);
+    let api = pbx.http.expect("the API's address");
+    let admin = key(d, &["--tenant", "demo", "--name", "admin"]);
+    let ann = key(d, &["--tenant", "demo", "--line", "101", "--name", "ann"]);
+    let act = |k: &str, line: &str, action: &str, body: Value| {
+        send(
+            api,
+            "POST",
+            &format!("/api/v1/lines/{line}/calls/{action}"),
+            k,
+            body,
+        )
+    };
+    let mut bob = Device::register(&pbx, "102");
+    let mut carl = Device::register(&pbx, "103");
+
+    // 101 calls 102, who answers; nothing to hold before that.
+    let a_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    b_rtp
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut call = Caller::call_with_media(&pbx, "101", "102", a_rtp.local_addr().unwrap().port());
+    let (code, _) = act(&ann, "101", "hold", Value::Null);
+    assert_eq!(code, 409, "ringing: nothing to hold yet");
+    bob.answer(b_rtp.local_addr().unwrap().port());
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    let to_b = sdp_target(bob.invite.as_ref().unwrap());
+    b_rtp
+        .send_to(&tone_packet(440.0, 0, 0xb0b)[..12], to_b)
+        .unwrap();
+
+    // Held through the API: 102 hears music on hold while 101 says nothing; taken
+    // back, the music stops.
+    let (code, body) = act(&ann, "101", "hold", Value::Null);
+    assert_eq!((code, body["calls"].clone()), (200, j!(1)), "{body}");
+    assert!(loudness(&b_rtp, 800) > 100.0, "102 hears music on hold");
+    let (code, _) = act(&ann, "101", "retrieve", Value::Null);
+    assert_eq!(code, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    while b_rtp.recv(&mut [0u8; 2048]).is_ok() {}
+    assert!(loudness(&b_rtp, 400) < 50.0, "no music once retrieved");
+
+    // Keys: 102 negotiated no telephone-events, so each comes as a SIP INFO, in order.
+    let (code, why) = act(&ann, "101", "dtmf", j!({"keys": "1x"}));
+    assert_eq!((code, why["field"].clone()), (422, "keys".into()));
+    let (code, _) = act(&ann, "101", "dtmf", j!({"keys": "5#"}));
+    assert_eq!(code, 200);
+    for key in ["5", "#"] {
+        let info = bob.answer_request("INFO");
+        let body = String::from_utf8_lossy(info.body()).to_string();
+        assert!(body.contains(&format!("Signal={key}")), "{body}");
+    }
+
+    // 102 transfers 101 to 103 (blind): 103 answers, 102 gets BYE, 101 stays.
+    let (code, why) = act(&admin, "102", "transfer", j!({}));
+    assert_eq!((code, why["field"].clone()), (422, "to".into()));
+    let (code, body) = act(&admin, "102", "transfer", j!({"to": "103"}));
+    assert_eq!(code, 200, "{body}");
+    carl.answer(40300);
+    bob.answer_request("BYE");
+    // Then 103 hangs up through the API: 101 gets BYE.
+    let (code, _) = act(&admin, "103", "hangup", Value::Null);
+    assert_eq!(code, 200);
+    carl.answer_request("BYE");
+    call.answer_request("BYE");
+
+    // A call ringing 102 is deflected to 103: 102's phone is cancelled, 103 answers.
+    let mut call = Caller::call(&pbx, "101", "102");
+    let ringing = bob.next_invite(&[]).expect("102 rings");
+    bob.respond(&ringing, 180, "Ringing");
+    let (code, body) = act(&admin, "102", "deflect", j!({"to": "103"}));
+    assert_eq!(code, 200, "{body}");
+    let cancel = recv_until(&mut bob.c, "the CANCEL", |m| is_request(m, "CANCEL"));
+    bob.c
+        .send_raw(&engine::sip::MessageWriter::response_to(&cancel, 200, "OK", None).finish());
+    bob.respond(&ringing, 487, "Request Terminated");
+    carl.answer(40302);
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    call.bye();
+}

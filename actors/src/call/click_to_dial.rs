@@ -270,6 +270,9 @@ impl Actor for ClickToDial {
                 }
                 state.fork.on_timeout(t);
             }
+            CallMsg::Control(.., reply) => {
+                let _ = reply.send(false);
+            }
             _ => {}
         }
         state.settle(&myself);

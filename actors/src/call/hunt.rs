@@ -200,6 +200,41 @@ fn follow(myself: &ActorRef<CallMsg>, s: &mut CallState, by: String, to: String)
     });
 }
 
+/// The API deflects the call ringing line `line` to `to`: its devices stop ringing
+/// and the call goes there, routed as if `line` had dialled it. False when the call
+/// is not ringing that line.
+pub fn deflect(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    line: &str,
+    to: String,
+    t: Instant,
+) -> bool {
+    let ringing = s.with_role(Role::Callee).filter(|id| {
+        s.channel(*id)
+            .is_some_and(|c| c.answered().is_none() && c.lines.iter().any(|l| l == line))
+    });
+    let Some(id) = ringing.filter(|_| s.caller_waiting() && s.forward_hops < 5 && !to.is_empty())
+    else {
+        return false;
+    };
+    s.forward_hops += 1;
+    s.no_answer = None;
+    if let Some(ch) = s.channel_mut(id) {
+        ch.role = Role::Retired;
+        ch.hangup(487, "Deflected", t);
+    }
+    s.trunk_legs.retain(|(c, _)| *c != id);
+    tracing::debug!(%to, by = line, "call deflected through the API");
+    s.journal.forwarded(&Forwarded {
+        from: line.to_owned(),
+        to: to.clone(),
+        reason: ForwardReason::Deflected,
+    });
+    follow(myself, s, line.to_owned(), to);
+    true
+}
+
 /// The devices line `by` reaches by dialling `to`, routed by the tenant's plan (a
 /// blind transfer's target, a deflection's), or why none.
 pub(super) async fn targets(

@@ -208,20 +208,39 @@ pub fn key_pressed(
     }
     super::recording::typed(s, from);
     super::merge::typed(s, from);
+    // Events pass through the relay by themselves; only a key heard in-band is sent.
+    pass_key(s, from, (key, ms), !in_band, t);
+}
+
+/// Channel `from`'s party presses `key` (the API): the other party gets it as
+/// telephone-events, or in a SIP INFO when it negotiated none.
+pub fn send_key(s: &mut CallState, from: ChannelId, key: char, t: Instant) -> bool {
+    pass_key(s, from, (key, 160), false, t)
+}
+
+/// Passes a key of `from`'s party to the other party: as events when it takes them
+/// (unless `relayed` already), else by SIP INFO. False without another party.
+fn pass_key(
+    s: &mut CallState,
+    from: ChannelId,
+    (key, ms): (char, u32),
+    relayed: bool,
+    t: Instant,
+) -> bool {
     let Some(to) = s.peer_of(from) else {
-        return;
+        return false;
     };
     let to_port = s.channel(to).and_then(|c| c.port);
     let takes_events = to_port
         .and_then(|p| s.relays.get(p.relay).and_then(|r| r.events(p.side)))
         .is_some();
     if takes_events {
-        if in_band {
+        if !relayed {
             if let Some(p) = to_port {
                 s.relays.dtmf(p, key, ms);
             }
         }
-        return;
+        return true;
     }
     let body = format!("Signal={key}\r\nDuration={ms}\r\n");
     s.with_party(to, t, |leg| {
@@ -232,6 +251,7 @@ pub fn key_pressed(
             t,
         )
     });
+    true
 }
 
 /// The key and duration (ms) of a SIP INFO key press: `application/dtmf-relay`

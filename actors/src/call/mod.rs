@@ -997,16 +997,30 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             found,
         } => queue::agent_devices(&myself, state, (agents, ring), found, t),
         CallMsg::Onward(found) => queue::onward(&myself, state, found, t),
-        CallMsg::Control(line, control) => controlled(state, &line, control, t),
+        CallMsg::Control(line, control, reply) => {
+            let done = controlled(&myself, state, &line, control, t);
+            let _ = reply.send(done);
+        }
     }
     settle(&myself, state);
 }
 
-/// The API's call control for line `line`, a party of the call.
-fn controlled(s: &mut CallState, line: &str, control: crate::proto::call::CallControl, t: Instant) {
+/// The API's call control for line `line`, a party of the call (the caller, or the
+/// line that answered; a ringing line for a deflection).
+fn controlled(
+    myself: &ActorRef<CallMsg>,
+    s: &mut CallState,
+    line: &str,
+    control: crate::proto::call::CallControl,
+    t: Instant,
+) -> bool {
     use crate::proto::call::CallControl;
-    match control {
-        CallControl::Hangup => {
+    let party = s
+        .parties(true)
+        .into_iter()
+        .find(|id| s.channel(*id).is_some_and(|c| c.user() == line));
+    let done = match (control, party) {
+        (CallControl::Hangup, _) => {
             tracing::info!(line, "call hung up through the API");
             s.journal.ended(
                 &engine::call::Cause::new(200, "Hung up by the API", engine::call::Side::Local),
@@ -1017,17 +1031,34 @@ fn controlled(s: &mut CallState, line: &str, control: crate::proto::call::CallCo
                     c.hangup(200, "Hung Up", t);
                 }
             }
+            true
         }
-        CallControl::Record => {
-            let party = s
-                .parties(true)
-                .into_iter()
-                .find(|id| s.channel(*id).is_some_and(|c| c.user() == line));
-            if let Some(id) = party {
-                recording::toggle(s, id);
-            }
+        (CallControl::Deflect(to), _) => hunt::deflect(myself, s, line, to, t),
+        (CallControl::Record, Some(id)) => {
+            recording::toggle(s, id);
+            true
         }
+        (CallControl::Hold, Some(id)) => hold(s, id, true),
+        (CallControl::Retrieve, Some(id)) => hold(s, id, false),
+        (CallControl::Transfer(to), Some(id)) => transfer::by_api(myself, s, id, to),
+        (CallControl::Dtmf(key), Some(id)) => in_dialog::send_key(s, id, key, t),
+        (_, None) => false,
+    };
+    if !done {
+        tracing::debug!(line, "call control not possible in this call now");
     }
+    done
+}
+
+/// Channel `id`'s party holds the call (or takes it back): the media towards it
+/// stops and the other party hears music on hold.
+fn hold(s: &mut CallState, id: ChannelId, held: bool) -> bool {
+    let answered = s.channel(id).is_some_and(|c| c.answered().is_some());
+    let Some(port) = s.channel(id).and_then(|c| c.port).filter(|_| answered) else {
+        return false;
+    };
+    s.relays.hold(port, held, s.music.as_ref());
+    true
 }
 
 /// Passes events between the channels until nothing moves, sends what they produced,

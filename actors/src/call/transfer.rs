@@ -52,6 +52,9 @@ pub struct Transfer {
     referrer_gone: bool,
     /// The channel ringing the target's devices, once they are known.
     target: Option<ChannelId>,
+    /// Asked through the API, not by the transferor's REFER: no NOTIFYs, and a
+    /// target that fails leaves the call as it was.
+    by_api: bool,
 }
 
 pub fn is_refer(req: &Message) -> bool {
@@ -115,21 +118,12 @@ pub fn refer(
         to: to.clone(),
         referrer_gone: false,
         target: None,
+        by_api: false,
     });
     notify(s, from, "100 Trying", false, t);
     let me = myself.clone();
     match refer_to.replaces {
-        None => {
-            let sup = s.tenant.supervisor.clone();
-            let by = s
-                .channel(from)
-                .map(|c| c.user().to_owned())
-                .unwrap_or_default();
-            tokio::spawn(async move {
-                let r = super::hunt::targets(&sup, by, to).await;
-                let _ = me.send_message(CallMsg::TransferTargets(r));
-            });
-        }
+        None => find_target(myself, s, from, to),
         Some(rep) => {
             // The call waits for the other call's answer, whatever happens meanwhile.
             s.awaiting_handover = true;
@@ -150,6 +144,42 @@ pub fn refer(
             });
         }
     }
+}
+
+/// Asks the tenant where line `from`'s transfer to `to` goes (routed as that line
+/// dialling it: its permission class applies).
+fn find_target(myself: &ActorRef<CallMsg>, s: &CallState, from: ChannelId, to: String) {
+    let me = myself.clone();
+    let sup = s.tenant.supervisor.clone();
+    let by = s
+        .channel(from)
+        .map(|c| c.user().to_owned())
+        .unwrap_or_default();
+    tokio::spawn(async move {
+        let r = super::hunt::targets(&sup, by, to).await;
+        let _ = me.send_message(CallMsg::TransferTargets(r));
+    });
+}
+
+/// The API transfers the other party of channel `from` (the line asking) to `to`,
+/// blind: `from` leaves once the target answers. False when the call is not
+/// answered on both sides or a transfer is under way.
+pub fn by_api(myself: &ActorRef<CallMsg>, s: &mut CallState, from: ChannelId, to: String) -> bool {
+    let answered = |id| s.channel(id).is_some_and(|c| c.answered().is_some());
+    let bridged = answered(from) && s.peer_of(from).is_some_and(answered);
+    if !bridged || s.transfer.is_some() || to.is_empty() {
+        return false;
+    }
+    tracing::debug!(%to, "transfer asked through the API");
+    s.transfer = Some(Transfer {
+        referrer: from,
+        to: to.clone(),
+        referrer_gone: false,
+        target: None,
+        by_api: true,
+    });
+    find_target(myself, s, from, to);
+    true
 }
 
 /// A party of the call hung up: true (and remembered) when it is the transferor of
@@ -173,7 +203,7 @@ pub fn abort(s: &mut CallState, t: Instant) {
         target.role = Role::Retired;
         target.hangup(487, "Request Terminated", t);
     }
-    if !tr.referrer_gone {
+    if !tr.referrer_gone && !tr.by_api {
         notify(s, tr.referrer, "487 Request Terminated", true, t);
     }
 }
@@ -187,6 +217,9 @@ fn fail(s: &mut CallState, code: u16, reason: &str, t: Instant) {
     tracing::debug!(code, reason, "transfer failed");
     if let Some(target) = tr.target.and_then(|id| s.channel_mut(id)) {
         target.role = Role::Retired;
+    }
+    if tr.by_api && !tr.referrer_gone {
+        return;
     }
     if !tr.referrer_gone {
         return notify(s, tr.referrer, &format!("{code} {reason}"), true, t);
@@ -277,7 +310,7 @@ fn complete(s: &mut CallState, target: ChannelId, sdp: Option<Sdp>, t: Instant) 
     let port = s.channel(tr.referrer).and_then(|c| c.port);
     let peer = s.channel(target).and_then(|c| c.peer());
     repoint(s, port, sdp.as_ref(), peer);
-    if !tr.referrer_gone {
+    if !tr.referrer_gone && !tr.by_api {
         notify(s, tr.referrer, "200 OK", true, t);
     }
     s.with_party(tr.referrer, t, |l| l.hangup(200, "Call Transferred", t));

@@ -89,8 +89,9 @@ pub enum CallMsg {
     EnterQueue(String, Option<ActorRef<super::QueueMsg>>),
     /// What the call's queue says.
     Queue(super::QueueEvent),
-    /// Call control from the API for line `.0`, a party of this call.
-    Control(String, CallControl),
+    /// Call control from the API for line `.0`, a party of this call: whether it
+    /// could be done.
+    Control(String, CallControl, ractor::RpcReplyPort<bool>),
     /// Where the caller's choice in an IVR menu leads (the tenant found it).
     IvrStep(super::IvrStep),
     /// The PIN and the messages of the mailbox a user opened (`*97`).
@@ -144,7 +145,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Queue(e) => write!(f, "Queue({e:?})"),
             CallMsg::AgentDevices { agents, .. } => write!(f, "AgentDevices({agents:?})"),
             CallMsg::Onward(r) => write!(f, "Onward({})", r.is_ok()),
-            CallMsg::Control(line, c) => write!(f, "Control({line}, {c:?})"),
+            CallMsg::Control(line, c, _) => write!(f, "Control({line}, {c:?})"),
         }
     }
 }
@@ -159,12 +160,24 @@ pub enum RoomLeg {
 }
 
 /// What the API asks of a line's call in progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallControl {
     /// End the call for every party.
     Hangup,
     /// Start recording it, or stop (the recording feature code's toggle).
     Record,
+    /// The line holds the call: the other party hears music on hold, neither hears
+    /// the other.
+    Hold,
+    /// The line takes the held call back.
+    Retrieve,
+    /// The other party goes to this number (blind transfer); the line leaves once
+    /// it answers.
+    Transfer(String),
+    /// The call ringing the line goes to this number instead.
+    Deflect(String),
+    /// The line presses this key towards the other party (RFC 4733, else SIP INFO).
+    Dtmf(char),
 }
 
 /// A device of the callee: where its binding says to send the INVITE.

@@ -54,11 +54,11 @@ pub enum TenantMsg {
         domain: String,
         reply: RpcReplyPort<Result<(), (u16, String)>>,
     },
-    /// The API's control of line `line`'s calls in progress: how many it reached.
-    ControlCalls {
+    /// The calls line `line` is in now (the caller, or the line that answered),
+    /// and those ringing it, for the API's call control.
+    CallsOf {
         line: String,
-        control: super::call::CallControl,
-        reply: RpcReplyPort<usize>,
+        reply: RpcReplyPort<Vec<ActorRef<super::CallMsg>>>,
     },
     /// A prompt of the tenant (its own, or a built-in one) by name.
     Prompt {
@@ -139,7 +139,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::SetEntry(_) => "SetEntry",
             TenantMsg::StartCall { .. } => "StartCall",
             TenantMsg::ClickToDial { .. } => "ClickToDial",
-            TenantMsg::ControlCalls { .. } => "ControlCalls",
+            TenantMsg::CallsOf { .. } => "CallsOf",
             TenantMsg::Inbound { .. } => "Inbound",
             TenantMsg::TrunkHop { .. } => "TrunkHop",
             TenantMsg::SyncTrunks => "SyncTrunks",

@@ -1,11 +1,10 @@
-//! Call control for the API: click-to-dial (`call::click_to_dial`) and the actions on a
-//! line's calls in progress (hang up, recording).
+//! Call control for the API: click-to-dial (`call::click_to_dial`), and the calls a
+//! line is in, which the API then asks to hang up, hold, transfer and so on.
 
-use ractor::Actor;
+use ractor::{Actor, ActorRef};
 
 use super::{TenantState, TenantSupervisor};
 use crate::call::click_to_dial::{ClickToDial, ClickToDialArgs, RING};
-use crate::proto::call::CallControl;
 use crate::proto::CallMsg;
 use dialplan::WalkStep;
 
@@ -53,22 +52,19 @@ impl TenantSupervisor {
             .map_err(|e| (500, format!("the call could not start: {e}")))
     }
 
-    /// Applies `control` to every call line `line` is a party of; how many there were.
-    pub(super) fn control_calls(state: &TenantState, line: &str, control: CallControl) -> usize {
-        let calls: Vec<_> = state
+    /// The calls line `line` is in (the caller, or a line that answered) or that
+    /// ring it now.
+    pub(super) fn calls_of(state: &TenantState, line: &str) -> Vec<ActorRef<CallMsg>> {
+        state
             .calls
             .values()
             .filter(|c| {
                 let r = c.record.lock().unwrap_or_else(|e| e.into_inner());
-                // The caller, or a line that answered (a group's member, a picker).
                 let answered = r.answered_lines.iter().any(|l| l == line);
-                !r.closed && (c.parties[0] == line || answered)
+                let ringing = r.ringing_lines.iter().any(|l| l == line);
+                !r.closed && (c.parties[0] == line || answered || ringing)
             })
             .map(|c| c.call.clone())
-            .collect();
-        for c in &calls {
-            let _ = c.send_message(CallMsg::Control(line.to_owned(), control));
-        }
-        calls.len()
+            .collect()
     }
 }

@@ -182,8 +182,10 @@ impl Actor for Ringer {
             | CallMsg::Message(..)
             | CallMsg::MailboxRead(..)
             | CallMsg::AgentDevices { .. }
-            | CallMsg::Onward(_)
-            | CallMsg::Control(..) => {}
+            | CallMsg::Onward(_) => {}
+            CallMsg::Control(.., reply) => {
+                let _ = reply.send(false);
+            }
             CallMsg::EnterRoom { reply, .. } => {
                 let _ = reply.send(false);
             }
