@@ -125,6 +125,18 @@ impl Actor for LineActor {
             LineMsg::MailboxChanged if !state.mwi.is_empty() => read_counts(&myself, state),
             LineMsg::MailboxChanged => {}
             LineMsg::MailboxCounts(new, old) => {
+                if state.counts != (new, old) {
+                    state
+                        .args
+                        .shared
+                        .line_bus
+                        .publish(crate::proto::events::LineEvent {
+                            tenant: state.args.tenant.id,
+                            line: state.args.ext.clone(),
+                            kind: crate::proto::events::LineEventKind::Mailbox { new, old },
+                            at: crate::clock::unix_millis(),
+                        });
+                }
                 state.counts = (new, old);
                 let now = tokio::time::Instant::now();
                 let ext = state.args.ext.clone();

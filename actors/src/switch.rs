@@ -52,6 +52,7 @@ pub struct SwitchEvents {
     pub calls: EventBus,
     pub agents: EventBus<crate::proto::events::AgentEvent>,
     pub trunks: EventBus<crate::proto::trunk::TrunkEvent>,
+    pub lines: EventBus<crate::proto::events::LineEvent>,
 }
 
 pub struct SwitchArgs {
@@ -234,6 +235,7 @@ impl Actor for SwitchActor {
             bus: args.events.calls.clone(),
             agent_bus: args.events.agents.clone(),
             trunk_bus: args.events.trunks.clone(),
+            line_bus: args.events.lines.clone(),
             digest_offer: args.config.digest_offer.clone(),
             ports: Arc::new(PortPool::new(args.config.rtp_ports.clone())?),
             calls: Arc::new(

@@ -70,6 +70,9 @@ pub struct TenantState {
     epoch: tokio::time::Instant,
     /// The tenant's extensions, so that a request for an unknown one costs no query.
     known: KnownLines,
+    /// What the lines' bus last heard of each line's calls (only lines not free,
+    /// and only while someone listens).
+    line_states: HashMap<String, &'static str>,
     /// Stands in for the HA1 of a line that does not exist (`line::answer_stranger`).
     phantom_ha1: String,
     /// The tenant's conference rooms in use.
@@ -1401,6 +1404,13 @@ impl TenantSupervisor {
             .store
             .call(move |s| s.change_line_features(tenant, &ext, &change))
             .await;
+        if let Ok(f) = &done {
+            state
+                .args
+                .shared
+                .line_bus
+                .publish(crate::proto::events::LineEvent::settings(tenant, line, f));
+        }
         Self::confirmation(state, line, on, done.map(|_| ()))
     }
 
@@ -1611,6 +1621,7 @@ impl Actor for TenantSupervisor {
             quota: quota::Quota::default(),
             epoch: tokio::time::Instant::now(),
             known: KnownLines::default(),
+            line_states: HashMap::new(),
             phantom_ha1: format!("{:032x}", rand::random::<u128>()),
             rooms: HashMap::new(),
             adhoc_rooms: 0,
@@ -1650,6 +1661,7 @@ impl Actor for TenantSupervisor {
                 let _ = reply.send(is_line.then(|| Self::line_view(state, &watched)));
             }
             TenantMsg::LinesChanged(lines) => {
+                Self::publish_line_states(state, &lines);
                 for ext in lines {
                     if !state.watchers.contains_key(&ext) {
                         continue;
@@ -1709,6 +1721,9 @@ impl Actor for TenantSupervisor {
                 reply,
             } => {
                 let _ = reply.send(Self::click_to_dial(state, &line, &to, domain).await);
+            }
+            TenantMsg::LineStates(reply) => {
+                let _ = reply.send(Self::busy_lines(state));
             }
             TenantMsg::CallsOf { line, reply } => {
                 let _ = reply.send(Self::calls_of(state, &line));

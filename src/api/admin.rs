@@ -639,6 +639,11 @@ pub async fn change_features(
             actors::Error::Invalid(why) => ApiError::invalid(feature_field(&b, &why), why),
             e => e.into(),
         })?;
+    if let Some(events) = &state.events {
+        events
+            .lines
+            .publish(actors::proto::events::LineEvent::settings(tenant, &ext, &f));
+    }
     Ok(Json(features_json(&f)))
 }
 
@@ -809,9 +814,11 @@ pub async fn control(
             }
             keys.chars().map(CallControl::Dtmf).collect()
         }
-        _ => return Err(ApiError::not_found(format!(
+        _ => {
+            return Err(ApiError::not_found(format!(
             "no call action {action:?}: hangup, hold, retrieve, record, transfer, deflect or dtmf"
-        ))),
+        )))
+        }
     };
     let sup = supervisor(&state, tenant)?;
     let line = ext.clone();

@@ -4,7 +4,10 @@
 //! - `{"type": "call", "event": "started" | "ringing" | "answered" | "forwarded" |
 //!   "transferred" | "queued" | "trunk" | "ended" | …, "call": ID, "at": MS, …}`;
 //! - `{"type": "agent", "queue", "agent", "status", "at"}`;
-//! - `{"type": "trunk", "trunk", "status", "reason", "at"}`.
+//! - `{"type": "trunk", "trunk", "status", "reason", "at"}`;
+//! - `{"type": "line", "line", "at", "event": "calls", "state": "free" | "ringing" |
+//!   "in call"}`, `{… "event": "settings", "dnd", "forwarding"}` and
+//!   `{… "event": "mailbox", "new", "old"}` (a user's key: its own line's).
 //!
 //! A tenant administrator's key gets all of its tenant's; a user's key the calls its
 //! line places, is called on or answers. Events are handed over through an unbounded
@@ -16,6 +19,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use actors::journal::{CallEvent, CallEventKind};
+use actors::proto::events::{LineEvent, LineEventKind};
 use actors::store::ApiScope;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
@@ -77,6 +81,22 @@ pub fn call_json(e: &CallEvent) -> Value {
         _ => return Value::Null,
     };
     v["event"] = json!(name);
+    if let (Some(v), Some(f)) = (v.as_object_mut(), fields.as_object()) {
+        v.extend(f.clone());
+    }
+    v
+}
+
+/// A line event as JSON.
+fn line_json(e: &LineEvent) -> Value {
+    let mut v = json!({"type": "line", "line": e.line, "at": e.at});
+    let fields = match &e.kind {
+        LineEventKind::Calls(state) => json!({"event": "calls", "state": state}),
+        LineEventKind::Settings { dnd, forwarding } => {
+            json!({"event": "settings", "dnd": dnd, "forwarding": forwarding})
+        }
+        LineEventKind::Mailbox { new, old } => json!({"event": "mailbox", "new": new, "old": old}),
+    };
     if let (Some(v), Some(f)) = (v.as_object_mut(), fields.as_object()) {
         v.extend(f.clone());
     }
@@ -148,6 +168,7 @@ pub async fn events(
     };
     let (tx, rx) = mpsc::unbounded_channel::<String>();
     let calls = Arc::new(LineCalls::default());
+    let own = line.clone();
     let call_tx = tx.clone();
     buses.calls.subscribe_with(move |e| {
         if e.tenant != tenant {
@@ -160,6 +181,13 @@ pub async fn events(
         }
         let v = call_json(e);
         v.is_null() || call_tx.send(v.to_string()).is_ok()
+    });
+    let line_tx = tx.clone();
+    buses.lines.subscribe_with(move |e| {
+        if e.tenant != tenant || own.as_ref().is_some_and(|l| *l != e.line) {
+            return !line_tx.is_closed();
+        }
+        line_tx.send(line_json(e).to_string()).is_ok()
     });
     if admin {
         let agent_tx = tx.clone();

@@ -153,14 +153,39 @@ async fn lines(
             ))
         }
     };
-    let list = state.store.call(move |s| s.lines(tenant)).await?;
+    let (list, features) = state
+        .store
+        .call(move |s| Ok((s.lines(tenant)?, s.all_line_features(tenant)?)))
+        .await?;
+    // The calls of the running tenant: lines not named are free.
+    let busy: std::collections::HashMap<String, &'static str> = match state.directory.tenant(tenant)
+    {
+        Some(t) => ractor::call!(t.supervisor, actors::proto::TenantMsg::LineStates)
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        None => Default::default(),
+    };
     let directory = state.directory.clone();
     Ok(Json(json!(list
         .into_iter()
         .filter(|l| only.as_ref().is_none_or(|o| *o == l.ext))
         .map(|l| {
             let devices = directory.bindings(tenant, &l.ext).map_or(0, |b| b.len());
-            json!({"ext": l.ext, "name": l.display_name, "registered_devices": devices})
+            let settings = features
+                .get(&l.ext)
+                .map(|f| actors::proto::events::LineEvent::settings(tenant, &l.ext, f).kind);
+            let (dnd, forwarding) = match settings {
+                Some(actors::proto::events::LineEventKind::Settings { dnd, forwarding }) => {
+                    (dnd, forwarding)
+                }
+                _ => (false, false),
+            };
+            json!({
+                "ext": l.ext, "name": l.display_name, "registered_devices": devices,
+                "state": busy.get(&l.ext).copied().unwrap_or("free"),
+                "dnd": dnd, "forwarding": forwarding,
+            })
         })
         .collect::<Vec<_>>())))
 }

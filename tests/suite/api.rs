@@ -7,68 +7,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use crate::common::api_client::*;
 use crate::common::call_helpers::*;
 use crate::common::{temp_dir, Pbx};
 use serde_json::Value;
-
-/// One HTTP/1.1 request (the connection closes after it): status and body.
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    body: Option<&str>,
-) -> (u16, String) {
-    let body = body.unwrap_or("");
-    let kind = (!body.is_empty()).then_some("application/json");
-    http_bytes(addr, (method, path), key, kind, body.as_bytes())
-}
-
-/// A request with a body of `kind`: status and body.
-fn http_bytes(
-    addr: SocketAddr,
-    (method, path): (&str, &str),
-    key: Option<&str>,
-    kind: Option<&str>,
-    body: &[u8],
-) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(k) = key {
-        req.push_str(&format!("Authorization: Bearer {k}\r\n"));
-    }
-    if let Some(kind) = kind {
-        req.push_str(&format!("Content-Type: {kind}\r\n"));
-    }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn json(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-/// `pbx api-key add` with `args`: the key it prints.
-fn key(dir: &std::path::Path, args: &[&str]) -> String {
-    let mut all = vec!["api-key", "add"];
-    all.extend_from_slice(args);
-    let out = pbx_admin(dir, &all);
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 #[test]
 fn keys_reach_only_their_scope_and_tenant() {
@@ -546,43 +488,6 @@ fn phones_fetch_their_configuration_by_mac_and_register_with_it() {
     assert_eq!(*codes.last().unwrap(), 429, "{codes:?}");
 }
 
-/// A WebSocket on `/api/v1/events` with `key`; reads time out after `wait`.
-fn events(api: SocketAddr, key: &str) -> tungstenite::WebSocket<TcpStream> {
-    let stream = TcpStream::connect(api).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let url = format!("ws://{api}/api/v1/events?key={key}");
-    let (ws, _) = tungstenite::client(url.as_str(), stream).expect("the WebSocket opens");
-    ws
-}
-
-/// The events read until `stop` says enough or reads time out `idle` times in a row.
-fn read_events(
-    ws: &mut tungstenite::WebSocket<TcpStream>,
-    stop: impl Fn(&Value) -> bool,
-    idle: u32,
-) -> Vec<Value> {
-    let mut got = Vec::new();
-    let mut quiet = 0;
-    while quiet < idle {
-        match ws.read() {
-            Ok(tungstenite::Message::Text(t)) => {
-                quiet = 0;
-                let v = json(t.as_str());
-                let done = stop(&v);
-                got.push(v);
-                if done {
-                    break;
-                }
-            }
-            Ok(_) => {}
-            Err(_) => quiet += 1,
-        }
-    }
-    got
-}
-
 #[test]
 fn live_events_follow_a_call_in_order_for_its_tenant_and_lines() {
     let dir = temp_dir();
@@ -626,11 +531,59 @@ fn live_events_follow_a_call_in_order_for_its_tenant_and_lines() {
     phone.answer_invite(&invite, 43000);
     assert_eq!(call.expect(200), 200);
     call.ack();
+    // The lines' snapshot: both in the call, the rest free.
+    let (_, lines) = get(api, "/api/v1/lines", &admin);
+    let state_of = |ext: &str| {
+        lines
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["ext"] == ext)
+            .map(|l| l["state"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        (state_of("101"), state_of("102"), state_of("103")),
+        ("in call".into(), "in call".into(), "free".into()),
+        "{lines}"
+    );
     call.bye();
     let bye = recv_until(&mut phone.c, "the BYE at 102", |m| is_request(m, "BYE"));
     phone.respond(&bye, 200, "OK");
     let ended = |v: &Value| v["event"] == "ended";
-    let seen = read_events(&mut board, ended, 20);
+    let mut seen = read_events(&mut board, ended, 20);
+    // The lines' own events: 102 rang, was in the call, is free again.
+    let free_102 = |v: &Value| v["type"] == "line" && v["line"] == "102" && v["state"] == "free";
+    if !seen.iter().any(free_102) {
+        seen.extend(read_events(&mut board, free_102, 20));
+    }
+    let states: Vec<&str> = seen
+        .iter()
+        .filter(|v| v["type"] == "line" && v["line"] == "102")
+        .filter_map(|v| v["state"].as_str())
+        .collect();
+    assert_eq!(states, ["ringing", "in call", "free"], "{seen:?}");
+    // A setting changed through the API is a line event too.
+    let (code, _) = send(
+        api,
+        "PATCH",
+        "/api/v1/lines/102/features",
+        &callee,
+        serde_json::json!({"dnd": true}),
+    );
+    assert_eq!(code, 200);
+    let dnd = |v: &Value| v["type"] == "line" && v["event"] == "settings";
+    let got = read_events(&mut board, dnd, 20);
+    let last = got.last().expect("a settings event");
+    assert_eq!(
+        (
+            last["line"].clone(),
+            last["dnd"].clone(),
+            last["forwarding"].clone()
+        ),
+        ("102".into(), true.into(), false.into()),
+        "{got:?}"
+    );
     let names: Vec<&str> = seen.iter().filter_map(|v| v["event"].as_str()).collect();
     let pos = |n: &str| {
         names
@@ -650,22 +603,6 @@ fn live_events_follow_a_call_in_order_for_its_tenant_and_lines() {
     assert!(mine.iter().any(|v| v["event"] == "ended"), "{mine:?}");
     let none = read_events(&mut other, |_| false, 3);
     assert!(none.is_empty(), "{none:?}");
-}
-
-/// A request whose body is JSON `v`: status and the body as JSON (null when empty).
-fn send(api: SocketAddr, method: &str, path: &str, key: &str, v: Value) -> (u16, Value) {
-    let (code, body) = http(api, method, path, Some(key), Some(&v.to_string()));
-    let body = if body.trim().is_empty() {
-        Value::Null
-    } else {
-        json(&body)
-    };
-    (code, body)
-}
-
-fn get(api: SocketAddr, path: &str, key: &str) -> (u16, Value) {
-    let (code, body) = http(api, "GET", path, Some(key), None);
-    (code, json(&body))
 }
 
 #[test]

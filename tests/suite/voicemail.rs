@@ -218,6 +218,12 @@ fn a_subscribed_phone_hears_of_new_and_heard_messages() {
         dir.path(),
         &["voicemail", "pin", "--tenant", "demo", "105", "1234"],
     );
+    // The line's own client watches its live events (mailbox counts) meanwhile.
+    let key = crate::common::api_client::key(
+        dir.path(),
+        &["--tenant", "demo", "--line", "105", "--name", "ann"],
+    );
+    let mut live = crate::common::api_client::events(pbx.http.unwrap(), &key);
     let mut phone = crate::common::sip_client::SipClient::udp(pbx.addr);
     phone.set_timeout(Duration::from_secs(15));
     let ok = subscribe(&mut phone, "105", ("mwi-1", 1), None, 600);
@@ -243,6 +249,14 @@ fn a_subscribed_phone_hears_of_new_and_heard_messages() {
     let (body, _) = next_notify(&mut phone);
     assert!(body.contains("Messages-Waiting: no"), "{body}");
     assert!(body.contains("Voice-Message: 0/1"), "{body}");
+    let heard = |v: &serde_json::Value| v["event"] == "mailbox" && v["old"] == 1;
+    let seen = crate::common::api_client::read_events(&mut live, heard, 20);
+    let counts: Vec<(u64, u64)> = seen
+        .iter()
+        .filter(|v| v["event"] == "mailbox")
+        .map(|v| (v["new"].as_u64().unwrap(), v["old"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(counts, [(1, 0), (0, 1)], "{seen:?}");
     // After the messages, the options wait for a key; none: goodbye.
     user.c.set_timeout(Duration::from_secs(30));
     user.answer_request("BYE");

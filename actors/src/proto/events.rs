@@ -336,3 +336,47 @@ pub struct AgentEvent {
     pub status: AgentStatus,
     pub at: UnixMillis,
 }
+
+/// Something about a line changed: published on the lines' bus for the API's live
+/// events (only while someone listens, for its calls).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineEvent {
+    pub tenant: TenantId,
+    pub line: String,
+    pub kind: LineEventKind,
+    pub at: UnixMillis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineEventKind {
+    /// Its calls: "free", "ringing" (a call rings it, nobody answered) or "in call"
+    /// (it placed a call, or answered one).
+    Calls(&'static str),
+    /// Its settings: do not disturb, and whether any forwarding is on.
+    Settings { dnd: bool, forwarding: bool },
+    /// Its mailbox: new and old messages.
+    Mailbox { new: u32, old: u32 },
+}
+
+impl LineEvent {
+    /// Line `line`'s settings now are `f`.
+    pub fn settings(tenant: TenantId, line: &str, f: &crate::store::LineFeatures) -> LineEvent {
+        let fw = |f: &crate::store::Forwards| {
+            f.always.is_some()
+                || f.busy.is_some()
+                || f.unregistered.is_some()
+                || f.no_answer.is_some()
+        };
+        LineEvent {
+            tenant,
+            line: line.to_owned(),
+            kind: LineEventKind::Settings {
+                dnd: f.dnd,
+                forwarding: fw(&f.forwards)
+                    || f.external.as_ref().is_some_and(fw)
+                    || f.admin_forward.is_some(),
+            },
+            at: crate::clock::unix_millis(),
+        }
+    }
+}

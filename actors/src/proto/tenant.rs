@@ -54,6 +54,8 @@ pub enum TenantMsg {
         domain: String,
         reply: RpcReplyPort<Result<(), (u16, String)>>,
     },
+    /// The lines not free now ("ringing", "in call").
+    LineStates(RpcReplyPort<Vec<(String, &'static str)>>),
     /// The calls line `line` is in now (the caller, or the line that answered),
     /// and those ringing it, for the API's call control.
     CallsOf {
@@ -140,6 +142,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::StartCall { .. } => "StartCall",
             TenantMsg::ClickToDial { .. } => "ClickToDial",
             TenantMsg::CallsOf { .. } => "CallsOf",
+            TenantMsg::LineStates(_) => "LineStates",
             TenantMsg::Inbound { .. } => "Inbound",
             TenantMsg::TrunkHop { .. } => "TrunkHop",
             TenantMsg::SyncTrunks => "SyncTrunks",

@@ -5,6 +5,7 @@ use ractor::{Actor, ActorRef};
 
 use super::{TenantState, TenantSupervisor};
 use crate::call::click_to_dial::{ClickToDial, ClickToDialArgs, RING};
+use crate::proto::events::{LineEvent, LineEventKind};
 use crate::proto::CallMsg;
 use dialplan::WalkStep;
 
@@ -65,6 +66,78 @@ impl TenantSupervisor {
                 !r.closed && (c.parties[0] == line || answered || ringing)
             })
             .map(|c| c.call.clone())
+            .collect()
+    }
+
+    /// A line's calls in a word: "in call" (it placed one, or answered one),
+    /// "ringing" (a call rings it) or "free".
+    pub(super) fn line_state(state: &TenantState, ext: &str) -> &'static str {
+        let view = Self::line_view(state, ext);
+        if view
+            .dialogs
+            .iter()
+            .any(|d| d.state == "confirmed" || d.direction == "initiator")
+        {
+            "in call"
+        } else if view.dialogs.is_empty() {
+            "free"
+        } else {
+            "ringing"
+        }
+    }
+
+    /// Publishes the calls state of `lines` that changed, while the lines' bus has a
+    /// listener (it costs a look at the tenant's calls per line).
+    pub(super) fn publish_line_states(state: &mut TenantState, lines: &[String]) {
+        let bus = state.args.shared.line_bus.clone();
+        if bus.subscriber_count() == 0 {
+            state.line_states.clear();
+            return;
+        }
+        let Some(tenant) = state.entry.as_ref().map(|e| e.id) else {
+            return;
+        };
+        for ext in lines {
+            let now = Self::line_state(state, ext);
+            let before = state.line_states.get(ext).copied().unwrap_or("free");
+            if now == before {
+                continue;
+            }
+            if now == "free" {
+                state.line_states.remove(ext);
+            } else {
+                state.line_states.insert(ext.clone(), now);
+            }
+            bus.publish(LineEvent {
+                tenant,
+                line: ext.clone(),
+                kind: LineEventKind::Calls(now),
+                at: crate::clock::unix_millis(),
+            });
+        }
+    }
+
+    /// The lines not free now, and their state.
+    pub(super) fn busy_lines(state: &TenantState) -> Vec<(String, &'static str)> {
+        let mut lines: Vec<String> = Vec::new();
+        for c in state.calls.values() {
+            let r = c.record.lock().unwrap_or_else(|e| e.into_inner());
+            if r.closed {
+                continue;
+            }
+            lines.push(c.parties[0].clone());
+            lines.extend(r.answered_lines.iter().cloned());
+            lines.extend(r.ringing_lines.iter().cloned());
+        }
+        lines.sort();
+        lines.dedup();
+        lines
+            .into_iter()
+            .map(|l| {
+                let s = Self::line_state(state, &l);
+                (l, s)
+            })
+            .filter(|(_, s)| *s != "free")
             .collect()
     }
 }

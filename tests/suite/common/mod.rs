@@ -1,6 +1,7 @@
 //! Shared pieces of the black-box tests: the real `pbx` binary on a free loopback
 //! port, a small SIP client for assertions, and SIPp runs.
 
+pub mod api_client;
 pub mod baresip;
 pub mod call_helpers;
 pub mod carrier;
