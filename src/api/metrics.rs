@@ -55,6 +55,29 @@ pub async fn metrics(
     );
     gauge("pbx_lines_running", "Line actors running.", d.line_count());
     gauge("pbx_calls_active", "Calls in progress.", d.call_count());
+    gauge(
+        "pbx_store_queue_depth",
+        "Commands waiting for the store's thread.",
+        state.store.queue_depth(),
+    );
+    let mut counter = |name: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    };
+    use std::sync::atomic::Ordering::Relaxed;
+    let relay = &actors::media_relay::TOTALS;
+    counter(
+        "pbx_rtp_relayed_packets_total",
+        "RTP packets the media relays passed on.",
+        relay.relayed.load(Relaxed),
+    );
+    counter(
+        "pbx_rtp_dropped_packets_total",
+        "RTP packets the media relays dropped (another source than the party's, a held party, malformed).",
+        relay.dropped.load(Relaxed),
+    );
     let _ = writeln!(
         text,
         "# HELP pbx_journal_calls Finished calls the journal keeps, by disposition (all tenants; retention deletes old ones).\n# TYPE pbx_journal_calls gauge"

@@ -26,6 +26,20 @@ mod reports;
 mod worker;
 
 pub use anchor::{rtp_target, Port, Relay, RelayId, Relays};
+
+/// Every relay's RTP packets since the process started: relayed, and dropped (from
+/// a source that is not the party's, towards a held party, cut or malformed). Each
+/// relay adds what it counted since it last did after a batch of packets, so the
+/// packet path itself touches only its own counters.
+pub struct Totals {
+    pub relayed: std::sync::atomic::AtomicU64,
+    pub dropped: std::sync::atomic::AtomicU64,
+}
+
+pub static TOTALS: Totals = Totals {
+    relayed: std::sync::atomic::AtomicU64::new(0),
+    dropped: std::sync::atomic::AtomicU64::new(0),
+};
 pub use handle::RelayHandle;
 pub use latch::sdp_target_allowed;
 pub use port_pool::{PortLease, PortPair, PortPool, DEFAULT_PORTS};

@@ -321,6 +321,8 @@ pub struct MediaRelay {
     io: [SideIo; 2],
     sides: [SideState; 2],
     counters: [DirectionStats; 2],
+    /// The counters as last added to the process's totals.
+    totalled: [DirectionStats; 2],
     latch_dirty: bool,
     /// Who hears of keys pressed and sources played out.
     listener: Option<Listener>,
@@ -362,6 +364,7 @@ impl MediaRelay {
             io: [side(a), side(b)],
             sides: Default::default(),
             counters: Default::default(),
+            totalled: Default::default(),
             latch_dirty: false,
             listener: None,
             recording: None,
@@ -664,6 +667,22 @@ impl MediaRelay {
 
     /// Makes the counters and latched addresses visible to the handle.
     fn publish(&mut self) {
+        if self.counters != self.totalled {
+            let sum = |c: &[DirectionStats; 2]| {
+                (
+                    c[0].rtp_packets + c[1].rtp_packets,
+                    c[0].dropped + c[1].dropped,
+                )
+            };
+            let (now, before) = (sum(&self.counters), sum(&self.totalled));
+            super::TOTALS
+                .relayed
+                .fetch_add(now.0 - before.0, Ordering::Relaxed);
+            super::TOTALS
+                .dropped
+                .fetch_add(now.1 - before.1, Ordering::Relaxed);
+            self.totalled = self.counters;
+        }
         self.shared.dirs[0].store(&self.counters[0]);
         self.shared.dirs[1].store(&self.counters[1]);
         if self.latch_dirty {

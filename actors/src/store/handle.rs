@@ -1,7 +1,9 @@
 //! The store's own thread: the running switch sends it queries and binding changes;
 //! changes are written in batches, one transaction per burst.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::thread;
 
 use engine::registrar::BindingChange;
@@ -22,6 +24,8 @@ enum Cmd {
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: mpsc::Sender<Cmd>,
+    /// Commands queued and not yet taken by the store thread.
+    depth: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for StoreHandle {
@@ -34,11 +38,27 @@ impl StoreHandle {
     /// Moves `store` onto its own thread.
     pub fn spawn(store: Store) -> (StoreHandle, thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel();
+        let depth = Arc::new(AtomicUsize::new(0));
+        let taken = depth.clone();
         let join = thread::Builder::new()
             .name("pbx-store".into())
-            .spawn(move || run(store, rx))
+            .spawn(move || run(store, rx, &taken))
             .expect("spawning the store thread");
-        (StoreHandle { tx }, join)
+        (StoreHandle { tx, depth }, join)
+    }
+
+    /// Commands waiting for the store thread now (the metrics' queue depth).
+    pub fn queue_depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    fn send(&self, cmd: Cmd) -> bool {
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        let sent = self.tx.send(cmd).is_ok();
+        if !sent {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
     }
 
     /// Runs `f` on the store thread and returns its result.
@@ -50,9 +70,9 @@ impl StoreHandle {
         let job: Job = Box::new(move |s| {
             let _ = reply.send(f(s));
         });
-        self.tx
-            .send(Cmd::Query(job))
-            .map_err(|_| Error::StoreGone)?;
+        if !self.send(Cmd::Query(job)) {
+            return Err(Error::StoreGone);
+        }
         rx.await.map_err(|_| Error::StoreGone)?
     }
 
@@ -68,7 +88,7 @@ impl StoreHandle {
                 tracing::warn!(error = %e, what, "store write failed");
             }
         });
-        if self.tx.send(Cmd::Query(job)).is_err() {
+        if !self.send(Cmd::Query(job)) {
             tracing::error!(what, "store thread is gone; write lost");
         }
     }
@@ -78,11 +98,7 @@ impl StoreHandle {
         if changes.is_empty() {
             return;
         }
-        if self
-            .tx
-            .send(Cmd::Changes(tenant, ext.to_owned(), changes))
-            .is_err()
-        {
+        if !self.send(Cmd::Changes(tenant, ext.to_owned(), changes)) {
             tracing::error!("store thread is gone; binding changes lost");
         }
     }
@@ -94,11 +110,11 @@ impl StoreHandle {
 
     /// Writes what is queued and ends the thread.
     pub fn stop(&self) {
-        let _ = self.tx.send(Cmd::Stop);
+        let _ = self.send(Cmd::Stop);
     }
 }
 
-fn run(mut store: Store, rx: mpsc::Receiver<Cmd>) {
+fn run(mut store: Store, rx: mpsc::Receiver<Cmd>, depth: &AtomicUsize) {
     let mut batch: Vec<(TenantId, String, BindingChange)> = Vec::new();
     let write = |store: &mut Store, batch: &mut Vec<(TenantId, String, BindingChange)>| {
         if batch.is_empty() {
@@ -113,6 +129,7 @@ fn run(mut store: Store, rx: mpsc::Receiver<Cmd>) {
         let mut next = Some(first);
         // Take everything already queued: one transaction for a burst of changes.
         while let Some(cmd) = next.take() {
+            depth.fetch_sub(1, Ordering::Relaxed);
             match cmd {
                 Cmd::Changes(t, ext, changes) => {
                     batch.extend(changes.into_iter().map(|c| (t, ext.clone(), c)));
