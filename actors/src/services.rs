@@ -26,6 +26,8 @@ pub struct Services {
     pub agent_bus: crate::journal::EventBus<crate::proto::events::AgentEvent>,
     /// Where trunks publish their status (`trunk_states` keeps the latest).
     pub trunk_bus: crate::journal::EventBus<crate::proto::trunk::TrunkEvent>,
+    /// The running SIP captures (`pbx capture`), which the transports feed.
+    pub capture: Arc<crate::sip::capture::Capture>,
     /// Where lines' calls, settings and mailboxes are published (the API listens).
     pub line_bus: crate::journal::EventBus<crate::proto::events::LineEvent>,
     /// RTP ports for the calls' media relays.

@@ -113,11 +113,14 @@ impl SwitchActor {
     async fn start_transport(myself: &ActorRef<SwitchMsg>, state: &mut SwitchState) -> Result<()> {
         let args = TransportArgs {
             addrs: state.config.sip_addrs.clone(),
-            dispatcher: Arc::new(Dispatcher::new(
-                state.directory.clone(),
-                state.shared.out.clone(),
-                state.shared.guard.clone(),
-            )),
+            dispatcher: Arc::new(
+                Dispatcher::new(
+                    state.directory.clone(),
+                    state.shared.out.clone(),
+                    state.shared.guard.clone(),
+                )
+                .with_capture(state.shared.capture.clone()),
+            ),
             max_size: state.config.max_message_size,
             flows: state.shared.out.flows.clone(),
         };
@@ -236,6 +239,7 @@ impl Actor for SwitchActor {
             agent_bus: args.events.agents.clone(),
             trunk_bus: args.events.trunks.clone(),
             line_bus: args.events.lines.clone(),
+            capture: Arc::default(),
             digest_offer: args.config.digest_offer.clone(),
             ports: Arc::new(PortPool::new(args.config.rtp_ports.clone())?),
             calls: Arc::new(
@@ -265,6 +269,10 @@ impl Actor for SwitchActor {
         keep_agent_states(&state.shared);
         keep_trunk_states(&state.shared);
         purge_journal_daily(&state.shared);
+        tokio::spawn(crate::sip::capture::sync(
+            state.shared.store.clone(),
+            state.shared.capture.clone(),
+        ));
         crate::mail::spawn(state.shared.store.clone(), state.shared.mail.clone());
         for t in args.tenants {
             let regs = args

@@ -3,6 +3,7 @@
 mod admin;
 mod agents;
 mod api_keys;
+mod capture;
 mod journal;
 mod mail;
 mod prompts;
@@ -104,6 +105,13 @@ enum Command {
         /// With `--stats`: up to this time (default now).
         #[arg(long)]
         until: Option<String>,
+    },
+    /// SIP capture of a line group's lines to a PCAP file: start, stop, list.
+    Capture {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: capture::CaptureCmd,
     },
     /// Keys of the HTTP control API: add (printed once), list, remove.
     ApiKey {
@@ -210,6 +218,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Mail { data, cmd }) => mail::mail(&data.data_dir, cmd),
         Some(Command::Trunk { data, cmd }) => trunks::trunk(&data.data_dir, cmd),
         Some(Command::ApiKey { data, cmd }) => api_keys::api_key(&data.data_dir, cmd),
+        Some(Command::Capture { data, cmd }) => capture::capture(&data.data_dir, cmd),
         Some(Command::Journal {
             data,
             tenant,

@@ -8,6 +8,7 @@ mod baresip;
 mod blf;
 mod call_outcomes;
 mod calls;
+mod capture;
 mod cli_admin;
 mod cli_route;
 mod conference;

@@ -26,6 +26,8 @@ pub struct Dispatcher {
     pub directory: Arc<Directory>,
     pub out: Arc<SipOut>,
     pub guard: Arc<AuthGuard>,
+    /// SIP captures: the transports hand it every message in and out.
+    pub capture: Arc<super::capture::Capture>,
 }
 
 impl Dispatcher {
@@ -34,7 +36,19 @@ impl Dispatcher {
             directory,
             out,
             guard,
+            capture: Arc::default(),
         }
+    }
+
+    /// The dispatcher with the switch's captures.
+    pub fn with_capture(mut self, capture: Arc<super::capture::Capture>) -> Self {
+        self.capture = capture;
+        self
+    }
+
+    /// A message in (`local` the switch's address) or out, for the captures.
+    pub fn captured(&self, bytes: &[u8], src: std::net::SocketAddr, dst: std::net::SocketAddr) {
+        self.capture.packet(&self.directory, bytes, src, dst);
     }
 
     /// A response: it belongs to a call's client transaction, found by Call-ID (within

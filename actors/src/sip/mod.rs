@@ -1,6 +1,7 @@
 //! SIP over sockets: the transport actor with its UDP and TCP tasks, the replies they
 //! carry back, and the dispatcher that hands requests to tenants and lines.
 
+pub mod capture;
 pub mod dispatch;
 pub mod malformed;
 pub mod out;

@@ -239,6 +239,9 @@ async fn connection(
     flows: Arc<Flows>,
     ready: Option<tokio::sync::oneshot::Sender<u64>>,
 ) {
+    let local = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
     let id = flows.insert(peer, tx.clone());
@@ -254,6 +257,7 @@ async fn connection(
     // The reader says when the connection is over: the writer then stops even while
     // repliers elsewhere (a call's pending response) still hold a sender.
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let out = dispatcher.clone();
     let writer = tokio::spawn(async move {
         loop {
             let b = tokio::select! {
@@ -263,6 +267,7 @@ async fn connection(
                 },
                 _ = &mut stopped => break,
             };
+            out.captured(&b, local, peer);
             match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&b)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => break,
@@ -308,6 +313,7 @@ async fn connection(
                     let data = buf.split_to(n).freeze();
                     had_message = true;
                     message_started = None;
+                    dispatcher.captured(&data, peer, local);
                     on_message(&dispatcher, &tx, data, peer, id, max_size);
                 }
                 Ok(Frame::Incomplete) => break,

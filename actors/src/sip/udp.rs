@@ -28,27 +28,35 @@ pub async fn run(
 ) {
     let mut txns = ServerTransactions::new(TimerConfig::default());
     let mut buf = vec![0u8; 65_536];
+    let local = sock
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let w = Wire {
+        sock: &sock,
+        local,
+        dispatcher: &dispatcher,
+    };
     loop {
         let deadline = txns.next_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             biased;
             Some(out) = rx.recv() => {
-                send_out(&sock, &mut txns, out).await;
+                send_out(&w, &mut txns, out).await;
                 for _ in 0..BATCH {
                     match rx.try_recv() {
-                        Ok(out) => send_out(&sock, &mut txns, out).await,
+                        Ok(out) => send_out(&w, &mut txns, out).await,
                         Err(_) => break,
                     }
                 }
             }
             r = sock.recv_from(&mut buf) => {
                 match r {
-                    Ok((n, src)) => on_datagram(&sock, &mut txns, &dispatcher, &tx, &buf[..n], src, max_size).await,
+                    Ok((n, src)) => on_datagram(&w, &mut txns, &dispatcher, &tx, &buf[..n], src, max_size).await,
                     Err(e) => tracing::debug!(error = %e, "udp receive error"),
                 }
                 for _ in 0..BATCH {
                     match sock.try_recv_from(&mut buf) {
-                        Ok((n, src)) => on_datagram(&sock, &mut txns, &dispatcher, &tx, &buf[..n], src, max_size).await,
+                        Ok((n, src)) => on_datagram(&w, &mut txns, &dispatcher, &tx, &buf[..n], src, max_size).await,
                         Err(_) => break,
                     }
                 }
@@ -56,7 +64,7 @@ pub async fn run(
             _ = sleep_until(deadline), if deadline.is_some() => {
                 let now = tokio::time::Instant::now().into_std();
                 for (dest, bytes) in txns.on_timeout(now) {
-                    send(&sock, &bytes, dest).await;
+                    send(&w, &bytes, dest).await;
                 }
             }
         }
@@ -70,27 +78,35 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-async fn send(sock: &UdpSocket, bytes: &[u8], dest: SocketAddr) {
-    if let Err(e) = sock.send_to(bytes, dest).await {
+/// The socket a UDP task serves, its address, and the dispatcher (for captures).
+struct Wire<'a> {
+    sock: &'a UdpSocket,
+    local: SocketAddr,
+    dispatcher: &'a Dispatcher,
+}
+
+async fn send(w: &Wire<'_>, bytes: &[u8], dest: SocketAddr) {
+    w.dispatcher.captured(bytes, w.local, dest);
+    if let Err(e) = w.sock.send_to(bytes, dest).await {
         tracing::debug!(%dest, error = %e, "udp send failed");
     }
 }
 
-async fn send_out(sock: &UdpSocket, txns: &mut ServerTransactions<SocketAddr>, out: UdpOut) {
+async fn send_out(w: &Wire<'_>, txns: &mut ServerTransactions<SocketAddr>, out: UdpOut) {
     let now = tokio::time::Instant::now().into_std();
     match out.txn {
         Some((key, crate::proto::request::FORGET)) => txns.forget(&key),
         Some((key, code)) => {
             for b in txns.on_response(&key, code, out.bytes, now) {
-                send(sock, &b, out.dest).await;
+                send(w, &b, out.dest).await;
             }
         }
-        None => send(sock, &out.bytes, out.dest).await,
+        None => send(w, &out.bytes, out.dest).await,
     }
 }
 
 async fn on_datagram(
-    sock: &UdpSocket,
+    w: &Wire<'_>,
     txns: &mut ServerTransactions<SocketAddr>,
     dispatcher: &Dispatcher,
     tx: &mpsc::UnboundedSender<UdpOut>,
@@ -101,12 +117,13 @@ async fn on_datagram(
     if data.iter().all(|&c| c == b'\r' || c == b'\n' || c == 0) {
         return; // keep-alive
     }
+    w.dispatcher.captured(data, src, w.local);
     let msg = match Message::parse_with_limit(Bytes::copy_from_slice(data), max_size) {
         Ok(m) => m,
         Err(e) => {
             tracing::debug!(%src, error = %e, "malformed datagram");
             if let Some(resp) = malformed::error_response(data, &e) {
-                send(sock, &resp, src).await;
+                send(w, &resp, src).await;
             }
             return;
         }
@@ -149,25 +166,25 @@ async fn on_datagram(
         }),
         IncomingRequest::Retransmission(resend) => {
             for b in resend {
-                send(sock, &b, dest).await;
+                send(w, &b, dest).await;
             }
         }
         IncomingRequest::AckAbsorbed => {}
         IncomingRequest::Overloaded => {
             tracing::warn!(%src, "server transaction table full: 503");
-            let w = engine::sip::MessageWriter::response_to(
+            let resp503 = engine::sip::MessageWriter::response_to(
                 &msg,
                 503,
                 "Service Unavailable",
                 Some("pbx"),
             );
-            send(sock, &w.finish(), dest).await;
+            send(w, &resp503.finish(), dest).await;
         }
         IncomingRequest::Unmatchable => {
             if let Some(resp) =
                 malformed::error_response(data, &engine::Error::Missing("Via or CSeq"))
             {
-                send(sock, &resp, dest).await;
+                send(w, &resp, dest).await;
             }
         }
     }

@@ -6,6 +6,7 @@ mod agents;
 mod api_keys;
 mod attribution;
 mod bindings;
+mod captures;
 mod features;
 mod handle;
 mod journal;
@@ -31,6 +32,7 @@ use rusqlite::Connection;
 pub use agents::{AgentLogin, Membership};
 pub use api_keys::{ApiKey, ApiScope};
 pub use attribution::{Attribution, JournalRules};
+pub use captures::{ActiveCapture, CaptureRecord};
 pub use features::{
     CallerKind, FeatureChange, ForwardReason, ForwardScope, Forwards, ForwardsChange, LineFeatures,
     NO_ANSWER_SECS, VOICEMAIL,

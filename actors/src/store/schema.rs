@@ -304,6 +304,16 @@ const MIGRATIONS: &[&str] = &[
         internal_days INTEGER,
         external_days INTEGER
     );",
+    // 19: SIP captures of a line group's lines to PCAP files (`pbx capture`); running
+    // while `stopped_at` is empty.
+    "CREATE TABLE captures (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        line_group TEXT NOT NULL,
+        file TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        stopped_at INTEGER
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
