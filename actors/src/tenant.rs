@@ -256,6 +256,17 @@ impl TenantState {
     }
 }
 
+/// What the caller asked for one call by prefix codes: the number to show, a
+/// private call, a project code.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Once {
+    shown: Option<String>,
+    private: bool,
+    project: Option<String>,
+    /// The number called behind the prefix codes.
+    dialled: Option<String>,
+}
+
 /// The parties of a call, each once (a line calling itself is in the call once).
 fn unique_parties(parties: &[String; 2]) -> impl Iterator<Item = &str> {
     let second = (parties[1] != parties[0]).then_some(parties[1].as_str());
@@ -321,7 +332,7 @@ impl TenantSupervisor {
         dialled: &str,
         (source, trunk): (Option<std::net::IpAddr>, Option<&str>),
         ring: Duration,
-    ) -> Result<(dialplan::Walk, Option<String>), String> {
+    ) -> Result<(dialplan::Walk, Once), String> {
         let decision = match &view.router {
             Some(router) => {
                 let origin = match trunk {
@@ -343,8 +354,13 @@ impl TenantSupervisor {
                 devices: Vec::new(),
             }),
         };
-        let shown = decision.caller_id.clone();
-        Ok((dialplan::Walk::new(decision, ring), shown))
+        let once = Once {
+            shown: decision.caller_id.clone(),
+            private: decision.private,
+            project: decision.project.clone(),
+            dialled: decision.dialled.clone(),
+        };
+        Ok((dialplan::Walk::new(decision, ring), once))
     }
 
     /// The devices a hop of a routing walk rings: every registered device of each of
@@ -1062,7 +1078,14 @@ impl TenantSupervisor {
         // administrator fixed it); the line's setting is shown while the number is
         // still its user's (a line given to another user shows its own again).
         let fixed = own.is_some_and(|f| f.caller_id_fixed);
-        let shown = match (once, own.and_then(|f| f.caller_id.clone())) {
+        // Private and the project code: dialled for this call, else the line's own.
+        let private = once.private || own.is_some_and(|f| f.private);
+        let project = once
+            .project
+            .clone()
+            .or_else(|| own.and_then(|f| f.project.clone()));
+        let dialled = once.dialled.clone();
+        let shown = match (once.shown, own.and_then(|f| f.caller_id.clone())) {
             (Some(n), _) => {
                 let allowed = match fixed {
                     true => Err(format!(
@@ -1277,12 +1300,15 @@ impl TenantSupervisor {
             trunk: inbound.as_ref().map(|i| i.trunk.config.name.clone()),
             anonymous,
             shown,
+            private,
+            project,
             journal_rules: view.journal_rules,
             bus: state.args.shared.bus.clone(),
             ports: state.args.shared.ports.clone(),
             tenant: entry,
             caller,
-            callee,
+            // The journal and the callees see the number behind prefix codes.
+            callee: dialled.unwrap_or(callee),
             inc,
             walk,
             first,
@@ -1718,9 +1744,13 @@ impl Actor for TenantSupervisor {
                 line,
                 to,
                 domain,
+                private,
+                project,
                 reply,
             } => {
-                let _ = reply.send(Self::click_to_dial(state, &line, &to, domain).await);
+                let tags = (private, project);
+                let r = Self::click_to_dial(state, &line, &to, domain, tags).await;
+                let _ = reply.send(r);
             }
             TenantMsg::LineStates(reply) => {
                 let _ = reply.send(Self::busy_lines(state));

@@ -125,6 +125,16 @@ pub struct Decision {
     /// The number the caller asked to show on this call (a per-call prefix code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_id: Option<String>,
+    /// The caller dialled the call as private (a per-call prefix code).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
+    /// The project code the caller tagged the call with (a per-call prefix code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The number called once per-call prefix codes are taken off (none dialled:
+    /// `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialled: Option<String>,
 }
 
 impl Decision {
@@ -133,6 +143,9 @@ impl Decision {
         Self {
             targets: vec![t],
             caller_id: None,
+            private: false,
+            project: None,
+            dialled: None,
         }
     }
 

@@ -167,6 +167,12 @@ impl fmt::Display for Explanation {
         if let Some(n) = &self.decision.caller_id {
             writeln!(f, "shows:    {n} as the caller")?;
         }
+        if self.decision.private {
+            writeln!(f, "journal:  a private call")?;
+        }
+        if let Some(p) = &self.decision.project {
+            writeln!(f, "journal:  project code {p}")?;
+        }
         write!(f, "decision:")?;
         if self.decision.targets.is_empty() {
             write!(f, " none")?;

@@ -53,6 +53,12 @@ pub enum FeatureKind {
     CallerIdClear,
     /// A prefix for one call: the number to show, `*`, the number to call.
     CallerIdOnce,
+    /// A prefix for one call: the number to call; the journal keeps the call as
+    /// private (its number masked as the tenant's journal rules say).
+    PrivateCallOnce,
+    /// A prefix for one call: a project code (digits), `*`, the number to call; the
+    /// journal tags the call with the code.
+    ProjectCodeOnce,
 }
 
 /// Does the code take a number after it: required, optional, or none?
@@ -76,7 +82,9 @@ impl FeatureKind {
             | ForwardBusySet
             | ForwardNoAnswerSet
             | CallerIdSet
-            | CallerIdOnce => Argument::Required,
+            | CallerIdOnce
+            | PrivateCallOnce
+            | ProjectCodeOnce => Argument::Required,
             AgentLogin | AgentLogout => Argument::Optional,
             _ => Argument::None,
         }
@@ -193,6 +201,8 @@ impl Default for FeatureCodes {
             ("*42", CallerIdSet),
             ("#42", CallerIdClear),
             ("*46", CallerIdOnce),
+            ("*48", PrivateCallOnce),
+            ("*49", ProjectCodeOnce),
         ];
         Self {
             codes: codes

@@ -425,6 +425,9 @@ mod tests {
         let decision = Decision {
             targets: vec![outbound("main", &["a", "b"]), outbound("backup", &["c"])],
             caller_id: None,
+            private: false,
+            project: None,
+            dialled: None,
         };
         // 503 and 408 move on: the next trunk of the route, then the next route.
         let mut w = Walk::new(decision.clone(), RING);
@@ -453,6 +456,9 @@ mod tests {
             Decision {
                 targets: vec![outbound("empty", &[]), outbound("backup", &["c"])],
                 caller_id: None,
+                private: false,
+                project: None,
+                dialled: None,
             },
             RING,
         );
@@ -475,6 +481,9 @@ mod tests {
             Decision {
                 targets: vec![emergency, sorry.clone()],
                 caller_id: None,
+                private: false,
+                project: None,
+                dialled: None,
             },
             RING,
         );

@@ -475,6 +475,42 @@ fn a_per_call_caller_id_prefix_routes_the_rest_and_names_the_number_shown() {
 }
 
 #[test]
+fn private_and_project_prefixes_route_the_rest_and_mark_the_call() {
+    let plan = TenantPlan::demo();
+    let plain = route(&plan, &phone("100", "101"), at(MONDAY_NOON)).unwrap();
+    let private = route(&plan, &phone("100", "*48101"), at(MONDAY_NOON)).unwrap();
+    assert_eq!(private.targets, plain.targets);
+    assert!(private.private && private.project.is_none());
+    assert_eq!(private.dialled.as_deref(), Some("101"));
+    // Prefixes follow one another; the innermost number is the one called.
+    let both = route(&plan, &phone("100", "*494711**48101"), at(MONDAY_NOON)).unwrap();
+    assert_eq!(both.targets, plain.targets);
+    assert!(both.private);
+    assert_eq!(both.project.as_deref(), Some("4711"));
+    assert_eq!(both.dialled.as_deref(), Some("101"));
+    assert!(!plain.private && plain.project.is_none() && plain.dialled.is_none());
+    // No number, or a project code that is no digits: refused.
+    for dialled in ["*48", "*494711*", "*49abc*101"] {
+        let t = targets(&plan, &phone("100", dialled), MONDAY_NOON);
+        assert!(
+            matches!(
+                &t[0],
+                Target::Reject {
+                    code: 484 | 404,
+                    ..
+                }
+            ),
+            "{dialled}: {t:?}"
+        );
+    }
+    let text = explain(&plan, "100", "*494711**48101", at(MONDAY_NOON))
+        .unwrap()
+        .to_string();
+    assert!(text.contains("journal:  a private call"), "{text}");
+    assert!(text.contains("journal:  project code 4711"), "{text}");
+}
+
+#[test]
 fn explain_report_and_errors() {
     let plan = TenantPlan::demo();
     let e = explain(&plan, "100", "00301234567", at(MONDAY_NOON)).unwrap();

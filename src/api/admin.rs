@@ -501,6 +501,8 @@ fn features_json(f: &actors::store::LineFeatures) -> Value {
         "admin_forward": f.admin_forward,
         "caller_id": f.caller_id,
         "caller_id_fixed": f.caller_id_fixed,
+        "private": f.private,
+        "project": f.project,
     })
 }
 
@@ -553,6 +555,8 @@ const FEATURE_FIELDS: &[&str] = &[
     "caller_id",
     "admin_forward",
     "caller_id_fixed",
+    "private",
+    "project",
 ];
 
 /// Changes what is named of line `ext`'s settings (`pbx line set`): do not disturb,
@@ -629,6 +633,8 @@ pub async fn change_features(
         caller_id: target(&b, "caller_id")?,
         caller_id_fixed: switch(&b, "caller_id_fixed")?,
         by_user,
+        private: switch(&b, "private")?,
+        project: target(&b, "project")?,
     };
     let line = ext.clone();
     let f = state
@@ -666,6 +672,8 @@ fn feature_field(b: &Map<String, Value>, why: &str) -> &'static str {
     }
     if why.contains("no-answer") {
         "no_answer_secs"
+    } else if why.contains("project code") {
+        "project"
     } else if why.contains("caller ID") || why.contains("caller id") {
         "caller_id"
     } else if why.contains("mailbox") || why.contains("itself") {
@@ -705,6 +713,11 @@ fn unreachable_switch<E: std::fmt::Display>(e: E) -> ApiError {
 #[derive(Deserialize)]
 pub struct DialBody {
     to: Option<String>,
+    /// The call is private (the journal keeps its number as the tenant says).
+    #[serde(default)]
+    private: bool,
+    /// The project code the call is tagged with.
+    project: Option<String>,
 }
 
 /// Click-to-dial: line `ext`'s phones ring; the one answered calls `to` (202). A
@@ -721,6 +734,12 @@ pub async fn dial(
     let b = body(b)?;
     reachable_line(&state, tenant, own.as_deref(), &ext).await?;
     let to = required(b.to, "to")?;
+    if let Some(p) = &b.project {
+        if p.is_empty() || p.len() > 16 || !p.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(ApiError::invalid("project", "project: 1 to 16 digits"));
+        }
+    }
+    let (private, project) = (b.private, b.project);
     let sup = supervisor(&state, tenant)?;
     let domain = tenant_of(&state, tenant)
         .await?
@@ -733,6 +752,8 @@ pub async fn dial(
         line,
         to: number,
         domain,
+        private,
+        project,
         reply
     })
     .map_err(unreachable_switch)?;

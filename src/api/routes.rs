@@ -399,6 +399,8 @@ async fn set_plan(
 #[derive(Deserialize)]
 struct CallsQuery {
     limit: Option<usize>,
+    /// Only calls tagged with this project code.
+    project: Option<String>,
     /// Only calls started at or after this (unix milliseconds).
     since: Option<u64>,
 }
@@ -418,6 +420,8 @@ fn call_json(c: &CallRecord) -> Value {
         "disposition": c.disposition.map(|d| d.as_str()),
         "cause_code": c.cause_code,
         "duration_ms": c.duration_ms,
+        "private": c.private,
+        "project": c.project,
     })
 }
 
@@ -439,7 +443,7 @@ async fn calls(
         }
     };
     // A user sees the calls its line placed or answered.
-    let fetch = if only.is_some() || q.since.is_some() {
+    let fetch = if only.is_some() || q.since.is_some() || q.project.is_some() {
         1000
     } else {
         limit
@@ -448,6 +452,7 @@ async fn calls(
     let rows: Vec<Value> = rows
         .iter()
         .filter(|c| q.since.is_none_or(|t| c.started_at >= t))
+        .filter(|c| q.project.is_none() || c.project == q.project)
         .filter(|c| {
             only.as_ref().is_none_or(|l| {
                 c.caller_line.as_ref() == Some(l) || c.answered_by.as_ref() == Some(l) || c.to == *l

@@ -64,6 +64,10 @@ pub enum TenantCmd {
         unanswered: Option<String>,
         #[arg(long, value_name = "nobody|first|last|all")]
         forwarded: Option<String>,
+        /// How a private call's number is kept: in full, its last three digits as
+        /// XXX (the default), or not at all.
+        #[arg(long, value_name = "full|masked|omitted")]
+        private_numbers: Option<String>,
     },
     /// Show or change how long the journal keeps the tenant's internal and external
     /// calls (days, or `none`: for ever); older ones are deleted once a day.
@@ -188,6 +192,13 @@ pub enum UserCmd {
         /// feature codes cannot change it.
         #[arg(long, value_name = "on|off")]
         caller_id_fixed: Option<String>,
+        /// `on`: the calls the line places are private (the journal keeps their
+        /// number as `pbx tenant journal-rules --private-numbers` says).
+        #[arg(long, value_name = "on|off")]
+        private: Option<String>,
+        /// The project code (digits) the line's calls are tagged with, or `off`.
+        #[arg(long, value_name = "CODE|off")]
+        project: Option<String>,
     },
     /// Show a line's do not disturb and forwarding.
     Show {
@@ -536,15 +547,20 @@ pub fn tenant(dir: &Path, cmd: TenantCmd) -> Result<(), CliError> {
             tenant,
             unanswered,
             forwarded,
+            private_numbers,
         } => {
-            use actors::store::Attribution;
+            use actors::store::{Attribution, PrivateNumbers};
             let t = store.tenant(&tenant)?;
             let unanswered = unanswered.as_deref().map(Attribution::parse).transpose()?;
             let forwarded = forwarded.as_deref().map(Attribution::parse).transpose()?;
-            let r = if unanswered.is_none() && forwarded.is_none() {
+            let private = private_numbers
+                .as_deref()
+                .map(PrivateNumbers::parse)
+                .transpose()?;
+            let r = if unanswered.is_none() && forwarded.is_none() && private.is_none() {
                 store.journal_rules(t.id)?
             } else {
-                store.set_journal_rules(t.id, unanswered, forwarded)?
+                store.set_journal_rules(t.id, (unanswered, forwarded), private)?
             };
             println!("{}	{r}", t.name);
         }
@@ -615,6 +631,10 @@ fn print_features(ext: &str, f: &actors::store::LineFeatures) {
     );
     if let Some(admin) = &f.admin_forward {
         println!("  administrator forwards every call to {admin}");
+    }
+    println!("  private calls:         {}", on(f.private));
+    if let Some(p) = &f.project {
+        println!("  project code:          {p}");
     }
     let mut sets = vec![("", CallerKind::Internal)];
     if f.external.is_some() {
@@ -720,6 +740,8 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             admin_forward,
             caller_id,
             caller_id_fixed,
+            private,
+            project,
         } => {
             use actors::store::{ForwardScope, ForwardsChange};
             let t = store.tenant(&tenant)?;
@@ -735,6 +757,7 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             let call_waiting = switch("call-waiting", call_waiting)?;
             let anonymous = switch("anonymous", anonymous)?;
             let caller_id_fixed = switch("caller-id-fixed", caller_id_fixed)?;
+            let private = switch("private", private)?;
             let target = |v: Option<String>| v.map(|v| (v != "off").then_some(v));
             let scope = match callers.as_str() {
                 "all" => ForwardScope::All,
@@ -762,6 +785,8 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
                 caller_id: caller_id.map(|n| (n != "own").then_some(n)),
                 caller_id_fixed,
                 by_user: false,
+                private,
+                project: target(project),
                 no_answer_secs: match no_answer_secs.as_deref() {
                     None => None,
                     Some("default") => Some(None),

@@ -37,7 +37,7 @@ fn field(s: &str) -> String {
 }
 
 const HEADER: &str =
-    "id,started_at,from,to,direction,caller_line,trunk,answered_by,disposition,cause_code,duration_ms";
+    "id,started_at,from,to,direction,caller_line,trunk,answered_by,disposition,cause_code,duration_ms,private,project";
 
 fn row(c: &CallRecord) -> String {
     let opt = |v: Option<&str>| v.map(field).unwrap_or_default();
@@ -55,6 +55,8 @@ fn row(c: &CallRecord) -> String {
             .unwrap_or_default(),
         c.cause_code.map(|x| x.to_string()).unwrap_or_default(),
         c.duration_ms.map(|x| x.to_string()).unwrap_or_default(),
+        u8::from(c.private).to_string(),
+        opt(c.project.as_deref()),
     ]
     .join(",")
 }

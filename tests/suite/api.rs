@@ -1190,3 +1190,130 @@ fn call_control_holds_sends_keys_transfers_and_deflects() {
     call.ack();
     call.bye();
 }
+
+#[test]
+fn private_calls_and_project_codes_are_journalled_as_the_tenant_says() {
+    use serde_json::json as j;
+    let dir = temp_dir();
+    let d = dir.path();
+    let mut pbx = Pbx::start(d);
+    // 103's calls are private and tagged 99 by its line's settings.
+    pbx.stop();
+    let out = pbx_admin(
+        d,
+        &[
+            "line",
+            "set",
+            "--tenant",
+            "demo",
+            "103",
+            "--private",
+            "on",
+            "--project",
+            "99",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("project code:          99"));
+    pbx.restart();
+    let api = pbx.http.expect("the API's address");
+    let admin = key(d, &["--tenant", "demo", "--name", "admin"]);
+    let mut phone = Device::register(&pbx, "102");
+    // Three calls to 102: dialled private, dialled with project 4711, from 103.
+    for (from, dialled) in [("101", "*48102"), ("101", "*494711*102"), ("103", "102")] {
+        let mut call = Caller::call(&pbx, from, dialled);
+        let invite = phone.next_invite(&[]).expect("102 rings");
+        // 102 is called as 102, the prefixes taken off.
+        assert!(invite.uri().unwrap().raw.contains("102"), "{invite:?}");
+        phone.answer_invite(&invite, 42100);
+        assert_eq!(call.expect(200), 200);
+        call.ack();
+        call.bye();
+        phone.answer_request("BYE");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let rows = loop {
+        let (_, rows) = get(api, "/api/v1/calls?limit=20", &admin);
+        let done = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["ended_at"].is_u64())
+            .count();
+        if done >= 3 || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let rows = rows.as_array().unwrap();
+    let of = |from: &str, project: Value| {
+        rows.iter()
+            .find(|r| r["caller_line"] == from && r["project"] == project)
+            .unwrap_or_else(|| panic!("no call from {from} with {project}: {rows:?}"))
+    };
+    // Masked (the default rule): the number's last three digits are XXX.
+    let private = of("101", Value::Null);
+    assert_eq!(
+        (private["private"].clone(), private["to"].clone()),
+        (j!(true), j!("XXX"))
+    );
+    let project = of("101", j!("4711"));
+    assert_eq!(
+        (project["private"].clone(), project["to"].clone()),
+        (j!(false), j!("102"))
+    );
+    let line = of("103", j!("99"));
+    assert_eq!(
+        (line["private"].clone(), line["to"].clone()),
+        (j!(true), j!("XXX"))
+    );
+    // Filtered by project code, through the API and as the CLI's CSV.
+    let (_, tagged) = get(api, "/api/v1/calls?project=4711", &admin);
+    assert_eq!(tagged.as_array().unwrap().len(), 1, "{tagged}");
+    let csv =
+        String::from_utf8(pbx_admin(d, &["journal", "--tenant", "demo", "--csv"]).stdout).unwrap();
+    assert!(
+        csv.lines().next().unwrap().ends_with(",private,project"),
+        "{csv}"
+    );
+    assert!(csv.lines().any(|l| l.ends_with(",0,4711")), "{csv}");
+    // The tenant's rule for private numbers is shown and changed by the CLI.
+    let out = pbx_admin(
+        d,
+        &[
+            "tenant",
+            "journal-rules",
+            "demo",
+            "--private-numbers",
+            "omitted",
+        ],
+    );
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(said.contains("private_numbers=omitted"), "{said}");
+    // Click-to-dial asks the phone to dial the prefixes.
+    let mut me = Device::register(&pbx, "104");
+    let (code, body) = send(
+        api,
+        "POST",
+        "/api/v1/lines/104/calls",
+        &admin,
+        j!({"to": "102", "private": true, "project": "7"}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let invite = me.next_invite(&[]).expect("104 rings");
+    me.answer_invite(&invite, 42102);
+    let refer = recv_until(&mut me.c, "the REFER", |m| is_request(m, "REFER"));
+    let to = refer
+        .header_lines()
+        .find(|(_, n, _)| n.eq_ignore_ascii_case("Refer-To"))
+        .map(|(_, _, v)| v.to_owned())
+        .unwrap();
+    assert!(to.contains("sip:*497*") && to.contains("*48102@"), "{to}");
+    let (code, why) = send(
+        api,
+        "POST",
+        "/api/v1/lines/104/calls",
+        &admin,
+        j!({"to": "102", "project": "x1"}),
+    );
+    assert_eq!((code, why["field"].clone()), (422, "project".into()));
+}

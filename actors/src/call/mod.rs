@@ -115,6 +115,11 @@ pub struct CallArgs {
     /// Another number of the caller's user that the callees see (its setting, or a
     /// per-call code).
     pub shown: Option<String>,
+    /// The caller marked the call private: the journal keeps the number it called as
+    /// the tenant's rules say.
+    pub private: bool,
+    /// The project code the journal tags the call with.
+    pub project: Option<String>,
     /// Which lines count the call as missed (the tenant's rules).
     pub journal_rules: crate::store::JournalRules,
     /// How long an answered call may carry no RTP from a party (`None`: forever).
@@ -685,9 +690,15 @@ impl Actor for CallActor {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .journal = Some((journal.call, journal.tenant));
+        // A private call's number is kept as the tenant's rules say from its first
+        // event on: the full number is never written.
+        let to = match args.private {
+            true => args.journal_rules.private_numbers.apply(&args.callee),
+            false => args.callee.clone(),
+        };
         journal.publish(CallEventKind::CallStarted {
             from: args.caller.clone(),
-            to: args.callee.clone(),
+            to,
             direction: match args.trunk {
                 Some(_) => Direction::Inbound,
                 None => Direction::Internal,
@@ -698,6 +709,12 @@ impl Actor for CallActor {
             journal.publish(CallEventKind::CallTrunk {
                 trunk,
                 direction: Direction::Inbound,
+            });
+        }
+        if args.private || args.project.is_some() {
+            journal.publish(CallEventKind::CallTagged {
+                private: args.private,
+                project: args.project.clone(),
             });
         }
         let anonymous = args.anonymous || asks_privacy(&inc.msg);

@@ -207,6 +207,8 @@ async fn a_full_call_is_journalled_exactly() {
             queue: None,
             queued_at: None,
             trunk: None,
+            private: false,
+            project: None,
         }]
     );
     assert_eq!(

@@ -114,6 +114,12 @@ pub enum CallEventKind {
     CallerShown {
         number: String,
     },
+    /// The caller marked the call private (its number is kept as the tenant's rules
+    /// say) and/or tagged it with a project code.
+    CallTagged {
+        private: bool,
+        project: Option<String>,
+    },
     /// The call came in (inbound) or goes out (outbound) on trunk `trunk`.
     CallTrunk {
         trunk: String,
@@ -157,6 +163,7 @@ impl CallEventKind {
             CallEventKind::CallPickedUp { .. } => "CallPickedUp",
             CallEventKind::CallerShown { .. } => "CallerShown",
             CallEventKind::CallTrunk { .. } => "CallTrunk",
+            CallEventKind::CallTagged { .. } => "CallTagged",
             CallEventKind::CallMissedBy { .. } => "CallMissedBy",
             CallEventKind::CallQueued { .. } => "CallQueued",
             CallEventKind::CallTakenBy { .. } => "CallTakenBy",

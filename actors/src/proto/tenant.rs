@@ -52,6 +52,10 @@ pub enum TenantMsg {
         to: String,
         /// The tenant's domain the phone is asked to call in (its first).
         domain: String,
+        /// The call is private, and/or tagged with a project code: the phone dials
+        /// the number behind the plan's prefix codes for them.
+        private: bool,
+        project: Option<String>,
         reply: RpcReplyPort<Result<(), (u16, String)>>,
     },
     /// The lines not free now ("ringing", "in call").

@@ -48,6 +48,52 @@ impl Attribution {
     }
 }
 
+/// How the journal keeps the number of a private call's other party.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrivateNumbers {
+    /// In full.
+    Full,
+    /// Its last three digits as XXX.
+    #[default]
+    Masked,
+    /// Not at all.
+    Omitted,
+}
+
+impl PrivateNumbers {
+    pub fn parse(s: &str) -> Result<PrivateNumbers> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "full" => Ok(PrivateNumbers::Full),
+            "masked" => Ok(PrivateNumbers::Masked),
+            "omitted" | "none" => Ok(PrivateNumbers::Omitted),
+            other => Err(Error::Invalid(format!(
+                "private numbers {other:?} must be full, masked or omitted"
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrivateNumbers::Full => "full",
+            PrivateNumbers::Masked => "masked",
+            PrivateNumbers::Omitted => "omitted",
+        }
+    }
+
+    /// `number` as the journal keeps it for a private call.
+    pub fn apply(self, number: &str) -> String {
+        match self {
+            PrivateNumbers::Full => number.to_owned(),
+            PrivateNumbers::Masked => {
+                let keep = number.chars().count().saturating_sub(3);
+                let head: String = number.chars().take(keep).collect();
+                format!("{head}XXX")
+            }
+            PrivateNumbers::Omitted => String::new(),
+        }
+    }
+}
+
 /// A tenant's attribution rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JournalRules {
@@ -56,6 +102,8 @@ pub struct JournalRules {
     /// A call answered by another line than the first it reached (forwarded,
     /// deflected, picked up): among the lines it reached before.
     pub forwarded: Attribution,
+    /// How a private call's number is kept.
+    pub private_numbers: PrivateNumbers,
 }
 
 impl Default for JournalRules {
@@ -63,6 +111,7 @@ impl Default for JournalRules {
         JournalRules {
             unanswered: Attribution::All,
             forwarded: Attribution::Nobody,
+            private_numbers: PrivateNumbers::Masked,
         }
     }
 }
@@ -71,9 +120,10 @@ impl std::fmt::Display for JournalRules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "unanswered={} forwarded={}",
+            "unanswered={} forwarded={} private_numbers={}",
             self.unanswered.as_str(),
-            self.forwarded.as_str()
+            self.forwarded.as_str(),
+            self.private_numbers.as_str()
         )
     }
 }
@@ -81,19 +131,20 @@ impl std::fmt::Display for JournalRules {
 impl Store {
     /// The tenant's attribution rules (the defaults when never set).
     pub fn journal_rules(&self, tenant: TenantId) -> Result<JournalRules> {
-        let row: Option<(String, String)> = self
+        let row: Option<(String, String, String)> = self
             .conn
             .query_row(
-                "SELECT unanswered, forwarded FROM journal_rules WHERE tenant_id = ?1",
+                "SELECT unanswered, forwarded, private_numbers FROM journal_rules WHERE tenant_id = ?1",
                 [tenant],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
         let d = JournalRules::default();
         Ok(match row {
-            Some((u, f)) => JournalRules {
+            Some((u, f, p)) => JournalRules {
                 unanswered: Attribution::parse(&u).unwrap_or(d.unanswered),
                 forwarded: Attribution::parse(&f).unwrap_or(d.forwarded),
+                private_numbers: PrivateNumbers::parse(&p).unwrap_or(d.private_numbers),
             },
             None => d,
         })
@@ -103,16 +154,24 @@ impl Store {
     pub fn set_journal_rules(
         &self,
         tenant: TenantId,
-        unanswered: Option<Attribution>,
-        forwarded: Option<Attribution>,
+        (unanswered, forwarded): (Option<Attribution>, Option<Attribution>),
+        private_numbers: Option<PrivateNumbers>,
     ) -> Result<JournalRules> {
         let mut r = self.journal_rules(tenant)?;
         r.unanswered = unanswered.unwrap_or(r.unanswered);
         r.forwarded = forwarded.unwrap_or(r.forwarded);
+        r.private_numbers = private_numbers.unwrap_or(r.private_numbers);
         self.conn.execute(
-            "INSERT INTO journal_rules (tenant_id, unanswered, forwarded) VALUES (?1, ?2, ?3)
-             ON CONFLICT (tenant_id) DO UPDATE SET unanswered = ?2, forwarded = ?3",
-            params![tenant, r.unanswered.as_str(), r.forwarded.as_str()],
+            "INSERT INTO journal_rules (tenant_id, unanswered, forwarded, private_numbers)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant_id) DO UPDATE SET unanswered = ?2, forwarded = ?3,
+                private_numbers = ?4",
+            params![
+                tenant,
+                r.unanswered.as_str(),
+                r.forwarded.as_str(),
+                r.private_numbers.as_str()
+            ],
         )?;
         Ok(r)
     }
@@ -134,9 +193,20 @@ mod tests {
         let t = s.add_tenant("acme", &["acme.test".into()]).unwrap();
         assert_eq!(s.journal_rules(t.id).unwrap(), JournalRules::default());
         let r = s
-            .set_journal_rules(t.id, None, Some(Attribution::First))
+            .set_journal_rules(t.id, (None, Some(Attribution::First)), None)
             .unwrap();
-        assert_eq!(r.to_string(), "unanswered=all forwarded=first");
+        assert_eq!(
+            r.to_string(),
+            "unanswered=all forwarded=first private_numbers=masked"
+        );
+        let r = s
+            .set_journal_rules(t.id, (None, None), Some(PrivateNumbers::Omitted))
+            .unwrap();
+        assert_eq!(r.forwarded, Attribution::First);
+        assert_eq!(PrivateNumbers::Masked.apply("0301234567"), "0301234XXX");
+        assert_eq!(PrivateNumbers::Masked.apply("12"), "XXX");
+        assert_eq!(PrivateNumbers::Omitted.apply("0301234567"), "");
+        assert_eq!(PrivateNumbers::Full.apply("0301234567"), "0301234567");
         assert_eq!(s.journal_rules(t.id).unwrap(), r);
     }
 }

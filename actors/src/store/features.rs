@@ -115,6 +115,10 @@ pub struct FeatureChange {
     /// The line's user asks (a feature code), not the administrator: what the
     /// administrator fixed is refused.
     pub by_user: bool,
+    /// The calls the line places are private.
+    pub private: Option<bool>,
+    /// The project code its calls are tagged with (`Some(None)`: none).
+    pub project: Option<Option<String>>,
 }
 
 /// What a line does with its calls besides ringing.
@@ -140,6 +144,11 @@ pub struct LineFeatures {
     pub caller_id: Option<String>,
     /// The administrator fixed the caller ID (and anonymity): the user cannot change it.
     pub caller_id_fixed: bool,
+    /// The calls the line places are private (the journal keeps their number as the
+    /// tenant's rules say).
+    pub private: bool,
+    /// The project code the line's calls are tagged with, unless dialled otherwise.
+    pub project: Option<String>,
 }
 
 /// Seconds a line rings before forwarding on no answer, unless it says otherwise.
@@ -234,6 +243,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LineFeatures> {
         admin_forward: r.get("admin_forward")?,
         caller_id: r.get("caller_id")?,
         caller_id_fixed: r.get::<_, i64>("caller_id_fixed")? != 0,
+        private: r.get::<_, i64>("private")? != 0,
+        project: r.get("project")?,
     })
 }
 
@@ -413,6 +424,19 @@ impl Store {
         if let Some(fixed) = change.caller_id_fixed {
             f.caller_id_fixed = fixed;
         }
+        if let Some(on) = change.private {
+            f.private = on;
+        }
+        if let Some(Some(code)) = &change.project {
+            if code.is_empty() || code.len() > 16 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::Invalid(format!(
+                    "project code {code:?}: 1 to 16 digits"
+                )));
+            }
+        }
+        if let Some(code) = &change.project {
+            f.project.clone_from(code);
+        }
         self.set_line_features(tenant, ext, &f)?;
         Ok(f)
     }
@@ -431,15 +455,15 @@ impl Store {
             "INSERT INTO line_features (tenant_id, ext, dnd, fwd_always, fwd_busy,
                 fwd_unregistered, fwd_no_answer, no_answer_secs, no_call_waiting, anonymous,
                 ext_split, ext_fwd_always, ext_fwd_busy, ext_fwd_unregistered,
-                ext_fwd_no_answer, admin_forward, caller_id, caller_id_fixed)
+                ext_fwd_no_answer, admin_forward, caller_id, caller_id_fixed, private, project)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                ?17, ?18)
+                ?17, ?18, ?19, ?20)
              ON CONFLICT (tenant_id, ext) DO UPDATE SET dnd = ?3, fwd_always = ?4,
                 fwd_busy = ?5, fwd_unregistered = ?6, fwd_no_answer = ?7,
                 no_answer_secs = ?8, no_call_waiting = ?9, anonymous = ?10, ext_split = ?11,
                 ext_fwd_always = ?12, ext_fwd_busy = ?13, ext_fwd_unregistered = ?14,
                 ext_fwd_no_answer = ?15, admin_forward = ?16, caller_id = ?17,
-                caller_id_fixed = ?18",
+                caller_id_fixed = ?18, private = ?19, project = ?20",
             params![
                 tenant,
                 ext,
@@ -459,6 +483,8 @@ impl Store {
                 f.admin_forward,
                 f.caller_id,
                 f.caller_id_fixed,
+                f.private,
+                f.project,
             ],
         )?;
         Ok(())

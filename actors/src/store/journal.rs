@@ -55,6 +55,11 @@ pub struct CallRecord {
     pub queued_at: Option<UnixMillis>,
     /// The trunk the call came in or went out on.
     pub trunk: Option<String>,
+    /// The caller marked the call private (its number stored as the tenant's
+    /// journal rules say).
+    pub private: bool,
+    /// The project code the call was tagged with.
+    pub project: Option<String>,
 }
 
 /// One leg of a call.
@@ -76,7 +81,7 @@ pub struct LegRecord {
 const CALL_COLUMNS: &str = "id, tenant_id, call_id, from_number, to_number, direction, caller_line,
     started_at, ring_at, answered_at, ended_at, disposition, hangup_side, cause_code, cause_text,
     duration_ms, answered_by, transferred_to, state, repaired_at, recording, forwarded_from,
-    forward_reason, picked_up_by, caller_shown, missed_by, queue, queued_at, trunk";
+    forward_reason, picked_up_by, caller_shown, missed_by, queue, queued_at, trunk, private, project";
 
 impl Store {
     /// Writes a batch of call events in one transaction, in order. An event that does
@@ -251,6 +256,11 @@ fn apply(tx: &Transaction<'_>, e: &CallEvent) -> rusqlite::Result<bool> {
                 "UPDATE calls SET caller_shown = ?2 WHERE call_id = ?1 AND state = 'active'",
             )?
             .execute(params![call, number])?,
+        CallEventKind::CallTagged { private, project } => tx
+            .prepare_cached(
+                "UPDATE calls SET private = ?2, project = ?3 WHERE call_id = ?1 AND state = 'active'",
+            )?
+            .execute(params![call, private, project])?,
         CallEventKind::CallTrunk { trunk, direction } => tx
             .prepare_cached(
                 "UPDATE calls SET trunk = ?2, direction = ?3 WHERE call_id = ?1 AND state = 'active'",
@@ -336,6 +346,8 @@ fn call_record(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
         queue: r.get(26)?,
         queued_at: opt_millis(r, 27)?,
         trunk: r.get(28)?,
+        private: r.get::<_, i64>(29)? != 0,
+        project: r.get(30)?,
     })
 }
 

@@ -31,7 +31,7 @@ use rusqlite::Connection;
 
 pub use agents::{AgentLogin, Membership};
 pub use api_keys::{ApiKey, ApiScope};
-pub use attribution::{Attribution, JournalRules};
+pub use attribution::{Attribution, JournalRules, PrivateNumbers};
 pub use captures::{ActiveCapture, CaptureRecord};
 pub use features::{
     CallerKind, FeatureChange, ForwardReason, ForwardScope, Forwards, ForwardsChange, LineFeatures,

@@ -314,6 +314,13 @@ const MIGRATIONS: &[&str] = &[
         started_at INTEGER NOT NULL,
         stopped_at INTEGER
     );",
+    // 20: private calls and project codes: a line's own flag and code, the journal's
+    // marks, and how a tenant's journal keeps a private call's number.
+    "ALTER TABLE line_features ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE line_features ADD COLUMN project TEXT;
+    ALTER TABLE calls ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE calls ADD COLUMN project TEXT;
+    ALTER TABLE journal_rules ADD COLUMN private_numbers TEXT NOT NULL DEFAULT 'masked';",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -7,6 +7,7 @@ use super::{TenantState, TenantSupervisor};
 use crate::call::click_to_dial::{ClickToDial, ClickToDialArgs, RING};
 use crate::proto::events::{LineEvent, LineEventKind};
 use crate::proto::CallMsg;
+use dialplan::feature_code::FeatureKind;
 use dialplan::WalkStep;
 
 impl TenantSupervisor {
@@ -18,12 +19,26 @@ impl TenantSupervisor {
         line: &str,
         to: &str,
         domain: String,
+        (private, project): (bool, Option<String>),
     ) -> Result<(), (u16, String)> {
         let entry = state
             .entry
             .clone()
             .ok_or((503, "the tenant is starting".to_owned()))?;
         let view = state.view.borrow().clone();
+        // Private and project calls: the phone dials the plan's prefix codes too.
+        let mut dialled = to.to_owned();
+        if private {
+            let code = Self::feature_code(&view, FeatureKind::PrivateCallOnce)
+                .ok_or((403, "the plan has no private call code".to_owned()))?;
+            dialled = format!("{code}{dialled}");
+        }
+        if let Some(p) = project {
+            let code = Self::feature_code(&view, FeatureKind::ProjectCodeOnce)
+                .ok_or((403, "the plan has no project code prefix".to_owned()))?;
+            dialled = format!("{code}{p}*{dialled}");
+        }
+        let to = dialled.as_str();
         let clock = state.args.shared.clock;
         let (mut walk, _) =
             Self::walk((&view, &clock), line, to, (None, None), RING).map_err(|e| (404, e))?;

@@ -55,6 +55,57 @@ impl Run<'_> {
                 (caller, callee, targets)
             });
         self.caller_id = Some(shown);
+        self.dialled.get_or_insert_with(|| dialled.to_owned());
+        Some(routed)
+    }
+
+    /// A call dialled with the private prefix (`*48<NUMBER>`) or a project code
+    /// (`*49<CODE>*<NUMBER>`): `NUMBER` routed as if dialled (prefixes may follow one
+    /// another), the call marked for the journal. `None` when `to` is neither.
+    pub(super) fn tagged_once(
+        &mut self,
+        call: &CallContext,
+        to: &str,
+    ) -> Option<Result<RoutedCall, Error>> {
+        let matched = self.plan().feature_codes.recognise(to)?.ok()?;
+        let kind = matched.code.kind;
+        let argument = matched.argument.as_deref()?;
+        let (project, dialled) = match kind {
+            FeatureKind::PrivateCallOnce => (None, argument),
+            FeatureKind::ProjectCodeOnce => {
+                let (code, dialled) = argument.split_once('*')?;
+                let digits = !code.is_empty() && code.len() <= 16;
+                if !digits || !code.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                (Some(code.to_owned()), dialled)
+            }
+            _ => return None,
+        };
+        if dialled.is_empty() {
+            return None;
+        }
+        let code = matched.code.code.clone();
+        let rest = CallContext {
+            to: dialled.to_owned(),
+            ..call.clone()
+        };
+        let step = match &project {
+            Some(p) => format!("project code {p} for this call (feature code {code})"),
+            None => format!("a private call (feature code {code})"),
+        };
+        let routed = self
+            .call_from_phone(&rest)
+            .map(|(caller, mut callee, targets)| {
+                callee.steps.insert(0, step);
+                (caller, callee, targets)
+            });
+        match project {
+            Some(p) => self.project = Some(p),
+            None => self.private = true,
+        }
+        // The innermost prefix's number is the one called.
+        self.dialled.get_or_insert_with(|| dialled.to_owned());
         Some(routed)
     }
 
@@ -175,6 +226,13 @@ impl Run<'_> {
                 }
             }
             FeatureKind::CallerIdClear => FeatureAction::CallerId { number: None },
+            FeatureKind::PrivateCallOnce | FeatureKind::ProjectCodeOnce => {
+                let reason = format!(
+                    "feature code {} needs the number to call (a project code: digits, a *, then the number)",
+                    matched.code.code
+                );
+                return Ok((caller, callee, vec![Target::Reject { code: 484, reason }]));
+            }
             // Recognised before the other codes (`caller_id_once`); here only when
             // its argument has no number to call.
             FeatureKind::CallerIdOnce => {

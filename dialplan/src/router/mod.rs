@@ -197,6 +197,9 @@ impl Router {
             local_time,
             schedule: None,
             caller_id: None,
+            private: false,
+            project: None,
+            dialled: None,
         };
         let (caller, callee, targets) = match &call.origin {
             Origin::Internal => run.call_from_phone(call)?,
@@ -209,6 +212,9 @@ impl Router {
             decision: Decision {
                 targets,
                 caller_id: run.caller_id,
+                private: run.private,
+                project: run.project,
+                dialled: run.dialled,
             },
             local_time,
         })

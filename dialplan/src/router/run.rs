@@ -24,6 +24,12 @@ pub(super) struct Run<'a> {
     pub(super) schedule: Option<ScheduleReport>,
     /// The number shown for this call, asked by a per-call prefix code.
     pub(super) caller_id: Option<String>,
+    /// The call was dialled as private (a per-call prefix code).
+    pub(super) private: bool,
+    /// The project code the call was dialled with (a per-call prefix code).
+    pub(super) project: Option<String>,
+    /// The number called behind per-call prefix codes.
+    pub(super) dialled: Option<String>,
 }
 
 fn clean(input: &str) -> String {
@@ -118,8 +124,12 @@ impl<'a> Run<'a> {
                 what: "dialled number",
             });
         }
-        // A per-call caller ID prefix: the rest is routed as dialled.
+        // A per-call prefix (caller ID, private, project code): the rest is routed
+        // as dialled.
         if let Some(once) = self.caller_id_once(call, &to) {
+            return once;
+        }
+        if let Some(once) = self.tagged_once(call, &to) {
             return once;
         }
         // Feature codes are the switch's own and come first.
