@@ -102,6 +102,7 @@ impl SwitchActor {
             bus: state.shared.bus.clone(),
             store: state.shared.store.clone(),
             now: crate::clock::unix_now() * 1000,
+            mail: state.shared.mail.clone(),
         };
         let (j, _) = Actor::spawn_linked(None, JournalActor, args, myself.get_cell())
             .await

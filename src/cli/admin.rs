@@ -234,6 +234,19 @@ pub enum PersonCmd {
         #[arg(long)]
         tenant: String,
     },
+    /// Show or change a person's missed-call mail: `on` mails each call their lines
+    /// missed (not internal calls, hidden numbers, calls that rang under 2 s, a caller
+    /// already mailed about that day, or the numbers excluded).
+    Set {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        #[arg(long, value_name = "on|off")]
+        missed_call_mail: Option<String>,
+        /// Callers never mailed about, comma-separated (`none` clears the list).
+        #[arg(long, value_name = "NUMBER,…|none")]
+        exclude: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -313,6 +326,38 @@ pub fn person(dir: &Path, cmd: PersonCmd) -> Result<(), CliError> {
             let t = store.tenant(&tenant)?;
             store.add_user(t.id, &name, email.as_deref())?;
             println!("added user {name:?} to tenant {}", t.name);
+        }
+        PersonCmd::Set {
+            tenant,
+            name,
+            missed_call_mail,
+            exclude,
+        } => {
+            let t = store.tenant(&tenant)?;
+            let on = match missed_call_mail.as_deref() {
+                None => None,
+                Some("on") => Some(true),
+                Some("off") => Some(false),
+                Some(other) => {
+                    return Err(CliError::Usage(format!(
+                        "--missed-call-mail {other:?} must be on or off"
+                    )))
+                }
+            };
+            let list: Option<Vec<String>> = exclude.map(|e| match e.as_str() {
+                "none" => Vec::new(),
+                e => e.split(',').map(|n| n.trim().to_owned()).collect(),
+            });
+            let m = store.set_missed_call_mail(t.id, &name, on, list.as_deref())?;
+            println!(
+                "{name}: missed-call mail {}, excluded: {}",
+                if m.on { "on" } else { "off" },
+                if m.exclude.is_empty() {
+                    "none".to_owned()
+                } else {
+                    m.exclude.join(",")
+                }
+            );
         }
         PersonCmd::List { tenant } => {
             let t = store.tenant(&tenant)?;

@@ -609,3 +609,161 @@ fn a_caller_who_falls_silent_ends_the_message() {
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0].3, "new");
 }
+
+/// A call from the carrier to 105 that rings for `ring`, then the carrier gives up.
+fn ring_and_give_up(
+    carrier: &crate::common::carrier::Carrier,
+    pbx: &Pbx,
+    phone: &mut Device,
+    from: &str,
+    ring: Duration,
+) {
+    let mut call = carrier.call(pbx.addr, from, "+49301234567105", 42400);
+    let invite = phone.next_invite(&[]).expect("105 rings");
+    phone.respond(&invite, 180, "Ringing");
+    std::thread::sleep(ring);
+    carrier.cancel(&call);
+    let cancel = recv_until(&mut phone.c, "the CANCEL at 105", |m| {
+        is_request(m, "CANCEL")
+    });
+    phone
+        .c
+        .send_raw(&engine::sip::MessageWriter::response_to(&cancel, 200, "OK", None).finish());
+    phone.respond(&invite, 487, "Request Terminated");
+    assert_eq!(
+        carrier.final_response(&mut call, Duration::from_secs(5)),
+        Some(487)
+    );
+}
+
+#[test]
+fn missed_calls_are_mailed_except_internal_hidden_short_repeated_and_excluded_ones() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let mut pbx = Pbx::start(d);
+    pbx.stop();
+    pbx_admin(
+        d,
+        &[
+            "person",
+            "add",
+            "--tenant",
+            "demo",
+            "Ann",
+            "--email",
+            "ann@example.test",
+        ],
+    );
+    pbx_admin(d, &["line", "set-user", "--tenant", "demo", "105", "Ann"]);
+    let said = pbx_admin(
+        d,
+        &[
+            "person",
+            "set",
+            "--tenant",
+            "demo",
+            "Ann",
+            "--missed-call-mail",
+            "on",
+            "--exclude",
+            "+4989222222,0089222222",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&said.stdout).contains("missed-call mail on"));
+    let port = crate::common::free_port();
+    let p = port.to_string();
+    pbx_admin(
+        d,
+        &[
+            "mail",
+            "set",
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &p,
+            "--tls",
+            "none",
+            "--from",
+            "pbx@example.test",
+        ],
+    );
+    let carrier = crate::common::carrier::Carrier::start();
+    let cp = carrier.port().to_string();
+    pbx_admin(
+        d,
+        &[
+            "trunk",
+            "add",
+            "--tenant",
+            "demo",
+            "carrier",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &cp,
+        ],
+    );
+    let maildir = d.join("maildir");
+    let mut server = smtp_server(port, &maildir);
+    pbx.restart();
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = pbx_admin(d, &["trunk", "show", "--tenant", "demo", "carrier"]);
+        if String::from_utf8_lossy(&out.stdout).contains("up") {
+            break;
+        }
+        assert!(Instant::now() < until, "the trunk never came up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut phone = Device::register(&pbx, "105");
+    let long = Duration::from_millis(2500);
+    // Mailed: an outside caller who rang long enough.
+    ring_and_give_up(&carrier, &pbx, &mut phone, "+4989111111", long);
+    // Not mailed: the same caller again today, a hidden number, an excluded one, a
+    // ring under 2 s.
+    ring_and_give_up(&carrier, &pbx, &mut phone, "+4989111111", long);
+    ring_and_give_up(&carrier, &pbx, &mut phone, "anonymous", long);
+    ring_and_give_up(&carrier, &pbx, &mut phone, "+4989222222", long);
+    ring_and_give_up(
+        &carrier,
+        &pbx,
+        &mut phone,
+        "+4989333333",
+        Duration::from_millis(300),
+    );
+    // Not mailed: an internal caller.
+    let mut inside = Caller::call(&pbx, "101", "105");
+    let invite = phone.next_invite(&[]).expect("105 rings");
+    phone.respond(&invite, 180, "Ringing");
+    std::thread::sleep(long);
+    inside.cancel();
+    let cancel = recv_until(&mut phone.c, "the CANCEL at 105", |m| {
+        is_request(m, "CANCEL")
+    });
+    phone
+        .c
+        .send_raw(&engine::sip::MessageWriter::response_to(&cancel, 200, "OK", None).finish());
+    phone.respond(&invite, 487, "Request Terminated");
+    assert_eq!(inside.expect(487), 487);
+    // Every call's row closed (the journal writes in batches): then the outbox holds
+    // the one mail, which reaches the server.
+    let rows = journal(&mut pbx);
+    assert!(rows.len() >= 6, "{rows:?}");
+    pbx.restart();
+    outbox_says(d, "sent", Duration::from_secs(20));
+    let out = pbx_admin(d, &["mail", "outbox", "--tenant", "demo"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        text.lines().filter(|l| l.contains("Missed call")).count(),
+        1,
+        "{text}"
+    );
+    let files = delivered(&maildir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mail = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(mail.contains("Subject: Missed call from "), "{mail}");
+    assert!(mail.contains("89111111"), "{mail}");
+    assert!(mail.contains("To: ann@example.test"), "{mail}");
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -47,11 +47,14 @@ pub struct JournalArgs {
     pub store: StoreHandle,
     /// The wall clock at start, recorded on the rows repaired from an earlier run.
     pub now: UnixMillis,
+    /// Wakes the mailer when a batch queued missed-call mails.
+    pub mail: std::sync::Arc<tokio::sync::Notify>,
 }
 
 pub struct JournalState {
     store: StoreHandle,
     pending: Vec<CallEvent>,
+    mail: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Start it before any call actor, so that it sees every event:
@@ -93,6 +96,7 @@ impl Actor for JournalActor {
         Ok(JournalState {
             store: args.store,
             pending: Vec::new(),
+            mail: args.mail,
         })
     }
 
@@ -141,9 +145,16 @@ impl JournalState {
         }
         let batch = std::mem::take(&mut self.pending);
         let n = batch.len();
-        match self.store.call(move |s| s.record_call_events(&batch)).await {
-            Ok(applied) => {
-                tracing::trace!(n, applied, "journal batch written");
+        match self
+            .store
+            .call(move |s| s.record_call_events_and_mail(&batch))
+            .await
+        {
+            Ok((applied, mails)) => {
+                tracing::trace!(n, applied, mails, "journal batch written");
+                if mails > 0 {
+                    self.mail.notify_one();
+                }
                 Ok(())
             }
             Err(e) => {

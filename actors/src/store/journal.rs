@@ -88,10 +88,27 @@ impl Store {
     /// not fit (a leg of an unknown call, a second start, an end after the end) is
     /// logged and skipped; the others are written. Returns how many were applied.
     pub fn record_call_events(&mut self, events: &[CallEvent]) -> Result<usize> {
+        Ok(self.record_call_events_and_mail(events)?.0)
+    }
+
+    /// `record_call_events`, queuing the missed-call mails of the calls that ended
+    /// in the same transaction: (events applied, mails queued).
+    pub fn record_call_events_and_mail(&mut self, events: &[CallEvent]) -> Result<(usize, usize)> {
         let tx = self.conn.transaction()?;
         let mut applied = 0;
+        let mut mails = 0;
         for e in events {
+            let ended = matches!(e.kind, CallEventKind::CallEnded { .. });
             match apply(&tx, e) {
+                Ok(true) if ended => {
+                    applied += 1;
+                    match super::missed_mail::queue(&tx, e.call, e.at) {
+                        Ok(n) => mails += n,
+                        Err(err) => {
+                            tracing::warn!(call = %e.call, error = %err, "missed-call mail not queued")
+                        }
+                    }
+                }
                 Ok(true) => applied += 1,
                 Ok(false) => {
                     tracing::warn!(call = %e.call, kind = e.kind.name(), "journal: event matches no row; skipped");
@@ -102,7 +119,7 @@ impl Store {
             }
         }
         tx.commit()?;
-        Ok(applied)
+        Ok((applied, mails))
     }
 
     /// Marks rows left 'active' by a run that stopped without flushing as

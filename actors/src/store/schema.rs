@@ -321,6 +321,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE calls ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE calls ADD COLUMN project TEXT;
     ALTER TABLE journal_rules ADD COLUMN private_numbers TEXT NOT NULL DEFAULT 'masked';",
+    // 21: missed-call mail: a person's choice and the callers it never mails about,
+    // and who was mailed about whom on which day (one mail per caller a day).
+    "ALTER TABLE users ADD COLUMN missed_call_mail INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN missed_call_exclude TEXT NOT NULL DEFAULT '';
+    CREATE TABLE missed_call_mails (
+        tenant_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        caller TEXT NOT NULL,
+        day TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, user_id, caller, day)
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -162,6 +162,19 @@ impl Carrier {
         }
     }
 
+    /// CANCELs the carrier's INVITE (its Via branch, From, To, Call-ID, CSeq number).
+    pub fn cancel(&self, call: &Inbound) {
+        let inv = &call.invite;
+        let mut w = MessageWriter::request("CANCEL", inv.uri_str().unwrap_or(""));
+        w.header("Via", inv.values_named("Via").next().unwrap_or(""));
+        w.header("Max-Forwards", "70");
+        w.header("From", inv.values_named("From").next().unwrap_or(""));
+        w.header("To", inv.values_named("To").next().unwrap_or(""));
+        w.header("Call-ID", inv.call_id().unwrap_or(""));
+        w.header("CSeq", "1 CANCEL");
+        self.send(&w.finish(), call.switch);
+    }
+
     /// The final response to the carrier's INVITE (provisional ones skipped); a 2xx
     /// is acknowledged.
     pub fn final_response(&self, call: &mut Inbound, wait: Duration) -> Option<u16> {
@@ -170,7 +183,8 @@ impl Carrier {
             let left = deadline.checked_duration_since(std::time::Instant::now())?;
             let (m, _) = self.recv(left)?;
             let Some(code) = m.code() else { continue };
-            if m.call_id() != call.invite.call_id() || code < 200 {
+            let invite = m.cseq().is_some_and(|c| c.method == "INVITE");
+            if m.call_id() != call.invite.call_id() || code < 200 || !invite {
                 continue;
             }
             call.to_tag = m.to().and_then(|t| t.tag().map(str::to_owned));
