@@ -1746,9 +1746,10 @@ impl Actor for TenantSupervisor {
                 domain,
                 private,
                 project,
+                pickup,
                 reply,
             } => {
-                let tags = (private, project);
+                let tags = (private, project, pickup);
                 let r = Self::click_to_dial(state, &line, &to, domain, tags).await;
                 let _ = reply.send(r);
             }

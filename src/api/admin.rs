@@ -713,6 +713,9 @@ fn unreachable_switch<E: std::fmt::Display>(e: E) -> ApiError {
 #[derive(Deserialize)]
 pub struct DialBody {
     to: Option<String>,
+    /// Instead of `to`: the line whose ringing call the user's phone picks up (it
+    /// dials the plan's directed pickup code and the line).
+    pickup: Option<String>,
     /// The call is private (the journal keeps its number as the tenant says).
     #[serde(default)]
     private: bool,
@@ -733,7 +736,10 @@ pub async fn dial(
     let (tenant, own) = tenant_scope(&state, &headers, from).await?;
     let b = body(b)?;
     reachable_line(&state, tenant, own.as_deref(), &ext).await?;
-    let to = required(b.to, "to")?;
+    let (to, pickup) = match (b.to, b.pickup) {
+        (_, Some(line)) if !line.trim().is_empty() => (line, true),
+        (to, _) => (required(to, "to")?, false),
+    };
     if let Some(p) = &b.project {
         if p.is_empty() || p.len() > 16 || !p.bytes().all(|c| c.is_ascii_digit()) {
             return Err(ApiError::invalid("project", "project: 1 to 16 digits"));
@@ -754,6 +760,7 @@ pub async fn dial(
         domain,
         private,
         project,
+        pickup,
         reply
     })
     .map_err(unreachable_switch)?;
@@ -821,6 +828,8 @@ pub async fn control(
         "retrieve" => vec![CallControl::Retrieve],
         "transfer" => vec![CallControl::Transfer(text("to")?)],
         "deflect" => vec![CallControl::Deflect(text("to")?)],
+        "answer" => vec![CallControl::Answer],
+        "conference" => vec![CallControl::Conference],
         "dtmf" => {
             let keys = text("keys")?;
             let valid = keys.len() <= 32
@@ -858,10 +867,16 @@ pub async fn control(
     let Some(now) = first.next() else {
         return Err(ApiError::invalid("keys", "keys is required"));
     };
+    // Hanging up ends every call of the line; anything else is done in the first of
+    // its calls that can (a transfer or a merge once).
+    let every = now == CallControl::Hangup;
     let mut done = Vec::new();
     for c in calls {
         if ask_call(&c, &ext, now.clone()).await {
             done.push(c);
+            if !every {
+                break;
+            }
         }
     }
     if done.is_empty() {

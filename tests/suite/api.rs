@@ -1175,6 +1175,59 @@ fn call_control_holds_sends_keys_transfers_and_deflects() {
     carl.answer_request("BYE");
     call.answer_request("BYE");
 
+    // Answered from the API: 102's ringing phone is asked (Event: talk) and answers.
+    let mut call = Caller::call(&pbx, "101", "102");
+    let ringing = bob.next_invite(&[]).expect("102 rings");
+    bob.respond(&ringing, 180, "Ringing");
+    assert_eq!(call.expect(180), 180);
+    let (code, body) = act(&ann, "101", "answer", Value::Null);
+    assert_eq!(code, 409, "101 is not rung: {body}");
+    let (code, body) = act(&admin, "102", "answer", Value::Null);
+    assert_eq!(code, 200, "{body}");
+    let talk = bob.answer_request("NOTIFY");
+    let event = talk
+        .header_lines()
+        .find(|(_, n, _)| n.eq_ignore_ascii_case("Event"))
+        .map(|(_, _, v)| v.to_owned());
+    assert_eq!(event.as_deref(), Some("talk"));
+    bob.answer_invite(&ringing, 40104);
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    call.bye();
+    bob.answer_request("BYE");
+
+    // Pickup from the API: 104's phone is rung and asked to dial the pickup code for
+    // the call ringing 103.
+    let mut dave = Device::register(&pbx, "104");
+    let mut ringing_103 = Caller::call(&pbx, "101", "103");
+    let at_103 = carl.next_invite(&[]).expect("103 rings");
+    carl.respond(&at_103, 180, "Ringing");
+    let (code, body) = send(
+        api,
+        "POST",
+        "/api/v1/lines/104/calls",
+        &admin,
+        j!({"pickup": "103"}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let invite = dave.next_invite(&[]).expect("104's phone rings");
+    dave.answer_invite(&invite, 40106);
+    let refer = recv_until(&mut dave.c, "the REFER", |m| is_request(m, "REFER"));
+    let refer_to = refer
+        .header_lines()
+        .find(|(_, n, _)| n.eq_ignore_ascii_case("Refer-To"))
+        .map(|(_, _, v)| v.to_owned())
+        .unwrap();
+    assert!(refer_to.contains("sip:*59103@"), "{refer_to}");
+    ringing_103.cancel();
+    let cancel = recv_until(&mut carl.c, "the CANCEL at 103", |m| {
+        is_request(m, "CANCEL")
+    });
+    carl.c
+        .send_raw(&engine::sip::MessageWriter::response_to(&cancel, 200, "OK", None).finish());
+    carl.respond(&at_103, 487, "Request Terminated");
+    assert_eq!(ringing_103.expect(487), 487);
+
     // A call ringing 102 is deflected to 103: 102's phone is cancelled, 103 answers.
     let mut call = Caller::call(&pbx, "101", "102");
     let ringing = bob.next_invite(&[]).expect("102 rings");

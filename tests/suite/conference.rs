@@ -295,6 +295,39 @@ fn only_the_organiser_brings_parties_in_and_only_from_its_own_calls() {
 }
 
 #[test]
+fn the_api_merges_a_lines_two_calls_into_a_conference() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let admin = crate::common::api_client::key(dir.path(), &["--tenant", "demo", "--name", "cti"]);
+    let TwoCalls {
+        b,
+        mut call_b,
+        mut call_c,
+        a_rtp,
+        b_rtp,
+        c_rtp,
+        ..
+    } = two_calls(&pbx, 41040, None);
+    // What the user's client asks instead of typing *33.
+    let (code, body) = crate::common::api_client::send(
+        pbx.http.unwrap(),
+        "POST",
+        "/api/v1/lines/100/calls/conference",
+        &admin,
+        serde_json::Value::Null,
+    );
+    assert_eq!(code, 200, "{body}");
+    call_b.answer_request("BYE");
+    let _reinvite = call_c.answer_reinvite(port_of(&a_rtp), "sendrecv");
+    let b_to = sdp_target(b.invite.as_ref().unwrap());
+    let (_, heard) = heard_while(b_rtp, b_to, &[&a_rtp, &c_rtp]);
+    assert!(
+        heard.iter().all(|&h| h > 1000.0),
+        "101 is heard by 100 and 102: {heard:?}"
+    );
+}
+
+#[test]
 fn star_33_merges_the_call_and_the_other_call_into_a_conference() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());

@@ -1051,6 +1051,15 @@ fn controlled(
             true
         }
         (CallControl::Deflect(to), _) => hunt::deflect(myself, s, line, to, t),
+        (CallControl::Answer, _) => ask_to_answer(s, line, t),
+        (CallControl::Conference, Some(id)) => {
+            let can = s.peer_of(id).is_some() && s.seats.is_empty() && s.merge_asked.is_none();
+            if can {
+                s.merge_asked = Some(id);
+                merge::ask(myself, s);
+            }
+            can
+        }
         (CallControl::Record, Some(id)) => {
             recording::toggle(s, id);
             true
@@ -1065,6 +1074,32 @@ fn controlled(
         tracing::debug!(line, "call control not possible in this call now");
     }
     done
+}
+
+/// Asks the phones of line `line` that ring for this call to answer: a NOTIFY with
+/// `Event: talk` in each one's early dialog. False when none of its phones rings.
+fn ask_to_answer(s: &mut CallState, line: &str, t: Instant) -> bool {
+    let Some(id) = s.with_role(Role::Callee) else {
+        return false;
+    };
+    let legs: Vec<usize> = match s.channel(id) {
+        Some(c) if c.answered().is_none() => c
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| *l == line)
+            .map(|(i, _)| i)
+            .collect(),
+        _ => return false,
+    };
+    let mut asked = false;
+    for i in legs {
+        let sent = s.with_leg(id, i, t, |l| {
+            l.send_request_with(&engine::sip::Method::Notify, &[("Event", "talk")], None, t)
+        });
+        asked |= sent.flatten().is_some();
+    }
+    asked
 }
 
 /// Channel `id`'s party holds the call (or takes it back): the media towards it

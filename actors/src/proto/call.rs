@@ -178,6 +178,11 @@ pub enum CallControl {
     Deflect(String),
     /// The line presses this key towards the other party (RFC 4733, else SIP INFO).
     Dtmf(char),
+    /// The line's ringing phones are asked to answer (`NOTIFY` with `Event: talk`,
+    /// which desk phones honour when set to).
+    Answer,
+    /// This call and the line's other call become one conference (the merge).
+    Conference,
 }
 
 /// A device of the callee: where its binding says to send the INVITE.

@@ -56,6 +56,8 @@ pub enum TenantMsg {
         /// the number behind the plan's prefix codes for them.
         private: bool,
         project: Option<String>,
+        /// `to` is a line whose ringing call the phone picks up (directed pickup).
+        pickup: bool,
         reply: RpcReplyPort<Result<(), (u16, String)>>,
     },
     /// The lines not free now ("ringing", "in call").

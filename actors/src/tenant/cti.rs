@@ -19,7 +19,7 @@ impl TenantSupervisor {
         line: &str,
         to: &str,
         domain: String,
-        (private, project): (bool, Option<String>),
+        (private, project, pickup): (bool, Option<String>, bool),
     ) -> Result<(), (u16, String)> {
         let entry = state
             .entry
@@ -28,6 +28,11 @@ impl TenantSupervisor {
         let view = state.view.borrow().clone();
         // Private and project calls: the phone dials the plan's prefix codes too.
         let mut dialled = to.to_owned();
+        if pickup {
+            let code = Self::feature_code(&view, FeatureKind::DirectedPickup)
+                .ok_or((403, "the plan has no directed pickup code".to_owned()))?;
+            dialled = format!("{code}{dialled}");
+        }
         if private {
             let code = Self::feature_code(&view, FeatureKind::PrivateCallOnce)
                 .ok_or((403, "the plan has no private call code".to_owned()))?;
