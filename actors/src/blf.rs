@@ -30,6 +30,10 @@ pub struct DialogView {
     pub direction: &'static str,
     /// The other party as the line sees it.
     pub remote: String,
+    /// A ringing line's early dialog with the switch: Call-ID, the line's device's
+    /// tag (local), the switch's tag (remote), for a key that picks the call up with
+    /// an INVITE with Replaces.
+    pub early: Option<(String, String, String)>,
 }
 
 /// A watched line's calls now.
@@ -59,8 +63,18 @@ pub fn dialog_info(entity: &str, version: u32, view: &LineView, domain: &str) ->
         } else {
             format!("sip:{}@{domain}", d.remote)
         };
+        // A ringing line names its device's dialog: a key picks it up by Replaces.
+        let ids = match &d.early {
+            Some((call_id, local, remote)) => format!(
+                "call-id=\"{}\" local-tag=\"{}\" remote-tag=\"{}\"",
+                xml(call_id),
+                xml(local),
+                xml(remote)
+            ),
+            None => format!("call-id=\"{}\"", xml(&d.id)),
+        };
         out.push_str(&format!(
-            "  <dialog id=\"{id}\" call-id=\"{id}\" direction=\"{}\">\r\n    <state>{}</state>\r\n    <remote><identity>{}</identity></remote>\r\n  </dialog>\r\n",
+            "  <dialog id=\"{id}\" {ids} direction=\"{}\">\r\n    <state>{}</state>\r\n    <remote><identity>{}</identity></remote>\r\n  </dialog>\r\n",
             d.direction,
             d.state,
             xml(&remote),
@@ -104,6 +118,7 @@ mod tests {
                 state: "early",
                 direction: "recipient",
                 remote: "102".into(),
+                early: Some(("abc@pbx".into(), "dev1".into(), "sw1".into())),
             }],
         };
         let doc = dialog_info("sip:101@pbx.test", 3, &view, "pbx.test");
@@ -111,6 +126,7 @@ mod tests {
         assert!(doc.contains("<state>early</state>"));
         assert!(doc.contains("direction=\"recipient\""));
         assert!(doc.contains("<identity>sip:102@pbx.test</identity>"));
+        assert!(doc.contains("call-id=\"abc@pbx\" local-tag=\"dev1\" remote-tag=\"sw1\""));
         let idle = dialog_info("sip:101@pbx.test", 4, &LineView::default(), "pbx.test");
         assert!(!idle.contains("<dialog "), "{idle}");
         assert!(dialog_info("sip:<x>@y", 0, &LineView::default(), "y").contains("sip:&lt;x&gt;@y"));

@@ -543,6 +543,7 @@ impl TenantSupervisor {
     /// (early until answered, then confirmed).
     fn line_view(state: &TenantState, ext: &str) -> crate::blf::LineView {
         use crate::blf::DialogView;
+        let state_view = state.view.borrow();
         let mut dialogs = Vec::new();
         for c in state.calls.values() {
             let r = c.record.lock().unwrap_or_else(|e| e.into_inner());
@@ -564,11 +565,29 @@ impl TenantSupervisor {
             } else {
                 continue;
             };
+            let early = (state == "early" && direction == "recipient")
+                .then(|| r.ringing_dialogs.iter().find(|d| d.line == ext))
+                .flatten()
+                .map(|d| {
+                    (
+                        d.call_id.clone(),
+                        d.device_tag.clone(),
+                        d.switch_tag.clone(),
+                    )
+                });
+            // A line that hides its callers: its keys see that it rings, not who.
+            let hidden = direction == "recipient"
+                && state_view.features.get(ext).is_some_and(|f| f.blf_private);
             dialogs.push(DialogView {
                 id,
                 state,
                 direction,
-                remote: remote.clone(),
+                remote: if hidden {
+                    "sip:anonymous@anonymous.invalid".to_owned()
+                } else {
+                    remote.clone()
+                },
+                early,
             });
         }
         crate::blf::LineView { dialogs }

@@ -503,6 +503,7 @@ fn features_json(f: &actors::store::LineFeatures) -> Value {
         "caller_id_fixed": f.caller_id_fixed,
         "private": f.private,
         "project": f.project,
+        "blf_private": f.blf_private,
     })
 }
 
@@ -557,6 +558,7 @@ const FEATURE_FIELDS: &[&str] = &[
     "caller_id_fixed",
     "private",
     "project",
+    "blf_private",
 ];
 
 /// Changes what is named of line `ext`'s settings (`pbx line set`): do not disturb,
@@ -635,6 +637,7 @@ pub async fn change_features(
         by_user,
         private: switch(&b, "private")?,
         project: target(&b, "project")?,
+        blf_private: switch(&b, "blf_private")?,
     };
     let line = ext.clone();
     let f = state

@@ -199,6 +199,9 @@ pub enum UserCmd {
         /// The project code (digits) the line's calls are tagged with, or `off`.
         #[arg(long, value_name = "CODE|off")]
         project: Option<String>,
+        /// `on`: busy-lamp keys watching the line see that it rings, not who calls.
+        #[arg(long, value_name = "on|off")]
+        blf_private: Option<String>,
     },
     /// Show a line's do not disturb and forwarding.
     Show {
@@ -678,6 +681,10 @@ fn print_features(ext: &str, f: &actors::store::LineFeatures) {
         println!("  administrator forwards every call to {admin}");
     }
     println!("  private calls:         {}", on(f.private));
+    println!(
+        "  callers hidden from busy-lamp keys: {}",
+        on(f.blf_private)
+    );
     if let Some(p) = &f.project {
         println!("  project code:          {p}");
     }
@@ -787,6 +794,7 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             caller_id_fixed,
             private,
             project,
+            blf_private,
         } => {
             use actors::store::{ForwardScope, ForwardsChange};
             let t = store.tenant(&tenant)?;
@@ -803,6 +811,7 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
             let anonymous = switch("anonymous", anonymous)?;
             let caller_id_fixed = switch("caller-id-fixed", caller_id_fixed)?;
             let private = switch("private", private)?;
+            let blf_private = switch("blf-private", blf_private)?;
             let target = |v: Option<String>| v.map(|v| (v != "off").then_some(v));
             let scope = match callers.as_str() {
                 "all" => ForwardScope::All,
@@ -832,6 +841,7 @@ pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
                 by_user: false,
                 private,
                 project: target(project),
+                blf_private,
                 no_answer_secs: match no_answer_secs.as_deref() {
                     None => None,
                     Some("default") => Some(None),

@@ -115,3 +115,82 @@ fn a_key_on_102_follows_line_101_through_a_call() {
     let refused = subscribe(&mut stranger, "102", "201");
     assert_eq!(refused.code(), Some(404));
 }
+
+/// The value of attribute `name` in the first `<dialog` element of `doc`.
+fn attr(doc: &str, name: &str) -> String {
+    let dialog = &doc[doc.find("<dialog ").expect("a dialog element")..];
+    let at = dialog
+        .find(&format!(" {name}=\""))
+        .unwrap_or_else(|| panic!("no {name}: {doc}"));
+    let rest = &dialog[at + name.len() + 3..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+#[test]
+fn a_key_picks_up_the_call_ringing_its_line_by_replaces() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut key = SipClient::udp(pbx.addr);
+    assert_eq!(subscribe(&mut key, "102", "101").code(), Some(200));
+    next_state(&mut key);
+    // 103 calls 101, whose phone rings: the key names the ringing dialog.
+    let mut phone = Device::register(&pbx, "101");
+    let mut call = Caller::call(&pbx, "103", "101");
+    let invite = phone.next_invite(&[]).expect("101 rings");
+    phone.respond(&invite, 180, "Ringing");
+    assert_eq!(call.expect(180), 180);
+    let mut state = next_state(&mut key);
+    while !state.contains("local-tag=") {
+        state = next_state(&mut key);
+    }
+    let (call_id, local, remote) = (
+        attr(&state, "call-id"),
+        attr(&state, "local-tag"),
+        attr(&state, "remote-tag"),
+    );
+    assert_eq!(Some(call_id.as_str()), invite.call_id(), "{state}");
+    assert_eq!(local, "dev1", "the ringing phone's own tag: {state}");
+    // The key's phone (102) picks it up: INVITE with Replaces naming that dialog.
+    let replaces = format!("Replaces: {call_id};to-tag={local};from-tag={remote};early-only\r\n");
+    let mut picker = Caller::call_full(&pbx, "102", "101", 40500, (0, "PCMU"), &replaces);
+    assert_eq!(picker.expect(200), 200, "the pickup is answered");
+    picker.ack();
+    // The caller is connected; 101's phone stops ringing.
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+    let cancel = recv_until(&mut phone.c, "the CANCEL at 101", |m| {
+        is_request(m, "CANCEL")
+    });
+    phone
+        .c
+        .send_raw(&engine::sip::MessageWriter::response_to(&cancel, 200, "OK", None).finish());
+    // Replaces naming no ringing dialog: nothing is picked up.
+    let bogus = "Replaces: nothing@pbx;to-tag=a;from-tag=b;early-only\r\n";
+    let mut none = Caller::call_full(&pbx, "102", "101", 40502, (0, "PCMU"), bogus);
+    assert_eq!(none.expect(481), 481);
+    call.bye();
+}
+
+#[test]
+fn a_line_that_hides_its_callers_shows_its_keys_only_that_it_rings() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    line_set(dir.path(), "101", &["--blf-private", "on"]);
+    pbx.restart();
+    let mut key = SipClient::udp(pbx.addr);
+    assert_eq!(subscribe(&mut key, "102", "101").code(), Some(200));
+    next_state(&mut key);
+    let mut phone = Device::register(&pbx, "101");
+    let mut call = Caller::call(&pbx, "103", "101");
+    let invite = phone.next_invite(&[]).expect("101 rings");
+    phone.respond(&invite, 180, "Ringing");
+    let mut state = next_state(&mut key);
+    while !state.contains("<state>early</state>") {
+        state = next_state(&mut key);
+    }
+    assert!(state.contains("sip:anonymous@anonymous.invalid"), "{state}");
+    assert!(!state.contains("103"), "the caller is hidden: {state}");
+    phone.respond(&invite, 486, "Busy Here");
+    assert_eq!(call.expect(486), 486);
+}

@@ -1392,6 +1392,35 @@ fn update_record(s: &mut CallState) {
         .filter(|c| c.role == Role::Callee && c.answered().is_some() && !c.is_ended())
         .map(|c| c.user().to_owned())
         .collect();
+    // The ringing devices' early dialogs, gathered again only when their number
+    // changed (a device answered 180 with its tag, or the hop changed).
+    let ringing_channel = ringing.and_then(|id| s.channel(id));
+    let early = |c: &Channel| {
+        (0..c.lines.len())
+            .filter_map(|i| c.leg(i).filter(|l| !l.is_ended())?.dialog())
+            .count()
+    };
+    let now_early = ringing_channel.map_or(0, early);
+    let dialogs_changed = now_early != rec.ringing_dialogs.len()
+        || (now_early > 0 && rec.ringing_dialogs[0].line != rec.ringing_lines[0]);
+    if dialogs_changed {
+        rec.ringing_dialogs = ringing_channel
+            .map(|c| {
+                (0..c.lines.len())
+                    .filter_map(|i| {
+                        let leg = c.leg(i).filter(|l| !l.is_ended())?;
+                        let id = leg.dialog()?.id();
+                        Some(supervision::RingingDialog {
+                            line: c.lines[i].clone(),
+                            call_id: id.call_id.clone(),
+                            switch_tag: id.local_tag.clone(),
+                            device_tag: id.remote_tag.clone(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
     // The lines the call rings or connects changed: the tenant tells their watchers
     // (busy-lamp fields). Compared in place: nothing is copied while nothing changed
     // (this runs after every message of the call).
@@ -1403,7 +1432,7 @@ fn update_record(s: &mut CallState) {
                 && *answered == rec.answered_lines
                 && *closed == rec.closed
         });
-    if same {
+    if same && !dialogs_changed {
         return;
     }
     let seen = (

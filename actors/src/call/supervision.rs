@@ -43,6 +43,20 @@ pub struct CallRecord {
     pub ringing_lines: Vec<String>,
     /// The lines that answered and are in the call now (a forward target, a picker).
     pub answered_lines: Vec<String>,
+    /// The early dialogs of the devices ringing now: line, Call-ID, the switch's tag,
+    /// the device's tag (what a busy-lamp key needs to pick the call up by Replaces).
+    pub ringing_dialogs: Vec<RingingDialog>,
+}
+
+/// One ringing device's early dialog with the switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingingDialog {
+    pub line: String,
+    pub call_id: String,
+    /// The switch's tag (From of its INVITE).
+    pub switch_tag: String,
+    /// The device's tag (To of its provisional response).
+    pub device_tag: String,
 }
 
 pub type SharedRecord = Arc<Mutex<CallRecord>>;

@@ -334,6 +334,19 @@ fn names(leg: &Leg, rep: &Replaces) -> bool {
 }
 
 /// The bridged party channel whose answered leg has the dialog `rep` names.
+/// True when `rep` names the early dialog of a device the call rings now.
+fn ringing_named(s: &CallState, rep: &Replaces) -> bool {
+    let Some(id) = super::pickup::ringing(s) else {
+        return false;
+    };
+    let Some(c) = s.channel(id) else { return false };
+    (0..c.lines.len()).any(|i| {
+        c.leg(i)
+            .filter(|l| !l.is_ended())
+            .is_some_and(|l| names(l, rep))
+    })
+}
+
 pub(super) fn named_channel(s: &CallState, rep: &Replaces) -> Option<ChannelId> {
     s.channels
         .iter()
@@ -492,6 +505,14 @@ pub fn replace(
         Some(Ok(r)) => r,
         _ => return inc.respond(400, "Bad Replaces"),
     };
+    // A ringing device's early dialog (a busy-lamp key's pickup): the call is picked
+    // up by the line asking, as with the directed pickup code.
+    if ringing_named(s, &rep) {
+        return super::pickup::pick_up(myself, s, by, inc, t);
+    }
+    if rep.early_only {
+        return inc.respond(486, "Busy Here");
+    }
     let Some(named) = named_channel(s, &rep).filter(|_| s.transfer.is_none()) else {
         return inc.respond(481, "Call/Transaction Does Not Exist");
     };

@@ -119,6 +119,8 @@ pub struct FeatureChange {
     pub private: Option<bool>,
     /// The project code its calls are tagged with (`Some(None)`: none).
     pub project: Option<Option<String>>,
+    /// Busy-lamp keys see that it rings, not who calls.
+    pub blf_private: Option<bool>,
 }
 
 /// What a line does with its calls besides ringing.
@@ -149,6 +151,8 @@ pub struct LineFeatures {
     pub private: bool,
     /// The project code the line's calls are tagged with, unless dialled otherwise.
     pub project: Option<String>,
+    /// Busy-lamp keys watching the line see that it rings, not who calls.
+    pub blf_private: bool,
 }
 
 /// Seconds a line rings before forwarding on no answer, unless it says otherwise.
@@ -245,6 +249,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LineFeatures> {
         caller_id_fixed: r.get::<_, i64>("caller_id_fixed")? != 0,
         private: r.get::<_, i64>("private")? != 0,
         project: r.get("project")?,
+        blf_private: r.get::<_, i64>("blf_private")? != 0,
     })
 }
 
@@ -437,6 +442,9 @@ impl Store {
         if let Some(code) = &change.project {
             f.project.clone_from(code);
         }
+        if let Some(on) = change.blf_private {
+            f.blf_private = on;
+        }
         self.set_line_features(tenant, ext, &f)?;
         Ok(f)
     }
@@ -455,15 +463,15 @@ impl Store {
             "INSERT INTO line_features (tenant_id, ext, dnd, fwd_always, fwd_busy,
                 fwd_unregistered, fwd_no_answer, no_answer_secs, no_call_waiting, anonymous,
                 ext_split, ext_fwd_always, ext_fwd_busy, ext_fwd_unregistered,
-                ext_fwd_no_answer, admin_forward, caller_id, caller_id_fixed, private, project)
+                ext_fwd_no_answer, admin_forward, caller_id, caller_id_fixed, private, project, blf_private)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                ?17, ?18, ?19, ?20)
+                ?17, ?18, ?19, ?20, ?21)
              ON CONFLICT (tenant_id, ext) DO UPDATE SET dnd = ?3, fwd_always = ?4,
                 fwd_busy = ?5, fwd_unregistered = ?6, fwd_no_answer = ?7,
                 no_answer_secs = ?8, no_call_waiting = ?9, anonymous = ?10, ext_split = ?11,
                 ext_fwd_always = ?12, ext_fwd_busy = ?13, ext_fwd_unregistered = ?14,
                 ext_fwd_no_answer = ?15, admin_forward = ?16, caller_id = ?17,
-                caller_id_fixed = ?18, private = ?19, project = ?20",
+                caller_id_fixed = ?18, private = ?19, project = ?20, blf_private = ?21",
             params![
                 tenant,
                 ext,
@@ -485,6 +493,7 @@ impl Store {
                 f.caller_id_fixed,
                 f.private,
                 f.project,
+                f.blf_private,
             ],
         )?;
         Ok(())

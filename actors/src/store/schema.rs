@@ -332,6 +332,8 @@ const MIGRATIONS: &[&str] = &[
         day TEXT NOT NULL,
         PRIMARY KEY (tenant_id, user_id, caller, day)
     );",
+    // 22: a line hides who calls it from the busy-lamp keys watching it.
+    "ALTER TABLE line_features ADD COLUMN blf_private INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
