@@ -217,10 +217,26 @@ pub async fn devices(
         .store
         .call(move |s| s.devices(tenant, only.as_deref()))
         .await?;
+    let directory = state.directory.clone();
     Ok(Json(json!(list
         .into_iter()
-        .map(|d| json!({"username": d.username, "line": d.ext, "name": d.name}))
+        .map(|d| {
+            let registered = registered_as(&directory, tenant, &d.ext, &d.username);
+            json!({"username": d.username, "line": d.ext, "name": d.name, "registered": registered})
+        })
         .collect::<Vec<_>>())))
+}
+
+/// True while account `username` has a registration on line `ext` (of a running line).
+fn registered_as(
+    directory: &actors::directory::Directory,
+    tenant: TenantId,
+    ext: &str,
+    username: &str,
+) -> bool {
+    directory
+        .bindings(tenant, ext)
+        .is_some_and(|b| b.iter().any(|b| b.account.as_deref() == Some(username)))
 }
 
 #[derive(Deserialize)]
@@ -303,14 +319,17 @@ pub async fn phones(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = admin(&state.principal(&headers, from).await?)?;
     let list = state.store.call(move |s| s.provisioned(tenant)).await?;
+    let directory = state.directory.clone();
     Ok(Json(json!(list
         .into_iter()
         .map(|p| {
-            // Until its first fetch a phone is still to be provisioned.
-            let status = if p.fetched_at.is_some() {
-                "provisioned"
-            } else {
-                "provisioning"
+            // Online while its account is registered; until its first fetch it is
+            // still to be provisioned; fetched and not registered, offline.
+            let online = registered_as(&directory, tenant, &p.line, &p.device);
+            let status = match (online, p.fetched_at) {
+                (true, _) => "online",
+                (false, Some(_)) => "offline",
+                (false, None) => "provisioning",
             };
             json!({
                 "mac": p.mac, "vendor": p.vendor, "device": p.device, "line": p.line,

@@ -428,15 +428,20 @@ fn phones_fetch_their_configuration_by_mac_and_register_with_it() {
     let password = cfg_value(&head, "account.1.password");
     // The phone registers with what it got.
     let mut phone = crate::common::sip_client::SipClient::udp(pbx.addr);
+    let contact = format!("<sip:{user}@{}>", phone.local);
     let ok = phone.register(
         &user,
         &password,
         "127.0.0.1",
-        None,
+        Some(&contact),
         Some(600),
         engine::auth::Algorithm::Md5,
     );
     assert_eq!(ok.code(), Some(200), "{ok:?}");
+    // Registered with its provisioned account: the phone is online.
+    let admin = key(d, &["--tenant", "demo", "--name", "admin"]);
+    let (_, phones) = get(api, "/api/v1/phones", &admin);
+    assert_eq!(phones[0]["status"], "online", "{phones}");
     // A second fetch makes a new password; the old one no longer registers.
     let (_, again) = http(api, "GET", "/provision/001565AABBCC.cfg", None, None);
     let new = cfg_value(&again, "account.1.password");
@@ -850,6 +855,16 @@ fn people_lines_devices_phones_prompts_agents_and_settings_are_administered() {
         engine::auth::Algorithm::Md5,
     );
     assert_eq!(resp.code(), Some(200));
+    // Listed as registered: the binding knows the account that made it.
+    let (_, list) = get(api, "/api/v1/devices", &admin);
+    let dect = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["username"] == "ann-dect")
+        .cloned()
+        .unwrap();
+    assert_eq!(dect["registered"], true, "{list}");
     let (code, _) = http(api, "DELETE", "/api/v1/devices/ann-dect", Some(&acme), None);
     assert_eq!(code, 404);
     let (code, _) = http(
@@ -895,7 +910,10 @@ fn people_lines_devices_phones_prompts_agents_and_settings_are_administered() {
     let text = raw_get(api, "/provision/001565aabbcc.cfg");
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let (_, phones) = get(api, "/api/v1/phones", &admin);
-    assert_eq!(phones[0]["status"], "provisioned", "{phones}");
+    assert_eq!(
+        phones[0]["status"], "offline",
+        "fetched, not registered: {phones}"
+    );
 
     // Prompts: a mono 8 kHz WAV is stored; anything else refused naming what it is.
     let wav = d.join("upload.wav");

@@ -9,7 +9,7 @@ use crate::Result;
 impl Store {
     pub fn bindings(&self, tenant: TenantId, ext: &str) -> Result<Vec<Binding>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT contact, instance, q, call_id, cseq, expires_at, flow, user_agent
+            "SELECT contact, instance, q, call_id, cseq, expires_at, flow, user_agent, account
              FROM bindings WHERE tenant_id = ?1 AND ext = ?2 ORDER BY rowid",
         )?;
         let rows = stmt.query_map(params![tenant, ext], |r| {
@@ -22,6 +22,7 @@ impl Store {
                 expires_at: r.get::<_, i64>(5)? as u64,
                 flow: r.get(6)?,
                 user_agent: r.get(7)?,
+                account: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -35,11 +36,11 @@ impl Store {
         let tx = self.conn.transaction()?;
         {
             let mut upsert = tx.prepare_cached(
-                "INSERT INTO bindings (tenant_id, ext, contact, instance, q, call_id, cseq, expires_at, flow, user_agent)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO bindings (tenant_id, ext, contact, instance, q, call_id, cseq, expires_at, flow, user_agent, account)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (tenant_id, ext, contact) DO UPDATE SET instance = excluded.instance, q = excluded.q,
                    call_id = excluded.call_id, cseq = excluded.cseq, expires_at = excluded.expires_at,
-                   flow = excluded.flow, user_agent = excluded.user_agent",
+                   flow = excluded.flow, user_agent = excluded.user_agent, account = excluded.account",
             )?;
             let mut remove = tx.prepare_cached(
                 "DELETE FROM bindings WHERE tenant_id = ?1 AND ext = ?2 AND contact = ?3",
@@ -57,7 +58,8 @@ impl Store {
                             b.cseq,
                             b.expires_at as i64,
                             b.flow,
-                            b.user_agent
+                            b.user_agent,
+                            b.account
                         ])?;
                     }
                     BindingChange::Remove { contact } => {
@@ -115,6 +117,7 @@ mod tests {
             expires_at: 1_000,
             flow: "udp:127.0.0.1:5062".into(),
             user_agent: Some("ua".into()),
+            account: Some("100-desk".into()),
         };
         s.apply_binding_changes(&[(t.id, "100".into(), BindingChange::Upsert(b.clone()))])
             .unwrap();

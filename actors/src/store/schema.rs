@@ -334,6 +334,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 22: a line hides who calls it from the busy-lamp keys watching it.
     "ALTER TABLE line_features ADD COLUMN blf_private INTEGER NOT NULL DEFAULT 0;",
+    // 23: the account (line or device) that registered each binding.
+    "ALTER TABLE bindings ADD COLUMN account TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -74,9 +74,10 @@ impl TenantSupervisor {
     }
 
     /// The calls line `line` is in (the caller, or a line that answered) or that
-    /// ring it now.
+    /// ring it now, the newest first (the one the user is most likely talking in;
+    /// an older one is usually on hold).
     pub(super) fn calls_of(state: &TenantState, line: &str) -> Vec<ActorRef<CallMsg>> {
-        state
+        let mut calls: Vec<ActorRef<CallMsg>> = state
             .calls
             .values()
             .filter(|c| {
@@ -86,7 +87,9 @@ impl TenantSupervisor {
                 !r.closed && (c.parties[0] == line || answered || ringing)
             })
             .map(|c| c.call.clone())
-            .collect()
+            .collect();
+        calls.sort_by_key(|c| std::cmp::Reverse(c.get_id().pid()));
+        calls
     }
 
     /// A line's calls in a word: "in call" (it placed one, or answered one),

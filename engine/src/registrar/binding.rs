@@ -16,6 +16,9 @@ pub struct Binding {
     /// (`udp:127.0.0.1:5062`, `tcp:[::1]:40000#7` with the connection id).
     pub flow: String,
     pub user_agent: Option<String>,
+    /// The account that registered it: the line's own number or one of its device
+    /// accounts (the credentials the REGISTER was authenticated with).
+    pub account: Option<String>,
 }
 
 impl Binding {

@@ -117,7 +117,7 @@ impl Registrar {
                 return outcome(403, w.finish(), Vec::new(), false);
             }
         }
-        match self.update(req, flow, now_unix) {
+        match self.update(req, flow, &creds.username, now_unix) {
             Ok(changes) => {
                 let mut w = MessageWriter::response_to(req, 200, "OK", Some(&tag_for(req)));
                 for b in &self.bindings {
@@ -144,6 +144,7 @@ impl Registrar {
         &mut self,
         req: &Message,
         flow: &dyn Fn(&Contact<'_>) -> String,
+        account: &str,
         now_unix: u64,
     ) -> Result<Vec<BindingChange>, Reject> {
         let call_id = req.call_id().unwrap_or("");
@@ -246,6 +247,7 @@ impl Registrar {
                 expires_at: now_unix + expires as u64,
                 flow,
                 user_agent: user_agent.clone(),
+                account: Some(account.to_owned()),
             };
             match pos {
                 Some(i) => {
