@@ -852,6 +852,7 @@ pub async fn control(
         "deflect" => vec![CallControl::Deflect(text("to")?)],
         "answer" => vec![CallControl::Answer],
         "conference" => vec![CallControl::Conference],
+        "connect" => vec![CallControl::Connect],
         "dtmf" => {
             let keys = text("keys")?;
             let valid = keys.len() <= 32

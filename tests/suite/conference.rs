@@ -328,6 +328,35 @@ fn the_api_merges_a_lines_two_calls_into_a_conference() {
 }
 
 #[test]
+fn the_api_connects_a_lines_two_calls_and_the_line_leaves_both() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let admin = crate::common::api_client::key(dir.path(), &["--tenant", "demo", "--name", "cti"]);
+    let TwoCalls {
+        b,
+        mut call_b,
+        mut call_c,
+        b_rtp,
+        c_rtp,
+        ..
+    } = two_calls(&pbx, 41060, None);
+    // The attended transfer of the user's client: 101 and 102 talk, 100 is gone.
+    let (code, body) = crate::common::api_client::send(
+        pbx.http.unwrap(),
+        "POST",
+        "/api/v1/lines/100/calls/connect",
+        &admin,
+        serde_json::Value::Null,
+    );
+    assert_eq!(code, 200, "{body}");
+    call_b.answer_request("BYE");
+    call_c.answer_request("BYE");
+    let b_to = sdp_target(b.invite.as_ref().unwrap());
+    let (_, heard) = heard_while(b_rtp, b_to, &[&c_rtp]);
+    assert!(heard[0] > 1000.0, "102 hears 101: {heard:?}");
+}
+
+#[test]
 fn star_33_merges_the_call_and_the_other_call_into_a_conference() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());

@@ -273,6 +273,9 @@ impl Actor for ClickToDial {
             CallMsg::Control(.., reply) => {
                 let _ = reply.send(false);
             }
+            CallMsg::DialogOf { reply, .. } => {
+                let _ = reply.send(None);
+            }
             _ => {}
         }
         state.settle(&myself);

@@ -1014,6 +1014,9 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
             found,
         } => queue::agent_devices(&myself, state, (agents, ring), found, t),
         CallMsg::Onward(found) => queue::onward(&myself, state, found, t),
+        CallMsg::DialogOf { line, reply } => {
+            let _ = reply.send(transfer::dialog_of(state, &line));
+        }
         CallMsg::Control(line, control, reply) => {
             let done = controlled(&myself, state, &line, control, t);
             let _ = reply.send(done);
@@ -1067,6 +1070,7 @@ fn controlled(
         (CallControl::Hold, Some(id)) => hold(s, id, true),
         (CallControl::Retrieve, Some(id)) => hold(s, id, false),
         (CallControl::Transfer(to), Some(id)) => transfer::by_api(myself, s, id, to),
+        (CallControl::Connect, Some(id)) => transfer::connect_by_api(myself, s, id),
         (CallControl::Dtmf(key), Some(id)) => in_dialog::send_key(s, id, key, t),
         (_, None) => false,
     };

@@ -182,6 +182,90 @@ pub fn by_api(myself: &ActorRef<CallMsg>, s: &mut CallState, from: ChannelId, to
     true
 }
 
+/// The API's attended transfer: channel `from`'s line leaves this call and its other
+/// call, whose far party takes its place here (that call gives it up as for a REFER
+/// with Replaces naming the line's dialog there). False when this call is not
+/// answered on both sides or a transfer is under way.
+pub fn connect_by_api(myself: &ActorRef<CallMsg>, s: &mut CallState, from: ChannelId) -> bool {
+    let answered = |id| s.channel(id).is_some_and(|c| c.answered().is_some());
+    let bridged = answered(from) && s.peer_of(from).is_some_and(answered);
+    if !bridged || s.transfer.is_some() || s.relays.is_empty() {
+        return false;
+    }
+    let line = s
+        .channel(from)
+        .map(|c| c.user().to_owned())
+        .unwrap_or_default();
+    s.transfer = Some(Transfer {
+        referrer: from,
+        to: line.clone(),
+        referrer_gone: false,
+        target: None,
+        by_api: true,
+    });
+    s.awaiting_handover = true;
+    let (sup, me, tenant) = (s.tenant.supervisor.clone(), myself.clone(), s.tenant.id);
+    let id = myself.get_id();
+    tokio::spawn(async move {
+        let handed = async {
+            let others = sup
+                .call(
+                    |reply| crate::proto::TenantMsg::OtherCalls {
+                        line: line.clone(),
+                        from: id,
+                        reply,
+                    },
+                    None,
+                )
+                .await;
+            let Ok(CallResult::Success(others)) = others else {
+                return None;
+            };
+            for other in others {
+                let asked = other
+                    .call(
+                        |reply| CallMsg::DialogOf {
+                            line: line.clone(),
+                            reply,
+                        },
+                        None,
+                    )
+                    .await;
+                let Ok(CallResult::Success(Some(rep))) = asked else {
+                    continue;
+                };
+                let to = me.clone();
+                if let Ok(CallResult::Success(h)) = other
+                    .call(|r| CallMsg::GiveUp(tenant, rep, to, r), None)
+                    .await
+                {
+                    return h;
+                }
+            }
+            None
+        }
+        .await;
+        let _ = me.send_message(CallMsg::Joined(handed));
+    });
+    true
+}
+
+/// The dialog of line `line`'s answered phone in this call, as a Replaces names it.
+pub fn dialog_of(s: &CallState, line: &str) -> Option<Replaces> {
+    let c = s
+        .channels
+        .iter()
+        .filter(|c| matches!(c.role, Role::Caller | Role::Callee))
+        .find(|c| c.user() == line && s.peer_of(c.id).is_some())?;
+    let id = c.answered()?.dialog()?.id();
+    Some(Replaces {
+        call_id: id.call_id.clone(),
+        to_tag: id.remote_tag.clone(),
+        from_tag: id.local_tag.clone(),
+        early_only: false,
+    })
+}
+
 /// A party of the call hung up: true (and remembered) when it is the transferor of
 /// a transfer under way, whose other party then waits for the target.
 pub fn referrer_left(s: &mut CallState, id: ChannelId) -> bool {
@@ -464,7 +548,7 @@ pub fn joined(
         s.relays.hold(near, false, None);
     }
     s.relays.hold(far, false, None);
-    if !tr.referrer_gone {
+    if !tr.referrer_gone && !tr.by_api {
         notify(s, tr.referrer, "200 OK", true, t);
     }
     let role = s.channel(tr.referrer).map_or(Role::Callee, |c| c.role);

@@ -89,6 +89,12 @@ pub enum CallMsg {
     EnterQueue(String, Option<ActorRef<super::QueueMsg>>),
     /// What the call's queue says.
     Queue(super::QueueEvent),
+    /// The dialog line `line`'s answered phone has in this call, as a Replaces names
+    /// it (the API's attended transfer asks the line's other call).
+    DialogOf {
+        line: String,
+        reply: ractor::RpcReplyPort<Option<engine::sip::Replaces>>,
+    },
     /// Call control from the API for line `.0`, a party of this call: whether it
     /// could be done.
     Control(String, CallControl, ractor::RpcReplyPort<bool>),
@@ -146,6 +152,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::AgentDevices { agents, .. } => write!(f, "AgentDevices({agents:?})"),
             CallMsg::Onward(r) => write!(f, "Onward({})", r.is_ok()),
             CallMsg::Control(line, c, _) => write!(f, "Control({line}, {c:?})"),
+            CallMsg::DialogOf { line, .. } => write!(f, "DialogOf({line})"),
         }
     }
 }
@@ -183,6 +190,9 @@ pub enum CallControl {
     Answer,
     /// This call and the line's other call become one conference (the merge).
     Conference,
+    /// The other parties of this call and of the line's other call are connected to
+    /// each other; the line leaves both (attended transfer).
+    Connect,
 }
 
 /// A device of the callee: where its binding says to send the INVITE.

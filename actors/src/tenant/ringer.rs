@@ -186,6 +186,9 @@ impl Actor for Ringer {
             CallMsg::Control(.., reply) => {
                 let _ = reply.send(false);
             }
+            CallMsg::DialogOf { reply, .. } => {
+                let _ = reply.send(None);
+            }
             CallMsg::EnterRoom { reply, .. } => {
                 let _ = reply.send(false);
             }
