@@ -63,19 +63,7 @@ pub fn ask(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     tracing::debug!(%line, "merge asked");
     tokio::spawn(async move {
         let found = async {
-            let others = sup
-                .call(
-                    |reply| TenantMsg::OtherCalls {
-                        line: line.clone(),
-                        from: id,
-                        reply,
-                    },
-                    None,
-                )
-                .await;
-            let Ok(CallResult::Success(others)) = others else {
-                return None;
-            };
+            let others = other_calls(&sup, &line, id).await?;
             // A room the line organises already takes this call's party.
             for other in &others {
                 let by = line.clone();
@@ -100,6 +88,29 @@ pub fn ask(myself: &ActorRef<CallMsg>, s: &mut CallState) {
         .await;
         let _ = me.send_message(CallMsg::Merge(from, found));
     });
+}
+
+/// The other calls line `line` is in (the call `from` asks), or `None` when the
+/// tenant does not answer.
+pub(super) async fn other_calls(
+    sup: &ActorRef<TenantMsg>,
+    line: &str,
+    from: ractor::ActorId,
+) -> Option<Vec<ActorRef<CallMsg>>> {
+    let others = sup
+        .call(
+            |reply| TenantMsg::OtherCalls {
+                line: line.to_owned(),
+                from,
+                reply,
+            },
+            None,
+        )
+        .await;
+    match others {
+        Ok(CallResult::Success(others)) => Some(others),
+        _ => None,
+    }
 }
 
 /// The room line `by` organises from this call, if any.

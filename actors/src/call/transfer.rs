@@ -208,20 +208,7 @@ pub fn connect_by_api(myself: &ActorRef<CallMsg>, s: &mut CallState, from: Chann
     let id = myself.get_id();
     tokio::spawn(async move {
         let handed = async {
-            let others = sup
-                .call(
-                    |reply| crate::proto::TenantMsg::OtherCalls {
-                        line: line.clone(),
-                        from: id,
-                        reply,
-                    },
-                    None,
-                )
-                .await;
-            let Ok(CallResult::Success(others)) = others else {
-                return None;
-            };
-            for other in others {
+            for other in super::merge::other_calls(&sup, &line, id).await? {
                 let asked = other
                     .call(
                         |reply| CallMsg::DialogOf {
