@@ -6,7 +6,7 @@
 //! - `{"type": "agent", "queue", "agent", "status", "at"}`;
 //! - `{"type": "trunk", "trunk", "status", "reason", "at"}`;
 //! - `{"type": "line", "line", "at", "event": "calls", "state": "free" | "ringing" |
-//!   "in call"}`, `{… "event": "settings", "dnd", "forwarding"}` and
+//!   "in call" | "held"}`, `{… "event": "settings", "dnd", "forwarding"}` and
 //!   `{… "event": "mailbox", "new", "old"}` (a user's key: its own line's).
 //!
 //! A tenant administrator's key gets all of its tenant's; a user's key the calls its

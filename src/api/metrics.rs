@@ -80,6 +80,20 @@ pub async fn metrics(
     );
     let _ = writeln!(
         text,
+        "# HELP pbx_sip_retransmissions_total SIP messages over UDP seen again (in: requests a peer sent again) or sent again by the server transactions' timers (out).\n# TYPE pbx_sip_retransmissions_total counter"
+    );
+    for (direction, n) in [
+        ("in", &actors::sip::udp::RETRANSMITTED_IN),
+        ("out", &actors::sip::udp::RETRANSMITTED_OUT),
+    ] {
+        let _ = writeln!(
+            text,
+            "pbx_sip_retransmissions_total{{direction=\"{direction}\"}} {}",
+            n.load(Relaxed)
+        );
+    }
+    let _ = writeln!(
+        text,
         "# HELP pbx_journal_calls Finished calls the journal keeps, by disposition (all tenants; retention deletes old ones).\n# TYPE pbx_journal_calls gauge"
     );
     for (disposition, n) in counts {

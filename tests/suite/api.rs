@@ -260,6 +260,13 @@ fn keys_reach_only_their_scope_and_tenant() {
         "{text}"
     );
     assert!(scrape.docs.contains_key("pbx_trunk_up"), "{text}");
+    let retransmitted: Vec<_> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "pbx_sip_retransmissions_total")
+        .filter_map(|s| s.labels.get("direction"))
+        .collect();
+    assert_eq!(retransmitted, ["in", "out"], "{text}");
 
     // Wrong keys from one address: refused, then slowed down (429).
     let mut codes = Vec::new();
@@ -1163,8 +1170,21 @@ fn call_control_holds_sends_keys_transfers_and_deflects() {
     let (code, body) = act(&ann, "101", "hold", Value::Null);
     assert_eq!((code, body["calls"].clone()), (200, j!(1)), "{body}");
     assert!(loudness(&b_rtp, 800) > 100.0, "102 hears music on hold");
+    let state_of = |ext: &str| {
+        let (_, lines) = get(api, "/api/v1/lines", &admin);
+        lines
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["ext"] == ext)
+            .map(|l| l["state"].clone())
+            .unwrap()
+    };
+    assert_eq!(state_of("101"), "held");
+    assert_eq!(state_of("102"), "in call");
     let (code, _) = act(&ann, "101", "retrieve", Value::Null);
     assert_eq!(code, 200);
+    assert_eq!(state_of("101"), "in call");
     std::thread::sleep(Duration::from_millis(200));
     while b_rtp.recv(&mut [0u8; 2048]).is_ok() {}
     assert!(loudness(&b_rtp, 400) < 50.0, "no music once retrieved");

@@ -1404,6 +1404,21 @@ fn update_record(s: &mut CallState) {
             .filter_map(|i| c.leg(i).filter(|l| !l.is_ended())?.dialog())
             .count()
     };
+    // Who holds the call: looked at only while some party does.
+    let held: Vec<String> = if s.relays.any_held() {
+        s.channels
+            .iter()
+            .filter(|c| matches!(c.role, Role::Caller | Role::Callee) && c.answered().is_some())
+            .filter(|c| c.port.is_some_and(|p| s.relays.is_held(p)))
+            .map(|c| c.user().to_owned())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let held_changed = held != rec.held_lines;
+    if held_changed {
+        rec.held_lines = held;
+    }
     let now_early = ringing_channel.map_or(0, early);
     let dialogs_changed = now_early != rec.ringing_dialogs.len()
         || (now_early > 0 && rec.ringing_dialogs[0].line != rec.ringing_lines[0]);
@@ -1436,7 +1451,7 @@ fn update_record(s: &mut CallState) {
                 && *answered == rec.answered_lines
                 && *closed == rec.closed
         });
-    if same && !dialogs_changed {
+    if same && !dialogs_changed && !held_changed {
         return;
     }
     let seen = (

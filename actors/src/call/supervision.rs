@@ -43,6 +43,8 @@ pub struct CallRecord {
     pub ringing_lines: Vec<String>,
     /// The lines that answered and are in the call now (a forward target, a picker).
     pub answered_lines: Vec<String>,
+    /// The lines that hold the call now (their phone's re-INVITE, or the API).
+    pub held_lines: Vec<String>,
     /// The early dialogs of the devices ringing now: line, Call-ID, the switch's tag,
     /// the device's tag (what a busy-lamp key needs to pick the call up by Replaces).
     pub ringing_dialogs: Vec<RingingDialog>,

@@ -252,6 +252,11 @@ impl Relays {
         true
     }
 
+    /// True while the party at `port` holds the call.
+    pub fn is_held(&self, port: Port) -> bool {
+        self.held.borrow().contains(&port)
+    }
+
     /// True while a party holds the call.
     pub fn any_held(&self) -> bool {
         !self.held.borrow().is_empty()

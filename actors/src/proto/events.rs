@@ -356,8 +356,8 @@ pub struct LineEvent {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LineEventKind {
-    /// Its calls: "free", "ringing" (a call rings it, nobody answered) or "in call"
-    /// (it placed a call, or answered one).
+    /// Its calls: "free", "ringing" (a call rings it, nobody answered), "in call"
+    /// (it placed a call, or answered one) or "held" (it holds a call).
     Calls(&'static str),
     /// Its settings: do not disturb, and whether any forwarding is on.
     Settings { dnd: bool, forwarding: bool },

@@ -17,6 +17,12 @@ use crate::proto::{Incoming, Replier, UdpOut};
 /// How many datagrams are taken per wake-up before yielding.
 const BATCH: usize = 64;
 
+/// Requests received again (a phone's retransmission: its answer was lost or late)
+/// and responses sent again by the server transactions' timers (their ACK did not
+/// come), since the process started: the metrics' retransmission counters.
+pub static RETRANSMITTED_IN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static RETRANSMITTED_OUT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Serves one UDP socket; `tx`/`rx` is its queue of things to send (the transport
 /// hands `tx` to the dispatcher's `SipOut` as well).
 pub async fn run(
@@ -64,6 +70,7 @@ pub async fn run(
             _ = sleep_until(deadline), if deadline.is_some() => {
                 let now = tokio::time::Instant::now().into_std();
                 for (dest, bytes) in txns.on_timeout(now) {
+                    RETRANSMITTED_OUT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     send(&w, &bytes, dest).await;
                 }
             }
@@ -165,6 +172,7 @@ async fn on_datagram(
             },
         }),
         IncomingRequest::Retransmission(resend) => {
+            RETRANSMITTED_IN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             for b in resend {
                 send(w, &b, dest).await;
             }

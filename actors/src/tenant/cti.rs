@@ -92,9 +92,16 @@ impl TenantSupervisor {
         calls
     }
 
-    /// A line's calls in a word: "in call" (it placed one, or answered one),
-    /// "ringing" (a call rings it) or "free".
+    /// A line's calls in a word: "held" (it holds a call), "in call" (it placed
+    /// one, or answered one), "ringing" (a call rings it) or "free".
     pub(super) fn line_state(state: &TenantState, ext: &str) -> &'static str {
+        let holds = state.calls.values().any(|c| {
+            let r = c.record.lock().unwrap_or_else(|e| e.into_inner());
+            !r.closed && r.held_lines.iter().any(|l| l == ext)
+        });
+        if holds {
+            return "held";
+        }
         let view = Self::line_view(state, ext);
         if view
             .dialogs

@@ -61,7 +61,11 @@ pub fn register_device(pbx: &Pbx, user: &str, port: u16) {
 
 /// A client on `port` that registered `user` (demo password) with its own address.
 fn registered_client(pbx: &Pbx, user: &str, port: u16) -> SipClient {
-    let mut c = SipClient::udp_on(pbx.addr, port);
+    register_on(SipClient::udp_on(pbx.addr, port), user)
+}
+
+/// `c` registers `user` (demo password) with its own address.
+fn register_on(mut c: SipClient, user: &str) -> SipClient {
     let contact = format!("<sip:{user}@{}>", c.local);
     let resp = c.register(
         user,
@@ -435,10 +439,17 @@ impl Device {
         self.c.send_raw(&bytes);
     }
 
-    /// Registers `user` from a fresh port and keeps the socket.
+    /// Registers `user` from a fresh port and keeps the socket (another port when
+    /// the one handed out was taken meanwhile: other programs of the parallel tests
+    /// bind ports of their own).
     pub fn register(pbx: &Pbx, user: &str) -> Device {
+        let c = loop {
+            if let Some(c) = SipClient::try_udp_on(pbx.addr, free_port()) {
+                break c;
+            }
+        };
         Device {
-            c: registered_client(pbx, user, free_port()),
+            c: register_on(c, user),
             invite: None,
             cseq: 0,
         }

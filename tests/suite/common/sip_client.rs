@@ -54,6 +54,12 @@ impl SipClient {
         Self::on_socket(server, UdpSocket::bind(("127.0.0.1", port)).unwrap())
     }
 
+    /// `udp_on`, or `None` when something else took the port meanwhile.
+    pub fn try_udp_on(server: SocketAddr, port: u16) -> Option<SipClient> {
+        let sock = UdpSocket::bind(("127.0.0.1", port)).ok()?;
+        Some(Self::on_socket(server, sock))
+    }
+
     fn on_socket(server: SocketAddr, sock: UdpSocket) -> SipClient {
         sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         let local = sock.local_addr().unwrap();
