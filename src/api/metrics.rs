@@ -78,6 +78,11 @@ pub async fn metrics(
         "RTP packets the media relays dropped (another source than the party's, a held party, malformed).",
         relay.dropped.load(Relaxed),
     );
+    counter(
+        "pbx_rtp_lost_packets_total",
+        "RTP packets the senders' sequence numbers say never reached the switch.",
+        relay.lost.load(Relaxed),
+    );
     let _ = writeln!(
         text,
         "# HELP pbx_sip_retransmissions_total SIP messages over UDP seen again (in: requests a peer sent again) or sent again by the server transactions' timers (out).\n# TYPE pbx_sip_retransmissions_total counter"

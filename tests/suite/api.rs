@@ -244,10 +244,16 @@ fn keys_reach_only_their_scope_and_tenant() {
     ));
     // The call's RTP went through the relay (the test's phones sent none: zero is
     // still a counter the parser reads).
-    assert!(matches!(
-        sample("pbx_rtp_relayed_packets_total").value,
-        prometheus_parse::Value::Counter(_)
-    ));
+    for name in [
+        "pbx_rtp_relayed_packets_total",
+        "pbx_rtp_dropped_packets_total",
+        "pbx_rtp_lost_packets_total",
+    ] {
+        assert!(
+            matches!(sample(name).value, prometheus_parse::Value::Counter(_)),
+            "{name}"
+        );
+    }
     let answered = scrape
         .samples
         .iter()

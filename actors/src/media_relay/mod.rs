@@ -34,11 +34,14 @@ pub use anchor::{rtp_target, Port, Relay, RelayId, Relays};
 pub struct Totals {
     pub relayed: std::sync::atomic::AtomicU64,
     pub dropped: std::sync::atomic::AtomicU64,
+    /// Missing by the senders' sequence numbers (lost before the switch).
+    pub lost: std::sync::atomic::AtomicU64,
 }
 
 pub static TOTALS: Totals = Totals {
     relayed: std::sync::atomic::AtomicU64::new(0),
     dropped: std::sync::atomic::AtomicU64::new(0),
+    lost: std::sync::atomic::AtomicU64::new(0),
 };
 pub use handle::RelayHandle;
 pub use latch::sdp_target_allowed;

@@ -58,6 +58,9 @@ pub struct DirectionStats {
     /// one, towards a held side, with no destination known yet, refused by the OS,
     /// or RTCP towards a leg the switch sends its own reports.
     pub dropped: u64,
+    /// RTP packets the sender's sequence numbers say never arrived (gaps of up to
+    /// 1,000 in one stream; a new SSRC starts over).
+    pub lost: u64,
 }
 
 /// What a relay has done so far.
@@ -195,6 +198,7 @@ struct SharedDirection {
     rtcp_packets: AtomicU64,
     rtcp_bytes: AtomicU64,
     dropped: AtomicU64,
+    lost: AtomicU64,
 }
 
 impl SharedDirection {
@@ -204,6 +208,7 @@ impl SharedDirection {
         self.rtcp_packets.store(d.rtcp_packets, Ordering::Relaxed);
         self.rtcp_bytes.store(d.rtcp_bytes, Ordering::Relaxed);
         self.dropped.store(d.dropped, Ordering::Relaxed);
+        self.lost.store(d.lost, Ordering::Relaxed);
     }
 
     fn load(&self) -> DirectionStats {
@@ -213,6 +218,7 @@ impl SharedDirection {
             rtcp_packets: self.rtcp_packets.load(Ordering::Relaxed),
             rtcp_bytes: self.rtcp_bytes.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
         }
     }
 }
@@ -229,6 +235,8 @@ struct SideIo {
 /// What the relay knows of one leg.
 #[derive(Debug, Default)]
 struct SideState {
+    /// The SSRC and sequence number of the newest RTP packet this leg sent (loss).
+    last_seq: Option<(u32, u16)>,
     remote_rtp: Option<SocketAddr>,
     remote_rtcp: Option<SocketAddr>,
     rtp_latch: Latch,
@@ -672,6 +680,7 @@ impl MediaRelay {
                 (
                     c[0].rtp_packets + c[1].rtp_packets,
                     c[0].dropped + c[1].dropped,
+                    c[0].lost + c[1].lost,
                 )
             };
             let (now, before) = (sum(&self.counters), sum(&self.totalled));
@@ -681,6 +690,9 @@ impl MediaRelay {
             super::TOTALS
                 .dropped
                 .fetch_add(now.1 - before.1, Ordering::Relaxed);
+            super::TOTALS
+                .lost
+                .fetch_add(now.2 - before.2, Ordering::Relaxed);
             self.totalled = self.counters;
         }
         self.shared.dirs[0].store(&self.counters[0]);
@@ -780,6 +792,31 @@ fn inband_key(
     }
 }
 
+/// The packets missing before this one (`buf`, of stream `ssrc`) by its sequence
+/// number; `last` is brought up to date. Late and repeated packets count nothing.
+fn lost_before(last: &mut Option<(u32, u16)>, ssrc: u32, buf: &[u8]) -> u64 {
+    let seq = u16::from_be_bytes([buf[2], buf[3]]);
+    match *last {
+        Some((s, prev)) if s == ssrc => {
+            let ahead = seq.wrapping_sub(prev);
+            if ahead == 0 || ahead >= 0x8000 {
+                return 0; // a repeat, or late
+            }
+            *last = Some((ssrc, seq));
+            let gap = u64::from(ahead - 1);
+            if gap <= 1_000 {
+                gap
+            } else {
+                0 // a jump, not loss
+            }
+        }
+        _ => {
+            *last = Some((ssrc, seq));
+            0
+        }
+    }
+}
+
 /// Forwards one datagram received on `at.side` to the other leg, or drops it.
 fn relay_one(
     io: &[SideIo; 2],
@@ -794,7 +831,7 @@ fn relay_one(
         Some(Datagram::Rtp {
             payload_type,
             payload,
-            ..
+            ssrc,
         }) if !at.rtcp_port => {
             let verdict = sides[from].rtp_latch.on_packet(at.src, at.now);
             if verdict == Verdict::Latched {
@@ -814,6 +851,7 @@ fn relay_one(
                 r.push(from, buf);
             }
             if verdict != Verdict::Reject {
+                counters.lost += lost_before(&mut sides[from].last_seq, ssrc, buf);
                 let clock = sides[from].stream.clock;
                 if let Some(r) = sides[from].reports.as_mut() {
                     r.heard(buf, clock, at.now.duration_since(at.epoch));

@@ -103,6 +103,23 @@ async fn stats_when(relay: &RelayHandle, done: impl Fn(&RelayStats) -> bool) -> 
 }
 
 #[tokio::test]
+async fn packets_missing_from_a_stream_are_counted_lost() {
+    let pool = pool(42400..=42499);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let (ra, _) = relay.ports();
+    let (a, b) = (Phone::new().await, Phone::new().await);
+    a.announce(&relay, Side::A);
+    b.announce(&relay, Side::B);
+    // 1, 2, then 5 (3 and 4 lost), 4 late (nothing more), 6; a new SSRC starts over.
+    for (seq, ssrc) in [(1, 0xA), (2, 0xA), (5, 0xA), (4, 0xA), (6, 0xA), (900, 0xC)] {
+        send(&a.rtp, &rtp(0, seq, ssrc, &[0x55; 160]), ra).await;
+        recv(&b.rtp).await;
+    }
+    let s = stats_when(&relay, |s| s.a_to_b.rtp_packets == 6).await;
+    assert_eq!((s.a_to_b.lost, s.b_to_a.lost), (2, 0));
+}
+
+#[tokio::test]
 async fn relays_rtp_and_rtcp_both_ways() {
     let pool = pool(42000..=42099);
     let relay = MediaRelay::start(LOCAL, &pool).unwrap();
