@@ -1153,6 +1153,8 @@ fn call_control_holds_sends_keys_transfers_and_deflects() {
     };
     let mut bob = Device::register(&pbx, "102");
     let mut carl = Device::register(&pbx, "103");
+    // The administrator's live events follow every action below.
+    let mut board = events(api, &admin);
 
     // 101 calls 102, who answers; nothing to hold before that.
     let a_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -1286,6 +1288,31 @@ fn call_control_holds_sends_keys_transfers_and_deflects() {
     assert_eq!(call.expect(200), 200);
     call.ack();
     call.bye();
+    // The live events, in the order the actions happened: 101 held then talking
+    // again; the call transferred to 103; the ringing call forwarded (deflected)
+    // from 102 to 103; every call ended.
+    let seen = read_events(&mut board, |_| false, 6);
+    let at = |pred: &dyn Fn(&Value) -> bool| {
+        seen.iter()
+            .position(|v| pred(v))
+            .unwrap_or_else(|| panic!("missing: {seen:?}"))
+    };
+    let held = at(&|v| v["type"] == "line" && v["line"] == "101" && v["state"] == "held");
+    let back = seen
+        .iter()
+        .enumerate()
+        .skip(held)
+        .find(|(_, v)| v["type"] == "line" && v["line"] == "101" && v["state"] == "in call")
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| panic!("101 never back in the call: {seen:?}"));
+    let transferred = at(&|v| v["event"] == "transferred" && v["to"] == "103");
+    let deflected = at(&|v| v["event"] == "forwarded" && v["from"] == "102" && v["to"] == "103");
+    assert!(
+        held < back && back < transferred && transferred < deflected,
+        "{seen:?}"
+    );
+    let ended = seen.iter().filter(|v| v["event"] == "ended").count();
+    assert!(ended >= 3, "{seen:?}");
 }
 
 #[test]
