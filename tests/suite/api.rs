@@ -1294,7 +1294,7 @@ fn call_control_holds_sends_keys_transfers_and_deflects() {
     let seen = read_events(&mut board, |_| false, 6);
     let at = |pred: &dyn Fn(&Value) -> bool| {
         seen.iter()
-            .position(|v| pred(v))
+            .position(pred)
             .unwrap_or_else(|| panic!("missing: {seen:?}"))
     };
     let held = at(&|v| v["type"] == "line" && v["line"] == "101" && v["state"] == "held");
