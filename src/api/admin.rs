@@ -408,28 +408,12 @@ pub async fn put_prompt(
 ) -> Result<impl IntoResponse, ApiError> {
     let tenant = tenant_of(&state, admin(&state.principal(&headers, from).await?)?).await?;
     actors::tenant::prompts::check_name(&name).map_err(refused("name"))?;
-    // Checked and installed from a file of its own, as `pbx prompt add` does.
-    let upload = tempfile_in(&state.data_dir, &wav)?;
-    let added = actors::tenant::prompts::add(&state.data_dir, &tenant.name, &name, &upload);
-    let _ = std::fs::remove_file(&upload);
-    let a = added.map_err(refused("body"))?;
+    let a = actors::tenant::prompts::add_bytes(&state.data_dir, &tenant.name, &name, &wav)
+        .map_err(refused("body"))?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"name": name, "duration_ms": a.duration_ms()})),
     ))
-}
-
-/// `bytes` in a new file under the data directory.
-fn tempfile_in(dir: &std::path::Path, bytes: &[u8]) -> Result<std::path::PathBuf, ApiError> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let path = dir.join(format!(
-        ".upload-{}-{}.wav",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::write(&path, bytes).map_err(actors::Error::from)?;
-    Ok(path)
 }
 
 pub async fn remove_prompt(

@@ -143,16 +143,7 @@ async fn lines(
     ConnectInfo(from): From,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let scope = state.principal(&headers, from).await?;
-    let (tenant, only) = match &scope {
-        ApiScope::Admin { tenant } => (*tenant, None),
-        ApiScope::User { tenant, line } => (*tenant, Some(line.clone())),
-        ApiScope::Operator => {
-            return Err(ApiError::forbidden(
-                "the operator's key reaches no tenant's lines",
-            ))
-        }
-    };
+    let (tenant, only) = admin::tenant_scope(&state, &headers, from).await?;
     let (list, features) = state
         .store
         .call(move |s| Ok((s.lines(tenant)?, s.all_line_features(tenant)?)))
@@ -431,17 +422,8 @@ async fn calls(
     headers: HeaderMap,
     Query(q): Query<CallsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let scope = state.principal(&headers, from).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let (tenant, only) = match &scope {
-        ApiScope::Admin { tenant } => (*tenant, None),
-        ApiScope::User { tenant, line } => (*tenant, Some(line.clone())),
-        ApiScope::Operator => {
-            return Err(ApiError::forbidden(
-                "the operator's key reaches no tenant's calls",
-            ))
-        }
-    };
+    let (tenant, only) = admin::tenant_scope(&state, &headers, from).await?;
     // A user sees the calls its line placed or answered.
     let fetch = if only.is_some() || q.since.is_some() || q.project.is_some() {
         1000

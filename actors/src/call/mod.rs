@@ -1405,19 +1405,20 @@ fn update_record(s: &mut CallState) {
             .count()
     };
     // Who holds the call: looked at only while some party does.
-    let held: Vec<String> = if s.relays.any_held() {
+    // Who holds the call: compared in place, copied only on a change (no party
+    // holds in most calls, and then nothing is looked at).
+    let any_held = s.relays.any_held();
+    let holding = || {
         s.channels
             .iter()
+            .filter(move |_| any_held)
             .filter(|c| matches!(c.role, Role::Caller | Role::Callee) && c.answered().is_some())
             .filter(|c| c.port.is_some_and(|p| s.relays.is_held(p)))
-            .map(|c| c.user().to_owned())
-            .collect()
-    } else {
-        Vec::new()
+            .map(|c| c.user())
     };
-    let held_changed = held != rec.held_lines;
+    let held_changed = !holding().eq(rec.held_lines.iter().map(String::as_str));
     if held_changed {
-        rec.held_lines = held;
+        rec.held_lines = holding().map(str::to_owned).collect();
     }
     let now_early = ringing_channel.map_or(0, early);
     let dialogs_changed = now_early != rec.ringing_dialogs.len()

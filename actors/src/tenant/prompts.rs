@@ -55,13 +55,31 @@ pub fn add(data_dir: &Path, tenant: &str, name: &str, file: &Path) -> Result<Ann
 /// changed) and copies it to `dest` under a temporary name, then renamed.
 pub fn install(file: &Path, dest: &Path) -> Result<Announcement> {
     let a = Announcement::from_path(file).map_err(|e| Error::Invalid(e.to_string()))?;
+    put(dest, |tmp| std::fs::copy(file, tmp).map(|_| ()))?;
+    Ok(a)
+}
+
+/// `add` for a WAV held in memory (the API's upload), checked the same way.
+pub fn add_bytes(data_dir: &Path, tenant: &str, name: &str, wav: &[u8]) -> Result<Announcement> {
+    let name = name_of(name);
+    check_name(name)?;
+    let a = Announcement::from_bytes(name, wav).map_err(|e| Error::Invalid(e.to_string()))?;
+    put(&path(data_dir, tenant, name), |tmp| {
+        std::fs::write(tmp, wav)
+    })?;
+    Ok(a)
+}
+
+/// Writes `dest` through `fill` under a temporary name, then renames it: a running
+/// switch never reads half of it.
+fn put(dest: &Path, fill: impl FnOnce(&Path) -> std::io::Result<()>) -> Result<()> {
     let folder = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder)?;
     let base = dest.file_name().and_then(|n| n.to_str()).unwrap_or("sound");
     let tmp = folder.join(format!(".{base}.new"));
-    std::fs::copy(file, &tmp)?;
+    fill(&tmp)?;
     std::fs::rename(&tmp, dest)?;
-    Ok(a)
+    Ok(())
 }
 
 /// The tenant's prompts: name and length in milliseconds, by name.
