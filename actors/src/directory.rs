@@ -20,8 +20,40 @@ type LineMap = HashMap<TenantId, HashMap<Box<str>, (ActorRef<LineMsg>, BindingsV
 /// tenant a message names, so calls of two tenants never meet by their Call-IDs.
 type CallMap = HashMap<TenantId, HashMap<Box<str>, ActorRef<CallMsg>>>;
 
+/// Accounts (a line's own or a device's) whose last registration was refused for a
+/// wrong password, with when (unix milliseconds): a phone provisioned with a stale
+/// password shows as in error until it registers again. Only accounts the tenant has
+/// get here (strangers are answered before a line is involved), so it stays small.
+#[derive(Default, Debug)]
+pub struct RefusedAccounts(std::sync::Mutex<HashMap<(TenantId, Box<str>), u64>>);
+
+impl RefusedAccounts {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, Box<str>), u64>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn refused(&self, tenant: TenantId, account: &str, at: u64) {
+        self.map().insert((tenant, account.into()), at);
+    }
+
+    /// A registration of `account` went through.
+    pub fn accepted(&self, tenant: TenantId, account: &str) {
+        let mut map = self.map();
+        if !map.is_empty() {
+            map.remove(&(tenant, Box::from(account)));
+        }
+    }
+
+    /// When `account`'s last registration was refused, if it was.
+    pub fn refused_at(&self, tenant: TenantId, account: &str) -> Option<u64> {
+        self.map().get(&(tenant, Box::from(account))).copied()
+    }
+}
+
 #[derive(Default)]
 pub struct Directory {
+    /// Accounts whose registration was last refused (a device's status).
+    pub refused: Arc<RefusedAccounts>,
     /// Running calls by tenant, then the Call-ID of each of their legs.
     calls: RwLock<CallMap>,
     domains: RwLock<HashMap<String, TenantEntry>>,
@@ -56,6 +88,23 @@ impl Directory {
         for d in domains {
             map.insert(d.to_ascii_lowercase(), entry.clone());
         }
+    }
+
+    /// Forgets tenant `id` (removed): its domains, its running lines and calls. Its
+    /// supervisor is stopped by the caller.
+    pub fn remove_tenant(&self, id: TenantId) -> Option<TenantEntry> {
+        let mut map = write(&self.domains);
+        let entry = map.values().find(|t| t.id == id).cloned();
+        map.retain(|_, t| t.id != id);
+        drop(map);
+        let mut default = write(&self.default_tenant);
+        if default.as_ref().is_some_and(|t| t.id == id) {
+            *default = None;
+        }
+        drop(default);
+        write(&self.lines).remove(&id);
+        write(&self.calls).remove(&id);
+        entry
     }
 
     pub fn set_default_tenant(&self, entry: Option<TenantEntry>) {

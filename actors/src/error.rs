@@ -8,6 +8,10 @@ pub enum Error {
     /// Input an administrator gave that cannot be accepted; the text says why.
     #[error("{0}")]
     Invalid(String),
+    /// Like `Invalid`, naming the field of the request that is wrong (the API
+    /// answers with it).
+    #[error("{why}")]
+    Field { field: &'static str, why: String },
     #[error("unknown tenant {0:?}")]
     UnknownTenant(String),
     #[error("tenant {tenant:?} has no extension {ext}")]
@@ -19,6 +23,16 @@ pub enum Error {
     /// Every RTP/RTCP port pair of the media range is taken (or refused by the OS).
     #[error("no free media port pair")]
     PortsExhausted,
+}
+
+impl Error {
+    /// A refusal that names the `field` of the request at fault.
+    pub fn field(field: &'static str, why: impl Into<String>) -> Self {
+        Error::Field {
+            field,
+            why: why.into(),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

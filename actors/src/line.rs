@@ -152,7 +152,29 @@ impl Actor for LineActor {
                 }
                 arm_mwi(&myself, state, now);
             }
-            LineMsg::DevicesChanged => state.devices.clear(),
+            LineMsg::DevicesChanged => {
+                // Read again; what removed devices registered ends now.
+                let (tid, ext) = (state.args.tenant.id, state.args.ext.clone());
+                let found = state
+                    .args
+                    .shared
+                    .store
+                    .call(move |s| s.devices(tid, Some(&ext)))
+                    .await;
+                match found {
+                    Ok(found) => state.devices = device_credentials(&state.args, found),
+                    Err(_) => state.devices.clear(),
+                }
+                let (own, devices) = (&state.args.ext, &state.devices);
+                let gone = state
+                    .registrar
+                    .drop_accounts(|a| a != &**own && !devices.contains_key(a));
+                if !gone.is_empty() {
+                    state.args.view.publish(state.registrar.bindings());
+                    let shared = &state.args.shared;
+                    shared.store.save_bindings(state.args.tenant.id, own, gone);
+                }
+            }
             LineMsg::Watched(ext, view) => {
                 let now = tokio::time::Instant::now();
                 state
@@ -280,8 +302,17 @@ fn register(
             .save_bindings(state.args.tenant.id, &state.args.ext, out.changes);
         expire_and_rearm(myself, state);
     }
+    let account = device.unwrap_or(&state.args.ext);
     if out.auth_failed {
         state.args.shared.guard.failure(inc.source.ip());
+        let refused = &state.args.shared.refused;
+        refused.refused(state.args.tenant.id, account, unix_now() * 1000);
+    } else if out.code == 200 {
+        state
+            .args
+            .shared
+            .refused
+            .accepted(state.args.tenant.id, account);
     }
     inc.reply.send(out.code, out.response);
 }

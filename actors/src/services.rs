@@ -43,4 +43,6 @@ pub struct Services {
     /// New calls refused because they came from no line of their tenant and from no
     /// trunk (a stranger's INVITE gets the challenge it cannot answer).
     pub strangers: Arc<std::sync::atomic::AtomicU64>,
+    /// Accounts whose last registration was refused (shared with the directory).
+    pub refused: Arc<crate::directory::RefusedAccounts>,
 }

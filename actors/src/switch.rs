@@ -255,6 +255,7 @@ impl Actor for SwitchActor {
             clock: args.config.wall_clock,
             mail: Arc::new(tokio::sync::Notify::new()),
             strangers: Arc::default(),
+            refused: args.directory.refused.clone(),
         };
         let mut state = SwitchState {
             config: args.config,
@@ -304,6 +305,15 @@ impl Actor for SwitchActor {
             }
             SwitchMsg::SyncTenants => {
                 let stored = state.shared.store.call(|s| s.tenants()).await?;
+                // Removed while the switch ran (by the API, which stops them itself,
+                // or by the CLI): their supervisors end, and stay ended.
+                for (_, t) in state.tenants.iter() {
+                    if !stored.iter().any(|s| s.id == t.id) {
+                        if let Some(entry) = state.directory.remove_tenant(t.id) {
+                            entry.supervisor.stop(Some("tenant removed".into()));
+                        }
+                    }
+                }
                 for t in stored {
                     if !state.tenants.values().any(|known| known.id == t.id) {
                         tracing::info!(tenant = %t.name, "new tenant");
@@ -338,8 +348,17 @@ impl Actor for SwitchActor {
             state.transport = None;
             Self::start_transport(&myself, state).await?;
         } else if let Some(t) = state.tenants.remove(&id) {
-            tracing::error!(tenant = %t.name, reason = %why, "tenant supervisor ended; restarting it");
             let (tid, store) = (t.id, state.shared.store.clone());
+            let gone = store
+                .call(move |s| Ok(s.tenants()?.iter().all(|x| x.id != tid)))
+                .await
+                .unwrap_or(false);
+            if gone {
+                tracing::info!(tenant = %t.name, "tenant removed; its supervisor ended");
+                state.directory.remove_tenant(tid);
+                return Ok(());
+            }
+            tracing::error!(tenant = %t.name, reason = %why, "tenant supervisor ended; restarting it");
             let registered = store
                 .call(move |s| {
                     Ok(s.registered_lines()?

@@ -1723,6 +1723,17 @@ impl Actor for TenantSupervisor {
                     }
                 }
             }
+            TenantMsg::AccountsChanged => state.known = KnownLines::default(),
+            TenantMsg::LineRemoved(ext) => {
+                // Read again at the next request for a number it does not know.
+                state.known = KnownLines::default();
+                if let Some(entry) = &state.entry {
+                    if let Some(line) = state.args.directory.line(entry.id, &ext) {
+                        tracing::info!(tenant = %entry.name, %ext, "line removed; its actor stops");
+                        line.stop(Some("line removed".into()));
+                    }
+                }
+            }
             TenantMsg::Prompt { name, reply } => {
                 let _ = reply.send(Self::message(state, &name));
             }

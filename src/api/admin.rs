@@ -17,15 +17,15 @@ use super::routes::{admin, tenant_of, From, S};
 use super::{ApiError, ApiState};
 
 /// A JSON body, or 400 saying why it is none.
-type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+pub(super) type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
-fn body<T>(b: Body<T>) -> Result<T, ApiError> {
+pub(super) fn body<T>(b: Body<T>) -> Result<T, ApiError> {
     b.map(|Json(v)| v)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
 }
 
 /// A required text field.
-fn required(v: Option<String>, field: &'static str) -> Result<String, ApiError> {
+pub(super) fn required(v: Option<String>, field: &'static str) -> Result<String, ApiError> {
     v.filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::invalid(field, format!("{field} is required")))
 }
@@ -91,16 +91,11 @@ pub async fn add_tenant(
     let b = body(b)?;
     let name = required(b.name, "name")?;
     let domains = b.domains;
+    // The store's refusals name their field.
     let t = state
         .store
         .call(move |s| s.add_tenant(&name, &domains))
-        .await
-        .map_err(|e| match e {
-            actors::Error::Invalid(why) if why.contains("domain") => {
-                ApiError::invalid("domains", why)
-            }
-            e => refused("name")(e),
-        })?;
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"name": t.name, "domains": t.domains})),
@@ -142,11 +137,7 @@ pub async fn add_person(
     state
         .store
         .call(move |s| s.add_user(tenant, &stored, email.as_deref()))
-        .await
-        .map_err(|e| match e {
-            actors::Error::Invalid(why) if why.contains("mail") => ApiError::invalid("email", why),
-            e => refused("name")(e),
-        })?;
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({"name": name}))))
 }
 
@@ -183,8 +174,9 @@ pub async fn change_line(
         .call(move |s| {
             // Checked before anything is stored: a refused password keeps the person.
             if password.as_ref().is_some_and(|p| p.len() < 6) {
-                return Err(actors::Error::Invalid(
-                    "a password needs at least 6 characters".into(),
+                return Err(actors::Error::field(
+                    "password",
+                    "a password needs at least 6 characters",
                 ));
             }
             if let Some(p) = &person {
@@ -195,13 +187,7 @@ pub async fn change_line(
             }
             Ok(())
         })
-        .await
-        .map_err(|e| match e {
-            actors::Error::Invalid(why) if why.contains("password") => {
-                ApiError::invalid("password", why)
-            }
-            e => refused("person")(e),
-        })?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -228,7 +214,7 @@ pub async fn devices(
 }
 
 /// True while account `username` has a registration on line `ext` (of a running line).
-fn registered_as(
+pub(super) fn registered_as(
     directory: &actors::directory::Directory,
     tenant: TenantId,
     ext: &str,
@@ -263,19 +249,7 @@ pub async fn add_device(
     };
     let tenant = tenant_of(&state, id).await?;
     let (username, ext) = (d.username.clone(), d.ext.clone());
-    state
-        .store
-        .call(move |s| s.add_device(&tenant, &d))
-        .await
-        .map_err(|e| match e {
-            actors::Error::Invalid(why) if why.contains("password") => {
-                ApiError::invalid("password", why)
-            }
-            actors::Error::Invalid(why) if why.contains("not a line") => {
-                ApiError::invalid("line", why)
-            }
-            e => refused("username")(e),
-        })?;
+    state.store.call(move |s| s.add_device(&tenant, &d)).await?;
     devices_changed(&state, id, &ext);
     Ok((StatusCode::CREATED, Json(json!({"username": username}))))
 }
@@ -303,84 +277,23 @@ pub async fn remove_device(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Tells a running line its device accounts changed.
-fn devices_changed(state: &ApiState, tenant: TenantId, ext: &str) {
+/// Tells a running line its device accounts changed, and its tenant that it has
+/// accounts it may not know yet.
+pub(super) fn devices_changed(state: &ApiState, tenant: TenantId, ext: &str) {
+    accounts_changed(state, tenant);
     if let Some(line) = state.directory.line(tenant, ext) {
         let _ = line.cast(actors::proto::LineMsg::DevicesChanged);
     }
 }
 
-// ---- provisioned phones ----
-
-pub async fn phones(
-    State(state): S,
-    ConnectInfo(from): From,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let tenant = admin(&state.principal(&headers, from).await?)?;
-    let list = state.store.call(move |s| s.provisioned(tenant)).await?;
-    let directory = state.directory.clone();
-    Ok(Json(json!(list
-        .into_iter()
-        .map(|p| {
-            // Online while its account is registered; until its first fetch it is
-            // still to be provisioned; fetched and not registered, offline.
-            let online = registered_as(&directory, tenant, &p.line, &p.device);
-            let status = match (online, p.fetched_at) {
-                (true, _) => "online",
-                (false, Some(_)) => "offline",
-                (false, None) => "provisioning",
-            };
-            json!({
-                "mac": p.mac, "vendor": p.vendor, "device": p.device, "line": p.line,
-                "blf": p.blf, "language": p.language, "fetched_at": p.fetched_at,
-                "status": status,
-            })
-        })
-        .collect::<Vec<_>>())))
-}
-
-#[derive(Deserialize)]
-pub struct NewPhone {
-    mac: Option<String>,
-    vendor: Option<String>,
-    line: Option<String>,
-    #[serde(default)]
-    blf: Vec<String>,
-    language: Option<String>,
-}
-
-pub async fn add_phone(
-    State(state): S,
-    ConnectInfo(from): From,
-    headers: HeaderMap,
-    b: Body<NewPhone>,
-) -> Result<impl IntoResponse, ApiError> {
-    let id = admin(&state.principal(&headers, from).await?)?;
-    let b = body(b)?;
-    let mac = required(b.mac, "mac")?;
-    let vendor = required(b.vendor, "vendor")?;
-    let line = required(b.line, "line")?;
-    let language = b.language.unwrap_or_else(|| "en".into());
-    let tenant = tenant_of(&state, id).await?;
-    let ext = line.clone();
-    let now = actors::clock::unix_millis();
-    let device = state
-        .store
-        .call(move |s| s.provision_device(&tenant, (&line, &mac, &vendor), &b.blf, &language, now))
-        .await
-        .map_err(|e| match e {
-            actors::Error::Invalid(why) => {
-                let field = ["mac", "vendor", "blf", "language", "password"]
-                    .into_iter()
-                    .find(|f| why.starts_with(f) || why.contains(&format!("{f} ")))
-                    .unwrap_or("line");
-                ApiError::invalid(field, why)
-            }
-            e => e.into(),
-        })?;
-    devices_changed(&state, id, &ext);
-    Ok((StatusCode::CREATED, Json(json!({"device": device}))))
+/// Tells a running tenant that lines or device accounts were added: a REGISTER of
+/// one right after is not taken for a stranger's.
+pub(super) fn accounts_changed(state: &ApiState, tenant: TenantId) {
+    if let Some(entry) = state.directory.tenant(tenant) {
+        let _ = entry
+            .supervisor
+            .cast(actors::proto::TenantMsg::AccountsChanged);
+    }
 }
 
 // ---- prompts ----

@@ -54,6 +54,7 @@ impl From<actors::Error> for ApiError {
     fn from(e: actors::Error) -> ApiError {
         match e {
             actors::Error::Invalid(why) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why),
+            actors::Error::Field { field, why } => ApiError::invalid(field, why),
             other => {
                 tracing::error!(error = %other, "API request failed");
                 ApiError::new(

@@ -13,7 +13,10 @@ mod admin;
 mod error;
 mod events;
 mod metrics;
+mod phones;
+mod plan_entries;
 mod provision;
+mod removal;
 mod routes;
 
 use std::net::SocketAddr;

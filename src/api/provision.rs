@@ -43,29 +43,47 @@ fn language_name(code: &str) -> &'static str {
     }
 }
 
-/// The configuration file of `c` in its vendor's format, with the switch's SIP port.
+/// Grandstream's P-values for account `slot` (1–4): enable, SIP server, user ID,
+/// authenticate ID, password, display name.
+fn grandstream_account(slot: u32) -> [&'static str; 6] {
+    match slot {
+        1 => ["P271", "P47", "P35", "P36", "P34", "P3"],
+        2 => ["P401", "P402", "P404", "P405", "P406", "P407"],
+        3 => ["P501", "P502", "P504", "P505", "P506", "P507"],
+        _ => ["P601", "P602", "P604", "P605", "P606", "P607"],
+    }
+}
+
+/// The configuration file of `c` in its vendor's format, with the switch's SIP port:
+/// every account of the phone (a DECT base's handsets, an adapter's ports).
 pub fn render(c: &PhoneConfig, port: u16) -> (&'static str, String) {
     let mut out = String::new();
     match c.vendor.as_str() {
         "yealink" => {
             let _ = writeln!(out, "#!version:1.0.0.1");
-            for (k, v) in [
-                ("account.1.enable", "1"),
-                ("account.1.label", &c.line),
-                ("account.1.display_name", &c.display_name),
-                ("account.1.auth_name", &c.username),
-                ("account.1.user_name", &c.username),
-                ("account.1.password", &c.password),
-                ("account.1.sip_server.1.address", &c.domain),
-                ("account.1.sip_server.1.port", &port.to_string()),
-                (
-                    "security.user_password",
-                    &format!("admin:{}", c.admin_password),
-                ),
-                ("lang.gui", language_name(&c.language)),
-            ] {
-                let _ = writeln!(out, "{k} = {v}");
+            for a in &c.accounts {
+                let n = a.slot;
+                for (k, v) in [
+                    ("enable", "1"),
+                    ("label", a.line.as_str()),
+                    ("display_name", &a.display_name),
+                    ("auth_name", &a.username),
+                    ("user_name", &a.username),
+                    ("password", &a.password),
+                    ("sip_server.1.address", &c.domain),
+                    ("sip_server.1.port", &port.to_string()),
+                ] {
+                    let _ = writeln!(out, "account.{n}.{k} = {v}");
+                }
+                if a.ipui.is_some() {
+                    // A DECT base: the handset in this slot calls out and rings on it.
+                    let _ = writeln!(out, "handset.{n}.name = {}", a.display_name);
+                    let _ = writeln!(out, "handset.{n}.incoming_lines = {n}");
+                    let _ = writeln!(out, "handset.{n}.dial_out_default_line = {n}");
+                }
             }
+            let _ = writeln!(out, "security.user_password = admin:{}", c.admin_password);
+            let _ = writeln!(out, "lang.gui = {}", language_name(&c.language));
             for (i, b) in c.blf.iter().enumerate() {
                 let k = i + 1;
                 let _ = writeln!(out, "linekey.{k}.type = 16");
@@ -76,22 +94,37 @@ pub fn render(c: &PhoneConfig, port: u16) -> (&'static str, String) {
             ("text/plain; charset=utf-8", out)
         }
         "snom" => {
+            let _ = writeln!(
+                out,
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<settings>\n<phone-settings>"
+            );
+            for a in &c.accounts {
+                let i = a.slot;
+                let _ = write!(
+                    out,
+                    "<user_active idx=\"{i}\" perm=\"\">on</user_active>\n\
+                     <user_realname idx=\"{i}\" perm=\"\">{}</user_realname>\n\
+                     <user_name idx=\"{i}\" perm=\"\">{}</user_name>\n\
+                     <user_pname idx=\"{i}\" perm=\"\">{}</user_pname>\n\
+                     <user_pass idx=\"{i}\" perm=\"\">{}</user_pass>\n\
+                     <user_host idx=\"{i}\" perm=\"\">{}:{port}</user_host>\n",
+                    xml(&a.display_name),
+                    xml(&a.username),
+                    xml(&a.username),
+                    xml(&a.password),
+                    xml(&c.domain),
+                );
+                if let Some(ipui) = &a.ipui {
+                    let _ = writeln!(
+                        out,
+                        "<handset_ipui idx=\"{i}\" perm=\"\">{ipui}</handset_ipui>"
+                    );
+                }
+            }
             let _ = write!(
                 out,
-                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<settings>\n<phone-settings>\n\
-                 <user_active idx=\"1\" perm=\"\">on</user_active>\n\
-                 <user_realname idx=\"1\" perm=\"\">{}</user_realname>\n\
-                 <user_name idx=\"1\" perm=\"\">{}</user_name>\n\
-                 <user_pname idx=\"1\" perm=\"\">{}</user_pname>\n\
-                 <user_pass idx=\"1\" perm=\"\">{}</user_pass>\n\
-                 <user_host idx=\"1\" perm=\"\">{}:{port}</user_host>\n\
-                 <admin_mode_password perm=\"\">{}</admin_mode_password>\n\
+                "<admin_mode_password perm=\"\">{}</admin_mode_password>\n\
                  <language perm=\"\">{}</language>\n</phone-settings>\n<functionKeys>\n",
-                xml(&c.display_name),
-                xml(&c.username),
-                xml(&c.username),
-                xml(&c.password),
-                xml(&c.domain),
                 xml(&c.admin_password),
                 language_name(&c.language),
             );
@@ -119,36 +152,65 @@ pub fn render(c: &PhoneConfig, port: u16) -> (&'static str, String) {
                 "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<ProviderFrame xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n<Provider>\n  <MAC_ADDRESS value=\"{}\"/>\n  <PROFILE_NAME class=\"string\" value=\"pbx\"/>",
                 c.mac.to_ascii_uppercase()
             );
-            item(&mut out, "aucS_SIP_DISPLAYNAME_1", &c.display_name);
-            item(&mut out, "aucS_SIP_LOGIN_ID_1", &c.username);
-            item(&mut out, "aucS_SIP_PASSWORD_1", &c.password);
-            item(&mut out, "aucS_SIP_USER_ID_1", &c.username);
-            item(&mut out, "aucS_SIP_DOMAIN_1", &c.domain);
-            item(&mut out, "aucS_SIP_SERVER_1", &c.domain);
-            item(&mut out, "uiS_SIP_SERVER_PORT_1", &port.to_string());
+            for a in &c.accounts {
+                let n = a.slot;
+                item(
+                    &mut out,
+                    &format!("aucS_SIP_DISPLAYNAME_{n}"),
+                    &a.display_name,
+                );
+                item(&mut out, &format!("aucS_SIP_LOGIN_ID_{n}"), &a.username);
+                item(&mut out, &format!("aucS_SIP_PASSWORD_{n}"), &a.password);
+                item(&mut out, &format!("aucS_SIP_USER_ID_{n}"), &a.username);
+                item(&mut out, &format!("aucS_SIP_DOMAIN_{n}"), &c.domain);
+                item(&mut out, &format!("aucS_SIP_SERVER_{n}"), &c.domain);
+                item(
+                    &mut out,
+                    &format!("uiS_SIP_SERVER_PORT_{n}"),
+                    &port.to_string(),
+                );
+                if let Some(ipui) = &a.ipui {
+                    // The handset with this IPUI sends and receives on account n.
+                    item(&mut out, &format!("aucS_HS_IPUI_{n}"), ipui);
+                    item(
+                        &mut out,
+                        &format!("ucS_HS_SEND_ACCOUNT_{n}"),
+                        &n.to_string(),
+                    );
+                }
+            }
             item(&mut out, "aucS_ADMIN_PIN", &c.admin_password);
             out.push_str("</Provider>\n</ProviderFrame>\n");
             ("application/xml; charset=iso-8859-1", out)
         }
         _ => {
-            // Grandstream: P-values of its XML provisioning.
+            // Grandstream (desk phones, DECT bases, HT8xx adapters): P-values of its
+            // XML provisioning, an account per port or handset.
             let _ = writeln!(
                 out,
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<gs_provision version=\"1\">\n<mac>{}</mac>\n<config version=\"1\">",
                 c.mac
             );
+            let server = format!("{}:{port}", c.domain);
+            for a in &c.accounts {
+                let p = grandstream_account(a.slot);
+                for (p, v) in p.into_iter().zip([
+                    "1",
+                    server.as_str(),
+                    &a.username,
+                    &a.username,
+                    &a.password,
+                    &a.display_name,
+                ]) {
+                    let _ = writeln!(out, "<{p}>{}</{p}>", xml(v));
+                }
+            }
             for (p, v) in [
-                ("P271", "1".to_owned()),
-                ("P270", c.line.clone()),
-                ("P47", format!("{}:{port}", c.domain)),
-                ("P35", c.username.clone()),
-                ("P36", c.username.clone()),
-                ("P34", c.password.clone()),
-                ("P3", c.display_name.clone()),
-                ("P2", c.admin_password.clone()),
-                ("P1362", c.language.clone()),
+                ("P270", c.first().line.as_str()),
+                ("P2", &c.admin_password),
+                ("P1362", &c.language),
             ] {
-                let _ = writeln!(out, "<{p}>{}</{p}>", xml(&v));
+                let _ = writeln!(out, "<{p}>{}</{p}>", xml(v));
             }
             out.push_str("</config>\n</gs_provision>\n");
             ("application/xml; charset=utf-8", out)
@@ -156,10 +218,30 @@ pub fn render(c: &PhoneConfig, port: u16) -> (&'static str, String) {
     }
 }
 
+/// `GET /provision/<file>`: a phone without a token.
 pub async fn fetch(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     Path(file): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    serve_file(&state, from, None, file).await
+}
+
+/// `GET /provision/<token>/<file>`: a phone bound to its token (the provisioning URL
+/// set on the phone names it).
+pub async fn fetch_with_token(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path((token, file)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    serve_file(&state, from, Some(token), file).await
+}
+
+async fn serve_file(
+    state: &ApiState,
+    from: SocketAddr,
+    token: Option<String>,
+    file: String,
 ) -> Result<impl IntoResponse, ApiError> {
     let ip = from.ip();
     if state.guard.is_penalised(ip) {
@@ -170,23 +252,29 @@ pub async fn fetch(
         Some(mac) => {
             state
                 .store
-                .call(move |s| s.fetch_provisioning(&mac, now))
+                .call(move |s| s.fetch_provisioning(&mac, token.as_deref(), now))
                 .await?
         }
         None => None,
     };
     let Some(config) = config else {
-        // Model-wide files (Yealink's y0000000000xx.cfg) are no guess at a MAC.
+        // Model-wide files (Yealink's y0000000000xx.cfg) are no guess at a MAC; a
+        // wrong token is a guess like a wrong MAC.
         if !file.starts_with("y0000000000") {
             state.guard.failure(ip);
         }
         return Err(ApiError::not_found("no such phone"));
     };
-    // A running line keeps its devices' accounts: it reads the new password.
-    if let Some(line) = state.directory.line(config.tenant, &config.line) {
-        let _ = line.send_message(actors::proto::LineMsg::DevicesChanged);
+    // A running line keeps its devices' accounts: it reads the new passwords.
+    let mut lines: Vec<&str> = config.accounts.iter().map(|a| a.line.as_str()).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    for ext in lines {
+        if let Some(line) = state.directory.line(config.tenant, ext) {
+            let _ = line.send_message(actors::proto::LineMsg::DevicesChanged);
+        }
     }
-    tracing::info!(mac = %config.mac, vendor = %config.vendor, line = %config.line, "phone fetched its configuration");
+    tracing::info!(mac = %config.mac, vendor = %config.vendor, kind = %config.kind, accounts = config.accounts.len(), "phone fetched its configuration");
     let (content_type, body) = render(&config, state.sip_port);
     Ok((
         [

@@ -53,6 +53,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/events"),
     ("get", "/metrics"),
     ("get", "/provision/{file}"),
+    ("get", "/provision/{token}/{file}"),
+    ("delete", "/api/v1/tenants/{name}"),
+    ("delete", "/api/v1/lines/{ext}"),
+    ("delete", "/api/v1/people/{name}"),
+    ("delete", "/api/v1/phones/{mac}"),
+    ("get", "/api/v1/plan/{section}"),
+    ("get", "/api/v1/plan/{section}/{key}"),
+    ("put", "/api/v1/plan/{section}/{key}"),
+    ("delete", "/api/v1/plan/{section}/{key}"),
 ];
 
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -60,7 +69,18 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/tenants", get(tenants).post(admin::add_tenant))
         .route("/api/v1/people", get(admin::people).post(admin::add_person))
-        .route("/api/v1/lines/{ext}", patch(admin::change_line))
+        .route(
+            "/api/v1/tenants/{name}",
+            delete(super::removal::remove_tenant),
+        )
+        .route(
+            "/api/v1/people/{name}",
+            delete(super::removal::remove_person),
+        )
+        .route(
+            "/api/v1/lines/{ext}",
+            patch(admin::change_line).delete(super::removal::remove_line),
+        )
         .route(
             "/api/v1/lines/{ext}/features",
             get(admin::features).patch(admin::change_features),
@@ -70,7 +90,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(admin::devices).post(admin::add_device),
         )
         .route("/api/v1/devices/{username}", delete(admin::remove_device))
-        .route("/api/v1/phones", get(admin::phones).post(admin::add_phone))
+        .route(
+            "/api/v1/phones",
+            get(super::phones::phones).post(super::phones::add_phone),
+        )
+        .route("/api/v1/phones/{mac}", delete(super::phones::remove_phone))
         .route("/api/v1/prompts", get(admin::prompts))
         .route(
             "/api/v1/prompts/{name}",
@@ -85,10 +109,21 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/trunks", get(trunks).post(set_trunk))
         .route("/api/v1/trunks/{name}", delete(remove_trunk))
         .route("/api/v1/plan", get(plan).put(set_plan))
+        .route("/api/v1/plan/{section}", get(super::plan_entries::entries))
+        .route(
+            "/api/v1/plan/{section}/{key}",
+            get(super::plan_entries::entry)
+                .put(super::plan_entries::put_entry)
+                .delete(super::plan_entries::remove_entry),
+        )
         .route("/api/v1/calls", get(calls))
         .route("/api/v1/events", get(super::events::events))
         .route("/metrics", get(super::metrics::metrics))
         .route("/provision/{file}", get(super::provision::fetch))
+        .route(
+            "/provision/{token}/{file}",
+            get(super::provision::fetch_with_token),
+        )
         .fallback(|| async { ApiError::not_found("no such API path") })
         .with_state(state)
 }
@@ -210,18 +245,14 @@ async fn add_line(
         display_name: body.name,
         password,
     };
+    let id = tenant.id;
     let added = state.store.call(move |s| s.add_line(&tenant, &line)).await;
     match added {
-        Ok(()) => Ok((StatusCode::CREATED, Json(json!({"ext": ext})))),
-        // The store's own checks (the CLI's): they name the extension or the password.
-        Err(actors::Error::Invalid(why)) => {
-            let field = if why.to_ascii_lowercase().contains("password") {
-                "password"
-            } else {
-                "ext"
-            };
-            Err(ApiError::invalid(field, why))
+        Ok(()) => {
+            admin::accounts_changed(&state, id);
+            Ok((StatusCode::CREATED, Json(json!({"ext": ext}))))
         }
+        // The store's own checks (the CLI's) name the extension or the password.
         Err(e) => Err(e.into()),
     }
 }

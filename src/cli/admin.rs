@@ -18,6 +18,9 @@ pub enum TenantCmd {
     },
     /// List tenants with their domains and line counts.
     List,
+    /// Remove a tenant with everything it has but its journal (a running switch
+    /// stops serving it within seconds).
+    Remove { name: String },
     /// Change a tenant's call outcome settings (SPEC F-CALL); prints them all.
     Set {
         /// The tenant's name or one of its domains.
@@ -101,6 +104,13 @@ pub enum TenantCmd {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
+    /// Remove an extension with its devices, settings, registrations and voicemail;
+    /// refused while the plan routes to it (a member of a group, a menu's target…).
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        ext: String,
+    },
     /// Add one extension.
     Add {
         #[arg(long)]
@@ -237,6 +247,12 @@ pub enum PersonCmd {
         #[arg(long)]
         tenant: String,
     },
+    /// Remove a person; their lines stay, without one.
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+    },
     /// Show or change a person's missed-call mail: `on` mails each call their lines
     /// missed (not internal calls, hidden numbers, calls that rang under 2 s, a caller
     /// already mailed about that day, or the numbers excluded).
@@ -293,23 +309,42 @@ pub enum DeviceCmd {
         tenant: String,
         username: String,
     },
-    /// Provision a phone by its MAC for a line: it fetches its configuration from the
-    /// switch's HTTP server (`/provision/…`), with a new password each time.
+    /// Provision a phone by its MAC: it fetches its configuration from the switch's
+    /// HTTP server (`/provision/…`), with new passwords each time. A desk phone has
+    /// one line (`--line`); a DECT base (`--kind dect`) a handset per `--handset
+    /// IPUI=LINE`; an analog adapter (`--kind ata`, grandstream) a `--port LINE` each.
     Provision {
         #[arg(long)]
         tenant: String,
-        #[arg(long)]
-        line: String,
+        #[arg(long, required_unless_present_any = ["handsets", "ports"])]
+        line: Option<String>,
         #[arg(long)]
         mac: String,
         /// yealink, snom, gigaset or grandstream.
         #[arg(long)]
         vendor: String,
+        #[arg(long, default_value = "phone", value_name = "phone|dect|ata")]
+        kind: String,
+        /// A DECT handset: its IPUI (10 hex digits) and its line; repeatable.
+        #[arg(long = "handset", value_name = "IPUI=LINE")]
+        handsets: Vec<String>,
+        /// An adapter's port, by its line; repeatable, in port order.
+        #[arg(long = "port", value_name = "LINE")]
+        ports: Vec<String>,
         /// Lines shown on its busy-lamp keys, e.g. 101,102.
         #[arg(long, value_delimiter = ',')]
         blf: Vec<String>,
         #[arg(long, default_value = "en")]
         language: String,
+        /// Serve its file only under a per-device token (printed once).
+        #[arg(long)]
+        token: bool,
+    },
+    /// Forget a provisioned phone and its device accounts.
+    Unprovision {
+        #[arg(long)]
+        tenant: String,
+        mac: String,
     },
     /// The tenant's provisioned phones: MAC, vendor, line, device account, last fetch.
     Provisioned {
@@ -329,6 +364,11 @@ pub fn person(dir: &Path, cmd: PersonCmd) -> Result<(), CliError> {
             let t = store.tenant(&tenant)?;
             store.add_user(t.id, &name, email.as_deref())?;
             println!("added user {name:?} to tenant {}", t.name);
+        }
+        PersonCmd::Remove { tenant, name } => {
+            let t = store.tenant(&tenant)?;
+            store.remove_user(t.id, &name)?;
+            println!("removed user {name:?} of tenant {}", t.name);
         }
         PersonCmd::Set {
             tenant,
@@ -418,21 +458,51 @@ pub fn device(dir: &Path, cmd: DeviceCmd) -> Result<(), CliError> {
             line,
             mac,
             vendor,
+            kind,
+            handsets,
+            ports,
             blf,
             language,
+            token,
         } => {
             let t = store.tenant(&tenant)?;
-            let now = actors::clock::unix_millis();
-            let device = store.provision_device(
-                &t,
-                (&line, &mac, &vendor.to_ascii_lowercase()),
-                &blf,
-                &language,
-                now,
-            )?;
+            let accounts = match kind.as_str() {
+                "dect" => handsets
+                    .iter()
+                    .map(|h| match h.split_once('=') {
+                        Some((ipui, line)) => Ok((Some(ipui.to_owned()), line.to_owned())),
+                        None => Err(CliError::Usage(format!(
+                            "--handset {h}: IPUI=LINE, e.g. 0283D9A2B1=101"
+                        ))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                "ata" => ports.into_iter().map(|l| (None, l)).collect(),
+                _ => line.into_iter().map(|l| (None, l)).collect(),
+            };
+            let order = actors::store::PhoneOrder {
+                mac: mac.clone(),
+                vendor: vendor.to_ascii_lowercase(),
+                kind,
+                accounts,
+                blf,
+                language,
+                token,
+            };
+            let made = store.provision_phone(&t, &order, actors::clock::unix_millis())?;
+            let url = match &made.token {
+                Some(token) => format!("/provision/{token}/<its file>"),
+                None => "/provision/<its file>".into(),
+            };
             println!(
-                "phone {mac} ({vendor}) provisioned for line {line} as device {device}; it fetches /provision/<its file> from the switch's HTTP address"
+                "phone {mac} ({vendor}, {}) provisioned as device {}; it fetches {url} from the switch's HTTP address",
+                order.kind,
+                made.devices.join(", ")
             );
+        }
+        DeviceCmd::Unprovision { tenant, mac } => {
+            let t = store.tenant(&tenant)?;
+            let lines = store.remove_phone(t.id, &mac)?;
+            println!("forgot phone {mac} (lines {})", lines.join(", "));
         }
         DeviceCmd::Provisioned { tenant } => {
             let t = store.tenant(&tenant)?;
@@ -442,13 +512,26 @@ pub fn device(dir: &Path, cmd: DeviceCmd) -> Result<(), CliError> {
                     .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64))
                     .map(|t| t.format("fetched %Y-%m-%d %H:%M").to_string())
                     .unwrap_or_else(|| "never fetched".into());
+                let lines = if p.accounts.is_empty() {
+                    format!("line {}", p.line)
+                } else {
+                    p.accounts
+                        .iter()
+                        .map(|a| match &a.ipui {
+                            Some(i) => format!("{}={}", i, a.line),
+                            None => format!("port {}={}", a.slot, a.line),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
                 println!(
-                    "{}\t{}\tline {}\t{}\tblf {}\t{fetched}",
+                    "{}\t{}\t{}\t{lines}\t{}\tblf {}\t{fetched}{}",
                     p.mac,
                     p.vendor,
-                    p.line,
+                    p.kind,
                     p.device,
-                    p.blf.join(",")
+                    p.blf.join(","),
+                    if p.token { "\ttoken" } else { "" }
                 );
             }
         }
@@ -498,6 +581,10 @@ pub fn tenant(dir: &Path, cmd: TenantCmd) -> Result<(), CliError> {
         TenantCmd::Add { name, domains } => {
             let t = store.add_tenant(&name, &domains)?;
             println!("added tenant {} (domains {})", t.name, t.domains.join(", "));
+        }
+        TenantCmd::Remove { name } => {
+            store.remove_tenant(&name)?;
+            println!("removed tenant {name}");
         }
         TenantCmd::List => {
             for t in store.tenants()? {
@@ -716,6 +803,11 @@ fn print_features(ext: &str, f: &actors::store::LineFeatures) {
 pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
     let mut store = open(dir)?;
     match cmd {
+        UserCmd::Remove { tenant, ext } => {
+            let t = store.tenant(&tenant)?;
+            store.remove_line(t.id, &ext)?;
+            println!("removed extension {ext} of tenant {}", t.name);
+        }
         UserCmd::Add {
             tenant,
             ext,

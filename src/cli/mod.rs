@@ -39,7 +39,7 @@ pub struct DataDir {
 enum Command {
     /// Run the switch (the default command).
     Serve(serve::ServeArgs),
-    /// Tenants: add, list, set (call settings), show.
+    /// Tenants: add, list, set (call settings), show, remove.
     Tenant {
         #[command(flatten)]
         data: DataDir,
@@ -47,7 +47,7 @@ enum Command {
         cmd: admin::TenantCmd,
     },
     /// Lines (extensions, each with its own SIP account): add, add-range, list,
-    /// set-group, set-user, passwd. `pbx user` is the same command.
+    /// set-group, set-user, passwd, remove. `pbx user` is the same command.
     #[command(alias = "user")]
     Line {
         #[command(flatten)]
@@ -134,7 +134,7 @@ enum Command {
         #[command(subcommand)]
         cmd: agents::QueueCmd,
     },
-    /// Users (people) who own lines: add, list.
+    /// Users (people) who own lines: add, list, set, remove.
     Person {
         #[command(flatten)]
         data: DataDir,
@@ -142,7 +142,8 @@ enum Command {
         cmd: admin::PersonCmd,
     },
     /// Devices: further SIP accounts of a line (a DECT handset, a softphone): add,
-    /// list, remove.
+    /// list, remove; provisioned phones, DECT bases and adapters: provision,
+    /// provisioned, unprovision.
     Device {
         #[command(flatten)]
         data: DataDir,
@@ -198,6 +199,7 @@ impl From<actors::Error> for CliError {
     fn from(e: actors::Error) -> Self {
         match e {
             actors::Error::Invalid(_)
+            | actors::Error::Field { .. }
             | actors::Error::UnknownTenant(_)
             | actors::Error::UnknownLine { .. } => CliError::Usage(e.to_string()),
             other => CliError::Failed(other.to_string()),

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod administration;
 mod api;
 mod baresip;
 mod blf;

@@ -45,6 +45,11 @@ pub enum TenantMsg {
     /// A call rings or connects other lines than before (or ended): their watchers
     /// are told.
     LinesChanged(Vec<String>),
+    /// Line `ext` was removed from the store: its actor stops, its number is unknown.
+    LineRemoved(String),
+    /// Lines or device accounts were added: the copy of the tenant's numbers that
+    /// answers misses is read again at the next one.
+    AccountsChanged,
     /// The API's click-to-dial: ring line `line`'s phones, and have the one that
     /// answers call `to`; refused at once with a status code and why.
     ClickToDial {
@@ -154,6 +159,8 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::SyncTrunks => "SyncTrunks",
             TenantMsg::Watch { .. } => "Watch",
             TenantMsg::LinesChanged(_) => "LinesChanged",
+            TenantMsg::LineRemoved(_) => "LineRemoved",
+            TenantMsg::AccountsChanged => "AccountsChanged",
             TenantMsg::Prompt { .. } => "Prompt",
             TenantMsg::Targets { .. } => "Targets",
             TenantMsg::HopDevices { .. } => "HopDevices",

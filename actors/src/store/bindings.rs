@@ -36,8 +36,11 @@ impl Store {
         let tx = self.conn.transaction()?;
         {
             let mut upsert = tx.prepare_cached(
+                // A line removed while its actor still ran writes nothing (and the
+                // batch with other lines' bindings is kept).
                 "INSERT INTO bindings (tenant_id, ext, contact, instance, q, call_id, cseq, expires_at, flow, user_agent, account)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
+                 WHERE EXISTS (SELECT 1 FROM lines WHERE tenant_id = ?1 AND ext = ?2)
                  ON CONFLICT (tenant_id, ext, contact) DO UPDATE SET instance = excluded.instance, q = excluded.q,
                    call_id = excluded.call_id, cseq = excluded.cseq, expires_at = excluded.expires_at,
                    flow = excluded.flow, user_agent = excluded.user_agent, account = excluded.account",

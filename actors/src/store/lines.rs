@@ -29,22 +29,25 @@ pub struct NewLine {
 
 fn check_ext(ext: &str) -> Result<()> {
     if ext.len() < 2 || ext.len() > 15 || !ext.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(Error::Invalid(format!(
-            "extension {ext:?} must be 2 to 15 digits"
-        )));
+        return Err(Error::field(
+            "ext",
+            format!("extension {ext:?} must be 2 to 15 digits"),
+        ));
     }
     if EMERGENCY_NUMBERS.contains(&ext) {
-        return Err(Error::Invalid(format!(
-            "{ext} is an emergency number and cannot be an extension"
-        )));
+        return Err(Error::field(
+            "ext",
+            format!("{ext} is an emergency number and cannot be an extension"),
+        ));
     }
     Ok(())
 }
 
 fn check_password(p: &str) -> Result<()> {
     if p.len() < 6 {
-        return Err(Error::Invalid(
-            "a password needs at least 6 characters".into(),
+        return Err(Error::field(
+            "password",
+            "a password needs at least 6 characters",
         ));
     }
     Ok(())
@@ -85,11 +88,14 @@ impl Store {
                 } else {
                     String::new()
                 };
-                return Err(Error::Invalid(format!(
-                    "tenant {:?} has extension {}{more} already",
-                    tenant.name,
-                    shown.join(", ")
-                )));
+                return Err(Error::field(
+                    "ext",
+                    format!(
+                        "tenant {:?} has extension {}{more} already",
+                        tenant.name,
+                        shown.join(", ")
+                    ),
+                ));
             }
             let mut insert = tx.prepare_cached(
                 "INSERT INTO lines (tenant_id, ext, display_name, ha1_md5, ha1_sha256) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -16,8 +16,10 @@ mod mail;
 mod missed_mail;
 mod people;
 mod plan;
+mod plan_entries;
 mod provisioning;
 mod queue_stats;
+mod removal;
 mod retention;
 mod schema;
 mod settings;
@@ -46,7 +48,11 @@ pub use mail::{MailSettings, Outgoing};
 pub use missed_mail::MissedCallMail;
 pub use people::{DeviceRecord, NewDevice, UserRecord};
 pub use plan::{registered_devices, PlanVersion};
-pub use provisioning::{normalise_mac, PhoneConfig, Provisioned, VENDORS};
+pub use plan_entries::{section_key, PLAN_SECTIONS};
+pub use provisioning::{
+    normalise_ipui, normalise_mac, AccountConfig, PhoneAccount, PhoneConfig, PhoneMade, PhoneOrder,
+    Provisioned, KINDS, MAX_HANDSETS, MAX_PORTS, VENDORS,
+};
 pub use queue_stats::{AgentStats, Percentiles, QueueStats};
 pub use retention::Retention;
 pub use settings::{Decline, Reject, SettingsChange, TenantSettings};

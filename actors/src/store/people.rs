@@ -45,14 +45,16 @@ pub struct NewDevice {
 fn check_username(u: &str) -> Result<()> {
     let allowed = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_');
     if u.len() < 3 || u.len() > 64 || !u.bytes().all(allowed) {
-        return Err(Error::Invalid(format!(
-            "device username {u:?} must be 3 to 64 letters, digits, '.', '-' or '_'"
-        )));
+        return Err(Error::field(
+            "username",
+            format!("device username {u:?} must be 3 to 64 letters, digits, '.', '-' or '_'"),
+        ));
     }
     if u.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(Error::Invalid(format!(
-            "device username {u:?} is all digits: numbers are lines' (use e.g. {u}-desk)"
-        )));
+        return Err(Error::field(
+            "username",
+            format!("device username {u:?} is all digits: numbers are lines' (use e.g. {u}-desk)"),
+        ));
     }
     Ok(())
 }
@@ -62,12 +64,16 @@ impl Store {
     pub fn add_user(&mut self, tenant: TenantId, name: &str, email: Option<&str>) -> Result<()> {
         let name = name.trim();
         if name.is_empty() || name.len() > 128 {
-            return Err(Error::Invalid(
-                "a user's name must be 1 to 128 characters".into(),
+            return Err(Error::field(
+                "name",
+                "a user's name must be 1 to 128 characters",
             ));
         }
         if let Some(e) = email.filter(|e| !e.contains('@') || e.len() > 254) {
-            return Err(Error::Invalid(format!("{e:?} is not an e-mail address")));
+            return Err(Error::field(
+                "email",
+                format!("{e:?} is not an e-mail address"),
+            ));
         }
         let taken = self
             .conn
@@ -79,9 +85,10 @@ impl Store {
             .optional()?
             .is_some();
         if taken {
-            return Err(Error::Invalid(format!(
-                "there is a user named {name:?} already"
-            )));
+            return Err(Error::field(
+                "name",
+                format!("there is a user named {name:?} already"),
+            ));
         }
         self.conn.execute(
             "INSERT INTO users (tenant_id, name, email) VALUES (?1, ?2, ?3)",
@@ -101,7 +108,7 @@ impl Store {
                         |r| r.get(0),
                     )
                     .optional()?
-                    .ok_or_else(|| Error::Invalid(format!("no user named {name:?}")))?,
+                    .ok_or_else(|| Error::field("person", format!("no user named {name:?}")))?,
             ),
             None => None,
         };
@@ -110,9 +117,10 @@ impl Store {
             params![tenant, ext, id],
         )?;
         if n == 0 {
-            return Err(Error::Invalid(format!(
-                "{ext:?} is not a line of this tenant"
-            )));
+            return Err(Error::field(
+                "ext",
+                format!("{ext:?} is not a line of this tenant"),
+            ));
         }
         Ok(())
     }
@@ -154,44 +162,43 @@ impl Store {
     pub fn add_device(&mut self, tenant: &Tenant, d: &NewDevice) -> Result<()> {
         check_username(&d.username)?;
         if d.password.len() < 6 {
-            return Err(Error::Invalid(
-                "a password needs at least 6 characters".into(),
+            return Err(Error::field(
+                "password",
+                "a password needs at least 6 characters",
             ));
         }
         if self.line(tenant.id, &d.ext)?.is_none() {
-            return Err(Error::Invalid(format!(
-                "{:?} is not a line of this tenant",
-                d.ext
-            )));
+            return Err(Error::field(
+                "line",
+                format!("{:?} is not a line of this tenant", d.ext),
+            ));
         }
         if self.device(tenant.id, &d.username)?.is_some() {
-            return Err(Error::Invalid(format!(
-                "there is a device {:?} already",
-                d.username
-            )));
+            return Err(Error::field(
+                "username",
+                format!("there is a device {:?} already", d.username),
+            ));
         }
-        self.conn.execute(
-            "INSERT INTO devices (tenant_id, username, ext, name, ha1_md5, ha1_sha256)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                tenant.id,
-                d.username,
-                d.ext,
-                d.name,
-                ha1(Algorithm::Md5, &d.username, &tenant.realm, &d.password),
-                ha1(Algorithm::Sha256, &d.username, &tenant.realm, &d.password),
-            ],
-        )?;
-        Ok(())
+        insert_device(&self.conn, tenant, d)
     }
 
     /// Removes a device account; its registrations expire with it at the next start.
     pub fn remove_device(&mut self, tenant: TenantId, username: &str) -> Result<()> {
-        // A provisioned phone of this account is forgotten with it.
-        self.conn.execute(
-            "DELETE FROM provisioning WHERE tenant_id = ?1 AND device = ?2",
-            params![tenant, username],
-        )?;
+        // A provisioned phone of this account is forgotten with it (all its accounts).
+        let phone: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT mac FROM provisioning WHERE tenant_id = ?1 AND device = ?2
+                 UNION SELECT a.mac FROM phone_accounts a JOIN provisioning p ON p.mac = a.mac
+                 WHERE p.tenant_id = ?1 AND a.device = ?2",
+                params![tenant, username],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(mac) = phone {
+            self.remove_phone(tenant, &mac)?;
+            return Ok(());
+        }
         let n = self.conn.execute(
             "DELETE FROM devices WHERE tenant_id = ?1 AND username = ?2",
             params![tenant, username],
@@ -222,6 +229,27 @@ impl Store {
         let rows = stmt.query_map(params![tenant, ext], device_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// Stores device account `d` (checked by the caller) on `conn` (or a transaction).
+pub(super) fn insert_device(
+    conn: &rusqlite::Connection,
+    tenant: &Tenant,
+    d: &NewDevice,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO devices (tenant_id, username, ext, name, ha1_md5, ha1_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            tenant.id,
+            d.username,
+            d.ext,
+            d.name,
+            ha1(Algorithm::Md5, &d.username, &tenant.realm, &d.password),
+            ha1(Algorithm::Sha256, &d.username, &tenant.realm, &d.password),
+        ],
+    )?;
+    Ok(())
 }
 
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {

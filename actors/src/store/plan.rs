@@ -29,8 +29,14 @@ impl Store {
         json: &str,
         data_dir: &std::path::Path,
     ) -> Result<()> {
-        let plan = TenantPlan::from_json(json)
+        let mut plan = TenantPlan::from_json(json)
             .map_err(|e| Error::Invalid(format!("not a dialplan: {e}")))?;
+        // Checked as routing reads it: the tenant's lines are its extensions too.
+        for line in self.lines(tenant.id)? {
+            if !plan.extensions.iter().any(|e| e.number == line.ext) {
+                plan.extensions.push(line_extension(line, None));
+            }
+        }
         let mut faults: Vec<String> = match plan.validate() {
             Ok(()) => Vec::new(),
             Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
@@ -136,7 +142,7 @@ impl Store {
 }
 
 /// A stored line as an extension of the plan: it rings its registered devices.
-fn line_extension(line: super::LineRecord, line_group: Option<String>) -> Extension {
+pub(super) fn line_extension(line: super::LineRecord, line_group: Option<String>) -> Extension {
     Extension {
         name: line.display_name.unwrap_or_default(),
         devices: vec![registered_devices(&line.ext)],
@@ -151,6 +157,25 @@ fn line_extension(line: super::LineRecord, line_group: Option<String>) -> Extens
 /// How a stored line's devices appear in the plan: whatever is registered for it.
 pub fn registered_devices(ext: &str) -> String {
     format!("registered devices of {ext}")
+}
+
+/// A plan with the demo's time zone, location and trunk and nothing else (tests).
+#[cfg(test)]
+pub(super) fn bare_plan(name: &str) -> String {
+    let mut p = TenantPlan::demo();
+    p.name = name.into();
+    p.extensions.clear();
+    p.groups.clear();
+    p.queues.clear();
+    p.ivrs.clear();
+    p.conferences.clear();
+    p.schedules.clear();
+    p.schedule = None;
+    p.drop_off = None;
+    p.pickup_groups.clear();
+    p.ddi_numbers.clear();
+    p.ddi_ranges.clear();
+    serde_json::to_string(&p).unwrap()
 }
 
 #[cfg(test)]

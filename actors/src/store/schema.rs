@@ -336,6 +336,20 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE line_features ADD COLUMN blf_private INTEGER NOT NULL DEFAULT 0;",
     // 23: the account (line or device) that registered each binding.
     "ALTER TABLE bindings ADD COLUMN account TEXT;",
+    // 24: device kinds: a desk phone (one account), a DECT base (an account per
+    // handset, known by its IPUI) or an analog adapter (an account per port); the
+    // accounts of a base or adapter by slot; a per-device provisioning token (its
+    // SHA-256), without which the phone's file is not served.
+    "ALTER TABLE provisioning ADD COLUMN kind TEXT NOT NULL DEFAULT 'phone';
+    ALTER TABLE provisioning ADD COLUMN token_sha256 TEXT;
+    CREATE TABLE phone_accounts (
+        mac TEXT NOT NULL REFERENCES provisioning(mac) ON DELETE CASCADE,
+        slot INTEGER NOT NULL,
+        ipui TEXT,
+        device TEXT NOT NULL,
+        PRIMARY KEY (mac, slot)
+    );
+    CREATE UNIQUE INDEX phone_accounts_ipui ON phone_accounts(ipui) WHERE ipui IS NOT NULL;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

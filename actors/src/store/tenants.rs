@@ -37,12 +37,16 @@ fn valid_domain(d: &str) -> bool {
 impl Store {
     pub fn add_tenant(&mut self, name: &str, domains: &[String]) -> Result<Tenant> {
         if !valid_name(name) {
-            return Err(Error::Invalid(format!(
-                "tenant name {name:?} must be 1-64 letters, digits, '-', '_' or '.'"
-            )));
+            return Err(Error::field(
+                "name",
+                format!("tenant name {name:?} must be 1-64 letters, digits, '-', '_' or '.'"),
+            ));
         }
         if domains.is_empty() {
-            return Err(Error::Invalid("a tenant needs at least one domain".into()));
+            return Err(Error::field(
+                "domains",
+                "a tenant needs at least one domain",
+            ));
         }
         let tx = self.conn.transaction()?;
         if tx
@@ -50,13 +54,19 @@ impl Store {
             .optional()?
             .is_some()
         {
-            return Err(Error::Invalid(format!("tenant {name:?} exists already")));
+            return Err(Error::field(
+                "name",
+                format!("tenant {name:?} exists already"),
+            ));
         }
         let mut clean = Vec::with_capacity(domains.len());
         for d in domains {
             let d = d.trim().to_ascii_lowercase();
             if !valid_domain(&d) {
-                return Err(Error::Invalid(format!("{d:?} is not a valid domain")));
+                return Err(Error::field(
+                    "domains",
+                    format!("{d:?} is not a valid domain"),
+                ));
             }
             let owner: Option<String> = tx
                 .query_row(
@@ -66,9 +76,10 @@ impl Store {
                 )
                 .optional()?;
             if let Some(owner) = owner {
-                return Err(Error::Invalid(format!(
-                    "domain {d:?} belongs to tenant {owner:?} already"
-                )));
+                return Err(Error::field(
+                    "domains",
+                    format!("domain {d:?} belongs to tenant {owner:?} already"),
+                ));
             }
             if !clean.contains(&d) {
                 clean.push(d);

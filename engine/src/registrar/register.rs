@@ -85,6 +85,22 @@ impl Registrar {
         out
     }
 
+    /// Drops the bindings registered by accounts `gone` says are gone (a removed
+    /// device); returns their removal for the store.
+    pub fn drop_accounts(&mut self, gone: impl Fn(&str) -> bool) -> Vec<BindingChange> {
+        let mut out = Vec::new();
+        self.bindings.retain(|b| {
+            let keep = !b.account.as_deref().is_some_and(&gone);
+            if !keep {
+                out.push(BindingChange::Remove {
+                    contact: b.contact.clone(),
+                });
+            }
+            keep
+        });
+        out
+    }
+
     /// Handles a REGISTER whose To user is this line, from `source`. `flow` says, per
     /// Contact, how the device is reached (see `reach::contact_address`).
     pub fn handle(
