@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod demo;
+mod web;
 
 use std::process::ExitCode;
 

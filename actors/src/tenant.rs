@@ -1723,7 +1723,10 @@ impl Actor for TenantSupervisor {
                     }
                 }
             }
-            TenantMsg::AccountsChanged => state.known = KnownLines::default(),
+            TenantMsg::ConfigChanged => {
+                state.known = KnownLines::default();
+                state.reread.notify_one();
+            }
             TenantMsg::LineRemoved(ext) => {
                 // Read again at the next request for a number it does not know.
                 state.known = KnownLines::default();

@@ -214,7 +214,7 @@ pub async fn devices(
 }
 
 /// True while account `username` has a registration on line `ext` (of a running line).
-pub(super) fn registered_as(
+pub(crate) fn registered_as(
     directory: &actors::directory::Directory,
     tenant: TenantId,
     ext: &str,
@@ -279,20 +279,21 @@ pub async fn remove_device(
 
 /// Tells a running line its device accounts changed, and its tenant that it has
 /// accounts it may not know yet.
-pub(super) fn devices_changed(state: &ApiState, tenant: TenantId, ext: &str) {
-    accounts_changed(state, tenant);
+pub(crate) fn devices_changed(state: &ApiState, tenant: TenantId, ext: &str) {
+    config_changed(state, tenant);
     if let Some(line) = state.directory.line(tenant, ext) {
         let _ = line.cast(actors::proto::LineMsg::DevicesChanged);
     }
 }
 
-/// Tells a running tenant that lines or device accounts were added: a REGISTER of
-/// one right after is not taken for a stranger's.
-pub(super) fn accounts_changed(state: &ApiState, tenant: TenantId) {
+/// Tells a running tenant that its configuration changed (lines, devices, settings,
+/// the plan): it reads it again now, so that a REGISTER or a call right after sees
+/// the change.
+pub(crate) fn config_changed(state: &ApiState, tenant: TenantId) {
     if let Some(entry) = state.directory.tenant(tenant) {
         let _ = entry
             .supervisor
-            .cast(actors::proto::TenantMsg::AccountsChanged);
+            .cast(actors::proto::TenantMsg::ConfigChanged);
     }
 }
 
@@ -488,10 +489,24 @@ pub async fn change_features(
     Path(ext): Path<String>,
     b: Body<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    use actors::store::{FeatureChange, ForwardScope, ForwardsChange};
     let (tenant, own) = tenant_scope(&state, &headers, from).await?;
     let b = body(b)?;
     reachable_line(&state, tenant, own.as_deref(), &ext).await?;
+    let f = apply_features(&state, tenant, &ext, own.is_some(), b).await?;
+    Ok(Json(features_json(&f)))
+}
+
+/// Changes line `ext`'s settings as `b` says (the API's field names; the user's own
+/// or, with `by_user` false, the administrator's), publishes the new settings, and
+/// returns them. The web admin's forms come here too.
+pub(crate) async fn apply_features(
+    state: &ApiState,
+    tenant: TenantId,
+    ext: &str,
+    by_user: bool,
+    b: Map<String, Value>,
+) -> Result<actors::store::LineFeatures, ApiError> {
+    use actors::store::{FeatureChange, ForwardScope, ForwardsChange};
     if let Some(unknown) = b.keys().find(|k| !FEATURE_FIELDS.contains(&k.as_str())) {
         let field = FEATURE_FIELDS
             .iter()
@@ -503,7 +518,6 @@ pub async fn change_features(
             format!("unknown setting {unknown:?}"),
         ));
     }
-    let by_user = own.is_some();
     for f in ["admin_forward", "caller_id_fixed"] {
         if by_user && b.contains_key(f) {
             return Err(ApiError::new(
@@ -555,7 +569,7 @@ pub async fn change_features(
         project: target(&b, "project")?,
         blf_private: switch(&b, "blf_private")?,
     };
-    let line = ext.clone();
+    let line = ext.to_owned();
     let f = state
         .store
         .call(move |s| s.change_line_features(tenant, &line, &change))
@@ -567,9 +581,10 @@ pub async fn change_features(
     if let Some(events) = &state.events {
         events
             .lines
-            .publish(actors::proto::events::LineEvent::settings(tenant, &ext, &f));
+            .publish(actors::proto::events::LineEvent::settings(tenant, ext, &f));
     }
-    Ok(Json(features_json(&f)))
+    config_changed(state, tenant);
+    Ok(f)
 }
 
 /// The request field a refused feature change is about: the forwarding whose target

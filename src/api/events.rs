@@ -166,6 +166,18 @@ pub async fn events(
     let Some(buses) = state.events.clone() else {
         return Err(ApiError::not_found("no live events here"));
     };
+    let rx = subscribe(&buses, tenant, line, admin);
+    Ok(ws.on_upgrade(move |socket| pump(socket, rx)))
+}
+
+/// The events of `tenant` (those of line `line` only, when given; agents' and
+/// trunks' too for its administrator) as JSON texts, as the switch publishes them.
+pub fn subscribe(
+    buses: &actors::switch::SwitchEvents,
+    tenant: actors::store::TenantId,
+    line: Option<String>,
+    admin: bool,
+) -> mpsc::UnboundedReceiver<String> {
     let (tx, rx) = mpsc::unbounded_channel::<String>();
     let calls = Arc::new(LineCalls::default());
     let own = line.clone();
@@ -198,7 +210,7 @@ pub async fn events(
             let v = json!({"type": "agent", "queue": e.queue, "agent": e.agent, "status": e.status.as_str(), "at": e.at});
             agent_tx.send(v.to_string()).is_ok()
         });
-        let trunk_tx = tx.clone();
+        let trunk_tx = tx;
         buses.trunks.subscribe_with(move |e| {
             if e.tenant != tenant {
                 return !trunk_tx.is_closed();
@@ -207,12 +219,11 @@ pub async fn events(
             trunk_tx.send(v.to_string()).is_ok()
         });
     }
-    drop(tx);
-    Ok(ws.on_upgrade(move |socket| pump(socket, rx)))
+    rx
 }
 
 /// Sends the events to the socket until either side ends.
-async fn pump(mut socket: WebSocket, mut rx: mpsc::UnboundedReceiver<String>) {
+pub async fn pump(mut socket: WebSocket, mut rx: mpsc::UnboundedReceiver<String>) {
     loop {
         tokio::select! {
             e = rx.recv() => match e {

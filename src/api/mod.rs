@@ -9,15 +9,15 @@
 //! handlers work through the same store methods as the CLI (`actors::store`), on the
 //! store's thread.
 
-mod admin;
+pub(crate) mod admin;
 mod error;
-mod events;
+pub(crate) mod events;
 mod metrics;
-mod phones;
+pub(crate) mod phones;
 mod plan_entries;
 mod provision;
 mod removal;
-mod routes;
+pub(crate) mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,7 +43,7 @@ pub struct ApiState {
     /// What calls, queues and trunks publish (live events).
     pub events: Option<actors::switch::SwitchEvents>,
     /// Sources presenting wrong keys.
-    guard: AuthGuard,
+    pub(crate) guard: AuthGuard,
 }
 
 impl ApiState {

@@ -17,7 +17,7 @@ use super::routes::{admin, tenant_of, From, S};
 use super::{ApiError, ApiState};
 
 /// The status of phone `p`, from its accounts' registrations.
-fn status(state: &ApiState, tenant: TenantId, p: &Provisioned) -> &'static str {
+pub(crate) fn status(state: &ApiState, tenant: TenantId, p: &Provisioned) -> &'static str {
     let accounts: Vec<(&str, &str)> = if p.accounts.is_empty() {
         vec![(p.line.as_str(), p.device.as_str())]
     } else {

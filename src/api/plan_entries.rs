@@ -68,7 +68,8 @@ pub async fn put_entry(
     Path((section, key)): Path<(String, String)>,
     body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let tenant = tenant_of(&state, admin(&state.principal(&headers, from).await?)?).await?;
+    let id = admin(&state.principal(&headers, from).await?)?;
+    let tenant = tenant_of(&state, id).await?;
     known(&section)?;
     let Json(entry) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     let dir = state.data_dir.clone();
@@ -76,6 +77,7 @@ pub async fn put_entry(
         .store
         .call(move |s| s.put_plan_entry(&tenant, (&section, &key), entry, &dir))
         .await?;
+    super::admin::config_changed(&state, id);
     Ok(if created {
         StatusCode::CREATED
     } else {
@@ -89,7 +91,8 @@ pub async fn remove_entry(
     headers: HeaderMap,
     Path((section, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let tenant = tenant_of(&state, admin(&state.principal(&headers, from).await?)?).await?;
+    let id = admin(&state.principal(&headers, from).await?)?;
+    let tenant = tenant_of(&state, id).await?;
     known(&section)?;
     let dir = state.data_dir.clone();
     let what = key.clone();
@@ -98,6 +101,7 @@ pub async fn remove_entry(
         .call(move |s| s.remove_plan_entry(&tenant, (&section, &key), &dir))
         .await?;
     if found {
+        super::admin::config_changed(&state, id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no entry {what:?}")))

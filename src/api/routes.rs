@@ -125,7 +125,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(super::provision::fetch_with_token),
         )
         .fallback(|| async { ApiError::not_found("no such API path") })
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::web::router(state))
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -146,7 +147,7 @@ pub(super) fn admin(scope: &ApiScope) -> Result<TenantId, ApiError> {
 }
 
 /// The tenant's name and realm (a key's tenant may have been removed since).
-pub(super) async fn tenant_of(
+pub(crate) async fn tenant_of(
     state: &ApiState,
     id: TenantId,
 ) -> Result<actors::store::Tenant, ApiError> {
@@ -249,7 +250,7 @@ async fn add_line(
     let added = state.store.call(move |s| s.add_line(&tenant, &line)).await;
     match added {
         Ok(()) => {
-            admin::accounts_changed(&state, id);
+            admin::config_changed(&state, id);
             Ok((StatusCode::CREATED, Json(json!({"ext": ext}))))
         }
         // The store's own checks (the CLI's) name the extension or the password.
@@ -307,7 +308,7 @@ struct TrunkBody {
 }
 
 /// The field a store refusal of a trunk is about (its text names it).
-fn trunk_field(why: &str) -> &'static str {
+pub(crate) fn trunk_field(why: &str) -> &'static str {
     let w = why.to_ascii_lowercase();
     // "transport" before "port", which it contains.
     [
@@ -412,7 +413,10 @@ async fn set_plan(
         .call(move |s| s.set_plan(&tenant, &body, &dir))
         .await
     {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Ok(()) => {
+            admin::config_changed(&state, id);
+            Ok(StatusCode::NO_CONTENT)
+        }
         Err(actors::Error::Invalid(why)) => Err(ApiError::invalid("plan", why)),
         Err(e) => Err(e.into()),
     }

@@ -61,6 +61,17 @@ fn row(c: &CallRecord) -> String {
     .join(",")
 }
 
+/// The calls as CSV, a header first (`pbx journal --csv`, the web admin's export).
+pub fn csv_of(calls: &[CallRecord]) -> String {
+    let mut out = String::from(HEADER);
+    out.push('\n');
+    for c in calls {
+        out.push_str(&row(c));
+        out.push('\n');
+    }
+    out
+}
+
 pub fn journal(
     dir: &Path,
     tenant: &str,
@@ -80,12 +91,7 @@ pub fn journal(
         .collect();
     let mut out = String::new();
     if csv {
-        out.push_str(HEADER);
-        out.push('\n');
-        for c in &calls {
-            out.push_str(&row(c));
-            out.push('\n');
-        }
+        out = csv_of(&calls);
     } else {
         for c in &calls {
             let outcome = match (c.disposition, c.cause_code) {

@@ -4,13 +4,14 @@ mod admin;
 mod agents;
 mod api_keys;
 mod capture;
-mod journal;
+pub(crate) mod journal;
 mod mail;
 mod prompts;
-mod route;
+pub(crate) mod route;
 mod serve;
 mod sim;
 mod trunks;
+mod web_users;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -112,6 +113,14 @@ enum Command {
         data: DataDir,
         #[command(subcommand)]
         cmd: capture::CaptureCmd,
+    },
+    /// Sign-ins of the web admin (`/web/`): add (operator, a tenant's administrator,
+    /// a line's user), list, remove.
+    WebUser {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: web_users::WebUserCmd,
     },
     /// Keys of the HTTP control API: add (printed once), list, remove.
     ApiKey {
@@ -220,6 +229,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Mail { data, cmd }) => mail::mail(&data.data_dir, cmd),
         Some(Command::Trunk { data, cmd }) => trunks::trunk(&data.data_dir, cmd),
         Some(Command::ApiKey { data, cmd }) => api_keys::api_key(&data.data_dir, cmd),
+        Some(Command::WebUser { data, cmd }) => web_users::web_user(&data.data_dir, cmd),
         Some(Command::Capture { data, cmd }) => capture::capture(&data.data_dir, cmd),
         Some(Command::Journal {
             data,

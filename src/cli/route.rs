@@ -79,24 +79,43 @@ fn parse_at(at: Option<&str>, plan: &TenantPlan) -> Result<DateTime<FixedOffset>
 pub fn route(dir: &Path, args: RouteArgs) -> Result<(), CliError> {
     let store = Store::open(dir)?;
     let tenant = store.tenant(&args.tenant)?;
-    let plan = load_plan(&store, &tenant)?;
-    let at = parse_at(args.at.as_deref(), &plan)?;
-    let explanation = dialplan::explain(&plan, &args.from, &args.to, at)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let text = explain(
+        &store,
+        &tenant,
+        (&args.from, &args.to),
+        args.at.as_deref(),
+        args.json,
+    )?;
+    super::print_out(&text);
+    Ok(())
+}
+
+/// What happens to a call from `from` to `to` at `at` (now when `None`) as `pbx
+/// route` tells it (text, or JSON with `json`): the plan's decision, and what the
+/// lines it rings do on their own (forwarding, do not disturb). The web admin's
+/// preview says the same.
+pub fn explain(
+    store: &Store,
+    tenant: &actors::store::Tenant,
+    (from, to): (&str, &str),
+    at: Option<&str>,
+    json: bool,
+) -> Result<String, CliError> {
+    let plan = load_plan(store, tenant)?;
+    let at = parse_at(at, &plan)?;
+    let explanation =
+        dialplan::explain(&plan, from, to, at).map_err(|e| CliError::Usage(e.to_string()))?;
     // The lines the decision rings may forward or refuse on their own (`pbx line
     // set`, feature codes): a real call follows that too.
     let mut features = serde_json::Map::new();
     let mut notes = Vec::new();
     // What the callees see of the caller (a per-call code is in the decision).
-    if store.line(tenant.id, &args.from)?.is_some() {
-        let f = store.line_features(tenant.id, &args.from)?;
+    if store.line(tenant.id, from)?.is_some() {
+        let f = store.line_features(tenant.id, from)?;
         if f.anonymous {
-            notes.push(format!(
-                "caller {}: anonymous (caller ID withheld)",
-                args.from
-            ));
+            notes.push(format!("caller {from}: anonymous (caller ID withheld)"));
         } else if let (Some(n), None) = (&f.caller_id, &explanation.decision.caller_id) {
-            notes.push(format!("caller {}: shows {n} as the caller", args.from));
+            notes.push(format!("caller {from}: shows {n} as the caller"));
         }
     }
     for target in &explanation.decision.targets {
@@ -135,23 +154,20 @@ pub fn route(dir: &Path, args: RouteArgs) -> Result<(), CliError> {
             }),
         );
     }
-    if args.json {
+    if json {
         let mut value =
             serde_json::to_value(&explanation).map_err(|e| CliError::Failed(e.to_string()))?;
         if let Some(obj) = value.as_object_mut() {
             obj.insert("line_features".into(), features.into());
         }
-        let text =
-            serde_json::to_string_pretty(&value).map_err(|e| CliError::Failed(e.to_string()))?;
-        super::print_out(&text);
+        serde_json::to_string_pretty(&value).map_err(|e| CliError::Failed(e.to_string()))
     } else {
         let mut text = explanation.to_string();
         for n in notes {
             text.push_str(&format!("\nnote: {n}"));
         }
-        super::print_out(&text);
+        Ok(text)
     }
-    Ok(())
 }
 
 pub fn plan(dir: &Path, cmd: PlanCmd) -> Result<(), CliError> {

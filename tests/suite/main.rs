@@ -28,3 +28,4 @@ mod timers;
 mod trunk_timers;
 mod trunks;
 mod voicemail;
+mod web;

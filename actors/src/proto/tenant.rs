@@ -47,9 +47,9 @@ pub enum TenantMsg {
     LinesChanged(Vec<String>),
     /// Line `ext` was removed from the store: its actor stops, its number is unknown.
     LineRemoved(String),
-    /// Lines or device accounts were added: the copy of the tenant's numbers that
-    /// answers misses is read again at the next one.
-    AccountsChanged,
+    /// The tenant's configuration changed in the store (lines, devices, a line's
+    /// settings, the plan): its copies are read again now, not at the next period.
+    ConfigChanged,
     /// The API's click-to-dial: ring line `line`'s phones, and have the one that
     /// answers call `to`; refused at once with a status code and why.
     ClickToDial {
@@ -160,7 +160,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::Watch { .. } => "Watch",
             TenantMsg::LinesChanged(_) => "LinesChanged",
             TenantMsg::LineRemoved(_) => "LineRemoved",
-            TenantMsg::AccountsChanged => "AccountsChanged",
+            TenantMsg::ConfigChanged => "ConfigChanged",
             TenantMsg::Prompt { .. } => "Prompt",
             TenantMsg::Targets { .. } => "Targets",
             TenantMsg::HopDevices { .. } => "HopDevices",

@@ -144,6 +144,50 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// A tenant's calls started in `[since, until)` whose number (from, to, caller
+    /// line or who answered) contains `number`, of `direction` when given, newest
+    /// first, at most `limit`.
+    pub fn journal_search(
+        &self,
+        tenant: TenantId,
+        (since, until): (UnixMillis, UnixMillis),
+        number: Option<&str>,
+        direction: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<CallRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls
+             WHERE tenant_id = ?1 AND started_at >= ?2 AND started_at < ?3
+               AND (?4 IS NULL OR instr(from_number, ?4) > 0 OR instr(to_number, ?4) > 0
+                    OR caller_line = ?4 OR answered_by = ?4)
+               AND (?5 IS NULL OR direction = ?5)
+             ORDER BY started_at DESC, id DESC LIMIT ?6"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            params![
+                tenant,
+                since as i64,
+                until.min(i64::MAX as u64) as i64,
+                number,
+                direction,
+                limit
+            ],
+            call_record,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A tenant's calls in progress, oldest first.
+    pub fn active_calls(&self, tenant: TenantId) -> Result<Vec<CallRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE state = 'active' AND tenant_id = ?1
+             ORDER BY started_at, id"
+        ))?;
+        let rows = stmt.query_map([tenant], call_record)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Finished calls of every tenant by disposition (the journal's counters).
     pub fn call_counts(&self) -> Result<Vec<(String, u64)>> {
         let rows = self

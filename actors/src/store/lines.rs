@@ -20,6 +20,9 @@ pub struct LineRecord {
     pub ha1_sha256: String,
 }
 
+/// A line as the web admin lists it: number, name, its person's name.
+pub type LineListed = (String, Option<String>, Option<String>);
+
 #[derive(Debug, Clone)]
 pub struct NewLine {
     pub ext: String,
@@ -188,6 +191,52 @@ impl Store {
             .prepare_cached("SELECT ext FROM lines WHERE tenant_id = ?1")?;
         let rows = stmt.query_map([tenant], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One page of a tenant's lines whose number starts with `search` or whose name
+    /// or person's name contains it (any case), in number order, with each line's
+    /// person; and how many lines match in all.
+    pub fn lines_page(
+        &self,
+        tenant: TenantId,
+        search: &str,
+        (offset, limit): (usize, usize),
+    ) -> Result<(Vec<LineListed>, usize)> {
+        const MATCH: &str = "FROM lines l LEFT JOIN users u ON u.id = l.user_id
+            WHERE l.tenant_id = ?1 AND (?2 = '' OR l.ext LIKE ?2 || '%'
+               OR l.display_name LIKE '%' || ?2 || '%' OR u.name LIKE '%' || ?2 || '%')";
+        let search = search.trim().replace(['%', '_'], "");
+        let total: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) {MATCH}"))?
+            .query_row(params![tenant, search], |r| r.get(0))?;
+        let rows = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT l.ext, l.display_name, u.name {MATCH}
+                 ORDER BY length(l.ext), l.ext LIMIT ?3 OFFSET ?4"
+            ))?
+            .query_map(params![tenant, search, limit as i64, offset as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((rows, total as usize))
+    }
+
+    /// Changes line `ext`'s name (`None` clears it).
+    pub fn set_line_name(&mut self, tenant: TenantId, ext: &str, name: Option<&str>) -> Result<()> {
+        let name = name.map(str::trim).filter(|n| !n.is_empty());
+        if name.is_some_and(|n| n.len() > 128) {
+            return Err(Error::field("name", "a name has at most 128 characters"));
+        }
+        let n = self.conn.execute(
+            "UPDATE lines SET display_name = ?3 WHERE tenant_id = ?1 AND ext = ?2",
+            params![tenant, ext, name],
+        )?;
+        if n == 0 {
+            return Err(Error::field("ext", format!("no line {ext}")));
+        }
+        Ok(())
     }
 
     pub fn lines(&self, tenant: TenantId) -> Result<Vec<LineRecord>> {

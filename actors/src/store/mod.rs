@@ -27,6 +27,7 @@ mod statistics;
 mod tenants;
 mod trunks;
 mod voicemail;
+mod web_accounts;
 
 use std::path::Path;
 
@@ -60,6 +61,7 @@ pub use statistics::{CallStatistics, HourStats, LineUse};
 pub use tenants::{Tenant, TenantId};
 pub use trunks::{TrunkConfig, TrunkState};
 pub use voicemail::VoicemailMessage;
+pub use web_accounts::{WebAccount, WebRole, WEB_LANGUAGES};
 
 use crate::Result;
 

@@ -62,6 +62,7 @@ impl Store {
             "DELETE FROM voicemail_pins WHERE tenant_id = ?1 AND mailbox = ?2",
             "DELETE FROM agent_states WHERE tenant_id = ?1 AND ext = ?2",
             "DELETE FROM api_keys WHERE tenant_id = ?1 AND scope = 'user' AND line = ?2",
+            "DELETE FROM web_accounts WHERE tenant_id = ?1 AND role = 'user' AND line = ?2",
             // Devices, settings, bindings and logouts go with the line (foreign keys).
             "DELETE FROM lines WHERE tenant_id = ?1 AND ext = ?2",
         ] {

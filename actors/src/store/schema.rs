@@ -350,6 +350,25 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (mac, slot)
     );
     CREATE UNIQUE INDEX phone_accounts_ipui ON phone_accounts(ipui) WHERE ipui IS NOT NULL;",
+    // 25: the web admin's sign-ins: the switch operator (no tenant), a tenant's
+    // administrator, or a line's user; the password as an argon2id PHC string. Its
+    // sessions by the SHA-256 of their cookie, each with its CSRF token.
+    "CREATE TABLE web_accounts (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER REFERENCES tenants(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('operator', 'admin', 'user')),
+        login TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        line TEXT,
+        password_hash TEXT NOT NULL,
+        language TEXT NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'de')),
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE web_sessions (
+        token_sha256 TEXT PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES web_accounts(id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

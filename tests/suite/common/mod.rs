@@ -3,6 +3,7 @@
 
 pub mod api_client;
 pub mod baresip;
+pub mod browser;
 pub mod call_helpers;
 pub mod carrier;
 pub mod paused;
