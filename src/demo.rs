@@ -29,8 +29,25 @@ pub fn ensure(store: &mut Store) -> actors::Result<Option<String>> {
     let plan = serde_json::to_string(&dialplan::TenantPlan::demo())
         .map_err(|e| actors::Error::Invalid(e.to_string()))?;
     store.set_dialplan_json(tenant.id, &plan)?;
+    // The web admin's sign-ins (`/web/`), published like the lines' passwords.
+    let now = actors::clock::unix_millis();
+    for (login, role, password) in [
+        (
+            "operator",
+            actors::store::WebRole::Operator,
+            "operator-demo",
+        ),
+        (
+            "admin",
+            actors::store::WebRole::Admin { tenant: tenant.id },
+            "admin-demo",
+        ),
+    ] {
+        let hash = crate::web::hash_password_now(password);
+        store.add_web_account(login, &role, &hash, "en", now)?;
+    }
     Ok(Some(format!(
-        "created demo tenant {DEMO_TENANT:?} (domains {}) with extensions 100-109, passwords secret100..secret109",
+        "created demo tenant {DEMO_TENANT:?} (domains {}) with extensions 100-109, passwords secret100..secret109; web sign-ins admin/admin-demo and operator/operator-demo",
         DEMO_DOMAINS.join(", ")
     )))
 }

@@ -59,7 +59,17 @@ pub fn explain(
     to: &str,
     at: DateTime<FixedOffset>,
 ) -> Result<Explanation, Error> {
-    let router = Router::new(plan)?;
+    explain_on(plan, &Router::new(plan)?, (from, to), at)
+}
+
+/// `explain` on `router`, compiled from `plan` already (a caller asking often keeps
+/// it: compiling a plan of many extensions is the expensive part).
+pub fn explain_on(
+    plan: &TenantPlan,
+    router: &Router,
+    (from, to): (&str, &str),
+    at: DateTime<FixedOffset>,
+) -> Result<Explanation, Error> {
     let from_phone = {
         let c: String = from.chars().filter(|c| !c.is_whitespace()).collect();
         plan.extensions.iter().any(|e| e.number == c)
@@ -88,7 +98,7 @@ pub fn explain(
         origin: origin.clone(),
         source_ip: None,
     };
-    explain_call(&router, &call, at)
+    explain_call(router, &call, at)
 }
 
 /// Explains a fully described call on a compiled plan.

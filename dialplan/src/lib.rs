@@ -24,7 +24,7 @@ pub mod walk;
 
 pub use decision::{Decision, Target, TrunkDial};
 pub use error::Error;
-pub use explain::{explain, explain_call, Explanation};
+pub use explain::{explain, explain_call, explain_on, Explanation};
 pub use number::{Canonical, Category, Detection};
 pub use plan::TenantPlan;
 pub use router::{route, CallContext, Origin, Router, ScheduleReport};

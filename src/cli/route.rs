@@ -102,9 +102,22 @@ pub fn explain(
     json: bool,
 ) -> Result<String, CliError> {
     let plan = load_plan(store, tenant)?;
-    let at = parse_at(at, &plan)?;
-    let explanation =
-        dialplan::explain(&plan, from, to, at).map_err(|e| CliError::Usage(e.to_string()))?;
+    let router = dialplan::Router::new(&plan).map_err(|e| CliError::Usage(e.to_string()))?;
+    explain_on(store, tenant, (&plan, &router), (from, to), (at, json))
+}
+
+/// `explain` on the tenant's plan compiled already (the web admin keeps it while
+/// the plan is unchanged).
+pub fn explain_on(
+    store: &Store,
+    tenant: &actors::store::Tenant,
+    (plan, router): (&TenantPlan, &dialplan::Router),
+    (from, to): (&str, &str),
+    (at, json): (Option<&str>, bool),
+) -> Result<String, CliError> {
+    let at = parse_at(at, plan)?;
+    let explanation = dialplan::explain_on(plan, router, (from, to), at)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     // The lines the decision rings may forward or refuse on their own (`pbx line
     // set`, feature codes): a real call follows that too.
     let mut features = serde_json::Map::new();

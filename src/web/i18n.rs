@@ -152,6 +152,14 @@ const GERMAN: &[(&str, &str)] = &[
     ("ASR", "ASR"),
     ("Talk time", "Gesprächszeit"),
     ("none", "keine"),
+    ("Greeting", "Ansagetext"),
+    ("Conferences", "Konferenzen"),
+    ("Numbers", "Rufnummern"),
+    ("Line groups", "Leitungsgruppen"),
+    ("Pickup groups", "Übernahmegruppen"),
+    ("Outbound routes", "Abgehende Routen"),
+    ("Plan", "Wählplan"),
+    ("The whole plan (time zone, location, emergency, least-cost routing, skills)", "Der ganze Wählplan (Zeitzone, Standort, Notruf, Least-Cost-Routing, Skills)"),
 ];
 
 #[cfg(test)]

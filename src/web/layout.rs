@@ -87,6 +87,7 @@ fn nav(role: &WebRole) -> &'static [(&'static str, &'static str)] {
             ("/web/queues", "Queues"),
             ("/web/ivrs", "IVR menus"),
             ("/web/schedules", "Schedules"),
+            ("/web/plan", "Plan"),
             ("/web/trunks", "Trunks"),
             ("/web/prompts", "Prompts"),
             ("/web/journal", "Journal"),

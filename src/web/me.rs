@@ -115,6 +115,7 @@ pub async fn voicemail(
         .call(move |st| st.voicemail_messages(tenant, Some(&line)))
         .await?;
     let body = html! {
+        (greeting_form(&s, &Errors::new(), false))
         @if messages.is_empty() { p { (lang.t("No messages.")) } }
         table #messages {
             tbody { @for m in messages.iter().filter(|m| m.state != "recording") {
@@ -133,6 +134,72 @@ pub async fn voicemail(
         }
     };
     Ok(page(&s, "/web/me/voicemail", lang.t("Voicemail"), body).into_response())
+}
+
+fn greeting_form(s: &Session, errors: &Errors, saved: bool) -> maud::Markup {
+    let lang = s.lang();
+    html! {
+        form.card method="post" action="/web/me/greeting" enctype="multipart/form-data" id="greeting" {
+            h2 { (lang.t("Greeting")) }
+            (notice(lang, saved, errors))
+            (csrf(s))
+            label class=[errors.get("file").map(|_| "invalid")] { (lang.t("WAV file"))
+                input type="file" name="file" accept=".wav,audio/wav";
+                @if let Some(e) = errors.get("file") { span.error data-field="file" { (e) } } }
+            button type="submit" { (lang.t("Upload")) }
+        }
+    }
+}
+
+/// The mailbox's own greeting, uploaded as WAV and checked as every prompt is (kept
+/// as the tenant's prompt `greeting-<line>`, which the mailbox plays).
+pub async fn greeting(
+    State(state): State<Arc<ApiState>>,
+    s: Session,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, WebError> {
+    let (mut token, mut wav) = (None, Vec::new());
+    while let Ok(Some(part)) = form.next_field().await {
+        match part.name().unwrap_or_default() {
+            "csrf" => token = part.text().await.ok(),
+            "file" => wav = part.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
+            _ => {}
+        }
+    }
+    s.check(token.as_deref())?;
+    let (tenant, line) = s.user()?;
+    let t = crate::api::routes::tenant_of(&state, tenant)
+        .await
+        .map_err(|_| WebError::Internal)?;
+    let errors = if wav.is_empty() {
+        Errors::from([("file", "choose a WAV file".to_owned())])
+    } else {
+        match actors::tenant::prompts::add_bytes(
+            &state.data_dir,
+            &t.name,
+            &format!("greeting-{line}"),
+            &wav,
+        ) {
+            Ok(_) => Errors::new(),
+            Err(e) => Errors::from([("file", e.to_string())]),
+        }
+    };
+    let lang = s.lang();
+    let saved = errors.is_empty();
+    let status = if saved {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let body = html! {
+        (greeting_form(&s, &errors, saved))
+        p { a href="/web/me/voicemail" { (lang.t("Voicemail")) } }
+    };
+    Ok((
+        status,
+        page(&s, "/web/me/voicemail", lang.t("Voicemail"), body),
+    )
+        .into_response())
 }
 
 /// A message of this user's mailbox: `None` for anyone else's.

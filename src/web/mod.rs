@@ -12,6 +12,7 @@ mod journal;
 mod layout;
 mod me;
 mod monitor;
+mod plan_json;
 mod plan_pages;
 mod session;
 mod settings;
@@ -78,6 +79,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(plan_pages::schedules).post(plan_pages::save_schedule),
         )
         .route("/web/plan/remove", post(plan_pages::remove_entry))
+        .route("/web/plan", get(plan_json::plan).post(plan_json::save_plan))
+        .route(
+            "/web/plan/{section}",
+            get(plan_json::section).post(plan_json::save_section),
+        )
         .route("/web/trunks", get(trunks::trunks).post(trunks::save_trunk))
         .route(
             "/web/prompts",
@@ -93,6 +99,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(me::voicemail).post(me::voicemail_action),
         )
         .route("/web/me/voicemail/{id}", get(me::message))
+        .route("/web/me/greeting", post(me::greeting))
         .route("/web/me/journal", get(me::journal))
         .with_state(state)
 }

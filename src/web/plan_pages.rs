@@ -427,14 +427,18 @@ async fn schedules_page(
                 state
                     .store
                     .call(move |st| {
-                        Ok(crate::cli::route::explain(
-                            st,
-                            &tenant,
-                            (&from, &to),
-                            at.as_deref(),
-                            false,
-                        )
-                        .unwrap_or_else(|e| e.to_string()))
+                        let compiled = compiled_plan(st, &tenant)?;
+                        Ok(match compiled.as_deref() {
+                            Some((plan, router)) => crate::cli::route::explain_on(
+                                st,
+                                &tenant,
+                                (plan, router),
+                                (&from, &to),
+                                (at.as_deref(), false),
+                            )
+                            .unwrap_or_else(|e| e.to_string()),
+                            None => "no plan".to_owned(),
+                        })
                     })
                     .await?,
             )
@@ -469,6 +473,39 @@ async fn schedules_page(
         }
     };
     Ok(respond(s, "/web/schedules", "Schedules", errors, body))
+}
+
+/// The tenant's plan as routing reads it, compiled; kept while the plan and the
+/// lines are unchanged (`Store::plan_version`), since compiling thousands of
+/// extensions takes longer than a page may.
+type Compiled = Option<Arc<(dialplan::TenantPlan, dialplan::Router)>>;
+
+fn compiled_plan(
+    st: &actors::store::Store,
+    tenant: &actors::store::Tenant,
+) -> actors::Result<Compiled> {
+    type Cache =
+        std::sync::Mutex<HashMap<actors::store::TenantId, (actors::store::PlanVersion, Compiled)>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let version = st.plan_version(tenant.id)?;
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((v, c)) = cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&tenant.id)
+    {
+        if *v == version {
+            return Ok(c.clone());
+        }
+    }
+    let compiled = st
+        .tenant_plan(tenant.id)?
+        .and_then(|p| dialplan::Router::new(&p).ok().map(|r| Arc::new((p, r))));
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(tenant.id, (version, compiled.clone()));
+    Ok(compiled)
 }
 
 /// A browser's `datetime-local` (no zone) as RFC 3339 in UTC; RFC 3339 as it is.

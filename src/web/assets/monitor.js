@@ -73,11 +73,16 @@
     if (t) t.textContent = e.status;
   }
 
+  // How long events waited for the frame that drew them (the latest batches).
+  const waits = [];
   function apply() {
     scheduled = false;
     const batch = pending;
     pending = [];
+    const now = performance.now();
     for (const e of batch) {
+      waits.push(now - e.queuedAt);
+      if (waits.length > 100000) waits.shift();
       if (e.type === 'line') lineEvent(e);
       else if (e.type === 'call') callEvent(e);
       else if (e.type === 'trunk') trunkEvent(e);
@@ -105,16 +110,21 @@
     if (since) since.split(',').forEach((at, i) => waitingIn.set('initial-' + row.dataset.queue + i, { queue: row.dataset.queue, at: Number(at) }));
   }
 
+  function enqueue(e) {
+    e.queuedAt = performance.now();
+    pending.push(e);
+    if (!scheduled) {
+      scheduled = true;
+      requestAnimationFrame(apply);
+    }
+  }
+  // For measuring (benches): feed events as the socket would, read the waits.
+  window.pbxMonitor = { push: enqueue, waits: () => waits.slice(), backlog: () => pending.length };
+
   function connect() {
     const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/web/monitor/events');
     ws.onopen = () => { document.body.dataset.live = 'yes'; };
-    ws.onmessage = (m) => {
-      pending.push(JSON.parse(m.data));
-      if (!scheduled) {
-        scheduled = true;
-        requestAnimationFrame(apply);
-      }
-    };
+    ws.onmessage = (m) => enqueue(JSON.parse(m.data));
     ws.onclose = () => { document.body.dataset.live = 'no'; setTimeout(connect, 2000); };
   }
   connect();

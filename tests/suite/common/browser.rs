@@ -172,20 +172,22 @@ impl Browser {
 
     /// Clicks `selector` (a submit button: waits for the next page).
     pub fn submit(&mut self, selector: &str) {
+        self.submit_by(&format!("document.querySelector({})", json!(selector)));
+    }
+
+    /// Clicks the element JavaScript `element` finds, and waits for the next page.
+    pub fn submit_by(&mut self, element: &str) {
         let before = self.eval("performance.timeOrigin");
-        self.eval(&format!(
-            "document.querySelector({}).click()",
-            json!(selector)
-        ));
+        self.eval(&format!("({element}).click()"));
         let start = Instant::now();
         while self.eval("performance.timeOrigin") == before {
             assert!(
                 start.elapsed() < Duration::from_secs(15),
-                "{selector} led nowhere"
+                "{element} led nowhere"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.wait_loaded(selector);
+        self.wait_loaded(element);
     }
 
     /// The text of `selector` ("" when absent).
