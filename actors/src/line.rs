@@ -293,28 +293,29 @@ fn register(
         &flow_for,
         unix_now(),
     );
-    if !out.changes.is_empty() {
-        state.args.view.publish(state.registrar.bindings());
-        state
-            .args
-            .shared
-            .store
-            .save_bindings(state.args.tenant.id, &state.args.ext, out.changes);
-        expire_and_rearm(myself, state);
-    }
     let account = device.unwrap_or(&state.args.ext);
     if out.auth_failed {
         state.args.shared.guard.failure(inc.source.ip());
         let refused = &state.args.shared.refused;
         refused.refused(state.args.tenant.id, account, unix_now() * 1000);
     } else if out.code == 200 {
-        state
-            .args
-            .shared
-            .refused
-            .accepted(state.args.tenant.id, account);
+        let refused = &state.args.shared.refused;
+        refused.accepted(state.args.tenant.id, account);
     }
-    inc.reply.send(out.code, out.response);
+    if out.changes.is_empty() {
+        return inc.reply.send(out.code, out.response);
+    }
+    state.args.view.publish(state.registrar.bindings());
+    // The 200 goes out once the binding is committed: a switch killed right after
+    // has kept every registration it confirmed.
+    let (code, response, reply) = (out.code, out.response, inc.reply);
+    state.args.shared.store.save_bindings_then(
+        state.args.tenant.id,
+        &state.args.ext,
+        out.changes,
+        Box::new(move || reply.send(code, response)),
+    );
+    expire_and_rearm(myself, state);
 }
 
 /// A new call from this line: challenged (407) until its credentials are right, then

@@ -14,6 +14,7 @@ mod cli_admin;
 mod cli_route;
 mod conference;
 mod devices;
+mod durability;
 mod hunt_groups;
 mod ivr;
 mod line_features;

@@ -311,6 +311,33 @@ fn a_user_sets_do_not_disturb_and_sees_only_their_own_pages() {
     }
     b.goto(&format!("http://{http}/web/me/voicemail"));
     b.screenshot("voicemail");
+
+    // Guessing passwords from one address: refused, then slowed down (429).
+    b.submit("header form[action='/web/sign-out'] button");
+    assert_eq!(b.path(), "/web/sign-in");
+    // Each answer is a sign-in page with a new token, which the next guess uses.
+    let guesses = "(async () => {
+        const codes = [];
+        let token = document.querySelector('[name=csrf]').value;
+        for (let i = 0; i < 12; i++) {
+            const r = await fetch('/web/sign-in', {method: 'POST',
+                headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+                body: 'csrf=' + token + '&login=bob&password=guess' + i});
+            codes.push(r.status);
+            const m = (await r.text()).match(/name=\"csrf\" value=\"([0-9a-f]+)\"/);
+            if (m) token = m[1];
+        }
+        return codes;
+    })()";
+    let codes = b.eval(guesses);
+    let codes: Vec<u64> = codes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    assert_eq!(codes[0], 401, "{codes:?}");
+    assert_eq!(*codes.last().unwrap(), 429, "{codes:?}");
 }
 
 /// A measurement, not a check (run by hand, numbers in `BENCHMARKS.md`): the live

@@ -1,5 +1,8 @@
 //! The store's own thread: the running switch sends it queries and binding changes;
-//! changes are written in batches, one transaction per burst.
+//! changes are written in batches, one transaction per burst (a group commit). What
+//! must not go out before its change is on disk (a REGISTER's 200) runs once the
+//! batch holding it is committed: a switch killed at any moment has answered no
+//! registration it has not kept.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -14,9 +17,12 @@ use crate::{Error, Result};
 
 type Job = Box<dyn FnOnce(&mut Store) + Send>;
 
+/// What runs once binding changes are committed (a REGISTER's reply).
+pub type AfterWrite = Box<dyn FnOnce() + Send>;
+
 enum Cmd {
     Query(Job),
-    Changes(TenantId, String, Vec<BindingChange>),
+    Changes(TenantId, String, Vec<BindingChange>, Option<AfterWrite>),
     Stop,
 }
 
@@ -53,12 +59,16 @@ impl StoreHandle {
     }
 
     fn send(&self, cmd: Cmd) -> bool {
+        self.try_send(cmd).is_ok()
+    }
+
+    /// Queues `cmd`; the command back when the store thread is gone.
+    fn try_send(&self, cmd: Cmd) -> std::result::Result<(), Cmd> {
         self.depth.fetch_add(1, Ordering::Relaxed);
-        let sent = self.tx.send(cmd).is_ok();
-        if !sent {
+        self.tx.send(cmd).map_err(|e| {
             self.depth.fetch_sub(1, Ordering::Relaxed);
-        }
-        sent
+            e.0
+        })
     }
 
     /// Runs `f` on the store thread and returns its result.
@@ -98,8 +108,28 @@ impl StoreHandle {
         if changes.is_empty() {
             return;
         }
-        if !self.send(Cmd::Changes(tenant, ext.to_owned(), changes)) {
+        if !self.send(Cmd::Changes(tenant, ext.to_owned(), changes, None)) {
             tracing::error!("store thread is gone; binding changes lost");
+        }
+    }
+
+    /// Queues binding changes and runs `after` once the batch holding them is
+    /// committed (at once when there are none).
+    pub fn save_bindings_then(
+        &self,
+        tenant: TenantId,
+        ext: &str,
+        changes: Vec<BindingChange>,
+        after: AfterWrite,
+    ) {
+        if changes.is_empty() {
+            return after();
+        }
+        if let Err(Cmd::Changes(.., Some(after))) =
+            self.try_send(Cmd::Changes(tenant, ext.to_owned(), changes, Some(after)))
+        {
+            tracing::error!("store thread is gone; binding changes lost");
+            after();
         }
     }
 
@@ -114,33 +144,52 @@ impl StoreHandle {
     }
 }
 
-fn run(mut store: Store, rx: mpsc::Receiver<Cmd>, depth: &AtomicUsize) {
-    let mut batch: Vec<(TenantId, String, BindingChange)> = Vec::new();
-    let write = |store: &mut Store, batch: &mut Vec<(TenantId, String, BindingChange)>| {
-        if batch.is_empty() {
-            return;
+/// Writes the batch in one transaction, then runs what waited for it.
+fn write(
+    store: &mut Store,
+    batch: &mut Vec<(TenantId, String, BindingChange)>,
+    after: &mut Vec<AfterWrite>,
+) {
+    if !batch.is_empty() {
+        // Tests widen the time between a binding's change and its commit, so that a
+        // reply sent before the commit would be seen (`tests/suite/durability.rs`).
+        #[cfg(feature = "test-hooks")]
+        if let Some(ms) = std::env::var("PBX_TEST_BINDINGS_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            thread::sleep(std::time::Duration::from_millis(ms));
         }
         if let Err(e) = store.apply_binding_changes(batch) {
             tracing::error!(error = %e, n = batch.len(), "writing bindings failed");
         }
         batch.clear();
-    };
+    }
+    for f in after.drain(..) {
+        f();
+    }
+}
+
+fn run(mut store: Store, rx: mpsc::Receiver<Cmd>, depth: &AtomicUsize) {
+    let mut batch: Vec<(TenantId, String, BindingChange)> = Vec::new();
+    let mut after: Vec<AfterWrite> = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         // Take everything already queued: one transaction for a burst of changes.
         while let Some(cmd) = next.take() {
             depth.fetch_sub(1, Ordering::Relaxed);
             match cmd {
-                Cmd::Changes(t, ext, changes) => {
+                Cmd::Changes(t, ext, changes, then) => {
                     batch.extend(changes.into_iter().map(|c| (t, ext.clone(), c)));
+                    after.extend(then);
                 }
                 Cmd::Query(job) => {
                     // Queries see every change queued before them.
-                    write(&mut store, &mut batch);
+                    write(&mut store, &mut batch, &mut after);
                     job(&mut store);
                 }
                 Cmd::Stop => {
-                    write(&mut store, &mut batch);
+                    write(&mut store, &mut batch, &mut after);
                     return;
                 }
             }
@@ -148,7 +197,7 @@ fn run(mut store: Store, rx: mpsc::Receiver<Cmd>, depth: &AtomicUsize) {
                 next = rx.try_recv().ok();
             }
         }
-        write(&mut store, &mut batch);
+        write(&mut store, &mut batch, &mut after);
     }
-    write(&mut store, &mut batch);
+    write(&mut store, &mut batch, &mut after);
 }

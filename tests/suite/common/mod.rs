@@ -39,6 +39,15 @@ impl Pbx {
 
     /// Starts with extra `pbx serve` arguments.
     pub fn start_with(data_dir: &Path, sip_addr: &str, extra: &[&str]) -> Pbx {
+        Self::start_full(data_dir, sip_addr, extra, &[])
+    }
+
+    /// Starts with extra environment variables (the test hooks' settings).
+    pub fn start_env(data_dir: &Path, env: &[(&str, &str)]) -> Pbx {
+        Self::start_full(data_dir, "127.0.0.1:0", &[], env)
+    }
+
+    fn start_full(data_dir: &Path, sip_addr: &str, extra: &[&str], env: &[(&str, &str)]) -> Pbx {
         // The API on a free port unless the test says otherwise.
         let http = if extra.contains(&"--http-addr") {
             &[][..]
@@ -55,6 +64,7 @@ impl Pbx {
                 "RUST_LOG",
                 std::env::var("PBX_LOG").unwrap_or_else(|_| "warn".into()),
             )
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
