@@ -123,6 +123,7 @@ impl SwitchActor {
                 .with_capture(state.shared.capture.clone()),
             ),
             max_size: state.config.max_message_size,
+            max_waiting: state.config.max_waiting,
             flows: state.shared.out.flows.clone(),
         };
         let (t, _) = Actor::spawn_linked(None, Transport, args, myself.get_cell())

@@ -99,6 +99,11 @@ pub async fn metrics(
     }
     let _ = writeln!(
         text,
+        "# HELP pbx_sip_shed_total New requests answered 503 at once because the switch was overloaded (too many requests unanswered).\n# TYPE pbx_sip_shed_total counter\npbx_sip_shed_total {}",
+        actors::sip::udp::SHED.load(Relaxed)
+    );
+    let _ = writeln!(
+        text,
         "# HELP pbx_journal_calls Finished calls the journal keeps, by disposition (all tenants; retention deletes old ones).\n# TYPE pbx_journal_calls gauge"
     );
     for (disposition, n) in counts {

@@ -38,6 +38,11 @@ pub struct ServeArgs {
     /// New calls per second; further INVITEs get 503 with Retry-After.
     #[arg(long)]
     pub max_cps: Option<u32>,
+    /// Overload: once this many requests wait unanswered, new out-of-dialog
+    /// requests (INVITE, REGISTER, SUBSCRIBE …) get 503 with Retry-After at once,
+    /// before any work; requests within calls always go through.
+    #[arg(long, default_value_t = actors::sip::DEFAULT_MAX_WAITING)]
+    pub max_waiting: usize,
     /// RTP ports for anchored media, `FROM-TO` (even ports; RTCP on the next one).
     #[arg(long, default_value = "20000-29999", value_parser = parse_ports)]
     pub rtp_ports: std::ops::RangeInclusive<u16>,
@@ -98,6 +103,7 @@ impl Default for ServeArgs {
             media_timeout: 60,
             max_calls: None,
             max_cps: None,
+            max_waiting: actors::sip::DEFAULT_MAX_WAITING,
             digest: vec![engine::auth::Algorithm::Md5],
             rtp_ports: 20000..=29999,
             demo: false,
@@ -154,6 +160,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     config.ring_timeout = std::time::Duration::from_secs(args.ring_timeout);
     config.max_calls = args.max_calls;
     config.max_cps = args.max_cps;
+    config.max_waiting = args.max_waiting.max(1);
     if let Some(start) = args.wall_clock {
         config.wall_clock = actors::clock::WallClock::starting_at(start);
     }

@@ -19,6 +19,7 @@ mod hunt_groups;
 mod ivr;
 mod line_features;
 mod malformed_input;
+mod overload;
 mod plan_calls;
 mod queue_centre;
 mod queues;

@@ -13,3 +13,4 @@ pub mod via_stamp;
 pub use dispatch::Dispatcher;
 pub use out::SipOut;
 pub use transport::{Transport, TransportArgs};
+pub use udp::DEFAULT_MAX_WAITING;

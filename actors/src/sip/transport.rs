@@ -18,6 +18,8 @@ pub struct TransportArgs {
     pub dispatcher: Arc<Dispatcher>,
     pub max_size: usize,
     pub flows: Arc<Flows>,
+    /// Unanswered requests past which new out-of-dialog ones are shed (503).
+    pub max_waiting: usize,
 }
 
 pub enum TransportMsg {
@@ -101,7 +103,7 @@ impl Actor for Transport {
             tasks.push(tokio::spawn(udp::run(
                 Arc::new(udp_sock),
                 args.dispatcher.clone(),
-                args.max_size,
+                (args.max_size, args.max_waiting),
                 tx,
                 rx,
             )));

@@ -25,6 +25,9 @@ struct Entry<D> {
     /// INVITE that got a provisional response: a call may ring that long) is
     /// forgotten. Checked by a sweep of the table, not by a timer per transaction.
     created: Instant,
+    /// No response of any kind has gone out yet: the request still waits for the
+    /// switch to work on it (counted in `ServerTransactions::waiting`).
+    waiting: bool,
 }
 
 impl<D> Entry<D> {
@@ -79,6 +82,9 @@ pub struct ServerTransactions<D> {
     capacity: usize,
     /// When the next sweep for unanswered transactions is due.
     next_sweep: Option<Instant>,
+    /// Transactions that have sent no response yet: the backlog of requests the
+    /// switch has taken and not begun to answer (its load, for shedding).
+    waiting: usize,
 }
 
 impl<D: Clone> ServerTransactions<D> {
@@ -94,7 +100,13 @@ impl<D: Clone> ServerTransactions<D> {
             cfg,
             capacity,
             next_sweep: None,
+            waiting: 0,
         }
+    }
+
+    /// Requests taken that have had no response of any kind yet.
+    pub fn waiting(&self) -> usize {
+        self.waiting
     }
 
     pub fn len(&self) -> usize {
@@ -150,7 +162,9 @@ impl<D: Clone> ServerTransactions<D> {
                     txn,
                     dest,
                     created: now,
+                    waiting: true,
                 };
+                self.waiting += 1;
                 self.next_sweep.get_or_insert(now + SWEEP_INTERVAL);
                 self.map.insert(key.clone(), entry);
                 IncomingRequest::New(key)
@@ -168,10 +182,15 @@ impl<D: Clone> ServerTransactions<D> {
         bytes: Bytes,
         now: Instant,
     ) -> Vec<Bytes> {
-        let events = match self.map.get_mut(key).map(|e| &mut e.txn) {
-            Some(Txn::Invite(t)) => t.send_response(code, bytes, now),
-            Some(Txn::NonInvite(t)) => t.send_response(code, bytes, now),
-            None => return vec![bytes],
+        let Some(entry) = self.map.get_mut(key) else {
+            return vec![bytes];
+        };
+        if std::mem::take(&mut entry.waiting) {
+            self.waiting -= 1;
+        }
+        let events = match &mut entry.txn {
+            Txn::Invite(t) => t.send_response(code, bytes, now),
+            Txn::NonInvite(t) => t.send_response(code, bytes, now),
         };
         self.apply(key, events)
     }
@@ -180,7 +199,9 @@ impl<D: Clone> ServerTransactions<D> {
     /// penalised source's): it takes no room until the sweep.
     pub fn forget(&mut self, key: &TransactionKey) {
         if self.map.get(key).is_some_and(|e| !e.answered()) {
-            self.map.remove(key);
+            if self.map.remove(key).is_some_and(|e| e.waiting) {
+                self.waiting -= 1;
+            }
             self.timers.cancel(key);
         }
     }
@@ -198,13 +219,19 @@ impl<D: Clone> ServerTransactions<D> {
             return;
         }
         let short = self.cfg.t1 * 64;
+        let mut forgotten = 0;
         self.map.retain(|_, e| {
             let wait = match &e.txn {
                 Txn::Invite(t) if t.sent_provisional() => INVITE_UNANSWERED,
                 _ => short,
             };
-            e.answered() || now.saturating_duration_since(e.created) < wait
+            let keep = e.answered() || now.saturating_duration_since(e.created) < wait;
+            if !keep && e.waiting {
+                forgotten += 1;
+            }
+            keep
         });
+        self.waiting -= forgotten;
         self.next_sweep = (!self.map.is_empty()).then_some(now + SWEEP_INTERVAL);
     }
 
@@ -246,7 +273,9 @@ impl<D: Clone> ServerTransactions<D> {
             }
         }
         if ended {
-            self.map.remove(key);
+            if self.map.remove(key).is_some_and(|e| e.waiting) {
+                self.waiting -= 1;
+            }
             self.timers.cancel(key);
         } else if let Some(at) = self.map.get(key).and_then(Entry::next_timeout) {
             self.timers.set(key.clone(), at);
@@ -274,6 +303,38 @@ mod tests {
 
     fn req(method: &str) -> Message {
         Message::parse(format!("{method} sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKq\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 {method}\r\nl: 0\r\n\r\n").into_bytes()).unwrap()
+    }
+
+    #[test]
+    fn requests_wait_until_their_first_response_or_their_end() {
+        let t0 = Instant::now();
+        let mut table = ServerTransactions::new(TimerConfig::default());
+        let IncomingRequest::New(reg) = table.on_request(&req("REGISTER"), false, t0, ()) else {
+            panic!()
+        };
+        let IncomingRequest::New(inv) = table.on_request(&req("INVITE"), false, t0, ()) else {
+            panic!()
+        };
+        assert_eq!(table.waiting(), 2);
+        table.on_request(&req("REGISTER"), false, t0, ());
+        assert_eq!(table.waiting(), 2, "a retransmission is no new work");
+        table.on_response(&inv, 100, Bytes::from_static(b"100"), t0);
+        assert_eq!(
+            table.waiting(),
+            1,
+            "an INVITE being worked on waits no more"
+        );
+        table.forget(&reg);
+        assert_eq!(table.waiting(), 0);
+        let IncomingRequest::New(_) = table.on_request(&req("OPTIONS"), false, t0, ()) else {
+            panic!()
+        };
+        table.on_timeout(t0 + Duration::from_secs(40));
+        assert_eq!(
+            table.waiting(),
+            0,
+            "an unanswered request swept is forgotten"
+        );
     }
 
     #[test]

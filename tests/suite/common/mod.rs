@@ -47,6 +47,11 @@ impl Pbx {
         Self::start_full(data_dir, "127.0.0.1:0", &[], env)
     }
 
+    /// Starts with extra `pbx serve` arguments and environment variables.
+    pub fn start_full_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Pbx {
+        Self::start_full(data_dir, "127.0.0.1:0", extra, env)
+    }
+
     fn start_full(data_dir: &Path, sip_addr: &str, extra: &[&str], env: &[(&str, &str)]) -> Pbx {
         // The API on a free port unless the test says otherwise.
         let http = if extra.contains(&"--http-addr") {
