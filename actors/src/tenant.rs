@@ -962,8 +962,8 @@ impl TenantSupervisor {
     }
 
     /// Refuses a call the plan sends where the switch cannot take it (yet), or rejects:
-    /// the status with a `Warning` naming why; a target not built yet gets a journal
-    /// row as well.
+    /// the status with a `Warning` naming why, and a journal row with that status
+    /// (a busy or do-not-disturb callee has missed the call).
     fn refuse(
         state: &TenantState,
         tenant: TenantId,
@@ -981,7 +981,7 @@ impl TenantSupervisor {
             );
         }
         inc.reply.send(r.code, w.finish());
-        if !r.is_missing_target() || !Self::journals(&state.view.borrow(), caller) {
+        if !r.is_journalled() || !Self::journals(&state.view.borrow(), caller) {
             return;
         }
         use crate::journal::{CallEventKind, CallId, Direction};
@@ -996,7 +996,18 @@ impl TenantSupervisor {
                 caller_line: Some(caller.to_owned()),
             },
         );
-        bus.publish_failed(call, tenant, r.code, r.warning.unwrap_or_default());
+        use crate::proto::events::Disposition;
+        // A callee that was busy (or on do not disturb) missed a call; a target not
+        // built yet is the switch's failure.
+        let disposition = match r.code {
+            _ if r.is_missing_target() => Disposition::Failed,
+            486 | 600 => Disposition::Busy,
+            603 => Disposition::Rejected,
+            408 | 480 => Disposition::NoAnswer,
+            _ => Disposition::Failed,
+        };
+        let why = r.warning.unwrap_or_else(|| r.reason.to_owned());
+        bus.publish_refused(call, tenant, disposition, (r.code, why));
         tracing::info!(
             caller,
             callee,
@@ -1085,6 +1096,7 @@ impl TenantSupervisor {
                     reason: "Not Found",
                     warning: Some(e),
                     missing: false,
+                    journal: false,
                 };
                 return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
             }
@@ -1118,6 +1130,7 @@ impl TenantSupervisor {
                         reason: "Forbidden",
                         warning: Some(why),
                         missing: false,
+                        journal: false,
                     };
                     return Self::refuse(state, entry.id, &caller, &callee, &inc, r);
                 }

@@ -70,6 +70,14 @@ fn do_not_disturb_by_feature_code_is_confirmed_kept_over_a_restart_and_cleared()
     phone.respond(&invite, 180, "Ringing");
     assert_eq!(call.expect(180), 180);
     call.cancel();
+    assert_eq!(call.expect(487), 487);
+    // The calls refused while on do not disturb are in the journal: missed, busy.
+    let calls = journal(&mut pbx);
+    let busy = calls
+        .iter()
+        .filter(|c| c.to == "101" && c.disposition == Some(actors::journal::Disposition::Busy))
+        .count();
+    assert_eq!(busy, 2, "{calls:?}");
 }
 
 #[test]

@@ -15,6 +15,11 @@ pub struct Refusal {
     pub warning: Option<String>,
     /// The call was refused because its target is not built yet (journalled).
     pub missing: bool,
+    /// The refused call gets a journal row with its status: every refusal of a
+    /// call the plan routed (every target busy, on do not disturb or not
+    /// registered; a reject by the plan; a target not built yet) is a call that
+    /// happened, and a missed one for its callee.
+    pub journal: bool,
 }
 
 impl Refusal {
@@ -25,6 +30,7 @@ impl Refusal {
             reason: reason_phrase(code),
             warning: (reason != reason_phrase(code)).then_some(reason),
             missing: false,
+            journal: true,
         }
     }
 
@@ -32,6 +38,11 @@ impl Refusal {
     /// yet (journalled as such).
     pub fn is_missing_target(&self) -> bool {
         self.missing
+    }
+
+    /// The refused call gets a journal row (see `journal`).
+    pub fn is_journalled(&self) -> bool {
+        self.journal
     }
 }
 
@@ -46,6 +57,7 @@ pub fn served(target: &Target, last: Option<&dialplan::walk::Failure>) -> Refusa
             reason: reason_phrase(f.code),
             warning: r.warning,
             missing: false,
+            journal: true,
         },
         _ => r,
     }
@@ -62,6 +74,7 @@ pub fn refusal(target: &Target) -> Refusal {
         },
         warning: Some(format!("{what} is not available yet")),
         missing: true,
+        journal: true,
     };
     match target {
         Target::Reject { code, reason } => Refusal {
@@ -69,6 +82,7 @@ pub fn refusal(target: &Target) -> Refusal {
             reason: reason_phrase(*code),
             warning: Some(reason.clone()),
             missing: false,
+            journal: true,
         },
         Target::Extension { number, .. } => missing(480, format!("extension {number}")),
         Target::DropOff { number } => missing(480, format!("drop-off to external number {number}")),

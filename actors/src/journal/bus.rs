@@ -127,11 +127,24 @@ impl EventBus<CallEvent> {
     /// The end of a call the switch failed or refused: `code` and `reason` as the
     /// journal row keeps them, ended by the switch.
     pub fn publish_failed(&self, call: CallId, tenant: TenantId, code: u16, reason: String) {
+        let failed = crate::proto::events::Disposition::Failed;
+        self.publish_refused(call, tenant, failed, (code, reason));
+    }
+
+    /// A call the switch refused before ringing anyone, as `disposition` (busy for a
+    /// callee on do not disturb …) with its status.
+    pub fn publish_refused(
+        &self,
+        call: CallId,
+        tenant: TenantId,
+        disposition: crate::proto::events::Disposition,
+        (code, reason): (u16, String),
+    ) {
         self.publish_now(
             call,
             tenant,
             CallEventKind::CallEnded {
-                disposition: crate::proto::events::Disposition::Failed,
+                disposition,
                 hangup_side: crate::proto::events::Side::Switch,
                 code,
                 reason,
