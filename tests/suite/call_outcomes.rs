@@ -36,8 +36,29 @@ fn no_device_gets_486_by_default_then_the_decline_code_and_unknown_404() {
     // An unknown number is 404 whatever the decline code.
     assert_eq!(Caller::call(&pbx, "100", "555").expect(404), 404);
     let rows = journal(&mut pbx);
-    // Refused before any call started: nothing in the journal.
-    assert!(rows.is_empty(), "{rows:?}");
+    // Each call to 105 is a call its line missed, journalled with its status; a call
+    // to a number the plan does not assign failed.
+    let mut to_105: Vec<_> = rows
+        .iter()
+        .filter(|r| r.to == "105")
+        .map(|r| (r.cause_code, r.disposition))
+        .collect();
+    to_105.sort_by_key(|(code, _)| *code);
+    assert_eq!(
+        to_105,
+        [
+            (Some(480), Some(Disposition::NoAnswer)),
+            (Some(486), Some(Disposition::Busy)),
+            (Some(603), Some(Disposition::Rejected)),
+        ],
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r.to == "555")
+            .all(|r| r.cause_code == Some(404) && r.disposition == Some(Disposition::Failed)),
+        "{rows:?}"
+    );
 }
 
 #[test]
