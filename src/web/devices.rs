@@ -119,9 +119,7 @@ pub async fn provision(
         language: s.account.language.clone(),
         token: f.get("token").is_some_and(|v| v == "on"),
     };
-    let tenant = crate::api::routes::tenant_of(&state, id)
-        .await
-        .map_err(|_| WebError::Internal)?;
+    let tenant = super::tenant_of(&state, id).await?;
     let lines: Vec<String> = order.accounts.iter().map(|(_, l)| l.clone()).collect();
     let now = actors::clock::unix_millis();
     match state

@@ -179,6 +179,15 @@ pub fn notice(lang: Lang, saved: bool, errors: &Errors) -> Markup {
     }
 }
 
+/// A page with a form: 422 when its refusals are shown, else 200.
+pub fn status_of(errors: &Errors) -> StatusCode {
+    if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
 /// Milliseconds as `m:ss` (or `h:mm:ss`).
 pub fn duration(ms: u64) -> String {
     let s = ms / 1000;

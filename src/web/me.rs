@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
@@ -55,11 +55,7 @@ async fn me_page(
             }
         }
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::layout::status_of(errors);
     let title = format!("{} · {}", lang.t("My settings"), s.user()?.1);
     Ok((status, page(s, "/web/me", &title, body)).into_response())
 }
@@ -168,9 +164,7 @@ pub async fn greeting(
     }
     s.check(token.as_deref())?;
     let (tenant, line) = s.user()?;
-    let t = crate::api::routes::tenant_of(&state, tenant)
-        .await
-        .map_err(|_| WebError::Internal)?;
+    let t = super::tenant_of(&state, tenant).await?;
     let errors = if wav.is_empty() {
         Errors::from([("file", "choose a WAV file".to_owned())])
     } else {
@@ -186,11 +180,7 @@ pub async fn greeting(
     };
     let lang = s.lang();
     let saved = errors.is_empty();
-    let status = if saved {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::layout::status_of(&errors);
     let body = html! {
         (greeting_form(&s, &errors, saved))
         p { a href="/web/me/voicemail" { (lang.t("Voicemail")) } }

@@ -30,6 +30,16 @@ use axum::Router;
 use crate::api::ApiState;
 pub use session::hash_password_now;
 
+/// The tenant `id` of a signed-in account (gone meanwhile: an error page).
+async fn tenant_of(
+    state: &ApiState,
+    id: actors::store::TenantId,
+) -> Result<actors::store::Tenant, layout::WebError> {
+    crate::api::routes::tenant_of(state, id)
+        .await
+        .map_err(|_| layout::WebError::Internal)
+}
+
 /// Where each account starts.
 async fn home(s: session::Session) -> Response {
     let to = match s.account.role {

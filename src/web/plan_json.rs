@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde_json::Value;
@@ -42,9 +41,7 @@ async fn section_page(
     let id = s.admin()?;
     let lang = s.lang();
     let title = title_of(section).ok_or(WebError::NotFound(lang))?;
-    let tenant = crate::api::routes::tenant_of(state, id)
-        .await
-        .map_err(|_| WebError::Internal)?;
+    let tenant = super::tenant_of(state, id).await?;
     let sec = section.to_owned();
     let list = state
         .store
@@ -69,11 +66,7 @@ async fn section_page(
             button type="submit" { (lang.t("Save")) }
         }
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::layout::status_of(errors);
     Ok((status, page(s, "/web/plan", lang.t(title), body)).into_response())
 }
 
@@ -106,9 +99,7 @@ pub async fn save_section(
             if key.is_empty() {
                 Errors::from([("entry", format!("the entry needs its {key_field}"))])
             } else {
-                let tenant = crate::api::routes::tenant_of(&state, id)
-                    .await
-                    .map_err(|_| WebError::Internal)?;
+                let tenant = super::tenant_of(&state, id).await?;
                 let dir = state.data_dir.clone();
                 let done = state
                     .store
@@ -165,11 +156,7 @@ async fn plan_page(
             button type="submit" { (lang.t("Save")) }
         }
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::layout::status_of(errors);
     Ok((status, page(s, "/web/plan", lang.t("Plan"), body)).into_response())
 }
 
@@ -185,9 +172,7 @@ pub async fn save_plan(
     s.check(f.get("csrf").map(String::as_str))?;
     let id = s.admin()?;
     let text = f.get("plan").cloned().unwrap_or_default();
-    let tenant = crate::api::routes::tenant_of(&state, id)
-        .await
-        .map_err(|_| WebError::Internal)?;
+    let tenant = super::tenant_of(&state, id).await?;
     let dir = state.data_dir.clone();
     let json = text.clone();
     match state

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Form, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde_json::{json, Value};
@@ -60,9 +59,7 @@ async fn put(
     words: &[(&'static str, &'static str)],
 ) -> Result<Errors, WebError> {
     let id = s.admin()?;
-    let tenant = crate::api::routes::tenant_of(state, id)
-        .await
-        .map_err(|_| WebError::Internal)?;
+    let tenant = super::tenant_of(state, id).await?;
     let dir = state.data_dir.clone();
     if key.is_empty() {
         return Ok(Errors::from([(
@@ -92,9 +89,7 @@ async fn entries(
     section: &'static str,
 ) -> Result<Vec<Value>, WebError> {
     let id = s.admin()?;
-    let tenant = crate::api::routes::tenant_of(state, id)
-        .await
-        .map_err(|_| WebError::Internal)?;
+    let tenant = super::tenant_of(state, id).await?;
     Ok(state
         .store
         .call(move |st| st.plan_entries(&tenant, section))
@@ -120,11 +115,7 @@ fn respond(
     errors: &Errors,
     body: Markup,
 ) -> Response {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::layout::status_of(errors);
     (status, page(s, here, s.lang().t(title), body)).into_response()
 }
 
@@ -319,9 +310,7 @@ async fn ivrs_page(
     let lang = s.lang();
     let list = entries(state, s, "ivrs").await?;
     let id = s.admin()?;
-    let tenant = crate::api::routes::tenant_of(state, id)
-        .await
-        .map_err(|_| WebError::Internal)?;
+    let tenant = super::tenant_of(state, id).await?;
     let prompts = actors::tenant::prompts::list(&state.data_dir, &tenant.name).unwrap_or_default();
     let v = |k: &str| values.get(k).map(String::as_str).unwrap_or_default();
     let shown = |m: &Value| {
@@ -407,9 +396,7 @@ async fn schedules_page(
     // "What happens to a call to N at T": the `pbx route` answer.
     let answer = match &preview.to {
         Some(to) if !to.trim().is_empty() => {
-            let tenant = crate::api::routes::tenant_of(state, id)
-                .await
-                .map_err(|_| WebError::Internal)?;
+            let tenant = super::tenant_of(state, id).await?;
             let (to, from) = (
                 to.trim().to_owned(),
                 preview
@@ -560,9 +547,7 @@ pub async fn remove_entry(
     let id = s.admin()?;
     let g = |k: &str| f.get(k).cloned().unwrap_or_default();
     let (section, key, back) = (g("section"), g("key"), g("back"));
-    let tenant = crate::api::routes::tenant_of(&state, id)
-        .await
-        .map_err(|_| WebError::Internal)?;
+    let tenant = super::tenant_of(&state, id).await?;
     let dir = state.data_dir.clone();
     let done = state
         .store

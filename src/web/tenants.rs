@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use actors::store::WebRole;
 use axum::extract::{Form, Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
@@ -56,11 +55,7 @@ async fn tenants_page(
             button type="submit" { (lang.t("Add")) }
         }
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::layout::status_of(errors);
     Ok((status, page(s, "/web/tenants", lang.t("Tenants"), body)).into_response())
 }
 

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Form, Multipart, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
@@ -57,11 +56,7 @@ async fn trunks_page(
             button type="submit" { (lang.t("Save")) }
         }
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::layout::status_of(errors);
     Ok((status, page(s, "/web/trunks", lang.t("Trunks"), body)).into_response())
 }
 
@@ -126,9 +121,7 @@ async fn prompts_page(
 ) -> Result<Response, WebError> {
     let lang = s.lang();
     let id = s.admin()?;
-    let tenant = crate::api::routes::tenant_of(state, id)
-        .await
-        .map_err(|_| WebError::Internal)?;
+    let tenant = super::tenant_of(state, id).await?;
     let list = actors::tenant::prompts::list(&state.data_dir, &tenant.name).unwrap_or_default();
     let body = html! {
         table #prompts {
@@ -146,11 +139,7 @@ async fn prompts_page(
             button type="submit" { (lang.t("Upload")) }
         }
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::layout::status_of(errors);
     Ok((status, page(s, "/web/prompts", lang.t("Prompts"), body)).into_response())
 }
 
@@ -175,9 +164,7 @@ pub async fn upload_prompt(
     }
     s.check(token.as_deref())?;
     let id = s.admin()?;
-    let tenant = crate::api::routes::tenant_of(&state, id)
-        .await
-        .map_err(|_| WebError::Internal)?;
+    let tenant = super::tenant_of(&state, id).await?;
     let name = name.trim().to_owned();
     let errors = if let Err(e) = actors::tenant::prompts::check_name(&name) {
         Errors::from([("name", e.to_string())])

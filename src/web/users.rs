@@ -110,11 +110,7 @@ async fn list_page(
         }
         (new_user_form(s, form.0, form.1))
     };
-    let status = if form.1.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::layout::status_of(form.1);
     Ok((status, page(s, "/web/users", lang.t("Users"), body)).into_response())
 }
 
@@ -172,9 +168,7 @@ pub async fn add_user(State(state): S, s: Session, Form(f): Fields) -> Result<Re
             password: f.get("password").cloned().unwrap_or_default(),
         };
         let (name, email) = (text("name"), text("email"));
-        let tenant = crate::api::routes::tenant_of(&state, id)
-            .await
-            .map_err(|_| WebError::Internal)?;
+        let tenant = super::tenant_of(&state, id).await?;
         let done = state
             .store
             .call(move |st| {
@@ -267,11 +261,7 @@ async fn user_page(
         }
     };
     let title = format!("{} {ext}", lang.t("Extension"));
-    let status = if errors.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::layout::status_of(errors);
     Ok((status, page(s, "/web/users", &title, body)).into_response())
 }
 
@@ -302,9 +292,7 @@ pub async fn save_user(
     }
     let mut errors = save_line_settings(&state, tenant, &ext, false, &f).await?;
     if errors.is_empty() {
-        let t = crate::api::routes::tenant_of(&state, tenant)
-            .await
-            .map_err(|_| WebError::Internal)?;
+        let t = super::tenant_of(&state, tenant).await?;
         let name = f.get("name").cloned();
         let password = f.get("password").filter(|p| !p.is_empty()).cloned();
         let line = ext.clone();

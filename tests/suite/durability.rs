@@ -9,33 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::sip_client::{authorization, SipClient};
+use crate::common::sip_client::SipClient;
 use crate::common::{temp_dir, Pbx};
-use engine::auth::Algorithm;
-
-/// A REGISTER with digest; `None` when the switch does not answer (killed).
-fn register(c: &mut SipClient, user: &str, contact: &str, expires: u32) -> Option<u16> {
-    let first = c.register_text(user, "127.0.0.1", Some(contact), Some(expires), "");
-    c.send_raw(first.as_bytes());
-    let challenge = c.recv()?;
-    let auth = authorization(
-        &challenge,
-        Algorithm::Md5,
-        user,
-        &format!("secret{user}"),
-        "sip:127.0.0.1",
-        "REGISTER",
-    );
-    let second = c.register_text(
-        user,
-        "127.0.0.1",
-        Some(contact),
-        Some(expires),
-        &format!("Authorization: {auth}\r\n"),
-    );
-    c.send_raw(second.as_bytes());
-    c.recv()?.code()
-}
 
 #[test]
 fn every_registration_confirmed_before_a_kill_9_is_kept() {
@@ -64,7 +39,8 @@ fn every_registration_confirmed_before_a_kill_9_is_kept() {
                     }
                     let contact = format!("<sip:{user}-{}@{}>", k % 10, c.local);
                     let add = (k / 10) % 2 == 0;
-                    match register(&mut c, &user, &contact, if add { 600 } else { 0 }) {
+                    let answer = c.try_register(&user, &contact, if add { 600 } else { 0 });
+                    match answer.and_then(|m| m.code()) {
                         Some(200) => {
                             confirmed.insert(contact, add);
                         }

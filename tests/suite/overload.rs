@@ -6,38 +6,15 @@
 
 use std::time::Duration;
 
-use crate::common::sip_client::{authorization, SipClient};
+use crate::common::sip_client::SipClient;
 use crate::common::{temp_dir, Pbx};
-use engine::auth::Algorithm;
 
 /// An authenticated REGISTER of `user` from a fresh socket: the final response.
 fn register(pbx: std::net::SocketAddr, user: &str) -> engine::sip::Message {
     let mut c = SipClient::udp(pbx);
     c.set_timeout(Duration::from_secs(5));
     let contact = format!("<sip:{user}@{}>", c.local);
-    let first = c.register_text(user, "127.0.0.1", Some(&contact), Some(600), "");
-    c.send_raw(first.as_bytes());
-    let challenge = c.recv().expect("a challenge");
-    if challenge.code() != Some(401) {
-        return challenge;
-    }
-    let auth = authorization(
-        &challenge,
-        Algorithm::Md5,
-        user,
-        &format!("secret{user}"),
-        "sip:127.0.0.1",
-        "REGISTER",
-    );
-    let second = c.register_text(
-        user,
-        "127.0.0.1",
-        Some(&contact),
-        Some(600),
-        &format!("Authorization: {auth}\r\n"),
-    );
-    c.send_raw(second.as_bytes());
-    c.recv().expect("a final response")
+    c.try_register(user, &contact, 600).expect("an answer")
 }
 
 #[test]

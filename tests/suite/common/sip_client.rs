@@ -227,6 +227,37 @@ impl SipClient {
     }
 }
 
+impl SipClient {
+    /// A REGISTER of `user` (password `secret<user>`) with digest, without asserting
+    /// anything: the final response, the challenge when it is none, or `None` when
+    /// the switch does not answer (killed, overloaded away).
+    pub fn try_register(&mut self, user: &str, contact: &str, expires: u32) -> Option<Message> {
+        let first = self.register_text(user, "127.0.0.1", Some(contact), Some(expires), "");
+        self.send_raw(first.as_bytes());
+        let challenge = self.recv()?;
+        if challenge.code() != Some(401) {
+            return Some(challenge);
+        }
+        let auth = authorization(
+            &challenge,
+            Algorithm::Md5,
+            user,
+            &format!("secret{user}"),
+            "sip:127.0.0.1",
+            "REGISTER",
+        );
+        let second = self.register_text(
+            user,
+            "127.0.0.1",
+            Some(contact),
+            Some(expires),
+            &format!("Authorization: {auth}\r\n"),
+        );
+        self.send_raw(second.as_bytes());
+        self.recv()
+    }
+}
+
 /// The Authorization (401) or Proxy-Authorization (407) value answering
 /// `challenge`'s offer for `alg` (the engine's digest client, as the simulator uses).
 pub fn authorization(
