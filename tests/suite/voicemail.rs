@@ -177,6 +177,38 @@ fn the_user_opens_the_mailbox_with_its_pin_and_hears_its_message() {
     assert_eq!(list[0].3, "old", "{list:?}");
 }
 
+#[test]
+fn pin_guessing_over_several_calls_locks_the_mailbox() {
+    let dir = temp_dir();
+    let pbx = switch(dir.path());
+    let (mut call, rtp, to) = call_mailbox(&pbx, "104");
+    say_tone(&rtp, to, GREETING + Duration::from_millis(2500));
+    call.bye();
+    pbx_admin(
+        dir.path(),
+        &["voicemail", "pin", "--tenant", "demo", "105", "1234"],
+    );
+    // Three calls of three wrong PINs each: hung up each time.
+    for call in 0..3u16 {
+        let (mut wrong, rtp, to) = open_mailbox(&pbx);
+        for k in 0..3u16 {
+            std::thread::sleep(Duration::from_millis(2500));
+            press(&rtp, to, "9999#", (call * 3 + k) * 10);
+        }
+        wrong.c.set_timeout(Duration::from_secs(10));
+        wrong.answer_request("BYE");
+    }
+    // Now even the right PIN opens nothing for a while: the caller is hung up and
+    // the message is not played (played out, it would be old).
+    let (mut user, rtp, to) = open_mailbox(&pbx);
+    std::thread::sleep(Duration::from_millis(500));
+    press(&rtp, to, "1234#", 0);
+    user.c.set_timeout(Duration::from_secs(30));
+    user.answer_request("BYE");
+    let list = messages(dir.path());
+    assert_eq!(list[0].3, "new", "{list:?}");
+}
+
 /// A SUBSCRIBE to `user`'s message summary from `c`, answered (a 407 with the line's
 /// password); returns the final response.
 fn subscribe(

@@ -7,6 +7,9 @@
 //! the options: `8` records the mailbox's greeting (after a tone, until `#`; kept as
 //! the tenant's prompt `greeting-MAILBOX`), `0` sets a new PIN (digits, then `#`);
 //! no key: "goodbye". A mailbox without a PIN is not opened (`pbx voicemail pin`).
+//! Guessing across calls is bounded too: after `MAX_WRONG` wrong PINs within
+//! `LOCK_WINDOW` a mailbox opens to nobody until the window has passed (a right PIN
+//! clears the count).
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +24,45 @@ use crate::store::VoicemailMessage;
 
 /// Wrong PINs before the caller is hung up.
 const TRIES: u32 = 3;
+
+/// Wrong PINs a mailbox takes within `LOCK_WINDOW`, over all calls, before it is
+/// locked for the rest of the window (three calls' tries).
+const MAX_WRONG: u32 = 9;
+const LOCK_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Wrong PINs by mailbox: how many, since when. Only mailboxes that exist get here.
+type WrongPins = std::collections::HashMap<(crate::proto::TenantId, String), (u32, Instant)>;
+
+fn wrong_pins() -> std::sync::MutexGuard<'static, WrongPins> {
+    static WRONG: std::sync::OnceLock<std::sync::Mutex<WrongPins>> = std::sync::OnceLock::new();
+    WRONG
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// The mailbox took `MAX_WRONG` wrong PINs within the window that is still running.
+fn locked(vbox: &VoicemailBox, t: Instant) -> bool {
+    wrong_pins()
+        .get(&(vbox.tenant, vbox.mailbox.clone()))
+        .is_some_and(|(n, since)| *n >= MAX_WRONG && t.saturating_duration_since(*since) < LOCK_WINDOW)
+}
+
+fn pin_wrong(vbox: &VoicemailBox, t: Instant) {
+    let mut map = wrong_pins();
+    let e = map.entry((vbox.tenant, vbox.mailbox.clone())).or_insert((0, t));
+    if t.saturating_duration_since(e.1) >= LOCK_WINDOW {
+        *e = (0, t);
+    }
+    e.0 += 1;
+    if e.0 == MAX_WRONG {
+        tracing::warn!(mailbox = %vbox.mailbox, "voicemail PIN guessed wrong too often: mailbox locked for a while");
+    }
+}
+
+fn pin_right(vbox: &VoicemailBox) {
+    wrong_pins().remove(&(vbox.tenant, vbox.mailbox.clone()));
+}
 
 /// How long after a message the caller may still delete (7) or keep (9) it.
 const AFTER_MESSAGE: Duration = Duration::from_secs(4);
@@ -125,6 +167,10 @@ pub fn read(
         tracing::info!(mailbox = %a.vbox.mailbox, "mailbox without a PIN not opened");
         return bye(s, &["feature_refused", "vm_goodbye"], t);
     };
+    if locked(&a.vbox, t) {
+        tracing::info!(mailbox = %a.vbox.mailbox, "locked mailbox not opened");
+        return bye(s, &["feature_refused", "vm_goodbye"], t);
+    }
     // New ones first, then old ones; oldest first in each; none being recorded.
     messages.retain(|m| m.state != "recording");
     messages.sort_by_key(|m| (m.state != "new", m.received_at, m.id));
@@ -157,7 +203,12 @@ pub fn key(s: &mut CallState, port: Port, key: char, t: Instant) -> bool {
     match a.phase {
         Phase::Pin if key == '#' => {
             let typed = std::mem::take(&mut a.typed);
+            if locked(&a.vbox, t) {
+                bye(s, &["feature_refused", "vm_goodbye"], t);
+                return true;
+            }
             if typed == a.pin {
+                pin_right(&a.vbox);
                 a.phase = Phase::Counts;
                 let new = a.messages.iter().any(|m| m.state == "new");
                 s.relays.silence(CALLER);
@@ -172,6 +223,7 @@ pub fn key(s: &mut CallState, port: Port, key: char, t: Instant) -> bool {
                 );
             } else {
                 a.wrong += 1;
+                pin_wrong(&a.vbox, t);
                 tracing::info!(mailbox = %a.vbox.mailbox, tries = a.wrong, "wrong voicemail PIN");
                 if a.wrong >= TRIES {
                     bye(s, &["conf_wrong_pin", "vm_goodbye"], t);
