@@ -16,7 +16,7 @@ mod metrics;
 pub(crate) mod phones;
 mod plan_entries;
 mod provision;
-mod removal;
+pub(crate) mod removal;
 pub(crate) mod routes;
 
 use std::net::SocketAddr;

@@ -18,11 +18,21 @@ use super::{ApiError, ApiState};
 
 /// The MAC in a file name: the first run of 12 hex digits.
 fn mac_in(file: &str) -> Option<String> {
+    // By bytes: a name with other characters than ASCII is no reason to fail.
+    file.as_bytes()
+        .windows(12)
+        .find(|w| w.iter().all(u8::is_ascii_hexdigit))
+        .map(|w| String::from_utf8_lossy(w).to_ascii_lowercase())
+}
+
+/// Yealink's model-wide file (`y0000000000xx.cfg`): asked for by every phone of a
+/// model, no guess at a MAC.
+fn model_file(file: &str) -> bool {
     let b = file.as_bytes();
-    (0..b.len().saturating_sub(11))
-        .map(|i| &file[i..i + 12])
-        .find(|w| w.bytes().all(|c| c.is_ascii_hexdigit()))
-        .map(str::to_ascii_lowercase)
+    b.len() == 17
+        && file.starts_with("y0000000000")
+        && b[11..13].iter().all(u8::is_ascii_digit)
+        && file.ends_with(".cfg")
 }
 
 fn xml(s: &str) -> String {
@@ -30,6 +40,7 @@ fn xml(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 fn language_name(code: &str) -> &'static str {
@@ -260,7 +271,7 @@ async fn serve_file(
     let Some(config) = config else {
         // Model-wide files (Yealink's y0000000000xx.cfg) are no guess at a MAC; a
         // wrong token is a guess like a wrong MAC.
-        if !file.starts_with("y0000000000") {
+        if !model_file(&file) {
             state.guard.failure(ip);
         }
         return Err(ApiError::not_found("no such phone"));
@@ -300,6 +311,13 @@ mod tests {
             assert_eq!(mac_in(f).as_deref(), Some("001565aabbcc"), "{f}");
         }
         assert_eq!(mac_in("y000000000000.cfg").as_deref(), Some("000000000000"));
+        assert_eq!(mac_in("é000000000000"), Some("000000000000".into()));
+        assert_eq!(mac_in("ééééééé"), None);
+        assert!(model_file("y000000000028.cfg"));
+        assert!(
+            !model_file("y0000000000-001565aabbcc.cfg"),
+            "a MAC behind the prefix"
+        );
         assert_eq!(mac_in("phone.cfg"), None);
     }
 }

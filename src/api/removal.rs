@@ -61,12 +61,26 @@ pub async fn remove_line(
         .call(move |s| s.remove_line(tenant, &line))
         .await
         .map_err(missing_is_404)?;
+    forget_greeting(&state, tenant, &ext).await;
     if let Some(entry) = state.directory.tenant(tenant) {
         let _ = entry
             .supervisor
             .send_message(actors::proto::TenantMsg::LineRemoved(ext));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A removed line's mailbox greeting (the tenant's prompt `greeting-EXT`) goes too:
+/// the next line of that number starts with the default one.
+pub(crate) async fn forget_greeting(
+    state: &super::ApiState,
+    tenant: actors::store::TenantId,
+    ext: &str,
+) {
+    if let Ok(t) = super::routes::tenant_of(state, tenant).await {
+        let name = format!("greeting-{ext}");
+        let _ = actors::tenant::prompts::remove(&state.data_dir, &t.name, &name, None);
+    }
 }
 
 pub async fn remove_person(

@@ -29,10 +29,16 @@ fn when(ms: u64) -> String {
 
 /// A CSV field: quoted when it holds a comma, a quote or a line break.
 fn field(s: &str) -> String {
+    // A number from outside starting like a formula is never run by a spreadsheet.
+    let s = if s.starts_with(['=', '+', '-', '@']) && !s[1..].bytes().all(|b| b.is_ascii_digit()) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 

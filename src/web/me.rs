@@ -205,7 +205,7 @@ async fn own_message(
         .await?;
     messages
         .into_iter()
-        .find(|m| m.id == id)
+        .find(|m| m.id == id && m.state != "recording")
         .ok_or(WebError::NotFound(s.lang()))
 }
 
@@ -266,7 +266,7 @@ pub async fn journal(State(state): State<Arc<ApiState>>, s: Session) -> Result<R
     let lang = s.lang();
     let calls = state
         .store
-        .call(move |st| st.journal_search(tenant, (0, u64::MAX), Some(&line), None, 200))
+        .call(move |st| st.line_journal(tenant, &line, 200))
         .await?;
     let body = super::journal::table(lang, &calls);
     Ok(page(&s, "/web/me/journal", lang.t("My calls"), body).into_response())

@@ -19,9 +19,9 @@ use crate::api::ApiState;
 
 const SCRIPT: &str = include_str!("assets/monitor.js");
 
-/// A queue on the wallboard: its number, when each waiting caller joined, its agents
-/// by state.
-type QueueRow = (String, Vec<u64>, Vec<(String, usize)>);
+/// A queue on the wallboard: its number, each waiting caller's call and when it
+/// joined, its agents by state.
+type QueueRow = (String, Vec<(u64, u64)>, Vec<(String, usize)>);
 
 pub async fn monitor(State(state): State<Arc<ApiState>>, s: Session) -> Result<Response, WebError> {
     let tenant = s.admin()?;
@@ -59,7 +59,7 @@ pub async fn monitor(State(state): State<Arc<ApiState>>, s: Session) -> Result<R
             let waiting = calls
                 .iter()
                 .filter(|c| c.queue.as_deref() == Some(q) && c.answered_at.is_none())
-                .map(|c| c.queued_at.unwrap_or(c.started_at))
+                .map(|c| (c.call.0, c.queued_at.unwrap_or(c.started_at)))
                 .collect();
             let mut by_state: Vec<(String, usize)> = Vec::new();
             for a in agents.iter().filter(|a| a.group == *q) {
@@ -84,8 +84,8 @@ pub async fn monitor(State(state): State<Arc<ApiState>>, s: Session) -> Result<R
                 tbody { @for (q, w, by_state) in &wall {
                     tr data-queue=(q) {
                         td { (q) }
-                        td.waiting data-since=(w.iter().map(u64::to_string).collect::<Vec<_>>().join(",")) { (w.len()) }
-                        td.longest data-oldest=(w.iter().min().copied().unwrap_or(0)) { }
+                        td.waiting data-calls=(w.iter().map(|(c, at)| format!("{c}:{at}")).collect::<Vec<_>>().join(",")) { (w.len()) }
+                        td.longest data-oldest=(w.iter().map(|(_, at)| *at).min().unwrap_or(0)) { }
                         td.agents { @for (st, n) in by_state { span { (st) ": " (n) " " } } }
                         td { (stats.iter().find(|x| x.queue == *q).map(|x| format!("{:.0} %", x.service_level)).unwrap_or_else(|| "–".into())) }
                     }

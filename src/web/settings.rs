@@ -84,6 +84,16 @@ pub async fn save_line_settings(
         b.insert("caller_id".into(), target("caller_id"));
         b.insert("anonymous".into(), on("anonymous"));
     }
+    // The form shows the forwardings for internal callers; a line that forwards
+    // external callers elsewhere keeps those.
+    let line = ext.to_owned();
+    let current = state
+        .store
+        .call(move |st| st.line_features(tenant, &line))
+        .await?;
+    if current.external.is_some() {
+        b.insert("callers".into(), Value::from("internal"));
+    }
     match crate::api::admin::apply_features(state, tenant, ext, by_user, b).await {
         Ok(_) => Ok(Errors::new()),
         Err(e) => refusal(e),

@@ -84,7 +84,7 @@ pub async fn save_trunk(
     let errors = match port {
         Err(e) => e,
         Ok(port) => {
-            let config = actors::store::TrunkConfig {
+            let mut config = actors::store::TrunkConfig {
                 name: g("name").unwrap_or_default(),
                 host: g("host").unwrap_or_default(),
                 port,
@@ -99,7 +99,23 @@ pub async fn save_trunk(
             };
             match state
                 .store
-                .call(move |st| st.set_trunk(tenant, &config))
+                .call(move |st| {
+                    // A trunk changed through the form keeps what the form does not
+                    // show (its credentials, domain, timers) unless given anew.
+                    if let Some(old) = st
+                        .trunks(tenant)?
+                        .into_iter()
+                        .find(|t| t.name == config.name)
+                    {
+                        config.username = config.username.or(old.username);
+                        config.password = config.password.or(old.password);
+                        config.domain = old.domain;
+                        config.expires = old.expires;
+                        config.keepalive = old.keepalive;
+                        config.max_calls = old.max_calls;
+                    }
+                    st.set_trunk(tenant, &config)
+                })
                 .await
             {
                 Ok(()) => return Ok(Redirect::to("/web/trunks").into_response()),

@@ -71,7 +71,7 @@ async fn list_page(
 ) -> Result<Response, WebError> {
     let tenant = s.admin()?;
     let lang = s.lang();
-    let (search, offset) = (q.q.clone(), q.page * PAGE);
+    let (search, offset) = (q.q.clone(), q.page.saturating_mul(PAGE));
     let (rows, total) = state
         .store
         .call(move |st| st.lines_page(tenant, &search, (offset, PAGE)))
@@ -173,11 +173,16 @@ pub async fn add_user(State(state): S, s: Session, Form(f): Fields) -> Result<Re
             .store
             .call(move |st| {
                 st.add_line(&tenant, &line)?;
-                // All or nothing: what a later part refuses undoes the line (and the
-                // person made for it).
+                // All or nothing: what a later part refuses undoes the line and the
+                // person made for it (a person who existed already is only linked).
+                let mut made_person = None;
                 let rest = (|| {
                     if let (Some(person), true) = (&name, email.is_some()) {
-                        st.add_user(tenant.id, person, email.as_deref())?;
+                        let known = st.users(tenant.id)?.iter().any(|u| u.name == *person);
+                        if !known {
+                            st.add_user(tenant.id, person, email.as_deref())?;
+                            made_person = Some(person.clone());
+                        }
                         st.set_line_user(tenant.id, &line.ext, Some(person))?;
                     }
                     if let Some((login, hash)) = &web {
@@ -185,12 +190,13 @@ pub async fn add_user(State(state): S, s: Session, Form(f): Fields) -> Result<Re
                             tenant: tenant.id,
                             line: line.ext.clone(),
                         };
-                        st.add_web_account(login, &role, hash, "en", actors::clock::unix_millis())?;
+                        let now = actors::clock::unix_millis();
+                        st.add_web_account(login, &role, hash, "en", now)?;
                     }
                     Ok(())
                 })();
                 if let Err(e) = rest {
-                    if let (Some(person), true) = (&name, email.is_some()) {
+                    if let Some(person) = &made_person {
                         let _ = st.remove_user(tenant.id, person);
                     }
                     st.remove_line(tenant.id, &line.ext)?;
@@ -290,7 +296,18 @@ pub async fn save_user(
     {
         return Err(WebError::NotFound(s.lang()));
     }
-    let mut errors = save_line_settings(&state, tenant, &ext, false, &f).await?;
+    // The password is checked before anything is saved.
+    let short = f
+        .get("password")
+        .is_some_and(|p| !p.is_empty() && p.len() < 6);
+    let mut errors = if short {
+        Errors::from([(
+            "password",
+            "a password needs at least 6 characters".to_owned(),
+        )])
+    } else {
+        save_line_settings(&state, tenant, &ext, false, &f).await?
+    };
     if errors.is_empty() {
         let t = super::tenant_of(&state, tenant).await?;
         let name = f.get("name").cloned();
@@ -329,6 +346,7 @@ pub async fn remove_user(
         .await
     {
         Ok(()) => {
+            crate::api::removal::forget_greeting(&state, tenant, &ext).await;
             if let Some(entry) = state.directory.tenant(tenant) {
                 let _ = entry
                     .supervisor

@@ -45,12 +45,16 @@ fn wrong_pins() -> std::sync::MutexGuard<'static, WrongPins> {
 fn locked(vbox: &VoicemailBox, t: Instant) -> bool {
     wrong_pins()
         .get(&(vbox.tenant, vbox.mailbox.clone()))
-        .is_some_and(|(n, since)| *n >= MAX_WRONG && t.saturating_duration_since(*since) < LOCK_WINDOW)
+        .is_some_and(|(n, since)| {
+            *n >= MAX_WRONG && t.saturating_duration_since(*since) < LOCK_WINDOW
+        })
 }
 
 fn pin_wrong(vbox: &VoicemailBox, t: Instant) {
     let mut map = wrong_pins();
-    let e = map.entry((vbox.tenant, vbox.mailbox.clone())).or_insert((0, t));
+    let e = map
+        .entry((vbox.tenant, vbox.mailbox.clone()))
+        .or_insert((0, t));
     if t.saturating_duration_since(e.1) >= LOCK_WINDOW {
         *e = (0, t);
     }

@@ -178,6 +178,25 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The calls line `line` placed, was called on or answered, newest first (exact
+    /// numbers: line 10's calls are not 100's).
+    pub fn line_journal(
+        &self,
+        tenant: TenantId,
+        line: &str,
+        limit: usize,
+    ) -> Result<Vec<CallRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls
+             WHERE tenant_id = ?1 AND (caller_line = ?2 OR answered_by = ?2
+                   OR (direction = 'internal' AND (to_number = ?2 OR from_number = ?2)))
+             ORDER BY started_at DESC, id DESC LIMIT ?3"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![tenant, line, limit], call_record)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// A tenant's calls in progress, oldest first.
     pub fn active_calls(&self, tenant: TenantId) -> Result<Vec<CallRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(

@@ -55,9 +55,29 @@ impl Store {
                 [f],
             )?;
         }
+        // A phone with an account on the line goes whole (a DECT base's or an
+        // adapter's other accounts with it): half a phone would keep registering.
+        let phones: Vec<String> = tx
+            .prepare(
+                "SELECT p.mac FROM provisioning p JOIN devices d
+                   ON d.tenant_id = p.tenant_id AND d.username = p.device
+                 WHERE p.tenant_id = ?1 AND d.ext = ?2
+                 UNION SELECT a.mac FROM phone_accounts a JOIN devices d
+                   ON d.tenant_id = ?1 AND d.username = a.device
+                 WHERE d.ext = ?2",
+            )?
+            .query_map(params![tenant, ext], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for mac in &phones {
+            tx.execute(
+                "DELETE FROM devices WHERE tenant_id = ?1 AND username IN
+                   (SELECT device FROM phone_accounts WHERE mac = ?2
+                    UNION SELECT device FROM provisioning WHERE mac = ?2)",
+                params![tenant, mac],
+            )?;
+            tx.execute("DELETE FROM provisioning WHERE mac = ?1", [mac])?;
+        }
         for sql in [
-            "DELETE FROM provisioning WHERE tenant_id = ?1 AND device IN
-               (SELECT username FROM devices WHERE tenant_id = ?1 AND ext = ?2)",
             "DELETE FROM voicemail WHERE tenant_id = ?1 AND mailbox = ?2",
             "DELETE FROM voicemail_pins WHERE tenant_id = ?1 AND mailbox = ?2",
             "DELETE FROM agent_states WHERE tenant_id = ?1 AND ext = ?2",
@@ -248,6 +268,27 @@ mod tests {
             "its phone went with it"
         );
         assert!(s.devices(t.id, None).unwrap().is_empty());
+
+        // An adapter with a port on a removed line goes whole, its other port too.
+        line(&mut s, &t, "102");
+        let ata = super::super::PhoneOrder {
+            mac: "000b82aabbcc".into(),
+            vendor: "grandstream".into(),
+            kind: "ata".into(),
+            accounts: vec![(None, "101".into()), (None, "102".into())],
+            language: "en".into(),
+            ..Default::default()
+        };
+        s.provision_phone(&t, &ata, 1).unwrap();
+        s.remove_line(t.id, "102").unwrap();
+        assert!(s.provisioned(t.id).unwrap().is_empty());
+        assert!(
+            s.devices(t.id, None).unwrap().is_empty(),
+            "no half adapter left"
+        );
+        let again = super::super::provisioning::desk("000b82aabbcc", "grandstream", "101", &[]);
+        s.provision_phone(&t, &again, 1)
+            .expect("the MAC is free again");
         assert!(matches!(
             s.remove_line(t.id, "100"),
             Err(Error::Field { field: "ext", .. })

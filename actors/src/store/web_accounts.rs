@@ -50,7 +50,15 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebAccount> {
     let role = match (role.as_str(), tenant, line) {
         ("admin", Some(tenant), _) => WebRole::Admin { tenant },
         ("user", Some(tenant), Some(line)) => WebRole::User { tenant, line },
-        _ => WebRole::Operator,
+        ("operator", None, _) => WebRole::Operator,
+        // A row that fits no role reaches nothing (never the operator's pages).
+        (other, ..) => {
+            return Err(rusqlite::Error::InvalidColumnType(
+                2,
+                format!("role {other:?}"),
+                rusqlite::types::Type::Text,
+            ))
+        }
     };
     Ok(WebAccount {
         id: r.get(0)?,

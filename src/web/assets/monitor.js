@@ -104,10 +104,15 @@
     }
   }
 
-  // Callers already waiting when the page was drawn.
+  // Callers already waiting when the page was drawn, by their calls (the events
+  // that follow name the same calls).
   for (const row of document.querySelectorAll('#wallboard tr[data-queue]')) {
-    const since = row.querySelector('.waiting').dataset.since;
-    if (since) since.split(',').forEach((at, i) => waitingIn.set('initial-' + row.dataset.queue + i, { queue: row.dataset.queue, at: Number(at) }));
+    const calls = row.querySelector('.waiting').dataset.calls;
+    if (!calls) continue;
+    for (const pair of calls.split(',')) {
+      const [call, at] = pair.split(':');
+      waitingIn.set(Number(call), { queue: row.dataset.queue, at: Number(at) });
+    }
   }
 
   function enqueue(e) {
