@@ -25,23 +25,33 @@ type CallMap = HashMap<TenantId, HashMap<Box<str>, ActorRef<CallMsg>>>;
 /// password shows as in error until it registers again. Only accounts the tenant has
 /// get here (strangers are answered before a line is involved), so it stays small.
 #[derive(Default, Debug)]
-pub struct RefusedAccounts(std::sync::Mutex<HashMap<(TenantId, Box<str>), u64>>);
+pub struct RefusedAccounts {
+    map: std::sync::Mutex<HashMap<(TenantId, Box<str>), u64>>,
+    /// Whether the map has any entry: a good registration (the common case) takes
+    /// no lock while nobody is in it.
+    any: std::sync::atomic::AtomicBool,
+}
 
 impl RefusedAccounts {
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, Box<str>), u64>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn refused(&self, tenant: TenantId, account: &str, at: u64) {
-        self.map().insert((tenant, account.into()), at);
+        let mut map = self.map();
+        map.insert((tenant, account.into()), at);
+        self.any.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A registration of `account` went through.
     pub fn accepted(&self, tenant: TenantId, account: &str) {
-        let mut map = self.map();
-        if !map.is_empty() {
-            map.remove(&(tenant, Box::from(account)));
+        if !self.any.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
         }
+        let mut map = self.map();
+        map.remove(&(tenant, Box::from(account)));
+        self.any
+            .store(!map.is_empty(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// When `account`'s last registration was refused, if it was.

@@ -40,10 +40,8 @@ pub async fn remove_tenant(
         .call(move |s| s.remove_tenant(&name))
         .await
         .map_err(missing_is_404)?;
-    // Its domains stop resolving now; its supervisor ends (the switch does not start
-    // it again: the store no longer has it).
-    if let Some(entry) = id.and_then(|id| state.directory.remove_tenant(id)) {
-        entry.supervisor.stop(Some("tenant removed".into()));
+    if let Some(id) = id {
+        tenant_removed(&state, id);
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -61,25 +59,35 @@ pub async fn remove_line(
         .call(move |s| s.remove_line(tenant, &line))
         .await
         .map_err(missing_is_404)?;
-    forget_greeting(&state, tenant, &ext).await;
+    line_removed(&state, tenant, ext).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What follows line `ext`'s removal from the store (API and web alike): its
+/// mailbox greeting (the tenant's prompt `greeting-EXT`) goes, so the next line of
+/// that number starts with the default one, and its running actor stops.
+pub(crate) async fn line_removed(
+    state: &super::ApiState,
+    tenant: actors::store::TenantId,
+    ext: String,
+) {
+    if let Ok(t) = super::routes::tenant_of(state, tenant).await {
+        let name = format!("greeting-{ext}");
+        let _ = actors::tenant::prompts::remove(&state.data_dir, &t.name, &name, None);
+    }
     if let Some(entry) = state.directory.tenant(tenant) {
         let _ = entry
             .supervisor
             .send_message(actors::proto::TenantMsg::LineRemoved(ext));
     }
-    Ok(StatusCode::NO_CONTENT)
 }
 
-/// A removed line's mailbox greeting (the tenant's prompt `greeting-EXT`) goes too:
-/// the next line of that number starts with the default one.
-pub(crate) async fn forget_greeting(
-    state: &super::ApiState,
-    tenant: actors::store::TenantId,
-    ext: &str,
-) {
-    if let Ok(t) = super::routes::tenant_of(state, tenant).await {
-        let name = format!("greeting-{ext}");
-        let _ = actors::tenant::prompts::remove(&state.data_dir, &t.name, &name, None);
+/// What follows tenant `id`'s removal from the store: its domains stop resolving
+/// now and its supervisor ends (the switch does not start it again: the store no
+/// longer has it).
+pub(crate) fn tenant_removed(state: &super::ApiState, id: actors::store::TenantId) {
+    if let Some(entry) = state.directory.remove_tenant(id) {
+        entry.supervisor.stop(Some("tenant removed".into()));
     }
 }
 

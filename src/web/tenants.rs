@@ -135,8 +135,6 @@ pub async fn remove(
         return Err(WebError::NotFound(s.lang()));
     };
     state.store.call(move |st| st.remove_tenant(&name)).await?;
-    if let Some(entry) = state.directory.remove_tenant(id) {
-        entry.supervisor.stop(Some("tenant removed".into()));
-    }
+    crate::api::removal::tenant_removed(&state, id);
     Ok(Redirect::to("/web/tenants").into_response())
 }

@@ -346,12 +346,7 @@ pub async fn remove_user(
         .await
     {
         Ok(()) => {
-            crate::api::removal::forget_greeting(&state, tenant, &ext).await;
-            if let Some(entry) = state.directory.tenant(tenant) {
-                let _ = entry
-                    .supervisor
-                    .send_message(actors::proto::TenantMsg::LineRemoved(ext));
-            }
+            crate::api::removal::line_removed(&state, tenant, ext).await;
             Ok(Redirect::to("/web/users").into_response())
         }
         Err(e) => {

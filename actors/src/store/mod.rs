@@ -51,8 +51,8 @@ pub use people::{DeviceRecord, NewDevice, UserRecord};
 pub use plan::{registered_devices, PlanVersion};
 pub use plan_entries::{section_key, PLAN_SECTIONS};
 pub use provisioning::{
-    normalise_ipui, normalise_mac, AccountConfig, PhoneAccount, PhoneConfig, PhoneMade, PhoneOrder,
-    Provisioned, KINDS, MAX_HANDSETS, MAX_PORTS, VENDORS,
+    normalise_mac, AccountConfig, PhoneAccount, PhoneConfig, PhoneMade, PhoneOrder, Provisioned,
+    KINDS, VENDORS,
 };
 pub use queue_stats::{AgentStats, Percentiles, QueueStats};
 pub use retention::Retention;

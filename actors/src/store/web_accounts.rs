@@ -19,15 +19,6 @@ pub enum WebRole {
     User { tenant: TenantId, line: String },
 }
 
-impl WebRole {
-    pub fn tenant(&self) -> Option<TenantId> {
-        match self {
-            WebRole::Operator => None,
-            WebRole::Admin { tenant } | WebRole::User { tenant, .. } => Some(*tenant),
-        }
-    }
-}
-
 /// A web account as the web layer reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebAccount {
