@@ -130,8 +130,8 @@ fn call_and_listen(pbx: &Pbx, work: &Path, a_codec: PhoneCodec, b_codec: PhoneCo
     let started = Instant::now();
     std::fs::create_dir_all(work).unwrap();
     let (a_wav, b_wav) = (work.join("a-1000.wav"), work.join("b-440.wav"));
-    write_tone(&a_wav, A_TONE, 10, a_codec.rate, a_codec.channels);
-    write_tone(&b_wav, B_TONE, 10, b_codec.rate, b_codec.channels);
+    write_tone(&a_wav, A_TONE, 20, a_codec.rate, a_codec.channels);
+    write_tone(&b_wav, B_TONE, 20, b_codec.rate, b_codec.channels);
     let mut b = Baresip::start(
         "B",
         &work.join("b"),
@@ -158,8 +158,9 @@ fn call_and_listen(pbx: &Pbx, work: &Path, a_codec: PhoneCodec, b_codec: PhoneCo
     a.command("dial", "sip:101@127.0.0.1");
     a.wait_event("CALL_ESTABLISHED", Duration::from_secs(5));
     b.wait_event("CALL_ESTABLISHED", Duration::from_secs(5));
-    a.wait_received(1.5, a_codec.rate, a_codec.channels, Duration::from_secs(6));
-    b.wait_received(1.5, b_codec.rate, b_codec.channels, Duration::from_secs(6));
+    // Generous: on a loaded two-core machine baresip's recorder may start late.
+    a.wait_received(1.5, a_codec.rate, a_codec.channels, Duration::from_secs(12));
+    b.wait_received(1.5, b_codec.rate, b_codec.channels, Duration::from_secs(12));
 
     a.command("hangup", "");
     a.wait_event("CALL_CLOSED", Duration::from_secs(5));

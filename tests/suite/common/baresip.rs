@@ -211,12 +211,16 @@ impl Baresip {
         self.recording("-dec.wav")
     }
 
+    /// The longest recording whose name ends so: baresip's `sndfile` opens a new file
+    /// (named by the second) each time a stream restarts, and the directory's order is
+    /// not the order of creation.
     fn recording(&self, suffix: &str) -> Option<PathBuf> {
         std::fs::read_dir(self.dir.join("rec"))
             .ok()?
             .flatten()
+            .filter(|e| e.path().to_string_lossy().ends_with(suffix))
+            .max_by_key(|e| e.metadata().map_or(0, |m| m.len()))
             .map(|e| e.path())
-            .find(|p| p.to_string_lossy().ends_with(suffix))
     }
 
     /// Waits until the received-audio recording holds at least `seconds` of audio at
