@@ -4,10 +4,11 @@
 # the tests), sipvicious (the attack tools the security tests run), python3-aiosmtpd (the
 # SMTP server the voicemail mail tests deliver to), kamailio with its SQLite modules (the
 # carrier the trunk tests register with), tshark (reads the SIP captures' PCAP files),
-# chromium (the web admin's browser tests drive it headless). Idempotent; quiet
+# chromium (the web admin's browser tests drive it headless), openssl (makes the TLS
+# tests' certificates). Idempotent; quiet
 # when everything is there.
 set -euo pipefail
-packages=(pkg-config libopus-dev sip-tester baresip sipvicious python3-aiosmtpd kamailio kamailio-sqlite-modules tshark chromium)
+packages=(pkg-config libopus-dev sip-tester baresip sipvicious python3-aiosmtpd kamailio kamailio-sqlite-modules tshark chromium openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -41,6 +41,15 @@ pub struct SwitchConfig {
     /// The wall clock routing reads (office hours). Set only by tests: a switch built
     /// without the `test-hooks` feature refuses to start with a set clock.
     pub wall_clock: crate::clock::WallClock,
+    /// SIP over TLS: the certificate files and where to listen; none without it.
+    pub tls: Option<TlsListen>,
+}
+
+/// SIP over TLS as configured: the files and the addresses to listen on.
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    pub files: crate::sip::tls::TlsFiles,
+    pub addrs: Vec<SocketAddr>,
 }
 
 impl SwitchConfig {
@@ -60,6 +69,7 @@ impl SwitchConfig {
             max_waiting: crate::sip::DEFAULT_MAX_WAITING,
             media_timeout: Some(crate::call::MEDIA_TIMEOUT),
             wall_clock: crate::clock::WallClock::default(),
+            tls: None,
         }
     }
 }

@@ -26,6 +26,6 @@ pub mod switch;
 pub mod tenant;
 pub mod trunk;
 
-pub use config::SwitchConfig;
+pub use config::{SwitchConfig, TlsListen};
 pub use error::{Error, Result};
 pub use switch::Switch;

@@ -277,15 +277,8 @@ fn send_notify(
     last: bool,
 ) {
     sub.cseq += 1;
-    let peer = match sub.flow {
-        Flow::Udp(a) => a,
-        Flow::Tcp { peer, .. } => peer,
-    };
-    let transport = match sub.flow {
-        Flow::Udp(_) => "UDP",
-        Flow::Tcp { .. } => "TCP",
-    };
-    let Some(local) = out.local_for(peer) else {
+    let transport = sub.flow.transport();
+    let Some(local) = out.sent_by(sub.flow) else {
         return;
     };
     let state = if last {

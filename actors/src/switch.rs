@@ -112,7 +112,15 @@ impl SwitchActor {
     }
 
     async fn start_transport(myself: &ActorRef<SwitchMsg>, state: &mut SwitchState) -> Result<()> {
+        let tls = match &state.config.tls {
+            Some(listen) => Some((
+                crate::sip::tls::Tls::load(&listen.files)?,
+                listen.addrs.clone(),
+            )),
+            None => None,
+        };
         let args = TransportArgs {
+            tls,
             addrs: state.config.sip_addrs.clone(),
             dispatcher: Arc::new(
                 Dispatcher::new(
@@ -140,6 +148,13 @@ impl SwitchActor {
             .filter(|(p, _)| *p == "udp")
             .map(|(_, a)| *a)
             .collect();
+        if let Some(listen) = &mut state.config.tls {
+            listen.addrs = bound
+                .iter()
+                .filter(|(p, _)| *p == "tls")
+                .map(|(_, a)| *a)
+                .collect();
+        }
         state.bound = bound;
         state.transport = Some(t);
         Ok(())

@@ -19,6 +19,9 @@ pub enum MediaError {
     /// An RTCP packet that breaks RFC 3550's rules.
     #[error("malformed RTCP packet: {0}")]
     Rtcp(&'static str),
+    /// An SRTP or SRTCP packet refused (forged, replayed, or keyed otherwise).
+    #[error("SRTP: {0}")]
+    Srtp(&'static str),
     /// A telephone-event payload that breaks RFC 4733's rules.
     #[error("malformed telephone-event: {0}")]
     TelephoneEvent(&'static str),

@@ -15,6 +15,7 @@
 //! - [`dtmf`]: RFC 4733 telephone-events, Goertzel in-band detection, conversion.
 //! - [`mixer`]: N-party conference mixing, O(N) per frame.
 //! - [`wav`]: announcements, playlists, music on hold and the call recorder.
+//! - [`srtp`]: SRTP and SRTCP (RFC 3711), AES-CM with HMAC-SHA1, SDES-keyed.
 //! - [`tone`]: call-progress tones per country, beeps and DTMF tones.
 
 pub mod codec;
@@ -31,6 +32,7 @@ pub mod rewriter;
 pub mod rtcp;
 pub mod rtp;
 pub mod source;
+pub mod srtp;
 pub mod tone;
 pub mod wav;
 

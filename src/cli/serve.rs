@@ -58,6 +58,21 @@ pub struct ServeArgs {
     /// this time, e.g. 2026-11-29T22:00:00+01:00, and runs on from there.
     #[arg(long, hide = true, value_parser = parse_time)]
     pub wall_clock: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// SIP over TLS: the switch's certificate chain (PEM). With `--tls-key`, the
+    /// switch also listens for TLS (`--tls-addr`) and TLS trunks can connect.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Authorities (PEM) that TLS trunks' carriers must be certified by; the Mozilla
+    /// roots when none is given.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_ca: Option<PathBuf>,
+    /// Address for SIP over TLS; repeat for more. By default each `--sip-addr` with
+    /// the next port (5061 beside 5060; port 0 picks a free one).
+    #[arg(long = "tls-addr", requires = "tls_cert")]
+    pub tls_addrs: Vec<SocketAddr>,
     /// Address of the HTTP control API (`pbx api-key add` makes its keys); port 0
     /// picks a free port; `off` serves none.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -109,6 +124,10 @@ impl Default for ServeArgs {
             demo: false,
             wall_clock: None,
             http_addr: "127.0.0.1:8080".into(),
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
+            tls_addrs: Vec::new(),
         }
     }
 }
@@ -152,7 +171,30 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let stop =
         StopSignals::install().map_err(|e| CliError::Failed(format!("signal handlers: {e}")))?;
     let data_dir = args.data_dir.clone();
+    let mut tls = None;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let addrs = if args.tls_addrs.is_empty() {
+            args.sip_addrs
+                .iter()
+                .map(|a| match a.port() {
+                    0 => *a,
+                    p => SocketAddr::new(a.ip(), p.saturating_add(1)),
+                })
+                .collect()
+        } else {
+            args.tls_addrs.clone()
+        };
+        tls = Some(actors::TlsListen {
+            files: actors::sip::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                ca: args.tls_ca.clone(),
+            },
+            addrs,
+        });
+    }
     let mut config = SwitchConfig::new(args.data_dir, args.sip_addrs);
+    config.tls = tls;
     config.default_tenant = args.default_tenant;
     config.registrar.min_expires = args.min_expires;
     config.digest_offer = args.digest;

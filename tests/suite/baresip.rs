@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::common::baresip::{wav_samples, Account, Baresip};
+use crate::common::baresip::{wav_samples, Account, Baresip, Secure};
 use crate::common::Pbx;
 
 const A_TONE: f64 = 1000.0;
@@ -127,12 +127,23 @@ fn measure(phone: &Baresip) -> Heard {
 /// A (100, `a_codec`, sending 1 kHz) calls B (101, `b_codec`, sending 440 Hz); each
 /// must hear the other's tone.
 fn call_and_listen(pbx: &Pbx, work: &Path, a_codec: PhoneCodec, b_codec: PhoneCodec) {
+    let plain = Secure::default();
+    call_and_listen_with(pbx, work, (a_codec, &plain), (b_codec, &plain));
+}
+
+/// As `call_and_listen`, each phone over TLS and with SRTP as its `Secure` says.
+fn call_and_listen_with(
+    pbx: &Pbx,
+    work: &Path,
+    (a_codec, a_secure): (PhoneCodec, &Secure),
+    (b_codec, b_secure): (PhoneCodec, &Secure),
+) -> (Baresip, Baresip) {
     let started = Instant::now();
     std::fs::create_dir_all(work).unwrap();
     let (a_wav, b_wav) = (work.join("a-1000.wav"), work.join("b-440.wav"));
     write_tone(&a_wav, A_TONE, 20, a_codec.rate, a_codec.channels);
     write_tone(&b_wav, B_TONE, 20, b_codec.rate, b_codec.channels);
-    let mut b = Baresip::start(
+    let mut b = Baresip::start_secure(
         "B",
         &work.join("b"),
         pbx.addr,
@@ -141,8 +152,9 @@ fn call_and_listen(pbx: &Pbx, work: &Path, a_codec: PhoneCodec, b_codec: PhoneCo
             codecs: b_codec.sdp,
             source: &b_wav,
         },
+        b_secure,
     );
-    let mut a = Baresip::start(
+    let mut a = Baresip::start_secure(
         "A",
         &work.join("a"),
         pbx.addr,
@@ -151,6 +163,7 @@ fn call_and_listen(pbx: &Pbx, work: &Path, a_codec: PhoneCodec, b_codec: PhoneCo
             codecs: a_codec.sdp,
             source: &a_wav,
         },
+        a_secure,
     );
     b.wait_registered(Duration::from_secs(5));
     a.wait_registered(Duration::from_secs(5));
@@ -202,6 +215,7 @@ fn call_and_listen(pbx: &Pbx, work: &Path, a_codec: PhoneCodec, b_codec: PhoneCo
             b.logs()
         );
     }
+    (a, b)
 }
 
 #[test]
@@ -292,6 +306,53 @@ fn three_phones_in_a_conference_each_hear_the_other_two() {
             "{name}: own {own} Hz {:.3}, others {others:?}\n{}",
             share(own),
             p.logs()
+        );
+    }
+}
+
+#[test]
+fn phones_over_tls_with_srtp_hear_each_other_through_the_transcoder() {
+    let tmp = crate::common::temp_dir();
+    let cert = crate::common::test_certificate(tmp.path());
+    let pbx = Pbx::start_with(
+        &tmp.path().join("data"),
+        "127.0.0.1:0",
+        &[
+            "--tls-cert",
+            cert.cert.to_str().unwrap(),
+            "--tls-key",
+            cert.key.to_str().unwrap(),
+        ],
+    );
+    let tls = pbx.tls.expect("the switch listens for TLS");
+    // A insists on SRTP (RTP/SAVP); B takes it when offered (keys on RTP/AVP).
+    let a_secure = Secure {
+        tls: Some((tls, &cert.ca)),
+        mediaenc: Some("srtp-mand"),
+    };
+    let b_secure = Secure {
+        tls: Some((tls, &cert.ca)),
+        mediaenc: Some("srtp"),
+    };
+    let (a, b) = call_and_listen_with(
+        &pbx,
+        &tmp.path().join("g722-pcmu"),
+        (G722, &a_secure),
+        (PCMU, &b_secure),
+    );
+    // Each registered over TLS and had SRTP with the switch: it heard the other's
+    // tone, so what the switch sent it decrypted and authenticated.
+    for p in [&a, &b] {
+        let logs = p.logs();
+        assert!(
+            logs.contains("/TLS/v4} 200 OK"),
+            "{} registered over TLS\n{logs}",
+            p.name
+        );
+        assert!(
+            logs.contains("SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)"),
+            "{} spoke SRTP\n{logs}",
+            p.name
         );
     }
 }

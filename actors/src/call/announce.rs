@@ -8,7 +8,7 @@ use engine::sdp::Sdp;
 
 use super::{codecs, CallState, ChannelId, CALLEE_PORT, CALLER_PORT as CALLER};
 use crate::journal::Side;
-use crate::media_relay::Port;
+use crate::media_relay::{Port, SrtpOffer};
 
 /// The switch's own answer to the caller's offer, at the port facing the caller;
 /// both ports of the first relay speak its codec. `None` when the offer has no
@@ -18,9 +18,10 @@ pub(super) fn own_answer(s: &mut CallState) -> Option<Sdp> {
         (Some(offer), Some((ip, port))) => codecs::own_answer(offer, ip, port, &s.session_id),
         _ => None,
     };
-    let own = own.filter(|o| o.a_voice.is_some())?;
+    let mut own = own.filter(|o| o.a_voice.is_some())?;
     s.relays.speak(CALLER, own.a_voice, own.a_event);
     s.relays.speak(CALLEE_PORT, own.a_voice, None);
+    s.relays.seal(CALLER, &mut own.sdp, SrtpOffer::None);
     Some(own.sdp)
 }
 

@@ -4,6 +4,7 @@
 //! response comes back to the side that asked. The relay follows each SDP: where the
 //! sender now wants its RTP, and whether it wants any (hold).
 
+use crate::media_relay::SrtpOffer;
 use std::time::Instant;
 
 use engine::sip::{HeaderName, Message, Method};
@@ -164,10 +165,8 @@ fn rewrite_body(
         .unwrap_or("application/octet-stream")
         .to_owned();
     let sender = s.channel(sender).and_then(|c| Some((c.port?, c.peer())));
-    let receiver = s
-        .channel(receiver)
-        .and_then(|c| c.port)
-        .and_then(|p| s.relays.sdp_at(p));
+    let receiver_port = s.channel(receiver).and_then(|c| c.port);
+    let receiver = receiver_port.and_then(|p| s.relays.sdp_at(p));
     let (Some((port, peer)), Some((ip, rport)), true) = (sender, receiver, is_sdp(&ct)) else {
         return Some((ct, body.to_vec()));
     };
@@ -176,6 +175,16 @@ fn rewrite_body(
     };
     follow(s, port, &sdp, peer);
     sdp.anchor(ip, &[rport]);
+    // An offer proposes SRTP to the receiver as the sender's did; an answer
+    // carries the receiver's own key when it offered one.
+    let srtp = if m.is_request() {
+        SrtpOffer::like(&sdp)
+    } else {
+        SrtpOffer::None
+    };
+    if let Some(rp) = receiver_port {
+        s.relays.seal(rp, &mut sdp, srtp);
+    }
     Some((ct, sdp.to_bytes()))
 }
 

@@ -13,6 +13,7 @@
 //! far party's behalf, gets a port of a new relay (spliced to a member port of its
 //! own) and a re-INVITE pointing it there; its answer names where its media goes.
 
+use crate::media_relay::SrtpOffer;
 use std::time::Instant;
 
 use engine::sdp::Sdp;
@@ -245,6 +246,8 @@ fn reinvite(s: &mut CallState, line: ChannelId, port: Port, t: Instant) {
         return;
     };
     sdp.anchor(ip, &[p]);
+    let srtp = SrtpOffer::like(&sdp);
+    s.relays.seal(port, &mut sdp, srtp);
     if transfer::reinvite(s, line, sdp, t) {
         s.merging = Some(line);
     }

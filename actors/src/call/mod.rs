@@ -40,7 +40,9 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::directory::Directory;
 use crate::journal::{CallEventKind, CallId, Direction, EventBus, Side};
-use crate::media_relay::{MediaEvent, MediaRelay, Port, PortPool, Relays, Side as RelaySide};
+use crate::media_relay::{
+    MediaEvent, MediaRelay, Port, PortPool, Relays, Side as RelaySide, SrtpOffer,
+};
 use crate::proto::TenantEntry;
 use crate::proto::{CallMsg, CallTarget, Flow, Incoming};
 use crate::sip::SipOut;
@@ -403,16 +405,13 @@ pub(crate) fn leg_config(
     ring: Option<std::time::Duration>,
 ) -> LegConfig {
     let local = out
-        .local_for(flow.peer())
+        .sent_by(flow)
         .map(|a| a.to_string())
         .unwrap_or_else(|| "127.0.0.1:5060".into());
-    let transport_param = match flow {
-        Flow::Tcp { .. } => ";transport=tcp",
-        Flow::Udp(_) => "",
-    };
+    let transport_param = flow.uri_param();
     LegConfig {
         timers: TimerConfig::default(),
-        reliable: matches!(flow, Flow::Tcp { .. }),
+        reliable: flow.is_reliable(),
         transport: flow.transport().into(),
         sent_by: local.clone(),
         contact: format!("<sip:{user}@{local}{transport_param}>"),
@@ -1539,12 +1538,14 @@ fn answer_caller(s: &mut CallState, id: ChannelId, i: usize, mut sdp: Sdp) -> Sd
         .a_offer
         .as_ref()
         .and_then(|offer| codecs::caller_answer(offer, &sdp, ip, port, &s.session_id));
-    let Some(own) = own else {
+    let Some(mut own) = own else {
         sdp.anchor(ip, &[port]);
+        s.relays.seal(a_port, &mut sdp, SrtpOffer::None);
         return sdp;
     };
     s.relays.speak(a_port, own.a_voice, own.a_event);
     s.relays.speak(b_port, own.b_voice, own.b_event);
+    s.relays.seal(a_port, &mut own.sdp, SrtpOffer::None);
     own.sdp
 }
 
@@ -1596,13 +1597,21 @@ fn fork_to(
 fn hop_offer(s: &CallState, codecs: &[String]) -> Option<Sdp> {
     let mut sdp = s.caller_offer.clone()?;
     let (ip, port) = s.relays.sdp_at(CALLEE_PORT)?;
-    match codecs::callee_offer(&sdp, ip, port, &s.session_id, codecs) {
-        Some(own) => Some(own),
+    // Callees are offered SRTP when the caller speaks it.
+    let srtp = if s.relays.is_secure(CALLER_PORT) {
+        SrtpOffer::BestEffort
+    } else {
+        SrtpOffer::None
+    };
+    let mut offer = match codecs::callee_offer(&sdp, ip, port, &s.session_id, codecs) {
+        Some(own) => own,
         None => {
             sdp.anchor(ip, &[port]);
-            Some(sdp)
+            sdp
         }
-    }
+    };
+    s.relays.seal(CALLEE_PORT, &mut offer, srtp);
+    Some(offer)
 }
 
 /// Looks at the answered call's media: a party silent for the media timeout (nobody

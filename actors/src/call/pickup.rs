@@ -9,7 +9,7 @@ use engine::call::Leg;
 use ractor::ActorRef;
 
 use super::channel::{ChannelId, Legs, Role};
-use super::{codecs, leg_config, random_token, route, CallState};
+use super::{leg_config, random_token, route, CallState};
 use crate::media_relay::rtp_target;
 use crate::proto::{CallMsg, Incoming};
 
@@ -52,11 +52,8 @@ pub fn pick_up(
     s.pending.push(&inc.msg, inc.reply.clone());
     // The picker meets the call where the ringing devices were offered it.
     let port = s.channel(ringing).and_then(|c| c.port);
-    let answer = match (&offer, port.and_then(|p| s.relays.sdp_at(p))) {
-        (Some(offer), Some((ip, p))) => {
-            let template = s.b_offer.clone().unwrap_or_else(|| offer.clone());
-            codecs::caller_answer(offer, &template, ip, p, &s.session_id)
-        }
+    let answer = match (&offer, port) {
+        (Some(offer), Some(port)) => super::transfer::answer_taker(s, offer, port),
         _ => None,
     };
     leg.answer(answer.as_ref().map(|a| &a.sdp), t);
@@ -83,6 +80,7 @@ pub fn pick_up(
             if let Some(r) = rtp_target(offer) {
                 chosen.anchor(r.ip(), &[r.port()]);
             }
+            crate::media_relay::keys_of(&mut chosen, offer);
             Some(chosen)
         }
         _ => None,

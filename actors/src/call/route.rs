@@ -9,9 +9,12 @@ use crate::proto::{Flow, Replier};
 pub fn flow_of(inc: &crate::proto::Incoming) -> Flow {
     match &inc.reply {
         Replier::Udp { dest, .. } => Flow::Udp(*dest),
-        Replier::Tcp { conn, peer, .. } => Flow::Tcp {
+        Replier::Tcp {
+            conn, peer, tls, ..
+        } => Flow::Tcp {
             peer: *peer,
             conn: *conn,
+            tls: *tls,
         },
     }
 }

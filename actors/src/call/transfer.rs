@@ -28,6 +28,7 @@
 //! to the call owning the named dialog: the new leg is answered at the replaced
 //! party's port, the replaced leg gets BYE.
 
+use crate::media_relay::{keys_of, SrtpOffer};
 use std::time::Instant;
 
 use engine::call::{Cause, Leg, LegEvent, Side as LegSide};
@@ -329,6 +330,10 @@ pub fn targets(
     let mut sdp = s.b_offer.clone();
     if let (Some(sdp), Some((ip, p))) = (&mut sdp, port.and_then(|p| s.relays.sdp_at(p))) {
         sdp.anchor(ip, &[p]);
+        if let Some(port) = port {
+            let srtp = SrtpOffer::like(sdp);
+            s.relays.seal(port, sdp, srtp);
+        }
     }
     let ring = super::RING_TIMEOUT;
     let (legs, flows) = fork_to(s, &targets, (&from_user, &to), sdp.as_ref(), ring, t);
@@ -605,11 +610,8 @@ pub fn replace(
     s.pending.push(&inc.msg, inc.reply.clone());
     let offer = leg.remote_offer();
     let port = s.channel(named).and_then(|c| c.port);
-    let answer = match (&offer, port.and_then(|p| s.relays.sdp_at(p))) {
-        (Some(offer), Some((ip, p))) => {
-            let template = s.b_offer.clone().unwrap_or_else(|| offer.clone());
-            codecs::caller_answer(offer, &template, ip, p, &s.session_id)
-        }
+    let answer = match (&offer, port) {
+        (Some(offer), Some(port)) => answer_taker(s, offer, port),
         _ => None,
     };
     if let (Some(offer), Some(own)) = (&offer, &answer) {
@@ -617,6 +619,7 @@ pub fn replace(
         if let Some(r) = rtp_target(offer) {
             chosen.anchor(r.ip(), &[r.port()]);
         }
+        keys_of(&mut chosen, offer);
         repoint(s, port, Some(&chosen), Some(flow.peer().ip()));
     }
     leg.answer(answer.as_ref().map(|a| &a.sdp), t);
@@ -675,4 +678,19 @@ pub(super) fn reinvite(s: &mut CallState, id: ChannelId, mut sdp: Sdp, t: Instan
         }
     }
     sent.is_some()
+}
+
+/// The switch's answer to `offer` from a party taking over the call at `port` (by
+/// Replaces or a pickup), sealed with that party's own SRTP keys.
+pub(super) fn answer_taker(
+    s: &CallState,
+    offer: &Sdp,
+    port: crate::media_relay::Port,
+) -> Option<codecs::CallerAnswer> {
+    let (ip, p) = s.relays.sdp_at(port)?;
+    let template = s.b_offer.clone().unwrap_or_else(|| offer.clone());
+    let mut own = codecs::caller_answer(offer, &template, ip, p, &s.session_id)?;
+    s.relays.follow_keys(port, offer);
+    s.relays.seal(port, &mut own.sdp, SrtpOffer::None);
+    Some(own)
 }

@@ -10,9 +10,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use engine::sdp::Sdp;
+use engine::sdp::{Crypto, Sdp};
 
-use super::{PortPool, RelayHandle, Side, Voice};
+use super::{PortPool, RelayHandle, Side, SrtpKeys, Voice};
 
 pub type RelayId = u32;
 
@@ -33,6 +33,75 @@ pub struct Relay {
     pub voice: [Option<Voice>; 2],
     /// The telephone-event payload type of side A and side B, once known.
     pub events: [Option<u8>; 2],
+    /// SRTP of side A and side B.
+    crypto: std::cell::RefCell<[SideCrypto; 2]>,
+}
+
+/// SRTP at one relay side: the switch's own key for the party there, and the key
+/// (and profile) the party's last SDP carried.
+#[derive(Debug, Clone)]
+struct SideCrypto {
+    own: [u8; engine::sdp::CRYPTO_KEY_LEN],
+    theirs: Option<Crypto>,
+    secure_proto: bool,
+}
+
+impl SideCrypto {
+    fn new() -> SideCrypto {
+        SideCrypto {
+            own: rand::random(),
+            theirs: None,
+            secure_proto: false,
+        }
+    }
+}
+
+/// Whether the switch offers SRTP to a party that has not said whether it speaks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SrtpOffer {
+    /// No key offered.
+    #[default]
+    None,
+    /// A key on `RTP/AVP`: a party without SRTP ignores it (best effort).
+    BestEffort,
+    /// `RTP/SAVP` with a key: a party without SRTP refuses the offer.
+    Required,
+}
+
+impl SrtpOffer {
+    /// As `sdp` (an offer from another party) proposes SRTP: passed on in kind.
+    pub fn like(sdp: &Sdp) -> SrtpOffer {
+        let Some(m) = sdp
+            .media()
+            .iter()
+            .find(|m| m.kind() == "audio" && m.port() != 0)
+        else {
+            return SrtpOffer::None;
+        };
+        match (
+            m.crypto().is_some(),
+            engine::sdp::is_secure_proto(m.proto()),
+        ) {
+            (false, _) => SrtpOffer::None,
+            (true, false) => SrtpOffer::BestEffort,
+            (true, true) => SrtpOffer::Required,
+        }
+    }
+}
+
+/// Makes `chosen` (the switch's picture of what a party speaks) carry the keys of
+/// the party's own SDP `theirs`, so that following it keys that party's SRTP.
+pub fn keys_of(chosen: &mut Sdp, theirs: &Sdp) {
+    let key = theirs
+        .media()
+        .iter()
+        .find(|m| m.kind() == "audio" && m.port() != 0)
+        .and_then(|m| m.crypto());
+    for m in chosen.media_mut() {
+        if m.kind() == "audio" {
+            m.set_crypto(key.as_ref());
+        }
+    }
 }
 
 fn index(side: Side) -> usize {
@@ -79,6 +148,82 @@ impl Relay {
         }
     }
 
+    /// The party at `side` sent `sdp`: SRTP with it when it carries a key the switch
+    /// speaks (what it sends is protected with that key, what the switch sends with
+    /// the switch's own), plain RTP when not.
+    fn follow_crypto(&self, side: Side, sdp: &Sdp) {
+        let Some(m) = sdp
+            .media()
+            .iter()
+            .find(|m| m.kind() == "audio" && m.port() != 0)
+        else {
+            return;
+        };
+        let theirs = m.crypto();
+        let mut all = self.crypto.borrow_mut();
+        let c = &mut all[index(side)];
+        c.secure_proto = engine::sdp::is_secure_proto(m.proto());
+        if c.theirs == theirs {
+            return;
+        }
+        c.theirs = theirs;
+        let keys = c.theirs.as_ref().and_then(|t| {
+            Some(SrtpKeys {
+                suite: media::srtp::Suite::parse(t.suite)?,
+                inbound: t.key,
+                outbound: c.own,
+            })
+        });
+        self.handle.set_srtp(side, keys);
+    }
+
+    /// Fits an SDP the switch sends the party at `side`: the audio section carries
+    /// the switch's own key for that party when the party speaks SRTP (or when
+    /// `offer` asks to propose it), and no other party's key ever.
+    fn seal(&self, side: Side, sdp: &mut Sdp, offer: SrtpOffer) {
+        let all = self.crypto.borrow();
+        let c = &all[index(side)];
+        let line = match (&c.theirs, offer) {
+            (Some(t), _) => Some((
+                Crypto {
+                    tag: t.tag,
+                    suite: t.suite,
+                    key: c.own,
+                },
+                c.secure_proto,
+            )),
+            (None, SrtpOffer::None) => None,
+            (None, o) => Some((
+                Crypto {
+                    tag: 1,
+                    suite: engine::sdp::CRYPTO_SUITES[0],
+                    key: c.own,
+                },
+                o == SrtpOffer::Required,
+            )),
+        };
+        for m in sdp.media_mut() {
+            if m.kind() != "audio" || !m.line().is_rtp() {
+                continue;
+            }
+            match &line {
+                Some((crypto, savp)) => {
+                    m.set_crypto(Some(crypto));
+                    m.set_proto(if *savp { "RTP/SAVP" } else { "RTP/AVP" });
+                }
+                None => {
+                    m.set_crypto(None);
+                    m.set_proto("RTP/AVP");
+                }
+            }
+        }
+    }
+
+    /// True when the party at `side` speaks SRTP (its last SDP carried a key).
+    pub fn is_secure(&self, side: Side) -> bool {
+        self.crypto.borrow()[index(side)].theirs.is_some()
+    }
+
     pub fn voice(&self, side: Side) -> Option<Voice> {
         self.voice[index(side)]
     }
@@ -105,6 +250,7 @@ impl Relays {
             ip,
             voice: [None; 2],
             events: [None; 2],
+            crypto: std::cell::RefCell::new([SideCrypto::new(), SideCrypto::new()]),
         })
     }
 
@@ -145,6 +291,27 @@ impl Relays {
         Some((a.ip(), a.port()))
     }
 
+    /// Fits `sdp`, which the switch is about to send the party at `port`, to that
+    /// party's SRTP (see `Relay::seal`).
+    pub fn seal(&self, port: Port, sdp: &mut Sdp, offer: SrtpOffer) {
+        if let Some(r) = self.get(port.relay) {
+            r.seal(port.side, sdp, offer);
+        }
+    }
+
+    /// Takes the keys of `sdp`, which the party at `port` sent, before the switch
+    /// answers it (`follow` does the same with the rest of the description).
+    pub fn follow_keys(&self, port: Port, sdp: &Sdp) {
+        if let Some(r) = self.get(port.relay) {
+            r.follow_crypto(port.side, sdp);
+        }
+    }
+
+    /// True when the party at `port` speaks SRTP.
+    pub fn is_secure(&self, port: Port) -> bool {
+        self.get(port.relay).is_some_and(|r| r.is_secure(port.side))
+    }
+
     /// Points `port` at what a party's SDP names, when the switch may send there
     /// before hearing from it (`latch::sdp_target_allowed`), and lets the party's
     /// signalling address (`peer`) latch; with no `peer` only the SDP's address may.
@@ -156,6 +323,7 @@ impl Relays {
             Some(ip) => r.handle.set_signalling(port.side, ip),
             None => r.handle.clear_signalling(port.side),
         }
+        r.follow_crypto(port.side, sdp);
         let Some(remote) = rtp_target(sdp) else {
             return;
         };

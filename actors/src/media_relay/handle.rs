@@ -136,6 +136,11 @@ impl RelayHandle {
         self.send(Control::Hold { side, held });
     }
 
+    /// SRTP with `side`'s leg under these keys, or plain RTP (`None`).
+    pub fn set_srtp(&self, side: Side, keys: Option<super::relay::SrtpKeys>) {
+        self.send(Control::Srtp { side, keys });
+    }
+
     /// The switch sends `side`'s leg RTCP reports of its own on what it hears (a
     /// conference room's mix, which reports nothing), and keeps the other side's
     /// reports from it.

@@ -25,7 +25,7 @@ pub mod relay;
 mod reports;
 mod worker;
 
-pub use anchor::{rtp_target, Port, Relay, RelayId, Relays};
+pub use anchor::{keys_of, rtp_target, Port, Relay, RelayId, Relays, SrtpOffer};
 
 /// Every relay's RTP packets since the process started: relayed, and dropped (from
 /// a source that is not the party's, towards a held party, cut or malformed). Each
@@ -46,7 +46,7 @@ pub static TOTALS: Totals = Totals {
 pub use handle::RelayHandle;
 pub use latch::sdp_target_allowed;
 pub use port_pool::{PortLease, PortPair, PortPool, DEFAULT_PORTS};
-pub use relay::{DirectionStats, MediaEvent, MediaRelay, RelayStats, Side, Voice};
+pub use relay::{DirectionStats, MediaEvent, MediaRelay, RelayStats, Side, SrtpKeys, Voice};
 
 #[cfg(test)]
 mod bench;

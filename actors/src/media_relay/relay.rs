@@ -105,6 +105,11 @@ pub(super) enum Control {
         side: Side,
         on: bool,
     },
+    /// SRTP towards and from `side`'s leg with these keys (`None`: plain RTP).
+    Srtp {
+        side: Side,
+        keys: Option<SrtpKeys>,
+    },
     /// Tap both sides into a recording (`None` stops it).
     Record(Option<Box<super::recording::Recording>>),
     /// A key press to send to a side as telephone-events (RFC 4733) on payload
@@ -223,6 +228,63 @@ impl SharedDirection {
     }
 }
 
+/// The SDES keys of one leg: the one it announced (what it sends is protected with
+/// it) and the switch's own for that leg (what the switch sends it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SrtpKeys {
+    pub suite: media::srtp::Suite,
+    pub inbound: [u8; media::srtp::MASTER_LEN],
+    pub outbound: [u8; media::srtp::MASTER_LEN],
+}
+
+/// One leg's SRTP: a context per direction, and room for a protected packet.
+struct SideSrtp {
+    keys: SrtpKeys,
+    rx: media::srtp::SrtpContext,
+    tx: media::srtp::SrtpContext,
+    sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for SideSrtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SideSrtp")
+            .field("suite", &self.keys.suite)
+            .finish()
+    }
+}
+
+impl SideSrtp {
+    fn new(keys: SrtpKeys) -> SideSrtp {
+        SideSrtp {
+            keys,
+            rx: media::srtp::SrtpContext::new(keys.suite, &keys.inbound),
+            tx: media::srtp::SrtpContext::new(keys.suite, &keys.outbound),
+            sealed: Vec::with_capacity(BUF_SIZE),
+        }
+    }
+}
+
+/// Sends `packet` (RTP, or RTCP when `rtcp`) to a leg from `sock`, protected first
+/// when the leg speaks SRTP; the bytes sent.
+fn emit(
+    sock: &UdpSocket,
+    srtp: &mut Option<Box<SideSrtp>>,
+    packet: &[u8],
+    dst: SocketAddr,
+    rtcp: bool,
+) -> Option<usize> {
+    let Some(s) = srtp.as_mut() else {
+        return sock.send_to(packet, dst).ok();
+    };
+    let sealed = if rtcp {
+        s.tx.protect_rtcp(packet, &mut s.sealed)
+    } else {
+        s.tx.protect_rtp(packet, &mut s.sealed)
+    };
+    sealed.ok()?;
+    sock.send_to(&s.sealed, dst).ok()
+}
+
 /// The sockets of one side. The lease is declared last so it drops last: the sockets
 /// are closed before their ports return to the pool.
 #[derive(Debug)]
@@ -268,6 +330,8 @@ struct SideState {
     reports: Option<Box<OwnReports>>,
     /// Own reports whatever the stream (the leg hears a room's mix).
     force_reports: bool,
+    /// SRTP with this leg, when its SDP and the switch's carried keys.
+    srtp: Option<Box<SideSrtp>>,
 }
 
 impl SideState {
@@ -405,9 +469,23 @@ impl MediaRelay {
         let sock = self.sockets()[k];
         match sock.recv_from(&mut scratch.buf) {
             Ok((n, src)) => {
-                if n >= scratch.buf.len() {
-                    self.counters[side.index()].dropped += 1;
-                } else {
+                let n = match self.sides[side.index()].srtp.as_mut() {
+                    _ if n >= scratch.buf.len() => None,
+                    None => Some(n),
+                    Some(s) => {
+                        let packet = &mut scratch.buf[..n];
+                        let rtcp = rtcp_port || matches!(packet.get(1), Some(200..=204));
+                        let plain = if rtcp {
+                            s.rx.unprotect_rtcp(packet)
+                        } else {
+                            s.rx.unprotect_rtp(packet)
+                        };
+                        plain
+                            .map_err(|e| tracing::trace!(error = %e, "SRTP packet refused"))
+                            .ok()
+                    }
+                };
+                if let Some(n) = n {
                     relay_one(
                         &self.io,
                         &mut self.sides,
@@ -427,6 +505,8 @@ impl MediaRelay {
                         },
                         &mut scratch.buf[..n],
                     );
+                } else {
+                    self.counters[side.index()].dropped += 1;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -489,7 +569,7 @@ impl MediaRelay {
             if let Some((dst, via_rtp)) = s.rtcp_dst() {
                 let io = &self.io[i];
                 let sock = if via_rtp { &io.rtp } else { &io.rtcp };
-                let _ = sock.send_to(&bytes, dst);
+                let _ = emit(sock, &mut s.srtp, &bytes, dst, true);
             }
         }
         self.schedule();
@@ -547,6 +627,13 @@ impl MediaRelay {
             Control::Record(r) => self.recording = r,
             Control::OwnReports { side, on } => self.sides[side.index()].force_reports = on,
             Control::Hold { side, held } => self.sides[side.index()].held = held,
+            Control::Srtp { side, keys } => {
+                let s = &mut self.sides[side.index()];
+                // The same keys again (a re-INVITE) keep the contexts' counters.
+                if s.srtp.as_ref().map(|x| x.keys) != keys {
+                    s.srtp = keys.map(|k| Box::new(SideSrtp::new(k)));
+                }
+            }
             Control::Dtmf {
                 side,
                 pt,
@@ -618,7 +705,7 @@ impl MediaRelay {
             if let Some(r) = self.sides[i].reports.as_mut() {
                 r.sent(&d);
             }
-            let _ = self.io[i].rtp.send_to(&d, dst);
+            let _ = emit(&self.io[i].rtp, &mut self.sides[i].srtp, &d, dst, false);
         }
         // The other leg's packets go on after these.
         self.sides[i].stream.resync = true;
@@ -650,7 +737,8 @@ impl MediaRelay {
                 if let Some(r) = self.sides[i].reports.as_mut() {
                     r.sent(d);
                 }
-                let sent = dst.and_then(|dst| self.io[i].rtp.send_to(d, dst).ok());
+                let srtp = &mut self.sides[i].srtp;
+                let sent = dst.and_then(|dst| emit(&self.io[i].rtp, srtp, d, dst, false));
                 // Counted with the direction that would have carried the other leg.
                 let c = &mut self.counters[1 - i];
                 match sent {
@@ -877,7 +965,7 @@ fn relay_one(
                                     if let Some(r) = sides[to].reports.as_mut() {
                                         r.sent(d);
                                     }
-                                    io[to].rtp.send_to(d, dst).ok()
+                                    emit(&io[to].rtp, &mut sides[to].srtp, d, dst, false)
                                 })
                                 .try_fold(0, |n, sent| Some(n + sent?))
                                 .map(|n| (n, false)),
@@ -909,7 +997,7 @@ fn relay_one(
                         if let Some(r) = sides[to].reports.as_mut() {
                             r.sent(buf);
                         }
-                        io[to].rtp.send_to(buf, dst).ok().map(|n| (n, false))
+                        emit(&io[to].rtp, &mut sides[to].srtp, buf, dst, false).map(|n| (n, false))
                     }
                 }
                 _ => None,
@@ -936,7 +1024,7 @@ fn relay_one(
             match sides[to].rtcp_dst() {
                 Some((dst, via_rtp)) if verdict != Verdict::Reject && !own => {
                     let sock = if via_rtp { &io[to].rtp } else { &io[to].rtcp };
-                    sock.send_to(buf, dst).ok().map(|n| (n, true))
+                    emit(sock, &mut sides[to].srtp, buf, dst, true).map(|n| (n, true))
                 }
                 _ => None,
             }

@@ -29,11 +29,12 @@ pub enum Replier {
         dest: SocketAddr,
         key: Option<TransactionKey>,
     },
-    /// On the TCP connection the request came in on.
+    /// On the TCP (or TLS) connection the request came in on.
     Tcp {
         tx: TcpTx,
         conn: u64,
         peer: SocketAddr,
+        tls: bool,
     },
 }
 
@@ -77,7 +78,18 @@ impl Replier {
     pub fn flow(&self) -> String {
         match self {
             Replier::Udp { dest, .. } => format!("udp:{dest}"),
-            Replier::Tcp { conn, peer, .. } => format!("tcp:{peer}#{conn}"),
+            Replier::Tcp {
+                conn,
+                peer,
+                tls: false,
+                ..
+            } => format!("tcp:{peer}#{conn}"),
+            Replier::Tcp {
+                conn,
+                peer,
+                tls: true,
+                ..
+            } => format!("tls:{peer}#{conn}"),
         }
     }
 }

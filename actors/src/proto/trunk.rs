@@ -85,14 +85,14 @@ impl TrunkLive {
             status: AtomicU8::new(0),
             reason: Mutex::new("starting".into()),
             active: AtomicU32::new(0),
-            flow: Mutex::new((config.transport != "tcp").then_some(super::Flow::Udp(addr))),
+            flow: Mutex::new((config.transport == "udp").then_some(super::Flow::Udp(addr))),
             config,
         }
     }
 
-    /// The trunk speaks TCP to its carrier.
-    pub fn is_tcp(&self) -> bool {
-        self.config.transport == "tcp"
+    /// The trunk speaks to its carrier over a connection (TCP or TLS).
+    pub fn is_connected(&self) -> bool {
+        self.config.transport != "udp"
     }
 
     /// Where its messages go now (none: a TCP trunk not connected).

@@ -1,4 +1,4 @@
-//! SIP over sockets: the transport actor with its UDP and TCP tasks, the replies they
+//! SIP over sockets: the transport actor with its UDP, TCP and TLS tasks, the replies they
 //! carry back, and the dispatcher that hands requests to tenants and lines.
 
 pub mod capture;
@@ -6,6 +6,7 @@ pub mod dispatch;
 pub mod malformed;
 pub mod out;
 pub mod tcp;
+pub mod tls;
 pub mod transport;
 pub mod udp;
 pub mod via_stamp;

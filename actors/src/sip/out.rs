@@ -14,6 +14,11 @@ use crate::proto::{Flow, UdpOut};
 #[derive(Debug, Default)]
 pub struct SipOut {
     udp: RwLock<Vec<(SocketAddr, mpsc::UnboundedSender<UdpOut>)>>,
+    /// Where the switch listens for TLS, per address (for the Via and Contact it
+    /// writes on TLS flows).
+    tls_addrs: RwLock<Vec<SocketAddr>>,
+    /// The switch's TLS sides, for connections it opens to carriers.
+    tls: RwLock<Option<super::tls::Tls>>,
     pub flows: Arc<Flows>,
     /// Where messages read from connections the switch opens go (set by the
     /// transport; weak: the dispatcher holds this `SipOut`).
@@ -24,6 +29,8 @@ impl SipOut {
     pub fn new(flows: Arc<Flows>) -> Self {
         SipOut {
             udp: RwLock::new(Vec::new()),
+            tls_addrs: RwLock::new(Vec::new()),
+            tls: RwLock::new(None),
             flows,
             connector: RwLock::new(None),
         }
@@ -36,14 +43,40 @@ impl SipOut {
         v.push((local, tx));
     }
 
+    /// The transport registers each TLS listener's address.
+    pub fn add_tls(&self, local: SocketAddr) {
+        let mut v = self.tls_addrs.write().unwrap_or_else(|p| p.into_inner());
+        v.retain(|a| *a != local);
+        v.push(local);
+    }
+
+    /// The transport hands over the loaded TLS configuration.
+    pub fn set_tls(&self, tls: super::tls::Tls) {
+        *self.tls.write().unwrap_or_else(|p| p.into_inner()) = Some(tls);
+    }
+
+    /// The switch's address as written in the Via and Contact of what it sends on
+    /// `flow`: its TLS listener for a TLS flow, else its UDP (and TCP) address.
+    pub fn sent_by(&self, flow: Flow) -> Option<SocketAddr> {
+        let peer = flow.peer();
+        if flow.is_tls() {
+            let v = self.tls_addrs.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(a) = v.iter().find(|a| a.is_ipv4() == peer.is_ipv4()) {
+                return Some(*a);
+            }
+        }
+        self.local_for(peer)
+    }
+
     /// The transport says how connections the switch opens are read.
     pub fn set_connector(&self, dispatcher: &Arc<super::Dispatcher>, max_size: usize) {
         *self.connector.write().unwrap_or_else(|p| p.into_inner()) =
             Some((Arc::downgrade(dispatcher), max_size));
     }
 
-    /// Opens a TCP connection to `peer` (a trunk's carrier): the flow to send on.
-    pub async fn connect(&self, peer: SocketAddr) -> std::io::Result<Flow> {
+    /// Opens a TCP connection to `peer` (a trunk's carrier), over TLS checked against
+    /// `tls_host` when one is given: the flow to send on.
+    pub async fn connect(&self, peer: SocketAddr, tls_host: Option<&str>) -> std::io::Result<Flow> {
         let connector = self
             .connector
             .read()
@@ -55,8 +88,29 @@ impl SipOut {
         let dispatcher = dispatcher
             .upgrade()
             .ok_or_else(|| std::io::Error::other("the transport stopped"))?;
-        let conn = super::tcp::connect(peer, dispatcher, max_size, self.flows.clone()).await?;
-        Ok(Flow::Tcp { peer, conn })
+        let tls = match tls_host {
+            Some(host) => {
+                let tls = self.tls.read().unwrap_or_else(|p| p.into_inner()).clone();
+                let tls = tls.ok_or_else(|| {
+                    std::io::Error::other("a TLS trunk needs the switch's --tls-cert and --tls-key")
+                })?;
+                Some((tls, host))
+            }
+            None => None,
+        };
+        let conn = super::tcp::connect(
+            peer,
+            dispatcher,
+            max_size,
+            self.flows.clone(),
+            tls.as_ref().map(|(t, h)| (t, *h)),
+        )
+        .await?;
+        Ok(Flow::Tcp {
+            peer,
+            conn,
+            tls: tls.is_some(),
+        })
     }
 
     /// The local UDP address for reaching `peer` (same address family).
@@ -72,7 +126,7 @@ impl SipOut {
     pub fn is_usable(&self, flow: Flow) -> bool {
         match flow {
             Flow::Udp(_) => true,
-            Flow::Tcp { conn, peer } => self.flows.is_open(conn, peer),
+            Flow::Tcp { conn, peer, tls } => self.flows.is_open(conn, peer, tls),
         }
     }
 
@@ -92,7 +146,7 @@ impl SipOut {
                     None => false,
                 }
             }
-            Flow::Tcp { conn, peer } => match self.flows.sender(conn, peer) {
+            Flow::Tcp { conn, peer, tls } => match self.flows.sender(conn, peer, tls) {
                 Some(tx) => tx.try_send(bytes).is_ok(),
                 None => false,
             },

@@ -1,6 +1,8 @@
-//! TCP: one task per connection, framing by Content-Length. Every connection is a
-//! flow that can be found again by its id and peer, so requests to a phone reuse the
-//! connection it registered over.
+//! TCP and TLS: one task per connection, framing by Content-Length. Every connection
+//! is a flow that can be found again by its id and peer, so requests to a phone reuse
+//! the connection it registered over. A TLS connection is a TCP one whose stream went
+//! through a handshake first (`tls.rs`); it is a flow of its own kind, so what the
+//! switch sends a phone that registered over TLS never leaves unencrypted.
 //!
 //! Defences (SECURITY.md): flow ids start at a random value and never repeat, so a
 //! binding stored before a restart can never name someone else's new connection, and
@@ -19,7 +21,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use engine::sip::framing::Frame;
 use engine::sip::{frame_stream, Message};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -58,6 +60,7 @@ impl Default for TcpLimits {
 struct Open {
     peer: SocketAddr,
     tx: TcpTx,
+    tls: bool,
 }
 
 /// Open connections by id.
@@ -87,19 +90,20 @@ impl Flows {
         }
     }
 
-    /// The write queue of connection `id`, when it is open and its peer is `peer`.
-    pub fn sender(&self, id: u64, peer: SocketAddr) -> Option<TcpTx> {
+    /// The write queue of connection `id`, when it is open, its peer is `peer` and it
+    /// is (or is not) over TLS as `tls` says.
+    pub fn sender(&self, id: u64, peer: SocketAddr, tls: bool) -> Option<TcpTx> {
         self.map
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&id)
-            .filter(|o| o.peer == peer)
+            .filter(|o| o.peer == peer && o.tls == tls)
             .map(|o| o.tx.clone())
     }
 
-    /// True when connection `id` is open to `peer`.
-    pub fn is_open(&self, id: u64, peer: SocketAddr) -> bool {
-        self.sender(id, peer).is_some()
+    /// True when connection `id` is open to `peer` over TLS or not, as `tls` says.
+    pub fn is_open(&self, id: u64, peer: SocketAddr, tls: bool) -> bool {
+        self.sender(id, peer, tls).is_some()
     }
 
     pub fn len(&self) -> usize {
@@ -139,12 +143,12 @@ impl Flows {
         }
     }
 
-    fn insert(&self, peer: SocketAddr, tx: TcpTx) -> u64 {
+    fn insert(&self, peer: SocketAddr, tx: TcpTx, tls: bool) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.map
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id, Open { peer, tx });
+            .insert(id, Open { peer, tx, tls });
         id
     }
 
@@ -168,11 +172,14 @@ fn source_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Accepts connections on `listener`: plain TCP, or TLS when `tls` is given (the
+/// handshake then runs in the connection's task, under its place in the limits).
 pub async fn accept_loop(
     listener: TcpListener,
     dispatcher: Arc<Dispatcher>,
     max_size: usize,
     flows: Arc<Flows>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     loop {
         match listener.accept().await {
@@ -183,14 +190,41 @@ pub async fn accept_loop(
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection(
-                    stream,
-                    peer,
-                    dispatcher.clone(),
-                    max_size,
-                    flows.clone(),
-                    None,
-                ));
+                let local = local_of(&stream);
+                let (dispatcher, flows) = (dispatcher.clone(), flows.clone());
+                match tls.clone() {
+                    None => {
+                        tokio::spawn(connection(
+                            stream, local, peer, dispatcher, max_size, flows, None, false,
+                        ));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            let shaken = tokio::time::timeout(
+                                super::tls::HANDSHAKE_TIMEOUT,
+                                acceptor.accept(stream),
+                            )
+                            .await;
+                            match shaken {
+                                Ok(Ok(stream)) => {
+                                    connection(
+                                        stream, local, peer, dispatcher, max_size, flows, None,
+                                        true,
+                                    )
+                                    .await
+                                }
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    flows.release(peer);
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    flows.release(peer);
+                                }
+                            }
+                        });
+                    }
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "tcp accept failed");
@@ -203,13 +237,21 @@ pub async fn accept_loop(
 /// How long connecting to a trunk's carrier may take.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+fn local_of(stream: &TcpStream) -> SocketAddr {
+    stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
 /// Opens a connection to `peer` (a trunk's carrier) under the same limits and
-/// framing as the connections phones open; its id once it is in `Flows`.
+/// framing as the connections phones open, over TLS when `tls` names the switch's
+/// TLS sides and the carrier's host name; its id once it is in `Flows`.
 pub async fn connect(
     peer: SocketAddr,
     dispatcher: Arc<Dispatcher>,
     max_size: usize,
     flows: Arc<Flows>,
+    tls: Option<(&super::tls::Tls, &str)>,
 ) -> std::io::Result<u64> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
         .await
@@ -218,33 +260,61 @@ pub async fn connect(
         .admit(peer)
         .map_err(|limit| std::io::Error::other(format!("tcp {limit} limit reached")))?;
     let _ = stream.set_nodelay(true);
+    let local = local_of(&stream);
     let (ready, id) = tokio::sync::oneshot::channel();
-    tokio::spawn(connection(
-        stream,
-        peer,
-        dispatcher,
-        max_size,
-        flows,
-        Some(ready),
-    ));
+    match tls {
+        None => {
+            tokio::spawn(connection(
+                stream,
+                local,
+                peer,
+                dispatcher,
+                max_size,
+                flows,
+                Some(ready),
+                false,
+            ));
+        }
+        Some((tls, host)) => {
+            let stream = match tls.connect(stream, host, peer).await {
+                Ok(s) => s,
+                Err(e) => {
+                    flows.release(peer);
+                    return Err(e);
+                }
+            };
+            tokio::spawn(connection(
+                stream,
+                local,
+                peer,
+                dispatcher,
+                max_size,
+                flows,
+                Some(ready),
+                true,
+            ));
+        }
+    }
     id.await
         .map_err(|_| std::io::Error::other("connection ended at once"))
 }
 
-async fn connection(
-    stream: TcpStream,
+#[allow(clippy::too_many_arguments)]
+async fn connection<S>(
+    stream: S,
+    local: SocketAddr,
     peer: SocketAddr,
     dispatcher: Arc<Dispatcher>,
     max_size: usize,
     flows: Arc<Flows>,
     ready: Option<tokio::sync::oneshot::Sender<u64>>,
-) {
-    let local = stream
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let (mut rd, mut wr) = stream.into_split();
+    tls: bool,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
-    let id = flows.insert(peer, tx.clone());
+    let id = flows.insert(peer, tx.clone(), tls);
     if let Some(r) = ready {
         let _ = r.send(id);
     }
@@ -314,7 +384,7 @@ async fn connection(
                     had_message = true;
                     message_started = None;
                     dispatcher.captured(&data, peer, local);
-                    on_message(&dispatcher, &tx, data, peer, id, max_size);
+                    on_message(&dispatcher, &tx, data, (peer, id, tls), max_size);
                 }
                 Ok(Frame::Incomplete) => break,
                 Err(e) => {
@@ -362,8 +432,7 @@ fn on_message(
     dispatcher: &Dispatcher,
     tx: &TcpTx,
     data: Bytes,
-    peer: SocketAddr,
-    id: u64,
+    (peer, id, tls): (SocketAddr, u64, bool),
     max_size: usize,
 ) {
     let msg = match Message::parse_with_limit(data.clone(), max_size) {
@@ -396,6 +465,7 @@ fn on_message(
             tx: tx.clone(),
             conn: id,
             peer,
+            tls,
         },
     });
 }
@@ -411,14 +481,16 @@ mod tests {
         let flows = Flows::default();
         let (tx, _rx) = mpsc::channel(1);
         let peer: SocketAddr = "192.0.2.1:5060".parse().unwrap();
-        let id = flows.insert(peer, tx);
-        assert!(flows.is_open(id, peer));
-        assert!(!flows.is_open(id, "192.0.2.9:5060".parse().unwrap()));
-        assert!(!flows.is_open(id + 1, peer));
+        let id = flows.insert(peer, tx, false);
+        assert!(flows.is_open(id, peer, false));
+        assert!(!flows.is_open(id, "192.0.2.9:5060".parse().unwrap(), false));
+        assert!(!flows.is_open(id + 1, peer, false));
+        // A plain connection is never taken for a TLS one.
+        assert!(!flows.is_open(id, peer, true));
         // Another switch start numbers its connections elsewhere.
         let again = Flows::default();
         let (tx, _rx) = mpsc::channel(1);
-        assert_ne!(again.insert(peer, tx), id);
+        assert_ne!(again.insert(peer, tx, true), id);
     }
 
     #[test]
@@ -451,7 +523,13 @@ mod tests {
         let flows = Arc::new(Flows::default());
         let out = Arc::new(SipOut::new(flows.clone()));
         let dispatcher = Arc::new(Dispatcher::new(Arc::default(), out, Arc::default()));
-        tokio::spawn(accept_loop(listener, dispatcher, 65_535, flows.clone()));
+        tokio::spawn(accept_loop(
+            listener,
+            dispatcher,
+            65_535,
+            flows.clone(),
+            None,
+        ));
         let mut idle = TcpStream::connect(addr).await.unwrap();
         let mut partial = TcpStream::connect(addr).await.unwrap();
         partial

@@ -1,5 +1,5 @@
-//! The transport actor: binds the SIP sockets (UDP and TCP on each address) and owns
-//! the tasks that serve them.
+//! The transport actor: binds the SIP sockets (UDP and TCP on each address, TLS on
+//! each TLS address) and owns the tasks that serve them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,10 +20,12 @@ pub struct TransportArgs {
     pub flows: Arc<Flows>,
     /// Unanswered requests past which new out-of-dialog ones are shed (503).
     pub max_waiting: usize,
+    /// SIP over TLS: the loaded certificate and where to listen.
+    pub tls: Option<(super::tls::Tls, Vec<SocketAddr>)>,
 }
 
 pub enum TransportMsg {
-    /// Where the transport listens, as `("udp"|"tcp", address)`.
+    /// Where the transport listens, as `("udp"|"tcp"|"tls", address)`.
     LocalAddrs(RpcReplyPort<Vec<(&'static str, SocketAddr)>>),
 }
 
@@ -45,6 +47,18 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     UdpSocket::from_std(s.into())
+}
+
+fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    TcpListener::from_std(s.into())
 }
 
 /// Binds UDP and TCP on the same port (a free one when the port is 0).
@@ -112,7 +126,25 @@ impl Actor for Transport {
                 args.dispatcher.clone(),
                 args.max_size,
                 args.flows.clone(),
+                None,
             )));
+        }
+        if let Some((tls, addrs)) = &args.tls {
+            for addr in addrs {
+                let listener =
+                    tcp_listener(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                let local = listener.local_addr()?;
+                bound.push(("tls", local));
+                args.dispatcher.out.add_tls(local);
+                tasks.push(tokio::spawn(tcp::accept_loop(
+                    listener,
+                    args.dispatcher.clone(),
+                    args.max_size,
+                    args.flows.clone(),
+                    Some(tls.acceptor.clone()),
+                )));
+            }
+            args.dispatcher.out.set_tls(tls.clone());
         }
         for (proto, a) in &bound {
             tracing::info!(%proto, addr = %a, "SIP listening");

@@ -16,7 +16,7 @@ pub struct TrunkConfig {
     /// The carrier's host (an IP address or a name resolved when the trunk starts).
     pub host: String,
     pub port: u16,
-    /// "udp" or "tcp".
+    /// "udp", "tcp" or "tls".
     pub transport: String,
     /// The account (registration trunks, and the carrier's challenges to INVITEs).
     pub username: Option<String>,
@@ -79,11 +79,8 @@ fn check(t: &TrunkConfig) -> Result<()> {
     if t.port == 0 {
         return bad("trunk port 0".into());
     }
-    if !["udp", "tcp"].contains(&t.transport.as_str()) {
-        return bad(format!(
-            "transport {:?}: udp or tcp (tls comes with the hardening work)",
-            t.transport
-        ));
+    if !["udp", "tcp", "tls"].contains(&t.transport.as_str()) {
+        return bad(format!("transport {:?}: udp, tcp or tls", t.transport));
     }
     if t.register && (t.username.is_none() || t.password.is_none()) {
         return bad("a registration trunk needs --user and --password".into());

@@ -12,7 +12,7 @@ use ractor::{Actor, ActorRef};
 
 use super::{TenantState, TenantSupervisor};
 use crate::proto::trunk::{TrunkHopAsk, TrunkLeg, TrunkLive, TrunkMsg, TrunkSlot};
-use crate::proto::{CallTarget, Flow, HopDevices, TenantMsg};
+use crate::proto::{CallTarget, HopDevices, TenantMsg};
 use crate::store::TrunkConfig;
 use crate::trunk::{token, TrunkActor, TrunkArgs};
 
@@ -201,10 +201,7 @@ impl TenantSupervisor {
                         continue;
                     };
                     let leg = Self::trunk_leg(router.as_deref(), ask, format, slot);
-                    let param = match flow {
-                        Flow::Tcp { .. } => ";transport=tcp",
-                        Flow::Udp(_) => "",
-                    };
+                    let param = flow.uri_param();
                     let target = CallTarget {
                         line: name.clone(),
                         contact: format!(

@@ -141,10 +141,11 @@ impl TrunkState {
     /// one, or the request fails as unanswered.
     async fn connect(&mut self, now: Instant) -> bool {
         let live = self.args.live.clone();
-        if !live.is_tcp() || live.flow().is_some_and(|f| self.args.out.is_usable(f)) {
+        if !live.is_connected() || live.flow().is_some_and(|f| self.args.out.is_usable(f)) {
             return true;
         }
-        match self.args.out.connect(live.addr).await {
+        let tls_host = (live.config.transport == "tls").then_some(live.config.host.as_str());
+        match self.args.out.connect(live.addr, tls_host).await {
             Ok(flow) => {
                 tracing::debug!(trunk = %self.name(), ?flow, "connected to the carrier");
                 live.set_flow(Some(flow));
@@ -167,11 +168,12 @@ impl TrunkState {
     }
 
     fn request(&self) -> Request<'_> {
-        let local = self
-            .args
-            .out
-            .local_for(self.args.live.addr)
-            .unwrap_or_else(|| ([127, 0, 0, 1], 5060).into());
+        let out = &self.args.out;
+        let local = match self.args.live.flow() {
+            Some(flow) => out.sent_by(flow),
+            None => out.local_for(self.args.live.addr),
+        }
+        .unwrap_or_else(|| ([127, 0, 0, 1], 5060).into());
         Request {
             config: &self.args.live.config,
             local,
@@ -184,7 +186,7 @@ impl TrunkState {
         let bytes = Bytes::from(bytes);
         self.send(bytes.clone());
         // Over TCP the connection delivers: nothing is sent again.
-        let reliable = self.args.live.is_tcp();
+        let reliable = self.args.live.is_connected();
         self.pending = Some(Pending {
             register,
             branch,

@@ -33,6 +33,7 @@ impl Request<'_> {
         let mut w = MessageWriter::request(method, uri);
         let transport = match self.config.transport.as_str() {
             "tcp" => "TCP",
+            "tls" => "TLS",
             _ => "UDP",
         };
         w.header_fmt(
@@ -64,6 +65,7 @@ impl Request<'_> {
         let mut w = self.head("REGISTER", &uri, cseq, branch);
         let param = match self.config.transport.as_str() {
             "tcp" => ";transport=tcp",
+            "tls" => ";transport=tls",
             _ => "",
         };
         w.header_fmt(

@@ -168,7 +168,7 @@ impl MediaSection {
         self.lines.push(Line::new(kind, value, eol));
     }
 
-    fn sync_m(&mut self) {
+    pub(crate) fn sync_m(&mut self) {
         self.lines[0].value = self.m.to_string();
     }
 }

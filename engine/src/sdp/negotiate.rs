@@ -59,12 +59,15 @@ pub fn common_codecs(offered: &[Codec], supported: &[CodecSpec], dtmf: bool) -> 
 pub fn answer(offer: &Sdp, opts: &AnswerOptions<'_>) -> Sdp {
     let mut sdp = Sdp::new(&opts.origin, opts.address);
     for (i, m) in offer.media().iter().enumerate() {
-        let common =
-            if m.kind() == "audio" && m.proto().eq_ignore_ascii_case("RTP/AVP") && m.port() != 0 {
-                common_codecs(&m.codecs(), opts.codecs, opts.telephone_event)
-            } else {
-                Vec::new()
-            };
+        // SRTP (`RTP/SAVP`) only with a key the switch can use; the caller of
+        // `answer` adds the switch's own key line.
+        let proto_ok = m.proto().eq_ignore_ascii_case("RTP/AVP")
+            || (m.proto().eq_ignore_ascii_case("RTP/SAVP") && m.crypto().is_some());
+        let common = if m.kind() == "audio" && proto_ok && m.port() != 0 {
+            common_codecs(&m.codecs(), opts.codecs, opts.telephone_event)
+        } else {
+            Vec::new()
+        };
         let port = opts.ports.get(i).copied().unwrap_or(0);
         if common.is_empty() || port == 0 {
             sdp.push_media(rejected(m, sdp.eol));

@@ -33,6 +33,16 @@ pub struct Account<'a> {
     pub source: &'a Path,
 }
 
+/// SIP over TLS and SRTP for an instance.
+#[derive(Default)]
+pub struct Secure<'a> {
+    /// Registers over TLS to this address, trusting this authority (PEM).
+    pub tls: Option<(SocketAddr, &'a Path)>,
+    /// baresip's `mediaenc`: `srtp` (best effort, RTP/AVP with keys) or `srtp-mand`
+    /// (RTP/SAVP).
+    pub mediaenc: Option<&'a str>,
+}
+
 /// A running baresip with its control connection.
 pub struct Baresip {
     child: Option<Child>,
@@ -49,6 +59,17 @@ impl Baresip {
     /// Writes `dir/config` and `dir/accounts` and starts baresip there; stdout and
     /// stderr go to `dir/stdout.log` and `dir/stderr.log`, recordings to `dir/rec/`.
     pub fn start(name: &str, dir: &Path, pbx: SocketAddr, account: &Account) -> Baresip {
+        Self::start_secure(name, dir, pbx, account, &Secure::default())
+    }
+
+    /// Like `start`, over TLS and with SRTP as `secure` says.
+    pub fn start_secure(
+        name: &str,
+        dir: &Path,
+        pbx: SocketAddr,
+        account: &Account,
+        secure: &Secure,
+    ) -> Baresip {
         std::fs::create_dir_all(dir.join("rec")).unwrap();
         let sip_port = super::free_port();
         let ctrl_port = super::free_port();
@@ -69,6 +90,8 @@ impl Baresip {
              module aufile.so\n\
              module aubridge.so\n\
              module sndfile.so\n\
+             module srtp.so\n\
+             {cafile}\
              snd_path {rec}\n\
              module_app account.so\n\
              module_app menu.so\n\
@@ -76,14 +99,31 @@ impl Baresip {
              ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             source = account.source.display(),
             rec = dir.join("rec").display(),
+            cafile = secure
+                .tls
+                .map(|(_, ca)| format!("sip_cafile {}\n", ca.display()))
+                .unwrap_or_default(),
         );
         std::fs::write(dir.join("config"), config).unwrap();
         let ext = account.ext;
+        let (proxy, transport) = match secure.tls {
+            Some((addr, _)) => (addr, "tls"),
+            None => (pbx, "udp"),
+        };
+        let mediaenc = secure
+            .mediaenc
+            .map(|m| format!(";mediaenc={m}"))
+            .unwrap_or_default();
         let accounts = format!(
-            "<sip:{ext}@127.0.0.1>;auth_pass=secret{ext};outbound=\"sip:{proxy};transport=udp\";\
-             answermode=auto;audio_codecs={codecs};regint=600\n",
-            proxy = pbx,
+            "<sip:{ext}@127.0.0.1{aor_param}>;auth_pass=secret{ext};\
+             outbound=\"sip:{proxy};transport={transport}\";\
+             answermode=auto;audio_codecs={codecs};regint=600{mediaenc}\n",
             codecs = account.codecs,
+            aor_param = if secure.tls.is_some() {
+                ";transport=tls"
+            } else {
+                ""
+            },
         );
         std::fs::write(dir.join("accounts"), accounts).unwrap();
 

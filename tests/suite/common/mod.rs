@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 pub struct Pbx {
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// Where it listens for SIP over TLS, when started with a certificate.
+    pub tls: Option<SocketAddr>,
     /// The HTTP API's address.
     pub http: Option<SocketAddr>,
     pub data_dir: PathBuf,
@@ -78,14 +80,18 @@ impl Pbx {
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut http = None;
-        let addr = loop {
+        let (addr, tls) = loop {
             assert!(Instant::now() < deadline, "pbx did not report its address");
             let line = lines.next().expect("pbx printed its address").unwrap();
             if let Some(rest) = line.strip_prefix("pbx: http on ") {
                 http = rest.trim().parse().ok();
             }
             if let Some(rest) = line.strip_prefix("pbx: listening on udp ") {
-                break rest.split(',').next().unwrap().trim().parse().unwrap();
+                let tls = rest
+                    .split(", ")
+                    .find_map(|p| p.strip_prefix("tls "))
+                    .and_then(|a| a.trim().parse().ok());
+                break (rest.split(',').next().unwrap().trim().parse().unwrap(), tls);
             }
         };
         // Keep draining stdout so the child never blocks on a full pipe.
@@ -93,6 +99,7 @@ impl Pbx {
         Pbx {
             child: Some(child),
             addr,
+            tls,
             http,
             data_dir: data_dir.to_owned(),
             extra: extra.iter().map(|a| a.to_string()).collect(),
@@ -166,5 +173,87 @@ pub fn free_port() -> u16 {
         if udp.is_ok() && tcp.is_ok() {
             return port;
         }
+    }
+}
+
+/// A certificate for 127.0.0.1 and the authority that signed it, made with the
+/// `openssl` command (PEM files in `dir`).
+pub struct TestCertificate {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+}
+
+pub fn test_certificate(dir: &Path) -> TestCertificate {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed (Debian package openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pbx test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "switch.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n\
+         basicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "switch.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    TestCertificate {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+        ca: dir.join("ca.pem"),
     }
 }
