@@ -317,6 +317,13 @@ impl TenantSupervisor {
         }
     }
 
+    /// True when line `ext` may only place calls with SRTP (its line group's setting).
+    fn requires_srtp(view: &routing::TenantView, ext: &str) -> bool {
+        view.router
+            .as_ref()
+            .is_some_and(|r| r.plan().line_group_of(ext).srtp)
+    }
+
     /// True when calls of line `ext` are journalled (its line group's setting).
     fn journals(view: &routing::TenantView, ext: &str) -> bool {
         view.router
@@ -389,6 +396,7 @@ impl TenantSupervisor {
                     let group = plan.line_group_of(line);
                     if k == 0 {
                         found.codecs = group.codec_priority();
+                        found.srtp = group.srtp;
                     }
                     found.journal &= group.journal;
                     TenantSettings::of_group(group, plan.drop_off.clone())
@@ -1326,6 +1334,7 @@ impl TenantSupervisor {
         let record = SharedRecord::default();
         // Journalled unless the caller's line group or the rung lines' say otherwise.
         let journal = journal && Self::journals(&view, &caller);
+        let srtp_required = inbound.is_none() && Self::requires_srtp(&view, &caller);
         // The lines in the call: the caller and the (first) line rung.
         let parties = [caller.clone(), line];
         let args = CallArgs {
@@ -1345,6 +1354,7 @@ impl TenantSupervisor {
             walk,
             first,
             journal,
+            srtp_required,
             music: view.music.clone(),
             media_timeout: state.args.shared.calls.media_timeout,
             record_code: Self::feature_code(&view, FeatureKind::RecordingToggle),

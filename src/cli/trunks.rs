@@ -23,6 +23,7 @@ pub enum TrunkCmd {
         host: String,
         #[arg(long, default_value_t = 5060)]
         port: u16,
+        /// udp, tcp or tls (tls needs the switch's --tls-cert and --tls-key).
         #[arg(long, default_value = "udp")]
         transport: String,
         /// Register with the carrier (a registration trunk); without it the trunk

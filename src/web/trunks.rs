@@ -49,7 +49,7 @@ async fn trunks_page(
             (field(lang, ("Name", "name"), v("name"), "text", errors))
             (field(lang, ("Host", "host"), v("host"), "text", errors))
             (field(lang, ("Port", "port"), if v("port").is_empty() { "5060" } else { v("port") }, "number", errors))
-            label { "Transport" select name="transport" { option { "udp" } option selected[v("transport") == "tcp"] { "tcp" } } }
+            label { "Transport" select name="transport" { option { "udp" } option selected[v("transport") == "tcp"] { "tcp" } option selected[v("transport") == "tls"] { "tls" } } }
             (field(lang, ("Login", "username"), v("username"), "text", errors))
             (field(lang, ("Password", "password"), "", "password", errors))
             label.check { input type="checkbox" name="register" value="on" checked[v("register") == "on"]; "REGISTER" }

@@ -295,7 +295,7 @@ fn the_administrator_sets_trunks_and_the_plan_with_the_clis_checks() {
     let trunk = r#"{"name": "carrier", "host": "127.0.0.1", "port": 5999, "keepalive": 60}"#;
     let (code, body) = http(api, "POST", "/api/v1/trunks", Some(&admin), Some(trunk));
     assert_eq!(code, 201, "{body}");
-    let bad = r#"{"name": "tls", "host": "127.0.0.1", "transport": "tls"}"#;
+    let bad = r#"{"name": "sctp", "host": "127.0.0.1", "transport": "sctp"}"#;
     let (code, body) = http(api, "POST", "/api/v1/trunks", Some(&admin), Some(bad));
     assert_eq!(
         (code, json(&body)["field"].clone()),

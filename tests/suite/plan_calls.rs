@@ -411,6 +411,35 @@ fn a_line_groups_codecs_and_journal_apply_to_calls_of_its_lines() {
     );
 }
 
+#[test]
+fn a_line_group_requiring_srtp_refuses_plain_calls_and_offers_its_devices_srtp_only() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    put_in_new_line_group(
+        dir.path(),
+        serde_json::json!({"name": "secure", "srtp": true}),
+        "105",
+    );
+    pbx.restart();
+    let mut secure = Device::register(&pbx, "105");
+    let _other = Device::register(&pbx, "107");
+    // 105 places a call with plain RTP: refused before anything rings.
+    let mut call = Caller::call(&pbx, "105", "107");
+    assert_eq!(call.expect(488), 488);
+    // A plain caller reaches 105's devices with an RTP/SAVP offer and the switch's
+    // own key; a device without SRTP refuses it.
+    let mut call = Caller::call(&pbx, "101", "105");
+    let invite = secure.next_invite(&[]).expect("the INVITE");
+    let offer = engine::sdp::Sdp::parse(invite.body()).unwrap();
+    let audio = &offer.media()[0];
+    assert_eq!(audio.proto(), "RTP/SAVP");
+    let key = audio.crypto().expect("a key the switch speaks");
+    assert_eq!(key.suite, "AES_CM_128_HMAC_SHA1_80");
+    secure.respond(&invite, 488, "Not Acceptable Here");
+    assert_eq!(call.expect(488), 488);
+}
+
 /// Adds line group `group` (JSON) to the demo tenant's plan and puts line `ext` in it.
 fn put_in_new_line_group(dir: &std::path::Path, group: Value, ext: &str) {
     let mut plan = pbx_json(dir, &["plan", "show", "--tenant", "demo"]);

@@ -29,7 +29,7 @@ pub fn ring(
     t: Instant,
 ) {
     s.reject = devices.reject;
-    s.b_offer = super::hop_offer(s, &devices.codecs);
+    s.b_offer = super::hop_offer(s, &devices.codecs, devices.srtp);
     for f in &devices.forwarded {
         s.journal.forwarded(f);
     }

@@ -110,6 +110,8 @@ pub struct CallArgs {
     pub first: FirstStep,
     /// The call is written to the journal (its lines' groups did not turn it off).
     pub journal: bool,
+    /// The caller's line group requires SRTP: an offer without a key is refused.
+    pub srtp_required: bool,
     /// The tenant's music on hold (`None`: the default).
     pub music: Option<media::wav::Announcement>,
     /// The caller's line withholds its caller ID.
@@ -645,6 +647,18 @@ impl Actor for CallActor {
         let max_forwards = inc.msg.max_forwards().unwrap_or(70).clamp(1, 256) - 1;
         let max_forwards = u8::try_from(max_forwards).unwrap_or(u8::MAX);
         let a_offer = a.remote_offer();
+        if args.srtp_required && a_offer.as_ref().is_none_or(|o| !offers_srtp(o)) {
+            tracing::debug!("the caller's line group requires SRTP: 488");
+            let mut w = engine::sip::MessageWriter::response_to(
+                &inc.msg,
+                488,
+                "Not Acceptable Here",
+                Some("pbx"),
+            );
+            w.header("Warning", "399 pbx \"SRTP required\"");
+            inc.reply.send(488, w.finish());
+            return Err("SRTP required".into());
+        }
         let session_id = (rand::random::<u32>() >> 1).to_string();
         // Anchor the media: the callee sees the switch's side B, the caller side A.
         let mut relays = Relays::default();
@@ -1591,14 +1605,24 @@ fn fork_to(
     (Legs::Fork(Fork::new(legs, t)), flows)
 }
 
+/// True when `sdp`'s audio carries an SRTP key the switch speaks.
+fn offers_srtp(sdp: &Sdp) -> bool {
+    sdp.media()
+        .iter()
+        .any(|m| m.kind() == "audio" && m.port() != 0 && m.crypto().is_some())
+}
+
 /// The offer for a hop's devices: the switch's own (G.711 in the rung group's codec
 /// order) or, when the caller offered no G.711, the caller's anchored at the port
 /// facing callees.
-fn hop_offer(s: &CallState, codecs: &[String]) -> Option<Sdp> {
+fn hop_offer(s: &CallState, codecs: &[String], srtp_required: bool) -> Option<Sdp> {
     let mut sdp = s.caller_offer.clone()?;
     let (ip, port) = s.relays.sdp_at(CALLEE_PORT)?;
-    // Callees are offered SRTP when the caller speaks it.
-    let srtp = if s.relays.is_secure(CALLER_PORT) {
+    // Callees are offered SRTP when the caller speaks it (only SRTP when their line
+    // group requires it).
+    let srtp = if srtp_required {
+        SrtpOffer::Required
+    } else if s.relays.is_secure(CALLER_PORT) {
         SrtpOffer::BestEffort
     } else {
         SrtpOffer::None

@@ -379,7 +379,7 @@ pub(super) fn ring_for_answered(
     ring: Duration,
     t: Instant,
 ) -> ChannelId {
-    s.b_offer = super::hop_offer(s, codecs);
+    s.b_offer = super::hop_offer(s, codecs, false);
     let caller = s.parties.caller.clone();
     let to = to.to_owned();
     let offer = s.b_offer.clone();

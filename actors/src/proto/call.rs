@@ -216,6 +216,8 @@ pub struct HopDevices {
     pub codecs: Vec<String>,
     /// Calls to these lines are journalled.
     pub journal: bool,
+    /// The devices are offered SRTP only (the rung line's group requires it).
+    pub srtp: bool,
     /// The hop's one line forwards calls nobody answers: after how long, and where.
     pub no_answer: Option<(std::time::Duration, String)>,
     /// The forwardings followed to reach the devices, in order (for the journal).
@@ -230,6 +232,7 @@ impl HopDevices {
             reject: None,
             codecs: Vec::new(),
             journal: true,
+            srtp: false,
             no_answer: None,
             forwarded: Vec::new(),
         }

@@ -65,6 +65,11 @@ pub struct LineGroup {
     /// Calls of its lines may be captured (signalling and media to PCAP).
     #[serde(default, skip_serializing_if = "is_off")]
     pub capture: bool,
+    /// Its lines' calls are secured: a call its line places without an SRTP key is
+    /// refused (488), and its devices are offered `RTP/SAVP` only (a device without
+    /// SRTP refuses the call).
+    #[serde(default, skip_serializing_if = "is_off")]
+    pub srtp: bool,
     /// How its lines dial (a branch in another area or country), when not as the
     /// tenant's location says. Numbers reaching the tenant (DDI) stay the tenant's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +102,7 @@ impl LineGroup {
             codecs: Vec::new(),
             journal: true,
             capture: false,
+            srtp: false,
             location: None,
         }
     }
