@@ -13,8 +13,10 @@ use crate::proto::trunk::{TrunkLive, TrunkMsg};
 use crate::proto::TenantId;
 use crate::proto::{BindingsView, CallMsg, LineMsg, TenantEntry};
 
-/// Running line actors by tenant, then extension (looked up by `&str`, no allocation).
-type LineMap = HashMap<TenantId, HashMap<Box<str>, (ActorRef<LineMsg>, BindingsView)>>;
+/// Line actors by tenant, then extension (looked up by `&str`, no allocation), with
+/// the bindings each published; a hibernating line keeps its bindings here and has
+/// no actor until a request or its next expiry wakes it.
+type LineMap = HashMap<TenantId, HashMap<Box<str>, (Option<ActorRef<LineMsg>>, BindingsView)>>;
 
 /// Running calls by tenant, then Call-ID: a Call-ID is only looked for within the
 /// tenant a message names, so calls of two tenants never meet by their Call-IDs.
@@ -158,10 +160,10 @@ impl Directory {
         read(&self.lines)
             .get(&tenant)?
             .get(ext)
-            .map(|(a, _)| a.clone())
+            .and_then(|(a, _)| a.clone())
     }
 
-    /// The bindings a running line published last.
+    /// The bindings a line published last (running or hibernating).
     pub fn bindings(
         &self,
         tenant: TenantId,
@@ -183,7 +185,17 @@ impl Directory {
         write(&self.lines)
             .entry(tenant)
             .or_default()
-            .insert(Box::from(ext), (actor, bindings));
+            .insert(Box::from(ext), (Some(actor), bindings));
+    }
+
+    /// Line `ext`'s actor stopped to hibernate: its bindings stay readable.
+    pub fn hibernate_line(&self, tenant: TenantId, ext: &str) {
+        if let Some((actor, _)) = write(&self.lines)
+            .get_mut(&tenant)
+            .and_then(|m| m.get_mut(ext))
+        {
+            *actor = None;
+        }
     }
 
     pub fn remove_line(&self, tenant: TenantId, ext: &str) {
@@ -291,7 +303,7 @@ impl Directory {
             .len()
     }
 
-    /// Bindings the running lines published, all tenants.
+    /// Bindings the lines published (running or hibernating), all tenants.
     pub fn binding_count(&self) -> usize {
         read(&self.lines)
             .values()
@@ -300,7 +312,12 @@ impl Directory {
             .sum()
     }
 
+    /// Line actors running (hibernating lines not counted).
     pub fn line_count(&self) -> usize {
-        read(&self.lines).values().map(HashMap::len).sum()
+        read(&self.lines)
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|(a, _)| a.is_some())
+            .count()
     }
 }

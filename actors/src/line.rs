@@ -25,8 +25,21 @@ pub struct LineArgs {
     pub view: BindingsView,
 }
 
+/// The reason a line actor gives when it stops to hibernate (the tenant keeps its
+/// bindings and wakes it for its next request or expiry).
+pub const HIBERNATE: &str = "hibernate";
+
+/// How long a line must have had no request before it may hibernate: longer than a
+/// nonce lives, so every nonce it counted (replay protection, in memory) has run out
+/// before it forgets the counts.
+fn hibernate_after(shared: &crate::services::Services) -> Duration {
+    Duration::from_secs(shared.nonces.lifetime_secs() + 10)
+}
+
 pub struct LineState {
     args: LineArgs,
+    /// When the line last had a request or a message.
+    active_at: tokio::time::Instant,
     creds: LineCredentials,
     /// The line's device accounts, by username.
     devices: std::collections::HashMap<String, LineCredentials>,
@@ -74,6 +87,7 @@ impl Actor for LineActor {
         args.view.publish(&bindings);
         let devices = device_credentials(&args, devices);
         let mut state = LineState {
+            active_at: tokio::time::Instant::now(),
             registrar: Registrar::new(args.shared.policy, bindings),
             args,
             creds,
@@ -93,6 +107,9 @@ impl Actor for LineActor {
         msg: LineMsg,
         state: &mut LineState,
     ) -> Result<(), ActorProcessingErr> {
+        if !matches!(msg, LineMsg::Expire) {
+            state.active_at = tokio::time::Instant::now();
+        }
         match msg {
             LineMsg::Request(inc) => {
                 #[cfg(feature = "test-hooks")]
@@ -570,8 +587,18 @@ fn expire_and_rearm(myself: &ActorRef<LineMsg>, state: &mut LineState) {
     if let Some(t) = state.expiry_timer.take() {
         t.abort();
     }
-    if let Some(at) = state.registrar.next_expiry() {
-        let wait = Duration::from_secs(at.saturating_sub(now));
-        state.expiry_timer = Some(myself.send_after(wait, || LineMsg::Expire));
+    // An idle line without subscriptions needs no actor: its bindings stay with the
+    // tenant, which wakes it for its next request or expiry.
+    let idle_until = state.active_at + hibernate_after(&state.args.shared);
+    let idle_left = idle_until.saturating_duration_since(tokio::time::Instant::now());
+    if idle_left.is_zero() && state.mwi.is_empty() && state.mwi_timer.is_none() {
+        tracing::trace!(ext = %state.args.ext, "line hibernates");
+        myself.stop(Some(HIBERNATE.into()));
+        return;
     }
+    let wait = match state.registrar.next_expiry() {
+        Some(at) => Duration::from_secs(at.saturating_sub(now)).min(idle_left),
+        None => idle_left,
+    };
+    state.expiry_timer = Some(myself.send_after(wait, || LineMsg::Expire));
 }

@@ -90,6 +90,10 @@ pub struct TenantState {
     trunk_actors: HashMap<ActorId, String>,
     /// The lines whose subscriptions watch each line's calls (busy-lamp fields).
     watchers: HashMap<String, Vec<ActorRef<LineMsg>>>,
+    /// Hibernating lines by the time (unix seconds) their first binding expires: one
+    /// timer for the tenant wakes them then (`line::HIBERNATE`).
+    hibernating: std::collections::BTreeSet<(u64, Box<str>)>,
+    wake_timer: Option<(u64, tokio::task::JoinHandle<()>)>,
 }
 
 /// The extensions of the tenant as last read from the store. A miss reads them again
@@ -166,7 +170,9 @@ impl TenantSupervisor {
     ) -> Option<ActorRef<LineMsg>> {
         let entry = state.entry.clone()?;
         if let Some(l) = state.args.directory.line(entry.id, user) {
-            return Some(l);
+            if l.get_status() == ractor::ActorStatus::Running {
+                return Some(l);
+            }
         }
         if !state.known.has(user) {
             let now = tokio::time::Instant::now();
@@ -199,7 +205,9 @@ impl TenantSupervisor {
         }
         let ext = state.known.line_of(user)?.to_owned();
         if let Some(l) = state.args.directory.line(entry.id, &ext) {
-            return Some(l);
+            if l.get_status() == ractor::ActorStatus::Running {
+                return Some(l);
+            }
         }
         Self::spawn_line(myself, state, entry, &ext).await
     }
@@ -231,6 +239,50 @@ impl TenantSupervisor {
                 None
             }
         }
+    }
+}
+
+impl TenantSupervisor {
+    /// Line `ext` stopped to hibernate: its bindings stay in the directory, and it is
+    /// woken when the first of them expires (none: it stays asleep until a request).
+    fn hibernated(
+        myself: &ActorRef<TenantMsg>,
+        state: &mut TenantState,
+        tenant: crate::proto::TenantId,
+        ext: String,
+    ) {
+        let directory = &state.args.directory;
+        directory.hibernate_line(tenant, &ext);
+        let first = directory
+            .bindings(tenant, &ext)
+            .and_then(|b| b.iter().map(|b| b.expires_at).min());
+        if let Some(at) = first {
+            state.hibernating.insert((at, ext.into_boxed_str()));
+            Self::arm_wake(myself, state);
+        }
+    }
+
+    /// One timer for the tenant: the earliest expiry of a hibernating line.
+    fn arm_wake(myself: &ActorRef<TenantMsg>, state: &mut TenantState) {
+        let Some(&(at, _)) = state.hibernating.first() else {
+            if let Some((_, t)) = state.wake_timer.take() {
+                t.abort();
+            }
+            return;
+        };
+        if state.wake_timer.as_ref().is_some_and(|(armed, _)| *armed <= at) {
+            return;
+        }
+        if let Some((_, t)) = state.wake_timer.take() {
+            t.abort();
+        }
+        let wait = Duration::from_secs(at.saturating_sub(crate::clock::unix_now()));
+        let me = myself.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let _ = me.send_message(TenantMsg::WakeDue);
+        });
+        state.wake_timer = Some((at, task));
     }
 }
 
@@ -1698,6 +1750,8 @@ impl Actor for TenantSupervisor {
             prompts: prompts::PromptCache::default(),
             trunks: HashMap::new(),
             trunk_actors: HashMap::new(),
+            hibernating: std::collections::BTreeSet::new(),
+            wake_timer: None,
             watchers: HashMap::new(),
         })
     }
@@ -1758,6 +1812,9 @@ impl Actor for TenantSupervisor {
                         tracing::info!(tenant = %entry.name, %ext, "line removed; its actor stops");
                         line.stop(Some("line removed".into()));
                     }
+                    // A hibernating line has only its bindings here.
+                    state.args.directory.remove_line(entry.id, &ext);
+                    state.hibernating.retain(|(_, e)| **e != *ext);
                 }
             }
             TenantMsg::Prompt { name, reply } => {
@@ -1877,6 +1934,26 @@ impl Actor for TenantSupervisor {
                     };
                 let _ = reply.send(found);
             }
+            TenantMsg::WakeDue => {
+                state.wake_timer = None;
+                let now = crate::clock::unix_now();
+                while let Some(first) = state.hibernating.first() {
+                    if first.0 > now {
+                        break;
+                    }
+                    let (_, ext) = state.hibernating.pop_first().expect("first");
+                    let Some(entry) = state.entry.clone() else {
+                        break;
+                    };
+                    // A line woken meanwhile (a request) expires on its own.
+                    if state.args.directory.line(entry.id, &ext).is_none()
+                        && state.args.directory.bindings(entry.id, &ext).is_some()
+                    {
+                        Self::spawn_line(&myself, state, entry, &ext).await;
+                    }
+                }
+                Self::arm_wake(&myself, state);
+            }
             TenantMsg::StartRegistered(exts) => {
                 if let Some(entry) = state.entry.clone() {
                     for ext in exts {
@@ -1993,11 +2070,15 @@ impl Actor for TenantSupervisor {
                 tracing::error!(tenant = %entry.name, %ext, error = %err, restarts = *n, "line actor failed; restarting from the store");
                 Self::spawn_line(&myself, state, entry, &ext).await;
             }
-            SupervisionEvent::ActorTerminated(cell, _, _) => {
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
                 if let (Some(ext), Some(entry)) =
-                    (state.by_actor.remove(&cell.get_id()), &state.entry)
+                    (state.by_actor.remove(&cell.get_id()), state.entry.clone())
                 {
-                    state.args.directory.remove_line(entry.id, &ext);
+                    if reason.as_deref() == Some(crate::line::HIBERNATE) {
+                        Self::hibernated(&myself, state, entry.id, ext);
+                    } else {
+                        state.args.directory.remove_line(entry.id, &ext);
+                    }
                 }
             }
             _ => {}

@@ -371,3 +371,24 @@ async fn a_caller_waiting_longer_than_the_queue_allows_goes_to_its_overflow() {
     pick_up_invite(&overflow, &invite).await;
     switch.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_line_hibernates_keeping_its_binding_and_a_call_wakes_it() {
+    let dir = crate::common::temp_dir();
+    let switch = switch(dir.path()).await;
+    let addr = udp_addr(&switch);
+    let device = Phone::new(addr).await;
+    device.register("101").await;
+    // Longer than a nonce lives (300 s) without a request: the actor stops, the
+    // binding stays where calls read it.
+    tokio::time::sleep(std::time::Duration::from_secs(320)).await;
+    assert_eq!(switch.directory.line_count(), 0, "101 hibernates");
+    assert_eq!(switch.directory.binding_count(), 1, "its binding is kept");
+    // A call to it wakes it: the phone rings at its registered address.
+    let caller = Phone::new(addr).await;
+    caller.call("100", "101").await;
+    let invite = device.wait_for(|m| is_request(m, "INVITE")).await;
+    assert!(invite.call_id().is_some());
+    assert!(switch.directory.line_count() >= 1);
+    assert_eq!(switch.directory.binding_count(), 1);
+}

@@ -22,6 +22,8 @@ pub enum TenantMsg {
     Route(Box<Incoming>),
     /// Start the actors of lines with stored registrations.
     StartRegistered(Vec<String>),
+    /// Hibernating lines whose bindings are due to expire: woken to expire them.
+    WakeDue,
     /// Filled in by the switch once the supervisor's own entry exists.
     SetEntry(TenantEntry),
     /// An authenticated INVITE from `caller`: find the callee and start the call.
@@ -149,6 +151,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::RouteNew(..) => "RouteNew",
             TenantMsg::Route(_) => "Route",
             TenantMsg::StartRegistered(_) => "StartRegistered",
+            TenantMsg::WakeDue => "WakeDue",
             TenantMsg::SetEntry(_) => "SetEntry",
             TenantMsg::StartCall { .. } => "StartCall",
             TenantMsg::ClickToDial { .. } => "ClickToDial",
