@@ -188,6 +188,14 @@ impl Directory {
             .insert(Box::from(ext), (Some(actor), bindings));
     }
 
+    /// Line `ext` starts hibernating (its bindings read from the store at start).
+    pub fn set_hibernating(&self, tenant: TenantId, ext: &str, bindings: BindingsView) {
+        write(&self.lines)
+            .entry(tenant)
+            .or_default()
+            .insert(Box::from(ext), (None, bindings));
+    }
+
     /// Line `ext`'s actor stopped to hibernate: its bindings stay readable.
     pub fn hibernate_line(&self, tenant: TenantId, ext: &str) {
         if let Some((actor, _)) = write(&self.lines)

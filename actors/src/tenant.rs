@@ -270,7 +270,11 @@ impl TenantSupervisor {
             }
             return;
         };
-        if state.wake_timer.as_ref().is_some_and(|(armed, _)| *armed <= at) {
+        if state
+            .wake_timer
+            .as_ref()
+            .is_some_and(|(armed, _)| *armed <= at)
+        {
             return;
         }
         if let Some((_, t)) = state.wake_timer.take() {
@@ -1955,10 +1959,37 @@ impl Actor for TenantSupervisor {
                 Self::arm_wake(&myself, state);
             }
             TenantMsg::StartRegistered(exts) => {
+                // Lines with stored registrations start hibernating: their bindings
+                // are read in one query and wait in the directory; an actor starts
+                // for a line's first request or its first expiry.
                 if let Some(entry) = state.entry.clone() {
-                    for ext in exts {
-                        Self::spawn_line(&myself, state, entry.clone(), &ext).await;
+                    let tid = entry.id;
+                    let stored = state
+                        .args
+                        .shared
+                        .store
+                        .call(move |s| s.tenant_bindings(tid))
+                        .await;
+                    let stored = match stored {
+                        Ok(b) => b,
+                        Err(e) => {
+                            tracing::error!(error = %e, "stored registrations unreadable");
+                            Default::default()
+                        }
+                    };
+                    let wanted: std::collections::HashSet<String> = exts.into_iter().collect();
+                    for (ext, bindings) in stored {
+                        if !wanted.contains(&ext) || bindings.is_empty() {
+                            continue;
+                        }
+                        let view = BindingsView::default();
+                        view.publish(&bindings);
+                        state.args.directory.set_hibernating(tid, &ext, view);
+                        if let Some(at) = bindings.iter().map(|b| b.expires_at).min() {
+                            state.hibernating.insert((at, ext.into_boxed_str()));
+                        }
                     }
+                    Self::arm_wake(&myself, state);
                 }
             }
         }

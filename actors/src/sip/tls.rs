@@ -104,3 +104,104 @@ impl Tls {
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake"))?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::tcp::{accept_loop, Flows};
+    use crate::sip::{Dispatcher, SipOut};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("src/sip/testdata")
+            .join(name)
+    }
+
+    /// The fixture's certificate (127.0.0.1, self-signed) as the switch's, trusted as
+    /// the only authority.
+    fn tls() -> Tls {
+        Tls::load(&TlsFiles {
+            cert: fixture("cert.pem"),
+            key: fixture("key.pem"),
+            ca: Some(fixture("cert.pem")),
+        })
+        .unwrap()
+    }
+
+    async fn listening() -> (SocketAddr, Arc<Flows>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let flows = Arc::new(Flows::default());
+        let out = Arc::new(SipOut::new(flows.clone()));
+        let dispatcher = Arc::new(Dispatcher::new(Arc::default(), out, Arc::default()));
+        let acceptor = Some(tls().acceptor);
+        tokio::spawn(accept_loop(
+            listener,
+            dispatcher,
+            65_535,
+            flows.clone(),
+            acceptor,
+        ));
+        (addr, flows)
+    }
+
+    #[test]
+    fn bad_files_are_named_in_the_error() {
+        let missing = TlsFiles {
+            cert: fixture("nonexistent.pem"),
+            key: fixture("key.pem"),
+            ca: None,
+        };
+        let e = Tls::load(&missing).unwrap_err().to_string();
+        assert!(e.contains("nonexistent.pem"), "{e}");
+        let swapped = TlsFiles {
+            cert: fixture("key.pem"),
+            key: fixture("cert.pem"),
+            ca: None,
+        };
+        let e = Tls::load(&swapped).unwrap_err().to_string();
+        assert!(e.contains("certificate"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_trusts_the_certificate_gets_a_tls_flow_answered() {
+        let (addr, flows) = listening().await;
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut s = tls().connect(stream, "127.0.0.1", addr).await.unwrap();
+        // A message with no tenant to serve it: answered over the same TLS stream.
+        s.write_all(
+            b"OPTIONS sip:nobody@unknown.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKt1\r\n\
+              From: <sip:a@unknown.test>;tag=1\r\nTo: <sip:nobody@unknown.test>\r\n\
+              Call-ID: tls-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("SIP/2.0 "), "{text}");
+        assert_eq!(flows.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn plain_text_or_silence_on_the_tls_port_closes_the_connection() {
+        let (addr, flows) = listening().await;
+        let mut plain = TcpStream::connect(addr).await.unwrap();
+        plain
+            .write_all(b"REGISTER sip:x SIP/2.0\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 64];
+        // Whatever alert comes back, the connection ends.
+        while plain.read(&mut buf).await.unwrap_or(0) > 0 {}
+        let mut silent = TcpStream::connect(addr).await.unwrap();
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(silent.read(&mut buf).await.unwrap_or(0), 0);
+        assert!(t0.elapsed() >= HANDSHAKE_TIMEOUT);
+        // Neither holds a place under the limits any longer.
+        tokio::task::yield_now().await;
+        assert!(flows.is_empty());
+    }
+}

@@ -6,25 +6,29 @@ use rusqlite::params;
 use super::{Store, TenantId};
 use crate::Result;
 
+/// A binding from a row whose columns from `at` on are `contact, instance, q, call_id,
+/// cseq, expires_at, flow, user_agent, account`.
+fn binding_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Binding> {
+    Ok(Binding {
+        contact: r.get(at)?,
+        instance: r.get(at + 1)?,
+        q: r.get(at + 2)?,
+        call_id: r.get(at + 3)?,
+        cseq: r.get(at + 4)?,
+        expires_at: r.get::<_, i64>(at + 5)? as u64,
+        flow: r.get(at + 6)?,
+        user_agent: r.get(at + 7)?,
+        account: r.get(at + 8)?,
+    })
+}
+
 impl Store {
     pub fn bindings(&self, tenant: TenantId, ext: &str) -> Result<Vec<Binding>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT contact, instance, q, call_id, cseq, expires_at, flow, user_agent, account
              FROM bindings WHERE tenant_id = ?1 AND ext = ?2 ORDER BY rowid",
         )?;
-        let rows = stmt.query_map(params![tenant, ext], |r| {
-            Ok(Binding {
-                contact: r.get(0)?,
-                instance: r.get(1)?,
-                q: r.get(2)?,
-                call_id: r.get(3)?,
-                cseq: r.get(4)?,
-                expires_at: r.get::<_, i64>(5)? as u64,
-                flow: r.get(6)?,
-                user_agent: r.get(7)?,
-                account: r.get(8)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![tenant, ext], |r| binding_at(r, 0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -83,7 +87,27 @@ impl Store {
         )?)
     }
 
-    /// Every line that has a live binding: these get their actors at start.
+    /// Every binding of a tenant, by extension (its lines start hibernating).
+    pub fn tenant_bindings(
+        &self,
+        tenant: TenantId,
+    ) -> Result<std::collections::HashMap<String, Vec<Binding>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT ext, contact, instance, q, call_id, cseq, expires_at, flow, user_agent, account
+             FROM bindings WHERE tenant_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map(params![tenant], |r| {
+            Ok((r.get::<_, String>(0)?, binding_at(r, 1)?))
+        })?;
+        let mut out: std::collections::HashMap<String, Vec<Binding>> = Default::default();
+        for row in rows {
+            let (ext, b) = row?;
+            out.entry(ext).or_default().push(b);
+        }
+        Ok(out)
+    }
+
+    /// Every line that has a live binding: these start hibernating at start.
     pub fn registered_lines(&self) -> Result<Vec<(TenantId, String)>> {
         let mut stmt = self
             .conn
