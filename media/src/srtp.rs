@@ -535,4 +535,20 @@ mod tests {
             let _ = rx.unprotect_rtp(&mut q);
         }
     }
+
+    #[test]
+    fn a_stream_longer_than_its_sequence_numbers_unprotects_throughout() {
+        let master: [u8; 30] = std::array::from_fn(|i| i as u8 * 3 + 1);
+        let mut tx = SrtpContext::new(Suite::AesCm128HmacSha1_80, &master);
+        let mut rx = SrtpContext::new(Suite::AesCm128HmacSha1_80, &master);
+        let mut packet = vec![0x80u8, 0, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4];
+        packet.extend(std::iter::repeat_n(0x55u8, 160));
+        for i in 0..70_000u32 {
+            packet[2..4].copy_from_slice(&(i as u16).to_be_bytes());
+            let mut o = Vec::new();
+            tx.protect_rtp(&packet, &mut o).unwrap();
+            rx.unprotect_rtp(&mut o)
+                .unwrap_or_else(|e| panic!("{i}: {e}"));
+        }
+    }
 }
