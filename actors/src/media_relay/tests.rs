@@ -467,3 +467,56 @@ async fn a_transcoded_leg_gets_the_switchs_own_rtcp_not_the_other_legs() {
     assert_eq!(sr.reports[0].ssrc, 0xA);
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn an_srtp_leg_is_decrypted_for_the_other_and_forgeries_are_dropped() {
+    use media::srtp::{SrtpContext, Suite};
+    let pool = pool(43600..=43699);
+    let relay = MediaRelay::start(LOCAL, &pool).unwrap();
+    let (ra, rb) = relay.ports();
+    let (a, b) = (Phone::new().await, Phone::new().await);
+    a.announce(&relay, Side::A);
+    b.announce(&relay, Side::B);
+    // A speaks SRTP: its own key for what it sends, the switch's for what it hears.
+    let (phone_key, switch_key) = ([7u8; 30], [9u8; 30]);
+    let suite = Suite::AesCm128HmacSha1_80;
+    relay.set_srtp(
+        Side::A,
+        Some(SrtpKeys {
+            suite,
+            inbound: phone_key,
+            outbound: switch_key,
+        }),
+    );
+    let mut phone_tx = SrtpContext::new(suite, &phone_key);
+    let mut phone_rx = SrtpContext::new(suite, &switch_key);
+    // A protected packet from A reaches B in the clear.
+    let plain = rtp(0, 1, 0xA, &[0x55; 160]);
+    let mut sealed = Vec::new();
+    phone_tx.protect_rtp(&plain, &mut sealed).unwrap();
+    send(&a.rtp, &sealed, ra).await;
+    assert_eq!(recv(&b.rtp).await.0, plain);
+    // B's plain packet reaches A protected with the switch's key.
+    let from_b = rtp(0, 5, 0xB, &[0x11; 160]);
+    send(&b.rtp, &from_b, rb).await;
+    let (mut got, _) = recv(&a.rtp).await;
+    assert_ne!(got, from_b);
+    let n = phone_rx.unprotect_rtp(&mut got).unwrap();
+    assert_eq!(&got[..n], &from_b[..]);
+    // Plain RTP from A's address, a packet with a wrong tag and a replay are dropped.
+    send(&a.rtp, &rtp(0, 2, 0xA, &[0x66; 160]), ra).await;
+    let mut forged = Vec::new();
+    phone_tx.protect_rtp(&rtp(0, 3, 0xA, &[0x77; 160]), &mut forged).unwrap();
+    let last = forged.len() - 1;
+    forged[last] ^= 0xff;
+    send(&a.rtp, &forged, ra).await;
+    send(&a.rtp, &sealed, ra).await;
+    let s = stats_when(&relay, |s| s.a_to_b.dropped == 3).await;
+    assert_eq!(s.a_to_b.rtp_packets, 1);
+    // Then a good one still passes.
+    let next = rtp(0, 4, 0xA, &[0x44; 160]);
+    phone_tx.protect_rtp(&next, &mut sealed).unwrap();
+    send(&a.rtp, &sealed, ra).await;
+    assert_eq!(recv(&b.rtp).await.0, next);
+    relay.stop().await;
+}
