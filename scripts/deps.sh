@@ -3,12 +3,12 @@
 # libopus-dev + pkg-config (Opus codec), sip-tester (SIPp) and baresip (real peers in
 # the tests), sipvicious (the attack tools the security tests run), python3-aiosmtpd (the
 # SMTP server the voicemail mail tests deliver to), kamailio with its SQLite modules (the
-# carrier the trunk tests register with), tshark (reads the SIP captures' PCAP files),
+# carrier the trunk tests register with, over TLS too), tshark (reads the SIP captures' PCAP files),
 # chromium (the web admin's browser tests drive it headless), openssl (makes the TLS
 # tests' certificates). Idempotent; quiet
 # when everything is there.
 set -euo pipefail
-packages=(pkg-config libopus-dev sip-tester baresip sipvicious python3-aiosmtpd kamailio kamailio-sqlite-modules tshark chromium openssl)
+packages=(pkg-config libopus-dev sip-tester baresip sipvicious python3-aiosmtpd kamailio kamailio-sqlite-modules kamailio-tls-modules tshark chromium openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

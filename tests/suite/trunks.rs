@@ -310,6 +310,21 @@ struct Kamailio {
 
 impl Kamailio {
     fn start(far_end: u16, max_expires: u32) -> Kamailio {
+        Self::start_with(far_end, max_expires, None)
+    }
+
+    /// Also listening for TLS on a port of its own, presenting `cert` (Debian
+    /// package kamailio-tls-modules); that port is `Kamailio::tls`.
+    fn start_tls(far_end: u16, cert: &crate::common::TestCertificate) -> (Kamailio, u16) {
+        let port = crate::common::free_port();
+        (Self::start_with(far_end, 60, Some((cert, port))), port)
+    }
+
+    fn start_with(
+        far_end: u16,
+        max_expires: u32,
+        tls: Option<(&crate::common::TestCertificate, u16)>,
+    ) -> Kamailio {
         let dir = temp_dir();
         let db = dir.path().join("kam.db");
         let conn = rusqlite::Connection::open(&db).unwrap();
@@ -329,6 +344,35 @@ impl Kamailio {
             .replace("FARENDPORT", &far_end.to_string())
             .replace("MAXEXPIRES", &max_expires.to_string())
             .replace("DBPATH", db.to_str().unwrap());
+        let cfg = match tls {
+            None => cfg,
+            Some((cert, tls_port)) => {
+                let tls_cfg = dir.path().join("tls.cfg");
+                std::fs::write(
+                    &tls_cfg,
+                    format!(
+                        "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n\
+                         require_certificate = no\nprivate_key = {}\ncertificate = {}\n\n\
+                         [client:default]\nmethod = TLSv1.2+\nverify_certificate = no\n\
+                         require_certificate = no\n",
+                        cert.key.display(),
+                        cert.cert.display()
+                    ),
+                )
+                .unwrap();
+                cfg.replace(
+                    "#TLS-LISTEN",
+                    &format!("enable_tls=yes\nlisten=tls:127.0.0.1:{tls_port}"),
+                )
+                .replace(
+                    "#TLS-MODULE",
+                    &format!(
+                        "loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"{}\")",
+                        tls_cfg.display()
+                    ),
+                )
+            }
+        };
         let file = dir.path().join("carrier.cfg");
         std::fs::write(&file, cfg).unwrap();
         let child = std::process::Command::new("kamailio")
@@ -595,4 +639,69 @@ fn a_tcp_trunk_registers_and_carries_calls_over_its_own_connection() {
     // Out on the trunk's connection; in: Kamailio sends the call down the connection
     // the trunk registered on.
     calls_both_ways(&pbx, &kam, &far_end);
+}
+
+#[test]
+fn a_tls_trunk_checks_its_carriers_certificate_and_carries_calls_both_ways() {
+    let dir = temp_dir();
+    let cert = crate::common::test_certificate(dir.path());
+    let (cert_s, key_s, ca_s) = (
+        cert.cert.to_str().unwrap(),
+        cert.key.to_str().unwrap(),
+        cert.ca.to_str().unwrap(),
+    );
+    let data = dir.path().join("data");
+    let pbx = Pbx::start_with(
+        &data,
+        "127.0.0.1:0",
+        &["--tls-cert", cert_s, "--tls-key", key_s, "--tls-ca", ca_s],
+    );
+    let far_end = Carrier::start();
+    let (kam, tls_port) = Kamailio::start_tls(far_end.port(), &cert);
+    route_over(&data, &["carrier"]);
+    trunk_add(
+        &data,
+        "carrier",
+        tls_port,
+        &[
+            "--transport",
+            "tls",
+            "--register",
+            "--user",
+            "acme",
+            "--password",
+            "secret",
+            "--domain",
+            "carrier.test",
+        ],
+    );
+    wait_status(&data, "carrier", "up");
+    // Out over the TLS connection the trunk opened; in: Kamailio sends the call down
+    // that connection.
+    calls_both_ways(&pbx, &kam, &far_end);
+    // A switch that does not trust the carrier's authority refuses the connection.
+    let other = dir.path().join("other");
+    let _doubting = Pbx::start_with(
+        &other,
+        "127.0.0.1:0",
+        &["--tls-cert", cert_s, "--tls-key", key_s],
+    );
+    trunk_add(
+        &other,
+        "carrier",
+        tls_port,
+        &[
+            "--transport",
+            "tls",
+            "--register",
+            "--user",
+            "acme",
+            "--password",
+            "secret",
+            "--domain",
+            "carrier.test",
+        ],
+    );
+    let text = wait_status(&other, "carrier", "down");
+    assert!(text.contains("certificate"), "{text}");
 }

@@ -506,7 +506,9 @@ async fn an_srtp_leg_is_decrypted_for_the_other_and_forgeries_are_dropped() {
     // Plain RTP from A's address, a packet with a wrong tag and a replay are dropped.
     send(&a.rtp, &rtp(0, 2, 0xA, &[0x66; 160]), ra).await;
     let mut forged = Vec::new();
-    phone_tx.protect_rtp(&rtp(0, 3, 0xA, &[0x77; 160]), &mut forged).unwrap();
+    phone_tx
+        .protect_rtp(&rtp(0, 3, 0xA, &[0x77; 160]), &mut forged)
+        .unwrap();
     let last = forged.len() - 1;
     forged[last] ^= 0xff;
     send(&a.rtp, &forged, ra).await;

@@ -369,6 +369,26 @@ const MIGRATIONS: &[&str] = &[
         csrf TEXT NOT NULL,
         expires_at INTEGER NOT NULL
     );",
+    // 26: trunks may speak TLS (SQLite cannot change a CHECK: the table is copied).
+    "CREATE TABLE trunks_new (
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        transport TEXT NOT NULL CHECK (transport IN ('udp', 'tcp', 'tls')),
+        username TEXT,
+        password TEXT,
+        domain TEXT,
+        register INTEGER NOT NULL DEFAULT 0,
+        expires INTEGER NOT NULL DEFAULT 3600,
+        keepalive INTEGER NOT NULL DEFAULT 30,
+        max_calls INTEGER,
+        PRIMARY KEY (tenant_id, name)
+    );
+    INSERT INTO trunks_new SELECT tenant_id, name, host, port, transport, username, password,
+        domain, register, expires, keepalive, max_calls FROM trunks;
+    DROP TABLE trunks;
+    ALTER TABLE trunks_new RENAME TO trunks;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
