@@ -43,6 +43,11 @@ pub struct SwitchConfig {
     pub wall_clock: crate::clock::WallClock,
     /// SIP over TLS: the certificate files and where to listen; none without it.
     pub tls: Option<TlsListen>,
+    /// A line idle for longer than a nonce lives, with no subscription, stops its
+    /// actor and keeps only its bindings (on by default). Tests on a paused clock
+    /// turn it off where a line's wake-up (a store read, during which the paused
+    /// clock jumps) would move their timers.
+    pub hibernate_lines: bool,
 }
 
 /// SIP over TLS as configured: the files and the addresses to listen on.
@@ -70,6 +75,7 @@ impl SwitchConfig {
             media_timeout: Some(crate::call::MEDIA_TIMEOUT),
             wall_clock: crate::clock::WallClock::default(),
             tls: None,
+            hibernate_lines: true,
         }
     }
 }

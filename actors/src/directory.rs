@@ -196,13 +196,40 @@ impl Directory {
             .insert(Box::from(ext), (None, bindings));
     }
 
-    /// Line `ext`'s actor stopped to hibernate: its bindings stay readable.
-    pub fn hibernate_line(&self, tenant: TenantId, ext: &str) {
-        if let Some((actor, _)) = write(&self.lines)
-            .get_mut(&tenant)
-            .and_then(|m| m.get_mut(ext))
-        {
-            *actor = None;
+    /// Tells line `ext` of a change it must act on now (its device accounts): its
+    /// actor when it runs, else its tenant wakes it (a hibernating line) to be told.
+    pub fn tell_line(&self, tenant: TenantId, ext: &str, msg: LineMsg) {
+        let msg = match self.line(tenant, ext) {
+            Some(line) => match line.send_message(msg) {
+                Ok(()) => return,
+                Err(ractor::MessagingErr::SendErr(m)) => m,
+                Err(_) => return,
+            },
+            None => msg,
+        };
+        if self.bindings(tenant, ext).is_none() {
+            return; // neither running nor hibernating: it reads everything at start
+        }
+        if let Some(t) = self.tenant(tenant) {
+            let _ = t
+                .supervisor
+                .send_message(crate::proto::TenantMsg::WakeLine(ext.to_owned(), msg));
+        }
+    }
+
+    /// Line `ext`'s actor `id` ended: the line hibernates, its bindings stay
+    /// readable. False (nothing changed) when another actor serves the line now.
+    pub fn hibernate_line(&self, tenant: TenantId, ext: &str, id: ractor::ActorId) -> bool {
+        let mut lines = write(&self.lines);
+        let Some((actor, _)) = lines.get_mut(&tenant).and_then(|m| m.get_mut(ext)) else {
+            return false;
+        };
+        match actor {
+            Some(a) if a.get_id() != id => false,
+            _ => {
+                *actor = None;
+                true
+            }
         }
     }
 

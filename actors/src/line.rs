@@ -25,9 +25,10 @@ pub struct LineArgs {
     pub view: BindingsView,
 }
 
-/// The reason a line actor gives when it stops to hibernate (the tenant keeps its
-/// bindings and wakes it for its next request or expiry).
-pub const HIBERNATE: &str = "hibernate";
+/// The reason a line actor is stopped with when its line is removed (its bindings
+/// go too); a line that stops for any other reason hibernates: the tenant keeps its
+/// bindings and wakes it for its next request or expiry.
+pub const REMOVED: &str = "line removed";
 
 /// How long a line must have had no request before it may hibernate: longer than a
 /// nonce lives, so every nonce it counted (replay protection, in memory) has run out
@@ -84,8 +85,24 @@ impl Actor for LineActor {
             ha1_sha256: record.ha1_sha256,
             offer: args.shared.digest_offer.clone(),
         };
-        args.view.publish(&bindings);
         let devices = device_credentials(&args, devices);
+        // Devices removed while the line hibernated: what they registered ends now.
+        let (kept, gone): (Vec<_>, Vec<_>) = bindings.into_iter().partition(|b| {
+            b.account
+                .as_deref()
+                .is_none_or(|a| *a == *args.ext || devices.contains_key(a))
+        });
+        if !gone.is_empty() {
+            let removed = gone
+                .into_iter()
+                .map(|b| engine::registrar::BindingChange::Remove { contact: b.contact })
+                .collect();
+            args.shared
+                .store
+                .save_bindings(args.tenant.id, &args.ext, removed);
+        }
+        let bindings = kept;
+        args.view.publish(&bindings);
         let mut state = LineState {
             active_at: tokio::time::Instant::now(),
             registrar: Registrar::new(args.shared.policy, bindings),
@@ -591,9 +608,13 @@ fn expire_and_rearm(myself: &ActorRef<LineMsg>, state: &mut LineState) {
     // tenant, which wakes it for its next request or expiry.
     let idle_until = state.active_at + hibernate_after(&state.args.shared);
     let idle_left = idle_until.saturating_duration_since(tokio::time::Instant::now());
-    if idle_left.is_zero() && state.mwi.is_empty() && state.mwi_timer.is_none() {
+    let may_sleep = state.args.shared.hibernate_lines;
+    let idle_left = if may_sleep { idle_left } else { Duration::MAX };
+    if may_sleep && idle_left.is_zero() && state.mwi.is_empty() && state.mwi_timer.is_none() {
+        // Drained, not stopped: what is queued already is handled first, and what
+        // comes after is refused to its sender, which hands it to the tenant.
         tracing::trace!(ext = %state.args.ext, "line hibernates");
-        myself.stop(Some(HIBERNATE.into()));
+        let _ = myself.drain();
         return;
     }
     let wait = match state.registrar.next_expiry() {

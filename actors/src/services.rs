@@ -45,4 +45,6 @@ pub struct Services {
     pub strangers: Arc<std::sync::atomic::AtomicU64>,
     /// Accounts whose last registration was refused (shared with the directory).
     pub refused: Arc<crate::directory::RefusedAccounts>,
+    /// Idle lines hibernate (`SwitchConfig::hibernate_lines`).
+    pub hibernate_lines: bool,
 }

@@ -272,6 +272,7 @@ impl Actor for SwitchActor {
             mail: Arc::new(tokio::sync::Notify::new()),
             strangers: Arc::default(),
             refused: args.directory.refused.clone(),
+            hibernate_lines: args.config.hibernate_lines,
         };
         let mut state = SwitchState {
             config: args.config,
@@ -454,15 +455,18 @@ impl Switch {
         })
     }
 
-    /// The bindings a line holds right now (starting its actor if needed).
+    /// The bindings a line holds right now.
     pub async fn bindings(
         &self,
         tenant: &str,
         ext: &str,
     ) -> Option<Vec<engine::registrar::Binding>> {
         let entry = self.directory.tenant_for(tenant)?;
-        let line: ActorRef<LineMsg> = self.directory.line(entry.id, ext)?;
-        ractor::call!(line, LineMsg::Bindings).ok()
+        match self.directory.line(entry.id, ext) {
+            Some(line) => ractor::call!(line, LineMsg::Bindings).ok(),
+            // Hibernating: what it published last is what it holds.
+            None => self.directory.bindings(entry.id, ext).map(|b| b.to_vec()),
+        }
     }
 
     /// Stops every actor, then writes what the store has queued and closes it.

@@ -94,6 +94,9 @@ pub struct TenantState {
     /// timer for the tenant wakes them then (`line::HIBERNATE`).
     hibernating: std::collections::BTreeSet<(u64, Box<str>)>,
     wake_timer: Option<(u64, tokio::task::JoinHandle<()>)>,
+    /// Requests for lines whose actor is draining to hibernate, delivered once it
+    /// has ended (to the line woken again).
+    parked: HashMap<String, Vec<Incoming>>,
 }
 
 /// The extensions of the tenant as last read from the store. A miss reads them again
@@ -170,7 +173,7 @@ impl TenantSupervisor {
     ) -> Option<ActorRef<LineMsg>> {
         let entry = state.entry.clone()?;
         if let Some(l) = state.args.directory.line(entry.id, user) {
-            if l.get_status() == ractor::ActorStatus::Running {
+            if l.get_status() < ractor::ActorStatus::Stopped {
                 return Some(l);
             }
         }
@@ -205,7 +208,7 @@ impl TenantSupervisor {
         }
         let ext = state.known.line_of(user)?.to_owned();
         if let Some(l) = state.args.directory.line(entry.id, &ext) {
-            if l.get_status() == ractor::ActorStatus::Running {
+            if l.get_status() < ractor::ActorStatus::Stopped {
                 return Some(l);
             }
         }
@@ -250,9 +253,12 @@ impl TenantSupervisor {
         state: &mut TenantState,
         tenant: crate::proto::TenantId,
         ext: String,
+        actor: ActorId,
     ) {
         let directory = &state.args.directory;
-        directory.hibernate_line(tenant, &ext);
+        if !directory.hibernate_line(tenant, &ext, actor) {
+            return; // another actor serves the line already
+        }
         let first = directory
             .bindings(tenant, &ext)
             .and_then(|b| b.iter().map(|b| b.expires_at).min());
@@ -1756,6 +1762,7 @@ impl Actor for TenantSupervisor {
             trunk_actors: HashMap::new(),
             hibernating: std::collections::BTreeSet::new(),
             wake_timer: None,
+            parked: HashMap::new(),
             watchers: HashMap::new(),
         })
     }
@@ -1814,7 +1821,7 @@ impl Actor for TenantSupervisor {
                 if let Some(entry) = &state.entry {
                     if let Some(line) = state.args.directory.line(entry.id, &ext) {
                         tracing::info!(tenant = %entry.name, %ext, "line removed; its actor stops");
-                        line.stop(Some("line removed".into()));
+                        line.stop(Some(crate::line::REMOVED.into()));
                     }
                     // A hibernating line has only its bindings here.
                     state.args.directory.remove_line(entry.id, &ext);
@@ -1832,7 +1839,16 @@ impl Actor for TenantSupervisor {
             }
             TenantMsg::RouteNew(ext, inc) => match Self::ensure_line(&myself, state, &ext).await {
                 Some(line) => {
-                    let _ = line.send_message(LineMsg::Request(inc));
+                    // A line going to sleep refuses it: it waits here for the line's
+                    // end, then goes to the line woken again.
+                    if let Err(ractor::MessagingErr::SendErr(LineMsg::Request(inc))) =
+                        line.send_message(LineMsg::Request(inc))
+                    {
+                        match state.by_actor.get(&line.get_id()) {
+                            Some(ext) => state.parked.entry(ext.clone()).or_default().push(*inc),
+                            None => inc.respond(503, "Service Unavailable"),
+                        }
+                    }
                 }
                 None => match &state.entry {
                     Some(entry) => crate::line::answer_stranger(
@@ -1937,6 +1953,11 @@ impl Actor for TenantSupervisor {
                         Outcome::KeepRinging => Err((480, "Temporarily Unavailable")),
                     };
                 let _ = reply.send(found);
+            }
+            TenantMsg::WakeLine(ext, msg) => {
+                if let Some(line) = Self::ensure_line(&myself, state, &ext).await {
+                    let _ = line.send_message(msg);
+                }
             }
             TenantMsg::WakeDue => {
                 state.wake_timer = None;
@@ -2105,10 +2126,23 @@ impl Actor for TenantSupervisor {
                 if let (Some(ext), Some(entry)) =
                     (state.by_actor.remove(&cell.get_id()), state.entry.clone())
                 {
-                    if reason.as_deref() == Some(crate::line::HIBERNATE) {
-                        Self::hibernated(&myself, state, entry.id, ext);
-                    } else {
+                    if reason.as_deref() == Some(crate::line::REMOVED) {
                         state.args.directory.remove_line(entry.id, &ext);
+                        state.parked.remove(&ext);
+                    } else {
+                        let id = cell.get_id();
+                        Self::hibernated(&myself, state, entry.id, ext.clone(), id);
+                        if let Some(parked) = state.parked.remove(&ext) {
+                            let line = Self::spawn_line(&myself, state, entry, &ext).await;
+                            for inc in parked {
+                                match &line {
+                                    Some(l) => {
+                                        let _ = l.send_message(LineMsg::Request(Box::new(inc)));
+                                    }
+                                    None => inc.respond(503, "Service Unavailable"),
+                                }
+                            }
+                        }
                     }
                 }
             }

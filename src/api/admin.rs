@@ -281,9 +281,9 @@ pub async fn remove_device(
 /// accounts it may not know yet.
 pub(crate) fn devices_changed(state: &ApiState, tenant: TenantId, ext: &str) {
     config_changed(state, tenant);
-    if let Some(line) = state.directory.line(tenant, ext) {
-        let _ = line.cast(actors::proto::LineMsg::DevicesChanged);
-    }
+    state
+        .directory
+        .tell_line(tenant, ext, actors::proto::LineMsg::DevicesChanged);
 }
 
 /// Tells a running tenant that its configuration changed (lines, devices, settings,

@@ -281,9 +281,9 @@ async fn serve_file(
     lines.sort_unstable();
     lines.dedup();
     for ext in lines {
-        if let Some(line) = state.directory.line(config.tenant, ext) {
-            let _ = line.send_message(actors::proto::LineMsg::DevicesChanged);
-        }
+        state
+            .directory
+            .tell_line(config.tenant, ext, actors::proto::LineMsg::DevicesChanged);
     }
     tracing::info!(mac = %config.mac, vendor = %config.vendor, kind = %config.kind, accounts = config.accounts.len(), "phone fetched its configuration");
     let (content_type, body) = render(&config, state.sip_port);

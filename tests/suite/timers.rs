@@ -375,7 +375,7 @@ async fn a_caller_waiting_longer_than_the_queue_allows_goes_to_its_overflow() {
 #[tokio::test(start_paused = true)]
 async fn an_idle_line_hibernates_keeping_its_binding_and_a_call_wakes_it() {
     let dir = crate::common::temp_dir();
-    let switch = switch(dir.path()).await;
+    let switch = switch_hibernating(dir.path(), &["100", "101", "102"]).await;
     let addr = udp_addr(&switch);
     let device = Phone::new(addr).await;
     device.register("101").await;

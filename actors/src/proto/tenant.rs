@@ -24,6 +24,8 @@ pub enum TenantMsg {
     StartRegistered(Vec<String>),
     /// Hibernating lines whose bindings are due to expire: woken to expire them.
     WakeDue,
+    /// Wake line `.0` (hibernating) and give it `.1`.
+    WakeLine(String, super::LineMsg),
     /// Filled in by the switch once the supervisor's own entry exists.
     SetEntry(TenantEntry),
     /// An authenticated INVITE from `caller`: find the callee and start the call.
@@ -152,6 +154,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::Route(_) => "Route",
             TenantMsg::StartRegistered(_) => "StartRegistered",
             TenantMsg::WakeDue => "WakeDue",
+            TenantMsg::WakeLine(..) => "WakeLine",
             TenantMsg::SetEntry(_) => "SetEntry",
             TenantMsg::StartCall { .. } => "StartCall",
             TenantMsg::ClickToDial { .. } => "ClickToDial",

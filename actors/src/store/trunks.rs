@@ -247,8 +247,8 @@ mod tests {
         store.set_trunk(t, &reg).unwrap();
         let mut bad = trunk("bad name");
         assert!(store.set_trunk(t, &bad).is_err());
-        bad.name = "tls".into();
-        bad.transport = "tls".into();
+        bad.name = "sctp".into();
+        bad.transport = "sctp".into();
         assert!(store.set_trunk(t, &bad).is_err());
         let names: Vec<String> = store
             .trunks(t)

@@ -145,6 +145,27 @@ pub async fn switch_on_lines(
     lines: &[&str],
     media_timeout: Option<std::time::Duration>,
 ) -> Switch {
+    let mut config = config_on_lines(dir, plan, lines);
+    config.media_timeout = media_timeout;
+    // A line woken from hibernation reads the store, and the paused clock jumps
+    // meanwhile: the timers these tests measure would move.
+    config.hibernate_lines = false;
+    Switch::start(config).await.unwrap()
+}
+
+/// A switch on `lines` whose idle lines hibernate (as `pbx serve` runs).
+pub async fn switch_hibernating(dir: &std::path::Path, lines: &[&str]) -> Switch {
+    let mut config = config_on_lines(dir, None, lines);
+    config.media_timeout = None;
+    Switch::start(config).await.unwrap()
+}
+
+/// The demo tenant with `lines` (password `secret{ext}`) and `plan`, in a new store.
+fn config_on_lines(
+    dir: &std::path::Path,
+    plan: Option<&dialplan::TenantPlan>,
+    lines: &[&str],
+) -> SwitchConfig {
     let mut store = Store::open(dir).unwrap();
     let t = store.add_tenant("demo", &["127.0.0.1".into()]).unwrap();
     if let Some(plan) = plan {
@@ -162,9 +183,7 @@ pub async fn switch_on_lines(
         .collect();
     store.add_lines(&t, &lines).unwrap();
     drop(store);
-    let mut config = SwitchConfig::new(dir.to_owned(), vec!["127.0.0.1:0".parse().unwrap()]);
-    config.media_timeout = media_timeout;
-    Switch::start(config).await.unwrap()
+    SwitchConfig::new(dir.to_owned(), vec!["127.0.0.1:0".parse().unwrap()])
 }
 
 /// The switch's UDP address.
