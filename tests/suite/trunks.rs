@@ -641,6 +641,19 @@ fn a_tcp_trunk_registers_and_carries_calls_over_its_own_connection() {
     calls_both_ways(&pbx, &kam, &far_end);
 }
 
+/// The carrier account of the TLS trunk tests.
+const TLS_ACCOUNT: &[&str] = &[
+    "--transport",
+    "tls",
+    "--register",
+    "--user",
+    "acme",
+    "--password",
+    "secret",
+    "--domain",
+    "carrier.test",
+];
+
 #[test]
 fn a_tls_trunk_checks_its_carriers_certificate_and_carries_calls_both_ways() {
     let dir = temp_dir();
@@ -659,22 +672,7 @@ fn a_tls_trunk_checks_its_carriers_certificate_and_carries_calls_both_ways() {
     let far_end = Carrier::start();
     let (kam, tls_port) = Kamailio::start_tls(far_end.port(), &cert);
     route_over(&data, &["carrier"]);
-    trunk_add(
-        &data,
-        "carrier",
-        tls_port,
-        &[
-            "--transport",
-            "tls",
-            "--register",
-            "--user",
-            "acme",
-            "--password",
-            "secret",
-            "--domain",
-            "carrier.test",
-        ],
-    );
+    trunk_add(&data, "carrier", tls_port, TLS_ACCOUNT);
     wait_status(&data, "carrier", "up");
     // Out over the TLS connection the trunk opened; in: Kamailio sends the call down
     // that connection.
@@ -686,22 +684,7 @@ fn a_tls_trunk_checks_its_carriers_certificate_and_carries_calls_both_ways() {
         "127.0.0.1:0",
         &["--tls-cert", cert_s, "--tls-key", key_s],
     );
-    trunk_add(
-        &other,
-        "carrier",
-        tls_port,
-        &[
-            "--transport",
-            "tls",
-            "--register",
-            "--user",
-            "acme",
-            "--password",
-            "secret",
-            "--domain",
-            "carrier.test",
-        ],
-    );
+    trunk_add(&other, "carrier", tls_port, TLS_ACCOUNT);
     let text = wait_status(&other, "carrier", "down");
     assert!(text.contains("certificate"), "{text}");
 }
