@@ -136,4 +136,15 @@ mod tests {
         let out = String::from_utf8(sdp.to_bytes()).unwrap();
         assert!(out.contains("m=audio 4000 RTP/AVP 0"), "{out}");
     }
+
+    proptest::proptest! {
+        /// Whatever an `a=crypto` line says, reading it is an answer, and a key read
+        /// is written back so that it reads the same.
+        #[test]
+        fn any_crypto_line_reads_or_is_refused(value in "[ -~]{0,120}") {
+            if let Some(c) = Crypto::parse(&value) {
+                proptest::prop_assert_eq!(Crypto::parse(&c.value()), Some(c));
+            }
+        }
+    }
 }
