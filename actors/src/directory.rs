@@ -175,25 +175,19 @@ impl Directory {
             .map(|(_, view)| view.get())
     }
 
+    /// Line `ext` runs as `actor` (`None`: it starts hibernating, its bindings read
+    /// from the store at start).
     pub fn set_line(
         &self,
         tenant: TenantId,
         ext: &str,
-        actor: ActorRef<LineMsg>,
+        actor: Option<ActorRef<LineMsg>>,
         bindings: BindingsView,
     ) {
         write(&self.lines)
             .entry(tenant)
             .or_default()
-            .insert(Box::from(ext), (Some(actor), bindings));
-    }
-
-    /// Line `ext` starts hibernating (its bindings read from the store at start).
-    pub fn set_hibernating(&self, tenant: TenantId, ext: &str, bindings: BindingsView) {
-        write(&self.lines)
-            .entry(tenant)
-            .or_default()
-            .insert(Box::from(ext), (None, bindings));
+            .insert(Box::from(ext), (actor, bindings));
     }
 
     /// Tells line `ext` of a change it must act on now (its device accounts): its

@@ -86,26 +86,16 @@ impl Actor for LineActor {
             offer: args.shared.digest_offer.clone(),
         };
         let devices = device_credentials(&args, devices);
+        let mut registrar = Registrar::new(args.shared.policy, bindings);
         // Devices removed while the line hibernated: what they registered ends now.
-        let (kept, gone): (Vec<_>, Vec<_>) = bindings.into_iter().partition(|b| {
-            b.account
-                .as_deref()
-                .is_none_or(|a| *a == *args.ext || devices.contains_key(a))
-        });
-        if !gone.is_empty() {
-            let removed = gone
-                .into_iter()
-                .map(|b| engine::registrar::BindingChange::Remove { contact: b.contact })
-                .collect();
-            args.shared
-                .store
-                .save_bindings(args.tenant.id, &args.ext, removed);
-        }
-        let bindings = kept;
-        args.view.publish(&bindings);
+        let gone = registrar.drop_accounts(|a| a != &*args.ext && !devices.contains_key(a));
+        args.shared
+            .store
+            .save_bindings(args.tenant.id, &args.ext, gone);
+        args.view.publish(registrar.bindings());
         let mut state = LineState {
             active_at: tokio::time::Instant::now(),
-            registrar: Registrar::new(args.shared.policy, bindings),
+            registrar,
             args,
             creds,
             devices,

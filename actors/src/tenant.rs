@@ -234,7 +234,7 @@ impl TenantSupervisor {
                 state
                     .args
                     .directory
-                    .set_line(entry.id, ext, actor.clone(), view);
+                    .set_line(entry.id, ext, Some(actor.clone()), view);
                 Some(actor)
             }
             Err(e) => {
@@ -1970,10 +1970,15 @@ impl Actor for TenantSupervisor {
                     let Some(entry) = state.entry.clone() else {
                         break;
                     };
-                    // A line woken meanwhile (a request) expires on its own.
-                    if state.args.directory.line(entry.id, &ext).is_none()
-                        && state.args.directory.bindings(entry.id, &ext).is_some()
-                    {
+                    // A line woken meanwhile (a request) expires on its own; an entry
+                    // from before a refresh (nothing expired yet) is stale: the line's
+                    // latest sleep put its own.
+                    let due = state
+                        .args
+                        .directory
+                        .bindings(entry.id, &ext)
+                        .is_some_and(|b| b.iter().any(|b| b.expires_at <= now));
+                    if due && state.args.directory.line(entry.id, &ext).is_none() {
                         Self::spawn_line(&myself, state, entry, &ext).await;
                     }
                 }
@@ -2005,7 +2010,7 @@ impl Actor for TenantSupervisor {
                         }
                         let view = BindingsView::default();
                         view.publish(&bindings);
-                        state.args.directory.set_hibernating(tid, &ext, view);
+                        state.args.directory.set_line(tid, &ext, None, view);
                         if let Some(at) = bindings.iter().map(|b| b.expires_at).min() {
                             state.hibernating.insert((at, ext.into_boxed_str()));
                         }

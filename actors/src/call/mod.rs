@@ -647,7 +647,8 @@ impl Actor for CallActor {
         let max_forwards = inc.msg.max_forwards().unwrap_or(70).clamp(1, 256) - 1;
         let max_forwards = u8::try_from(max_forwards).unwrap_or(u8::MAX);
         let a_offer = a.remote_offer();
-        if args.srtp_required && a_offer.as_ref().is_none_or(|o| !offers_srtp(o)) {
+        let keyed = |o: &Sdp| o.active_audio().is_some_and(|m| m.crypto().is_some());
+        if args.srtp_required && !a_offer.as_ref().is_some_and(keyed) {
             tracing::debug!("the caller's line group requires SRTP: 488");
             let mut w = engine::sip::MessageWriter::response_to(
                 &inc.msg,
@@ -1603,13 +1604,6 @@ fn fork_to(
 ) -> (Legs, Vec<Flow>) {
     let NewLegs { legs, flows } = outgoing_legs(&s.out, &s.parties, targets, users, sdp, ring, t);
     (Legs::Fork(Fork::new(legs, t)), flows)
-}
-
-/// True when `sdp`'s audio carries an SRTP key the switch speaks.
-fn offers_srtp(sdp: &Sdp) -> bool {
-    sdp.media()
-        .iter()
-        .any(|m| m.kind() == "audio" && m.port() != 0 && m.crypto().is_some())
 }
 
 /// The offer for a hop's devices: the switch's own (G.711 in the rung group's codec

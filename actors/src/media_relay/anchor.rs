@@ -71,11 +71,7 @@ pub enum SrtpOffer {
 impl SrtpOffer {
     /// As `sdp` (an offer from another party) proposes SRTP: passed on in kind.
     pub fn like(sdp: &Sdp) -> SrtpOffer {
-        let Some(m) = sdp
-            .media()
-            .iter()
-            .find(|m| m.kind() == "audio" && m.port() != 0)
-        else {
+        let Some(m) = sdp.active_audio() else {
             return SrtpOffer::None;
         };
         match (
@@ -92,11 +88,7 @@ impl SrtpOffer {
 /// Makes `chosen` (the switch's picture of what a party speaks) carry the keys of
 /// the party's own SDP `theirs`, so that following it keys that party's SRTP.
 pub fn keys_of(chosen: &mut Sdp, theirs: &Sdp) {
-    let key = theirs
-        .media()
-        .iter()
-        .find(|m| m.kind() == "audio" && m.port() != 0)
-        .and_then(|m| m.crypto());
+    let key = theirs.active_audio().and_then(|m| m.crypto());
     for m in chosen.media_mut() {
         if m.kind() == "audio" {
             m.set_crypto(key.as_ref());
@@ -152,11 +144,7 @@ impl Relay {
     /// speaks (what it sends is protected with that key, what the switch sends with
     /// the switch's own), plain RTP when not.
     fn follow_crypto(&self, side: Side, sdp: &Sdp) {
-        let Some(m) = sdp
-            .media()
-            .iter()
-            .find(|m| m.kind() == "audio" && m.port() != 0)
-        else {
+        let Some(m) = sdp.active_audio() else {
             return;
         };
         let theirs = m.crypto();

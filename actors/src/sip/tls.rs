@@ -108,7 +108,7 @@ impl Tls {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::tcp::{accept_loop, Flows};
+    use crate::sip::tcp::{accept_loop, Flows, TcpLimits};
     use crate::sip::{Dispatcher, SipOut};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
@@ -130,10 +130,14 @@ mod tests {
         .unwrap()
     }
 
-    async fn listening() -> (SocketAddr, Arc<Flows>) {
+    /// A TLS listener whose connections are capped at `per_source` from one address.
+    async fn listening(per_source: usize) -> (SocketAddr, Arc<Flows>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let flows = Arc::new(Flows::default());
+        let flows = Arc::new(Flows::new(TcpLimits {
+            total: 16,
+            per_source,
+        }));
         let out = Arc::new(SipOut::new(flows.clone()));
         let dispatcher = Arc::new(Dispatcher::new(Arc::default(), out, Arc::default()));
         let acceptor = Some(tls().acceptor);
@@ -145,6 +149,24 @@ mod tests {
             acceptor,
         ));
         (addr, flows)
+    }
+
+    /// A client trusting the fixture sends an OPTIONS no tenant serves: the answer's
+    /// first line, over the same TLS stream.
+    async fn answered_over_tls(addr: SocketAddr) -> String {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut s = tls().connect(stream, "127.0.0.1", addr).await.unwrap();
+        s.write_all(
+            b"OPTIONS sip:nobody@unknown.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKt1\r\n\
+              From: <sip:a@unknown.test>;tag=1\r\nTo: <sip:nobody@unknown.test>\r\n\
+              Call-ID: tls-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        text.lines().next().unwrap_or_default().to_owned()
     }
 
     #[test]
@@ -167,27 +189,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_trusts_the_certificate_gets_a_tls_flow_answered() {
-        let (addr, flows) = listening().await;
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let mut s = tls().connect(stream, "127.0.0.1", addr).await.unwrap();
-        // A message with no tenant to serve it: answered over the same TLS stream.
-        s.write_all(
-            b"OPTIONS sip:nobody@unknown.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKt1\r\n\
-              From: <sip:a@unknown.test>;tag=1\r\nTo: <sip:nobody@unknown.test>\r\n\
-              Call-ID: tls-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-        )
-        .await
-        .unwrap();
-        let mut buf = vec![0u8; 4096];
-        let n = s.read(&mut buf).await.unwrap();
-        let text = String::from_utf8_lossy(&buf[..n]);
-        assert!(text.starts_with("SIP/2.0 "), "{text}");
+        let (addr, flows) = listening(128).await;
+        let first = answered_over_tls(addr).await;
+        assert!(first.starts_with("SIP/2.0 "), "{first}");
         assert_eq!(flows.len(), 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn plain_text_or_silence_on_the_tls_port_closes_the_connection() {
-        let (addr, flows) = listening().await;
+        // One connection at a time from this address: each failed one must give its
+        // place back for the next to be taken.
+        let (addr, _) = listening(1).await;
         let mut plain = TcpStream::connect(addr).await.unwrap();
         plain
             .write_all(b"REGISTER sip:x SIP/2.0\r\n\r\n")
@@ -196,12 +208,14 @@ mod tests {
         let mut buf = [0u8; 64];
         // Whatever alert comes back, the connection ends.
         while plain.read(&mut buf).await.unwrap_or(0) > 0 {}
+        // Admitted (not refused at once): it is closed only when the handshake
+        // times out.
         let mut silent = TcpStream::connect(addr).await.unwrap();
         let t0 = tokio::time::Instant::now();
         assert_eq!(silent.read(&mut buf).await.unwrap_or(0), 0);
         assert!(t0.elapsed() >= HANDSHAKE_TIMEOUT);
-        // Neither holds a place under the limits any longer.
-        tokio::task::yield_now().await;
-        assert!(flows.is_empty());
+        // And a client that speaks TLS is served after them.
+        let first = answered_over_tls(addr).await;
+        assert!(first.starts_with("SIP/2.0 "), "{first}");
     }
 }

@@ -207,9 +207,14 @@ impl Sdp {
 
     /// True when some audio section has a non-zero port.
     pub fn has_active_audio(&self) -> bool {
+        self.active_audio().is_some()
+    }
+
+    /// The first audio section not rejected (port 0).
+    pub fn active_audio(&self) -> Option<&super::media::MediaSection> {
         self.media
             .iter()
-            .any(|m| m.kind() == "audio" && m.port() != 0)
+            .find(|m| m.kind() == "audio" && m.port() != 0)
     }
 
     // ----- rewriting for anchored media -----
