@@ -20,7 +20,7 @@ use crate::scenario::{Mode, RtpMode};
 use engine::auth::client::Challenge;
 
 /// The payload type the sim offers for telephone-event.
-const DTMF_PT: u8 = 101;
+pub(crate) const DTMF_PT: u8 = 101;
 
 /// One call to place.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +37,7 @@ pub struct Plan {
     pub on_hold: bool,
 }
 
-fn sdp_offer(ip: IpAddr, port: u16, id: u32) -> String {
+pub(crate) fn sdp_offer(ip: IpAddr, port: u16, id: u32) -> String {
     sdp_with(ip, port, id, 1, "sendrecv")
 }
 
@@ -62,7 +62,7 @@ fn direction_of(body: &[u8]) -> &'static str {
 }
 
 /// Where the SDP of `m` wants audio, and its telephone-event payload type.
-fn remote_media(m: &Message) -> Option<(SocketAddr, Option<u8>)> {
+pub(crate) fn remote_media(m: &Message) -> Option<(SocketAddr, Option<u8>)> {
     let sdp = Sdp::parse(m.body()).ok()?;
     let audio = sdp.media().iter().position(|s| s.kind() == "audio")?;
     let ip = sdp.media_connection(audio)?.ip()?;
@@ -100,20 +100,32 @@ pub async fn place(ctx: Arc<Ctx>, phone: Arc<Phone>, plan: Plan) {
             ctx.centre.ended(phone.ext, plan.number);
             ctx.board.add_idle(phone.index);
         }
-        Mode::Uac | Mode::Uas => {}
+        Mode::Uac | Mode::Uas | Mode::Flow => {}
     }
 }
 
-struct Dialog {
-    call_id: String,
-    from_tag: String,
-    to: String,
-    target_uri: String,
-    cseq: u32,
+/// The caller's side of a dialog: what its requests carry.
+pub(crate) struct Dialog {
+    pub call_id: String,
+    pub from_tag: String,
+    pub to: String,
+    pub target_uri: String,
+    pub cseq: u32,
 }
 
 impl Dialog {
-    fn request(
+    /// A new dialog calling `ruri`, before its INVITE.
+    pub fn new(ctx: &Ctx, call_id: &str, ruri: String) -> Dialog {
+        Dialog {
+            call_id: call_id.to_owned(),
+            from_tag: format!("c{}", unique(ctx)),
+            to: format!("<{ruri}>"),
+            target_uri: ruri,
+            cseq: 1,
+        }
+    }
+
+    pub fn request(
         &self,
         ctx: &Ctx,
         phone: &Phone,
@@ -159,108 +171,16 @@ async fn caller_dialog(
         "sip:{}{}@{domain}",
         ctx.scenario.dial_prefix, plan.callee_ext
     );
-    let mut d = Dialog {
-        call_id: call_id.to_owned(),
-        from_tag: format!("c{}", unique(ctx)),
-        to: format!("<{ruri}>"),
-        target_uri: ruri.clone(),
-        cseq: 1,
-    };
+    let mut d = Dialog::new(ctx, call_id, ruri);
     let slot = ctx.media.allocate();
     let offer = sdp_offer(phone.local.ip(), slot.port, plan.number);
-    let invite = |d: &Dialog, branch: &str, auth: Option<&str>| {
-        let mut w = d.request(ctx, phone, "INVITE", branch, d.cseq);
-        w.header_fmt(
-            "Contact",
-            format_args!("<sip:{}@{}>", phone.ext, phone.local),
-        )
-        .header("User-Agent", "pbx-sim");
-        if let Some(a) = auth {
-            w.header("Proxy-Authorization", a);
-        }
-        w.body("application/sdp", offer.as_bytes())
-    };
     let started = Instant::now();
-    let mut branch = format!("z9hG4bK{}", unique(ctx));
-    let mut req = invite(&d, &branch, None);
-    if !phone.send(ctx, &req).await {
-        return Err(Cause::SendError);
-    }
     let deadline = started + ctx.scenario.timeout + ctx.scenario.answer_delay;
-    let mut wait = T1;
-    let mut resend_at = Some(started + wait);
-    let mut ringing = false;
-    let mut provisional = false;
-    let mut challenged = false;
-    let answer = loop {
-        let until = resend_at.map_or(deadline, |r| r.min(deadline));
-        let m = match tokio::time::timeout_at(until, inbox.recv()).await {
-            Ok(Some(m)) => m,
-            Ok(None) => return Err(Cause::Timeout),
-            Err(_) if Instant::now() >= deadline => {
-                if provisional {
-                    cancel(ctx, phone, &d, &branch).await;
-                }
-                return Err(Cause::Timeout);
-            }
-            Err(_) => {
-                phone.send(ctx, &req).await;
-                wait = (wait * 2).min(T2);
-                resend_at = Some(Instant::now() + wait);
-                continue;
-            }
-        };
-        let Some(code) = m.code() else {
-            phone.answer_stray(ctx, &m).await;
-            continue;
-        };
-        let Some(cseq) = m.cseq() else { continue };
-        if cseq.method != "INVITE" || cseq.seq != d.cseq {
-            continue;
-        }
-        match code {
-            100..=199 => {
-                resend_at = None;
-                provisional = true;
-                if (code == 180 || code == 183) && !ringing {
-                    ringing = true;
-                    ctx.counters.ringing(started.elapsed());
-                }
-            }
-            200..=299 => break m,
-            401 | 407 if !challenged => {
-                challenged = true;
-                ack_failure(ctx, phone, &d, &branch, &m).await;
-                let c = Challenge::from_response(&m).ok_or(Cause::Code(code))?;
-                let auth = c.answer(
-                    &phone.ext.to_string(),
-                    &phone.password,
-                    "INVITE",
-                    &ruri,
-                    &unique(ctx),
-                );
-                d.cseq += 1;
-                branch = format!("z9hG4bK{}", unique(ctx));
-                req = invite(&d, &branch, Some(&auth));
-                if code == 401 {
-                    // A 401 asks for Authorization, not Proxy-Authorization.
-                    let text = String::from_utf8_lossy(&req).replacen(
-                        "Proxy-Authorization:",
-                        "Authorization:",
-                        1,
-                    );
-                    req = text.into_bytes();
-                }
-                phone.send(ctx, &req).await;
-                wait = T1;
-                resend_at = Some(Instant::now() + wait);
-            }
-            _ => {
-                ack_failure(ctx, phone, &d, &branch, &m).await;
-                return Err(Cause::Code(code));
-            }
-        }
-    };
+    let Answered {
+        answer,
+        ack,
+        invite_cseq,
+    } = setup(ctx, phone, &mut d, inbox, &offer, deadline).await?;
     ctx.counters.answered(started.elapsed());
     // A queue answers its caller at once; the agent comes later, and the switch hangs
     // up when the agent does.
@@ -268,24 +188,6 @@ async fn caller_dialog(
     if queue {
         ctx.centre.admitted(phone.ext);
     }
-    d.to = header(&answer, HeaderName::To).to_owned();
-    if let Some(c) = answer
-        .contacts()
-        .and_then(|c| c.first().map(|c| c.uri.raw.to_owned()))
-    {
-        d.target_uri = c;
-    }
-    let invite_cseq = d.cseq;
-    let ack = d
-        .request(
-            ctx,
-            phone,
-            "ACK",
-            &format!("z9hG4bK{}", unique(ctx)),
-            invite_cseq,
-        )
-        .finish();
-    phone.send(ctx, &ack).await;
     let remote = remote_media(&answer);
     let media_on = ctx.scenario.rtp != RtpMode::Off;
     let mut stream_id = 0;
@@ -302,6 +204,7 @@ async fn caller_dialog(
                     dtmf_rx_pt: Some(DTMF_PT),
                     echo_ok: ctx.scenario.mode == Mode::Uac,
                     hold_audio: queue,
+                    listen_any: false,
                 },
             );
         }
@@ -444,6 +347,144 @@ async fn caller_dialog(
     result
 }
 
+/// An INVITE answered: its 2xx, and the ACK sent for it (sent again for the 2xx's
+/// retransmissions).
+pub(crate) struct Answered {
+    pub answer: Message,
+    pub ack: Vec<u8>,
+    pub invite_cseq: u32,
+}
+
+/// Sends the dialog's INVITE with `offer` to its target and sees it through: resent
+/// until a provisional response, a 401/407 answered once, ringing timed, a failure
+/// ACKed and returned as its code, the call cancelled at `deadline`. On a 2xx the
+/// dialog takes the answer's To tag and Contact, and the ACK is sent.
+pub(crate) async fn setup(
+    ctx: &Ctx,
+    phone: &Phone,
+    d: &mut Dialog,
+    inbox: &mut Inbox,
+    offer: &str,
+    deadline: Instant,
+) -> Result<Answered, Cause> {
+    let ruri = d.target_uri.clone();
+    let invite = |d: &Dialog, branch: &str, auth: Option<&str>| {
+        let mut w = d.request(ctx, phone, "INVITE", branch, d.cseq);
+        w.header_fmt(
+            "Contact",
+            format_args!("<sip:{}@{}>", phone.ext, phone.local),
+        )
+        .header("User-Agent", "pbx-sim");
+        if let Some(a) = auth {
+            w.header("Proxy-Authorization", a);
+        }
+        w.body("application/sdp", offer.as_bytes())
+    };
+    let started = Instant::now();
+    let mut branch = format!("z9hG4bK{}", unique(ctx));
+    let mut req = invite(d, &branch, None);
+    if !phone.send(ctx, &req).await {
+        return Err(Cause::SendError);
+    }
+    let mut wait = T1;
+    let mut resend_at = Some(started + wait);
+    let mut ringing = false;
+    let mut provisional = false;
+    let mut challenged = false;
+    let answer = loop {
+        let until = resend_at.map_or(deadline, |r| r.min(deadline));
+        let m = match tokio::time::timeout_at(until, inbox.recv()).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(Cause::Timeout),
+            Err(_) if Instant::now() >= deadline => {
+                if provisional {
+                    cancel(ctx, phone, d, &branch).await;
+                }
+                return Err(Cause::Timeout);
+            }
+            Err(_) => {
+                phone.send(ctx, &req).await;
+                wait = (wait * 2).min(T2);
+                resend_at = Some(Instant::now() + wait);
+                continue;
+            }
+        };
+        let Some(code) = m.code() else {
+            phone.answer_stray(ctx, &m).await;
+            continue;
+        };
+        let Some(cseq) = m.cseq() else { continue };
+        if cseq.method != "INVITE" || cseq.seq != d.cseq {
+            continue;
+        }
+        match code {
+            100..=199 => {
+                resend_at = None;
+                provisional = true;
+                if (code == 180 || code == 183) && !ringing {
+                    ringing = true;
+                    ctx.counters.ringing(started.elapsed());
+                }
+            }
+            200..=299 => break m,
+            401 | 407 if !challenged => {
+                challenged = true;
+                ack_failure(ctx, phone, d, &branch, &m).await;
+                let c = Challenge::from_response(&m).ok_or(Cause::Code(code))?;
+                let auth = c.answer(
+                    &phone.ext.to_string(),
+                    &phone.password,
+                    "INVITE",
+                    &ruri,
+                    &unique(ctx),
+                );
+                d.cseq += 1;
+                branch = format!("z9hG4bK{}", unique(ctx));
+                req = invite(d, &branch, Some(&auth));
+                if code == 401 {
+                    // A 401 asks for Authorization, not Proxy-Authorization.
+                    let text = String::from_utf8_lossy(&req).replacen(
+                        "Proxy-Authorization:",
+                        "Authorization:",
+                        1,
+                    );
+                    req = text.into_bytes();
+                }
+                phone.send(ctx, &req).await;
+                wait = T1;
+                resend_at = Some(Instant::now() + wait);
+            }
+            _ => {
+                ack_failure(ctx, phone, d, &branch, &m).await;
+                return Err(Cause::Code(code));
+            }
+        }
+    };
+    d.to = header(&answer, HeaderName::To).to_owned();
+    if let Some(c) = answer
+        .contacts()
+        .and_then(|c| c.first().map(|c| c.uri.raw.to_owned()))
+    {
+        d.target_uri = c;
+    }
+    let invite_cseq = d.cseq;
+    let ack = d
+        .request(
+            ctx,
+            phone,
+            "ACK",
+            &format!("z9hG4bK{}", unique(ctx)),
+            invite_cseq,
+        )
+        .finish();
+    phone.send(ctx, &ack).await;
+    Ok(Answered {
+        answer,
+        ack,
+        invite_cseq,
+    })
+}
+
 /// A re-INVITE in the caller's dialog with `sdp`: its 2xx answer (ACKed), or
 /// `EarlyBye` when the switch hangs up meanwhile, or another cause.
 async fn reinvite(
@@ -552,6 +593,11 @@ pub async fn answer(ctx: Arc<Ctx>, phone: Arc<Phone>, invite: Message, mut inbox
         phone.close(&call_id);
         return;
     }
+    if ctx.scenario.mode == Mode::Flow {
+        crate::flow::answer(&ctx, &phone, &invite, &mut inbox).await;
+        phone.close(&call_id);
+        return;
+    }
     let expected = if ctx.scenario.mode == Mode::CallCentre {
         offered_to_agent(&ctx, &phone, &invite)
     } else {
@@ -655,7 +701,7 @@ fn sim_number(body: &[u8]) -> Option<u32> {
 }
 
 /// Answers retransmissions of an INVITE with `resp` for a while, ACKs ignored.
-async fn linger(ctx: &Ctx, phone: &Phone, inbox: &mut Inbox, resp: &[u8]) {
+pub(crate) async fn linger(ctx: &Ctx, phone: &Phone, inbox: &mut Inbox, resp: &[u8]) {
     let until = Instant::now() + T1 * 4;
     while let Ok(Some(m)) = tokio::time::timeout_at(until, inbox.recv()).await {
         match m.method().map(|x| x.as_str()) {
@@ -668,7 +714,7 @@ async fn linger(ctx: &Ctx, phone: &Phone, inbox: &mut Inbox, resp: &[u8]) {
     }
 }
 
-async fn callee(
+pub(crate) async fn callee(
     ctx: &Ctx,
     phone: &Phone,
     invite: &Message,
@@ -729,6 +775,7 @@ async fn callee(
                 dtmf_rx_pt: dtmf_pt.or(Some(DTMF_PT)),
                 echo_ok: false,
                 hold_audio: false,
+                listen_any: ctx.scenario.mode == Mode::Flow,
             },
         );
     }
@@ -747,8 +794,11 @@ async fn callee(
         match remote {
             Some((addr, _)) => {
                 let m = ctx.media.stop(slot, addr, stream_id);
-                // A UAS called by something other than the sim cannot check what it got.
-                if !(ctx.scenario.mode == Mode::Uas && number == 0) {
+                // A UAS called by something other than the sim cannot check what it
+                // got; a flow's callers judge their steps themselves.
+                let unjudged = ctx.scenario.mode == Mode::Flow
+                    || (ctx.scenario.mode == Mode::Uas && number == 0);
+                if !unjudged {
                     ctx.counters.leg_media(number, Side::Callee, m, dtmf);
                 }
             }
@@ -795,7 +845,11 @@ async fn callee_until_bye(
     let mut wait = T1;
     let mut resend_at = Instant::now() + wait;
     let ack_deadline = Instant::now() + ctx.scenario.timeout;
-    let bye_deadline = Instant::now() + ctx.scenario.hold.max() + ctx.scenario.timeout * 3;
+    let call_limit = match ctx.scenario.mode {
+        Mode::Flow => crate::flow::flow_limit(&ctx.scenario),
+        _ => ctx.scenario.hold.max(),
+    };
+    let bye_deadline = Instant::now() + call_limit + ctx.scenario.timeout * 3;
     let invite_cseq = leg.invite.cseq().map_or(0, |c| c.seq);
     let mut transfer_at = leg.transfer.map(|(_, after)| Instant::now() + after);
     let hang_up_at = leg.hang_up.map(|after| Instant::now() + after);

@@ -14,16 +14,18 @@
 
 pub mod call;
 pub mod centre;
+pub mod flow;
 pub mod media;
 pub mod phone;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod stats;
+pub mod steps;
 pub mod timeline;
 pub mod ua;
 
 pub use report::{Cause, Report};
 pub use run::{run, SimError};
-pub use scenario::{Hold, Mode, Rate, RtpMode, Scenario, ScenarioError};
+pub use scenario::{Answering, Hold, Mode, Rate, RtpMode, Scenario, ScenarioError};
 pub use timeline::Timeline;

@@ -13,7 +13,7 @@
 //! port that carry the far side's signature (`ok`) and those that carry another one
 //! (`bad`: a crossed call). Silence and one-way audio show as too few `ok` packets.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -89,6 +89,10 @@ pub struct StreamSpec {
     /// Audio without a signature is the switch playing (a caller waiting in a queue),
     /// not a crossed call.
     pub hold_audio: bool,
+    /// A flow's caller or answerer: any phone's signature but its own counts as `ok`
+    /// (whoever the call reached), non-silent audio without one as `played`, silence
+    /// as nothing, its own signature as `bad`.
+    pub listen_any: bool,
 }
 
 struct Stream {
@@ -103,6 +107,9 @@ struct Stream {
     ts: u32,
     ssrc: u32,
     media: LegMedia,
+    /// Digits still to send (payload type, RFC 4733 event), and how far the first one is.
+    digits: VecDeque<(u8, u8)>,
+    digit_at: u8,
 }
 
 struct PoolSocket {
@@ -184,6 +191,8 @@ impl Media {
             ssrc: (spec.call << 1) | spec.side as u32,
             spec,
             media: LegMedia::default(),
+            digits: VecDeque::new(),
+            digit_at: 0,
         };
         let old = lock(&self.sockets[slot.socket].streams).insert(spec.remote, stream);
         if let Some(old) = old {
@@ -201,6 +210,26 @@ impl Media {
             }
             None => false,
         }
+    }
+
+    /// Queues RFC 4733 `events` on payload type `pt` for a leg to send, one every
+    /// 120 ms (60 ms of event, 60 ms of audio); false if it has no stream.
+    pub fn send_digits(&self, slot: Slot, remote: SocketAddr, pt: u8, events: &[u8]) -> bool {
+        match lock(&self.sockets[slot.socket].streams).get_mut(&remote) {
+            Some(s) => {
+                s.digits.extend(events.iter().map(|&e| (pt, e)));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether a leg has sent the events of every digit queued (true once it has no
+    /// stream); the pause after the last one need not have passed.
+    pub fn digits_sent(&self, slot: Slot, remote: SocketAddr) -> bool {
+        lock(&self.sockets[slot.socket].streams)
+            .get(&remote)
+            .is_none_or(|s| s.digits.is_empty() || (s.digits.len() == 1 && s.digit_at >= 3))
     }
 
     /// What stream `id` has seen so far (nothing once stopped or replaced).
@@ -237,6 +266,21 @@ impl Media {
                 self.unmatched.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
+            if s.spec.listen_any {
+                match classify(pkt, s.spec.call, s.spec.side, s.spec.dtmf_rx_pt) {
+                    Heard::Phone => {
+                        s.media.ok += 1;
+                        if s.media.first_ok.is_none() {
+                            s.media.first_ok = Some(s.started.elapsed());
+                        }
+                    }
+                    Heard::Played => s.media.played += 1,
+                    Heard::Own => s.media.bad += 1,
+                    Heard::Dtmf => s.media.dtmf_received += 1,
+                    Heard::Nothing => {}
+                }
+                continue;
+            }
             match check(pkt, s.spec.call, s.spec.side.other(), s.spec.dtmf_rx_pt) {
                 Check::Ok => {
                     s.media.ok += 1;
@@ -299,13 +343,30 @@ fn tone() -> [u8; SAMPLES] {
     t
 }
 
+/// Packets of a queued digit: its three event packets, then audio until the next.
+const DIGIT_PACKETS: u8 = 6;
+
 /// Writes the stream's next packet into `pkt`; returns its length.
 fn next_packet(s: &mut Stream, tone: &[u8; SAMPLES], pkt: &mut [u8; HEADER + SAMPLES]) -> usize {
-    // A DTMF digit ('5') as three event packets, at packets 10–12 of the stream.
+    // A DTMF digit ('5') as three event packets, at packets 10–12 of the stream; or
+    // the first digit queued by `send_digits`.
     let n = s.media.sent + s.media.dtmf_sent;
-    let dtmf = s.spec.dtmf_pt.filter(|_| (10..13).contains(&n));
+    let mut event = 5;
+    let mut dtmf = s.spec.dtmf_pt.filter(|_| (10..13).contains(&n));
+    let mut step = n.wrapping_sub(10);
+    if let Some(&(pt, code)) = s.digits.front() {
+        let at = s.digit_at;
+        s.digit_at += 1;
+        if s.digit_at == DIGIT_PACKETS {
+            s.digits.pop_front();
+            s.digit_at = 0;
+        }
+        if at < 3 {
+            (dtmf, event, step) = (Some(pt), code, u32::from(at));
+        }
+    }
     let (pt, marker) = match dtmf {
-        Some(pt) => (pt, n == 10),
+        Some(pt) => (pt, step == 0),
         None => (0, n == 0),
     };
     pkt[0] = 0x80;
@@ -315,10 +376,10 @@ fn next_packet(s: &mut Stream, tone: &[u8; SAMPLES], pkt: &mut [u8; HEADER + SAM
     pkt[8..12].copy_from_slice(&s.ssrc.to_be_bytes());
     s.seq = s.seq.wrapping_add(1);
     if dtmf.is_some() {
-        // Event 5, volume 10, end bit on the last; one timestamp for the event.
-        let end = n == 12;
-        let duration = ((n - 9) as u16) * SAMPLES as u16;
-        pkt[12] = 5;
+        // The event, volume 10, end bit on the last; one timestamp for the event.
+        let end = step == 2;
+        let duration = ((step + 1) as u16) * SAMPLES as u16;
+        pkt[12] = event;
         pkt[13] = (u8::from(end) << 7) | 10;
         pkt[14..16].copy_from_slice(&duration.to_be_bytes());
         s.media.dtmf_sent += 1;
@@ -341,6 +402,51 @@ fn next_packet(s: &mut Stream, tone: &[u8; SAMPLES], pkt: &mut [u8; HEADER + SAM
 fn signed(pkt: &[u8]) -> bool {
     let csrc = (pkt[0] & 0x0f) as usize * 4;
     pkt.get(HEADER + csrc..HEADER + csrc + 4) == Some(MAGIC.as_slice())
+}
+
+/// What a flow's leg made of a packet (`StreamSpec::listen_any`).
+#[derive(Debug, PartialEq, Eq)]
+enum Heard {
+    /// Another phone's signature.
+    Phone,
+    /// Audio the switch made: no signature, not silent.
+    Played,
+    /// The leg's own signature back.
+    Own,
+    Dtmf,
+    /// Silence, comfort noise, RTCP, or not RTP.
+    Nothing,
+}
+
+/// The mean magnitude above which PCMU audio is not silence (about −40 dBFS).
+const SILENT_BELOW: u32 = 300;
+
+fn classify(pkt: &[u8], call: u32, side: Side, dtmf_pt: Option<u8>) -> Heard {
+    if pkt.len() < HEADER || pkt[0] >> 6 != 2 || (192..=223).contains(&pkt[1]) {
+        return Heard::Nothing;
+    }
+    let pt = pkt[1] & 0x7f;
+    if Some(pt) == dtmf_pt {
+        return Heard::Dtmf;
+    }
+    let csrc = (pkt[0] & 0x0f) as usize * 4;
+    let payload = pkt.get(HEADER + csrc..).unwrap_or_default();
+    if pt != 0 || payload.is_empty() {
+        return Heard::Nothing;
+    }
+    if payload.len() >= 9 && &payload[..4] == MAGIC {
+        let own = payload[4..8] == call.to_be_bytes() && payload[8] == side as u8;
+        return if own { Heard::Own } else { Heard::Phone };
+    }
+    let sum: u32 = payload
+        .iter()
+        .map(|&b| u32::from(media::codec::g711::ulaw_decode(b).unsigned_abs()))
+        .sum();
+    if sum / payload.len() as u32 >= SILENT_BELOW {
+        Heard::Played
+    } else {
+        Heard::Nothing
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -395,6 +501,7 @@ mod tests {
                 dtmf_rx_pt: dtmf,
                 echo_ok: false,
                 hold_audio: false,
+                listen_any: false,
             },
             id: 0,
             started: Instant::now(),
@@ -404,6 +511,8 @@ mod tests {
             ts: 0,
             ssrc: 1,
             media: LegMedia::default(),
+            digits: VecDeque::new(),
+            digit_at: 0,
         }
     }
 
@@ -457,5 +566,53 @@ mod tests {
             vec![0, 0, 1]
         );
         assert_eq!((s.media.sent, s.media.dtmf_sent), (17, 3));
+    }
+
+    #[test]
+    fn queued_digits_go_out_as_events_with_audio_between() {
+        let tone = tone();
+        let mut s = stream(1, Side::Caller, None);
+        s.digits.extend([(101, 2), (101, 11)]);
+        let mut pkt = [0u8; HEADER + SAMPLES];
+        let mut seen = Vec::new();
+        for _ in 0..14 {
+            let len = next_packet(&mut s, &tone, &mut pkt);
+            seen.push(if len == HEADER + 4 {
+                (pkt[1] & 0x7f, pkt[12], pkt[13] >> 7)
+            } else {
+                (pkt[1] & 0x7f, 0xff, 0)
+            });
+        }
+        let events: Vec<_> = seen.iter().filter(|e| e.0 == 101).collect();
+        assert_eq!(events.len(), 6);
+        assert_eq!(
+            events.iter().map(|e| (e.1, e.2)).collect::<Vec<_>>(),
+            vec![(2, 0), (2, 0), (2, 1), (11, 0), (11, 0), (11, 1)]
+        );
+        assert_eq!(seen[3].0, 0, "audio after a digit");
+        assert!(s.digits.is_empty());
+        assert_eq!((s.media.dtmf_sent, s.media.sent), (6, 8));
+    }
+
+    #[test]
+    fn a_flow_leg_tells_phones_prompts_silence_and_its_own_echo_apart() {
+        let tone = tone();
+        let mut pkt = [0u8; HEADER + SAMPLES];
+        let mut other = stream(9, Side::Callee, None);
+        let len = next_packet(&mut other, &tone, &mut pkt);
+        assert_eq!(classify(&pkt[..len], 1, Side::Caller, None), Heard::Phone);
+        assert_eq!(classify(&pkt[..len], 9, Side::Callee, None), Heard::Own);
+        let mut played = pkt;
+        played[HEADER..HEADER + SAMPLES].copy_from_slice(&tone);
+        assert_eq!(
+            classify(&played[..len], 1, Side::Caller, None),
+            Heard::Played
+        );
+        let mut silent = pkt;
+        silent[HEADER..HEADER + SAMPLES].fill(0xff);
+        assert_eq!(
+            classify(&silent[..len], 1, Side::Caller, None),
+            Heard::Nothing
+        );
     }
 }

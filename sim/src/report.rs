@@ -53,6 +53,19 @@ pub enum Cause {
     Abandoned,
     /// A queue's caller who waited heard nothing from the switch (no music, no prompt).
     NoHoldAudio,
+    /// A flow's `hear` step heard nothing of its kind in time.
+    NotHeard(crate::steps::Hear),
+    /// A flow's `dial` expected this refusal and was answered.
+    NotRefused(u16),
+    /// A flow's `bye` step: the switch did not hang up in time.
+    NoBye,
+    /// A flow's `mwi` step: no NOTIFY saying so in time.
+    NoMwi,
+    /// An answering phone's message-summary SUBSCRIBE was refused or unanswered.
+    SubscribeCode(u16),
+    SubscribeTimeout,
+    /// What failed a flow's step (by its name), or an answering phone's call.
+    Step(String, Box<Cause>),
 }
 
 impl Cause {
@@ -78,6 +91,13 @@ impl Cause {
             Cause::TransferFailed => "transfer failed".into(),
             Cause::Abandoned => "abandoned".into(),
             Cause::NoHoldAudio => "no hold audio".into(),
+            Cause::NotHeard(h) => format!("no {} heard", h.as_str()),
+            Cause::NotRefused(c) => format!("answered, not {c}"),
+            Cause::NoBye => "no bye from the switch".into(),
+            Cause::NoMwi => "no mwi notify".into(),
+            Cause::SubscribeCode(c) => format!("subscribe {c}"),
+            Cause::SubscribeTimeout => "subscribe timeout".into(),
+            Cause::Step(step, cause) => format!("{step}: {}", cause.key()),
         }
     }
 }
@@ -342,6 +362,9 @@ pub struct Report {
     /// A call centre's queue, when the run was one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub centre: Option<CentreReport>,
+    /// A flow's steps, in order, when the run was one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<crate::flow::StepReport>,
 }
 
 /// What a call centre's callers and agents saw.
@@ -392,6 +415,7 @@ impl Report {
             calling_s: round2(calling.as_secs_f64()),
             elapsed_s: round2(elapsed.as_secs_f64()),
             centre: None,
+            steps: Vec::new(),
         }
     }
 
@@ -434,15 +458,32 @@ impl Report {
             self.phones,
             pct(self.registered, self.phones)
         ));
+        if self.steps.is_empty() {
+            s.push_str(&format!(
+                "  calls       {} attempted, {} answered ({:.2}%), {} skipped (no idle phones)\n",
+                self.attempted,
+                self.answered,
+                pct(self.answered, self.attempted),
+                self.skipped
+            ));
+        } else {
+            let done = self.steps.last().map_or(0, |l| l.passed);
+            s.push_str(&format!(
+                "  flows       {} started, {} completed ({:.2}%), {} calls answered, {} skipped (no idle caller)\n",
+                self.attempted,
+                done,
+                pct(done, self.attempted),
+                self.answered,
+                self.skipped
+            ));
+        }
+        let unit = if self.steps.is_empty() {
+            "calls"
+        } else {
+            "flows"
+        };
         s.push_str(&format!(
-            "  calls       {} attempted, {} answered ({:.2}%), {} skipped (no idle phones)\n",
-            self.attempted,
-            self.answered,
-            pct(self.answered, self.attempted),
-            self.skipped
-        ));
-        s.push_str(&format!(
-            "  rate        {:.2} calls/s over {:.1} s, concurrent peak {}\n",
+            "  rate        {:.2} {unit}/s over {:.1} s, concurrent peak {}\n",
             self.cps, self.calling_s, self.concurrent_peak
         ));
         let p = |x: &Percentiles| {
@@ -453,12 +494,14 @@ impl Report {
         };
         s.push_str(&format!("  INVITE→180  {}\n", p(&self.ringing_ms)));
         s.push_str(&format!("  INVITE→200  {}\n", p(&self.setup_ms)));
-        s.push_str(&format!(
-            "  audio       {} of {} checked calls ok ({:.2}%)\n",
-            self.audio_ok,
-            self.audio_checked,
-            pct(self.audio_ok, self.audio_checked)
-        ));
+        if self.steps.is_empty() || self.audio_checked > 0 {
+            s.push_str(&format!(
+                "  audio       {} of {} checked calls ok ({:.2}%)\n",
+                self.audio_ok,
+                self.audio_checked,
+                pct(self.audio_ok, self.audio_checked)
+            ));
+        }
         if self.held + self.transferred > 0 {
             s.push_str(&format!(
                 "  features    {} held and resumed, {} transferred\n",
@@ -476,6 +519,30 @@ impl Report {
                 p(&c.offer_ms),
                 c.offer_ms.count
             ));
+        }
+        if !self.steps.is_empty() {
+            s.push_str("  steps\n");
+            let width = self.steps.iter().map(|x| x.name.chars().count()).max();
+            for step in &self.steps {
+                let failed: Vec<String> = step
+                    .failed
+                    .iter()
+                    .map(|(k, n)| format!("{k}: {n}"))
+                    .collect();
+                s.push_str(&format!(
+                    "    {:<w$}  {} of {} passed  {}{}\n",
+                    step.name,
+                    step.passed,
+                    step.attempted,
+                    p(&step.ms),
+                    if failed.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ({})", failed.join(", "))
+                    },
+                    w = width.unwrap_or(0),
+                ));
+            }
         }
         if self.dtmf_sent > 0 {
             s.push_str(&format!(
@@ -501,7 +568,7 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn round_p(p: Percentiles) -> Percentiles {
+pub(crate) fn round_p(p: Percentiles) -> Percentiles {
     Percentiles {
         count: p.count,
         p50: round2(p.p50),

@@ -45,6 +45,7 @@ pub struct Ctx {
     pub counters: Counters,
     pub board: Board,
     pub centre: Centre,
+    pub flow: crate::flow::FlowState,
     /// Source of unique branches, tags and Call-IDs, mixed with `salt` (per run).
     pub ids: AtomicU64,
     pub salt: u64,
@@ -205,6 +206,7 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
         counters: Counters::default(),
         board: Board::default(),
         centre: Centre::default(),
+        flow: Default::default(),
         ids: AtomicU64::new(1),
         salt,
     });
@@ -220,9 +222,12 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
         .queued
         .store(mode == Mode::CallCentre, Ordering::Relaxed);
     match mode {
-        Mode::Phones | Mode::CallCentre => {
+        Mode::Phones | Mode::CallCentre | Mode::Flow => {
             let agents = scenario.agents.map(|(a, b)| a..=b).into_iter().flatten();
-            let exts = (scenario.extensions.0..=scenario.extensions.1).chain(agents);
+            let answerers = scenario.answerers.map(|(a, b)| a..=b).into_iter().flatten();
+            let exts = (scenario.extensions.0..=scenario.extensions.1)
+                .chain(agents)
+                .chain(answerers);
             for (i, ext) in exts.enumerate() {
                 phones.push(Arc::new(
                     Phone::bind(i, ext, scenario.password_of(ext), ip)
@@ -274,7 +279,7 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     let mut pending = Vec::with_capacity(phones.len());
     let reg_start = Instant::now();
     let to_register = match mode {
-        Mode::Phones | Mode::CallCentre => &phones[..],
+        Mode::Phones | Mode::CallCentre | Mode::Flow => &phones[..],
         Mode::Uac | Mode::Uas => &[],
     };
     for (i, p) in to_register.iter().enumerate() {
@@ -302,12 +307,38 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
         }
     }
 
+    // A flow's answering phones, and their mailboxes watched when a step checks MWI.
+    let answerers: Vec<u32> = registered
+        .iter()
+        .filter(|&&i| mode == Mode::Flow && i >= scenario.callers())
+        .map(|&i| phones[i].ext)
+        .collect();
+    if mode == Mode::Flow && crate::steps::watches_mwi(&scenario.steps) {
+        let mut watching = Vec::new();
+        for &i in registered.iter().filter(|&&i| i >= scenario.callers()) {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            tasks.push(tokio::spawn(crate::flow::watch_mailbox(
+                ctx.clone(),
+                phones[i].clone(),
+                tx,
+            )));
+            watching.push(rx);
+        }
+        for rx in watching {
+            match rx.await {
+                Ok(Ok(())) => {}
+                Ok(Err(cause)) => ctx.counters.fail(cause),
+                Err(_) => ctx.counters.fail(crate::report::Cause::SubscribeTimeout),
+            }
+        }
+    }
+
     // Calls.
     let calling_start = Instant::now();
     match mode {
-        Mode::Phones if registered.len() >= 2 => place_calls(&ctx, &phones).await,
+        Mode::Phones if registered.len() >= 2 => place_calls(&ctx, &phones, &answerers).await,
         Mode::Phones => {}
-        Mode::Uac | Mode::CallCentre => place_calls(&ctx, &phones).await,
+        Mode::Uac | Mode::CallCentre | Mode::Flow => place_calls(&ctx, &phones, &answerers).await,
         Mode::Uas => tokio::time::sleep(scenario.duration).await,
     }
     let calling = calling_start.elapsed();
@@ -315,6 +346,9 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     let mut drain = scenario.hold.max() + scenario.answer_delay + scenario.timeout * 3;
     if mode == Mode::CallCentre {
         drain += scenario.patience;
+    }
+    if mode == Mode::Flow {
+        drain = crate::flow::flow_limit(&scenario) + scenario.timeout;
     }
     let drain_until = Instant::now() + drain;
     while ctx.counters.active.load(Ordering::Relaxed) > 0 && Instant::now() < drain_until {
@@ -338,7 +372,7 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     let mut report = Report::build(
         scenario.target.to_string(),
         match mode {
-            Mode::Phones | Mode::CallCentre => scenario.phones() as u64,
+            Mode::Phones | Mode::CallCentre | Mode::Flow => scenario.phones() as u64,
             Mode::Uac | Mode::Uas => 0,
         },
         &ctx.counters,
@@ -349,12 +383,16 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     if mode == Mode::CallCentre {
         report.add_centre(&ctx.centre);
     }
+    if mode == Mode::Flow {
+        report.steps = ctx.flow.report(&scenario.steps);
+    }
     let timeline = std::mem::take(&mut *timeline.lock().unwrap_or_else(|e| e.into_inner()));
     Ok((report, timeline))
 }
 
-/// Places calls at the scenario's rate for its duration.
-async fn place_calls(ctx: &Arc<Ctx>, phones: &[Arc<Phone>]) {
+/// Places calls at the scenario's rate for its duration (a flow's calls pick one of
+/// `answerers` each).
+async fn place_calls(ctx: &Arc<Ctx>, phones: &[Arc<Phone>], answerers: &[u32]) {
     let s = &ctx.scenario;
     let mut rng = StdRng::seed_from_u64(s.seed);
     let start = Instant::now();
@@ -382,6 +420,21 @@ async fn place_calls(ctx: &Arc<Ctx>, phones: &[Arc<Phone>]) {
             let on_hold = feature < s.hold_share;
             let transfer = (!on_hold && feature < s.hold_share + s.transfer_share)
                 .then_some((s.extensions.0, hold / 4));
+            if s.mode == Mode::Flow {
+                let Some(caller) = ctx.board.pick_one(&mut rng) else {
+                    ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let answerer =
+                    (!answerers.is_empty()).then(|| answerers[rng.gen_range(0..answerers.len())]);
+                tokio::spawn(crate::flow::run_flow(
+                    ctx.clone(),
+                    phones[caller].clone(),
+                    number,
+                    answerer,
+                ));
+                continue;
+            }
             if s.mode == Mode::CallCentre {
                 let Some(caller) = ctx.board.pick_one(&mut rng) else {
                     ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);

@@ -34,6 +34,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::steps::Step;
+
 /// A field of a scenario that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScenarioError {
@@ -153,6 +155,21 @@ pub enum Mode {
     /// A call centre: the phones of `extensions` call `queue`, those of `agents`
     /// answer what it offers them and hang up after the hold time.
     CallCentre,
+    /// A call flow: the phones of `extensions` each walk the scenario's `steps` (dial,
+    /// hear, DTMF, …), those of `answerers` answer what the switch offers them.
+    Flow,
+}
+
+/// How a flow's answering phones take what the switch offers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answering {
+    /// Ring for `answer_delay`, then answer and stay until the call ends.
+    Answer,
+    /// Refuse with 486 Busy Here.
+    Busy,
+    /// Ring until the switch gives up (no-answer handling, voicemail).
+    Ring,
 }
 
 /// One run of the simulator.
@@ -210,6 +227,10 @@ pub struct Scenario {
     /// Call-centre mode: how long a caller waits for an agent before hanging up.
     #[serde(with = "secs")]
     pub patience: Duration,
+    /// Flow mode: what each caller does (`steps.rs`), the phones that answer, and how.
+    pub steps: Vec<Step>,
+    pub answerers: Option<(u32, u32)>,
+    pub answering: Answering,
 }
 
 impl Default for Scenario {
@@ -239,6 +260,9 @@ impl Default for Scenario {
             queue: None,
             agents: None,
             patience: Duration::from_secs(120),
+            steps: Vec::new(),
+            answerers: None,
+            answering: Answering::Answer,
         }
     }
 }
@@ -264,6 +288,9 @@ const FIELDS: &[&str] = &[
     "queue",
     "agents",
     "patience",
+    "steps",
+    "answerers",
+    "answer",
 ];
 
 impl Scenario {
@@ -359,6 +386,29 @@ impl Scenario {
                     s.mode = Mode::CallCentre;
                 }
                 "patience" => s.patience = duration_of(key, v)?,
+                "steps" => {
+                    s.steps = crate::steps::parse(v)?;
+                    s.mode = Mode::Flow;
+                }
+                "answerers" => {
+                    s.answerers =
+                        Some(parse_extensions(str_of(key, v)?).map_err(|m| field_err(key, m))?)
+                }
+                "answer" => {
+                    s.answering = match str_of(key, v)? {
+                        "answer" => Answering::Answer,
+                        "busy" => Answering::Busy,
+                        "ring" => Answering::Ring,
+                        other => {
+                            return Err(field_err(
+                                key,
+                                format!(
+                                    "expected \"answer\", \"busy\" or \"ring\", got \"{other}\""
+                                ),
+                            ))
+                        }
+                    }
+                }
                 "seed" => match v {
                     toml::Value::Integer(n) if *n >= 0 => s.seed = *n as u64,
                     _ => return Err(field_err(key, "expected a whole number ≥ 0")),
@@ -377,6 +427,52 @@ impl Scenario {
                 "extensions",
                 "need at least 2 extensions to place calls",
             ));
+        }
+        if self.mode == Mode::Flow
+            && self.rtp == RtpMode::Off
+            && self.steps.iter().any(|s| {
+                matches!(
+                    s.action,
+                    crate::steps::Action::Hear(_) | crate::steps::Action::Dtmf(_)
+                )
+            })
+        {
+            return Err(field_err(
+                "rtp",
+                "`hear` and `dtmf` steps need RTP: drop rtp = \"off\"",
+            ));
+        }
+        if self.answerers.is_some() && self.mode != Mode::Flow {
+            return Err(field_err(
+                "answerers",
+                "answering phones belong to a flow: add [[steps]]",
+            ));
+        }
+        if self.mode == Mode::Flow {
+            if self.queue.is_some() || self.agents.is_some() {
+                return Err(field_err(
+                    "steps",
+                    "a flow is not a call centre: drop `queue` and `agents` (a flow dials the queue itself)",
+                ));
+            }
+            match self.answerers {
+                None if crate::steps::needs_answerer(&self.steps) => {
+                    return Err(field_err(
+                        "answerers",
+                        "the steps name {answerer} or check MWI: give the answering phones",
+                    ))
+                }
+                Some((a, b)) => {
+                    let (c, d) = self.extensions;
+                    if a <= d && c <= b {
+                        return Err(field_err(
+                            "answerers",
+                            format!("answerers {a}-{b} overlap the callers' extensions {c}-{d}"),
+                        ));
+                    }
+                }
+                None => {}
+            }
         }
         if self.mode == Mode::CallCentre {
             let (Some(_), Some((a, b))) = (self.queue, self.agents) else {
@@ -431,7 +527,8 @@ impl Scenario {
 
     /// How many phones the run simulates (callers, then agents in a call centre).
     pub fn phones(&self) -> usize {
-        self.callers() + self.agents.map_or(0, |(a, b)| (b - a + 1) as usize)
+        let count = |r: Option<(u32, u32)>| r.map_or(0, |(a, b)| (b - a + 1) as usize);
+        self.callers() + count(self.agents) + count(self.answerers)
     }
 
     /// How many phones place calls (the extensions).
@@ -797,7 +894,15 @@ mod tests {
 
     #[test]
     fn shipped_scenarios_parse() {
-        for name in ["demo.toml", "load-1000.toml"] {
+        for name in [
+            "demo.toml",
+            "load-1000.toml",
+            "call-centre.toml",
+            "feature-codes.toml",
+            "ivr.toml",
+            "voicemail.toml",
+            "conference.toml",
+        ] {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("scenarios")
                 .join(name);

@@ -19,6 +19,9 @@ numbers (404 otherwise) with RTP carrying its own signature, for --duration, the
 Call-centre mode: `--queue N --agents A-B` has the phones of --extensions call queue N while \
 the agents answer what it offers them and hang up after --hold (see \
 sim/scenarios/call-centre.toml).\n\
+Flow mode: a scenario with [[steps]] (dial, hear, dtmf, wait, hangup, bye, mwi) that every \
+caller walks, each step counted and timed (see sim/scenarios/ivr.toml, feature-codes.toml, \
+voicemail.toml, conference.toml).\n\
 Exit code: 0 when nothing failed, 1 when a registration, call or audio check failed \
 (the report says which), 2 for a bad scenario or flag."
 )]
@@ -243,8 +246,10 @@ pub fn run(a: SimArgs) -> Result<(), CliError> {
             s.target
         );
     } else if !a.quiet {
-        let agents = match (s.queue, s.agents) {
-            (Some(q), Some((x, y))) => format!(" calling queue {q}, agents {x}-{y}"),
+        let agents = match (s.queue, s.agents, s.answerers) {
+            (Some(q), Some((x, y)), _) => format!(" calling queue {q}, agents {x}-{y}"),
+            (_, _, Some((x, y))) => format!(" walking {} steps, answerers {x}-{y}", s.steps.len()),
+            _ if s.mode == Mode::Flow => format!(" walking {} steps", s.steps.len()),
             _ => String::new(),
         };
         eprintln!(

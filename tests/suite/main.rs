@@ -26,6 +26,7 @@ mod queues;
 mod registration;
 mod security;
 mod sim;
+mod sim_flows;
 mod timers;
 mod trunk_timers;
 mod trunks;

@@ -9,7 +9,7 @@ use crate::common::{free_port, temp_dir, Pbx};
 
 /// Runs `pbx sim` with `args`; kills it if it has not ended after `limit` (counted in
 /// sleeps, so a hang fails the test instead of blocking it).
-fn sim(args: &[&str], limit: Duration) -> Output {
+pub(crate) fn sim(args: &[&str], limit: Duration) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pbx"))
         .arg("sim")
         .args(args)
@@ -51,12 +51,12 @@ fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
     }
 }
 
-fn report(path: &Path) -> serde_json::Value {
+pub(crate) fn report(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).expect("the JSON report was written");
     serde_json::from_str(&text).expect("the report is JSON")
 }
 
-fn n(v: &serde_json::Value, key: &str) -> u64 {
+pub(crate) fn n(v: &serde_json::Value, key: &str) -> u64 {
     v[key]
         .as_u64()
         .unwrap_or_else(|| panic!("report key {key} missing in {v}"))
@@ -269,6 +269,12 @@ fn bad_scenario_files_name_the_field() {
         ("speed = 3\n", "`speed`"),
         ("queue = \"310\"\n", "`agents`"),
         ("queue = \"310\"\nagents = \"105-120\"\n", "overlap"),
+        ("[[steps]]\nhear = \"prompt\"\n", "`steps[0].hear`"),
+        ("[[steps]]\ndial = \"{answerer}\"\n", "`answerers`"),
+        (
+            "answerers = \"2000-2001\"\n[[steps]]\ndial = \"400\"\n[[steps]]\ndtmf = \"1x\"\n",
+            "`steps[1].dtmf`",
+        ),
     ] {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, text).unwrap();
@@ -401,7 +407,7 @@ fn uac_only_sim_calls_a_uas_sim_with_audio_checks() {
 }
 
 /// `pbx ARGS --data-dir DIR` (asserted to succeed), its output as text.
-fn pbx_cli(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn pbx_cli(dir: &Path, args: &[&str]) -> String {
     let out = crate::common::call_helpers::pbx_admin(dir, args);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
