@@ -203,7 +203,9 @@ async fn caller_dialog(
                     dtmf_pt: dtmf_pt.filter(|_| plan.dtmf),
                     dtmf_rx_pt: Some(DTMF_PT),
                     echo_ok: ctx.scenario.mode == Mode::Uac,
-                    hold_audio: queue,
+                    // A queue's caller hears the switch until its agent comes; a
+                    // transferred caller may hear music while the transfer goes on.
+                    hold_audio: queue || plan.target.is_some(),
                     listen_any: false,
                 },
             );
@@ -774,7 +776,9 @@ pub(crate) async fn callee(
                 dtmf_pt: None,
                 dtmf_rx_pt: dtmf_pt.or(Some(DTMF_PT)),
                 echo_ok: false,
-                hold_audio: false,
+                // A held callee hears the switch's music on hold; the switch starts
+                // it before the callee has seen the re-INVITE that holds it.
+                hold_audio: true,
                 listen_any: ctx.scenario.mode == Mode::Flow,
             },
         );
