@@ -24,6 +24,7 @@ pub mod stats;
 pub mod steps;
 pub mod timeline;
 pub mod ua;
+pub mod uac;
 
 pub use report::{Cause, Report};
 pub use run::{run, SimError};

@@ -33,7 +33,7 @@ pub struct Phone {
     pub index: usize,
     pub ext: u32,
     pub password: String,
-    pub sock: UdpSocket,
+    sock: Sock,
     pub local: SocketAddr,
     routes: Mutex<HashMap<String, mpsc::UnboundedSender<Message>>>,
     /// UAS mode: where each dialog's messages come from (by Call-ID); what it sends
@@ -41,6 +41,17 @@ pub struct Phone {
     peers: Mutex<HashMap<String, SocketAddr>>,
     ended: Mutex<VecDeque<String>>,
 }
+
+/// A phone's SIP socket: read by its own task, woken by every datagram (a phone among
+/// thousands), or polled in batches with the other polled sockets (a UAC's few busy
+/// sockets: one wake-up a millisecond however many datagrams came).
+enum Sock {
+    Async(UdpSocket),
+    Polled(std::net::UdpSocket),
+}
+
+/// How often polled sockets are read.
+pub const POLL_EVERY: Duration = Duration::from_millis(4);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -73,7 +84,24 @@ impl Phone {
     ) -> std::io::Result<Phone> {
         let sock = UdpSocket::bind(addr).await?;
         let local = sock.local_addr()?;
-        Ok(Phone {
+        Ok(Phone::with(index, ext, password, Sock::Async(sock), local))
+    }
+
+    /// A phone on `addr` whose socket is polled (`receive_polled`), not waited on.
+    pub fn bind_polled(
+        index: usize,
+        ext: u32,
+        password: String,
+        addr: SocketAddr,
+    ) -> std::io::Result<Phone> {
+        let sock = std::net::UdpSocket::bind(addr)?;
+        sock.set_nonblocking(true)?;
+        let local = sock.local_addr()?;
+        Ok(Phone::with(index, ext, password, Sock::Polled(sock), local))
+    }
+
+    fn with(index: usize, ext: u32, password: String, sock: Sock, local: SocketAddr) -> Phone {
+        Phone {
             index,
             ext,
             password,
@@ -82,7 +110,27 @@ impl Phone {
             routes: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
             ended: Mutex::new(VecDeque::new()),
-        })
+        }
+    }
+
+    /// The socket, when it is polled (not waited on).
+    pub fn polled_socket(&self) -> Option<&std::net::UdpSocket> {
+        match &self.sock {
+            Sock::Polled(s) => Some(s),
+            Sock::Async(_) => None,
+        }
+    }
+
+    /// Sends `bytes` to `to` at once from a polled socket (false if it is not one, or
+    /// the send failed).
+    pub fn send_now(&self, to: SocketAddr, bytes: &[u8]) -> bool {
+        self.polled_socket()
+            .is_some_and(|s| s.send_to(bytes, to).is_ok())
+    }
+
+    /// Whether the socket is read by `receive_polled`.
+    pub fn is_polled(&self) -> bool {
+        matches!(self.sock, Sock::Polled(_))
     }
 
     /// Sends to the switch.
@@ -93,7 +141,10 @@ impl Phone {
                 to = peer;
             }
         }
-        self.sock.send_to(bytes, to).await.is_ok()
+        match &self.sock {
+            Sock::Async(s) => s.send_to(bytes, to).await.is_ok(),
+            Sock::Polled(s) => s.send_to(bytes, to).is_ok(),
+        }
     }
 
     /// Routes the messages of `call_id` to the returned inbox until `close`.
@@ -113,54 +164,83 @@ impl Phone {
         ended.push_back(call_id.to_owned());
     }
 
-    /// Reads the socket until the task is aborted.
+    /// Reads the socket until the task is aborted (an `Async` socket).
     pub async fn receive(self: Arc<Self>, ctx: Arc<Ctx>) {
+        let Sock::Async(sock) = &self.sock else {
+            return;
+        };
         let mut buf = vec![0u8; 65536];
         loop {
-            let n = match self.sock.recv_from(&mut buf).await {
-                Ok((n, src)) => {
-                    if ctx.scenario.mode == crate::scenario::Mode::Uas {
-                        if let Some(c) = call_id_of(&buf[..n]) {
-                            lock(&self.peers).insert(c.to_owned(), src);
-                        }
-                    }
-                    n
-                }
+            match sock.recv_from(&mut buf).await {
+                Ok((n, src)) => self.deliver(&ctx, &buf[..n], src).await,
                 Err(_) => {
                     // ICMP port unreachable and the like: keep reading, but do not spin.
                     tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
                 }
-            };
-            let Ok(msg) = Message::parse(buf[..n].to_vec()) else {
-                continue;
-            };
-            let Some(call_id) = msg.call_id().map(str::to_owned) else {
-                continue;
-            };
-            let route = lock(&self.routes).get(&call_id).cloned();
-            if let Some(tx) = route {
-                let _ = tx.send(msg);
-                continue;
             }
-            if lock(&self.ended).contains(&call_id) {
-                continue;
+        }
+    }
+
+    /// Reads every polled socket of `phones` each `POLL_EVERY`, each until it has
+    /// nothing more, until the task is aborted.
+    pub async fn receive_polled(phones: Vec<Arc<Phone>>, ctx: Arc<Ctx>) {
+        let mut buf = vec![0u8; 65536];
+        let mut tick = tokio::time::interval(POLL_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            for phone in &phones {
+                let Sock::Polled(sock) = &phone.sock else {
+                    continue;
+                };
+                loop {
+                    match sock.recv_from(&mut buf) {
+                        Ok((n, src)) => phone.deliver(&ctx, &buf[..n], src).await,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        // ICMP port unreachable and the like: read on.
+                        Err(_) => continue,
+                    }
+                }
             }
-            let is_new_invite = msg.method().map(|m| m.as_str()) == Some("INVITE")
-                && msg.to().is_some_and(|t| t.tag().is_none());
-            if is_new_invite {
-                let inbox = self.open(&call_id);
-                tokio::spawn(crate::call::answer(ctx.clone(), self.clone(), msg, inbox));
-            } else if msg.is_request() && msg.method().map(|m| m.as_str()) != Some("ACK") {
-                let resp = MessageWriter::response_to(
-                    &msg,
-                    481,
-                    "Call/Transaction Does Not Exist",
-                    Some("sim"),
-                )
-                .finish();
-                self.send(&ctx, &resp).await;
+        }
+    }
+
+    /// Hands a datagram to the dialog its Call-ID belongs to; a new INVITE starts a
+    /// callee; a request for no dialog gets 481.
+    async fn deliver(self: &Arc<Self>, ctx: &Arc<Ctx>, bytes: &[u8], src: SocketAddr) {
+        if ctx.scenario.mode == crate::scenario::Mode::Uas {
+            if let Some(c) = call_id_of(bytes) {
+                lock(&self.peers).insert(c.to_owned(), src);
             }
+        }
+        let Ok(msg) = Message::parse(bytes.to_vec()) else {
+            return;
+        };
+        let Some(call_id) = msg.call_id().map(str::to_owned) else {
+            return;
+        };
+        let route = lock(&self.routes).get(&call_id).cloned();
+        if let Some(tx) = route {
+            let _ = tx.send(msg);
+            return;
+        }
+        if lock(&self.ended).contains(&call_id) {
+            return;
+        }
+        let is_new_invite = msg.method().map(|m| m.as_str()) == Some("INVITE")
+            && msg.to().is_some_and(|t| t.tag().is_none());
+        if is_new_invite {
+            let inbox = self.open(&call_id);
+            tokio::spawn(crate::call::answer(ctx.clone(), self.clone(), msg, inbox));
+        } else if msg.is_request() && msg.method().map(|m| m.as_str()) != Some("ACK") {
+            let resp = MessageWriter::response_to(
+                &msg,
+                481,
+                "Call/Transaction Does Not Exist",
+                Some("sim"),
+            )
+            .finish();
+            self.send(ctx, &resp).await;
         }
     }
 

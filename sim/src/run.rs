@@ -240,17 +240,14 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
             let ext = scenario.caller;
             let at = scenario.bind.unwrap_or(scenario.target);
             phones.push(Arc::new(
-                Phone::bind_addr(0, ext, scenario.password_of(ext), at)
-                    .await
-                    .map_err(bind_err)?,
+                Phone::bind_polled(0, ext, scenario.password_of(ext), at).map_err(bind_err)?,
             ));
         }
         Mode::Uac => {
             let ext = scenario.caller;
             for i in 0..UAC_SOCKETS {
                 phones.push(Arc::new(
-                    Phone::bind(i, ext, scenario.password_of(ext), ip)
-                        .await
+                    Phone::bind_polled(i, ext, scenario.password_of(ext), SocketAddr::new(ip, 0))
                         .map_err(bind_err)?,
                 ));
             }
@@ -264,8 +261,16 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
             phones.push(Arc::new(p));
         }
     }
-    for p in &phones {
-        tasks.push(tokio::spawn(p.clone().receive(ctx.clone())));
+    let (polled, waited): (Vec<_>, Vec<_>) = phones.iter().cloned().partition(|p| p.is_polled());
+    for p in waited {
+        tasks.push(tokio::spawn(p.receive(ctx.clone())));
+    }
+    // A UAC's plain calls run on the table engine (`uac.rs`), which reads its sockets
+    // itself; calls that hold or transfer need the task-per-call path.
+    let table_engine =
+        mode == Mode::Uac && scenario.hold_share == 0.0 && scenario.transfer_share == 0.0;
+    if !polled.is_empty() && !table_engine {
+        tasks.push(tokio::spawn(Phone::receive_polled(polled, ctx.clone())));
     }
     let timeline = Arc::new(Mutex::new(Timeline::default()));
     let progress_task = tokio::spawn(report_progress(
@@ -335,13 +340,19 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
 
     // Calls.
     let calling_start = Instant::now();
+    let mut calling = None;
     match mode {
         Mode::Phones if registered.len() >= 2 => place_calls(&ctx, &phones, &answerers).await,
         Mode::Phones => {}
+        // The table engine returns once its calls are over: it says when it stopped
+        // placing them.
+        Mode::Uac if table_engine => {
+            calling = Some(crate::uac::run(ctx.clone(), phones.clone()).await)
+        }
         Mode::Uac | Mode::CallCentre | Mode::Flow => place_calls(&ctx, &phones, &answerers).await,
         Mode::Uas => tokio::time::sleep(scenario.duration).await,
     }
-    let calling = calling_start.elapsed();
+    let calling = calling.unwrap_or_else(|| calling_start.elapsed());
     // Drain: let the calls in progress end.
     let mut drain = scenario.hold.max() + scenario.answer_delay + scenario.timeout * 3;
     if mode == Mode::CallCentre {

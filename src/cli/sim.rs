@@ -230,7 +230,7 @@ fn scenario(a: &SimArgs) -> Result<Scenario, CliError> {
 
 pub fn run(a: SimArgs) -> Result<(), CliError> {
     let s = scenario(&a)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;

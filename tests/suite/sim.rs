@@ -300,6 +300,65 @@ fn bad_scenario_files_name_the_field() {
 }
 
 #[test]
+fn uac_only_sim_answers_the_switchs_challenge_and_hangs_up_its_calls() {
+    // The UAC's table engine against `pbx serve`: each INVITE is challenged (407) and
+    // sent again with the caller's digest, answered by the switch (conference 500),
+    // ACKed, held and hung up with a BYE the switch answers.
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    pbx_cli(
+        dir.path(),
+        &[
+            "line",
+            "add-range",
+            "--tenant",
+            "demo",
+            "--from",
+            "1000",
+            "--to",
+            "1000",
+            "--password",
+            "pw{ext}",
+        ],
+    );
+    pbx.restart();
+    let json = dir.path().join("report.json");
+    let out = sim(
+        &[
+            "--uac-only",
+            "--target",
+            &pbx.addr.to_string(),
+            "--numbers",
+            "500-500",
+            "--caller",
+            "1000",
+            "--password",
+            "pw{ext}",
+            "--rate",
+            "5",
+            "--duration",
+            "2s",
+            "--hold",
+            "500ms",
+            "--rtp",
+            "off",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    let r = report(&json);
+    assert!(out.status.success(), "{r}");
+    assert!(r["failed"].as_object().unwrap().is_empty(), "{r}");
+    assert!(n(&r, "attempted") >= 8, "{r}");
+    // Every call answered after its challenge, and its BYE answered 2xx (a BYE that
+    // was refused or unanswered would be a failure).
+    assert_eq!(n(&r, "answered"), n(&r, "attempted"), "{r}");
+}
+
+#[test]
 fn uac_only_sim_calls_a_uas_sim_with_audio_checks() {
     use std::io::{BufRead, BufReader};
     let dir = temp_dir();

@@ -1,0 +1,653 @@
+//! The UAC mode's engine (`--uac-only`): every call a row of one table, all of them
+//! driven by one task, no task or channel per call.
+//!
+//! Each tick (`TICK`) it places the calls the rate allows, reads every datagram waiting
+//! on the UAC's sockets (non-blocking and not registered with the runtime's poller, so
+//! a datagram does not wake the process: one wake-up a tick however many calls), hands
+//! each to its call by the row its Call-ID names, and fires the timers that are due (a
+//! timer wheel of one slot per tick: INVITE and BYE retransmissions at T1 doubling to
+//! T2, the ring timeout that cancels, the hold time that hangs up). Requests are
+//! written straight into one reused buffer; a call's identifiers (Call-ID, tags,
+//! branches) are derived from one number.
+//!
+//! Times (setup, ringing) are taken when a datagram is read: up to one tick late.
+//!
+//! The calls are plain ones: INVITE (a 401/407 answered once), 180 timed, 200 ACKed,
+//! RTP when asked (the media pool), BYE after the hold time; a BYE from the far end
+//! ends a call early. Calls that hold or transfer are the task-per-call path's
+//! (`call.rs`), which `run.rs` uses when the scenario asks for them.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::auth::client::Challenge;
+use engine::sip::{Message, MessageWriter};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+
+use crate::call::{remote_media, write_sdp, DTMF_PT};
+use crate::media::{Side, Slot, StreamSpec};
+use crate::phone::{unique, Phone, T1, T2};
+use crate::report::Cause;
+use crate::run::Ctx;
+use crate::scenario::RtpMode;
+
+/// How often the engine wakes: reads its sockets, places calls, fires timers.
+pub const TICK: Duration = Duration::from_millis(2);
+
+/// Slots of the timer wheel (at 2 ms a tick, about 65 s; later deadlines wait in
+/// `Wheel::far`).
+const WHEEL_SLOTS: usize = 1 << 15;
+
+/// Where a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// INVITE sent, no final response yet.
+    Inviting,
+    /// Answered and ACKed, until `until`.
+    Up { until: Instant },
+    /// BYE sent, until its final response or `deadline`.
+    Leaving { deadline: Instant },
+}
+
+/// One call of the table.
+struct Call {
+    /// Told apart from the row's earlier calls (a late response finds no call).
+    generation: u32,
+    /// What its Call-ID, tags and branches are made of.
+    id: u64,
+    number: u32,
+    callee: u64,
+    /// The socket (phone) it uses.
+    phone: usize,
+    hold: Duration,
+    dtmf: bool,
+    state: State,
+    /// The far end's To tag and Contact (the target of requests in the dialog).
+    to_tag: Option<String>,
+    target: Option<String>,
+    cseq: u32,
+    /// Which branch of the call's transactions is the current one.
+    branch: u32,
+    /// The last request, sent again by the retransmission timer; the ACK of the 2xx.
+    request: Vec<u8>,
+    ack: Vec<u8>,
+    wait: Duration,
+    started: Instant,
+    /// The INVITE's deadline (then it is cancelled).
+    deadline: Instant,
+    challenged: bool,
+    provisional: bool,
+    ringing: bool,
+    slot: Slot,
+    media: Option<(SocketAddr, u64)>,
+    /// Only the newest timer entry of a call counts.
+    timer: u32,
+}
+
+/// A call's timer entry: row, generation, timer number.
+type Entry = (usize, u32, u32);
+
+/// Deadlines by tick: a slot per tick for the next `WHEEL_SLOTS` ticks.
+struct Wheel {
+    start: Instant,
+    /// The next tick whose slot has not been fired.
+    cursor: u64,
+    slots: Vec<Vec<Entry>>,
+    far: Vec<(u64, Entry)>,
+}
+
+impl Wheel {
+    fn new(start: Instant) -> Wheel {
+        Wheel {
+            start,
+            cursor: 0,
+            slots: (0..WHEEL_SLOTS).map(|_| Vec::new()).collect(),
+            far: Vec::new(),
+        }
+    }
+
+    fn tick_of(&self, at: Instant) -> u64 {
+        let d = at.saturating_duration_since(self.start);
+        d.as_nanos().div_ceil(TICK.as_nanos()) as u64
+    }
+
+    fn push(&mut self, at: Instant, e: Entry) {
+        let t = self.tick_of(at).max(self.cursor);
+        if t - self.cursor < WHEEL_SLOTS as u64 {
+            self.slots[(t % WHEEL_SLOTS as u64) as usize].push(e);
+        } else {
+            self.far.push((t, e));
+        }
+    }
+
+    /// The entries due at `now` (their slots emptied into `due`).
+    fn due(&mut self, now: Instant, due: &mut Vec<Entry>) {
+        let until = self.tick_of(now);
+        while self.cursor <= until {
+            if self.cursor % WHEEL_SLOTS as u64 == 0 && !self.far.is_empty() {
+                let cursor = self.cursor;
+                let (near, far): (Vec<_>, Vec<_>) = std::mem::take(&mut self.far)
+                    .into_iter()
+                    .partition(|(t, _)| t - cursor < WHEEL_SLOTS as u64);
+                self.far = far;
+                for (t, e) in near {
+                    self.slots[(t % WHEEL_SLOTS as u64) as usize].push(e);
+                }
+            }
+            let slot = (self.cursor % WHEEL_SLOTS as u64) as usize;
+            due.append(&mut self.slots[slot]);
+            self.cursor += 1;
+        }
+    }
+}
+
+/// The engine's state.
+struct Engine<'a> {
+    ctx: &'a Ctx,
+    phones: &'a [Arc<Phone>],
+    /// Each phone's address and extension as text, written into every request.
+    locals: Vec<String>,
+    exts: Vec<String>,
+    rows: Vec<Option<Call>>,
+    free: Vec<usize>,
+    generations: Vec<u32>,
+    wheel: Wheel,
+    out: Vec<u8>,
+    body: Vec<u8>,
+}
+
+/// Places the scenario's calls from `phones` (polled sockets) and sees them through;
+/// returns once none is left or the drain time is over, with how long it placed calls.
+pub async fn run(ctx: Arc<Ctx>, phones: Vec<Arc<Phone>>) -> Duration {
+    let s = &ctx.scenario;
+    let mut rng = StdRng::seed_from_u64(s.seed);
+    let start = Instant::now();
+    let mut e = Engine {
+        ctx: &ctx,
+        phones: &phones,
+        locals: phones.iter().map(|p| p.local.to_string()).collect(),
+        exts: phones.iter().map(|p| p.ext.to_string()).collect(),
+        rows: Vec::new(),
+        free: Vec::new(),
+        generations: Vec::new(),
+        wheel: Wheel::new(start),
+        out: Vec::with_capacity(2048),
+        body: Vec::with_capacity(512),
+    };
+    let mut buf = vec![0u8; 65536];
+    let mut due = Vec::new();
+    let mut last = start;
+    let mut credit = 1.0;
+    let mut number = 0u32;
+    let drain = s.hold.max() + s.answer_delay + s.timeout * 3;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let now = tick.tick().await;
+        let elapsed = now - start;
+        if elapsed < s.duration {
+            credit += s.rate.at(elapsed) * (now - last).as_secs_f64();
+            last = now;
+            while credit >= 1.0 {
+                credit -= 1.0;
+                number += 1;
+                let (a, b) = s.numbers();
+                let callee = rng.gen_range(a..=b);
+                let hold = s.hold.pick(rng.gen::<f64>());
+                let dtmf = s.dtmf > 0.0 && rng.gen_bool(s.dtmf);
+                e.place(number, callee, hold, dtmf, now);
+            }
+        } else if e.free.len() == e.rows.len() || elapsed >= s.duration + drain {
+            return s.duration;
+        }
+        for (i, phone) in phones.iter().enumerate() {
+            let Some(sock) = phone.polled_socket() else {
+                continue;
+            };
+            loop {
+                match sock.recv_from(&mut buf) {
+                    Ok((n, _)) => e.receive(i, &buf[..n]),
+                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                    // ICMP port unreachable and the like: read on.
+                    Err(_) => continue,
+                }
+            }
+        }
+        let now = Instant::now();
+        e.wheel.due(now, &mut due);
+        for (row, generation, timer) in due.drain(..) {
+            let current = e.rows[row]
+                .as_ref()
+                .is_some_and(|c| c.generation == generation && c.timer == timer);
+            if current {
+                e.expire(row, now);
+            }
+        }
+    }
+}
+
+impl Engine<'_> {
+    fn schedule(&mut self, row: usize, at: Instant) {
+        if let Some(c) = self.rows[row].as_mut() {
+            c.timer = c.timer.wrapping_add(1);
+            self.wheel.push(at, (row, c.generation, c.timer));
+        }
+    }
+
+    /// Starts call `number` to `callee`.
+    fn place(&mut self, number: u32, callee: u64, hold: Duration, dtmf: bool, now: Instant) {
+        let ctx = self.ctx;
+        let s = &ctx.scenario;
+        ctx.counters.call_started();
+        let row = self.free.pop().unwrap_or_else(|| {
+            self.rows.push(None);
+            self.generations.push(0);
+            self.rows.len() - 1
+        });
+        self.generations[row] = self.generations[row].wrapping_add(1);
+        let call = Call {
+            generation: self.generations[row],
+            id: ctx.ids.fetch_add(1, Ordering::Relaxed) ^ ctx.salt,
+            number,
+            callee,
+            phone: number as usize % self.phones.len(),
+            hold,
+            dtmf,
+            state: State::Inviting,
+            to_tag: None,
+            target: None,
+            cseq: 1,
+            branch: 0,
+            request: Vec::new(),
+            ack: Vec::new(),
+            wait: T1,
+            started: now,
+            deadline: now + s.timeout + s.answer_delay,
+            challenged: false,
+            provisional: false,
+            ringing: false,
+            slot: ctx.media.allocate(),
+            media: None,
+            timer: 0,
+        };
+        self.rows[row] = Some(call);
+        self.send_invite(row, None);
+        self.schedule(row, now + T1);
+    }
+
+    /// The request line and the headers every request of call `row` carries, into
+    /// `out`: to the dialog's target (`to_target`) or the Request-URI, with the far
+    /// end's To tag when the dialog has one (or `to_tag`).
+    fn head(&mut self, row: usize, method: &str, to_target: bool, to_tag: Option<&str>) {
+        let Some(c) = self.rows[row].as_ref() else {
+            return;
+        };
+        let s = &self.ctx.scenario;
+        let (local, ext) = (&self.locals[c.phone], &self.exts[c.phone]);
+        let out = &mut self.out;
+        out.clear();
+        match (&c.target, to_target) {
+            (Some(t), true) => {
+                let _ = write!(out, "{method} {t} SIP/2.0\r\n");
+            }
+            _ => {
+                let _ = write!(
+                    out,
+                    "{method} sip:{}{}@{} SIP/2.0\r\n",
+                    s.dial_prefix, c.callee, s.domain
+                );
+            }
+        }
+        let _ = write!(
+            out,
+            "Via: SIP/2.0/UDP {local};branch=z9hG4bK{:x}.{};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{ext}@{}>;tag=c{:x}\r\nTo: <sip:{}{}@{}>",
+            c.id, c.branch, s.domain, c.id, s.dial_prefix, c.callee, s.domain
+        );
+        if let Some(tag) = to_tag.or(c.to_tag.as_deref()) {
+            let _ = write!(out, ";tag={tag}");
+        }
+        let _ = write!(
+            out,
+            "\r\nCall-ID: u{row:x}-{:x}-{:x}\r\nCSeq: {} {method}\r\n",
+            c.generation, c.id, c.cseq
+        );
+    }
+
+    fn send_out(&self, row: usize) {
+        if let Some(c) = self.rows[row].as_ref() {
+            self.phones[c.phone].send_now(self.ctx.scenario.target, &self.out);
+        }
+    }
+
+    /// Writes and sends the row's INVITE (with `auth`: header name and value), kept
+    /// for its retransmissions.
+    fn send_invite(&mut self, row: usize, auth: Option<(&str, &str)>) {
+        self.head(row, "INVITE", false, None);
+        let Some(c) = self.rows[row].as_mut() else {
+            return;
+        };
+        let ip = self.phones[c.phone].local.ip();
+        self.body.clear();
+        write_sdp(
+            &mut self.body,
+            &ip,
+            ip.is_ipv6(),
+            c.slot.port,
+            c.number,
+            1,
+            "sendrecv",
+        );
+        let out = &mut self.out;
+        let _ = write!(
+            out,
+            "Contact: <sip:{}@{}>\r\nUser-Agent: pbx-sim\r\n",
+            self.exts[c.phone], self.locals[c.phone]
+        );
+        if let Some((name, value)) = auth {
+            let _ = write!(out, "{name}: {value}\r\n");
+        }
+        let _ = write!(
+            out,
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
+            self.body.len()
+        );
+        out.extend_from_slice(&self.body);
+        c.request.clear();
+        c.request.extend_from_slice(out);
+        self.send_out(row);
+    }
+
+    /// A datagram on socket `phone`: to its call by the row in its Call-ID.
+    fn receive(&mut self, phone: usize, bytes: &[u8]) {
+        let Ok(m) = Message::parse(bytes.to_vec()) else {
+            return;
+        };
+        let found = m.call_id().and_then(row_of).filter(|&(row, generation)| {
+            self.rows
+                .get(row)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| c.generation == generation)
+        });
+        let Some((row, _)) = found else {
+            // A call that ended (or never was ours): requests get 481.
+            if m.is_request() && m.method().map(|x| x.as_str()) != Some("ACK") {
+                let resp = MessageWriter::response_to(
+                    &m,
+                    481,
+                    "Call/Transaction Does Not Exist",
+                    Some("sim"),
+                )
+                .finish();
+                self.phones[phone].send_now(self.ctx.scenario.target, &resp);
+            }
+            return;
+        };
+        match m.code() {
+            Some(code) => self.response(row, code, &m),
+            None => self.request(row, &m),
+        }
+    }
+
+    fn response(&mut self, row: usize, code: u16, m: &Message) {
+        let ctx = self.ctx;
+        let target = ctx.scenario.target;
+        let Some(c) = self.rows[row].as_mut() else {
+            return;
+        };
+        let Some(cseq) = m.cseq() else { return };
+        match c.state {
+            State::Inviting if cseq.method == "INVITE" && cseq.seq == c.cseq => match code {
+                100..=199 => {
+                    c.provisional = true;
+                    if (code == 180 || code == 183) && !c.ringing {
+                        c.ringing = true;
+                        ctx.counters.ringing(c.started.elapsed());
+                    }
+                }
+                200..=299 => self.answered(row, m),
+                401 | 407 if !c.challenged => {
+                    c.challenged = true;
+                    self.ack_failure(row, m);
+                    let Some(c) = self.rows[row].as_mut() else {
+                        return;
+                    };
+                    let Some(ch) = Challenge::from_response(m) else {
+                        return self.finish(row, Some(Cause::Code(code)));
+                    };
+                    let s = &ctx.scenario;
+                    let ruri = format!("sip:{}{}@{}", s.dial_prefix, c.callee, s.domain);
+                    let auth = ch.answer(
+                        &self.exts[c.phone],
+                        &self.phones[c.phone].password,
+                        "INVITE",
+                        &ruri,
+                        &unique(ctx),
+                    );
+                    c.cseq += 1;
+                    c.branch += 1;
+                    c.wait = T1;
+                    let name = if code == 401 {
+                        "Authorization"
+                    } else {
+                        "Proxy-Authorization"
+                    };
+                    self.send_invite(row, Some((name, &auth)));
+                    self.schedule(row, Instant::now() + T1);
+                }
+                _ => {
+                    self.ack_failure(row, m);
+                    self.finish(row, Some(Cause::Code(code)));
+                }
+            },
+            State::Up { .. } | State::Leaving { .. }
+                if cseq.method == "INVITE" && (200..300).contains(&code) =>
+            {
+                // The 2xx again: its ACK again.
+                self.phones[c.phone].send_now(target, &c.ack);
+            }
+            State::Leaving { .. } if cseq.method == "BYE" && cseq.seq == c.cseq && code >= 200 => {
+                let cause = (code >= 300).then_some(Cause::ByeCode(code));
+                self.finish(row, cause);
+            }
+            _ => {}
+        }
+    }
+
+    /// The INVITE's 2xx: ACK, media, the hold time.
+    fn answered(&mut self, row: usize, m: &Message) {
+        let ctx = self.ctx;
+        let Some(c) = self.rows[row].as_mut() else {
+            return;
+        };
+        ctx.counters.answered(c.started.elapsed());
+        c.to_tag = m.to().and_then(|t| t.tag().map(str::to_owned));
+        c.target = m
+            .contacts()
+            .and_then(|l| l.first().map(|x| x.uri.raw.to_owned()));
+        // The ACK of a 2xx is a transaction of its own.
+        c.branch += 1;
+        if ctx.scenario.rtp != RtpMode::Off {
+            if let Some((remote, events)) = remote_media(m) {
+                let id = ctx.media.start(
+                    c.slot,
+                    StreamSpec {
+                        call: c.number,
+                        side: Side::Caller,
+                        remote,
+                        send_for: match ctx.scenario.rtp {
+                            RtpMode::First(d) => Some(d),
+                            _ => None,
+                        },
+                        dtmf_pt: events.filter(|_| c.dtmf),
+                        dtmf_rx_pt: Some(DTMF_PT),
+                        echo_ok: true,
+                        hold_audio: false,
+                        listen_any: false,
+                    },
+                );
+                c.media = Some((remote, id));
+            } else {
+                ctx.counters.fail(Cause::BadSdp);
+            }
+        }
+        let until = Instant::now() + c.hold;
+        c.state = State::Up { until };
+        self.head(row, "ACK", true, None);
+        self.out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        if let Some(c) = self.rows[row].as_mut() {
+            c.ack.clear();
+            c.ack.extend_from_slice(&self.out);
+        }
+        self.send_out(row);
+        self.schedule(row, until);
+    }
+
+    /// A request in a call: a BYE ends it early; anything else is answered 200.
+    fn request(&mut self, row: usize, m: &Message) {
+        let Some(c) = self.rows[row].as_ref() else {
+            return;
+        };
+        let method = m.method().map(|x| x.as_str());
+        if method == Some("ACK") {
+            return;
+        }
+        let ok = MessageWriter::response_to(m, 200, "OK", None).finish();
+        self.phones[c.phone].send_now(self.ctx.scenario.target, &ok);
+        if method == Some("BYE") && matches!(c.state, State::Up { .. }) {
+            self.finish(row, Some(Cause::EarlyBye));
+        }
+    }
+
+    /// A call's timer: retransmit, cancel at the deadline, hang up after the hold time.
+    fn expire(&mut self, row: usize, now: Instant) {
+        let ctx = self.ctx;
+        let target = ctx.scenario.target;
+        let Some(c) = self.rows[row].as_mut() else {
+            return;
+        };
+        let phone = &self.phones[c.phone];
+        match c.state {
+            State::Inviting if now >= c.deadline => {
+                if c.provisional {
+                    self.head(row, "CANCEL", false, None);
+                    self.out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+                    self.send_out(row);
+                }
+                self.finish(row, Some(Cause::Timeout));
+            }
+            State::Inviting => {
+                // Resent until a provisional response, then left to its deadline.
+                let next = if c.provisional {
+                    c.deadline
+                } else {
+                    phone.send_now(target, &c.request);
+                    c.wait = (c.wait * 2).min(T2);
+                    (now + c.wait).min(c.deadline)
+                };
+                self.schedule(row, next);
+            }
+            State::Up { until } if now >= until => {
+                c.cseq += 1;
+                c.branch += 1;
+                c.wait = T1;
+                c.state = State::Leaving {
+                    deadline: now + ctx.scenario.timeout,
+                };
+                self.head(row, "BYE", true, None);
+                self.out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+                if let Some(c) = self.rows[row].as_mut() {
+                    c.request.clear();
+                    c.request.extend_from_slice(&self.out);
+                }
+                self.send_out(row);
+                self.schedule(row, now + T1);
+            }
+            State::Up { until } => self.schedule(row, until),
+            State::Leaving { deadline } if now >= deadline => {
+                self.finish(row, Some(Cause::ByeTimeout))
+            }
+            State::Leaving { deadline } => {
+                phone.send_now(target, &c.request);
+                c.wait = (c.wait * 2).min(T2);
+                let next = (now + c.wait).min(deadline);
+                self.schedule(row, next);
+            }
+        }
+    }
+
+    /// ACKs a non-2xx final response to the INVITE (its branch, the response's To tag).
+    fn ack_failure(&mut self, row: usize, resp: &Message) {
+        let tag = resp.to().and_then(|t| t.tag());
+        self.head(row, "ACK", false, tag);
+        self.out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        self.send_out(row);
+    }
+
+    /// The call is over: its media judged, its row free.
+    fn finish(&mut self, row: usize, cause: Option<Cause>) {
+        let ctx = self.ctx;
+        let Some(c) = self.rows[row].take() else {
+            return;
+        };
+        ctx.counters.fail_opt(cause);
+        if let Some((remote, id)) = c.media {
+            let m = ctx.media.stop(c.slot, remote, id);
+            ctx.counters.leg_media(c.number, Side::Caller, m, c.dtmf);
+        }
+        ctx.counters.call_ended();
+        self.free.push(row);
+    }
+}
+
+/// The row and generation a Call-ID of this engine names (`u{row}-{generation}-…`).
+fn row_of(call_id: &str) -> Option<(usize, u32)> {
+    let rest = call_id.strip_prefix('u')?;
+    let mut parts = rest.splitn(3, '-');
+    let row = usize::from_str_radix(parts.next()?, 16).ok()?;
+    let generation = u32::from_str_radix(parts.next()?, 16).ok()?;
+    Some((row, generation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_ids_name_their_row_and_generation() {
+        assert_eq!(row_of("u1f-3-abc"), Some((31, 3)));
+        assert_eq!(row_of("u0-ffffffff-x"), Some((0, u32::MAX)));
+        assert_eq!(row_of("sim-1-abc"), None);
+        assert_eq!(row_of("u-1-x"), None);
+    }
+
+    #[test]
+    fn the_wheel_gives_each_entry_once_at_its_tick_near_or_far() {
+        let start = Instant::now();
+        let mut w = Wheel::new(start);
+        w.push(start + TICK * 3, (1, 1, 1));
+        w.push(start + TICK, (2, 1, 1));
+        // Beyond the wheel's turn: kept aside, then due at its own tick.
+        let far = TICK * (WHEEL_SLOTS as u32 + 10);
+        w.push(start + far, (3, 1, 1));
+        // In the past: due at the next look.
+        let mut due = Vec::new();
+        w.due(start + TICK, &mut due);
+        assert_eq!(due, vec![(2, 1, 1)]);
+        due.clear();
+        w.push(start, (4, 1, 1));
+        w.due(start + TICK * 3, &mut due);
+        assert_eq!(due, vec![(4, 1, 1), (1, 1, 1)]);
+        due.clear();
+        w.due(start + far - TICK, &mut due);
+        assert!(due.is_empty());
+        w.due(start + far, &mut due);
+        assert_eq!(due, vec![(3, 1, 1)]);
+        w.due(start + far * 2, &mut due);
+        assert_eq!(due.len(), 1, "each entry once");
+    }
+}
