@@ -8,15 +8,18 @@
 //! plays a plain UAC that calls a range of numbers without registering (`Mode::Uac`)
 //! and a UAS or carrier trunk peer answering a range of DIDs (`Mode::Uas`).
 //!
-//! One tokio runtime; one SIP socket and one reader task per phone, one task per call
-//! leg while it lasts, and a pool of `run::RTP_SOCKETS` sockets for all RTP (see
-//! `media`).
+//! One single-threaded tokio runtime; one SIP socket and one reader task per phone,
+//! one task per call leg while it lasts, and a pool of `run::RTP_SOCKETS` sockets for
+//! all RTP (see `media`). A UAC's plain calls instead run on `uac`: one task and a
+//! table of calls over a few polled sockets. Flows (`flow`, `steps`) walk a
+//! scenario's steps; a UAS is also a carrier's registrar (`registrar`).
 
 pub mod call;
 pub mod centre;
 pub mod flow;
 pub mod media;
 pub mod phone;
+pub mod registrar;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -216,6 +216,15 @@ impl Phone {
         let Ok(msg) = Message::parse(bytes.to_vec()) else {
             return;
         };
+        // A carrier is a registrar too: a trunk's REGISTER.
+        if ctx.scenario.mode == crate::scenario::Mode::Uas
+            && msg.method().map(|m| m.as_str()) == Some("REGISTER")
+        {
+            // Answered where it came from (`peers`), then forgotten.
+            crate::registrar::register(ctx, self, &msg).await;
+            lock(&self.peers).remove(msg.call_id().unwrap_or_default());
+            return;
+        }
         let Some(call_id) = msg.call_id().map(str::to_owned) else {
             return;
         };

@@ -452,12 +452,20 @@ impl Report {
             "sim report — {} ({:.1} s)\n",
             self.target, self.elapsed_s
         ));
-        s.push_str(&format!(
-            "  phones      {} registered of {} ({:.1}%)\n",
-            self.registered,
-            self.phones,
-            pct(self.registered, self.phones)
-        ));
+        if self.phones == 0 && self.registered > 0 {
+            // A carrier (UAS mode) is a registrar for the switch's trunks.
+            s.push_str(&format!(
+                "  registrar   {} registrations accepted\n",
+                self.registered
+            ));
+        } else {
+            s.push_str(&format!(
+                "  phones      {} registered of {} ({:.1}%)\n",
+                self.registered,
+                self.phones,
+                pct(self.registered, self.phones)
+            ));
+        }
         if self.steps.is_empty() {
             s.push_str(&format!(
                 "  calls       {} attempted, {} answered ({:.2}%), {} skipped (no idle phones)\n",

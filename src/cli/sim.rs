@@ -15,7 +15,9 @@ extensions 100-109, passwords secret{ext}) at 127.0.0.1:5060, 2 calls/s for 10 s
 Direct mode: `--uac-only --target HOST:PORT --numbers A-B` calls the numbers at the \
 target without registering (answering a 401/407 as --caller with --password).\n\
 Carrier/UAS mode: `--uas --listen IP:PORT --dids A-B` answers INVITEs for those \
-numbers (404 otherwise) with RTP carrying its own signature, for --duration, then reports.\n\
+numbers (404 otherwise) with RTP carrying its own signature, for --duration, then reports; \
+it is a registrar too: a trunk registers with digest (realm --domain, any user name, \
+--password).\n\
 Call-centre mode: `--queue N --agents A-B` has the phones of --extensions call queue N while \
 the agents answer what it offers them and hang up after --hold (see \
 sim/scenarios/call-centre.toml).\n\
