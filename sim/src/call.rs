@@ -66,6 +66,34 @@ pub(crate) fn write_sdp(
     );
 }
 
+/// The header that answers a challenge: `Authorization` for a 401,
+/// `Proxy-Authorization` for a 407.
+pub(crate) fn auth_header(code: u16) -> &'static str {
+    if code == 401 {
+        "Authorization"
+    } else {
+        "Proxy-Authorization"
+    }
+}
+
+/// The 200 to a re-INVITE in a call (the switch's merge or transfer): the leg's
+/// Contact and its SDP again, version `version`, sending and receiving.
+pub(crate) fn reinvite_ok(
+    m: &Message,
+    contact: &str,
+    ip: IpAddr,
+    port: u16,
+    id: u32,
+    version: u32,
+) -> Vec<u8> {
+    let mut w = MessageWriter::response_to(m, 200, "OK", None);
+    w.header("Contact", contact);
+    w.body(
+        "application/sdp",
+        sdp_with(ip, port, id, version, "sendrecv").as_bytes(),
+    )
+}
+
 /// Whether an SDP body does not want to receive (the sender holds us) or does not
 /// send (our hold offer was accepted): a=sendonly, a=recvonly or a=inactive.
 fn direction_of(body: &[u8]) -> &'static str {
@@ -92,7 +120,7 @@ pub(crate) fn remote_media(m: &Message) -> Option<(SocketAddr, Option<u8>)> {
     Some((SocketAddr::new(ip, port), dtmf))
 }
 
-fn send_for(mode: RtpMode) -> Option<Duration> {
+pub(crate) fn send_for(mode: RtpMode) -> Option<Duration> {
     match mode {
         RtpMode::First(d) => Some(d),
         _ => None,
@@ -387,15 +415,15 @@ pub(crate) async fn setup(
     deadline: Instant,
 ) -> Result<Answered, Cause> {
     let ruri = d.target_uri.clone();
-    let invite = |d: &Dialog, branch: &str, auth: Option<&str>| {
+    let invite = |d: &Dialog, branch: &str, auth: Option<(&str, &str)>| {
         let mut w = d.request(ctx, phone, "INVITE", branch, d.cseq);
         w.header_fmt(
             "Contact",
             format_args!("<sip:{}@{}>", phone.ext, phone.local),
         )
         .header("User-Agent", "pbx-sim");
-        if let Some(a) = auth {
-            w.header("Proxy-Authorization", a);
+        if let Some((name, value)) = auth {
+            w.header(name, value);
         }
         w.body("application/sdp", offer.as_bytes())
     };
@@ -459,16 +487,9 @@ pub(crate) async fn setup(
                 );
                 d.cseq += 1;
                 branch = format!("z9hG4bK{}", unique(ctx));
-                req = invite(d, &branch, Some(&auth));
-                if code == 401 {
-                    // A 401 asks for Authorization, not Proxy-Authorization.
-                    let text = String::from_utf8_lossy(&req).replacen(
-                        "Proxy-Authorization:",
-                        "Authorization:",
-                        1,
-                    );
-                    req = text.into_bytes();
-                }
+                req = invite(d, &branch, Some((auth_header(code), &auth)));
+                // A new transaction: resent until its own provisional response.
+                provisional = false;
                 phone.send(ctx, &req).await;
                 wait = T1;
                 resend_at = Some(Instant::now() + wait);

@@ -141,6 +141,11 @@ struct Up {
     slot: Slot,
     /// Where its RTP goes, the far end's telephone-event type, and the stream's id.
     media: Option<(SocketAddr, Option<u8>, u64)>,
+    /// The flow's call number (its SDP's session id), and its SDP's version.
+    number: u32,
+    sdp_version: u32,
+    /// The switch hung it up (a BYE, answered); its media runs until the step ends.
+    ended: bool,
 }
 
 /// One caller's flow; the caller is idle again at the end.
@@ -162,6 +167,10 @@ pub async fn run_flow(ctx: Arc<Ctx>, phone: Arc<Phone>, number: u32, answerer: O
         )
         .await;
         previous_start = started;
+        // A call the switch hung up during the step is over once the step is judged.
+        if let Some(call) = up.take_if(|c| c.ended) {
+            end(&ctx, &phone, &call);
+        }
         match outcome {
             Ok(()) => ctx.flow.count(i, Ok(started.elapsed())),
             Err(cause) => {
@@ -174,7 +183,11 @@ pub async fn run_flow(ctx: Arc<Ctx>, phone: Arc<Phone>, number: u32, answerer: O
     }
     if let Some(call) = up.take() {
         // The flow ended (or failed) with its call up: the caller hangs up.
-        let _ = hang_up(&ctx, &phone, call).await;
+        if call.ended {
+            end(&ctx, &phone, &call);
+        } else {
+            let _ = hang_up(&ctx, &phone, call).await;
+        }
     }
     ctx.counters.call_ended();
     ctx.board.add_idle(phone.index);
@@ -218,7 +231,7 @@ async fn do_step(
             }
         }
         Action::Hear(kind) => {
-            let call = up.as_ref().ok_or(Cause::EarlyBye)?;
+            let call = up.as_ref().filter(|c| !c.ended).ok_or(Cause::EarlyBye)?;
             let Some((remote, _, id)) = call.media else {
                 return Err(Cause::BadSdp);
             };
@@ -240,11 +253,20 @@ async fn do_step(
                 if Instant::now() >= deadline {
                     return Err(Cause::NotHeard(*kind));
                 }
-                pump(ctx, phone, up, (Instant::now() + POLL).min(deadline)).await?;
+                let next = (Instant::now() + POLL).min(deadline);
+                if let Err(cause) = pump(ctx, phone, up, next).await {
+                    // Hung up: what came before the BYE may still be enough.
+                    let last = ctx.media.seen(slot, remote, id);
+                    return if heard(last) >= heard(before) + HEARD_PACKETS {
+                        Ok(())
+                    } else {
+                        Err(cause)
+                    };
+                }
             }
         }
         Action::Dtmf(digits) => {
-            let call = up.as_ref().ok_or(Cause::EarlyBye)?;
+            let call = up.as_ref().filter(|c| !c.ended).ok_or(Cause::EarlyBye)?;
             let Some((remote, Some(pt), _)) = call.media else {
                 return Err(Cause::NoDtmf);
             };
@@ -263,7 +285,7 @@ async fn do_step(
         }
         Action::Wait(d) => {
             let until = Instant::now() + *d;
-            if up.is_some() {
+            if up.as_ref().is_some_and(|c| !c.ended) {
                 pump(ctx, phone, up, until).await
             } else {
                 tokio::time::sleep_until(until).await;
@@ -271,7 +293,7 @@ async fn do_step(
             }
         }
         Action::Hangup => {
-            let call = up.take().ok_or(Cause::EarlyBye)?;
+            let call = up.take_if(|c| !c.ended).ok_or(Cause::EarlyBye)?;
             hang_up(ctx, phone, call).await
         }
         Action::Bye => match pump(ctx, phone, up, deadline).await {
@@ -290,7 +312,7 @@ async fn do_step(
                     return Err(Cause::NoMwi);
                 }
                 let next = (Instant::now() + POLL).min(deadline);
-                if up.is_some() {
+                if up.as_ref().is_some_and(|c| !c.ended) {
                     pump(ctx, phone, up, next).await?;
                 } else {
                     tokio::time::sleep_until(next).await;
@@ -345,6 +367,9 @@ async fn dial(
         invite_cseq,
         slot,
         media,
+        number,
+        sdp_version: 1,
+        ended: false,
     })
 }
 
@@ -354,10 +379,7 @@ pub fn leg_spec(ctx: &Ctx, call: u32, side: Side, remote: SocketAddr) -> StreamS
         call,
         side,
         remote,
-        send_for: match ctx.scenario.rtp {
-            RtpMode::First(d) => Some(d),
-            _ => None,
-        },
+        send_for: crate::call::send_for(ctx.scenario.rtp),
         dtmf_pt: None,
         dtmf_rx_pt: Some(crate::call::DTMF_PT),
         echo_ok: false,
@@ -369,7 +391,7 @@ pub fn leg_spec(ctx: &Ctx, call: u32, side: Side, remote: SocketAddr) -> StreamS
 /// Handles what arrives in the call until `until`: the 2xx again (ACKed again), the
 /// switch's requests (answered); a BYE ends the call (`EarlyBye`).
 async fn pump(ctx: &Ctx, phone: &Phone, up: &mut Option<Up>, until: Instant) -> Result<(), Cause> {
-    let Some(call) = up.as_mut() else {
+    let Some(call) = up.as_mut().filter(|c| !c.ended) else {
         return Err(Cause::EarlyBye);
     };
     loop {
@@ -385,10 +407,21 @@ async fn pump(ctx: &Ctx, phone: &Phone, up: &mut Option<Up>, until: Instant) -> 
             phone.send(ctx, &call.ack).await;
         } else if m.method().map(|x| x.as_str()) == Some("BYE") {
             phone.answer_stray(ctx, &m).await;
-            if let Some(call) = up.take() {
-                end(ctx, phone, &call);
-            }
+            call.ended = true;
             return Err(Cause::EarlyBye);
+        } else if m.method().map(|x| x.as_str()) == Some("INVITE") {
+            // The switch re-INVITEs (a merge, a transfer): our SDP again.
+            call.sdp_version += 1;
+            let contact = format!("<sip:{}@{}>", phone.ext, phone.local);
+            let ok = crate::call::reinvite_ok(
+                &m,
+                &contact,
+                phone.local.ip(),
+                call.slot.port,
+                call.number,
+                call.sdp_version,
+            );
+            phone.send(ctx, &ok).await;
         } else if m.is_request() {
             phone.answer_stray(ctx, &m).await;
         }
@@ -549,11 +582,7 @@ async fn subscribe(
     if let Some(code @ (401 | 407)) = resp.code() {
         let c = Challenge::from_response(&resp).ok_or(Cause::SubscribeCode(code))?;
         let answer = c.answer(&user, &phone.password, "SUBSCRIBE", &uri, &unique(ctx));
-        let name = if code == 401 {
-            "Authorization"
-        } else {
-            "Proxy-Authorization"
-        };
+        let name = crate::call::auth_header(code);
         resp = phone
             .transact(
                 ctx,

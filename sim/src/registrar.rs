@@ -23,13 +23,16 @@ pub async fn register(ctx: &Ctx, phone: &Phone, m: &Message) {
     let credentials = m
         .header(HeaderName::Authorization)
         .and_then(|v| Credentials::parse(v).ok());
-    let resp = match credentials {
+    // Credentials to a nonce of another run (the sim restarted): challenged again,
+    // stale, not refused.
+    let stale = credentials.as_ref().is_some_and(|c| !ours(ctx, c.nonce));
+    let resp = match credentials.filter(|_| !stale) {
         None => {
             let nonce = format!("{:x}{}", ctx.salt, unique(ctx));
             let mut w = MessageWriter::response_to(m, 401, "Unauthorized", Some(&unique(ctx)));
             w.header(
                 "WWW-Authenticate",
-                &challenge(realm, &nonce, Algorithm::Md5, false),
+                &challenge(realm, &nonce, Algorithm::Md5, stale),
             );
             w.finish()
         }
@@ -59,8 +62,14 @@ pub async fn register(ctx: &Ctx, phone: &Phone, m: &Message) {
 /// Credentials for the scenario's realm, to a nonce this run issued, answering with
 /// the account's password.
 fn accepted(ctx: &Ctx, c: &Credentials<'_>) -> bool {
-    let ours = c.nonce.starts_with(&format!("{:x}", ctx.salt));
     let password = ctx.scenario.password.replace("{ext}", c.username);
     let key = ha1(Algorithm::Md5, c.username, c.realm, &password);
-    ours && c.realm == ctx.scenario.domain && verify(Algorithm::Md5, &key, "REGISTER", c)
+    ours(ctx, c.nonce)
+        && c.realm == ctx.scenario.domain
+        && verify(Algorithm::Md5, &key, "REGISTER", c)
+}
+
+/// Whether this run issued `nonce`.
+fn ours(ctx: &Ctx, nonce: &str) -> bool {
+    nonce.starts_with(&format!("{:x}", ctx.salt))
 }

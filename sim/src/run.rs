@@ -354,7 +354,7 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     }
     let calling = calling.unwrap_or_else(|| calling_start.elapsed());
     // Drain: let the calls in progress end.
-    let mut drain = scenario.hold.max() + scenario.answer_delay + scenario.timeout * 3;
+    let mut drain = drain_time(&scenario);
     if mode == Mode::CallCentre {
         drain += scenario.patience;
     }
@@ -399,6 +399,11 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     }
     let timeline = std::mem::take(&mut *timeline.lock().unwrap_or_else(|e| e.into_inner()));
     Ok((report, timeline))
+}
+
+/// How long the calls still up when calling stops may take to end.
+pub fn drain_time(s: &Scenario) -> Duration {
+    s.hold.max() + s.answer_delay + s.timeout * 3
 }
 
 /// Places calls at the scenario's rate for its duration (a flow's calls pick one of

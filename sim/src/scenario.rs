@@ -442,6 +442,18 @@ impl Scenario {
                 "`hear` and `dtmf` steps need RTP: drop rtp = \"off\"",
             ));
         }
+        if self.mode == Mode::Flow
+            && matches!(self.rtp, RtpMode::First(_))
+            && self
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, crate::steps::Action::Dtmf(_)))
+        {
+            return Err(field_err(
+                "rtp",
+                "`dtmf` steps send on the call's RTP: use rtp = \"call\"",
+            ));
+        }
         if self.answerers.is_some() && self.mode != Mode::Flow {
             return Err(field_err(
                 "answerers",

@@ -69,7 +69,8 @@ pub enum Action {
     /// The switch hangs up the call (a feature code's confirmation, a full mailbox).
     Bye,
     /// A message-summary NOTIFY reaches the call's answerer, saying messages wait
-    /// (`true`) or not.
+    /// (`true`) or not, since the step before began. Callers who share an answerer
+    /// share its NOTIFYs: give each its own for a strict count.
     Mwi { waiting: bool },
 }
 

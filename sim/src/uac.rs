@@ -52,6 +52,9 @@ enum State {
     Up { until: Instant },
     /// BYE sent, until its final response or `deadline`.
     Leaving { deadline: Instant },
+    /// Unanswered at its deadline: CANCEL sent, until the INVITE's final response
+    /// (ACKed; a 2xx that crossed the CANCEL is ACKed and hung up) or `deadline`.
+    Cancelling { deadline: Instant },
 }
 
 /// One call of the table.
@@ -87,6 +90,10 @@ struct Call {
     media: Option<(SocketAddr, u64)>,
     /// Only the newest timer entry of a call counts.
     timer: u32,
+    /// Its SDP's version (a re-INVITE's answer is the next).
+    sdp_version: u32,
+    /// Why it failed, when it goes on after failing (a cancelled call).
+    failed: Option<Cause>,
 }
 
 /// A call's timer entry: row, generation, timer number.
@@ -125,9 +132,11 @@ impl Wheel {
         }
     }
 
-    /// The entries due at `now` (their slots emptied into `due`).
+    /// The entries due at `now` (their slots emptied into `due`): those of the ticks
+    /// that have fully begun (`push` rounds up, this down: never early).
     fn due(&mut self, now: Instant, due: &mut Vec<Entry>) {
-        let until = self.tick_of(now);
+        let d = now.saturating_duration_since(self.start);
+        let until = (d.as_nanos() / TICK.as_nanos()) as u64;
         while self.cursor <= until {
             if self.cursor % WHEEL_SLOTS as u64 == 0 && !self.far.is_empty() {
                 let cursor = self.cursor;
@@ -184,7 +193,7 @@ pub async fn run(ctx: Arc<Ctx>, phones: Vec<Arc<Phone>>) -> Duration {
     let mut last = start;
     let mut credit = 1.0;
     let mut number = 0u32;
-    let drain = s.hold.max() + s.answer_delay + s.timeout * 3;
+    let drain = crate::run::drain_time(s);
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -202,7 +211,18 @@ pub async fn run(ctx: Arc<Ctx>, phones: Vec<Arc<Phone>>) -> Duration {
                 let dtmf = s.dtmf > 0.0 && rng.gen_bool(s.dtmf);
                 e.place(number, callee, hold, dtmf, now);
             }
-        } else if e.free.len() == e.rows.len() || elapsed >= s.duration + drain {
+        } else if e.free.len() == e.rows.len() {
+            return s.duration;
+        } else if elapsed >= s.duration + drain {
+            // Calls that never ended (a far end that went silent): counted and freed.
+            for row in 0..e.rows.len() {
+                let cause = match e.rows[row].as_ref().map(|c| c.state) {
+                    Some(State::Inviting) => Cause::Timeout,
+                    Some(_) => Cause::ByeTimeout,
+                    None => continue,
+                };
+                e.finish(row, Some(cause));
+            }
             return s.duration;
         }
         for (i, phone) in phones.iter().enumerate() {
@@ -274,6 +294,8 @@ impl Engine<'_> {
             slot: ctx.media.allocate(),
             media: None,
             timer: 0,
+            sdp_version: 1,
+            failed: None,
         };
         self.rows[row] = Some(call);
         self.send_invite(row, None);
@@ -431,12 +453,9 @@ impl Engine<'_> {
                     c.cseq += 1;
                     c.branch += 1;
                     c.wait = T1;
-                    let name = if code == 401 {
-                        "Authorization"
-                    } else {
-                        "Proxy-Authorization"
-                    };
-                    self.send_invite(row, Some((name, &auth)));
+                    // A new transaction: resent until its own provisional response.
+                    c.provisional = false;
+                    self.send_invite(row, Some((crate::call::auth_header(code), &auth)));
                     self.schedule(row, Instant::now() + T1);
                 }
                 _ => {
@@ -444,6 +463,21 @@ impl Engine<'_> {
                     self.finish(row, Some(Cause::Code(code)));
                 }
             },
+            State::Cancelling { .. } if cseq.method == "INVITE" && cseq.seq == c.cseq => {
+                match code {
+                    100..=199 => {}
+                    // Answered as it was cancelled: ACKed, then hung up.
+                    200..=299 => {
+                        c.failed = Some(Cause::Timeout);
+                        self.answered(row, m);
+                        self.hang_up(row, Instant::now());
+                    }
+                    _ => {
+                        self.ack_failure(row, m);
+                        self.finish(row, None);
+                    }
+                }
+            }
             State::Up { .. } | State::Leaving { .. }
                 if cseq.method == "INVITE" && (200..300).contains(&code) =>
             {
@@ -464,7 +498,9 @@ impl Engine<'_> {
         let Some(c) = self.rows[row].as_mut() else {
             return;
         };
-        ctx.counters.answered(c.started.elapsed());
+        if c.failed.is_none() {
+            ctx.counters.answered(c.started.elapsed());
+        }
         c.to_tag = m.to().and_then(|t| t.tag().map(str::to_owned));
         c.target = m
             .contacts()
@@ -479,10 +515,7 @@ impl Engine<'_> {
                         call: c.number,
                         side: Side::Caller,
                         remote,
-                        send_for: match ctx.scenario.rtp {
-                            RtpMode::First(d) => Some(d),
-                            _ => None,
-                        },
+                        send_for: crate::call::send_for(ctx.scenario.rtp),
                         dtmf_pt: events.filter(|_| c.dtmf),
                         dtmf_rx_pt: Some(DTMF_PT),
                         echo_ok: true,
@@ -516,8 +549,29 @@ impl Engine<'_> {
         if method == Some("ACK") {
             return;
         }
-        let ok = MessageWriter::response_to(m, 200, "OK", None).finish();
-        self.phones[c.phone].send_now(self.ctx.scenario.target, &ok);
+        let phone = &self.phones[c.phone];
+        let ok = if method == Some("INVITE") {
+            // A re-INVITE: our SDP again, its next version.
+            let Some(c) = self.rows[row].as_mut() else {
+                return;
+            };
+            c.sdp_version += 1;
+            let contact = format!("<sip:{}@{}>", self.exts[c.phone], self.locals[c.phone]);
+            crate::call::reinvite_ok(
+                m,
+                &contact,
+                phone.local.ip(),
+                c.slot.port,
+                c.number,
+                c.sdp_version,
+            )
+        } else {
+            MessageWriter::response_to(m, 200, "OK", None).finish()
+        };
+        phone.send_now(self.ctx.scenario.target, &ok);
+        let Some(c) = self.rows[row].as_ref() else {
+            return;
+        };
         if method == Some("BYE") && matches!(c.state, State::Up { .. }) {
             self.finish(row, Some(Cause::EarlyBye));
         }
@@ -533,13 +587,21 @@ impl Engine<'_> {
         let phone = &self.phones[c.phone];
         match c.state {
             State::Inviting if now >= c.deadline => {
-                if c.provisional {
-                    self.head(row, "CANCEL", false, None);
-                    self.out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-                    self.send_out(row);
+                if !c.provisional {
+                    return self.finish(row, Some(Cause::Timeout));
                 }
-                self.finish(row, Some(Cause::Timeout));
+                // The CANCEL (the INVITE's branch and CSeq number); the call waits for
+                // the INVITE's final response to ACK it.
+                c.failed = Some(Cause::Timeout);
+                let deadline = now + ctx.scenario.timeout;
+                c.state = State::Cancelling { deadline };
+                self.head(row, "CANCEL", false, None);
+                self.out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+                self.send_out(row);
+                self.schedule(row, deadline);
             }
+            State::Cancelling { deadline } if now >= deadline => self.finish(row, None),
+            State::Cancelling { deadline } => self.schedule(row, deadline),
             State::Inviting => {
                 // Resent until a provisional response, then left to its deadline.
                 let next = if c.provisional {
@@ -551,22 +613,7 @@ impl Engine<'_> {
                 };
                 self.schedule(row, next);
             }
-            State::Up { until } if now >= until => {
-                c.cseq += 1;
-                c.branch += 1;
-                c.wait = T1;
-                c.state = State::Leaving {
-                    deadline: now + ctx.scenario.timeout,
-                };
-                self.head(row, "BYE", true, None);
-                self.out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-                if let Some(c) = self.rows[row].as_mut() {
-                    c.request.clear();
-                    c.request.extend_from_slice(&self.out);
-                }
-                self.send_out(row);
-                self.schedule(row, now + T1);
-            }
+            State::Up { until } if now >= until => self.hang_up(row, now),
             State::Up { until } => self.schedule(row, until),
             State::Leaving { deadline } if now >= deadline => {
                 self.finish(row, Some(Cause::ByeTimeout))
@@ -578,6 +625,28 @@ impl Engine<'_> {
                 self.schedule(row, next);
             }
         }
+    }
+
+    /// Sends the call's BYE (kept for its retransmissions).
+    fn hang_up(&mut self, row: usize, now: Instant) {
+        let timeout = self.ctx.scenario.timeout;
+        let Some(c) = self.rows[row].as_mut() else {
+            return;
+        };
+        c.cseq += 1;
+        c.branch += 1;
+        c.wait = T1;
+        c.state = State::Leaving {
+            deadline: now + timeout,
+        };
+        self.head(row, "BYE", true, None);
+        self.out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        if let Some(c) = self.rows[row].as_mut() {
+            c.request.clear();
+            c.request.extend_from_slice(&self.out);
+        }
+        self.send_out(row);
+        self.schedule(row, now + T1);
     }
 
     /// ACKs a non-2xx final response to the INVITE (its branch, the response's To tag).
@@ -594,7 +663,7 @@ impl Engine<'_> {
         let Some(c) = self.rows[row].take() else {
             return;
         };
-        ctx.counters.fail_opt(cause);
+        ctx.counters.fail_opt(c.failed.or(cause));
         if let Some((remote, id)) = c.media {
             let m = ctx.media.stop(c.slot, remote, id);
             ctx.counters.leg_media(c.number, Side::Caller, m, c.dtmf);

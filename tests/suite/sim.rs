@@ -359,6 +359,80 @@ fn uac_only_sim_answers_the_switchs_challenge_and_hangs_up_its_calls() {
 }
 
 #[test]
+fn uac_only_sim_cancels_what_rings_past_its_timeout() {
+    use std::io::{BufRead, BufReader};
+    let dir = temp_dir();
+    let listen = format!("127.0.0.1:{}", free_port());
+    // A carrier that rings 3 s before it answers; callers that give up after 500 ms.
+    let uas_json = dir.path().join("uas.json");
+    let mut uas = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args([
+            "sim",
+            "--uas",
+            "--listen",
+            &listen,
+            "--dids",
+            "1000-1009",
+            "--answer-delay",
+            "3s",
+            "--duration",
+            "5s",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&uas_json)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pbx sim --uas starts");
+    let mut lines = BufReader::new(uas.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a line").unwrap();
+    assert!(first.contains("listening"), "{first}");
+    std::thread::spawn(move || for _ in lines {});
+    let json = dir.path().join("uac.json");
+    let out = sim(
+        &[
+            "--uac-only",
+            "--target",
+            &listen,
+            "--numbers",
+            "1000-1009",
+            "--rate",
+            "5",
+            "--duration",
+            "1s",
+            "--timeout",
+            "500ms",
+            "--rtp",
+            "off",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    let r = report(&json);
+    assert_eq!(out.status.code(), Some(1), "{r}");
+    let attempted = n(&r, "attempted");
+    assert!(attempted >= 4, "{r}");
+    // Each rang, was cancelled at its timeout, and its 487 ACKed: a timeout each,
+    // nothing else.
+    assert_eq!(n(&r, "answered"), 0, "{r}");
+    assert_eq!(
+        r["failed"],
+        serde_json::json!({"timeout": attempted}),
+        "{r}"
+    );
+    assert_eq!(r["ringing_ms"]["count"].as_u64(), Some(attempted), "{r}");
+    assert_eq!(wait_for(&mut uas, Duration::from_secs(20)), Some(0));
+    let u = report(&uas_json);
+    assert!(
+        u["failed"].as_object().unwrap().is_empty(),
+        "the carrier saw clean cancels: {u}"
+    );
+}
+
+#[test]
 fn uac_only_sim_calls_a_uas_sim_with_audio_checks() {
     use std::io::{BufRead, BufReader};
     let dir = temp_dir();
