@@ -365,6 +365,9 @@ pub struct Report {
     /// A flow's steps, in order, when the run was one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<crate::flow::StepReport>,
+    /// The seconds in which something failed, and by which cause (as it happened;
+    /// audio checks, judged after the run, are in `failed` only).
+    pub failures_by_second: Vec<crate::timeline::FailureSecond>,
 }
 
 /// What a call centre's callers and agents saw.
@@ -416,6 +419,7 @@ impl Report {
             elapsed_s: round2(elapsed.as_secs_f64()),
             centre: None,
             steps: Vec::new(),
+            failures_by_second: Vec::new(),
         }
     }
 

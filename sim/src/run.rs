@@ -368,6 +368,34 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     // Let the callees take their BYEs and report their audio.
     tokio::time::sleep(Duration::from_millis(300)).await;
     progress_task.abort();
+    // Failures since the last second's sample (the end of the drain) make a last one.
+    {
+        let mut tl = timeline.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen: std::collections::BTreeMap<String, u64> = Default::default();
+        for sample in &tl.samples {
+            for (cause, n) in &sample.failed {
+                *seen.entry(cause.clone()).or_default() += n;
+            }
+        }
+        let failed: std::collections::BTreeMap<String, u64> = ctx
+            .counters
+            .failed_map()
+            .into_iter()
+            .filter_map(|(cause, n)| {
+                let new = n - seen.get(&cause).copied().unwrap_or(0);
+                (new > 0).then_some((cause, new))
+            })
+            .collect();
+        if !failed.is_empty() {
+            tl.push(Sample {
+                t: begun.elapsed().as_secs_f64(),
+                rate: 0.0,
+                active: ctx.counters.active.load(Ordering::Relaxed),
+                setup_p50_ms: 0.0,
+                failed,
+            });
+        }
+    }
 
     // Unregister (best effort, all at once, bounded by one timeout).
     let unregs: Vec<_> = registered
@@ -398,6 +426,7 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
         report.steps = ctx.flow.report(&scenario.steps);
     }
     let timeline = std::mem::take(&mut *timeline.lock().unwrap_or_else(|e| e.into_inner()));
+    report.failures_by_second = timeline.failures();
     Ok((report, timeline))
 }
 
@@ -522,15 +551,26 @@ async fn report_progress(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     let mut last_attempted = 0;
+    let mut last_failed = std::collections::BTreeMap::new();
     let c = &ctx.counters;
     loop {
         tick.tick().await;
         let attempted = c.attempted.load(Ordering::Relaxed);
+        let failed_now = c.failed_map();
+        let failed = failed_now
+            .iter()
+            .filter_map(|(cause, n)| {
+                let new = n - last_failed.get(cause).copied().unwrap_or(0);
+                (new > 0).then(|| (cause.clone(), new))
+            })
+            .collect();
+        last_failed = failed_now;
         let sample = Sample {
             t: begun.elapsed().as_secs_f64(),
             rate: (attempted - last_attempted) as f64,
             active: c.active.load(Ordering::Relaxed),
             setup_p50_ms: c.recent_setup_p50(),
+            failed,
         };
         last_attempted = attempted;
         if print {

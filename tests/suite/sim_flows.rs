@@ -142,6 +142,17 @@ fn flows_confirm_feature_codes_find_their_way_through_an_ivr_and_report_a_queue_
         Some(0),
         "the flow stopped there"
     );
+    // The time series says when they failed: every one of them, in some second.
+    let series = r["failures_by_second"].as_array().unwrap();
+    let counted: u64 = series
+        .iter()
+        .map(|sec| {
+            sec["failed"]["landed: no phone heard"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(counted, flows, "{r}");
 }
 
 #[test]
