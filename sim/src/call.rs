@@ -145,7 +145,7 @@ pub async fn place(ctx: Arc<Ctx>, phone: Arc<Phone>, plan: Plan) {
             ctx.centre.ended(phone.ext, plan.number);
             ctx.board.add_idle(phone.index);
         }
-        Mode::Uac | Mode::Uas | Mode::Flow => {}
+        Mode::Uac | Mode::Uas | Mode::Flow | Mode::Storm => {}
     }
 }
 

@@ -25,6 +25,7 @@ pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod steps;
+pub mod storm;
 pub mod timeline;
 pub mod ua;
 pub mod uac;

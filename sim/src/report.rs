@@ -368,6 +368,12 @@ pub struct Report {
     /// The seconds in which something failed, and by which cause (as it happened;
     /// audio checks, judged after the run, are in `failed` only).
     pub failures_by_second: Vec<crate::timeline::FailureSecond>,
+    /// A registration storm: REGISTER → 200 (the 401 round included), and the
+    /// registrations sent per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub register_ms: Option<Percentiles>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registrations_per_s: Option<f64>,
 }
 
 /// What a call centre's callers and agents saw.
@@ -420,6 +426,8 @@ impl Report {
             centre: None,
             steps: Vec::new(),
             failures_by_second: Vec::new(),
+            register_ms: None,
+            registrations_per_s: None,
         }
     }
 
@@ -435,6 +443,16 @@ impl Report {
             offer_ms: round_p(offer_ms),
             wait_ms: round_p(wait_ms),
         });
+    }
+
+    /// A storm's report: its registrations were counted as calls while under way;
+    /// they are registrations, and no call was made.
+    pub fn into_storm(&mut self) {
+        self.register_ms = Some(self.setup_ms);
+        self.registrations_per_s = Some(self.cps);
+        self.setup_ms = Percentiles::default();
+        self.cps = 0.0;
+        (self.attempted, self.answered) = (0, 0);
     }
 
     /// Total failures of every kind.
@@ -470,7 +488,12 @@ impl Report {
                 pct(self.registered, self.phones)
             ));
         }
-        if self.steps.is_empty() {
+        if let (Some(ms), Some(rate)) = (&self.register_ms, self.registrations_per_s) {
+            s.push_str(&format!(
+                "  storm       {rate:.1} registrations/s sent, REGISTER→200 p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1} ms\n",
+                ms.p50, ms.p95, ms.p99, ms.max
+            ));
+        } else if self.steps.is_empty() {
             s.push_str(&format!(
                 "  calls       {} attempted, {} answered ({:.2}%), {} skipped (no idle phones)\n",
                 self.attempted,
@@ -489,24 +512,26 @@ impl Report {
                 self.skipped
             ));
         }
-        let unit = if self.steps.is_empty() {
-            "calls"
-        } else {
-            "flows"
-        };
-        s.push_str(&format!(
-            "  rate        {:.2} {unit}/s over {:.1} s, concurrent peak {}\n",
-            self.cps, self.calling_s, self.concurrent_peak
-        ));
         let p = |x: &Percentiles| {
             format!(
                 "p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1} ms",
                 x.p50, x.p95, x.p99, x.max
             )
         };
-        s.push_str(&format!("  INVITE→180  {}\n", p(&self.ringing_ms)));
-        s.push_str(&format!("  INVITE→200  {}\n", p(&self.setup_ms)));
-        if self.steps.is_empty() || self.audio_checked > 0 {
+        if self.register_ms.is_none() {
+            let unit = if self.steps.is_empty() {
+                "calls"
+            } else {
+                "flows"
+            };
+            s.push_str(&format!(
+                "  rate        {:.2} {unit}/s over {:.1} s, concurrent peak {}\n",
+                self.cps, self.calling_s, self.concurrent_peak
+            ));
+            s.push_str(&format!("  INVITE→180  {}\n", p(&self.ringing_ms)));
+            s.push_str(&format!("  INVITE→200  {}\n", p(&self.setup_ms)));
+        }
+        if (self.steps.is_empty() && self.register_ms.is_none()) || self.audio_checked > 0 {
             s.push_str(&format!(
                 "  audio       {} of {} checked calls ok ({:.2}%)\n",
                 self.audio_ok,

@@ -236,6 +236,14 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
                 ));
             }
         }
+        Mode::Storm => {
+            for i in 0..crate::storm::STORM_SOCKETS {
+                phones.push(Arc::new(
+                    Phone::bind_polled(i, 0, String::new(), SocketAddr::new(ip, 0))
+                        .map_err(bind_err)?,
+                ));
+            }
+        }
         Mode::Uac if scenario.bind.is_some() => {
             let ext = scenario.caller;
             let at = scenario.bind.unwrap_or(scenario.target);
@@ -267,8 +275,8 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     }
     // A UAC's plain calls run on the table engine (`uac.rs`), which reads its sockets
     // itself; calls that hold or transfer need the task-per-call path.
-    let table_engine =
-        mode == Mode::Uac && scenario.hold_share == 0.0 && scenario.transfer_share == 0.0;
+    let table_engine = mode == Mode::Storm
+        || (mode == Mode::Uac && scenario.hold_share == 0.0 && scenario.transfer_share == 0.0);
     if !polled.is_empty() && !table_engine {
         tasks.push(tokio::spawn(Phone::receive_polled(polled, ctx.clone())));
     }
@@ -285,7 +293,7 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     let reg_start = Instant::now();
     let to_register = match mode {
         Mode::Phones | Mode::CallCentre | Mode::Flow => &phones[..],
-        Mode::Uac | Mode::Uas => &[],
+        Mode::Uac | Mode::Uas | Mode::Storm => &[],
     };
     for (i, p) in to_register.iter().enumerate() {
         tokio::time::sleep_until(
@@ -351,6 +359,7 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
         }
         Mode::Uac | Mode::CallCentre | Mode::Flow => place_calls(&ctx, &phones, &answerers).await,
         Mode::Uas => tokio::time::sleep(scenario.duration).await,
+        Mode::Storm => calling = Some(crate::storm::run(ctx.clone(), phones.clone()).await),
     }
     let calling = calling.unwrap_or_else(|| calling_start.elapsed());
     // Drain: let the calls in progress end.
@@ -411,7 +420,7 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     let mut report = Report::build(
         scenario.target.to_string(),
         match mode {
-            Mode::Phones | Mode::CallCentre | Mode::Flow => scenario.phones() as u64,
+            Mode::Phones | Mode::CallCentre | Mode::Flow | Mode::Storm => scenario.phones() as u64,
             Mode::Uac | Mode::Uas => 0,
         },
         &ctx.counters,
@@ -424,6 +433,9 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     }
     if mode == Mode::Flow {
         report.steps = ctx.flow.report(&scenario.steps);
+    }
+    if mode == Mode::Storm {
+        report.into_storm();
     }
     let timeline = std::mem::take(&mut *timeline.lock().unwrap_or_else(|e| e.into_inner()));
     report.failures_by_second = timeline.failures();

@@ -145,6 +145,9 @@ pub enum RtpMode {
 pub enum Mode {
     /// Phones of a tenant that register and call each other through the switch.
     Phones,
+    /// A registration storm: every extension registers once, at `register_rate`,
+    /// over a few shared sockets (`storm.rs`); no calls.
+    Storm,
     /// A plain UAC ("direct" mode): calls the numbers of `extensions` at the target
     /// without registering, from `caller`, answering a 401/407 with `caller` and its
     /// password.
@@ -291,6 +294,7 @@ const FIELDS: &[&str] = &[
     "steps",
     "answerers",
     "answer",
+    "register_only",
 ];
 
 impl Scenario {
@@ -386,6 +390,11 @@ impl Scenario {
                     s.mode = Mode::CallCentre;
                 }
                 "patience" => s.patience = duration_of(key, v)?,
+                "register_only" => match v {
+                    toml::Value::Boolean(true) => s.mode = Mode::Storm,
+                    toml::Value::Boolean(false) => {}
+                    _ => return Err(field_err(key, "expected true or false")),
+                },
                 "steps" => {
                     s.steps = crate::steps::parse(v)?;
                     s.mode = Mode::Flow;

@@ -97,10 +97,10 @@ struct Call {
 }
 
 /// A call's timer entry: row, generation, timer number.
-type Entry = (usize, u32, u32);
+pub(crate) type Entry = (usize, u32, u32);
 
 /// Deadlines by tick: a slot per tick for the next `WHEEL_SLOTS` ticks.
-struct Wheel {
+pub(crate) struct Wheel {
     start: Instant,
     /// The next tick whose slot has not been fired.
     cursor: u64,
@@ -109,7 +109,7 @@ struct Wheel {
 }
 
 impl Wheel {
-    fn new(start: Instant) -> Wheel {
+    pub(crate) fn new(start: Instant) -> Wheel {
         Wheel {
             start,
             cursor: 0,
@@ -123,7 +123,7 @@ impl Wheel {
         d.as_nanos().div_ceil(TICK.as_nanos()) as u64
     }
 
-    fn push(&mut self, at: Instant, e: Entry) {
+    pub(crate) fn push(&mut self, at: Instant, e: Entry) {
         let t = self.tick_of(at).max(self.cursor);
         if t - self.cursor < WHEEL_SLOTS as u64 {
             self.slots[(t % WHEEL_SLOTS as u64) as usize].push(e);
@@ -134,7 +134,7 @@ impl Wheel {
 
     /// The entries due at `now` (their slots emptied into `due`): those of the ticks
     /// that have fully begun (`push` rounds up, this down: never early).
-    fn due(&mut self, now: Instant, due: &mut Vec<Entry>) {
+    pub(crate) fn due(&mut self, now: Instant, due: &mut Vec<Entry>) {
         let d = now.saturating_duration_since(self.start);
         let until = (d.as_nanos() / TICK.as_nanos()) as u64;
         while self.cursor <= until {

@@ -21,6 +21,9 @@ it is a registrar too: a trunk registers with digest (realm --domain, any user n
 Call-centre mode: `--queue N --agents A-B` has the phones of --extensions call queue N while \
 the agents answer what it offers them and hang up after --hold (see \
 sim/scenarios/call-centre.toml).\n\
+Registration storm: `--register-only --extensions A-B --register-rate N` registers every \
+extension once over 16 shared sockets (100,000 phones need no more) and reports the rate \
+and REGISTER→200 times.\n\
 Flow mode: a scenario with [[steps]] (dial, hear, dtmf, wait, hangup, bye, mwi) that every \
 caller walks, each step counted and timed (see sim/scenarios/ivr.toml, feature-codes.toml, \
 voicemail.toml, conference.toml).\n\
@@ -118,6 +121,13 @@ pub struct ModeArgs {
     /// Call centre: how long a caller waits for an agent before hanging up, e.g. 2m.
     #[arg(long)]
     patience: Option<String>,
+    /// A registration storm: every extension registers once at --register-rate over a
+    /// few shared sockets; no calls.
+    #[arg(long, conflicts_with_all = ["uac_only", "uas", "queue"])]
+    register_only: bool,
+    /// Registrations per second (paced).
+    #[arg(long)]
+    register_rate: Option<f64>,
 }
 
 fn usage(field: &str, message: String) -> CliError {
@@ -219,6 +229,18 @@ fn scenario(a: &SimArgs) -> Result<Scenario, CliError> {
     if let Some(r) = &a.modes.agents {
         s.agents = Some(parse_extensions(r).map_err(|m| usage("agents", m))?);
         s.mode = Mode::CallCentre;
+    }
+    if a.modes.register_only {
+        s.mode = Mode::Storm;
+    }
+    if let Some(r) = a.modes.register_rate {
+        if !(r > 0.0 && r.is_finite()) {
+            return Err(usage(
+                "register-rate",
+                format!("expected registrations per second > 0, got {r}"),
+            ));
+        }
+        s.register_rate = r;
     }
     if let Some(p) = &a.modes.patience {
         s.patience = duration_flag("patience", p)?;

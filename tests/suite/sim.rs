@@ -433,6 +433,65 @@ fn uac_only_sim_cancels_what_rings_past_its_timeout() {
 }
 
 #[test]
+fn a_registration_storm_registers_every_extension_over_shared_sockets() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    pbx.stop();
+    pbx_cli(
+        dir.path(),
+        &[
+            "line",
+            "add-range",
+            "--tenant",
+            "demo",
+            "--from",
+            "3000",
+            "--to",
+            "3399",
+            "--password",
+            "pw{ext}",
+        ],
+    );
+    pbx.restart();
+    let json = dir.path().join("storm.json");
+    let out = sim(
+        &[
+            "--register-only",
+            "--target",
+            &pbx.addr.to_string(),
+            "--extensions",
+            "3000-3399",
+            "--password",
+            "pw{ext}",
+            "--register-rate",
+            "800",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    let r = report(&json);
+    assert!(out.status.success(), "{r}");
+    // 400 phones over 16 sockets, each answered its challenge and was bound.
+    assert_eq!((n(&r, "phones"), n(&r, "registered")), (400, 400), "{r}");
+    assert_eq!(r["register_ms"]["count"].as_u64(), Some(400), "{r}");
+    assert!(r["registrations_per_s"].as_f64().unwrap() > 300.0, "{r}");
+    assert_eq!(n(&r, "attempted"), 0, "no calls: {r}");
+    // The switch stored a binding for each, at 16 distinct sockets.
+    let db = rusqlite::Connection::open(dir.path().join("pbx.sqlite3")).unwrap();
+    let (bound, sockets): (i64, i64) = db
+        .query_row(
+            "SELECT count(DISTINCT ext), count(DISTINCT substr(contact, instr(contact, '@'))) \
+             FROM bindings WHERE ext BETWEEN '3000' AND '3399'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((bound, sockets), (400, 16));
+}
+
+#[test]
 fn uac_only_sim_calls_a_uas_sim_with_audio_checks() {
     use std::io::{BufRead, BufReader};
     let dir = temp_dir();
