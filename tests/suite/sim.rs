@@ -35,7 +35,7 @@ pub(crate) fn sim(args: &[&str], limit: Duration) -> Output {
 }
 
 /// Waits for `child` to end (killing it after `limit`) and returns its exit code.
-fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
+pub(crate) fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
     let step = Duration::from_millis(100);
     let mut waited = Duration::ZERO;
     loop {
@@ -49,6 +49,26 @@ fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
         std::thread::sleep(step);
         waited += step;
     }
+}
+
+/// Starts `pbx sim --uas --listen LISTEN ARGS… --quiet --json JSON` (a carrier) and
+/// returns it once it says it listens; its stderr is read on so it never blocks.
+pub(crate) fn start_uas(listen: &str, args: &[&str], json: &Path) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    let mut uas = Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args(["sim", "--uas", "--listen", listen])
+        .args(args)
+        .args(["--quiet", "--json"])
+        .arg(json)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pbx sim --uas starts");
+    let mut lines = BufReader::new(uas.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a line").unwrap();
+    assert!(first.contains("listening"), "{first}");
+    std::thread::spawn(move || for _ in lines {});
+    uas
 }
 
 pub(crate) fn report(path: &Path) -> serde_json::Value {
@@ -360,35 +380,22 @@ fn uac_only_sim_answers_the_switchs_challenge_and_hangs_up_its_calls() {
 
 #[test]
 fn uac_only_sim_cancels_what_rings_past_its_timeout() {
-    use std::io::{BufRead, BufReader};
     let dir = temp_dir();
     let listen = format!("127.0.0.1:{}", free_port());
     // A carrier that rings 3 s before it answers; callers that give up after 500 ms.
     let uas_json = dir.path().join("uas.json");
-    let mut uas = Command::new(env!("CARGO_BIN_EXE_pbx"))
-        .args([
-            "sim",
-            "--uas",
-            "--listen",
-            &listen,
+    let mut uas = start_uas(
+        &listen,
+        &[
             "--dids",
             "1000-1009",
             "--answer-delay",
             "3s",
             "--duration",
             "5s",
-            "--quiet",
-            "--json",
-        ])
-        .arg(&uas_json)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pbx sim --uas starts");
-    let mut lines = BufReader::new(uas.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("a line").unwrap();
-    assert!(first.contains("listening"), "{first}");
-    std::thread::spawn(move || for _ in lines {});
+        ],
+        &uas_json,
+    );
     let json = dir.path().join("uac.json");
     let out = sim(
         &[
@@ -493,34 +500,15 @@ fn a_registration_storm_registers_every_extension_over_shared_sockets() {
 
 #[test]
 fn uac_only_sim_calls_a_uas_sim_with_audio_checks() {
-    use std::io::{BufRead, BufReader};
     let dir = temp_dir();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let uas_json = dir.path().join("uas.json");
-    let mut uas = Command::new(env!("CARGO_BIN_EXE_pbx"))
-        .args([
-            "sim",
-            "--uas",
-            "--listen",
-            &listen,
-            "--dids",
-            "4930123400-4930123499",
-            "--duration",
-            "6s",
-            "--quiet",
-            "--json",
-            uas_json.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pbx sim --uas starts");
-    let mut lines = BufReader::new(uas.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("a line").unwrap();
-    assert!(first.contains("listening"), "{first}");
-    // Keep reading so the UAS never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let mut uas = start_uas(
+        &listen,
+        &["--dids", "4930123400-4930123499", "--duration", "6s"],
+        &uas_json,
+    );
 
     let uac_json = dir.path().join("uac.json");
     let out = sim(

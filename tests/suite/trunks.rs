@@ -691,8 +691,6 @@ fn a_tls_trunk_checks_its_carriers_certificate_and_carries_calls_both_ways() {
 
 #[test]
 fn a_registration_trunk_registers_at_the_simulated_carrier_and_calls_its_ddis() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
     // `pbx sim --uas` as the carrier: a registrar with digest (realm carrier.test,
@@ -700,12 +698,9 @@ fn a_registration_trunk_registers_at_the_simulated_carrier_and_calls_its_ddis() 
     let port = crate::common::free_port();
     let listen = format!("127.0.0.1:{port}");
     let json = dir.path().join("carrier.json");
-    let mut carrier = Command::new(env!("CARGO_BIN_EXE_pbx"))
-        .args([
-            "sim",
-            "--uas",
-            "--listen",
-            &listen,
+    let mut carrier = crate::sim::start_uas(
+        &listen,
+        &[
             "--dids",
             "4930123400-4930123499",
             "--domain",
@@ -714,18 +709,9 @@ fn a_registration_trunk_registers_at_the_simulated_carrier_and_calls_its_ddis() 
             "secret",
             "--duration",
             "12s",
-            "--quiet",
-            "--json",
-        ])
-        .arg(&json)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pbx sim --uas starts");
-    let mut lines = BufReader::new(carrier.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("a line").unwrap();
-    assert!(first.contains("listening"), "{first}");
-    std::thread::spawn(move || for _ in lines {});
+        ],
+        &json,
+    );
     route_over(dir.path(), &["carrier"]);
     let account = |password| {
         vec![
@@ -752,15 +738,12 @@ fn a_registration_trunk_registers_at_the_simulated_carrier_and_calls_its_ddis() 
     trunk_add(dir.path(), "wrong", port, &account("guess"));
     let text = wait_status(dir.path(), "wrong", "down");
     assert!(text.contains("REGISTER refused: 403"), "{text}");
-    let step = Duration::from_millis(100);
-    let mut waited = Duration::ZERO;
-    while carrier.try_wait().unwrap().is_none() {
-        assert!(waited < Duration::from_secs(30), "the carrier sim ends");
-        std::thread::sleep(step);
-        waited += step;
-    }
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // It counted the refused registration as a failure: exit code 1.
+    assert_eq!(
+        crate::sim::wait_for(&mut carrier, Duration::from_secs(30)),
+        Some(1)
+    );
+    let r = crate::sim::report(&json);
     assert!(r["registered"].as_u64().unwrap() >= 1, "{r}");
     assert_eq!(r["answered"].as_u64(), Some(1), "{r}");
     assert!(r["failed"]["register 403"].as_u64().unwrap() >= 1, "{r}");
