@@ -445,7 +445,7 @@ pub(crate) async fn setup(
             Ok(None) => return Err(Cause::Timeout),
             Err(_) if Instant::now() >= deadline => {
                 if provisional {
-                    cancel(ctx, phone, d, &branch).await;
+                    cancel(ctx, phone, d, inbox, &branch).await;
                 }
                 return Err(Cause::Timeout);
             }
@@ -619,9 +619,53 @@ async fn ack_failure(ctx: &Ctx, phone: &Phone, d: &Dialog, branch: &str, resp: &
 }
 
 /// CANCELs the pending INVITE (best effort: the answer is not awaited).
-async fn cancel(ctx: &Ctx, phone: &Phone, d: &Dialog, branch: &str) {
+/// CANCELs the pending INVITE and waits (one timeout at most) for the INVITE's final
+/// response: a 487 (or any refusal) is ACKed; a 2xx that crossed the CANCEL is ACKed
+/// and hung up (its BYE not awaited).
+async fn cancel(ctx: &Ctx, phone: &Phone, d: &mut Dialog, inbox: &mut Inbox, branch: &str) {
     let w = d.request(ctx, phone, "CANCEL", branch, d.cseq);
     phone.send(ctx, &w.finish()).await;
+    let until = Instant::now() + ctx.scenario.timeout;
+    while let Ok(Some(m)) = tokio::time::timeout_at(until, inbox.recv()).await {
+        let Some(code) = m.code().filter(|c| *c >= 200) else {
+            continue;
+        };
+        if !m
+            .cseq()
+            .is_some_and(|c| c.method == "INVITE" && c.seq == d.cseq)
+        {
+            continue;
+        }
+        if code >= 300 {
+            ack_failure(ctx, phone, d, branch, &m).await;
+            return;
+        }
+        d.to = header(&m, HeaderName::To).to_owned();
+        if let Some(c) = m
+            .contacts()
+            .and_then(|c| c.first().map(|c| c.uri.raw.to_owned()))
+        {
+            d.target_uri = c;
+        }
+        let ack = d.request(
+            ctx,
+            phone,
+            "ACK",
+            &format!("z9hG4bK{}", unique(ctx)),
+            d.cseq,
+        );
+        phone.send(ctx, &ack.finish()).await;
+        d.cseq += 1;
+        let bye = d.request(
+            ctx,
+            phone,
+            "BYE",
+            &format!("z9hG4bK{}", unique(ctx)),
+            d.cseq,
+        );
+        phone.send(ctx, &bye.finish()).await;
+        return;
+    }
 }
 
 /// The callee's side of a call the switch offers: spawned by the phone's reader for a
