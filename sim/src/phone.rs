@@ -44,14 +44,11 @@ pub struct Phone {
 
 /// A phone's SIP socket: read by its own task, woken by every datagram (a phone among
 /// thousands), or polled in batches with the other polled sockets (a UAC's few busy
-/// sockets: one wake-up a millisecond however many datagrams came).
+/// sockets: one wake-up a tick however many datagrams came).
 enum Sock {
     Async(UdpSocket),
     Polled(std::net::UdpSocket),
 }
-
-/// How often polled sockets are read.
-pub const POLL_EVERY: Duration = Duration::from_millis(4);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -114,7 +111,7 @@ impl Phone {
     }
 
     /// The socket, when it is polled (not waited on).
-    pub fn polled_socket(&self) -> Option<&std::net::UdpSocket> {
+    fn polled_socket(&self) -> Option<&std::net::UdpSocket> {
         match &self.sock {
             Sock::Polled(s) => Some(s),
             Sock::Async(_) => None,
@@ -126,6 +123,20 @@ impl Phone {
     pub fn send_now(&self, to: SocketAddr, bytes: &[u8]) -> bool {
         self.polled_socket()
             .is_some_and(|s| s.send_to(bytes, to).is_ok())
+    }
+
+    /// The next datagram waiting on a polled socket and its source; `None` once there
+    /// is none (or the socket is not a polled one). ICMP errors (port unreachable and
+    /// the like) are read past.
+    pub fn try_recv(&self, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+        let sock = self.polled_socket()?;
+        loop {
+            match sock.recv_from(buf) {
+                Ok(got) => return Some(got),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
+                Err(_) => continue,
+            }
+        }
     }
 
     /// Whether the socket is read by `receive_polled`.
@@ -181,25 +192,17 @@ impl Phone {
         }
     }
 
-    /// Reads every polled socket of `phones` each `POLL_EVERY`, each until it has
-    /// nothing more, until the task is aborted.
+    /// Reads every polled socket of `phones` each tick (`uac::TICK`, as the UAC's
+    /// engine does), each until it has nothing more, until the task is aborted.
     pub async fn receive_polled(phones: Vec<Arc<Phone>>, ctx: Arc<Ctx>) {
         let mut buf = vec![0u8; 65536];
-        let mut tick = tokio::time::interval(POLL_EVERY);
+        let mut tick = tokio::time::interval(crate::uac::TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
             for phone in &phones {
-                let Sock::Polled(sock) = &phone.sock else {
-                    continue;
-                };
-                loop {
-                    match sock.recv_from(&mut buf) {
-                        Ok((n, src)) => phone.deliver(&ctx, &buf[..n], src).await,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                        // ICMP port unreachable and the like: read on.
-                        Err(_) => continue,
-                    }
+                while let Some((n, src)) = phone.try_recv(&mut buf) {
+                    phone.deliver(&ctx, &buf[..n], src).await;
                 }
             }
         }

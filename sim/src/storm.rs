@@ -99,15 +99,7 @@ pub async fn run(ctx: Arc<Ctx>, sockets: Vec<Arc<Phone>>) -> Duration {
         }
         // Responses.
         for sock in &sockets {
-            let Some(socket) = sock.polled_socket() else {
-                continue;
-            };
-            loop {
-                let n = match socket.recv_from(&mut buf) {
-                    Ok((n, _)) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(_) => continue,
-                };
+            while let Some((n, _)) = sock.try_recv(&mut buf) {
                 let Ok(m) = Message::parse(buf[..n].to_vec()) else {
                     continue;
                 };

@@ -226,16 +226,8 @@ pub async fn run(ctx: Arc<Ctx>, phones: Vec<Arc<Phone>>) -> Duration {
             return s.duration;
         }
         for (i, phone) in phones.iter().enumerate() {
-            let Some(sock) = phone.polled_socket() else {
-                continue;
-            };
-            loop {
-                match sock.recv_from(&mut buf) {
-                    Ok((n, _)) => e.receive(i, &buf[..n]),
-                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
-                    // ICMP port unreachable and the like: read on.
-                    Err(_) => continue,
-                }
+            while let Some((n, _)) = phone.try_recv(&mut buf) {
+                e.receive(i, &buf[..n]);
             }
         }
         let now = Instant::now();

@@ -327,21 +327,7 @@ fn uac_only_sim_answers_the_switchs_challenge_and_hangs_up_its_calls() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
     pbx.stop();
-    pbx_cli(
-        dir.path(),
-        &[
-            "line",
-            "add-range",
-            "--tenant",
-            "demo",
-            "--from",
-            "1000",
-            "--to",
-            "1000",
-            "--password",
-            "pw{ext}",
-        ],
-    );
+    add_lines(dir.path(), "1000", "1000");
     pbx.restart();
     let json = dir.path().join("report.json");
     let out = sim(
@@ -444,21 +430,7 @@ fn a_registration_storm_registers_every_extension_over_shared_sockets() {
     let dir = temp_dir();
     let mut pbx = Pbx::start(dir.path());
     pbx.stop();
-    pbx_cli(
-        dir.path(),
-        &[
-            "line",
-            "add-range",
-            "--tenant",
-            "demo",
-            "--from",
-            "3000",
-            "--to",
-            "3399",
-            "--password",
-            "pw{ext}",
-        ],
-    );
+    add_lines(dir.path(), "3000", "3399");
     pbx.restart();
     let json = dir.path().join("storm.json");
     let out = sim(
@@ -587,6 +559,26 @@ fn uac_only_sim_calls_a_uas_sim_with_audio_checks() {
     );
 }
 
+/// `pbx line add-range --tenant demo --from FROM --to TO --password 'pw{ext}'` on a
+/// stopped switch's data directory.
+pub(crate) fn add_lines(dir: &Path, from: &str, to: &str) {
+    crate::common::call_helpers::pbx_admin(
+        dir,
+        &[
+            "line",
+            "add-range",
+            "--tenant",
+            "demo",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--password",
+            "pw{ext}",
+        ],
+    );
+}
+
 /// `pbx ARGS --data-dir DIR` (asserted to succeed), its output as text.
 pub(crate) fn pbx_cli(dir: &Path, args: &[&str]) -> String {
     let out = crate::common::call_helpers::pbx_admin(dir, args);
@@ -599,21 +591,7 @@ fn call_centre_callers_wait_with_music_and_reach_their_agents() {
     let mut pbx = Pbx::start(dir.path());
     pbx.stop();
     for (from, to) in [("1000", "1011"), ("2000", "2002")] {
-        pbx_cli(
-            dir.path(),
-            &[
-                "line",
-                "add-range",
-                "--tenant",
-                "demo",
-                "--from",
-                from,
-                "--to",
-                to,
-                "--password",
-                "pw{ext}",
-            ],
-        );
+        add_lines(dir.path(), from, to);
     }
     let mut plan: serde_json::Value =
         serde_json::from_str(&pbx_cli(dir.path(), &["plan", "show", "--tenant", "demo"])).unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::common::call_helpers::{edit_plan, pbx_admin};
 use crate::common::{temp_dir, Pbx};
-use crate::sim::{n, report, sim};
+use crate::sim::{add_lines, n, report, sim};
 
 /// A stopped-then-restarted switch with callers 1000-1004 and answering lines
 /// 2000-2001 (password `pw{ext}`), after `setup` ran on its data directory.
@@ -16,21 +16,7 @@ fn switch_with_lines(dir: &Path, setup: impl FnOnce(&Path)) -> Pbx {
     let mut pbx = Pbx::start(dir);
     pbx.stop();
     for (from, to) in [("1000", "1004"), ("2000", "2001")] {
-        pbx_admin(
-            dir,
-            &[
-                "line",
-                "add-range",
-                "--tenant",
-                "demo",
-                "--from",
-                from,
-                "--to",
-                to,
-                "--password",
-                "pw{ext}",
-            ],
-        );
+        add_lines(dir, from, to);
     }
     setup(dir);
     pbx.restart();
