@@ -30,11 +30,12 @@ pub struct SwitchConfig {
     pub max_calls: Option<usize>,
     /// New calls per second; a call over it gets 503 with Retry-After.
     pub max_cps: Option<u32>,
-    /// Overload: when this many requests a transport took have had no response yet,
-    /// new out-of-dialog requests (INVITE, REGISTER, SUBSCRIBE …) get 503 with
-    /// Retry-After at once, before any work (authentication included) is spent on
-    /// them; requests within dialogs (BYE, re-INVITE, ACK) always go through.
-    pub max_waiting: usize,
+    /// Overload: when too many requests a transport took have had no response yet,
+    /// or requests wait too long for one, new out-of-dialog requests (INVITE,
+    /// REGISTER, SUBSCRIBE …) get 503 with Retry-After at once, before any work
+    /// (authentication included) is spent on them; requests within dialogs (BYE,
+    /// re-INVITE, ACK) always go through.
+    pub shedding: crate::sip::Shedding,
     /// An answered call in which a party sends no RTP for this long is ended (never
     /// while a party holds); `None` never ends one.
     pub media_timeout: Option<std::time::Duration>,
@@ -71,7 +72,7 @@ impl SwitchConfig {
             ring_timeout: crate::call::RING_TIMEOUT,
             max_calls: None,
             max_cps: None,
-            max_waiting: crate::sip::DEFAULT_MAX_WAITING,
+            shedding: crate::sip::Shedding::default(),
             media_timeout: Some(crate::call::MEDIA_TIMEOUT),
             wall_clock: crate::clock::WallClock::default(),
             tls: None,

@@ -131,7 +131,7 @@ impl SwitchActor {
                 .with_capture(state.shared.capture.clone()),
             ),
             max_size: state.config.max_message_size,
-            max_waiting: state.config.max_waiting,
+            shedding: state.config.shedding,
             flows: state.shared.out.flows.clone(),
         };
         let (t, _) = Actor::spawn_linked(None, Transport, args, myself.get_cell())

@@ -252,6 +252,7 @@ async fn caller_dialog(
                     // transferred caller may hear music while the transfer goes on.
                     hold_audio: queue || plan.target.is_some(),
                     listen_any: false,
+                    learn: false,
                 },
             );
         }
@@ -862,6 +863,7 @@ pub(crate) async fn callee(
                 // it before the callee has seen the re-INVITE that holds it.
                 hold_audio: true,
                 listen_any: ctx.scenario.mode == Mode::Flow,
+                learn: ctx.scenario.mode == Mode::Uas && number == 0,
             },
         );
     }

@@ -385,6 +385,7 @@ pub fn leg_spec(ctx: &Ctx, call: u32, side: Side, remote: SocketAddr) -> StreamS
         echo_ok: false,
         hold_audio: false,
         listen_any: true,
+        learn: false,
     }
 }
 

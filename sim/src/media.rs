@@ -93,6 +93,10 @@ pub struct StreamSpec {
     /// (whoever the call reached), non-silent audio without one as `played`, silence
     /// as nothing, its own signature as `bad`.
     pub listen_any: bool,
+    /// The call's number is not known here (a B2BUA between rewrote the SDP that
+    /// names it, as a switch does on its way to a trunk's carrier): it is taken from
+    /// the first signed packet the other side sends, and nothing is sent until then.
+    pub learn: bool,
 }
 
 struct Stream {
@@ -266,6 +270,11 @@ impl Media {
                 self.unmatched.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
+            if s.spec.learn && s.spec.call == 0 {
+                if let Some(call) = signer(pkt, s.spec.side.other()) {
+                    s.spec.call = call;
+                }
+            }
             if s.spec.listen_any {
                 match classify(pkt, s.spec.call, s.spec.side, s.spec.dtmf_rx_pt) {
                     Heard::Phone => {
@@ -313,7 +322,10 @@ impl Media {
                 {
                     let mut streams = lock(&ps.streams);
                     for s in streams.values_mut() {
-                        if s.paused || s.until.is_some_and(|u| now >= u) {
+                        if s.paused
+                            || s.until.is_some_and(|u| now >= u)
+                            || (s.spec.learn && s.spec.call == 0)
+                        {
                             continue;
                         }
                         let mut pkt = [0u8; HEADER + SAMPLES];
@@ -449,6 +461,17 @@ fn classify(pkt: &[u8], call: u32, side: Side, dtmf_pt: Option<u8>) -> Heard {
     }
 }
 
+/// The call number in the signature of a packet sent by `from`, if it is signed.
+fn signer(pkt: &[u8], from: Side) -> Option<u32> {
+    if pkt.len() < HEADER || pkt[0] >> 6 != 2 || pkt[1] & 0x7f != 0 {
+        return None;
+    }
+    let csrc = (pkt[0] & 0x0f) as usize * 4;
+    let payload = pkt.get(HEADER + csrc..)?;
+    (payload.len() >= 9 && &payload[..4] == MAGIC && payload[8] == from as u8)
+        .then(|| u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]))
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Check {
     Ok,
@@ -502,6 +525,7 @@ mod tests {
                 echo_ok: false,
                 hold_audio: false,
                 listen_any: false,
+                learn: false,
             },
             id: 0,
             started: Instant::now(),
@@ -539,6 +563,14 @@ mod tests {
             0xff, 0xff,
         ];
         assert_eq!(check(&silence, 42, Side::Caller, None), Check::Bad);
+        // A callee that could not read the call's number learns it from this.
+        assert_eq!(signer(&pkt[..len], Side::Caller), Some(42));
+        assert_eq!(
+            signer(&pkt[..len], Side::Callee),
+            None,
+            "not the other side's"
+        );
+        assert_eq!(signer(&silence, Side::Caller), None);
     }
 
     #[test]

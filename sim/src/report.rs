@@ -374,6 +374,10 @@ pub struct Report {
     pub register_ms: Option<Percentiles>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registrations_per_s: Option<f64>,
+    /// A storm: REGISTERs started (a phone's first and its challenged second count
+    /// once), and those answered 200.
+    pub registrations: Option<u64>,
+    pub registrations_accepted: Option<u64>,
 }
 
 /// What a call centre's callers and agents saw.
@@ -428,6 +432,8 @@ impl Report {
             failures_by_second: Vec::new(),
             register_ms: None,
             registrations_per_s: None,
+            registrations: None,
+            registrations_accepted: None,
         }
     }
 
@@ -450,6 +456,8 @@ impl Report {
     pub fn into_storm(&mut self) {
         self.register_ms = Some(self.setup_ms);
         self.registrations_per_s = Some(self.cps);
+        (self.registrations, self.registrations_accepted) =
+            (Some(self.attempted), Some(self.answered));
         self.setup_ms = Percentiles::default();
         self.cps = 0.0;
         (self.attempted, self.answered) = (0, 0);
@@ -492,6 +500,15 @@ impl Report {
             s.push_str(&format!(
                 "  storm       {rate:.1} registrations/s sent, REGISTER→200 p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1} ms\n",
                 ms.p50, ms.p95, ms.p99, ms.max
+            ));
+            let (sent, ok) = (
+                self.registrations.unwrap_or(0),
+                self.registrations_accepted.unwrap_or(0),
+            );
+            s.push_str(&format!(
+                "              {sent} registrations, {ok} accepted ({:.2}%), {} skipped (still under way)\n",
+                pct(ok, sent),
+                self.skipped
             ));
         } else if self.steps.is_empty() {
             s.push_str(&format!(

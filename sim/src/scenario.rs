@@ -221,6 +221,11 @@ pub struct Scenario {
     pub register_rate: f64,
     /// The `Expires` the phones ask for; they refresh at half of it.
     pub register_expires: u32,
+    /// A storm that goes on: the extensions register again and again, in turn, at
+    /// `register_rate` for this long (each REGISTER after a phone's first refreshes its
+    /// binding), as a flood of REGISTERs would; `None` registers each once.
+    #[serde(with = "opt_secs")]
+    pub register_for: Option<Duration>,
     pub rtp: RtpMode,
     /// Seed of the random choices (callers, callees, hold times, DTMF calls).
     pub seed: u64,
@@ -258,6 +263,7 @@ impl Default for Scenario {
             timeout: Duration::from_secs(8),
             register_rate: 200.0,
             register_expires: 600,
+            register_for: None,
             rtp: RtpMode::Call,
             seed: 1,
             queue: None,
@@ -286,6 +292,7 @@ const FIELDS: &[&str] = &[
     "timeout",
     "register_rate",
     "register_expires",
+    "register_for",
     "rtp",
     "seed",
     "queue",
@@ -365,6 +372,13 @@ impl Scenario {
                     }
                 }
                 "register_rate" => s.register_rate = positive(key, number_of(key, v)?)?,
+                "register_for" => {
+                    let d = duration_of(key, v)?;
+                    if d.is_zero() {
+                        return Err(field_err(key, "must be longer than 0s"));
+                    }
+                    s.register_for = Some(d);
+                }
                 "register_expires" => {
                     let n = number_of(key, v)?;
                     if !(10.0..=86_400.0).contains(&n) || n.fract() != 0.0 {
@@ -763,6 +777,18 @@ mod secs {
     }
 }
 
+/// Serialises optional durations as (fractional) seconds, or null.
+mod opt_secs {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_f64(d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -793,6 +819,16 @@ mod tests {
             Err(ScenarioError::Field { field, .. }) => field,
             other => panic!("expected a field error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_storm_goes_on_for_register_for_when_given() {
+        let s = Scenario::parse("register_only = true\nregister_for = \"60s\"\n").unwrap();
+        assert_eq!(s.mode, Mode::Storm);
+        assert_eq!(s.register_for, Some(Duration::from_secs(60)));
+        assert_eq!(Scenario::parse("").unwrap().register_for, None);
+        assert_eq!(field_of("register_for = \"0s\"\n"), "register_for");
+        assert_eq!(field_of("register_for = \"soon\"\n"), "register_for");
     }
 
     #[test]

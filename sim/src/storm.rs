@@ -1,6 +1,8 @@
 //! A registration storm (`--register-only`): every extension of the scenario registers
 //! once, paced at `register_rate`, answering its 401, and the run reports how many
-//! were accepted, how fast, and the REGISTER → 200 times.
+//! were accepted, how fast, and the REGISTER → 200 times. With `register_for` the
+//! storm goes on for that long, the extensions in turn again and again (a flood: a
+//! phone whose last REGISTER is still under way when its turn comes is skipped).
 //!
 //! Phones share sockets: `STORM_SOCKETS` non-blocking sockets carry them all (each
 //! phone's Contact is its extension at its socket's address), so 100,000 phones need
@@ -45,6 +47,10 @@ pub async fn run(ctx: Arc<Ctx>, sockets: Vec<Arc<Phone>>) -> Duration {
     let start = Instant::now();
     let mut wheel = Wheel::new(start);
     let mut rows: Vec<Option<Pending>> = (0..count).map(|_| None).collect();
+    // Each phone's last CSeq, and whether it was ever registered.
+    let mut cseqs = vec![0u32; count];
+    let mut ever = vec![false; count];
+    let until = s.register_for.map(|d| start + d);
     let mut out = Vec::with_capacity(1024);
     let mut buf = vec![0u8; 65536];
     let mut due = Vec::new();
@@ -75,11 +81,22 @@ pub async fn run(ctx: Arc<Ctx>, sockets: Vec<Arc<Phone>>) -> Duration {
         let now = tick.tick().await;
         // New registrations at the rate.
         let allowed = ((now - start).as_secs_f64() * s.register_rate).ceil() as usize + 1;
-        while next < count && next < allowed {
-            register(&mut out, next, 1, None);
+        let placing = |next: usize| match until {
+            Some(until) => now < until,
+            None => next < count,
+        };
+        while placing(next) && next < allowed {
+            let i = next % count;
+            next += 1;
+            if rows[i].is_some() {
+                ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            cseqs[i] += 1;
+            register(&mut out, i, cseqs[i], None);
             ctx.counters.call_started();
-            rows[next] = Some(Pending {
-                cseq: 1,
+            rows[i] = Some(Pending {
+                cseq: cseqs[i],
                 challenged: false,
                 request: out.clone(),
                 wait: T1,
@@ -87,15 +104,16 @@ pub async fn run(ctx: Arc<Ctx>, sockets: Vec<Arc<Phone>>) -> Duration {
                 deadline: now + s.timeout,
                 timer: 0,
             });
-            wheel.push(now + T1, (next, 0, 0));
-            next += 1;
+            wheel.push(now + T1, (i, 0, 0));
             open += 1;
-            if next == count {
+        }
+        if !placing(next) {
+            if placed.is_zero() {
                 placed = start.elapsed();
             }
-        }
-        if next == count && open == 0 {
-            return placed;
+            if open == 0 {
+                return placed;
+            }
         }
         // Responses.
         for sock in &sockets {
@@ -142,11 +160,14 @@ pub async fn run(ctx: Arc<Ctx>, sockets: Vec<Arc<Phone>>) -> Duration {
                 if let Some(result) = outcome {
                     match result {
                         Ok(()) => {
-                            ctx.counters.registered.fetch_add(1, Ordering::Relaxed);
+                            if !std::mem::replace(&mut ever[i], true) {
+                                ctx.counters.registered.fetch_add(1, Ordering::Relaxed);
+                            }
                             ctx.counters.answered(p.started.elapsed());
                         }
                         Err(cause) => ctx.counters.fail(cause),
                     }
+                    cseqs[i] = p.cseq;
                     rows[i] = None;
                     open -= 1;
                     ctx.counters.call_ended();
@@ -161,6 +182,7 @@ pub async fn run(ctx: Arc<Ctx>, sockets: Vec<Arc<Phone>>) -> Duration {
                 continue;
             };
             if now >= p.deadline {
+                cseqs[i] = p.cseq;
                 rows[i] = None;
                 open -= 1;
                 ctx.counters.fail(Cause::RegisterTimeout);

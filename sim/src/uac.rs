@@ -513,6 +513,7 @@ impl Engine<'_> {
                         echo_ok: true,
                         hold_audio: false,
                         listen_any: false,
+                        learn: false,
                     },
                 );
                 c.media = Some((remote, id));

@@ -43,6 +43,11 @@ pub struct ServeArgs {
     /// before any work; requests within calls always go through.
     #[arg(long, default_value_t = actors::sip::DEFAULT_MAX_WAITING)]
     pub max_waiting: usize,
+    /// Overload: once requests wait longer than this (milliseconds) for the switch
+    /// to begin answering them (even the quickest of a 100 ms window), new
+    /// out-of-dialog requests get 503 with Retry-After at once.
+    #[arg(long, default_value_t = actors::sip::DEFAULT_MAX_DELAY.as_millis() as u64)]
+    pub max_delay: u64,
     /// RTP ports for anchored media, `FROM-TO` (even ports; RTCP on the next one).
     #[arg(long, default_value = "20000-29999", value_parser = parse_ports)]
     pub rtp_ports: std::ops::RangeInclusive<u16>,
@@ -119,6 +124,7 @@ impl Default for ServeArgs {
             max_calls: None,
             max_cps: None,
             max_waiting: actors::sip::DEFAULT_MAX_WAITING,
+            max_delay: actors::sip::DEFAULT_MAX_DELAY.as_millis() as u64,
             digest: vec![engine::auth::Algorithm::Md5],
             rtp_ports: 20000..=29999,
             demo: false,
@@ -202,7 +208,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     config.ring_timeout = std::time::Duration::from_secs(args.ring_timeout);
     config.max_calls = args.max_calls;
     config.max_cps = args.max_cps;
-    config.max_waiting = args.max_waiting.max(1);
+    config.shedding = actors::sip::Shedding {
+        max_waiting: args.max_waiting.max(1),
+        max_delay: std::time::Duration::from_millis(args.max_delay.max(1)),
+    };
     if let Some(start) = args.wall_clock {
         config.wall_clock = actors::clock::WallClock::starting_at(start);
     }

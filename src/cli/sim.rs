@@ -128,6 +128,10 @@ pub struct ModeArgs {
     /// Registrations per second (paced).
     #[arg(long)]
     register_rate: Option<f64>,
+    /// With --register-only: keep registering for this long, the extensions in turn
+    /// again and again (a REGISTER flood), e.g. 60s.
+    #[arg(long, requires = "register_only")]
+    register_for: Option<String>,
 }
 
 fn usage(field: &str, message: String) -> CliError {
@@ -241,6 +245,13 @@ fn scenario(a: &SimArgs) -> Result<Scenario, CliError> {
             ));
         }
         s.register_rate = r;
+    }
+    if let Some(d) = &a.modes.register_for {
+        let d = duration_flag("register-for", d)?;
+        if d.is_zero() {
+            return Err(usage("register-for", "must be longer than 0s".into()));
+        }
+        s.register_for = Some(d);
     }
     if let Some(p) = &a.modes.patience {
         s.patience = duration_flag("patience", p)?;

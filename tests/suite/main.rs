@@ -16,6 +16,7 @@ mod conference;
 mod devices;
 mod durability;
 mod hunt_groups;
+mod isolation;
 mod ivr;
 mod line_features;
 mod malformed_input;

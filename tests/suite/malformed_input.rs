@@ -77,6 +77,29 @@ fn malformed_request_with_a_usable_via_gets_400_with_the_reason() {
 }
 
 #[test]
+fn a_sips_request_uri_over_plain_udp_is_refused_with_416() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut c = SipClient::udp(pbx.addr);
+    let local = c.local;
+    for (method, uri) in [
+        ("REGISTER", "sips:127.0.0.1"),
+        ("INVITE", "sips:101@127.0.0.1"),
+    ] {
+        let text = format!("{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKs{method};rport\r\nFrom: <sips:100@127.0.0.1>;tag=1\r\nTo: <sips:100@127.0.0.1>\r\nCall-ID: sips-{method}\r\nCSeq: 1 {method}\r\nContact: <sips:100@{local}>\r\nContent-Length: 0\r\n\r\n");
+        c.send_raw(text.as_bytes());
+        let resp = c.recv().expect("an answer");
+        assert_eq!(resp.code(), Some(416), "{method}");
+        let warning = resp.values_named("Warning").next().map(str::to_owned);
+        assert!(
+            warning.as_deref().is_some_and(|w| w.contains("TLS")),
+            "{method}: {warning:?}"
+        );
+    }
+    options_works(&pbx);
+}
+
+#[test]
 fn garbage_on_tcp_closes_that_connection_only() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());

@@ -2,7 +2,9 @@
 //! registrations and calls get 503 with Retry-After at once, before any work on
 //! them, while requests within dialogs go through; when the backlog is gone the
 //! switch serves as before. The backlog is made by a test hook that slows the
-//! store's commits (a REGISTER's 200 waits for its commit).
+//! store's commits (a REGISTER's 200 waits for its commit). Shedding when requests
+//! wait too long (`--max-delay`, a CPU-bound backlog) is tested on the transaction
+//! table (`engine`) and measured by `benches/overload.sh`.
 
 use std::time::Duration;
 

@@ -433,23 +433,26 @@ fn a_registration_storm_registers_every_extension_over_shared_sockets() {
     add_lines(dir.path(), "3000", "3399");
     pbx.restart();
     let json = dir.path().join("storm.json");
-    let out = sim(
-        &[
+    let target = pbx.addr.to_string();
+    let storm = |extra: &[&str], extensions: &str, rate: &str| {
+        let mut args = vec![
             "--register-only",
             "--target",
-            &pbx.addr.to_string(),
+            &target,
             "--extensions",
-            "3000-3399",
+            extensions,
             "--password",
             "pw{ext}",
             "--register-rate",
-            "800",
+            rate,
             "--quiet",
             "--json",
             json.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
-    );
+        ];
+        args.extend_from_slice(extra);
+        sim(&args, Duration::from_secs(60))
+    };
+    let out = storm(&[], "3000-3399", "800");
     let r = report(&json);
     assert!(out.status.success(), "{r}");
     // 400 phones over 16 sockets, each answered its challenge and was bound.
@@ -468,6 +471,15 @@ fn a_registration_storm_registers_every_extension_over_shared_sockets() {
         )
         .unwrap();
     assert_eq!((bound, sockets), (400, 16));
+    // A flood: the same phones register again and again for two seconds; each
+    // REGISTER after a phone's first refreshes its binding.
+    let out = storm(&["--register-for", "2s"], "3000-3099", "300");
+    let r = report(&json);
+    assert!(out.status.success(), "{r}");
+    let sent = n(&r, "registrations");
+    assert!((500..=700).contains(&sent), "300/s for 2 s: {r}");
+    assert_eq!(n(&r, "registrations_accepted"), sent, "{r}");
+    assert_eq!((n(&r, "phones"), n(&r, "registered")), (100, 100), "{r}");
 }
 
 #[test]

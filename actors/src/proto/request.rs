@@ -74,6 +74,11 @@ impl Replier {
         }
     }
 
+    /// Whether the request came over TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Replier::Tcp { tls: true, .. })
+    }
+
     /// The flow a registration came over (RFC 5626 terms): how to reach the phone.
     pub fn flow(&self) -> String {
         match self {

@@ -103,6 +103,18 @@ impl Dispatcher {
             Some(UriScheme::Sip | UriScheme::Sips | UriScheme::Tel) => {}
             _ => return inc.respond(416, "Unsupported URI Scheme"),
         }
+        // A sips: Request-URI asks for TLS on every hop (RFC 5630): one that came over
+        // plain UDP or TCP has already been sent in the clear, and is refused.
+        if msg.uri().is_some_and(|u| u.scheme == UriScheme::Sips) && !inc.reply.is_tls() {
+            let mut w = engine::sip::MessageWriter::response_to(
+                msg,
+                416,
+                "Unsupported URI Scheme",
+                Some("pbx"),
+            );
+            w.header("Warning", "399 pbx \"sips: only over TLS\"");
+            return inc.reply.send(416, w.finish());
+        }
         if msg.max_forwards() == Some(0) {
             return inc.respond(483, "Too Many Hops");
         }

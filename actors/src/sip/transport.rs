@@ -18,8 +18,8 @@ pub struct TransportArgs {
     pub dispatcher: Arc<Dispatcher>,
     pub max_size: usize,
     pub flows: Arc<Flows>,
-    /// Unanswered requests past which new out-of-dialog ones are shed (503).
-    pub max_waiting: usize,
+    /// When new out-of-dialog requests are shed (503).
+    pub shedding: super::udp::Shedding,
     /// SIP over TLS: the loaded certificate and where to listen.
     pub tls: Option<(super::tls::Tls, Vec<SocketAddr>)>,
 }
@@ -117,7 +117,7 @@ impl Actor for Transport {
             tasks.push(tokio::spawn(udp::run(
                 Arc::new(udp_sock),
                 args.dispatcher.clone(),
-                (args.max_size, args.max_waiting),
+                (args.max_size, args.shedding),
                 tx,
                 rx,
             )));

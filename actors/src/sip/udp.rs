@@ -24,6 +24,30 @@ const BATCH: usize = 64;
 /// at that rate, which only overload makes.
 pub const DEFAULT_MAX_WAITING: usize = 4000;
 
+/// How long requests may wait for the switch to begin answering them before new
+/// out-of-dialog ones are shed (`--max-delay`): well under T1 (500 ms), so that
+/// what is admitted is answered before its sender retransmits it.
+pub const DEFAULT_MAX_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// When a UDP transport sheds new out-of-dialog requests with 503: more than
+/// `max_waiting` requests taken have had no response yet, or even the quickest
+/// answered of late (the shortest wait of a 100 ms window) waited longer than
+/// `max_delay`.
+#[derive(Debug, Clone, Copy)]
+pub struct Shedding {
+    pub max_waiting: usize,
+    pub max_delay: std::time::Duration,
+}
+
+impl Default for Shedding {
+    fn default() -> Self {
+        Shedding {
+            max_waiting: DEFAULT_MAX_WAITING,
+            max_delay: DEFAULT_MAX_DELAY,
+        }
+    }
+}
+
 /// How long a shed request's sender is asked to wait (Retry-After, seconds).
 const RETRY_AFTER: &str = "2";
 
@@ -41,7 +65,7 @@ pub static RETRANSMITTED_OUT: std::sync::atomic::AtomicU64 = std::sync::atomic::
 pub async fn run(
     sock: Arc<UdpSocket>,
     dispatcher: Arc<Dispatcher>,
-    (max_size, max_waiting): (usize, usize),
+    (max_size, shedding): (usize, Shedding),
     tx: mpsc::UnboundedSender<UdpOut>,
     mut rx: mpsc::UnboundedReceiver<UdpOut>,
 ) {
@@ -55,7 +79,7 @@ pub async fn run(
         local,
         dispatcher: &dispatcher,
         max_size,
-        max_waiting,
+        shedding,
     };
     loop {
         let deadline = txns.next_timeout().map(tokio::time::Instant::from_std);
@@ -106,7 +130,7 @@ struct Wire<'a> {
     local: SocketAddr,
     dispatcher: &'a Dispatcher,
     max_size: usize,
-    max_waiting: usize,
+    shedding: Shedding,
 }
 
 async fn send(w: &Wire<'_>, bytes: &[u8], dest: SocketAddr) {
@@ -169,12 +193,16 @@ async fn on_datagram(
     let dest = via_stamp::response_destination(&msg, src);
     let now = tokio::time::Instant::now().into_std();
     match txns.on_request(&msg, false, now, dest) {
-        IncomingRequest::New(key) if txns.waiting() > w.max_waiting && sheddable(&msg) => {
+        IncomingRequest::New(key)
+            if (txns.waiting() > w.shedding.max_waiting
+                || txns.delayed(now, w.shedding.max_delay))
+                && sheddable(&msg) =>
+        {
             // Overloaded: refused before any work, and the 503 kept for its
             // retransmissions, so the backlog drains instead of growing.
             SHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let bytes = service_unavailable(&msg);
-            for b in txns.on_response(&key, 503, bytes, now) {
+            for b in txns.on_shed(&key, 503, bytes, now) {
                 send(w, &b, dest).await;
             }
         }

@@ -57,6 +57,47 @@ pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(8
 /// (503) rather than remembered.
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
 
+/// How long a window of waits is (see [`ServerTransactions::delayed`]).
+pub const DELAY_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The waits of requests before their first response, as the shortest wait of each
+/// window of [`DELAY_WINDOW`]: when even the quickest request of a window waited
+/// long, requests queue faster than the switch takes them (one slow request, or one
+/// never answered, does not count: only answered ones are sampled, and only the
+/// window's shortest).
+#[derive(Debug, Default)]
+struct Delays {
+    /// The window being filled: when it began, and its shortest wait so far.
+    current: Option<(Instant, std::time::Duration)>,
+    /// The last full window: when it ended, and its shortest wait.
+    last: Option<(Instant, std::time::Duration)>,
+}
+
+impl Delays {
+    fn sample(&mut self, now: Instant, wait: std::time::Duration) {
+        match &mut self.current {
+            Some((began, shortest)) if now.saturating_duration_since(*began) < DELAY_WINDOW => {
+                *shortest = (*shortest).min(wait);
+            }
+            current => {
+                // The window ended when its time was up, which may be long before
+                // this sample: a quiet spell does not make old waits recent.
+                if let Some((began, shortest)) = *current {
+                    self.last = Some((began + DELAY_WINDOW, shortest));
+                }
+                *current = Some((now, wait));
+            }
+        }
+    }
+
+    /// The last full window's shortest wait, while it is recent (two windows).
+    fn recent(&self, now: Instant) -> Option<std::time::Duration> {
+        self.last
+            .filter(|(ended, _)| now.saturating_duration_since(*ended) < 2 * DELAY_WINDOW)
+            .map(|(_, shortest)| shortest)
+    }
+}
+
 /// What the owner should do with a request that just arrived.
 #[derive(Debug, PartialEq, Eq)]
 pub enum IncomingRequest {
@@ -85,6 +126,8 @@ pub struct ServerTransactions<D> {
     /// Transactions that have sent no response yet: the backlog of requests the
     /// switch has taken and not begun to answer (its load, for shedding).
     waiting: usize,
+    /// How long answered requests waited for their first response.
+    delays: Delays,
 }
 
 impl<D: Clone> ServerTransactions<D> {
@@ -101,7 +144,16 @@ impl<D: Clone> ServerTransactions<D> {
             capacity,
             next_sweep: None,
             waiting: 0,
+            delays: Delays::default(),
         }
+    }
+
+    /// Whether requests wait longer than `limit` before the switch begins to answer
+    /// them: the shortest wait of the last full window (of [`DELAY_WINDOW`], within
+    /// the last two) was longer. Answers given by [`Self::on_shed`] are not counted,
+    /// nor a first response that is a callee's 18x (it took as long as the callee).
+    pub fn delayed(&self, now: Instant, limit: std::time::Duration) -> bool {
+        self.delays.recent(now).is_some_and(|d| d > limit)
     }
 
     /// Requests taken that have had no response of any kind yet.
@@ -182,11 +234,41 @@ impl<D: Clone> ServerTransactions<D> {
         bytes: Bytes,
         now: Instant,
     ) -> Vec<Bytes> {
+        self.respond(key, code, bytes, now, true)
+    }
+
+    /// The transport answers a request itself at once, without the transaction user
+    /// (a 503 when shedding load): like `on_response`, but its wait is not a sample of
+    /// how long requests wait for the switch.
+    pub fn on_shed(
+        &mut self,
+        key: &TransactionKey,
+        code: u16,
+        bytes: Bytes,
+        now: Instant,
+    ) -> Vec<Bytes> {
+        self.respond(key, code, bytes, now, false)
+    }
+
+    fn respond(
+        &mut self,
+        key: &TransactionKey,
+        code: u16,
+        bytes: Bytes,
+        now: Instant,
+        sample: bool,
+    ) -> Vec<Bytes> {
         let Some(entry) = self.map.get_mut(key) else {
             return vec![bytes];
         };
         if std::mem::take(&mut entry.waiting) {
             self.waiting -= 1;
+            // A 180 or 183 comes from a callee the switch waited on, not from the
+            // switch: how long a phone takes to ring is no measure of its load.
+            if sample && !(101..200).contains(&code) {
+                let wait = now.saturating_duration_since(entry.created);
+                self.delays.sample(now, wait);
+            }
         }
         let events = match &mut entry.txn {
             Txn::Invite(t) => t.send_response(code, bytes, now),
@@ -335,6 +417,64 @@ mod tests {
             0,
             "an unanswered request swept is forgotten"
         );
+    }
+
+    fn numbered(method: &str, n: u32) -> Message {
+        Message::parse(format!("{method} sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKq{n}\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c{n}\r\nCSeq: 1 {method}\r\nl: 0\r\n\r\n").into_bytes()).unwrap()
+    }
+
+    #[test]
+    fn delay_is_the_shortest_wait_of_a_recent_window_and_ignores_what_was_shed() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let limit = ms(200);
+        let mut table = ServerTransactions::new(TimerConfig::default());
+        let mut n = 0;
+        // A request answered at `at` after waiting `wait`.
+        let mut answer =
+            |table: &mut ServerTransactions<()>, at: Instant, wait: Duration, shed: bool| {
+                n += 1;
+                let IncomingRequest::New(k) =
+                    table.on_request(&numbered("REGISTER", n), false, at - wait, ())
+                else {
+                    panic!()
+                };
+                let bytes = Bytes::from_static(b"x");
+                if shed {
+                    table.on_shed(&k, 503, bytes, at);
+                } else {
+                    table.on_response(&k, 200, bytes, at);
+                }
+            };
+        // Quick answers with one slow one among them: not delayed.
+        for i in 0..25 {
+            let wait = if i == 12 { ms(900) } else { ms(5) };
+            answer(&mut table, t0 + ms(10 * i), wait, false);
+        }
+        assert!(!table.delayed(t0 + ms(260), limit));
+        // Every answer of a window late: delayed, and not after two quiet windows.
+        let t1 = t0 + ms(300);
+        for i in 0..25 {
+            answer(&mut table, t1 + ms(10 * i), ms(300), false);
+        }
+        let end = t1 + ms(250);
+        assert!(table.delayed(end, limit));
+        assert!(!table.delayed(end + ms(250), limit), "stale");
+        // A quiet second later, one quick answer does not bring the old waits back.
+        answer(&mut table, end + ms(1000), ms(1), false);
+        assert!(!table.delayed(end + ms(1001), limit));
+        // Shed answers (instant) do not end the delay; answers of the switch do.
+        let t2 = end + ms(1300);
+        for i in 0..25 {
+            answer(&mut table, t2 + ms(10 * i), ms(300), false);
+            answer(&mut table, t2 + ms(10 * i), ms(0), true);
+        }
+        assert!(table.delayed(t2 + ms(250), limit));
+        let t3 = t2 + ms(600);
+        for i in 0..25 {
+            answer(&mut table, t3 + ms(10 * i), ms(20), false);
+        }
+        assert!(!table.delayed(t3 + ms(270), limit));
     }
 
     #[test]
