@@ -9,6 +9,7 @@
 #   benches/overload.sh calls [RATE ...]      search RATEs (default 200 300 … 900)
 #   benches/overload.sh register [RATE ...]   the same for REGISTER (default 4000 …)
 #   MAX=600 benches/overload.sh calls         skip the search
+#   SERVE_ARGS="--max-delay 100000" …         the switch sheds by --max-waiting only
 #
 # Calls: `pbx sim --uac-only` (digest-authenticated INVITEs, answering the 407) →
 # `pbx serve` (B2BUA, media anchored) → trunk "carrier" → `pbx sim --uas`, which
@@ -57,7 +58,9 @@ if [ "$what" = calls ]; then
   $bin sim --uas --listen 127.0.0.1:5197 --dids 490-499999999999 --duration 100000s --quiet > "$work/carrier.out" 2>&1 &
   sleep 0.5
 fi
-RUST_LOG=warn $bin serve --data-dir "$data" --sip-addr 127.0.0.1:5096 --http-addr off > "$work/pbx.out" 2>&1 &
+# SERVE_ARGS: more `pbx serve` flags, e.g. "--max-delay 100000" to shed by count only.
+# shellcheck disable=SC2086
+RUST_LOG=warn $bin serve --data-dir "$data" --sip-addr 127.0.0.1:5096 --http-addr off ${SERVE_ARGS:-} > "$work/pbx.out" 2>&1 &
 pbx_pid=$!
 sleep 3
 
@@ -135,6 +138,7 @@ fi
 echo "  completed per second during the flood: $(field "$work/flood.json" "round((r['answered'] if '$what' == 'calls' else r['registrations_accepted']) / $flood_s)")"
 echo "  pbx CPU during the flood: $(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l | xargs printf '%.1f') s of ${flood_s} s"
 echo "  pbx RSS: before $rss_before KiB, peak $(sort -n "$work/rss" | tail -1) KiB, after $rss_after KiB"
+echo "  pbx RSS every 10 s from the probe's start (KiB): $(awk 'NR % 10 == 1' "$work/rss" | tr '\n' ' ')"
 echo "probe report (the flood ran from its second 10 to about $((10 + flood_s))):"
 field "$work/probe.json" "f\"  failures {r['failed']}\""
 field "$work/probe.json" "'  seconds with failures: ' + ' '.join(str(round(s['t'])) for s in r['failures_by_second'])"

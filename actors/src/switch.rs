@@ -132,6 +132,10 @@ impl SwitchActor {
             ),
             max_size: state.config.max_message_size,
             shedding: state.config.shedding,
+            capacity: Some(crate::sip::CallCapacity {
+                ports: state.shared.ports.clone(),
+                calls: state.shared.calls.clone(),
+            }),
             flows: state.shared.out.flows.clone(),
         };
         let (t, _) = Actor::spawn_linked(None, Transport, args, myself.get_cell())

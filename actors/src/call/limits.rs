@@ -61,6 +61,11 @@ impl CallLimits {
         self.active.load(Ordering::Acquire)
     }
 
+    /// `max_calls` calls are up: no other is admitted now.
+    pub fn full(&self) -> bool {
+        self.max_calls.is_some_and(|max| self.active() >= max)
+    }
+
     /// Admits a new call at `now`, or says why not.
     pub fn admit(self: &Arc<Self>, now: Instant) -> Result<CallPermit, Refusal> {
         if let Some(max) = self.max_calls {

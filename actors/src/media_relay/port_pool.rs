@@ -73,6 +73,11 @@ impl PortPool {
         self.pairs
     }
 
+    /// How many RTP/RTCP pairs are not handed out.
+    pub fn free_pairs(&self) -> usize {
+        self.pairs.saturating_sub(self.ports_in_use() / 2)
+    }
+
     /// Binds an RTP socket on an even port of the range and an RTCP socket on the next
     /// port, both on `ip`, non-blocking. Ports the OS refuses (taken by someone else)
     /// are skipped and put back at the end of the free list.

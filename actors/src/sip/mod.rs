@@ -14,4 +14,4 @@ pub mod via_stamp;
 pub use dispatch::Dispatcher;
 pub use out::SipOut;
 pub use transport::{Transport, TransportArgs};
-pub use udp::{Shedding, DEFAULT_MAX_DELAY, DEFAULT_MAX_WAITING};
+pub use udp::{CallCapacity, Shedding, DEFAULT_MAX_DELAY, DEFAULT_MAX_WAITING};

@@ -20,6 +20,8 @@ pub struct TransportArgs {
     pub flows: Arc<Flows>,
     /// When new out-of-dialog requests are shed (503).
     pub shedding: super::udp::Shedding,
+    /// The switch's room for calls (a new INVITE is shed when there is none).
+    pub capacity: Option<super::udp::CallCapacity>,
     /// SIP over TLS: the loaded certificate and where to listen.
     pub tls: Option<(super::tls::Tls, Vec<SocketAddr>)>,
 }
@@ -117,7 +119,7 @@ impl Actor for Transport {
             tasks.push(tokio::spawn(udp::run(
                 Arc::new(udp_sock),
                 args.dispatcher.clone(),
-                (args.max_size, args.shedding),
+                (args.max_size, args.shedding, args.capacity.clone()),
                 tx,
                 rx,
             )));

@@ -39,6 +39,33 @@ pub struct Shedding {
     pub max_delay: std::time::Duration,
 }
 
+/// The switch's room for calls, read by the UDP task to refuse a new INVITE at once,
+/// before its authentication, when no call could be admitted: fewer than two media
+/// port pairs free (a call anchors two legs) or `--max-calls` calls up. Without it
+/// the INVITE would be challenged, authenticated and routed, then refused.
+#[derive(Clone)]
+pub struct CallCapacity {
+    pub ports: Arc<crate::media_relay::PortPool>,
+    pub calls: Arc<crate::call::CallLimits>,
+}
+
+impl CallCapacity {
+    pub fn full(&self) -> bool {
+        self.ports.free_pairs() < 2 || self.calls.full()
+    }
+}
+
+impl std::fmt::Debug for CallCapacity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CallCapacity {{ free_pairs: {}, calls: {} }}",
+            self.ports.free_pairs(),
+            self.calls.active()
+        )
+    }
+}
+
 impl Default for Shedding {
     fn default() -> Self {
         Shedding {
@@ -65,7 +92,7 @@ pub static RETRANSMITTED_OUT: std::sync::atomic::AtomicU64 = std::sync::atomic::
 pub async fn run(
     sock: Arc<UdpSocket>,
     dispatcher: Arc<Dispatcher>,
-    (max_size, shedding): (usize, Shedding),
+    (max_size, shedding, capacity): (usize, Shedding, Option<CallCapacity>),
     tx: mpsc::UnboundedSender<UdpOut>,
     mut rx: mpsc::UnboundedReceiver<UdpOut>,
 ) {
@@ -80,6 +107,7 @@ pub async fn run(
         dispatcher: &dispatcher,
         max_size,
         shedding,
+        capacity,
     };
     loop {
         let deadline = txns.next_timeout().map(tokio::time::Instant::from_std);
@@ -131,6 +159,25 @@ struct Wire<'a> {
     dispatcher: &'a Dispatcher,
     max_size: usize,
     shedding: Shedding,
+    capacity: Option<CallCapacity>,
+}
+
+impl Wire<'_> {
+    /// Whether a new out-of-dialog request is shed (503) at once: too many requests
+    /// unanswered, requests waiting too long, or a new call the switch has no room
+    /// for.
+    fn sheds(
+        &self,
+        txns: &ServerTransactions<SocketAddr>,
+        msg: &Message,
+        now: std::time::Instant,
+    ) -> bool {
+        sheddable(msg)
+            && (txns.waiting() > self.shedding.max_waiting
+                || txns.delayed(now, self.shedding.max_delay)
+                || (msg.method() == Some(&engine::sip::Method::Invite)
+                    && self.capacity.as_ref().is_some_and(CallCapacity::full)))
+    }
 }
 
 async fn send(w: &Wire<'_>, bytes: &[u8], dest: SocketAddr) {
@@ -193,11 +240,7 @@ async fn on_datagram(
     let dest = via_stamp::response_destination(&msg, src);
     let now = tokio::time::Instant::now().into_std();
     match txns.on_request(&msg, false, now, dest) {
-        IncomingRequest::New(key)
-            if (txns.waiting() > w.shedding.max_waiting
-                || txns.delayed(now, w.shedding.max_delay))
-                && sheddable(&msg) =>
-        {
+        IncomingRequest::New(key) if w.sheds(txns, &msg, now) => {
             // Overloaded: refused before any work, and the 503 kept for its
             // retransmissions, so the backlog drains instead of growing.
             SHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
