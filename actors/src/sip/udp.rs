@@ -241,13 +241,12 @@ async fn on_datagram(
     let now = tokio::time::Instant::now().into_std();
     match txns.on_request(&msg, false, now, dest) {
         IncomingRequest::New(key) if w.sheds(txns, &msg, now) => {
-            // Overloaded: refused before any work, and the 503 kept for its
-            // retransmissions, so the backlog drains instead of growing.
+            // Overloaded: refused before any work, statelessly: the transaction is
+            // forgotten at once (a flood of shed requests holds no memory for Timer
+            // J's 32 s), and a retransmission is judged again.
             SHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let bytes = service_unavailable(&msg);
-            for b in txns.on_shed(&key, 503, bytes, now) {
-                send(w, &b, dest).await;
-            }
+            txns.forget(&key);
+            send(w, &service_unavailable(&msg), dest).await;
         }
         IncomingRequest::New(key) => dispatcher.on_request(Incoming {
             msg,

@@ -150,8 +150,9 @@ impl<D: Clone> ServerTransactions<D> {
 
     /// Whether requests wait longer than `limit` before the switch begins to answer
     /// them: the shortest wait of the last full window (of [`DELAY_WINDOW`], within
-    /// the last two) was longer. Answers given by [`Self::on_shed`] are not counted,
-    /// nor a first response that is a callee's 18x (it took as long as the callee).
+    /// the last two) was longer. Requests forgotten unanswered ([`Self::forget`], e.g.
+    /// shed with a stateless 503) are not counted, nor a first response that is a
+    /// callee's 18x (it took as long as the callee).
     pub fn delayed(&self, now: Instant, limit: std::time::Duration) -> bool {
         self.delays.recent(now).is_some_and(|d| d > limit)
     }
@@ -234,30 +235,6 @@ impl<D: Clone> ServerTransactions<D> {
         bytes: Bytes,
         now: Instant,
     ) -> Vec<Bytes> {
-        self.respond(key, code, bytes, now, true)
-    }
-
-    /// The transport answers a request itself at once, without the transaction user
-    /// (a 503 when shedding load): like `on_response`, but its wait is not a sample of
-    /// how long requests wait for the switch.
-    pub fn on_shed(
-        &mut self,
-        key: &TransactionKey,
-        code: u16,
-        bytes: Bytes,
-        now: Instant,
-    ) -> Vec<Bytes> {
-        self.respond(key, code, bytes, now, false)
-    }
-
-    fn respond(
-        &mut self,
-        key: &TransactionKey,
-        code: u16,
-        bytes: Bytes,
-        now: Instant,
-        sample: bool,
-    ) -> Vec<Bytes> {
         let Some(entry) = self.map.get_mut(key) else {
             return vec![bytes];
         };
@@ -265,7 +242,7 @@ impl<D: Clone> ServerTransactions<D> {
             self.waiting -= 1;
             // A 180 or 183 comes from a callee the switch waited on, not from the
             // switch: how long a phone takes to ring is no measure of its load.
-            if sample && !(101..200).contains(&code) {
+            if !(101..200).contains(&code) {
                 let wait = now.saturating_duration_since(entry.created);
                 self.delays.sample(now, wait);
             }
@@ -278,7 +255,8 @@ impl<D: Clone> ServerTransactions<D> {
     }
 
     /// Forgets a transaction whose request the switch chose not to answer (a
-    /// penalised source's): it takes no room until the sweep.
+    /// penalised source's) or answered statelessly (a 503 when shedding load): it
+    /// takes no room until the sweep.
     pub fn forget(&mut self, key: &TransactionKey) {
         if self.map.get(key).is_some_and(|e| !e.answered()) {
             if self.map.remove(key).is_some_and(|e| e.waiting) {
@@ -441,7 +419,7 @@ mod tests {
                 };
                 let bytes = Bytes::from_static(b"x");
                 if shed {
-                    table.on_shed(&k, 503, bytes, at);
+                    table.forget(&k);
                 } else {
                     table.on_response(&k, 200, bytes, at);
                 }
@@ -463,7 +441,8 @@ mod tests {
         // A quiet second later, one quick answer does not bring the old waits back.
         answer(&mut table, end + ms(1000), ms(1), false);
         assert!(!table.delayed(end + ms(1001), limit));
-        // Shed answers (instant) do not end the delay; answers of the switch do.
+        // Shed requests (forgotten, answered statelessly) do not end the delay;
+        // answers of the switch do.
         let t2 = end + ms(1300);
         for i in 0..25 {
             answer(&mut table, t2 + ms(10 * i), ms(300), false);
