@@ -146,7 +146,8 @@ pub enum Mode {
     /// Phones of a tenant that register and call each other through the switch.
     Phones,
     /// A registration storm: every extension registers once, at `register_rate`,
-    /// over a few shared sockets (`storm.rs`); no calls.
+    /// over a few shared sockets (`storm.rs`), or again and again for
+    /// `register_for`; no calls.
     Storm,
     /// A plain UAC ("direct" mode): calls the numbers of `extensions` at the target
     /// without registering, from `caller`, answering a 401/407 with `caller` and its

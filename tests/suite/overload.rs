@@ -4,7 +4,7 @@
 //! switch serves as before. The backlog is made by a test hook that slows the
 //! store's commits (a REGISTER's 200 waits for its commit). Shedding when requests
 //! wait too long (`--max-delay`, a CPU-bound backlog) is tested on the transaction
-//! table (`engine`) and measured by `benches/overload.sh`.
+//! table (`engine`); `benches/overload.sh` floods the switch at twice its maximum.
 
 use std::time::Duration;
 
