@@ -96,6 +96,12 @@ impl Browser {
 
     /// Sends a command (to the page with `on_page`) and returns its result.
     fn command(&mut self, method: &str, params: Value, on_page: bool) -> Value {
+        self.try_command(method, params, on_page)
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// Sends a command and returns its result, or the error DevTools gave.
+    fn try_command(&mut self, method: &str, params: Value, on_page: bool) -> Result<Value, Value> {
         self.next += 1;
         let id = self.next;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -113,9 +119,9 @@ impl Browser {
             let v: Value = serde_json::from_str(&t).unwrap();
             if v["id"] == json!(id) {
                 if let Some(e) = v.get("error") {
-                    panic!("{method}: {e}");
+                    return Err(e.clone());
                 }
-                return v["result"].clone();
+                return Ok(v["result"].clone());
             }
         }
     }
@@ -137,7 +143,17 @@ impl Browser {
     pub fn wait_for(&mut self, expr: &str, what: &str) {
         let start = Instant::now();
         loop {
-            if self.eval(&format!("!!({expr})")) == json!(true) {
+            // While a page is being replaced its document may be missing and its
+            // context gone: either counts as "not yet".
+            let check = format!(
+                "(() => {{ try {{ return !!({expr}); }} catch (e) {{ return false; }} }})()"
+            );
+            let r = self.try_command(
+                "Runtime.evaluate",
+                json!({"expression": check, "returnByValue": true, "awaitPromise": true}),
+                true,
+            );
+            if r.is_ok_and(|r| r["result"]["value"] == json!(true)) {
                 return;
             }
             assert!(
