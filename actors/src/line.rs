@@ -531,7 +531,7 @@ pub(crate) fn authenticate(
     }
 }
 
-/// A REGISTER or INVITE naming a user the tenant does not have. It gets exactly what
+/// A REGISTER, INVITE or SUBSCRIBE naming a user the tenant does not have. It gets exactly what
 /// a known user with a wrong password gets (a challenge, then 403 counted against the
 /// source), so that extensions cannot be listed by their answers. `phantom` stands in
 /// for the HA1s of a line that does not exist.
@@ -573,6 +573,10 @@ pub(crate) fn answer_stranger(
                 .strangers
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::debug!(source = %inc.source, %user, refused = n + 1, "call from an unknown source");
+            let _ = authenticate(&inc, &creds, &shared.nonces, &shared.guard, &mut counts);
+        }
+        // A subscription (BLF, MWI) by nobody the tenant knows: challenged as a line's.
+        Some(engine::sip::Method::Subscribe) => {
             let _ = authenticate(&inc, &creds, &shared.nonces, &shared.guard, &mut counts);
         }
         _ => inc.respond(404, "Not Found"),

@@ -138,7 +138,7 @@ fn svcrack_does_not_find_a_password_in_its_dictionary() {
 fn svwar_cannot_tell_extensions_from_numbers_that_do_not_exist() {
     let dir = temp_dir();
     let pbx = Pbx::start(dir.path());
-    for method in ["REGISTER", "INVITE"] {
+    for method in ["REGISTER", "INVITE", "SUBSCRIBE"] {
         let out = sipvicious(
             "svwar",
             &["-e", "90-115", "-m", method, "--force"],
@@ -194,6 +194,75 @@ fn unknown_users_are_challenged_like_known_ones() {
     // And an unknown caller is challenged for its INVITE as a known one is.
     let mut a = Caller::call(&pbx, "555", "100");
     assert_eq!(a.expect(403), 403);
+}
+
+#[test]
+fn subscriptions_are_challenged_and_guessed_at_like_registrations() {
+    let dir = temp_dir();
+    let pbx = Pbx::start(dir.path());
+    let mut c = SipClient::udp_from(pbx.addr, ATTACKER);
+    let dialog = Package {
+        event: "dialog",
+        accept: "application/dialog-info+xml",
+    };
+    // Watching a line as a known and as an unknown user: the same challenge, and the
+    // same 403 for an answer to it.
+    let ask = |c: &mut SipClient, user: &str, n: u32| {
+        subscribe_as(
+            c,
+            (user, "guess", "101"),
+            &dialog,
+            (&format!("scan-{user}-{n}"), 1),
+            (None, 600),
+        )
+    };
+    let known = ask(&mut c, "100", 0);
+    let unknown = ask(&mut c, "555", 0);
+    assert_eq!((known.code(), unknown.code()), (Some(403), Some(403)));
+    // Guessing on: the source is penalised, and then even the right password gets no
+    // answer from it.
+    for n in 1..5 {
+        assert_eq!(ask(&mut c, "100", n).code(), Some(403));
+    }
+    c.set_timeout(Duration::from_secs(1));
+    let uri = "sip:101@127.0.0.1";
+    let first = format!(
+        "SUBSCRIBE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKpen1;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:100@127.0.0.1>;tag=a\r\nTo: <{uri}>\r\n\
+         Call-ID: penalised\r\nCSeq: 1 SUBSCRIBE\r\nContact: <sip:100@{local}>\r\n\
+         Event: dialog\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n",
+        local = c.local
+    );
+    c.send_raw(first.as_bytes());
+    let challenge = c.recv().expect("a challenge");
+    assert_eq!(challenge.code(), Some(407));
+    let auth = authorization(
+        &challenge,
+        Algorithm::Md5,
+        "100",
+        "secret100",
+        uri,
+        "SUBSCRIBE",
+    );
+    let right = first
+        .replace("CSeq: 1", "CSeq: 2")
+        .replace("z9hG4bKpen1", "z9hG4bKpen2")
+        .replace(
+            "Content-Length",
+            &format!("Proxy-Authorization: {auth}\r\nContent-Length"),
+        );
+    c.send_raw(right.as_bytes());
+    assert!(c.recv().is_none(), "a penalised source gets no answer");
+    // The line's own phone, on another host, watches 101 at once.
+    let mut phone = SipClient::udp_from(pbx.addr, "127.0.0.2");
+    let ok = subscribe_to(
+        &mut phone,
+        ("100", "101"),
+        &dialog,
+        ("phone-100", 1),
+        (None, 600),
+    );
+    assert_eq!(ok.code(), Some(200));
 }
 
 #[test]

@@ -815,6 +815,24 @@ pub fn subscribe_to(
     (call_id, cseq): (&str, u32),
     (to_tag, expires): (Option<&str>, u32),
 ) -> Message {
+    let password = format!("secret{user}");
+    subscribe_as(
+        c,
+        (user, &password, target),
+        package,
+        (call_id, cseq),
+        (to_tag, expires),
+    )
+}
+
+/// As `subscribe_to`, answering the challenge with `password`.
+pub fn subscribe_as(
+    c: &mut SipClient,
+    (user, password, target): (&str, &str, &str),
+    package: &Package<'_>,
+    (call_id, cseq): (&str, u32),
+    (to_tag, expires): (Option<&str>, u32),
+) -> Message {
     let uri = format!("sip:{target}@127.0.0.1");
     let local = c.local;
     let build = |cseq: u32, auth: Option<&str>| {
@@ -857,14 +875,7 @@ pub fn subscribe_to(
     if first.code() != Some(407) {
         return first;
     }
-    let auth = authorization(
-        &first,
-        Algorithm::Md5,
-        user,
-        &format!("secret{user}"),
-        &uri,
-        "SUBSCRIBE",
-    );
+    let auth = authorization(&first, Algorithm::Md5, user, password, &uri, "SUBSCRIBE");
     c.send_raw(&build(cseq + 1, Some(&auth)));
     final_of(c, cseq + 1)
 }
