@@ -11,18 +11,24 @@
 # target (`sip:IP:PORT`), which the switch refuses as not the Request-URI.
 #
 # Each rate runs DURATION seconds (default 10) over USERS extensions (default 5000).
+#
+# KAM_DB_MODE=1 makes Kamailio write every binding through to its SQLite file (in WAL
+# mode) before it replies, as the switch does: the durable yardstick. The default (0)
+# keeps Kamailio's bindings in memory only, lost when it stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rates=("$@")
 [ ${#rates[@]} -eq 0 ] && rates=(2000 4000 6000 8000 10000)
 duration=${DURATION:-10}
 users=${USERS:-5000}
+kam_db_mode=${KAM_DB_MODE:-0}
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; pkill -f "kamailio -f $work" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cargo build --release -q
-bin=target/release/pbx
+# PBX_BIN runs another build of the switch (an earlier commit's, for a before/after).
+if [ -z "${PBX_BIN:-}" ]; then cargo build --release -q; fi
+bin=${PBX_BIN:-target/release/pbx}
 $bin tenant add load --domain load.test --data-dir "$work/data" >/dev/null
 $bin user add-range --tenant load --from 10000 --to $((10000 + users - 1)) --password 'pw{ext}pw' --data-dir "$work/data" >/dev/null
 {
@@ -46,7 +52,11 @@ CREATE TABLE subscriber (id INTEGER PRIMARY KEY NOT NULL, username VARCHAR(64) D
 CREATE UNIQUE INDEX account_idx ON subscriber (username, domain);
 SQL
   for ((i = 0; i < users; i++)); do echo "INSERT INTO subscriber (username, domain, password) VALUES ('$((10000 + i))', 'load.test', 'pw$((10000 + i))pw');"; done | sqlite3 "$work/kam.db"
-  sed "s|DBPATH|$work/kam.db|" benches/kamailio/register.cfg > "$work/kamailio.cfg"
+  if [ "$kam_db_mode" != 0 ]; then
+    sqlite3 "$work/kam.db" < /usr/share/kamailio/db_sqlite/usrloc-create.sql
+    sqlite3 "$work/kam.db" 'PRAGMA journal_mode=WAL;' >/dev/null
+  fi
+  sed -e "s|DBPATH|$work/kam.db|" -e "s|DBMODE|$kam_db_mode|" benches/kamailio/register.cfg > "$work/kamailio.cfg"
   kamailio -f "$work/kamailio.cfg" -P "$work/kam.pid" -w "$work" -m 512 -M 32 > "$work/kam.out" 2>&1
 fi
 sleep 1

@@ -448,16 +448,7 @@ fn on_message(
         dispatcher.on_response(msg, peer);
         return;
     }
-    let msg = match via_stamp::stamp(&msg, peer) {
-        Some(b) => match Message::parse_with_limit(b, max_size + 128) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(%peer, error = %e, "request unreadable after stamping its Via");
-                return;
-            }
-        },
-        None => msg,
-    };
+    let msg = via_stamp::stamp(&msg, peer).unwrap_or(msg);
     dispatcher.on_request(Incoming {
         msg,
         source: peer,

@@ -227,16 +227,7 @@ async fn on_datagram(
         dispatcher.on_response(msg, src);
         return;
     }
-    let msg = match via_stamp::stamp(&msg, src) {
-        Some(bytes) => match Message::parse_with_limit(bytes, max_size + 128) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(%src, error = %e, "request unreadable after stamping its Via");
-                return;
-            }
-        },
-        None => msg,
-    };
+    let msg = via_stamp::stamp(&msg, src).unwrap_or(msg);
     let dest = via_stamp::response_destination(&msg, src);
     let now = tokio::time::Instant::now().into_std();
     match txns.on_request(&msg, false, now, dest) {

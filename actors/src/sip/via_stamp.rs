@@ -3,11 +3,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use bytes::Bytes;
 use engine::sip::{HeaderName, Message};
 
 /// Returns the request with its top Via stamped, when it needs stamping.
-pub fn stamp(msg: &Message, source: SocketAddr) -> Option<Bytes> {
+pub fn stamp(msg: &Message, source: SocketAddr) -> Option<Message> {
     let via = msg.top_via()?;
     let wants_rport = via.params.get("rport").is_some_and(|v| v.is_empty());
     let host_ip: Option<IpAddr> = via.host_bare().parse().ok();
@@ -20,9 +19,6 @@ pub fn stamp(msg: &Message, source: SocketAddr) -> Option<Bytes> {
     // The first Via value ends at the first comma outside quotes, or the line's end.
     let first_len = first_value_len(value);
     let start = value.as_ptr() as usize - raw.as_ptr() as usize;
-    let end = start + first_len;
-    let mut out = Vec::with_capacity(raw.len() + 40);
-    out.extend_from_slice(&raw[..start]);
     let first = value[..first_len].trim_end();
     // Drop an empty `rport` and write it back with the port.
     let mut stamped = String::with_capacity(first.len() + 40);
@@ -43,10 +39,7 @@ pub fn stamp(msg: &Message, source: SocketAddr) -> Option<Bytes> {
         stamped.push_str(";rport=");
         stamped.push_str(&source.port().to_string());
     }
-    out.extend_from_slice(stamped.as_bytes());
-    out.extend_from_slice(&raw[start + first.len()..end]);
-    out.extend_from_slice(&raw[end..]);
-    Some(Bytes::from(out))
+    msg.spliced(start..start + first.len(), &stamped)
 }
 
 fn first_value_len(v: &str) -> usize {
@@ -83,7 +76,9 @@ mod tests {
     fn rport_and_received_are_stamped() {
         let src: SocketAddr = "192.0.2.7:40000".parse().unwrap();
         let m = req("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa;rport, SIP/2.0/UDP x");
-        let stamped = Message::parse(stamp(&m, src).unwrap()).unwrap();
+        let stamped = stamp(&m, src).unwrap();
+        let again = Message::parse(stamped.as_bytes().to_vec()).unwrap();
+        assert_eq!(format!("{stamped:?}"), format!("{again:?}"));
         let v = stamped.top_via().unwrap();
         assert_eq!(v.params.get("received"), Some("192.0.2.7"));
         assert_eq!(v.params.get("rport"), Some("40000"));
@@ -96,7 +91,9 @@ mod tests {
     fn ipv6_received_is_readable() {
         let src: SocketAddr = "[2001:db8::7]:40000".parse().unwrap();
         let m = req("SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bKa;rport");
-        let stamped = Message::parse(stamp(&m, src).unwrap()).unwrap();
+        let stamped = stamp(&m, src).unwrap();
+        let again = Message::parse(stamped.as_bytes().to_vec()).unwrap();
+        assert_eq!(format!("{stamped:?}"), format!("{again:?}"));
         assert_eq!(
             stamped.top_via().unwrap().params.get("received"),
             Some("2001:db8::7")

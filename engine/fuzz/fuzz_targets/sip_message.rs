@@ -13,6 +13,15 @@ fuzz_target!(|data: &[u8]| {
         for v in m.values(HeaderName::Authorization) {
             let _ = Credentials::parse(v);
         }
+        // A proxy's stamp on the top Via: the moved ranges read as the bytes parsed again.
+        if let Some(via) = m.header(HeaderName::Via) {
+            let end = via.as_ptr() as usize - m.as_bytes().as_ptr() as usize + via.len();
+            if let Some(stamped) = m.spliced(end..end, ";received=192.0.2.1;rport=5060") {
+                if let Ok(again) = Message::parse(stamped.as_bytes().to_vec()) {
+                    assert_eq!(format!("{stamped:?}"), format!("{again:?}"));
+                }
+            }
+        }
         let mut out = Vec::new();
         m.print(&mut out);
         let again = Message::parse(out).expect("a printed message parses again");

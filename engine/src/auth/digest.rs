@@ -1,7 +1,5 @@
 //! Digest computations: HA1, the expected response, and challenges.
 
-use std::fmt::Write;
-
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
@@ -60,9 +58,11 @@ impl Algorithm {
 
 /// Lower-case hex of some bytes.
 pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xf)] as char);
     }
     s
 }

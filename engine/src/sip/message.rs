@@ -137,6 +137,61 @@ impl Message {
         Ok(msg)
     }
 
+    /// This message with the bytes `at` of its header section replaced by `with` (a
+    /// proxy stamping its Via), without parsing it again: the ranges after the edit
+    /// are moved. `with` must keep the header it lands in well formed; `None` when
+    /// `at` is not within the header section or not on character boundaries.
+    pub fn spliced(&self, at: std::ops::Range<usize>, with: &str) -> Option<Message> {
+        let head = std::str::from_utf8(&self.buf[..self.body.0 as usize]).ok()?;
+        if at.start > at.end
+            || at.end > head.len()
+            || !head.is_char_boundary(at.start)
+            || !head.is_char_boundary(at.end)
+            || with.contains(['\r', '\n'])
+        {
+            return None;
+        }
+        let mut buf = Vec::with_capacity(self.buf.len() - at.len() + with.len());
+        buf.extend_from_slice(&self.buf[..at.start]);
+        buf.extend_from_slice(with.as_bytes());
+        buf.extend_from_slice(&self.buf[at.end..]);
+        let grown = with.len() as i64 - at.len() as i64;
+        let end = at.end as u32;
+        let moved = |p: u32| {
+            if p >= end {
+                (p as i64 + grown) as u32
+            } else {
+                p
+            }
+        };
+        let span = |(a, b): Span| (moved(a), moved(b));
+        let start = match &self.start {
+            StartLine::Request { method, uri } => StartLine::Request {
+                method: method.clone(),
+                uri: span(*uri),
+            },
+            StartLine::Response { code, reason } => StartLine::Response {
+                code: *code,
+                reason: span(*reason),
+            },
+        };
+        Some(Message {
+            buf: Bytes::from(buf),
+            start,
+            headers: self
+                .headers
+                .iter()
+                .map(|h| RawHeader {
+                    kind: h.kind,
+                    name: span(h.name),
+                    value: span(h.value),
+                })
+                .collect(),
+            body: span(self.body),
+            conflicting_length: self.conflicting_length,
+        })
+    }
+
     fn check_and_frame_body(&mut self) -> Result<()> {
         let mut length: Option<u64> = None;
         let mut conflicting = false;
@@ -542,6 +597,32 @@ CSeq: 314159 REGISTER\r\n\
 Contact: <sip:100@127.0.0.1:5062>;expires=3600, <sip:100@[::1]:5064>;q=0.5\r\n\
 m: <sip:100@10.0.0.9>\r\n\
 l: 0\r\n\r\n";
+
+    #[test]
+    fn a_spliced_message_reads_as_its_bytes_parsed_again() {
+        let body = "v=0\r\n";
+        let text = REGISTER.replace("l: 0", &format!("l: {}", body.len())) + body + "junk";
+        let m = Message::parse(text.into_bytes()).unwrap();
+        let via = m.header(HeaderName::Via).unwrap();
+        let at = via.as_ptr() as usize - m.as_bytes().as_ptr() as usize;
+        let rport = at + via.find(";rport").unwrap();
+        for (range, with) in [
+            (rport..rport + 6, ";received=192.0.2.1;rport=40000"),
+            (rport..rport + 6, ""),
+            (at..at + via.len(), "SIP/2.0/UDP a;branch=z9hG4bKb"),
+            (rport..rport, ";x=1"),
+        ] {
+            let spliced = m.spliced(range, with).unwrap();
+            let again = Message::parse(spliced.as_bytes().to_vec()).unwrap();
+            assert_eq!(format!("{spliced:?}"), format!("{again:?}"), "{with}");
+            assert_eq!(spliced.body(), body.as_bytes());
+        }
+        assert!(m.spliced(0..1, "X\r\nY: z").is_none(), "no new lines");
+        assert!(
+            m.spliced(0..m.as_bytes().len(), "").is_none(),
+            "the header section only"
+        );
+    }
 
     #[test]
     fn parses_register() {

@@ -1,27 +1,19 @@
 //! Matching requests to server transactions (RFC 3261 §17.2.3).
 
+use std::fmt::Write;
+use std::sync::Arc;
+
 use crate::sip::{HeaderName, Message, Method};
 
-/// The identity of a server transaction.
+/// The identity of a server transaction: RFC 3261's branch (with the magic cookie),
+/// sent-by and method, where an ACK matches the INVITE it acknowledges; or RFC 2543's
+/// fallback (Request-URI, From tag, Call-ID, CSeq number, top Via, method).
+///
+/// Held as one shared string (the method, then the rest, separated by line feeds,
+/// which no header value holds): the table, its timers and the request's handler
+/// share one allocation, and a clone costs a reference count, not a copy.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TransactionKey {
-    /// RFC 3261: branch (with the magic cookie), sent-by, and the method, where an
-    /// ACK matches the INVITE it acknowledges.
-    Branch {
-        branch: String,
-        sent_by: String,
-        method: String,
-    },
-    /// RFC 2543 fallback: Request-URI, From tag, Call-ID, CSeq number, top Via, method.
-    Legacy {
-        uri: String,
-        from_tag: String,
-        call_id: String,
-        cseq: u32,
-        via: String,
-        method: String,
-    },
-}
+pub struct TransactionKey(Arc<str>);
 
 impl TransactionKey {
     /// The key of the server transaction `req` belongs to; `None` when the request lacks
@@ -32,53 +24,41 @@ impl TransactionKey {
             m => m.as_str(),
         };
         let via = req.top_via()?;
+        let mut text = String::with_capacity(96);
+        text.push_str(method);
         if via.is_rfc3261() {
-            let sent_by = match via.port {
-                Some(p) => format!("{}:{p}", via.host),
-                None => via.host.to_owned(),
-            };
-            return Some(TransactionKey::Branch {
-                branch: via.branch()?.to_owned(),
-                sent_by,
-                method: method.to_owned(),
-            });
+            let branch = via.branch()?;
+            text.push_str("\nB\n");
+            text.push_str(via.host);
+            if let Some(p) = via.port {
+                let _ = write!(text, ":{p}");
+            }
+            text.push('\n');
+            text.push_str(branch);
+        } else {
+            let _ = write!(
+                text,
+                "\nL\n{}\n{}\n{}\n{}\n{}",
+                req.cseq()?.seq,
+                req.uri_str()?,
+                req.from()?.tag().unwrap_or(""),
+                req.call_id()?,
+                req.header(HeaderName::Via)?,
+            );
         }
-        Some(TransactionKey::Legacy {
-            uri: req.uri_str()?.to_owned(),
-            from_tag: req.from()?.tag().unwrap_or("").to_owned(),
-            call_id: req.call_id()?.to_owned(),
-            cseq: req.cseq()?.seq,
-            via: req.header(HeaderName::Via)?.to_owned(),
-            method: method.to_owned(),
-        })
+        Some(TransactionKey(text.into()))
     }
 
     /// The key of the INVITE transaction a CANCEL refers to (§9.2).
     pub fn cancelled_invite(cancel: &Message) -> Option<TransactionKey> {
-        match Self::of_request(cancel)? {
-            TransactionKey::Branch {
-                branch, sent_by, ..
-            } => Some(TransactionKey::Branch {
-                branch,
-                sent_by,
-                method: "INVITE".into(),
-            }),
-            TransactionKey::Legacy {
-                uri,
-                from_tag,
-                call_id,
-                cseq,
-                via,
-                ..
-            } => Some(TransactionKey::Legacy {
-                uri,
-                from_tag,
-                call_id,
-                cseq,
-                via,
-                method: "INVITE".into(),
-            }),
-        }
+        let key = Self::of_request(cancel)?;
+        let (_, rest) = key.0.split_once('\n')?;
+        Some(TransactionKey(format!("INVITE\n{rest}").into()))
+    }
+
+    /// Whether the request was matched by RFC 2543's fallback (no branch cookie).
+    pub fn is_legacy(&self) -> bool {
+        self.0.split('\n').nth(1) == Some("L")
     }
 }
 
@@ -115,11 +95,25 @@ mod tests {
     }
 
     #[test]
+    fn a_cancel_names_the_invite_it_cancels() {
+        let via = "SIP/2.0/UDP 1.2.3.4:5060;branch=z9hG4bKx";
+        let inv = TransactionKey::of_request(&msg("INVITE sip:b@h SIP/2.0", via));
+        let cancel = msg("CANCEL sip:b@h SIP/2.0", via);
+        assert_ne!(TransactionKey::of_request(&cancel), inv);
+        assert_eq!(TransactionKey::cancelled_invite(&cancel), inv);
+        let legacy = msg("CANCEL sip:b@h SIP/2.0", "SIP/2.0/UDP 1.2.3.4");
+        assert_eq!(
+            TransactionKey::cancelled_invite(&legacy),
+            TransactionKey::of_request(&msg("INVITE sip:b@h SIP/2.0", "SIP/2.0/UDP 1.2.3.4"))
+        );
+    }
+
+    #[test]
     fn rfc2543_requests_match_by_fallback() {
         let a = msg("OPTIONS sip:b@h SIP/2.0", "SIP/2.0/UDP 1.2.3.4");
         let b = msg("OPTIONS sip:b@h SIP/2.0", "SIP/2.0/UDP 1.2.3.4");
         let k = TransactionKey::of_request(&a).unwrap();
-        assert!(matches!(k, TransactionKey::Legacy { .. }));
+        assert!(k.is_legacy());
         assert_eq!(Some(k), TransactionKey::of_request(&b));
     }
 }

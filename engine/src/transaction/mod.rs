@@ -18,6 +18,13 @@ pub use server_table::{IncomingRequest, ServerTransactions};
 
 use bytes::Bytes;
 
+/// A response a transaction keeps for retransmission until its timer ends (32 s for
+/// a non-INVITE one over UDP): copied into a buffer of its own size, since the
+/// writer's buffer it was built in is up to twice as large.
+fn kept(bytes: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(bytes)
+}
+
 /// What a transaction asks of its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

@@ -96,7 +96,12 @@ impl ServerInvite {
         if self.state != State::Proceeding {
             return Vec::new();
         }
-        self.last_response = Some(bytes.clone());
+        self.last_response = Some(if code >= 300 && !self.reliable {
+            // Resent until its ACK comes (up to 32 s).
+            super::kept(&bytes)
+        } else {
+            bytes.clone()
+        });
         match code {
             100..=199 => {
                 self.provisional_sent = true;

@@ -58,15 +58,17 @@ impl ServerNonInvite {
         if matches!(self.state, State::Completed | State::Terminated) {
             return Vec::new();
         }
-        self.last_response = Some(bytes.clone());
         if code < 200 {
+            self.last_response = Some(bytes.clone());
             self.state = State::Proceeding;
             return vec![Event::Transmit(bytes)];
         }
         if self.reliable {
+            self.last_response = None;
             self.state = State::Terminated;
             return vec![Event::Transmit(bytes), Event::Terminated];
         }
+        self.last_response = Some(super::kept(&bytes));
         self.state = State::Completed;
         self.timer_j = Some(now + self.cfg.t1 * 64);
         vec![Event::Transmit(bytes)]

@@ -12,7 +12,9 @@ use crate::timer::{TimerConfig, TimerTable};
 
 #[derive(Debug)]
 enum Txn {
-    Invite(ServerInvite),
+    /// Boxed: most transactions are non-INVITE ones (REGISTER, SUBSCRIBE …), kept
+    /// 32 s after their answer, and need not carry an INVITE's larger state.
+    Invite(Box<ServerInvite>),
     NonInvite(ServerNonInvite),
 }
 
@@ -207,7 +209,7 @@ impl<D: Clone> ServerTransactions<D> {
             None if full => IncomingRequest::Overloaded,
             None => {
                 let txn = if req.method() == Some(&Method::Invite) {
-                    Txn::Invite(ServerInvite::new(reliable, self.cfg))
+                    Txn::Invite(Box::new(ServerInvite::new(reliable, self.cfg)))
                 } else {
                     Txn::NonInvite(ServerNonInvite::new(reliable, self.cfg))
                 };
@@ -249,6 +251,15 @@ impl<D: Clone> ServerTransactions<D> {
         }
         let events = match &mut entry.txn {
             Txn::Invite(t) => t.send_response(code, bytes, now),
+            Txn::NonInvite(t) if matches!(code, 401 | 407) => {
+                // A challenge is sent statelessly (RFC 3261 §8.2.7): a retransmitted
+                // request is challenged again, so the table keeps nothing for Timer
+                // J's 32 s, which halves what a registration holds.
+                let out = transmits(t.send_response(code, bytes, now));
+                self.map.remove(key);
+                self.timers.cancel(key);
+                return out;
+            }
             Txn::NonInvite(t) => t.send_response(code, bytes, now),
         };
         self.apply(key, events)
@@ -468,11 +479,11 @@ mod tests {
             table.on_request(&r, false, t0, ()),
             IncomingRequest::Retransmission(vec![])
         );
-        let out = table.on_response(&key, 401, Bytes::from_static(b"401"), t0);
+        let out = table.on_response(&key, 200, Bytes::from_static(b"200"), t0);
         assert_eq!(out.len(), 1);
         assert_eq!(
             table.on_request(&r, false, t0, ()),
-            IncomingRequest::Retransmission(vec![Bytes::from_static(b"401")])
+            IncomingRequest::Retransmission(vec![Bytes::from_static(b"200")])
         );
         assert!(table.on_timeout(t0 + Duration::from_secs(31)).is_empty());
         assert_eq!(table.len(), 1);
@@ -482,6 +493,33 @@ mod tests {
             table.on_request(&r, false, t0, ()),
             IncomingRequest::New(_)
         ));
+    }
+
+    #[test]
+    fn a_challenge_is_stateless_and_a_retransmission_is_challenged_again() {
+        let t0 = Instant::now();
+        let mut table = ServerTransactions::new(TimerConfig::default());
+        for code in [401, 407] {
+            let r = req("REGISTER");
+            let IncomingRequest::New(key) = table.on_request(&r, false, t0, ()) else {
+                panic!()
+            };
+            let out = table.on_response(&key, code, Bytes::from_static(b"401"), t0);
+            assert_eq!(out, vec![Bytes::from_static(b"401")]);
+            assert!(table.is_empty(), "nothing kept for Timer J");
+            assert_eq!(table.waiting(), 0);
+            assert!(matches!(
+                table.on_request(&r, false, t0, ()),
+                IncomingRequest::New(_)
+            ));
+            table.forget(&key);
+        }
+        // An INVITE's challenge waits for its ACK as any failure does.
+        let IncomingRequest::New(inv) = table.on_request(&req("INVITE"), false, t0, ()) else {
+            panic!()
+        };
+        table.on_response(&inv, 407, Bytes::from_static(b"407"), t0);
+        assert_eq!(table.len(), 1);
     }
 
     #[test]
