@@ -18,8 +18,9 @@ users=${USERS:-1000}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f "kamailio -f $work" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cargo build --release -q
-bin=target/release/pbx
+# PBX_BIN runs another build of the switch (an earlier commit's, for a before/after).
+if [ -z "${PBX_BIN:-}" ]; then cargo build --release -q; fi
+bin=${PBX_BIN:-target/release/pbx}
 $bin tenant add load --domain load.test --data-dir "$work/data" >/dev/null
 $bin user add-range --tenant load --from 10000 --to $((10000 + users - 1)) --password 'pw{ext}pw' --data-dir "$work/data" >/dev/null
 $bin user add --tenant load 20000 --password callee-pw --data-dir "$work/data" >/dev/null
