@@ -251,17 +251,18 @@ impl<D: Clone> ServerTransactions<D> {
         }
         let events = match &mut entry.txn {
             Txn::Invite(t) => t.send_response(code, bytes, now),
-            Txn::NonInvite(t) if matches!(code, 401 | 407) => {
-                // A challenge is sent statelessly (RFC 3261 §8.2.7): a retransmitted
-                // request is challenged again, so the table keeps nothing for Timer
-                // J's 32 s, which halves what a registration holds.
-                let out = transmits(t.send_response(code, bytes, now));
-                self.map.remove(key);
-                self.timers.cancel(key);
-                return out;
-            }
             Txn::NonInvite(t) => t.send_response(code, bytes, now),
         };
+        if matches!(code, 401 | 407) {
+            // A challenge is sent statelessly (RFC 3261 §8.2.7): a retransmitted
+            // request is challenged again, and an INVITE's ACK for it finds no
+            // transaction and is dropped. The table keeps nothing for Timer J's 32 s
+            // (or an INVITE's wait for its ACK), which halves what a registration holds.
+            let out = transmits(events);
+            self.map.remove(key);
+            self.timers.cancel(key);
+            return out;
+        }
         self.apply(key, events)
     }
 
@@ -514,12 +515,26 @@ mod tests {
             ));
             table.forget(&key);
         }
-        // An INVITE's challenge waits for its ACK as any failure does.
-        let IncomingRequest::New(inv) = table.on_request(&req("INVITE"), false, t0, ()) else {
+        // An INVITE's too: its ACK is left to the dialog layer (which drops it), and
+        // another failure still waits for its ACK.
+        let inv = req("INVITE");
+        let IncomingRequest::New(key) = table.on_request(&inv, false, t0, ()) else {
             panic!()
         };
-        table.on_response(&inv, 407, Bytes::from_static(b"407"), t0);
-        assert_eq!(table.len(), 1);
+        table.on_response(&key, 407, Bytes::from_static(b"407"), t0);
+        assert!(table.is_empty());
+        assert_eq!(
+            table.on_request(&req("ACK"), false, t0, ()),
+            IncomingRequest::DialogAck
+        );
+        let IncomingRequest::New(key) = table.on_request(&inv, false, t0, ()) else {
+            panic!()
+        };
+        table.on_response(&key, 486, Bytes::from_static(b"486"), t0);
+        assert_eq!(
+            table.on_request(&req("ACK"), false, t0, ()),
+            IncomingRequest::AckAbsorbed
+        );
     }
 
     #[test]
@@ -574,12 +589,12 @@ mod tests {
         let IncomingRequest::New(key) = table.on_request(&req("INVITE"), false, t0, 7u8) else {
             panic!()
         };
-        table.on_response(&key, 407, Bytes::from_static(b"407"), t0);
+        table.on_response(&key, 480, Bytes::from_static(b"480"), t0);
         assert!(table.on_timeout(t0 + Duration::from_secs(10)).is_empty());
         // The client's retransmission fetches it again.
         assert_eq!(
             table.on_request(&req("INVITE"), false, t0, 7u8),
-            IncomingRequest::Retransmission(vec![Bytes::from_static(b"407")])
+            IncomingRequest::Retransmission(vec![Bytes::from_static(b"480")])
         );
     }
 
