@@ -119,6 +119,10 @@ impl SwitchActor {
             )),
             None => None,
         };
+        let capacity = crate::sip::CallCapacity {
+            ports: state.shared.ports.clone(),
+            calls: state.shared.calls.clone(),
+        };
         let args = TransportArgs {
             tls,
             addrs: state.config.sip_addrs.clone(),
@@ -128,14 +132,12 @@ impl SwitchActor {
                     state.shared.out.clone(),
                     state.shared.guard.clone(),
                 )
-                .with_capture(state.shared.capture.clone()),
+                .with_capture(state.shared.capture.clone())
+                .with_capacity(capacity.clone()),
             ),
             max_size: state.config.max_message_size,
             shedding: state.config.shedding,
-            capacity: Some(crate::sip::CallCapacity {
-                ports: state.shared.ports.clone(),
-                calls: state.shared.calls.clone(),
-            }),
+            capacity: Some(capacity),
             flows: state.shared.out.flows.clone(),
         };
         let (t, _) = Actor::spawn_linked(None, Transport, args, myself.get_cell())

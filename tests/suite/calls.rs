@@ -270,6 +270,24 @@ fn calls_over_the_limit_get_503_with_retry_after() {
             .any(|(_, name, _)| name.eq_ignore_ascii_case("Retry-After")),
         "503 says when to retry"
     );
+    // Over TCP as well.
+    let mut third = crate::common::sip_client::SipClient::tcp(pbx.addr);
+    third.set_timeout(Duration::from_secs(3));
+    let account = sim::ua::Account {
+        user: "102",
+        domain: "127.0.0.1",
+        local: third.local,
+        transport: "TCP",
+    };
+    let ids = sim::ua::Ids {
+        call_id: "over-the-limit-tcp",
+        cseq: 1,
+        branch: "z9hG4bKoverlimittcp",
+        from_tag: "over",
+    };
+    third.send_raw(&account.invite("103", "", &ids).finish());
+    let refusal = third.recv().expect("an answer over TCP");
+    assert_eq!(refusal.code(), Some(503), "{refusal:?}");
     first.cancel();
     assert_eq!(first.expect(487), 487);
     assert!(sipp::wait(uas, port, dir.path()).success);

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use engine::sip::{HeaderName, Method, UriScheme};
+use engine::sip::{HeaderName, Message, Method, UriScheme};
 
 use super::SipOut;
 use crate::auth_guard::AuthGuard;
@@ -28,6 +28,9 @@ pub struct Dispatcher {
     pub guard: Arc<AuthGuard>,
     /// SIP captures: the transports hand it every message in and out.
     pub capture: Arc<super::capture::Capture>,
+    /// Room for calls: the stream transports refuse a new INVITE with 503 at once
+    /// when there is none (the UDP task checks its own copy).
+    pub capacity: Option<super::udp::CallCapacity>,
 }
 
 impl Dispatcher {
@@ -37,7 +40,25 @@ impl Dispatcher {
             out,
             guard,
             capture: Arc::default(),
+            capacity: None,
         }
+    }
+
+    /// The dispatcher with the switch's room for calls.
+    pub fn with_capacity(mut self, capacity: super::udp::CallCapacity) -> Self {
+        self.capacity = Some(capacity);
+        self
+    }
+
+    /// Whether `msg` is a new call the switch has no room for (a stream transport's
+    /// check before any work; UDP's is in its task).
+    pub fn no_room_for(&self, msg: &Message) -> bool {
+        msg.method() == Some(&Method::Invite)
+            && msg.to().is_some_and(|t| t.tag().is_none())
+            && self
+                .capacity
+                .as_ref()
+                .is_some_and(super::udp::CallCapacity::full)
     }
 
     /// The dispatcher with the switch's captures.

@@ -448,6 +448,12 @@ fn on_message(
         dispatcher.on_response(msg, peer);
         return;
     }
+    if dispatcher.no_room_for(&msg) {
+        // No room for a call: refused before its challenge, as over UDP.
+        super::udp::SHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = tx.try_send(super::udp::service_unavailable(&msg));
+        return;
+    }
     let msg = via_stamp::stamp(&msg, peer).unwrap_or(msg);
     dispatcher.on_request(Incoming {
         msg,
