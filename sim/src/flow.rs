@@ -42,8 +42,13 @@ const NOTIFIES_KEPT: usize = 16;
 #[derive(Default)]
 pub struct FlowState {
     steps: Mutex<Vec<StepCount>>,
-    mailboxes: Mutex<HashMap<u32, Vec<(Instant, bool)>>>,
+    /// Per answerer: the NOTIFYs its mailbox sent.
+    mailboxes: Mutex<HashMap<u32, Vec<Notified>>>,
 }
+
+/// A message-summary NOTIFY: when it came, whether it said messages wait, and
+/// whether a step has counted it already.
+type Notified = (Instant, bool, bool);
 
 #[derive(Default, Clone)]
 struct StepCount {
@@ -108,14 +113,27 @@ impl FlowState {
         if list.len() == NOTIFIES_KEPT {
             list.remove(0);
         }
-        list.push((Instant::now(), waiting));
+        list.push((Instant::now(), waiting, false));
     }
 
-    /// Whether `ext`'s mailbox said `waiting` at or after `since`.
+    /// Whether `ext`'s mailbox said `waiting` at or after `since` in a NOTIFY no
+    /// other step has counted; that NOTIFY is then this step's. Two callers leaving
+    /// messages in one mailbox at once each need a NOTIFY of their own.
     fn said(&self, ext: u32, waiting: bool, since: Instant) -> bool {
-        lock(&self.mailboxes)
-            .get(&ext)
-            .is_some_and(|l| l.iter().any(|&(at, w)| at >= since && w == waiting))
+        let mut boxes = lock(&self.mailboxes);
+        let Some(list) = boxes.get_mut(&ext) else {
+            return false;
+        };
+        match list
+            .iter_mut()
+            .find(|(at, w, counted)| *at >= since && *w == waiting && !*counted)
+        {
+            Some((_, _, counted)) => {
+                *counted = true;
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -621,6 +639,24 @@ fn messages_waiting(body: &[u8]) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_mwi_step_counts_a_notify_of_its_own() {
+        let flow = FlowState::default();
+        let since = Instant::now();
+        flow.notified(200, true);
+        assert!(flow.said(200, true, since));
+        assert!(
+            !flow.said(200, true, since),
+            "a second caller's step needs a second NOTIFY"
+        );
+        assert!(!flow.said(201, true, since), "another mailbox's");
+        flow.notified(200, false);
+        flow.notified(200, true);
+        assert!(flow.said(200, true, since));
+        assert!(flow.said(200, false, since));
+        assert!(!flow.said(200, true, Instant::now() + Duration::from_secs(1)));
+    }
 
     #[test]
     fn message_summaries_say_whether_messages_wait() {
