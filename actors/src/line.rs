@@ -575,7 +575,11 @@ pub(crate) fn answer_stranger(
             tracing::debug!(source = %inc.source, %user, refused = n + 1, "call from an unknown source");
             let _ = authenticate(&inc, &creds, &shared.nonces, &shared.guard, &mut counts);
         }
-        // A subscription (BLF, MWI) by nobody the tenant knows: challenged as a line's.
+        // A subscription (BLF, MWI) by nobody the tenant knows, new or a refresh:
+        // challenged as a line's (a known line's refresh is challenged before its
+        // dialog is looked at, so a 481 here would tell the two apart). A removed
+        // line's phone refreshing with its old password is counted against its
+        // source, as its REGISTERs are.
         Some(engine::sip::Method::Subscribe) => {
             let _ = authenticate(&inc, &creds, &shared.nonces, &shared.guard, &mut counts);
         }

@@ -39,6 +39,8 @@ pub fn stamp(msg: &Message, source: SocketAddr) -> Option<Message> {
         stamped.push_str(";rport=");
         stamped.push_str(&source.port().to_string());
     }
+    // A folded Via keeps its line break inside the value: unfolded here.
+    let stamped = stamped.replace(['\r', '\n'], " ");
     msg.spliced(start..start + first.len(), &stamped)
 }
 
@@ -97,6 +99,19 @@ mod tests {
         assert_eq!(
             stamped.top_via().unwrap().params.get("received"),
             Some("2001:db8::7")
+        );
+    }
+
+    #[test]
+    fn a_folded_via_is_stamped_too() {
+        let src: SocketAddr = "192.0.2.7:40000".parse().unwrap();
+        let m = req("SIP/2.0/UDP\r\n    10.0.0.1:5060;branch=z9hG4bKa;rport");
+        let stamped = stamp(&m, src).expect("stamped");
+        let again = Message::parse(stamped.as_bytes().to_vec()).unwrap();
+        assert_eq!(format!("{stamped:?}"), format!("{again:?}"));
+        assert_eq!(
+            stamped.top_via().unwrap().params.get("rport"),
+            Some("40000")
         );
     }
 

@@ -137,14 +137,20 @@ impl Message {
         Ok(msg)
     }
 
-    /// This message with the bytes `at` of its header section replaced by `with` (a
+    /// This message with the bytes `at` of one header's value replaced by `with` (a
     /// proxy stamping its Via), without parsing it again: the ranges after the edit
-    /// are moved. `with` must keep the header it lands in well formed; `None` when
-    /// `at` is not within the header section or not on character boundaries.
+    /// are moved. `with` must keep that value well formed. `None` when `at` is not
+    /// within a single header's value (or is Content-Length's, which frames the
+    /// body), or when `with` holds a line break.
     pub fn spliced(&self, at: std::ops::Range<usize>, with: &str) -> Option<Message> {
         let head = std::str::from_utf8(&self.buf[..self.body.0 as usize]).ok()?;
+        let within_a_value = self.headers.iter().any(|h| {
+            h.kind != HeaderName::ContentLength
+                && h.value.0 as usize <= at.start
+                && at.end <= h.value.1 as usize
+        });
         if at.start > at.end
-            || at.end > head.len()
+            || !within_a_value
             || !head.is_char_boundary(at.start)
             || !head.is_char_boundary(at.end)
             || with.contains(['\r', '\n'])
@@ -156,15 +162,15 @@ impl Message {
         buf.extend_from_slice(with.as_bytes());
         buf.extend_from_slice(&self.buf[at.end..]);
         let grown = with.len() as i64 - at.len() as i64;
-        let end = at.end as u32;
-        let moved = |p: u32| {
-            if p >= end {
-                (p as i64 + grown) as u32
-            } else {
-                p
-            }
+        let (from, end) = (at.start as u32, at.end as u32);
+        let shift = |p: u32| (p as i64 + grown) as u32;
+        // A range's start stays put when text goes in right at it (the inserted text
+        // is the value's); anything at or after the edit's end moves.
+        let span = |(a, b): Span| {
+            let a = if a >= end && a > from { shift(a) } else { a };
+            let b = if b >= end { shift(b) } else { b };
+            (a, b)
         };
-        let span = |(a, b): Span| (moved(a), moved(b));
         let start = match &self.start {
             StartLine::Request { method, uri } => StartLine::Request {
                 method: method.clone(),
@@ -611,6 +617,7 @@ l: 0\r\n\r\n";
             (rport..rport + 6, ""),
             (at..at + via.len(), "SIP/2.0/UDP a;branch=z9hG4bKb"),
             (rport..rport, ";x=1"),
+            (at..at, "SIP/2.0/UDP b:1;branch=z9hG4bKc, "),
         ] {
             let spliced = m.spliced(range, with).unwrap();
             let again = Message::parse(spliced.as_bytes().to_vec()).unwrap();
@@ -620,7 +627,14 @@ l: 0\r\n\r\n";
         assert!(m.spliced(0..1, "X\r\nY: z").is_none(), "no new lines");
         assert!(
             m.spliced(0..m.as_bytes().len(), "").is_none(),
-            "the header section only"
+            "within a value only"
+        );
+        assert!(m.spliced(0..8, "INVITE").is_none(), "not the start line");
+        let length = m.header(HeaderName::ContentLength).unwrap();
+        let at = length.as_ptr() as usize - m.as_bytes().as_ptr() as usize;
+        assert!(
+            m.spliced(at..at + 1, "9").is_none(),
+            "not the body's framing"
         );
     }
 

@@ -9,9 +9,10 @@ use crate::sip::{HeaderName, Message, Method};
 /// sent-by and method, where an ACK matches the INVITE it acknowledges; or RFC 2543's
 /// fallback (Request-URI, From tag, Call-ID, CSeq number, top Via, method).
 ///
-/// Held as one shared string (the method, then the rest, separated by line feeds,
-/// which no header value holds): the table, its timers and the request's handler
-/// share one allocation, and a clone costs a reference count, not a copy.
+/// Held as one shared string (the method, then the rest, separated by line feeds;
+/// only the last part, a fallback key's Via, may hold one, when folded, so no two
+/// keys read alike): the table, its timers and the request's handler share one
+/// allocation, and a clone costs a reference count, not a copy.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TransactionKey(Arc<str>);
 

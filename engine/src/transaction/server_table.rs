@@ -240,7 +240,8 @@ impl<D: Clone> ServerTransactions<D> {
         let Some(entry) = self.map.get_mut(key) else {
             return vec![bytes];
         };
-        if std::mem::take(&mut entry.waiting) {
+        let first = std::mem::take(&mut entry.waiting);
+        if first {
             self.waiting -= 1;
             // A 180 or 183 comes from a callee the switch waited on, not from the
             // switch: how long a phone takes to ring is no measure of its load.
@@ -253,11 +254,13 @@ impl<D: Clone> ServerTransactions<D> {
             Txn::Invite(t) => t.send_response(code, bytes, now),
             Txn::NonInvite(t) => t.send_response(code, bytes, now),
         };
-        if matches!(code, 401 | 407) {
-            // A challenge is sent statelessly (RFC 3261 §8.2.7): a retransmitted
-            // request is challenged again, and an INVITE's ACK for it finds no
-            // transaction and is dropped. The table keeps nothing for Timer J's 32 s
-            // (or an INVITE's wait for its ACK), which halves what a registration holds.
+        if first && matches!(code, 401 | 407) {
+            // A challenge that is the request's first answer is sent statelessly (RFC
+            // 3261 §8.2.7): a retransmitted request is challenged again, and an
+            // INVITE's ACK for it finds no transaction and is dropped. The table keeps
+            // nothing for Timer J's 32 s (or an INVITE's wait for its ACK), which
+            // halves what a registration holds. After a 100 Trying (a callee's 407
+            // passed on) the caller no longer retransmits: that 407 stays stateful.
             let out = transmits(events);
             self.map.remove(key);
             self.timers.cancel(key);
@@ -515,8 +518,21 @@ mod tests {
             ));
             table.forget(&key);
         }
-        // An INVITE's too: its ACK is left to the dialog layer (which drops it), and
-        // another failure still waits for its ACK.
+        // After a provisional response a 407 is resent until its ACK, as any failure.
+        let IncomingRequest::New(key) = table.on_request(&req("INVITE"), false, t0, ()) else {
+            panic!()
+        };
+        table.on_response(&key, 100, Bytes::from_static(b"100"), t0);
+        table.on_response(&key, 407, Bytes::from_static(b"407"), t0);
+        assert_eq!(table.len(), 1);
+        assert_eq!(
+            table.on_request(&req("ACK"), false, t0, ()),
+            IncomingRequest::AckAbsorbed
+        );
+        table.on_timeout(t0 + Duration::from_secs(40));
+        assert!(table.is_empty());
+        // An INVITE's first answer too: its ACK is left to the dialog layer (which
+        // drops it), and another failure still waits for its ACK.
         let inv = req("INVITE");
         let IncomingRequest::New(key) = table.on_request(&inv, false, t0, ()) else {
             panic!()
