@@ -22,6 +22,8 @@ pub struct Services {
     pub digest_offer: Vec<engine::auth::Algorithm>,
     /// Where calls publish their events (the journal listens).
     pub bus: crate::journal::EventBus,
+    /// Waits until the journal has written what was published on `bus`.
+    pub journal: crate::journal::JournalBarrier,
     /// Where queues publish their agents' states (`agent_states` keeps the latest).
     pub agent_bus: crate::journal::EventBus<crate::proto::events::AgentEvent>,
     /// Where trunks publish their status (`trunk_states` keeps the latest).

@@ -107,6 +107,7 @@ impl SwitchActor {
         let (j, _) = Actor::spawn_linked(None, JournalActor, args, myself.get_cell())
             .await
             .map_err(|e| Error::Actor(e.to_string()))?;
+        state.shared.journal.set(j.clone());
         state.journal = Some(j);
         Ok(())
     }
@@ -259,6 +260,7 @@ impl Actor for SwitchActor {
             policy: args.config.registrar,
             out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
             bus: args.events.calls.clone(),
+            journal: Default::default(),
             agent_bus: args.events.agents.clone(),
             trunk_bus: args.events.trunks.clone(),
             line_bus: args.events.lines.clone(),

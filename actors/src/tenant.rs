@@ -1407,6 +1407,7 @@ impl TenantSupervisor {
             project,
             journal_rules: view.journal_rules,
             bus: state.args.shared.bus.clone(),
+            journal_barrier: state.args.shared.journal.clone(),
             ports: state.args.shared.ports.clone(),
             tenant: entry,
             caller,

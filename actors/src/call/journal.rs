@@ -1,12 +1,15 @@
 //! What the journal hears of one call: its events on the bus, and the one end that
 //! closes its row.
 
-use crate::journal::{CallEventKind, CallId, Disposition, EventBus, Side};
+use crate::journal::{CallEventKind, CallId, Disposition, EventBus, JournalBarrier, Side};
 use crate::proto::Forwarded;
 use crate::store::JournalRules;
 
 pub struct Journal {
     bus: EventBus,
+    barrier: JournalBarrier,
+    /// The end was written before a party heard it confirmed.
+    confirmed: bool,
     pub call: CallId,
     pub tenant: crate::proto::TenantId,
     answered: bool,
@@ -38,7 +41,7 @@ pub fn side_of(c: &engine::call::Cause, remote: Side) -> Side {
 
 impl Journal {
     pub fn new(
-        bus: EventBus,
+        (bus, barrier): (EventBus, JournalBarrier),
         call: CallId,
         tenant: crate::proto::TenantId,
         enabled: bool,
@@ -46,6 +49,8 @@ impl Journal {
     ) -> Journal {
         Journal {
             bus,
+            barrier,
+            confirmed: false,
             call,
             tenant,
             answered: false,
@@ -161,6 +166,20 @@ impl Journal {
         if self.end.is_none() {
             self.end = Some((c.code, c.reason.clone(), side_of(c, remote)));
         }
+    }
+
+    /// A party is about to hear the call's end confirmed (its BYE answered, its
+    /// INVITE refused). Once the end is decided, the row is closed now (legs still
+    /// ending get their own rows' ends later) and the barrier returned, once per call:
+    /// the confirmation waits until the row is written, so a crash after it cannot
+    /// leave the call unfinished. `None`: nothing to wait for.
+    pub fn close_before_confirming(&mut self) -> Option<JournalBarrier> {
+        if !self.enabled || self.confirmed || (self.end.is_none() && !self.closed) {
+            return None;
+        }
+        self.close();
+        self.confirmed = true;
+        Some(self.barrier.clone())
     }
 
     /// The call's last event, once.

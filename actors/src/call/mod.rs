@@ -98,6 +98,9 @@ pub struct CallArgs {
     /// The trunk the call came in on (`None`: from a line of the tenant).
     pub trunk: Option<String>,
     pub bus: EventBus,
+    /// Waits until the journal has written the call's end (before the response that
+    /// confirms the end goes out).
+    pub journal_barrier: crate::journal::JournalBarrier,
     /// RTP ports for anchoring the call's media at the switch.
     pub ports: Arc<PortPool>,
     pub tenant: TenantEntry,
@@ -142,6 +145,11 @@ pub struct CallArgs {
 
 pub struct CallState {
     journal: Journal,
+    /// What the channels produced since a response that may confirm the call's end
+    /// (a BYE's 200, an INVITE's refusal): sent once the journal has written the end.
+    held: Vec<(Option<Flow>, Output)>,
+    /// The call is over once `held` is sent.
+    stop_after_release: bool,
     tenant: TenantEntry,
     parties: Parties,
     channels: Vec<Channel>,
@@ -694,7 +702,7 @@ impl Actor for CallActor {
         let mut pending = Pending::default();
         pending.push(&inc.msg, inc.reply.clone());
         let journal = Journal::new(
-            args.bus,
+            (args.bus, args.journal_barrier),
             journal_id,
             args.tenant.id,
             args.journal,
@@ -737,6 +745,8 @@ impl Actor for CallActor {
             journal.publish(CallEventKind::CallerShown { number });
         }
         let mut state = CallState {
+            held: Vec::new(),
+            stop_after_release: false,
             journal,
             tenant: args.tenant,
             parties: Parties {
@@ -844,6 +854,9 @@ impl Actor for CallActor {
         }
         let _entered = span.clone().entered();
         settle(&myself, &mut state);
+        if !state.held.is_empty() {
+            let _ = myself.cast(CallMsg::Release);
+        }
         Ok(state)
     }
 
@@ -938,6 +951,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         CallMsg::Response(m) => {
             state.channels.iter_mut().any(|c| c.on_response(&m, t));
         }
+        CallMsg::Release => {}
         CallMsg::Wake(gen) => {
             if gen != state.timer_gen {
                 return;
@@ -1037,6 +1051,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         }
     }
     settle(&myself, state);
+    release_held(&myself, state).await;
 }
 
 /// The API's call control for line `line`, a party of the call (the caller, or the
@@ -1199,7 +1214,8 @@ fn settle(myself: &ActorRef<CallMsg>, s: &mut CallState) {
             let gen = s.timer_gen;
             myself.send_after(at.saturating_duration_since(t), move || CallMsg::Wake(gen));
         }
-        None if over => myself.stop(None),
+        None if over && s.held.is_empty() => myself.stop(None),
+        None if over => s.stop_after_release = true,
         None => {}
     }
 }
@@ -1219,6 +1235,10 @@ fn on_output(
     let e = match o {
         o @ (Output::Send(_) | Output::Respond(_)) => {
             let flow = s.channel(id).and_then(|c| c.flow(i));
+            if !s.held.is_empty() || may_confirm_end(&o) {
+                s.held.push((flow, o));
+                return;
+            }
             return send_on(s, flow, o);
         }
         Output::Event(e) => e,
@@ -1496,6 +1516,37 @@ fn update_record(s: &mut CallState) {
 
 /// Sends a leg's request or response to the device reached over `flow`: a response
 /// to a request the call received goes back through that request's transaction.
+/// Is `o` a response that may tell a party its call is over: a BYE's 2xx, an
+/// INVITE's final refusal?
+fn may_confirm_end(o: &Output) -> bool {
+    let Output::Respond(r) = o else { return false };
+    match r.request.as_ref().map(|k| &k.method) {
+        Some(engine::sip::Method::Bye) => (200..300).contains(&r.code),
+        Some(engine::sip::Method::Invite) => r.code >= 300,
+        _ => false,
+    }
+}
+
+/// Sends what `settle` held back: first, when the call's end is decided, the journal
+/// closes its row and the call waits until it is written (a `kill -9` after a party
+/// heard the end confirmed finds the row finished).
+async fn release_held(myself: &ActorRef<CallMsg>, s: &mut CallState) {
+    if s.held.is_empty() {
+        return;
+    }
+    if let Some(barrier) = s.journal.close_before_confirming() {
+        if let Err(e) = barrier.wait().await {
+            tracing::warn!(error = %e, "the call's end may not be journalled");
+        }
+    }
+    for (flow, o) in std::mem::take(&mut s.held) {
+        send_on(s, flow, o);
+    }
+    if std::mem::take(&mut s.stop_after_release) {
+        myself.stop(None);
+    }
+}
+
 fn send_on(s: &mut CallState, flow: Option<Flow>, out: Output) {
     let bytes = match out {
         Output::Send(bytes) => bytes,

@@ -15,4 +15,4 @@ pub use crate::proto::events::{
     CallEvent, CallEventKind, CallId, CallState, Direction, Disposition, LegId, Side, UnixMillis,
 };
 pub use bus::{EventBus, Subscription};
-pub use writer::{JournalActor, JournalArgs, JournalMsg};
+pub use writer::{JournalActor, JournalArgs, JournalBarrier, JournalMsg};

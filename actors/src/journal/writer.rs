@@ -27,7 +27,9 @@ pub enum JournalMsg {
     Event(CallEvent),
     /// Writes what is pending (queued by the actor itself).
     Write,
-    /// Writes everything received so far and answers when it is in the database.
+    /// Answers once everything received so far is in the database: at once when
+    /// nothing is pending, else with the batch that writes it (flushes that arrive
+    /// during a burst share its one transaction).
     Flush(RpcReplyPort<Result<()>>),
 }
 
@@ -54,12 +56,44 @@ pub struct JournalArgs {
 pub struct JournalState {
     store: StoreHandle,
     pending: Vec<CallEvent>,
+    /// Flushes answered by the next write.
+    waiting: Vec<RpcReplyPort<Result<()>>>,
     mail: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Start it before any call actor, so that it sees every event:
 /// `Actor::spawn(Some("journal".into()), JournalActor, args)`.
 pub struct JournalActor;
+
+/// Lets a call wait until the journal has written what the call published (its end,
+/// before the response that confirms the end goes out); a no-op until the journal runs.
+#[derive(Debug, Clone, Default)]
+pub struct JournalBarrier(std::sync::Arc<std::sync::OnceLock<ActorRef<JournalMsg>>>);
+
+impl JournalBarrier {
+    /// The journal to wait for (set once, when it starts).
+    pub fn set(&self, journal: ActorRef<JournalMsg>) {
+        let _ = self.0.set(journal);
+    }
+
+    /// Waits until everything published so far is written.
+    pub async fn wait(&self) -> Result<()> {
+        let Some(j) = self.0.get() else {
+            return Ok(());
+        };
+        // Under a paused clock (the timer tests) time must not jump ahead while the
+        // store's thread writes: a running blocking task holds auto-advance off.
+        #[cfg(feature = "test-hooks")]
+        {
+            let (j, rt) = (j.clone(), tokio::runtime::Handle::current());
+            tokio::task::spawn_blocking(move || rt.block_on(JournalActor::flush(&j)))
+                .await
+                .map_err(|e| crate::Error::Actor(format!("journal flush: {e}")))?
+        }
+        #[cfg(not(feature = "test-hooks"))]
+        JournalActor::flush(j).await
+    }
+}
 
 impl JournalActor {
     /// Asks `journal` to write everything it got and waits until it is written.
@@ -96,6 +130,7 @@ impl Actor for JournalActor {
         Ok(JournalState {
             store: args.store,
             pending: Vec::new(),
+            waiting: Vec::new(),
             mail: args.mail,
         })
     }
@@ -114,14 +149,14 @@ impl Actor for JournalActor {
                 }
                 state.pending.push(e);
                 if state.pending.len() >= MAX_BATCH {
-                    let _ = state.write().await;
+                    state.write_and_answer().await;
                 }
             }
-            JournalMsg::Write => {
-                let _ = state.write().await;
-            }
+            JournalMsg::Write => state.write_and_answer().await,
+            // Events pending means a `Write` is queued behind them: it answers.
+            JournalMsg::Flush(reply) if !state.pending.is_empty() => state.waiting.push(reply),
             JournalMsg::Flush(reply) => {
-                let _ = reply.send(state.write().await);
+                let _ = reply.send(Ok(()));
             }
         }
         Ok(())
@@ -132,16 +167,36 @@ impl Actor for JournalActor {
         _myself: ActorRef<JournalMsg>,
         state: &mut JournalState,
     ) -> Result<(), ActorProcessingErr> {
-        state.write().await?;
+        state.write_and_answer().await;
         Ok(())
     }
 }
 
 impl JournalState {
+    /// Writes what is pending and answers the flushes waiting for it.
+    async fn write_and_answer(&mut self) {
+        let done = self.write().await;
+        for reply in self.waiting.drain(..) {
+            let _ = reply.send(match &done {
+                Ok(()) => Ok(()),
+                Err(e) => Err(crate::Error::Actor(format!("journal write: {e}"))),
+            });
+        }
+    }
+
     /// Sends the pending events to the store thread and waits for the transaction.
     async fn write(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
+        }
+        // Tests widen the time between a call's end and its row's commit, so that a
+        // confirmation sent before the commit would be seen (`tests/suite/durability.rs`).
+        #[cfg(feature = "test-hooks")]
+        if let Some(ms) = std::env::var("PBX_TEST_JOURNAL_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
         let batch = std::mem::take(&mut self.pending);
         let n = batch.len();

@@ -15,6 +15,9 @@ pub enum CallMsg {
     Response(Message),
     /// The earliest deadline of the legs may have come (ignored unless current).
     Wake(u64),
+    /// Sends what the call held back for the journal (queued by the call's start,
+    /// which may not wait).
+    Release,
     /// A key pressed as telephone-events reached the switch on a relay side.
     Key {
         relay: crate::media_relay::RelayId,
@@ -129,6 +132,7 @@ impl std::fmt::Debug for CallMsg {
             CallMsg::Request(i) => write!(f, "Request({:?})", i.msg.method()),
             CallMsg::Response(m) => write!(f, "Response({:?})", m.code()),
             CallMsg::Wake(g) => write!(f, "Wake({g})"),
+            CallMsg::Release => f.write_str("Release"),
             CallMsg::TransferTargets(r) => write!(f, "TransferTargets({})", r.is_ok()),
             CallMsg::Hop(hop, _, r) => write!(f, "Hop({hop}, {})", r.is_ok()),
             CallMsg::Key { key, .. } => write!(f, "Key({key})"),

@@ -131,8 +131,10 @@ impl Actor for Ringer {
             request_reply: None,
             call_id,
             directory: args.directory,
+            // A line ringing another of its own: nothing it answers waits for the
+            // journal.
             journal: Journal::new(
-                args.bus,
+                (args.bus, Default::default()),
                 call,
                 args.tenant.id,
                 args.journal,
@@ -182,6 +184,7 @@ impl Actor for Ringer {
             | CallMsg::Message(..)
             | CallMsg::MailboxRead(..)
             | CallMsg::AgentDevices { .. }
+            | CallMsg::Release
             | CallMsg::Onward(_) => {}
             CallMsg::Control(.., reply) => {
                 let _ = reply.send(false);

@@ -54,7 +54,13 @@ impl Pbx {
         Self::start_full(data_dir, "127.0.0.1:0", extra, env)
     }
 
-    fn start_full(data_dir: &Path, sip_addr: &str, extra: &[&str], env: &[(&str, &str)]) -> Pbx {
+    /// Starts on `sip_addr` with extra arguments and environment variables.
+    pub fn start_full(
+        data_dir: &Path,
+        sip_addr: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Pbx {
         // The API on a free port unless the test says otherwise.
         let http = if extra.contains(&"--http-addr") {
             &[][..]
