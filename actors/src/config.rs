@@ -49,6 +49,12 @@ pub struct SwitchConfig {
     /// turn it off where a line's wake-up (a store read, during which the paused
     /// clock jumps) would move their timers.
     pub hibernate_lines: bool,
+    /// This node's id when several share a store: written with its registrations
+    /// and journal rows.
+    pub node_id: Option<String>,
+    /// Edge proxies trusted to relay phones' requests: a REGISTER from one of these
+    /// addresses keeps its Path (RFC 3327); from anywhere else a Path is ignored.
+    pub edges: Vec<std::net::IpAddr>,
 }
 
 /// SIP over TLS as configured: the files and the addresses to listen on.
@@ -77,6 +83,8 @@ impl SwitchConfig {
             wall_clock: crate::clock::WallClock::default(),
             tls: None,
             hibernate_lines: true,
+            node_id: None,
+            edges: Vec::new(),
         }
     }
 }

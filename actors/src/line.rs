@@ -295,6 +295,9 @@ fn register(
     let flow = inc.reply.flow();
     let reliable = matches!(inc.reply, crate::proto::Replier::Tcp { .. });
     let top_via = inc.msg.top_via();
+    // Relayed by a trusted edge: the device is reached through the edge, along the
+    // Path it recorded.
+    let path = edge_path(&state.args.shared, &inc);
     // To the Contact unless a NAT is in between (or it asks for its flow).
     let flow_for = |c: &engine::sip::Contact<'_>| match engine::registrar::contact_address(
         c,
@@ -302,8 +305,8 @@ fn register(
         inc.source,
         reliable,
     ) {
-        Some(addr) => format!("udp:{addr}"),
-        None => flow.clone(),
+        Some(addr) if path.is_none() => format!("udp:{addr}"),
+        _ => flow.clone(),
     };
     let creds = match device.and_then(|d| state.devices.get(d)) {
         Some(c) => c,
@@ -315,6 +318,7 @@ fn register(
         &state.args.shared.nonces,
         inc.source.ip(),
         &flow_for,
+        path.as_deref(),
         unix_now(),
     );
     let account = device.unwrap_or(&state.args.ext);
@@ -531,6 +535,16 @@ pub(crate) fn authenticate(
     }
 }
 
+/// The Path of a REGISTER from a trusted edge proxy (its values in order, one
+/// list); `None` from any other source, or without a Path.
+fn edge_path(shared: &Services, inc: &Incoming) -> Option<String> {
+    if !shared.edges.contains(&inc.source.ip()) {
+        return None;
+    }
+    let values: Vec<&str> = inc.msg.values_named("Path").collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
 /// A REGISTER, INVITE or SUBSCRIBE naming a user the tenant does not have. It gets exactly what
 /// a known user with a wrong password gets (a challenge, then 403 counted against the
 /// source), so that extensions cannot be listed by their answers. `phantom` stands in
@@ -560,6 +574,7 @@ pub(crate) fn answer_stranger(
                 &shared.nonces,
                 inc.source.ip(),
                 &|_| flow.clone(),
+                None,
                 unix_now(),
             );
             if out.auth_failed {

@@ -49,4 +49,6 @@ pub struct Services {
     pub refused: Arc<crate::directory::RefusedAccounts>,
     /// Idle lines hibernate (`SwitchConfig::hibernate_lines`).
     pub hibernate_lines: bool,
+    /// Edge proxies whose REGISTERs keep their Path (`SwitchConfig::edges`).
+    pub edges: Arc<[std::net::IpAddr]>,
 }

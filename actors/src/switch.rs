@@ -26,6 +26,8 @@ use crate::{Error, Result};
 pub enum SwitchMsg {
     LocalAddrs(RpcReplyPort<Vec<(&'static str, SocketAddr)>>),
     Journal(RpcReplyPort<Option<ActorRef<JournalMsg>>>),
+    /// The switch-wide call limits (to drain them).
+    Calls(RpcReplyPort<Arc<crate::call::CallLimits>>),
     /// Picks up tenants an administrator added while the switch runs.
     SyncTenants,
 }
@@ -281,6 +283,7 @@ impl Actor for SwitchActor {
             strangers: Arc::default(),
             refused: args.directory.refused.clone(),
             hibernate_lines: args.config.hibernate_lines,
+            edges: args.config.edges.clone().into(),
         };
         let mut state = SwitchState {
             config: args.config,
@@ -327,6 +330,9 @@ impl Actor for SwitchActor {
             }
             SwitchMsg::Journal(reply) => {
                 let _ = reply.send(state.journal.clone());
+            }
+            SwitchMsg::Calls(reply) => {
+                let _ = reply.send(state.shared.calls.clone());
             }
             SwitchMsg::SyncTenants => {
                 let stored = state.shared.store.call(|s| s.tenants()).await?;
@@ -410,6 +416,8 @@ pub struct Switch {
     store_thread: Option<std::thread::JoinHandle<()>>,
     pub directory: Arc<Directory>,
     pub local_addrs: Vec<(&'static str, SocketAddr)>,
+    /// The calls up and the admission of new ones.
+    pub calls: Arc<crate::call::CallLimits>,
 }
 
 impl Switch {
@@ -421,6 +429,7 @@ impl Switch {
             ));
         }
         let mut store = Store::open(&config.data_dir)?;
+        store.set_node(config.node_id.clone());
         keep_cut_short_messages(&store)?;
         let purged = store.purge_expired_bindings(unix_now())?;
         let tenants = store.tenants()?;
@@ -452,7 +461,10 @@ impl Switch {
         };
         let local_addrs =
             ractor::call!(actor, SwitchMsg::LocalAddrs).map_err(|e| Error::Actor(e.to_string()))?;
+        let calls =
+            ractor::call!(actor, SwitchMsg::Calls).map_err(|e| Error::Actor(e.to_string()))?;
         Ok(Switch {
+            calls,
             actor,
             join,
             events,
@@ -475,6 +487,17 @@ impl Switch {
             // Hibernating: what it published last is what it holds.
             None => self.directory.bindings(entry.id, ext).map(|b| b.to_vec()),
         }
+    }
+
+    /// Stops taking new calls (503, and 503 to OPTIONS so that an edge proxy sends
+    /// them to another node) and waits until the calls in progress have ended, at
+    /// most `limit`. Returns how many are still up.
+    pub async fn drain(&self, limit: std::time::Duration) -> usize {
+        self.calls.drain();
+        let up = self.calls.active();
+        tracing::info!(calls = up, "draining: no new calls");
+        let _ = tokio::time::timeout(limit, self.calls.all_ended()).await;
+        self.calls.active()
     }
 
     /// Stops every actor, then writes what the store has queued and closes it.

@@ -358,6 +358,7 @@ impl TenantSupervisor {
                     flow,
                     contact: b.contact.clone(),
                     trunk: None,
+                    route: b.path.clone(),
                 })
             })
             .collect()

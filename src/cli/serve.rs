@@ -82,6 +82,30 @@ pub struct ServeArgs {
     /// picks a free port; `off` serves none.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub http_addr: String,
+    /// On SIGTERM the switch drains: new calls and OPTIONS probes get 503 (an edge
+    /// proxy sends them to another node) while the calls in progress go on, for at
+    /// most this many seconds; then it stops. SIGINT, or a second signal, stops it
+    /// at once.
+    #[arg(long, default_value_t = 60)]
+    pub drain_timeout: u64,
+    /// This node's id when several switches share a store (behind an edge proxy):
+    /// written with its registrations and journal rows.
+    #[arg(long, value_parser = parse_node_id)]
+    pub node_id: Option<String>,
+    /// An edge proxy (IP address) trusted to relay phones' requests; repeat for more.
+    /// Its REGISTERs keep their Path (RFC 3327), so calls to those phones go back
+    /// through it; a Path from any other address is ignored.
+    #[arg(long = "edge")]
+    pub edges: Vec<std::net::IpAddr>,
+}
+
+fn parse_node_id(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    ok.then(|| s.to_owned())
+        .ok_or_else(|| format!("{s:?}: a node id is 1-64 letters, digits, '-', '_' or '.'"))
 }
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
@@ -134,6 +158,9 @@ impl Default for ServeArgs {
             tls_key: None,
             tls_ca: None,
             tls_addrs: Vec::new(),
+            drain_timeout: 60,
+            node_id: None,
+            edges: Vec::new(),
         }
     }
 }
@@ -202,6 +229,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let mut config = SwitchConfig::new(args.data_dir, args.sip_addrs);
     config.tls = tls;
     config.default_tenant = args.default_tenant;
+    config.node_id = args.node_id;
+    config.edges = args.edges;
     config.registrar.min_expires = args.min_expires;
     config.digest_offer = args.digest;
     config.rtp_ports = args.rtp_ports;
@@ -261,7 +290,20 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .collect();
     println!("pbx: listening on {}", listening.join(", "));
     let _ = std::io::stdout().flush();
-    stop.wait().await;
+    let drain = std::time::Duration::from_secs(args.drain_timeout);
+    let mut stop = stop;
+    if stop.wait().await == Stop::Drain && !drain.is_zero() {
+        println!("pbx: draining ({} calls up)", switch.calls.active());
+        let _ = std::io::stdout().flush();
+        tokio::select! {
+            left = switch.drain(drain) => {
+                if left > 0 {
+                    tracing::warn!(calls = left, "drain time over: ending the calls still up");
+                }
+            }
+            _ = stop.wait() => tracing::info!("stopped while draining"),
+        }
+    }
     tracing::info!("shutting down");
     if let Some(api) = api {
         api.abort();
@@ -269,6 +311,15 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     switch.shutdown().await;
     println!("pbx: stopped");
     Ok(())
+}
+
+/// How the switch was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// SIGTERM: let the calls in progress end first.
+    Drain,
+    /// SIGINT: stop now.
+    Now,
 }
 
 /// SIGINT and SIGTERM, registered up front.
@@ -293,13 +344,17 @@ impl StopSignals {
         Ok(StopSignals {})
     }
 
-    async fn wait(mut self) {
+    /// The next signal: SIGTERM asks for a drain, SIGINT for a stop now.
+    async fn wait(&mut self) -> Stop {
         #[cfg(unix)]
         tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
+            _ = self.int.recv() => Stop::Now,
+            _ = self.term.recv() => Stop::Drain,
         }
         #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Stop::Now
+        }
     }
 }

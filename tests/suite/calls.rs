@@ -235,31 +235,6 @@ fn ring_timeout_gives_480_and_cancels_the_device() {
     );
 }
 
-/// `user` (on `client`'s transport) calls 103 without credentials: the first answer.
-fn invite_103_unsigned(
-    client: &mut crate::common::sip_client::SipClient,
-    user: &str,
-) -> engine::sip::Message {
-    client.set_timeout(Duration::from_secs(3));
-    let transport = client.transport().to_ascii_uppercase();
-    let account = sim::ua::Account {
-        user,
-        domain: "127.0.0.1",
-        local: client.local,
-        transport: &transport,
-    };
-    let call_id = format!("over-the-limit-{transport}");
-    let branch = format!("z9hG4bKoverlimit{transport}");
-    let ids = sim::ua::Ids {
-        call_id: &call_id,
-        cseq: 1,
-        branch: &branch,
-        from_tag: "over",
-    };
-    client.send_raw(&account.invite("103", "", &ids).finish());
-    client.recv().expect("an answer")
-}
-
 #[test]
 fn calls_over_the_limit_get_503_with_retry_after() {
     let dir = temp_dir();
@@ -273,7 +248,7 @@ fn calls_over_the_limit_get_503_with_retry_after() {
     // The second call finds no room: its INVITE gets 503 with Retry-After at once,
     // before it is even challenged (no authentication work is spent on it).
     let mut second = crate::common::sip_client::SipClient::udp(pbx.addr);
-    let refusal = invite_103_unsigned(&mut second, "101");
+    let refusal = invite_unsigned(&mut second, "101", "103");
     assert_eq!(refusal.code(), Some(503), "{refusal:?}");
     assert!(
         refusal
@@ -283,7 +258,7 @@ fn calls_over_the_limit_get_503_with_retry_after() {
     );
     // Over TCP as well.
     let mut third = crate::common::sip_client::SipClient::tcp(pbx.addr);
-    let refusal = invite_103_unsigned(&mut third, "102");
+    let refusal = invite_unsigned(&mut third, "102", "103");
     assert_eq!(refusal.code(), Some(503), "{refusal:?}");
     first.cancel();
     assert_eq!(first.expect(487), 487);

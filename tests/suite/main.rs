@@ -20,6 +20,7 @@ mod isolation;
 mod ivr;
 mod line_features;
 mod malformed_input;
+mod node;
 mod overload;
 mod plan_calls;
 mod queue_centre;

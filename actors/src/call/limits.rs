@@ -2,11 +2,15 @@
 //! second. A call over either limit is refused (503 with Retry-After) before any leg
 //! exists, so the calls already up keep their quality.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+/// The Retry-After of a call refused because the switch is stopping: long enough
+/// for an edge proxy to send the caller's next attempt to another node.
+pub const DRAINING_RETRY_AFTER: u32 = 30;
 
 /// How calls are run, switch-wide: ring time and capacity.
 #[derive(Debug)]
@@ -20,6 +24,10 @@ pub struct CallLimits {
     active: AtomicUsize,
     /// The current one-second window and the calls admitted in it.
     window: Mutex<(Option<Instant>, u32)>,
+    /// The switch is stopping: no new call is admitted, and the last call's end
+    /// wakes whoever waits for the drain.
+    draining: AtomicBool,
+    ended: tokio::sync::Notify,
 }
 
 /// Why a call was refused, and when to try again.
@@ -34,7 +42,10 @@ pub struct CallPermit(Arc<CallLimits>);
 
 impl Drop for CallPermit {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::AcqRel);
+        let left = self.0.active.fetch_sub(1, Ordering::AcqRel) - 1;
+        if left == 0 && self.0.draining() {
+            self.0.ended.notify_waiters();
+        }
     }
 }
 
@@ -47,6 +58,29 @@ impl CallLimits {
             max_cps,
             active: AtomicUsize::new(0),
             window: Mutex::new((None, 0)),
+            draining: AtomicBool::new(false),
+            ended: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Admits no new call from now on (the switch is stopping).
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Whether the switch is stopping: new calls and OPTIONS probes get 503.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Waits until no call is up (call `drain` first, or a new call may start).
+    pub async fn all_ended(&self) {
+        loop {
+            let ended = self.ended.notified();
+            if self.active() == 0 {
+                return;
+            }
+            ended.await;
         }
     }
 
@@ -61,13 +95,18 @@ impl CallLimits {
         self.active.load(Ordering::Acquire)
     }
 
-    /// `max_calls` calls are up: no other is admitted now.
+    /// `max_calls` calls are up, or the switch drains: no other is admitted now.
     pub fn full(&self) -> bool {
-        self.max_calls.is_some_and(|max| self.active() >= max)
+        self.draining() || self.max_calls.is_some_and(|max| self.active() >= max)
     }
 
     /// Admits a new call at `now`, or says why not.
     pub fn admit(self: &Arc<Self>, now: Instant) -> Result<CallPermit, Refusal> {
+        if self.draining() {
+            return Err(Refusal {
+                retry_after: DRAINING_RETRY_AFTER,
+            });
+        }
         if let Some(max) = self.max_calls {
             let taken = self
                 .active
@@ -124,5 +163,29 @@ mod tests {
         assert_eq!(l.active(), 1, "a refused call holds no place");
         let _d = l.admit(t0 + Duration::from_secs(1)).unwrap();
         assert_eq!(l.active(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_refuses_new_calls_and_ends_with_the_last_call() {
+        let l = Arc::new(CallLimits::default());
+        let t0 = Instant::now();
+        let (a, b) = (l.admit(t0).unwrap(), l.admit(t0).unwrap());
+        l.drain();
+        assert!(l.full());
+        assert_eq!(l.admit(t0).unwrap_err().retry_after, DRAINING_RETRY_AFTER);
+        let waiting = tokio::spawn({
+            let l = l.clone();
+            async move { l.all_ended().await }
+        });
+        drop(a);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "one call is still up");
+        drop(b);
+        tokio::time::timeout(Duration::from_secs(1), waiting)
+            .await
+            .expect("the last call's end ends the wait")
+            .unwrap();
+        // Nothing up: no wait at all.
+        l.all_ended().await;
     }
 }

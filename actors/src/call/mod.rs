@@ -48,7 +48,7 @@ use crate::proto::{CallMsg, CallTarget, Flow, Incoming};
 use crate::sip::SipOut;
 use channel::{Channel, ChannelId, Legs, Role};
 use journal::Journal;
-pub use limits::{CallLimits, CallPermit, Refusal};
+pub use limits::{CallLimits, CallPermit, Refusal, DRAINING_RETRY_AFTER};
 use route::Pending;
 pub use supervision::{CallRecord, SharedRecord};
 
@@ -335,6 +335,11 @@ fn outgoing_legs(
             continue;
         }
         let mut leg = Leg::outgoing(leg_config(out, t.flow, contact_user, Some(ring)));
+        let mut headers = invite_headers();
+        if let Some(route) = &t.route {
+            // Through the edge proxy the device registered by (RFC 3327 §5.3).
+            headers.insert(0, ("Route".to_owned(), route.clone()));
+        }
         leg.send_invite(
             &OutgoingInvite {
                 request_uri: t.contact.clone(),
@@ -355,7 +360,7 @@ fn outgoing_legs(
                 call_id,
                 cseq: 1,
                 max_forwards: p.max_forwards,
-                headers: invite_headers(),
+                headers,
                 sdp: sdp.cloned(),
             },
             t0,

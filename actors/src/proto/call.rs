@@ -208,6 +208,8 @@ pub struct CallTarget {
     pub flow: Flow,
     /// The device is a trunk's carrier: how the INVITE is made for it.
     pub trunk: Option<std::sync::Arc<super::trunk::TrunkLeg>>,
+    /// The Path the device registered through (an edge proxy): the INVITE's Route.
+    pub route: Option<String>,
 }
 
 /// The devices a hop rings and what the rung lines' group says about them.

@@ -61,6 +61,11 @@ impl Dispatcher {
                 .is_some_and(super::udp::CallCapacity::full)
     }
 
+    /// Whether the switch is stopping (it takes no new call).
+    fn draining(&self) -> bool {
+        self.capacity.as_ref().is_some_and(|c| c.calls.draining())
+    }
+
     /// The dispatcher with the switch's captures.
     pub fn with_capture(mut self, capture: Arc<super::capture::Capture>) -> Self {
         self.capture = capture;
@@ -184,6 +189,21 @@ impl Dispatcher {
             Method::Invite if msg.to().is_some_and(|t| t.tag().is_none()) => self.invite(inc),
             // A phone's subscription to its mailbox (new or in its dialog): its line's.
             Method::Subscribe => self.invite(inc),
+            // A draining switch tells an edge proxy's probes to send calls elsewhere.
+            Method::Options if self.draining() => {
+                let mut w = engine::sip::MessageWriter::response_to(
+                    msg,
+                    503,
+                    "Service Unavailable",
+                    Some("pbx"),
+                );
+                w.header(
+                    "Retry-After",
+                    &crate::call::DRAINING_RETRY_AFTER.to_string(),
+                );
+                let bytes = w.finish();
+                inc.reply.send(503, bytes);
+            }
             Method::Options => {
                 let mut w = engine::sip::MessageWriter::response_to(msg, 200, "OK", Some("pbx"));
                 w.header("Allow", ALLOW)

@@ -7,7 +7,7 @@ use super::{Store, TenantId};
 use crate::Result;
 
 /// A binding from a row whose columns from `at` on are `contact, instance, q, call_id,
-/// cseq, expires_at, flow, user_agent, account`.
+/// cseq, expires_at, flow, user_agent, account, path`.
 fn binding_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Binding> {
     Ok(Binding {
         contact: r.get(at)?,
@@ -19,13 +19,14 @@ fn binding_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Binding> {
         flow: r.get(at + 6)?,
         user_agent: r.get(at + 7)?,
         account: r.get(at + 8)?,
+        path: r.get(at + 9)?,
     })
 }
 
 impl Store {
     pub fn bindings(&self, tenant: TenantId, ext: &str) -> Result<Vec<Binding>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT contact, instance, q, call_id, cseq, expires_at, flow, user_agent, account
+            "SELECT contact, instance, q, call_id, cseq, expires_at, flow, user_agent, account, path
              FROM bindings WHERE tenant_id = ?1 AND ext = ?2 ORDER BY rowid",
         )?;
         let rows = stmt.query_map(params![tenant, ext], |r| binding_at(r, 0))?;
@@ -37,17 +38,19 @@ impl Store {
         &mut self,
         batch: &[(TenantId, String, BindingChange)],
     ) -> Result<()> {
+        let node = self.node.clone();
         let tx = self.conn.transaction()?;
         {
             let mut upsert = tx.prepare_cached(
                 // A line removed while its actor still ran writes nothing (and the
                 // batch with other lines' bindings is kept).
-                "INSERT INTO bindings (tenant_id, ext, contact, instance, q, call_id, cseq, expires_at, flow, user_agent, account)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
+                "INSERT INTO bindings (tenant_id, ext, contact, instance, q, call_id, cseq, expires_at, flow, user_agent, account, path, node)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
                  WHERE EXISTS (SELECT 1 FROM lines WHERE tenant_id = ?1 AND ext = ?2)
                  ON CONFLICT (tenant_id, ext, contact) DO UPDATE SET instance = excluded.instance, q = excluded.q,
                    call_id = excluded.call_id, cseq = excluded.cseq, expires_at = excluded.expires_at,
-                   flow = excluded.flow, user_agent = excluded.user_agent, account = excluded.account",
+                   flow = excluded.flow, user_agent = excluded.user_agent, account = excluded.account,
+                   path = excluded.path, node = excluded.node",
             )?;
             let mut remove = tx.prepare_cached(
                 "DELETE FROM bindings WHERE tenant_id = ?1 AND ext = ?2 AND contact = ?3",
@@ -66,7 +69,9 @@ impl Store {
                             b.expires_at as i64,
                             b.flow,
                             b.user_agent,
-                            b.account
+                            b.account,
+                            b.path,
+                            node
                         ])?;
                     }
                     BindingChange::Remove { contact } => {
@@ -93,7 +98,7 @@ impl Store {
         tenant: TenantId,
     ) -> Result<std::collections::HashMap<String, Vec<Binding>>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT ext, contact, instance, q, call_id, cseq, expires_at, flow, user_agent, account
+            "SELECT ext, contact, instance, q, call_id, cseq, expires_at, flow, user_agent, account, path
              FROM bindings WHERE tenant_id = ?1 ORDER BY rowid",
         )?;
         let rows = stmt.query_map(params![tenant], |r| {
@@ -145,6 +150,7 @@ mod tests {
             flow: "udp:127.0.0.1:5062".into(),
             user_agent: Some("ua".into()),
             account: Some("100-desk".into()),
+            path: Some("<sip:edge.test;lr>".into()),
         };
         s.apply_binding_changes(&[(t.id, "100".into(), BindingChange::Upsert(b.clone()))])
             .unwrap();

@@ -99,7 +99,7 @@ impl Store {
         let mut mails = 0;
         for e in events {
             let ended = matches!(e.kind, CallEventKind::CallEnded { .. });
-            match apply(&tx, e) {
+            match apply(&tx, e, self.node.as_deref()) {
                 Ok(true) if ended => {
                     applied += 1;
                     match super::missed_mail::queue(&tx, e.call, e.at) {
@@ -257,7 +257,7 @@ impl Store {
 }
 
 /// Applies one event; `Ok(false)` when it matched no row.
-fn apply(tx: &Transaction<'_>, e: &CallEvent) -> rusqlite::Result<bool> {
+fn apply(tx: &Transaction<'_>, e: &CallEvent, node: Option<&str>) -> rusqlite::Result<bool> {
     let (call, at) = (e.call.to_sql(), e.at as i64);
     let changed = match &e.kind {
         CallEventKind::CallStarted {
@@ -266,10 +266,10 @@ fn apply(tx: &Transaction<'_>, e: &CallEvent) -> rusqlite::Result<bool> {
             direction,
             caller_line,
         } => tx.prepare_cached(
-            "INSERT INTO calls (tenant_id, call_id, from_number, to_number, direction, caller_line, started_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active')",
+            "INSERT INTO calls (tenant_id, call_id, from_number, to_number, direction, caller_line, started_at, state, node)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8)",
         )?
-        .execute(params![e.tenant, call, from, to, direction.as_str(), caller_line, at])?,
+        .execute(params![e.tenant, call, from, to, direction.as_str(), caller_line, at, node])?,
         CallEventKind::LegCreated { leg, target } => tx
             .prepare_cached(
                 "INSERT INTO call_legs (call_id, leg, target, created_at) VALUES (?1, ?2, ?3, ?4)",

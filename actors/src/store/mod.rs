@@ -70,6 +70,9 @@ pub const DB_FILE: &str = "pbx.sqlite3";
 
 pub struct Store {
     conn: Connection,
+    /// The node this switch is (`--node-id`), written with its registrations and
+    /// calls when several nodes share the store.
+    node: Option<String>,
 }
 
 impl Store {
@@ -81,7 +84,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn };
+        let mut store = Store { conn, node: None };
         schema::migrate(&mut store.conn)?;
         Ok(store)
     }
@@ -91,7 +94,12 @@ impl Store {
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store { conn, node: None })
+    }
+
+    /// Names the node that writes through this store from now on.
+    pub fn set_node(&mut self, node: Option<String>) {
+        self.node = node;
     }
 
     pub fn schema_version(&self) -> Result<u32> {

@@ -389,6 +389,11 @@ const MIGRATIONS: &[&str] = &[
         domain, register, expires, keepalive, max_calls FROM trunks;
     DROP TABLE trunks;
     ALTER TABLE trunks_new RENAME TO trunks;",
+    // Several nodes on one store: which node took a registration or ran a call, and
+    // the Path (RFC 3327) of a registration relayed by an edge proxy.
+    "ALTER TABLE bindings ADD COLUMN node TEXT;
+    ALTER TABLE bindings ADD COLUMN path TEXT;
+    ALTER TABLE calls ADD COLUMN node TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -326,7 +326,7 @@ mod tests {
     fn an_old_data_dir_moves_its_settings_into_the_plan() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         crate::store::schema::migrate_to(&mut conn, 4).unwrap();
-        let mut old = Store { conn };
+        let mut old = Store { conn, node: None };
         let t = old.add_tenant("acme", &["acme.example".into()]).unwrap();
         let mut plan = serde_json::to_value(dialplan::TenantPlan::demo()).unwrap();
         plan.as_object_mut().unwrap().remove("line_groups");

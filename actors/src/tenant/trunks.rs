@@ -210,6 +210,7 @@ impl TenantSupervisor {
                         ),
                         flow,
                         trunk: Some(Arc::new(leg)),
+                        route: None,
                     };
                     return Ok(HopDevices::of(vec![target]));
                 }

@@ -19,6 +19,9 @@ pub struct Binding {
     /// The account that registered it: the line's own number or one of its device
     /// accounts (the credentials the REGISTER was authenticated with).
     pub account: Option<String>,
+    /// The Path (RFC 3327) of a REGISTER relayed by a trusted edge proxy: requests to
+    /// the device carry it as their Route set (the edge knows how to reach it).
+    pub path: Option<String>,
 }
 
 impl Binding {

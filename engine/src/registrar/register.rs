@@ -102,7 +102,10 @@ impl Registrar {
     }
 
     /// Handles a REGISTER whose To user is this line, from `source`. `flow` says, per
-    /// Contact, how the device is reached (see `reach::contact_address`).
+    /// Contact, how the device is reached (see `reach::contact_address`); `path` is
+    /// the request's Path when it came from a trusted edge proxy (stored with its
+    /// bindings and echoed in the 200, RFC 3327 §5.3), `None` otherwise.
+    #[allow(clippy::too_many_arguments)]
     pub fn handle(
         &mut self,
         req: &Message,
@@ -110,6 +113,7 @@ impl Registrar {
         nonces: &Nonces,
         source: IpAddr,
         flow: &dyn Fn(&Contact<'_>) -> String,
+        path: Option<&str>,
         now_unix: u64,
     ) -> RegisterOutcome {
         let auth = AuthRequest {
@@ -133,9 +137,12 @@ impl Registrar {
                 return outcome(403, w.finish(), Vec::new(), false);
             }
         }
-        match self.update(req, flow, &creds.username, now_unix) {
+        match self.update(req, flow, &creds.username, path, now_unix) {
             Ok(changes) => {
                 let mut w = MessageWriter::response_to(req, 200, "OK", Some(&tag_for(req)));
+                if let Some(path) = path {
+                    w.header("Path", path);
+                }
                 for b in &self.bindings {
                     let mut v = String::with_capacity(b.contact.len() + 20);
                     let _ = write!(v, "<{}>;expires={}", b.contact, b.remaining(now_unix));
@@ -161,6 +168,7 @@ impl Registrar {
         req: &Message,
         flow: &dyn Fn(&Contact<'_>) -> String,
         account: &str,
+        path: Option<&str>,
         now_unix: u64,
     ) -> Result<Vec<BindingChange>, Reject> {
         let call_id = req.call_id().unwrap_or("");
@@ -264,6 +272,7 @@ impl Registrar {
                 flow,
                 user_agent: user_agent.clone(),
                 account: Some(account.to_owned()),
+                path: path.map(str::to_owned),
             };
             match pos {
                 Some(i) => {

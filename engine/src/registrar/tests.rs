@@ -89,6 +89,7 @@ fn authed(
         &n,
         SRC,
         &|_| "udp:127.0.0.1:5062".into(),
+        None,
         NOW,
     );
     assert_eq!(first.code, 401);
@@ -99,6 +100,7 @@ fn authed(
         &n,
         SRC,
         &|_| "udp:127.0.0.1:5062".into(),
+        None,
         NOW,
     )
 }
@@ -129,6 +131,7 @@ fn challenge_offers_both_algorithms_md5_first() {
         &nonces(),
         SRC,
         &|_| "f".into(),
+        None,
         NOW,
     );
     let resp = Message::parse(out.response).unwrap();
@@ -148,6 +151,7 @@ fn wrong_password_is_forbidden_and_flagged() {
         &n,
         SRC,
         &|_| "f".into(),
+        None,
         NOW,
     );
     let auth = answer(&first.response, Algorithm::Md5, "wrong");
@@ -157,6 +161,7 @@ fn wrong_password_is_forbidden_and_flagged() {
         &n,
         SRC,
         &|_| "f".into(),
+        None,
         NOW,
     );
     assert_eq!(out.code, 403);
@@ -174,6 +179,7 @@ fn expired_nonce_is_challenged_stale() {
         &n,
         SRC,
         &|_| "f".into(),
+        None,
         NOW,
     );
     let auth = answer(&first.response, Algorithm::Md5, "secret100");
@@ -183,6 +189,7 @@ fn expired_nonce_is_challenged_stale() {
         &n,
         SRC,
         &|_| "f".into(),
+        None,
         NOW + 301,
     );
     assert_eq!(out.code, 401);
@@ -278,6 +285,7 @@ fn challenged_answer(r: &mut Registrar, edit: impl Fn(String) -> String) -> Mess
         &nonces(),
         SRC,
         &|_| "f".into(),
+        None,
         NOW,
     );
     let auth = edit(answer(&first.response, Algorithm::Md5, "secret100"));
@@ -288,12 +296,20 @@ fn challenged_answer(r: &mut Registrar, edit: impl Fn(String) -> String) -> Mess
 fn a_replayed_authorization_is_challenged_again() {
     let mut r = Registrar::default();
     let req = challenged_answer(&mut r, |a| a);
-    let ok = r.handle(&req, &creds(), &nonces(), SRC, &|_| "f".into(), NOW);
+    let ok = r.handle(&req, &creds(), &nonces(), SRC, &|_| "f".into(), None, NOW);
     assert_eq!(ok.code, 200);
     // The very same credentials again (a new transaction, as a replay would be).
     let text = String::from_utf8_lossy(req.as_bytes()).replace("CSeq: 2", "CSeq: 3");
     let replay = Message::parse(text.into_bytes()).unwrap();
-    let out = r.handle(&replay, &creds(), &nonces(), SRC, &|_| "f".into(), NOW + 1);
+    let out = r.handle(
+        &replay,
+        &creds(),
+        &nonces(),
+        SRC,
+        &|_| "f".into(),
+        None,
+        NOW + 1,
+    );
     assert_eq!(out.code, 401, "nc 1 was used on this nonce already");
     assert!(!out.auth_failed);
     assert_eq!(out.changes, vec![]);
@@ -307,7 +323,7 @@ fn credentials_without_qop_or_for_another_uri_or_source_are_refused() {
         a.replace(", cnonce=\"abcd\", nc=00000001, qop=auth", "")
     });
     assert_eq!(
-        r.handle(&req, &creds(), &nonces(), SRC, &|_| "f".into(), NOW)
+        r.handle(&req, &creds(), &nonces(), SRC, &|_| "f".into(), None, NOW)
             .code,
         401
     );
@@ -316,14 +332,22 @@ fn credentials_without_qop_or_for_another_uri_or_source_are_refused() {
     let req = challenged_answer(&mut r, |a| {
         a.replace("uri=\"sip:pbx.test\"", "uri=\"sip:other.test\"")
     });
-    let out = r.handle(&req, &creds(), &nonces(), SRC, &|_| "f".into(), NOW);
+    let out = r.handle(&req, &creds(), &nonces(), SRC, &|_| "f".into(), None, NOW);
     assert_eq!(out.code, 403);
     assert!(r.bindings().is_empty());
     // The nonce was issued to another address.
     let mut r = Registrar::default();
     let req = challenged_answer(&mut r, |a| a);
     let elsewhere = "192.0.2.7".parse().unwrap();
-    let out = r.handle(&req, &creds(), &nonces(), elsewhere, &|_| "f".into(), NOW);
+    let out = r.handle(
+        &req,
+        &creds(),
+        &nonces(),
+        elsewhere,
+        &|_| "f".into(),
+        None,
+        NOW,
+    );
     assert_eq!(out.code, 401);
     assert!(r.bindings().is_empty());
 }
@@ -339,13 +363,14 @@ fn only_offered_algorithms_are_accepted() {
         &nonces(),
         SRC,
         &|_| "f".into(),
+        None,
         NOW,
     );
     // An MD5 answer built on the SHA-256 challenge's nonce.
     let text = String::from_utf8_lossy(&first.response).replace("SHA-256", "MD5");
     let auth = answer(text.as_bytes(), Algorithm::Md5, "secret100");
     let req = register(2, Some("<sip:100@h>"), None, Some(auth));
-    let out = r.handle(&req, &sha_only, &nonces(), SRC, &|_| "f".into(), NOW);
+    let out = r.handle(&req, &sha_only, &nonces(), SRC, &|_| "f".into(), None, NOW);
     assert_eq!(out.code, 401);
     assert!(r.bindings().is_empty());
 }

@@ -897,3 +897,43 @@ pub fn tone_wav(path: &std::path::Path, freq: f64, ms: u32, rate: u32, channels:
     }
     w.finalize().unwrap();
 }
+
+/// `user` (on `client`'s transport) calls `callee` without credentials: the first
+/// answer.
+pub fn invite_unsigned(client: &mut SipClient, user: &str, callee: &str) -> Message {
+    client.set_timeout(Duration::from_secs(3));
+    let transport = client.transport().to_ascii_uppercase();
+    let account = sim::ua::Account {
+        user,
+        domain: "127.0.0.1",
+        local: client.local,
+        transport: &transport,
+    };
+    let call_id = format!("unsigned-{transport}-{}", client.local);
+    let branch = format!("z9hG4bKunsigned{transport}");
+    let ids = sim::ua::Ids {
+        call_id: &call_id,
+        cseq: 1,
+        branch: &branch,
+        from_tag: "unsigned",
+    };
+    client.send_raw(&account.invite(callee, "", &ids).finish());
+    client.recv().expect("an answer")
+}
+
+/// An OPTIONS without credentials (as an edge proxy probes a node): the answer's code.
+pub fn options(client: &mut SipClient) -> Option<u16> {
+    let local = client.local;
+    let text = format!(
+        "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKprobe{};rport\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: probe-{local}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        rand_branch()
+    );
+    client.send_raw(text.as_bytes());
+    client.recv().and_then(|m| m.code())
+}
+
+fn rand_branch() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}

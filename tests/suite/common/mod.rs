@@ -112,15 +112,38 @@ impl Pbx {
         }
     }
 
-    /// Sends SIGTERM and waits for a clean exit.
+    /// Sends SIGINT (stop now; SIGTERM would let calls still up end first) and waits
+    /// for a clean exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
+                .args(["-INT", &child.id().to_string()])
                 .status();
             let status = child.wait().unwrap();
             assert!(status.success(), "pbx exited with {status}");
         }
+    }
+
+    /// Sends `signal` (e.g. "TERM") and goes on.
+    pub fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status();
+        }
+    }
+
+    /// Waits up to `limit` for the switch to exit by itself; its exit status.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut()?.try_wait().unwrap() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 
     /// Kills the switch (SIGKILL): nothing is finished or written on the way out.

@@ -1,0 +1,148 @@
+//! The switch as one node of several behind an edge proxy: probed with OPTIONS
+//! without credentials, and drained on SIGTERM: new calls and probes get 503 (the
+//! edge sends them to another node) while the calls in progress go on to their end.
+
+use std::time::Duration;
+
+use crate::common::call_helpers::*;
+use crate::common::sip_client::SipClient;
+use crate::common::{temp_dir, Pbx};
+
+#[test]
+fn sigterm_drains_the_calls_in_progress_and_turns_new_ones_away() {
+    let dir = temp_dir();
+    let mut pbx = Pbx::start(dir.path());
+    let mut probe = SipClient::udp(pbx.addr);
+    assert_eq!(
+        options(&mut probe),
+        Some(200),
+        "a probe needs no credentials"
+    );
+    // A call in progress: 100 in the conference.
+    let mut call = Caller::call(&pbx, "100", "500");
+    assert_eq!(call.expect(200), 200);
+    call.ack();
+
+    pbx.signal("TERM");
+    let mut drained = false;
+    for _ in 0..50 {
+        if options(&mut probe) == Some(503) {
+            drained = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(drained, "probes are answered 503 while the switch drains");
+    // A new call is turned away before any challenge, with a Retry-After.
+    let mut other = SipClient::udp(pbx.addr);
+    let refusal = invite_unsigned(&mut other, "101", "500");
+    assert_eq!(refusal.code(), Some(503));
+    assert!(refusal
+        .header(engine::sip::HeaderName::RetryAfter)
+        .is_some());
+    // The call in progress goes on until its caller hangs up; then the switch stops.
+    assert!(
+        pbx.wait_exit(Duration::from_millis(500)).is_none(),
+        "the switch waits for the call"
+    );
+    call.bye();
+    let status = pbx
+        .wait_exit(Duration::from_secs(10))
+        .expect("the switch stops once its last call ended");
+    assert!(status.success(), "pbx exited with {status}");
+    let db = rusqlite::Connection::open(dir.path().join("pbx.sqlite3")).unwrap();
+    let done: i64 = db
+        .query_row(
+            "SELECT count(*) FROM calls WHERE to_number = '500' AND state = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(done, 1, "the drained call is journalled");
+}
+
+/// A phone registers through an edge proxy the switch trusts (127.0.0.5): the
+/// binding keeps its Path and the node's id, the 200 echoes the Path, and a call
+/// to the phone goes to the edge with the Path as its Route, not to the phone's
+/// Contact. The same Path from an address that is no edge is ignored.
+#[test]
+fn a_phone_registered_through_a_trusted_edge_is_called_through_it() {
+    use engine::auth::Algorithm;
+    use engine::sip::HeaderName;
+    let dir = temp_dir();
+    let pbx = Pbx::start_with(
+        dir.path(),
+        "127.0.0.1:0",
+        &["--node-id", "node-a", "--edge", "127.0.0.5"],
+    );
+    let mut edge = SipClient::udp_from(pbx.addr, "127.0.0.5");
+    let path = format!("<sip:{};lr;received=sip:127.0.0.1:5999>", edge.local);
+    // The phone listens on 5999 behind the edge; nothing there answers the switch.
+    let contact = "<sip:101@127.0.0.1:5999>";
+    let ok = edge.register_with(
+        "101",
+        "secret101",
+        "127.0.0.1",
+        Some(contact),
+        Some(600),
+        Algorithm::Md5,
+        &format!("Path: {path}\r\n"),
+    );
+    assert_eq!(ok.code(), Some(200));
+    assert_eq!(ok.values_named("Path").collect::<Vec<_>>(), [path.as_str()]);
+    let db = rusqlite::Connection::open(dir.path().join("pbx.sqlite3")).unwrap();
+    let (stored, node): (Option<String>, Option<String>) = db
+        .query_row(
+            "SELECT path, node FROM bindings WHERE ext = '101'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some(path.as_str()));
+    assert_eq!(node.as_deref(), Some("node-a"));
+
+    // 100 calls 101: the INVITE reaches the edge, routed by the Path.
+    let mut caller = Caller::call(&pbx, "100", "101");
+    edge.set_timeout(Duration::from_secs(5));
+    let invite = loop {
+        let m = edge.recv().expect("the INVITE for 101 reaches the edge");
+        if m.method().map(|m| m.as_str()) == Some("INVITE") {
+            break m;
+        }
+    };
+    assert_eq!(invite.uri().unwrap().raw, "sip:101@127.0.0.1:5999");
+    assert_eq!(
+        invite.values(HeaderName::Route).collect::<Vec<_>>(),
+        [path.as_str()]
+    );
+    let busy = format!(
+        "SIP/2.0 486 Busy Here\r\n{}To: {};tag=edge\r\nContent-Length: 0\r\n\r\n",
+        ["Via", "From", "Call-ID", "CSeq"]
+            .iter()
+            .flat_map(|h| invite.values_named(h).map(move |v| format!("{h}: {v}\r\n")))
+            .collect::<String>(),
+        invite.header(HeaderName::To).unwrap()
+    );
+    edge.send_raw(busy.as_bytes());
+    assert_eq!(caller.expect(486), 486);
+
+    // A Path from a phone that is no edge is not kept.
+    let mut phone = SipClient::udp(pbx.addr);
+    let ok = phone.register_with(
+        "102",
+        "secret102",
+        "127.0.0.1",
+        Some(&format!("<sip:102@{}>", phone.local)),
+        Some(600),
+        Algorithm::Md5,
+        "Path: <sip:10.9.9.9;lr>\r\n",
+    );
+    assert_eq!(ok.code(), Some(200));
+    assert_eq!(ok.values_named("Path").count(), 0);
+    let stored: Option<String> = db
+        .query_row("SELECT path FROM bindings WHERE ext = '102'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(stored, None);
+}
