@@ -4,6 +4,11 @@
 //! not wipe a source's failures (else a guesser with one valid account, or behind the
 //! same NAT as a phone, would reset its count); they fade with the window. With no
 //! source on record (the normal case) the check is one atomic load, no lock.
+//!
+//! Behind an edge proxy every phone's request comes from the edge: for a request
+//! from a trusted edge (`--edge`) the source that counts is the one the edge recorded
+//! in its client's Via (`received`/`rport`), so a guesser behind the edge is
+//! penalised, not the edge and every phone with it.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,9 +26,39 @@ pub struct AuthGuard {
     table: Mutex<AuthThrottle>,
     /// How many sources the table holds, read without the lock.
     tracked: AtomicUsize,
+    /// Edge proxies whose requests count for the client they relay.
+    edges: Vec<IpAddr>,
 }
 
 impl AuthGuard {
+    /// A guard that takes the client's address from requests relayed by `edges`.
+    pub fn trusting(edges: Vec<IpAddr>) -> Self {
+        AuthGuard {
+            edges,
+            ..AuthGuard::default()
+        }
+    }
+
+    /// The address a request counts for: its source, or for a request relayed by a
+    /// trusted edge, where the edge's client sent it from (the Via below the edge's;
+    /// the edge itself when that names no address).
+    pub fn origin(&self, inc: &crate::proto::Incoming) -> IpAddr {
+        let source = inc.source.ip();
+        if !self.edges.contains(&source) {
+            return source;
+        }
+        inc.msg
+            .vias()
+            .get(1)
+            .and_then(engine::sip::Via::source)
+            .map_or(source, |a| a.ip())
+    }
+
+    /// Wrong credentials in `inc` (counted for its origin).
+    pub fn failure_of(&self, inc: &crate::proto::Incoming) {
+        self.failure(self.origin(inc));
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut AuthThrottle) -> T) -> T {
         let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
         let out = f(&mut t);
@@ -53,6 +88,6 @@ impl AuthGuard {
         use engine::sip::HeaderName;
         (inc.msg.header(HeaderName::Authorization).is_some()
             || inc.msg.header(HeaderName::ProxyAuthorization).is_some())
-            && self.is_penalised(inc.source.ip())
+            && self.is_penalised(self.origin(inc))
     }
 }

@@ -323,7 +323,7 @@ fn register(
     );
     let account = device.unwrap_or(&state.args.ext);
     if out.auth_failed {
-        state.args.shared.guard.failure(inc.source.ip());
+        state.args.shared.guard.failure_of(&inc);
         let refused = &state.args.shared.refused;
         refused.refused(state.args.tenant.id, account, unix_now() * 1000);
     } else if out.code == 200 {
@@ -524,7 +524,7 @@ pub(crate) fn authenticate(
             Err(())
         }
         Err(AuthFailure::Forbidden(reason)) => {
-            guard.failure(inc.source.ip());
+            guard.failure_of(&inc);
             inc.respond(403, reason);
             Err(())
         }
@@ -578,7 +578,7 @@ pub(crate) fn answer_stranger(
                 unix_now(),
             );
             if out.auth_failed {
-                shared.guard.failure(inc.source.ip());
+                shared.guard.failure_of(&inc);
             }
             inc.reply.send(out.code, out.response);
         }

@@ -258,7 +258,9 @@ impl Actor for SwitchActor {
         let shared = Services {
             store: args.store,
             nonces: Arc::new(Nonces::new(secret, args.config.nonce_lifetime)),
-            guard: Arc::default(),
+            guard: Arc::new(crate::auth_guard::AuthGuard::trusting(
+                args.config.edges.clone(),
+            )),
             policy: args.config.registrar,
             out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
             bus: args.events.calls.clone(),

@@ -146,3 +146,70 @@ fn a_phone_registered_through_a_trusted_edge_is_called_through_it() {
         .unwrap();
     assert_eq!(stored, None);
 }
+
+/// Guessing passwords through a trusted edge penalises the guesser behind it (the
+/// address the edge recorded in its client's Via), not the edge: a phone behind the
+/// same edge registers right after.
+#[test]
+fn guessing_through_an_edge_penalises_the_guesser_not_the_edge() {
+    use crate::common::sip_client::authorization;
+    use engine::auth::Algorithm;
+    let dir = temp_dir();
+    let pbx = Pbx::start_with(dir.path(), "127.0.0.1:0", &["--edge", "127.0.0.5"]);
+    let mut edge = SipClient::udp_from(pbx.addr, "127.0.0.5");
+    // The edge's client's Via, below the edge's own.
+    let behind = |ip: &str| {
+        format!("Via: SIP/2.0/UDP 10.0.0.7:5060;branch=z9hG4bKphone;received={ip};rport=5062\r\n")
+    };
+    let guesser = behind("192.0.2.66");
+    let contact = Some("<sip:101@10.0.0.7:5060>");
+    for _ in 0..6 {
+        let resp = edge.register_with(
+            "101",
+            "guess",
+            "127.0.0.1",
+            contact,
+            None,
+            Algorithm::Md5,
+            &guesser,
+        );
+        assert_eq!(resp.code(), Some(403));
+    }
+    // The guesser's right password is not looked at any more.
+    edge.set_timeout(Duration::from_secs(1));
+    let first = edge.register_text("101", "127.0.0.1", contact, None, "");
+    edge.send_raw(first.as_bytes());
+    let challenge = edge.recv().expect("a challenge");
+    let auth = authorization(
+        &challenge,
+        Algorithm::Md5,
+        "101",
+        "secret101",
+        "sip:127.0.0.1",
+        "REGISTER",
+    );
+    let right = edge.register_text(
+        "101",
+        "127.0.0.1",
+        contact,
+        None,
+        &format!("Authorization: {auth}\r\n{guesser}"),
+    );
+    edge.send_raw(right.as_bytes());
+    assert!(
+        edge.recv().is_none(),
+        "the guesser behind the edge is penalised"
+    );
+    // Another phone behind the same edge is not.
+    edge.set_timeout(Duration::from_secs(3));
+    let ok = edge.register_with(
+        "102",
+        "secret102",
+        "127.0.0.1",
+        Some("<sip:102@10.0.0.8:5060>"),
+        None,
+        Algorithm::Md5,
+        &behind("192.0.2.77"),
+    );
+    assert_eq!(ok.code(), Some(200), "the edge itself is not penalised");
+}

@@ -247,6 +247,21 @@ impl<'a> Via<'a> {
         self.params.get("branch")
     }
 
+    /// Where the hop that wrote this Via sent its request from, as the next hop
+    /// recorded it (`received` and `rport`, RFC 3261 §18.2.1, RFC 3581), else its
+    /// sent-by (port 5060 by default). `None` when no IP address is given.
+    pub fn source(&self) -> Option<std::net::SocketAddr> {
+        let host = self.params.get("received").unwrap_or(self.host_bare());
+        let ip: std::net::IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
+        let port = self
+            .params
+            .get("rport")
+            .and_then(|p| p.parse().ok())
+            .or(self.port)
+            .unwrap_or(5060);
+        Some(std::net::SocketAddr::new(ip, port))
+    }
+
     /// True when the branch carries the RFC 3261 magic cookie.
     pub fn is_rfc3261(&self) -> bool {
         self.branch().is_some_and(|b| b.starts_with("z9hG4bK"))
@@ -376,6 +391,27 @@ mod tests {
         ] {
             assert!(NameAddr::parse(s, "To").is_err(), "{s}");
         }
+    }
+
+    #[test]
+    fn a_via_names_where_its_hop_sent_from() {
+        let src = |v: &str| Via::parse_first(v).unwrap().source();
+        // As the next hop saw it (behind a NAT).
+        assert_eq!(
+            src("SIP/2.0/UDP 192.168.1.5:5062;branch=z9hG4bKa;received=203.0.113.7;rport=40000"),
+            Some("203.0.113.7:40000".parse().unwrap())
+        );
+        // As sent: no `received`, an empty `rport`, no port.
+        assert_eq!(
+            src("SIP/2.0/UDP 198.51.100.2;branch=z9hG4bKb;rport"),
+            Some("198.51.100.2:5060".parse().unwrap())
+        );
+        assert_eq!(
+            src("SIP/2.0/UDP [2001:db8::1]:5070;branch=z9hG4bKc"),
+            Some("[2001:db8::1]:5070".parse().unwrap())
+        );
+        // A name and no `received`: unknown.
+        assert_eq!(src("SIP/2.0/UDP phone.example;branch=z9hG4bKd"), None);
     }
 
     #[test]
