@@ -524,7 +524,7 @@ pub(crate) fn authenticate(
             Err(())
         }
         Err(AuthFailure::Forbidden(reason)) => {
-            guard.failure_of(&inc);
+            guard.failure_of(inc);
             inc.respond(403, reason);
             Err(())
         }
