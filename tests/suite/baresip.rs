@@ -128,15 +128,18 @@ fn measure(phone: &Baresip) -> Heard {
 /// must hear the other's tone.
 fn call_and_listen(pbx: &Pbx, work: &Path, a_codec: PhoneCodec, b_codec: PhoneCodec) {
     let plain = Secure::default();
-    call_and_listen_with(pbx, work, (a_codec, &plain), (b_codec, &plain));
+    call_and_listen_with(pbx.addr, work, (a_codec, &plain), (b_codec, &plain), &|| {});
 }
 
-/// As `call_and_listen`, each phone over TLS and with SRTP as its `Secure` says.
+/// As `call_and_listen`, each phone over TLS and with SRTP as its `Secure` says,
+/// both registering with (and sending through) `proxy`: the switch, or an edge.
+/// `registered` runs once both phones are registered.
 fn call_and_listen_with(
-    pbx: &Pbx,
+    proxy: std::net::SocketAddr,
     work: &Path,
     (a_codec, a_secure): (PhoneCodec, &Secure),
     (b_codec, b_secure): (PhoneCodec, &Secure),
+    registered: &dyn Fn(),
 ) -> (Baresip, Baresip) {
     let started = Instant::now();
     std::fs::create_dir_all(work).unwrap();
@@ -146,7 +149,7 @@ fn call_and_listen_with(
     let mut b = Baresip::start_secure(
         "B",
         &work.join("b"),
-        pbx.addr,
+        proxy,
         &Account {
             ext: "101",
             codecs: b_codec.sdp,
@@ -157,7 +160,7 @@ fn call_and_listen_with(
     let mut a = Baresip::start_secure(
         "A",
         &work.join("a"),
-        pbx.addr,
+        proxy,
         &Account {
             ext: "100",
             codecs: a_codec.sdp,
@@ -167,6 +170,7 @@ fn call_and_listen_with(
     );
     b.wait_registered(Duration::from_secs(5));
     a.wait_registered(Duration::from_secs(5));
+    registered();
 
     a.command("dial", "sip:101@127.0.0.1");
     a.wait_event("CALL_ESTABLISHED", Duration::from_secs(5));
@@ -335,10 +339,11 @@ fn phones_over_tls_with_srtp_hear_each_other_through_the_transcoder() {
         mediaenc: Some("srtp"),
     };
     let (a, b) = call_and_listen_with(
-        &pbx,
+        pbx.addr,
         &tmp.path().join("g722-pcmu"),
         (G722, &a_secure),
         (PCMU, &b_secure),
+        &|| {},
     );
     // Each registered over TLS and had SRTP with the switch: it heard the other's
     // tone, so what the switch sent it decrypted and authenticated.
@@ -355,4 +360,51 @@ fn phones_over_tls_with_srtp_hear_each_other_through_the_transcoder() {
             p.name
         );
     }
+}
+
+/// Two phones behind the Kamailio edge (`deploy/kamailio/edge.cfg`) on 127.0.0.1,
+/// the switch a node on 127.0.0.2 that trusts it: both register through the edge
+/// (their bindings keep the edge's Path, with each phone's address as `received`),
+/// A calls B through the edge, the switch reaches B back along B's Path, and each
+/// hears the other.
+#[test]
+fn two_baresips_behind_the_kamailio_edge_hear_each_other() {
+    let tmp = crate::common::temp_dir();
+    let node = format!("127.0.0.2:{}", crate::common::free_port());
+    let data = tmp.path().join("data");
+    let pbx = Pbx::start_with(
+        &data,
+        &node,
+        &["--edge", "127.0.0.1", "--node-id", "node-a"],
+    );
+    let edge = crate::common::edge::Edge::start(
+        &tmp.path().join("edge"),
+        &[(1, pbx.addr, 10)],
+        &[("127.0.0.1", 1)],
+    );
+    let plain = Secure::default();
+    let db = rusqlite::Connection::open(data.join("pbx.sqlite3")).unwrap();
+    let through_edge = || -> i64 {
+        db.query_row(
+            "SELECT count(*) FROM bindings WHERE node = 'node-a' AND path LIKE ?1",
+            [format!("%{}%received=%", edge.addr)],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    call_and_listen_with(
+        edge.addr,
+        &tmp.path().join("calls"),
+        (PCMU, &plain),
+        (PCMU, &plain),
+        &|| assert_eq!(through_edge(), 2, "both phones registered through the edge"),
+    );
+    let journalled: i64 = db
+        .query_row(
+            "SELECT count(*) FROM calls WHERE node = 'node-a' AND state = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(journalled, 1, "the node journals the call under its id");
 }

@@ -6,6 +6,7 @@ pub mod baresip;
 pub mod browser;
 pub mod call_helpers;
 pub mod carrier;
+pub mod edge;
 pub mod paused;
 pub mod sip_client;
 pub mod sipp;
