@@ -47,9 +47,19 @@ impl AuthGuard {
         if !self.edges.contains(&source) {
             return source;
         }
-        inc.msg
-            .vias()
-            .get(1)
+        // By position: a Via line that does not parse makes the origin unknown (the
+        // edge's own address), never one the client wrote further down.
+        let mut vias = Vec::with_capacity(2);
+        for value in inc.msg.values(engine::sip::HeaderName::Via) {
+            match engine::sip::Via::parse_list(value) {
+                Ok(v) => vias.extend(v),
+                Err(_) => return source,
+            }
+            if vias.len() >= 2 {
+                break;
+            }
+        }
+        vias.get(1)
             .and_then(engine::sip::Via::source)
             .map_or(source, |a| a.ip())
     }

@@ -99,8 +99,13 @@ impl SwitchActor {
         Ok(())
     }
 
-    async fn start_journal(myself: &ActorRef<SwitchMsg>, state: &mut SwitchState) -> Result<()> {
+    async fn start_journal(
+        myself: &ActorRef<SwitchMsg>,
+        state: &mut SwitchState,
+        repair: bool,
+    ) -> Result<()> {
         let args = JournalArgs {
+            repair,
             bus: state.shared.bus.clone(),
             store: state.shared.store.clone(),
             now: crate::clock::unix_now() * 1000,
@@ -297,7 +302,7 @@ impl Actor for SwitchActor {
             bound: Vec::new(),
         };
         // The journal first, so that it hears every call.
-        Self::start_journal(&myself, &mut state).await?;
+        Self::start_journal(&myself, &mut state, true).await?;
         keep_agent_states(&state.shared);
         keep_trunk_states(&state.shared);
         purge_journal_daily(&state.shared);
@@ -375,7 +380,7 @@ impl Actor for SwitchActor {
         if state.journal.as_ref().is_some_and(|j| j.get_id() == id) {
             tracing::error!(reason = %why, "journal ended; restarting it");
             state.journal = None;
-            Self::start_journal(&myself, state).await?;
+            Self::start_journal(&myself, state, false).await?;
         } else if state.transport.as_ref().is_some_and(|t| t.get_id() == id) {
             tracing::error!(reason = %why, "transport ended; restarting it");
             state.transport = None;

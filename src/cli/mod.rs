@@ -4,6 +4,7 @@ mod admin;
 mod agents;
 mod api_keys;
 mod capture;
+mod cluster;
 pub(crate) mod journal;
 mod mail;
 mod prompts;
@@ -180,6 +181,14 @@ enum Command {
         #[command(flatten)]
         args: route::RouteArgs,
     },
+    /// Several nodes behind an edge proxy: check what this node sees (its store,
+    /// the nodes in it, its edges).
+    Cluster {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        cmd: cluster::ClusterCmd,
+    },
     /// The load simulator: simulated phones register and call through a switch.
     Sim(sim::SimArgs),
 }
@@ -224,6 +233,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Line { data, cmd }) => admin::user(&data.data_dir, cmd),
         Some(Command::Person { data, cmd }) => admin::person(&data.data_dir, cmd),
         Some(Command::Agent { data, cmd }) => agents::agent(&data.data_dir, cmd),
+        Some(Command::Cluster { data, cmd }) => cluster::cluster(&data.data_dir, cmd),
         Some(Command::Queue { data, cmd }) => agents::queue(&data.data_dir, cmd),
         Some(Command::Prompt { data, cmd }) => prompts::prompt(&data.data_dir, cmd),
         Some(Command::Mail { data, cmd }) => mail::mail(&data.data_dir, cmd),

@@ -99,7 +99,7 @@ pub struct ServeArgs {
     pub edges: Vec<std::net::IpAddr>,
 }
 
-fn parse_node_id(s: &str) -> Result<String, String> {
+pub(super) fn parse_node_id(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s.bytes()

@@ -213,3 +213,48 @@ fn guessing_through_an_edge_penalises_the_guesser_not_the_edge() {
     );
     assert_eq!(ok.code(), Some(200), "the edge itself is not penalised");
 }
+
+/// `pbx cluster check` on a running node's data: the store, the node by its
+/// registrations, an edge that answers (here the node itself, which answers probes)
+/// and one that does not (exit code 1, named).
+#[test]
+fn cluster_check_reports_the_store_its_nodes_and_each_edge() {
+    use engine::auth::Algorithm;
+    let dir = temp_dir();
+    let pbx = Pbx::start_with(dir.path(), "127.0.0.1:0", &["--node-id", "node-a"]);
+    let mut phone = SipClient::udp(pbx.addr);
+    let contact = format!("<sip:101@{}>", phone.local);
+    let ok = phone.register(
+        "101",
+        "secret101",
+        "127.0.0.1",
+        Some(&contact),
+        None,
+        Algorithm::Md5,
+    );
+    assert_eq!(ok.code(), Some(200));
+    let edge = pbx.addr.to_string();
+    let out = pbx_admin(
+        dir.path(),
+        &["cluster", "check", "--node-id", "node-a", "--edge", &edge],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("reachable, schema version"), "{text}");
+    assert!(text.contains("node node-a: 1 live registrations"), "{text}");
+    assert!(text.contains(&format!("edge {edge}: 200 OK")), "{text}");
+    // Nothing answers on this port.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent = silent.local_addr().unwrap().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args(["cluster", "check", "--edge", &silent, "--timeout-ms", "300"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("edge {silent}: no answer")),
+        "{text}"
+    );
+}

@@ -80,6 +80,10 @@ impl State {
                 .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
             let mut leg = Leg::outgoing(leg_config(&args.out, d.flow, &args.to, Some(RING)));
             let mut headers = invite_headers();
+            if let Some(route) = &d.route {
+                // Through the edge proxy the phone registered by (RFC 3327 §5.3).
+                headers.insert(0, ("Route".to_owned(), route.clone()));
+            }
             // Phones that offer it answer at once: the user asked for this call.
             headers.push((
                 "Call-Info".into(),

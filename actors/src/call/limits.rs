@@ -120,6 +120,12 @@ impl CallLimits {
             self.active.fetch_add(1, Ordering::AcqRel);
         }
         let permit = CallPermit(Arc::clone(self));
+        // A drain that began meanwhile may have seen no call up and be done waiting.
+        if self.draining() {
+            return Err(Refusal {
+                retry_after: DRAINING_RETRY_AFTER,
+            });
+        }
         if let Some(max) = self.max_cps {
             let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
             let fresh = w

@@ -46,6 +46,7 @@ async fn start(dir: &TempDir, bus: &EventBus, now: UnixMillis) -> Running {
             bus: bus.clone(),
             store: store.clone(),
             now,
+            repair: true,
             mail: Default::default(),
         },
     )

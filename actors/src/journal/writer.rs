@@ -49,6 +49,9 @@ pub struct JournalArgs {
     pub store: StoreHandle,
     /// The wall clock at start, recorded on the rows repaired from an earlier run.
     pub now: UnixMillis,
+    /// Repair the rows an earlier run left active: at the switch's start only, not
+    /// when the journal actor is restarted (its calls are still in progress).
+    pub repair: bool,
     /// Wakes the mailer when a batch queued missed-call mails.
     pub mail: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -65,33 +68,44 @@ pub struct JournalState {
 /// `Actor::spawn(Some("journal".into()), JournalActor, args)`.
 pub struct JournalActor;
 
+/// How long a call waits for the journal at most before it confirms its end anyway.
+const BARRIER_TIMEOUT_MS: u64 = 5000;
+
 /// Lets a call wait until the journal has written what the call published (its end,
 /// before the response that confirms the end goes out); a no-op until the journal runs.
 #[derive(Debug, Clone, Default)]
-pub struct JournalBarrier(std::sync::Arc<std::sync::OnceLock<ActorRef<JournalMsg>>>);
+pub struct JournalBarrier(std::sync::Arc<std::sync::RwLock<Option<ActorRef<JournalMsg>>>>);
 
 impl JournalBarrier {
-    /// The journal to wait for (set once, when it starts).
+    /// The journal to wait for (set when it starts, again when it is restarted).
     pub fn set(&self, journal: ActorRef<JournalMsg>) {
-        let _ = self.0.set(journal);
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(journal);
     }
 
-    /// Waits until everything published so far is written.
+    /// Waits until everything published so far is written (at most 5 s).
     pub async fn wait(&self) -> Result<()> {
-        let Some(j) = self.0.get() else {
+        let Some(j) = self.0.read().unwrap_or_else(|e| e.into_inner()).clone() else {
             return Ok(());
         };
         // Under a paused clock (the timer tests) time must not jump ahead while the
         // store's thread writes: a running blocking task holds auto-advance off.
         #[cfg(feature = "test-hooks")]
         {
-            let (j, rt) = (j.clone(), tokio::runtime::Handle::current());
-            tokio::task::spawn_blocking(move || rt.block_on(JournalActor::flush(&j)))
+            let rt = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || rt.block_on(flush_within(&j)))
                 .await
                 .map_err(|e| crate::Error::Actor(format!("journal flush: {e}")))?
         }
         #[cfg(not(feature = "test-hooks"))]
-        JournalActor::flush(j).await
+        flush_within(&j).await
+    }
+}
+
+/// `JournalActor::flush`, given up after `BARRIER_TIMEOUT_MS`.
+async fn flush_within(journal: &ActorRef<JournalMsg>) -> Result<()> {
+    match ractor::call_t!(journal, JournalMsg::Flush, BARRIER_TIMEOUT_MS) {
+        Ok(done) => done,
+        Err(e) => Err(crate::Error::Actor(format!("journal flush: {e}"))),
     }
 }
 
@@ -114,10 +128,14 @@ impl Actor for JournalActor {
         args: JournalArgs,
     ) -> Result<JournalState, ActorProcessingErr> {
         let now = args.now;
-        let repaired = args
-            .store
-            .call(move |s| s.repair_unfinished_calls(now))
-            .await?;
+        let repaired = match args.repair {
+            true => {
+                args.store
+                    .call(move |s| s.repair_unfinished_calls(now))
+                    .await?
+            }
+            false => 0,
+        };
         if repaired > 0 {
             tracing::warn!(
                 repaired,

@@ -122,14 +122,15 @@ impl Store {
         Ok((applied, mails))
     }
 
-    /// Marks rows left 'active' by a run that stopped without flushing as
-    /// 'unfinished' (disposition 'unfinished', `ended_at` left empty, `repaired_at`
-    /// = `now`). Run at start, before any call; returns how many rows it changed.
+    /// Marks rows this node (the store's `node`) left 'active' in a run that
+    /// stopped without flushing as 'unfinished' (disposition 'unfinished', `ended_at`
+    /// left empty, `repaired_at` = `now`); other nodes' calls in progress are theirs.
+    /// Run at the switch's start, before any call; returns how many rows it changed.
     pub fn repair_unfinished_calls(&mut self, now: UnixMillis) -> Result<usize> {
         Ok(self.conn.execute(
             "UPDATE calls SET state = 'unfinished', disposition = 'unfinished', repaired_at = ?1
-             WHERE state = 'active'",
-            [now as i64],
+             WHERE state = 'active' AND node IS ?2",
+            params![now as i64, self.node],
         )?)
     }
 
@@ -684,6 +685,10 @@ mod tests {
             ended(3, 40, Disposition::Busy, 486),
         ])
         .unwrap();
+        // Another node sharing the store leaves them alone: they are not its calls.
+        s.set_node(Some("node-b".into()));
+        assert_eq!(s.repair_unfinished_calls(98).unwrap(), 0);
+        s.set_node(None);
         assert_eq!(s.repair_unfinished_calls(99).unwrap(), 2);
         assert_eq!(s.repair_unfinished_calls(100).unwrap(), 0);
         for id in [1, 2] {
