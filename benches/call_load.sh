@@ -15,20 +15,7 @@ rates=("$@")
 duration=${DURATION:-10}
 hold=${HOLD_MS:-0}
 users=${USERS:-1000}
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f "kamailio -f $work" 2>/dev/null || true; rm -rf "$work"' EXIT
-
-# PBX_BIN runs another build of the switch (an earlier commit's, for a before/after).
-if [ -z "${PBX_BIN:-}" ]; then cargo build --release -q; fi
-bin=${PBX_BIN:-target/release/pbx}
-$bin tenant add load --domain load.test --data-dir "$work/data" >/dev/null
-$bin user add-range --tenant load --from 10000 --to $((10000 + users - 1)) --password 'pw{ext}pw' --data-dir "$work/data" >/dev/null
-$bin user add --tenant load 20000 --password callee-pw --data-dir "$work/data" >/dev/null
-{
-  echo SEQUENTIAL
-  for ((i = 0; i < users; i++)); do echo "$((10000 + i));pw$((10000 + i))pw;20000;load.test"; done
-} > "$work/callers.csv"
-printf 'SEQUENTIAL\n20000;callee-pw;load.test;3600\n' > "$work/callee.csv"
+source benches/load_tenant.sh
 
 RUST_LOG=warn $bin serve --data-dir "$work/data" --sip-addr 127.0.0.1:5096 > "$work/pbx.out" 2>&1 &
 pbx_pid=$!

@@ -17,7 +17,7 @@ batches=${2:-1}
 settle=${SETTLE:-340}
 per=$((n / batches))
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill -INT $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cargo build --release -q
 bin=target/release/pbx
 $bin tenant add mem --domain mem.test --data-dir "$work/data" >/dev/null

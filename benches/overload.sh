@@ -28,7 +28,7 @@ search_s=${SEARCH_S:-20}
 flood_s=${FLOOD_S:-60}
 work=$(mktemp -d)
 [ -n "${KEEP:-}" ] && echo "work: $work" >&2
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'kill -INT $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 [ -n "${NO_BUILD:-}" ] || cargo build --release -q -p pbx
 bin=target/release/pbx

@@ -24,7 +24,7 @@ users=${USERS:-5000}
 kam_db_mode=${KAM_DB_MODE:-0}
 work=$(mktemp -d)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; pkill -f "kamailio -f $work" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill -INT "${pids[@]}" 2>/dev/null || true; pkill -f "kamailio -f $work" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # PBX_BIN runs another build of the switch (an earlier commit's, for a before/after).
 if [ -z "${PBX_BIN:-}" ]; then cargo build --release -q; fi

@@ -12,7 +12,7 @@ hold=20
 rate=$(( (calls + hold - 1) / hold ))
 phones=$(( calls * 2 + 200 ))
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill -INT $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cargo build --release -q
 bin=target/release/pbx
 $bin tenant add relay --domain relay.test --data-dir "$work/data" >/dev/null

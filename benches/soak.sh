@@ -14,7 +14,7 @@ rate=${RATE:-100}
 duration=${DURATION:-3600}
 hold=${HOLD:-2s}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill -INT $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 [ -n "${NO_BUILD:-}" ] || cargo build --release -q -p pbx
 bin=target/release/pbx

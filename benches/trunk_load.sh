@@ -16,7 +16,7 @@ duration=${DURATION:-10}
 users=${USERS:-1000}
 work=$(mktemp -d)
 [ -n "${KEEP:-}" ] && echo "work: $work" >&2
-trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f "sipp -sf tests/sipp/call_callee.xml" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'kill -INT $(jobs -p) 2>/dev/null || true; pkill -f "sipp -sf tests/sipp/call_callee.xml" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 cargo build --release -q
 bin=target/release/pbx

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 n=${1:-10000}
 r=${2:-20}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill -INT $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cargo build --release -q
 bin=target/release/pbx
 # The demo (and its administrator's sign-in) is made at the first start.

@@ -21,7 +21,7 @@ WAITING=${WAITING:-1000}
 DIR=$(mktemp -d)
 TICK=$(getconf CLK_TCK)
 PAGE_KB=$(($(getconf PAGESIZE) / 1024))
-trap 'kill $SWITCH 2>/dev/null; rm -rf "$DIR"' EXIT
+trap 'kill -INT $SWITCH 2>/dev/null; rm -rf "$DIR"' EXIT
 
 serve() {
     "$PBX" serve --data-dir "$DIR" --sip-addr "127.0.0.1:$PORT" --rtp-ports 30000-39999 \
@@ -45,7 +45,7 @@ peak_while() {
 
 # The demo tenant is made on the first start; lines and queues are added stopped.
 serve
-kill "$SWITCH"; wait "$SWITCH" 2>/dev/null || true
+kill -INT "$SWITCH"; wait "$SWITCH" 2>/dev/null || true
 "$PBX" line add-range --data-dir "$DIR" --tenant demo --from 1000 --to 1999 --password 'pw{ext}' >/dev/null
 "$PBX" line add-range --data-dir "$DIR" --tenant demo --from 2000 --to 2199 --password 'pw{ext}' >/dev/null
 "$PBX" plan show --data-dir "$DIR" --tenant demo >"$DIR/plan.json"

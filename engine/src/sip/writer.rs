@@ -29,13 +29,26 @@ impl MessageWriter {
     }
 
     /// A response to `req` with Via, From, To, Call-ID and CSeq copied (RFC 3261
-    /// §8.2.6.2); `to_tag` is added to To when it has none.
+    /// §8.2.6.2); `to_tag` is added to To when it has none. A response that sets up a
+    /// dialog (a 101–299 to a request without a To tag that starts one) also copies
+    /// every Record-Route, in order (§12.1.1), so that the proxies that asked to stay
+    /// in the dialog do.
     pub fn response_to(req: &Message, code: u16, reason: &str, to_tag: Option<&str>) -> Self {
+        use super::method::Method;
         let mut w = Self::response(code, reason);
+        let starts_dialog = (101..300).contains(&code)
+            && matches!(
+                req.method(),
+                Some(Method::Invite | Method::Subscribe | Method::Refer)
+            )
+            && req.to().is_some_and(|t| t.tag().is_none());
         for (kind, _, value) in req.header_lines() {
             match kind {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
                     w.header(kind.as_str(), value);
+                }
+                HeaderName::RecordRoute if starts_dialog => {
+                    w.header("Record-Route", value);
                 }
                 HeaderName::To => {
                     let has_tag = req.to().is_some_and(|t| t.tag().is_some());
@@ -126,5 +139,36 @@ mod tests {
         assert_eq!(resp.to().unwrap().tag(), Some("t1"));
         assert_eq!(resp.top_via().unwrap().branch(), Some("z9hG4bK1"));
         assert_eq!(resp.cseq().unwrap().seq, 1);
+    }
+
+    #[test]
+    fn a_response_that_sets_up_a_dialog_keeps_the_record_routes_in_order() {
+        let invite = |to_tag: &str| {
+            Message::parse(format!(
+                "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
+                 Record-Route: <sip:edge1;lr>, <sip:edge2;lr;x=1>\r\nRecord-Route: <sip:edge3;lr>\r\n\
+                 To: <sip:b@h>{to_tag}\r\nFrom: <sip:a@h>;tag=f\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n"
+            ).into_bytes())
+            .unwrap()
+        };
+        let routes = |req: &Message, code| {
+            let resp =
+                Message::parse(MessageWriter::response_to(req, code, "R", Some("t")).finish())
+                    .unwrap();
+            resp.values(HeaderName::RecordRoute)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let new = invite("");
+        for code in [180, 200] {
+            assert_eq!(
+                routes(&new, code),
+                ["<sip:edge1;lr>, <sip:edge2;lr;x=1>", "<sip:edge3;lr>"]
+            );
+        }
+        // Not a dialog: a refusal, the 100; nor a request inside one.
+        assert!(routes(&new, 486).is_empty());
+        assert!(routes(&new, 100).is_empty());
+        assert!(routes(&invite(";tag=x"), 200).is_empty());
     }
 }

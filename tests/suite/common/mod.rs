@@ -182,6 +182,23 @@ pub fn temp_dir() -> tempfile::TempDir {
 }
 
 /// A free UDP+TCP port on loopback for a peer (SIPp) to bind.
+/// Stops a peer (Kamailio) with SIGTERM, so that its main process stops its workers
+/// too (SIGKILL would orphan them); kills it if it has not exited within 3 s.
+pub fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 pub fn free_port() -> u16 {
     // Handed out from 10000–19999, below the kernel's ephemeral range (32768+) and the
     // switch's RTP ports (20000+): a port given to a test is never also picked by a

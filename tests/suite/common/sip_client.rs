@@ -228,6 +228,38 @@ impl SipClient {
 }
 
 impl SipClient {
+    /// `user`'s right password (`secret<user>`) from a source that may be penalised
+    /// for guessing: the challenge must come; the answer to the REGISTER that answers
+    /// it (with `extra` header lines) is returned, `None` when none comes.
+    pub fn register_past_challenge(
+        &mut self,
+        user: &str,
+        contact: Option<&str>,
+        extra: &str,
+    ) -> Option<Message> {
+        let first = self.register_text(user, "127.0.0.1", contact, None, "");
+        self.send_raw(first.as_bytes());
+        let challenge = self.recv().expect("a challenge");
+        assert_eq!(challenge.code(), Some(401), "the REGISTER is challenged");
+        let auth = authorization(
+            &challenge,
+            Algorithm::Md5,
+            user,
+            &format!("secret{user}"),
+            "sip:127.0.0.1",
+            "REGISTER",
+        );
+        let right = self.register_text(
+            user,
+            "127.0.0.1",
+            contact,
+            None,
+            &format!("Authorization: {auth}\r\n{extra}"),
+        );
+        self.send_raw(right.as_bytes());
+        self.recv()
+    }
+
     /// A REGISTER of `user` (password `secret<user>`) with digest, without asserting
     /// anything: the final response, the challenge when it is none, or `None` when
     /// the switch does not answer (killed, overloaded away).
