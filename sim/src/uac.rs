@@ -73,6 +73,9 @@ struct Call {
     /// The far end's To tag and Contact (the target of requests in the dialog).
     to_tag: Option<String>,
     target: Option<String>,
+    /// The dialog's route set (a proxy that record-routed: the switch's edge), as
+    /// the Route of requests in the dialog; none without one.
+    routes: Option<String>,
     cseq: u32,
     /// Which branch of the call's transactions is the current one.
     branch: u32,
@@ -273,6 +276,7 @@ impl Engine<'_> {
             state: State::Inviting,
             to_tag: None,
             target: None,
+            routes: None,
             cseq: 1,
             branch: 0,
             request: Vec::new(),
@@ -319,8 +323,16 @@ impl Engine<'_> {
         }
         let _ = write!(
             out,
-            "Via: SIP/2.0/UDP {local};branch=z9hG4bK{:x}.{};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{ext}@{}>;tag=c{:x}\r\nTo: <sip:{}{}@{}>",
-            c.id, c.branch, s.domain, c.id, s.dial_prefix, c.callee, s.domain
+            "Via: SIP/2.0/UDP {local};branch=z9hG4bK{:x}.{};rport\r\nMax-Forwards: 70\r\n",
+            c.id, c.branch
+        );
+        if let (Some(routes), true) = (&c.routes, to_target) {
+            let _ = write!(out, "Route: {routes}\r\n");
+        }
+        let _ = write!(
+            out,
+            "From: <sip:{ext}@{}>;tag=c{:x}\r\nTo: <sip:{}{}@{}>",
+            s.domain, c.id, s.dial_prefix, c.callee, s.domain
         );
         if let Some(tag) = to_tag.or(c.to_tag.as_deref()) {
             let _ = write!(out, ";tag={tag}");
@@ -497,6 +509,14 @@ impl Engine<'_> {
         c.target = m
             .contacts()
             .and_then(|l| l.first().map(|x| x.uri.raw.to_owned()));
+        // RFC 3261 §12.1.2: the Record-Route of the 2xx, in reverse order.
+        c.routes = engine::dialog::record_routes(m)
+            .ok()
+            .filter(|r| !r.is_empty())
+            .map(|mut r| {
+                r.reverse();
+                r.join(", ")
+            });
         // The ACK of a 2xx is a transaction of its own.
         c.branch += 1;
         if ctx.scenario.rtp != RtpMode::Off {

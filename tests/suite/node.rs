@@ -318,3 +318,57 @@ fn the_edge_fails_calls_over_to_the_backup_node_and_back() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// `pbx sim --uac-only` through the edge: the edge record-routes the calls, so the
+/// simulator's ACK and BYE carry the route set (RFC 3261 §12.1.2); every call ends
+/// with its BYE answered.
+#[test]
+fn the_simulator_calls_through_the_edge() {
+    use crate::common::{edge::Edge, free_port};
+    let dir = temp_dir();
+    let pbx = Pbx::start_with(
+        &dir.path().join("node"),
+        &format!("127.0.0.2:{}", free_port()),
+        &["--edge", "127.0.0.1"],
+    );
+    let edge = Edge::start(
+        &dir.path().join("edge"),
+        &[(1, pbx.addr, 10)],
+        &[("127.0.0.1", 1)],
+    );
+    let json = dir.path().join("sim.json");
+    let target = edge.addr.to_string();
+    let out = crate::sim::sim(
+        &[
+            "--uac-only",
+            "--target",
+            &target,
+            "--domain",
+            "127.0.0.1",
+            "--numbers",
+            "500-500",
+            "--caller",
+            "100",
+            "--password",
+            "secret100",
+            "--rate",
+            "10",
+            "--duration",
+            "2s",
+            "--hold",
+            "200ms",
+            "--rtp",
+            "off",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap())
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["attempted"], 20, "{report}");
+    assert_eq!(report["answered"], 20, "{report}");
+    assert_eq!(report["failed"], serde_json::json!({}), "{report}");
+    assert!(out.status.success());
+}

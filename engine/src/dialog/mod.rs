@@ -13,7 +13,7 @@ pub use ack_wait::{AckWait, AckWaitOutput};
 pub use glare::RetryRange;
 pub use id::DialogId;
 pub use request::LocalVia;
-pub use state::{Dialog, DialogState, Role};
+pub use state::{record_routes, Dialog, DialogState, Role};
 pub use validate::Reject;
 
 #[cfg(test)]

@@ -241,7 +241,7 @@ fn first_contact(m: &Message) -> Option<String> {
 }
 
 /// Every Record-Route value of a message, in order, as written.
-pub(crate) fn record_routes(m: &Message) -> Result<Vec<String>> {
+pub fn record_routes(m: &Message) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for v in m.values(HeaderName::RecordRoute) {
         let mut sc = crate::sip::scan::Scanner::new(v, "Record-Route");
