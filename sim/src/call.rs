@@ -155,6 +155,9 @@ pub(crate) struct Dialog {
     pub from_tag: String,
     pub to: String,
     pub target_uri: String,
+    /// The route set a record-routing proxy (the switch's edge) asked for: the Route
+    /// of the requests in the dialog.
+    pub routes: Option<String>,
     pub cseq: u32,
 }
 
@@ -166,8 +169,29 @@ impl Dialog {
             from_tag: format!("c{}", unique(ctx)),
             to: format!("<{ruri}>"),
             target_uri: ruri,
+            routes: None,
             cseq: 1,
         }
+    }
+
+    /// The dialog as the 2xx `answer` sets it up: its To (with the tag), the far
+    /// end's Contact as the target, and the route set (RFC 3261 §12.1.2: the
+    /// Record-Route in reverse order).
+    pub fn answered(&mut self, answer: &Message) {
+        self.to = header(answer, HeaderName::To).to_owned();
+        if let Some(c) = answer
+            .contacts()
+            .and_then(|c| c.first().map(|c| c.uri.raw.to_owned()))
+        {
+            self.target_uri = c;
+        }
+        self.routes = engine::dialog::record_routes(answer)
+            .ok()
+            .filter(|r| !r.is_empty())
+            .map(|mut r| {
+                r.reverse();
+                r.join(", ")
+            });
     }
 
     pub fn request(
@@ -191,7 +215,11 @@ impl Dialog {
             branch,
             from_tag: &self.from_tag,
         };
-        account.request(method, &self.target_uri, &self.to, &ids)
+        let mut w = account.request(method, &self.target_uri, &self.to, &ids);
+        if let Some(routes) = &self.routes {
+            w.header("Route", routes);
+        }
+        w
     }
 }
 
@@ -501,13 +529,7 @@ pub(crate) async fn setup(
             }
         }
     };
-    d.to = header(&answer, HeaderName::To).to_owned();
-    if let Some(c) = answer
-        .contacts()
-        .and_then(|c| c.first().map(|c| c.uri.raw.to_owned()))
-    {
-        d.target_uri = c;
-    }
+    d.answered(&answer);
     let invite_cseq = d.cseq;
     let ack = d
         .request(
@@ -641,13 +663,7 @@ async fn cancel(ctx: &Ctx, phone: &Phone, d: &mut Dialog, inbox: &mut Inbox, bra
             ack_failure(ctx, phone, d, branch, &m).await;
             return;
         }
-        d.to = header(&m, HeaderName::To).to_owned();
-        if let Some(c) = m
-            .contacts()
-            .and_then(|c| c.first().map(|c| c.uri.raw.to_owned()))
-        {
-            d.target_uri = c;
-        }
+        d.answered(&m);
         let ack = d.request(
             ctx,
             phone,
@@ -1143,6 +1159,12 @@ fn callee_request(
     .header("To", header(invite, HeaderName::From))
     .header("Call-ID", invite.call_id().unwrap_or(""))
     .header_fmt("CSeq", format_args!("{cseq} {method}"));
+    // The callee's route set: the INVITE's Record-Route, in order (§12.1.1).
+    if let Ok(routes) = engine::dialog::record_routes(invite) {
+        if !routes.is_empty() {
+            w.header("Route", &routes.join(", "));
+        }
+    }
     w
 }
 

@@ -319,9 +319,12 @@ fn the_edge_fails_calls_over_to_the_backup_node_and_back() {
     }
 }
 
-/// `pbx sim --uac-only` through the edge: the edge record-routes the calls, so the
-/// simulator's ACK and BYE carry the route set (RFC 3261 §12.1.2); every call ends
-/// with its BYE answered.
+/// `pbx sim` through the edge. Direct (`--uac-only`) to the conference: the edge
+/// record-routes the calls, so the simulator's ACK and BYE carry the route set (RFC
+/// 3261 §12.1.2) and every call ends with its BYE answered. Then the demo tenant's
+/// phones register through the edge (their bindings keep its Path) and call each
+/// other: the switch reaches each callee back through the edge, and every call's
+/// audio is heard both ways.
 #[test]
 fn the_simulator_calls_through_the_edge() {
     use crate::common::{edge::Edge, free_port};
@@ -369,6 +372,31 @@ fn the_simulator_calls_through_the_edge() {
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(report["attempted"], 20, "{report}");
     assert_eq!(report["answered"], 20, "{report}");
+    assert_eq!(report["failed"], serde_json::json!({}), "{report}");
+    assert!(out.status.success());
+
+    let out = crate::sim::sim(
+        &[
+            "--target",
+            &target,
+            "--rate",
+            "2",
+            "--duration",
+            "3s",
+            "--hold",
+            "1s",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap())
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["registered"], 10, "{report}");
+    assert_eq!(report["attempted"], 6, "{report}");
+    assert_eq!(report["answered"], 6, "{report}");
+    assert_eq!(report["audio_ok"], 6, "{report}");
     assert_eq!(report["failed"], serde_json::json!({}), "{report}");
     assert!(out.status.success());
 }
