@@ -55,6 +55,9 @@ pub struct SwitchConfig {
     /// Edge proxies trusted to relay phones' requests: a REGISTER from one of these
     /// addresses keeps its Path (RFC 3327); from anywhere else a Path is ignored.
     pub edges: Vec<std::net::IpAddr>,
+    /// The address peers reach this node at, when not the one it listens on (1:1
+    /// NAT): written in Via, Contact and SDP.
+    pub advertise: Option<std::net::IpAddr>,
 }
 
 /// SIP over TLS as configured: the files and the addresses to listen on.
@@ -85,6 +88,7 @@ impl SwitchConfig {
             hibernate_lines: true,
             node_id: None,
             edges: Vec::new(),
+            advertise: None,
         }
     }
 }

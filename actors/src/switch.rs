@@ -267,7 +267,9 @@ impl Actor for SwitchActor {
                 args.config.edges.clone(),
             )),
             policy: args.config.registrar,
-            out: Arc::new(SipOut::new(Arc::new(Flows::default()))),
+            out: Arc::new(
+                SipOut::new(Arc::new(Flows::default())).advertising(args.config.advertise),
+            ),
             bus: args.events.calls.clone(),
             journal: Default::default(),
             agent_bus: args.events.agents.clone(),

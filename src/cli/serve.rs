@@ -97,6 +97,10 @@ pub struct ServeArgs {
     /// through it; a Path from any other address is ignored.
     #[arg(long = "edge")]
     pub edges: Vec<std::net::IpAddr>,
+    /// The address phones and peers reach this node at, when it is not the one it
+    /// listens on (a node behind 1:1 NAT): written in Via, Contact and SDP instead.
+    #[arg(long)]
+    pub advertise: Option<std::net::IpAddr>,
 }
 
 pub(super) fn parse_node_id(s: &str) -> Result<String, String> {
@@ -161,6 +165,7 @@ impl Default for ServeArgs {
             drain_timeout: 60,
             node_id: None,
             edges: Vec::new(),
+            advertise: None,
         }
     }
 }
@@ -231,6 +236,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     config.default_tenant = args.default_tenant;
     config.node_id = args.node_id;
     config.edges = args.edges;
+    config.advertise = args.advertise;
     config.registrar.min_expires = args.min_expires;
     config.digest_offer = args.digest;
     config.rtp_ports = args.rtp_ports;

@@ -400,3 +400,33 @@ fn the_simulator_calls_through_the_edge() {
     assert_eq!(report["failed"], serde_json::json!({}), "{report}");
     assert!(out.status.success());
 }
+
+/// A node behind 1:1 NAT (`--advertise`): what it writes for its peers names the
+/// advertised address, not the one it listens on: the Contact and the SDP of its
+/// answer to a caller, the Via and Contact of its INVITE to a phone.
+#[test]
+fn a_node_writes_its_advertised_address() {
+    let dir = temp_dir();
+    let pbx = Pbx::start_with(dir.path(), "127.0.0.1:0", &["--advertise", "127.0.0.9"]);
+    let port = pbx.addr.port();
+    let mut call = Caller::call(&pbx, "100", "500");
+    assert_eq!(call.expect(200), 200);
+    let answer = call.last.clone().unwrap();
+    let contact = answer.header(engine::sip::HeaderName::Contact).unwrap();
+    assert!(contact.contains(&format!("127.0.0.9:{port}")), "{contact}");
+    let sdp = engine::sdp::Sdp::parse(answer.body()).unwrap();
+    assert_eq!(sdp.media_connection(0).unwrap().address, "127.0.0.9");
+    call.ack();
+    call.bye();
+
+    let mut phone = Device::register(&pbx, "101");
+    let _caller = Caller::call(&pbx, "100", "101");
+    let invite = phone.next_invite(&[]).expect("101 rings");
+    let via = invite.top_via().unwrap();
+    assert_eq!((via.host, via.port), ("127.0.0.9", Some(port)));
+    let contact = invite.header(engine::sip::HeaderName::Contact).unwrap();
+    assert!(contact.contains(&format!("127.0.0.9:{port}")), "{contact}");
+    let offer = engine::sdp::Sdp::parse(invite.body()).unwrap();
+    assert_eq!(offer.media_connection(0).unwrap().address, "127.0.0.9");
+    phone.respond(&invite, 486, "Busy Here");
+}

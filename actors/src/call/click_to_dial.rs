@@ -75,7 +75,7 @@ impl State {
             let call_id = format!("{}@pbx", random_token());
             let ip = args
                 .out
-                .local_for(d.flow.peer())
+                .sent_by(d.flow)
                 .map(|a| a.ip())
                 .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
             let mut leg = Leg::outgoing(leg_config(&args.out, d.flow, &args.to, Some(RING)));

@@ -151,15 +151,15 @@ pub async fn merge(
     let (Some(far), Some(port)) = (s.peer_of(line), s.channel(line).and_then(|c| c.port)) else {
         return;
     };
-    let Some((voice, events, ip)) = s
-        .relays
-        .get(port.relay)
-        .map(|r| (r.voice(port.side), r.events(port.side), r.ip))
-    else {
+    let Some((voice, events, ip, bound)) = s.relays.get(port.relay).map(|r| {
+        let bound = r.handle.ports().0.ip();
+        (r.voice(port.side), r.events(port.side), r.ip, bound)
+    }) else {
         return;
     };
-    // Ports first: without them nothing changes.
-    let handle = match MediaRelay::start(ip, &s.ports) {
+    // Ports first: without them nothing changes. Bound where the line's relay is,
+    // written in SDP as that one is.
+    let handle = match MediaRelay::start(bound, &s.ports) {
         Ok(h) => h,
         Err(e) => return tracing::warn!(error = %e, "merge: no RTP ports for the line"),
     };

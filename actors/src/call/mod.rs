@@ -631,7 +631,7 @@ impl Actor for CallActor {
             inc.reply.send(422, bytes);
             return Err("session interval too small".into());
         }
-        if looped_via(&inc.msg, args.out.local_for(inc.source)) {
+        if looped_via(&inc.msg, args.out.sent_by(Flow::Udp(inc.source))) {
             tracing::debug!("INVITE with the switch's own Via came back: 482");
             inc.respond(482, "Loop Detected");
             return Err("loop detected".into());
@@ -691,6 +691,8 @@ impl Actor for CallActor {
                     return Err(e.into());
                 }
             };
+            // Bound on the address the caller reached; written in SDP as advertised.
+            let ip = args.out.media_ip(ip);
             let r = relays.add(relay, ip);
             listen_to_media(&relays, r, &myself);
             let a_side = Port {
@@ -939,7 +941,7 @@ async fn on_message(myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallSta
         CallMsg::Request(inc)
             if is_loop(state, &inc.msg)
                 || (inc.msg.to().is_some_and(|t| t.tag().is_none())
-                    && looped_via(&inc.msg, state.out.local_for(inc.source))) =>
+                    && looped_via(&inc.msg, state.out.sent_by(Flow::Udp(inc.source)))) =>
         {
             tracing::debug!(call_id = ?inc.msg.call_id(), "INVITE looped back: 482");
             inc.respond(482, "Loop Detected");

@@ -1,7 +1,7 @@
 //! Sending SIP to a flow: a UDP address (through the UDP task of the matching address
 //! family) or an open TCP connection.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -23,6 +23,9 @@ pub struct SipOut {
     /// Where messages read from connections the switch opens go (set by the
     /// transport; weak: the dispatcher holds this `SipOut`).
     connector: RwLock<Option<(std::sync::Weak<super::Dispatcher>, usize)>>,
+    /// The address peers reach this node at when it is not the one it listens on (a
+    /// node behind 1:1 NAT): written in Via, Contact and SDP in its place.
+    advertise: Option<IpAddr>,
 }
 
 impl SipOut {
@@ -33,6 +36,27 @@ impl SipOut {
             tls: RwLock::new(None),
             flows,
             connector: RwLock::new(None),
+            advertise: None,
+        }
+    }
+
+    /// Writes `ip` in Via, Contact and SDP instead of the address listened on (for
+    /// peers of its address family).
+    pub fn advertising(mut self, ip: Option<IpAddr>) -> Self {
+        self.advertise = ip;
+        self
+    }
+
+    /// `local` (an address the switch listens on) as peers reach it.
+    pub fn advertised(&self, local: SocketAddr) -> SocketAddr {
+        SocketAddr::new(self.media_ip(local.ip()), local.port())
+    }
+
+    /// The address written in SDP for media ports bound on `local`.
+    pub fn media_ip(&self, local: IpAddr) -> IpAddr {
+        match self.advertise {
+            Some(ip) if ip.is_ipv4() == local.is_ipv4() => ip,
+            _ => local,
         }
     }
 
@@ -62,10 +86,10 @@ impl SipOut {
         if flow.is_tls() {
             let v = self.tls_addrs.read().unwrap_or_else(|p| p.into_inner());
             if let Some(a) = v.iter().find(|a| a.is_ipv4() == peer.is_ipv4()) {
-                return Some(*a);
+                return Some(self.advertised(*a));
             }
         }
-        self.local_for(peer)
+        self.local_for(peer).map(|a| self.advertised(a))
     }
 
     /// The transport says how connections the switch opens are read.

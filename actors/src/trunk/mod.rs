@@ -171,7 +171,9 @@ impl TrunkState {
         let out = &self.args.out;
         let local = match self.args.live.flow() {
             Some(flow) => out.sent_by(flow),
-            None => out.local_for(self.args.live.addr),
+            None => out
+                .local_for(self.args.live.addr)
+                .map(|a| out.advertised(a)),
         }
         .unwrap_or_else(|| ([127, 0, 0, 1], 5060).into());
         Request {
