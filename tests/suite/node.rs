@@ -430,3 +430,113 @@ fn a_node_writes_its_advertised_address() {
     assert_eq!(offer.media_connection(0).unwrap().address, "127.0.0.9");
     phone.respond(&invite, 486, "Busy Here");
 }
+
+/// SIGTERM to a node behind the edge while it carries a call: the node answers the
+/// edge's probes and new INVITEs with 503, so new calls go to the other node at
+/// once; the call in progress goes on through the edge to its end, and then the
+/// drained node stops by itself. No call is lost.
+#[test]
+fn a_draining_node_behind_the_edge_loses_no_call() {
+    use crate::common::{edge::Edge, free_port, sipp};
+    let dir = temp_dir();
+    let start = |name: &str, ip: &str| {
+        Pbx::start_with(
+            &dir.path().join(name),
+            &format!("{ip}:{}", free_port()),
+            &["--edge", "127.0.0.1", "--node-id", name],
+        )
+    };
+    let mut a = start("node-a", "127.0.0.2");
+    let b = start("node-b", "127.0.0.3");
+    let edge = Edge::start(
+        &dir.path().join("edge"),
+        &[(1, a.addr, 10), (1, b.addr, 5)],
+        &[("127.0.0.1", 1)],
+    );
+    // One long call through the edge, on the primary.
+    let json = dir.path().join("long.json");
+    let target = edge.addr.to_string();
+    let mut long = std::process::Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .args([
+            "sim",
+            "--uac-only",
+            "--target",
+            &target,
+            "--domain",
+            "127.0.0.1",
+        ])
+        .args([
+            "--numbers",
+            "500-500",
+            "--caller",
+            "100",
+            "--password",
+            "secret100",
+        ])
+        .args([
+            "--rate",
+            "1",
+            "--duration",
+            "1s",
+            "--hold",
+            "4s",
+            "--rtp",
+            "off",
+        ])
+        .args(["--quiet", "--json"])
+        .arg(&json)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let rows = |node: &Pbx| -> i64 {
+        let db = rusqlite::Connection::open(node.data_dir.join("pbx.sqlite3")).unwrap();
+        db.query_row("SELECT count(*) FROM calls", [], |r| r.get(0))
+            .unwrap_or(0)
+    };
+    let up = std::time::Instant::now();
+    while rows(&a) == 0 {
+        assert!(
+            up.elapsed() < Duration::from_secs(5),
+            "the long call reached no node"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    a.signal("TERM");
+    let inject = vec!["100;secret100;500;127.0.0.1".to_owned(); 3];
+    let ok = sipp::run(
+        edge.addr,
+        "call_caller.xml",
+        &inject,
+        "u1",
+        free_port(),
+        dir.path(),
+    );
+    assert!(
+        ok.success,
+        "new calls go to the other node while the primary drains"
+    );
+    assert_eq!(calls_done(&b), 3);
+
+    assert_eq!(
+        crate::sim::wait_for(&mut long, Duration::from_secs(30)),
+        Some(0)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["answered"], 1, "{report}");
+    assert_eq!(
+        report["failed"],
+        serde_json::json!({}),
+        "the long call ended well: {report}"
+    );
+    let status = a
+        .wait_exit(Duration::from_secs(10))
+        .expect("the drained node stops once its call has ended");
+    assert!(status.success());
+    assert_eq!(
+        calls_done(&a),
+        1,
+        "the drained call is journalled on its node"
+    );
+}
