@@ -58,6 +58,9 @@ pub struct SwitchConfig {
     /// The address peers reach this node at, when not the one it listens on (1:1
     /// NAT): written in Via, Contact and SDP.
     pub advertise: Option<std::net::IpAddr>,
+    /// Where voicemail, recordings, prompts and music on hold live: a directory
+    /// the nodes of a cluster may share (`data_dir` when none is given).
+    pub files_dir: Option<PathBuf>,
 }
 
 /// SIP over TLS as configured: the files and the addresses to listen on.
@@ -89,6 +92,14 @@ impl SwitchConfig {
             node_id: None,
             edges: Vec::new(),
             advertise: None,
+            files_dir: None,
         }
+    }
+
+    /// Where the tenants' files live (`files_dir`, else the data directory).
+    pub fn files(&self) -> PathBuf {
+        self.files_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.clone())
     }
 }

@@ -36,8 +36,9 @@ pub struct Services {
     pub ports: Arc<crate::media_relay::PortPool>,
     /// Ring time and capacity for calls, shared by every tenant.
     pub calls: Arc<crate::call::CallLimits>,
-    /// The data directory (tenants' sound files live below it).
-    pub data_dir: Arc<std::path::Path>,
+    /// Where the tenants' files live (voicemail, recordings, prompts, music on
+    /// hold): `SwitchConfig::files_dir`, a directory nodes may share.
+    pub files_dir: Arc<std::path::Path>,
     /// The wall clock routing reads (office hours, holidays).
     pub clock: crate::clock::WallClock,
     /// Wakes the mailer: a mail was put in the outbox.

@@ -286,7 +286,7 @@ impl Actor for SwitchActor {
                 )
                 .with_media_timeout(args.config.media_timeout),
             ),
-            data_dir: args.config.data_dir.clone().into(),
+            files_dir: args.config.files().into(),
             clock: args.config.wall_clock,
             mail: Arc::new(tokio::sync::Notify::new()),
             strangers: Arc::default(),

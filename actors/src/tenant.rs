@@ -716,7 +716,7 @@ impl TenantSupervisor {
             .and_then(|p| plan.ivrs.iter().find(|x| &x.number == p));
         let tenant = state.entry.as_ref()?.name.clone();
         let prompt = m.announcement.as_ref().and_then(|a| {
-            let found = state.prompts.load(&state.args.shared.data_dir, &tenant, a);
+            let found = state.prompts.load(&state.args.shared.files_dir, &tenant, a);
             if found.is_none() {
                 tracing::warn!(menu = number, prompt = %a, "IVR announcement missing");
             }
@@ -750,7 +750,7 @@ impl TenantSupervisor {
             return None;
         }
         let entry = state.entry.clone()?;
-        let data_dir = state.args.shared.data_dir.clone();
+        let data_dir = state.args.shared.files_dir.clone();
         let own = format!("greeting-{mailbox}");
         let greeting_path = prompts::dir(&data_dir, &entry.name).join(format!("{own}.wav"));
         let greeting = greeting_path
@@ -773,7 +773,7 @@ impl TenantSupervisor {
         let tenant = state.entry.as_ref()?.name.clone();
         state
             .prompts
-            .load(&state.args.shared.data_dir, &tenant, name)
+            .load(&state.args.shared.files_dir, &tenant, name)
     }
 
     /// Where a caller in an IVR menu goes for number `to`: the routing walk from line
@@ -1423,7 +1423,7 @@ impl TenantSupervisor {
             media_timeout: state.args.shared.calls.media_timeout,
             record_code: Self::feature_code(&view, FeatureKind::RecordingToggle),
             merge_code: Self::feature_code(&view, FeatureKind::ConferenceMerge),
-            data_dir: state.args.shared.data_dir.clone(),
+            data_dir: state.args.shared.files_dir.clone(),
             out: state.args.shared.out.clone(),
             directory: state.args.directory.clone(),
             record: record.clone(),
@@ -1735,7 +1735,7 @@ impl Actor for TenantSupervisor {
         let refresher = tokio::spawn(routing::refresh(
             args.shared.store.clone(),
             args.id,
-            args.shared.data_dir.clone(),
+            args.shared.files_dir.clone(),
             tx,
             reread.clone(),
         ));

@@ -305,7 +305,7 @@ pub async fn prompts(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&state, admin(&state.principal(&headers, from).await?)?).await?;
-    let list = actors::tenant::prompts::list(&state.data_dir, &tenant.name)?;
+    let list = actors::tenant::prompts::list(&state.files_dir, &tenant.name)?;
     Ok(Json(json!(list
         .into_iter()
         .map(|(name, ms)| json!({"name": name, "duration_ms": ms}))
@@ -322,7 +322,7 @@ pub async fn put_prompt(
 ) -> Result<impl IntoResponse, ApiError> {
     let tenant = tenant_of(&state, admin(&state.principal(&headers, from).await?)?).await?;
     actors::tenant::prompts::check_name(&name).map_err(refused("name"))?;
-    let a = actors::tenant::prompts::add_bytes(&state.data_dir, &tenant.name, &name, &wav)
+    let a = actors::tenant::prompts::add_bytes(&state.files_dir, &tenant.name, &name, &wav)
         .map_err(refused("body"))?;
     Ok((
         StatusCode::CREATED,
@@ -338,14 +338,14 @@ pub async fn remove_prompt(
 ) -> Result<StatusCode, ApiError> {
     let id = admin(&state.principal(&headers, from).await?)?;
     let tenant = tenant_of(&state, id).await?;
-    let known = actors::tenant::prompts::list(&state.data_dir, &tenant.name)?
+    let known = actors::tenant::prompts::list(&state.files_dir, &tenant.name)?
         .into_iter()
         .any(|(n, _)| n == actors::tenant::prompts::name_of(&name));
     if !known {
         return Err(ApiError::not_found(format!("no prompt {name:?}")));
     }
     let plan = state.store.call(move |s| s.stored_plan_of(id)).await?;
-    actors::tenant::prompts::remove(&state.data_dir, &tenant.name, &name, plan.as_ref())
+    actors::tenant::prompts::remove(&state.files_dir, &tenant.name, &name, plan.as_ref())
         .map_err(refused("name"))?;
     Ok(StatusCode::NO_CONTENT)
 }

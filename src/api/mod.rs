@@ -36,8 +36,9 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub struct ApiState {
     pub store: StoreHandle,
     pub directory: Arc<Directory>,
-    /// The data directory (a plan's prompts are checked there).
-    pub data_dir: std::path::PathBuf,
+    /// Where the tenants' files live (`--files-dir`, else the data directory): a
+    /// plan's prompts are checked there, uploaded prompts written there.
+    pub files_dir: std::path::PathBuf,
     /// The switch's SIP port (provisioned phones register there).
     pub sip_port: u16,
     /// What calls, queues and trunks publish (live events).
@@ -50,14 +51,14 @@ impl ApiState {
     pub fn new(
         store: StoreHandle,
         directory: Arc<Directory>,
-        data_dir: std::path::PathBuf,
+        files_dir: std::path::PathBuf,
         sip_port: u16,
         events: Option<actors::switch::SwitchEvents>,
     ) -> Arc<ApiState> {
         Arc::new(ApiState {
             store,
             directory,
-            data_dir,
+            files_dir,
             sip_port,
             events,
             guard: AuthGuard::default(),

@@ -72,7 +72,7 @@ pub async fn put_entry(
     let tenant = tenant_of(&state, id).await?;
     known(&section)?;
     let Json(entry) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let dir = state.data_dir.clone();
+    let dir = state.files_dir.clone();
     let created = state
         .store
         .call(move |s| s.put_plan_entry(&tenant, (&section, &key), entry, &dir))
@@ -94,7 +94,7 @@ pub async fn remove_entry(
     let id = admin(&state.principal(&headers, from).await?)?;
     let tenant = tenant_of(&state, id).await?;
     known(&section)?;
-    let dir = state.data_dir.clone();
+    let dir = state.files_dir.clone();
     let what = key.clone();
     let found = state
         .store

@@ -73,7 +73,7 @@ pub(crate) async fn line_removed(
 ) {
     if let Ok(t) = super::routes::tenant_of(state, tenant).await {
         let name = format!("greeting-{ext}");
-        let _ = actors::tenant::prompts::remove(&state.data_dir, &t.name, &name, None);
+        let _ = actors::tenant::prompts::remove(&state.files_dir, &t.name, &name, None);
     }
     if let Some(entry) = state.directory.tenant(tenant) {
         let _ = entry

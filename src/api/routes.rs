@@ -407,7 +407,7 @@ async fn set_plan(
 ) -> Result<StatusCode, ApiError> {
     let id = admin(&state.principal(&headers, from).await?)?;
     let tenant = tenant_of(&state, id).await?;
-    let dir = state.data_dir.clone();
+    let dir = state.files_dir.clone();
     match state
         .store
         .call(move |s| s.set_plan(&tenant, &body, &dir))

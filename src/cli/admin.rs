@@ -539,7 +539,7 @@ pub fn device(dir: &Path, cmd: DeviceCmd) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn recording(dir: &Path, cmd: RecordingCmd) -> Result<(), CliError> {
+pub fn recording(dir: &Path, files: &Path, cmd: RecordingCmd) -> Result<(), CliError> {
     let store = open(dir)?;
     let RecordingCmd::List { tenant, user } = cmd;
     let t = store.tenant(&tenant)?;
@@ -549,7 +549,7 @@ pub fn recording(dir: &Path, cmd: RecordingCmd) -> Result<(), CliError> {
     };
     let mut rows = Vec::new();
     for line in lines {
-        let folder = actors::call::recording::directory(dir, &t.name, &line);
+        let folder = actors::call::recording::directory(files, &t.name, &line);
         let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
         };
@@ -575,7 +575,7 @@ pub(super) fn open(dir: &Path) -> Result<Store, CliError> {
     Ok(Store::open(dir)?)
 }
 
-pub fn tenant(dir: &Path, cmd: TenantCmd) -> Result<(), CliError> {
+pub fn tenant(dir: &Path, files: &Path, cmd: TenantCmd) -> Result<(), CliError> {
     let mut store = open(dir)?;
     match cmd {
         TenantCmd::Add { name, domains } => {
@@ -638,7 +638,7 @@ pub fn tenant(dir: &Path, cmd: TenantCmd) -> Result<(), CliError> {
         }
         TenantCmd::Music { tenant, file, .. } => {
             let t = store.tenant(&tenant)?;
-            let dest = actors::tenant::music::path(dir, &t.name);
+            let dest = actors::tenant::music::path(files, &t.name);
             match file {
                 Some(file) => {
                     let music = actors::tenant::music::install(&file, &dest)?;

@@ -35,6 +35,19 @@ pub struct DataDir {
     /// Where the switch keeps its SQLite database.
     #[arg(long, default_value = "./pbx-data", global = true)]
     pub data_dir: PathBuf,
+    /// Where voicemail, recordings, prompts and music on hold live, when not in the
+    /// data directory (a directory the nodes of a cluster share).
+    #[arg(long, global = true)]
+    pub files_dir: Option<PathBuf>,
+}
+
+impl DataDir {
+    /// Where the tenants' files live.
+    pub fn files(&self) -> PathBuf {
+        self.files_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.clone())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,13 +242,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         None => serve::run(serve::ServeArgs::default()),
         Some(Command::Serve(a)) => serve::run(a),
-        Some(Command::Tenant { data, cmd }) => admin::tenant(&data.data_dir, cmd),
+        Some(Command::Tenant { data, cmd }) => admin::tenant(&data.data_dir, &data.files(), cmd),
         Some(Command::Line { data, cmd }) => admin::user(&data.data_dir, cmd),
         Some(Command::Person { data, cmd }) => admin::person(&data.data_dir, cmd),
         Some(Command::Agent { data, cmd }) => agents::agent(&data.data_dir, cmd),
         Some(Command::Cluster { data, cmd }) => cluster::cluster(&data.data_dir, cmd),
         Some(Command::Queue { data, cmd }) => agents::queue(&data.data_dir, cmd),
-        Some(Command::Prompt { data, cmd }) => prompts::prompt(&data.data_dir, cmd),
+        Some(Command::Prompt { data, cmd }) => prompts::prompt(&data.data_dir, &data.files(), cmd),
         Some(Command::Mail { data, cmd }) => mail::mail(&data.data_dir, cmd),
         Some(Command::Trunk { data, cmd }) => trunks::trunk(&data.data_dir, cmd),
         Some(Command::ApiKey { data, cmd }) => api_keys::api_key(&data.data_dir, cmd),
@@ -265,8 +278,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         ),
         Some(Command::Voicemail { data, cmd }) => prompts::voicemail(&data.data_dir, cmd),
         Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
-        Some(Command::Recording { data, cmd }) => admin::recording(&data.data_dir, cmd),
-        Some(Command::Plan { data, cmd }) => route::plan(&data.data_dir, cmd),
+        Some(Command::Recording { data, cmd }) => {
+            admin::recording(&data.data_dir, &data.files(), cmd)
+        }
+        Some(Command::Plan { data, cmd }) => route::plan(&data.data_dir, &data.files(), cmd),
         Some(Command::Route { data, args }) => route::route(&data.data_dir, args),
         Some(Command::Sim(a)) => sim::run(a),
     }

@@ -31,12 +31,12 @@ pub enum PromptCmd {
     },
 }
 
-pub fn prompt(dir: &Path, cmd: PromptCmd) -> Result<(), CliError> {
+pub fn prompt(dir: &Path, files: &Path, cmd: PromptCmd) -> Result<(), CliError> {
     let store = super::admin::open(dir)?;
     match cmd {
         PromptCmd::Add { tenant, name, file } => {
             let t = store.tenant(&tenant)?;
-            let a = prompts::add(dir, &t.name, &name, &file)?;
+            let a = prompts::add(files, &t.name, &name, &file)?;
             println!(
                 "prompt {} of tenant {} stored ({:.1} s)",
                 prompts::name_of(&name),
@@ -46,14 +46,14 @@ pub fn prompt(dir: &Path, cmd: PromptCmd) -> Result<(), CliError> {
         }
         PromptCmd::List { tenant } => {
             let t = store.tenant(&tenant)?;
-            for (name, ms) in prompts::list(dir, &t.name)? {
+            for (name, ms) in prompts::list(files, &t.name)? {
                 println!("{name}\t{:.1} s", ms as f64 / 1000.0);
             }
         }
         PromptCmd::Remove { tenant, name } => {
             let t = store.tenant(&tenant)?;
             let plan = store.stored_plan_of(t.id)?;
-            prompts::remove(dir, &t.name, &name, plan.as_ref())?;
+            prompts::remove(files, &t.name, &name, plan.as_ref())?;
             println!(
                 "prompt {} of tenant {} removed",
                 prompts::name_of(&name),

@@ -183,14 +183,14 @@ pub fn explain_on(
     }
 }
 
-pub fn plan(dir: &Path, cmd: PlanCmd) -> Result<(), CliError> {
+pub fn plan(dir: &Path, files: &Path, cmd: PlanCmd) -> Result<(), CliError> {
     let mut store = Store::open(dir)?;
     match cmd {
         PlanCmd::Set { tenant, file } => {
             let t = store.tenant(&tenant)?;
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-            store.set_plan(&t, &text, dir).map_err(|e| match e {
+            store.set_plan(&t, &text, files).map_err(|e| match e {
                 actors::Error::Invalid(why) => {
                     CliError::Usage(format!("{}: {why}", file.display()))
                 }

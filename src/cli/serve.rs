@@ -101,6 +101,10 @@ pub struct ServeArgs {
     /// listens on (a node behind 1:1 NAT): written in Via, Contact and SDP instead.
     #[arg(long)]
     pub advertise: Option<std::net::IpAddr>,
+    /// Where voicemail, recordings, prompts and music on hold live, when not in the
+    /// data directory: a directory the nodes of a cluster share.
+    #[arg(long)]
+    pub files_dir: Option<PathBuf>,
 }
 
 pub(super) fn parse_node_id(s: &str) -> Result<String, String> {
@@ -166,6 +170,7 @@ impl Default for ServeArgs {
             node_id: None,
             edges: Vec::new(),
             advertise: None,
+            files_dir: None,
         }
     }
 }
@@ -208,7 +213,11 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     // right after that line still stops it cleanly.
     let stop =
         StopSignals::install().map_err(|e| CliError::Failed(format!("signal handlers: {e}")))?;
-    let data_dir = args.data_dir.clone();
+    // The API and the web admin keep the tenants' files where the switch does.
+    let files = args
+        .files_dir
+        .clone()
+        .unwrap_or_else(|| args.data_dir.clone());
     let mut tls = None;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let addrs = if args.tls_addrs.is_empty() {
@@ -237,6 +246,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     config.node_id = args.node_id;
     config.edges = args.edges;
     config.advertise = args.advertise;
+    config.files_dir = args.files_dir.clone();
     config.registrar.min_expires = args.min_expires;
     config.digest_offer = args.digest;
     config.rtp_ports = args.rtp_ports;
@@ -277,7 +287,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             let state = crate::api::ApiState::new(
                 switch.store.clone(),
                 switch.directory.clone(),
-                data_dir,
+                files,
                 switch
                     .local_addrs
                     .iter()

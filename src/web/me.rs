@@ -169,7 +169,7 @@ pub async fn greeting(
         Errors::from([("file", "choose a WAV file".to_owned())])
     } else {
         match actors::tenant::prompts::add_bytes(
-            &state.data_dir,
+            &state.files_dir,
             &t.name,
             &format!("greeting-{line}"),
             &wav,

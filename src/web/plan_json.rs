@@ -100,7 +100,7 @@ pub async fn save_section(
                 Errors::from([("entry", format!("the entry needs its {key_field}"))])
             } else {
                 let tenant = super::tenant_of(&state, id).await?;
-                let dir = state.data_dir.clone();
+                let dir = state.files_dir.clone();
                 let done = state
                     .store
                     .call(move |st| {
@@ -173,7 +173,7 @@ pub async fn save_plan(
     let id = s.admin()?;
     let text = f.get("plan").cloned().unwrap_or_default();
     let tenant = super::tenant_of(&state, id).await?;
-    let dir = state.data_dir.clone();
+    let dir = state.files_dir.clone();
     let json = text.clone();
     match state
         .store

@@ -60,7 +60,7 @@ async fn put(
 ) -> Result<Errors, WebError> {
     let id = s.admin()?;
     let tenant = super::tenant_of(state, id).await?;
-    let dir = state.data_dir.clone();
+    let dir = state.files_dir.clone();
     if key.is_empty() {
         return Ok(Errors::from([(
             "number",
@@ -311,7 +311,7 @@ async fn ivrs_page(
     let list = entries(state, s, "ivrs").await?;
     let id = s.admin()?;
     let tenant = super::tenant_of(state, id).await?;
-    let prompts = actors::tenant::prompts::list(&state.data_dir, &tenant.name).unwrap_or_default();
+    let prompts = actors::tenant::prompts::list(&state.files_dir, &tenant.name).unwrap_or_default();
     let v = |k: &str| values.get(k).map(String::as_str).unwrap_or_default();
     let shown = |m: &Value| {
         m["choices"]
@@ -548,7 +548,7 @@ pub async fn remove_entry(
     let g = |k: &str| f.get(k).cloned().unwrap_or_default();
     let (section, key, back) = (g("section"), g("key"), g("back"));
     let tenant = super::tenant_of(&state, id).await?;
-    let dir = state.data_dir.clone();
+    let dir = state.files_dir.clone();
     let done = state
         .store
         .call(move |st| st.remove_plan_entry(&tenant, (&section, &key), &dir))

@@ -138,7 +138,7 @@ async fn prompts_page(
     let lang = s.lang();
     let id = s.admin()?;
     let tenant = super::tenant_of(state, id).await?;
-    let list = actors::tenant::prompts::list(&state.data_dir, &tenant.name).unwrap_or_default();
+    let list = actors::tenant::prompts::list(&state.files_dir, &tenant.name).unwrap_or_default();
     let body = html! {
         table #prompts {
             thead { tr { th { (lang.t("Name")) } th { (lang.t("Duration")) } } }
@@ -187,7 +187,7 @@ pub async fn upload_prompt(
     } else if wav.is_empty() {
         Errors::from([("file", "choose a WAV file".to_owned())])
     } else {
-        match actors::tenant::prompts::add_bytes(&state.data_dir, &tenant.name, &name, &wav) {
+        match actors::tenant::prompts::add_bytes(&state.files_dir, &tenant.name, &name, &wav) {
             Ok(_) => Errors::new(),
             Err(e) => Errors::from([("file", e.to_string())]),
         }

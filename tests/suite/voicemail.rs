@@ -799,3 +799,70 @@ fn missed_calls_are_mailed_except_internal_hidden_short_repeated_and_excluded_on
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// A node's files in a directory of their own (`--files-dir`, which the nodes of a
+/// cluster share): the message is recorded there and the store names it there; the
+/// data directory holds no voicemail. `pbx prompt add` with the same flag writes
+/// there too.
+#[test]
+fn messages_and_prompts_live_in_the_files_directory() {
+    let dir = temp_dir();
+    let (data, files) = (dir.path().join("data"), dir.path().join("shared"));
+    let files_arg = files.to_str().unwrap();
+    let mut pbx = Pbx::start_with(&data, "127.0.0.1:0", &["--files-dir", files_arg]);
+    pbx.stop();
+    pbx_admin(&data, &["person", "add", "--tenant", "demo", "Ann"]);
+    pbx_admin(
+        &data,
+        &["line", "set-user", "--tenant", "demo", "105", "Ann"],
+    );
+    pbx.restart();
+    let (mut call, rtp, to) = call_mailbox(&pbx, "103");
+    say_tone(&rtp, to, GREETING + Duration::from_millis(1500));
+    call.bye();
+    pbx.stop();
+    let list = messages(&data);
+    assert_eq!(list.len(), 1, "{list:?}");
+    let file = &list[0].4;
+    assert!(file.starts_with(files_arg), "{file}");
+    assert!(Path::new(file).exists());
+    assert!(!data.join("voicemail").exists());
+
+    let wav = dir.path().join("hello.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for i in 0..8000 {
+        w.write_sample(((i % 40) as i16 - 20) * 500).unwrap();
+    }
+    w.finalize().unwrap();
+    let wav = wav.to_str().unwrap();
+    let add = [
+        "prompt",
+        "add",
+        "--tenant",
+        "demo",
+        "hello",
+        wav,
+        "--files-dir",
+        files_arg,
+    ];
+    pbx_admin(&data, &add);
+    assert!(files.join("sounds/demo/prompts/hello.wav").exists());
+    let listed = pbx_admin(
+        &data,
+        &[
+            "prompt",
+            "list",
+            "--tenant",
+            "demo",
+            "--files-dir",
+            files_arg,
+        ],
+    );
+    assert!(String::from_utf8_lossy(&listed.stdout).starts_with("hello\t"));
+}
