@@ -1,7 +1,7 @@
 //! `pbx cluster check`: what a node of several sees. Its store (reachable, and at
 //! which schema), the nodes that write to the same store (their live registrations
-//! and recent calls), and each edge proxy it trusts, probed with an OPTIONS through
-//! the edge (answered by a node behind it).
+//! and recent calls), its files directory (writable), and each edge proxy it trusts,
+//! probed with an OPTIONS through the edge (answered by a node behind it).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -29,7 +29,7 @@ pub enum ClusterCmd {
     },
 }
 
-pub fn cluster(dir: &Path, cmd: ClusterCmd) -> Result<(), CliError> {
+pub fn cluster(dir: &Path, files: &Path, cmd: ClusterCmd) -> Result<(), CliError> {
     let ClusterCmd::Check {
         node_id,
         edges,
@@ -68,6 +68,13 @@ pub fn cluster(dir: &Path, cmd: ClusterCmd) -> Result<(), CliError> {
             failed.push("the store".to_owned());
         }
     }
+    match writable(files) {
+        Ok(()) => println!("files {}: writable", files.display()),
+        Err(e) => {
+            println!("files {}: {e}", files.display());
+            failed.push("the files directory".to_owned());
+        }
+    }
     for edge in &edges {
         let addr = parse_edge(edge)?;
         match probe(addr, Duration::from_millis(timeout_ms)) {
@@ -90,6 +97,13 @@ pub fn cluster(dir: &Path, cmd: ClusterCmd) -> Result<(), CliError> {
             failed.join(", ")
         ))),
     }
+}
+
+/// Whether a file can be made (and removed) in `dir`, as voicemail will be.
+fn writable(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".pbx-check-{}", std::process::id()));
+    std::fs::write(&probe, b"check")?;
+    std::fs::remove_file(&probe)
 }
 
 fn parse_edge(s: &str) -> Result<SocketAddr, CliError> {

@@ -246,7 +246,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Line { data, cmd }) => admin::user(&data.data_dir, cmd),
         Some(Command::Person { data, cmd }) => admin::person(&data.data_dir, cmd),
         Some(Command::Agent { data, cmd }) => agents::agent(&data.data_dir, cmd),
-        Some(Command::Cluster { data, cmd }) => cluster::cluster(&data.data_dir, cmd),
+        Some(Command::Cluster { data, cmd }) => {
+            cluster::cluster(&data.data_dir, &data.files(), cmd)
+        }
         Some(Command::Queue { data, cmd }) => agents::queue(&data.data_dir, cmd),
         Some(Command::Prompt { data, cmd }) => prompts::prompt(&data.data_dir, &data.files(), cmd),
         Some(Command::Mail { data, cmd }) => mail::mail(&data.data_dir, cmd),

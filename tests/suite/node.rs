@@ -223,6 +223,7 @@ fn cluster_check_reports_the_store_its_nodes_and_each_edge() {
     assert!(text.contains("reachable, schema version"), "{text}");
     assert!(text.contains("node node-a: 1 live registrations"), "{text}");
     assert!(text.contains(&format!("edge {edge}: 200 OK")), "{text}");
+    assert!(text.contains("writable"), "{text}");
     // Nothing answers on this port.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let silent = silent.local_addr().unwrap().to_string();
