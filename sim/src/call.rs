@@ -185,13 +185,7 @@ impl Dialog {
         {
             self.target_uri = c;
         }
-        self.routes = engine::dialog::record_routes(answer)
-            .ok()
-            .filter(|r| !r.is_empty())
-            .map(|mut r| {
-                r.reverse();
-                r.join(", ")
-            });
+        self.routes = crate::ua::route_set(answer);
     }
 
     pub fn request(

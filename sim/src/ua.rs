@@ -148,6 +148,18 @@ pub fn sdp_offer(
     s
 }
 
+/// The caller's route set from the 2xx that set up its dialog (RFC 3261 §12.1.2: its
+/// Record-Route in reverse order), as one Route value; `None` when no proxy asked to
+/// stay in the dialog.
+pub fn route_set(answer: &engine::sip::Message) -> Option<String> {
+    let mut routes = engine::dialog::record_routes(answer).ok()?;
+    if routes.is_empty() {
+        return None;
+    }
+    routes.reverse();
+    Some(routes.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -509,14 +509,7 @@ impl Engine<'_> {
         c.target = m
             .contacts()
             .and_then(|l| l.first().map(|x| x.uri.raw.to_owned()));
-        // RFC 3261 §12.1.2: the Record-Route of the 2xx, in reverse order.
-        c.routes = engine::dialog::record_routes(m)
-            .ok()
-            .filter(|r| !r.is_empty())
-            .map(|mut r| {
-                r.reverse();
-                r.join(", ")
-            });
+        c.routes = crate::ua::route_set(m);
         // The ACK of a 2xx is a transaction of its own.
         c.branch += 1;
         if ctx.scenario.rtp != RtpMode::Off {

@@ -342,58 +342,44 @@ fn the_simulator_calls_through_the_edge() {
     );
     let json = dir.path().join("sim.json");
     let target = edge.addr.to_string();
-    let out = crate::sim::sim(
-        &[
-            "--uac-only",
-            "--target",
-            &target,
-            "--domain",
-            "127.0.0.1",
-            "--numbers",
-            "500-500",
-            "--caller",
-            "100",
-            "--password",
-            "secret100",
-            "--rate",
-            "10",
-            "--duration",
-            "2s",
-            "--hold",
-            "200ms",
-            "--rtp",
-            "off",
-            "--quiet",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
-    );
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap())
-        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    let direct = [
+        "--uac-only",
+        "--target",
+        &target,
+        "--domain",
+        "127.0.0.1",
+        "--numbers",
+        "500-500",
+        "--caller",
+        "100",
+        "--password",
+        "secret100",
+        "--rate",
+        "10",
+        "--duration",
+        "2s",
+        "--hold",
+        "200ms",
+        "--rtp",
+        "off",
+    ];
+    let (out, report) = crate::sim::sim_report(&direct, &json, Duration::from_secs(60));
     assert_eq!(report["attempted"], 20, "{report}");
     assert_eq!(report["answered"], 20, "{report}");
     assert_eq!(report["failed"], serde_json::json!({}), "{report}");
     assert!(out.status.success());
 
-    let out = crate::sim::sim(
-        &[
-            "--target",
-            &target,
-            "--rate",
-            "2",
-            "--duration",
-            "3s",
-            "--hold",
-            "1s",
-            "--quiet",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
-    );
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap())
-        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    let phones = [
+        "--target",
+        &target,
+        "--rate",
+        "2",
+        "--duration",
+        "3s",
+        "--hold",
+        "1s",
+    ];
+    let (out, report) = crate::sim::sim_report(&phones, &json, Duration::from_secs(60));
     assert_eq!(report["registered"], 10, "{report}");
     assert_eq!(report["attempted"], 6, "{report}");
     assert_eq!(report["answered"], 6, "{report}");

@@ -34,6 +34,20 @@ pub(crate) fn sim(args: &[&str], limit: Duration) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Runs `pbx sim ARGS… --quiet --json JSON` and returns its output and its report.
+pub(crate) fn sim_report(
+    args: &[&str],
+    json: &Path,
+    limit: Duration,
+) -> (Output, serde_json::Value) {
+    let mut all = args.to_vec();
+    all.extend(["--quiet", "--json", json.to_str().unwrap()]);
+    let out = sim(&all, limit);
+    let report = serde_json::from_slice(&std::fs::read(json).unwrap_or_default())
+        .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&out.stderr)));
+    (out, report)
+}
+
 /// Waits for `child` to end (killing it after `limit`) and returns its exit code.
 pub(crate) fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
     let step = Duration::from_millis(100);
