@@ -27,46 +27,21 @@ pub struct AuthGuard {
     /// How many sources the table holds, read without the lock.
     tracked: AtomicUsize,
     /// Edge proxies whose requests count for the client they relay.
-    edges: Vec<IpAddr>,
+    edges: std::sync::Arc<crate::sip::Edges>,
 }
 
 impl AuthGuard {
     /// A guard that takes the client's address from requests relayed by `edges`.
-    pub fn trusting(edges: Vec<IpAddr>) -> Self {
+    pub fn trusting(edges: std::sync::Arc<crate::sip::Edges>) -> Self {
         AuthGuard {
             edges,
             ..AuthGuard::default()
         }
     }
 
-    /// The address a request counts for: its source, or for a request relayed by a
-    /// trusted edge, where the edge's client sent it from (the Via below the edge's;
-    /// the edge itself when that names no address).
-    pub fn origin(&self, inc: &crate::proto::Incoming) -> IpAddr {
-        let source = inc.source.ip();
-        if !self.edges.contains(&source) {
-            return source;
-        }
-        // By position: a Via line that does not parse makes the origin unknown (the
-        // edge's own address), never one the client wrote further down.
-        let mut vias = Vec::with_capacity(2);
-        for value in inc.msg.values(engine::sip::HeaderName::Via) {
-            match engine::sip::Via::parse_list(value) {
-                Ok(v) => vias.extend(v),
-                Err(_) => return source,
-            }
-            if vias.len() >= 2 {
-                break;
-            }
-        }
-        vias.get(1)
-            .and_then(engine::sip::Via::source)
-            .map_or(source, |a| a.ip())
-    }
-
-    /// Wrong credentials in `inc` (counted for its origin).
+    /// Wrong credentials in `inc` (counted for its origin, `Edges::origin`).
     pub fn failure_of(&self, inc: &crate::proto::Incoming) {
-        self.failure(self.origin(inc));
+        self.failure(self.edges.origin(inc));
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut AuthThrottle) -> T) -> T {
@@ -98,6 +73,6 @@ impl AuthGuard {
         use engine::sip::HeaderName;
         (inc.msg.header(HeaderName::Authorization).is_some()
             || inc.msg.header(HeaderName::ProxyAuthorization).is_some())
-            && self.is_penalised(self.origin(inc))
+            && self.is_penalised(self.edges.origin(inc))
     }
 }

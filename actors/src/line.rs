@@ -297,7 +297,7 @@ fn register(
     let top_via = inc.msg.top_via();
     // Relayed by a trusted edge: the device is reached through the edge, along the
     // Path it recorded.
-    let path = edge_path(&state.args.shared, &inc);
+    let path = state.args.shared.edges.path(&inc);
     // To the Contact unless a NAT is in between (or it asks for its flow).
     let flow_for = |c: &engine::sip::Contact<'_>| match engine::registrar::contact_address(
         c,
@@ -533,16 +533,6 @@ pub(crate) fn authenticate(
             Err(())
         }
     }
-}
-
-/// The Path of a REGISTER from a trusted edge proxy (its values in order, one
-/// list); `None` from any other source, or without a Path.
-fn edge_path(shared: &Services, inc: &Incoming) -> Option<String> {
-    if !shared.edges.contains(&inc.source.ip()) {
-        return None;
-    }
-    let values: Vec<&str> = inc.msg.values_named("Path").collect();
-    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// A REGISTER, INVITE or SUBSCRIBE naming a user the tenant does not have. It gets exactly what

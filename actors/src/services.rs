@@ -51,5 +51,5 @@ pub struct Services {
     /// Idle lines hibernate (`SwitchConfig::hibernate_lines`).
     pub hibernate_lines: bool,
     /// Edge proxies whose REGISTERs keep their Path (`SwitchConfig::edges`).
-    pub edges: Arc<[std::net::IpAddr]>,
+    pub edges: Arc<crate::sip::Edges>,
 }

@@ -26,8 +26,6 @@ use crate::{Error, Result};
 pub enum SwitchMsg {
     LocalAddrs(RpcReplyPort<Vec<(&'static str, SocketAddr)>>),
     Journal(RpcReplyPort<Option<ActorRef<JournalMsg>>>),
-    /// The switch-wide call limits (to drain them).
-    Calls(RpcReplyPort<Arc<crate::call::CallLimits>>),
     /// Picks up tenants an administrator added while the switch runs.
     SyncTenants,
 }
@@ -64,6 +62,8 @@ pub struct SwitchArgs {
     pub tenants: Vec<Tenant>,
     pub registered: Vec<(i64, String)>,
     pub directory: Arc<Directory>,
+    /// Ring time and capacity for calls (`Switch::drain` drains them).
+    pub calls: Arc<crate::call::CallLimits>,
 }
 
 impl SwitchActor {
@@ -258,14 +258,13 @@ impl Actor for SwitchActor {
         myself: ActorRef<SwitchMsg>,
         args: SwitchArgs,
     ) -> Result<SwitchState, ActorProcessingErr> {
+        let edges = Arc::new(crate::sip::Edges::new(args.config.edges.clone()));
         let mut secret = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
         let shared = Services {
             store: args.store,
             nonces: Arc::new(Nonces::new(secret, args.config.nonce_lifetime)),
-            guard: Arc::new(crate::auth_guard::AuthGuard::trusting(
-                args.config.edges.clone(),
-            )),
+            guard: Arc::new(crate::auth_guard::AuthGuard::trusting(edges.clone())),
             policy: args.config.registrar,
             out: Arc::new(
                 SipOut::new(Arc::new(Flows::default())).advertising(args.config.advertise),
@@ -278,21 +277,14 @@ impl Actor for SwitchActor {
             capture: Arc::default(),
             digest_offer: args.config.digest_offer.clone(),
             ports: Arc::new(PortPool::new(args.config.rtp_ports.clone())?),
-            calls: Arc::new(
-                crate::call::CallLimits::new(
-                    args.config.ring_timeout,
-                    args.config.max_calls,
-                    args.config.max_cps,
-                )
-                .with_media_timeout(args.config.media_timeout),
-            ),
+            calls: args.calls,
             files_dir: args.config.files().into(),
             clock: args.config.wall_clock,
             mail: Arc::new(tokio::sync::Notify::new()),
             strangers: Arc::default(),
             refused: args.directory.refused.clone(),
             hibernate_lines: args.config.hibernate_lines,
-            edges: args.config.edges.clone().into(),
+            edges,
         };
         let mut state = SwitchState {
             config: args.config,
@@ -339,9 +331,6 @@ impl Actor for SwitchActor {
             }
             SwitchMsg::Journal(reply) => {
                 let _ = reply.send(state.journal.clone());
-            }
-            SwitchMsg::Calls(reply) => {
-                let _ = reply.send(state.shared.calls.clone());
             }
             SwitchMsg::SyncTenants => {
                 let stored = state.shared.store.call(|s| s.tenants()).await?;
@@ -452,7 +441,12 @@ impl Switch {
         let (handle, thread) = StoreHandle::spawn(store);
         let directory = Arc::new(Directory::default());
         let events = SwitchEvents::default();
+        let calls = Arc::new(
+            crate::call::CallLimits::new(config.ring_timeout, config.max_calls, config.max_cps)
+                .with_media_timeout(config.media_timeout),
+        );
         let args = SwitchArgs {
+            calls: calls.clone(),
             events: events.clone(),
             config,
             store: handle.clone(),
@@ -470,8 +464,6 @@ impl Switch {
         };
         let local_addrs =
             ractor::call!(actor, SwitchMsg::LocalAddrs).map_err(|e| Error::Actor(e.to_string()))?;
-        let calls =
-            ractor::call!(actor, SwitchMsg::Calls).map_err(|e| Error::Actor(e.to_string()))?;
         Ok(Switch {
             calls,
             actor,

@@ -211,13 +211,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     // Signal handlers go in before the switch says it is listening, so that a SIGTERM
     // right after that line still stops it cleanly.
-    let stop =
+    let mut stop =
         StopSignals::install().map_err(|e| CliError::Failed(format!("signal handlers: {e}")))?;
-    // The API and the web admin keep the tenants' files where the switch does.
-    let files = args
-        .files_dir
-        .clone()
-        .unwrap_or_else(|| args.data_dir.clone());
     let mut tls = None;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let addrs = if args.tls_addrs.is_empty() {
@@ -246,7 +241,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     config.node_id = args.node_id;
     config.edges = args.edges;
     config.advertise = args.advertise;
-    config.files_dir = args.files_dir.clone();
+    config.files_dir = args.files_dir;
     config.registrar.min_expires = args.min_expires;
     config.digest_offer = args.digest;
     config.rtp_ports = args.rtp_ports;
@@ -276,6 +271,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             Some(listener)
         }
     };
+    // The API and the web admin keep the tenants' files where the switch does.
+    let files = config.files();
     let switch = Switch::start(config)
         .await
         .map_err(|e| CliError::Failed(e.to_string()))?;
@@ -307,7 +304,6 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     println!("pbx: listening on {}", listening.join(", "));
     let _ = std::io::stdout().flush();
     let drain = std::time::Duration::from_secs(args.drain_timeout);
-    let mut stop = stop;
     if stop.wait().await == Stop::Drain && !drain.is_zero() {
         println!("pbx: draining ({} calls up)", switch.calls.active());
         let _ = std::io::stdout().flush();

@@ -8,7 +8,6 @@
 //! are written before the prompt or reply that confirms them.)
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,30 +116,19 @@ fn every_call_ended_before_a_kill_9_has_its_journal_row_finished() {
     let mut pbx = Pbx::start_env(d, &env);
     let addr = pbx.addr.to_string();
     let json = d.join("sim.json");
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_pbx"))
-        .args([
-            "sim",
-            "--uac-only",
-            "--target",
-            &addr,
-            "--domain",
-            "127.0.0.1",
-        ])
-        .args([
-            "--numbers",
-            "500-500",
-            "--caller",
-            "100",
-            "--password",
-            "secret100",
-        ])
-        .args(["--rate", "20", "--duration", "7s", "--hold", "200ms"])
-        .args(["--rtp", "off", "--timeout", "2s", "--quiet", "--json"])
-        .arg(&json)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pbx sim starts");
+    let more = [
+        "--rate",
+        "20",
+        "--duration",
+        "7s",
+        "--hold",
+        "200ms",
+        "--rtp",
+        "off",
+        "--timeout",
+        "2s",
+    ];
+    let mut sim = crate::sim::spawn_sim(&crate::sim::conference_calls(&addr, &more), &json);
     for _ in 0..2 {
         std::thread::sleep(Duration::from_secs(2));
         pbx.kill();

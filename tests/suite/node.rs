@@ -342,18 +342,7 @@ fn the_simulator_calls_through_the_edge() {
     );
     let json = dir.path().join("sim.json");
     let target = edge.addr.to_string();
-    let direct = [
-        "--uac-only",
-        "--target",
-        &target,
-        "--domain",
-        "127.0.0.1",
-        "--numbers",
-        "500-500",
-        "--caller",
-        "100",
-        "--password",
-        "secret100",
+    let more = [
         "--rate",
         "10",
         "--duration",
@@ -363,6 +352,7 @@ fn the_simulator_calls_through_the_edge() {
         "--rtp",
         "off",
     ];
+    let direct = crate::sim::conference_calls(&target, &more);
     let (out, report) = crate::sim::sim_report(&direct, &json, Duration::from_secs(60));
     assert_eq!(report["attempted"], 20, "{report}");
     assert_eq!(report["answered"], 20, "{report}");
@@ -443,39 +433,17 @@ fn a_draining_node_behind_the_edge_loses_no_call() {
     // One long call through the edge, on the primary.
     let json = dir.path().join("long.json");
     let target = edge.addr.to_string();
-    let mut long = std::process::Command::new(env!("CARGO_BIN_EXE_pbx"))
-        .args([
-            "sim",
-            "--uac-only",
-            "--target",
-            &target,
-            "--domain",
-            "127.0.0.1",
-        ])
-        .args([
-            "--numbers",
-            "500-500",
-            "--caller",
-            "100",
-            "--password",
-            "secret100",
-        ])
-        .args([
-            "--rate",
-            "1",
-            "--duration",
-            "1s",
-            "--hold",
-            "4s",
-            "--rtp",
-            "off",
-        ])
-        .args(["--quiet", "--json"])
-        .arg(&json)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let more = [
+        "--rate",
+        "1",
+        "--duration",
+        "1s",
+        "--hold",
+        "4s",
+        "--rtp",
+        "off",
+    ];
+    let mut long = crate::sim::spawn_sim(&crate::sim::conference_calls(&target, &more), &json);
     let rows = |node: &Pbx| -> i64 {
         let db = rusqlite::Connection::open(node.data_dir.join("pbx.sqlite3")).unwrap();
         db.query_row("SELECT count(*) FROM calls", [], |r| r.get(0))

@@ -34,6 +34,40 @@ pub(crate) fn sim(args: &[&str], limit: Duration) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `pbx sim --uac-only` arguments: line 100 of the demo tenant calls the conference
+/// (500) at `target`, which the switch answers itself; then `more`.
+pub(crate) fn conference_calls<'a>(target: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--uac-only",
+        "--target",
+        target,
+        "--domain",
+        "127.0.0.1",
+        "--numbers",
+        "500-500",
+        "--caller",
+        "100",
+        "--password",
+        "secret100",
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
+/// Starts `pbx sim ARGS… --quiet --json JSON` in the background (wait for it with
+/// `wait_for`).
+pub(crate) fn spawn_sim(args: &[&str], json: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_pbx"))
+        .arg("sim")
+        .args(args)
+        .args(["--quiet", "--json"])
+        .arg(json)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pbx sim starts")
+}
+
 /// Runs `pbx sim ARGS… --quiet --json JSON` and returns its output and its report.
 pub(crate) fn sim_report(
     args: &[&str],

@@ -18,7 +18,7 @@ use engine::sip::{Message, Method};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use super::route::Pending;
-use super::{invite_headers, leg_config, now, random_token};
+use super::{device_invite_headers, leg_config, now, random_token};
 use crate::directory::Directory;
 use crate::proto::{CallMsg, CallTarget, Flow};
 use crate::sip::SipOut;
@@ -79,11 +79,7 @@ impl State {
                 .map(|a| a.ip())
                 .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
             let mut leg = Leg::outgoing(leg_config(&args.out, d.flow, &args.to, Some(RING)));
-            let mut headers = invite_headers();
-            if let Some(route) = &d.route {
-                // Through the edge proxy the phone registered by (RFC 3327 §5.3).
-                headers.insert(0, ("Route".to_owned(), route.clone()));
-            }
+            let mut headers = device_invite_headers(d);
             // Phones that offer it answer at once: the user asked for this call.
             headers.push((
                 "Call-Info".into(),

@@ -335,11 +335,6 @@ fn outgoing_legs(
             continue;
         }
         let mut leg = Leg::outgoing(leg_config(out, t.flow, contact_user, Some(ring)));
-        let mut headers = invite_headers();
-        if let Some(route) = &t.route {
-            // Through the edge proxy the device registered by (RFC 3327 §5.3).
-            headers.insert(0, ("Route".to_owned(), route.clone()));
-        }
         leg.send_invite(
             &OutgoingInvite {
                 request_uri: t.contact.clone(),
@@ -360,7 +355,7 @@ fn outgoing_legs(
                 call_id,
                 cseq: 1,
                 max_forwards: p.max_forwards,
-                headers,
+                headers: device_invite_headers(t),
                 sdp: sdp.cloned(),
             },
             t0,
@@ -383,6 +378,16 @@ fn invite_headers() -> Vec<(String, String)> {
         ),
         ("Min-SE".into(), engine::call::MIN_SE.to_string()),
     ]
+}
+
+/// The headers of an INVITE to device `t`: `invite_headers`, led by the Path the
+/// device registered through as the Route (through its edge proxy, RFC 3327 §5.3).
+fn device_invite_headers(t: &CallTarget) -> Vec<(String, String)> {
+    let mut headers = invite_headers();
+    if let Some(route) = &t.route {
+        headers.insert(0, ("Route".to_owned(), route.clone()));
+    }
+    headers
 }
 
 /// The INVITE asks for its caller's identity to be withheld (RFC 3323 `Privacy: id`
@@ -1521,8 +1526,6 @@ fn update_record(s: &mut CallState) {
     }
 }
 
-/// Sends a leg's request or response to the device reached over `flow`: a response
-/// to a request the call received goes back through that request's transaction.
 /// Is `o` a response that may tell a party its call is over: a BYE's 2xx, an
 /// INVITE's final refusal?
 fn may_confirm_end(o: &Output) -> bool {
@@ -1554,6 +1557,8 @@ async fn release_held(myself: &ActorRef<CallMsg>, s: &mut CallState) {
     }
 }
 
+/// Sends a leg's request or response to the device reached over `flow`: a response
+/// to a request the call received goes back through that request's transaction.
 fn send_on(s: &mut CallState, flow: Option<Flow>, out: Output) {
     let bytes = match out {
         Output::Send(bytes) => bytes,

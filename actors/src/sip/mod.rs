@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod dispatch;
+pub mod edges;
 pub mod malformed;
 pub mod out;
 pub mod tcp;
@@ -12,6 +13,7 @@ pub mod udp;
 pub mod via_stamp;
 
 pub use dispatch::Dispatcher;
+pub use edges::Edges;
 pub use out::SipOut;
 pub use transport::{Transport, TransportArgs};
 pub use udp::{CallCapacity, Shedding, DEFAULT_MAX_DELAY, DEFAULT_MAX_WAITING};

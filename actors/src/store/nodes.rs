@@ -11,9 +11,8 @@ pub struct NodeSeen {
     pub node: Option<String>,
     /// Registrations it took that have not expired.
     pub live_bindings: u64,
-    /// Calls it started since `since`, and when its latest started (unix ms).
+    /// Calls it started since `since`.
     pub recent_calls: u64,
-    pub last_call_at: Option<u64>,
 }
 
 impl Store {
@@ -21,10 +20,10 @@ impl Store {
     /// `since_ms`, ordered by id.
     pub fn nodes_seen(&self, now_unix: u64, since_ms: u64) -> Result<Vec<NodeSeen>> {
         let mut stmt = self.conn.prepare(
-            "SELECT node, SUM(b), SUM(c), MAX(last) FROM (
-                 SELECT node, 1 AS b, 0 AS c, NULL AS last FROM bindings WHERE expires_at > ?1
+            "SELECT node, SUM(b), SUM(c) FROM (
+                 SELECT node, 1 AS b, 0 AS c FROM bindings WHERE expires_at > ?1
                  UNION ALL
-                 SELECT node, 0, 1, started_at FROM calls WHERE started_at >= ?2
+                 SELECT node, 0, 1 FROM calls WHERE started_at >= ?2
              ) GROUP BY node ORDER BY node",
         )?;
         let rows = stmt.query_map([now_unix as i64, since_ms as i64], |r| {
@@ -32,7 +31,6 @@ impl Store {
                 node: r.get(0)?,
                 live_bindings: r.get::<_, i64>(1)? as u64,
                 recent_calls: r.get::<_, i64>(2)? as u64,
-                last_call_at: r.get::<_, Option<i64>>(3)?.map(|t| t as u64),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -87,7 +85,6 @@ mod tests {
                 node: Some("node-a".into()),
                 live_bindings: 1,
                 recent_calls: 0,
-                last_call_at: None,
             }]
         );
     }

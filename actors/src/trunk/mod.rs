@@ -171,9 +171,7 @@ impl TrunkState {
         let out = &self.args.out;
         let local = match self.args.live.flow() {
             Some(flow) => out.sent_by(flow),
-            None => out
-                .local_for(self.args.live.addr)
-                .map(|a| out.advertised(a)),
+            None => out.sent_by(crate::proto::Flow::Udp(self.args.live.addr)),
         }
         .unwrap_or_else(|| ([127, 0, 0, 1], 5060).into());
         Request {
