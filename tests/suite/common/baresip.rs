@@ -305,15 +305,7 @@ impl Baresip {
         let _ = self
             .ctrl
             .write_all(format!("{}:{json},", json.len()).as_bytes());
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        super::wait_or_kill(&mut child);
     }
 
     /// Its stdout and stderr, for failure messages.

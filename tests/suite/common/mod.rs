@@ -188,6 +188,11 @@ pub fn terminate(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
+    wait_or_kill(child);
+}
+
+/// Waits up to 3 s for `child`, asked to stop, to exit; kills it after that.
+pub fn wait_or_kill(child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {

@@ -241,23 +241,7 @@ impl SipClient {
         self.send_raw(first.as_bytes());
         let challenge = self.recv().expect("a challenge");
         assert_eq!(challenge.code(), Some(401), "the REGISTER is challenged");
-        let auth = authorization(
-            &challenge,
-            Algorithm::Md5,
-            user,
-            &format!("secret{user}"),
-            "sip:127.0.0.1",
-            "REGISTER",
-        );
-        let right = self.register_text(
-            user,
-            "127.0.0.1",
-            contact,
-            None,
-            &format!("Authorization: {auth}\r\n{extra}"),
-        );
-        self.send_raw(right.as_bytes());
-        self.recv()
+        self.answer_challenge(&challenge, user, contact, None, extra)
     }
 
     /// A REGISTER of `user` (password `secret<user>`) with digest, without asserting
@@ -270,22 +254,35 @@ impl SipClient {
         if challenge.code() != Some(401) {
             return Some(challenge);
         }
+        self.answer_challenge(&challenge, user, Some(contact), Some(expires), "")
+    }
+
+    /// Sends the REGISTER answering `challenge` with `user`'s right password
+    /// (`secret<user>`, MD5) and `extra` header lines; its answer, if any.
+    fn answer_challenge(
+        &mut self,
+        challenge: &Message,
+        user: &str,
+        contact: Option<&str>,
+        expires: Option<u32>,
+        extra: &str,
+    ) -> Option<Message> {
         let auth = authorization(
-            &challenge,
+            challenge,
             Algorithm::Md5,
             user,
             &format!("secret{user}"),
             "sip:127.0.0.1",
             "REGISTER",
         );
-        let second = self.register_text(
+        let answer = self.register_text(
             user,
             "127.0.0.1",
-            Some(contact),
-            Some(expires),
-            &format!("Authorization: {auth}\r\n"),
+            contact,
+            expires,
+            &format!("Authorization: {auth}\r\n{extra}"),
         );
-        self.send_raw(second.as_bytes());
+        self.send_raw(answer.as_bytes());
         self.recv()
     }
 }
