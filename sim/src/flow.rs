@@ -116,24 +116,17 @@ impl FlowState {
         list.push((Instant::now(), waiting, false));
     }
 
-    /// Whether `ext`'s mailbox said `waiting` at or after `since` in a NOTIFY no
+    /// When `ext`'s mailbox said `waiting`, at or after `since`, in a NOTIFY no
     /// other step has counted; that NOTIFY is then this step's. Two callers leaving
     /// messages in one mailbox at once each need a NOTIFY of their own.
-    fn said(&self, ext: u32, waiting: bool, since: Instant) -> bool {
+    fn said(&self, ext: u32, waiting: bool, since: Instant) -> Option<Instant> {
         let mut boxes = lock(&self.mailboxes);
-        let Some(list) = boxes.get_mut(&ext) else {
-            return false;
-        };
-        match list
+        let (at, _, counted) = boxes
+            .get_mut(&ext)?
             .iter_mut()
-            .find(|(at, w, counted)| *at >= since && *w == waiting && !*counted)
-        {
-            Some((_, _, counted)) => {
-                *counted = true;
-                true
-            }
-            None => false,
-        }
+            .find(|(at, w, counted)| *at >= since && *w == waiting && !*counted)?;
+        *counted = true;
+        Some(*at)
     }
 }
 
@@ -174,23 +167,32 @@ pub async fn run_flow(ctx: Arc<Ctx>, phone: Arc<Phone>, number: u32, answerer: O
     let mut previous_start = Instant::now();
     for (i, step) in steps.iter().enumerate() {
         let started = Instant::now();
-        let outcome = do_step(
-            &ctx,
-            &phone,
-            step,
-            number,
-            answerer,
-            &mut up,
-            previous_start,
-        )
-        .await;
+        let outcome = match step.action {
+            // Timed from the step before (the hang-up): its NOTIFY may come before
+            // that step's end, when the message is stored before the BYE is answered.
+            Action::Mwi { waiting } => {
+                mwi_step(
+                    &ctx,
+                    &phone,
+                    step,
+                    answerer,
+                    waiting,
+                    &mut up,
+                    previous_start,
+                )
+                .await
+            }
+            _ => do_step(&ctx, &phone, step, number, answerer, &mut up)
+                .await
+                .map(|()| started.elapsed()),
+        };
         previous_start = started;
         // A call the switch hung up during the step is over once the step is judged.
         if let Some(call) = up.take_if(|c| c.ended) {
             end(&ctx, &phone, &call);
         }
         match outcome {
-            Ok(()) => ctx.flow.count(i, Ok(started.elapsed())),
+            Ok(took) => ctx.flow.count(i, Ok(took)),
             Err(cause) => {
                 ctx.flow.count(i, Err(&cause));
                 ctx.counters
@@ -218,7 +220,6 @@ async fn do_step(
     number: u32,
     answerer: Option<u32>,
     up: &mut Option<Up>,
-    previous_start: Instant,
 ) -> Result<(), Cause> {
     let limit = step.within.unwrap_or(ctx.scenario.timeout);
     let deadline = Instant::now() + limit;
@@ -319,23 +320,35 @@ async fn do_step(
             Err(other) => Err(other),
             Ok(()) => Err(Cause::NoBye),
         },
-        Action::Mwi { waiting } => {
-            let ext = answerer.ok_or(Cause::NoMwi)?;
-            // The NOTIFY may have come while the step before (the hang-up) ended.
-            loop {
-                if ctx.flow.said(ext, *waiting, previous_start) {
-                    return Ok(());
-                }
-                if Instant::now() >= deadline {
-                    return Err(Cause::NoMwi);
-                }
-                let next = (Instant::now() + POLL).min(deadline);
-                if up.as_ref().is_some_and(|c| !c.ended) {
-                    pump(ctx, phone, up, next).await?;
-                } else {
-                    tokio::time::sleep_until(next).await;
-                }
-            }
+        Action::Mwi { .. } => unreachable!("run_flow gives MWI steps to mwi_step"),
+    }
+}
+
+/// Waits for the answerer's mailbox to say `waiting`; the time from `since` to the
+/// NOTIFY is the step's.
+async fn mwi_step(
+    ctx: &Ctx,
+    phone: &Phone,
+    step: &Step,
+    answerer: Option<u32>,
+    waiting: bool,
+    up: &mut Option<Up>,
+    since: Instant,
+) -> Result<Duration, Cause> {
+    let deadline = Instant::now() + step.within.unwrap_or(ctx.scenario.timeout);
+    let ext = answerer.ok_or(Cause::NoMwi)?;
+    loop {
+        if let Some(at) = ctx.flow.said(ext, waiting, since) {
+            return Ok(at.saturating_duration_since(since));
+        }
+        if Instant::now() >= deadline {
+            return Err(Cause::NoMwi);
+        }
+        let next = (Instant::now() + POLL).min(deadline);
+        if up.as_ref().is_some_and(|c| !c.ended) {
+            pump(ctx, phone, up, next).await?;
+        } else {
+            tokio::time::sleep_until(next).await;
         }
     }
 }
@@ -645,17 +658,22 @@ mod tests {
         let flow = FlowState::default();
         let since = Instant::now();
         flow.notified(200, true);
-        assert!(flow.said(200, true, since));
-        assert!(
-            !flow.said(200, true, since),
+        let at = flow.said(200, true, since).expect("the NOTIFY");
+        assert!(at >= since);
+        assert_eq!(
+            flow.said(200, true, since),
+            None,
             "a second caller's step needs a second NOTIFY"
         );
-        assert!(!flow.said(201, true, since), "another mailbox's");
+        assert_eq!(flow.said(201, true, since), None, "another mailbox's");
         flow.notified(200, false);
         flow.notified(200, true);
-        assert!(flow.said(200, true, since));
-        assert!(flow.said(200, false, since));
-        assert!(!flow.said(200, true, Instant::now() + Duration::from_secs(1)));
+        assert!(flow.said(200, true, since).is_some());
+        assert!(flow.said(200, false, since).is_some());
+        assert_eq!(
+            flow.said(200, true, Instant::now() + Duration::from_secs(1)),
+            None
+        );
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //! extension, `{answerer}` the answering phone picked for this call; `expect` a final
 //! status other than 2xx, e.g. 486), `hear` (`prompt`, `phone` or `audio`), `dtmf`,
 //! `wait`, `hangup`, `bye` (the switch hangs up), `mwi` (`waiting` or `none`: a
-//! message-summary NOTIFY reaches the answerer). `within` bounds how long a step may
+//! message-summary NOTIFY reaches the answerer, timed from the start of the step
+//! before it, the hang-up that left the message). `within` bounds how long a step may
 //! take (default: the scenario's `timeout`); `name` labels it in the report.
 
 use std::time::Duration;
