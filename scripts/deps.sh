@@ -5,10 +5,11 @@
 # SMTP server the voicemail mail tests deliver to), kamailio with its SQLite modules (the
 # carrier the trunk tests register with, over TLS too), tshark (reads the SIP captures' PCAP files),
 # chromium (the web admin's browser tests drive it headless), openssl (makes the TLS
-# tests' certificates). Idempotent; quiet
+# tests' certificates), postgresql (the shared store the cluster test starts a server
+# of its own for). Idempotent; quiet
 # when everything is there.
 set -euo pipefail
-packages=(pkg-config libopus-dev sip-tester baresip sipvicious python3-aiosmtpd kamailio kamailio-sqlite-modules kamailio-tls-modules tshark chromium openssl)
+packages=(pkg-config libopus-dev sip-tester baresip sipvicious python3-aiosmtpd kamailio kamailio-sqlite-modules kamailio-tls-modules tshark chromium openssl postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,6 +8,8 @@ use engine::registrar::Policy;
 #[derive(Debug, Clone)]
 pub struct SwitchConfig {
     pub data_dir: PathBuf,
+    /// Where the store is: SQLite in `data_dir` unless a shared PostgreSQL is named.
+    pub store: crate::store::StoreAt,
     /// Where SIP listens, on UDP and TCP alike.
     pub sip_addrs: Vec<SocketAddr>,
     /// The tenant for requests addressed to one of the switch's own IP addresses when no
@@ -73,6 +75,7 @@ pub struct TlsListen {
 impl SwitchConfig {
     pub fn new(data_dir: PathBuf, sip_addrs: Vec<SocketAddr>) -> Self {
         SwitchConfig {
+            store: crate::store::StoreAt::Dir(data_dir.clone()),
             data_dir,
             sip_addrs,
             default_tenant: None,

@@ -211,6 +211,28 @@ impl Directory {
         }
     }
 
+    /// Another node changed line `ext`'s bindings in the shared store: its running
+    /// actor reads them again; a hibernating line is forgotten, so that its next
+    /// request or call starts it from the store, as a line never seen.
+    pub fn bindings_changed_elsewhere(&self, tenant: TenantId, ext: &str) {
+        if let Some(line) = self.line(tenant, ext) {
+            if line.send_message(LineMsg::BindingsChanged).is_ok() {
+                return;
+            }
+        }
+        let mut lines = write(&self.lines);
+        if let Some(m) = lines.get_mut(&tenant) {
+            let stopped = m.get(ext).is_some_and(|(actor, _)| {
+                actor
+                    .as_ref()
+                    .is_none_or(|a| a.get_status() >= ractor::ActorStatus::Draining)
+            });
+            if stopped {
+                m.remove(ext);
+            }
+        }
+    }
+
     /// Line `ext`'s actor `id` ended: the line hibernates, its bindings stay
     /// readable. False (nothing changed) when another actor serves the line now.
     pub fn hibernate_line(&self, tenant: TenantId, ext: &str, id: ractor::ActorId) -> bool {

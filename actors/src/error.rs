@@ -3,6 +3,12 @@
 pub enum Error {
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The shared PostgreSQL store refused or could not be reached.
+    #[error("postgres: {0}")]
+    Postgres(String),
+    /// A stored value the store cannot read.
+    #[error("database: unexpected stored value: {0}")]
+    Stored(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// Input an administrator gave that cannot be accepted; the text says why.

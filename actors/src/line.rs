@@ -176,6 +176,25 @@ impl Actor for LineActor {
                 }
                 arm_mwi(&myself, state, now);
             }
+            LineMsg::BindingsChanged => {
+                let (tid, ext) = (state.args.tenant.id, state.args.ext.clone());
+                let stored = state
+                    .args
+                    .shared
+                    .store
+                    .call(move |s| s.bindings(tid, &ext))
+                    .await;
+                match stored {
+                    Ok(bindings) => {
+                        state.registrar.replace_bindings(bindings);
+                        state.args.view.publish(state.registrar.bindings());
+                        expire_and_rearm(&myself, state);
+                    }
+                    Err(e) => {
+                        tracing::warn!(ext = %state.args.ext, error = %e, "bindings not read again")
+                    }
+                }
+            }
             LineMsg::DevicesChanged => {
                 // Read again; what removed devices registered ends now.
                 let (tid, ext) = (state.args.tenant.id, state.args.ext.clone());

@@ -28,6 +28,9 @@ pub enum SwitchMsg {
     Journal(RpcReplyPort<Option<ActorRef<JournalMsg>>>),
     /// Picks up tenants an administrator added while the switch runs.
     SyncTenants,
+    /// Another node (or an admin command) changed the configuration in the shared
+    /// store: the tenant's (or, with `None`, every tenant's) is read again now.
+    ConfigChanged(Option<crate::store::TenantId>),
 }
 
 /// How often the switch looks for tenants added by the admin commands.
@@ -67,6 +70,27 @@ pub struct SwitchArgs {
 }
 
 impl SwitchActor {
+    /// Starts tenants added while the switch ran and stops those removed.
+    async fn sync_tenants(myself: &ActorRef<SwitchMsg>, state: &mut SwitchState) -> Result<()> {
+        let stored = state.shared.store.call(|s| s.tenants()).await?;
+        // Removed while the switch ran (by the API, which stops them itself, or by
+        // the CLI): their supervisors end, and stay ended.
+        for (_, t) in state.tenants.iter() {
+            if !stored.iter().any(|s| s.id == t.id) {
+                if let Some(entry) = state.directory.remove_tenant(t.id) {
+                    entry.supervisor.stop(Some("tenant removed".into()));
+                }
+            }
+        }
+        for t in stored {
+            if !state.tenants.values().any(|known| known.id == t.id) {
+                tracing::info!(tenant = %t.name, "new tenant");
+                Self::start_tenant(myself, state, t, Vec::new()).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn start_tenant(
         myself: &ActorRef<SwitchMsg>,
         state: &mut SwitchState,
@@ -177,6 +201,36 @@ impl SwitchActor {
 
 /// Voicemail messages whose recording the switch did not finish (it was killed): their
 /// WAVs keep what was recorded (the header repaired) and they count as new.
+/// Hands the shared store's changes to the switch while it runs: configuration to
+/// the tenants, registrations other nodes took to the lines this node serves.
+fn listen_for_changes(
+    url: String,
+    switch: ActorRef<SwitchMsg>,
+    directory: Arc<Directory>,
+    me: Option<String>,
+) -> Result<()> {
+    use crate::store::db::listen::{spawn, Heard};
+    spawn(url, move |heard| {
+        let running = !matches!(
+            switch.get_status(),
+            ractor::ActorStatus::Stopping | ractor::ActorStatus::Stopped
+        );
+        running
+            && match heard {
+                Heard::Quiet => true,
+                Heard::Tenant(id) => switch.cast(SwitchMsg::ConfigChanged(Some(id))).is_ok(),
+                Heard::Everything => switch.cast(SwitchMsg::ConfigChanged(None)).is_ok(),
+                Heard::Bindings { tenant, ext, node } => {
+                    if me.is_none() || node != me {
+                        directory.bindings_changed_elsewhere(tenant, &ext);
+                    }
+                    true
+                }
+            }
+    })?;
+    Ok(())
+}
+
 fn keep_cut_short_messages(store: &Store) -> Result<()> {
     for (id, file) in store.recordings_cut_short()? {
         let ms = match media::wav::repair(std::path::Path::new(&file)) {
@@ -332,21 +386,16 @@ impl Actor for SwitchActor {
             SwitchMsg::Journal(reply) => {
                 let _ = reply.send(state.journal.clone());
             }
-            SwitchMsg::SyncTenants => {
-                let stored = state.shared.store.call(|s| s.tenants()).await?;
-                // Removed while the switch ran (by the API, which stops them itself,
-                // or by the CLI): their supervisors end, and stay ended.
-                for (_, t) in state.tenants.iter() {
-                    if !stored.iter().any(|s| s.id == t.id) {
-                        if let Some(entry) = state.directory.remove_tenant(t.id) {
-                            entry.supervisor.stop(Some("tenant removed".into()));
+            SwitchMsg::SyncTenants => Self::sync_tenants(&myself, state).await?,
+            SwitchMsg::ConfigChanged(tenant) => {
+                Self::sync_tenants(&myself, state).await?;
+                for t in state.tenants.values() {
+                    if tenant.is_none_or(|id| id == t.id) {
+                        if let Some(entry) = state.directory.tenant(t.id) {
+                            let _ = entry
+                                .supervisor
+                                .cast(crate::proto::TenantMsg::ConfigChanged);
                         }
-                    }
-                }
-                for t in stored {
-                    if !state.tenants.values().any(|known| known.id == t.id) {
-                        tracing::info!(tenant = %t.name, "new tenant");
-                        Self::start_tenant(&myself, state, t, Vec::new()).await?;
                     }
                 }
             }
@@ -426,12 +475,25 @@ impl Switch {
                 "a set wall clock is for test builds only".into(),
             ));
         }
-        let mut store = Store::open(&config.data_dir)?;
-        store.set_node(config.node_id.clone());
-        keep_cut_short_messages(&store)?;
-        let purged = store.purge_expired_bindings(unix_now())?;
-        let tenants = store.tenants()?;
-        let registered = store.registered_lines()?;
+        // PostgreSQL's client blocks: the store is opened off the runtime's threads.
+        let (at, node) = (config.store.clone(), config.node_id.clone());
+        let node_id = node.clone();
+        let shared_store = match &at {
+            crate::store::StoreAt::Postgres(url) => Some(url.clone()),
+            crate::store::StoreAt::Dir(_) => None,
+        };
+        let opened = tokio::task::spawn_blocking(move || -> Result<_> {
+            let mut store = Store::open_at(&at)?;
+            store.set_node(node);
+            keep_cut_short_messages(&store)?;
+            let purged = store.purge_expired_bindings(unix_now())?;
+            let tenants = store.tenants()?;
+            let registered = store.registered_lines()?;
+            Ok((store, purged, tenants, registered))
+        })
+        .await
+        .map_err(|e| Error::Actor(format!("opening the store: {e}")))?;
+        let (store, purged, tenants, registered) = opened?;
         tracing::info!(
             tenants = tenants.len(),
             restored = registered.len(),
@@ -462,6 +524,9 @@ impl Switch {
                 return Err(Error::Actor(e.to_string()));
             }
         };
+        if let Some(url) = shared_store {
+            listen_for_changes(url, actor.clone(), directory.clone(), node_id)?;
+        }
         let local_addrs =
             ractor::call!(actor, SwitchMsg::LocalAddrs).map_err(|e| Error::Actor(e.to_string()))?;
         Ok(Switch {

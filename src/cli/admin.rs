@@ -1,5 +1,6 @@
 //! Administration commands on the data directory: tenants and users.
 
+use actors::store::StoreAt;
 use std::path::{Path, PathBuf};
 
 use actors::store::{Decline, LimitsChange, NewLine, Reject, SettingsChange, Store};
@@ -353,8 +354,8 @@ pub enum DeviceCmd {
     },
 }
 
-pub fn person(dir: &Path, cmd: PersonCmd) -> Result<(), CliError> {
-    let mut store = open(dir)?;
+pub fn person(at: &StoreAt, cmd: PersonCmd) -> Result<(), CliError> {
+    let mut store = open(at)?;
     match cmd {
         PersonCmd::Add {
             tenant,
@@ -417,8 +418,8 @@ pub fn person(dir: &Path, cmd: PersonCmd) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn device(dir: &Path, cmd: DeviceCmd) -> Result<(), CliError> {
-    let mut store = open(dir)?;
+pub fn device(at: &StoreAt, cmd: DeviceCmd) -> Result<(), CliError> {
+    let mut store = open(at)?;
     match cmd {
         DeviceCmd::Add {
             tenant,
@@ -539,8 +540,8 @@ pub fn device(dir: &Path, cmd: DeviceCmd) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn recording(dir: &Path, files: &Path, cmd: RecordingCmd) -> Result<(), CliError> {
-    let store = open(dir)?;
+pub fn recording(at: &StoreAt, files: &Path, cmd: RecordingCmd) -> Result<(), CliError> {
+    let store = open(at)?;
     let RecordingCmd::List { tenant, user } = cmd;
     let t = store.tenant(&tenant)?;
     let lines = match user {
@@ -571,12 +572,12 @@ pub fn recording(dir: &Path, files: &Path, cmd: RecordingCmd) -> Result<(), CliE
     Ok(())
 }
 
-pub(super) fn open(dir: &Path) -> Result<Store, CliError> {
-    Ok(Store::open(dir)?)
+pub(super) fn open(at: &StoreAt) -> Result<Store, CliError> {
+    Ok(Store::open_at(at)?)
 }
 
-pub fn tenant(dir: &Path, files: &Path, cmd: TenantCmd) -> Result<(), CliError> {
-    let mut store = open(dir)?;
+pub fn tenant(at: &StoreAt, files: &Path, cmd: TenantCmd) -> Result<(), CliError> {
+    let mut store = open(at)?;
     match cmd {
         TenantCmd::Add { name, domains } => {
             let t = store.add_tenant(&name, &domains)?;
@@ -800,8 +801,8 @@ fn print_features(ext: &str, f: &actors::store::LineFeatures) {
     }
 }
 
-pub fn user(dir: &Path, cmd: UserCmd) -> Result<(), CliError> {
-    let mut store = open(dir)?;
+pub fn user(at: &StoreAt, cmd: UserCmd) -> Result<(), CliError> {
+    let mut store = open(at)?;
     match cmd {
         UserCmd::Remove { tenant, ext } => {
             let t = store.tenant(&tenant)?;

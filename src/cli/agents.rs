@@ -1,7 +1,7 @@
 //! `pbx agent`: who is logged in to the tenant's hunt groups and queues; `pbx queue
 //! stats`: the queues' figures from the journal.
 
-use std::path::Path;
+use actors::store::StoreAt;
 
 use clap::Subcommand;
 
@@ -36,8 +36,8 @@ pub enum AgentCmd {
     },
 }
 
-pub fn agent(dir: &Path, cmd: AgentCmd) -> Result<(), CliError> {
-    let store = super::admin::open(dir)?;
+pub fn agent(at: &StoreAt, cmd: AgentCmd) -> Result<(), CliError> {
+    let store = super::admin::open(at)?;
     match cmd {
         AgentCmd::Login { tenant, ext, group } => {
             let t = store.tenant(&tenant)?;
@@ -99,8 +99,8 @@ pub enum QueueCmd {
     },
 }
 
-pub fn queue(dir: &Path, cmd: QueueCmd) -> Result<(), CliError> {
-    let store = super::admin::open(dir)?;
+pub fn queue(at: &StoreAt, cmd: QueueCmd) -> Result<(), CliError> {
+    let store = super::admin::open(at)?;
     let QueueCmd::Stats {
         tenant,
         queue,

@@ -1,7 +1,7 @@
 //! `pbx api-key`: the keys of the HTTP control API. A key is printed once, when it is
 //! made; the store keeps only a hash of its secret.
 
-use std::path::Path;
+use actors::store::StoreAt;
 
 use actors::store::ApiScope;
 use clap::Subcommand;
@@ -41,8 +41,8 @@ pub enum ApiKeyCmd {
     },
 }
 
-pub fn api_key(dir: &Path, cmd: ApiKeyCmd) -> Result<(), CliError> {
-    let store = super::admin::open(dir)?;
+pub fn api_key(at: &StoreAt, cmd: ApiKeyCmd) -> Result<(), CliError> {
+    let store = super::admin::open(at)?;
     let tenant_id = |t: &Option<String>| -> Result<Option<i64>, CliError> {
         match t {
             Some(t) => Ok(Some(store.tenant(t)?.id)),

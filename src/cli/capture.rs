@@ -2,6 +2,7 @@
 //! (Wireshark, tshark). The running switch starts and stops writing within a few
 //! seconds of the command.
 
+use actors::store::StoreAt;
 use std::path::Path;
 
 use clap::Subcommand;
@@ -31,8 +32,8 @@ pub enum CaptureCmd {
     List,
 }
 
-pub fn capture(dir: &Path, cmd: CaptureCmd) -> Result<(), CliError> {
-    let store = super::admin::open(dir)?;
+pub fn capture(at: &StoreAt, dir: &Path, cmd: CaptureCmd) -> Result<(), CliError> {
+    let store = super::admin::open(at)?;
     let now = actors::clock::unix_millis();
     match cmd {
         CaptureCmd::Start {

@@ -3,6 +3,7 @@
 //! and recent calls), its files directory (writable), and each edge proxy it trusts,
 //! probed with an OPTIONS through the edge (answered by a node behind it).
 
+use actors::store::StoreAt;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,25 +30,26 @@ pub enum ClusterCmd {
     },
 }
 
-pub fn cluster(dir: &Path, files: &Path, cmd: ClusterCmd) -> Result<(), CliError> {
+pub fn cluster(at: &StoreAt, files: &Path, cmd: ClusterCmd) -> Result<(), CliError> {
     let ClusterCmd::Check {
         node_id,
         edges,
         timeout_ms,
     } = cmd;
     let mut failed = Vec::new();
-    let db = dir.join(actors::store::DB_FILE);
-    let store = match db.exists() {
+    let store = match at {
         // A check makes no database where there is none (a mistyped directory).
-        false => Err(CliError::Failed(format!("no database at {}", db.display()))),
-        true => super::admin::open(dir).and_then(|s| Ok((s.schema_version()?, s))),
+        StoreAt::Dir(dir) if !dir.join(actors::store::DB_FILE).exists() => {
+            Err(CliError::Failed("no database there".into()))
+        }
+        _ => super::admin::open(at).and_then(|s| Ok((s.schema_version()?, s))),
     };
     let now = actors::clock::unix_now();
     match store.and_then(|(v, s)| Ok((v, s.nodes_seen(now, now.saturating_sub(3600) * 1000)?))) {
         Ok((version, seen)) => {
             println!(
                 "store {}: reachable, schema version {version}",
-                dir.display()
+                at.describe()
             );
             for n in &seen {
                 println!(
@@ -64,7 +66,7 @@ pub fn cluster(dir: &Path, files: &Path, cmd: ClusterCmd) -> Result<(), CliError
             }
         }
         Err(e) => {
-            println!("store {}: {e}", dir.display());
+            println!("store {}: {e}", at.describe());
             failed.push("the store".to_owned());
         }
     }

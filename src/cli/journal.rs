@@ -1,6 +1,6 @@
 //! `pbx journal`: a tenant's calls from the journal, newest first, as a table or CSV.
 
-use std::path::Path;
+use actors::store::StoreAt;
 
 use actors::store::CallRecord;
 use chrono::{DateTime, NaiveDate};
@@ -79,13 +79,13 @@ pub fn csv_of(calls: &[CallRecord]) -> String {
 }
 
 pub fn journal(
-    dir: &Path,
+    at: &StoreAt,
     tenant: &str,
     since: Option<&str>,
     limit: usize,
     csv: bool,
 ) -> Result<(), CliError> {
-    let store = super::admin::open(dir)?;
+    let store = super::admin::open(at)?;
     let t = store.tenant(tenant)?;
     let since = since.map(since_millis).transpose()?;
     let fetch = if since.is_some() { 100_000 } else { limit };
@@ -130,12 +130,12 @@ pub fn journal(
 /// `pbx journal --stats`: calls per hour, ASR and each line's utilisation over
 /// `[since, until)` (the last 24 hours by default); with `csv`, the hours as CSV.
 pub fn statistics(
-    dir: &Path,
+    at: &StoreAt,
     tenant: &str,
     (since, until): (Option<&str>, Option<&str>),
     csv: bool,
 ) -> Result<(), CliError> {
-    let store = super::admin::open(dir)?;
+    let store = super::admin::open(at)?;
     let t = store.tenant(tenant)?;
     let until = match until {
         Some(u) => since_millis(u)?,

@@ -1,6 +1,6 @@
 //! `pbx mail`: the SMTP server voicemail mail goes out through, and the outbox.
 
-use std::path::Path;
+use actors::store::StoreAt;
 
 use actors::store::MailSettings;
 use clap::Subcommand;
@@ -37,8 +37,8 @@ pub enum MailCmd {
     },
 }
 
-pub fn mail(dir: &Path, cmd: MailCmd) -> Result<(), CliError> {
-    let store = super::admin::open(dir)?;
+pub fn mail(at: &StoreAt, cmd: MailCmd) -> Result<(), CliError> {
+    let store = super::admin::open(at)?;
     match cmd {
         MailCmd::Set {
             tenant,

@@ -35,6 +35,10 @@ pub struct DataDir {
     /// Where the switch keeps its SQLite database.
     #[arg(long, default_value = "./pbx-data", global = true)]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database that several nodes share, in place of SQLite in the
+    /// data directory: postgres://user[:password]@host[:port]/database.
+    #[arg(long, global = true, value_name = "URL")]
+    pub store: Option<String>,
     /// Where voicemail, recordings, prompts and music on hold live, when not in the
     /// data directory (a directory the nodes of a cluster share).
     #[arg(long, global = true)]
@@ -42,6 +46,14 @@ pub struct DataDir {
 }
 
 impl DataDir {
+    /// Where the store is: `--store`, else SQLite in the data directory.
+    pub fn store_at(&self) -> Result<actors::store::StoreAt, CliError> {
+        Ok(actors::store::StoreAt::new(
+            self.store.as_deref(),
+            &self.data_dir,
+        )?)
+    }
+
     /// Where the tenants' files live.
     pub fn files(&self) -> PathBuf {
         self.files_dir
@@ -242,20 +254,24 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         None => serve::run(serve::ServeArgs::default()),
         Some(Command::Serve(a)) => serve::run(a),
-        Some(Command::Tenant { data, cmd }) => admin::tenant(&data.data_dir, &data.files(), cmd),
-        Some(Command::Line { data, cmd }) => admin::user(&data.data_dir, cmd),
-        Some(Command::Person { data, cmd }) => admin::person(&data.data_dir, cmd),
-        Some(Command::Agent { data, cmd }) => agents::agent(&data.data_dir, cmd),
+        Some(Command::Tenant { data, cmd }) => admin::tenant(&data.store_at()?, &data.files(), cmd),
+        Some(Command::Line { data, cmd }) => admin::user(&data.store_at()?, cmd),
+        Some(Command::Person { data, cmd }) => admin::person(&data.store_at()?, cmd),
+        Some(Command::Agent { data, cmd }) => agents::agent(&data.store_at()?, cmd),
         Some(Command::Cluster { data, cmd }) => {
-            cluster::cluster(&data.data_dir, &data.files(), cmd)
+            cluster::cluster(&data.store_at()?, &data.files(), cmd)
         }
-        Some(Command::Queue { data, cmd }) => agents::queue(&data.data_dir, cmd),
-        Some(Command::Prompt { data, cmd }) => prompts::prompt(&data.data_dir, &data.files(), cmd),
-        Some(Command::Mail { data, cmd }) => mail::mail(&data.data_dir, cmd),
-        Some(Command::Trunk { data, cmd }) => trunks::trunk(&data.data_dir, cmd),
-        Some(Command::ApiKey { data, cmd }) => api_keys::api_key(&data.data_dir, cmd),
-        Some(Command::WebUser { data, cmd }) => web_users::web_user(&data.data_dir, cmd),
-        Some(Command::Capture { data, cmd }) => capture::capture(&data.data_dir, cmd),
+        Some(Command::Queue { data, cmd }) => agents::queue(&data.store_at()?, cmd),
+        Some(Command::Prompt { data, cmd }) => {
+            prompts::prompt(&data.store_at()?, &data.files(), cmd)
+        }
+        Some(Command::Mail { data, cmd }) => mail::mail(&data.store_at()?, cmd),
+        Some(Command::Trunk { data, cmd }) => trunks::trunk(&data.store_at()?, cmd),
+        Some(Command::ApiKey { data, cmd }) => api_keys::api_key(&data.store_at()?, cmd),
+        Some(Command::WebUser { data, cmd }) => web_users::web_user(&data.store_at()?, cmd),
+        Some(Command::Capture { data, cmd }) => {
+            capture::capture(&data.store_at()?, &data.data_dir, cmd)
+        }
         Some(Command::Journal {
             data,
             tenant,
@@ -264,7 +280,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             csv,
             stats: false,
             ..
-        }) => journal::journal(&data.data_dir, &tenant, since.as_deref(), limit, csv),
+        }) => journal::journal(&data.store_at()?, &tenant, since.as_deref(), limit, csv),
         Some(Command::Journal {
             data,
             tenant,
@@ -273,18 +289,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             csv,
             ..
         }) => journal::statistics(
-            &data.data_dir,
+            &data.store_at()?,
             &tenant,
             (since.as_deref(), until.as_deref()),
             csv,
         ),
-        Some(Command::Voicemail { data, cmd }) => prompts::voicemail(&data.data_dir, cmd),
-        Some(Command::Device { data, cmd }) => admin::device(&data.data_dir, cmd),
+        Some(Command::Voicemail { data, cmd }) => prompts::voicemail(&data.store_at()?, cmd),
+        Some(Command::Device { data, cmd }) => admin::device(&data.store_at()?, cmd),
         Some(Command::Recording { data, cmd }) => {
-            admin::recording(&data.data_dir, &data.files(), cmd)
+            admin::recording(&data.store_at()?, &data.files(), cmd)
         }
-        Some(Command::Plan { data, cmd }) => route::plan(&data.data_dir, &data.files(), cmd),
-        Some(Command::Route { data, args }) => route::route(&data.data_dir, args),
+        Some(Command::Plan { data, cmd }) => route::plan(&data.store_at()?, &data.files(), cmd),
+        Some(Command::Route { data, args }) => route::route(&data.store_at()?, args),
         Some(Command::Sim(a)) => sim::run(a),
     }
 }

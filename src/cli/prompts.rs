@@ -1,6 +1,7 @@
 //! `pbx prompt`: a tenant's announcements for IVR menus, closing times and mailbox
 //! greetings (`greeting-MAILBOX`); `pbx voicemail`: the messages callers left.
 
+use actors::store::StoreAt;
 use std::path::{Path, PathBuf};
 
 use actors::tenant::prompts;
@@ -31,8 +32,8 @@ pub enum PromptCmd {
     },
 }
 
-pub fn prompt(dir: &Path, files: &Path, cmd: PromptCmd) -> Result<(), CliError> {
-    let store = super::admin::open(dir)?;
+pub fn prompt(at: &StoreAt, files: &Path, cmd: PromptCmd) -> Result<(), CliError> {
+    let store = super::admin::open(at)?;
     match cmd {
         PromptCmd::Add { tenant, name, file } => {
             let t = store.tenant(&tenant)?;
@@ -84,8 +85,8 @@ pub enum VoicemailCmd {
     },
 }
 
-pub fn voicemail(dir: &Path, cmd: VoicemailCmd) -> Result<(), CliError> {
-    let store = super::admin::open(dir)?;
+pub fn voicemail(at: &StoreAt, cmd: VoicemailCmd) -> Result<(), CliError> {
+    let store = super::admin::open(at)?;
     let (tenant, mailbox) = match cmd {
         VoicemailCmd::List { tenant, mailbox } => (tenant, mailbox),
         VoicemailCmd::Pin {

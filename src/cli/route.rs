@@ -1,6 +1,7 @@
 //! `pbx route` (how a number is detected, formatted and routed) and `pbx plan`
 //! (setting and showing a tenant's dialplan).
 
+use actors::store::StoreAt;
 use std::path::{Path, PathBuf};
 
 use actors::store::{Store, Tenant};
@@ -76,8 +77,8 @@ fn parse_at(at: Option<&str>, plan: &TenantPlan) -> Result<DateTime<FixedOffset>
     }
 }
 
-pub fn route(dir: &Path, args: RouteArgs) -> Result<(), CliError> {
-    let store = Store::open(dir)?;
+pub fn route(at: &StoreAt, args: RouteArgs) -> Result<(), CliError> {
+    let store = Store::open_at(at)?;
     let tenant = store.tenant(&args.tenant)?;
     let text = explain(
         &store,
@@ -183,8 +184,8 @@ pub fn explain_on(
     }
 }
 
-pub fn plan(dir: &Path, files: &Path, cmd: PlanCmd) -> Result<(), CliError> {
-    let mut store = Store::open(dir)?;
+pub fn plan(at: &StoreAt, files: &Path, cmd: PlanCmd) -> Result<(), CliError> {
+    let mut store = Store::open_at(at)?;
     match cmd {
         PlanCmd::Set { tenant, file } => {
             let t = store.tenant(&tenant)?;

@@ -15,6 +15,11 @@ pub struct ServeArgs {
     /// Where the switch keeps its SQLite database (created on first start).
     #[arg(long, default_value = "./pbx-data")]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database that several nodes share, in place of SQLite in the
+    /// data directory: postgres://user[:password]@host[:port]/database (created
+    /// tables on first start; configuration changes reach every node within a second).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// Address for SIP over UDP and TCP; repeat for more (IPv6 as [::1]:5060). Port 0
     /// picks a free port.
     #[arg(long = "sip-addr", default_values_t = vec![super::default_sip_addr()])]
@@ -148,6 +153,7 @@ impl Default for ServeArgs {
     fn default() -> Self {
         ServeArgs {
             data_dir: PathBuf::from("./pbx-data"),
+            store: None,
             sip_addrs: vec![super::default_sip_addr()],
             default_tenant: None,
             min_expires: 60,
@@ -183,7 +189,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .with_writer(std::io::stderr)
         .init();
     {
-        let mut store = Store::open(&args.data_dir)?;
+        let at = actors::store::StoreAt::new(args.store.as_deref(), &args.data_dir)?;
+        let mut store = Store::open_at(&at)?;
         // The demo's passwords are published: it is made only where nobody else can
         // reach it, unless asked for.
         if crate::demo::wanted(&args.sip_addrs, args.demo) {
@@ -235,7 +242,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             addrs,
         });
     }
-    let mut config = SwitchConfig::new(args.data_dir, args.sip_addrs);
+    let mut config = SwitchConfig::new(args.data_dir.clone(), args.sip_addrs);
+    config.store = actors::store::StoreAt::new(args.store.as_deref(), &args.data_dir)?;
     config.tls = tls;
     config.default_tenant = args.default_tenant;
     config.node_id = args.node_id;

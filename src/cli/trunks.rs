@@ -2,7 +2,7 @@
 //! status the running switch last saw of each. Routing names trunks in the plan
 //! (`trunks`, `outbound`, `emergency`); this says where they are.
 
-use std::path::Path;
+use actors::store::StoreAt;
 
 use actors::store::{TrunkConfig, TrunkState};
 use clap::Subcommand;
@@ -91,8 +91,8 @@ fn kind(t: &TrunkConfig) -> String {
     }
 }
 
-pub fn trunk(dir: &Path, cmd: TrunkCmd) -> Result<(), CliError> {
-    let store = super::admin::open(dir)?;
+pub fn trunk(at: &StoreAt, cmd: TrunkCmd) -> Result<(), CliError> {
+    let store = super::admin::open(at)?;
     match cmd {
         TrunkCmd::Add {
             tenant,

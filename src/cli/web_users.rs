@@ -2,7 +2,7 @@
 //! operator (`--operator`), a tenant's administrator (`--tenant T`) or a line's user
 //! (`--tenant T --line EXT`). The password is hashed with argon2id; it is never kept.
 
-use std::path::Path;
+use actors::store::StoreAt;
 
 use actors::store::WebRole;
 use clap::Subcommand;
@@ -40,8 +40,8 @@ pub enum WebUserCmd {
     Remove { login: String },
 }
 
-pub fn web_user(dir: &Path, cmd: WebUserCmd) -> Result<(), CliError> {
-    let mut store = super::admin::open(dir)?;
+pub fn web_user(at: &StoreAt, cmd: WebUserCmd) -> Result<(), CliError> {
+    let mut store = super::admin::open(at)?;
     match cmd {
         WebUserCmd::Add {
             tenant,

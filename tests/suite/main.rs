@@ -12,6 +12,7 @@ mod calls;
 mod capture;
 mod cli_admin;
 mod cli_route;
+mod cluster;
 mod conference;
 mod devices;
 mod durability;

@@ -24,6 +24,8 @@ pub enum LineMsg {
     /// A device account of the line changed (a provisioned phone's new password):
     /// read them again.
     DevicesChanged,
+    /// Another node sharing the store changed the line's bindings: read them again.
+    BindingsChanged,
 }
 
 impl std::fmt::Debug for LineMsg {
@@ -37,6 +39,7 @@ impl std::fmt::Debug for LineMsg {
             LineMsg::MwiExpire => f.write_str("MwiExpire"),
             LineMsg::Watched(ext, v) => write!(f, "Watched({ext}: {} calls)", v.dialogs.len()),
             LineMsg::DevicesChanged => f.write_str("DevicesChanged"),
+            LineMsg::BindingsChanged => f.write_str("BindingsChanged"),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::params;
+use super::db::params;
 
 use super::{Store, TenantId};
 use crate::{Error, Result};
@@ -32,8 +32,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT grp, ext FROM agent_logouts WHERE tenant_id = ?1")?;
-        let rows = stmt.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map(params![tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_>>()
     }
 
     /// Every member of the tenant's hunt groups and queues, with its login.
@@ -46,10 +46,10 @@ impl Store {
             "SELECT grp, ext, state, since FROM agent_states WHERE tenant_id = ?1",
         )?;
         let live: std::collections::HashMap<Membership, (String, u64)> = stmt
-            .query_map([tenant], |r| {
+            .query_map(params![tenant], |r| {
                 Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?)))
             })?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<Result<_>>()?;
         let groups = plan
             .groups
             .iter()
@@ -92,7 +92,7 @@ impl Store {
 
     /// Forgets every agent's state (a switch starting: nothing is ringing or busy).
     pub fn clear_agent_states(&self) -> Result<()> {
-        self.conn.execute("DELETE FROM agent_states", [])?;
+        self.conn.execute("DELETE FROM agent_states", params![])?;
         Ok(())
     }
 
@@ -126,7 +126,8 @@ impl Store {
                 )?;
             } else {
                 self.conn.execute(
-                    "INSERT OR IGNORE INTO agent_logouts (tenant_id, grp, ext) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO agent_logouts (tenant_id, grp, ext) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
                     params![tenant, g, ext],
                 )?;
             }

@@ -4,8 +4,8 @@
 //! no tenant's data), a tenant's administrator (its whole configuration), or a user
 //! (one line's own settings and calls).
 
+use super::db::{params, OptionalExtension};
 use rand::RngCore;
-use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use super::{Store, TenantId};
@@ -87,20 +87,23 @@ impl Store {
             ApiScope::User { line, .. } => Some(line.as_str()),
             _ => None,
         };
-        self.conn
+        let id: i64 = self
+            .conn
             .prepare_cached(
                 "INSERT INTO api_keys (tenant_id, scope, line, name, secret_sha256, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
             )?
-            .execute(params![
-                scope.tenant(),
-                scope.name(),
-                line,
-                name.trim(),
-                digest(&secret),
-                now as i64
-            ])?;
-        let id = self.conn.last_insert_rowid();
+            .query_row(
+                params![
+                    scope.tenant(),
+                    scope.name(),
+                    line,
+                    name.trim(),
+                    digest(&secret),
+                    now as i64
+                ],
+                |r| r.get(0),
+            )?;
         Ok((id, format!("pbx_{id}_{secret}")))
     }
 
@@ -118,12 +121,12 @@ impl Store {
             .prepare_cached(
                 "SELECT scope, tenant_id, line, secret_sha256 FROM api_keys WHERE id = ?1",
             )?
-            .query_row([id], |r| {
+            .query_row(params![id], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<TenantId>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, String>(3)?,
+                    r.get::<String>(0)?,
+                    r.get::<Option<TenantId>>(1)?,
+                    r.get::<Option<String>>(2)?,
+                    r.get::<String>(3)?,
                 ))
             })
             .optional()?;
@@ -144,17 +147,17 @@ impl Store {
                 "SELECT id, name, scope, tenant_id, line, created_at FROM api_keys
                  WHERE tenant_id IS ?1 ORDER BY id",
             )?
-            .query_map([tenant], |r| {
+            .query_map(params![tenant], |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<TenantId>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, i64>(5)?,
+                    r.get::<i64>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<Option<TenantId>>(3)?,
+                    r.get::<Option<String>>(4)?,
+                    r.get::<i64>(5)?,
                 ))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows
             .into_iter()
             .filter_map(|(id, name, scope, tenant, line, at)| {

@@ -1,7 +1,7 @@
 //! Which lines the journal counts a call as missed for (SPEC F-CDR): one rule for
 //! unanswered calls, one for calls forwarded (or picked up) and answered elsewhere.
 
-use rusqlite::{params, OptionalExtension};
+use super::db::{params, OptionalExtension};
 
 use super::{Store, TenantId};
 use crate::{Error, Result};
@@ -135,7 +135,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT unanswered, forwarded, private_numbers FROM journal_rules WHERE tenant_id = ?1",
-                [tenant],
+                params![tenant],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;

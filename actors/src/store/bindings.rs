@@ -1,21 +1,21 @@
 //! Registrations, so that they survive a restart.
 
+use super::db::params;
 use engine::registrar::{Binding, BindingChange};
-use rusqlite::params;
 
 use super::{Store, TenantId};
 use crate::Result;
 
 /// A binding from a row whose columns from `at` on are `contact, instance, q, call_id,
 /// cseq, expires_at, flow, user_agent, account, path`.
-fn binding_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Binding> {
+fn binding_at(r: &super::db::Row<'_>, at: usize) -> Result<Binding> {
     Ok(Binding {
         contact: r.get(at)?,
         instance: r.get(at + 1)?,
         q: r.get(at + 2)?,
         call_id: r.get(at + 3)?,
         cseq: r.get(at + 4)?,
-        expires_at: r.get::<_, i64>(at + 5)? as u64,
+        expires_at: r.get::<i64>(at + 5)? as u64,
         flow: r.get(at + 6)?,
         user_agent: r.get(at + 7)?,
         account: r.get(at + 8)?,
@@ -30,7 +30,7 @@ impl Store {
              FROM bindings WHERE tenant_id = ?1 AND ext = ?2 ORDER BY rowid",
         )?;
         let rows = stmt.query_map(params![tenant, ext], |r| binding_at(r, 0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 
     /// Applies a batch of changes in one transaction.
@@ -86,10 +86,10 @@ impl Store {
 
     /// Deletes bindings that ran out before `now_unix`; returns how many.
     pub fn purge_expired_bindings(&mut self, now_unix: u64) -> Result<usize> {
-        Ok(self.conn.execute(
+        self.conn.execute(
             "DELETE FROM bindings WHERE expires_at <= ?1",
-            [now_unix as i64],
-        )?)
+            params![now_unix as i64],
+        )
     }
 
     /// Every binding of a tenant, by extension (its lines start hibernating).
@@ -102,7 +102,7 @@ impl Store {
              FROM bindings WHERE tenant_id = ?1 ORDER BY rowid",
         )?;
         let rows = stmt.query_map(params![tenant], |r| {
-            Ok((r.get::<_, String>(0)?, binding_at(r, 1)?))
+            Ok((r.get::<String>(0)?, binding_at(r, 1)?))
         })?;
         let mut out: std::collections::HashMap<String, Vec<Binding>> = Default::default();
         for row in rows {
@@ -117,8 +117,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare("SELECT DISTINCT tenant_id, ext FROM bindings ORDER BY tenant_id, ext")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_>>()
     }
 }
 

@@ -3,7 +3,7 @@
 //! (`"capture": true`) is captured; the running switch reads the captures every few
 //! seconds and starts or stops writing.
 
-use rusqlite::params;
+use super::db::params;
 
 use super::{Store, TenantId};
 use crate::{Error, Result};
@@ -90,16 +90,16 @@ impl Store {
             "SELECT t.name, c.line_group, c.file, c.started_at, c.stopped_at
              FROM captures c JOIN tenants t ON t.id = c.tenant_id ORDER BY c.id DESC",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map(params![], |r| {
             Ok(CaptureRecord {
                 tenant: r.get(0)?,
                 line_group: r.get(1)?,
                 file: r.get(2)?,
-                started_at: r.get::<_, i64>(3)? as u64,
-                stopped_at: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+                started_at: r.get::<i64>(3)? as u64,
+                stopped_at: r.get::<Option<i64>>(4)?.map(|v| v as u64),
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 
     /// The captures running now, with the lines of each group (as the plan places
@@ -109,8 +109,10 @@ impl Store {
             "SELECT id, tenant_id, line_group, file FROM captures WHERE stopped_at IS NULL ORDER BY id",
         )?;
         let rows: Vec<(i64, TenantId, String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .query_map(params![], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<Result<_>>()?;
         let mut out = Vec::with_capacity(rows.len());
         for (id, tenant, group, file) in rows {
             let Some(plan) = self.tenant_plan(tenant)? else {

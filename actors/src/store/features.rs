@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, OptionalExtension};
+use super::db::{params, OptionalExtension};
 
 use super::{Store, TenantId};
 use crate::{Error, Result};
@@ -224,18 +224,18 @@ impl ForwardReason {
     }
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LineFeatures> {
+fn row(r: &super::db::Row<'_>) -> Result<LineFeatures> {
     let external = Forwards {
         always: r.get("ext_fwd_always")?,
         busy: r.get("ext_fwd_busy")?,
         unregistered: r.get("ext_fwd_unregistered")?,
         no_answer: r.get("ext_fwd_no_answer")?,
     };
-    let external = (r.get::<_, i64>("ext_split")? != 0).then_some(external);
+    let external = (r.get::<i64>("ext_split")? != 0).then_some(external);
     Ok(LineFeatures {
-        dnd: r.get::<_, i64>("dnd")? != 0,
-        no_call_waiting: r.get::<_, i64>("no_call_waiting")? != 0,
-        anonymous: r.get::<_, i64>("anonymous")? != 0,
+        dnd: r.get::<i64>("dnd")? != 0,
+        no_call_waiting: r.get::<i64>("no_call_waiting")? != 0,
+        anonymous: r.get::<i64>("anonymous")? != 0,
         forwards: Forwards {
             always: r.get("fwd_always")?,
             busy: r.get("fwd_busy")?,
@@ -246,10 +246,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LineFeatures> {
         no_answer_secs: r.get("no_answer_secs")?,
         admin_forward: r.get("admin_forward")?,
         caller_id: r.get("caller_id")?,
-        caller_id_fixed: r.get::<_, i64>("caller_id_fixed")? != 0,
-        private: r.get::<_, i64>("private")? != 0,
+        caller_id_fixed: r.get::<i64>("caller_id_fixed")? != 0,
+        private: r.get::<i64>("private")? != 0,
         project: r.get("project")?,
-        blf_private: r.get::<_, i64>("blf_private")? != 0,
+        blf_private: r.get::<i64>("blf_private")? != 0,
     })
 }
 
@@ -276,7 +276,7 @@ impl Store {
             .conn
             .prepare_cached("SELECT * FROM line_features WHERE tenant_id = ?1")?;
         let rows = stmt.query_map(params![tenant], |r| Ok((r.get("ext")?, row(r)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 
     /// The numbers line `ext` may show as its caller ID: its own, and those of the

@@ -1,8 +1,7 @@
 //! The call journal: one row per call (`calls`) and per leg (`call_legs`), written
 //! from call events by the journal actor through the store thread.
 
-use rusqlite::types::Type;
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use super::db::{params, Db, OptionalExtension, Row};
 
 use super::{Store, TenantId};
 use crate::proto::events::{
@@ -99,10 +98,10 @@ impl Store {
         let mut mails = 0;
         for e in events {
             let ended = matches!(e.kind, CallEventKind::CallEnded { .. });
-            match apply(&tx, e, self.node.as_deref()) {
+            match tx.recoverable(|| apply(&tx, e, self.node.as_deref())) {
                 Ok(true) if ended => {
                     applied += 1;
-                    match super::missed_mail::queue(&tx, e.call, e.at) {
+                    match tx.recoverable(|| super::missed_mail::queue(&tx, e.call, e.at)) {
                         Ok(n) => mails += n,
                         Err(err) => {
                             tracing::warn!(call = %e.call, error = %err, "missed-call mail not queued")
@@ -127,11 +126,11 @@ impl Store {
     /// left empty, `repaired_at` = `now`); other nodes' calls in progress are theirs.
     /// Run at the switch's start, before any call; returns how many rows it changed.
     pub fn repair_unfinished_calls(&mut self, now: UnixMillis) -> Result<usize> {
-        Ok(self.conn.execute(
+        self.conn.execute(
             "UPDATE calls SET state = 'unfinished', disposition = 'unfinished', repaired_at = ?1
              WHERE state = 'active' AND node IS ?2",
             params![now as i64, self.node],
-        )?)
+        )
     }
 
     /// A tenant's latest calls, newest first.
@@ -142,7 +141,7 @@ impl Store {
         ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![tenant, limit], call_record)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 
     /// A tenant's calls started in `[since, until)` whose number (from, to, caller
@@ -159,9 +158,9 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {CALL_COLUMNS} FROM calls
              WHERE tenant_id = ?1 AND started_at >= ?2 AND started_at < ?3
-               AND (?4 IS NULL OR instr(from_number, ?4) > 0 OR instr(to_number, ?4) > 0
-                    OR caller_line = ?4 OR answered_by = ?4)
-               AND (?5 IS NULL OR direction = ?5)
+               AND (instr(from_number, ?4) > 0 OR instr(to_number, ?4) > 0
+                    OR caller_line = ?4 OR answered_by = ?4 OR ?4 IS NULL)
+               AND (direction = ?5 OR ?5 IS NULL)
              ORDER BY started_at DESC, id DESC LIMIT ?6"
         ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -176,7 +175,7 @@ impl Store {
             ],
             call_record,
         )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 
     /// The calls line `line` placed, was called on or answered, newest first (exact
@@ -195,7 +194,7 @@ impl Store {
         ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![tenant, line, limit], call_record)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 
     /// A tenant's calls in progress, oldest first.
@@ -204,8 +203,8 @@ impl Store {
             "SELECT {CALL_COLUMNS} FROM calls WHERE state = 'active' AND tenant_id = ?1
              ORDER BY started_at, id"
         ))?;
-        let rows = stmt.query_map([tenant], call_record)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map(params![tenant], call_record)?;
+        rows.collect::<Result<_>>()
     }
 
     /// Finished calls of every tenant by disposition (the journal's counters).
@@ -216,10 +215,10 @@ impl Store {
                 "SELECT disposition, COUNT(*) FROM calls WHERE state <> 'active'
                  AND disposition IS NOT NULL GROUP BY disposition ORDER BY disposition",
             )?
-            .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            .query_map(params![], |r| {
+                Ok((r.get::<String>(0)?, r.get::<i64>(1)? as u64))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -228,7 +227,8 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {CALL_COLUMNS} FROM calls WHERE call_id = ?1"
         ))?;
-        Ok(stmt.query_row([call.to_sql()], call_record).optional()?)
+        stmt.query_row(params![call.to_sql()], call_record)
+            .optional()
     }
 
     /// A call's legs by leg number.
@@ -238,9 +238,9 @@ impl Store {
                     code, reason, side
              FROM call_legs WHERE call_id = ?1 ORDER BY leg",
         )?;
-        let rows = stmt.query_map([call.to_sql()], |r| {
+        let rows = stmt.query_map(params![call.to_sql()], |r| {
             Ok(LegRecord {
-                call: CallId(r.get::<_, i64>(0)? as u64),
+                call: CallId(r.get::<i64>(0)? as u64),
                 leg: r.get(1)?,
                 target: r.get(2)?,
                 created_at: millis(r, 3)?,
@@ -253,12 +253,12 @@ impl Store {
                 side: opt_word(r, 10, Side::from_db)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 }
 
 /// Applies one event; `Ok(false)` when it matched no row.
-fn apply(tx: &Transaction<'_>, e: &CallEvent, node: Option<&str>) -> rusqlite::Result<bool> {
+fn apply(tx: &Db, e: &CallEvent, node: Option<&str>) -> Result<bool> {
     let (call, at) = (e.call.to_sql(), e.at as i64);
     let changed = match &e.kind {
         CallEventKind::CallStarted {
@@ -371,7 +371,7 @@ fn apply(tx: &Transaction<'_>, e: &CallEvent, node: Option<&str>) -> rusqlite::R
             .prepare_cached(
                 "UPDATE calls SET ended_at = ?2, disposition = ?3, hangup_side = ?4, cause_code = ?5,
                     cause_text = ?6, state = 'done',
-                    duration_ms = CASE WHEN answered_at IS NULL THEN 0 ELSE MAX(?2 - answered_at, 0) END
+                    duration_ms = CASE WHEN answered_at IS NULL OR ?2 < answered_at THEN 0 ELSE ?2 - answered_at END
                  WHERE call_id = ?1 AND state = 'active'",
             )?
             .execute(params![
@@ -386,11 +386,11 @@ fn apply(tx: &Transaction<'_>, e: &CallEvent, node: Option<&str>) -> rusqlite::R
     Ok(changed > 0)
 }
 
-fn call_record(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
+fn call_record(r: &Row<'_>) -> Result<CallRecord> {
     Ok(CallRecord {
         id: r.get(0)?,
         tenant: r.get(1)?,
-        call: CallId(r.get::<_, i64>(2)? as u64),
+        call: CallId(r.get::<i64>(2)? as u64),
         from: r.get(3)?,
         to: r.get(4)?,
         direction: word(r, 5, Direction::from_db)?,
@@ -400,7 +400,7 @@ fn call_record(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
         answered_at: opt_millis(r, 9)?,
         ended_at: opt_millis(r, 10)?,
         disposition: r
-            .get::<_, Option<String>>(11)?
+            .get::<Option<String>>(11)?
             .and_then(|w| Disposition::from_db(&w)),
         hangup_side: opt_word(r, 12, Side::from_db)?,
         cause_code: r.get(13)?,
@@ -416,7 +416,7 @@ fn call_record(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
         picked_up_by: r.get(23)?,
         caller_shown: r.get(24)?,
         missed_by: r
-            .get::<_, Option<String>>(25)?
+            .get::<Option<String>>(25)?
             .map(|l| {
                 l.split(',')
                     .filter(|l| !l.is_empty())
@@ -427,34 +427,28 @@ fn call_record(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
         queue: r.get(26)?,
         queued_at: opt_millis(r, 27)?,
         trunk: r.get(28)?,
-        private: r.get::<_, i64>(29)? != 0,
+        private: r.get::<i64>(29)? != 0,
         project: r.get(30)?,
     })
 }
 
-fn millis(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
-    Ok(r.get::<_, i64>(i)?.max(0) as u64)
+fn millis(r: &Row<'_>, i: usize) -> Result<u64> {
+    Ok(r.get::<i64>(i)?.max(0) as u64)
 }
 
-fn opt_millis(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<u64>> {
-    Ok(r.get::<_, Option<i64>>(i)?.map(|v| v.max(0) as u64))
+fn opt_millis(r: &Row<'_>, i: usize) -> Result<Option<u64>> {
+    Ok(r.get::<Option<i64>>(i)?.map(|v| v.max(0) as u64))
 }
 
-fn word<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+fn word<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> Result<T> {
     let w: String = r.get(i)?;
-    parse(&w).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            Type::Text,
-            format!("unexpected journal value {w:?}").into(),
-        )
-    })
+    parse(&w).ok_or_else(|| crate::Error::Stored(format!("unexpected journal value {w:?}")))
 }
 
-fn opt_word<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<Option<T>> {
-    match r.get_ref(i)? {
-        rusqlite::types::ValueRef::Null => Ok(None),
-        _ => word(r, i, parse).map(Some),
+fn opt_word<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> Result<Option<T>> {
+    match r.get::<Option<String>>(i)? {
+        None => Ok(None),
+        Some(_) => word(r, i, parse).map(Some),
     }
 }
 
@@ -709,9 +703,11 @@ mod tests {
         );
         let disposition: String = s
             .conn
-            .query_row("SELECT disposition FROM calls WHERE call_id = 1", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT disposition FROM calls WHERE call_id = 1",
+                params![],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(disposition, "unfinished");
     }

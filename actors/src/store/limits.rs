@@ -3,7 +3,7 @@
 //! account) cannot take the switch's capacity and RTP ports from the others. A call
 //! takes two RTP port pairs, so the tenant's call limit bounds its ports too.
 
-use rusqlite::{params, OptionalExtension};
+use super::db::{params, OptionalExtension};
 
 use super::{Store, TenantId};
 use crate::Result;
@@ -69,7 +69,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT max_calls, max_cps, line_max_calls, line_max_cps FROM tenant_limits WHERE tenant_id = ?1",
-                [tenant],
+                params![tenant],
                 |r| {
                     Ok(TenantLimits {
                         max_calls: r.get(0)?,

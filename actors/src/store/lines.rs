@@ -1,7 +1,7 @@
 //! Lines (extensions): number, name and digest hashes. Passwords are never stored.
 
+use super::db::{params, OptionalExtension};
 use engine::auth::{ha1, Algorithm};
-use rusqlite::{params, OptionalExtension};
 
 use super::{Store, Tenant, TenantId};
 use crate::{Error, Result};
@@ -168,7 +168,7 @@ impl Store {
     }
 
     pub fn line(&self, tenant: TenantId, ext: &str) -> Result<Option<LineRecord>> {
-        Ok(self
+        self
             .conn
             .prepare_cached("SELECT display_name, ha1_md5, ha1_sha256 FROM lines WHERE tenant_id = ?1 AND ext = ?2")?
             .query_row(params![tenant, ext], |r| {
@@ -180,7 +180,7 @@ impl Store {
                     ha1_sha256: r.get(2)?,
                 })
             })
-            .optional()?)
+            .optional()
     }
 
     /// The extensions of a tenant, no more (what the switch keeps in memory to tell a
@@ -189,8 +189,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT ext FROM lines WHERE tenant_id = ?1")?;
-        let rows = stmt.query_map([tenant], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map(params![tenant], |r| r.get(0))?;
+        rows.collect::<Result<_>>()
     }
 
     /// One page of a tenant's lines whose number starts with `search` or whose name
@@ -219,7 +219,7 @@ impl Store {
             .query_map(params![tenant, search, limit as i64, offset as i64], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok((rows, total as usize))
     }
 
@@ -243,7 +243,7 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT ext, display_name, ha1_md5, ha1_sha256 FROM lines WHERE tenant_id = ?1 ORDER BY length(ext), ext",
         )?;
-        let rows = stmt.query_map([tenant], |r| {
+        let rows = stmt.query_map(params![tenant], |r| {
             Ok(LineRecord {
                 tenant,
                 ext: r.get(0)?,
@@ -252,7 +252,7 @@ impl Store {
                 ha1_sha256: r.get(3)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 }
 
@@ -284,8 +284,8 @@ mod tests {
         let dump: String = s
             .conn
             .query_row(
-                "SELECT group_concat(ha1_md5 || ha1_sha256) FROM lines",
-                [],
+                "SELECT group_concat(ha1_md5 || ha1_sha256, ',') FROM lines",
+                params![],
                 |r| r.get(0),
             )
             .unwrap();

@@ -5,7 +5,7 @@
 //! nothing is lost over a restart, and a mail the server took is not sent again (only
 //! if marking it sent fails, a full disk, may it go twice).
 
-use rusqlite::{params, OptionalExtension};
+use super::db::{params, OptionalExtension};
 
 use super::{Store, TenantId};
 use crate::{Error, Result};
@@ -85,13 +85,12 @@ impl Store {
 
     /// How `tenant`'s mail leaves: its own server, or the switch's.
     pub fn mail_settings(&self, tenant: TenantId) -> Result<Option<MailSettings>> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached(
                 "SELECT server, port, tls, username, password, sender FROM mail_settings
                  WHERE scope IN (?1, 0) ORDER BY scope DESC LIMIT 1",
             )?
-            .query_row([tenant], |r| {
+            .query_row(params![tenant], |r| {
                 Ok(MailSettings {
                     server: r.get(0)?,
                     port: r.get(1)?,
@@ -101,7 +100,7 @@ impl Store {
                     sender: r.get(5)?,
                 })
             })
-            .optional()?)
+            .optional()
     }
 
     /// Puts the mails telling of the voicemail message recorded to `file` in the
@@ -115,13 +114,13 @@ impl Store {
                 "SELECT tenant_id, mailbox, caller, received_at, duration_ms FROM voicemail
                  WHERE file = ?1",
             )?
-            .query_row([file], |r| {
+            .query_row(params![file], |r| {
                 Ok((
-                    r.get::<_, TenantId>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
+                    r.get::<TenantId>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<i64>(3)?,
+                    r.get::<i64>(4)?,
                 ))
             })
             .optional()?;
@@ -186,7 +185,7 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached("SELECT MIN(next_at) FROM mail_outbox WHERE sent_at IS NULL")?
-            .query_row([], |r| r.get::<_, Option<i64>>(0))?
+            .query_row(params![], |r| r.get::<Option<i64>>(0))?
             .map(|v| v.max(0) as u64))
     }
 
@@ -202,7 +201,7 @@ impl Store {
              FROM mail_outbox WHERE {condition} ORDER BY id DESC"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([value], |r| {
+        let rows = stmt.query_map(params![value], |r| {
             Ok(Outgoing {
                 id: r.get(0)?,
                 tenant: r.get(1)?,
@@ -211,11 +210,11 @@ impl Store {
                 body: r.get(4)?,
                 attachment: r.get(5)?,
                 attempts: r.get(6)?,
-                sent_at: r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+                sent_at: r.get::<Option<i64>>(7)?.map(|v| v as u64),
                 last_error: r.get(8)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 
     /// Mail `id` was taken by the server at `at`.

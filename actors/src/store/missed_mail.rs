@@ -5,7 +5,7 @@
 //! for less than 2 s, and the callers on the person's exclusion list. The mails are
 //! queued in the transaction that closes the call's row.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::db::{params, Db, OptionalExtension};
 
 use super::{Store, TenantId};
 use crate::journal::CallId;
@@ -57,20 +57,19 @@ impl Store {
 
     /// Person `name`'s missed-call mail settings, if there is such a person.
     pub fn missed_call_mail(&self, tenant: TenantId, name: &str) -> Result<Option<MissedCallMail>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 "SELECT missed_call_mail, missed_call_exclude FROM users
                  WHERE tenant_id = ?1 AND name = ?2",
                 params![tenant, name],
                 |r| {
                     Ok(MissedCallMail {
-                        on: r.get::<_, i64>(0)? != 0,
-                        exclude: split(&r.get::<_, String>(1)?),
+                        on: r.get::<i64>(0)? != 0,
+                        exclude: split(&r.get::<String>(1)?),
                     })
                 },
             )
-            .optional()?)
+            .optional()
     }
 }
 
@@ -82,23 +81,23 @@ fn split(list: &str) -> Vec<String> {
 }
 
 /// Queues the missed-call mails for `call`, just ended; how many.
-pub(super) fn queue(conn: &Connection, call: CallId, now: u64) -> Result<usize> {
+pub(super) fn queue(conn: &Db, call: CallId, now: u64) -> Result<usize> {
     let row = conn
         .prepare_cached(
             "SELECT tenant_id, from_number, direction, ring_at, ended_at, missed_by,
                     caller_shown, started_at
              FROM calls WHERE call_id = ?1",
         )?
-        .query_row([call.0 as i64], |r| {
+        .query_row(params![call.0 as i64], |r| {
             Ok((
-                r.get::<_, TenantId>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-                r.get::<_, Option<i64>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, i64>(7)?,
+                r.get::<TenantId>(0)?,
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+                r.get::<Option<i64>>(3)?,
+                r.get::<Option<i64>>(4)?,
+                r.get::<Option<String>>(5)?,
+                r.get::<Option<String>>(6)?,
+                r.get::<i64>(7)?,
             ))
         })
         .optional()?;
@@ -136,11 +135,7 @@ pub(super) fn queue(conn: &Connection, call: CallId, now: u64) -> Result<usize> 
                    AND u.email IS NOT NULL",
             )?
             .query_row(params![tenant, line], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
+                Ok((r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<String>(2)?))
             })
             .optional()?;
         let Some((user, email, exclude)) = person else {
@@ -153,8 +148,8 @@ pub(super) fn queue(conn: &Connection, call: CallId, now: u64) -> Result<usize> 
         mailed.push(user);
         let first_today = conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO missed_call_mails (tenant_id, user_id, caller, day)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO missed_call_mails (tenant_id, user_id, caller, day)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
             )?
             .execute(params![tenant, user, from, day])?;
         if first_today == 0 {
@@ -173,7 +168,7 @@ pub(super) fn queue(conn: &Connection, call: CallId, now: u64) -> Result<usize> 
     }
     // Yesterday's record is all "repeated on the same day" needs.
     conn.prepare_cached("DELETE FROM missed_call_mails WHERE day < ?1")?
-        .execute([yesterday(started)])?;
+        .execute(params![yesterday(started)])?;
     Ok(queued)
 }
 

@@ -1,6 +1,7 @@
 //! The switch nodes that share this store, as what they wrote shows: their live
 //! registrations and their recent calls (`bindings.node`, `calls.node`).
 
+use super::db::params;
 use super::Store;
 use crate::Result;
 
@@ -24,16 +25,16 @@ impl Store {
                  SELECT node, 1 AS b, 0 AS c FROM bindings WHERE expires_at > ?1
                  UNION ALL
                  SELECT node, 0, 1 FROM calls WHERE started_at >= ?2
-             ) GROUP BY node ORDER BY node",
+             ) AS seen GROUP BY node ORDER BY node",
         )?;
-        let rows = stmt.query_map([now_unix as i64, since_ms as i64], |r| {
+        let rows = stmt.query_map(params![now_unix as i64, since_ms as i64], |r| {
             Ok(NodeSeen {
                 node: r.get(0)?,
-                live_bindings: r.get::<_, i64>(1)? as u64,
-                recent_calls: r.get::<_, i64>(2)? as u64,
+                live_bindings: r.get::<i64>(1)? as u64,
+                recent_calls: r.get::<i64>(2)? as u64,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 }
 

@@ -9,8 +9,8 @@
 //!   and calls as its line. Device usernames are never all digits, so they never
 //!   collide with a line's number.
 
+use super::db::{params, OptionalExtension};
 use engine::auth::{ha1, Algorithm};
-use rusqlite::{params, OptionalExtension};
 
 use super::{Store, Tenant, TenantId};
 use crate::{Error, Result};
@@ -132,7 +132,7 @@ impl Store {
              FROM users u LEFT JOIN lines l ON l.user_id = u.id AND l.tenant_id = u.tenant_id
              WHERE u.tenant_id = ?1 GROUP BY u.id ORDER BY u.name",
         )?;
-        let rows = stmt.query_map([tenant], |r| {
+        let rows = stmt.query_map(params![tenant], |r| {
             let lines: Option<String> = r.get(2)?;
             Ok(UserRecord {
                 name: r.get(0)?,
@@ -142,20 +142,19 @@ impl Store {
                     .unwrap_or_default(),
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 
     /// The user a line belongs to (`None`: device-only).
     pub fn line_user(&self, tenant: TenantId, ext: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 "SELECT u.name FROM lines l JOIN users u ON u.id = l.user_id
                  WHERE l.tenant_id = ?1 AND l.ext = ?2",
                 params![tenant, ext],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()
     }
 
     /// Adds a device account for a line of the tenant.
@@ -210,33 +209,28 @@ impl Store {
     }
 
     pub fn device(&self, tenant: TenantId, username: &str) -> Result<Option<DeviceRecord>> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached(
                 "SELECT username, ext, name, ha1_md5, ha1_sha256 FROM devices
                  WHERE tenant_id = ?1 AND username = ?2",
             )?
             .query_row(params![tenant, username], device_row)
-            .optional()?)
+            .optional()
     }
 
     /// The devices of the tenant (of line `ext` only, when given), by username.
     pub fn devices(&self, tenant: TenantId, ext: Option<&str>) -> Result<Vec<DeviceRecord>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT username, ext, name, ha1_md5, ha1_sha256 FROM devices
-             WHERE tenant_id = ?1 AND (?2 IS NULL OR ext = ?2) ORDER BY username",
+             WHERE tenant_id = ?1 AND (ext = ?2 OR ?2 IS NULL) ORDER BY username",
         )?;
         let rows = stmt.query_map(params![tenant, ext], device_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 }
 
 /// Stores device account `d` (checked by the caller) on `conn` (or a transaction).
-pub(super) fn insert_device(
-    conn: &rusqlite::Connection,
-    tenant: &Tenant,
-    d: &NewDevice,
-) -> Result<()> {
+pub(super) fn insert_device(conn: &super::db::Db, tenant: &Tenant, d: &NewDevice) -> Result<()> {
     conn.execute(
         "INSERT INTO devices (tenant_id, username, ext, name, ha1_md5, ha1_sha256)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -252,7 +246,7 @@ pub(super) fn insert_device(
     Ok(())
 }
 
-fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {
+fn device_row(r: &super::db::Row<'_>) -> Result<DeviceRecord> {
     Ok(DeviceRecord {
         username: r.get(0)?,
         ext: r.get(1)?,

@@ -3,9 +3,10 @@
 //! ones. `pbx route` and the running switch both read it from here, so the
 //! administrator's check and a real call route on the same plan.
 
+use super::db::params;
+use super::db::OptionalExtension;
 use dialplan::plan::Extension;
 use dialplan::TenantPlan;
-use rusqlite::OptionalExtension;
 
 use super::{Store, TenantId};
 use crate::{Error, Result};
@@ -104,7 +105,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT count(*), coalesce(max(rowid), 0) FROM lines WHERE tenant_id = ?1",
-                [tenant],
+                params![tenant],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?

@@ -8,8 +8,8 @@
 //! may be bound to a token (only its SHA-256 is kept): then only a fetch naming it
 //! gets the file.
 
+use super::db::{params, OptionalExtension};
 use rand::RngCore;
-use rusqlite::{params, OptionalExtension};
 
 use super::{NewDevice, Store, Tenant, TenantId};
 use crate::{Error, Result};
@@ -267,9 +267,11 @@ impl Store {
         }
         let taken: Option<i64> = self
             .conn
-            .query_row("SELECT 1 FROM provisioning WHERE mac = ?1", [&mac], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT 1 FROM provisioning WHERE mac = ?1",
+                params![&mac],
+                |r| r.get(0),
+            )
             .optional()?;
         if taken.is_some() {
             return Err(Error::field(
@@ -283,7 +285,7 @@ impl Store {
                 .conn
                 .query_row(
                     "SELECT mac FROM phone_accounts WHERE ipui = ?1",
-                    [ipui],
+                    params![ipui],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -377,7 +379,7 @@ impl Store {
                     line: r.get(3)?,
                 })
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -392,7 +394,7 @@ impl Store {
                    ON d.tenant_id = p.tenant_id AND d.username = p.device
                  WHERE p.tenant_id = ?1 ORDER BY p.mac",
             )?
-            .query_map([tenant], |r| {
+            .query_map(params![tenant], |r| {
                 Ok(Provisioned {
                     mac: r.get(0)?,
                     vendor: r.get(1)?,
@@ -400,13 +402,13 @@ impl Store {
                     device: r.get(3)?,
                     line: r.get(4)?,
                     accounts: Vec::new(),
-                    blf: split_list(&r.get::<_, String>(5)?),
+                    blf: split_list(&r.get::<String>(5)?),
                     language: r.get(6)?,
                     token: r.get(7)?,
-                    fetched_at: r.get::<_, Option<i64>>(8)?.map(|t| t as u64),
+                    fetched_at: r.get::<Option<i64>>(8)?.map(|t| t as u64),
                 })
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         rows.into_iter()
             .map(|mut p| {
                 p.accounts = self.phone_accounts(tenant, &p.mac)?;
@@ -433,15 +435,15 @@ impl Store {
             .query_row(
                 "SELECT tenant_id, vendor, kind, blf, language, token_sha256
                  FROM provisioning WHERE mac = ?1",
-                [&mac],
+                params![&mac],
                 |r| {
                     Ok((
-                        r.get::<_, TenantId>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Option<String>>(5)?,
+                        r.get::<TenantId>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<String>(2)?,
+                        r.get::<String>(3)?,
+                        r.get::<String>(4)?,
+                        r.get::<Option<String>>(5)?,
                     ))
                 },
             )

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
+use super::db::params;
 
 use super::{Store, TenantId};
 use crate::Result;
@@ -77,7 +77,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT queue, queued_at, answered_at, ended_at, answered_by, forward_reason
              FROM calls WHERE tenant_id = ?1 AND queue IS NOT NULL AND state = 'done'
-                AND (?2 IS NULL OR queue = ?2)",
+                AND (queue = ?2 OR ?2 IS NULL)",
         )?;
         type Row = (
             String,

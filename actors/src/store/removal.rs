@@ -3,7 +3,7 @@
 //! something else still needs the object: a line the plan routes to, a person… The
 //! journal keeps its rows (history outlives the line; retention removes them).
 
-use rusqlite::{params, OptionalExtension};
+use super::db::{params, OptionalExtension};
 
 use super::{Store, TenantId};
 use crate::{Error, Result};
@@ -47,12 +47,12 @@ impl Store {
         let files: Vec<String> = tx
             .prepare("SELECT file FROM voicemail WHERE tenant_id = ?1 AND mailbox = ?2")?
             .query_map(params![tenant, ext], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<Result<_>>()?;
         for f in &files {
             // A mail not sent yet would attach a file that is gone: it goes too.
             tx.execute(
                 "DELETE FROM mail_outbox WHERE attachment = ?1 AND sent_at IS NULL",
-                [f],
+                params![f],
             )?;
         }
         // A phone with an account on the line goes whole (a DECT base's or an
@@ -67,7 +67,7 @@ impl Store {
                  WHERE d.ext = ?2",
             )?
             .query_map(params![tenant, ext], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<Result<_>>()?;
         for mac in &phones {
             tx.execute(
                 "DELETE FROM devices WHERE tenant_id = ?1 AND username IN
@@ -75,7 +75,7 @@ impl Store {
                     UNION SELECT device FROM provisioning WHERE mac = ?2)",
                 params![tenant, mac],
             )?;
-            tx.execute("DELETE FROM provisioning WHERE mac = ?1", [mac])?;
+            tx.execute("DELETE FROM provisioning WHERE mac = ?1", params![mac])?;
         }
         for sql in [
             "DELETE FROM voicemail WHERE tenant_id = ?1 AND mailbox = ?2",
@@ -91,8 +91,8 @@ impl Store {
         // Busy-lamp keys watching the line.
         let watching: Vec<(String, String)> = tx
             .prepare("SELECT mac, blf FROM provisioning WHERE tenant_id = ?1 AND blf != ''")?
-            .query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .query_map(params![tenant], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_>>()?;
         for (mac, blf) in watching {
             let kept: Vec<&str> = blf.split(',').filter(|b| *b != ext).collect();
             if kept.len() != blf.split(',').count() {
@@ -125,7 +125,7 @@ impl Store {
             "DELETE FROM missed_call_mails WHERE tenant_id = ?1 AND user_id = ?2",
             params![tenant, id],
         )?;
-        tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+        tx.execute("DELETE FROM users WHERE id = ?1", params![id])?;
         tx.commit()?;
         Ok(())
     }
@@ -146,7 +146,7 @@ impl Store {
                 .query_row(
                     "DELETE FROM devices WHERE tenant_id = ?1 AND username = ?2 RETURNING ext",
                     params![tenant, d],
-                    |r| r.get::<_, String>(0),
+                    |r| r.get::<String>(0),
                 )
                 .optional()?
             {
@@ -155,8 +155,8 @@ impl Store {
                 }
             }
         }
-        tx.execute("DELETE FROM phone_accounts WHERE mac = ?1", [&mac])?;
-        tx.execute("DELETE FROM provisioning WHERE mac = ?1", [&mac])?;
+        tx.execute("DELETE FROM phone_accounts WHERE mac = ?1", params![&mac])?;
+        tx.execute("DELETE FROM provisioning WHERE mac = ?1", params![&mac])?;
         tx.commit()?;
         Ok(lines)
     }
@@ -166,9 +166,11 @@ impl Store {
     pub fn remove_tenant(&mut self, name: &str) -> Result<()> {
         let id: Option<TenantId> = self
             .conn
-            .query_row("SELECT id FROM tenants WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT id FROM tenants WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
             .optional()?;
         let Some(id) = id else {
             return Err(Error::field("name", format!("no tenant {name:?}")));
@@ -176,8 +178,8 @@ impl Store {
         let tx = self.conn.transaction()?;
         let files: Vec<String> = tx
             .prepare("SELECT file FROM voicemail WHERE tenant_id = ?1")?
-            .query_map([id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .query_map(params![id], |r| r.get(0))?
+            .collect::<Result<_>>()?;
         // Tables without a foreign key to the tenant; the rest cascade.
         for sql in [
             "DELETE FROM bindings WHERE tenant_id = ?1",
@@ -187,7 +189,7 @@ impl Store {
             "DELETE FROM missed_call_mails WHERE tenant_id = ?1",
             "DELETE FROM tenants WHERE id = ?1",
         ] {
-            tx.execute(sql, [id])?;
+            tx.execute(sql, params![id])?;
         }
         tx.commit()?;
         remove_files(&files);

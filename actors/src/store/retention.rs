@@ -3,7 +3,7 @@
 //! older once a day (`purge_journal`, run at start and every 24 hours), the calls'
 //! legs with them.
 
-use rusqlite::{params, OptionalExtension};
+use super::db::{params, OptionalExtension};
 
 use super::{Store, TenantId};
 use crate::Result;
@@ -37,7 +37,7 @@ impl Store {
             .prepare_cached(
                 "SELECT internal_days, external_days FROM journal_retention WHERE tenant_id = ?1",
             )?
-            .query_row([tenant], |r| {
+            .query_row(params![tenant], |r| {
                 Ok(Retention {
                     internal_days: r.get(0)?,
                     external_days: r.get(1)?,
@@ -72,8 +72,8 @@ impl Store {
             .prepare_cached(
                 "SELECT tenant_id, internal_days, external_days FROM journal_retention",
             )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_>>()?;
         let tx = self.conn.transaction()?;
         let mut gone = 0;
         for (tenant, internal, external) in rules {

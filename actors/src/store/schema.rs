@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::Result;
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: tenants, their domains, lines and registrations.
     "CREATE TABLE tenants (
         id INTEGER PRIMARY KEY,

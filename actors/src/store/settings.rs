@@ -2,7 +2,7 @@
 //! callee has no registered device, how a device's own reject is passed on, the
 //! drop-off number, and busy-on-busy.
 
-use rusqlite::{params, OptionalExtension};
+use super::db::{params, OptionalExtension};
 
 use super::{Store, TenantId};
 use crate::{Error, Result};
@@ -181,7 +181,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT decline, reject, drop_off, busy_on_busy FROM tenant_settings WHERE tenant_id = ?1",
-                [tenant],
+                params![tenant],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
@@ -326,7 +326,10 @@ mod tests {
     fn an_old_data_dir_moves_its_settings_into_the_plan() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         crate::store::schema::migrate_to(&mut conn, 4).unwrap();
-        let mut old = Store { conn, node: None };
+        let mut old = Store {
+            conn: crate::store::db::Db::sqlite(conn),
+            node: None,
+        };
         let t = old.add_tenant("acme", &["acme.example".into()]).unwrap();
         let mut plan = serde_json::to_value(dialplan::TenantPlan::demo()).unwrap();
         plan.as_object_mut().unwrap().remove("line_groups");
@@ -334,10 +337,10 @@ mod tests {
         old.conn
             .execute(
                 "INSERT INTO tenant_settings (tenant_id, decline, reject, drop_off, busy_on_busy) VALUES (?1, 'ring', 603, '105', 1)",
-                [t.id],
+                params![t.id],
             )
             .unwrap();
-        crate::store::schema::migrate(&mut old.conn).unwrap();
+        crate::store::schema::migrate(old.conn.as_sqlite_mut().unwrap()).unwrap();
         let plan = old.stored_plan(t.id).unwrap().unwrap();
         assert_eq!(plan.drop_off.as_deref(), Some("105"));
         let g = plan.line_group_of("100");

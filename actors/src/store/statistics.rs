@@ -2,7 +2,7 @@
 //! their answer-seizure ratio (ASR: answered calls in percent of calls) and talk time,
 //! and each line's utilisation (its share of the period spent talking).
 
-use rusqlite::params;
+use super::db::params;
 
 use super::{Store, TenantId};
 use crate::Result;
@@ -99,13 +99,13 @@ impl Store {
             )?
             .query_map(params![tenant, from, to, HOUR_MS], |r| {
                 Ok(HourStats {
-                    hour: r.get::<_, i64>(0)? as u64,
-                    calls: r.get::<_, i64>(1)? as u64,
-                    answered: r.get::<_, i64>(2)? as u64,
-                    talk_ms: r.get::<_, i64>(3)? as u64,
+                    hour: r.get::<i64>(0)? as u64,
+                    calls: r.get::<i64>(1)? as u64,
+                    answered: r.get::<i64>(2)? as u64,
+                    talk_ms: r.get::<i64>(3)? as u64,
                 })
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         let period = until.saturating_sub(since).max(1);
         // A line talks in the calls it placed and in those it answered.
         let lines = self
@@ -123,15 +123,15 @@ impl Store {
                  GROUP BY line ORDER BY line",
             )?
             .query_map(params![tenant, from, to], |r| {
-                let talk_ms = r.get::<_, i64>(2)? as u64;
+                let talk_ms = r.get::<i64>(2)? as u64;
                 Ok(LineUse {
                     line: r.get(0)?,
-                    calls: r.get::<_, i64>(1)? as u64,
+                    calls: r.get::<i64>(1)? as u64,
                     talk_ms,
                     utilisation: talk_ms as f64 * 100.0 / period as f64,
                 })
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(CallStatistics {
             since,
             until,

@@ -1,6 +1,6 @@
 //! Tenants and the domains that select them.
 
-use rusqlite::{params, OptionalExtension};
+use super::db::{params, OptionalExtension};
 
 use super::Store;
 use crate::{Error, Result};
@@ -50,7 +50,11 @@ impl Store {
         }
         let tx = self.conn.transaction()?;
         if tx
-            .query_row("SELECT 1 FROM tenants WHERE name = ?1", [name], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM tenants WHERE name = ?1",
+                params![name],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some()
         {
@@ -71,7 +75,7 @@ impl Store {
             let owner: Option<String> = tx
                 .query_row(
                     "SELECT t.name FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.domain = ?1",
-                    [&d],
+                    params![&d],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -85,11 +89,11 @@ impl Store {
                 clean.push(d);
             }
         }
-        tx.execute(
-            "INSERT INTO tenants (name, realm, created_at) VALUES (?1, ?1, ?2)",
+        let id: TenantId = tx.query_row(
+            "INSERT INTO tenants (name, realm, created_at) VALUES (?1, ?1, ?2) RETURNING id",
             params![name, crate::clock::unix_now() as i64],
+            |r| r.get(0),
         )?;
-        let id = tx.last_insert_rowid();
         for d in &clean {
             tx.execute(
                 "INSERT INTO tenant_domains (domain, tenant_id) VALUES (?1, ?2)",
@@ -109,7 +113,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare("SELECT id, name, realm FROM tenants ORDER BY name")?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map(params![], |r| {
             Ok(Tenant {
                 id: r.get(0)?,
                 name: r.get(1)?,
@@ -130,8 +134,8 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT domain FROM tenant_domains WHERE tenant_id = ?1 ORDER BY domain",
         )?;
-        let rows = stmt.query_map([id], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map(params![id], |r| r.get(0))?;
+        rows.collect::<Result<_>>()
     }
 
     /// Finds a tenant by its name or any of its domains.
@@ -142,7 +146,7 @@ impl Store {
                 "SELECT id, name, realm FROM tenants WHERE name = ?1
                  UNION SELECT t.id, t.name, t.realm FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id
                  WHERE d.domain = ?1 COLLATE NOCASE LIMIT 1",
-                [name_or_domain],
+                params![name_or_domain],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
@@ -161,7 +165,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT dialplan FROM tenants WHERE id = ?1",
-                [tenant],
+                params![tenant],
                 |r| r.get(0),
             )
             .optional()?

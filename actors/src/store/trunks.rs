@@ -4,7 +4,7 @@
 //! trunks for routing (`dialplan::route::outbound::Trunk`: the number format); this
 //! table says how to reach them. A running switch picks up changes within seconds.
 
-use rusqlite::{params, OptionalExtension, Row};
+use super::db::{params, OptionalExtension, Row};
 
 use super::{Store, TenantId};
 use crate::{Error, Result};
@@ -98,7 +98,7 @@ fn check(t: &TrunkConfig) -> Result<()> {
 }
 
 /// A trunk from a row of `COLUMNS`.
-fn config(r: &Row<'_>) -> rusqlite::Result<TrunkConfig> {
+fn config(r: &Row<'_>) -> Result<TrunkConfig> {
     Ok(TrunkConfig {
         name: r.get(0)?,
         host: r.get(1)?,
@@ -165,8 +165,8 @@ impl Store {
         let rows = self
             .conn
             .prepare_cached(&sql)?
-            .query_map([tenant], config)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_map(params![tenant], config)?
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -194,8 +194,7 @@ impl Store {
 
     /// The state the switch last saw of trunk `name`, if it ran.
     pub fn trunk_state(&self, tenant: TenantId, name: &str) -> Result<Option<TrunkState>> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached(
                 "SELECT name, status, reason, since, registered_until, registrations
                  FROM trunk_states WHERE tenant_id = ?1 AND name = ?2",
@@ -205,12 +204,12 @@ impl Store {
                     name: r.get(0)?,
                     status: r.get(1)?,
                     reason: r.get(2)?,
-                    since: r.get::<_, i64>(3)? as u64,
-                    registered_until: r.get::<_, Option<i64>>(4)?.map(|u| u as u64),
+                    since: r.get::<i64>(3)? as u64,
+                    registered_until: r.get::<Option<i64>>(4)?.map(|u| u as u64),
                     registrations: r.get(5)?,
                 })
             })
-            .optional()?)
+            .optional()
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::params;
+use super::db::params;
 
 use super::{Store, TenantId};
 use crate::Result;
@@ -31,8 +31,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT ext FROM lines WHERE tenant_id = ?1 AND user_id IS NOT NULL")?;
-        let rows = stmt.query_map([tenant], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map(params![tenant], |r| r.get(0))?;
+        rows.collect::<Result<_>>()
     }
 
     /// A message starts being recorded to `file`; returns its id.
@@ -47,10 +47,11 @@ impl Store {
         self.conn
             .prepare_cached(
                 "INSERT INTO voicemail (tenant_id, mailbox, caller, received_at, file, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'recording')",
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'recording') RETURNING id",
             )?
-            .execute(params![tenant, mailbox, caller, at as i64, file])?;
-        Ok(self.conn.last_insert_rowid())
+            .query_row(params![tenant, mailbox, caller, at as i64, file], |r| {
+                r.get(0)
+            })
     }
 
     /// Message `id` is complete: `duration_ms` long, new.
@@ -98,12 +99,11 @@ impl Store {
 
     /// The PIN of `mailbox`, if one is set.
     pub fn voicemail_pin(&self, tenant: TenantId, mailbox: &str) -> Result<Option<String>> {
-        use rusqlite::OptionalExtension;
-        Ok(self
-            .conn
+        use super::db::OptionalExtension;
+        self.conn
             .prepare_cached("SELECT pin FROM voicemail_pins WHERE tenant_id = ?1 AND mailbox = ?2")?
             .query_row(params![tenant, mailbox], |r| r.get(0))
-            .optional()?)
+            .optional()
     }
 
     /// How many messages of `mailbox` are new and old.
@@ -114,7 +114,7 @@ impl Store {
         )?;
         let mut counts = (0, 0);
         let rows = stmt.query_map(params![tenant, mailbox], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+            Ok((r.get::<String>(0)?, r.get::<u32>(1)?))
         })?;
         for row in rows {
             match row? {
@@ -130,28 +130,28 @@ impl Store {
     pub fn voicemail_heard(&self, id: i64) -> Result<()> {
         self.conn
             .prepare_cached("UPDATE voicemail SET state = 'old' WHERE id = ?1 AND state = 'new'")?
-            .execute([id])?;
+            .execute(params![id])?;
         Ok(())
     }
 
     /// Deletes message `id` (its row and its file).
     pub fn voicemail_delete(&self, id: i64) -> Result<()> {
-        use rusqlite::OptionalExtension;
+        use super::db::OptionalExtension;
         let file: Option<String> = self
             .conn
             .prepare_cached("SELECT file FROM voicemail WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
+            .query_row(params![id], |r| r.get(0))
             .optional()?;
         self.conn
             .prepare_cached("DELETE FROM voicemail WHERE id = ?1")?
-            .execute([id])?;
+            .execute(params![id])?;
         if let Some(f) = file {
             // A mail not sent yet would attach a file that is gone: it goes too.
             self.conn
                 .prepare_cached(
                     "DELETE FROM mail_outbox WHERE attachment = ?1 AND sent_at IS NULL",
                 )?
-                .execute([&f])?;
+                .execute(params![&f])?;
             let _ = std::fs::remove_file(f);
         }
         Ok(())
@@ -163,8 +163,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id, file FROM voicemail WHERE state = 'recording'")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_>>()
     }
 
     /// The messages of `mailbox` (or of every mailbox), newest first.
@@ -175,7 +175,7 @@ impl Store {
     ) -> Result<Vec<VoicemailMessage>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, mailbox, caller, received_at, duration_ms, file, state FROM voicemail
-             WHERE tenant_id = ?1 AND (?2 IS NULL OR mailbox = ?2)
+             WHERE tenant_id = ?1 AND (mailbox = ?2 OR ?2 IS NULL)
              ORDER BY received_at DESC, id DESC",
         )?;
         let rows = stmt.query_map(params![tenant, mailbox], |r| {
@@ -183,13 +183,13 @@ impl Store {
                 id: r.get(0)?,
                 mailbox: r.get(1)?,
                 caller: r.get(2)?,
-                received_at: r.get::<_, i64>(3)? as u64,
-                duration_ms: r.get::<_, i64>(4)? as u64,
+                received_at: r.get::<i64>(3)? as u64,
+                duration_ms: r.get::<i64>(4)? as u64,
                 file: r.get(5)?,
                 state: r.get(6)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 }
 

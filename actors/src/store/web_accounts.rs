@@ -3,7 +3,7 @@
 //! computed off this thread: the store only keeps and returns it). Sessions are kept
 //! by the SHA-256 of their cookie with their CSRF token and expiry.
 
-use rusqlite::{params, OptionalExtension};
+use super::db::{params, OptionalExtension};
 
 use super::{Store, TenantId};
 use crate::{Error, Result};
@@ -34,7 +34,7 @@ pub struct WebAccount {
 /// The languages the web admin speaks.
 pub const WEB_LANGUAGES: [&str; 2] = ["en", "de"];
 
-fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebAccount> {
+fn account_row(r: &super::db::Row<'_>) -> Result<WebAccount> {
     let role: String = r.get(2)?;
     let tenant: Option<TenantId> = r.get(3)?;
     let line: Option<String> = r.get(4)?;
@@ -43,13 +43,7 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebAccount> {
         ("user", Some(tenant), Some(line)) => WebRole::User { tenant, line },
         ("operator", None, _) => WebRole::Operator,
         // A row that fits no role reaches nothing (never the operator's pages).
-        (other, ..) => {
-            return Err(rusqlite::Error::InvalidColumnType(
-                2,
-                format!("role {other:?}"),
-                rusqlite::types::Type::Text,
-            ))
-        }
+        (other, ..) => return Err(crate::Error::Stored(format!("web account role {other:?}"))),
     };
     Ok(WebAccount {
         id: r.get(0)?,
@@ -97,7 +91,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT 1 FROM web_accounts WHERE login = ?1",
-                [login],
+                params![login],
                 |_| Ok(()),
             )
             .optional()?
@@ -110,21 +104,20 @@ impl Store {
             WebRole::Admin { tenant } => ("admin", Some(*tenant), None),
             WebRole::User { tenant, line } => ("user", Some(*tenant), Some(line.as_str())),
         };
-        self.conn.execute(
+        self.conn.query_row(
             "INSERT INTO web_accounts (tenant_id, role, login, line, password_hash, language, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
             params![tenant, name, login, line, password_hash, language, now as i64],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+            |r| r.get(0),
+        )
     }
 
     /// The account signing in as `login`.
     pub fn web_account(&self, login: &str) -> Result<Option<WebAccount>> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached(&format!("{ACCOUNT} WHERE a.login = ?1"))?
-            .query_row([login.trim()], account_row)
-            .optional()?)
+            .query_row(params![login.trim()], account_row)
+            .optional()
     }
 
     /// The web accounts of `tenant` (the operator's with `None`), by login.
@@ -134,17 +127,17 @@ impl Store {
             .prepare_cached(&format!(
                 "{ACCOUNT} WHERE a.tenant_id IS ?1 ORDER BY a.login"
             ))?
-            .query_map([tenant], account_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_map(params![tenant], account_row)?
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     /// Removes web account `login`; its sessions end.
     pub fn remove_web_account(&mut self, login: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM web_accounts WHERE login = ?1", [login.trim()])?
-            > 0)
+        Ok(self.conn.execute(
+            "DELETE FROM web_accounts WHERE login = ?1",
+            params![login.trim()],
+        )? > 0)
     }
 
     pub fn set_web_language(&mut self, account: i64, language: &str) -> Result<()> {
@@ -173,7 +166,7 @@ impl Store {
     ) -> Result<()> {
         self.conn.execute(
             "DELETE FROM web_sessions WHERE expires_at <= ?1",
-            [now as i64],
+            params![now as i64],
         )?;
         self.conn.execute(
             "INSERT INTO web_sessions (token_sha256, account_id, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
@@ -188,7 +181,7 @@ impl Store {
         token_sha256: &str,
         now: u64,
     ) -> Result<Option<(WebAccount, String)>> {
-        Ok(self
+        self
             .conn
             .prepare_cached(
                 "SELECT a.id, a.login, a.role, a.tenant_id, a.line, a.password_hash, a.language, s.csrf
@@ -198,13 +191,13 @@ impl Store {
             .query_row(params![token_sha256, now as i64], |r| {
                 Ok((account_row(r)?, r.get(7)?))
             })
-            .optional()?)
+            .optional()
     }
 
     pub fn end_web_session(&mut self, token_sha256: &str) -> Result<()> {
         self.conn.execute(
             "DELETE FROM web_sessions WHERE token_sha256 = ?1",
-            [token_sha256],
+            params![token_sha256],
         )?;
         Ok(())
     }

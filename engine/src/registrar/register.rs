@@ -65,6 +65,12 @@ impl Registrar {
         &self.bindings
     }
 
+    /// Takes the bindings another registrar of the same address of record stored
+    /// (another node sharing the store); the nonce counts stay.
+    pub fn replace_bindings(&mut self, bindings: Vec<Binding>) {
+        self.bindings = bindings;
+    }
+
     /// The earliest expiry, for the owner's timer.
     pub fn next_expiry(&self) -> Option<u64> {
         self.bindings.iter().map(|b| b.expires_at).min()

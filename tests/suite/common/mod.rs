@@ -8,6 +8,7 @@ pub mod call_helpers;
 pub mod carrier;
 pub mod edge;
 pub mod paused;
+pub mod postgres;
 pub mod sip_client;
 pub mod sipp;
 
