@@ -233,6 +233,17 @@ impl Directory {
         }
     }
 
+    /// `bindings_changed_elsewhere` for every line this node knows.
+    pub fn all_bindings_changed_elsewhere(&self) {
+        let known: Vec<(TenantId, Box<str>)> = read(&self.lines)
+            .iter()
+            .flat_map(|(t, m)| m.keys().map(move |e| (*t, e.clone())))
+            .collect();
+        for (tenant, ext) in known {
+            self.bindings_changed_elsewhere(tenant, &ext);
+        }
+    }
+
     /// Line `ext`'s actor `id` ended: the line hibernates, its bindings stay
     /// readable. False (nothing changed) when another actor serves the line now.
     pub fn hibernate_line(&self, tenant: TenantId, ext: &str, id: ractor::ActorId) -> bool {

@@ -199,8 +199,6 @@ impl SwitchActor {
     }
 }
 
-/// Voicemail messages whose recording the switch did not finish (it was killed): their
-/// WAVs keep what was recorded (the header repaired) and they count as new.
 /// Hands the shared store's changes to the switch while it runs: configuration to
 /// the tenants, registrations other nodes took to the lines this node serves.
 fn listen_for_changes(
@@ -219,7 +217,12 @@ fn listen_for_changes(
             && match heard {
                 Heard::Quiet => true,
                 Heard::Tenant(id) => switch.cast(SwitchMsg::ConfigChanged(Some(id))).is_ok(),
-                Heard::Everything => switch.cast(SwitchMsg::ConfigChanged(None)).is_ok(),
+                Heard::Everything => {
+                    // Whatever changed while nobody listened: lines read their
+                    // bindings again too.
+                    directory.all_bindings_changed_elsewhere();
+                    switch.cast(SwitchMsg::ConfigChanged(None)).is_ok()
+                }
                 Heard::Bindings { tenant, ext, node } => {
                     if me.is_none() || node != me {
                         directory.bindings_changed_elsewhere(tenant, &ext);
@@ -231,6 +234,8 @@ fn listen_for_changes(
     Ok(())
 }
 
+/// Voicemail messages whose recording this node did not finish (it was killed): their
+/// WAVs keep what was recorded (the header repaired) and they count as new.
 fn keep_cut_short_messages(store: &Store) -> Result<()> {
     for (id, file) in store.recordings_cut_short()? {
         let ms = match media::wav::repair(std::path::Path::new(&file)) {
@@ -386,9 +391,17 @@ impl Actor for SwitchActor {
             SwitchMsg::Journal(reply) => {
                 let _ = reply.send(state.journal.clone());
             }
-            SwitchMsg::SyncTenants => Self::sync_tenants(&myself, state).await?,
+            // A store that cannot be read now (a PostgreSQL restarting) is read
+            // again at the next sync; the switch goes on with what it has.
+            SwitchMsg::SyncTenants => {
+                if let Err(e) = Self::sync_tenants(&myself, state).await {
+                    tracing::warn!(error = %e, "tenants not read again");
+                }
+            }
             SwitchMsg::ConfigChanged(tenant) => {
-                Self::sync_tenants(&myself, state).await?;
+                if let Err(e) = Self::sync_tenants(&myself, state).await {
+                    tracing::warn!(error = %e, "tenants not read again");
+                }
                 for t in state.tenants.values() {
                     if tenant.is_none_or(|id| id == t.id) {
                         if let Some(entry) = state.directory.tenant(t.id) {
@@ -484,7 +497,7 @@ impl Switch {
         };
         let opened = tokio::task::spawn_blocking(move || -> Result<_> {
             let mut store = Store::open_at(&at)?;
-            store.set_node(node);
+            store.set_node(node)?;
             keep_cut_short_messages(&store)?;
             let purged = store.purge_expired_bindings(unix_now())?;
             let tenants = store.tenants()?;

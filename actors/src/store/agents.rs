@@ -82,17 +82,21 @@ impl Store {
     ) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO agent_states (tenant_id, grp, ext, state, since)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (tenant_id, grp, ext) DO UPDATE SET state = ?4, since = ?5",
+                "INSERT INTO agent_states (tenant_id, grp, ext, state, since, node)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (tenant_id, grp, ext) DO UPDATE SET state = ?4, since = ?5, node = ?6",
             )?
-            .execute(params![tenant, queue, ext, state, at as i64])?;
+            .execute(params![tenant, queue, ext, state, at as i64, self.node])?;
         Ok(())
     }
 
-    /// Forgets every agent's state (a switch starting: nothing is ringing or busy).
+    /// Forgets the agents' states this node kept (a switch starting: nothing is
+    /// ringing or busy); other nodes sharing the store keep theirs.
     pub fn clear_agent_states(&self) -> Result<()> {
-        self.conn.execute("DELETE FROM agent_states", params![])?;
+        self.conn.execute(
+            "DELETE FROM agent_states WHERE node IS ?1",
+            params![self.node],
+        )?;
         Ok(())
     }
 

@@ -680,9 +680,9 @@ mod tests {
         ])
         .unwrap();
         // Another node sharing the store leaves them alone: they are not its calls.
-        s.set_node(Some("node-b".into()));
+        s.set_node(Some("node-b".into())).unwrap();
         assert_eq!(s.repair_unfinished_calls(98).unwrap(), 0);
-        s.set_node(None);
+        s.set_node(None).unwrap();
         assert_eq!(s.repair_unfinished_calls(99).unwrap(), 2);
         assert_eq!(s.repair_unfinished_calls(100).unwrap(), 0);
         for id in [1, 2] {

@@ -49,6 +49,10 @@ fn check_address(a: &str) -> Result<()> {
     }
 }
 
+/// How long a mail a node claimed from the shared outbox is its own to send; a node
+/// that dies meanwhile leaves it to another after this.
+const CLAIM_MS: u64 = 120_000;
+
 impl Store {
     /// Sets how mail leaves, for the switch (`None`) or one tenant.
     pub fn set_mail_settings(&self, tenant: Option<TenantId>, m: &MailSettings) -> Result<()> {
@@ -172,11 +176,27 @@ impl Store {
     }
 
     /// The mails due by `now` (not sent, their next try come), at most 50, oldest
-    /// first.
+    /// first. On a shared store every node's mailer reads the one outbox: a node
+    /// claims what it sends (its next try moved `CLAIM_MS` on), and sends only what
+    /// it claimed, so no mail goes out twice.
     pub fn due_mail(&self, now: u64) -> Result<Vec<Outgoing>> {
         let mut due = self.outbox_where("sent_at IS NULL AND next_at <= ?1", now as i64)?;
         due.reverse();
         due.truncate(50);
+        if self.is_shared() {
+            let mut claim = self.conn.prepare_cached(
+                "UPDATE mail_outbox SET next_at = ?2
+                 WHERE id = ?1 AND sent_at IS NULL AND next_at <= ?3",
+            )?;
+            let until = now.saturating_add(CLAIM_MS) as i64;
+            let mut claimed = Vec::with_capacity(due.len());
+            for mail in due {
+                if claim.execute(params![mail.id, until, now as i64])? == 1 {
+                    claimed.push(mail);
+                }
+            }
+            due = claimed;
+        }
         Ok(due)
     }
 

@@ -170,8 +170,10 @@ impl Store {
     }
 
     /// Names the node that writes through this store from now on.
-    pub fn set_node(&mut self, node: Option<String>) {
+    pub fn set_node(&mut self, node: Option<String>) -> Result<()> {
+        self.conn.set_node(node.as_deref())?;
         self.node = node;
+        Ok(())
     }
 
     pub fn schema_version(&self) -> Result<u32> {

@@ -71,11 +71,11 @@ mod tests {
             account: None,
             path: None,
         };
-        s.set_node(Some("node-a".into()));
+        s.set_node(Some("node-a".into())).unwrap();
         let live = BindingChange::Upsert(binding("sip:100@h", 2_000));
         s.apply_binding_changes(&[(t.id, "100".into(), live)])
             .unwrap();
-        s.set_node(Some("node-b".into()));
+        s.set_node(Some("node-b".into())).unwrap();
         let expired = BindingChange::Upsert(binding("sip:101@h", 500));
         s.apply_binding_changes(&[(t.id, "101".into(), expired)])
             .unwrap();

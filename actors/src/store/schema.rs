@@ -394,6 +394,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE bindings ADD COLUMN node TEXT;
     ALTER TABLE bindings ADD COLUMN path TEXT;
     ALTER TABLE calls ADD COLUMN node TEXT;",
+    // 28: on a shared store, the node that records a message and that keeps an
+    // agent's state: a node starting repairs and clears only its own.
+    "ALTER TABLE voicemail ADD COLUMN node TEXT;
+    ALTER TABLE agent_states ADD COLUMN node TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -119,7 +119,7 @@ impl Store {
                     SELECT answered_by, duration_ms FROM calls
                     WHERE tenant_id = ?1 AND started_at >= ?2 AND started_at < ?3
                       AND state <> 'active' AND answered_by IS NOT NULL
-                      AND answered_by IS NOT caller_line)
+                      AND (caller_line IS NULL OR answered_by <> caller_line)) AS used
                  GROUP BY line ORDER BY line",
             )?
             .query_map(params![tenant, from, to], |r| {
@@ -177,5 +177,66 @@ mod tests {
              1970-01-01T00:00:00Z,1,0,0.0,0\n\
              1970-01-01T01:00:00Z,3,3,100.0,90\n"
         );
+    }
+
+    #[test]
+    fn the_journal_gives_hours_and_lines() {
+        use crate::proto::events::{
+            CallEvent, CallEventKind, CallId, Direction, Disposition, Side,
+        };
+        let mut s = Store::in_memory().unwrap();
+        let t = s.add_tenant("acme", &["acme.test".into()]).unwrap().id;
+        let ev = |call, at, kind| CallEvent::new(CallId(call), t, at, kind);
+        let mut events = Vec::new();
+        for (call, answered) in [(1, true), (2, true), (3, false)] {
+            let at = 3_600_000 + call * 1_000;
+            events.push(ev(
+                call,
+                at,
+                CallEventKind::CallStarted {
+                    from: "201".into(),
+                    to: "202".into(),
+                    direction: Direction::Internal,
+                    caller_line: Some("201".into()),
+                },
+            ));
+            if answered {
+                events.push(ev(
+                    call,
+                    at + 500,
+                    CallEventKind::CallAnswered {
+                        answered_by: "202".into(),
+                    },
+                ));
+            }
+            events.push(ev(
+                call,
+                at + 10_500,
+                CallEventKind::CallEnded {
+                    disposition: if answered {
+                        Disposition::Answered
+                    } else {
+                        Disposition::NoAnswer
+                    },
+                    hangup_side: Side::Caller,
+                    code: if answered { 200 } else { 480 },
+                    reason: "x".into(),
+                },
+            ));
+        }
+        s.record_call_events(&events).unwrap();
+        let st = s.call_statistics(t, 0, 2 * 3_600_000).unwrap();
+        assert_eq!((st.calls, st.answered), (3, 2));
+        assert_eq!(st.hours.len(), 1);
+        assert_eq!(
+            (st.hours[0].hour, st.hours[0].calls, st.hours[0].talk_ms),
+            (3_600_000, 3, 20_000)
+        );
+        let lines: Vec<(&str, u64, u64)> = st
+            .lines
+            .iter()
+            .map(|l| (l.line.as_str(), l.calls, l.talk_ms))
+            .collect();
+        assert_eq!(lines, [("201", 3, 20_000), ("202", 2, 20_000)]);
     }
 }

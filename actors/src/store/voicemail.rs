@@ -46,12 +46,13 @@ impl Store {
     ) -> Result<i64> {
         self.conn
             .prepare_cached(
-                "INSERT INTO voicemail (tenant_id, mailbox, caller, received_at, file, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'recording') RETURNING id",
+                "INSERT INTO voicemail (tenant_id, mailbox, caller, received_at, file, state, node)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'recording', ?6) RETURNING id",
             )?
-            .query_row(params![tenant, mailbox, caller, at as i64, file], |r| {
-                r.get(0)
-            })
+            .query_row(
+                params![tenant, mailbox, caller, at as i64, file, self.node],
+                |r| r.get(0),
+            )
     }
 
     /// Message `id` is complete: `duration_ms` long, new.
@@ -157,13 +158,13 @@ impl Store {
         Ok(())
     }
 
-    /// Messages still marked as being recorded (the switch stopped meanwhile): id and
-    /// file.
+    /// Messages this node still marks as being recorded (it stopped meanwhile): id
+    /// and file.
     pub fn recordings_cut_short(&self) -> Result<Vec<(i64, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, file FROM voicemail WHERE state = 'recording'")?;
-        let rows = stmt.query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, file FROM voicemail WHERE state = 'recording' AND node IS ?1",
+        )?;
+        let rows = stmt.query_map(params![self.node], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<Result<_>>()
     }
 

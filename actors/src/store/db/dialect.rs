@@ -41,11 +41,24 @@ pub fn to_postgres(sql: &str) -> String {
                 let word = &sql[at..end];
                 while chars.next_if(|(i, _)| *i < end).is_some() {}
                 let next = sql[end..].trim_start();
-                if word.eq_ignore_ascii_case("is") && next.starts_with('?') {
-                    // `a IS ?1` (equal, NULL equal to NULL)
+                let (first, rest) = split_word(next);
+                if word.eq_ignore_ascii_case("is") && first.eq_ignore_ascii_case("not") {
+                    if is_keyword_operand(split_word(rest).0) {
+                        out.push_str(word);
+                    } else {
+                        // `a IS NOT b`: differ, NULL differing from a value.
+                        out.push_str("IS DISTINCT FROM");
+                        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+                        while chars.next_if(|(_, c)| c.is_ascii_alphabetic()).is_some() {}
+                    }
+                } else if word.eq_ignore_ascii_case("is") && !is_keyword_operand(first) {
+                    // `a IS b`: equal, NULL equal to NULL.
                     out.push_str("IS NOT DISTINCT FROM");
-                } else if word.eq_ignore_ascii_case("collate") && next.starts_with("NOCASE") {
-                    // What it follows is compared as citext.
+                } else if word.eq_ignore_ascii_case("collate")
+                    && first.eq_ignore_ascii_case("nocase")
+                {
+                    // What it follows is compared as citext (the column it compares
+                    // with is citext: SQLite's NOCASE columns are made so).
                     while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
                     while chars.next_if(|(_, c)| c.is_ascii_alphabetic()).is_some() {}
                     out.truncate(out.trim_end().len());
@@ -58,6 +71,21 @@ pub fn to_postgres(sql: &str) -> String {
         }
     }
     out
+}
+
+/// The word `s` starts with (letters, digits, `_`), and what follows it.
+fn split_word(s: &str) -> (&str, &str) {
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
+    (&s[..end], s[end..].trim_start())
+}
+
+/// What `IS` and `IS NOT` take in both dialects alike.
+fn is_keyword_operand(word: &str) -> bool {
+    ["null", "true", "false", "distinct"]
+        .iter()
+        .any(|k| word.eq_ignore_ascii_case(k))
 }
 
 /// SQLite's name for a function or operator → PostgreSQL's.
@@ -98,6 +126,30 @@ pub fn ddl_to_postgres(sql: &str) -> String {
         }
     }
     s
+}
+
+/// A migration (several statements) for PostgreSQL, a statement at a time. Data
+/// migrations must keep to SQL both understand (no JSON functions).
+pub fn migration_to_postgres(sql: &str) -> String {
+    let mut statements = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (at, c) in sql.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            ';' if !quoted => {
+                statements.push(&sql[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    statements.push(&sql[start..]);
+    statements
+        .into_iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| ddl_to_postgres(s.trim()))
+        .collect::<Vec<_>>()
+        .join(";\n")
 }
 
 fn replace_word(s: &str, word: &str, with: &str) -> String {
@@ -145,10 +197,24 @@ mod tests {
             to_postgres("SELECT 1 FROM t WHERE node IS ?2 AND d = ?1 COLLATE NOCASE LIMIT 1"),
             "SELECT 1 FROM t WHERE node IS NOT DISTINCT FROM $2 AND d = $1::citext LIMIT 1"
         );
+        assert_eq!(
+            to_postgres("WHERE a IS NOT b AND c IS NOT NULL AND d IS NULL AND e IS NOT ?3"),
+            "WHERE a IS DISTINCT FROM b AND c IS NOT NULL AND d IS NULL AND e IS DISTINCT FROM $3"
+        );
         // Names that merely contain them are kept.
         assert_eq!(
             to_postgres("SELECT likely_x FROM t"),
             "SELECT likely_x FROM t"
+        );
+    }
+
+    #[test]
+    fn a_migration_is_said_a_statement_at_a_time() {
+        assert_eq!(
+            migration_to_postgres(
+                "CREATE TABLE a (x INTEGER, y TEXT DEFAULT ';');\n    CREATE INDEX a_x ON a(x);\n"
+            ),
+            "CREATE TABLE a (x BIGINT, y TEXT DEFAULT ';',\n    rowid BIGINT GENERATED ALWAYS AS IDENTITY);\nCREATE INDEX a_x ON a(x)"
         );
     }
 

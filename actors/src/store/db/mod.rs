@@ -33,25 +33,59 @@ enum Backend {
 struct Pg {
     client: postgres::Client,
     url: String,
+    /// The node writing through this connection (`pbx.node`, which the triggers
+    /// name in what they announce).
+    node: Option<String>,
+    /// A transaction is open: a lost connection fails it rather than being
+    /// replaced under it.
+    in_tx: bool,
     /// Prepared statements by their SQLite text.
     statements: HashMap<String, postgres::Statement>,
 }
 
 impl Pg {
-    fn connect(url: &str) -> Result<postgres::Client> {
-        postgres::Client::connect(url, postgres::NoTls)
-            .map_err(|e| Error::Postgres(format!("connecting to {}: {e}", redact(url))))
+    fn connect(url: &str, node: Option<&str>) -> Result<postgres::Client> {
+        let mut client = postgres::Client::connect(url, postgres::NoTls)
+            .map_err(|e| Error::Postgres(format!("connecting to {}: {e}", redact(url))))?;
+        if let Some(node) = node {
+            client
+                .execute("SELECT set_config('pbx.node', $1, false)", &[&node])
+                .map_err(|e| pg_error(e, "set_config"))?;
+        }
+        Ok(client)
+    }
+
+    /// Connects again when the connection was lost (the server restarted, the
+    /// network broke) and no transaction is open.
+    fn reconnect_if_lost(&mut self) -> Result<()> {
+        if self.client.is_closed() && !self.in_tx {
+            tracing::warn!(store = %redact(&self.url), "store connection lost; connecting again");
+            self.client = Self::connect(&self.url, self.node.as_deref())?;
+            self.statements.clear();
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with the statement for `sql`; once more on a new connection when
+    /// the connection was found lost outside a transaction.
+    fn run<T>(
+        &mut self,
+        sql: &str,
+        f: impl Fn(&mut postgres::Client, &postgres::Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let stmt = self.statement(sql)?;
+        match f(&mut self.client, &stmt) {
+            Err(e) if self.client.is_closed() && !self.in_tx => {
+                tracing::debug!(error = %e, "store: query on a lost connection; trying again");
+                let stmt = self.statement(sql)?;
+                f(&mut self.client, &stmt).map_err(|e| pg_error(e, sql))
+            }
+            done => done.map_err(|e| pg_error(e, sql)),
+        }
     }
 
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
-        if self.client.is_closed() {
-            // The server restarted or the network broke: the query that saw it
-            // failed; this one connects again (outside a transaction only, as the
-            // store's transactions are short and end in an error then).
-            tracing::warn!(store = %redact(&self.url), "store connection lost; connecting again");
-            self.client = Self::connect(&self.url)?;
-            self.statements.clear();
-        }
+        self.reconnect_if_lost()?;
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
@@ -88,11 +122,29 @@ impl Db {
     pub fn postgres(url: &str) -> Result<Db> {
         Ok(Db {
             backend: Backend::Postgres(Box::new(RefCell::new(Pg {
-                client: Pg::connect(url)?,
+                client: Pg::connect(url, None)?,
                 url: url.to_owned(),
+                node: None,
+                in_tx: false,
                 statements: HashMap::new(),
             }))),
         })
+    }
+
+    /// Names the node writing through this connection (PostgreSQL's triggers say
+    /// it in what they announce, so a node can tell its own writes).
+    pub fn set_node(&self, node: Option<&str>) -> Result<()> {
+        if let Backend::Postgres(pg) = &self.backend {
+            let mut pg = pg.borrow_mut();
+            pg.node = node.map(str::to_owned);
+            pg.client
+                .execute(
+                    "SELECT set_config('pbx.node', $1, false)",
+                    &[&node.unwrap_or("")],
+                )
+                .map_err(|e| pg_error(e, "set_config"))?;
+        }
+        Ok(())
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -120,8 +172,9 @@ impl Db {
         Ok(Stmt(match &self.backend {
             Backend::Sqlite(c) => StmtInner::Cached(c.prepare_cached(sql)?),
             Backend::Postgres(pg) => {
-                let stmt = pg.borrow_mut().statement(sql)?;
-                StmtInner::Pg(pg, stmt)
+                // Prepared now, so that a statement PostgreSQL refuses fails here.
+                pg.borrow_mut().statement(sql)?;
+                StmtInner::Pg(pg, sql.to_owned())
             }
         }))
     }
@@ -149,11 +202,16 @@ impl Db {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match &self.backend {
             Backend::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Backend::Postgres(pg) => pg
-                .borrow_mut()
-                .client
-                .batch_execute(sql)
-                .map_err(|e| pg_error(e, sql)),
+            Backend::Postgres(pg) => {
+                let mut pg = pg.borrow_mut();
+                pg.reconnect_if_lost()?;
+                match sql {
+                    "BEGIN" => pg.in_tx = true,
+                    "COMMIT" | "ROLLBACK" => pg.in_tx = false,
+                    _ => {}
+                }
+                pg.client.batch_execute(sql).map_err(|e| pg_error(e, sql))
+            }
         }
     }
 
@@ -243,7 +301,8 @@ pub struct Stmt<'a>(StmtInner<'a>);
 enum StmtInner<'a> {
     Cached(rusqlite::CachedStatement<'a>),
     Plain(rusqlite::Statement<'a>),
-    Pg(&'a RefCell<Pg>, postgres::Statement),
+    /// The connection and the statement's SQLite text.
+    Pg(&'a RefCell<Pg>, String),
 }
 
 impl<'a> Stmt<'a> {
@@ -260,16 +319,14 @@ impl<'a> Stmt<'a> {
         if let Some(s) = self.sqlite() {
             return Ok(s.execute(params)?);
         }
-        let StmtInner::Pg(pg, stmt) = &self.0 else {
+        let StmtInner::Pg(pg, sql) = &self.0 else {
             unreachable!("not SQLite")
         };
         let values = pg_values::params(params)?;
         let refs = pg_values::refs(&values);
         let n = pg
             .borrow_mut()
-            .client
-            .execute(stmt, &refs)
-            .map_err(|e| Error::Postgres(e.to_string()))?;
+            .run(sql, |client, stmt| client.execute(stmt, &refs))?;
         Ok(n as usize)
     }
 
@@ -316,15 +373,13 @@ impl<'a> Stmt<'a> {
     }
 
     fn pg_rows(&self, params: &[&dyn ToSql]) -> Result<Vec<postgres::Row>> {
-        let StmtInner::Pg(pg, stmt) = &self.0 else {
+        let StmtInner::Pg(pg, sql) = &self.0 else {
             unreachable!("not SQLite")
         };
         let values = pg_values::params(params)?;
         let refs = pg_values::refs(&values);
         pg.borrow_mut()
-            .client
-            .query(stmt, &refs)
-            .map_err(|e| Error::Postgres(e.to_string()))
+            .run(sql, |client, stmt| client.query(stmt, &refs))
     }
 }
 

@@ -8,7 +8,7 @@
 //! on every change, so that the other nodes read it again at once, and `bindings` one
 //! that names the line whose registrations changed (`listen.rs`).
 
-use super::dialect::ddl_to_postgres;
+use super::dialect::{ddl_to_postgres, migration_to_postgres};
 use super::Db;
 use crate::store::schema::MIGRATIONS;
 use crate::{Error, Result};
@@ -16,8 +16,9 @@ use crate::{Error, Result};
 /// The channel configuration changes are announced on.
 pub const CONFIG_CHANNEL: &str = "pbx_config";
 
-/// The channel registration changes are announced on: `<tenant id>:<ext>:<node>`,
-/// so that a node serving the line reads its bindings again.
+/// The channel registration changes are announced on: `<tenant id>:<ext>:<node>`
+/// (the node whose connection wrote, `pbx.node`), so that the other nodes serving
+/// the line read its bindings again.
 pub const BINDINGS_CHANNEL: &str = "pbx_bindings";
 
 /// Serialises nodes that start at once against one database.
@@ -67,7 +68,7 @@ fn migrate_locked(db: &Db) -> Result<()> {
         }
         Some(v) if v < target => {
             for sql in &MIGRATIONS[v..] {
-                tx.execute_batch(&ddl_to_postgres(sql))?;
+                tx.execute_batch(&migration_to_postgres(sql))?;
             }
             install_triggers(&tx)?;
             tx.execute(
@@ -166,8 +167,8 @@ fn install_triggers(db: &Db) -> Result<()> {
          DECLARE r bindings;
          BEGIN
            IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
-           PERFORM pg_notify('{BINDINGS_CHANNEL}',
-             r.tenant_id || ':' || r.ext || ':' || COALESCE(r.node, ''));
+           PERFORM pg_notify('{BINDINGS_CHANNEL}', r.tenant_id || ':' || r.ext || ':'
+             || COALESCE(current_setting('pbx.node', true), ''));
            RETURN NULL;
          END $$;
          DROP TRIGGER IF EXISTS pbx_bindings_changed ON bindings;
