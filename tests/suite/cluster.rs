@@ -225,6 +225,7 @@ fn three_nodes_share_the_store_and_a_tenant_fails_over_without_registering_again
     let failed = acme_report["failed"].as_object().unwrap();
     let lost = failed.get("bye 408").and_then(|v| v.as_u64()).unwrap_or(0);
     assert!(lost <= 10, "lost: {acme_report}");
+    eprintln!("acme: {answered} of {attempted} answered, {lost} lost with n2");
     for (cause, count) in failed {
         assert!(
             ["bye 408", "bye timeout", "rtp loss"].contains(&cause.as_str())
