@@ -196,16 +196,23 @@ impl Actor for LineActor {
                 }
             }
             LineMsg::DevicesChanged => {
-                // Read again; what removed devices registered ends now.
+                // Read again, the line's own password too; what removed devices
+                // registered ends now.
                 let (tid, ext) = (state.args.tenant.id, state.args.ext.clone());
                 let found = state
                     .args
                     .shared
                     .store
-                    .call(move |s| s.devices(tid, Some(&ext)))
+                    .call(move |s| Ok((s.line(tid, &ext)?, s.devices(tid, Some(&ext))?)))
                     .await;
                 match found {
-                    Ok(found) => state.devices = device_credentials(&state.args, found),
+                    Ok((record, found)) => {
+                        if let Some(record) = record {
+                            state.creds.ha1_md5 = record.ha1_md5;
+                            state.creds.ha1_sha256 = record.ha1_sha256;
+                        }
+                        state.devices = device_credentials(&state.args, found);
+                    }
                     Err(_) => state.devices.clear(),
                 }
                 let (own, devices) = (&state.args.ext, &state.devices);

@@ -217,6 +217,14 @@ fn listen_for_changes(
             && match heard {
                 Heard::Quiet => true,
                 Heard::Tenant(id) => switch.cast(SwitchMsg::ConfigChanged(Some(id))).is_ok(),
+                Heard::Line(id, ext) => {
+                    // A running line reads its password and devices again; a
+                    // hibernating one reads them when it wakes.
+                    if let Some(line) = directory.line(id, &ext) {
+                        let _ = line.send_message(crate::proto::LineMsg::DevicesChanged);
+                    }
+                    switch.cast(SwitchMsg::ConfigChanged(Some(id))).is_ok()
+                }
                 Heard::Everything => {
                     // Whatever changed while nobody listened: lines read their
                     // bindings again too.

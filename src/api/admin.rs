@@ -169,6 +169,7 @@ pub async fn change_line(
         return Err(ApiError::invalid("person", "nothing to change"));
     }
     let tenant = tenant_of(&state, id).await?;
+    let (tenant_id, ext_changed) = (tenant.id, ext.clone());
     state
         .store
         .call(move |s| {
@@ -188,6 +189,8 @@ pub async fn change_line(
             Ok(())
         })
         .await?;
+    // The running line checks the new password from now on.
+    devices_changed(&state, tenant_id, &ext_changed);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -310,6 +310,7 @@ pub async fn save_user(
     };
     if errors.is_empty() {
         let t = super::tenant_of(&state, tenant).await?;
+        let tid = t.id;
         let name = f.get("name").cloned();
         let password = f.get("password").filter(|p| !p.is_empty()).cloned();
         let line = ext.clone();
@@ -323,8 +324,10 @@ pub async fn save_user(
                 Ok(())
             })
             .await;
-        if let Err(e) = done {
-            errors = store_refusal(e)?;
+        match done {
+            // The running line checks the new password from now on.
+            Ok(()) => crate::api::admin::devices_changed(&state, tid, &ext),
+            Err(e) => errors = store_refusal(e)?,
         }
     }
     let saved = errors.is_empty();

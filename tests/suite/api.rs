@@ -734,6 +734,33 @@ fn people_lines_devices_phones_prompts_agents_and_settings_are_administered() {
     assert_eq!(code, 204);
     let (_, people) = get(api, "/api/v1/people", &admin);
     assert_eq!(people[0]["lines"], j!(["103"]), "{people}");
+    // A new password is the running line's at once: 103 registered with its old
+    // one, the old one is refused after the change and the new one registers.
+    let register = |password: &str| {
+        let mut phone = crate::common::sip_client::SipClient::udp(pbx.addr);
+        let contact = format!("<sip:103@{}>", phone.local);
+        phone
+            .register(
+                "103",
+                password,
+                "127.0.0.1",
+                Some(&contact),
+                Some(600),
+                engine::auth::Algorithm::Md5,
+            )
+            .code()
+    };
+    assert_eq!(register("secret103"), Some(200));
+    let (code, _) = send(
+        api,
+        "PATCH",
+        "/api/v1/lines/103",
+        &admin,
+        j!({"password": "changed103"}),
+    );
+    assert_eq!(code, 204);
+    assert_ne!(register("secret103"), Some(200), "the old password");
+    assert_eq!(register("changed103"), Some(200), "the new password");
     let (code, why) = send(
         api,
         "PATCH",

@@ -307,7 +307,7 @@ fn three_nodes_share_the_store_and_a_tenant_fails_over_without_registering_again
             "secret1050",
         ],
     );
-    assert_eq!(next_change(), Heard::Tenant(acme_id));
+    assert_eq!(next_change(), Heard::Line(acme_id, "1050".into()));
     eprintln!(
         "a line added through the store was announced in {:?}",
         added.elapsed()
@@ -338,6 +338,54 @@ fn three_nodes_share_the_store_and_a_tenant_fails_over_without_registering_again
             node: Some("n2".into())
         },
         "its registration is announced as n2's"
+    );
+    // A password changed through the store is the running line's on n2 once the
+    // store has announced it (its line named): the old one no longer registers.
+    admin(
+        &url,
+        &[
+            "line",
+            "passwd",
+            "--tenant",
+            "acme",
+            "1050",
+            "--password",
+            "changed1050",
+        ],
+    );
+    assert_eq!(next_change(), Heard::Line(acme_id, "1050".into()));
+    let register = |password: &str| {
+        let json = dir.path().join("pw.json");
+        let (_, r) = crate::sim::sim_report(
+            &[
+                "--register-only",
+                "--target",
+                &target,
+                "--domain",
+                "acme.test",
+                "--extensions",
+                "1050-1050",
+                "--password",
+                password,
+                "--register-rate",
+                "1",
+            ],
+            &json,
+            Duration::from_secs(30),
+        );
+        n(&r, "registered")
+    };
+    let changed = Instant::now();
+    while register("changed1050") == 0 {
+        assert!(
+            changed.elapsed() < Duration::from_secs(5),
+            "the new password is refused"
+        );
+    }
+    assert_eq!(
+        register("secret1050"),
+        0,
+        "the old password still registers"
     );
 
     // SIGTERM drains n3 (beta's backup and, for a moment, nobody's primary) and

@@ -21,8 +21,8 @@ pub enum LineMsg {
     MwiExpire,
     /// Line `.0`, which a subscription of this line watches, has these calls now.
     Watched(String, crate::blf::LineView),
-    /// A device account of the line changed (a provisioned phone's new password):
-    /// read them again.
+    /// The line's password or a device account of it changed (a provisioned
+    /// phone's new password): read them again.
     DevicesChanged,
     /// Another node sharing the store changed the line's bindings: read them again.
     BindingsChanged,

@@ -19,6 +19,9 @@ const RETRY: Duration = Duration::from_secs(1);
 pub enum Heard {
     /// This tenant's configuration changed.
     Tenant(TenantId),
+    /// The configuration of one line of this tenant changed (its password, its
+    /// devices, its features).
+    Line(TenantId, String),
     /// A line's registrations changed, written by `node`.
     Bindings {
         tenant: TenantId,
@@ -74,10 +77,7 @@ fn listen(url: &str, on: &impl Fn(Heard) -> bool) -> bool {
                 Some(heard) => heard,
                 None => continue,
             },
-            Ok(Some(n)) => match n.payload().parse() {
-                Ok(tenant) => Heard::Tenant(tenant),
-                Err(_) => Heard::Everything,
-            },
+            Ok(Some(n)) => config_of(n.payload()),
             Ok(None) if client.is_closed() => {
                 tracing::warn!("store: the connection that listens for changes closed");
                 return true;
@@ -91,6 +91,19 @@ fn listen(url: &str, on: &impl Fn(Heard) -> bool) -> bool {
         if !on(heard) {
             return false;
         }
+    }
+}
+
+/// `<tenant id>` or `<tenant id>:<ext>`; anything else may be anything.
+fn config_of(payload: &str) -> Heard {
+    let (tenant, ext) = match payload.split_once(':') {
+        Some((t, e)) => (t, Some(e)),
+        None => (payload, None),
+    };
+    match (tenant.parse(), ext) {
+        (Ok(t), None) => Heard::Tenant(t),
+        (Ok(t), Some(e)) => Heard::Line(t, e.to_owned()),
+        (Err(_), _) => Heard::Everything,
     }
 }
 
@@ -126,5 +139,12 @@ mod tests {
             })
         );
         assert_eq!(bindings_of("x:1001:n2"), None);
+    }
+
+    #[test]
+    fn configuration_changes_name_their_tenant_and_line() {
+        assert_eq!(config_of("7"), Heard::Tenant(7));
+        assert_eq!(config_of("7:1001"), Heard::Line(7, "1001".into()));
+        assert_eq!(config_of(""), Heard::Everything);
     }
 }

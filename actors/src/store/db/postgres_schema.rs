@@ -5,6 +5,7 @@
 //! many migrations the database has, as SQLite's `user_version` does.
 //!
 //! Configuration tables carry a trigger that says `NOTIFY pbx_config, '<tenant id>'`
+//! (`'<tenant id>:<ext>'` for a row of one line: its password, devices, features)
 //! on every change, so that the other nodes read it again at once, and `bindings` one
 //! that names the line whose registrations changed (`listen.rs`).
 
@@ -158,7 +159,8 @@ fn install_triggers(db: &Db) -> Result<()> {
          BEGIN
            IF TG_OP = 'DELETE' THEN r := to_jsonb(OLD); ELSE r := to_jsonb(NEW); END IF;
            PERFORM pg_notify('{CONFIG_CHANNEL}', COALESCE(r ->> 'tenant_id',
-             CASE WHEN TG_TABLE_NAME = 'tenants' THEN r ->> 'id' END, ''));
+             CASE WHEN TG_TABLE_NAME = 'tenants' THEN r ->> 'id' END, '')
+             || COALESCE(':' || (r ->> 'ext'), ''));
            RETURN NULL;
          END $$;"
     ))?;
