@@ -6,7 +6,8 @@
 # loadN.test) has node N as its primary; with K nodes the offered rate is split over
 # tenants load1…loadK, each called by a SIPp UAC through the edge, each callee a SIPp
 # UAS registered through the edge. Prints, per node count, the calls completed per
-# second, the CPU each node used per call it carried, and the edge's per call. All
+# second, the CPU each node used per call it carried, the edge's and PostgreSQL's
+# (every server process) per call. All
 # of it shares this machine's cores with SIPp: the figures are costs, not capacity.
 # Not run in CI.
 #
@@ -50,7 +51,7 @@ done
 ticks=$(getconf CLK_TCK)
 cpu_of() { local t=0; for p in "$@"; do t=$(awk -v t="$t" '{print t + $14 + $15}' /proc/$p/stat); done; echo "$t / $ticks" | bc -l; }
 
-printf '| nodes | offered calls/s | completed calls/s | failed | CPU per call, each node | edge CPU per call |\n|---|---|---|---|---|---|\n'
+printf '| nodes | offered calls/s | completed calls/s | failed | CPU per call, each node | edge CPU per call | PostgreSQL CPU per call |\n|---|---|---|---|---|---|---|\n'
 for k in $nodes_list; do
   pids=()
   : > "$work/dispatcher.list"
@@ -81,6 +82,9 @@ for k in $nodes_list; do
   sleep 0.5
   before=(); for p in "${pids[@]}"; do before+=("$(cpu_of "$p")"); done
   edge0=$(cpu_of "${kpids[@]}")
+  postmaster=$(head -1 "$work/pg/data/postmaster.pid")
+  mapfile -t pgpids < <(echo "$postmaster"; pgrep -P "$postmaster")
+  pg0=$(cpu_of "${pgpids[@]}")
   start=$(date +%s.%N)
   for ((n = 1; n <= k; n++)); do
     sipp 127.0.0.1:5094 -sf tests/sipp/call_caller.xml -auth_uri "load$n.test" -inf "$work/callers$n.csv" -m $calls -r $per -d 0 \
@@ -91,6 +95,7 @@ for k in $nodes_list; do
   for ((n = 1; n <= k; n++)); do wait "${uacs[$n]}" || true; done
   end=$(date +%s.%N)
   edge1=$(cpu_of "${kpids[@]}")
+  pg1=$(cpu_of "${pgpids[@]}")
   ok=0; failed=0; per_node=""
   for ((n = 1; n <= k; n++)); do
     o=$(grep -E '^\s+Successful call' "$work/uac$n.out" | awk '{print $NF}'); o=${o:-0}
@@ -100,8 +105,9 @@ for k in $nodes_list; do
     per_node="$per_node$(printf '%.2f ms ' "$(echo "$used / ($o + 0.0001) * 1000" | bc -l)")"
   done
   elapsed=$(echo "$end - $start" | bc -l)
-  printf '| %d | %d | %.0f | %d | %s| %.2f ms |\n' "$k" "$((per * k))" "$(echo "$ok / $elapsed" | bc -l)" "$failed" \
-    "$per_node" "$(echo "($edge1 - $edge0) / ($ok + 0.0001) * 1000" | bc -l)"
+  printf '| %d | %d | %.0f | %d | %s| %.2f ms | %.2f ms |\n' "$k" "$((per * k))" "$(echo "$ok / $elapsed" | bc -l)" "$failed" \
+    "$per_node" "$(echo "($edge1 - $edge0) / ($ok + 0.0001) * 1000" | bc -l)" \
+    "$(echo "($pg1 - $pg0) / ($ok + 0.0001) * 1000" | bc -l)"
   pkill -f "sipp -sf tests/sipp/call_callee_rr.xml" || true
   pkill -f "kamailio -f $work" || true
   for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
