@@ -13,12 +13,14 @@
 #
 #   benches/cluster_load.sh [RATE]     (offered calls/s in all; default 300)
 #   NODES="1 2 3" DURATION=10 PBX_BIN=target/release/pbx benches/cluster_load.sh 300
+#   STATEMENTS=1 …   also lists the statements PostgreSQL spent most time on
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-300}
 duration=${DURATION:-10}
 users=${USERS:-300}
 nodes_list=${NODES:-1 2 3}
+[ -n "${STATEMENTS:-}" ] && export PG_OPTS="-c shared_preload_libraries=pg_stat_statements"
 source scripts/postgres.sh
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -114,3 +116,9 @@ for k in $nodes_list; do
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   sleep 1
 done
+if [ -n "${STATEMENTS:-}" ]; then
+  psql -h 127.0.0.1 -p 5499 -U postgres -d pbx -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+    -c "SELECT calls, round(total_exec_time::numeric, 1) AS ms, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
+        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+fi
+

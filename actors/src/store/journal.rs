@@ -93,16 +93,41 @@ impl Store {
     /// `record_call_events`, queuing the missed-call mails of the calls that ended
     /// in the same transaction: (events applied, mails queued).
     pub fn record_call_events_and_mail(&mut self, events: &[CallEvent]) -> Result<(usize, usize)> {
+        // PostgreSQL aborts a transaction at its first failed statement: the batch is
+        // tried whole first (a round trip a statement) and, when a statement fails,
+        // again with every event in a savepoint of its own, so that the others are
+        // written. SQLite goes on after a failed statement by itself.
+        if self.conn.is_postgres() {
+            if let Ok(done) = self.write_call_events(events, false) {
+                return Ok(done);
+            }
+        }
+        self.write_call_events(events, true)
+    }
+
+    /// One transaction of call events; `careful`: an event that fails is skipped
+    /// (else the whole transaction fails).
+    fn write_call_events(&self, events: &[CallEvent], careful: bool) -> Result<(usize, usize)> {
         let tx = self.conn.transaction()?;
+        let node = self.node.as_deref();
         let mut applied = 0;
         let mut mails = 0;
         for e in events {
             let ended = matches!(e.kind, CallEventKind::CallEnded { .. });
-            match tx.recoverable(|| apply(&tx, e, self.node.as_deref())) {
+            let written = match careful {
+                true => tx.recoverable(|| apply(&tx, e, node)),
+                false => apply(&tx, e, node),
+            };
+            match written {
                 Ok(true) if ended => {
                     applied += 1;
-                    match tx.recoverable(|| super::missed_mail::queue(&tx, e.call, e.at)) {
+                    let queued = match careful {
+                        true => tx.recoverable(|| super::missed_mail::queue(&tx, e.call, e.at)),
+                        false => super::missed_mail::queue(&tx, e.call, e.at),
+                    };
+                    match queued {
                         Ok(n) => mails += n,
+                        Err(err) if !careful => return Err(err),
                         Err(err) => {
                             tracing::warn!(call = %e.call, error = %err, "missed-call mail not queued")
                         }
@@ -112,6 +137,7 @@ impl Store {
                 Ok(false) => {
                     tracing::warn!(call = %e.call, kind = e.kind.name(), "journal: event matches no row; skipped");
                 }
+                Err(err) if !careful => return Err(err),
                 Err(err) => {
                     tracing::warn!(call = %e.call, kind = e.kind.name(), error = %err, "journal: event not written");
                 }
