@@ -95,7 +95,9 @@ fn three_nodes_share_the_store_and_a_tenant_fails_over_without_registering_again
     let dir = temp_dir();
     let pg = Postgres::start();
     let url = pg.create_db("pbx");
+    // The directory the nodes share (an NFS mount on real machines).
     let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
     let files = files.to_str().unwrap();
     admin(&url, &["tenant", "add", "acme", "--domain", "acme.test"]);
     admin(&url, &["tenant", "add", "beta", "--domain", "beta.test"]);
@@ -251,6 +253,29 @@ fn three_nodes_share_the_store_and_a_tenant_fails_over_without_registering_again
         "0",
         "no acme phone registered on n3"
     );
+
+    // `pbx cluster check` on the shared store sees the three nodes by what they
+    // wrote, and the edge answering.
+    let check = admin(
+        &url,
+        &[
+            "cluster",
+            "check",
+            "--files-dir",
+            files,
+            "--node-id",
+            "n3",
+            "--edge",
+            &target,
+        ],
+    );
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(text.contains("postgres://postgres@127.0.0.1"), "{text}");
+    assert!(text.contains("reachable, schema version"), "{text}");
+    for node in ["n2", "n3", "n4"] {
+        assert!(text.contains(&format!("node {node}: ")), "{node}: {text}");
+    }
+    assert!(text.contains(&format!("edge {target}: 200 OK")), "{text}");
 
     // n2 again: it rejoins and, once the edge's probes find it, has acme's calls.
     let n2 = start("n2", "127.0.0.2", n2_port);
