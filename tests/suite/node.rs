@@ -252,8 +252,9 @@ fn calls_done(node: &Pbx) -> i64 {
 
 /// Two nodes behind the Kamailio edge (`deploy/kamailio/edge.cfg`): the tenant's
 /// primary on 127.0.0.2 (the higher priority) and its backup on 127.0.0.3, each with
-/// the demo tenant in a store of its own (the shared store is not built yet, so the
-/// calls go to the conference, which needs no registration). Calls go to the
+/// the demo tenant in a SQLite store of its own (no shared store: the calls go to the
+/// conference, which needs no registration; `cluster.rs` fails over phones through a
+/// shared PostgreSQL). Calls go to the
 /// primary; after a `kill -9` of it, the edge finds it silent, marks it down and
 /// passes the call on to the backup: calls succeed again within 15 s of the kill.
 /// The primary started again gets the calls back once it answers the edge's probes.

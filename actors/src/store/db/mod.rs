@@ -47,12 +47,17 @@ impl Pg {
     fn connect(url: &str, node: Option<&str>) -> Result<postgres::Client> {
         let mut client = postgres::Client::connect(url, postgres::NoTls)
             .map_err(|e| Error::Postgres(format!("connecting to {}: {e}", redact(url))))?;
-        if let Some(node) = node {
-            client
-                .execute("SELECT set_config('pbx.node', $1, false)", &[&node])
-                .map_err(|e| pg_error(e, "set_config"))?;
-        }
+        name_node(&mut client, node)?;
         Ok(client)
+    }
+
+    /// Opens (`BEGIN`) or ends (`COMMIT`, `ROLLBACK`) the transaction.
+    fn transaction_control(&mut self, sql: &str, open: bool) -> Result<()> {
+        if open {
+            self.reconnect_if_lost()?;
+        }
+        self.in_tx = open;
+        self.client.batch_execute(sql).map_err(|e| pg_error(e, sql))
     }
 
     /// Connects again when the connection was lost (the server restarted, the
@@ -102,6 +107,17 @@ impl Pg {
     }
 }
 
+/// Says which node writes through `client` (`pbx.node`; empty for none).
+fn name_node(client: &mut postgres::Client, node: Option<&str>) -> Result<()> {
+    client
+        .execute(
+            "SELECT set_config('pbx.node', $1, false)",
+            &[&node.unwrap_or("")],
+        )
+        .map_err(|e| pg_error(e, "set_config"))?;
+    Ok(())
+}
+
 /// A PostgreSQL error with the statement it came from, for the log.
 fn pg_error(e: postgres::Error, sql: &str) -> Error {
     let detail = e
@@ -137,12 +153,7 @@ impl Db {
         if let Backend::Postgres(pg) = &self.backend {
             let mut pg = pg.borrow_mut();
             pg.node = node.map(str::to_owned);
-            pg.client
-                .execute(
-                    "SELECT set_config('pbx.node', $1, false)",
-                    &[&node.unwrap_or("")],
-                )
-                .map_err(|e| pg_error(e, "set_config"))?;
+            name_node(&mut pg.client, node)?;
         }
         Ok(())
     }
@@ -205,11 +216,6 @@ impl Db {
             Backend::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
                 pg.reconnect_if_lost()?;
-                match sql {
-                    "BEGIN" => pg.in_tx = true,
-                    "COMMIT" | "ROLLBACK" => pg.in_tx = false,
-                    _ => {}
-                }
                 pg.client.batch_execute(sql).map_err(|e| pg_error(e, sql))
             }
         }
@@ -236,8 +242,8 @@ impl Db {
     pub fn transaction(&self) -> Result<Tx<'_>> {
         let sqlite = match &self.backend {
             Backend::Sqlite(c) => Some(c.unchecked_transaction()?),
-            Backend::Postgres(_) => {
-                self.execute_batch("BEGIN")?;
+            Backend::Postgres(pg) => {
+                pg.borrow_mut().transaction_control("BEGIN", true)?;
                 None
             }
         };
@@ -275,15 +281,23 @@ impl Tx<'_> {
         self.open = false;
         match self.sqlite.take() {
             Some(tx) => Ok(tx.commit()?),
-            None => self.db.execute_batch("COMMIT"),
+            None => self.end_postgres("COMMIT"),
+        }
+    }
+
+    fn end_postgres(&self, sql: &str) -> Result<()> {
+        match &self.db.backend {
+            Backend::Postgres(pg) => pg.borrow_mut().transaction_control(sql, false),
+            Backend::Sqlite(_) => Ok(()),
         }
     }
 }
 
 impl Drop for Tx<'_> {
+    /// SQLite's transaction rolls back by itself when dropped.
     fn drop(&mut self) {
-        if self.open && self.sqlite.is_none() {
-            let _ = self.db.execute_batch("ROLLBACK");
+        if self.open {
+            let _ = self.end_postgres("ROLLBACK");
         }
     }
 }
@@ -305,29 +319,29 @@ enum StmtInner<'a> {
     Pg(&'a RefCell<Pg>, String),
 }
 
+/// What a statement runs on.
+enum On<'s, 'a> {
+    Sqlite(&'s mut rusqlite::Statement<'a>),
+    Pg(&'a RefCell<Pg>, &'s str),
+}
+
 impl<'a> Stmt<'a> {
-    fn sqlite(&mut self) -> Option<&mut rusqlite::Statement<'a>> {
+    fn on(&mut self) -> On<'_, 'a> {
         match &mut self.0 {
-            StmtInner::Cached(s) => Some(s),
-            StmtInner::Plain(s) => Some(s),
-            StmtInner::Pg(..) => None,
+            StmtInner::Cached(s) => On::Sqlite(s),
+            StmtInner::Plain(s) => On::Sqlite(s),
+            StmtInner::Pg(pg, sql) => On::Pg(pg, sql),
         }
     }
 
     /// Runs the statement; how many rows it changed.
     pub fn execute(&mut self, params: &[&dyn ToSql]) -> Result<usize> {
-        if let Some(s) = self.sqlite() {
-            return Ok(s.execute(params)?);
+        match self.on() {
+            On::Sqlite(s) => Ok(s.execute(params)?),
+            On::Pg(pg, sql) => {
+                Ok(pg_run(pg, sql, params, |c, stmt, p| c.execute(stmt, p))? as usize)
+            }
         }
-        let StmtInner::Pg(pg, sql) = &self.0 else {
-            unreachable!("not SQLite")
-        };
-        let values = pg_values::params(params)?;
-        let refs = pg_values::refs(&values);
-        let n = pg
-            .borrow_mut()
-            .run(sql, |client, stmt| client.execute(stmt, &refs))?;
-        Ok(n as usize)
     }
 
     /// Every row, each read by `f`.
@@ -340,15 +354,18 @@ impl<'a> Stmt<'a> {
         F: FnMut(&Row<'_>) -> Result<T>,
     {
         let mut out = Vec::new();
-        if let Some(s) = self.sqlite() {
-            let mut rows = s.query(params)?;
-            while let Some(r) = rows.next()? {
-                out.push(f(&Row(RowInner::Sqlite(r))));
+        match self.on() {
+            On::Sqlite(s) => {
+                let mut rows = s.query(params)?;
+                while let Some(r) = rows.next()? {
+                    out.push(f(&Row(RowInner::Sqlite(r))));
+                }
             }
-            return Ok(out.into_iter());
-        }
-        for r in self.pg_rows(params)? {
-            out.push(f(&Row(RowInner::Pg(&r))));
+            On::Pg(pg, sql) => {
+                for r in pg_run(pg, sql, params, |c, stmt, p| c.query(stmt, p))? {
+                    out.push(f(&Row(RowInner::Pg(&r))));
+                }
+            }
         }
         Ok(out.into_iter())
     }
@@ -359,28 +376,36 @@ impl<'a> Stmt<'a> {
     where
         F: FnOnce(&Row<'_>) -> Result<T>,
     {
-        if let Some(s) = self.sqlite() {
-            let mut rows = s.query(params)?;
-            return match rows.next()? {
+        match self.on() {
+            On::Sqlite(s) => match s.query(params)?.next()? {
                 Some(r) => f(&Row(RowInner::Sqlite(r))),
                 None => Err(rusqlite::Error::QueryReturnedNoRows.into()),
-            };
-        }
-        match self.pg_rows(params)?.first() {
-            Some(r) => f(&Row(RowInner::Pg(r))),
-            None => Err(rusqlite::Error::QueryReturnedNoRows.into()),
+            },
+            On::Pg(pg, sql) => {
+                match pg_run(pg, sql, params, |c, stmt, p| c.query(stmt, p))?.first() {
+                    Some(r) => f(&Row(RowInner::Pg(r))),
+                    None => Err(rusqlite::Error::QueryReturnedNoRows.into()),
+                }
+            }
         }
     }
+}
 
-    fn pg_rows(&self, params: &[&dyn ToSql]) -> Result<Vec<postgres::Row>> {
-        let StmtInner::Pg(pg, sql) = &self.0 else {
-            unreachable!("not SQLite")
-        };
-        let values = pg_values::params(params)?;
-        let refs = pg_values::refs(&values);
-        pg.borrow_mut()
-            .run(sql, |client, stmt| client.query(stmt, &refs))
-    }
+/// Runs `sql` on PostgreSQL with `params` carried across.
+fn pg_run<T>(
+    pg: &RefCell<Pg>,
+    sql: &str,
+    params: &[&dyn ToSql],
+    f: impl Fn(
+        &mut postgres::Client,
+        &postgres::Statement,
+        &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<T, postgres::Error>,
+) -> Result<T> {
+    let values = pg_values::params(params)?;
+    let refs = pg_values::refs(&values);
+    pg.borrow_mut()
+        .run(sql, |client, stmt| f(client, stmt, &refs))
 }
 
 /// One row of a result.

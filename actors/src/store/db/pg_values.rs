@@ -103,50 +103,40 @@ impl PgToSql for Param {
 /// Column `i` of `row` as the SQLite value it stands for.
 pub fn column(row: &postgres::Row, i: usize) -> Result<Value> {
     let ty = row.columns()[i].type_();
-    let err = |e: postgres::Error| Error::Postgres(e.to_string());
-    let v = if *ty == Type::INT8 {
-        row.try_get::<_, Option<i64>>(i)
-            .map_err(err)?
-            .map(Value::Integer)
+    if *ty == Type::INT8 {
+        read(row, i, Value::Integer)
     } else if *ty == Type::INT4 {
-        row.try_get::<_, Option<i32>>(i)
-            .map_err(err)?
-            .map(|v| Value::Integer(v.into()))
+        read(row, i, |v: i32| Value::Integer(v.into()))
     } else if *ty == Type::INT2 {
-        row.try_get::<_, Option<i16>>(i)
-            .map_err(err)?
-            .map(|v| Value::Integer(v.into()))
+        read(row, i, |v: i16| Value::Integer(v.into()))
     } else if *ty == Type::BOOL {
-        row.try_get::<_, Option<bool>>(i)
-            .map_err(err)?
-            .map(|v| Value::Integer(v.into()))
+        read(row, i, |v: bool| Value::Integer(v.into()))
     } else if *ty == Type::FLOAT8 {
-        row.try_get::<_, Option<f64>>(i)
-            .map_err(err)?
-            .map(Value::Real)
+        read(row, i, Value::Real)
     } else if *ty == Type::FLOAT4 {
-        row.try_get::<_, Option<f32>>(i)
-            .map_err(err)?
-            .map(|v| Value::Real(v.into()))
+        read(row, i, |v: f32| Value::Real(v.into()))
     } else if *ty == Type::NUMERIC {
-        row.try_get::<_, Option<Numeric>>(i)
-            .map_err(err)?
-            .map(|n| n.0)
+        read(row, i, |n: Numeric| n.0)
     } else if *ty == Type::BYTEA {
-        row.try_get::<_, Option<Vec<u8>>>(i)
-            .map_err(err)?
-            .map(Value::Blob)
+        read(row, i, Value::Blob)
     } else if is_text(ty) {
-        row.try_get::<_, Option<String>>(i)
-            .map_err(err)?
-            .map(Value::Text)
+        read(row, i, Value::Text)
     } else {
-        return Err(Error::Postgres(format!(
+        Err(Error::Postgres(format!(
             "column {} has type {ty}, which the store does not read",
             row.columns()[i].name()
-        )));
-    };
-    Ok(v.unwrap_or(Value::Null))
+        )))
+    }
+}
+
+/// Column `i` read as `T` and made a value; NULL stays NULL.
+fn read<'r, T: PgFromSql<'r>>(
+    row: &'r postgres::Row,
+    i: usize,
+    value: impl FnOnce(T) -> Value,
+) -> Result<Value> {
+    let v: Option<T> = row.try_get(i).map_err(|e| Error::Postgres(e.to_string()))?;
+    Ok(v.map_or(Value::Null, value))
 }
 
 /// A NUMERIC (what PostgreSQL's SUM and AVG of integers give): an integer when it has
