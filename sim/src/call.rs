@@ -42,7 +42,7 @@ pub(crate) fn sdp_offer(ip: IpAddr, port: u16, id: u32) -> String {
 }
 
 /// An SDP of version `version` with direction `dir` (sendrecv, sendonly, recvonly).
-fn sdp_with(ip: IpAddr, port: u16, id: u32, version: u32, dir: &str) -> String {
+pub(crate) fn sdp_with(ip: IpAddr, port: u16, id: u32, version: u32, dir: &str) -> String {
     let mut out = Vec::with_capacity(256);
     write_sdp(&mut out, &ip, ip.is_ipv6(), port, id, version, dir);
     String::from_utf8(out).unwrap_or_default()
@@ -437,6 +437,26 @@ pub(crate) async fn setup(
     offer: &str,
     deadline: Instant,
 ) -> Result<Answered, Cause> {
+    setup_telling(ctx, phone, d, inbox, offer, deadline, None).await
+}
+
+/// What a call left ringing tells, and is told: `rang` when it first rings (180 or
+/// 183); `give_up` cancels it at once.
+pub(crate) struct RingHook {
+    pub rang: Option<tokio::sync::oneshot::Sender<()>>,
+    pub give_up: Arc<tokio::sync::Notify>,
+}
+
+/// `setup` of a call that may be left ringing (`hook`).
+pub(crate) async fn setup_telling(
+    ctx: &Ctx,
+    phone: &Phone,
+    d: &mut Dialog,
+    inbox: &mut Inbox,
+    offer: &str,
+    mut deadline: Instant,
+    mut hook: Option<RingHook>,
+) -> Result<Answered, Cause> {
     let ruri = d.target_uri.clone();
     let invite = |d: &Dialog, branch: &str, auth: Option<(&str, &str)>| {
         let mut w = d.request(ctx, phone, "INVITE", branch, d.cseq);
@@ -463,7 +483,22 @@ pub(crate) async fn setup(
     let mut challenged = false;
     let answer = loop {
         let until = resend_at.map_or(deadline, |r| r.min(deadline));
-        let m = match tokio::time::timeout_at(until, inbox.recv()).await {
+        let give_up = async {
+            match &hook {
+                Some(h) => h.give_up.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        let got = tokio::select! {
+            got = tokio::time::timeout_at(until, inbox.recv()) => Some(got),
+            () = give_up => None,
+        };
+        let Some(got) = got else {
+            // Given up: cancelled as at the deadline.
+            deadline = Instant::now();
+            continue;
+        };
+        let m = match got {
             Ok(Some(m)) => m,
             Ok(None) => return Err(Cause::Timeout),
             Err(_) if Instant::now() >= deadline => {
@@ -494,6 +529,9 @@ pub(crate) async fn setup(
                 if (code == 180 || code == 183) && !ringing {
                     ringing = true;
                     ctx.counters.ringing(started.elapsed());
+                    if let Some(tell) = hook.as_mut().and_then(|h| h.rang.take()) {
+                        let _ = tell.send(());
+                    }
                 }
             }
             200..=299 => break m,
@@ -544,7 +582,7 @@ pub(crate) async fn setup(
 
 /// A re-INVITE in the caller's dialog with `sdp`: its 2xx answer (ACKed), or
 /// `EarlyBye` when the switch hangs up meanwhile, or another cause.
-async fn reinvite(
+pub(crate) async fn reinvite(
     ctx: &Ctx,
     phone: &Phone,
     d: &mut Dialog,
@@ -887,7 +925,16 @@ pub(crate) async fn callee(
         transfer: expect.transfer,
         hang_up: expect.hang_up,
     };
+    // A flow's answerer: its leg is known to the flow (a transfer's `hear = "joined"`
+    // listens to it; the flow may ask it to hang up).
+    let flow_leg = (ctx.scenario.mode == Mode::Flow).then(|| {
+        let media = leg.remote.map(|r| (slot, r, stream_id));
+        ctx.flow.leg_up(phone.ext, media)
+    });
     let result = callee_until_bye(ctx, phone, inbox, &ok, &leg).await;
+    if let Some(key) = flow_leg {
+        ctx.flow.leg_down(phone.ext, key);
+    }
     if media_on {
         match remote {
             Some((addr, _)) => {
@@ -952,6 +999,8 @@ async fn callee_until_bye(
     let mut transfer_at = leg.transfer.map(|(_, after)| Instant::now() + after);
     let hang_up_at = leg.hang_up.map(|after| Instant::now() + after);
     let mut tr = Transfer::default();
+    // A flow's answerer hangs up when the flow asks (after a transfer joined it).
+    let flow = ctx.scenario.mode == Mode::Flow;
     let mut refer_resend = Instant::now();
     let mut refer_wait = T1;
     // The last re-INVITE's CSeq and our answer to it (resent for its retransmissions).
@@ -967,6 +1016,9 @@ async fn callee_until_bye(
         if acked {
             if let Some(t) = transfer_at.or(hang_up_at) {
                 until = until.min(t);
+            }
+            if flow {
+                until = until.min(Instant::now() + crate::flow::POLL);
             }
             if tr.refer.is_some() && !tr.accepted && !tr.failed {
                 until = until.min(refer_resend);
@@ -991,6 +1043,9 @@ async fn callee_until_bye(
                 resend_at = Instant::now() + wait;
             }
             Err(_) => {
+                if flow && ctx.flow.asked_to_hang_up(phone.ext) {
+                    return hang_up(ctx, phone, inbox, leg).await.and(result);
+                }
                 if hang_up_at.is_some_and(|t| Instant::now() >= t) {
                     return hang_up(ctx, phone, inbox, leg).await.and(result);
                 }
@@ -1091,7 +1146,7 @@ async fn callee_until_bye(
 }
 
 /// The status code of a NOTIFY's message/sipfrag body ("SIP/2.0 200 OK").
-fn sipfrag_code(body: &[u8]) -> Option<u16> {
+pub(crate) fn sipfrag_code(body: &[u8]) -> Option<u16> {
     let text = std::str::from_utf8(body).ok()?;
     let line = text.trim_start().lines().next()?;
     let mut parts = line.split_whitespace();

@@ -22,17 +22,20 @@ use engine::auth::client::Challenge;
 use engine::sip::{Message, MessageWriter};
 use tokio::time::Instant;
 
+use tokio::task::JoinHandle;
+
 use crate::call::{setup, Answered, Dialog};
 use crate::media::{Side, Slot, StreamSpec};
-use crate::phone::{unique, Inbox, Phone};
+use crate::phone::{unique, Inbox, Phone, T1, T2};
 use crate::report::Cause;
 use crate::run::{Ctx, Expect};
 use crate::scenario::{Answering, RtpMode, Scenario};
 use crate::stats::Percentiles;
 use crate::steps::{event_of, Action, Hear, Step, HEARD_PACKETS};
 
-/// How often a step that waits for audio or a digit looks again.
-const POLL: Duration = Duration::from_millis(20);
+/// How often a step that waits for audio or a digit looks again (and an answerer
+/// whether its flow asks it to hang up).
+pub(crate) const POLL: Duration = Duration::from_millis(20);
 
 /// How many NOTIFYs a watched mailbox remembers.
 const NOTIFIES_KEPT: usize = 16;
@@ -44,6 +47,25 @@ pub struct FlowState {
     steps: Mutex<Vec<StepCount>>,
     /// Per answerer: the NOTIFYs its mailbox sent.
     mailboxes: Mutex<HashMap<u32, Vec<Notified>>>,
+    /// Per answerer: its calls in progress.
+    legs: Mutex<HashMap<u32, Vec<AnswererLeg>>>,
+    leg_keys: std::sync::atomic::AtomicU64,
+    answerers: Mutex<Answerers>,
+}
+
+/// The answering phones, and those no flow owns now.
+#[derive(Default)]
+struct Answerers {
+    all: Vec<Arc<Phone>>,
+    free: Vec<Arc<Phone>>,
+}
+
+/// An answerer's call as its flow sees it: its stream, and whether the flow asked it
+/// to hang up.
+struct AnswererLeg {
+    key: u64,
+    media: Option<(Slot, SocketAddr, u64)>,
+    hang_up: bool,
 }
 
 /// A message-summary NOTIFY: when it came, whether it said messages wait, and
@@ -116,6 +138,103 @@ impl FlowState {
         list.push((Instant::now(), waiting, false));
     }
 
+    /// An answerer's call is up (`media`: its stream); the key for `leg_down`.
+    pub fn leg_up(&self, ext: u32, media: Option<(Slot, SocketAddr, u64)>) -> u64 {
+        let key = self
+            .leg_keys
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.legs).entry(ext).or_default().push(AnswererLeg {
+            key,
+            media,
+            hang_up: false,
+        });
+        key
+    }
+
+    pub fn leg_down(&self, ext: u32, key: u64) {
+        let mut legs = lock(&self.legs);
+        if let Some(list) = legs.get_mut(&ext) {
+            list.retain(|l| l.key != key);
+            if list.is_empty() {
+                legs.remove(&ext);
+            }
+        }
+    }
+
+    /// How many calls `ext` has up.
+    pub fn legs_of(&self, ext: u32) -> usize {
+        lock(&self.legs).get(&ext).map_or(0, Vec::len)
+    }
+
+    /// The stream of `ext`'s newest call.
+    pub fn media_of(&self, ext: u32) -> Option<(Slot, SocketAddr, u64)> {
+        lock(&self.legs).get(&ext)?.last()?.media
+    }
+
+    /// Asks `ext`'s calls to hang up.
+    pub fn hang_up(&self, ext: u32) {
+        for l in lock(&self.legs).get_mut(&ext).into_iter().flatten() {
+            l.hang_up = true;
+        }
+    }
+
+    pub fn asked_to_hang_up(&self, ext: u32) -> bool {
+        lock(&self.legs)
+            .get(&ext)
+            .is_some_and(|list| list.iter().any(|l| l.hang_up))
+    }
+
+    /// The answering phones flows pick from.
+    pub fn set_answerers(&self, phones: Vec<Arc<Phone>>) {
+        *lock(&self.answerers) = Answerers {
+            all: phones.clone(),
+            free: phones,
+        };
+    }
+
+    /// A flow's answering phones, picked at random: `{answerer}`, and `{other}` when
+    /// the steps need it. A flow that owns its answerers takes idle ones (`None`: too
+    /// few idle, the flow is skipped).
+    pub fn partners(&self, rng: &mut impl rand::Rng, steps: &[Step]) -> Option<Partners> {
+        let two = crate::steps::needs_other(steps);
+        let mut pool = lock(&self.answerers);
+        let Answerers { all, free } = &mut *pool;
+        if crate::steps::owns_answerers(steps) {
+            let n = 1 + usize::from(two);
+            if free.len() < n {
+                return None;
+            }
+            let mut take = || free.swap_remove(rng.gen_range(0..free.len()));
+            let answerer = take();
+            let other = two.then(take);
+            return Some(Partners {
+                answerer: Some(answerer),
+                other,
+                owned: true,
+            });
+        }
+        if all.is_empty() {
+            return Some(Partners::default());
+        }
+        let a = rng.gen_range(0..all.len());
+        let other = (two && all.len() > 1).then(|| {
+            let b = rng.gen_range(0..all.len() - 1);
+            all[if b >= a { b + 1 } else { b }].clone()
+        });
+        Some(Partners {
+            answerer: Some(all[a].clone()),
+            other,
+            owned: false,
+        })
+    }
+
+    /// A flow's owned answerers are idle again.
+    fn give_back(&self, p: &Partners) {
+        lock(&self.answerers)
+            .free
+            .extend([&p.answerer, &p.other].into_iter().flatten().cloned());
+    }
+
     /// When `ext`'s mailbox said `waiting`, at or after `since`, in a NOTIFY no
     /// other step has counted; that NOTIFY is then this step's. Two callers leaving
     /// messages in one mailbox at once each need a NOTIFY of their own.
@@ -145,6 +264,8 @@ pub fn flow_limit(s: &Scenario) -> Duration {
 
 /// A call of the flow while it is up.
 struct Up {
+    /// The phone the call is on: the caller's, or the picker's.
+    phone: Arc<Phone>,
     d: Dialog,
     inbox: Inbox,
     ack: Vec<u8>,
@@ -157,39 +278,136 @@ struct Up {
     sdp_version: u32,
     /// The switch hung it up (a BYE, answered); its media runs until the step ends.
     ended: bool,
+    /// A REFER's final status, and the last status a NOTIFY of it reported.
+    refer_code: Option<u16>,
+    notified: Option<u16>,
 }
 
-/// One caller's flow; the caller is idle again at the end.
-pub async fn run_flow(ctx: Arc<Ctx>, phone: Arc<Phone>, number: u32, answerer: Option<u32>) {
+/// A call a `ring` step left ringing: its INVITE's transaction goes on in a task until
+/// a final response (the pickup's 200, or a timeout that cancels it).
+struct Ringing {
+    task: JoinHandle<(Result<Answered, Cause>, Dialog, Inbox)>,
+    slot: Slot,
+    /// Cancels it.
+    give_up: Arc<tokio::sync::Notify>,
+}
+
+/// The calls a flow holds between steps.
+#[derive(Default)]
+struct Legs {
+    /// The caller's first call.
+    first: Option<Up>,
+    /// The caller's consultation: a second call while the first is up.
+    consult: Option<Up>,
+    /// The picker's call, after a `pickup`.
+    picker: Option<Up>,
+    ringing: Option<Ringing>,
+    /// A transfer handed the caller's calls over: its answerers talk.
+    joined: bool,
+}
+
+/// Which of a flow's calls a message came in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    First,
+    Consult,
+    Picker,
+}
+
+impl Legs {
+    fn get(&mut self, w: Which) -> Option<&mut Up> {
+        match w {
+            Which::First => self.first.as_mut(),
+            Which::Consult => self.consult.as_mut(),
+            Which::Picker => self.picker.as_mut(),
+        }
+    }
+
+    /// The call `dtmf`, `hear` and `hangup` act on: the consultation while one is up.
+    fn current(&mut self) -> Option<&mut Up> {
+        if self.consult.is_some() {
+            self.consult.as_mut()
+        } else {
+            self.first.as_mut()
+        }
+    }
+
+    fn current_which(&self) -> Which {
+        if self.consult.is_some() {
+            Which::Consult
+        } else {
+            Which::First
+        }
+    }
+}
+
+/// A flow's answering phones: the one `{answerer}` names and, when the steps need it,
+/// `{other}` (the picker of a `pickup`, a consultation's or transfer's target).
+#[derive(Default, Clone)]
+pub struct Partners {
+    pub answerer: Option<Arc<Phone>>,
+    pub other: Option<Arc<Phone>>,
+    /// Taken from the idle answerers for this flow alone; given back at its end.
+    pub owned: bool,
+}
+
+/// What a flow's steps share.
+struct Flow<'a> {
+    ctx: &'a Arc<Ctx>,
+    phone: &'a Arc<Phone>,
+    number: u32,
+    partners: &'a Partners,
+}
+
+impl Flow<'_> {
+    fn answerer(&self) -> Option<u32> {
+        self.partners.answerer.as_ref().map(|p| p.ext)
+    }
+
+    /// A step's number with `{ext}`, `{answerer}` and `{other}` filled in.
+    fn expand(&self, template: &str) -> String {
+        let ext = |p: &Option<Arc<Phone>>| p.as_ref().map_or(0, |p| p.ext).to_string();
+        template
+            .replace("{ext}", &self.phone.ext.to_string())
+            .replace("{answerer}", &ext(&self.partners.answerer))
+            .replace("{other}", &ext(&self.partners.other))
+    }
+}
+
+/// One caller's flow; the caller is idle again at the end, and answerers taken for
+/// the flow are given back once their calls have ended.
+pub async fn run_flow(ctx: Arc<Ctx>, phone: Arc<Phone>, number: u32, partners: Partners) {
     ctx.counters.call_started();
+    let f = Flow {
+        ctx: &ctx,
+        phone: &phone,
+        number,
+        partners: &partners,
+    };
     let steps = &ctx.scenario.steps;
-    let mut up: Option<Up> = None;
+    let mut legs = Legs::default();
     let mut previous_start = Instant::now();
     for (i, step) in steps.iter().enumerate() {
         let started = Instant::now();
         let outcome = match step.action {
             // Timed from the step before (the hang-up): its NOTIFY may come before
             // that step's end, when the message is stored before the BYE is answered.
-            Action::Mwi { waiting } => {
-                mwi_step(
-                    &ctx,
-                    &phone,
-                    step,
-                    answerer,
-                    waiting,
-                    &mut up,
-                    previous_start,
-                )
-                .await
-            }
-            _ => do_step(&ctx, &phone, step, number, answerer, &mut up)
+            Action::Mwi { waiting } => mwi_step(&f, step, waiting, &mut legs, previous_start).await,
+            _ => do_step(&f, step, &mut legs)
                 .await
                 .map(|()| started.elapsed()),
         };
         previous_start = started;
         // A call the switch hung up during the step is over once the step is judged.
-        if let Some(call) = up.take_if(|c| c.ended) {
-            end(&ctx, &phone, &call);
+        for w in [Which::First, Which::Consult, Which::Picker] {
+            let slot = match w {
+                Which::First => &mut legs.first,
+                Which::Consult => &mut legs.consult,
+                Which::Picker => &mut legs.picker,
+            };
+            if let Some(call) = slot.take_if(|c| c.ended) {
+                end(&ctx, &call);
+            }
         }
         match outcome {
             Ok(took) => ctx.flow.count(i, Ok(took)),
@@ -201,82 +419,193 @@ pub async fn run_flow(ctx: Arc<Ctx>, phone: Arc<Phone>, number: u32, answerer: O
             }
         }
     }
-    if let Some(call) = up.take() {
-        // The flow ended (or failed) with its call up: the caller hangs up.
-        if call.ended {
-            end(&ctx, &phone, &call);
-        } else {
-            let _ = hang_up(&ctx, &phone, call).await;
-        }
-    }
+    finish(&f, legs).await;
     ctx.counters.call_ended();
     ctx.board.add_idle(phone.index);
 }
 
-async fn do_step(
-    ctx: &Ctx,
-    phone: &Phone,
-    step: &Step,
-    number: u32,
-    answerer: Option<u32>,
-    up: &mut Option<Up>,
-) -> Result<(), Cause> {
+/// The flow is over (or failed): what it still holds is hung up, the answerers a
+/// transfer joined are asked to hang up, and owned answerers go back once idle.
+async fn finish(f: &Flow<'_>, mut legs: Legs) {
+    let ctx = f.ctx;
+    for call in [legs.consult.take(), legs.first.take(), legs.picker.take()]
+        .into_iter()
+        .flatten()
+    {
+        if call.ended {
+            end(ctx, &call);
+        } else {
+            let _ = hang_up(ctx, call).await;
+        }
+    }
+    if let Some(r) = legs.ringing.take() {
+        // Still ringing: cancelled (hung up if answered meanwhile).
+        r.give_up.notify_one();
+        if let Ok((Ok(answered), d, inbox)) = r.task.await {
+            let call = up(
+                ctx,
+                f.phone.clone(),
+                d,
+                inbox,
+                answered,
+                r.slot,
+                f.number,
+                Side::Caller,
+            );
+            let _ = hang_up(ctx, call).await;
+        }
+    }
+    let exts: Vec<u32> = [&f.partners.answerer, &f.partners.other]
+        .into_iter()
+        .flatten()
+        .map(|p| p.ext)
+        .collect();
+    if legs.joined {
+        for &ext in &exts {
+            ctx.flow.hang_up(ext);
+        }
+    }
+    if f.partners.owned {
+        // Their calls end first: a later flow's `ring` or `hear` must find only its own.
+        let until = Instant::now() + ctx.scenario.timeout;
+        while exts.iter().any(|&e| ctx.flow.legs_of(e) > 0) && Instant::now() < until {
+            tokio::time::sleep(POLL).await;
+        }
+        ctx.flow.give_back(f.partners);
+    }
+}
+async fn do_step(f: &Flow<'_>, step: &Step, legs: &mut Legs) -> Result<(), Cause> {
+    let ctx = f.ctx;
     let limit = step.within.unwrap_or(ctx.scenario.timeout);
     let deadline = Instant::now() + limit;
+    // A call's setup may also take the time the far end waits before answering.
+    let setup_deadline = Instant::now()
+        + step
+            .within
+            .unwrap_or(ctx.scenario.timeout + ctx.scenario.answer_delay);
     match &step.action {
-        Action::Dial {
-            number: template,
-            expect,
-        } => {
-            let dialled = template
-                .replace("{ext}", &phone.ext.to_string())
-                .replace("{answerer}", &answerer.unwrap_or_default().to_string());
-            let deadline = Instant::now()
-                + step
-                    .within
-                    .unwrap_or(ctx.scenario.timeout + ctx.scenario.answer_delay);
-            let call = dial(ctx, phone, &dialled, number, deadline).await;
+        Action::Dial { number, expect } => {
+            let dialled = f.expand(number);
+            let call = dial(
+                ctx,
+                f.phone,
+                &dialled,
+                f.number,
+                Side::Caller,
+                setup_deadline,
+            )
+            .await;
             match (call, expect) {
                 (Ok(call), None) => {
-                    *up = Some(call);
+                    legs.first = Some(call);
+                    legs.joined = false;
                     Ok(())
                 }
                 (Ok(call), Some(code)) => {
-                    let _ = hang_up(ctx, phone, call).await;
+                    let _ = hang_up(ctx, call).await;
                     Err(Cause::NotRefused(*code))
                 }
                 (Err(Cause::Code(got)), Some(code)) if got == *code => Ok(()),
                 (Err(cause), _) => Err(cause),
             }
         }
+        Action::Ring(number) => ring_step(f, &f.expand(number), legs, deadline).await,
+        Action::Pickup(code) => pickup(f, &f.expand(code), legs, setup_deadline).await,
+        Action::Hold => {
+            let call = legs
+                .first
+                .as_mut()
+                .filter(|c| !c.ended)
+                .ok_or(Cause::EarlyBye)?;
+            call.sdp_version += 1;
+            let sdp = crate::call::sdp_with(
+                call.phone.local.ip(),
+                call.slot.port,
+                call.number,
+                call.sdp_version,
+                "sendonly",
+            );
+            let Up {
+                phone, d, inbox, ..
+            } = call;
+            match crate::call::reinvite(ctx, phone, d, inbox, &sdp).await {
+                Ok(_) => {
+                    // A phone holding the far end sends nothing meanwhile.
+                    if let Some((remote, _, _)) = call.media {
+                        ctx.media.set_paused(call.slot, remote, true);
+                    }
+                    Ok(())
+                }
+                Err(Cause::EarlyBye) => {
+                    call.ended = true;
+                    Err(Cause::EarlyBye)
+                }
+                Err(other) => Err(other),
+            }
+        }
+        Action::Consult(number) => {
+            if legs.first.as_ref().is_none_or(|c| c.ended) {
+                return Err(Cause::EarlyBye);
+            }
+            let dialled = f.expand(number);
+            legs.consult = Some(
+                dial(
+                    ctx,
+                    f.phone,
+                    &dialled,
+                    f.number,
+                    Side::Caller,
+                    setup_deadline,
+                )
+                .await?,
+            );
+            Ok(())
+        }
+        Action::Transfer(number) => transfer(f, &f.expand(number), legs, deadline).await,
+        Action::Hear(Hear::Joined) => hear_joined(f, deadline).await,
         Action::Hear(kind) => {
-            let call = up.as_ref().filter(|c| !c.ended).ok_or(Cause::EarlyBye)?;
-            let Some((remote, _, id)) = call.media else {
-                return Err(Cause::BadSdp);
-            };
-            let slot = call.slot;
+            let call = legs.current().filter(|c| !c.ended).ok_or(Cause::EarlyBye)?;
+            let mut heard_on = vec![call.media.map(|(r, _, id)| (call.slot, r, id))];
+            // After a pickup the picker hears the caller too.
+            if let (Some(p), Hear::Phone | Hear::Audio) = (&legs.picker, kind) {
+                heard_on.push(p.media.map(|(r, _, id)| (p.slot, r, id)));
+            }
+            let heard_on: Vec<_> = heard_on
+                .into_iter()
+                .collect::<Option<_>>()
+                .ok_or(Cause::BadSdp)?;
             let heard = |m: crate::media::LegMedia| match kind {
                 Hear::Prompt => m.played,
                 Hear::Phone => m.ok,
-                Hear::Audio => m.played + m.ok,
+                Hear::Audio | Hear::Joined => m.played + m.ok,
             };
-            let before = ctx.media.seen(slot, remote, id);
+            let seen = |ctx: &Ctx| -> Vec<_> {
+                heard_on
+                    .iter()
+                    .map(|&(slot, r, id)| ctx.media.seen(slot, r, id))
+                    .collect()
+            };
+            let before = seen(ctx);
+            let enough = |now: &[crate::media::LegMedia]| {
+                now.iter()
+                    .zip(&before)
+                    .all(|(n, b)| heard(*n) >= heard(*b) + HEARD_PACKETS)
+            };
             loop {
-                let now = ctx.media.seen(slot, remote, id);
-                if now.bad > before.bad {
+                let now = seen(ctx);
+                if now.iter().zip(&before).any(|(n, b)| n.bad > b.bad) {
                     return Err(Cause::WrongRtp);
                 }
-                if heard(now) >= heard(before) + HEARD_PACKETS {
+                if enough(&now) {
                     return Ok(());
                 }
                 if Instant::now() >= deadline {
                     return Err(Cause::NotHeard(*kind));
                 }
                 let next = (Instant::now() + POLL).min(deadline);
-                if let Err(cause) = pump(ctx, phone, up, next).await {
+                if let Err(cause) = pump(ctx, legs, next).await {
                     // Hung up: what came before the BYE may still be enough.
-                    let last = ctx.media.seen(slot, remote, id);
-                    return if heard(last) >= heard(before) + HEARD_PACKETS {
+                    return if enough(&seen(ctx)) {
                         Ok(())
                     } else {
                         Err(cause)
@@ -285,7 +614,7 @@ async fn do_step(
             }
         }
         Action::Dtmf(digits) => {
-            let call = up.as_ref().filter(|c| !c.ended).ok_or(Cause::EarlyBye)?;
+            let call = legs.current().filter(|c| !c.ended).ok_or(Cause::EarlyBye)?;
             let Some((remote, Some(pt), _)) = call.media else {
                 return Err(Cause::NoDtmf);
             };
@@ -299,23 +628,28 @@ async fn do_step(
                 if Instant::now() >= deadline {
                     return Err(Cause::NoDtmf);
                 }
-                pump(ctx, phone, up, (Instant::now() + POLL).min(deadline)).await?;
+                pump(ctx, legs, (Instant::now() + POLL).min(deadline)).await?;
             }
         }
         Action::Wait(d) => {
             let until = Instant::now() + *d;
-            if up.as_ref().is_some_and(|c| !c.ended) {
-                pump(ctx, phone, up, until).await
+            if legs.current().is_some_and(|c| !c.ended) {
+                pump(ctx, legs, until).await
             } else {
                 tokio::time::sleep_until(until).await;
                 Ok(())
             }
         }
         Action::Hangup => {
-            let call = up.take_if(|c| !c.ended).ok_or(Cause::EarlyBye)?;
-            hang_up(ctx, phone, call).await
+            let slot = match legs.current_which() {
+                Which::Consult => &mut legs.consult,
+                _ => &mut legs.first,
+            };
+            // Ending a consultation leaves the first call as it was (held, if it was).
+            let call = slot.take_if(|c| !c.ended).ok_or(Cause::EarlyBye)?;
+            hang_up(ctx, call).await
         }
-        Action::Bye => match pump(ctx, phone, up, deadline).await {
+        Action::Bye => match pump(ctx, legs, deadline).await {
             Err(Cause::EarlyBye) => Ok(()),
             Err(other) => Err(other),
             Ok(()) => Err(Cause::NoBye),
@@ -327,16 +661,15 @@ async fn do_step(
 /// Waits for the answerer's mailbox to say `waiting`; the time from `since` to the
 /// NOTIFY is the step's.
 async fn mwi_step(
-    ctx: &Ctx,
-    phone: &Phone,
+    f: &Flow<'_>,
     step: &Step,
-    answerer: Option<u32>,
     waiting: bool,
-    up: &mut Option<Up>,
+    legs: &mut Legs,
     since: Instant,
 ) -> Result<Duration, Cause> {
+    let ctx = f.ctx;
     let deadline = Instant::now() + step.within.unwrap_or(ctx.scenario.timeout);
-    let ext = answerer.ok_or(Cause::NoMwi)?;
+    let ext = f.answerer().ok_or(Cause::NoMwi)?;
     loop {
         if let Some(at) = ctx.flow.said(ext, waiting, since) {
             return Ok(at.saturating_duration_since(since));
@@ -345,53 +678,84 @@ async fn mwi_step(
             return Err(Cause::NoMwi);
         }
         let next = (Instant::now() + POLL).min(deadline);
-        if up.as_ref().is_some_and(|c| !c.ended) {
-            pump(ctx, phone, up, next).await?;
+        if legs.current().is_some_and(|c| !c.ended) {
+            pump(ctx, legs, next).await?;
         } else {
             tokio::time::sleep_until(next).await;
         }
     }
 }
 
-/// Places a call to `dialled`: answered, with its media started.
-async fn dial(
-    ctx: &Ctx,
-    phone: &Phone,
-    dialled: &str,
-    number: u32,
-    deadline: Instant,
-) -> Result<Up, Cause> {
+/// The call a flow's phone places: its Dialog and SDP offer, its inbox open.
+fn new_call(ctx: &Ctx, phone: &Phone, dialled: &str, number: u32) -> (Dialog, Inbox, Slot, String) {
     let s = &ctx.scenario;
     let ruri = format!("sip:{}{dialled}@{}", s.dial_prefix, s.domain);
     let call_id = format!("flow-{number}-{}", unique(ctx));
-    let mut inbox = phone.open(&call_id);
-    let mut d = Dialog::new(ctx, &call_id, ruri);
+    let inbox = phone.open(&call_id);
+    let d = Dialog::new(ctx, &call_id, ruri);
     let slot = ctx.media.allocate();
     let offer = crate::call::sdp_offer(phone.local.ip(), slot.port, number);
+    (d, inbox, slot, offer)
+}
+
+/// Places a call from `phone` to `dialled`: answered, with its media started.
+async fn dial(
+    ctx: &Ctx,
+    phone: &Arc<Phone>,
+    dialled: &str,
+    number: u32,
+    side: Side,
+    deadline: Instant,
+) -> Result<Up, Cause> {
+    let (mut d, mut inbox, slot, offer) = new_call(ctx, phone, dialled, number);
     let started = Instant::now();
-    let answered = setup(ctx, phone, &mut d, &mut inbox, &offer, deadline).await;
+    match setup(ctx, phone, &mut d, &mut inbox, &offer, deadline).await {
+        Ok(answered) => {
+            ctx.counters.answered(started.elapsed());
+            Ok(up(
+                ctx,
+                phone.clone(),
+                d,
+                inbox,
+                answered,
+                slot,
+                number,
+                side,
+            ))
+        }
+        Err(cause) => {
+            phone.close(&d.call_id);
+            Err(cause)
+        }
+    }
+}
+
+/// An answered call of the flow, its media started.
+#[allow(clippy::too_many_arguments)]
+fn up(
+    ctx: &Ctx,
+    phone: Arc<Phone>,
+    d: Dialog,
+    inbox: Inbox,
+    answered: Answered,
+    slot: Slot,
+    number: u32,
+    side: Side,
+) -> Up {
     let Answered {
         answer,
         ack,
         invite_cseq,
-    } = match answered {
-        Ok(a) => a,
-        Err(cause) => {
-            phone.close(&call_id);
-            return Err(cause);
-        }
-    };
-    ctx.counters.answered(started.elapsed());
+    } = answered;
     let mut media = None;
     if let Some((remote, events)) = crate::call::remote_media(&answer) {
-        if s.rtp != RtpMode::Off {
-            let id = ctx
-                .media
-                .start(slot, leg_spec(ctx, number, Side::Caller, remote));
+        if ctx.scenario.rtp != RtpMode::Off {
+            let id = ctx.media.start(slot, leg_spec(ctx, number, side, remote));
             media = Some((remote, events, id));
         }
     }
-    Ok(Up {
+    Up {
+        phone,
         d,
         inbox,
         ack,
@@ -401,7 +765,267 @@ async fn dial(
         number,
         sdp_version: 1,
         ended: false,
-    })
+        refer_code: None,
+        notified: None,
+    }
+}
+
+/// `ring`: the call goes out and the step passes when it rings; its setup runs on in
+/// a task for the `pickup` that answers it.
+async fn ring_step(
+    f: &Flow<'_>,
+    dialled: &str,
+    legs: &mut Legs,
+    deadline: Instant,
+) -> Result<(), Cause> {
+    let ctx = f.ctx;
+    let (mut d, mut inbox, slot, offer) = new_call(ctx, f.phone, dialled, f.number);
+    let (tell, rang) = tokio::sync::oneshot::channel();
+    let give_up = Arc::new(tokio::sync::Notify::new());
+    let hook = crate::call::RingHook {
+        rang: Some(tell),
+        give_up: give_up.clone(),
+    };
+    // Long enough for the pickup after it; then the INVITE is cancelled.
+    let setup_until = deadline + ctx.scenario.timeout * 2 + ctx.scenario.answer_delay;
+    let (c, phone) = (ctx.clone(), f.phone.clone());
+    let task = tokio::spawn(async move {
+        let r = crate::call::setup_telling(
+            &c,
+            &phone,
+            &mut d,
+            &mut inbox,
+            &offer,
+            setup_until,
+            Some(hook),
+        )
+        .await;
+        if r.is_err() {
+            phone.close(&d.call_id);
+        }
+        (r, d, inbox)
+    });
+    let mut ringing = Ringing {
+        task,
+        slot,
+        give_up,
+    };
+    match tokio::time::timeout_at(deadline, rang).await {
+        Ok(Ok(())) => {
+            legs.ringing = Some(ringing);
+            Ok(())
+        }
+        // Over before it rang: refused, or answered at once.
+        Ok(Err(_)) => match (&mut ringing.task).await {
+            Ok((Ok(answered), d, inbox)) => {
+                let call = up(
+                    ctx,
+                    f.phone.clone(),
+                    d,
+                    inbox,
+                    answered,
+                    slot,
+                    f.number,
+                    Side::Caller,
+                );
+                let _ = hang_up(ctx, call).await;
+                Err(Cause::NotRinging)
+            }
+            Ok((Err(cause), _, _)) => Err(cause),
+            Err(_) => Err(Cause::Timeout),
+        },
+        Err(_) => {
+            legs.ringing = Some(ringing);
+            Err(Cause::Timeout)
+        }
+    }
+}
+
+/// `pickup`: the other answerer dials the code; its call and the ringing one are
+/// both answered.
+async fn pickup(f: &Flow<'_>, code: &str, legs: &mut Legs, deadline: Instant) -> Result<(), Cause> {
+    let ctx = f.ctx;
+    let picker = f.partners.other.as_ref().ok_or(Cause::Timeout)?;
+    let mut ringing = legs.ringing.take().ok_or(Cause::Timeout)?;
+    match dial(ctx, picker, code, f.number, Side::Callee, deadline).await {
+        Ok(call) => legs.picker = Some(call),
+        Err(cause) => {
+            legs.ringing = Some(ringing);
+            return Err(cause);
+        }
+    }
+    match tokio::time::timeout_at(deadline, &mut ringing.task).await {
+        Ok(Ok((Ok(answered), d, inbox))) => {
+            let slot = ringing.slot;
+            legs.first = Some(up(
+                ctx,
+                f.phone.clone(),
+                d,
+                inbox,
+                answered,
+                slot,
+                f.number,
+                Side::Caller,
+            ));
+            Ok(())
+        }
+        Ok(Ok((Err(cause), _, _))) => Err(cause),
+        Ok(Err(_)) => Err(Cause::Timeout),
+        Err(_) => {
+            // Still ringing: the picker got another call, or none.
+            legs.ringing = Some(ringing);
+            Err(Cause::NotPickedUp)
+        }
+    }
+}
+
+/// `transfer`: REFER in the first call to `target`, replacing the consultation when
+/// one is up (attended), blind otherwise. Passes when a NOTIFY reports 2xx and the
+/// switch has hung up the caller's calls (a phone hangs up itself what is left at
+/// the step's end).
+async fn transfer(
+    f: &Flow<'_>,
+    target: &str,
+    legs: &mut Legs,
+    deadline: Instant,
+) -> Result<(), Cause> {
+    let ctx = f.ctx;
+    let domain = &ctx.scenario.domain;
+    let replaces = legs
+        .consult
+        .as_ref()
+        .filter(|c| !c.ended)
+        .map(|c| replaces_of(&c.d));
+    let first = legs
+        .first
+        .as_mut()
+        .filter(|c| !c.ended)
+        .ok_or(Cause::EarlyBye)?;
+    first.d.cseq += 1;
+    let cseq = first.d.cseq;
+    let branch = format!("z9hG4bK{}", unique(ctx));
+    let mut w = first.d.request(ctx, &first.phone, "REFER", &branch, cseq);
+    let ext = first.phone.ext;
+    match &replaces {
+        Some(r) => w.header_fmt(
+            "Refer-To",
+            format_args!("<sip:{target}@{domain}?Replaces={r}>"),
+        ),
+        None => w.header_fmt("Refer-To", format_args!("<sip:{target}@{domain}>")),
+    };
+    w.header_fmt("Referred-By", format_args!("<sip:{ext}@{domain}>"))
+        .header_fmt("Contact", format_args!("<sip:{ext}@{}>", first.phone.local));
+    let refer = w.finish();
+    first.refer_code = None;
+    first.notified = None;
+    if !first.phone.send(ctx, &refer).await {
+        return Err(Cause::SendError);
+    }
+    let mut wait = T1;
+    let mut resend_at = Instant::now() + wait;
+    loop {
+        let Some(first) = legs.first.as_ref() else {
+            return Err(Cause::TransferFailed);
+        };
+        if first.refer_code.is_some_and(|c| c >= 300) || first.notified.is_some_and(|c| c >= 300) {
+            return Err(Cause::TransferFailed);
+        }
+        let done = first.notified.is_some_and(|c| (200..300).contains(&c));
+        let over = first.ended && legs.consult.as_ref().is_none_or(|c| c.ended);
+        if done && over {
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            if !done {
+                return Err(Cause::TransferFailed);
+            }
+            // Done, and not hung up by the switch: the phone hangs up itself.
+            for call in [legs.first.take(), legs.consult.take()]
+                .into_iter()
+                .flatten()
+            {
+                if call.ended {
+                    end(ctx, &call);
+                } else {
+                    hang_up(ctx, call).await?;
+                }
+            }
+            break;
+        }
+        if first.refer_code.is_none() && now >= resend_at {
+            first.phone.send(ctx, &refer).await;
+            wait = (wait * 2).min(T2);
+            resend_at = now + wait;
+        }
+        let until = if first.refer_code.is_none() {
+            resend_at.min(deadline)
+        } else {
+            deadline
+        };
+        if let Some((w, m)) = next_message(legs, until).await {
+            if let Some(call) = legs.get(w) {
+                handle(ctx, call, m).await;
+            }
+        }
+    }
+    for call in [legs.first.take(), legs.consult.take()]
+        .into_iter()
+        .flatten()
+    {
+        end(ctx, &call);
+    }
+    legs.joined = true;
+    Ok(())
+}
+
+/// The Replaces of a dialog (RFC 3891), escaped for a Refer-To URI's header.
+fn replaces_of(d: &Dialog) -> String {
+    let to_tag =
+        d.to.split(';')
+            .find_map(|p| p.trim().strip_prefix("tag="))
+            .unwrap_or_default();
+    format!(
+        "{}%3Bto-tag%3D{to_tag}%3Bfrom-tag%3D{}",
+        d.call_id.replace('@', "%40"),
+        d.from_tag
+    )
+}
+
+/// `hear = "joined"`: the flow's two answerers, joined by its transfer, each get
+/// another phone's signature (the caller's streams have stopped).
+async fn hear_joined(f: &Flow<'_>, deadline: Instant) -> Result<(), Cause> {
+    let ctx = f.ctx;
+    let exts: Vec<u32> = [&f.partners.answerer, &f.partners.other]
+        .into_iter()
+        .flatten()
+        .map(|p| p.ext)
+        .collect();
+    let mut before: Option<Vec<crate::media::LegMedia>> = None;
+    loop {
+        let legs: Option<Vec<_>> = exts.iter().map(|&e| ctx.flow.media_of(e)).collect();
+        if let Some(legs) = legs.filter(|l| l.len() == 2) {
+            let now: Vec<_> = legs
+                .iter()
+                .map(|&(slot, r, id)| ctx.media.seen(slot, r, id))
+                .collect();
+            let base = before.get_or_insert_with(|| now.clone());
+            if now.iter().zip(base.iter()).any(|(n, b)| n.bad > b.bad) {
+                return Err(Cause::WrongRtp);
+            }
+            if now
+                .iter()
+                .zip(base.iter())
+                .all(|(n, b)| n.ok >= b.ok + HEARD_PACKETS)
+            {
+                return Ok(());
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(Cause::NotHeard(Hear::Joined));
+        }
+        tokio::time::sleep((deadline - Instant::now()).min(POLL)).await;
+    }
 }
 
 /// The stream of a flow's leg: its signature, listening for anyone.
@@ -420,67 +1044,112 @@ pub fn leg_spec(ctx: &Ctx, call: u32, side: Side, remote: SocketAddr) -> StreamS
     }
 }
 
-/// Handles what arrives in the call until `until`: the 2xx again (ACKed again), the
-/// switch's requests (answered); a BYE ends the call (`EarlyBye`).
-async fn pump(ctx: &Ctx, phone: &Phone, up: &mut Option<Up>, until: Instant) -> Result<(), Cause> {
-    let Some(call) = up.as_mut().filter(|c| !c.ended) else {
-        return Err(Cause::EarlyBye);
-    };
-    loop {
-        let m = match tokio::time::timeout_at(until, call.inbox.recv()).await {
-            Err(_) => return Ok(()),
-            Ok(None) => return Err(Cause::EarlyBye),
-            Ok(Some(m)) => m,
-        };
-        if m.code().is_some_and(|c| (200..300).contains(&c))
-            && m.cseq()
-                .is_some_and(|c| c.method == "INVITE" && c.seq == call.invite_cseq)
-        {
-            phone.send(ctx, &call.ack).await;
-        } else if m.method().map(|x| x.as_str()) == Some("BYE") {
-            phone.answer_stray(ctx, &m).await;
+/// The next message in any of the flow's calls before `until` (`None`: none came).
+async fn next_message(legs: &mut Legs, until: Instant) -> Option<(Which, Message)> {
+    async fn recv(call: &mut Option<Up>) -> Option<Message> {
+        match call {
+            Some(c) => c.inbox.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+    let Legs {
+        first,
+        consult,
+        picker,
+        ..
+    } = legs;
+    tokio::select! {
+        Some(m) = recv(first) => Some((Which::First, m)),
+        Some(m) = recv(consult) => Some((Which::Consult, m)),
+        Some(m) = recv(picker) => Some((Which::Picker, m)),
+        _ = tokio::time::sleep_until(until) => None,
+    }
+}
+
+/// What comes in a call: the 2xx again (ACKed again), the switch's requests
+/// (answered; a re-INVITE gets our SDP again, a NOTIFY's sipfrag is kept), a REFER's
+/// final response kept. Returns whether the call has ended (a BYE).
+async fn handle(ctx: &Ctx, call: &mut Up, m: Message) -> bool {
+    let method = m.method().map(|x| x.as_str().to_owned());
+    match (m.code(), method.as_deref()) {
+        (Some(code), _) => {
+            let cseq = m.cseq();
+            if (200..300).contains(&code)
+                && cseq.is_some_and(|c| c.method == "INVITE" && c.seq == call.invite_cseq)
+            {
+                call.phone.send(ctx, &call.ack).await;
+            } else if code >= 200 && cseq.is_some_and(|c| c.method == "REFER") {
+                call.refer_code = Some(code);
+            }
+        }
+        (None, Some("BYE")) => {
+            call.phone.answer_stray(ctx, &m).await;
             call.ended = true;
-            return Err(Cause::EarlyBye);
-        } else if m.method().map(|x| x.as_str()) == Some("INVITE") {
-            // The switch re-INVITEs (a merge, a transfer): our SDP again.
+        }
+        (None, Some("INVITE")) => {
             call.sdp_version += 1;
-            let contact = format!("<sip:{}@{}>", phone.ext, phone.local);
+            let contact = format!("<sip:{}@{}>", call.phone.ext, call.phone.local);
             let ok = crate::call::reinvite_ok(
                 &m,
                 &contact,
-                phone.local.ip(),
+                call.phone.local.ip(),
                 call.slot.port,
                 call.number,
                 call.sdp_version,
             );
-            phone.send(ctx, &ok).await;
-        } else if m.is_request() {
-            phone.answer_stray(ctx, &m).await;
+            call.phone.send(ctx, &ok).await;
+        }
+        (None, Some("NOTIFY")) => {
+            call.phone.answer_stray(ctx, &m).await;
+            if let Some(code) = crate::call::sipfrag_code(m.body()) {
+                call.notified = Some(code);
+            }
+        }
+        (None, _) => call.phone.answer_stray(ctx, &m).await,
+    }
+    call.ended
+}
+
+/// Handles what arrives in the flow's calls until `until`; the current call or the
+/// picker's ending (a BYE) ends it early (`EarlyBye`).
+async fn pump(ctx: &Ctx, legs: &mut Legs, until: Instant) -> Result<(), Cause> {
+    if legs.current().is_none_or(|c| c.ended) {
+        return Err(Cause::EarlyBye);
+    }
+    loop {
+        let Some((w, m)) = next_message(legs, until).await else {
+            return Ok(());
+        };
+        let current = legs.current_which();
+        let Some(call) = legs.get(w) else { continue };
+        if handle(ctx, call, m).await && (w == current || w == Which::Picker) {
+            return Err(Cause::EarlyBye);
         }
     }
 }
 
 /// Stops a call's media and its routing.
-fn end(ctx: &Ctx, phone: &Phone, call: &Up) {
+fn end(ctx: &Ctx, call: &Up) {
     if let Some((remote, _, id)) = call.media {
         ctx.media.stop(call.slot, remote, id);
     }
-    phone.close(&call.d.call_id);
+    call.phone.close(&call.d.call_id);
 }
 
-/// The caller hangs up: BYE, answered 2xx.
-async fn hang_up(ctx: &Ctx, phone: &Phone, mut call: Up) -> Result<(), Cause> {
+/// The phone hangs up: BYE, answered 2xx.
+async fn hang_up(ctx: &Ctx, mut call: Up) -> Result<(), Cause> {
     call.d.cseq += 1;
     let branch = format!("z9hG4bK{}", unique(ctx));
     let bye = call
         .d
-        .request(ctx, phone, "BYE", &branch, call.d.cseq)
+        .request(ctx, &call.phone, "BYE", &branch, call.d.cseq)
         .finish();
     let deadline = Instant::now() + ctx.scenario.timeout;
-    let r = phone
+    let r = call
+        .phone
         .transact(ctx, &mut call.inbox, &bye, "BYE", call.d.cseq, deadline)
         .await;
-    end(ctx, phone, &call);
+    end(ctx, &call);
     match r?.code() {
         Some(200..=299) => Ok(()),
         code => Err(Cause::ByeCode(code.unwrap_or(0))),

@@ -61,6 +61,10 @@ pub enum Cause {
     NoBye,
     /// A flow's `mwi` step: no NOTIFY saying so in time.
     NoMwi,
+    /// A flow's `ring` step: the call was answered at once, not left ringing.
+    NotRinging,
+    /// A flow's `pickup` step: the picker was answered, the ringing call was not.
+    NotPickedUp,
     /// An answering phone's message-summary SUBSCRIBE was refused or unanswered.
     SubscribeCode(u16),
     SubscribeTimeout,
@@ -93,6 +97,8 @@ impl Cause {
             Cause::NoHoldAudio => "no hold audio".into(),
             Cause::NotHeard(h) => format!("no {} heard", h.as_str()),
             Cause::NotRefused(c) => format!("answered, not {c}"),
+            Cause::NotRinging => "answered, not ringing".into(),
+            Cause::NotPickedUp => "still ringing after the pickup".into(),
             Cause::NoBye => "no bye from the switch".into(),
             Cause::NoMwi => "no mwi notify".into(),
             Cause::SubscribeCode(c) => format!("subscribe {c}"),
@@ -521,7 +527,7 @@ impl Report {
         } else {
             let done = self.steps.last().map_or(0, |l| l.passed);
             s.push_str(&format!(
-                "  flows       {} started, {} completed ({:.2}%), {} calls answered, {} skipped (no idle caller)\n",
+                "  flows       {} started, {} completed ({:.2}%), {} calls answered, {} skipped (no idle caller or answerer)\n",
                 self.attempted,
                 done,
                 pct(done, self.attempted),

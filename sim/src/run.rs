@@ -321,11 +321,12 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     }
 
     // A flow's answering phones, and their mailboxes watched when a step checks MWI.
-    let answerers: Vec<u32> = registered
+    let answerers: Vec<Arc<Phone>> = registered
         .iter()
         .filter(|&&i| mode == Mode::Flow && i >= scenario.callers())
-        .map(|&i| phones[i].ext)
+        .map(|&i| phones[i].clone())
         .collect();
+    ctx.flow.set_answerers(answerers);
     if mode == Mode::Flow && crate::steps::watches_mwi(&scenario.steps) {
         let mut watching = Vec::new();
         for &i in registered.iter().filter(|&&i| i >= scenario.callers()) {
@@ -350,14 +351,14 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     let calling_start = Instant::now();
     let mut calling = None;
     match mode {
-        Mode::Phones if registered.len() >= 2 => place_calls(&ctx, &phones, &answerers).await,
+        Mode::Phones if registered.len() >= 2 => place_calls(&ctx, &phones).await,
         Mode::Phones => {}
         // The table engine returns once its calls are over: it says when it stopped
         // placing them.
         Mode::Uac if table_engine => {
             calling = Some(crate::uac::run(ctx.clone(), phones.clone()).await)
         }
-        Mode::Uac | Mode::CallCentre | Mode::Flow => place_calls(&ctx, &phones, &answerers).await,
+        Mode::Uac | Mode::CallCentre | Mode::Flow => place_calls(&ctx, &phones).await,
         Mode::Uas => tokio::time::sleep(scenario.duration).await,
         Mode::Storm => calling = Some(crate::storm::run(ctx.clone(), phones.clone()).await),
     }
@@ -447,9 +448,9 @@ pub fn drain_time(s: &Scenario) -> Duration {
     s.hold.max() + s.answer_delay + s.timeout * 3
 }
 
-/// Places calls at the scenario's rate for its duration (a flow's calls pick one of
-/// `answerers` each).
-async fn place_calls(ctx: &Arc<Ctx>, phones: &[Arc<Phone>], answerers: &[u32]) {
+/// Places calls at the scenario's rate for its duration (a flow picks its answering
+/// phones, `FlowState::partners`).
+async fn place_calls(ctx: &Arc<Ctx>, phones: &[Arc<Phone>]) {
     let s = &ctx.scenario;
     let mut rng = StdRng::seed_from_u64(s.seed);
     let start = Instant::now();
@@ -482,13 +483,17 @@ async fn place_calls(ctx: &Arc<Ctx>, phones: &[Arc<Phone>], answerers: &[u32]) {
                     ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
-                let answerer =
-                    (!answerers.is_empty()).then(|| answerers[rng.gen_range(0..answerers.len())]);
+                let Some(partners) = ctx.flow.partners(&mut rng, &s.steps) else {
+                    // Every answerer is in another flow's call.
+                    ctx.board.add_idle(caller);
+                    ctx.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
                 tokio::spawn(crate::flow::run_flow(
                     ctx.clone(),
                     phones[caller].clone(),
                     number,
-                    answerer,
+                    partners,
                 ));
                 continue;
             }

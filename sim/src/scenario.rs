@@ -498,6 +498,12 @@ impl Scenario {
                         "the steps name {answerer} or check MWI: give the answering phones",
                     ))
                 }
+                Some((a, b)) if b == a && crate::steps::needs_other(&self.steps) => {
+                    return Err(field_err(
+                        "answerers",
+                        "the steps need two answering phones ({other}, a pickup, a joined transfer): give a range of at least two",
+                    ))
+                }
                 Some((a, b)) => {
                     let (c, d) = self.extensions;
                     if a <= d && c <= b {
@@ -793,6 +799,23 @@ mod opt_secs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_shipped_scenario_reads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                if let Err(e) = Scenario::parse(&text) {
+                    panic!("{}: {e}", path.display());
+                }
+                read += 1;
+            }
+        }
+        assert!(read >= 9, "{read} scenarios in {}", dir.display());
+    }
 
     #[test]
     fn a_call_centre_needs_its_queue_and_agents_apart_from_the_callers() {

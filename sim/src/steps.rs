@@ -17,12 +17,23 @@
 //! ```
 //!
 //! Every step is one table with one action: `dial` (a number; `{ext}` is the caller's
-//! extension, `{answerer}` the answering phone picked for this call; `expect` a final
-//! status other than 2xx, e.g. 486), `hear` (`prompt`, `phone` or `audio`), `dtmf`,
-//! `wait`, `hangup`, `bye` (the switch hangs up), `mwi` (`waiting` or `none`: a
-//! message-summary NOTIFY reaches the answerer, timed from the start of the step
-//! before it, the hang-up that left the message). `within` bounds how long a step may
-//! take (default: the scenario's `timeout`); `name` labels it in the report.
+//! extension, `{answerer}` the answering phone picked for this call, `{other}` a
+//! second one; `expect` a final status other than 2xx, e.g. 486), `hear` (`prompt`,
+//! `phone`, `audio`, or `joined`: the two answerers hear each other after a
+//! transfer), `dtmf`, `wait`, `hangup`, `bye` (the switch hangs up), `mwi` (`waiting`
+//! or `none`: a message-summary NOTIFY reaches the answerer, timed from the start of
+//! the step before it, the hang-up that left the message). `within` bounds how long a
+//! step may take (default: the scenario's `timeout`); `name` labels it in the report.
+//!
+//! Line features: `ring` (a number: the call rings, 180 or 183, and is left ringing),
+//! `pickup` (a code such as `"*59{answerer}"` or `"*8"`: the other answering phone
+//! dials it and takes the ringing call, both ends answered), `hold` (`true`: a
+//! sendonly re-INVITE, answered), `consult` (a number: a second call while the first
+//! is up, as a phone does before an attended transfer), `transfer` (a number: REFER
+//! in the first call, replacing the consultation when one is up, blind otherwise;
+//! passes when the switch reports the transfer done and hangs up the caller's calls).
+//! `dtmf`, `hear` and `hangup` act on the newest call: a `hangup` during a
+//! consultation ends the consultation and the first call goes on.
 
 use std::time::Duration;
 
@@ -41,6 +52,8 @@ pub enum Hear {
     Phone,
     /// Either: someone or something other than the caller itself.
     Audio,
+    /// The flow's two answering phones, joined by its transfer, hear each other.
+    Joined,
 }
 
 impl Hear {
@@ -49,6 +62,7 @@ impl Hear {
             Hear::Prompt => "prompt",
             Hear::Phone => "phone",
             Hear::Audio => "audio",
+            Hear::Joined => "joined",
         }
     }
 }
@@ -73,6 +87,18 @@ pub enum Action {
     /// (`true`) or not, since the step before began. Callers who share an answerer
     /// share its NOTIFYs: give each its own for a strict count.
     Mwi { waiting: bool },
+    /// Call `number`; passes at its first 180 or 183 and leaves it ringing.
+    Ring(String),
+    /// The flow's other answerer dials `number` (a pickup code) and takes the call
+    /// left ringing: its call and the ringing one are both answered.
+    Pickup(String),
+    /// Hold the call: a sendonly re-INVITE, answered 2xx.
+    Hold,
+    /// A second call to `number` while the first is up (a consultation).
+    Consult(String),
+    /// REFER the first call to `number`: attended (Replaces) when a consultation is
+    /// up, blind otherwise. Passes when a NOTIFY says 2xx and the caller's calls end.
+    Transfer(String),
 }
 
 /// One step: its action, its time limit and its report label.
@@ -87,9 +113,13 @@ pub struct Step {
 /// How many 20 ms packets make a step's `hear` (100 ms of audio).
 pub const HEARD_PACKETS: u32 = 5;
 
-const ACTIONS: &[&str] = &["dial", "hear", "dtmf", "wait", "hangup", "bye", "mwi"];
+const ACTIONS: &[&str] = &[
+    "dial", "hear", "dtmf", "wait", "hangup", "bye", "mwi", "ring", "pickup", "hold", "consult",
+    "transfer",
+];
 const KEYS: &[&str] = &[
-    "dial", "hear", "dtmf", "wait", "hangup", "bye", "mwi", "expect", "within", "name",
+    "dial", "hear", "dtmf", "wait", "hangup", "bye", "mwi", "ring", "pickup", "hold", "consult",
+    "transfer", "expect", "within", "name",
 ];
 
 fn err(field: String, message: impl Into<String>) -> ScenarioError {
@@ -158,25 +188,37 @@ fn parse_step(i: usize, v: &toml::Value) -> Result<Step, ScenarioError> {
         toml::Value::Boolean(true) => Ok(()),
         _ => Err(err(at(k), "expected `true`")),
     };
+    let number = |k: &str| {
+        let n = text(k)?.trim().to_owned();
+        if n.is_empty() || n.contains(char::is_whitespace) {
+            return Err(err(at(k), "expected a number such as \"400\" or \"*78\""));
+        }
+        Ok(n)
+    };
     let action = match key {
-        "dial" => {
-            let number = text(key)?.trim().to_owned();
-            if number.is_empty() || number.contains(char::is_whitespace) {
-                return Err(err(at(key), "expected a number such as \"400\" or \"*78\""));
-            }
-            Action::Dial {
-                number,
-                expect: None,
-            }
+        "dial" => Action::Dial {
+            number: number(key)?,
+            expect: None,
+        },
+        "ring" => Action::Ring(number(key)?),
+        "pickup" => Action::Pickup(number(key)?),
+        "consult" => Action::Consult(number(key)?),
+        "transfer" => Action::Transfer(number(key)?),
+        "hold" => {
+            flag(key)?;
+            Action::Hold
         }
         "hear" => Action::Hear(match text(key)? {
             "prompt" => Hear::Prompt,
             "phone" => Hear::Phone,
             "audio" => Hear::Audio,
+            "joined" => Hear::Joined,
             other => {
                 return Err(err(
                     at(key),
-                    format!("expected \"prompt\", \"phone\" or \"audio\", got \"{other}\""),
+                    format!(
+                        "expected \"prompt\", \"phone\", \"audio\" or \"joined\", got \"{other}\""
+                    ),
                 ))
             }
         }),
@@ -283,40 +325,90 @@ fn default_name(a: &Action) -> String {
         Action::Bye => "bye".into(),
         Action::Mwi { waiting: true } => "mwi waiting".into(),
         Action::Mwi { waiting: false } => "mwi none".into(),
+        Action::Ring(n) => format!("ring {n}"),
+        Action::Pickup(n) => format!("pickup {n}"),
+        Action::Hold => "hold".into(),
+        Action::Consult(n) => format!("consult {n}"),
+        Action::Transfer(n) => format!("transfer {n}"),
     }
 }
 
-/// Steps that need a call come while one is up: after an answered `dial`, before the
-/// `hangup` or `bye` that ends it; a `dial` comes when none is.
+/// Where a flow's calls stand between steps, for `check_order`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Calls {
+    None,
+    Ringing,
+    Up,
+    Consulting,
+    /// After a transfer: the caller has no call; its answerers talk.
+    Joined,
+}
+
+/// Steps that need a call come while one is up: after an answered `dial` (or a
+/// `pickup` of a `ring`), before the `hangup` or `bye` that ends it; a `dial` or a
+/// `ring` comes when none is; `consult` and `hold` need the first call, `transfer`
+/// a call to hand over, `hear = "joined"` a transfer before it.
 fn check_order(steps: &[Step]) -> Result<(), ScenarioError> {
-    let mut up = false;
+    let mut calls = Calls::None;
     for (i, s) in steps.iter().enumerate() {
-        let key = match &s.action {
-            Action::Dial { expect, .. } => {
-                if up {
-                    return Err(err(
-                        format!("steps[{i}].dial"),
-                        "a call is already up: end it with `hangup` or `bye` first",
-                    ));
-                }
-                up = expect.is_none();
-                continue;
-            }
-            Action::Hear(_) => "hear",
-            Action::Dtmf(_) => "dtmf",
-            Action::Hangup => "hangup",
-            Action::Bye => "bye",
+        let (key, needs, next): (&str, &[Calls], Calls) = match &s.action {
+            Action::Dial { expect, .. } => (
+                "dial",
+                &[Calls::None, Calls::Joined],
+                if expect.is_none() {
+                    Calls::Up
+                } else {
+                    Calls::None
+                },
+            ),
+            Action::Ring(_) => ("ring", &[Calls::None, Calls::Joined], Calls::Ringing),
+            Action::Pickup(_) => ("pickup", &[Calls::Ringing], Calls::Up),
+            Action::Hear(Hear::Joined) => ("hear", &[Calls::Joined], Calls::Joined),
+            Action::Hear(_) => ("hear", &[Calls::Up, Calls::Consulting], calls),
+            Action::Dtmf(_) => ("dtmf", &[Calls::Up, Calls::Consulting], calls),
+            Action::Hold => ("hold", &[Calls::Up], Calls::Up),
+            Action::Consult(_) => ("consult", &[Calls::Up], Calls::Consulting),
+            Action::Transfer(_) => ("transfer", &[Calls::Up, Calls::Consulting], Calls::Joined),
+            Action::Hangup | Action::Bye => (
+                if s.action == Action::Hangup {
+                    "hangup"
+                } else {
+                    "bye"
+                },
+                &[Calls::Up, Calls::Consulting],
+                if calls == Calls::Consulting {
+                    Calls::Up
+                } else {
+                    Calls::None
+                },
+            ),
             Action::Wait(_) | Action::Mwi { .. } => continue,
         };
-        if !up {
-            return Err(err(
-                format!("steps[{i}].{key}"),
-                "needs a call: put an answered `dial` before it",
-            ));
+        if !needs.contains(&calls) {
+            let message = match calls {
+                Calls::Ringing => "the call left ringing comes first: `pickup` it",
+                Calls::Up | Calls::Consulting if matches!(key, "dial" | "ring") => {
+                    "a call is already up: end it with `hangup` or `bye` first"
+                }
+                Calls::Consulting => "a consultation is up: `transfer` or `hangup` it first",
+                Calls::Joined if key == "hear" => {
+                    "the caller's calls were transferred: only `hear = \"joined\"` is left"
+                }
+                _ if key == "pickup" => "needs a call left ringing: put a `ring` before it",
+                _ if key == "hear" && s.action == Action::Hear(Hear::Joined) => {
+                    "needs a `transfer` before it"
+                }
+                _ => "needs a call: put an answered `dial` before it",
+            };
+            return Err(err(format!("steps[{i}].{key}"), message));
         }
-        if matches!(s.action, Action::Hangup | Action::Bye) {
-            up = false;
-        }
+        calls = next;
+    }
+    if calls == Calls::Ringing {
+        return Err(err(
+            format!("steps[{}]", steps.len() - 1),
+            "the flow ends with its call left ringing: add a `pickup`",
+        ));
     }
     Ok(())
 }
@@ -337,13 +429,46 @@ pub fn watches_mwi(steps: &[Step]) -> bool {
     steps.iter().any(|s| matches!(s.action, Action::Mwi { .. }))
 }
 
+/// The number a step dials, if it dials one.
+fn number_of(a: &Action) -> Option<&str> {
+    match a {
+        Action::Dial { number, .. }
+        | Action::Ring(number)
+        | Action::Pickup(number)
+        | Action::Consult(number)
+        | Action::Transfer(number) => Some(number),
+        _ => None,
+    }
+}
+
 /// Whether a step names the call's answerer.
 pub fn needs_answerer(steps: &[Step]) -> bool {
-    steps.iter().any(|s| match &s.action {
-        Action::Dial { number, .. } => number.contains("{answerer}"),
-        Action::Mwi { .. } => true,
-        _ => false,
+    needs_other(steps)
+        || steps.iter().any(|s| {
+            matches!(s.action, Action::Mwi { .. })
+                || number_of(&s.action).is_some_and(|n| n.contains("{answerer}"))
+        })
+}
+
+/// Whether a flow needs a second answering phone (`{other}`, the picker of a
+/// `pickup`, the pair a transfer joins).
+pub fn needs_other(steps: &[Step]) -> bool {
+    steps.iter().any(|s| {
+        matches!(s.action, Action::Pickup(_) | Action::Hear(Hear::Joined))
+            || number_of(&s.action).is_some_and(|n| n.contains("{other}"))
     })
+}
+
+/// Whether a flow takes its answering phones for itself while it runs: what rings
+/// them, picks them up or joins them must be this flow's call, not another's.
+pub fn owns_answerers(steps: &[Step]) -> bool {
+    needs_other(steps)
+        || steps.iter().any(|s| {
+            matches!(
+                s.action,
+                Action::Ring(_) | Action::Transfer(_) | Action::Consult(_)
+            )
+        })
 }
 
 mod secs {
@@ -475,6 +600,53 @@ mod tests {
         );
         // A wait or an MWI check needs no call; a refused dial leaves none up.
         steps("[[steps]]\ndial = \"1\"\nexpect = 486\n[[steps]]\nwait = 1\n[[steps]]\ndial = \"2\"\n[[steps]]\nbye = true\n[[steps]]\nmwi = \"waiting\"\n").unwrap();
+    }
+
+    #[test]
+    fn line_feature_steps_read_and_come_in_their_order() {
+        let s = steps(
+            "[[steps]]\nring = \"{answerer}\"\n[[steps]]\npickup = \"*59{answerer}\"\n\
+             [[steps]]\nhear = \"phone\"\n[[steps]]\nhold = true\n[[steps]]\nconsult = \"{other}\"\n\
+             [[steps]]\nhangup = true\n[[steps]]\nconsult = \"{other}\"\n\
+             [[steps]]\ntransfer = \"{other}\"\n[[steps]]\nhear = \"joined\"\n[[steps]]\nwait = 1\n",
+        )
+        .unwrap();
+        assert_eq!(s[0].action, Action::Ring("{answerer}".into()));
+        assert_eq!(s[1].name, "pickup *59{answerer}");
+        assert_eq!(s[3].action, Action::Hold);
+        // A consultation hung up leaves the first call: a second one may follow.
+        assert_eq!(s[6].name, "consult {other}");
+        assert_eq!(s[7].action, Action::Transfer("{other}".into()));
+        assert_eq!(s[8].action, Action::Hear(Hear::Joined));
+        assert!(needs_other(&s) && owns_answerers(&s) && needs_answerer(&s));
+        // A blind transfer straight from the first call.
+        steps("[[steps]]\ndial = \"1\"\n[[steps]]\ntransfer = \"2\"\n[[steps]]\ndial = \"3\"\n[[steps]]\nhangup = true\n").unwrap();
+        let plain = steps("[[steps]]\ndial = \"{answerer}\"\n[[steps]]\nhangup = true\n").unwrap();
+        assert!(!needs_other(&plain) && !owns_answerers(&plain) && needs_answerer(&plain));
+
+        assert_eq!(field("[[steps]]\npickup = \"*8\"\n"), "steps[0].pickup");
+        assert_eq!(
+            field("[[steps]]\nring = \"1\"\n[[steps]]\nhear = \"phone\"\n"),
+            "steps[1].hear"
+        );
+        assert_eq!(field("[[steps]]\nring = \"1\"\n"), "steps[0]");
+        assert_eq!(
+            field("[[steps]]\ndial = \"1\"\n[[steps]]\nhear = \"joined\"\n"),
+            "steps[1].hear"
+        );
+        assert_eq!(field("[[steps]]\nconsult = \"1\"\n"), "steps[0].consult");
+        assert_eq!(
+            field("[[steps]]\ndial = \"1\"\n[[steps]]\nconsult = \"2\"\n[[steps]]\nhold = true\n"),
+            "steps[2].hold"
+        );
+        assert_eq!(
+            field(
+                "[[steps]]\ndial = \"1\"\n[[steps]]\ntransfer = \"2\"\n[[steps]]\nhangup = true\n"
+            ),
+            "steps[2].hangup"
+        );
+        assert_eq!(field("[[steps]]\nhold = 1\n"), "steps[0].hold");
+        assert_eq!(field("[[steps]]\ntransfer = \"\"\n"), "steps[0].transfer");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `pbx sim` flows against the real `pbx serve`: callers walk a scenario's steps
 //! (feature codes, an IVR by DTMF, a queue, voicemail with its MWI NOTIFY, a
-//! conference), and the JSON report counts every step; a switch behaviour that fails
+//! conference, pickup of a ringing phone, attended and blind transfers), and the
+//! JSON report counts every step; a switch behaviour that fails
 //! a step is reported under that step with its cause.
 
 use std::path::Path;
@@ -11,11 +12,11 @@ use crate::common::{temp_dir, Pbx};
 use crate::sim::{add_lines, n, report, sim};
 
 /// A stopped-then-restarted switch with callers 1000-1004 and answering lines
-/// 2000-2001 (password `pw{ext}`), after `setup` ran on its data directory.
+/// 2000-2003 (password `pw{ext}`), after `setup` ran on its data directory.
 fn switch_with_lines(dir: &Path, setup: impl FnOnce(&Path)) -> Pbx {
     let mut pbx = Pbx::start(dir);
     pbx.stop();
-    for (from, to) in [("1000", "1004"), ("2000", "2001")] {
+    for (from, to) in [("1000", "1004"), ("2000", "2003")] {
         add_lines(dir, from, to);
     }
     setup(dir);
@@ -200,4 +201,91 @@ fn flows_in_a_conference_hear_the_others() {
         "[[steps]]\ndial = \"500\"\n[[steps]]\nhear = \"audio\"\nwithin = \"8s\"\n[[steps]]\nwait = \"2s\"\n[[steps]]\nhangup = true\n",
     );
     assert_all_passed(&r);
+}
+
+#[test]
+fn a_ringing_phone_is_picked_up_directed_and_by_group() {
+    let dir = temp_dir();
+    let pbx = switch_with_lines(dir.path(), |dir| {
+        edit_plan(dir, |plan| {
+            plan["pickup_groups"] =
+                serde_json::json!([{"name": "desk", "members": ["2000", "2001", "2002", "2003"]}]);
+        });
+    });
+    // The answerer rings and never answers; the other answerer dials the code and
+    // takes the call; caller and picker hear each other.
+    let steps = "[[steps]]\nring = \"{answerer}\"\n[[steps]]\npickup = \"CODE\"\n\
+                 [[steps]]\nhear = \"phone\"\n[[steps]]\nhangup = true\n";
+    let head = "answerers = \"2000-2003\"\nanswer = \"ring\"";
+    for code in ["*59{answerer}", "*8"] {
+        let r = flow(
+            &pbx,
+            dir.path(),
+            "pickup",
+            head,
+            &steps.replace("CODE", code),
+        );
+        assert_all_passed(&r);
+    }
+    // Nothing rings the number picked: the pickup's own call is refused (404), and
+    // that step is the flow's failure.
+    let r = flow(
+        &pbx,
+        dir.path(),
+        "no-pickup",
+        head,
+        &steps.replace("CODE", "*591003"),
+    );
+    let flows = n(&r, "attempted");
+    assert!(flows >= 3, "{r}");
+    assert_eq!(
+        r["failed"],
+        serde_json::json!({"pickup *591003: 404": flows}),
+        "{r}"
+    );
+}
+
+#[test]
+fn attended_and_blind_transfers_join_the_answerers() {
+    let dir = temp_dir();
+    let pbx = switch_with_lines(dir.path(), |_| {});
+    let head = "answerers = \"2000-2003\"\nanswer_delay = \"100ms\"";
+    // As a desk phone does it: the first call held, the other answerer consulted,
+    // then the first handed to it (REFER with Replaces); the two hear each other.
+    let r = flow(
+        &pbx,
+        dir.path(),
+        "attended",
+        head,
+        "[[steps]]\ndial = \"{answerer}\"\n[[steps]]\nhear = \"phone\"\n[[steps]]\nhold = true\n\
+         [[steps]]\nconsult = \"{other}\"\n[[steps]]\nhear = \"phone\"\n\
+         [[steps]]\ntransfer = \"{other}\"\n[[steps]]\nhear = \"joined\"\n",
+    );
+    assert_all_passed(&r);
+    // Blind: REFER to the other answerer, who answers and talks with the first.
+    let blind = "[[steps]]\ndial = \"{answerer}\"\n[[steps]]\nhear = \"phone\"\n\
+                 [[steps]]\ntransfer = \"TARGET\"\n[[steps]]\nhear = \"joined\"\n";
+    let r = flow(
+        &pbx,
+        dir.path(),
+        "blind",
+        head,
+        &blind.replace("TARGET", "{other}"),
+    );
+    assert_all_passed(&r);
+    // A transfer to a number that does not exist fails as the transfer's step.
+    let r = flow(
+        &pbx,
+        dir.path(),
+        "nowhere",
+        head,
+        &blind.replace("TARGET", "2999"),
+    );
+    let flows = n(&r, "attempted");
+    assert!(flows >= 3, "{r}");
+    assert_eq!(
+        r["failed"],
+        serde_json::json!({"transfer 2999: transfer failed": flows}),
+        "{r}"
+    );
 }
