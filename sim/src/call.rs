@@ -256,7 +256,7 @@ async fn caller_dialog(
         ctx.centre.admitted(phone.ext);
     }
     let remote = remote_media(&answer);
-    let media_on = ctx.scenario.rtp != RtpMode::Off;
+    let media_on = ctx.scenario.rtp_on(plan.number);
     let mut stream_id = 0;
     if media_on {
         if let Some((addr, dtmf_pt)) = remote {
@@ -894,7 +894,14 @@ pub(crate) async fn callee(
         sdp_offer(phone.local.ip(), slot.port, number).as_bytes(),
     );
     phone.send(ctx, &ok).await;
-    let media_on = ctx.scenario.rtp != RtpMode::Off;
+    // A callee that learns the call's number from the caller's audio sends once it
+    // hears some: the caller's sample decides.
+    let learns = ctx.scenario.mode == Mode::Uas && number == 0;
+    let media_on = if learns {
+        ctx.scenario.rtp != RtpMode::Off
+    } else {
+        ctx.scenario.rtp_on(number)
+    };
     let mut stream_id = 0;
     if let (true, Some((addr, dtmf_pt))) = (media_on, remote) {
         stream_id = ctx.media.start(

@@ -15,6 +15,7 @@
 //! dtmf = 0.1                    # share of calls that send RFC 4733 digits
 //! hold_share = 0.1              # share of calls put on hold and resumed
 //! transfer_share = 0.05         # share of calls the callee blind-transfers
+//! rtp_share = 0.01              # share of calls with RTP (a sample); default 1
 //! ```
 //!
 //! A call centre (`queue` and `agents` together): the phones of `extensions` call the
@@ -228,6 +229,9 @@ pub struct Scenario {
     #[serde(with = "opt_secs")]
     pub register_for: Option<Duration>,
     pub rtp: RtpMode,
+    /// Share (0–1) of calls that send RTP and have their audio checked: a sample
+    /// (`rtp_on`), for concurrency past what the machine can relay.
+    pub rtp_share: f64,
     /// Seed of the random choices (callers, callees, hold times, DTMF calls).
     pub seed: u64,
     /// Call-centre mode: the queue's number, and the agents' extensions.
@@ -266,6 +270,7 @@ impl Default for Scenario {
             register_expires: 600,
             register_for: None,
             rtp: RtpMode::Call,
+            rtp_share: 1.0,
             seed: 1,
             queue: None,
             agents: None,
@@ -295,6 +300,7 @@ const FIELDS: &[&str] = &[
     "register_expires",
     "register_for",
     "rtp",
+    "rtp_share",
     "seed",
     "queue",
     "agents",
@@ -391,6 +397,7 @@ impl Scenario {
                     s.register_expires = n as u32;
                 }
                 "rtp" => s.rtp = parse_rtp(v)?,
+                "rtp_share" => s.rtp_share = share_of(key, v)?,
                 "queue" => {
                     let n = parse_numbers(str_of(key, v)?).map_err(|m| field_err(key, m))?;
                     if n.0 != n.1 {
@@ -478,6 +485,12 @@ impl Scenario {
                 "`dtmf` steps send on the call's RTP: use rtp = \"call\"",
             ));
         }
+        if self.mode == Mode::Flow && self.rtp_share < 1.0 {
+            return Err(field_err(
+                "rtp_share",
+                "a flow's steps check their own audio: drop rtp_share",
+            ));
+        }
         if self.answerers.is_some() && self.mode != Mode::Flow {
             return Err(field_err(
                 "answerers",
@@ -539,6 +552,7 @@ impl Scenario {
         for (field, share) in [
             ("hold_share", self.hold_share),
             ("transfer_share", self.transfer_share),
+            ("rtp_share", self.rtp_share),
         ] {
             if !(0.0..=1.0).contains(&share) {
                 return Err(field_err(
@@ -568,6 +582,19 @@ impl Scenario {
     }
 
     /// How many phones the run simulates (callers, then agents in a call centre).
+    /// Whether call `number` sends RTP and has its audio checked: RTP is on, and the
+    /// call is in the `rtp_share` sample (the same answer on both of its sides).
+    pub fn rtp_on(&self, number: u32) -> bool {
+        if self.rtp == RtpMode::Off {
+            return false;
+        }
+        if self.rtp_share >= 1.0 {
+            return true;
+        }
+        let spread = u64::from(number).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+        (spread as f64) < self.rtp_share * (1u64 << 24) as f64
+    }
+
     pub fn phones(&self) -> usize {
         let count = |r: Option<(u32, u32)>| r.map_or(0, |(a, b)| (b - a + 1) as usize);
         self.callers() + count(self.agents) + count(self.answerers)
@@ -799,6 +826,25 @@ mod opt_secs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_rtp_share_samples_calls_the_same_way_on_both_sides() {
+        let mut s = Scenario::parse("rtp_share = 0.1\n").unwrap();
+        let sampled = (0..10_000).filter(|&n| s.rtp_on(n)).count();
+        assert!((900..1100).contains(&sampled), "{sampled} of 10,000");
+        assert_eq!(s.rtp_on(4321), s.clone().rtp_on(4321));
+        s.rtp_share = 1.0;
+        assert!((0..100).all(|n| s.rtp_on(n)));
+        s.rtp = RtpMode::Off;
+        assert!(!(0..100).any(|n| s.rtp_on(n)));
+        assert_eq!(
+            match Scenario::parse("rtp_share = 2\n") {
+                Err(ScenarioError::Field { field, .. }) => field,
+                other => panic!("{other:?}"),
+            },
+            "rtp_share"
+        );
+    }
 
     #[test]
     fn every_shipped_scenario_reads() {

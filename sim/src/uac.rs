@@ -34,7 +34,6 @@ use crate::media::{Side, Slot, StreamSpec};
 use crate::phone::{unique, Phone, T1, T2};
 use crate::report::Cause;
 use crate::run::Ctx;
-use crate::scenario::RtpMode;
 
 /// How often the engine wakes: reads its sockets, places calls, fires timers.
 pub const TICK: Duration = Duration::from_millis(2);
@@ -512,7 +511,7 @@ impl Engine<'_> {
         c.routes = crate::ua::route_set(m);
         // The ACK of a 2xx is a transaction of its own.
         c.branch += 1;
-        if ctx.scenario.rtp != RtpMode::Off {
+        if ctx.scenario.rtp_on(c.number) {
             if let Some((remote, events)) = remote_media(m) {
                 let id = ctx.media.start(
                     c.slot,

@@ -5,6 +5,7 @@ mod agents;
 mod api_keys;
 mod capture;
 mod cluster;
+mod fd_limit;
 pub(crate) mod journal;
 mod mail;
 mod prompts;

@@ -220,6 +220,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     // right after that line still stops it cleanly.
     let mut stop =
         StopSignals::install().map_err(|e| CliError::Failed(format!("signal handlers: {e}")))?;
+    if let Some(n) = super::fd_limit::raise() {
+        tracing::info!(open_files = n, "open-file limit");
+    }
     let mut tls = None;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let addrs = if args.tls_addrs.is_empty() {

@@ -111,6 +111,10 @@ pub struct ModeArgs {
     /// RTP: call (whole call, default), off, or a duration (the first stretch only).
     #[arg(long)]
     rtp: Option<String>,
+    /// Share (0–1) of calls with RTP (and an audio check): a sample, for concurrency
+    /// past what the machine can relay. Default 1: every call.
+    #[arg(long)]
+    rtp_share: Option<f64>,
     /// Call centre: the queue's number the phones of --extensions call.
     #[arg(long, requires = "agents", conflicts_with_all = ["uac_only", "uas"])]
     queue: Option<u64>,
@@ -226,6 +230,9 @@ fn scenario(a: &SimArgs) -> Result<Scenario, CliError> {
             d => RtpMode::First(duration_flag("rtp", d)?),
         };
     }
+    if let Some(r) = a.modes.rtp_share {
+        s.rtp_share = r;
+    }
     if let Some(q) = a.modes.queue {
         s.queue = Some(q);
         s.mode = Mode::CallCentre;
@@ -265,6 +272,16 @@ fn scenario(a: &SimArgs) -> Result<Scenario, CliError> {
 
 pub fn run(a: SimArgs) -> Result<(), CliError> {
     let s = scenario(&a)?;
+    // A socket per phone (and a few more): thousands of phones need more than the
+    // usual soft limit of 1,024.
+    let limit = super::fd_limit::raise().unwrap_or(0);
+    let needed = s.phones() as u64 + 64;
+    if !matches!(s.mode, Mode::Storm | Mode::Uac | Mode::Uas) && needed > limit {
+        return Err(CliError::Usage(format!(
+            "{} phones need about {needed} open files; the limit is {limit} (raise the hard limit: ulimit -Hn)",
+            s.phones()
+        )));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
