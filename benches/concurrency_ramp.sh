@@ -3,8 +3,9 @@
 # through `pbx serve` (release) and holds them, RTP (and the audio check) on a SHARE
 # of the calls (1: every call), the rest with their media anchored but silent. Prints
 # the peak concurrency, the audio checks, the switch's RSS per call up and its CPU.
-# Needs about 4 open files per call in the switch and one per phone in the sim: the
-# script raises the hard limit (as root) and both processes raise their soft limit.
+# Needs about 4 open files per call in the switch (two RTP and two RTCP sockets) and
+# one per phone in the sim: the script tries to raise the hard limit (as root; a
+# container may forbid it) and both processes raise their soft limit to the hard one.
 # Not run in CI.
 #
 #   benches/concurrency_ramp.sh [CALLS [SHARE]]      (default 10000 0.01)
@@ -15,8 +16,12 @@ share=${2:-0.01}
 hold=${HOLD:-100}
 rate=$(( (calls + hold - 1) / hold ))
 phones=$(( calls * 2 + 200 ))
-ulimit -Hn $(( calls * 6 + 10000 )) 2>/dev/null || true
+ulimit -Hn $(( calls * 4 + 10000 )) 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -Hn)" -lt $(( calls * 4 + 1000 )) ]; then
+  echo "the open-file limit ($(ulimit -Hn)) holds about $(( ($(ulimit -Hn) - 1000) / 4 )) relayed calls, not $calls" >&2
+  exit 1
+fi
 work=$(mktemp -d)
 trap 'kill -INT $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cargo build --release -q

@@ -721,6 +721,11 @@ async fn cancel(ctx: &Ctx, phone: &Phone, d: &mut Dialog, inbox: &mut Inbox, bra
 /// new INVITE.
 pub async fn answer(ctx: Arc<Ctx>, phone: Arc<Phone>, invite: Message, mut inbox: Inbox) {
     let call_id = invite.call_id().unwrap_or("").to_owned();
+    if phone.carrier {
+        carrier_answer(&ctx, &phone, &invite, &mut inbox).await;
+        phone.close(&call_id);
+        return;
+    }
     if ctx.scenario.mode == Mode::Uas {
         uas_answer(&ctx, &phone, &invite, &mut inbox).await;
         phone.close(&call_id);
@@ -816,6 +821,32 @@ async fn uas_answer(ctx: &Ctx, phone: &Phone, invite: &Message, inbox: &mut Inbo
     ctx.counters.call_ended();
 }
 
+/// A flow's carrier answers an INVITE for one of its DIDs (`dids`), 404 otherwise;
+/// the flow's caller judges the audio.
+async fn carrier_answer(ctx: &Ctx, phone: &Phone, invite: &Message, inbox: &mut Inbox) {
+    let (from, to) = ctx.scenario.numbers.unwrap_or((1, 0));
+    match invite.uri_str().and_then(uri_user) {
+        Some(did) if (from..=to).contains(&did) => {
+            let expect = Expect {
+                number: sim_number(invite.body()).unwrap_or(0),
+                dtmf: false,
+                transfer: None,
+                hang_up: None,
+            };
+            if let Err(cause) = callee(ctx, phone, invite, inbox, expect).await {
+                ctx.counters
+                    .fail(Cause::Step("carrier".into(), Box::new(cause)));
+            }
+        }
+        _ => {
+            let resp =
+                MessageWriter::response_to(invite, 404, "Not Found", Some(&unique(ctx))).finish();
+            phone.send(ctx, &resp).await;
+            linger(ctx, phone, inbox, &resp).await;
+        }
+    }
+}
+
 /// The numeric user part of a SIP URI (`sip:4930123400@host;…`).
 fn uri_user(uri: &str) -> Option<u64> {
     let rest = uri
@@ -861,7 +892,13 @@ pub(crate) async fn callee(
     ringing.header("Contact", &contact);
     let ringing = ringing.finish();
     phone.send(ctx, &ringing).await;
-    let slot = ctx.media.allocate();
+    // A socket of the pool that has no stream from the caller's address yet: a sim
+    // calling this one directly sends from a pool too, and two calls between the same
+    // two sockets could not be told apart.
+    let slot = match remote_media(invite) {
+        Some((from, _)) => ctx.media.allocate_apart_from(from),
+        None => ctx.media.allocate(),
+    };
     // Ring for the answer delay; a CANCEL ends the call.
     let answer_at = Instant::now() + ctx.scenario.answer_delay;
     loop {
@@ -896,7 +933,7 @@ pub(crate) async fn callee(
     phone.send(ctx, &ok).await;
     // A callee that learns the call's number from the caller's audio sends once it
     // hears some: the caller's sample decides.
-    let learns = ctx.scenario.mode == Mode::Uas && number == 0;
+    let learns = (ctx.scenario.mode == Mode::Uas || phone.carrier) && number == 0;
     let media_on = if learns {
         ctx.scenario.rtp != RtpMode::Off
     } else {
@@ -918,7 +955,7 @@ pub(crate) async fn callee(
                 // it before the callee has seen the re-INVITE that holds it.
                 hold_audio: true,
                 listen_any: ctx.scenario.mode == Mode::Flow,
-                learn: ctx.scenario.mode == Mode::Uas && number == 0,
+                learn: learns,
             },
         );
     }
@@ -934,7 +971,7 @@ pub(crate) async fn callee(
     };
     // A flow's answerer: its leg is known to the flow (a transfer's `hear = "joined"`
     // listens to it; the flow may ask it to hang up).
-    let flow_leg = (ctx.scenario.mode == Mode::Flow).then(|| {
+    let flow_leg = (ctx.scenario.mode == Mode::Flow && !phone.carrier).then(|| {
         let media = leg.remote.map(|r| (slot, r, stream_id));
         ctx.flow.leg_up(phone.ext, media)
     });
@@ -948,8 +985,7 @@ pub(crate) async fn callee(
                 let m = ctx.media.stop(slot, addr, stream_id);
                 // A UAS called by something other than the sim cannot check what it
                 // got; a flow's callers judge their steps themselves.
-                let unjudged = ctx.scenario.mode == Mode::Flow
-                    || (ctx.scenario.mode == Mode::Uas && number == 0);
+                let unjudged = ctx.scenario.mode == Mode::Flow || learns;
                 if !unjudged {
                     ctx.counters.leg_media(number, Side::Callee, m, dtmf);
                 }

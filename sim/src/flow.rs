@@ -51,6 +51,8 @@ pub struct FlowState {
     legs: Mutex<HashMap<u32, Vec<AnswererLeg>>>,
     leg_keys: std::sync::atomic::AtomicU64,
     answerers: Mutex<Answerers>,
+    /// The carrier's phone (`Scenario::carrier`).
+    carrier: std::sync::OnceLock<Arc<Phone>>,
 }
 
 /// The answering phones, and those no flow owns now.
@@ -184,6 +186,11 @@ impl FlowState {
             .is_some_and(|list| list.iter().any(|l| l.hang_up))
     }
 
+    /// The phone the scenario's carrier listens on.
+    pub fn set_carrier(&self, phone: Arc<Phone>) {
+        let _ = self.carrier.set(phone);
+    }
+
     /// The answering phones flows pick from.
     pub fn set_answerers(&self, phones: Vec<Arc<Phone>>) {
         *lock(&self.answerers) = Answerers {
@@ -255,7 +262,9 @@ pub fn flow_limit(s: &Scenario) -> Duration {
         .iter()
         .map(|step| match step.action {
             Action::Wait(d) => d,
-            Action::Dial { .. } => step.within.unwrap_or(s.timeout + s.answer_delay),
+            Action::Dial { .. } | Action::CallIn(_) => {
+                step.within.unwrap_or(s.timeout + s.answer_delay)
+            }
             _ => step.within.unwrap_or(s.timeout),
         })
         .sum::<Duration>()
@@ -509,6 +518,25 @@ async fn do_step(f: &Flow<'_>, step: &Step, legs: &mut Legs) -> Result<(), Cause
                 (Err(cause), _) => Err(cause),
             }
         }
+        Action::CallIn(number) => {
+            let carrier = ctx.flow.carrier.get().ok_or(Cause::NoTrunkRegistered)?;
+            let contact = ctx.contacts.any().ok_or(Cause::NoTrunkRegistered)?;
+            // To the Contact the trunk registered, the number called in To.
+            let to = format!("<sip:{}@{}>", f.expand(number), ctx.scenario.domain);
+            legs.first = Some(
+                call(
+                    ctx,
+                    carrier,
+                    (contact, Some(to)),
+                    f.number,
+                    Side::Caller,
+                    setup_deadline,
+                )
+                .await?,
+            );
+            legs.joined = false;
+            Ok(())
+        }
         Action::Ring(number) => ring_step(f, &f.expand(number), legs, deadline).await,
         Action::Pickup(code) => pickup(f, &f.expand(code), legs, setup_deadline).await,
         Action::Hold => {
@@ -686,13 +714,26 @@ async fn mwi_step(
     }
 }
 
-/// The call a flow's phone places: its Dialog and SDP offer, its inbox open.
-fn new_call(ctx: &Ctx, phone: &Phone, dialled: &str, number: u32) -> (Dialog, Inbox, Slot, String) {
+/// The Request-URI of a call to `dialled` (and no To of its own: the same URI).
+fn uri_of(ctx: &Ctx, dialled: &str) -> (String, Option<String>) {
     let s = &ctx.scenario;
-    let ruri = format!("sip:{}{dialled}@{}", s.dial_prefix, s.domain);
+    (format!("sip:{}{dialled}@{}", s.dial_prefix, s.domain), None)
+}
+
+/// The call a flow's phone places to `(Request-URI, To)`: its Dialog and SDP offer,
+/// its inbox open.
+fn new_call(
+    ctx: &Ctx,
+    phone: &Phone,
+    (ruri, to): (String, Option<String>),
+    number: u32,
+) -> (Dialog, Inbox, Slot, String) {
     let call_id = format!("flow-{number}-{}", unique(ctx));
     let inbox = phone.open(&call_id);
-    let d = Dialog::new(ctx, &call_id, ruri);
+    let mut d = Dialog::new(ctx, &call_id, ruri);
+    if let Some(to) = to {
+        d.to = to;
+    }
     let slot = ctx.media.allocate();
     let offer = crate::call::sdp_offer(phone.local.ip(), slot.port, number);
     (d, inbox, slot, offer)
@@ -707,7 +748,19 @@ async fn dial(
     side: Side,
     deadline: Instant,
 ) -> Result<Up, Cause> {
-    let (mut d, mut inbox, slot, offer) = new_call(ctx, phone, dialled, number);
+    call(ctx, phone, uri_of(ctx, dialled), number, side, deadline).await
+}
+
+/// Places a call from `phone` to `(Request-URI, To)`: answered, with its media started.
+async fn call(
+    ctx: &Ctx,
+    phone: &Arc<Phone>,
+    to: (String, Option<String>),
+    number: u32,
+    side: Side,
+    deadline: Instant,
+) -> Result<Up, Cause> {
+    let (mut d, mut inbox, slot, offer) = new_call(ctx, phone, to, number);
     let started = Instant::now();
     match setup(ctx, phone, &mut d, &mut inbox, &offer, deadline).await {
         Ok(answered) => {
@@ -779,7 +832,7 @@ async fn ring_step(
     deadline: Instant,
 ) -> Result<(), Cause> {
     let ctx = f.ctx;
-    let (mut d, mut inbox, slot, offer) = new_call(ctx, f.phone, dialled, f.number);
+    let (mut d, mut inbox, slot, offer) = new_call(ctx, f.phone, uri_of(ctx, dialled), f.number);
     let (tell, rang) = tokio::sync::oneshot::channel();
     let give_up = Arc::new(tokio::sync::Notify::new());
     let hook = crate::call::RingHook {

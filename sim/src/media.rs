@@ -178,6 +178,21 @@ impl Media {
         }
     }
 
+    /// A socket for a new leg that has no stream to `remote` (round robin from the
+    /// next one; any socket when every one has).
+    pub fn allocate_apart_from(&self, remote: SocketAddr) -> Slot {
+        let n = self.sockets.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let socket = (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| !lock(&self.sockets[i].streams).contains_key(&remote))
+            .unwrap_or(start % n);
+        Slot {
+            socket,
+            port: self.sockets[socket].port,
+        }
+    }
+
     /// Starts a leg's stream.
     ///
     /// Returns the stream's id for `stop`. A stream to the same address on the same

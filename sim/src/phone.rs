@@ -40,6 +40,10 @@ pub struct Phone {
     /// goes there, not to the target.
     peers: Mutex<HashMap<String, SocketAddr>>,
     ended: Mutex<VecDeque<String>>,
+    /// A flow's carrier (`Scenario::carrier`): a registrar for the switch's trunks, a
+    /// UAS for its DIDs, the source of calls into the switch; it answers where each
+    /// request came from, as a UAS does.
+    pub carrier: bool,
 }
 
 /// A phone's SIP socket: read by its own task, woken by every datagram (a phone among
@@ -107,7 +111,20 @@ impl Phone {
             routes: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
             ended: Mutex::new(VecDeque::new()),
+            carrier: false,
         }
+    }
+
+    /// This phone as a flow's carrier.
+    pub fn into_carrier(mut self) -> Phone {
+        self.carrier = true;
+        self
+    }
+
+    /// Whether the phone answers each dialog where its requests come from (a UAS, a
+    /// carrier) rather than sending everything to the switch.
+    fn answers_peers(&self, ctx: &Ctx) -> bool {
+        self.carrier || ctx.scenario.mode == crate::scenario::Mode::Uas
     }
 
     /// The socket, when it is polled (not waited on).
@@ -147,7 +164,7 @@ impl Phone {
     /// Sends to the switch.
     pub async fn send(&self, ctx: &Ctx, bytes: &[u8]) -> bool {
         let mut to = ctx.scenario.target;
-        if ctx.scenario.mode == crate::scenario::Mode::Uas {
+        if self.answers_peers(ctx) {
             if let Some(peer) = call_id_of(bytes).and_then(|c| lock(&self.peers).get(c).copied()) {
                 to = peer;
             }
@@ -211,7 +228,7 @@ impl Phone {
     /// Hands a datagram to the dialog its Call-ID belongs to; a new INVITE starts a
     /// callee; a request for no dialog gets 481.
     async fn deliver(self: &Arc<Self>, ctx: &Arc<Ctx>, bytes: &[u8], src: SocketAddr) {
-        if ctx.scenario.mode == crate::scenario::Mode::Uas {
+        if self.answers_peers(ctx) {
             if let Some(c) = call_id_of(bytes) {
                 lock(&self.peers).insert(c.to_owned(), src);
             }
@@ -220,9 +237,7 @@ impl Phone {
             return;
         };
         // A carrier is a registrar too: a trunk's REGISTER.
-        if ctx.scenario.mode == crate::scenario::Mode::Uas
-            && msg.method().map(|m| m.as_str()) == Some("REGISTER")
-        {
+        if self.answers_peers(ctx) && msg.method().map(|m| m.as_str()) == Some("REGISTER") {
             // Answered where it came from (`peers`), then forgotten.
             crate::registrar::register(ctx, self, &msg).await;
             lock(&self.peers).remove(msg.call_id().unwrap_or_default());

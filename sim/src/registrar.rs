@@ -2,9 +2,12 @@
 //! with digest (RFC 3261 §22, MD5 with qop=auth), as it would at a carrier. Accounts
 //! are any user name with the scenario's password (`{ext}` stands for the user name);
 //! the realm is the scenario's domain. Accepted registrations count as `registered`,
-//! refused ones as `register 403`.
+//! refused ones as `register 403`. The Contact each account registered is kept
+//! (`Contacts`): a carrier calls the switch there.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 
 use engine::auth::{challenge, ha1, verify, Algorithm, Credentials};
 use engine::sip::{HeaderName, Message, MessageWriter};
@@ -15,6 +18,26 @@ use crate::run::Ctx;
 
 /// The Expires granted when the REGISTER asks for none.
 const DEFAULT_EXPIRES: u32 = 3600;
+
+/// The Contact URI each account registered, by account.
+#[derive(Default)]
+pub struct Contacts(Mutex<BTreeMap<String, String>>);
+
+impl Contacts {
+    fn set(&self, user: &str, contact: Option<String>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match contact {
+            Some(c) => map.insert(user.to_owned(), c),
+            None => map.remove(user),
+        };
+    }
+
+    /// A registered Contact URI (the first account's, by name), if any.
+    pub fn any(&self) -> Option<String> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.values().next().cloned()
+    }
+}
 
 /// Answers a REGISTER: 401 with a challenge, 200 for good credentials to a nonce of
 /// this run, 403 for bad ones.
@@ -46,9 +69,14 @@ pub async fn register(ctx: &Ctx, phone: &Phone, m: &Message) {
                 w.header_fmt("Contact", format_args!("{contact};expires={expires}"));
             }
             w.header_fmt("Expires", expires);
-            if expires > 0 {
+            // A flow's carrier: its phones' registrations are the ones counted.
+            if expires > 0 && ctx.scenario.mode == crate::scenario::Mode::Uas {
                 ctx.counters.registered.fetch_add(1, Ordering::Relaxed);
             }
+            let uri = m
+                .contacts()
+                .and_then(|l| l.first().map(|c| c.uri.raw.to_owned()));
+            ctx.contacts.set(c.username, uri.filter(|_| expires > 0));
             w.finish()
         }
         Some(_) => {

@@ -65,6 +65,8 @@ pub enum Cause {
     NotRinging,
     /// A flow's `pickup` step: the picker was answered, the ringing call was not.
     NotPickedUp,
+    /// A flow's `call_in` step: no trunk has registered at the carrier.
+    NoTrunkRegistered,
     /// An answering phone's message-summary SUBSCRIBE was refused or unanswered.
     SubscribeCode(u16),
     SubscribeTimeout,
@@ -99,6 +101,7 @@ impl Cause {
             Cause::NotRefused(c) => format!("answered, not {c}"),
             Cause::NotRinging => "answered, not ringing".into(),
             Cause::NotPickedUp => "still ringing after the pickup".into(),
+            Cause::NoTrunkRegistered => "no trunk registered at the carrier".into(),
             Cause::NoBye => "no bye from the switch".into(),
             Cause::NoMwi => "no mwi notify".into(),
             Cause::SubscribeCode(c) => format!("subscribe {c}"),

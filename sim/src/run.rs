@@ -46,6 +46,8 @@ pub struct Ctx {
     pub board: Board,
     pub centre: Centre,
     pub flow: crate::flow::FlowState,
+    /// What trunks registered at the sim as their carrier (UAS mode, a flow's carrier).
+    pub contacts: crate::registrar::Contacts,
     /// Source of unique branches, tags and Call-IDs, mixed with `salt` (per run).
     pub ids: AtomicU64,
     pub salt: u64,
@@ -194,7 +196,13 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
     let begun = Instant::now();
     let ip = local_ip_for(scenario.target);
     let bind_err = |source| SimError::Bind { ip, source };
-    let media = Media::bind(ip, RTP_SOCKETS).await.map_err(bind_err)?;
+    // A UAC and a UAS calling each other directly tell calls apart by the pair of
+    // pool sockets: more sockets, more calls with RTP at once.
+    let pool = match scenario.mode {
+        Mode::Uac | Mode::Uas => RTP_SOCKETS * 4,
+        _ => RTP_SOCKETS,
+    };
+    let media = Media::bind(ip, pool).await.map_err(bind_err)?;
     let salt = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -207,6 +215,7 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
         board: Board::default(),
         centre: Centre::default(),
         flow: Default::default(),
+        contacts: Default::default(),
         ids: AtomicU64::new(1),
         salt,
     });
@@ -268,6 +277,17 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
             eprintln!("sim: UAS listening on {} for {a}-{b}", p.local);
             phones.push(Arc::new(p));
         }
+    }
+    // A flow's carrier: its own socket at the carrier's address, not registered.
+    if let (Mode::Flow, Some(at)) = (mode, scenario.carrier) {
+        let carrier = Arc::new(
+            Phone::bind_addr(usize::MAX, scenario.caller, String::new(), at)
+                .await
+                .map_err(bind_err)?
+                .into_carrier(),
+        );
+        tasks.push(tokio::spawn(carrier.clone().receive(ctx.clone())));
+        ctx.flow.set_carrier(carrier);
     }
     let (polled, waited): (Vec<_>, Vec<_>) = phones.iter().cloned().partition(|p| p.is_polled());
     for p in waited {
@@ -344,6 +364,15 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
                 Ok(Err(cause)) => ctx.counters.fail(cause),
                 Err(_) => ctx.counters.fail(crate::report::Cause::SubscribeTimeout),
             }
+        }
+    }
+
+    // Calls into the switch go to the Contact its trunk registers at the carrier: the
+    // flows wait for it (up to three timeouts; then their `call_in` steps fail).
+    if mode == Mode::Flow && crate::steps::calls_in(&scenario.steps) {
+        let until = Instant::now() + scenario.timeout * 3;
+        while ctx.contacts.any().is_none() && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

@@ -244,6 +244,11 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     pub answerers: Option<(u32, u32)>,
     pub answering: Answering,
+    /// Flow mode: the sim is also the switch's carrier, listening here: a registrar
+    /// for trunk registrations (digest, realm `domain`, password `password`), a UAS
+    /// answering the DIDs of `numbers` (`dids`), and the source of a step's calls into
+    /// the switch (`from = "carrier"`, to the Contact a trunk registered).
+    pub carrier: Option<SocketAddr>,
 }
 
 impl Default for Scenario {
@@ -278,6 +283,7 @@ impl Default for Scenario {
             steps: Vec::new(),
             answerers: None,
             answering: Answering::Answer,
+            carrier: None,
         }
     }
 }
@@ -308,6 +314,8 @@ const FIELDS: &[&str] = &[
     "steps",
     "answerers",
     "answer",
+    "carrier",
+    "dids",
     "register_only",
 ];
 
@@ -425,6 +433,20 @@ impl Scenario {
                     s.answerers =
                         Some(parse_extensions(str_of(key, v)?).map_err(|m| field_err(key, m))?)
                 }
+                "carrier" => {
+                    let addr = str_of(key, v)?;
+                    s.carrier = Some(addr.parse().map_err(|_| {
+                        field_err(
+                            key,
+                            format!(
+                                "expected an address such as \"127.0.0.1:5197\", got \"{addr}\""
+                            ),
+                        )
+                    })?)
+                }
+                "dids" => {
+                    s.numbers = Some(parse_numbers(str_of(key, v)?).map_err(|m| field_err(key, m))?)
+                }
                 "answer" => {
                     s.answering = match str_of(key, v)? {
                         "answer" => Answering::Answer,
@@ -489,6 +511,25 @@ impl Scenario {
             return Err(field_err(
                 "rtp_share",
                 "a flow's steps check their own audio: drop rtp_share",
+            ));
+        }
+        if self.carrier.is_some() && self.mode != Mode::Flow {
+            return Err(field_err(
+                "carrier",
+                "a carrier belongs to a flow: add [[steps]] (or run `pbx sim --uas`)",
+            ));
+        }
+        if self.mode == Mode::Flow && self.carrier.is_none() && self.numbers.is_some() {
+            return Err(field_err(
+                "dids",
+                "the DIDs a flow's carrier answers: give the carrier's address (`carrier`)",
+            ));
+        }
+        if self.mode == Mode::Flow && self.carrier.is_none() && crate::steps::calls_in(&self.steps)
+        {
+            return Err(field_err(
+                "carrier",
+                "a step dials from the carrier: give the carrier's address",
             ));
         }
         if self.answerers.is_some() && self.mode != Mode::Flow {
@@ -581,7 +622,6 @@ impl Scenario {
             .unwrap_or((u64::from(self.extensions.0), u64::from(self.extensions.1)))
     }
 
-    /// How many phones the run simulates (callers, then agents in a call centre).
     /// Whether call `number` sends RTP and has its audio checked: RTP is on, and the
     /// call is in the `rtp_share` sample (the same answer on both of its sides).
     pub fn rtp_on(&self, number: u32) -> bool {
@@ -595,6 +635,7 @@ impl Scenario {
         (spread as f64) < self.rtp_share * (1u64 << 24) as f64
     }
 
+    /// How many phones the run simulates (callers, then agents in a call centre).
     pub fn phones(&self) -> usize {
         let count = |r: Option<(u32, u32)>| r.map_or(0, |(a, b)| (b - a + 1) as usize);
         self.callers() + count(self.agents) + count(self.answerers)
@@ -844,6 +885,25 @@ mod tests {
             },
             "rtp_share"
         );
+    }
+
+    #[test]
+    fn a_carrier_belongs_to_a_flow_and_a_call_in_needs_one() {
+        let field = |text: &str| match Scenario::parse(text) {
+            Err(ScenarioError::Field { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        let call_in = "[[steps]]\ncall_in = \"+4930555000\"\n[[steps]]\nhangup = true\n";
+        assert_eq!(field("carrier = \"127.0.0.1:5197\"\n"), "carrier");
+        assert_eq!(field(call_in), "carrier");
+        assert_eq!(field(&format!("carrier = \"5197\"\n{call_in}")), "carrier");
+        assert_eq!(field(&format!("dids = \"1-9\"\n{call_in}")), "dids");
+        let s = Scenario::parse(&format!(
+            "carrier = \"127.0.0.1:5197\"\ndids = \"4930123400-4930123499\"\n{call_in}"
+        ))
+        .unwrap();
+        assert_eq!(s.carrier, Some("127.0.0.1:5197".parse().unwrap()));
+        assert_eq!(s.numbers, Some((4930123400, 4930123499)));
     }
 
     #[test]

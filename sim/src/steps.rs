@@ -34,6 +34,11 @@
 //! passes when the switch reports the transfer done and hangs up the caller's calls).
 //! `dtmf`, `hear` and `hangup` act on the newest call: a `hangup` during a
 //! consultation ends the consultation and the first call goes on.
+//!
+//! Trunks: `call_in` (a number: the scenario's `carrier` calls it into the switch, to
+//! the Contact a registration trunk registered at the carrier, the number in To, as
+//! carriers do; answered). A `dial` of an external number leaves through the
+//! switch's trunk and the carrier answers its DIDs.
 
 use std::time::Duration;
 
@@ -99,6 +104,9 @@ pub enum Action {
     /// REFER the first call to `number`: attended (Replaces) when a consultation is
     /// up, blind otherwise. Passes when a NOTIFY says 2xx and the caller's calls end.
     Transfer(String),
+    /// The carrier calls `number` into the switch, to the Contact its trunk
+    /// registered; answered.
+    CallIn(String),
 }
 
 /// One step: its action, its time limit and its report label.
@@ -115,11 +123,11 @@ pub const HEARD_PACKETS: u32 = 5;
 
 const ACTIONS: &[&str] = &[
     "dial", "hear", "dtmf", "wait", "hangup", "bye", "mwi", "ring", "pickup", "hold", "consult",
-    "transfer",
+    "transfer", "call_in",
 ];
 const KEYS: &[&str] = &[
     "dial", "hear", "dtmf", "wait", "hangup", "bye", "mwi", "ring", "pickup", "hold", "consult",
-    "transfer", "expect", "within", "name",
+    "transfer", "call_in", "expect", "within", "name",
 ];
 
 fn err(field: String, message: impl Into<String>) -> ScenarioError {
@@ -204,6 +212,7 @@ fn parse_step(i: usize, v: &toml::Value) -> Result<Step, ScenarioError> {
         "pickup" => Action::Pickup(number(key)?),
         "consult" => Action::Consult(number(key)?),
         "transfer" => Action::Transfer(number(key)?),
+        "call_in" => Action::CallIn(number(key)?),
         "hold" => {
             flag(key)?;
             Action::Hold
@@ -330,6 +339,7 @@ fn default_name(a: &Action) -> String {
         Action::Hold => "hold".into(),
         Action::Consult(n) => format!("consult {n}"),
         Action::Transfer(n) => format!("transfer {n}"),
+        Action::CallIn(n) => format!("call in {n}"),
     }
 }
 
@@ -362,6 +372,7 @@ fn check_order(steps: &[Step]) -> Result<(), ScenarioError> {
                 },
             ),
             Action::Ring(_) => ("ring", &[Calls::None, Calls::Joined], Calls::Ringing),
+            Action::CallIn(_) => ("call_in", &[Calls::None, Calls::Joined], Calls::Up),
             Action::Pickup(_) => ("pickup", &[Calls::Ringing], Calls::Up),
             Action::Hear(Hear::Joined) => ("hear", &[Calls::Joined], Calls::Joined),
             Action::Hear(_) => ("hear", &[Calls::Up, Calls::Consulting], calls),
@@ -387,7 +398,7 @@ fn check_order(steps: &[Step]) -> Result<(), ScenarioError> {
         if !needs.contains(&calls) {
             let message = match calls {
                 Calls::Ringing => "the call left ringing comes first: `pickup` it",
-                Calls::Up | Calls::Consulting if matches!(key, "dial" | "ring") => {
+                Calls::Up | Calls::Consulting if matches!(key, "dial" | "ring" | "call_in") => {
                     "a call is already up: end it with `hangup` or `bye` first"
                 }
                 Calls::Consulting => "a consultation is up: `transfer` or `hangup` it first",
@@ -436,7 +447,8 @@ fn number_of(a: &Action) -> Option<&str> {
         | Action::Ring(number)
         | Action::Pickup(number)
         | Action::Consult(number)
-        | Action::Transfer(number) => Some(number),
+        | Action::Transfer(number)
+        | Action::CallIn(number) => Some(number),
         _ => None,
     }
 }
@@ -448,6 +460,11 @@ pub fn needs_answerer(steps: &[Step]) -> bool {
             matches!(s.action, Action::Mwi { .. })
                 || number_of(&s.action).is_some_and(|n| n.contains("{answerer}"))
         })
+}
+
+/// Whether a step calls in from the carrier.
+pub fn calls_in(steps: &[Step]) -> bool {
+    steps.iter().any(|s| matches!(s.action, Action::CallIn(_)))
 }
 
 /// Whether a flow needs a second answering phone (`{other}`, the picker of a

@@ -1,7 +1,7 @@
 //! `pbx sim` flows against the real `pbx serve`: callers walk a scenario's steps
 //! (feature codes, an IVR by DTMF, a queue, voicemail with its MWI NOTIFY, a
-//! conference, pickup of a ringing phone, attended and blind transfers), and the
-//! JSON report counts every step; a switch behaviour that fails
+//! conference, pickup of a ringing phone, attended and blind transfers, trunk traffic
+//! both ways with the sim as the carrier), and the JSON report counts every step; a switch behaviour that fails
 //! a step is reported under that step with its cause.
 
 use std::path::Path;
@@ -287,5 +287,87 @@ fn attended_and_blind_transfers_join_the_answerers() {
         r["failed"],
         serde_json::json!({"transfer 2999: transfer failed": flows}),
         "{r}"
+    );
+}
+
+#[test]
+fn the_sim_as_the_carrier_answers_calls_out_and_calls_in_to_the_registered_contact() {
+    let dir = temp_dir();
+    let pbx = switch_with_lines(dir.path(), |dir| {
+        edit_plan(dir, |plan| {
+            plan["trunks"] = serde_json::json!([{"name": "carrier", "format": "e164"}]);
+            plan["outbound"][0]["trunks"] = serde_json::json!(["carrier"]);
+            plan["emergency"]["trunk"] = serde_json::json!("carrier");
+            // One DDI for each answering phone.
+            plan["ddi_numbers"] = (2000..=2003)
+                .map(|n| serde_json::json!({"number": format!("+4930555{n}"), "target": n.to_string()}))
+                .collect();
+        });
+    });
+    let port = crate::common::free_port();
+    let scenario = dir.path().join("carrier.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "target = \"{}\"\nextensions = \"1000-1004\"\npassword = \"pw{{ext}}\"\nrate = 2\nduration = \"2s\"\n\
+             answerers = \"2000-2003\"\ncarrier = \"127.0.0.1:{port}\"\ndids = \"4930123400-4930123499\"\n\
+             [[steps]]\ndial = \"0030123456\"\nname = \"out\"\n[[steps]]\nhear = \"phone\"\nname = \"carrier heard\"\n[[steps]]\nhangup = true\n\
+             [[steps]]\ncall_in = \"+4930555{{answerer}}\"\nname = \"in\"\n[[steps]]\nhear = \"phone\"\nname = \"line heard\"\n[[steps]]\nhangup = true\n",
+            pbx.addr
+        ),
+    )
+    .unwrap();
+    let json = dir.path().join("carrier.json");
+    let mut sim = crate::sim::spawn_sim(&["--scenario", scenario.to_str().unwrap()], &json);
+    // The carrier listens: the switch's registration trunk registers at it (realm
+    // 127.0.0.1, the scenario's password for user acme), then the flows run.
+    crate::common::call_helpers::wait_bound(port);
+    let port = port.to_string();
+    pbx_admin(
+        dir.path(),
+        &[
+            "trunk",
+            "add",
+            "--tenant",
+            "demo",
+            "carrier",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--register",
+            "--user",
+            "acme",
+            "--password",
+            "pwacme",
+            "--domain",
+            "127.0.0.1",
+            "--expires",
+            "60",
+        ],
+    );
+    assert_eq!(
+        crate::sim::wait_for(&mut sim, Duration::from_secs(120)),
+        Some(0),
+        "{}",
+        std::fs::read_to_string(&json).unwrap_or_default()
+    );
+    let mut r = report(&json);
+    r["exit"] = 0.into();
+    assert_all_passed(&r);
+    // The journal: each flow's call left on the trunk and came in on it.
+    let out = pbx_admin(dir.path(), &["journal", "--tenant", "demo"]);
+    let journal = String::from_utf8_lossy(&out.stdout).into_owned();
+    let flows = n(&r, "attempted") as usize;
+    let rows = |text: &str| journal.lines().filter(|l| l.contains(text)).count();
+    assert_eq!(
+        rows("→ 0030123456  outbound via carrier  answered"),
+        flows,
+        "{journal}"
+    );
+    assert_eq!(
+        rows("inbound via carrier  answered (200), answered by 200"),
+        flows,
+        "{journal}"
     );
 }
