@@ -796,27 +796,10 @@ fn offered_to_agent(ctx: &Ctx, phone: &Phone, invite: &Message) -> Option<Expect
 /// UAS mode: answers an INVITE for one of the DIDs (`extensions`), 404 otherwise.
 async fn uas_answer(ctx: &Ctx, phone: &Phone, invite: &Message, inbox: &mut Inbox) {
     ctx.counters.call_started();
-    let (from, to) = ctx.scenario.numbers();
-    match invite.uri_str().and_then(uri_user) {
-        Some(did) if (from..=to).contains(&did) => {
-            ctx.counters.answered(ctx.scenario.answer_delay);
-            let expect = Expect {
-                number: sim_number(invite.body()).unwrap_or(0),
-                dtmf: false,
-                transfer: None,
-                hang_up: None,
-            };
-            if let Err(cause) = callee(ctx, phone, invite, inbox, expect).await {
-                ctx.counters.fail(cause);
-            }
-        }
-        _ => {
-            let resp =
-                MessageWriter::response_to(invite, 404, "Not Found", Some(&unique(ctx))).finish();
-            phone.send(ctx, &resp).await;
-            ctx.counters.fail(Cause::Code(404));
-            linger(ctx, phone, inbox, &resp).await;
-        }
+    match answer_did(ctx, phone, invite, inbox, ctx.scenario.numbers()).await {
+        Ok(true) => {}
+        Ok(false) => ctx.counters.fail(Cause::Code(404)),
+        Err(cause) => ctx.counters.fail(cause),
     }
     ctx.counters.call_ended();
 }
@@ -824,25 +807,43 @@ async fn uas_answer(ctx: &Ctx, phone: &Phone, invite: &Message, inbox: &mut Inbo
 /// A flow's carrier answers an INVITE for one of its DIDs (`dids`), 404 otherwise;
 /// the flow's caller judges the audio.
 async fn carrier_answer(ctx: &Ctx, phone: &Phone, invite: &Message, inbox: &mut Inbox) {
-    let (from, to) = ctx.scenario.numbers.unwrap_or((1, 0));
+    let dids = ctx.scenario.dids.unwrap_or((1, 0));
+    if let Err(cause) = answer_did(ctx, phone, invite, inbox, dids).await {
+        ctx.counters
+            .fail(Cause::Step("carrier".into(), Box::new(cause)));
+    }
+}
+
+/// A carrier's answer: an INVITE for one of `dids` is answered (`Ok(true)`, or the
+/// callee's failure), any other refused 404 (`Ok(false)`).
+async fn answer_did(
+    ctx: &Ctx,
+    phone: &Phone,
+    invite: &Message,
+    inbox: &mut Inbox,
+    (from, to): (u64, u64),
+) -> Result<bool, Cause> {
     match invite.uri_str().and_then(uri_user) {
         Some(did) if (from..=to).contains(&did) => {
+            if ctx.scenario.mode == Mode::Uas {
+                ctx.counters.answered(ctx.scenario.answer_delay);
+            }
             let expect = Expect {
                 number: sim_number(invite.body()).unwrap_or(0),
                 dtmf: false,
                 transfer: None,
                 hang_up: None,
             };
-            if let Err(cause) = callee(ctx, phone, invite, inbox, expect).await {
-                ctx.counters
-                    .fail(Cause::Step("carrier".into(), Box::new(cause)));
-            }
+            callee(ctx, phone, invite, inbox, expect)
+                .await
+                .map(|()| true)
         }
         _ => {
             let resp =
                 MessageWriter::response_to(invite, 404, "Not Found", Some(&unique(ctx))).finish();
             phone.send(ctx, &resp).await;
             linger(ctx, phone, inbox, &resp).await;
+            Ok(false)
         }
     }
 }
@@ -959,6 +960,12 @@ pub(crate) async fn callee(
             },
         );
     }
+    // A flow's answerer: its leg is known to the flow (a transfer's `hear = "joined"`
+    // listens to it; a flow that owns its answerers may ask it to hang up).
+    let flow_leg = (ctx.scenario.mode == Mode::Flow && !phone.carrier).then(|| {
+        let media = remote.filter(|_| media_on).map(|r| (slot, r.0, stream_id));
+        ctx.flow.leg_up(phone.ext, media)
+    });
     let leg = CalleeLeg {
         invite,
         tag: &tag,
@@ -968,13 +975,8 @@ pub(crate) async fn callee(
         number,
         transfer: expect.transfer,
         hang_up: expect.hang_up,
+        flow_key: flow_leg.filter(|_| crate::steps::owns_answerers(&ctx.scenario.steps)),
     };
-    // A flow's answerer: its leg is known to the flow (a transfer's `hear = "joined"`
-    // listens to it; the flow may ask it to hang up).
-    let flow_leg = (ctx.scenario.mode == Mode::Flow && !phone.carrier).then(|| {
-        let media = leg.remote.map(|r| (slot, r, stream_id));
-        ctx.flow.leg_up(phone.ext, media)
-    });
     let result = callee_until_bye(ctx, phone, inbox, &ok, &leg).await;
     if let Some(key) = flow_leg {
         ctx.flow.leg_down(phone.ext, key);
@@ -1008,6 +1010,8 @@ struct CalleeLeg<'a> {
     transfer: Option<(u32, Duration)>,
     /// Hang up this long after answering (an agent).
     hang_up: Option<Duration>,
+    /// A flow's answerer that hangs up when its flow asks: its key there.
+    flow_key: Option<u64>,
 }
 
 /// How far a blind transfer got.
@@ -1042,8 +1046,6 @@ async fn callee_until_bye(
     let mut transfer_at = leg.transfer.map(|(_, after)| Instant::now() + after);
     let hang_up_at = leg.hang_up.map(|after| Instant::now() + after);
     let mut tr = Transfer::default();
-    // A flow's answerer hangs up when the flow asks (after a transfer joined it).
-    let flow = ctx.scenario.mode == Mode::Flow;
     let mut refer_resend = Instant::now();
     let mut refer_wait = T1;
     // The last re-INVITE's CSeq and our answer to it (resent for its retransmissions).
@@ -1060,7 +1062,7 @@ async fn callee_until_bye(
             if let Some(t) = transfer_at.or(hang_up_at) {
                 until = until.min(t);
             }
-            if flow {
+            if leg.flow_key.is_some() {
                 until = until.min(Instant::now() + crate::flow::POLL);
             }
             if tr.refer.is_some() && !tr.accepted && !tr.failed {
@@ -1086,7 +1088,10 @@ async fn callee_until_bye(
                 resend_at = Instant::now() + wait;
             }
             Err(_) => {
-                if flow && ctx.flow.asked_to_hang_up(phone.ext) {
+                if leg
+                    .flow_key
+                    .is_some_and(|key| ctx.flow.asked_to_hang_up(phone.ext, key))
+                {
                     return hang_up(ctx, phone, inbox, leg).await.and(result);
                 }
                 if hang_up_at.is_some_and(|t| Instant::now() >= t) {

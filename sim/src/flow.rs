@@ -62,11 +62,14 @@ struct Answerers {
     free: Vec<Arc<Phone>>,
 }
 
+/// A leg's stream in the media pool: its socket, where it sends, and its id.
+pub type LegStream = (Slot, SocketAddr, u64);
+
 /// An answerer's call as its flow sees it: its stream, and whether the flow asked it
 /// to hang up.
 struct AnswererLeg {
     key: u64,
-    media: Option<(Slot, SocketAddr, u64)>,
+    media: Option<LegStream>,
     hang_up: bool,
 }
 
@@ -141,7 +144,7 @@ impl FlowState {
     }
 
     /// An answerer's call is up (`media`: its stream); the key for `leg_down`.
-    pub fn leg_up(&self, ext: u32, media: Option<(Slot, SocketAddr, u64)>) -> u64 {
+    pub fn leg_up(&self, ext: u32, media: Option<LegStream>) -> u64 {
         let key = self
             .leg_keys
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -169,7 +172,7 @@ impl FlowState {
     }
 
     /// The stream of `ext`'s newest call.
-    pub fn media_of(&self, ext: u32) -> Option<(Slot, SocketAddr, u64)> {
+    pub fn media_of(&self, ext: u32) -> Option<LegStream> {
         lock(&self.legs).get(&ext)?.last()?.media
     }
 
@@ -180,10 +183,11 @@ impl FlowState {
         }
     }
 
-    pub fn asked_to_hang_up(&self, ext: u32) -> bool {
+    /// Whether the flow asked `ext`'s call `key` to hang up.
+    pub fn asked_to_hang_up(&self, ext: u32, key: u64) -> bool {
         lock(&self.legs)
             .get(&ext)
-            .is_some_and(|list| list.iter().any(|l| l.hang_up))
+            .is_some_and(|list| list.iter().any(|l| l.key == key && l.hang_up))
     }
 
     /// The phone the scenario's carrier listens on.
@@ -262,7 +266,7 @@ pub fn flow_limit(s: &Scenario) -> Duration {
         .iter()
         .map(|step| match step.action {
             Action::Wait(d) => d,
-            Action::Dial { .. } | Action::CallIn(_) => {
+            Action::Dial { .. } | Action::CallIn(_) | Action::Pickup(_) | Action::Consult(_) => {
                 step.within.unwrap_or(s.timeout + s.answer_delay)
             }
             _ => step.within.unwrap_or(s.timeout),
@@ -311,8 +315,6 @@ struct Legs {
     /// The picker's call, after a `pickup`.
     picker: Option<Up>,
     ringing: Option<Ringing>,
-    /// A transfer handed the caller's calls over: its answerers talk.
-    joined: bool,
 }
 
 /// Which of a flow's calls a message came in.
@@ -371,6 +373,30 @@ struct Flow<'a> {
 impl Flow<'_> {
     fn answerer(&self) -> Option<u32> {
         self.partners.answerer.as_ref().map(|p| p.ext)
+    }
+
+    /// The extensions of the flow's answering phones.
+    fn partner_exts(&self) -> Vec<u32> {
+        [&self.partners.answerer, &self.partners.other]
+            .into_iter()
+            .flatten()
+            .map(|p| p.ext)
+            .collect()
+    }
+
+    /// The caller's call, answered (its setup ran in a task: `ring`).
+    fn caller_up(&self, d: Dialog, inbox: Inbox, answered: Answered, slot: Slot) -> Up {
+        let phone = self.phone.clone();
+        up(
+            self.ctx,
+            phone,
+            d,
+            inbox,
+            answered,
+            slot,
+            self.number,
+            Side::Caller,
+        )
     }
 
     /// A step's number with `{ext}`, `{answerer}` and `{other}` filled in.
@@ -433,56 +459,62 @@ pub async fn run_flow(ctx: Arc<Ctx>, phone: Arc<Phone>, number: u32, partners: P
     ctx.board.add_idle(phone.index);
 }
 
-/// The flow is over (or failed): what it still holds is hung up, the answerers a
-/// transfer joined are asked to hang up, and owned answerers go back once idle.
+/// The flow is over (or failed): what it still holds is hung up; the calls its own
+/// answerers still have (a transfer joined them, or the switch left them up) are
+/// hung up by one answerer, then the other; then the answerers go back to the pool.
 async fn finish(f: &Flow<'_>, mut legs: Legs) {
     let ctx = f.ctx;
-    for call in [legs.consult.take(), legs.first.take(), legs.picker.take()]
-        .into_iter()
-        .flatten()
-    {
-        if call.ended {
-            end(ctx, &call);
-        } else {
-            let _ = hang_up(ctx, call).await;
-        }
-    }
+    let calls = [legs.consult.take(), legs.first.take(), legs.picker.take()];
+    let _ = close(ctx, calls.into_iter().flatten()).await;
     if let Some(r) = legs.ringing.take() {
         // Still ringing: cancelled (hung up if answered meanwhile).
         r.give_up.notify_one();
         if let Ok((Ok(answered), d, inbox)) = r.task.await {
-            let call = up(
-                ctx,
-                f.phone.clone(),
-                d,
-                inbox,
-                answered,
-                r.slot,
-                f.number,
-                Side::Caller,
-            );
-            let _ = hang_up(ctx, call).await;
+            let _ = hang_up(ctx, f.caller_up(d, inbox, answered, r.slot)).await;
         }
     }
-    let exts: Vec<u32> = [&f.partners.answerer, &f.partners.other]
-        .into_iter()
-        .flatten()
-        .map(|p| p.ext)
-        .collect();
-    if legs.joined {
-        for &ext in &exts {
+    if !f.partners.owned {
+        return;
+    }
+    // A later flow's `ring` or `hear` must find only its own calls on them. Calls the
+    // switch is ending get a moment to end; those left up are hung up, one answerer
+    // at a time (two BYEs crossing would be answered 481).
+    let exts = f.partner_exts();
+    let wait = |until: Instant| {
+        let exts = &exts;
+        async move {
+            while exts.iter().any(|&e| ctx.flow.legs_of(e) > 0) && Instant::now() < until {
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    };
+    wait(Instant::now() + LEFT_UP).await;
+    for &ext in &exts {
+        if ctx.flow.legs_of(ext) > 0 {
             ctx.flow.hang_up(ext);
+            wait(Instant::now() + ctx.scenario.timeout).await;
         }
     }
-    if f.partners.owned {
-        // Their calls end first: a later flow's `ring` or `hear` must find only its own.
-        let until = Instant::now() + ctx.scenario.timeout;
-        while exts.iter().any(|&e| ctx.flow.legs_of(e) > 0) && Instant::now() < until {
-            tokio::time::sleep(POLL).await;
-        }
-        ctx.flow.give_back(f.partners);
-    }
+    ctx.flow.give_back(f.partners);
 }
+
+/// How long a flow's answerers' calls may take to end by themselves before they are
+/// hung up at its end.
+const LEFT_UP: Duration = Duration::from_millis(300);
+
+/// Hangs up the calls still up and ends those the switch hung up; the first error.
+async fn close(ctx: &Ctx, calls: impl Iterator<Item = Up>) -> Result<(), Cause> {
+    let mut result = Ok(());
+    for call in calls {
+        if call.ended {
+            end(ctx, &call);
+        } else if let Err(e) = hang_up(ctx, call).await {
+            result = result.and(Err(e));
+        }
+    }
+    result
+}
+
 async fn do_step(f: &Flow<'_>, step: &Step, legs: &mut Legs) -> Result<(), Cause> {
     let ctx = f.ctx;
     let limit = step.within.unwrap_or(ctx.scenario.timeout);
@@ -507,7 +539,6 @@ async fn do_step(f: &Flow<'_>, step: &Step, legs: &mut Legs) -> Result<(), Cause
             match (call, expect) {
                 (Ok(call), None) => {
                     legs.first = Some(call);
-                    legs.joined = false;
                     Ok(())
                 }
                 (Ok(call), Some(code)) => {
@@ -534,7 +565,6 @@ async fn do_step(f: &Flow<'_>, step: &Step, legs: &mut Legs) -> Result<(), Cause
                 )
                 .await?,
             );
-            legs.joined = false;
             Ok(())
         }
         Action::Ring(number) => ring_step(f, &f.expand(number), legs, deadline).await,
@@ -675,9 +705,19 @@ async fn do_step(f: &Flow<'_>, step: &Step, legs: &mut Legs) -> Result<(), Cause
             };
             // Ending a consultation leaves the first call as it was (held, if it was).
             let call = slot.take_if(|c| !c.ended).ok_or(Cause::EarlyBye)?;
-            hang_up(ctx, call).await
+            let hung_up = hang_up(ctx, call).await;
+            // After a pickup the switch hangs up the picker too.
+            match legs.picker.take() {
+                Some(picker) if legs.first.is_none() => {
+                    hung_up.and(hung_up_by_switch(ctx, picker, deadline).await)
+                }
+                picker => {
+                    legs.picker = picker;
+                    hung_up
+                }
+            }
         }
-        Action::Bye => match pump(ctx, legs, deadline).await {
+        Action::Bye => match pump_current(ctx, legs, deadline, false).await {
             Err(Cause::EarlyBye) => Ok(()),
             Err(other) => Err(other),
             Ok(()) => Err(Cause::NoBye),
@@ -730,6 +770,11 @@ fn new_call(
 ) -> (Dialog, Inbox, Slot, String) {
     let call_id = format!("flow-{number}-{}", unique(ctx));
     let inbox = phone.open(&call_id);
+    // A carrier sends to the Request-URI's host (the Contact a trunk registered), not
+    // to an outbound proxy.
+    if let Some(at) = phone.carrier.then(|| host_port(&ruri)).flatten() {
+        phone.send_dialog_to(&call_id, at);
+    }
     let mut d = Dialog::new(ctx, &call_id, ruri);
     if let Some(to) = to {
         d.to = to;
@@ -737,6 +782,17 @@ fn new_call(
     let slot = ctx.media.allocate();
     let offer = crate::call::sdp_offer(phone.local.ip(), slot.port, number);
     (d, inbox, slot, offer)
+}
+
+/// The address of a SIP URI with an IP address for host (`sip:user@127.0.0.1:5060;…`;
+/// port 5060 when none is given).
+fn host_port(uri: &str) -> Option<SocketAddr> {
+    let rest = uri.strip_prefix("sip:")?;
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host = host.split([';', '?', '>']).next()?;
+    host.parse()
+        .ok()
+        .or_else(|| format!("{host}:5060").parse().ok())
 }
 
 /// Places a call from `phone` to `dialled`: answered, with its media started.
@@ -839,8 +895,9 @@ async fn ring_step(
         rang: Some(tell),
         give_up: give_up.clone(),
     };
-    // Long enough for the pickup after it; then the INVITE is cancelled.
-    let setup_until = deadline + ctx.scenario.timeout * 2 + ctx.scenario.answer_delay;
+    // Until the pickup answers it or the flow gives it up (`finish`), bounded by the
+    // flow's limit; then the INVITE is cancelled.
+    let setup_until = Instant::now() + flow_limit(&ctx.scenario);
     let (c, phone) = (ctx.clone(), f.phone.clone());
     let task = tokio::spawn(async move {
         let r = crate::call::setup_telling(
@@ -871,17 +928,7 @@ async fn ring_step(
         // Over before it rang: refused, or answered at once.
         Ok(Err(_)) => match (&mut ringing.task).await {
             Ok((Ok(answered), d, inbox)) => {
-                let call = up(
-                    ctx,
-                    f.phone.clone(),
-                    d,
-                    inbox,
-                    answered,
-                    slot,
-                    f.number,
-                    Side::Caller,
-                );
-                let _ = hang_up(ctx, call).await;
+                let _ = hang_up(ctx, f.caller_up(d, inbox, answered, slot)).await;
                 Err(Cause::NotRinging)
             }
             Ok((Err(cause), _, _)) => Err(cause),
@@ -909,17 +956,7 @@ async fn pickup(f: &Flow<'_>, code: &str, legs: &mut Legs, deadline: Instant) ->
     }
     match tokio::time::timeout_at(deadline, &mut ringing.task).await {
         Ok(Ok((Ok(answered), d, inbox))) => {
-            let slot = ringing.slot;
-            legs.first = Some(up(
-                ctx,
-                f.phone.clone(),
-                d,
-                inbox,
-                answered,
-                slot,
-                f.number,
-                Side::Caller,
-            ));
+            legs.first = Some(f.caller_up(d, inbox, answered, ringing.slot));
             Ok(())
         }
         Ok(Ok((Err(cause), _, _))) => Err(cause),
@@ -932,10 +969,14 @@ async fn pickup(f: &Flow<'_>, code: &str, legs: &mut Legs, deadline: Instant) ->
     }
 }
 
+/// How long a transferring phone waits, after the NOTIFY's 2xx, for the switch to
+/// hang up its calls before it hangs them up itself.
+const HANG_UP_AFTER: Duration = Duration::from_secs(1);
+
 /// `transfer`: REFER in the first call to `target`, replacing the consultation when
 /// one is up (attended), blind otherwise. Passes when a NOTIFY reports 2xx and the
-/// switch has hung up the caller's calls (a phone hangs up itself what is left at
-/// the step's end).
+/// caller's calls are down: hung up by the switch, or by the phone a second after
+/// the NOTIFY (as phones do).
 async fn transfer(
     f: &Flow<'_>,
     target: &str,
@@ -976,6 +1017,8 @@ async fn transfer(
     }
     let mut wait = T1;
     let mut resend_at = Instant::now() + wait;
+    // When a NOTIFY first said 2xx.
+    let mut done_at: Option<Instant> = None;
     loop {
         let Some(first) = legs.first.as_ref() else {
             return Err(Cause::TransferFailed);
@@ -983,38 +1026,30 @@ async fn transfer(
         if first.refer_code.is_some_and(|c| c >= 300) || first.notified.is_some_and(|c| c >= 300) {
             return Err(Cause::TransferFailed);
         }
-        let done = first.notified.is_some_and(|c| (200..300).contains(&c));
-        let over = first.ended && legs.consult.as_ref().is_none_or(|c| c.ended);
-        if done && over {
-            break;
-        }
         let now = Instant::now();
-        if now >= deadline {
-            if !done {
-                return Err(Cause::TransferFailed);
+        if first.notified.is_some_and(|c| (200..300).contains(&c)) {
+            done_at.get_or_insert(now);
+        }
+        let over = first.ended && legs.consult.as_ref().is_none_or(|c| c.ended);
+        // Done, and not hung up by the switch within a second (or by the step's end):
+        // the phone hangs up itself, as phones do after the NOTIFY's 2xx.
+        if let Some(at) = done_at {
+            if over || now >= (at + HANG_UP_AFTER).min(deadline) {
+                let calls = [legs.first.take(), legs.consult.take()];
+                return close(ctx, calls.into_iter().flatten()).await;
             }
-            // Done, and not hung up by the switch: the phone hangs up itself.
-            for call in [legs.first.take(), legs.consult.take()]
-                .into_iter()
-                .flatten()
-            {
-                if call.ended {
-                    end(ctx, &call);
-                } else {
-                    hang_up(ctx, call).await?;
-                }
-            }
-            break;
+        } else if now >= deadline {
+            return Err(Cause::TransferFailed);
         }
         if first.refer_code.is_none() && now >= resend_at {
             first.phone.send(ctx, &refer).await;
             wait = (wait * 2).min(T2);
             resend_at = now + wait;
         }
-        let until = if first.refer_code.is_none() {
-            resend_at.min(deadline)
-        } else {
-            deadline
+        let until = match (first.refer_code, done_at) {
+            (None, _) => resend_at.min(deadline),
+            (Some(_), Some(at)) => (at + HANG_UP_AFTER).min(deadline),
+            (Some(_), None) => deadline,
         };
         if let Some((w, m)) = next_message(legs, until).await {
             if let Some(call) = legs.get(w) {
@@ -1022,57 +1057,75 @@ async fn transfer(
             }
         }
     }
-    for call in [legs.first.take(), legs.consult.take()]
-        .into_iter()
-        .flatten()
-    {
-        end(ctx, &call);
-    }
-    legs.joined = true;
-    Ok(())
 }
 
 /// The Replaces of a dialog (RFC 3891), escaped for a Refer-To URI's header.
 fn replaces_of(d: &Dialog) -> String {
     let to_tag =
         d.to.split(';')
-            .find_map(|p| p.trim().strip_prefix("tag="))
+            .find_map(|p| {
+                let (name, value) = p.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("tag")
+                    .then(|| value.trim())
+            })
             .unwrap_or_default();
     format!(
-        "{}%3Bto-tag%3D{to_tag}%3Bfrom-tag%3D{}",
-        d.call_id.replace('@', "%40"),
-        d.from_tag
+        "{}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
+        escape(&d.call_id),
+        escape(to_tag),
+        escape(&d.from_tag)
     )
+}
+
+/// `s` percent-encoded for a URI header's value (RFC 3261's hvalue: unreserved
+/// characters and a few marks kept).
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()[]/:+$".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `hear = "joined"`: the flow's two answerers, joined by its transfer, each get
 /// another phone's signature (the caller's streams have stopped).
 async fn hear_joined(f: &Flow<'_>, deadline: Instant) -> Result<(), Cause> {
     let ctx = f.ctx;
-    let exts: Vec<u32> = [&f.partners.answerer, &f.partners.other]
-        .into_iter()
-        .flatten()
-        .map(|p| p.ext)
-        .collect();
-    let mut before: Option<Vec<crate::media::LegMedia>> = None;
+    let exts = f.partner_exts();
+    // Per answerer: its newest call's stream, and what it had seen when first found.
+    let mut before: Vec<Option<(LegStream, crate::media::LegMedia)>> = vec![None; exts.len()];
     loop {
-        let legs: Option<Vec<_>> = exts.iter().map(|&e| ctx.flow.media_of(e)).collect();
-        if let Some(legs) = legs.filter(|l| l.len() == 2) {
-            let now: Vec<_> = legs
-                .iter()
-                .map(|&(slot, r, id)| ctx.media.seen(slot, r, id))
-                .collect();
-            let base = before.get_or_insert_with(|| now.clone());
-            if now.iter().zip(base.iter()).any(|(n, b)| n.bad > b.bad) {
+        let mut heard = 0;
+        for (i, &ext) in exts.iter().enumerate() {
+            let Some(leg) = ctx.flow.media_of(ext) else {
+                continue;
+            };
+            let (slot, r, id) = leg;
+            let now = ctx.media.seen(slot, r, id);
+            // A newer call of the answerer starts its count again.
+            let base = match &before[i] {
+                Some((l, m)) if *l == leg => *m,
+                _ => {
+                    before[i] = Some((leg, now));
+                    now
+                }
+            };
+            if now.bad > base.bad {
                 return Err(Cause::WrongRtp);
             }
-            if now
-                .iter()
-                .zip(base.iter())
-                .all(|(n, b)| n.ok >= b.ok + HEARD_PACKETS)
-            {
-                return Ok(());
+            // The other answerer's signature (each signs with its extension).
+            let partner = exts.iter().copied().find(|&e| e != ext);
+            if now.ok >= base.ok + HEARD_PACKETS && now.heard_from == partner {
+                heard += 1;
             }
+        }
+        if exts.len() == 2 && heard == 2 {
+            return Ok(());
         }
         if Instant::now() >= deadline {
             return Err(Cause::NotHeard(Hear::Joined));
@@ -1166,6 +1219,37 @@ async fn handle(ctx: &Ctx, call: &mut Up, m: Message) -> bool {
 /// Handles what arrives in the flow's calls until `until`; the current call or the
 /// picker's ending (a BYE) ends it early (`EarlyBye`).
 async fn pump(ctx: &Ctx, legs: &mut Legs, until: Instant) -> Result<(), Cause> {
+    pump_current(ctx, legs, until, true).await
+}
+
+/// Waits for the switch's BYE of `call` (until `deadline`): `NoBye` if it does not
+/// come (the phone then hangs up itself).
+async fn hung_up_by_switch(ctx: &Ctx, mut call: Up, deadline: Instant) -> Result<(), Cause> {
+    while !call.ended {
+        match tokio::time::timeout_at(deadline, call.inbox.recv()).await {
+            Ok(Some(m)) => {
+                handle(ctx, &mut call, m).await;
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let by_switch = call.ended;
+    close(ctx, std::iter::once(call)).await?;
+    if by_switch {
+        Ok(())
+    } else {
+        Err(Cause::NoBye)
+    }
+}
+
+/// `pump`; the picker's ending counts only with `picker_too` (a `bye` step waits for
+/// the current call's).
+async fn pump_current(
+    ctx: &Ctx,
+    legs: &mut Legs,
+    until: Instant,
+    picker_too: bool,
+) -> Result<(), Cause> {
     if legs.current().is_none_or(|c| c.ended) {
         return Err(Cause::EarlyBye);
     }
@@ -1175,7 +1259,7 @@ async fn pump(ctx: &Ctx, legs: &mut Legs, until: Instant) -> Result<(), Cause> {
         };
         let current = legs.current_which();
         let Some(call) = legs.get(w) else { continue };
-        if handle(ctx, call, m).await && (w == current || w == Which::Picker) {
+        if handle(ctx, call, m).await && (w == current || (picker_too && w == Which::Picker)) {
             return Err(Cause::EarlyBye);
         }
     }
@@ -1374,6 +1458,31 @@ fn messages_waiting(body: &[u8]) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replaces_and_contacts_are_read_and_written_as_sip_has_them() {
+        let d = Dialog {
+            call_id: "flow-1-ab@h".into(),
+            from_tag: "c1".into(),
+            to: "<sip:2001@d>;TAG=x;y".into(),
+            target_uri: "sip:2001@d".into(),
+            routes: None,
+            cseq: 1,
+        };
+        assert_eq!(
+            replaces_of(&d),
+            "flow-1-ab%40h%3Bto-tag%3Dx%3Bfrom-tag%3Dc1"
+        );
+        assert_eq!(
+            host_port("sip:acme@127.0.0.1:5070;transport=udp"),
+            Some("127.0.0.1:5070".parse().unwrap())
+        );
+        assert_eq!(
+            host_port("sip:acme@127.0.0.2"),
+            Some("127.0.0.2:5060".parse().unwrap())
+        );
+        assert_eq!(host_port("sip:acme@switch.example"), None);
+    }
 
     #[test]
     fn each_mwi_step_counts_a_notify_of_its_own() {

@@ -58,6 +58,9 @@ pub struct LegMedia {
     pub first_ok: Option<Duration>,
     /// Packets with a wrong signature (another call's audio, or our own echoed).
     pub bad: u32,
+    /// A flow's leg (`listen_any`): the call number in the last phone's signature it
+    /// heard (an answering phone signs with its extension).
+    pub heard_from: Option<u32>,
     /// RFC 4733 event packets sent and received.
     pub dtmf_sent: u32,
     pub dtmf_received: u32,
@@ -292,7 +295,8 @@ impl Media {
             }
             if s.spec.listen_any {
                 match classify(pkt, s.spec.call, s.spec.side, s.spec.dtmf_rx_pt) {
-                    Heard::Phone => {
+                    Heard::Phone(from) => {
+                        s.media.heard_from = Some(from);
                         s.media.ok += 1;
                         if s.media.first_ok.is_none() {
                             s.media.first_ok = Some(s.started.elapsed());
@@ -434,8 +438,8 @@ fn signed(pkt: &[u8]) -> bool {
 /// What a flow's leg made of a packet (`StreamSpec::listen_any`).
 #[derive(Debug, PartialEq, Eq)]
 enum Heard {
-    /// Another phone's signature.
-    Phone,
+    /// Another phone's signature, and its call number.
+    Phone(u32),
     /// Audio the switch made: no signature, not silent.
     Played,
     /// The leg's own signature back.
@@ -462,8 +466,9 @@ fn classify(pkt: &[u8], call: u32, side: Side, dtmf_pt: Option<u8>) -> Heard {
         return Heard::Nothing;
     }
     if payload.len() >= 9 && &payload[..4] == MAGIC {
-        let own = payload[4..8] == call.to_be_bytes() && payload[8] == side as u8;
-        return if own { Heard::Own } else { Heard::Phone };
+        let from = u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]);
+        let own = from == call && payload[8] == side as u8;
+        return if own { Heard::Own } else { Heard::Phone(from) };
     }
     let sum: u32 = payload
         .iter()
@@ -647,7 +652,10 @@ mod tests {
         let mut pkt = [0u8; HEADER + SAMPLES];
         let mut other = stream(9, Side::Callee, None);
         let len = next_packet(&mut other, &tone, &mut pkt);
-        assert_eq!(classify(&pkt[..len], 1, Side::Caller, None), Heard::Phone);
+        assert_eq!(
+            classify(&pkt[..len], 1, Side::Caller, None),
+            Heard::Phone(9)
+        );
         assert_eq!(classify(&pkt[..len], 9, Side::Callee, None), Heard::Own);
         let mut played = pkt;
         played[HEADER..HEADER + SAMPLES].copy_from_slice(&tone);

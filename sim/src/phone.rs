@@ -175,6 +175,11 @@ impl Phone {
         }
     }
 
+    /// Sends what belongs to dialog `call_id` to `to` (a carrier's call to a Contact).
+    pub fn send_dialog_to(&self, call_id: &str, to: SocketAddr) {
+        lock(&self.peers).insert(call_id.to_owned(), to);
+    }
+
     /// Routes the messages of `call_id` to the returned inbox until `close`.
     pub fn open(&self, call_id: &str) -> Inbox {
         let (tx, rx) = mpsc::unbounded_channel();

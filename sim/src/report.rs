@@ -260,6 +260,7 @@ fn add(a: LegMedia, b: LegMedia) -> LegMedia {
         bad: a.bad + b.bad,
         dtmf_sent: a.dtmf_sent + b.dtmf_sent,
         dtmf_received: a.dtmf_received + b.dtmf_received,
+        heard_from: b.heard_from.or(a.heard_from),
     }
 }
 

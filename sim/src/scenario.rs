@@ -246,9 +246,11 @@ pub struct Scenario {
     pub answering: Answering,
     /// Flow mode: the sim is also the switch's carrier, listening here: a registrar
     /// for trunk registrations (digest, realm `domain`, password `password`), a UAS
-    /// answering the DIDs of `numbers` (`dids`), and the source of a step's calls into
-    /// the switch (`from = "carrier"`, to the Contact a trunk registered).
+    /// answering `dids`, and the source of `call_in` steps' calls into the switch (to
+    /// the Contact a trunk registered).
     pub carrier: Option<SocketAddr>,
+    /// The DIDs a flow's carrier answers (`dids`); none: it answers no call.
+    pub dids: Option<(u64, u64)>,
 }
 
 impl Default for Scenario {
@@ -284,6 +286,7 @@ impl Default for Scenario {
             answerers: None,
             answering: Answering::Answer,
             carrier: None,
+            dids: None,
         }
     }
 }
@@ -445,7 +448,7 @@ impl Scenario {
                     })?)
                 }
                 "dids" => {
-                    s.numbers = Some(parse_numbers(str_of(key, v)?).map_err(|m| field_err(key, m))?)
+                    s.dids = Some(parse_numbers(str_of(key, v)?).map_err(|m| field_err(key, m))?)
                 }
                 "answer" => {
                     s.answering = match str_of(key, v)? {
@@ -513,13 +516,19 @@ impl Scenario {
                 "a flow's steps check their own audio: drop rtp_share",
             ));
         }
+        if self.mode == Mode::CallCentre && self.rtp_share < 1.0 {
+            return Err(field_err(
+                "rtp_share",
+                "a queue's callers learn their agent came by its audio: drop rtp_share",
+            ));
+        }
         if self.carrier.is_some() && self.mode != Mode::Flow {
             return Err(field_err(
                 "carrier",
                 "a carrier belongs to a flow: add [[steps]] (or run `pbx sim --uas`)",
             ));
         }
-        if self.mode == Mode::Flow && self.carrier.is_none() && self.numbers.is_some() {
+        if self.carrier.is_none() && self.dids.is_some() {
             return Err(field_err(
                 "dids",
                 "the DIDs a flow's carrier answers: give the carrier's address (`carrier`)",
@@ -898,12 +907,18 @@ mod tests {
         assert_eq!(field(call_in), "carrier");
         assert_eq!(field(&format!("carrier = \"5197\"\n{call_in}")), "carrier");
         assert_eq!(field(&format!("dids = \"1-9\"\n{call_in}")), "dids");
+        assert_eq!(field("dids = \"1-9\"\n"), "dids");
+        assert_eq!(
+            field("queue = \"300\"\nagents = \"2000-2001\"\nrtp_share = 0.5\n"),
+            "rtp_share"
+        );
         let s = Scenario::parse(&format!(
             "carrier = \"127.0.0.1:5197\"\ndids = \"4930123400-4930123499\"\n{call_in}"
         ))
         .unwrap();
         assert_eq!(s.carrier, Some("127.0.0.1:5197".parse().unwrap()));
-        assert_eq!(s.numbers, Some((4930123400, 4930123499)));
+        assert_eq!(s.dids, Some((4930123400, 4930123499)));
+        assert_eq!(s.numbers, None);
     }
 
     #[test]

@@ -31,7 +31,8 @@
 //! sendonly re-INVITE, answered), `consult` (a number: a second call while the first
 //! is up, as a phone does before an attended transfer), `transfer` (a number: REFER
 //! in the first call, replacing the consultation when one is up, blind otherwise;
-//! passes when the switch reports the transfer done and hangs up the caller's calls).
+//! passes when the switch's NOTIFY reports the transfer done and the caller's calls
+//! are down: hung up by the switch, or by the phone a second after that NOTIFY).
 //! `dtmf`, `hear` and `hangup` act on the newest call: a `hangup` during a
 //! consultation ends the consultation and the first call goes on.
 //!
@@ -102,7 +103,8 @@ pub enum Action {
     /// A second call to `number` while the first is up (a consultation).
     Consult(String),
     /// REFER the first call to `number`: attended (Replaces) when a consultation is
-    /// up, blind otherwise. Passes when a NOTIFY says 2xx and the caller's calls end.
+    /// up, blind otherwise. Passes when a NOTIFY says 2xx and the caller's calls are
+    /// down (the switch's BYEs, or the phone's own a second later).
     Transfer(String),
     /// The carrier calls `number` into the switch, to the Contact its trunk
     /// registered; answered.
@@ -350,9 +352,14 @@ enum Calls {
     Ringing,
     Up,
     Consulting,
+    /// A call the carrier placed (`call_in`): the caller's phone has no part in it.
+    CarrierUp,
     /// After a transfer: the caller has no call; its answerers talk.
     Joined,
 }
+
+/// Where `hear`, `dtmf`, `hangup` and `bye` may come.
+const ANY_CALL: &[Calls] = &[Calls::Up, Calls::Consulting, Calls::CarrierUp];
 
 /// Steps that need a call come while one is up: after an answered `dial` (or a
 /// `pickup` of a `ring`), before the `hangup` or `bye` that ends it; a `dial` or a
@@ -372,11 +379,11 @@ fn check_order(steps: &[Step]) -> Result<(), ScenarioError> {
                 },
             ),
             Action::Ring(_) => ("ring", &[Calls::None, Calls::Joined], Calls::Ringing),
-            Action::CallIn(_) => ("call_in", &[Calls::None, Calls::Joined], Calls::Up),
+            Action::CallIn(_) => ("call_in", &[Calls::None, Calls::Joined], Calls::CarrierUp),
             Action::Pickup(_) => ("pickup", &[Calls::Ringing], Calls::Up),
             Action::Hear(Hear::Joined) => ("hear", &[Calls::Joined], Calls::Joined),
-            Action::Hear(_) => ("hear", &[Calls::Up, Calls::Consulting], calls),
-            Action::Dtmf(_) => ("dtmf", &[Calls::Up, Calls::Consulting], calls),
+            Action::Hear(_) => ("hear", ANY_CALL, calls),
+            Action::Dtmf(_) => ("dtmf", ANY_CALL, calls),
             Action::Hold => ("hold", &[Calls::Up], Calls::Up),
             Action::Consult(_) => ("consult", &[Calls::Up], Calls::Consulting),
             Action::Transfer(_) => ("transfer", &[Calls::Up, Calls::Consulting], Calls::Joined),
@@ -386,7 +393,7 @@ fn check_order(steps: &[Step]) -> Result<(), ScenarioError> {
                 } else {
                     "bye"
                 },
-                &[Calls::Up, Calls::Consulting],
+                ANY_CALL,
                 if calls == Calls::Consulting {
                     Calls::Up
                 } else {
@@ -398,12 +405,17 @@ fn check_order(steps: &[Step]) -> Result<(), ScenarioError> {
         if !needs.contains(&calls) {
             let message = match calls {
                 Calls::Ringing => "the call left ringing comes first: `pickup` it",
-                Calls::Up | Calls::Consulting if matches!(key, "dial" | "ring" | "call_in") => {
+                Calls::Up | Calls::Consulting | Calls::CarrierUp
+                    if matches!(key, "dial" | "ring" | "call_in") =>
+                {
                     "a call is already up: end it with `hangup` or `bye` first"
+                }
+                Calls::CarrierUp => {
+                    "the call came in from the carrier: the caller's phone cannot hold, consult or transfer it"
                 }
                 Calls::Consulting => "a consultation is up: `transfer` or `hangup` it first",
                 Calls::Joined if key == "hear" => {
-                    "the caller's calls were transferred: only `hear = \"joined\"` is left"
+                    "the caller's calls were transferred: `hear = \"joined\"`, or a new `dial`, `ring` or `call_in`"
                 }
                 _ if key == "pickup" => "needs a call left ringing: put a `ring` before it",
                 _ if key == "hear" && s.action == Action::Hear(Hear::Joined) => {
@@ -476,16 +488,18 @@ pub fn needs_other(steps: &[Step]) -> bool {
     })
 }
 
-/// Whether a flow takes its answering phones for itself while it runs: what rings
-/// them, picks them up or joins them must be this flow's call, not another's.
+/// Whether a flow takes its answering phones for itself while it runs: it names
+/// them, and what rings them, picks them up, consults or joins them must be this
+/// flow's call, not another's.
 pub fn owns_answerers(steps: &[Step]) -> bool {
-    needs_other(steps)
-        || steps.iter().any(|s| {
-            matches!(
-                s.action,
-                Action::Ring(_) | Action::Transfer(_) | Action::Consult(_)
-            )
-        })
+    needs_answerer(steps)
+        && (needs_other(steps)
+            || steps.iter().any(|s| {
+                matches!(
+                    s.action,
+                    Action::Ring(_) | Action::Transfer(_) | Action::Consult(_)
+                )
+            }))
 }
 
 mod secs {

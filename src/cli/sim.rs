@@ -274,7 +274,7 @@ pub fn run(a: SimArgs) -> Result<(), CliError> {
     let s = scenario(&a)?;
     // A socket per phone (and a few more): thousands of phones need more than the
     // usual soft limit of 1,024.
-    let limit = super::fd_limit::raise().unwrap_or(0);
+    let limit = super::fd_limit::raise().unwrap_or(u64::MAX);
     let needed = s.phones() as u64 + 64;
     if !matches!(s.mode, Mode::Storm | Mode::Uac | Mode::Uas) && needed > limit {
         return Err(CliError::Usage(format!(
