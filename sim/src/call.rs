@@ -990,6 +990,9 @@ pub(crate) async fn callee(
                 let unjudged = ctx.scenario.mode == Mode::Flow || learns;
                 if !unjudged {
                     ctx.counters.leg_media(number, Side::Callee, m, dtmf);
+                } else if ctx.scenario.mode == Mode::Flow && m.bad > 0 {
+                    // Whoever it heard, never its own audio back.
+                    return result.and(Err(Cause::WrongRtp));
                 }
             }
             None => return Err(Cause::BadSdp),

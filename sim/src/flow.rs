@@ -1265,12 +1265,13 @@ async fn pump_current(
     }
 }
 
-/// Stops a call's media and its routing.
-fn end(ctx: &Ctx, call: &Up) {
-    if let Some((remote, _, id)) = call.media {
-        ctx.media.stop(call.slot, remote, id);
-    }
+/// Stops a call's media and its routing; what its stream saw.
+fn end(ctx: &Ctx, call: &Up) -> crate::media::LegMedia {
     call.phone.close(&call.d.call_id);
+    match call.media {
+        Some((remote, _, id)) => ctx.media.stop(call.slot, remote, id),
+        None => Default::default(),
+    }
 }
 
 /// The phone hangs up: BYE, answered 2xx.
@@ -1286,8 +1287,10 @@ async fn hang_up(ctx: &Ctx, mut call: Up) -> Result<(), Cause> {
         .phone
         .transact(ctx, &mut call.inbox, &bye, "BYE", call.d.cseq, deadline)
         .await;
-    end(ctx, &call);
+    let heard = end(ctx, &call);
     match r?.code() {
+        // Nothing crossed into the call while it was up (its own audio back).
+        Some(200..=299) if heard.bad > 0 => Err(Cause::WrongRtp),
         Some(200..=299) => Ok(()),
         code => Err(Cause::ByeCode(code.unwrap_or(0))),
     }

@@ -85,7 +85,8 @@ pub enum Action {
     Dtmf(String),
     /// Let the call (or the pause) go on.
     Wait(#[serde(with = "secs")] Duration),
-    /// The caller hangs up: BYE, answered 2xx.
+    /// The caller hangs up: BYE, answered 2xx; the call heard nothing of its own
+    /// audio back while it was up (a crossed or looped stream).
     Hangup,
     /// The switch hangs up the call (a feature code's confirmation, a full mailbox).
     Bye,
