@@ -389,15 +389,18 @@ impl Engine<'_> {
 
     /// A datagram on socket `phone`: to its call by the row in its Call-ID.
     fn receive(&mut self, phone: usize, bytes: &[u8]) {
+        // Most of what comes is a provisional response or a BYE's answer: read at a
+        // glance, without parsing the whole message.
+        if let Some(g) = glance(bytes).filter(|g| g.code < 200 || g.method == "BYE") {
+            if let Some((row, _)) = self.row_named(g.call_id) {
+                self.progress(row, g.code, g.seq, g.method);
+            }
+            return;
+        }
         let Ok(m) = Message::parse(bytes.to_vec()) else {
             return;
         };
-        let found = m.call_id().and_then(row_of).filter(|&(row, generation)| {
-            self.rows
-                .get(row)
-                .and_then(Option::as_ref)
-                .is_some_and(|c| c.generation == generation)
-        });
+        let found = m.call_id().and_then(|id| self.row_named(id));
         let Some((row, _)) = found else {
             // A call that ended (or never was ours): requests get 481.
             if m.is_request() && m.method().map(|x| x.as_str()) != Some("ACK") {
@@ -418,22 +421,51 @@ impl Engine<'_> {
         }
     }
 
-    fn response(&mut self, row: usize, code: u16, m: &Message) {
+    /// The row of the call a Call-ID names, if that call is still in it.
+    fn row_named(&self, call_id: &str) -> Option<(usize, u32)> {
+        row_of(call_id).filter(|&(row, generation)| {
+            self.rows
+                .get(row)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| c.generation == generation)
+        })
+    }
+
+    /// A response that needs nothing but its status and CSeq: a provisional response
+    /// (ringing) or the final response to a BYE.
+    fn progress(&mut self, row: usize, code: u16, seq: u32, method: &str) {
         let ctx = self.ctx;
-        let target = ctx.scenario.target;
         let Some(c) = self.rows[row].as_mut() else {
             return;
         };
+        match c.state {
+            State::Inviting if method == "INVITE" && seq == c.cseq && code < 200 => {
+                c.provisional = true;
+                if (code == 180 || code == 183) && !c.ringing {
+                    c.ringing = true;
+                    ctx.counters.ringing(c.started.elapsed());
+                }
+            }
+            State::Leaving { .. } if method == "BYE" && seq == c.cseq && code >= 200 => {
+                let cause = (code >= 300).then_some(Cause::ByeCode(code));
+                self.finish(row, cause);
+            }
+            _ => {}
+        }
+    }
+
+    fn response(&mut self, row: usize, code: u16, m: &Message) {
+        let ctx = self.ctx;
+        let target = ctx.scenario.target;
         let Some(cseq) = m.cseq() else { return };
+        if code < 200 || cseq.method == "BYE" {
+            return self.progress(row, code, cseq.seq, cseq.method);
+        }
+        let Some(c) = self.rows[row].as_mut() else {
+            return;
+        };
         match c.state {
             State::Inviting if cseq.method == "INVITE" && cseq.seq == c.cseq => match code {
-                100..=199 => {
-                    c.provisional = true;
-                    if (code == 180 || code == 183) && !c.ringing {
-                        c.ringing = true;
-                        ctx.counters.ringing(c.started.elapsed());
-                    }
-                }
                 200..=299 => self.answered(row, m),
                 401 | 407 if !c.challenged => {
                     c.challenged = true;
@@ -468,7 +500,6 @@ impl Engine<'_> {
             },
             State::Cancelling { .. } if cseq.method == "INVITE" && cseq.seq == c.cseq => {
                 match code {
-                    100..=199 => {}
                     // Answered as it was cancelled: ACKed, then hung up.
                     200..=299 => {
                         c.failed = Some(Cause::Timeout);
@@ -486,10 +517,6 @@ impl Engine<'_> {
             {
                 // The 2xx again: its ACK again.
                 self.phones[c.phone].send_now(target, &c.ack);
-            }
-            State::Leaving { .. } if cseq.method == "BYE" && cseq.seq == c.cseq && code >= 200 => {
-                let cause = (code >= 300).then_some(Cause::ByeCode(code));
-                self.finish(row, cause);
             }
             _ => {}
         }
@@ -679,6 +706,49 @@ impl Engine<'_> {
 }
 
 /// The row and generation a Call-ID of this engine names (`u{row}-{generation}-…`).
+/// What the engine reads of a response at a glance: its status, Call-ID and CSeq.
+#[derive(Debug, PartialEq, Eq)]
+struct Glance<'a> {
+    code: u16,
+    call_id: &'a str,
+    seq: u32,
+    method: &'a str,
+}
+
+/// A response's status, Call-ID (or `i`) and CSeq, read line by line; `None` for a
+/// request, or anything unusual (a folded line, a field missing or malformed): that
+/// goes to the full parse.
+fn glance(bytes: &[u8]) -> Option<Glance<'_>> {
+    let rest = bytes.strip_prefix(b"SIP/2.0 ")?;
+    let code = std::str::from_utf8(rest.get(..3)?).ok()?.parse().ok()?;
+    let (mut call_id, mut cseq) = (None, None);
+    for line in bytes.split(|&b| b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match line.first() {
+            None => break,
+            Some(b' ' | b'\t') => return None,
+            Some(_) => {}
+        }
+        let colon = line.iter().position(|&b| b == b':')?;
+        let name = line[..colon].trim_ascii();
+        let value = line[colon + 1..].trim_ascii();
+        if name.eq_ignore_ascii_case(b"call-id") || name.eq_ignore_ascii_case(b"i") {
+            call_id = Some(std::str::from_utf8(value).ok()?);
+        } else if name.eq_ignore_ascii_case(b"cseq") {
+            let text = std::str::from_utf8(value).ok()?;
+            let (seq, method) = text.split_once(|c: char| c.is_ascii_whitespace())?;
+            cseq = Some((seq.parse().ok()?, method.trim()));
+        }
+    }
+    let (seq, method) = cseq?;
+    Some(Glance {
+        code,
+        call_id: call_id?,
+        seq,
+        method,
+    })
+}
+
 fn row_of(call_id: &str) -> Option<(usize, u32)> {
     let rest = call_id.strip_prefix('u')?;
     let mut parts = rest.splitn(3, '-');
@@ -690,6 +760,36 @@ fn row_of(call_id: &str) -> Option<(usize, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_glance_reads_status_call_id_and_cseq_or_leaves_it_to_the_parse() {
+        let ringing = b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\ni: u1f-3-abc\r\nCSeq:  2 INVITE\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(
+            glance(ringing),
+            Some(Glance {
+                code: 180,
+                call_id: "u1f-3-abc",
+                seq: 2,
+                method: "INVITE"
+            })
+        );
+        let bye = b"SIP/2.0 200 OK\r\ncall-ID: x\r\ncseq: 3 BYE\r\n\r\nbody: no\r\n";
+        assert_eq!(
+            glance(bye).map(|g| (g.code, g.seq, g.method)),
+            Some((200, 3, "BYE"))
+        );
+        // A request, a folded header, a missing CSeq: the full parse's.
+        assert_eq!(
+            glance(b"BYE sip:a SIP/2.0\r\nCall-ID: x\r\nCSeq: 3 BYE\r\n\r\n"),
+            None
+        );
+        assert_eq!(
+            glance(b"SIP/2.0 180 R\r\nCall-ID: x\r\n y\r\nCSeq: 1 INVITE\r\n\r\n"),
+            None
+        );
+        assert_eq!(glance(b"SIP/2.0 180 R\r\nCall-ID: x\r\n\r\n"), None);
+        assert_eq!(glance(b"SIP/2.0 18"), None);
+    }
 
     #[test]
     fn call_ids_name_their_row_and_generation() {
