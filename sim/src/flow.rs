@@ -399,6 +399,17 @@ impl Flow<'_> {
         )
     }
 
+    /// A call of the caller's (from `phone`: its own, or the carrier's) to `(Request-URI,
+    /// To)`, answered.
+    async fn place(
+        &self,
+        phone: &Arc<Phone>,
+        to: (String, Option<String>),
+        deadline: Instant,
+    ) -> Result<Up, Cause> {
+        call(self.ctx, phone, to, self.number, Side::Caller, deadline).await
+    }
+
     /// A step's number with `{ext}`, `{answerer}` and `{other}` filled in.
     fn expand(&self, template: &str) -> String {
         let ext = |p: &Option<Arc<Phone>>| p.as_ref().map_or(0, |p| p.ext).to_string();
@@ -526,16 +537,8 @@ async fn do_step(f: &Flow<'_>, step: &Step, legs: &mut Legs) -> Result<(), Cause
             .unwrap_or(ctx.scenario.timeout + ctx.scenario.answer_delay);
     match &step.action {
         Action::Dial { number, expect } => {
-            let dialled = f.expand(number);
-            let call = dial(
-                ctx,
-                f.phone,
-                &dialled,
-                f.number,
-                Side::Caller,
-                setup_deadline,
-            )
-            .await;
+            let to = uri_of(ctx, &f.expand(number));
+            let call = f.place(f.phone, to, setup_deadline).await;
             match (call, expect) {
                 (Ok(call), None) => {
                     legs.first = Some(call);
@@ -555,15 +558,8 @@ async fn do_step(f: &Flow<'_>, step: &Step, legs: &mut Legs) -> Result<(), Cause
             // To the Contact the trunk registered, the number called in To.
             let to = format!("<sip:{}@{}>", f.expand(number), ctx.scenario.domain);
             legs.first = Some(
-                call(
-                    ctx,
-                    carrier,
-                    (contact, Some(to)),
-                    f.number,
-                    Side::Caller,
-                    setup_deadline,
-                )
-                .await?,
+                f.place(carrier, (contact, Some(to)), setup_deadline)
+                    .await?,
             );
             Ok(())
         }
@@ -605,18 +601,8 @@ async fn do_step(f: &Flow<'_>, step: &Step, legs: &mut Legs) -> Result<(), Cause
             if legs.first.as_ref().is_none_or(|c| c.ended) {
                 return Err(Cause::EarlyBye);
             }
-            let dialled = f.expand(number);
-            legs.consult = Some(
-                dial(
-                    ctx,
-                    f.phone,
-                    &dialled,
-                    f.number,
-                    Side::Caller,
-                    setup_deadline,
-                )
-                .await?,
-            );
+            let to = uri_of(ctx, &f.expand(number));
+            legs.consult = Some(f.place(f.phone, to, setup_deadline).await?);
             Ok(())
         }
         Action::Transfer(number) => transfer(f, &f.expand(number), legs, deadline).await,
