@@ -399,6 +399,10 @@ pub struct CentreReport {
     pub offer_ms: Percentiles,
     /// From the queue answering a caller to the first audio of its agent.
     pub wait_ms: Percentiles,
+    /// Agents the switch confirmed logged in to the queue before the calls, and out
+    /// after them.
+    pub agents_logged_in: u64,
+    pub agents_logged_out: u64,
 }
 
 impl Report {
@@ -458,6 +462,8 @@ impl Report {
                 .unwrap_or(0),
             offer_ms: round_p(offer_ms),
             wait_ms: round_p(wait_ms),
+            agents_logged_in: centre.logged_in.load(Ordering::Relaxed),
+            agents_logged_out: centre.logged_out.load(Ordering::Relaxed),
         });
     }
 
@@ -573,6 +579,10 @@ impl Report {
             ));
         }
         if let Some(c) = &self.centre {
+            s.push_str(&format!(
+                "  agents      {} logged in to the queue, {} logged out\n",
+                c.agents_logged_in, c.agents_logged_out
+            ));
             s.push_str(&format!(
                 "  queue wait  {}  ({} abandoned)\n",
                 p(&c.wait_ms),

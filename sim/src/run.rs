@@ -367,6 +367,23 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
         }
     }
 
+    // A call centre's agents log in to the queue first (each hears the switch confirm
+    // it), and out again at the end.
+    let agents: Vec<Arc<Phone>> = registered
+        .iter()
+        .filter(|&&i| mode == Mode::CallCentre && i >= scenario.callers())
+        .map(|&i| phones[i].clone())
+        .collect();
+    let queue = scenario.queue.unwrap_or_default();
+    crate::centre::agents_dial(
+        &ctx,
+        &agents,
+        &format!("*40{queue}"),
+        "agent login",
+        &ctx.centre.logged_in,
+    )
+    .await;
+
     // Calls into the switch go to the Contact its trunk registers at the carrier: the
     // flows wait for it (up to three timeouts; then their `call_in` steps fail).
     if mode == Mode::Flow && crate::steps::calls_in(&scenario.steps) {
@@ -435,6 +452,15 @@ pub async fn run(scenario: Scenario, progress: bool) -> Result<(Report, Timeline
             });
         }
     }
+
+    crate::centre::agents_dial(
+        &ctx,
+        &agents,
+        &format!("*41{queue}"),
+        "agent logout",
+        &ctx.centre.logged_out,
+    )
+    .await;
 
     // Unregister (best effort, all at once, bounded by one timeout).
     let unregs: Vec<_> = registered

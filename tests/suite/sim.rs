@@ -714,6 +714,23 @@ fn call_centre_callers_wait_with_music_and_reach_their_agents() {
         "{r}"
     );
     assert_eq!(r["centre"]["abandoned"].as_u64(), Some(0), "{r}");
+    // The agents logged in to the queue before the calls (*40310, confirmed aloud)
+    // and out after them (*41310): the store says they are out now.
+    assert_eq!(r["centre"]["agents_logged_in"].as_u64(), Some(3), "{r}");
+    assert_eq!(r["centre"]["agents_logged_out"].as_u64(), Some(3), "{r}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("queue wait"), "{stdout}");
+    assert!(
+        stdout.contains("3 logged in to the queue, 3 logged out"),
+        "{stdout}"
+    );
+    let agents = pbx_cli(dir.path(), &["agent", "list", "--tenant", "demo"]);
+    assert!(!agents.is_empty(), "the logins are listed");
+    for ext in ["2000", "2001", "2002"] {
+        let line = agents
+            .lines()
+            .find(|l| l.contains(ext) && l.contains("310"))
+            .unwrap_or_else(|| panic!("{ext} in 310: {agents}"));
+        assert!(line.contains("out"), "{ext} logged out at the end: {line}");
+    }
 }
