@@ -93,10 +93,9 @@ pub async fn feature_code(ctx: Arc<Ctx>, phone: Arc<Phone>, code: String) -> Res
             return Err(cause);
         }
     };
-    // What the switch says: heard as a flow's leg hears it, sending nothing itself.
+    // What the switch says, heard as a flow's leg hears it (sending, as phones do).
     let stream = crate::call::remote_media(&answered.answer).map(|(remote, _)| {
-        let mut spec = crate::flow::leg_spec(&ctx, 0, Side::Caller, remote);
-        spec.send_for = Some(Duration::ZERO);
+        let spec = crate::flow::leg_spec(&ctx, 0, Side::Caller, remote);
         (remote, ctx.media.start(slot, spec))
     });
     let until = Instant::now() + s.timeout * 2;
