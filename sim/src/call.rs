@@ -960,10 +960,14 @@ pub(crate) async fn callee(
             },
         );
     }
-    // A flow's answerer: its leg is known to the flow (a transfer's `hear = "joined"`
-    // listens to it; a flow that owns its answerers may ask it to hang up).
-    let flow_leg = (ctx.scenario.mode == Mode::Flow && !phone.carrier).then(|| {
-        let media = remote.filter(|_| media_on).map(|r| (slot, r.0, stream_id));
+    let sends_to = remote.filter(|_| media_on).map(|r| r.0);
+    // The answerer of a flow that owns its answerers: the flow knows its call (a
+    // transfer's `hear = "joined"` listens to it; the flow may ask it to hang up).
+    let owned = ctx.scenario.mode == Mode::Flow
+        && !phone.carrier
+        && crate::steps::owns_answerers(&ctx.scenario.steps);
+    let flow_key = owned.then(|| {
+        let media = sends_to.map(|r| (slot, r, stream_id));
         ctx.flow.leg_up(phone.ext, media)
     });
     let leg = CalleeLeg {
@@ -971,14 +975,14 @@ pub(crate) async fn callee(
         tag: &tag,
         contact: &contact,
         slot,
-        remote: remote.filter(|_| media_on).map(|r| r.0),
+        remote: sends_to,
         number,
         transfer: expect.transfer,
         hang_up: expect.hang_up,
-        flow_key: flow_leg.filter(|_| crate::steps::owns_answerers(&ctx.scenario.steps)),
+        flow_key,
     };
     let result = callee_until_bye(ctx, phone, inbox, &ok, &leg).await;
-    if let Some(key) = flow_leg {
+    if let Some(key) = flow_key {
         ctx.flow.leg_down(phone.ext, key);
     }
     if media_on {

@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::call::{setup, Dialog};
-use crate::media::Side;
-use crate::phone::{unique, Phone};
+use crate::phone::Phone;
 use crate::report::Cause;
 use crate::run::Ctx;
 use crate::stats::Percentiles;
@@ -59,7 +57,10 @@ pub async fn agents_dial(
 ) {
     let calls: Vec<_> = agents
         .iter()
-        .map(|p| tokio::spawn(feature_code(ctx.clone(), p.clone(), code.to_owned())))
+        .map(|p| {
+            let (ctx, p, code) = (ctx.clone(), p.clone(), code.to_owned());
+            tokio::spawn(async move { crate::flow::feature_code(&ctx, &p, &code).await })
+        })
         .collect();
     for c in calls {
         match c.await {
@@ -71,74 +72,6 @@ pub async fn agents_dial(
                 .counters
                 .fail(Cause::Step(what.into(), Box::new(Cause::Timeout))),
         }
-    }
-}
-
-/// An agent dials a feature code (`*40` or `*41` with the queue's number): the switch
-/// answers, confirms aloud and hangs up. `Ok` when the prompt was heard and the
-/// switch's BYE came.
-pub async fn feature_code(ctx: Arc<Ctx>, phone: Arc<Phone>, code: String) -> Result<(), Cause> {
-    let s = &ctx.scenario;
-    let call_id = format!("code-{}-{}", phone.ext, unique(&ctx));
-    let mut inbox = phone.open(&call_id);
-    let mut d = Dialog::new(&ctx, &call_id, format!("sip:{code}@{}", s.domain));
-    let slot = ctx.media.allocate();
-    let offer = crate::call::sdp_offer(phone.local.ip(), slot.port, 0);
-    let deadline = Instant::now() + s.timeout;
-    let answered = setup(&ctx, &phone, &mut d, &mut inbox, &offer, deadline).await;
-    let answered = match answered {
-        Ok(a) => a,
-        Err(cause) => {
-            phone.close(&call_id);
-            return Err(cause);
-        }
-    };
-    // What the switch says, heard as a flow's leg hears it (sending, as phones do).
-    let stream = crate::call::remote_media(&answered.answer).map(|(remote, _)| {
-        let spec = crate::flow::leg_spec(&ctx, 0, Side::Caller, remote);
-        (remote, ctx.media.start(slot, spec))
-    });
-    let until = Instant::now() + s.timeout * 2;
-    let mut result = Err(Cause::NoBye);
-    while let Ok(Some(m)) = tokio::time::timeout_at(until, inbox.recv()).await {
-        if m.code().is_some() && m.cseq().is_some_and(|c| c.method == "BYE") {
-            continue;
-        }
-        match m.method().map(|x| x.as_str()) {
-            Some("BYE") => {
-                phone.answer_stray(&ctx, &m).await;
-                result = Ok(());
-                break;
-            }
-            Some(_) => phone.answer_stray(&ctx, &m).await,
-            // The 2xx again: its ACK again.
-            None if m.code().is_some_and(|c| (200..300).contains(&c)) => {
-                phone.send(&ctx, &answered.ack).await;
-            }
-            None => {}
-        }
-    }
-    if result.is_err() {
-        // Not hung up by the switch: the agent hangs up.
-        d.cseq += 1;
-        let branch = format!("z9hG4bK{}", unique(&ctx));
-        let bye = d.request(&ctx, &phone, "BYE", &branch, d.cseq).finish();
-        let _ = phone
-            .transact(
-                &ctx,
-                &mut inbox,
-                &bye,
-                "BYE",
-                d.cseq,
-                Instant::now() + s.timeout,
-            )
-            .await;
-    }
-    phone.close(&call_id);
-    let heard = stream.map(|(remote, id)| ctx.media.stop(slot, remote, id));
-    match (result, heard) {
-        (Ok(()), Some(m)) if m.played == 0 => Err(Cause::NotHeard(crate::steps::Hear::Prompt)),
-        (r, _) => r,
     }
 }
 

@@ -204,37 +204,29 @@ impl FlowState {
     }
 
     /// A flow's answering phones, picked at random: `{answerer}`, and `{other}` when
-    /// the steps need it. A flow that owns its answerers takes idle ones (`None`: too
-    /// few idle, the flow is skipped).
+    /// the steps need it. A flow that owns its answerers (every flow with `{other}`)
+    /// takes idle ones (`None`: too few idle, the flow is skipped).
     pub fn partners(&self, rng: &mut impl rand::Rng, steps: &[Step]) -> Option<Partners> {
-        let two = crate::steps::needs_other(steps);
         let mut pool = lock(&self.answerers);
         let Answerers { all, free } = &mut *pool;
         if crate::steps::owns_answerers(steps) {
-            let n = 1 + usize::from(two);
+            let n = 1 + usize::from(crate::steps::needs_other(steps));
             if free.len() < n {
                 return None;
             }
             let mut take = || free.swap_remove(rng.gen_range(0..free.len()));
             let answerer = take();
-            let other = two.then(take);
+            let other = (n == 2).then(take);
             return Some(Partners {
                 answerer: Some(answerer),
                 other,
                 owned: true,
             });
         }
-        if all.is_empty() {
-            return Some(Partners::default());
-        }
-        let a = rng.gen_range(0..all.len());
-        let other = (two && all.len() > 1).then(|| {
-            let b = rng.gen_range(0..all.len() - 1);
-            all[if b >= a { b + 1 } else { b }].clone()
-        });
+        let answerer = (!all.is_empty()).then(|| all[rng.gen_range(0..all.len())].clone());
         Some(Partners {
-            answerer: Some(all[a].clone()),
-            other,
+            answerer,
+            other: None,
             owned: false,
         })
     }
@@ -326,21 +318,21 @@ enum Which {
 }
 
 impl Legs {
-    fn get(&mut self, w: Which) -> Option<&mut Up> {
+    fn slot(&mut self, w: Which) -> &mut Option<Up> {
         match w {
-            Which::First => self.first.as_mut(),
-            Which::Consult => self.consult.as_mut(),
-            Which::Picker => self.picker.as_mut(),
+            Which::First => &mut self.first,
+            Which::Consult => &mut self.consult,
+            Which::Picker => &mut self.picker,
         }
+    }
+
+    fn get(&mut self, w: Which) -> Option<&mut Up> {
+        self.slot(w).as_mut()
     }
 
     /// The call `dtmf`, `hear` and `hangup` act on: the consultation while one is up.
     fn current(&mut self) -> Option<&mut Up> {
-        if self.consult.is_some() {
-            self.consult.as_mut()
-        } else {
-            self.first.as_mut()
-        }
+        self.get(self.current_which())
     }
 
     fn current_which(&self) -> Which {
@@ -446,12 +438,7 @@ pub async fn run_flow(ctx: Arc<Ctx>, phone: Arc<Phone>, number: u32, partners: P
         previous_start = started;
         // A call the switch hung up during the step is over once the step is judged.
         for w in [Which::First, Which::Consult, Which::Picker] {
-            let slot = match w {
-                Which::First => &mut legs.first,
-                Which::Consult => &mut legs.consult,
-                Which::Picker => &mut legs.picker,
-            };
-            if let Some(call) = slot.take_if(|c| c.ended) {
+            if let Some(call) = legs.slot(w).take_if(|c| c.ended) {
                 end(&ctx, &call);
             }
         }
@@ -685,12 +672,11 @@ async fn do_step(f: &Flow<'_>, step: &Step, legs: &mut Legs) -> Result<(), Cause
             }
         }
         Action::Hangup => {
-            let slot = match legs.current_which() {
-                Which::Consult => &mut legs.consult,
-                _ => &mut legs.first,
-            };
             // Ending a consultation leaves the first call as it was (held, if it was).
-            let call = slot.take_if(|c| !c.ended).ok_or(Cause::EarlyBye)?;
+            let call = legs
+                .slot(legs.current_which())
+                .take_if(|c| !c.ended)
+                .ok_or(Cause::EarlyBye)?;
             let hung_up = hang_up(ctx, call).await;
             // After a pickup the switch hangs up the picker too.
             match legs.picker.take() {
@@ -773,24 +759,9 @@ fn new_call(
 /// The address of a SIP URI with an IP address for host (`sip:user@127.0.0.1:5060;…`;
 /// port 5060 when none is given).
 fn host_port(uri: &str) -> Option<SocketAddr> {
-    let rest = uri.strip_prefix("sip:")?;
-    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let host = host.split([';', '?', '>']).next()?;
-    host.parse()
-        .ok()
-        .or_else(|| format!("{host}:5060").parse().ok())
-}
-
-/// Places a call from `phone` to `dialled`: answered, with its media started.
-async fn dial(
-    ctx: &Ctx,
-    phone: &Arc<Phone>,
-    dialled: &str,
-    number: u32,
-    side: Side,
-    deadline: Instant,
-) -> Result<Up, Cause> {
-    call(ctx, phone, uri_of(ctx, dialled), number, side, deadline).await
+    let uri = engine::sip::uri::Uri::parse(uri, "Contact").ok()?;
+    let ip = uri.host_bare().parse().ok()?;
+    Some(SocketAddr::new(ip, uri.port.unwrap_or(5060)))
 }
 
 /// Places a call from `phone` to `(Request-URI, To)`: answered, with its media started.
@@ -933,7 +904,8 @@ async fn pickup(f: &Flow<'_>, code: &str, legs: &mut Legs, deadline: Instant) ->
     let ctx = f.ctx;
     let picker = f.partners.other.as_ref().ok_or(Cause::Timeout)?;
     let mut ringing = legs.ringing.take().ok_or(Cause::Timeout)?;
-    match dial(ctx, picker, code, f.number, Side::Callee, deadline).await {
+    let to = uri_of(ctx, code);
+    match call(ctx, picker, to, f.number, Side::Callee, deadline).await {
         Ok(call) => legs.picker = Some(call),
         Err(cause) => {
             legs.ringing = Some(ringing);
@@ -1208,17 +1180,22 @@ async fn pump(ctx: &Ctx, legs: &mut Legs, until: Instant) -> Result<(), Cause> {
     pump_current(ctx, legs, until, true).await
 }
 
+/// Waits until `until` for the switch to hang `call` up, answering what else comes.
+async fn await_bye(ctx: &Ctx, call: &mut Up, until: Instant) {
+    while !call.ended {
+        match tokio::time::timeout_at(until, call.inbox.recv()).await {
+            Ok(Some(m)) => {
+                handle(ctx, call, m).await;
+            }
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
 /// Waits for the switch's BYE of `call` (until `deadline`): `NoBye` if it does not
 /// come (the phone then hangs up itself).
 async fn hung_up_by_switch(ctx: &Ctx, mut call: Up, deadline: Instant) -> Result<(), Cause> {
-    while !call.ended {
-        match tokio::time::timeout_at(deadline, call.inbox.recv()).await {
-            Ok(Some(m)) => {
-                handle(ctx, &mut call, m).await;
-            }
-            Ok(None) | Err(_) => break,
-        }
-    }
+    await_bye(ctx, &mut call, deadline).await;
     let by_switch = call.ended;
     close(ctx, std::iter::once(call)).await?;
     if by_switch {
@@ -1248,6 +1225,43 @@ async fn pump_current(
         if handle(ctx, call, m).await && (w == current || (picker_too && w == Which::Picker)) {
             return Err(Cause::EarlyBye);
         }
+    }
+}
+
+/// A phone dials a feature code (an agent's `*40` and its queue): the switch answers,
+/// confirms aloud and hangs up. `Ok` when its BYE came and, with RTP on, the prompt
+/// was heard.
+pub async fn feature_code(ctx: &Ctx, phone: &Arc<Phone>, code: &str) -> Result<(), Cause> {
+    let to = (format!("sip:{code}@{}", ctx.scenario.domain), None);
+    let (mut d, mut inbox, slot, offer) = new_call(ctx, phone, to, 0);
+    let deadline = Instant::now() + ctx.scenario.timeout;
+    let answered = match setup(ctx, phone, &mut d, &mut inbox, &offer, deadline).await {
+        Ok(a) => a,
+        Err(cause) => {
+            phone.close(&d.call_id);
+            return Err(cause);
+        }
+    };
+    let mut call = up(
+        ctx,
+        phone.clone(),
+        d,
+        inbox,
+        answered,
+        slot,
+        0,
+        Side::Caller,
+    );
+    await_bye(ctx, &mut call, Instant::now() + ctx.scenario.timeout * 2).await;
+    let heard = call
+        .media
+        .map(|(r, _, id)| ctx.media.seen(call.slot, r, id));
+    let by_switch = call.ended;
+    close(ctx, std::iter::once(call)).await?;
+    match heard {
+        _ if !by_switch => Err(Cause::NoBye),
+        Some(m) if m.played == 0 => Err(Cause::NotHeard(Hear::Prompt)),
+        _ => Ok(()),
     }
 }
 

@@ -510,16 +510,10 @@ impl Scenario {
                 "`dtmf` steps send on the call's RTP: use rtp = \"call\"",
             ));
         }
-        if self.mode == Mode::Flow && self.rtp_share < 1.0 {
+        if matches!(self.mode, Mode::Flow | Mode::CallCentre) && self.rtp_share < 1.0 {
             return Err(field_err(
                 "rtp_share",
-                "a flow's steps check their own audio: drop rtp_share",
-            ));
-        }
-        if self.mode == Mode::CallCentre && self.rtp_share < 1.0 {
-            return Err(field_err(
-                "rtp_share",
-                "a queue's callers learn their agent came by its audio: drop rtp_share",
+                "flows and call centres judge every call by its audio: drop rtp_share",
             ));
         }
         if self.carrier.is_some() && self.mode != Mode::Flow {
