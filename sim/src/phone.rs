@@ -441,17 +441,28 @@ pub async fn unregister(ctx: Arc<Ctx>, phone: Arc<Phone>) -> bool {
 
 /// The Call-ID of a SIP message's bytes (long or compact form), without parsing it.
 pub fn call_id_of(bytes: &[u8]) -> Option<&str> {
-    let head_end = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(bytes.len());
-    let head = std::str::from_utf8(&bytes[..head_end]).ok()?;
-    head.split("\r\n").skip(1).find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        let name = name.trim();
-        (name.eq_ignore_ascii_case("call-id") || name.eq_ignore_ascii_case("i"))
-            .then(|| value.trim())
-    })
+    head_fields(bytes)
+        .flatten()
+        .find(|(name, _)| name.eq_ignore_ascii_case("call-id") || name.eq_ignore_ascii_case("i"))
+        .map(|(_, value)| value)
+}
+
+/// The header fields of a message's head, read line by line without parsing it: each
+/// `(name, value)` trimmed, up to the blank line; `None` for a line that is folded,
+/// has no colon or is not UTF-8.
+pub fn head_fields(bytes: &[u8]) -> impl Iterator<Item = Option<(&str, &str)>> {
+    bytes
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .take_while(|line| !line.is_empty())
+        .map(|line| {
+            if matches!(line[0], b' ' | b'\t') {
+                return None;
+            }
+            let (name, value) = std::str::from_utf8(line).ok()?.split_once(':')?;
+            Some((name.trim(), value.trim()))
+        })
 }
 
 /// The value of a header of `m`, or "".

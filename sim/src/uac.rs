@@ -722,21 +722,12 @@ fn glance(bytes: &[u8]) -> Option<Glance<'_>> {
     let rest = bytes.strip_prefix(b"SIP/2.0 ")?;
     let code = std::str::from_utf8(rest.get(..3)?).ok()?.parse().ok()?;
     let (mut call_id, mut cseq) = (None, None);
-    for line in bytes.split(|&b| b == b'\n').skip(1) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        match line.first() {
-            None => break,
-            Some(b' ' | b'\t') => return None,
-            Some(_) => {}
-        }
-        let colon = line.iter().position(|&b| b == b':')?;
-        let name = line[..colon].trim_ascii();
-        let value = line[colon + 1..].trim_ascii();
-        if name.eq_ignore_ascii_case(b"call-id") || name.eq_ignore_ascii_case(b"i") {
-            call_id = Some(std::str::from_utf8(value).ok()?);
-        } else if name.eq_ignore_ascii_case(b"cseq") {
-            let text = std::str::from_utf8(value).ok()?;
-            let (seq, method) = text.split_once(|c: char| c.is_ascii_whitespace())?;
+    for field in crate::phone::head_fields(bytes) {
+        let (name, value) = field?;
+        if name.eq_ignore_ascii_case("call-id") || name.eq_ignore_ascii_case("i") {
+            call_id = Some(value);
+        } else if name.eq_ignore_ascii_case("cseq") {
+            let (seq, method) = value.split_once(|c: char| c.is_ascii_whitespace())?;
             cseq = Some((seq.parse().ok()?, method.trim()));
         }
     }
