@@ -44,26 +44,50 @@ pub(crate) fn sdp_offer(ip: IpAddr, port: u16, id: u32) -> String {
 /// An SDP of version `version` with direction `dir` (sendrecv, sendonly, recvonly).
 pub(crate) fn sdp_with(ip: IpAddr, port: u16, id: u32, version: u32, dir: &str) -> String {
     let mut out = Vec::with_capacity(256);
-    write_sdp(&mut out, &ip, ip.is_ipv6(), port, id, version, dir);
+    write_sdp(
+        &mut out,
+        &ip.to_string(),
+        ip.is_ipv6(),
+        port,
+        id,
+        version,
+        dir,
+    );
     String::from_utf8(out).unwrap_or_default()
 }
 
 /// Writes the sim's SDP (`sdp_with`) into `out`; `ip` is the address as text.
 pub(crate) fn write_sdp(
     out: &mut Vec<u8>,
-    ip: &dyn std::fmt::Display,
+    ip: &str,
     ipv6: bool,
     port: u16,
     id: u32,
     version: u32,
     dir: &str,
 ) {
-    use std::io::Write;
     let v = if ipv6 { "IP6" } else { "IP4" };
-    let _ = write!(
-        out,
-        "v=0\r\no=sim {id} {version} IN {v} {ip}\r\ns=pbx-sim\r\nc=IN {v} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 {DTMF_PT}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:{DTMF_PT} telephone-event/8000\r\na=fmtp:{DTMF_PT} 0-15\r\na=ptime:20\r\na={dir}\r\n"
-    );
+    let pt = u64::from(DTMF_PT);
+    let mut w = crate::wire::Bytes(out);
+    w.s("v=0\r\no=sim ")
+        .dec(id.into())
+        .s(" ")
+        .dec(version.into())
+        .s(" IN ")
+        .s(v);
+    w.s(" ").s(ip).s("\r\ns=pbx-sim\r\nc=IN ").s(v).s(" ").s(ip);
+    w.s("\r\nt=0 0\r\nm=audio ")
+        .dec(port.into())
+        .s(" RTP/AVP 0 ")
+        .dec(pt);
+    w.s("\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:")
+        .dec(pt)
+        .s(" telephone-event/8000");
+    w.s("\r\na=fmtp:")
+        .dec(pt)
+        .s(" 0-15\r\na=ptime:20\r\na=")
+        .s(dir)
+        .s("\r\n");
 }
 
 /// The header that answers a challenge: `Authorization` for a 401,

@@ -29,6 +29,7 @@ pub mod storm;
 pub mod timeline;
 pub mod ua;
 pub mod uac;
+pub mod wire;
 
 pub use report::{Cause, Report};
 pub use run::{run, SimError};

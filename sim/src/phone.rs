@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use engine::sip::{HeaderName, Message, MessageWriter};
 use tokio::net::UdpSocket;
@@ -25,6 +25,10 @@ pub const T2: Duration = Duration::from_secs(4);
 
 /// Messages of one dialog (by Call-ID).
 pub type Inbox = mpsc::UnboundedReceiver<Message>;
+
+/// How often polled answering phones read their sockets: what a phone takes to answer
+/// is part of the setup the caller measures, so this is shorter than the UAC's tick.
+pub const ANSWER_TICK: Duration = Duration::from_millis(2);
 
 /// How many ended Call-IDs a phone remembers, to drop their late retransmissions.
 const ENDED_MEMORY: usize = 32;
@@ -97,6 +101,7 @@ impl Phone {
     ) -> std::io::Result<Phone> {
         let sock = std::net::UdpSocket::bind(addr)?;
         sock.set_nonblocking(true)?;
+        stamp_arrivals(&sock);
         let local = sock.local_addr()?;
         Ok(Phone::with(index, ext, password, Sock::Polled(sock), local))
     }
@@ -151,6 +156,42 @@ impl Phone {
             match sock.recv_from(buf) {
                 Ok(got) => return Some(got),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// As `try_recv`, with the datagram's arrival time as the kernel stamped it
+    /// (`None` where it did not); `cmsg` is the reused control-message buffer
+    /// (`arrival_space`).
+    pub fn try_recv_stamped(
+        &self,
+        buf: &mut [u8],
+        cmsg: &mut [u8],
+    ) -> Option<(usize, Option<SystemTime>)> {
+        use nix::errno::Errno;
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::AsRawFd;
+        let fd = self.polled_socket()?.as_raw_fd();
+        loop {
+            let mut iov = [std::io::IoSliceMut::new(buf)];
+            match recvmsg::<()>(fd, &mut iov, Some(cmsg), MsgFlags::empty()) {
+                Ok(msg) => {
+                    let at = msg.cmsgs().ok().and_then(|mut all| {
+                        all.find_map(|c| match c {
+                            ControlMessageOwned::ScmTimestampns(ts) => {
+                                let since = Duration::new(
+                                    u64::try_from(ts.tv_sec()).ok()?,
+                                    u32::try_from(ts.tv_nsec()).ok()?,
+                                );
+                                SystemTime::UNIX_EPOCH.checked_add(since)
+                            }
+                            _ => None,
+                        })
+                    });
+                    return Some((msg.bytes, at));
+                }
+                Err(Errno::EAGAIN) => return None,
                 Err(_) => continue,
             }
         }
@@ -214,11 +255,11 @@ impl Phone {
         }
     }
 
-    /// Reads every polled socket of `phones` each tick (`uac::TICK`, as the UAC's
-    /// engine does), each until it has nothing more, until the task is aborted.
+    /// Reads every polled socket of `phones` each tick (`ANSWER_TICK`), each until it
+    /// has nothing more, until the task is aborted.
     pub async fn receive_polled(phones: Vec<Arc<Phone>>, ctx: Arc<Ctx>) {
         let mut buf = vec![0u8; 65536];
-        let mut tick = tokio::time::interval(crate::uac::TICK);
+        let mut tick = tokio::time::interval(ANSWER_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
@@ -468,6 +509,45 @@ pub fn head_fields(bytes: &[u8]) -> impl Iterator<Item = Option<(&str, &str)>> {
 /// The value of a header of `m`, or "".
 pub fn header(m: &Message, name: HeaderName) -> &str {
     m.header(name).unwrap_or("")
+}
+
+/// Asks the kernel to stamp each datagram `sock` receives with its arrival time
+/// (read by `Phone::try_recv_stamped`); where it cannot, datagrams are timed when read.
+fn stamp_arrivals(sock: &std::net::UdpSocket) {
+    use nix::sys::socket::{setsockopt, sockopt::ReceiveTimestampns};
+    if let Err(e) = setsockopt(sock, ReceiveTimestampns, &true) {
+        tracing::debug!(error = %e, "no arrival stamps: datagrams timed when read");
+    }
+}
+
+/// A control-message buffer that holds an arrival stamp.
+pub fn arrival_space() -> Vec<u8> {
+    nix::cmsg_space!(nix::sys::time::TimeSpec)
+}
+
+/// A moment read from both clocks at once: turns the kernel's wall-clock arrival
+/// stamps into the runtime's `Instant`s.
+#[derive(Debug, Clone, Copy)]
+pub struct Clocks {
+    pub now: Instant,
+    wall: SystemTime,
+}
+
+impl Clocks {
+    pub fn read() -> Clocks {
+        Clocks {
+            now: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// When a datagram stamped `at` arrived (now, unstamped or stamped later than
+    /// now: the wall clock stepped).
+    pub fn arrival(&self, at: Option<SystemTime>) -> Instant {
+        let ago = at.and_then(|at| self.wall.duration_since(at).ok());
+        ago.and_then(|ago| self.now.checked_sub(ago))
+            .unwrap_or(self.now)
+    }
 }
 
 #[cfg(test)]
