@@ -504,7 +504,7 @@ pub(crate) async fn setup_telling(
     let mut resend_at = Some(started + wait);
     let mut ringing = false;
     let mut provisional = false;
-    let mut challenged = false;
+    let mut answered = 0;
     let answer = loop {
         let until = resend_at.map_or(deadline, |r| r.min(deadline));
         let give_up = async {
@@ -559,8 +559,8 @@ pub(crate) async fn setup_telling(
                 }
             }
             200..=299 => break m,
-            401 | 407 if !challenged => {
-                challenged = true;
+            401 | 407 if crate::ua::may_answer(answered, &m) => {
+                answered += 1;
                 ack_failure(ctx, phone, d, &branch, &m).await;
                 let c = Challenge::from_response(&m).ok_or(Cause::Code(code))?;
                 let auth = c.answer(

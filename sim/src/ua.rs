@@ -151,6 +151,14 @@ pub fn sdp_offer(
 /// The caller's route set from the 2xx that set up its dialog (RFC 3261 §12.1.2: its
 /// Record-Route in reverse order), as one Route value; `None` when no proxy asked to
 /// stay in the dialog.
+/// Whether a call answers this 401/407, having answered `answered` before: the
+/// first, and one more that says the nonce was stale (right credentials, a nonce the
+/// server did not take: another node after a failover, or a restart), as phones do.
+pub fn may_answer(answered: u8, resp: &engine::sip::Message) -> bool {
+    use engine::auth::client::Challenge;
+    answered == 0 || (answered == 1 && Challenge::from_response(resp).is_some_and(|c| c.stale))
+}
+
 pub fn route_set(answer: &engine::sip::Message) -> Option<String> {
     let mut routes = engine::dialog::record_routes(answer).ok()?;
     if routes.is_empty() {
@@ -164,6 +172,22 @@ pub fn route_set(answer: &engine::sip::Message) -> Option<String> {
 mod tests {
     use super::*;
     use engine::sip::Message;
+
+    #[test]
+    fn a_challenge_is_answered_once_and_once_more_when_its_nonce_was_stale() {
+        let challenge = |extra: &str| {
+            let text = format!("SIP/2.0 407 Proxy Authentication Required\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nProxy-Authenticate: Digest realm=\"r\", nonce=\"n\"{extra}\r\n\r\n");
+            Message::parse(text.into_bytes()).unwrap()
+        };
+        let (fresh, stale) = (challenge(""), challenge(", stale=true"));
+        assert!(may_answer(0, &fresh));
+        assert!(
+            !may_answer(1, &fresh),
+            "wrong credentials are not sent again"
+        );
+        assert!(may_answer(1, &stale));
+        assert!(!may_answer(2, &stale), "no loop of stale challenges");
+    }
 
     fn account() -> Account<'static> {
         Account {

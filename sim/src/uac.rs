@@ -90,7 +90,8 @@ struct Call {
     started: Instant,
     /// The INVITE's deadline (then it is cancelled).
     deadline: Instant,
-    challenged: bool,
+    /// The 401/407s it answered (`ua::may_answer`).
+    challenges: u8,
     provisional: bool,
     ringing: bool,
     slot: Slot,
@@ -294,7 +295,7 @@ impl Engine<'_> {
             wait: T1,
             started: now,
             deadline: now + s.timeout + s.answer_delay,
-            challenged: false,
+            challenges: 0,
             provisional: false,
             ringing: false,
             slot: ctx.media.allocate(),
@@ -502,8 +503,8 @@ impl Engine<'_> {
         };
         match c.state {
             State::Inviting if cseq.method == "INVITE" && cseq.seq == c.cseq => match code {
-                401 | 407 if !c.challenged => {
-                    c.challenged = true;
+                401 | 407 if crate::ua::may_answer(c.challenges, m) => {
+                    c.challenges += 1;
                     self.ack_failure(row, m);
                     let Some(c) = self.rows[row].as_mut() else {
                         return;

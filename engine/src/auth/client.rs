@@ -16,6 +16,9 @@ pub struct Challenge {
     pub opaque: Option<String>,
     /// Whether the offer allows `qop=auth`.
     pub qop_auth: bool,
+    /// `stale=true`: the credentials were right but their nonce was not taken (too
+    /// old, or issued by another server); answer again without asking the user.
+    pub stale: bool,
 }
 
 impl Challenge {
@@ -51,6 +54,7 @@ impl Challenge {
             return None;
         }
         let (mut realm, mut nonce, mut alg, mut opaque, mut qop) = (None, None, None, None, None);
+        let mut stale = false;
         for (k, v) in params_of(params) {
             match k.to_ascii_lowercase().as_str() {
                 "realm" => realm = Some(v),
@@ -58,6 +62,7 @@ impl Challenge {
                 "algorithm" => alg = Some(v),
                 "opaque" => opaque = Some(v),
                 "qop" => qop = Some(v),
+                "stale" => stale = v.eq_ignore_ascii_case("true"),
                 _ => {}
             }
         }
@@ -68,6 +73,7 @@ impl Challenge {
             opaque,
             qop_auth: qop
                 .is_some_and(|q| q.split(',').any(|o| o.trim().eq_ignore_ascii_case("auth"))),
+            stale,
         })
     }
 
@@ -193,7 +199,9 @@ mod tests {
     fn without_qop_the_answer_has_none() {
         let c = Challenge::parse("Digest realm=\"r\",nonce=\"n\"").unwrap();
         assert_eq!(c.algorithm, Algorithm::Md5);
-        assert!(!c.qop_auth);
+        assert!(!c.qop_auth && !c.stale);
+        let again = Challenge::parse("Digest realm=\"r\", nonce=\"n2\", stale=TRUE").unwrap();
+        assert!(again.stale);
         let value = c.answer("u", "p", "INVITE", "sip:x@r", "cn");
         assert!(!value.contains("qop"));
         let creds = Credentials::parse(&value).unwrap();
