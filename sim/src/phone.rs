@@ -26,9 +26,11 @@ pub const T2: Duration = Duration::from_secs(4);
 /// Messages of one dialog (by Call-ID).
 pub type Inbox = mpsc::UnboundedReceiver<Message>;
 
-/// How often polled answering phones read their sockets: what a phone takes to answer
-/// is part of the setup the caller measures, so this is shorter than the UAC's tick.
-pub const ANSWER_TICK: Duration = Duration::from_millis(2);
+/// How often polled sockets are read where the reading is timed as read: a UAC's calls
+/// on the task-per-call path (`receive_polled`) and a registration storm's sockets.
+/// Shorter than the table engine's tick (`uac::TICK`), which times responses by
+/// their kernel arrival stamps instead.
+pub const POLL_TICK: Duration = Duration::from_millis(2);
 
 /// How many ended Call-IDs a phone remembers, to drop their late retransmissions.
 const ENDED_MEMORY: usize = 32;
@@ -101,7 +103,6 @@ impl Phone {
     ) -> std::io::Result<Phone> {
         let sock = std::net::UdpSocket::bind(addr)?;
         sock.set_nonblocking(true)?;
-        stamp_arrivals(&sock);
         let local = sock.local_addr()?;
         Ok(Phone::with(index, ext, password, Sock::Polled(sock), local))
     }
@@ -191,8 +192,21 @@ impl Phone {
                     });
                     return Some((msg.bytes, at));
                 }
-                Err(Errno::EAGAIN) => return None,
-                Err(_) => continue,
+                Err(Errno::EINTR) => continue,
+                // EAGAIN: nothing more; anything else is not retried (no spinning).
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Asks the kernel to stamp each datagram this phone's polled socket receives with
+    /// its arrival time (read by `try_recv_stamped`); where it cannot, datagrams are
+    /// timed when read.
+    pub fn stamp_arrivals(&self) {
+        use nix::sys::socket::{setsockopt, sockopt::ReceiveTimestampns};
+        if let Some(sock) = self.polled_socket() {
+            if let Err(e) = setsockopt(sock, ReceiveTimestampns, &true) {
+                tracing::debug!(error = %e, "no arrival stamps: datagrams timed when read");
             }
         }
     }
@@ -255,11 +269,11 @@ impl Phone {
         }
     }
 
-    /// Reads every polled socket of `phones` each tick (`ANSWER_TICK`), each until it
+    /// Reads every polled socket of `phones` each tick (`POLL_TICK`), each until it
     /// has nothing more, until the task is aborted.
     pub async fn receive_polled(phones: Vec<Arc<Phone>>, ctx: Arc<Ctx>) {
         let mut buf = vec![0u8; 65536];
-        let mut tick = tokio::time::interval(ANSWER_TICK);
+        let mut tick = tokio::time::interval(POLL_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
@@ -511,15 +525,6 @@ pub fn header(m: &Message, name: HeaderName) -> &str {
     m.header(name).unwrap_or("")
 }
 
-/// Asks the kernel to stamp each datagram `sock` receives with its arrival time
-/// (read by `Phone::try_recv_stamped`); where it cannot, datagrams are timed when read.
-fn stamp_arrivals(sock: &std::net::UdpSocket) {
-    use nix::sys::socket::{setsockopt, sockopt::ReceiveTimestampns};
-    if let Err(e) = setsockopt(sock, ReceiveTimestampns, &true) {
-        tracing::debug!(error = %e, "no arrival stamps: datagrams timed when read");
-    }
-}
-
 /// A control-message buffer that holds an arrival stamp.
 pub fn arrival_space() -> Vec<u8> {
     nix::cmsg_space!(nix::sys::time::TimeSpec)
@@ -541,12 +546,13 @@ impl Clocks {
         }
     }
 
-    /// When a datagram stamped `at` arrived (now, unstamped or stamped later than
-    /// now: the wall clock stepped).
+    /// When a datagram stamped `at` arrived: unstamped, or stamped after these clocks
+    /// were read (it came while the sockets were being read, or the wall clock
+    /// stepped), it is timed now.
     pub fn arrival(&self, at: Option<SystemTime>) -> Instant {
         let ago = at.and_then(|at| self.wall.duration_since(at).ok());
         ago.and_then(|ago| self.now.checked_sub(ago))
-            .unwrap_or(self.now)
+            .unwrap_or_else(Instant::now)
     }
 }
 

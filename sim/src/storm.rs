@@ -19,10 +19,11 @@ use engine::auth::client::Challenge;
 use engine::sip::Message;
 use tokio::time::Instant;
 
+use crate::phone::POLL_TICK;
 use crate::phone::{Phone, T1, T2};
 use crate::report::Cause;
 use crate::run::Ctx;
-use crate::uac::{Wheel, TICK};
+use crate::uac::Wheel;
 
 /// How many sockets the phones of a storm share.
 pub const STORM_SOCKETS: usize = 16;
@@ -57,7 +58,7 @@ pub async fn run(ctx: Arc<Ctx>, sockets: Vec<Arc<Phone>>) -> Duration {
     let mut next = 0usize;
     let mut open = 0usize;
     let mut placed = Duration::ZERO;
-    let mut tick = tokio::time::interval(TICK);
+    let mut tick = tokio::time::interval(POLL_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let register = |out: &mut Vec<u8>, i: usize, cseq: u32, auth: Option<&str>| {
         let ext = first + i as u32;

@@ -148,9 +148,6 @@ pub fn sdp_offer(
     s
 }
 
-/// The caller's route set from the 2xx that set up its dialog (RFC 3261 §12.1.2: its
-/// Record-Route in reverse order), as one Route value; `None` when no proxy asked to
-/// stay in the dialog.
 /// Whether a call answers this 401/407, having answered `answered` before: the
 /// first, and one more that says the nonce was stale (right credentials, a nonce the
 /// server did not take: another node after a failover, or a restart), as phones do.
@@ -159,6 +156,9 @@ pub fn may_answer(answered: u8, resp: &engine::sip::Message) -> bool {
     answered == 0 || (answered == 1 && Challenge::from_response(resp).is_some_and(|c| c.stale))
 }
 
+/// The caller's route set from the 2xx that set up its dialog (RFC 3261 §12.1.2: its
+/// Record-Route in reverse order), as one Route value; `None` when no proxy asked to
+/// stay in the dialog.
 pub fn route_set(answer: &engine::sip::Message) -> Option<String> {
     let mut routes = engine::dialog::record_routes(answer).ok()?;
     if routes.is_empty() {

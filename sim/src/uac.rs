@@ -14,7 +14,8 @@
 //! (`SO_TIMESTAMPNS`), not from when the tick read it; the time the engine took to
 //! answer a challenge is left out of the setup.
 //!
-//! The calls are plain ones: INVITE (a 401/407 answered once), 180 timed, 200 ACKed,
+//! The calls are plain ones: INVITE (a 401/407 answered once, again if it says the
+//! nonce was stale), 180 timed, 200 ACKed,
 //! RTP when asked (the media pool), BYE after the hold time; a BYE from the far end
 //! ends a call early. Calls that hold or transfer are the task-per-call path's
 //! (`call.rs`), which `run.rs` uses when the scenario asks for them.
@@ -43,7 +44,7 @@ use crate::wire::Bytes;
 /// by their kernel arrival stamps, so the tick does not coarsen the figures.
 pub const TICK: Duration = Duration::from_millis(4);
 
-/// Slots of the timer wheel (at 2 ms a tick, about 65 s; later deadlines wait in
+/// Slots of the timer wheel (at 4 ms a tick, about 131 s; later deadlines wait in
 /// `Wheel::far`).
 const WHEEL_SLOTS: usize = 1 << 15;
 
@@ -201,6 +202,9 @@ pub async fn run(ctx: Arc<Ctx>, phones: Vec<Arc<Phone>>) -> Duration {
     };
     let mut buf = vec![0u8; 65536];
     let mut cmsg = crate::phone::arrival_space();
+    for phone in &phones {
+        phone.stamp_arrivals();
+    }
     let mut due = Vec::new();
     let mut last = start;
     let mut credit = 1.0;
@@ -754,7 +758,6 @@ impl Engine<'_> {
     }
 }
 
-/// The row and generation a Call-ID of this engine names (`u{row}-{generation}-…`).
 /// What a 2xx to the INVITE tells the call: the far end's tag and Contact, the route
 /// set, and the message to read the SDP from (parsed ones only).
 struct Answer<'a> {
@@ -799,7 +802,14 @@ impl<'a> Glance<'a> {
         let to_tag = tag_of(self.to?)?;
         let target = match self.contact {
             None => None,
-            Some(c) => Some(c.strip_prefix('<')?.split_once('>')?.0),
+            Some(c) => {
+                let uri = c.strip_prefix('<')?.split_once('>')?.0;
+                // Only a URI the parser would take: not empty, no spaces inside.
+                if uri.is_empty() || uri.contains(char::is_whitespace) {
+                    return None;
+                }
+                Some(uri)
+            }
         };
         Some(Answer {
             to_tag: Some(to_tag),
@@ -838,7 +848,7 @@ fn glance(bytes: &[u8]) -> Option<Glance<'_>> {
             let (seq, method) = value.split_once(|c: char| c.is_ascii_whitespace())?;
             cseq = Some((seq.parse().ok()?, method.trim()));
         } else if is(name, "to", "t") {
-            to = Some(value);
+            to = to.or(Some(value));
         } else if is(name, "contact", "m") {
             contact = contact.or(Some(value));
         } else if name.eq_ignore_ascii_case("record-route") {
@@ -857,6 +867,7 @@ fn glance(bytes: &[u8]) -> Option<Glance<'_>> {
     })
 }
 
+/// The row and generation a Call-ID of this engine names (`u{row}-{generation}-…`).
 fn row_of(call_id: &str) -> Option<(usize, u32)> {
     let rest = call_id.strip_prefix('u')?;
     let mut parts = rest.splitn(3, '-');
@@ -920,6 +931,14 @@ mod tests {
         assert!(glance(routed).is_some_and(|g| g.answer().is_none()));
         let bare_contact = b"SIP/2.0 200 OK\r\nTo: <sip:a@b>;tag=t\r\nCall-ID: u\r\nCSeq: 1 INVITE\r\nContact: sip:a@h\r\n\r\n";
         assert!(glance(bare_contact).is_some_and(|g| g.answer().is_none()));
+        let empty = b"SIP/2.0 200 OK\r\nTo: <sip:a@b>;tag=t\r\nCall-ID: u\r\nCSeq: 1 INVITE\r\nContact: <>\r\n\r\n";
+        assert!(glance(empty).is_some_and(|g| g.answer().is_none()));
+        let spaced = b"SIP/2.0 200 OK\r\nTo: <sip:a@b>;tag=t\r\nCall-ID: u\r\nCSeq: 1 INVITE\r\nContact: < sip:a@h >\r\n\r\n";
+        assert!(glance(spaced).is_some_and(|g| g.answer().is_none()));
+        // Two To lines: the first, as the parser reads it.
+        let two = b"SIP/2.0 200 OK\r\nTo: <sip:a@b>;tag=first\r\nt: <sip:a@b>;tag=second\r\nCall-ID: u\r\nCSeq: 1 INVITE\r\n\r\n";
+        let a = glance(two).and_then(|g| g.answer()).expect("plain");
+        assert_eq!(a.to_tag, Some("first"));
         let untagged =
             b"SIP/2.0 200 OK\r\nTo: <sip:a@b;tag=in-uri>\r\nCall-ID: u\r\nCSeq: 1 INVITE\r\n\r\n";
         assert!(glance(untagged).is_some_and(|g| g.answer().is_none()));
