@@ -19,8 +19,7 @@ use engine::auth::client::Challenge;
 use engine::sip::Message;
 use tokio::time::Instant;
 
-use crate::phone::POLL_TICK;
-use crate::phone::{Phone, T1, T2};
+use crate::phone::{Phone, POLL_TICK, T1, T2};
 use crate::report::Cause;
 use crate::run::Ctx;
 use crate::uac::Wheel;

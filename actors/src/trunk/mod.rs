@@ -299,16 +299,9 @@ impl TrunkState {
             }
             401 | 407 => {
                 let challenge = Challenge::from_response(resp);
-                let stale = resp
-                    .values(if code == 407 {
-                        HeaderName::ProxyAuthenticate
-                    } else {
-                        HeaderName::WwwAuthenticate
-                    })
-                    .any(|v| v.to_ascii_lowercase().contains("stale=true"));
                 let cfg = &self.args.live.config;
                 match (challenge, &cfg.username, &cfg.password) {
-                    (Some(c), Some(user), Some(password)) if self.auth_tries == 0 || stale => {
+                    (Some(c), Some(user), Some(password)) if self.auth_tries == 0 || c.stale => {
                         self.auth_tries += 1;
                         let uri = format!("sip:{}", cfg.domain());
                         let answer = c.answer(user, password, "REGISTER", &uri, &token());
